@@ -1,0 +1,377 @@
+// Package stack runs the whole Tandem system for end-to-end tests: the real
+// binaries as separate processes, on free ports, against a fresh Postgres
+// database and a private Redis key prefix, exactly as `make run` wires them.
+package stack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/tandemhq/tandem/platform/pgtest"
+)
+
+// Services are the gRPC services, in start order.
+var Services = []string{"identity", "outreach", "atsbridge", "mailbox"}
+
+// Binaries builds every binary once into dir and returns dir. Call it from
+// TestMain.
+func Binaries(dir string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	pkgs := []string{"./gateway/cmd/gateway", "./providersim/cmd/providersim"}
+	for _, s := range Services {
+		pkgs = append(pkgs, "./services/"+s+"/cmd/"+s)
+	}
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(os.PathSeparator)}, pkgs...)...)
+	cmd.Dir = root
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build: %v\n%s", err, out.String())
+	}
+	return nil
+}
+
+func repoRoot() (string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	if _, err := os.Stat(filepath.Join(root, "go.work")); err != nil {
+		return "", fmt.Errorf("repo root not found from %s", file)
+	}
+	return root, nil
+}
+
+// Process is one running binary.
+type Process struct {
+	Name string
+	Addr string
+	bin  string
+	args []string
+	env  []string
+	t    testing.TB
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	logs *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Start runs the process (again, after a Stop).
+func (p *Process) Start() {
+	p.t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		p.t.Fatalf("start %s: %v", p.Name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	p.cmd, p.done = cmd, done
+}
+
+// Signal sends sig and waits up to within for the process to exit; it
+// reports how long that took.
+func (p *Process) Signal(sig syscall.Signal, within time.Duration) (time.Duration, error) {
+	p.mu.Lock()
+	cmd, done := p.cmd, p.done
+	p.mu.Unlock()
+	if cmd == nil {
+		return 0, nil
+	}
+	start := time.Now()
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+		return time.Since(start), nil
+	case <-time.After(within):
+		_ = cmd.Process.Kill()
+		<-done
+		return time.Since(start), fmt.Errorf("%s did not exit within %s of %v", p.Name, within, sig)
+	}
+}
+
+// Stop ends the process with SIGTERM.
+func (p *Process) Stop() {
+	p.t.Helper()
+	if _, err := p.Signal(syscall.SIGTERM, 20*time.Second); err != nil {
+		p.t.Error(err)
+	}
+}
+
+// ExitCode is the exit code of the last run, or -1 while running.
+func (p *Process) ExitCode() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	select {
+	case <-p.done:
+		return p.cmd.ProcessState.ExitCode()
+	default:
+		return -1
+	}
+}
+
+// Logs is everything the process has written.
+func (p *Process) Logs() string { return p.logs.String() }
+
+// Stack is a running Tandem.
+type Stack struct {
+	GatewayURL string
+	// MicrosoftURL and GraphURL are the simulators' base URLs.
+	MicrosoftURL string
+	GraphURL     string
+	// FrontendURL is where flows end with their one-time code; nothing
+	// listens there: tests read the code from the redirect.
+	FrontendURL  string
+	DatabaseURL  string
+	RedisPrefix  string
+	ServiceToken string
+	Procs        map[string]*Process
+	t            testing.TB
+}
+
+// Options tune a Stack.
+type Options struct {
+	// Env is added to every process's environment.
+	Env []string
+	// IdentityReplicas starts more identity processes ("identity-2", ...)
+	// beside the one the gateway uses.
+	IdentityReplicas int
+}
+
+// FrontendURL is the frontend every stack names.
+const FrontendURL = "http://frontend.invalid"
+
+// Start runs every service and the gateway from binDir and waits until
+// /readyz answers 200. Everything is stopped when the test ends; on failure
+// the processes' logs are printed.
+func Start(t testing.TB, binDir string, opts Options) *Stack {
+	t.Helper()
+	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefix(t), Procs: map[string]*Process{}, t: t,
+		ServiceToken: "e2e-service-token-" + pgtest.RandomSuffix() + pgtest.RandomSuffix(), FrontendURL: FrontendURL}
+	// Every address at once: a port closed and asked for again can come back.
+	addrs := freeAddrs(t, 3+len(Services)+opts.IdentityReplicas)
+	next := func() string { a := addrs[0]; addrs = addrs[1:]; return a }
+	gwAddr, msAddr, graphAddr := next(), next(), next()
+	s.GatewayURL, s.MicrosoftURL, s.GraphURL = "http://"+gwAddr, "http://"+msAddr, "http://"+graphAddr
+	common := append([]string{
+		"TANDEM_DATABASE_URL=" + s.DatabaseURL,
+		"TANDEM_REDIS_URL=" + pgtest.RedisURL(),
+		"TANDEM_REDIS_PREFIX=" + s.RedisPrefix,
+		"TANDEM_LOG_FORMAT=json",
+		"TANDEM_HEALTH_INTERVAL=200ms",
+		"TANDEM_SERVICE_TOKEN=" + s.ServiceToken,
+		"TANDEM_MICROSOFT_AUTHORITY=" + s.MicrosoftURL,
+		"TANDEM_PUBLIC_URL=" + s.GatewayURL,
+		"TANDEM_FRONTEND_URL=" + s.FrontendURL,
+	}, opts.Env...)
+	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &lockedBuffer{},
+		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr,
+			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
+	gwArgs := []string{}
+	for _, name := range Services {
+		addr := next()
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &lockedBuffer{}}
+		gwArgs = append(gwArgs, "-"+name+"-addr", addr)
+	}
+	for i := 2; i <= opts.IdentityReplicas+1; i++ {
+		name, addr := fmt.Sprintf("identity-%d", i), next()
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &lockedBuffer{}}
+	}
+	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &lockedBuffer{}}
+
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, p := range s.Procs {
+			wg.Go(p.Stop)
+		}
+		wg.Wait()
+		if t.Failed() {
+			for name, p := range s.Procs {
+				t.Logf("---- %s logs ----\n%s", name, tail(p.Logs(), 60))
+			}
+		}
+	})
+	s.Procs["providersim"].Start()
+	s.waitHTTP(s.MicrosoftURL+"/_sim/health", 30*time.Second)
+	for name, p := range s.Procs {
+		if name != "providersim" {
+			p.Start()
+		}
+	}
+	s.WaitReady(60 * time.Second)
+	for i := 2; i <= opts.IdentityReplicas+1; i++ {
+		s.waitServing(s.Procs[fmt.Sprintf("identity-%d", i)], 60*time.Second)
+	}
+	return s
+}
+
+// waitServing polls a process's gRPC health until it says SERVING.
+func (s *Stack) waitServing(p *Process, within time.Duration) {
+	s.t.Helper()
+	conn, err := grpc.NewClient(p.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close()
+	client := healthpb.NewHealthClient(conn)
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
+		cancel()
+		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
+			return
+		}
+		if c := p.ExitCode(); c > 0 {
+			s.t.Fatalf("%s exited with %d:\n%s", p.Name, c, tail(p.Logs(), 40))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("%s not SERVING within %s", p.Name, within)
+}
+
+func tail(s string, lines int) string {
+	parts := strings.Split(s, "\n")
+	if len(parts) > lines {
+		parts = parts[len(parts)-lines:]
+	}
+	return strings.Join(parts, "\n")
+}
+
+// freeAddrs returns n distinct free loopback addresses, holding every port
+// until all are chosen.
+func freeAddrs(t testing.TB, n int) []string {
+	t.Helper()
+	out := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
+
+func (s *Stack) waitHTTP(url string, within time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.t.Fatalf("%s did not answer within %s", url, within)
+}
+
+// TandemLogs is the output of every Tandem process (not the simulator's),
+// for checks that nothing secret was logged.
+func (s *Stack) TandemLogs() string {
+	var b strings.Builder
+	for name, p := range s.Procs {
+		if name == "providersim" {
+			continue
+		}
+		b.WriteString("==== " + name + "\n" + p.Logs())
+	}
+	return b.String()
+}
+
+// Readiness is the gateway's /readyz body.
+type Readiness struct {
+	Status     string            `json:"status"`
+	Services   map[string]string `json:"services"`
+	NotServing []string          `json:"not_serving"`
+}
+
+// Ready asks the gateway's /readyz.
+func (s *Stack) Ready(ctx context.Context) (int, Readiness, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.GatewayURL+"/readyz", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, Readiness{}, err
+	}
+	defer resp.Body.Close()
+	var r Readiness
+	err = json.NewDecoder(resp.Body).Decode(&r)
+	return resp.StatusCode, r, err
+}
+
+// WaitReady polls /readyz until it answers 200.
+func (s *Stack) WaitReady(within time.Duration) Readiness {
+	s.t.Helper()
+	return s.WaitReadyStatus(http.StatusOK, within)
+}
+
+// WaitReadyStatus polls /readyz until it answers code.
+func (s *Stack) WaitReadyStatus(code int, within time.Duration) Readiness {
+	s.t.Helper()
+	deadline := time.Now().Add(within)
+	var last Readiness
+	var lastCode int
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		lastCode, last, lastErr = s.Ready(ctx)
+		cancel()
+		if lastErr == nil && lastCode == code {
+			return last
+		}
+		for name, p := range s.Procs {
+			if c := p.ExitCode(); c > 0 {
+				s.t.Fatalf("%s exited with %d while waiting for /readyz:\n%s", name, c, tail(p.Logs(), 40))
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.t.Fatalf("/readyz never answered %d within %s; last %d %+v %v", code, within, lastCode, last, lastErr)
+	return last
+}

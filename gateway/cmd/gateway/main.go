@@ -1,0 +1,118 @@
+// Command gateway serves Tandem's REST API in front of the gRPC services.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/tandemhq/tandem/gateway/internal/config"
+	"github.com/tandemhq/tandem/gateway/internal/oauth"
+	"github.com/tandemhq/tandem/gateway/internal/openapi"
+	"github.com/tandemhq/tandem/gateway/internal/rest"
+	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/logging"
+	"github.com/tandemhq/tandem/platform/telemetry"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cfg, err := config.Load(args, out)
+	if err != nil {
+		return err
+	}
+	level, _ := logging.ParseLevel(cfg.LogLevel)
+	log := logging.New(out, cfg.LogFormat, level, slog.String("service", "gateway"))
+
+	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: true})
+	if err != nil {
+		return err
+	}
+	doc, err := openapi.Document(version)
+	if err != nil {
+		return err
+	}
+	if cfg.ServiceToken.Value() == config.DevServiceToken {
+		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
+	}
+	gw, err := rest.New(ctx, rest.Options{
+		Upstreams: []rest.Upstream{
+			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
+			{Name: "outreach", Addr: cfg.OutreachAddr},
+			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr},
+			{Name: "mailbox", Addr: cfg.MailboxAddr},
+		},
+		OpenAPI:      doc,
+		Logger:       log,
+		ReadyTimeout: cfg.ReadyTimeout,
+	})
+	if err != nil {
+		return err
+	}
+
+	routes := &oauth.Routes{
+		Identity: identityv1.NewIdentityServiceClient(gw.Conn("identity")),
+		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceToken.Value()}),
+		Log:      log,
+	}
+	routes.Register(gw)
+
+	lis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		gw.Close()
+		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           gw.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+	log.InfoContext(ctx, "serving", slog.String("addr", lis.Addr().String()))
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	// Shutdown order: stop taking requests and finish those in flight, then
+	// close upstream connections, then flush telemetry.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(sctx); serr != nil {
+		log.WarnContext(sctx, "graceful shutdown timed out", slog.Any("error", serr))
+		_ = srv.Close()
+	}
+	gw.Close()
+	if terr := shutdownTelemetry(sctx); terr != nil {
+		log.WarnContext(sctx, "telemetry flush failed", slog.Any("error", terr))
+	}
+	log.InfoContext(sctx, "stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,82 @@
+// Package config is the gateway binary's configuration.
+package config
+
+import (
+	"flag"
+	"io"
+	"net"
+	"time"
+
+	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/logging"
+)
+
+// Config is everything the gateway reads at start.
+type Config struct {
+	HTTPAddr        string
+	IdentityAddr    string
+	OutreachAddr    string
+	AtsBridgeAddr   string
+	MailboxAddr     string
+	OTLPEndpoint    string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	ReadyTimeout    time.Duration
+	// ServiceToken authenticates the gateway's own calls to internal RPCs
+	// (the OAuth routes).
+	ServiceToken config.Secret
+}
+
+// DevServiceToken is the local default; production sets its own.
+const DevServiceToken = "dev-service-token-not-for-production-use"
+
+// Load parses args (with TANDEM_* environment fallbacks) and validates.
+func Load(args []string, out io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var c Config
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8080", "REST listen address")
+	fs.StringVar(&c.IdentityAddr, "identity-addr", "127.0.0.1:9101", "identity service gRPC address")
+	fs.StringVar(&c.OutreachAddr, "outreach-addr", "127.0.0.1:9102", "outreach service gRPC address")
+	fs.StringVar(&c.AtsBridgeAddr, "atsbridge-addr", "127.0.0.1:9103", "atsbridge service gRPC address")
+	fs.StringVar(&c.MailboxAddr, "mailbox-addr", "127.0.0.1:9104", "mailbox service gRPC address")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector host:port; empty disables telemetry export")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful stop")
+	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", time.Second, "bound on each upstream health check in /readyz")
+	config.SecretFlag(fs, &c.ServiceToken, "service-token", DevServiceToken, "shared secret Tandem services authenticate each other with")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration and continue")
+	if err := config.Parse(fs, args); err != nil {
+		return nil, err
+	}
+	var p config.Problems
+	for name, addr := range map[string]string{"http-addr": c.HTTPAddr, "identity-addr": c.IdentityAddr, "outreach-addr": c.OutreachAddr, "atsbridge-addr": c.AtsBridgeAddr, "mailbox-addr": c.MailboxAddr} {
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			p.Addf(name, "must be host:port")
+		}
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		p.Addf("log-level", "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		p.Addf("log-format", "must be json or text")
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.Addf("shutdown-timeout", "must be positive")
+	}
+	if len(c.ServiceToken.Value()) < 32 {
+		p.Addf("service-token", "must be at least 32 characters")
+	}
+	if c.ReadyTimeout <= 0 {
+		p.Addf("ready-timeout", "must be positive")
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if *printConfig {
+		config.Print(out, fs)
+	}
+	return &c, nil
+}

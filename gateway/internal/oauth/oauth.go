@@ -1,0 +1,151 @@
+// Package oauth serves the browser side of the OAuth flows: the start
+// routes that bind a flow to the browser with a cookie, the provider
+// callbacks, and a minimal built-in page that shows a flow's outcome when no
+// frontend is configured. Identity does the work; this package only moves the
+// browser and the cookie.
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/tandemhq/tandem/gateway/internal/rest"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+)
+
+// BindingCookie holds the random value whose hash binds OAuth flows to this
+// browser.
+const BindingCookie = "tandem_oauth_binding"
+
+// Routes are the OAuth routes.
+type Routes struct {
+	Identity identityv1.IdentityServiceClient
+	// Internal is the call option that authenticates the gateway as a Tandem
+	// service; only the internal calls carry it.
+	Internal grpc.CallOption
+	Log      *slog.Logger
+	// Timeout bounds each call to identity.
+	Timeout time.Duration
+}
+
+// Register adds the routes to the gateway.
+func (r *Routes) Register(g *rest.Gateway) {
+	g.HandlePlain("GET /oauth/microsoft/start", http.HandlerFunc(r.start))
+	g.HandlePlain("GET /oauth/microsoft/callback", http.HandlerFunc(r.callback("authorize")))
+	g.HandlePlain("GET /oauth/microsoft/adminconsent/callback", http.HandlerFunc(r.callback("admin_consent")))
+	g.HandlePlain("GET /app/auth/complete", http.HandlerFunc(r.complete))
+}
+
+func (r *Routes) ctx(req *http.Request) (context.Context, context.CancelFunc) {
+	t := r.Timeout
+	if t <= 0 {
+		t = 15 * time.Second
+	}
+	return context.WithTimeout(req.Context(), t)
+}
+
+func bindingHash(v string) []byte {
+	h := sha256.Sum256([]byte(v))
+	return h[:]
+}
+
+// start binds the browser (reusing its cookie, so flows in two tabs both
+// work) and sends it to the provider.
+func (r *Routes) start(w http.ResponseWriter, req *http.Request) {
+	binding := ""
+	if c, err := req.Cookie(BindingCookie); err == nil && len(c.Value) >= 43 {
+		binding = c.Value
+	} else {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		binding = base64.RawURLEncoding.EncodeToString(b)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: BindingCookie, Value: binding, Path: "/oauth/", MaxAge: int((30 * time.Minute).Seconds()),
+		HttpOnly: true, Secure: req.TLS != nil || req.Header.Get("X-Forwarded-Proto") == "https", SameSite: http.SameSiteLaxMode,
+	})
+	q := req.URL.Query()
+	ctx, cancel := r.ctx(req)
+	defer cancel()
+	resp, err := r.Identity.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{
+		Flow: q.Get("flow"), Ticket: q.Get("ticket"), LoginHint: q.Get("login_hint"), BrowserBindingHash: bindingHash(binding),
+	}, r.Internal)
+	if err != nil {
+		rest.WriteError(req.Context(), w, status.Convert(err))
+		return
+	}
+	http.Redirect(w, req, resp.GetRedirectUrl(), http.StatusFound)
+}
+
+func (r *Routes) callback(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		q := req.URL.Query()
+		var hash []byte
+		if c, err := req.Cookie(BindingCookie); err == nil && c.Value != "" {
+			hash = bindingHash(c.Value)
+		}
+		ctx, cancel := r.ctx(req)
+		defer cancel()
+		resp, err := r.Identity.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{
+			Callback: kind, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
+			ErrorDescription: q.Get("error_description"), BrowserBindingHash: hash,
+			Tenant: q.Get("tenant"), AdminConsent: q.Get("admin_consent"), Scope: q.Get("scope"),
+		}, r.Internal)
+		if err != nil {
+			rest.WriteError(req.Context(), w, status.Convert(err))
+			return
+		}
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, req, resp.GetRedirectUrl(), http.StatusFound)
+	}
+}
+
+var page = template.Must(template.New("outcome").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<title>Tandem</title><meta name="tandem-outcome" content="{{.Outcome}}"></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>Tandem</h1>
+{{if .Error}}<p id="error">{{.Error}}</p>{{else}}
+<p id="outcome" data-outcome="{{.Outcome}}">{{.Message}}</p>
+{{if .User}}<p id="user">{{.User.DisplayName}} &lt;{{.User.Email}}&gt; · {{.User.Role}}{{if .Org}} · {{.Org.DisplayName}}{{end}}</p>{{end}}
+{{if .Connection}}<p id="connection">Mailbox {{.Connection.Account}}: {{.Connection.Status}}</p>{{end}}
+{{if .AdminConsentURL}}<p>Forward this link to your IT admin: <a id="admin-consent-url" href="{{.AdminConsentURL}}">{{.AdminConsentURL}}</a></p>{{end}}
+{{end}}
+<p><a href="/oauth/microsoft/start?flow=sign_in">Sign in with Microsoft</a></p>
+<p style="color: #666">This page stands in for a frontend (none is configured): it shows how each flow ended.</p>
+</body></html>`))
+
+// complete is the built-in frontend: it redeems the one-time code and shows
+// the outcome. Session tokens are not shown; a real frontend keeps them.
+func (r *Routes) complete(w http.ResponseWriter, req *http.Request) {
+	ctx, cancel := r.ctx(req)
+	defer cancel()
+	data := struct {
+		Outcome, Message, AdminConsentURL, Error string
+		User                                     *identityv1.User
+		Org                                      *identityv1.Organization
+		Connection                               *identityv1.Connection
+	}{}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	resp, err := r.Identity.ExchangeLoginCode(ctx, &identityv1.ExchangeLoginCodeRequest{Code: req.URL.Query().Get("code")})
+	if err != nil {
+		data.Error = status.Convert(err).Message()
+		w.WriteHeader(http.StatusBadRequest)
+	} else {
+		data.Outcome, data.Message, data.AdminConsentURL = resp.GetOutcome(), resp.GetMessage(), resp.GetAdminConsentUrl()
+		data.User, data.Org, data.Connection = resp.GetUser(), resp.GetOrganization(), resp.GetConnection()
+	}
+	if err := page.Execute(w, data); err != nil {
+		r.Log.WarnContext(ctx, "render outcome page", slog.Any("error", err))
+	}
+}

@@ -1,0 +1,114 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// ErrorBody is the one JSON error shape every REST client sees, whatever went
+// wrong: {"error": {...}}.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail describes one error.
+type ErrorDetail struct {
+	// Code is the HTTP status.
+	Code int `json:"code"`
+	// Status is the gRPC code name, e.g. "NOT_FOUND".
+	Status string `json:"status"`
+	// Message is safe to show a user.
+	Message string `json:"message"`
+	// Reason is a stable machine-readable reason, when there is one.
+	Reason string `json:"reason,omitempty"`
+	// Fields names the request fields that were wrong, and why.
+	Fields []FieldViolation `json:"fields,omitempty"`
+	// TraceID lets support find the request in traces and logs.
+	TraceID string `json:"trace_id,omitempty"`
+}
+
+// FieldViolation is one bad request field.
+type FieldViolation struct {
+	Field       string `json:"field"`
+	Description string `json:"description"`
+}
+
+// internalMessage is what a REST client learns of an unexpected error.
+const internalMessage = "internal error"
+
+// statusNames are the canonical upper-snake names of gRPC codes.
+var statusNames = map[codes.Code]string{
+	codes.OK: "OK", codes.Canceled: "CANCELLED", codes.Unknown: "UNKNOWN", codes.InvalidArgument: "INVALID_ARGUMENT",
+	codes.DeadlineExceeded: "DEADLINE_EXCEEDED", codes.NotFound: "NOT_FOUND", codes.AlreadyExists: "ALREADY_EXISTS",
+	codes.PermissionDenied: "PERMISSION_DENIED", codes.ResourceExhausted: "RESOURCE_EXHAUSTED",
+	codes.FailedPrecondition: "FAILED_PRECONDITION", codes.Aborted: "ABORTED", codes.OutOfRange: "OUT_OF_RANGE",
+	codes.Unimplemented: "UNIMPLEMENTED", codes.Internal: "INTERNAL", codes.Unavailable: "UNAVAILABLE",
+	codes.DataLoss: "DATA_LOSS", codes.Unauthenticated: "UNAUTHENTICATED",
+}
+
+// errorFromStatus builds the public error for a gRPC status. Codes that may
+// carry internal text (Unknown, Internal, DataLoss) get a fixed message: the
+// services mask their own errors already, and this guards against anything
+// between them and the gateway (a proxy, a library) that does not.
+func errorFromStatus(ctx context.Context, st *status.Status) ErrorBody {
+	code := st.Code()
+	d := ErrorDetail{Code: runtime.HTTPStatusFromCode(code), Status: statusNames[code], Message: st.Message()}
+	switch code {
+	case codes.Unknown, codes.Internal, codes.DataLoss:
+		d.Code, d.Status, d.Message = http.StatusInternalServerError, statusNames[codes.Internal], internalMessage
+	case codes.Unavailable:
+		// Connection errors from the gateway's own client describe the network.
+		d.Message = "service unavailable, try again"
+	default:
+		for _, det := range st.Details() {
+			switch v := det.(type) {
+			case *errdetails.BadRequest:
+				for _, fv := range v.GetFieldViolations() {
+					d.Fields = append(d.Fields, FieldViolation{Field: fv.GetField(), Description: fv.GetDescription()})
+				}
+			case *errdetails.ErrorInfo:
+				d.Reason = v.GetReason()
+			}
+		}
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		d.TraceID = sc.TraceID().String()
+	}
+	return ErrorBody{Error: d}
+}
+
+// WriteError writes the error shape for st.
+func WriteError(ctx context.Context, w http.ResponseWriter, st *status.Status) {
+	body := errorFromStatus(ctx, st)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(body.Error.Code)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+// handleError is grpc-gateway's error hook.
+func handleError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
+	WriteError(ctx, w, status.Convert(err))
+}
+
+// handleRoutingError keeps 404 and 405 from the router in the same shape.
+func handleRoutingError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, httpStatus int) {
+	switch httpStatus {
+	case http.StatusNotFound:
+		WriteError(ctx, w, status.New(codes.NotFound, "no such route"))
+	case http.StatusMethodNotAllowed:
+		body := ErrorBody{Error: ErrorDetail{Code: http.StatusMethodNotAllowed, Status: statusNames[codes.Unimplemented], Message: "method not allowed"}}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		_ = json.NewEncoder(w).Encode(body)
+	default:
+		WriteError(ctx, w, status.New(codes.InvalidArgument, "bad request"))
+	}
+}

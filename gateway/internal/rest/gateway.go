@@ -1,0 +1,229 @@
+// Package rest is Tandem's REST gateway: grpc-gateway handlers that call each
+// service over the network (so every interceptor runs), plain HTTP routes for
+// OAuth redirects and webhooks, health and readiness, and the merged OpenAPI
+// document.
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// Upstream is one service the gateway talks to.
+type Upstream struct {
+	// Name is the service's name, as /readyz reports it.
+	Name string
+	// Addr is its gRPC host:port.
+	Addr string
+	// Register installs the service's generated REST handlers on mux, calling
+	// conn. Nil for a service that has no REST routes yet.
+	Register func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+}
+
+// ForwardedHeaders are the only request headers passed to services, as gRPC
+// metadata, besides Authorization, which grpc-gateway always forwards.
+// Everything else a client sends stays at the gateway.
+var ForwardedHeaders = []string{"X-Request-Id", "Idempotency-Key", "Accept-Language"}
+
+// ReturnedMetadata are the only response metadata keys passed back to clients.
+var ReturnedMetadata = []string{"x-request-id"}
+
+// Options configures the gateway.
+type Options struct {
+	Upstreams []Upstream
+	// OpenAPI is the merged OpenAPI document served at /openapi.json.
+	OpenAPI []byte
+	Logger  *slog.Logger
+	// ReadyTimeout bounds each upstream's health check in /readyz.
+	ReadyTimeout time.Duration
+}
+
+// Gateway is the REST front of Tandem.
+type Gateway struct {
+	opts  Options
+	log   *slog.Logger
+	conns map[string]*grpc.ClientConn
+	grpc  *runtime.ServeMux
+	plain *http.ServeMux
+	once  sync.Once
+	h     http.Handler
+}
+
+// New dials every upstream (lazily: a service that is down now is found when
+// it comes up) and registers its REST handlers.
+func New(ctx context.Context, opts Options) (*Gateway, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ReadyTimeout <= 0 {
+		opts.ReadyTimeout = time.Second
+	}
+	g := &Gateway{opts: opts, log: opts.Logger, conns: map[string]*grpc.ClientConn{}, plain: http.NewServeMux()}
+	g.grpc = runtime.NewServeMux(
+		runtime.WithErrorHandler(handleError),
+		runtime.WithRoutingErrorHandler(handleRoutingError),
+		runtime.WithIncomingHeaderMatcher(allowHeaders(ForwardedHeaders)),
+		runtime.WithOutgoingHeaderMatcher(allowMetadata(ReturnedMetadata)),
+		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	for _, u := range opts.Upstreams {
+		conn, err := grpc.NewClient(u.Addr,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		)
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("dial %s at %s: %w", u.Name, u.Addr, err)
+		}
+		g.conns[u.Name] = conn
+		if u.Register != nil {
+			if err := u.Register(ctx, g.grpc, conn); err != nil {
+				g.Close()
+				return nil, fmt.Errorf("register %s: %w", u.Name, err)
+			}
+		}
+	}
+	g.plain.HandleFunc("GET /healthz", g.healthz)
+	g.plain.HandleFunc("GET /readyz", g.readyz)
+	g.plain.HandleFunc("GET /openapi.json", g.openapi)
+	return g, nil
+}
+
+// Conn returns the connection to a named upstream, for plain routes that call
+// services themselves (OAuth callbacks, webhook ingress).
+func (g *Gateway) Conn(name string) *grpc.ClientConn { return g.conns[name] }
+
+// HandlePlain adds a plain HTTP route (an OAuth redirect, a webhook) beside
+// the REST API. Patterns follow net/http's ServeMux ("POST /webhooks/ashby").
+// Call before Handler.
+func (g *Gateway) HandlePlain(pattern string, h http.Handler) { g.plain.Handle(pattern, h) }
+
+// Handler is the gateway's whole HTTP surface, traced with otelhttp.
+func (g *Gateway) Handler() http.Handler {
+	g.once.Do(func() {
+		g.h = otelhttp.NewHandler(dispatch{plain: g.plain, api: g.grpc}, "gateway",
+			otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
+			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
+		)
+	})
+	return g.h
+}
+
+// dispatch sends a request to a plain route when one matches, else to the
+// REST API.
+type dispatch struct {
+	plain *http.ServeMux
+	api   http.Handler
+}
+
+func (d dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := d.plain.Handler(r); pattern != "" {
+		d.plain.ServeHTTP(w, r)
+		return
+	}
+	d.api.ServeHTTP(w, r)
+}
+
+// Close closes the upstream connections.
+func (g *Gateway) Close() {
+	for _, c := range g.conns {
+		_ = c.Close()
+	}
+}
+
+func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// Readiness is /readyz's body.
+type Readiness struct {
+	Status     string            `json:"status"`
+	Services   map[string]string `json:"services"`
+	NotServing []string          `json:"not_serving,omitempty"`
+}
+
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	res := Readiness{Status: "ready", Services: map[string]string{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, conn := range g.conns {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), g.opts.ReadyTimeout)
+			defer cancel()
+			st := "UNREACHABLE"
+			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			if err == nil {
+				st = resp.GetStatus().String()
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.Services[name] = st
+			if st != healthpb.HealthCheckResponse_SERVING.String() {
+				res.NotServing = append(res.NotServing, name)
+			}
+		})
+	}
+	wg.Wait()
+	code := http.StatusOK
+	if len(res.NotServing) > 0 {
+		sort.Strings(res.NotServing)
+		res.Status = "not_ready"
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, res)
+}
+
+func (g *Gateway) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(g.opts.OpenAPI)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func allowHeaders(allowed []string) runtime.HeaderMatcherFunc {
+	canon := make([]string, len(allowed))
+	for i, h := range allowed {
+		canon[i] = textproto.CanonicalMIMEHeaderKey(h)
+	}
+	return func(key string) (string, bool) {
+		if slices.Contains(canon, textproto.CanonicalMIMEHeaderKey(key)) {
+			return strings.ToLower(key), true
+		}
+		return "", false
+	}
+}
+
+func allowMetadata(allowed []string) runtime.HeaderMatcherFunc {
+	return func(key string) (string, bool) {
+		if slices.Contains(allowed, strings.ToLower(key)) {
+			return key, true
+		}
+		return "", false
+	}
+}

@@ -1,0 +1,305 @@
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/grpcserver"
+)
+
+// echoService answers with the metadata keys it received, or fails as the
+// payload asks.
+type echoService struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (echoService) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*testpb.SimpleResponse, error) {
+	switch string(req.GetPayload().GetBody()) {
+	case "leak":
+		return nil, errors.New("dial tcp 10.1.2.3:5432: pq: password authentication failed for user \"svc\"")
+	case "bad-field":
+		return nil, apperr.InvalidArgument("candidate.email", "must be an email address")
+	case "precondition":
+		return nil, apperr.FailedPrecondition("admin_approval_required", "an administrator must approve")
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	var keys []string
+	for k := range md {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return &testpb.SimpleResponse{Username: strings.Join(keys, ",")}, nil
+}
+
+var allowAll = grpcserver.AuthFunc(func(ctx context.Context, _ string) (context.Context, error) { return ctx, nil })
+
+// startService runs a real Tandem gRPC server (every interceptor on) on addr
+// ("127.0.0.1:0" for any port) and returns its address and a stop function.
+func startService(t *testing.T, addr string) (string, func()) {
+	t.Helper()
+	srv := grpcserver.New(grpcserver.Options{Auth: allowAll, HealthInterval: 10 * time.Millisecond})
+	testpb.RegisterTestServiceServer(srv.GRPC(), echoService{})
+	var lis net.Listener
+	var err error
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		lis, err = net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond) // the old listener of a restarted service may linger
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ctx, lis)
+	}()
+	var once bool
+	stop := func() {
+		if once {
+			return
+		}
+		once = true
+		cancel()
+		<-done
+	}
+	t.Cleanup(stop)
+	return lis.Addr().String(), stop
+}
+
+// registerEcho is what a generated RegisterXHandler does: a route that calls
+// the service through conn with the request's allowed headers as metadata.
+func registerEcho(_ context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+	client := testpb.NewTestServiceClient(conn)
+	return mux.HandlePath("POST", "/v1/echo/{cmd}", func(w http.ResponseWriter, r *http.Request, p map[string]string) {
+		ctx, err := runtime.AnnotateContext(r.Context(), mux, r, testpb.TestService_UnaryCall_FullMethodName)
+		if err != nil {
+			runtime.HTTPError(r.Context(), mux, &runtime.JSONPb{}, w, r, err)
+			return
+		}
+		resp, err := client.UnaryCall(ctx, &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte(p["cmd"])}})
+		if err != nil {
+			runtime.HTTPError(ctx, mux, &runtime.JSONPb{}, w, r, err)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]string{"metadata": resp.GetUsername()})
+	})
+}
+
+func newGateway(t *testing.T, ups ...Upstream) *httptest.Server {
+	t.Helper()
+	g, err := New(t.Context(), Options{Upstreams: ups, OpenAPI: []byte(`{"swagger":"2.0"}`), ReadyTimeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	srv := httptest.NewServer(g.Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t *testing.T, url string, headers map[string]string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url, nil)
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+func decodeError(t *testing.T, body []byte) ErrorDetail {
+	t.Helper()
+	var e ErrorBody
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("error body is not the stable shape: %v: %s", err, body)
+	}
+	return e.Error
+}
+
+func TestUnknownErrorReachesRESTClientMasked(t *testing.T) {
+	addr, _ := startService(t, "127.0.0.1:0")
+	gw := newGateway(t, Upstream{Name: "echo", Addr: addr, Register: registerEcho})
+	code, body := post(t, gw.URL+"/v1/echo/leak", nil)
+	if code != http.StatusInternalServerError {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	e := decodeError(t, body)
+	if e.Status != "INTERNAL" || e.Message != "internal error" || e.Code != 500 {
+		t.Fatalf("got %+v", e)
+	}
+	for _, leak := range []string{"10.1.2.3", "password", "pq:", "svc"} {
+		if strings.Contains(string(body), leak) {
+			t.Fatalf("internal text %q reached the client: %s", leak, body)
+		}
+	}
+}
+
+func TestDomainErrorsKeepFieldsAndReason(t *testing.T) {
+	addr, _ := startService(t, "127.0.0.1:0")
+	gw := newGateway(t, Upstream{Name: "echo", Addr: addr, Register: registerEcho})
+	code, body := post(t, gw.URL+"/v1/echo/bad-field", nil)
+	e := decodeError(t, body)
+	if code != 400 || e.Status != "INVALID_ARGUMENT" || len(e.Fields) != 1 || e.Fields[0].Field != "candidate.email" {
+		t.Fatalf("status %d: %+v", code, e)
+	}
+	code, body = post(t, gw.URL+"/v1/echo/precondition", nil)
+	e = decodeError(t, body)
+	if code != 400 || e.Reason != "admin_approval_required" || e.Message != "an administrator must approve" {
+		t.Fatalf("status %d: %+v", code, e)
+	}
+}
+
+func TestOnlyAllowListedHeadersAreForwarded(t *testing.T) {
+	addr, _ := startService(t, "127.0.0.1:0")
+	gw := newGateway(t, Upstream{Name: "echo", Addr: addr, Register: registerEcho})
+	code, body := post(t, gw.URL+"/v1/echo/hello", map[string]string{
+		"Authorization":       "Bearer abc",
+		"Idempotency-Key":     "k1",
+		"Cookie":              "session=secret",
+		"X-Internal-Role":     "super_admin",
+		"Grpc-Metadata-X-Org": "org-b",
+	})
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var got map[string]string
+	_ = json.Unmarshal(body, &got)
+	md := got["metadata"]
+	for _, want := range []string{"authorization", "idempotency-key"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("%s not forwarded: %s", want, md)
+		}
+	}
+	for _, banned := range []string{"cookie", "x-internal-role", "x-org"} {
+		if strings.Contains(md, banned) {
+			t.Errorf("%s must not be forwarded: %s", banned, md)
+		}
+	}
+}
+
+func TestUnknownRouteUsesErrorShape(t *testing.T) {
+	gw := newGateway(t)
+	resp, err := http.Get(gw.URL + "/v1/nothing-here")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if e := decodeError(t, body); resp.StatusCode != 404 || e.Status != "NOT_FOUND" {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+}
+
+func readiness(t *testing.T, url string) (int, Readiness) {
+	t.Helper()
+	resp, err := http.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r Readiness
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, r
+}
+
+func waitReady(t *testing.T, url string, wantCode int) Readiness {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, r := readiness(t, url)
+		if code == wantCode {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never answered %d; last %d %+v", wantCode, code, r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestReadyzFollowsUpstreams(t *testing.T) {
+	a, _ := startService(t, "127.0.0.1:0")
+	b, stopB := startService(t, "127.0.0.1:0")
+	gw := newGateway(t, Upstream{Name: "identity", Addr: a}, Upstream{Name: "mailbox", Addr: b})
+
+	r := waitReady(t, gw.URL, http.StatusOK)
+	if r.Services["identity"] != "SERVING" || r.Services["mailbox"] != "SERVING" {
+		t.Fatalf("got %+v", r)
+	}
+	stopB()
+	r = waitReady(t, gw.URL, http.StatusServiceUnavailable)
+	if !slices.Equal(r.NotServing, []string{"mailbox"}) || r.Status != "not_ready" {
+		t.Fatalf("want mailbox named, got %+v", r)
+	}
+	startService(t, b) // the same address again
+	waitReady(t, gw.URL, http.StatusOK)
+}
+
+func TestHealthzAndOpenAPI(t *testing.T) {
+	gw := newGateway(t, Upstream{Name: "identity", Addr: "127.0.0.1:1"})
+	resp, err := http.Get(gw.URL + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	resp, err = http.Get(gw.URL + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "swagger") {
+		t.Fatalf("openapi: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestPlainRoutesSitBesideTheAPI(t *testing.T) {
+	g, err := New(t.Context(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	g.HandlePlain("GET /oauth/microsoft/callback", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "callback:"+r.URL.Query().Get("state"))
+	}))
+	srv := httptest.NewServer(g.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/oauth/microsoft/callback?state=s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "callback:s1" {
+		t.Fatalf("got %q", body)
+	}
+}

@@ -1,0 +1,123 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/tandemhq/tandem/platform/logging"
+	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/postgres"
+)
+
+var migrations = fstest.MapFS{
+	"00001_widgets.sql":      {Data: []byte("-- +goose Up\nCREATE TABLE widgets (id text PRIMARY KEY, name text NOT NULL);\n-- +goose Down\nDROP TABLE widgets;\n")},
+	"00002_widget_color.sql": {Data: []byte("-- +goose Up\nALTER TABLE widgets ADD COLUMN color text;\n-- +goose Down\nALTER TABLE widgets DROP COLUMN color;\n")},
+}
+
+func TestMigrateOwnSchemaConcurrentlyAndIdempotent(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.NewDatabase(t)
+	log := logging.Discard()
+
+	// Three replicas start at once: the advisory lock lets one migrate.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Go(func() {
+			pool, err := postgres.Open(ctx, postgres.Options{URL: url, Schema: "svc_a"})
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer pool.Close()
+			errs[i] = postgres.Migrate(ctx, pool, "svc_a", migrations, log)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	pool, err := postgres.Open(ctx, postgres.Options{URL: url, Schema: "svc_a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	// Unqualified names resolve in the service's schema.
+	if _, err := pool.Exec(ctx, "INSERT INTO widgets (id, name, color) VALUES ('w1', 'one', 'red')"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM svc_a.schema_migrations WHERE version_id > 0").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("want 2 applied migrations, got %d", n)
+	}
+	// Running again applies nothing and keeps the data.
+	if err := postgres.Migrate(ctx, pool, "svc_a", migrations, log); err != nil {
+		t.Fatal(err)
+	}
+	// Another service's schema is separate.
+	other, err := postgres.Open(ctx, postgres.Options{URL: url, Schema: "svc_b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	_, err = other.Exec(ctx, "SELECT 1 FROM widgets")
+	if err == nil {
+		t.Fatal("svc_b should not see svc_a's tables")
+	}
+}
+
+func TestMigrateFailureIsReported(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.NewDatabase(t)
+	pool, err := postgres.Open(ctx, postgres.Options{URL: url, Schema: "broken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	bad := fstest.MapFS{"00001_bad.sql": {Data: []byte("-- +goose Up\nCREATE TABLE (;\n")}}
+	if err := postgres.Migrate(ctx, pool, "broken", bad, logging.Discard()); err == nil {
+		t.Fatal("want an error for a broken migration")
+	}
+}
+
+func TestOpenRejectsBadSchemaAndHidesURL(t *testing.T) {
+	ctx := context.Background()
+	if _, err := postgres.Open(ctx, postgres.Options{URL: pgtest.AdminURL(), Schema: "x; DROP"}); err == nil {
+		t.Fatal("want error for bad schema")
+	}
+	_, err := postgres.Open(ctx, postgres.Options{URL: "postgres://u:s3cret@%zz", Schema: "ok"})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("want error without the password, got %v", err)
+	}
+}
+
+func TestMapError(t *testing.T) {
+	if !errors.Is(postgres.MapError(pgx.ErrNoRows), postgres.ErrNotFound) {
+		t.Fatal("no rows should map to ErrNotFound")
+	}
+	ctx := t.Context()
+	url := pgtest.NewDatabase(t)
+	pool, err := postgres.Open(ctx, postgres.Options{URL: url, Schema: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = pool.Exec(ctx, "INSERT INTO t VALUES (1)")
+	if !errors.Is(postgres.MapError(err), postgres.ErrConflict) {
+		t.Fatalf("duplicate key should map to ErrConflict, got %v", err)
+	}
+}

@@ -1,0 +1,303 @@
+// Package service starts the runtime every Tandem service binary shares:
+// configuration, logging, telemetry, Postgres on the service's own schema with
+// its migrations, Redis, River, and the gRPC server with health. A service's
+// main wires its own handlers onto the result, in a straight line.
+package service
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/riverqueue/river"
+
+	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/grpcserver"
+	"github.com/tandemhq/tandem/platform/jobs"
+	"github.com/tandemhq/tandem/platform/logging"
+	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/platform/redisx"
+	"github.com/tandemhq/tandem/platform/telemetry"
+)
+
+// Config is the part of every service's configuration that the runtime reads.
+type Config struct {
+	GRPCAddr        string
+	DatabaseURL     config.Secret
+	RedisURL        config.Secret
+	RedisPrefix     string
+	OTLPEndpoint    string
+	OTLPInsecure    bool
+	LogLevel        string
+	LogFormat       string
+	HealthInterval  time.Duration
+	DrainDelay      time.Duration
+	ShutdownTimeout time.Duration
+	StartupTimeout  time.Duration
+}
+
+// DefaultDatabaseURL and DefaultRedisURL are the local servers `make run`
+// uses.
+const (
+	DefaultDatabaseURL = "postgres://postgres@localhost:5432/tandem?sslmode=disable"
+	DefaultRedisURL    = "redis://localhost:6379/0"
+)
+
+// Register adds the runtime's flags to fs.
+func (c *Config) Register(fs *flag.FlagSet, defaultGRPCAddr string) {
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", defaultGRPCAddr, "gRPC listen address")
+	config.SecretFlag(fs, &c.DatabaseURL, "database-url", DefaultDatabaseURL, "Postgres URL")
+	config.SecretFlag(fs, &c.RedisURL, "redis-url", DefaultRedisURL, "Redis URL")
+	fs.StringVar(&c.RedisPrefix, "redis-prefix", "tandem:", "prefix of every Redis key")
+	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector host:port; empty disables telemetry export")
+	fs.BoolVar(&c.OTLPInsecure, "otlp-insecure", true, "talk to the collector without TLS")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
+	fs.DurationVar(&c.HealthInterval, "health-interval", 2*time.Second, "how often Postgres and Redis are checked")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "how long health says NOT_SERVING before the server stops taking calls")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful stop")
+	fs.DurationVar(&c.StartupTimeout, "startup-timeout", 60*time.Second, "how long to wait for Postgres at start")
+}
+
+// Validate reports every bad setting.
+func (c *Config) Validate(p *config.Problems) {
+	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+		p.Addf("grpc-addr", "must be host:port")
+	}
+	if c.DatabaseURL.Value() == "" {
+		p.Addf("database-url", "is required")
+	}
+	if c.RedisURL.Value() == "" {
+		p.Addf("redis-url", "is required")
+	} else if _, err := redis.ParseURL(c.RedisURL.Value()); err != nil {
+		p.Addf("redis-url", "is not a redis:// URL")
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		p.Addf("log-level", "must be debug, info, warn or error")
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		p.Addf("log-format", "must be json or text")
+	}
+	if c.HealthInterval <= 0 {
+		p.Addf("health-interval", "must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.Addf("shutdown-timeout", "must be positive")
+	}
+	if c.DrainDelay < 0 {
+		p.Addf("drain-delay", "must not be negative")
+	}
+}
+
+// Spec is what a service tells the runtime about itself.
+type Spec struct {
+	// Name is the service's name and its Postgres schema.
+	Name string
+	// Migrations holds the service's versioned SQL files.
+	Migrations fs.FS
+}
+
+// Runtime is what a started service has to work with.
+type Runtime struct {
+	Log   *slog.Logger
+	DB    *pgxpool.Pool
+	Redis *redis.Client
+	Keys  redisx.Keys
+	// Server and Jobs exist after NewServer and NewJobs.
+	Server *grpcserver.Server
+	Jobs   *jobs.Client
+
+	cfg     Config
+	spec    Spec
+	closers *grpcserver.Closers
+	working bool
+}
+
+// Start sets up telemetry, Postgres (waiting for it up to StartupTimeout,
+// so services can start before the database does, then migrating) and
+// Redis. The service then builds its domain, calls NewServer and NewJobs,
+// and Serve. On error, whatever was opened is closed.
+func Start(ctx context.Context, spec Spec, cfg Config, logOut io.Writer) (rt *Runtime, err error) {
+	level, _ := logging.ParseLevel(cfg.LogLevel)
+	log := logging.New(logOut, cfg.LogFormat, level, slog.String("service", spec.Name))
+	closers := &grpcserver.Closers{}
+	defer func() {
+		if err != nil {
+			_ = closers.Close(context.WithoutCancel(ctx), log)
+		}
+	}()
+
+	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-" + spec.Name, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: cfg.OTLPInsecure})
+	if err != nil {
+		return nil, err
+	}
+	closers.Add("telemetry", shutdownTelemetry)
+
+	pool, err := openDatabase(ctx, spec, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	closers.Add("postgres", func(context.Context) error { pool.Close(); return nil })
+
+	rdb, err := redisx.Open(cfg.RedisURL.Value())
+	if err != nil {
+		return nil, err
+	}
+	closers.Add("redis", func(context.Context) error { return rdb.Close() })
+	return &Runtime{Log: log, DB: pool, Redis: rdb, Keys: redisx.Keys{Prefix: cfg.RedisPrefix}, cfg: cfg, spec: spec, closers: closers}, nil
+}
+
+// ServerSpec is how the service's RPCs are guarded.
+type ServerSpec struct {
+	// Auth authenticates every RPC; nil denies everything.
+	Auth grpcserver.Authenticator
+	// Validators check requests before handlers run.
+	Validators map[string]grpcserver.Validator
+}
+
+// NewServer builds the gRPC server; register services on rt.Server.GRPC().
+func (rt *Runtime) NewServer(s ServerSpec) *grpcserver.Server {
+	rt.Server = grpcserver.New(grpcserver.Options{
+		Logger:          rt.Log,
+		Auth:            s.Auth,
+		Validators:      s.Validators,
+		HealthInterval:  rt.cfg.HealthInterval,
+		DrainDelay:      rt.cfg.DrainDelay,
+		ShutdownTimeout: rt.cfg.ShutdownTimeout,
+		Closers:         rt.closers,
+	})
+	return rt.Server
+}
+
+// JobsSpec is the service's background work.
+type JobsSpec struct {
+	// Workers are the service's River job workers; nil makes an insert-only
+	// client.
+	Workers  *river.Workers
+	Queues   map[string]river.QueueConfig
+	Periodic []*river.PeriodicJob
+}
+
+// NewJobs builds the River client on the service's schema. Without it, Serve
+// makes an insert-only one.
+func (rt *Runtime) NewJobs(s JobsSpec) (*jobs.Client, error) {
+	jc, err := jobs.New(rt.DB, jobs.Options{Schema: rt.spec.Name, Workers: s.Workers, Queues: s.Queues, Periodic: s.Periodic, Logger: rt.Log})
+	if err != nil {
+		return nil, err
+	}
+	rt.Jobs, rt.working = jc, s.Workers != nil
+	return jc, nil
+}
+
+// Close releases what Start opened, for a run that ends before Serve.
+func (rt *Runtime) Close(ctx context.Context) error { return rt.closers.Close(ctx, rt.Log) }
+
+// openDatabase connects and migrates, retrying while Postgres is not up yet.
+func openDatabase(ctx context.Context, spec Spec, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartupTimeout)
+	defer cancel()
+	delay := 100 * time.Millisecond
+	for {
+		pool, err := migrate(ctx, spec, cfg, log)
+		if err == nil {
+			return pool, nil
+		}
+		log.WarnContext(ctx, "database not ready", slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("database not ready after %s: %w", cfg.StartupTimeout, err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 2*time.Second)
+	}
+}
+
+func migrate(ctx context.Context, spec Spec, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
+	pool, err := postgres.Open(ctx, postgres.Options{URL: cfg.DatabaseURL.Value(), Schema: spec.Name})
+	if err != nil {
+		return nil, err
+	}
+	if err := postgres.Migrate(ctx, pool, spec.Name, spec.Migrations, log); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := jobs.Migrate(ctx, pool, spec.Name, log); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return pool, nil
+}
+
+// Serve listens on the configured address and serves until ctx ends; then it
+// shuts down in order and releases everything Start opened.
+func (rt *Runtime) Serve(ctx context.Context) error {
+	lis, err := net.Listen("tcp", rt.cfg.GRPCAddr)
+	if err != nil {
+		_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
+		return fmt.Errorf("listen %s: %w", rt.cfg.GRPCAddr, err)
+	}
+	return rt.ServeListener(ctx, lis)
+}
+
+// ServeListener is Serve on a listener the caller made (tests use port 0).
+func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
+	if rt.Server == nil {
+		rt.NewServer(ServerSpec{})
+	}
+	if rt.Jobs == nil {
+		if _, err := rt.NewJobs(JobsSpec{}); err != nil {
+			_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
+			return err
+		}
+	}
+	rt.Server.AddChecks(
+		grpcserver.Check{Name: "postgres", Check: func(ctx context.Context) error { return postgres.Ping(ctx, rt.DB) }},
+		grpcserver.Check{Name: "redis", Check: func(ctx context.Context) error { return redisx.Ping(ctx, rt.Redis) }},
+	)
+	if rt.working {
+		// River stops through the closer, after the gRPC server, not when ctx ends.
+		if err := rt.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
+			_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
+			return fmt.Errorf("start jobs: %w", err)
+		}
+		// Added last, so closed first: workers finish before pools close.
+		rt.Server.Closers().Add("jobs", func(ctx context.Context) error {
+			if err := rt.Jobs.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			return nil
+		})
+	}
+	return rt.Server.Serve(ctx, lis)
+}
+
+// LoadConfig reads the configuration of a service that needs nothing beyond
+// the runtime's: flags with TANDEM_* fallbacks, validated, and printed with
+// secrets redacted when -print-config is given.
+func LoadConfig(name, defaultGRPCAddr string, args []string, out io.Writer) (Config, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	var c Config
+	c.Register(fs, defaultGRPCAddr)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and continue")
+	if err := config.Parse(fs, args); err != nil {
+		return c, err
+	}
+	var p config.Problems
+	c.Validate(&p)
+	if err := p.Err(); err != nil {
+		return c, err
+	}
+	if *printConfig {
+		config.Print(out, fs)
+	}
+	return c, nil
+}

@@ -1,0 +1,234 @@
+// Command providersim runs the provider simulators for `make run` and the
+// end-to-end tests: the Microsoft identity platform (default 127.0.0.1:9201)
+// and Microsoft Graph (default 127.0.0.1:9202), each with the control API
+// under /_sim/. It prints its base URLs and the demo users, and stops on
+// SIGINT or SIGTERM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/tandemhq/tandem/providersim"
+	"github.com/tandemhq/tandem/providersim/simclient"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "providersim:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the binary's configuration: flags, with TANDEM_SIM_* environment
+// variables as fallbacks.
+type config struct {
+	MicrosoftAddr string
+	GraphAddr     string
+	MicrosoftURL  string
+	GraphURL      string
+	Seed          int64
+	ClientID      string
+	ClientSecret  string
+	RedirectURIs  []string // in addition to the defaults
+	NoDemoData    bool
+	LogLevel      string
+}
+
+// String prints the configuration with the secret redacted.
+func (c config) String() string {
+	return fmt.Sprintf("microsoft=%s graph=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t",
+		c.MicrosoftAddr, c.GraphAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData)
+}
+
+func (c config) redirectURIs() []string {
+	out := append([]string(nil), providersim.DefaultRedirectURIs...)
+	for _, u := range c.RedirectURIs {
+		if !contains(out, u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs := flag.NewFlagSet("providersim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	var seed string
+	var redirects listFlag
+	var noDemo string
+	fs.StringVar(&c.MicrosoftAddr, "microsoft-addr", env("TANDEM_SIM_MICROSOFT_ADDR", "127.0.0.1:9201"), "listen address of the Microsoft identity platform (TANDEM_SIM_MICROSOFT_ADDR)")
+	fs.StringVar(&c.GraphAddr, "graph-addr", env("TANDEM_SIM_GRAPH_ADDR", "127.0.0.1:9202"), "listen address of Microsoft Graph (TANDEM_SIM_GRAPH_ADDR)")
+	fs.StringVar(&c.MicrosoftURL, "microsoft-url", env("TANDEM_SIM_MICROSOFT_URL", ""), "public base URL of the identity platform, if not http://<microsoft-addr> (TANDEM_SIM_MICROSOFT_URL)")
+	fs.StringVar(&c.GraphURL, "graph-url", env("TANDEM_SIM_GRAPH_URL", ""), "public base URL of Graph, if not http://<graph-addr> (TANDEM_SIM_GRAPH_URL)")
+	fs.StringVar(&seed, "seed", env("TANDEM_SIM_SEED", "1"), "seed of generated ids and tokens (TANDEM_SIM_SEED)")
+	fs.StringVar(&c.ClientID, "client-id", env("TANDEM_SIM_CLIENT_ID", providersim.DefaultClientID), "client id of the Tandem app registration (TANDEM_SIM_CLIENT_ID)")
+	fs.StringVar(&c.ClientSecret, "client-secret", env("TANDEM_SIM_CLIENT_SECRET", providersim.DefaultClientSecret), "client secret of the Tandem app registration (TANDEM_SIM_CLIENT_SECRET)")
+	fs.Var(&redirects, "redirect-uri", "extra redirect URI of the Tandem app, repeatable (TANDEM_SIM_REDIRECT_URIS, comma-separated)")
+	fs.StringVar(&noDemo, "no-demo-data", env("TANDEM_SIM_NO_DEMO_DATA", "false"), "leave out the demo tenants and users (TANDEM_SIM_NO_DEMO_DATA)")
+	fs.StringVar(&c.LogLevel, "log-level", env("TANDEM_SIM_LOG_LEVEL", "info"), "debug, info, warn or error (TANDEM_SIM_LOG_LEVEL)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var err error
+	if c.Seed, err = strconv.ParseInt(seed, 10, 64); err != nil {
+		return config{}, fmt.Errorf("seed %q is not an integer", seed)
+	}
+	if c.NoDemoData, err = strconv.ParseBool(noDemo); err != nil {
+		return config{}, fmt.Errorf("no-demo-data %q is not a boolean", noDemo)
+	}
+	c.RedirectURIs = redirects
+	if len(redirects) == 0 {
+		for _, u := range strings.Split(getenv("TANDEM_SIM_REDIRECT_URIS"), ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				c.RedirectURIs = append(c.RedirectURIs, u)
+			}
+		}
+	}
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if c.MicrosoftAddr == "" || c.GraphAddr == "" {
+		errs = append(errs, errors.New("listen addresses must not be empty"))
+	}
+	if c.ClientID == "" || c.ClientSecret == "" {
+		errs = append(errs, errors.New("client id and client secret must not be empty"))
+	}
+	for _, raw := range append(c.RedirectURIs, c.MicrosoftURL, c.GraphURL) {
+		if raw == "" {
+			continue
+		}
+		if u, err := url.Parse(raw); err != nil || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%q is not an absolute URL", raw))
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q is not debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.LogLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	app := providersim.DefaultApp()
+	app.ClientID, app.ClientSecret, app.RedirectURIs = c.ClientID, c.ClientSecret, c.redirectURIs()
+	sim, err := providersim.Start(ctx, providersim.Options{
+		Seed:          c.Seed,
+		MicrosoftAddr: c.MicrosoftAddr,
+		GraphAddr:     c.GraphAddr,
+		MicrosoftURL:  c.MicrosoftURL,
+		GraphURL:      c.GraphURL,
+		Apps:          []simclient.App{app},
+		NoDemoData:    c.NoDemoData,
+		Logger:        log,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("config", "config", c.String())
+	if err := printBanner(ctx, stdout, sim, app); err != nil {
+		_ = sim.Close()
+		return err
+	}
+	<-ctx.Done()
+	log.Info("stopping")
+	return sim.Close()
+}
+
+func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app simclient.App) error {
+	client := sim.Client()
+	tenants, err := client.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("providersim is running")
+	p("  Microsoft identity platform  %s   (authority: %s/organizations, or %s/<tenant id>)", sim.MicrosoftURL(), sim.MicrosoftURL(), sim.MicrosoftURL())
+	p("  Microsoft Graph              %s/v1.0", sim.GraphURL())
+	p("  control API                  %s/_sim/ (also on the Graph port)", sim.MicrosoftURL())
+	p("")
+	p("App registration")
+	p("  client id      %s", app.ClientID)
+	p("  client secret  [redacted] (set with -client-secret or TANDEM_SIM_CLIENT_SECRET; default %q)", providersim.DefaultClientSecret)
+	for _, u := range app.RedirectURIs {
+		p("  redirect URI   %s", u)
+	}
+	if len(tenants) == 0 {
+		return nil
+	}
+	p("")
+	p("Demo tenants (sign in with the email address; demo users need no password)")
+	for _, t := range tenants {
+		policy := string(t.ConsentPolicy)
+		if t.ConsentPolicy == simclient.AdminsOnly {
+			if t.AdminConsentWorkflow {
+				policy += ", admin consent workflow on"
+			} else {
+				policy += ", admin consent workflow off"
+			}
+		}
+		p("  %s (%s)  tenant id %s  [%s]", t.DisplayName, t.Domain, t.ID, policy)
+		p("    issuer %s", sim.Issuer(t.ID))
+		users, err := client.Users(ctx, t.ID)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			role := "user"
+			if u.Admin {
+				role = "admin"
+			}
+			p("    %-5s  %-34s %s, %s", role, u.UserPrincipalName, u.DisplayName, u.JobTitle)
+		}
+	}
+	return nil
+}

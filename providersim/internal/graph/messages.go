@@ -1,0 +1,706 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tandemhq/tandem/providersim/internal/simcore"
+)
+
+// maxCustomHeaders is how many x- internet headers one message may carry.
+const maxCustomHeaders = 5
+
+type emailAddressJSON struct {
+	Name    string `json:"name"`
+	Address string `json:"address"`
+}
+
+type recipientIn struct {
+	EmailAddress emailAddressJSON `json:"emailAddress"`
+}
+
+type bodyIn struct {
+	ContentType string `json:"contentType"`
+	Content     string `json:"content"`
+}
+
+type attachmentIn struct {
+	ODataType    string `json:"@odata.type"`
+	Name         string `json:"name"`
+	ContentType  string `json:"contentType"`
+	ContentBytes string `json:"contentBytes"`
+}
+
+// messageIn is a message in a request body; nil fields were not given.
+type messageIn struct {
+	Subject                *string         `json:"subject"`
+	Body                   *bodyIn         `json:"body"`
+	ToRecipients           *[]recipientIn  `json:"toRecipients"`
+	CcRecipients           *[]recipientIn  `json:"ccRecipients"`
+	BccRecipients          *[]recipientIn  `json:"bccRecipients"`
+	ReplyTo                *[]recipientIn  `json:"replyTo"`
+	From                   *recipientIn    `json:"from"`
+	InternetMessageHeaders *[]header       `json:"internetMessageHeaders"`
+	Importance             *string         `json:"importance"`
+	IsRead                 *bool           `json:"isRead"`
+	Attachments            *[]attachmentIn `json:"attachments"`
+}
+
+func readBody(r *http.Request) ([]byte, *graphError) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, simcore.MaxBody))
+	if err != nil {
+		return nil, badRequest("BadRequest", "Unable to read the request body.")
+	}
+	return b, nil
+}
+
+func decodeJSON(b []byte, v any) *graphError {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return badRequest("BadRequest", "Empty Payload. JSON content expected.")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return badRequest("BadRequest", "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.")
+	}
+	return nil
+}
+
+func validAddress(a string) bool {
+	_, err := mail.ParseAddress(a)
+	return err == nil && strings.Contains(a, "@")
+}
+
+func toAddresses(in []recipientIn) ([]address, *graphError) {
+	out := make([]address, 0, len(in))
+	for _, r := range in {
+		a := strings.TrimSpace(r.EmailAddress.Address)
+		if !validAddress(a) {
+			return nil, badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid., Recipient '"+a+"' isn't resolved. All recipients must be resolved before a message can be submitted.")
+		}
+		out = append(out, address{Name: r.EmailAddress.Name, Address: a})
+	}
+	return out, nil
+}
+
+// apply copies the given fields of in onto m, validating them.
+func apply(m *message, in *messageIn) *graphError {
+	if in.Subject != nil {
+		m.subject = *in.Subject
+	}
+	if in.Body != nil {
+		switch strings.ToLower(in.Body.ContentType) {
+		case "", "text":
+			m.bodyType = "text"
+		case "html":
+			m.bodyType = "html"
+		default:
+			return badRequest("RequestBodyRead", "Cannot convert the literal '"+in.Body.ContentType+"' to the expected type 'microsoft.graph.bodyType'.")
+		}
+		m.body = in.Body.Content
+	}
+	for _, pair := range []struct {
+		in  *[]recipientIn
+		out *[]address
+	}{{in.ToRecipients, &m.to}, {in.CcRecipients, &m.cc}, {in.BccRecipients, &m.bcc}, {in.ReplyTo, &m.replyTo}} {
+		if pair.in == nil {
+			continue
+		}
+		list, e := toAddresses(*pair.in)
+		if e != nil {
+			return e
+		}
+		*pair.out = list
+	}
+	if in.From != nil {
+		list, e := toAddresses([]recipientIn{*in.From})
+		if e != nil {
+			return e
+		}
+		m.from = &list[0]
+	}
+	if in.InternetMessageHeaders != nil {
+		hs := *in.InternetMessageHeaders
+		if len(hs) > maxCustomHeaders {
+			return badRequest("InvalidInternetMessageHeaderCollection", fmt.Sprintf("Maximum number of headers in one message should be less than or equal to %d.", maxCustomHeaders))
+		}
+		for _, h := range hs {
+			if !strings.HasPrefix(strings.ToLower(h.Name), "x-") {
+				return badRequest("InvalidInternetMessageHeader", "The internet message header name '"+h.Name+"' should start with 'x-' or 'X-'.")
+			}
+		}
+		m.custom = slices.Clone(hs)
+	}
+	if in.Importance != nil {
+		switch strings.ToLower(*in.Importance) {
+		case "low", "normal", "high":
+			m.importance = strings.ToLower(*in.Importance)
+		default:
+			return badRequest("RequestBodyRead", "Cannot convert the literal '"+*in.Importance+"' to the expected type 'microsoft.graph.importance'.")
+		}
+	}
+	if in.IsRead != nil {
+		m.isRead = *in.IsRead
+	}
+	if in.Attachments != nil {
+		for _, a := range *in.Attachments {
+			if a.ODataType != "" && !strings.EqualFold(a.ODataType, "#microsoft.graph.fileAttachment") {
+				return badRequest("ErrorInvalidRequest", "Only file attachments are supported.")
+			}
+			raw, err := base64.StdEncoding.DecodeString(a.ContentBytes)
+			if err != nil {
+				return badRequest("ErrorInvalidRequest", "The attachment's contentBytes are not valid base64.")
+			}
+			m.attachments = append(m.attachments, attachment{name: a.Name, contentType: a.ContentType, size: len(raw)})
+		}
+	}
+	return nil
+}
+
+func (req *request) ownerAddress() address {
+	return address{Name: req.person.DisplayName, Address: req.person.UserPrincipalName}
+}
+
+func (req *request) key() string { return req.principal.ClientID + "|" + req.person.ID }
+
+func (s *Service) sendMail(req *request) *graphError {
+	raw, e := readBody(req.r)
+	if e != nil {
+		return e
+	}
+	m := &message{bodyType: "text", importance: "normal"}
+	save := true
+	ct, _, _ := mime.ParseMediaType(req.r.Header.Get("Content-Type"))
+	if ct == "text/plain" {
+		if e := parseMIME(m, raw); e != nil {
+			return e
+		}
+	} else {
+		var payload struct {
+			Message         *messageIn `json:"message"`
+			SaveToSentItems *bool      `json:"saveToSentItems"`
+		}
+		if e := decodeJSON(raw, &payload); e != nil {
+			return e
+		}
+		if payload.Message == nil {
+			return badRequest("ErrorInvalidParameter", "The value of the parameter 'Message' is empty.")
+		}
+		if e := apply(m, payload.Message); e != nil {
+			return e
+		}
+		if payload.SaveToSentItems != nil {
+			save = *payload.SaveToSentItems
+		}
+	}
+	rcpts := m.recipients()
+	if len(rcpts) == 0 {
+		return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
+	}
+	if e := s.reserveSend(req.key(), len(rcpts)); e != nil {
+		return e
+	}
+	s.mu.Lock()
+	mb := s.mailboxLocked(req.person)
+	m.internetID = s.newInternetID()
+	m.conversationID, m.conversationIndex = s.newConversation()
+	m.created, m.modified = req.now, req.now
+	s.submitLocked(mb, m, req.ownerAddress(), save, req.now, &req.events)
+	s.mu.Unlock()
+	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
+	req.w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// parseMIME reads the base64 MIME body of a sendMail request.
+func parseMIME(m *message, raw []byte) *graphError {
+	invalid := badRequest("ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.")
+	clean := strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
+			return -1
+		}
+		return r
+	}, string(raw))
+	decoded, err := base64.StdEncoding.DecodeString(clean)
+	if err != nil || len(decoded) == 0 {
+		return invalid
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(decoded))
+	if err != nil {
+		return badRequest("ErrorMimeContentInvalid", "The MIME content is not valid.")
+	}
+	body, _ := io.ReadAll(msg.Body)
+	m.subject = msg.Header.Get("Subject")
+	m.body = string(body)
+	if ct, _, _ := mime.ParseMediaType(msg.Header.Get("Content-Type")); ct == "text/html" {
+		m.bodyType = "html"
+	}
+	for name, dst := range map[string]*[]address{"To": &m.to, "Cc": &m.cc, "Bcc": &m.bcc} {
+		if msg.Header.Get(name) == "" {
+			continue
+		}
+		list, err := msg.Header.AddressList(name)
+		if err != nil {
+			return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
+		}
+		for _, a := range list {
+			*dst = append(*dst, address{Name: a.Name, Address: a.Address})
+		}
+	}
+	for name, values := range msg.Header {
+		if strings.HasPrefix(strings.ToLower(name), "x-") {
+			for _, v := range values {
+				m.custom = append(m.custom, header{Name: name, Value: v})
+			}
+		}
+	}
+	return nil
+}
+
+// submitLocked hands a message to transport: it is sent, filed in Sent Items
+// (or discarded when save is false) and delivered to every recipient.
+func (s *Service) submitLocked(mb *mailbox, m *message, from address, save bool, now time.Time, events *[]event) {
+	m.isDraft, m.isRead = false, true
+	m.sent, m.received, m.modified = now, now, now
+	m.from, m.sender = &from, &from
+	sent := mb.wellKnown["sentitems"]
+	switch {
+	case m.folder == nil && save:
+		s.putLocked(mb, sent, m, events)
+	case m.folder != nil && save:
+		s.moveLocked(m, sent, now, events)
+	case m.folder != nil:
+		s.removeLocked(m, events)
+	}
+	s.deliverLocked(m, now, events)
+}
+
+func (s *Service) createMessage(req *request) *graphError {
+	raw, e := readBody(req.r)
+	if e != nil {
+		return e
+	}
+	var in messageIn
+	if e := decodeJSON(raw, &in); e != nil {
+		return e
+	}
+	m := &message{bodyType: "text", importance: "normal", isDraft: true, isRead: true}
+	if e := apply(m, &in); e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	f := mb.wellKnown["drafts"]
+	if req.route.folder != "" {
+		if f = mb.folder(req.route.folder); f == nil {
+			return errNotFound()
+		}
+	}
+	owner := req.ownerAddress()
+	m.from, m.sender = &owner, &owner
+	m.created, m.modified = req.now, req.now
+	m.internetID = s.newInternetID()
+	m.conversationID, m.conversationIndex = s.newConversation()
+	s.putLocked(mb, f, m, &req.events)
+	s.writeMessage(req, http.StatusCreated, m, nil)
+	return nil
+}
+
+func (s *Service) writeMessage(req *request, status int, m *message, sel selection) {
+	out := append(obj{{"@odata.context", s.base + "/v1.0/$metadata#users('" + req.person.ID + "')/messages/$entity"}},
+		s.renderMessage(m, sel, req.immutable, readBasicOnly(req))...)
+	simcore.WriteJSON(req.w, status, out)
+}
+
+func (s *Service) getMessage(req *request) *graphError {
+	sel, e := parseSelect(req.r.URL.Query().Get("$select"))
+	if e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.mailboxLocked(req.person).find(req.route.msgID)
+	if m == nil {
+		return errNotFound()
+	}
+	s.writeMessage(req, http.StatusOK, m, sel)
+	return nil
+}
+
+func (s *Service) updateMessage(req *request) *graphError {
+	raw, e := readBody(req.r)
+	if e != nil {
+		return e
+	}
+	var in messageIn
+	if e := decodeJSON(raw, &in); e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.mailboxLocked(req.person).find(req.route.msgID)
+	if m == nil {
+		return errNotFound()
+	}
+	if !m.isDraft && (in.Subject != nil || in.Body != nil || in.ToRecipients != nil || in.CcRecipients != nil ||
+		in.BccRecipients != nil || in.InternetMessageHeaders != nil || in.Attachments != nil || in.From != nil) {
+		return badRequest("ErrorInvalidPropertyUpdateSentMessage", "Update operation failed for property: only isRead, importance and replyTo may change on a message that is not a draft.")
+	}
+	next := *m
+	if e := apply(&next, &in); e != nil {
+		return e
+	}
+	*m = next
+	s.touchLocked(m, req.now, &req.events)
+	s.writeMessage(req, http.StatusOK, m, nil)
+	return nil
+}
+
+func (s *Service) deleteMessage(req *request) *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	m := mb.find(req.route.msgID)
+	if m == nil {
+		return errNotFound()
+	}
+	if deleted := mb.wellKnown["deleteditems"]; m.folder != deleted {
+		s.moveLocked(m, deleted, req.now, &req.events)
+	} else {
+		s.removeLocked(m, &req.events)
+	}
+	req.w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Service) moveMessage(req *request) *graphError {
+	raw, e := readBody(req.r)
+	if e != nil {
+		return e
+	}
+	var in struct {
+		DestinationID string `json:"destinationId"`
+	}
+	if e := decodeJSON(raw, &in); e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	m := mb.find(req.route.msgID)
+	if m == nil {
+		return errNotFound()
+	}
+	to := mb.folder(in.DestinationID)
+	if to == nil {
+		return badRequest("ErrorInvalidIdMalformed", "Id is malformed.")
+	}
+	s.moveLocked(m, to, req.now, &req.events)
+	s.writeMessage(req, http.StatusCreated, m, nil)
+	return nil
+}
+
+func (s *Service) sendDraft(req *request) *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	m := mb.find(req.route.msgID)
+	if m == nil {
+		return errNotFound()
+	}
+	if !m.isDraft {
+		return badRequest("ErrorInvalidOperation", "Only a draft can be sent.")
+	}
+	rcpts := m.recipients()
+	if len(rcpts) == 0 {
+		return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
+	}
+	if e := s.reserveSend(req.key(), len(rcpts)); e != nil {
+		return e
+	}
+	s.submitLocked(mb, m, req.ownerAddress(), true, req.now, &req.events)
+	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
+	req.w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// replyRequest is the body of reply, replyAll, createReply, createReplyAll.
+type replyRequest struct {
+	Comment *string    `json:"comment"`
+	Message *messageIn `json:"message"`
+}
+
+func (s *Service) parseReply(req *request) (replyRequest, *graphError) {
+	var in replyRequest
+	raw, e := readBody(req.r)
+	if e != nil {
+		return in, e
+	}
+	if len(bytes.TrimSpace(raw)) > 0 {
+		if e := decodeJSON(raw, &in); e != nil {
+			return in, e
+		}
+	}
+	if in.Comment != nil && in.Message != nil && in.Message.Body != nil {
+		return in, badRequest("ErrorInvalidRequest", "Specify either the comment or the body property of the message parameter, not both.")
+	}
+	return in, nil
+}
+
+func (s *Service) reply(req *request) *graphError {
+	in, e := s.parseReply(req)
+	if e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	orig := mb.find(req.route.msgID)
+	if orig == nil {
+		return errNotFound()
+	}
+	r, e := s.buildReply(orig, req.ownerAddress(), req.route.op == "replyAll", in, req.now)
+	if e != nil {
+		return e
+	}
+	rcpts := r.recipients()
+	if len(rcpts) == 0 {
+		return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
+	}
+	if e := s.reserveSend(req.key(), len(rcpts)); e != nil {
+		return e
+	}
+	r.internetID = s.newInternetID()
+	s.submitLocked(mb, r, req.ownerAddress(), true, req.now, &req.events)
+	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
+	req.w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+func (s *Service) createReply(req *request) *graphError {
+	in, e := s.parseReply(req)
+	if e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	orig := mb.find(req.route.msgID)
+	if orig == nil {
+		return errNotFound()
+	}
+	r, e := s.buildReply(orig, req.ownerAddress(), req.route.op == "createReplyAll", in, req.now)
+	if e != nil {
+		return e
+	}
+	r.isDraft, r.isRead = true, true
+	r.internetID = s.newInternetID()
+	s.putLocked(mb, mb.wellKnown["drafts"], r, &req.events)
+	s.writeMessage(req, http.StatusCreated, r, nil)
+	return nil
+}
+
+// buildReply makes a reply to orig written by replier: same conversation,
+// In-Reply-To and References set, the original quoted.
+func (s *Service) buildReply(orig *message, replier address, all bool, in replyRequest, now time.Time) (*message, *graphError) {
+	r := &message{
+		created: now, modified: now, bodyType: orig.bodyType, importance: "normal",
+		subject:        replySubject("RE: ", orig.subject),
+		conversationID: orig.conversationID, conversationIndex: s.childIndex(orig.conversationIndex),
+		from: &replier, sender: &replier,
+	}
+	refs := orig.headerValue("References")
+	if refs != "" {
+		refs += " "
+	}
+	r.system = []header{{"In-Reply-To", orig.internetID}, {"References", refs + orig.internetID}}
+	self := strings.ToLower(replier.Address)
+	notSelf := func(list []address) []address {
+		return slices.DeleteFunc(slices.Clone(list), func(a address) bool { return strings.EqualFold(a.Address, self) })
+	}
+	switch {
+	case orig.from != nil && strings.EqualFold(orig.from.Address, self):
+		// Answering one's own message goes to its recipients, as Outlook does.
+		r.to = slices.Clone(orig.to)
+	case len(orig.replyTo) > 0:
+		r.to = slices.Clone(orig.replyTo)
+	case orig.from != nil:
+		r.to = []address{*orig.from}
+	}
+	if all {
+		for _, a := range notSelf(orig.to) {
+			if !slices.ContainsFunc(r.to, func(b address) bool { return strings.EqualFold(a.Address, b.Address) }) {
+				r.to = append(r.to, a)
+			}
+		}
+		r.cc = notSelf(orig.cc)
+	}
+	comment := ""
+	if in.Comment != nil {
+		comment = *in.Comment
+	}
+	if in.Message != nil {
+		if e := apply(r, in.Message); e != nil {
+			return nil, e
+		}
+		if in.Message.Body != nil {
+			comment = in.Message.Body.Content
+		}
+	}
+	r.body = quote(comment, orig, r.bodyType)
+	return r, nil
+}
+
+func replySubject(prefix, subject string) string {
+	if strings.HasPrefix(strings.ToLower(subject), strings.ToLower(strings.TrimSpace(prefix))) {
+		return subject
+	}
+	return prefix + subject
+}
+
+// quote writes the reply text above Outlook's header block and the original.
+func quote(comment string, orig *message, bodyType string) string {
+	hdr := fmt.Sprintf("From: %s\r\nSent: %s\r\nTo: %s\r\nSubject: %s",
+		formatAddress(orig.from), orig.sent.Format("Monday, January 2, 2006 3:04 PM"), formatAddresses(orig.to), orig.subject)
+	if bodyType == "html" {
+		return "<html><body><div>" + comment + "</div><hr><div id=\"divRplyFwdMsg\">" +
+			strings.ReplaceAll(hdr, "\r\n", "<br>") + "</div><div>" + orig.body + "</div></body></html>"
+	}
+	return comment + "\r\n\r\n________________________________\r\n" + hdr + "\r\n\r\n" + orig.body
+}
+
+func (s *Service) listMessages(req *request) *graphError {
+	q := req.r.URL.Query()
+	sel, e := parseSelect(q.Get("$select"))
+	if e != nil {
+		return e
+	}
+	filter, e := parseFilter(q.Get("$filter"))
+	if e != nil {
+		return e
+	}
+	desc := true
+	switch ob := strings.ToLower(strings.Join(strings.Fields(q.Get("$orderby")), " ")); ob {
+	case "", "receiveddatetime desc":
+	case "receiveddatetime", "receiveddatetime asc":
+		desc = false
+	default:
+		return badRequest("ErrorInvalidUrlQuery", "The $orderby value is not supported: "+q.Get("$orderby"))
+	}
+	top, skip := s.Limits().DefaultPageSize, 0
+	if v := q.Get("$top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("ErrorInvalidUrlQuery", "$top must be between 1 and 1000.")
+		}
+		top = n
+	}
+	if v := q.Get("$skip"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return badRequest("ErrorInvalidUrlQuery", "$skip must be a non-negative integer.")
+		}
+		skip = n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	var list []*message
+	if req.route.folder != "" {
+		f := mb.folder(req.route.folder)
+		if f == nil {
+			return errNotFound()
+		}
+		for _, m := range f.items {
+			list = append(list, m)
+		}
+	} else {
+		for _, m := range mb.messages {
+			list = append(list, m)
+		}
+	}
+	list = slices.DeleteFunc(list, func(m *message) bool { return !filter.match(m) })
+	sortMessages(list, desc)
+	page := list[min(skip, len(list)):min(skip+top, len(list))]
+	basic := readBasicOnly(req)
+	value := make([]obj, 0, len(page))
+	for _, m := range page {
+		value = append(value, s.renderMessage(m, sel, req.immutable, basic))
+	}
+	out := obj{{"@odata.context", s.base + "/v1.0/$metadata#users('" + req.person.ID + "')/messages"}, {"value", value}}
+	if skip+top < len(list) {
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("$skip", strconv.Itoa(skip+top))
+		next.Set("$top", strconv.Itoa(top))
+		out = append(out, kv{"@odata.nextLink", s.base + req.r.URL.EscapedPath() + "?" + next.Encode()})
+	}
+	simcore.WriteJSON(req.w, http.StatusOK, out)
+	return nil
+}
+
+func sortMessages(list []*message, desc bool) {
+	slices.SortStableFunc(list, func(a, b *message) int {
+		c := a.received.Compare(b.received)
+		if c == 0 {
+			c = strings.Compare(a.key, b.key)
+		}
+		if desc {
+			return -c
+		}
+		return c
+	})
+}
+
+func (s *Service) folderJSON(f *folder) obj {
+	unread := 0
+	for _, m := range f.items {
+		if !m.isRead {
+			unread++
+		}
+	}
+	return obj{
+		{"id", f.id}, {"displayName", f.name}, {"parentFolderId", "AAMkAGmsgfolderroot"},
+		{"childFolderCount", 0}, {"unreadItemCount", unread}, {"totalItemCount", len(f.items)},
+		{"sizeInBytes", 0}, {"isHidden", false},
+	}
+}
+
+func (s *Service) listFolders(req *request) *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb := s.mailboxLocked(req.person)
+	value := make([]obj, 0, len(mb.order))
+	for _, f := range mb.order {
+		value = append(value, s.folderJSON(f))
+	}
+	simcore.WriteJSON(req.w, http.StatusOK, obj{
+		{"@odata.context", s.base + "/v1.0/$metadata#users('" + req.person.ID + "')/mailFolders"}, {"value", value},
+	})
+	return nil
+}
+
+func (s *Service) getFolder(req *request) *graphError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.mailboxLocked(req.person).folder(req.route.folder)
+	if f == nil {
+		return errNotFound()
+	}
+	simcore.WriteJSON(req.w, http.StatusOK, append(obj{
+		{"@odata.context", s.base + "/v1.0/$metadata#users('" + req.person.ID + "')/mailFolders/$entity"},
+	}, s.folderJSON(f)...))
+	return nil
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Brings the whole local stack up: Postgres and Redis (scripts/deps.sh), the
+# provider simulators, the four services and the gateway, with prefixed logs.
+# Ctrl-C stops everything. Binaries come from bin/ (make build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export TANDEM_DATABASE_URL=${TANDEM_DATABASE_URL:-postgres://postgres@localhost:5432/tandem?sslmode=disable}
+export TANDEM_REDIS_URL=${TANDEM_REDIS_URL:-redis://localhost:6379/0}
+export TANDEM_LOG_FORMAT=${TANDEM_LOG_FORMAT:-text}
+
+scripts/deps.sh
+
+pids=()
+names=()
+
+start() {
+  local name=$1; shift
+  "$@" > >(sed -u "s/^/[$name] /") 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+
+stopping=0
+stop() {
+  [ "$stopping" = 1 ] && return
+  stopping=1
+  echo "[run] stopping..."
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  # Everything gets 12 seconds to drain, then is killed.
+  for _ in $(seq 1 120); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  echo "[run] stopped"
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+trap stop EXIT
+
+if [ -x bin/providersim ]; then
+  start providersim bin/providersim
+fi
+start identity bin/identity
+start outreach bin/outreach
+start atsbridge bin/atsbridge
+start mailbox bin/mailbox
+start gateway bin/gateway
+
+# Wait until the gateway says every service is SERVING.
+ready=0
+for _ in $(seq 1 600); do
+  if (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && \
+     [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/readyz)" = 200 ]; then
+    ready=1; break
+  fi
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "[run] ${names[$i]} exited during start-up; see its log above" >&2
+      exit 1
+    fi
+  done
+  sleep 0.1
+done
+if [ "$ready" = 1 ]; then
+  cat <<MSG
+[run] Tandem is up.
+[run]   REST gateway     http://localhost:8080   (/readyz, /healthz, /openapi.json)
+[run]   identity gRPC    localhost:9101
+[run]   outreach gRPC    localhost:9102
+[run]   atsbridge gRPC   localhost:9103
+[run]   mailbox gRPC     localhost:9104
+MSG
+  if [ -x bin/providersim ]; then
+    echo "[run]   Microsoft identity platform (simulated)  http://localhost:9201"
+    echo "[run]   Microsoft Graph (simulated)              http://localhost:9202"
+  fi
+  echo "[run] Ctrl-C stops everything."
+else
+  echo "[run] not ready after 60s; see the logs above (curl http://localhost:8080/readyz)" >&2
+fi
+
+# make_interrupted tells whether our parent, `make run`, has caught SIGINT.
+# A terminal's Ctrl-C reaches every process of the group, us included, but a
+# SIGINT sent to make's pid alone does not: GNU make then waits for its
+# children without passing the signal on. While make runs its handler, SIGINT
+# is in its blocked mask, which /proc shows.
+make_interrupted() {
+  [ -r "/proc/$PPID/status" ] || return 1
+  [ "$(cat "/proc/$PPID/comm" 2>/dev/null)" = make ] || return 1
+  local mask
+  mask=$(awk '/^SigBlk:/ {print $2}' "/proc/$PPID/status")
+  [ -n "$mask" ] && (( 0x$mask & 0x2 ))
+}
+
+# Stay until told to stop, reporting any process that exits on its own.
+while [ "$stopping" = 0 ] && [ ${#pids[@]} -gt 0 ]; do
+  if make_interrupted; then
+    stop
+    exit 130
+  fi
+  for i in "${!pids[@]}"; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "[run] ${names[$i]} exited" >&2
+      unset 'pids[i]' 'names[i]'
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,155 @@
+// Command identity runs the identity service: organizations, users, roles,
+// sessions and API tokens, sign-in with Microsoft and every consent flow, and
+// the credential vault. `identity rotate-keys` re-wraps every organization's
+// data key under the primary key-encryption key.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/providerhttp"
+	"github.com/tandemhq/tandem/platform/ratelimit"
+	"github.com/tandemhq/tandem/platform/service"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/config"
+	"github.com/tandemhq/tandem/services/identity/internal/microsoft"
+	"github.com/tandemhq/tandem/services/identity/internal/server"
+	"github.com/tandemhq/tandem/services/identity/internal/sessions"
+	"github.com/tandemhq/tandem/services/identity/internal/signin"
+	"github.com/tandemhq/tandem/services/identity/internal/store"
+	"github.com/tandemhq/tandem/services/identity/internal/vault"
+	"github.com/tandemhq/tandem/services/identity/migrations"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "identity:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cfg, err := config.Load(args, out)
+	if err != nil {
+		return err
+	}
+	rt, err := service.Start(ctx, service.Spec{Name: "identity", Migrations: migrations.FS}, cfg.Service, out)
+	if err != nil {
+		return err
+	}
+	log := rt.Log
+	if cfg.KeyRing.Value() == config.DevKeyRing {
+		log.WarnContext(ctx, "using the development key ring; set TANDEM_KEY_RING in production")
+	}
+	if cfg.ServiceToken.Value() == config.DevServiceToken {
+		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
+	}
+	primary := cfg.KeyRingPrimary
+	if primary == "" {
+		primary, _, _ = strings.Cut(cfg.KeyRing.Value(), ":")
+	}
+	ring, err := envelope.ParseKeyRing(cfg.KeyRing.Value(), primary)
+	if err != nil {
+		_ = rt.Close(ctx)
+		return fmt.Errorf("key-ring: %w", err)
+	}
+	st := store.New(rt.DB)
+	sealer := envelope.NewVault(ring, st.DataKeys(), envelope.VaultOptions{})
+	if cfg.Command == "rotate-keys" {
+		defer rt.Close(context.WithoutCancel(ctx))
+		return rotateKeys(ctx, st, sealer, log)
+	}
+
+	revocations := authz.RedisRevocations{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}
+	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: sealer, Revoker: revocations,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL})
+	if err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+
+	limiter, err := ratelimit.NewLimiter(rt.Redis, cfg.Service.RedisPrefix+"ratelimit:msidentity:", ratelimit.Limit{Events: 20, Per: time.Second, Burst: 40})
+	if err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+	msHTTP := providerhttp.New(providerhttp.Options{Provider: "msidentity", Limiter: limiter, Logger: log})
+	tokens, err := microsoft.NewTokenClient(microsoft.TokenClientOptions{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant,
+		ClientID: cfg.MicrosoftClientID, ClientSecret: cfg.MicrosoftClientSecret.Value(), HTTP: msHTTP})
+	if err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+	credentials, err := vault.New(vault.Options{Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Sealer: sealer,
+		Refresher: vault.MicrosoftRefresher{Client: tokens}, Sink: st, RefreshBefore: cfg.VaultRefreshBefore, Logger: log})
+	if err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+
+	flows := signin.New(signin.Options{
+		Config: signin.Config{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant, ClientID: cfg.MicrosoftClientID,
+			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL,
+			LeverAuthorizeURL: cfg.LeverAuthorizeURL, LeverClientID: cfg.LeverClientID, LeverAudience: cfg.LeverAudience},
+		Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Store: st,
+		Exchanger: codeExchanger{tokens}, Verifier: signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil),
+		Vault: credentialsPut{credentials}, Logger: log,
+	})
+	handler := server.New(st, ss, flows, accessTokens{credentials}, log)
+
+	srv := rt.NewServer(service.ServerSpec{
+		Auth: &authz.Authenticator{
+			Policy:      server.Policy,
+			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
+			Revocations: revocations,
+			APITokens:   handler,
+			Services:    authz.ServiceTokens{Current: cfg.ServiceToken.Value(), Previous: cfg.ServiceTokenPrevious.Value()},
+			Log:         log,
+		},
+		Validators: server.Validators,
+	})
+	identityv1.RegisterIdentityServiceServer(srv.GRPC(), handler)
+
+	workers := river.NewWorkers()
+	river.AddWorker(workers, vault.NewRefreshIdleWorker(credentials, idleConnections{st}, log))
+	if _, err := rt.NewJobs(service.JobsSpec{Workers: workers, Periodic: []*river.PeriodicJob{vault.RefreshIdlePeriodicJob(time.Hour, cfg.IdleRefreshAfter)}}); err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+	return rt.Serve(ctx)
+}
+
+// rotateKeys re-wraps every organization's data key, and so every secret
+// sealed with it, under the primary key-encryption key.
+func rotateKeys(ctx context.Context, st *store.Store, sealer *envelope.Vault, log *slog.Logger) error {
+	orgs, err := st.DataKeys().OrgIDs(ctx)
+	if err != nil {
+		return err
+	}
+	changed := 0
+	for _, org := range orgs {
+		c, err := sealer.Rewrap(ctx, org)
+		if err != nil {
+			return fmt.Errorf("rewrap data key of %s: %w", org, err)
+		}
+		if c {
+			changed++
+		}
+	}
+	log.InfoContext(ctx, "data keys re-wrapped", slog.Int("organizations", len(orgs)), slog.Int("changed", changed))
+	return nil
+}

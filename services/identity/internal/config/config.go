@@ -1,0 +1,155 @@
+// Package config is the identity binary's configuration.
+package config
+
+import (
+	"flag"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/service"
+)
+
+// DefaultGRPCAddr is the identity service's port in the local stack.
+const DefaultGRPCAddr = "127.0.0.1:9101"
+
+// Development defaults: they make `make run` work with no setup and must be
+// replaced in production (the binary warns when they are in use).
+const (
+	DevKeyRing      = "dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
+	DevServiceToken = "dev-service-token-not-for-production-use"
+)
+
+// Config is everything the identity binary reads at start.
+type Config struct {
+	Service service.Config
+	// KeyRing holds the key-encryption keys ("id:base64,...").
+	KeyRing        config.Secret
+	KeyRingPrimary string
+	// ServiceToken authenticates Tandem services to each other;
+	// ServiceTokenPrevious is accepted too, during a rotation.
+	ServiceToken         config.Secret
+	ServiceTokenPrevious config.Secret
+
+	MicrosoftAuthority    string
+	MicrosoftTenant       string
+	MicrosoftClientID     string
+	MicrosoftClientSecret config.Secret
+
+	LeverAuthorizeURL string
+	LeverClientID     string
+	LeverAudience     string
+
+	// PublicURL is where browsers reach the gateway (redirect URIs).
+	PublicURL string
+	// FrontendURL receives one-time codes; empty uses the gateway's page.
+	FrontendURL string
+
+	AccessTokenTTL     time.Duration
+	RefreshTokenTTL    time.Duration
+	VaultRefreshBefore time.Duration
+	IdleRefreshAfter   time.Duration
+
+	// Command is "serve" (default) or "rotate-keys".
+	Command string
+}
+
+// Load parses args (with TANDEM_* environment fallbacks) and validates.
+func Load(args []string, out io.Writer) (*Config, error) {
+	fs := flag.NewFlagSet("identity", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var c Config
+	c.Service.Register(fs, DefaultGRPCAddr)
+	config.SecretFlag(fs, &c.KeyRing, "key-ring", DevKeyRing, "key-encryption keys, id:base64(32 bytes),...")
+	fs.StringVar(&c.KeyRingPrimary, "key-ring-primary", "", "id of the key that wraps new data keys (default: the first)")
+	config.SecretFlag(fs, &c.ServiceToken, "service-token", DevServiceToken, "shared secret Tandem services authenticate each other with")
+	config.SecretFlag(fs, &c.ServiceTokenPrevious, "service-token-previous", "", "the previous service token, accepted during a rotation")
+	fs.StringVar(&c.MicrosoftAuthority, "microsoft-authority", "http://127.0.0.1:9201", "Microsoft identity platform base URL (https://login.microsoftonline.com)")
+	fs.StringVar(&c.MicrosoftTenant, "microsoft-tenant", "organizations", "authority tenant for sign-in")
+	fs.StringVar(&c.MicrosoftClientID, "microsoft-client-id", "tandem-local", "the app's client id")
+	config.SecretFlag(fs, &c.MicrosoftClientSecret, "microsoft-client-secret", "tandem-local-secret", "the app's client secret")
+	fs.StringVar(&c.LeverAuthorizeURL, "lever-authorize-url", "http://127.0.0.1:9205/authorize", "Lever's OAuth authorize endpoint")
+	fs.StringVar(&c.LeverClientID, "lever-client-id", "tandem-local", "Tandem's Lever client id")
+	fs.StringVar(&c.LeverAudience, "lever-audience", "https://api.lever.co/v1/", "Lever API audience (trailing slash matters)")
+	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "the gateway's external base URL")
+	fs.StringVar(&c.FrontendURL, "frontend-url", "", "the frontend's base URL; empty uses the gateway's built-in pages")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 10*time.Minute, "lifetime of session access tokens")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "lifetime of session refresh tokens")
+	fs.DurationVar(&c.VaultRefreshBefore, "vault-refresh-before", 5*time.Minute, "refresh provider access tokens this long before they expire")
+	fs.DurationVar(&c.IdleRefreshAfter, "idle-refresh-after", 7*24*time.Hour, "refresh connections idle this long, before their refresh tokens age out")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and continue")
+	if err := config.Parse(fs, args); err != nil {
+		return nil, err
+	}
+	c.Command = "serve"
+	if fs.NArg() > 0 {
+		c.Command = fs.Arg(0)
+	}
+	var p config.Problems
+	c.Service.Validate(&p)
+	if c.Command != "serve" && c.Command != "rotate-keys" {
+		p.Addf("command", "unknown command %q (serve, rotate-keys)", c.Command)
+	}
+	if c.KeyRing.Value() == "" {
+		p.Addf("key-ring", "is required")
+	} else {
+		// As the binary reads it: the primary defaults to the first key.
+		first, _, _ := strings.Cut(c.KeyRing.Value(), ":")
+		if _, err := envelope.ParseKeyRing(c.KeyRing.Value(), first); err != nil {
+			p.Addf("key-ring", "%v", err) // names key ids, never key material
+		} else if c.KeyRingPrimary != "" {
+			if _, err := envelope.ParseKeyRing(c.KeyRing.Value(), c.KeyRingPrimary); err != nil {
+				p.Addf("key-ring-primary", "must be the id of a key in the ring")
+			}
+		}
+	}
+	if len(c.ServiceToken.Value()) < 32 {
+		p.Addf("service-token", "must be at least 32 characters")
+	}
+	if v := c.ServiceTokenPrevious.Value(); v != "" && len(v) < 32 {
+		p.Addf("service-token-previous", "must be at least 32 characters, or empty")
+	}
+	for name, v := range map[string]string{"microsoft-authority": c.MicrosoftAuthority, "public-url": c.PublicURL} {
+		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			p.Addf(name, "must be an absolute http(s) URL")
+		}
+	}
+	if c.FrontendURL != "" {
+		if u, err := url.Parse(c.FrontendURL); err != nil || u.Host == "" {
+			p.Addf("frontend-url", "must be an absolute URL")
+		}
+	}
+	if c.MicrosoftClientID == "" {
+		p.Addf("microsoft-client-id", "is required")
+	}
+	if c.MicrosoftClientSecret.Value() == "" {
+		p.Addf("microsoft-client-secret", "is required")
+	}
+	if c.AccessTokenTTL < time.Minute || c.AccessTokenTTL > time.Hour {
+		p.Addf("access-token-ttl", "must be between 1m and 1h")
+	}
+	if c.RefreshTokenTTL < time.Hour {
+		p.Addf("refresh-token-ttl", "must be at least 1h")
+	}
+	if c.IdleRefreshAfter <= 0 {
+		p.Addf("idle-refresh-after", "must be positive")
+	}
+	if c.LeverAuthorizeURL != "" {
+		if u, err := url.Parse(c.LeverAuthorizeURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			p.Addf("lever-authorize-url", "must be an absolute http(s) URL")
+		}
+	}
+	if c.VaultRefreshBefore < 0 {
+		p.Addf("vault-refresh-before", "must not be negative")
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	if *printConfig {
+		config.Print(out, fs)
+	}
+	return &c, nil
+}

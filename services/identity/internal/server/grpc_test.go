@@ -1,0 +1,449 @@
+package server_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net"
+	"net/url"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tandemhq/tandem/services/identity/internal/store/storetest"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/grpcserver"
+	"github.com/tandemhq/tandem/platform/logging"
+	"github.com/tandemhq/tandem/platform/pgtest"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/server"
+	"github.com/tandemhq/tandem/services/identity/internal/sessions"
+	"github.com/tandemhq/tandem/services/identity/internal/signin"
+	"github.com/tandemhq/tandem/services/identity/internal/store"
+)
+
+const serviceToken = "test-service-token-of-at-least-32-characters"
+
+// noTokens is a TokenVault with nothing in it.
+type noTokens struct{}
+
+func (noTokens) AccessToken(context.Context, string, string) (string, time.Time, error) {
+	return "", time.Time{}, errors.New("no tokens in this test")
+}
+func (noTokens) Delete(context.Context, string) error { return nil }
+
+// world is identity's gRPC server as cmd/identity wires it, on a real
+// listener, over a fresh database and Redis prefix.
+type world struct {
+	t        *testing.T
+	store    *store.Store
+	sessions *sessions.Sessions
+	client   identityv1.IdentityServiceClient
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	ctx := t.Context()
+	pool := storetest.New(t)
+	rdb := pgtest.NewRedis(t)
+	prefix := pgtest.RedisPrefixCleaned(t, rdb)
+	kek := make([]byte, envelope.KeySize)
+	_, _ = rand.Read(kek)
+	ring, err := envelope.NewKeyRing("k1", map[string][]byte{"k1": kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	st := store.New(pool)
+	revocations := authz.RedisRevocations{Client: rdb, Prefix: prefix}
+	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: envelope.NewVault(ring, st.DataKeys(), envelope.VaultOptions{}), Revoker: revocations})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flows := signin.New(signin.Options{Config: signin.Config{Authority: "http://127.0.0.1:1", Tenant: "organizations", ClientID: "c", PublicURL: "http://localhost:8080"},
+		Redis: rdb, Prefix: prefix, Store: st})
+	handler := server.New(st, ss, flows, noTokens{}, logging.Discard())
+	srv := grpcserver.New(grpcserver.Options{
+		Auth: &authz.Authenticator{
+			Policy:      server.Policy,
+			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
+			Revocations: revocations,
+			APITokens:   handler,
+			Services:    authz.ServiceTokens{Current: serviceToken},
+		},
+		Validators: server.Validators,
+	})
+	identityv1.RegisterIdentityServiceServer(srv.GRPC(), handler)
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(serveCtx, lis) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &world{t: t, store: st, sessions: ss, client: identityv1.NewIdentityServiceClient(conn)}
+}
+
+// person signs a new person of tenant in and returns them with a context
+// that calls as them.
+func (w *world) person(tenant, email string) (store.User, context.Context) {
+	w.t.Helper()
+	_, u, _, err := w.store.SignInUser(w.t.Context(), store.SignIn{TenantID: tenant, ObjectID: email, Email: email, DisplayName: email, OrgName: tenant})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return u, w.as(u)
+}
+
+// as calls with a new session of u (with u's current role).
+func (w *world) as(u store.User) context.Context {
+	w.t.Helper()
+	u, err := w.store.User(w.t.Context(), u.OrgID, u.ID)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	issued, err := w.sessions.Issue(w.t.Context(), u)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return bearer(w.t.Context(), issued.AccessToken)
+}
+
+func bearer(ctx context.Context, token string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+}
+
+func asService(ctx context.Context) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, authz.ServiceTokenMetadata, serviceToken, authz.ServiceNameMetadata, "gateway")
+}
+
+func wantCode(t *testing.T, what string, err error, want codes.Code) {
+	t.Helper()
+	if got := status.Code(err); got != want {
+		t.Fatalf("%s: got %v (%v), want %v", what, got, err, want)
+	}
+}
+
+// wantField checks an InvalidArgument names the request field.
+func wantField(t *testing.T, what string, err error, field string) {
+	t.Helper()
+	wantCode(t, what, err, codes.InvalidArgument)
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				if v.GetField() == field {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: the error should name the field %s: %v", what, field, status.Convert(err).Details())
+}
+
+func TestCallersAreChecked(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	owner, ownerCtx := w.person("tenant-a", "owner@a.example")
+	_, recruiterCtx := w.person("tenant-a", "recruiter@a.example")
+
+	_, err := w.client.GetMe(ctx, &identityv1.GetMeRequest{})
+	wantCode(t, "GetMe without credentials", err, codes.Unauthenticated)
+	_, err = w.client.GetMe(bearer(ctx, "not-a-token"), &identityv1.GetMeRequest{})
+	wantCode(t, "GetMe with garbage", err, codes.Unauthenticated)
+	me, err := w.client.GetMe(ownerCtx, &identityv1.GetMeRequest{})
+	if err != nil || me.GetUser().GetId() != owner.ID || me.GetUser().GetRole() != identityv1.Role_ROLE_SUPER_ADMIN || me.GetOrganization().GetId() != owner.OrgID {
+		t.Fatalf("GetMe: %v, %v", me, err)
+	}
+
+	// Internal RPCs take the service token and nothing else.
+	_, err = w.client.ListSigningKeys(ownerCtx, &identityv1.ListSigningKeysRequest{})
+	wantCode(t, "a Super Admin's token on ListSigningKeys", err, codes.PermissionDenied)
+	keys, err := w.client.ListSigningKeys(asService(ctx), &identityv1.ListSigningKeysRequest{})
+	if err != nil || len(keys.GetKeys()) != 1 {
+		t.Fatalf("ListSigningKeys as a service: %v, %v", keys, err)
+	}
+	_, err = w.client.GetMe(asService(ctx), &identityv1.GetMeRequest{})
+	wantCode(t, "a service on GetMe", err, codes.PermissionDenied)
+
+	// Recruiters cannot change the organization.
+	rename := &identityv1.UpdateOrganizationRequest{Organization: &identityv1.Organization{DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}
+	_, err = w.client.UpdateOrganization(recruiterCtx, rename)
+	wantCode(t, "a Recruiter on UpdateOrganization", err, codes.PermissionDenied)
+	_, err = w.client.ConnectLever(recruiterCtx, &identityv1.ConnectLeverRequest{})
+	wantCode(t, "a Recruiter on ConnectLever", err, codes.PermissionDenied)
+	if org, err := w.client.UpdateOrganization(ownerCtx, rename); err != nil || org.GetOrganization().GetDisplayName() != "Renamed" {
+		t.Fatalf("the owner renames: %v, %v", org, err)
+	}
+
+	// Public RPCs ignore a stale token and check their request.
+	_, err = w.client.ExchangeLoginCode(bearer(ctx, "stale"), &identityv1.ExchangeLoginCodeRequest{Code: "made-up"})
+	wantField(t, "an unknown login code with a stale token", err, "code")
+	_, err = w.client.RefreshSession(ctx, &identityv1.RefreshSessionRequest{})
+	wantField(t, "RefreshSession without a token", err, "refresh_token")
+
+	// Signing out ends the access token at once.
+	if _, err := w.client.SignOut(ownerCtx, &identityv1.SignOutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.GetMe(ownerCtx, &identityv1.GetMeRequest{})
+	wantCode(t, "GetMe after sign-out", err, codes.Unauthenticated)
+}
+
+func TestUpdateOrganizationMaskErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	update := func(org *identityv1.Organization, paths ...string) error {
+		_, err := w.client.UpdateOrganization(ownerCtx, &identityv1.UpdateOrganizationRequest{Organization: org, UpdateMask: &fieldmaskpb.FieldMask{Paths: paths}})
+		return err
+	}
+	wantField(t, "no mask", update(&identityv1.Organization{DisplayName: "x"}), "update_mask")
+	wantField(t, "an unknown path", update(&identityv1.Organization{DisplayName: "x"}, "microsoft_tenant_id"), "update_mask")
+	wantField(t, "a blank name", update(&identityv1.Organization{DisplayName: "  "}, "display_name"), "organization.display_name")
+	wantField(t, "a long name", update(&identityv1.Organization{DisplayName: string(make([]byte, 201))}, "display_name"), "organization.display_name")
+	wantField(t, "no default role", update(&identityv1.Organization{}, "default_role"), "organization.default_role")
+	wantField(t, "admins by default", update(&identityv1.Organization{DefaultRole: identityv1.Role_ROLE_ADMIN}, "defaultRole"), "organization.default_role")
+	wantField(t, "an unknown role", update(&identityv1.Organization{DefaultRole: identityv1.Role(42)}, "default_role"), "organization.default_role")
+
+	// A bad path fails the whole update.
+	wantField(t, "a good and a bad path", update(&identityv1.Organization{DisplayName: "Half", DefaultRole: identityv1.Role_ROLE_ADMIN}, "display_name", "default_role"), "organization.default_role")
+	org, err := w.client.GetOrganization(ownerCtx, &identityv1.GetOrganizationRequest{})
+	if err != nil || org.GetOrganization().GetDisplayName() == "Half" {
+		t.Fatalf("a refused update changed the organization: %v, %v", org, err)
+	}
+	if err := update(&identityv1.Organization{DisplayName: " Talent ", DefaultRole: identityv1.Role_ROLE_MEMBER}, "displayName", "default_role"); err != nil {
+		t.Fatal(err)
+	}
+	org, err = w.client.GetOrganization(ownerCtx, &identityv1.GetOrganizationRequest{})
+	if err != nil || org.GetOrganization().GetDisplayName() != "Talent" || org.GetOrganization().GetDefaultRole() != identityv1.Role_ROLE_MEMBER {
+		t.Fatalf("after the update: %v, %v", org, err)
+	}
+}
+
+func TestListUsersPages(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, ownerCtx := w.person("tenant-a", "u0@a.example")
+	want := []string{"u0@a.example"}
+	for _, e := range []string{"u1@a.example", "u2@a.example", "u3@a.example", "u4@a.example"} {
+		w.person("tenant-a", e)
+		want = append(want, e)
+	}
+	w.person("tenant-b", "other@b.example")
+
+	var got []string
+	token, pages := "", 0
+	for {
+		resp, err := w.client.ListUsers(ownerCtx, &identityv1.ListUsersRequest{PageSize: 2, PageToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, u := range resp.GetUsers() {
+			got = append(got, u.GetEmail())
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if !slices.Equal(got, want) || pages != 3 {
+		t.Fatalf("%d pages of %v, want 3 pages of %v", pages, got, want)
+	}
+	// A page size that divides the list exactly ends without an empty page.
+	resp, err := w.client.ListUsers(ownerCtx, &identityv1.ListUsersRequest{PageSize: 5})
+	if err != nil || len(resp.GetUsers()) != 5 || resp.GetNextPageToken() != "" {
+		t.Fatalf("page of 5: %d users, token %q, %v", len(resp.GetUsers()), resp.GetNextPageToken(), err)
+	}
+	resp, err = w.client.ListUsers(ownerCtx, &identityv1.ListUsersRequest{})
+	if err != nil || len(resp.GetUsers()) != 5 {
+		t.Fatalf("default page size: %d users, %v", len(resp.GetUsers()), err)
+	}
+	_, err = w.client.ListUsers(ownerCtx, &identityv1.ListUsersRequest{PageSize: 201})
+	wantField(t, "page size 201", err, "page_size")
+	_, err = w.client.ListUsers(ownerCtx, &identityv1.ListUsersRequest{PageSize: -1})
+	wantField(t, "page size -1", err, "page_size")
+	_, err = w.client.ListUsers(ownerCtx, &identityv1.ListUsersRequest{PageToken: "!!"})
+	wantField(t, "a page token that is not one", err, "page_token")
+}
+
+func TestUserManagement(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	owner, ownerCtx := w.person("tenant-a", "owner@a.example")
+	admin, _ := w.person("tenant-a", "admin@a.example")
+	recruiter, recruiterCtx := w.person("tenant-a", "recruiter@a.example")
+	_, otherCtx := w.person("tenant-b", "owner@b.example")
+	setRole := func(ctx context.Context, id string, role identityv1.Role) error {
+		_, err := w.client.UpdateUser(ctx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: id, Role: role}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role"}}})
+		return err
+	}
+
+	if err := setRole(ownerCtx, admin.ID, identityv1.Role_ROLE_ADMIN); err != nil {
+		t.Fatal(err)
+	}
+	adminCtx := w.as(admin)
+	wantCode(t, "an Admin promoting to Admin", setRole(adminCtx, recruiter.ID, identityv1.Role_ROLE_ADMIN), codes.PermissionDenied)
+	wantCode(t, "an Admin demoting a Super Admin", setRole(adminCtx, owner.ID, identityv1.Role_ROLE_MEMBER), codes.PermissionDenied)
+	wantCode(t, "an Admin demoting themselves", setRole(adminCtx, admin.ID, identityv1.Role_ROLE_MEMBER), codes.PermissionDenied)
+	if err := setRole(adminCtx, recruiter.ID, identityv1.Role_ROLE_HIRING_MANAGER); err != nil {
+		t.Fatalf("an Admin changing a Recruiter: %v", err)
+	}
+	// The role change ended the user's sessions: their tokens carried the old role.
+	wantCode(t, "a token from before the role change", setRole(recruiterCtx, recruiter.ID, identityv1.Role_ROLE_MEMBER), codes.Unauthenticated)
+	wantCode(t, "a Hiring Manager on UpdateUser", setRole(w.as(recruiter), recruiter.ID, identityv1.Role_ROLE_MEMBER), codes.PermissionDenied)
+	wantCode(t, "the last Super Admin stepping down", setRole(ownerCtx, owner.ID, identityv1.Role_ROLE_ADMIN), codes.FailedPrecondition)
+	_, err := w.client.UpdateUser(ownerCtx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: admin.ID, Role: identityv1.Role_ROLE_MEMBER}})
+	wantField(t, "UpdateUser without a mask", err, "update_mask")
+	wantField(t, "UpdateUser without a role", setRole(ownerCtx, admin.ID, identityv1.Role_ROLE_UNSPECIFIED), "user.role")
+	wantField(t, "UpdateUser without an id", setRole(ownerCtx, "", identityv1.Role_ROLE_MEMBER), "user.id")
+
+	// Another organization's users are not found, whatever the call.
+	wantCode(t, "another organization's user", setRole(otherCtx, recruiter.ID, identityv1.Role_ROLE_MEMBER), codes.NotFound)
+	_, err = w.client.GetUser(otherCtx, &identityv1.GetUserRequest{UserId: recruiter.ID})
+	wantCode(t, "GetUser of another organization", err, codes.NotFound)
+	_, err = w.client.RemoveUser(otherCtx, &identityv1.RemoveUserRequest{UserId: recruiter.ID})
+	wantCode(t, "RemoveUser of another organization", err, codes.NotFound)
+	_, err = w.client.GetUser(ownerCtx, &identityv1.GetUserRequest{UserId: "not-an-id"})
+	wantCode(t, "GetUser of a malformed id", err, codes.NotFound)
+
+	// Removing a user ends their sessions at once.
+	_, err = w.client.RemoveUser(adminCtx, &identityv1.RemoveUserRequest{UserId: owner.ID})
+	wantCode(t, "an Admin removing a Super Admin", err, codes.PermissionDenied)
+	if _, err := w.client.RemoveUser(adminCtx, &identityv1.RemoveUserRequest{UserId: recruiter.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.GetMe(recruiterCtx, &identityv1.GetMeRequest{})
+	wantCode(t, "a removed user's token", err, codes.Unauthenticated)
+	_, err = w.client.GetUser(ownerCtx, &identityv1.GetUserRequest{UserId: recruiter.ID})
+	wantCode(t, "a removed user", err, codes.NotFound)
+}
+
+func TestAPITokens(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	owner, ownerCtx := w.person("tenant-a", "owner@a.example")
+	admin, _ := w.person("tenant-a", "admin@a.example")
+	if _, err := w.store.SetUserRole(ctx, owner.OrgID, admin.ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	adminCtx := w.as(admin)
+	_, otherCtx := w.person("tenant-b", "owner@b.example")
+
+	_, err := w.client.CreateApiToken(adminCtx, &identityv1.CreateApiTokenRequest{DisplayName: "ci", Role: identityv1.Role_ROLE_SUPER_ADMIN})
+	wantCode(t, "an Admin creating a Super Admin token", err, codes.PermissionDenied)
+	_, err = w.client.CreateApiToken(adminCtx, &identityv1.CreateApiTokenRequest{DisplayName: " ", Role: identityv1.Role_ROLE_MEMBER})
+	wantField(t, "a blank token name", err, "display_name")
+	created, err := w.client.CreateApiToken(ownerCtx, &identityv1.CreateApiTokenRequest{DisplayName: "ci", Role: identityv1.Role_ROLE_RECRUITER})
+	if err != nil || !authz.IsAPIToken(created.GetToken()) || created.GetApiToken().GetCreatedByUserId() != owner.ID {
+		t.Fatalf("CreateApiToken: %v, %v", created, err)
+	}
+	tokenCtx := bearer(ctx, created.GetToken())
+	me, err := w.client.GetMe(tokenCtx, &identityv1.GetMeRequest{})
+	if err != nil || me.GetOrganization().GetId() != owner.OrgID || me.GetUser() != nil {
+		t.Fatalf("GetMe with the API token: %v, %v", me, err)
+	}
+	_, err = w.client.UpdateOrganization(tokenCtx, &identityv1.UpdateOrganizationRequest{Organization: &identityv1.Organization{DisplayName: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+	wantCode(t, "a Recruiter API token on UpdateOrganization", err, codes.PermissionDenied)
+
+	auth, err := w.client.AuthenticateApiToken(asService(ctx), &identityv1.AuthenticateApiTokenRequest{Token: created.GetToken()})
+	if err != nil || auth.GetOrganizationId() != owner.OrgID || auth.GetApiTokenId() != created.GetApiToken().GetId() || auth.GetRole() != identityv1.Role_ROLE_RECRUITER ||
+		auth.GetCreatedByUserId() != owner.ID {
+		t.Fatalf("AuthenticateApiToken: %v, %v", auth, err)
+	}
+	_, err = w.client.AuthenticateApiToken(tokenCtx, &identityv1.AuthenticateApiTokenRequest{Token: created.GetToken()})
+	wantCode(t, "AuthenticateApiToken with an API token", err, codes.PermissionDenied)
+
+	_, err = w.client.RevokeApiToken(otherCtx, &identityv1.RevokeApiTokenRequest{ApiTokenId: created.GetApiToken().GetId()})
+	wantCode(t, "revoking another organization's token", err, codes.NotFound)
+	if _, err := w.client.RevokeApiToken(adminCtx, &identityv1.RevokeApiTokenRequest{ApiTokenId: created.GetApiToken().GetId()}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.GetMe(tokenCtx, &identityv1.GetMeRequest{})
+	wantCode(t, "a revoked API token", err, codes.Unauthenticated)
+	_, err = w.client.AuthenticateApiToken(asService(ctx), &identityv1.AuthenticateApiTokenRequest{Token: created.GetToken()})
+	wantCode(t, "AuthenticateApiToken of a revoked token", err, codes.Unauthenticated)
+	list, err := w.client.ListApiTokens(ownerCtx, &identityv1.ListApiTokensRequest{})
+	if err != nil || len(list.GetApiTokens()) != 1 || list.GetApiTokens()[0].GetRevokeTime() == nil {
+		t.Fatalf("ListApiTokens: %v, %v", list, err)
+	}
+}
+
+func TestOAuthRPCs(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := asService(t.Context())
+	binding := make([]byte, 32)
+	_, _ = rand.Read(binding)
+
+	_, err := w.client.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{Flow: "sign_in", BrowserBindingHash: binding[:16]})
+	wantField(t, "a short binding hash", err, "browser_binding_hash")
+	begun, err := w.client.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{Flow: "sign_in", BrowserBindingHash: binding})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := mustQuery(t, begun.GetRedirectUrl()).Get("state")
+
+	_, err = w.client.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{Callback: "authorize", BrowserBindingHash: binding})
+	wantField(t, "no state", err, "state")
+	_, err = w.client.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{Callback: "other", State: state, BrowserBindingHash: binding})
+	wantField(t, "an unknown callback", err, "callback")
+	done, err := w.client.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{Callback: "authorize", State: state, BrowserBindingHash: binding,
+		Error: "access_denied", ErrorDescription: "AADSTS90094: The grant requires admin permission."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := mustQuery(t, done.GetRedirectUrl()).Get("code")
+	res, err := w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	if err != nil || res.GetOutcome() != "admin_approval_required" || res.GetAdminConsentUrl() == "" || res.GetSession() != nil || res.GetUser() != nil {
+		t.Fatalf("ExchangeLoginCode: %v, %v", res, err)
+	}
+	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	wantField(t, "a used login code", err, "code")
+
+	// A connection that is not connected hands out no access token.
+	u, _ := w.person("tenant-a", "owner@a.example")
+	conn, err := w.store.UpsertPersonalConnection(t.Context(), store.Connection{OrgID: u.OrgID, UserID: u.ID, Provider: store.ProviderMicrosoftMailbox,
+		Status: store.StatusAwaitingAdminApproval, Reason: "waiting for the admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: conn.ID})
+	wantCode(t, "GetAccessToken of a waiting connection", err, codes.FailedPrecondition)
+	_, err = w.client.GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: "not-an-id"})
+	wantCode(t, "GetAccessToken of an unknown connection", err, codes.NotFound)
+}
+
+func mustQuery(t *testing.T, raw string) url.Values {
+	t.Helper()
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}

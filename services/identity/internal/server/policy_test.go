@@ -1,0 +1,108 @@
+package server_test
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/server"
+)
+
+const svc = "/tandem.identity.v1.IdentityService/"
+
+func TestPolicyCoversEveryMethod(t *testing.T) {
+	if missing := server.Policy.Missing(identityv1.IdentityService_ServiceDesc); len(missing) != 0 {
+		t.Fatalf("methods without a rule (denied to everyone): %v", missing)
+	}
+	methods := serviceMethods()
+	for m := range server.Policy {
+		if !slices.Contains(methods, m) {
+			t.Errorf("a rule for %s, which the service does not have", m)
+		}
+	}
+	for m := range server.Validators {
+		if !slices.Contains(methods, m) {
+			t.Errorf("a validator for %s, which the service does not have", m)
+		}
+	}
+}
+
+func serviceMethods() []string {
+	var out []string
+	for _, m := range identityv1.IdentityService_ServiceDesc.Methods {
+		out = append(out, svc+m.MethodName)
+	}
+	return out
+}
+
+// An RPC is internal exactly when the gateway has no REST route for it: the
+// gateway's OAuth routes and other services reach those with the service
+// token, and people never do.
+func TestInternalRPCsAreTheOnesWithoutARESTRoute(t *testing.T) {
+	routed := restRoutedMethods(t)
+	var internal []string
+	for _, m := range serviceMethods() {
+		rule := server.Policy[m].String()
+		switch {
+		case slices.Contains(routed, m) && rule == "internal":
+			t.Errorf("%s has a REST route but is internal", m)
+		case !slices.Contains(routed, m) && rule != "internal":
+			t.Errorf("%s has no REST route but is %s, not internal", m, rule)
+		case rule == "internal":
+			internal = append(internal, strings.TrimPrefix(m, svc))
+		}
+	}
+	slices.Sort(internal)
+	want := []string{"AuthenticateApiToken", "BeginAuthorization", "CompleteAuthorization", "GetAccessToken", "ListSigningKeys"}
+	if !slices.Equal(internal, want) {
+		t.Errorf("internal RPCs %v, want %v", internal, want)
+	}
+}
+
+// restRoutedMethods reads the identity selectors of proto/http_rules.yaml.
+func restRoutedMethods(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "..", "..", "proto", "http_rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const prefix = "tandem.identity.v1.IdentityService."
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if sel, ok := strings.CutPrefix(line, "- selector: "+prefix); ok {
+			out = append(out, svc+strings.TrimSpace(sel))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) < 10 {
+		t.Fatalf("found only %d identity routes in http_rules.yaml; has its format changed?", len(out))
+	}
+	return out
+}
+
+func TestRoleRulesOfThePolicy(t *testing.T) {
+	for method, want := range map[string]string{
+		"ExchangeLoginCode":  "public",
+		"RefreshSession":     "public",
+		"GetMe":              "roles(super_admin,admin,recruiter,hiring_manager,member)",
+		"UpdateOrganization": "roles(super_admin,admin)",
+		"UpdateUser":         "roles(super_admin,admin)",
+		"RemoveUser":         "roles(super_admin,admin)",
+		"CreateApiToken":     "roles(super_admin,admin)",
+		"GetConnection":      "roles(super_admin,admin)",
+		"ConnectLever":       "roles(super_admin)",
+	} {
+		if got := server.Policy[svc+method].String(); got != want {
+			t.Errorf("%s: %s, want %s", method, got, want)
+		}
+	}
+}

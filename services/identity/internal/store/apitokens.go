@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/postgres"
+)
+
+// APIToken is a long-lived token's record; the token itself is stored only
+// as its hash.
+type APIToken struct {
+	ID          string
+	OrgID       string
+	DisplayName string
+	Role        authz.Role
+	CreatedBy   string
+	CreatedAt   time.Time
+	RevokedAt   *time.Time
+}
+
+const apiTokenColumns = `id::text, org_id::text, display_name, role, coalesce(created_by::text, ''), created_at, revoked_at`
+
+func scanAPIToken(row pgx.Row) (APIToken, error) {
+	var t APIToken
+	var role string
+	err := row.Scan(&t.ID, &t.OrgID, &t.DisplayName, &role, &t.CreatedBy, &t.CreatedAt, &t.RevokedAt)
+	t.Role = authz.Role(role)
+	return t, postgres.MapError(err)
+}
+
+// CreateAPIToken stores a token's hash.
+func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, hash []byte) (APIToken, error) {
+	ctx, sp := span(ctx, "CreateAPIToken")
+	defer sp.End()
+	return scanAPIToken(s.db.QueryRow(ctx, `INSERT INTO api_tokens (org_id, display_name, role, token_hash, created_by)
+		VALUES ($1, $2, $3, $4, nullif($5, '')::uuid) RETURNING `+apiTokenColumns, t.OrgID, t.DisplayName, string(t.Role), hash, t.CreatedBy))
+}
+
+// APITokenByHash finds an unrevoked token by its hash.
+func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
+	ctx, sp := span(ctx, "APITokenByHash")
+	defer sp.End()
+	return scanAPIToken(s.db.QueryRow(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, hash))
+}
+
+// APITokens lists the organization's tokens, newest first.
+func (s *Store) APITokens(ctx context.Context, orgID string) ([]APIToken, error) {
+	ctx, sp := span(ctx, "APITokens")
+	defer sp.End()
+	rows, err := s.db.Query(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE org_id = $1 ORDER BY created_at DESC, id`, orgID)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []APIToken
+	for rows.Next() {
+		t, err := scanAPIToken(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, postgres.MapError(rows.Err())
+}
+
+// RevokeAPIToken revokes a token of the organization (again is fine).
+func (s *Store) RevokeAPIToken(ctx context.Context, orgID, id string, at time.Time) (APIToken, error) {
+	ctx, sp := span(ctx, "RevokeAPIToken")
+	defer sp.End()
+	if !isUUID(id) {
+		return APIToken{}, postgres.ErrNotFound
+	}
+	return scanAPIToken(s.db.QueryRow(ctx, `UPDATE api_tokens SET revoked_at = coalesce(revoked_at, $3)
+		WHERE org_id = $1 AND id = $2 RETURNING `+apiTokenColumns, orgID, id, at))
+}

@@ -1,0 +1,134 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tandemhq/tandem/platform/postgres"
+)
+
+// Connection statuses.
+const (
+	StatusConnected             = "connected"
+	StatusAwaitingAdminApproval = "awaiting_admin_approval"
+	StatusReconnectRequired     = "reconnect_required"
+	StatusDisconnected          = "disconnected"
+)
+
+// ProviderMicrosoftMailbox is a user's Outlook mailbox.
+const ProviderMicrosoftMailbox = "microsoft_mailbox"
+
+// Connection is the durable record of a connection to a provider account.
+type Connection struct {
+	ID              string
+	OrgID           string
+	UserID          string
+	Provider        string
+	Status          string
+	Reason          string
+	Account         string
+	Scopes          []string
+	AdminConsentURL string
+	RefreshedAt     *time.Time
+	UpdatedAt       time.Time
+}
+
+const connColumns = `id::text, org_id::text, coalesce(user_id::text, ''), provider, status, reason, account, scopes, admin_consent_url, refreshed_at, updated_at`
+
+func scanConn(row pgx.Row) (Connection, error) {
+	var c Connection
+	err := row.Scan(&c.ID, &c.OrgID, &c.UserID, &c.Provider, &c.Status, &c.Reason, &c.Account, &c.Scopes, &c.AdminConsentURL, &c.RefreshedAt, &c.UpdatedAt)
+	return c, postgres.MapError(err)
+}
+
+// UpsertPersonalConnection records the state of a user's connection to a
+// provider, creating it on first use.
+func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (Connection, error) {
+	ctx, sp := span(ctx, "UpsertPersonalConnection")
+	defer sp.End()
+	if c.Scopes == nil {
+		c.Scopes = []string{}
+	}
+	return scanConn(s.db.QueryRow(ctx, `INSERT INTO connections (org_id, user_id, provider, status, reason, account, scopes, admin_consent_url, refreshed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+		ON CONFLICT (user_id, provider) WHERE user_id IS NOT NULL DO UPDATE SET
+			status = excluded.status, reason = excluded.reason,
+			account = CASE WHEN excluded.account = '' THEN connections.account ELSE excluded.account END,
+			scopes = CASE WHEN cardinality(excluded.scopes) = 0 THEN connections.scopes ELSE excluded.scopes END,
+			admin_consent_url = excluded.admin_consent_url,
+			refreshed_at = coalesce(excluded.refreshed_at, connections.refreshed_at),
+			updated_at = now()
+		RETURNING `+connColumns, c.OrgID, c.UserID, c.Provider, c.Status, c.Reason, c.Account, c.Scopes, c.AdminConsentURL, c.RefreshedAt))
+}
+
+// PersonalConnection returns a user's connection to a provider.
+func (s *Store) PersonalConnection(ctx context.Context, orgID, userID, provider string) (Connection, error) {
+	ctx, sp := span(ctx, "PersonalConnection")
+	defer sp.End()
+	return scanConn(s.db.QueryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE org_id = $1 AND user_id = $2 AND provider = $3`, orgID, userID, provider))
+}
+
+// Connection returns a connection of the organization.
+func (s *Store) Connection(ctx context.Context, orgID, id string) (Connection, error) {
+	ctx, sp := span(ctx, "Connection")
+	defer sp.End()
+	if !isUUID(id) {
+		return Connection{}, postgres.ErrNotFound
+	}
+	return scanConn(s.db.QueryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE org_id = $1 AND id = $2`, orgID, id))
+}
+
+// ConnectionByID returns a connection whatever its organization, for
+// internal callers that name connections by id.
+func (s *Store) ConnectionByID(ctx context.Context, id string) (Connection, error) {
+	ctx, sp := span(ctx, "ConnectionByID")
+	defer sp.End()
+	if !isUUID(id) {
+		return Connection{}, postgres.ErrNotFound
+	}
+	return scanConn(s.db.QueryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE id = $1`, id))
+}
+
+// SetConnectionStatus changes a connection's status and reason.
+func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) error {
+	ctx, sp := span(ctx, "SetConnectionStatus")
+	defer sp.End()
+	_, err := s.db.Exec(ctx, `UPDATE connections SET status = $3, reason = $4, updated_at = now() WHERE org_id = $1 AND id = $2`, orgID, id, status, reason)
+	return postgres.MapError(err)
+}
+
+// MarkRefreshed records a successful token refresh.
+func (s *Store) MarkRefreshed(ctx context.Context, orgID, id string, at time.Time) error {
+	ctx, sp := span(ctx, "MarkRefreshed")
+	defer sp.End()
+	_, err := s.db.Exec(ctx, `UPDATE connections SET refreshed_at = $3 WHERE org_id = $1 AND id = $2`, orgID, id, at)
+	return postgres.MapError(err)
+}
+
+// IdleConnections lists connected connections not refreshed since before.
+func (s *Store) IdleConnections(ctx context.Context, before time.Time, limit int) ([]Connection, error) {
+	ctx, sp := span(ctx, "IdleConnections")
+	defer sp.End()
+	rows, err := s.db.Query(ctx, `SELECT `+connColumns+` FROM connections
+		WHERE status = 'connected' AND (refreshed_at IS NULL OR refreshed_at < $1) ORDER BY refreshed_at NULLS FIRST LIMIT $2`, before, limit)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConn(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, postgres.MapError(rows.Err())
+}
+
+// MarkReconnectRequired records that a connection's grant no longer works.
+func (s *Store) MarkReconnectRequired(ctx context.Context, orgID, id, reason string) error {
+	return s.SetConnectionStatus(ctx, orgID, id, StatusReconnectRequired, reason)
+}

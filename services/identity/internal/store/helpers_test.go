@@ -1,0 +1,77 @@
+package store_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/tandemhq/tandem/services/identity/internal/store/storetest"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/tandemhq/tandem/services/identity/internal/store"
+)
+
+// newStore returns a store over a fresh, migrated database of its own, and
+// the pool for the few checks that look at rows directly.
+func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
+	t.Helper()
+	pool := storetest.New(t)
+	return store.New(pool), pool
+}
+
+// newID is a random id of the shape Microsoft uses for tenants and users.
+func newID(t testing.TB) string {
+	t.Helper()
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// person signs a new person of tenant in and returns them.
+func person(t *testing.T, st *store.Store, tenant, email string) (store.Organization, store.User) {
+	t.Helper()
+	org, user, created, err := st.SignInUser(t.Context(), store.SignIn{TenantID: tenant, ObjectID: newID(t), Email: email, DisplayName: email, OrgName: "Org " + tenant[:8]})
+	if err != nil {
+		t.Fatalf("sign in %s: %v", email, err)
+	}
+	if !created {
+		t.Fatalf("sign in %s: want a new user", email)
+	}
+	return org, user
+}
+
+func hash(s string) []byte {
+	h := sha256.Sum256([]byte(s))
+	return h[:]
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: got error %v, want %v", what, err, want)
+	}
+}
+
+// exec runs SQL for set-ups the store has no method for.
+func exec(t *testing.T, pool *pgxpool.Pool, sql string, args ...any) {
+	t.Helper()
+	if _, err := pool.Exec(t.Context(), sql, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ctxTimeout bounds tests that wait on each other's transactions, so a lock
+// that is never released fails the test instead of hanging it.
+func ctxTimeout(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}

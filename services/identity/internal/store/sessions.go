@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tandemhq/tandem/platform/postgres"
+)
+
+// Session is a person's session; its refresh token is stored hashed.
+type Session struct {
+	ID        string
+	OrgID     string
+	UserID    string
+	ExpiresAt time.Time
+}
+
+// CreateSession stores a new session with its refresh token's hash.
+func (s *Store) CreateSession(ctx context.Context, orgID, userID string, refreshHash []byte, expiresAt time.Time) (Session, error) {
+	ctx, sp := span(ctx, "CreateSession")
+	defer sp.End()
+	out := Session{OrgID: orgID, UserID: userID, ExpiresAt: expiresAt}
+	err := s.db.QueryRow(ctx, `INSERT INTO sessions (org_id, user_id, refresh_token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING id::text`,
+		orgID, userID, refreshHash, expiresAt).Scan(&out.ID)
+	return out, postgres.MapError(err)
+}
+
+// RotateSession swaps the session's refresh token for a new one. Presenting
+// the token that was already swapped out revokes the whole session: either
+// the client or a thief holds a stale copy, and only one of them is the user.
+func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt time.Time) (Session, User, error) {
+	ctx, sp := span(ctx, "RotateSession")
+	defer sp.End()
+	var sess Session
+	var user User
+	reused := false
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		var revoked *time.Time
+		var current bool
+		err := tx.QueryRow(ctx, `SELECT id::text, org_id::text, user_id::text, expires_at, revoked_at, refresh_token_hash = $1
+			FROM sessions WHERE refresh_token_hash = $1 OR previous_refresh_token_hash = $1 FOR UPDATE`, oldHash).
+			Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked, &current)
+		if err != nil {
+			return postgres.MapError(err)
+		}
+		if revoked != nil || !sess.ExpiresAt.After(now) {
+			return postgres.ErrNotFound
+		}
+		if !current {
+			reused = true
+			_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1`, sess.ID, now)
+			return postgres.MapError(err)
+		}
+		user, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND removed_at IS NULL`, sess.UserID))
+		if err != nil {
+			return err
+		}
+		sess.ExpiresAt = expiresAt
+		_, err = tx.Exec(ctx, `UPDATE sessions SET previous_refresh_token_hash = refresh_token_hash, refresh_token_hash = $2,
+			rotated_at = $3, expires_at = $4 WHERE id = $1`, sess.ID, newHash, now, expiresAt)
+		return postgres.MapError(err)
+	})
+	if err == nil && reused {
+		return sess, User{}, ErrSessionReused
+	}
+	return sess, user, err
+}
+
+// RevokeSession ends a session of the organization.
+func (s *Store) RevokeSession(ctx context.Context, orgID, sessionID string, at time.Time) error {
+	ctx, sp := span(ctx, "RevokeSession")
+	defer sp.End()
+	if !isUUID(sessionID) {
+		return postgres.ErrNotFound
+	}
+	_, err := s.db.Exec(ctx, `UPDATE sessions SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL`, orgID, sessionID, at)
+	return postgres.MapError(err)
+}

@@ -1,0 +1,99 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/services/identity/internal/store"
+)
+
+func TestRotateSession(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	ctx := t.Context()
+	org, user := person(t, st, newID(t), "p@x.example")
+	now := time.Now()
+	sess, err := st.CreateSession(ctx, org.ID, user.ID, hash("r0"), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	got, u, err := st.RotateSession(ctx, hash("r0"), hash("r1"), now, now.Add(2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != sess.ID || u.ID != user.ID || !got.ExpiresAt.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("rotate: session %+v user %+v", got, u)
+	}
+	if _, _, err := st.RotateSession(ctx, hash("r1"), hash("r2"), now, now.Add(2*time.Hour)); err != nil {
+		t.Fatalf("rotate the current token: %v", err)
+	}
+	_, _, err = st.RotateSession(ctx, hash("unknown"), hash("r9"), now, now.Add(time.Hour))
+	wantErr(t, "an unknown token", err, postgres.ErrNotFound)
+
+	// r1 was swapped out: presenting it again ends the session.
+	reused, _, err := st.RotateSession(ctx, hash("r1"), hash("r3"), now, now.Add(2*time.Hour))
+	wantErr(t, "reusing the previous token", err, store.ErrSessionReused)
+	if reused.ID != sess.ID {
+		t.Fatalf("reuse should name the session it ended: %q, want %q", reused.ID, sess.ID)
+	}
+	_, _, err = st.RotateSession(ctx, hash("r2"), hash("r4"), now, now.Add(2*time.Hour))
+	wantErr(t, "the current token after a reuse", err, postgres.ErrNotFound)
+	_, _, err = st.RotateSession(ctx, hash("r1"), hash("r5"), now, now.Add(2*time.Hour))
+	wantErr(t, "the reused token again", err, postgres.ErrNotFound)
+}
+
+func TestRotateSession_RefusesEndedSessions(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	ctx := t.Context()
+	tenant := newID(t)
+	org, owner := person(t, st, tenant, "owner@x.example")
+	_, user := person(t, st, tenant, "p@x.example")
+	now := time.Now()
+
+	if _, err := st.CreateSession(ctx, org.ID, owner.ID, hash("expired"), now.Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := st.RotateSession(ctx, hash("expired"), hash("x1"), now, now.Add(time.Hour))
+	wantErr(t, "an expired session", err, postgres.ErrNotFound)
+
+	s, err := st.CreateSession(ctx, org.ID, owner.ID, hash("revoked"), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another organization cannot end it.
+	other, _ := person(t, st, newID(t), "q@y.example")
+	if err := st.RevokeSession(ctx, other.ID, s.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.RotateSession(ctx, hash("revoked"), hash("revoked2"), now, now.Add(time.Hour)); err != nil {
+		t.Fatalf("another organization ended the session: %v", err)
+	}
+	if err := st.RevokeSession(ctx, org.ID, s.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = st.RotateSession(ctx, hash("revoked2"), hash("x2"), now, now.Add(time.Hour))
+	wantErr(t, "a revoked session", err, postgres.ErrNotFound)
+	wantErr(t, "revoking a malformed id", st.RevokeSession(ctx, org.ID, "nope", now), postgres.ErrNotFound)
+
+	// Removing a user ends their sessions and says which.
+	s1, err := st.CreateSession(ctx, org.ID, user.ID, hash("u1"), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := st.CreateSession(ctx, org.ID, user.ID, hash("u2"), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended, err := st.RemoveUser(ctx, org.ID, user.ID, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ended) != 2 || !(ended[0] == s1.ID && ended[1] == s2.ID || ended[0] == s2.ID && ended[1] == s1.ID) {
+		t.Fatalf("RemoveUser ended %v, want %s and %s", ended, s1.ID, s2.ID)
+	}
+	_, _, err = st.RotateSession(ctx, hash("u1"), hash("x3"), now, now.Add(time.Hour))
+	wantErr(t, "a removed user's session", err, postgres.ErrNotFound)
+}

@@ -1,0 +1,300 @@
+package vault
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/apperr"
+)
+
+// How often a caller looks again while another replica holds the lock:
+// from pollMin, doubling to pollMax, with jitter.
+const (
+	pollMin = 10 * time.Millisecond
+	pollMax = 200 * time.Millisecond
+)
+
+// sharedRefresh runs one refresh per connection in this process and lets
+// every caller wait for it within its own context. The refresh itself runs
+// on a context detached from any one caller (but bounded by
+// RefreshTimeout): the first caller giving up must not fail the others, and
+// a refresh cut off half-way could lose a rotated refresh token.
+func (v *Vault) sharedRefresh(ctx context.Context, orgID, connID, seen string, force bool) (Token, error) {
+	// The organization is part of the key: a caller of another
+	// organization must not receive this connection's token from a
+	// shared flight.
+	key := orgID + "\x00" + connID
+	if force {
+		key = "force\x00" + key
+	}
+	ch := v.flight.DoChan(key, func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.refreshTimeout)
+		defer cancel()
+		return v.coordinate(fctx, orgID, connID, seen, force)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Token{}, r.Err
+		}
+		return r.Val.(Token), nil
+	case <-ctx.Done():
+		return Token{}, fmt.Errorf("vault: waiting for a token refresh: %w", ctx.Err())
+	}
+}
+
+// coordinate takes the connection's Redis lock and refreshes, or, while
+// another replica holds it, returns a token that is still valid or waits
+// for the other's result. seen is the sealed value the caller found due.
+func (v *Vault) coordinate(ctx context.Context, orgID, connID, seen string, force bool) (Token, error) {
+	owner := newOwner()
+	wait := pollMin
+	for {
+		took, err := v.rdb.SetNX(ctx, v.lockKey(connID), owner, v.lockTTL).Result()
+		if err != nil {
+			return Token{}, v.fail(ctx, orgID, connID, &storeError{"taking the refresh lock", err})
+		}
+		if took {
+			return v.refreshLocked(ctx, orgID, connID, seen, force, owner)
+		}
+		rec, err := v.load(ctx, orgID, connID)
+		if err != nil {
+			return Token{}, v.fail(ctx, orgID, connID, err)
+		}
+		// Another replica is refreshing. A token that has not expired
+		// serves meanwhile, whether it is the one we found due or the
+		// other's fresh one (even if that is already inside
+		// RefreshBefore: refreshing again would only make a storm).
+		if usable(rec.creds, v.now()) {
+			return rec.token(), nil
+		}
+		t := time.NewTimer(wait/2 + mrand.N(wait))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Token{}, apperr.Unavailable("timed out waiting for the token refresh, try again", ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, pollMax)
+	}
+}
+
+// refreshLocked runs while this caller holds the lock: it reads the
+// credentials again (another replica may have refreshed since we looked),
+// then refreshes at the provider if they still need it.
+func (v *Vault) refreshLocked(ctx context.Context, orgID, connID, seen string, force bool, owner string) (Token, error) {
+	lock := v.lockKey(connID)
+	stop := v.keepLock(ctx, lock, owner)
+	defer func() {
+		stop()
+		v.unlock(ctx, lock, owner)
+	}()
+
+	rec, err := v.load(ctx, orgID, connID)
+	if err != nil {
+		return Token{}, v.fail(ctx, orgID, connID, err)
+	}
+	now := v.now()
+	switch {
+	case rec.sealed != seen && usable(rec.creds, now):
+		return rec.token(), nil // refreshed (or reconnected) by someone else
+	case !force && !v.due(rec.creds, now):
+		return rec.token(), nil
+	}
+	return v.refreshAt(ctx, orgID, connID, rec, force)
+}
+
+// refreshAt asks the provider, under the lock, and stores the result.
+func (v *Vault) refreshAt(ctx context.Context, orgID, connID string, cur record, force bool) (Token, error) {
+	retried := false
+	for {
+		fresh, err := v.refresher.Refresh(ctx, cur.creds.RefreshToken, cur.creds.Scopes)
+		if err == nil {
+			return v.commit(ctx, orgID, connID, cur, fresh)
+		}
+		reason, permanent := classify(err)
+		if !permanent {
+			v.log.WarnContext(ctx, "token refresh failed; connection kept, will retry",
+				"org_id", orgID, "connection_id", connID, "error", err)
+			if !force && usable(cur.creds, v.now()) {
+				return cur.token(), nil
+			}
+			return Token{}, apperr.Unavailable("the provider could not refresh the token, try again later", err)
+		}
+		if !retried {
+			// Before giving the connection up, read again: if another
+			// replica rotated the refresh token (its lock expired under
+			// it, or a reconnect happened), ours may simply be old.
+			latest, lerr := v.load(ctx, orgID, connID)
+			if lerr != nil {
+				return Token{}, v.fail(ctx, orgID, connID, lerr)
+			}
+			if latest.creds.RefreshToken != cur.creds.RefreshToken {
+				if usable(latest.creds, v.now()) {
+					return latest.token(), nil
+				}
+				v.log.InfoContext(ctx, "refresh token was rotated meanwhile; retrying with the new one",
+					"org_id", orgID, "connection_id", connID)
+				cur, retried = latest, true
+				continue
+			}
+		}
+		return Token{}, v.refuse(ctx, orgID, connID, cur.sealed, reason, err)
+	}
+}
+
+// commit stores refreshed credentials, keeping the newest refresh token,
+// before the lock is released.
+func (v *Vault) commit(ctx context.Context, orgID, connID string, cur record, fresh Credentials) (Token, error) {
+	if fresh.AccessToken == "" || fresh.ExpiresAt.IsZero() {
+		return Token{}, apperr.Unavailable("the provider returned an unusable token", errors.New("vault: refresher returned no access token or expiry"))
+	}
+	if fresh.RefreshToken == "" {
+		fresh.RefreshToken = cur.creds.RefreshToken
+	}
+	if len(fresh.Scopes) == 0 {
+		fresh.Scopes = cur.creds.Scopes
+	}
+	if fresh.RefreshedAt.IsZero() {
+		fresh.RefreshedAt = v.now()
+	}
+	sealed, err := v.seal(ctx, orgID, connID, fresh)
+	if err != nil {
+		v.log.ErrorContext(ctx, "could not encrypt refreshed credentials; they are dropped",
+			"org_id", orgID, "connection_id", connID, "error", err)
+		return Token{}, storeUnavailable(err)
+	}
+	// A rotated refresh token exists only in this process until written:
+	// a Redis blip here gets a few more tries.
+	var swapped int
+	for attempt := 1; ; attempt++ {
+		swapped, err = swapScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, cur.sealed, sealed).Int()
+		if err == nil || attempt == 3 || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(time.Duration(attempt) * 50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	if err != nil {
+		v.log.ErrorContext(ctx, "could not store refreshed credentials",
+			"org_id", orgID, "connection_id", connID, "error", err)
+		return Token{}, storeUnavailable(err)
+	}
+	if swapped == 0 {
+		// Reconnected or deleted while we refreshed: what is stored now
+		// wins over a refresh of what was.
+		latest, err := v.load(ctx, orgID, connID)
+		if err != nil {
+			return Token{}, v.fail(ctx, orgID, connID, err)
+		}
+		return latest.token(), nil
+	}
+	v.cache.put(connID, orgID, sealed, fresh)
+	if err := v.sink.MarkRefreshed(ctx, orgID, connID, fresh.RefreshedAt); err != nil {
+		v.log.WarnContext(ctx, "could not record a token refresh", "org_id", orgID, "connection_id", connID, "error", err)
+	}
+	v.log.DebugContext(ctx, "token refreshed", "org_id", orgID, "connection_id", connID, "expires_at", fresh.ExpiresAt)
+	return Token{Value: fresh.AccessToken, ExpiresAt: fresh.ExpiresAt}, nil
+}
+
+// refuse gives a connection up after the provider refused its grant for
+// good: the sink is told, then Redis remembers it so later calls do not ask
+// the provider again. If the sink cannot be told, nothing is remembered,
+// so the next call tries (and tells) again.
+func (v *Vault) refuse(ctx context.Context, orgID, connID, sealed, reason string, cause error) error {
+	v.log.WarnContext(ctx, "provider refused the grant; reconnect required",
+		"org_id", orgID, "connection_id", connID, "reason", reason, "error", cause)
+	if err := v.sink.MarkReconnectRequired(ctx, orgID, connID, reason); err != nil {
+		v.log.ErrorContext(ctx, "could not record that a connection must be reconnected",
+			"org_id", orgID, "connection_id", connID, "error", err)
+		return reconnectRequired(reason, cause)
+	}
+	if _, err := refuseScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, sealed, reason).Result(); err != nil {
+		v.log.WarnContext(ctx, "could not remember a refused grant", "org_id", orgID, "connection_id", connID, "error", err)
+	}
+	v.cache.drop(connID)
+	return reconnectRequired(reason, cause)
+}
+
+// classify reads a Refresher error: permanent, and the reason to show.
+func classify(err error) (reason string, permanent bool) {
+	var p interface{ Permanent() bool }
+	if !errors.As(err, &p) || !p.Permanent() {
+		return "", false
+	}
+	var r interface{ Reason() string }
+	if errors.As(err, &r) && r.Reason() != "" {
+		return r.Reason(), true
+	}
+	return ReasonRevoked, true
+}
+
+// The lock is a random owner value under a TTL; only the owner extends or
+// deletes it.
+var (
+	extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`)
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`)
+)
+
+// keepLock extends the lock every third of its TTL until stop is called,
+// so a slow provider cannot make it expire under a live holder; a holder
+// that dies lets it expire within LockTTL.
+func (v *Vault) keepLock(ctx context.Context, key, owner string) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(v.lockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			n, err := extendScript.Run(ctx, v.rdb, []string{key}, owner, v.lockTTL.Milliseconds()).Int()
+			if err == nil && n == 0 {
+				v.log.WarnContext(ctx, "refresh lock lost while refreshing", "lock", key)
+				return
+			}
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+func (v *Vault) unlock(ctx context.Context, key, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	if err := releaseScript.Run(ctx, v.rdb, []string{key}, owner).Err(); err != nil {
+		// It expires within LockTTL anyway.
+		v.log.WarnContext(ctx, "could not release the refresh lock", "lock", key, "error", err)
+	}
+}
+
+func newOwner() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,296 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/envelope"
+)
+
+// A connection is one Redis hash, <prefix>vault:cred:<connID>:
+//
+//	org        the organization id, in clear, so that another
+//	           organization's request is NotFound before anything opens
+//	sealed     the credentials as JSON, sealed with the organization's data
+//	           key and bound to the connection id and sealPurpose
+//	reconnect  present when the provider refused the grant: the reason.
+//	           sealed is removed then; Put starts afresh.
+//
+// Every write of sealed is a fresh seal with a random nonce, so comparing
+// sealed strings tells whether the credentials changed.
+const (
+	fieldOrg       = "org"
+	fieldSealed    = "sealed"
+	fieldReconnect = "reconnect"
+
+	sealPurpose = "vault/credentials/v1"
+)
+
+func (v *Vault) credKey(connID string) string { return v.prefix + "vault:cred:" + connID }
+func (v *Vault) lockKey(connID string) string { return v.prefix + "vault:lock:" + connID }
+
+// record is a connection's stored state, opened.
+type record struct {
+	sealed string
+	creds  Credentials
+}
+
+func (r record) token() Token { return Token{Value: r.creds.AccessToken, ExpiresAt: r.creds.ExpiresAt} }
+
+// Load failures, mapped to client errors by fail.
+var (
+	errLost          = errors.New("vault: no stored credentials")
+	errUndecryptable = errors.New("vault: stored credentials do not open")
+	errOtherOrg      = errors.New("vault: connection of another organization")
+)
+
+// storeError is Redis or the sealer failing: retry later.
+type storeError struct {
+	what string
+	err  error
+}
+
+func (e *storeError) Error() string { return "vault: " + e.what + ": " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// refusedError is a grant the provider refused earlier, remembered in
+// Redis.
+type refusedError struct{ reason string }
+
+func (e *refusedError) Error() string { return "vault: grant refused earlier: " + e.reason }
+
+// load reads and opens the connection's credentials.
+func (v *Vault) load(ctx context.Context, orgID, connID string) (record, error) {
+	vals, err := v.rdb.HMGet(ctx, v.credKey(connID), fieldOrg, fieldSealed, fieldReconnect).Result()
+	if err != nil {
+		return record{}, &storeError{"reading credentials", err}
+	}
+	org, sealed, reconnect := str(vals[0]), str(vals[1]), str(vals[2])
+	switch {
+	case org == "" && sealed == "" && reconnect == "":
+		return record{}, errLost
+	case org != orgID:
+		return record{}, errOtherOrg
+	case reconnect != "":
+		return record{}, &refusedError{reason: reconnect}
+	case sealed == "":
+		return record{}, errLost
+	}
+	if c, ok := v.cache.get(connID, orgID, sealed); ok {
+		return record{sealed: sealed, creds: c}, nil
+	}
+	c, err := v.open(ctx, orgID, connID, sealed)
+	if err != nil {
+		return record{}, err
+	}
+	v.cache.put(connID, orgID, sealed, c)
+	return record{sealed: sealed, creds: c}, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+// fail turns a load failure into the caller's error, telling the sink
+// when the credentials are lost or unreadable.
+func (v *Vault) fail(ctx context.Context, orgID, connID string, err error) error {
+	var se *storeError
+	var re *refusedError
+	switch {
+	case errors.Is(err, errLost):
+		return v.lost(ctx, orgID, connID, ReasonLost, err)
+	case errors.Is(err, errUndecryptable):
+		return v.lost(ctx, orgID, connID, ReasonUndecryptable, err)
+	case errors.Is(err, errOtherOrg):
+		return apperr.NotFound("connection")
+	case errors.As(err, &re):
+		return reconnectRequired(re.reason, nil)
+	case errors.As(err, &se):
+		return storeUnavailable(err)
+	}
+	return err
+}
+
+func storeUnavailable(err error) error {
+	return apperr.Unavailable("the credential store is unavailable, try again", err)
+}
+
+// lost reports a connection whose credentials are gone. The sink hears of
+// it at most once a minute per replica: every caller would otherwise tell
+// it again, and nothing is written to Redis, where a marker would be
+// lost with everything else or outlive a deleted connection.
+func (v *Vault) lost(ctx context.Context, orgID, connID, reason string, cause error) error {
+	if v.notices.due(orgID, connID, v.now()) {
+		v.log.WarnContext(ctx, "connection credentials unusable; reconnect required",
+			"org_id", orgID, "connection_id", connID, "reason", reason)
+		if err := v.sink.MarkReconnectRequired(ctx, orgID, connID, reason); err != nil {
+			v.notices.forget(orgID, connID)
+			v.log.ErrorContext(ctx, "could not record that a connection must be reconnected",
+				"org_id", orgID, "connection_id", connID, "error", err)
+		}
+	}
+	return reconnectRequired(reason, cause)
+}
+
+// putScript replaces a connection's record unless it belongs to another
+// organization.
+var putScript = redis.NewScript(`
+local org = redis.call('HGET', KEYS[1], 'org')
+if org and org ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'org', ARGV[1], 'sealed', ARGV[2])
+return 1
+`)
+
+func (v *Vault) putRecord(ctx context.Context, orgID, connID, sealed string) error {
+	ok, err := putScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, orgID, sealed).Int()
+	if err != nil {
+		return storeUnavailable(err)
+	}
+	if ok == 0 {
+		return apperr.NotFound("connection")
+	}
+	return nil
+}
+
+// swapScript replaces the sealed credentials only if they are still the
+// ones the refresh started from: a Put (reconnect) or Delete in the
+// meantime wins over a refresh of the old grant.
+var swapScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'sealed') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'sealed', ARGV[2])
+return 1
+`)
+
+// refuseScript marks a refused grant and drops its useless secrets, if
+// the credentials are still the refused ones.
+var refuseScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'sealed') ~= ARGV[1] then return 0 end
+redis.call('HDEL', KEYS[1], 'sealed')
+redis.call('HSET', KEYS[1], 'reconnect', ARGV[2])
+return 1
+`)
+
+// storedCredentials is the sealed JSON.
+type storedCredentials struct {
+	AccessToken  string    `json:"at,omitempty"`
+	RefreshToken string    `json:"rt,omitempty"`
+	ExpiresAt    time.Time `json:"exp,omitzero"`
+	RefreshedAt  time.Time `json:"ref,omitzero"`
+	Scopes       []string  `json:"scp,omitempty"`
+}
+
+func (v *Vault) seal(ctx context.Context, orgID, connID string, c Credentials) (string, error) {
+	pt, err := json.Marshal(storedCredentials(c))
+	if err != nil {
+		return "", fmt.Errorf("vault: encoding credentials: %w", err)
+	}
+	defer clear(pt)
+	return v.sealer.Seal(ctx, orgID, pt, connID, sealPurpose)
+}
+
+func (v *Vault) open(ctx context.Context, orgID, connID, sealed string) (Credentials, error) {
+	pt, err := v.sealer.Open(ctx, orgID, sealed, connID, sealPurpose)
+	if err != nil {
+		if sealedForGood(err) {
+			return Credentials{}, fmt.Errorf("%w: %w", errUndecryptable, err)
+		}
+		return Credentials{}, &storeError{"opening credentials", err}
+	}
+	defer clear(pt)
+	var sc storedCredentials
+	if err := json.Unmarshal(pt, &sc); err != nil {
+		// Not the JSON error: it may quote the plaintext.
+		return Credentials{}, fmt.Errorf("%w: not credentials JSON", errUndecryptable)
+	}
+	return Credentials(sc), nil
+}
+
+// sealedForGood reports whether an Open failure will not go away: the value
+// was altered, is bound to something else, or its data key is gone. A KEK
+// missing from the configuration is not among them: fixing the
+// configuration fixes every connection, and nobody should have to
+// reconnect for it.
+func sealedForGood(err error) bool {
+	return errors.Is(err, envelope.ErrDecrypt) || errors.Is(err, envelope.ErrMalformed) ||
+		errors.Is(err, envelope.ErrDataKeyMismatch) || errors.Is(err, envelope.ErrDataKeyNotFound)
+}
+
+// openedCache spares the decryption of credentials already opened: an
+// entry is used only while Redis still holds the very same sealed string
+// for the same organization, so it is never stale and never crosses
+// organizations. It holds plaintext tokens in process memory, which the
+// vault holds anyway while it works.
+type openedCache struct {
+	mu  sync.RWMutex
+	m   map[string]openedEntry
+	max int
+}
+
+type openedEntry struct {
+	orgID, sealed string
+	creds         Credentials
+}
+
+func (c *openedCache) get(connID, orgID, sealed string) (Credentials, bool) {
+	c.mu.RLock()
+	e, ok := c.m[connID]
+	c.mu.RUnlock()
+	if !ok || e.orgID != orgID || e.sealed != sealed {
+		return Credentials{}, false
+	}
+	return e.creds, true
+}
+
+func (c *openedCache) put(connID, orgID, sealed string, creds Credentials) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= c.max {
+		// Rare (a replica serving more connections than max); starting
+		// over costs one decryption per connection.
+		c.m = make(map[string]openedEntry)
+	}
+	c.m[connID] = openedEntry{orgID: orgID, sealed: sealed, creds: creds}
+}
+
+func (c *openedCache) drop(connID string) {
+	c.mu.Lock()
+	delete(c.m, connID)
+	c.mu.Unlock()
+}
+
+// notices limits how often this replica tells the sink that a
+// connection's credentials are lost.
+type notices struct {
+	mu    sync.Mutex
+	every time.Duration
+	last  map[string]time.Time
+}
+
+func (n *notices) due(orgID, connID string, now time.Time) bool {
+	k := orgID + "\x00" + connID
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if t, ok := n.last[k]; ok && now.Sub(t) < n.every {
+		return false
+	}
+	if n.last == nil || len(n.last) > 10_000 {
+		n.last = make(map[string]time.Time)
+	}
+	n.last[k] = now
+	return true
+}
+
+func (n *notices) forget(orgID, connID string) {
+	n.mu.Lock()
+	delete(n.last, orgID+"\x00"+connID)
+	n.mu.Unlock()
+}

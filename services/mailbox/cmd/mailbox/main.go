@@ -1,0 +1,43 @@
+// Command mailbox runs the mailbox service.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/tandemhq/tandem/platform/service"
+	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
+	"github.com/tandemhq/tandem/services/mailbox/internal/server"
+	"github.com/tandemhq/tandem/services/mailbox/migrations"
+)
+
+// defaultGRPCAddr is the service's port in the local stack.
+const defaultGRPCAddr = "127.0.0.1:9104"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "mailbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	cfg, err := service.LoadConfig("mailbox", defaultGRPCAddr, args, out)
+	if err != nil {
+		return err
+	}
+	rt, err := service.Start(ctx, service.Spec{Name: "mailbox", Migrations: migrations.FS}, cfg, out)
+	if err != nil {
+		return err
+	}
+	// No RPCs yet, so nothing may be called: the zero ServerSpec denies all.
+	srv := rt.NewServer(service.ServerSpec{})
+	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New())
+	return rt.Serve(ctx)
+}
