@@ -3,6 +3,7 @@ package providersim_test
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -368,12 +369,16 @@ func TestPromptAndLoginHint(t *testing.T) {
 	tr := e.redeem("organizations", q.Get("code"))
 	if claims := idClaims(t, tr.IDToken); claims["preferred_username"] != providersim.DemoContosoUser {
 		t.Errorf("picked %v", claims["preferred_username"])
+	} else if wids := fmt.Sprint(claims["wids"]); wids != "[b79fbf4d-3ef9-4689-8143-76b194e85509]" {
+		t.Errorf("a user's wids %s, want only the User role", wids)
 	}
 	// login_hint selects the account without the picker.
 	q = wantRedirect(t, e.get(b, e.authorizeURL("organizations", signInScopes, url.Values{"login_hint": {providersim.DemoContosoAdmin}})), callback)
 	tr = e.redeem("organizations", q.Get("code"))
 	if claims := idClaims(t, tr.IDToken); claims["preferred_username"] != providersim.DemoContosoAdmin {
 		t.Errorf("login_hint gave %v", claims["preferred_username"])
+	} else if wids := fmt.Sprint(claims["wids"]); !strings.Contains(wids, "62e90394-69f5-4237-9190-012177145e10") {
+		t.Errorf("an admin's wids %s, want Global Administrator", wids)
 	}
 	wantPage(t, e.get(b, e.authorizeURL("organizations", signInScopes, url.Values{"prompt": {"select_account"}})), "pick-account")
 	p = e.get(b, e.authorizeURL("organizations", signInScopes, url.Values{"login_hint": {"someone.else@contoso.example"}}))

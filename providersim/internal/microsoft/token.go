@@ -290,6 +290,7 @@ func (p *Platform) issueTokensLocked(app *simclient.App, u *user, requested []st
 		if nonce != "" {
 			claims["nonce"] = nonce
 		}
+		claims["wids"] = directoryRoles(u)
 		idt, err := p.sign(claims)
 		if err != nil {
 			return tokenResponse{}, newAAD(http.StatusInternalServerError, "server_error", 90033)
@@ -297,4 +298,20 @@ func (p *Platform) issueTokensLocked(app *simclient.App, u *user, requested []st
 		resp.IDToken = idt
 	}
 	return resp, nil
+}
+
+// Directory role template ids, as the wids claim carries them.
+const (
+	roleGlobalAdministrator = "62e90394-69f5-4237-9190-012177145e10"
+	roleUser                = "b79fbf4d-3ef9-4689-8143-76b194e85509"
+)
+
+// directoryRoles is the wids claim of a user. Microsoft emits it when the
+// app registration sets groupMembershipClaims to DirectoryRole or All, as
+// Tandem's does; a seeded admin is a Global Administrator.
+func directoryRoles(u *user) []string {
+	if u.Admin {
+		return []string{roleGlobalAdministrator, roleUser}
+	}
+	return []string{roleUser}
 }

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -82,6 +83,25 @@ type IDClaims struct {
 	Email    string
 	Name     string
 	Nonce    string
+	// DirectoryRoles are the role template ids of the wids claim.
+	DirectoryRoles []string
+}
+
+// consentAdminRoles are the directory roles that may grant tenant-wide
+// consent to delegated Microsoft Graph permissions: Global Administrator,
+// Privileged Role Administrator, Cloud Application Administrator and
+// Application Administrator.
+var consentAdminRoles = []string{
+	"62e90394-69f5-4237-9190-012177145e10",
+	"e8611ab8-c189-46e8-94e1-60213ab1f814",
+	"158c047a-c907-4556-b7ef-446551a6b5f7",
+	"9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+}
+
+// CanGrantAdminConsent reports whether the claims name a role that may
+// grant consent for the whole organization.
+func (c IDClaims) CanGrantAdminConsent() bool {
+	return slices.ContainsFunc(c.DirectoryRoles, func(r string) bool { return slices.Contains(consentAdminRoles, r) })
 }
 
 // IDVerifier verifies an ID token (signature, issuer of its tenant,
@@ -441,6 +461,18 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 }
 
 func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (string, error) {
+	if st.Flow == flowAdminConfirm {
+		// Checked before anything is stored: the confirming sign-in must be
+		// an administrator of the very tenant the callback named.
+		if st.ClaimedTenant != c.TenantID {
+			f.log.WarnContext(ctx, "admin consent tenant does not match the admin's sign-in")
+			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The consent was given for another organization than the one you signed in to."})
+		}
+		if !c.CanGrantAdminConsent() {
+			f.log.WarnContext(ctx, "admin consent confirmed by a user without an administrator role")
+			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Only an administrator of your organization can confirm its consent; sign in with an administrator account."})
+		}
+	}
 	org, user, _, err := f.store.SignInUser(ctx, store.SignIn{TenantID: c.TenantID, ObjectID: c.ObjectID, Email: c.Email, DisplayName: c.Name, OrgName: orgName(c.Email)})
 	if errors.Is(err, store.ErrUserRemoved) {
 		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Your account was removed from this organization."})
@@ -450,10 +482,6 @@ func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (s
 	}
 	res := LoginResult{Outcome: OutcomeSignedIn, Message: "Signed in.", OrgID: org.ID, UserID: user.ID}
 	if st.Flow == flowAdminConfirm {
-		if st.ClaimedTenant != c.TenantID {
-			f.log.WarnContext(ctx, "admin consent tenant does not match the admin's sign-in")
-			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The consent was given for another organization than the one you signed in to."})
-		}
 		if err := f.store.MarkAdminConsent(ctx, org.ID, f.now()); err != nil {
 			return "", err
 		}

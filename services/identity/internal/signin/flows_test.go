@@ -369,6 +369,19 @@ func TestAdminConsentIsConfirmedBySignIn(t *testing.T) {
 	if _, err := e.store.OrganizationByTenant(ctx, mustTenant(t, e, providersim.DemoContosoDomain)); err == nil {
 		t.Fatal("a forged admin consent created the claimed tenant's organization")
 	}
+
+	// A user who is no administrator cannot confirm a forged callback for
+	// their own tenant, even where users may consent for themselves.
+	user := e.browser()
+	s = mustQuery(t, user.begin(signin.BeginRequest{Flow: signin.FlowAdminConsent})).Get("state")
+	confirm = user.complete(signin.CompleteRequest{Callback: "admin_consent", State: s, Tenant: mustTenant(t, e, providersim.DemoContosoDomain), BindingHash: user.binding})
+	res = e.result(user.complete(user.callback(user.walk(confirm, who{email: adele}))))
+	if res.Outcome != signin.OutcomeFailed || !strings.Contains(res.Message, "administrator") {
+		t.Fatalf("admin consent confirmed by a user: %+v", res)
+	}
+	if _, err := e.store.OrganizationByTenant(ctx, mustTenant(t, e, providersim.DemoContosoDomain)); err == nil {
+		t.Fatal("a non-admin's admin-consent confirmation created an organization")
+	}
 }
 
 func TestMailboxConnection(t *testing.T) {

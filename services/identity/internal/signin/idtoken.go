@@ -78,12 +78,13 @@ func (v *MicrosoftIDVerifier) Verify(ctx context.Context, raw string) (IDClaims,
 		return IDClaims{}, err
 	}
 	var c struct {
-		TID               string `json:"tid"`
-		OID               string `json:"oid"`
-		Email             string `json:"email"`
-		PreferredUsername string `json:"preferred_username"`
-		Name              string `json:"name"`
-		Nonce             string `json:"nonce"`
+		TID               string   `json:"tid"`
+		OID               string   `json:"oid"`
+		Email             string   `json:"email"`
+		PreferredUsername string   `json:"preferred_username"`
+		Name              string   `json:"name"`
+		Nonce             string   `json:"nonce"`
+		WIDs              []string `json:"wids"`
 	}
 	if err := tok.Claims(&c); err != nil {
 		return IDClaims{}, err
@@ -98,5 +99,5 @@ func (v *MicrosoftIDVerifier) Verify(ctx context.Context, raw string) (IDClaims,
 	if email == "" {
 		email = c.PreferredUsername
 	}
-	return IDClaims{TenantID: c.TID, ObjectID: c.OID, Email: strings.ToLower(email), Name: c.Name, Nonce: c.Nonce}, nil
+	return IDClaims{TenantID: c.TID, ObjectID: c.OID, Email: strings.ToLower(email), Name: c.Name, Nonce: c.Nonce, DirectoryRoles: c.WIDs}, nil
 }
