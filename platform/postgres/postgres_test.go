@@ -121,3 +121,40 @@ func TestMapError(t *testing.T) {
 		t.Fatalf("duplicate key should map to ErrConflict, got %v", err)
 	}
 }
+
+func TestMigrationsRoundTrip(t *testing.T) {
+	pgtest.MigrationsRoundTrip(t, migrations)
+}
+
+func TestMigrateDown(t *testing.T) {
+	// Down runs each Down section and forgets the versions; what a Down
+	// section leaves behind stays (MigrationsRoundTrip reports it).
+	leaky := fstest.MapFS{
+		"00001_widgets.sql": {Data: []byte("-- +goose Up\nCREATE TABLE widgets (id text PRIMARY KEY);\nCREATE TABLE gadgets (id text);\n-- +goose Down\nDROP TABLE widgets;\n")},
+	}
+	pool, err := postgres.Open(t.Context(), postgres.Options{URL: pgtest.NewDatabase(t), Schema: "leaky"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	log := logging.Discard()
+	if err := postgres.Migrate(t.Context(), pool, "leaky", leaky, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := postgres.MigrateDown(t.Context(), pool, "leaky", leaky, log, 0); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(t.Context(), "SELECT count(*) FROM leaky.schema_migrations WHERE version_id > 0").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("after MigrateDown to 0, %d versions remain recorded", n)
+	}
+	if _, err := pool.Exec(t.Context(), "SELECT 1 FROM leaky.gadgets"); err != nil {
+		t.Fatalf("the leaked table should still be there: %v", err)
+	}
+	if _, err := pool.Exec(t.Context(), "SELECT 1 FROM leaky.widgets"); err == nil {
+		t.Fatal("the Down section did not run")
+	}
+}

@@ -1,0 +1,13 @@
+package migrations_test
+
+import (
+	"testing"
+
+	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/services/mailbox/migrations"
+)
+
+func TestMigrationsRoundTrip(t *testing.T) {
+	t.Parallel()
+	pgtest.MigrationsRoundTrip(t, migrations.FS)
+}
