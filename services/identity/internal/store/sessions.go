@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,18 +39,25 @@ func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now,
 	reused := false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var revoked *time.Time
-		var current bool
-		err := tx.QueryRow(ctx, `SELECT id::text, org_id::text, user_id::text, expires_at, revoked_at, refresh_token_hash = $1
-			FROM sessions WHERE refresh_token_hash = $1 OR previous_refresh_token_hash = $1 FOR UPDATE`, oldHash).
-			Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked, &current)
+		// The session whose current token this is or, failing that, the
+		// session that once had it: any retired token is a reuse.
+		err := tx.QueryRow(ctx, `SELECT id::text, org_id::text, user_id::text, expires_at, revoked_at
+			FROM sessions WHERE refresh_token_hash = $1 FOR UPDATE`, oldHash).
+			Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked)
+		if errors.Is(err, pgx.ErrNoRows) {
+			reused = true
+			err = tx.QueryRow(ctx, `SELECT s.id::text, s.org_id::text, s.user_id::text, s.expires_at, s.revoked_at
+				FROM retired_refresh_tokens r JOIN sessions s ON s.id = r.session_id
+				WHERE r.token_hash = $1 FOR UPDATE OF s`, oldHash).
+				Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked)
+		}
 		if err != nil {
 			return postgres.MapError(err)
 		}
 		if revoked != nil || !sess.ExpiresAt.After(now) {
 			return postgres.ErrNotFound
 		}
-		if !current {
-			reused = true
+		if reused {
 			_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1`, sess.ID, now)
 			return postgres.MapError(err)
 		}
@@ -58,8 +66,12 @@ func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now,
 			return err
 		}
 		sess.ExpiresAt = expiresAt
-		_, err = tx.Exec(ctx, `UPDATE sessions SET previous_refresh_token_hash = refresh_token_hash, refresh_token_hash = $2,
-			rotated_at = $3, expires_at = $4 WHERE id = $1`, sess.ID, newHash, now, expiresAt)
+		if _, err := tx.Exec(ctx, `INSERT INTO retired_refresh_tokens (token_hash, session_id, retired_at) VALUES ($1, $2, $3)`,
+			oldHash, sess.ID, now); err != nil {
+			return postgres.MapError(err)
+		}
+		_, err = tx.Exec(ctx, `UPDATE sessions SET refresh_token_hash = $2, rotated_at = $3, expires_at = $4 WHERE id = $1`,
+			sess.ID, newHash, now, expiresAt)
 		return postgres.MapError(err)
 	})
 	if err == nil && reused {

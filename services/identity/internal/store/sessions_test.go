@@ -32,9 +32,10 @@ func TestRotateSession(t *testing.T) {
 	_, _, err = st.RotateSession(ctx, hash("unknown"), hash("r9"), now, now.Add(time.Hour))
 	wantErr(t, "an unknown token", err, postgres.ErrNotFound)
 
-	// r1 was swapped out: presenting it again ends the session.
-	reused, _, err := st.RotateSession(ctx, hash("r1"), hash("r3"), now, now.Add(2*time.Hour))
-	wantErr(t, "reusing the previous token", err, store.ErrSessionReused)
+	// r0 and r1 were swapped out: presenting either again ends the session,
+	// the older one too.
+	reused, _, err := st.RotateSession(ctx, hash("r0"), hash("r3"), now, now.Add(2*time.Hour))
+	wantErr(t, "reusing a token older than the previous one", err, store.ErrSessionReused)
 	if reused.ID != sess.ID {
 		t.Fatalf("reuse should name the session it ended: %q, want %q", reused.ID, sess.ID)
 	}
