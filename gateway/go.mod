@@ -4,7 +4,7 @@ go 1.26.8
 
 require (
 	github.com/tandemhq/tandem/platform v0.0.0-00010101000000-000000000000
-	github.com/tandemhq/tandem/proto v0.0.0-00010101000000-000000000000
+	github.com/tandemhq/tandem/proto v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
 	go.opentelemetry.io/otel/trace v1.47.0

@@ -210,9 +210,18 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr,
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
 	gwArgs := []string{}
+	svcAddrs := map[string]string{}
 	for _, name := range Services {
-		addr := next()
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &lockedBuffer{}}
+		svcAddrs[name] = next()
+	}
+	for _, name := range Services {
+		addr := svcAddrs[name]
+		args := []string{"-grpc-addr", addr}
+		if name != "identity" {
+			// The other services check callers' tokens with identity.
+			args = append(args, "-identity-addr", svcAddrs["identity"])
+		}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: common, t: t, logs: &lockedBuffer{}}
 		gwArgs = append(gwArgs, "-"+name+"-addr", addr)
 	}
 	for i := 2; i <= opts.IdentityReplicas+1; i++ {

@@ -25,6 +25,10 @@ const (
 // random string are well past guessing.
 const minServiceSecret = 32
 
+// DevServiceToken is the service token of the local stack, the default of
+// every binary's -service-token. Each binary warns when it runs with it.
+const DevServiceToken = "dev-service-token-not-for-production-use"
+
 var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
 // ServiceTokens is the shared secret services present to each other's

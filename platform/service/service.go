@@ -197,6 +197,11 @@ func (rt *Runtime) NewJobs(s JobsSpec) (*jobs.Client, error) {
 	return jc, nil
 }
 
+// AddCloser adds fn to what the service releases when it stops, after the
+// server has stopped, in reverse order of adding (so what is added here
+// goes before Redis and Postgres).
+func (rt *Runtime) AddCloser(name string, fn func(context.Context) error) { rt.closers.Add(name, fn) }
+
 // Close releases what Start opened, for a run that ends before Serve.
 func (rt *Runtime) Close(ctx context.Context) error { return rt.closers.Close(ctx, rt.Log) }
 
@@ -279,20 +284,34 @@ func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
 	return rt.Server.Serve(ctx, lis)
 }
 
-// LoadConfig reads the configuration of a service that needs nothing beyond
-// the runtime's: flags with TANDEM_* fallbacks, validated, and printed with
-// secrets redacted when -print-config is given.
-func LoadConfig(name, defaultGRPCAddr string, args []string, out io.Writer) (Config, error) {
+// Settings is a group of flags a service reads besides the runtime's (for
+// example identityclient.Config).
+type Settings interface {
+	Register(fs *flag.FlagSet)
+	Validate(p *config.Problems)
+}
+
+// LoadConfig reads the configuration of a service whose settings are the
+// runtime's and the extra groups: flags with TANDEM_* fallbacks, all
+// validated together, and printed with secrets redacted when -print-config
+// is given.
+func LoadConfig(name, defaultGRPCAddr string, args []string, out io.Writer, extra ...Settings) (Config, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	var c Config
 	c.Register(fs, defaultGRPCAddr)
+	for _, e := range extra {
+		e.Register(fs)
+	}
 	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and continue")
 	if err := config.Parse(fs, args); err != nil {
 		return c, err
 	}
 	var p config.Problems
 	c.Validate(&p)
+	for _, e := range extra {
+		e.Validate(&p)
+	}
 	if err := p.Err(); err != nil {
 		return c, err
 	}

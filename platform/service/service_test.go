@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/logging/logtest"
 
 	"google.golang.org/grpc"
@@ -110,5 +112,19 @@ func TestLoadConfig(t *testing.T) {
 	}
 	if _, err := LoadConfig("svc", "x", []string{"-log-level", "loud"}, &out); err == nil {
 		t.Fatal("want a validation error")
+	}
+
+	// Extra settings are parsed, validated and printed with the runtime's.
+	var id identityclient.Config
+	out.Reset()
+	if _, err := LoadConfig("svc", "127.0.0.1:9999", []string{"-print-config", "-identity-addr", "10.0.0.1:9101"}, &out, &id); err != nil {
+		t.Fatal(err)
+	}
+	if id.Addr != "10.0.0.1:9101" || !bytes.Contains(out.Bytes(), []byte("identity-addr=10.0.0.1:9101")) || bytes.Contains(out.Bytes(), []byte(id.ServiceToken.Value())) {
+		t.Fatalf("extra settings %+v, printed:\n%s", id, out.String())
+	}
+	_, err = LoadConfig("svc", "127.0.0.1:9999", []string{"-grpc-addr", "nope", "-service-token", "short"}, &out, &id)
+	if err == nil || !strings.Contains(err.Error(), "grpc-addr") || !strings.Contains(err.Error(), "service-token") {
+		t.Fatalf("want both groups' problems, got %v", err)
 	}
 }

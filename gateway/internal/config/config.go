@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/logging"
 )
@@ -29,7 +30,7 @@ type Config struct {
 }
 
 // DevServiceToken is the local default; production sets its own.
-const DevServiceToken = "dev-service-token-not-for-production-use"
+const DevServiceToken = authz.DevServiceToken
 
 // Load parses args (with TANDEM_* environment fallbacks) and validates.
 func Load(args []string, out io.Writer) (*Config, error) {

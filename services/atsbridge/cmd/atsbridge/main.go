@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/service"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
@@ -28,7 +29,8 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	cfg, err := service.LoadConfig("atsbridge", defaultGRPCAddr, args, out)
+	var identityCfg identityclient.Config
+	cfg, err := service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &identityCfg)
 	if err != nil {
 		return err
 	}
@@ -36,8 +38,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// No RPCs yet, so nothing may be called: the zero ServerSpec denies all.
-	srv := rt.NewServer(service.ServerSpec{})
+	identity, err := identityclient.Dial(identityCfg, "atsbridge")
+	if err != nil {
+		_ = rt.Close(ctx)
+		return err
+	}
+	rt.AddCloser("identity client", func(context.Context) error { return identity.Close() })
+	// Callers are users, API tokens and other services, checked with
+	// identity; server.Policy says which may call what.
+	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(server.Policy, rt.Redis, cfg.RedisPrefix, rt.Log)})
 	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New())
 	return rt.Serve(ctx)
 }

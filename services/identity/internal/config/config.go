@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/platform/service"
@@ -20,7 +21,7 @@ const DefaultGRPCAddr = "127.0.0.1:9101"
 // replaced in production (the binary warns when they are in use).
 const (
 	DevKeyRing      = "dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
-	DevServiceToken = "dev-service-token-not-for-production-use"
+	DevServiceToken = authz.DevServiceToken
 )
 
 // Config is everything the identity binary reads at start.
