@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/tandemhq/tandem/platform/logging/logtest"
 	"github.com/tandemhq/tandem/platform/pgtest"
 )
 
@@ -72,24 +73,7 @@ type Process struct {
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{}
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs *logtest.Buffer
 }
 
 // Start runs the process (again, after a Stop).
@@ -206,7 +190,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		"TANDEM_PUBLIC_URL=" + s.GatewayURL,
 		"TANDEM_FRONTEND_URL=" + s.FrontendURL,
 	}, opts.Env...)
-	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &lockedBuffer{},
+	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
 		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr,
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
 	gwArgs := []string{}
@@ -221,14 +205,14 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 			// The other services check callers' tokens with identity.
 			args = append(args, "-identity-addr", svcAddrs["identity"])
 		}
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: common, t: t, logs: &lockedBuffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: common, t: t, logs: &logtest.Buffer{}}
 		gwArgs = append(gwArgs, "-"+name+"-addr", addr)
 	}
 	for i := 2; i <= opts.IdentityReplicas+1; i++ {
 		name, addr := fmt.Sprintf("identity-%d", i), next()
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &lockedBuffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &logtest.Buffer{}}
 	}
-	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &lockedBuffer{}}
+	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &logtest.Buffer{}}
 
 	t.Cleanup(func() {
 		var wg sync.WaitGroup

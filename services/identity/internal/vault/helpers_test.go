@@ -1,7 +1,6 @@
 package vault_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/logging/logtest"
 	"github.com/tandemhq/tandem/platform/pgtest"
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -40,7 +40,7 @@ type env struct {
 	ring   *envelope.KeyRing
 	keys   *envelope.MemoryKeyStore
 	sink   *fakeSink
-	logs   *lockedBuffer
+	logs   *logtest.Buffer
 	log    *slog.Logger
 
 	mu      sync.Mutex
@@ -57,7 +57,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sim := microsofttest.Start(t)
 	e := &env{
@@ -262,23 +262,6 @@ func (s *fakeSink) lastReconnect() sinkCall {
 		return sinkCall{}
 	}
 	return s.reconnects[len(s.reconnects)-1]
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // wantReconnect checks err says reconnect_required with reason.

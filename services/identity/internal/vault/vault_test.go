@@ -16,6 +16,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/logging/logtest"
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	"github.com/tandemhq/tandem/providersim/simclient"
 
@@ -621,7 +622,7 @@ func TestPutDuringRefreshWins(t *testing.T) {
 func TestPrintingRedacts(t *testing.T) {
 	c := vault.Credentials{AccessToken: "at-secret", RefreshToken: "rt-secret", ExpiresAt: time.Now(), Scopes: []string{"Mail.Send"}}
 	tok := vault.Token{Value: "at-secret", ExpiresAt: time.Now()}
-	var buf lockedBuffer
+	var buf logtest.Buffer
 	log := slog.New(slog.NewTextHandler(&buf, nil))
 	log.Info("x", "c", c, "t", tok, "cp", &c, "tp", &tok)
 	out := fmt.Sprintf("%v %+v %#v %s %q %x %v %v", c, c, c, c, c, c, tok, &tok) + buf.String()
