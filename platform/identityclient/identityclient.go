@@ -122,7 +122,7 @@ func (c *Client) Keys() authz.KeySource { return c.keys }
 // (resolved by identity) and other services' token, and applies policy.
 func (c *Client) Authenticator(policy authz.Policy, rdb redis.UniversalClient, prefix string, log *slog.Logger) *authz.Authenticator {
 	if log != nil && c.services.Current == authz.DevServiceToken {
-		log.Warn("using the development service token; set -service-token (TANDEM_SERVICE_TOKEN) in production")
+		log.Warn("using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
 	return &authz.Authenticator{
 		Policy:      policy,
