@@ -8,6 +8,9 @@ CREATE TABLE retired_refresh_tokens (
     retired_at timestamptz NOT NULL
 );
 CREATE INDEX retired_refresh_tokens_session ON retired_refresh_tokens (session_id);
+-- Ended sessions are deleted by a periodic job, which looks them up by time.
+CREATE INDEX sessions_expires ON sessions (expires_at);
+CREATE INDEX sessions_revoked ON sessions (revoked_at) WHERE revoked_at IS NOT NULL;
 
 INSERT INTO retired_refresh_tokens (token_hash, session_id, retired_at)
 SELECT previous_refresh_token_hash, id, coalesce(rotated_at, created_at)
@@ -22,3 +25,5 @@ FROM (SELECT DISTINCT ON (session_id) session_id, token_hash FROM retired_refres
       ORDER BY session_id, retired_at DESC) r
 WHERE r.session_id = s.id;
 DROP TABLE retired_refresh_tokens;
+DROP INDEX sessions_revoked;
+DROP INDEX sessions_expires;

@@ -126,7 +126,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, vault.NewRefreshIdleWorker(credentials, idleConnections{st}, log))
-	if _, err := rt.NewJobs(service.JobsSpec{Workers: workers, Periodic: []*river.PeriodicJob{vault.RefreshIdlePeriodicJob(time.Hour, cfg.IdleRefreshAfter)}}); err != nil {
+	river.AddWorker(workers, sessions.NewPruneWorker(st, log))
+	periodic := []*river.PeriodicJob{
+		vault.RefreshIdlePeriodicJob(time.Hour, cfg.IdleRefreshAfter),
+		sessions.PrunePeriodicJob(time.Hour, sessions.DefaultEndedRetention),
+	}
+	if _, err := rt.NewJobs(service.JobsSpec{Workers: workers, Periodic: periodic}); err != nil {
 		_ = rt.Close(ctx)
 		return err
 	}

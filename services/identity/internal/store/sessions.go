@@ -90,3 +90,17 @@ func (s *Store) RevokeSession(ctx context.Context, orgID, sessionID string, at t
 	_, err := s.db.Exec(ctx, `UPDATE sessions SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL`, orgID, sessionID, at)
 	return postgres.MapError(err)
 }
+
+// DeleteEndedSessions deletes at most limit sessions that expired or were
+// revoked before `before`, with their retired refresh tokens, and returns
+// how many it deleted.
+func (s *Store) DeleteEndedSessions(ctx context.Context, before time.Time, limit int) (int64, error) {
+	ctx, sp := span(ctx, "DeleteEndedSessions")
+	defer sp.End()
+	tag, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id IN (
+		SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, postgres.MapError(err)
+	}
+	return tag.RowsAffected(), nil
+}

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -97,4 +98,69 @@ func TestRotateSession_RefusesEndedSessions(t *testing.T) {
 	}
 	_, _, err = st.RotateSession(ctx, hash("u1"), hash("x3"), now, now.Add(time.Hour))
 	wantErr(t, "a removed user's session", err, postgres.ErrNotFound)
+}
+
+func TestDeleteEndedSessions(t *testing.T) {
+	t.Parallel()
+	st, pool := newStore(t)
+	ctx := t.Context()
+	org, user := person(t, st, newID(t), "p@x.example")
+	now := time.Now()
+	cutoff := now.Add(-24 * time.Hour)
+
+	create := func(name string, expires time.Time) store.Session {
+		t.Helper()
+		s, err := st.CreateSession(ctx, org.ID, user.ID, hash(name), expires)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	longExpired := create("long-expired", cutoff.Add(-time.Hour))
+	create("just-expired", now.Add(-time.Minute)) // ended after the cutoff: kept
+	live := create("live", now.Add(time.Hour))
+	revokedLongAgo := create("revoked-long-ago", now.Add(time.Hour))
+	if err := st.RevokeSession(ctx, org.ID, revokedLongAgo.ID, cutoff.Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	revokedNow := create("revoked-now", now.Add(time.Hour))
+	if err := st.RevokeSession(ctx, org.ID, revokedNow.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	// The long-expired session had rotated: its retired token goes with it.
+	if _, err := pool.Exec(ctx, `INSERT INTO retired_refresh_tokens (token_hash, session_id, retired_at) VALUES ($1, $2, $3)`,
+		hash("long-expired-0"), longExpired.ID, cutoff.Add(-2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.RotateSession(ctx, hash("live"), hash("live-1"), now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	// A limit of one deletes one; the next call the other.
+	for i, want := range []int64{1, 1, 0} {
+		n, err := st.DeleteEndedSessions(ctx, cutoff, 1)
+		if err != nil || n != want {
+			t.Fatalf("call %d: deleted %d, %v; want %d", i, n, err, want)
+		}
+	}
+	var left []string
+	rows, _ := pool.Query(ctx, `SELECT id::text FROM sessions ORDER BY created_at`)
+	for rows.Next() {
+		var id string
+		_ = rows.Scan(&id)
+		left = append(left, id)
+	}
+	if rows.Err() != nil || len(left) != 3 || slices.Contains(left, longExpired.ID) || slices.Contains(left, revokedLongAgo.ID) {
+		t.Fatalf("sessions left %v, want the three ended after the cutoff or live", left)
+	}
+	var retired []string
+	rows, _ = pool.Query(ctx, `SELECT session_id::text FROM retired_refresh_tokens`)
+	for rows.Next() {
+		var id string
+		_ = rows.Scan(&id)
+		retired = append(retired, id)
+	}
+	if rows.Err() != nil || len(retired) != 1 || retired[0] != live.ID {
+		t.Fatalf("retired tokens of sessions %v, want only the live session's", retired)
+	}
 }
