@@ -94,6 +94,10 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	if c.Command != "serve" && c.Command != "rotate-keys" {
 		p.Addf("command", "unknown command %q (serve, rotate-keys)", c.Command)
 	}
+	if fs.NArg() > 1 {
+		// Flags stop at the command; "rotate-keys -h" must not rotate.
+		p.Addf("command", "%s takes no arguments, and flags go before it: %q", c.Command, fs.Args()[1:])
+	}
 	if c.KeyRing.Value() == "" {
 		p.Addf("key-ring", "is required")
 	} else {

@@ -38,6 +38,9 @@ func TestDefaultsValidate(t *testing.T) {
 		c.AccessTokenTTL != 10*time.Minute || c.RefreshTokenTTL != 30*24*time.Hour || c.FrontendURL != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
+	if _, err := config.Load([]string{"rotate-keys", "-h"}, &out); err == nil || !strings.Contains(err.Error(), "flags go before it") {
+		t.Errorf("rotate-keys -h: %v, want an error and no rotation", err)
+	}
 	c, err = config.Load([]string{"rotate-keys"}, &out)
 	if err != nil || c.Command != "rotate-keys" {
 		t.Fatalf("rotate-keys: %+v, %v", c, err)
