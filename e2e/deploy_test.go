@@ -218,7 +218,13 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 		what  string
 		probe *probe
 		path  string
-	}{{"readiness", c.ReadinessProbe, "/readyz"}, {"liveness", c.LivenessProbe, "/healthz"}} {
+	}{
+		// The gateway's own health for both: /readyz follows every service,
+		// and as a readiness probe one service's outage would take every
+		// gateway out of its Service.
+		{"readiness", c.ReadinessProbe, "/healthz"},
+		{"liveness", c.LivenessProbe, "/healthz"},
+	} {
 		switch {
 		case p.probe == nil:
 			t.Errorf("no %s probe", p.what)

@@ -3,6 +3,7 @@ module github.com/tandemhq/tandem/gateway
 go 1.26.8
 
 require (
+	github.com/rs/cors v1.11.1
 	github.com/tandemhq/tandem/platform v0.0.0-00010101000000-000000000000
 	github.com/tandemhq/tandem/proto v0.0.0
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0

@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		OpenAPI:      doc,
 		Logger:       log,
 		ReadyTimeout: cfg.ReadyTimeout,
+		CORSOrigins:  cfg.CORSOrigins,
 	})
 	if err != nil {
 		return err
@@ -96,6 +97,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	select {
 	case <-ctx.Done():
+		// Tell load balancers first (/readyz turns 503), keep serving for
+		// the drain delay while they notice, then stop.
+		gw.Drain()
+		if cfg.DrainDelay > 0 {
+			log.InfoContext(ctx, "draining", slog.Duration("for", cfg.DrainDelay))
+			select {
+			case <-time.After(cfg.DrainDelay):
+			case err = <-serveErr:
+			}
+		}
 	case err = <-serveErr:
 	}
 	// Shutdown order: stop taking requests and finish those in flight, then

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"io"
 	"net"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tandemhq/tandem/platform/authz"
@@ -23,7 +25,10 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+	DrainDelay      time.Duration
 	ReadyTimeout    time.Duration
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
 	// ServiceToken authenticates the gateway's own calls to internal RPCs
 	// (the OAuth routes).
 	ServiceToken config.Secret
@@ -46,7 +51,9 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful stop")
+	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "how long /readyz answers 503 before the server stops taking requests")
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", time.Second, "bound on each upstream health check in /readyz")
+	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins (https://app.example.com) allowed to call the REST API; empty allows none")
 	config.SecretFlag(fs, &c.ServiceToken, "service-token", DevServiceToken, "shared secret Tandem services authenticate each other with")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration and continue")
 	if err := config.Parse(fs, args); err != nil {
@@ -73,6 +80,19 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	if c.ReadyTimeout <= 0 {
 		p.Addf("ready-timeout", "must be positive")
 	}
+	if c.DrainDelay < 0 {
+		p.Addf("drain-delay", "must not be negative")
+	}
+	for _, o := range strings.Split(*corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o == "" {
+			continue
+		}
+		if !isOrigin(o) {
+			p.Addf("cors-origins", "%q is not an origin (scheme://host[:port], nothing after)", o)
+			continue
+		}
+		c.CORSOrigins = append(c.CORSOrigins, o)
+	}
 	if err := p.Err(); err != nil {
 		return nil, err
 	}
@@ -80,4 +100,12 @@ func Load(args []string, out io.Writer) (*Config, error) {
 		config.Print(out, fs)
 	}
 	return &c, nil
+}
+
+// isOrigin reports whether s is an http(s) origin as browsers send it:
+// scheme and host, no path, query, fragment or user.
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil && !strings.HasSuffix(s, "/")
 }

@@ -15,9 +15,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"github.com/rs/cors"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
@@ -53,6 +55,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// ReadyTimeout bounds each upstream's health check in /readyz.
 	ReadyTimeout time.Duration
+	// CORSOrigins are the browser origins (scheme://host[:port]) whose
+	// pages may call the API; empty allows none but the gateway's own.
+	CORSOrigins []string
 }
 
 // Gateway is the REST front of Tandem.
@@ -64,6 +69,9 @@ type Gateway struct {
 	plain *http.ServeMux
 	once  sync.Once
 	h     http.Handler
+	// draining is set when the process is stopping: /readyz answers 503 so
+	// load balancers stop sending requests before the server closes.
+	draining atomic.Bool
 }
 
 // New dials every upstream (lazily: a service that is down now is found when
@@ -122,7 +130,18 @@ func (g *Gateway) HandlePlain(pattern string, h http.Handler) { g.plain.Handle(p
 // Handler is the gateway's whole HTTP surface, traced with otelhttp.
 func (g *Gateway) Handler() http.Handler {
 	g.once.Do(func() {
-		g.h = otelhttp.NewHandler(dispatch{plain: g.plain, api: g.grpc}, "gateway",
+		var h http.Handler = dispatch{plain: g.plain, api: g.grpc}
+		if len(g.opts.CORSOrigins) > 0 {
+			h = cors.New(cors.Options{
+				AllowedOrigins: g.opts.CORSOrigins,
+				AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
+				// Bearer tokens, not cookies: no credentials mode.
+				AllowedHeaders: append([]string{"Authorization", "Content-Type"}, ForwardedHeaders...),
+				ExposedHeaders: []string{"X-Request-Id"},
+				MaxAge:         600,
+			}).Handler(h)
+		}
+		g.h = otelhttp.NewHandler(h, "gateway",
 			otelhttp.WithFilter(func(r *http.Request) bool { return r.URL.Path != "/healthz" && r.URL.Path != "/readyz" }),
 			otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string { return r.Method + " " + r.URL.Path }),
 		)
@@ -163,7 +182,15 @@ type Readiness struct {
 	NotServing []string          `json:"not_serving,omitempty"`
 }
 
+// Drain makes /readyz answer 503 from now on; call it when the process is
+// told to stop, then wait the drain delay before shutting the server down.
+func (g *Gateway) Drain() { g.draining.Store(true) }
+
 func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	if g.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, Readiness{Status: "draining", Services: map[string]string{}})
+		return
+	}
 	res := Readiness{Status: "ready", Services: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup

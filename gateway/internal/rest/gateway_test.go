@@ -303,3 +303,86 @@ func TestPlainRoutesSitBesideTheAPI(t *testing.T) {
 		t.Fatalf("got %q", body)
 	}
 }
+
+func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
+	addr, _ := startService(t, "127.0.0.1:0")
+	g, err := New(t.Context(), Options{Upstreams: []Upstream{{Name: "echo", Addr: addr, Register: registerEcho}},
+		CORSOrigins: []string{"https://app.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	gw := httptest.NewServer(g.Handler())
+	t.Cleanup(gw.Close)
+
+	preflight := func(origin string) *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, gw.URL+"/v1/echo/ok", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, idempotency-key")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := preflight("https://app.example.com")
+	if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "idempotency-key") ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("preflight from the frontend: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin was allowed: %v", resp.Header)
+	}
+
+	code, body := post(t, gw.URL+"/v1/echo/ok", map[string]string{"Origin": "https://app.example.com"})
+	if code != http.StatusOK {
+		t.Fatalf("a call from the frontend: %d %s", code, body)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, gw.URL+"/v1/echo/ok", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || resp.Header.Get("Access-Control-Expose-Headers") == "" {
+		t.Fatalf("actual request headers: %v", resp.Header)
+	}
+
+	// Without configured origins the gateway sends no CORS headers at all.
+	plain := newGateway(t, Upstream{Name: "echo", Addr: addr, Register: registerEcho})
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, plain.URL+"/v1/echo/ok", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("CORS headers with no origins configured: %v", resp.Header)
+	}
+}
+
+func TestDrainTurnsReadyzUnavailable(t *testing.T) {
+	addr, _ := startService(t, "127.0.0.1:0")
+	g, err := New(t.Context(), Options{Upstreams: []Upstream{{Name: "identity", Addr: addr}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	gw := httptest.NewServer(g.Handler())
+	t.Cleanup(gw.Close)
+	waitReady(t, gw.URL, http.StatusOK)
+	g.Drain()
+	code, r := readiness(t, gw.URL)
+	if code != http.StatusServiceUnavailable || r.Status != "draining" {
+		t.Fatalf("after Drain: %d %+v", code, r)
+	}
+	// Requests are still served while draining.
+	if resp, err := http.Get(gw.URL + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz while draining: %v %v", resp, err)
+	}
+}

@@ -1,0 +1,38 @@
+package config
+
+import (
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.DrainDelay != 0 || len(c.CORSOrigins) != 0 || c.ServiceToken.Value() != DevServiceToken {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestCORSOriginsAndDrainDelay(t *testing.T) {
+	c, err := Load([]string{"-cors-origins", " https://app.example.com, http://localhost:3000 ,", "-drain-delay", "5s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(c.CORSOrigins, []string{"https://app.example.com", "http://localhost:3000"}) || c.DrainDelay != 5*time.Second {
+		t.Fatalf("got %q, %v", c.CORSOrigins, c.DrainDelay)
+	}
+	for _, bad := range []string{"app.example.com", "https://app.example.com/", "https://app.example.com/path", "ftp://x.example", "https://u@x.example", "*"} {
+		_, err := Load([]string{"-cors-origins", bad}, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "cors-origins") {
+			t.Errorf("%q: %v, want a cors-origins error", bad, err)
+		}
+	}
+	if _, err := Load([]string{"-drain-delay", "-1s"}, io.Discard); err == nil || !strings.Contains(err.Error(), "drain-delay") {
+		t.Errorf("negative drain delay: %v", err)
+	}
+}
