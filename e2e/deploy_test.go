@@ -232,6 +232,12 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 			t.Errorf("%s probe is not a gRPC health probe", p.what)
 		case grpc && p.probe.GRPC.Port != port:
 			t.Errorf("%s probe checks port %d, the container listens on %d", p.what, p.probe.GRPC.Port, port)
+		case grpc && p.what == "liveness" && p.probe.GRPC.Service != "liveness":
+			// The overall health follows Postgres and Redis; liveness on it
+			// would restart every pod during a store outage.
+			t.Errorf("liveness probe asks for health service %q, want \"liveness\"", p.probe.GRPC.Service)
+		case grpc && p.what == "readiness" && p.probe.GRPC.Service != "":
+			t.Errorf("readiness probe asks for health service %q, want the overall status", p.probe.GRPC.Service)
 		case !grpc && p.probe.HTTPGet == nil:
 			t.Errorf("%s probe is not an HTTP probe", p.what)
 		case !grpc && p.probe.HTTPGet.Path != p.path:
@@ -807,7 +813,8 @@ type container struct {
 
 type probe struct {
 	GRPC *struct {
-		Port int `yaml:"port"`
+		Port    int    `yaml:"port"`
+		Service string `yaml:"service"`
 	} `yaml:"grpc"`
 	HTTPGet *struct {
 		Path string `yaml:"path"`

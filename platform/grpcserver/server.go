@@ -121,8 +121,15 @@ func New(opts Options) *Server {
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	return s
 }
+
+// LivenessService is the health service name that is SERVING for as long
+// as the process serves, whatever its dependencies say: the liveness probe
+// asks for it, so a Postgres outage takes replicas out of rotation (the
+// overall status, "") without restarting them all.
+const LivenessService = "liveness"
 
 // AddChecks adds dependencies that gate health. Call before Serve.
 func (s *Server) AddChecks(checks ...Check) {

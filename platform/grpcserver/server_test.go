@@ -235,11 +235,14 @@ func TestHealthFollowsDependencies(t *testing.T) {
 	}
 	h := start(t, Options{Auth: allowAll, Checks: checks}, nil)
 	waitHealth(t, h, "", healthpb.HealthCheckResponse_NOT_SERVING)
+	// Liveness does not follow the dependencies.
+	waitHealth(t, h, LivenessService, healthpb.HealthCheckResponse_SERVING)
 	dbUp.Store(true)
 	waitHealth(t, h, "", healthpb.HealthCheckResponse_SERVING)
 	waitHealth(t, h, "grpc.testing.TestService", healthpb.HealthCheckResponse_SERVING)
 	dbUp.Store(false)
 	waitHealth(t, h, "", healthpb.HealthCheckResponse_NOT_SERVING)
+	waitHealth(t, h, LivenessService, healthpb.HealthCheckResponse_SERVING)
 }
 
 func TestShutdownOrder(t *testing.T) {
