@@ -188,12 +188,18 @@ func TestIdentity_CredentialsAreChecked(t *testing.T) {
 	code, body = tokenAPI.call("GET", "/v1/me", nil, nil)
 	wantError(t, code, body, 401, "UNAUTHENTICATED")
 
-	// Refresh rotates; the old refresh token is then refused and ends the
-	// session; sign-out ends a session's access token at once.
+	// Refresh rotates; asking again at once (a lost response, a second tab)
+	// gets the same new token rather than ending the session; sign-out ends
+	// a session's access token at once.
 	refreshed := &identityv1.RefreshSessionResponse{}
 	api{t: t, s: s}.must("POST", "/v1/sessions:refresh", &identityv1.RefreshSessionRequest{RefreshToken: res.GetSession().GetRefreshToken()}, refreshed)
 	if refreshed.GetSession().GetRefreshToken() == res.GetSession().GetRefreshToken() {
 		t.Fatal("refresh token did not rotate")
+	}
+	retried := &identityv1.RefreshSessionResponse{}
+	api{t: t, s: s}.must("POST", "/v1/sessions:refresh", &identityv1.RefreshSessionRequest{RefreshToken: res.GetSession().GetRefreshToken()}, retried)
+	if retried.GetSession().GetRefreshToken() != refreshed.GetSession().GetRefreshToken() {
+		t.Fatal("a refresh retried at once got another refresh token")
 	}
 	newAPI := api{t: t, s: s, token: refreshed.GetSession().GetAccessToken()}
 	newAPI.must("GET", "/v1/me", nil, &identityv1.GetMeResponse{})

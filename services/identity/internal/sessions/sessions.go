@@ -50,7 +50,12 @@ type Options struct {
 	Revoker    Revoker
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
-	Now        func() time.Time
+	// Successors, when set, makes a refresh asked again within RetryWindow
+	// (a lost response, two tabs at once) get the same tokens instead of
+	// ending the session as a reuse would.
+	Successors  Successors
+	RetryWindow time.Duration
+	Now         func() time.Time
 }
 
 // Sessions issues, refreshes and ends sessions, and keeps the signing keys.
@@ -77,6 +82,9 @@ func New(ctx context.Context, o Options) (*Sessions, error) {
 	}
 	if o.RefreshTTL <= 0 {
 		o.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if o.RetryWindow <= 0 {
+		o.RetryWindow = DefaultRetryWindow
 	}
 	s := &Sessions{o: o}
 	if err := s.loadKeys(ctx); err != nil {
@@ -190,15 +198,23 @@ func (s *Sessions) Issue(ctx context.Context, u store.User) (Issued, error) {
 }
 
 // Refresh rotates a refresh token into a new session pair. A token used twice
-// ends its session.
+// ends its session, unless it is the same refresh asked again within the
+// retry window: that gets the same refresh token (and a fresh access token).
 func (s *Sessions) Refresh(ctx context.Context, refreshToken string) (Issued, error) {
 	if !strings.HasPrefix(refreshToken, RefreshTokenPrefix) {
 		return Issued{}, apperr.InvalidArgument("refresh_token", "is not a Tandem refresh token")
 	}
 	now := s.o.Now()
-	next := RefreshTokenPrefix + randomString(32)
-	sess, user, err := s.o.Store.RotateSession(ctx, hashRefresh(refreshToken), hashRefresh(next), now, now.Add(s.o.RefreshTTL))
+	old := hashRefresh(refreshToken)
+	next := s.successor(ctx, old, RefreshTokenPrefix+randomString(32))
+	var retrySince time.Time
+	if s.o.Successors != nil {
+		retrySince = now.Add(-s.o.RetryWindow)
+	}
+	sess, user, err := s.o.Store.RotateSession(ctx, old, hashRefresh(next), now, now.Add(s.o.RefreshTTL), retrySince)
 	switch {
+	case errors.Is(err, store.ErrRefreshRetry):
+		// The same rotation again: sess already expires when it said.
 	case errors.Is(err, store.ErrSessionReused):
 		_ = s.o.Revoker.Revoke(ctx, sess.ID, now.Add(s.o.AccessTTL))
 		return Issued{}, apperr.Unauthenticated("session ended; sign in again")

@@ -93,25 +93,29 @@ type replica struct {
 	verifier *authz.Verifier
 }
 
-func (e *env) replica() (replica, error) {
+func (e *env) replica(opts ...func(*sessions.Options)) (replica, error) {
 	st := store.New(e.pool())
-	ss, err := sessions.New(e.t.Context(), sessions.Options{
+	o := sessions.Options{
 		Store:      st,
 		Sealer:     envelope.NewVault(e.ring, st.DataKeys(), envelope.VaultOptions{}),
 		Revoker:    e.revocations(),
 		AccessTTL:  5 * time.Minute,
 		RefreshTTL: 24 * time.Hour,
 		Now:        e.clock.Now,
-	})
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	ss, err := sessions.New(e.t.Context(), o)
 	if err != nil {
 		return replica{}, err
 	}
 	return replica{store: st, sessions: ss, verifier: authz.NewVerifier(ss, authz.VerifierOptions{Now: e.clock.Now})}, nil
 }
 
-func (e *env) mustReplica() replica {
+func (e *env) mustReplica(opts ...func(*sessions.Options)) replica {
 	e.t.Helper()
-	r, err := e.replica()
+	r, err := e.replica(opts...)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -328,4 +332,89 @@ func TestReplicaWithoutTheKeyEncryptionKeyRefusesToStart(t *testing.T) {
 	if recs, err := st.SigningKeys(t.Context()); err != nil || len(recs) != 1 {
 		t.Fatalf("the failed start must not add a key: %d, %v", len(recs), err)
 	}
+}
+
+// withRetries gives a replica the retry window over the env's Redis, as
+// identity runs.
+func (e *env) withRetries(o *sessions.Options) {
+	o.Successors = sessions.RedisSuccessors{Client: e.redis(), Prefix: e.prefix}
+	o.RetryWindow = 30 * time.Second
+}
+
+func TestRefreshRetriedWithinTheWindowGetsTheSameToken(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	a, b := e.mustReplica(e.withRetries), e.mustReplica(e.withRetries)
+	ctx := t.Context()
+	user := e.user(a, "owner@x.example")
+	issued, err := a.sessions.Issue(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Two tabs (on two replicas) refresh with the same token at once, and
+	// one retries after a lost response: everyone gets the same successor.
+	var wg sync.WaitGroup
+	results := make([]sessions.Issued, 8)
+	errs := make([]error, 8)
+	for i := range results {
+		r := a
+		if i%2 == 1 {
+			r = b
+		}
+		wg.Go(func() { results[i], errs[i] = r.sessions.Refresh(ctx, issued.RefreshToken) })
+	}
+	wg.Wait()
+	for i := range results {
+		if errs[i] != nil {
+			t.Fatalf("refresh %d: %v", i, errs[i])
+		}
+		if results[i].RefreshToken != results[0].RefreshToken || results[i].RefreshToken == issued.RefreshToken {
+			t.Fatalf("refresh %d got another refresh token", i)
+		}
+		if _, err := a.verifier.Verify(ctx, results[i].AccessToken); err != nil {
+			t.Fatalf("refresh %d: access token: %v", i, err)
+		}
+	}
+	e.clock.Advance(10 * time.Second)
+	again, err := b.sessions.Refresh(ctx, issued.RefreshToken)
+	if err != nil || again.RefreshToken != results[0].RefreshToken ||
+		again.RefreshExpiresAt.Sub(results[0].RefreshExpiresAt).Abs() > time.Millisecond { // Postgres keeps microseconds
+		t.Fatalf("a retry 10 s later: %v (same token: %v)", err, again.RefreshToken == results[0].RefreshToken)
+	}
+
+	// The successor works, and after that the first token is a reuse.
+	third, err := a.sessions.Refresh(ctx, results[0].RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := a.verifier.Verify(ctx, third.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.sessions.Refresh(ctx, issued.RefreshToken)
+	wantKind(t, "the first token once its successor was used", err, apperr.ErrUnauthenticated)
+	if gone, err := e.revocations().SessionRevoked(ctx, claims.SessionID); err != nil || !gone {
+		t.Fatalf("a reuse after the successor was used should end the session: %v, %v", gone, err)
+	}
+}
+
+func TestRefreshRetriedAfterTheWindowEndsTheSession(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.mustReplica(e.withRetries)
+	ctx := t.Context()
+	issued, err := r.sessions.Issue(ctx, e.user(r, "owner@x.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := r.sessions.Refresh(ctx, issued.RefreshToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(31 * time.Second)
+	_, err = r.sessions.Refresh(ctx, issued.RefreshToken)
+	wantKind(t, "the first token after the window", err, apperr.ErrUnauthenticated)
+	_, err = r.sessions.Refresh(ctx, next.RefreshToken)
+	wantKind(t, "the successor after a reuse", err, apperr.ErrUnauthenticated)
 }

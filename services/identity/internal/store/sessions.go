@@ -29,27 +29,38 @@ func (s *Store) CreateSession(ctx context.Context, orgID, userID string, refresh
 }
 
 // RotateSession swaps the session's refresh token for a new one. Presenting
-// the token that was already swapped out revokes the whole session: either
+// a token that was already swapped out revokes the whole session: either
 // the client or a thief holds a stale copy, and only one of them is the user.
-func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt time.Time) (Session, User, error) {
+//
+// The one exception is a retry: when retrySince is set, oldHash was swapped
+// out at or after it, and its successor, still the current token, is
+// newHash, the call is the same rotation asked again (a lost response, two
+// tabs at once). It returns ErrRefreshRetry with the session and user and
+// changes nothing, so the caller can hand out that successor again.
+func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt, retrySince time.Time) (Session, User, error) {
 	ctx, sp := span(ctx, "RotateSession")
 	defer sp.End()
 	var sess Session
 	var user User
-	reused := false
+	reused, retry := false, false
 	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var revoked *time.Time
 		// The session whose current token this is or, failing that, the
-		// session that once had it: any retired token is a reuse.
+		// session that once had it: any retired token is a reuse, or a
+		// retry.
 		err := tx.QueryRow(ctx, `SELECT id::text, org_id::text, user_id::text, expires_at, revoked_at
 			FROM sessions WHERE refresh_token_hash = $1 FOR UPDATE`, oldHash).
 			Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked)
 		if errors.Is(err, pgx.ErrNoRows) {
 			reused = true
-			err = tx.QueryRow(ctx, `SELECT s.id::text, s.org_id::text, s.user_id::text, s.expires_at, s.revoked_at
+			var retiredAt time.Time
+			var successorCurrent bool
+			err = tx.QueryRow(ctx, `SELECT s.id::text, s.org_id::text, s.user_id::text, s.expires_at, s.revoked_at,
+					r.retired_at, r.successor_hash = s.refresh_token_hash AND r.successor_hash = $2
 				FROM retired_refresh_tokens r JOIN sessions s ON s.id = r.session_id
-				WHERE r.token_hash = $1 FOR UPDATE OF s`, oldHash).
-				Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked)
+				WHERE r.token_hash = $1 FOR UPDATE OF s`, oldHash, newHash).
+				Scan(&sess.ID, &sess.OrgID, &sess.UserID, &sess.ExpiresAt, &revoked, &retiredAt, &successorCurrent)
+			retry = err == nil && successorCurrent && !retrySince.IsZero() && !retiredAt.Before(retrySince)
 		}
 		if err != nil {
 			return postgres.MapError(err)
@@ -57,27 +68,32 @@ func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now,
 		if revoked != nil || !sess.ExpiresAt.After(now) {
 			return postgres.ErrNotFound
 		}
-		if reused {
+		if reused && !retry {
 			_, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1`, sess.ID, now)
 			return postgres.MapError(err)
 		}
 		user, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND removed_at IS NULL`, sess.UserID))
-		if err != nil {
+		if err != nil || retry {
 			return err
 		}
 		sess.ExpiresAt = expiresAt
-		if _, err := tx.Exec(ctx, `INSERT INTO retired_refresh_tokens (token_hash, session_id, retired_at) VALUES ($1, $2, $3)`,
-			oldHash, sess.ID, now); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO retired_refresh_tokens (token_hash, session_id, successor_hash, retired_at) VALUES ($1, $2, $3, $4)`,
+			oldHash, sess.ID, newHash, now); err != nil {
 			return postgres.MapError(err)
 		}
 		_, err = tx.Exec(ctx, `UPDATE sessions SET refresh_token_hash = $2, rotated_at = $3, expires_at = $4 WHERE id = $1`,
 			sess.ID, newHash, now, expiresAt)
 		return postgres.MapError(err)
 	})
-	if err == nil && reused {
+	switch {
+	case err != nil:
+		return sess, User{}, err
+	case retry:
+		return sess, user, ErrRefreshRetry
+	case reused:
 		return sess, User{}, ErrSessionReused
 	}
-	return sess, user, err
+	return sess, user, nil
 }
 
 // RevokeSession ends a session of the organization.

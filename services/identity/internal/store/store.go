@@ -27,6 +27,7 @@ var (
 	ErrLastSuperAdmin = errors.New("the last super admin cannot be removed or demoted")
 	ErrUserRemoved    = errors.New("user was removed from the organization")
 	ErrSessionReused  = errors.New("refresh token was already used")
+	ErrRefreshRetry   = errors.New("refresh token was rotated moments ago into the same successor")
 )
 
 // Store is the identity schema.
