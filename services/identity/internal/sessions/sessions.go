@@ -206,9 +206,19 @@ func (s *Sessions) Refresh(ctx context.Context, refreshToken string) (Issued, er
 	}
 	now := s.o.Now()
 	old := hashRefresh(refreshToken)
-	next := s.successor(ctx, old, RefreshTokenPrefix+randomString(32))
+	next := RefreshTokenPrefix + randomString(32)
 	var retrySince time.Time
 	if s.o.Successors != nil {
+		// Only a token we issued gets a successor claimed in Redis: made-up
+		// ones must not fill it.
+		known, err := s.o.Store.RefreshTokenKnown(ctx, old)
+		if err != nil {
+			return Issued{}, err
+		}
+		if !known {
+			return Issued{}, apperr.Unauthenticated("session ended; sign in again")
+		}
+		next = s.successor(ctx, old, next)
 		retrySince = now.Add(-s.o.RetryWindow)
 	}
 	sess, user, err := s.o.Store.RotateSession(ctx, old, hashRefresh(next), now, now.Add(s.o.RefreshTTL), retrySince)

@@ -417,4 +417,11 @@ func TestRefreshRetriedAfterTheWindowEndsTheSession(t *testing.T) {
 	wantKind(t, "the first token after the window", err, apperr.ErrUnauthenticated)
 	_, err = r.sessions.Refresh(ctx, next.RefreshToken)
 	wantKind(t, "the successor after a reuse", err, apperr.ErrUnauthenticated)
+
+	// A made-up token is refused before anything is claimed in Redis.
+	_, err = r.sessions.Refresh(ctx, sessions.RefreshTokenPrefix+"made-up")
+	wantKind(t, "a made-up token", err, apperr.ErrUnauthenticated)
+	if keys, err := e.redis().Keys(ctx, e.prefix+"session:successor:*").Result(); err != nil || len(keys) != 2 {
+		t.Fatalf("successor claims %v (%v), want the two real refreshes' only", keys, err)
+	}
 }

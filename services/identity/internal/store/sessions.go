@@ -96,6 +96,17 @@ func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now,
 	return sess, user, nil
 }
 
+// RefreshTokenKnown reports whether the hash is a session's current or
+// retired refresh token, live or not.
+func (s *Store) RefreshTokenKnown(ctx context.Context, hash []byte) (bool, error) {
+	ctx, sp := span(ctx, "RefreshTokenKnown")
+	defer sp.End()
+	var known bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE refresh_token_hash = $1)
+		OR EXISTS (SELECT 1 FROM retired_refresh_tokens WHERE token_hash = $1)`, hash).Scan(&known)
+	return known, postgres.MapError(err)
+}
+
 // RevokeSession ends a session of the organization.
 func (s *Store) RevokeSession(ctx context.Context, orgID, sessionID string, at time.Time) error {
 	ctx, sp := span(ctx, "RevokeSession")
