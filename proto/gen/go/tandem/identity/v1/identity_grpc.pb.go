@@ -58,7 +58,10 @@ type IdentityServiceClient interface {
 	// outcome of the flow and, when signed in, a session. Needs no credentials.
 	ExchangeLoginCode(ctx context.Context, in *ExchangeLoginCodeRequest, opts ...grpc.CallOption) (*ExchangeLoginCodeResponse, error)
 	// Trades a refresh token for a new session; the old refresh token stops
-	// working. Needs no credentials beyond the refresh token.
+	// working. Asking again with the same token within 30 seconds (a lost
+	// response, two tabs) returns the same new refresh token; presenting it
+	// any later ends the session. Needs no credentials beyond the refresh
+	// token.
 	RefreshSession(ctx context.Context, in *RefreshSessionRequest, opts ...grpc.CallOption) (*RefreshSessionResponse, error)
 	// Ends the caller's session (its refresh token and access token).
 	SignOut(ctx context.Context, in *SignOutRequest, opts ...grpc.CallOption) (*SignOutResponse, error)
@@ -360,7 +363,10 @@ type IdentityServiceServer interface {
 	// outcome of the flow and, when signed in, a session. Needs no credentials.
 	ExchangeLoginCode(context.Context, *ExchangeLoginCodeRequest) (*ExchangeLoginCodeResponse, error)
 	// Trades a refresh token for a new session; the old refresh token stops
-	// working. Needs no credentials beyond the refresh token.
+	// working. Asking again with the same token within 30 seconds (a lost
+	// response, two tabs) returns the same new refresh token; presenting it
+	// any later ends the session. Needs no credentials beyond the refresh
+	// token.
 	RefreshSession(context.Context, *RefreshSessionRequest) (*RefreshSessionResponse, error)
 	// Ends the caller's session (its refresh token and access token).
 	SignOut(context.Context, *SignOutRequest) (*SignOutResponse, error)
