@@ -82,6 +82,12 @@ func (f *fakeIdentity) setDown(down bool) {
 	f.down = down
 }
 
+func (f *fakeIdentity) grant(token string, resp *identityv1.AuthenticateApiTokenResponse) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.tokens[token] = resp
+}
+
 func (f *fakeIdentity) revoke(token string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -208,7 +214,7 @@ func TestAPITokens(t *testing.T) {
 	auth := c.Authenticator(policy, pgtest.NewRedis(t), pgtest.RedisPrefix(t), logging.Discard())
 
 	tok, _ := authz.NewAPIToken()
-	fake.tokens[tok] = &identityv1.AuthenticateApiTokenResponse{OrganizationId: "o1", ApiTokenId: "t1", Role: identityv1.Role_ROLE_ADMIN, CreatedByUserId: "u9"}
+	fake.grant(tok, &identityv1.AuthenticateApiTokenResponse{OrganizationId: "o1", ApiTokenId: "t1", Role: identityv1.Role_ROLE_ADMIN, CreatedByUserId: "u9"})
 	for range 3 {
 		ctx, err := auth.Authenticate(incoming("authorization", "Bearer "+tok), mUser)
 		if err != nil {
@@ -259,7 +265,7 @@ func TestAPITokens(t *testing.T) {
 
 	// TTL 0 asks every time.
 	fake.setDown(false)
-	fake.tokens[tok] = &identityv1.AuthenticateApiTokenResponse{OrganizationId: "o1", ApiTokenId: "t1", Role: identityv1.Role_ROLE_ADMIN}
+	fake.grant(tok, &identityv1.AuthenticateApiTokenResponse{OrganizationId: "o1", ApiTokenId: "t1", Role: identityv1.Role_ROLE_ADMIN})
 	uncached := dial(t, addr, 0)
 	before = fake.apiCalls.Load()
 	for range 2 {

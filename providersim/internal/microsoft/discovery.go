@@ -91,16 +91,25 @@ func (p *Platform) resolveTenantLocked(seg string) (pathTenant, bool) {
 	return pathTenant{seg: seg, kind: "tenant", tenant: t}, true
 }
 
-func (p *Platform) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	p.counters.Inc("microsoft.discovery")
-	if p.fault(w, r, "microsoft.discovery") {
-		return
-	}
+// metadataTenant resolves the {tenant} of a metadata request (discovery,
+// keys), answering invalid_tenant itself when there is none.
+func (p *Platform) metadataTenant(w http.ResponseWriter, r *http.Request) (pathTenant, bool) {
 	p.mu.Lock()
 	pt, ok := p.resolveTenantLocked(r.PathValue("tenant"))
 	p.mu.Unlock()
 	if !ok {
 		p.writeTokenError(w, r, newAAD(http.StatusBadRequest, "invalid_tenant", 90002, pt.seg))
+	}
+	return pt, ok
+}
+
+func (p *Platform) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	p.counters.Inc("microsoft.discovery")
+	if p.fault(w, r, "microsoft.discovery") {
+		return
+	}
+	pt, ok := p.metadataTenant(w, r)
+	if !ok {
 		return
 	}
 	seg, issuer := pt.kind, p.base+"/{tenantid}/v2.0"
@@ -146,11 +155,8 @@ func (p *Platform) serveKeys(w http.ResponseWriter, r *http.Request) {
 	if p.fault(w, r, "microsoft.keys") {
 		return
 	}
-	p.mu.Lock()
-	pt, ok := p.resolveTenantLocked(r.PathValue("tenant"))
-	p.mu.Unlock()
+	pt, ok := p.metadataTenant(w, r)
 	if !ok {
-		p.writeTokenError(w, r, newAAD(http.StatusBadRequest, "invalid_tenant", 90002, pt.seg))
 		return
 	}
 	raw, err := p.jwk.MarshalJSON()

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
@@ -143,24 +144,21 @@ func TestDeleteEndedSessions(t *testing.T) {
 			t.Fatalf("call %d: deleted %d, %v; want %d", i, n, err, want)
 		}
 	}
-	var left []string
-	rows, _ := pool.Query(ctx, `SELECT id::text FROM sessions ORDER BY created_at`)
-	for rows.Next() {
-		var id string
-		_ = rows.Scan(&id)
-		left = append(left, id)
+	ids := func(sql string) []string {
+		t.Helper()
+		rows, _ := pool.Query(ctx, sql)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
 	}
-	if rows.Err() != nil || len(left) != 3 || slices.Contains(left, longExpired.ID) || slices.Contains(left, revokedLongAgo.ID) {
+	left := ids(`SELECT id::text FROM sessions ORDER BY created_at`)
+	if len(left) != 3 || slices.Contains(left, longExpired.ID) || slices.Contains(left, revokedLongAgo.ID) {
 		t.Fatalf("sessions left %v, want the three ended after the cutoff or live", left)
 	}
-	var retired []string
-	rows, _ = pool.Query(ctx, `SELECT session_id::text FROM retired_refresh_tokens`)
-	for rows.Next() {
-		var id string
-		_ = rows.Scan(&id)
-		retired = append(retired, id)
-	}
-	if rows.Err() != nil || len(retired) != 1 || retired[0] != live.ID {
+	retired := ids(`SELECT session_id::text FROM retired_refresh_tokens`)
+	if len(retired) != 1 || retired[0] != live.ID {
 		t.Fatalf("retired tokens of sessions %v, want only the live session's", retired)
 	}
 }
