@@ -48,6 +48,10 @@ type Options struct {
 	SigningKey *rsa.PrivateKey
 	// HTTPClient sends subscription validation requests and notifications.
 	HTTPClient *http.Client
+	// AllowHTTPLoopbackNotifications lets subscriptions use http://
+	// notification URLs on loopback hosts (127.0.0.0/8, ::1, localhost).
+	// Graph takes only https; make run and tests turn this on.
+	AllowHTTPLoopbackNotifications bool
 	// GraphLimits are the initial Graph limits; zero fields mean Microsoft's.
 	GraphLimits simclient.GraphLimits
 	Logger      *slog.Logger
@@ -136,6 +140,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	s.graph = graph.New(graph.Config{
 		Clock: s.clock, IDs: s.ids, Counters: s.counters, Faults: s.faults, Logger: log,
 		Identity: s.ms, BaseURL: s.graphURL, HTTPClient: opts.HTTPClient,
+		AllowHTTPLoopback: opts.AllowHTTPLoopbackNotifications,
 	})
 	if err = s.graph.SetLimitsFrom(opts.GraphLimits); err == nil {
 		err = s.seed()

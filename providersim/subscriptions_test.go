@@ -242,7 +242,7 @@ func TestSubscriptionLifetime(t *testing.T) {
 	if list := e.graphJSON("GET", "/v1.0/subscriptions", token, nil, 200)["value"].([]any); len(list) != 1 {
 		t.Errorf("list %v", list)
 	}
-	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 200 {
+	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 204 {
 		t.Errorf("reauthorize: %d", status)
 	}
 	other := e.graphToken(providersim.DemoContosoAdmin)
@@ -299,7 +299,8 @@ func TestChangeNotifications(t *testing.T) {
 	}
 	n := ns[0]
 	if n.SubscriptionID != sub["id"] || n.ClientState != "cs-1" || n.ChangeType != "created" || n.TenantID != adele.TenantID ||
-		n.Resource != "Users/"+adele.ID+"/Messages/"+n.ResourceData.ID || n.ResourceData.ODataType != "#Microsoft.Graph.Message" {
+		n.Resource != "Users/"+adele.ID+"@"+adele.TenantID+"/Messages/"+n.ResourceData.ID || n.ResourceData.ODataID != n.Resource ||
+		n.ResourceData.ODataType != "#Microsoft.Graph.Message" {
 		t.Errorf("notification %+v", n)
 	}
 	got := e.graphJSON("GET", "/v1.0/me/messages/"+n.ResourceData.ID, token, nil, 200, imm...)
@@ -431,7 +432,7 @@ func TestLifecycleNotifications(t *testing.T) {
 	if n, _ := e.c.Counter(e.ctx, "graph.notifications.paused"); n != 1 {
 		t.Errorf("paused %d", n)
 	}
-	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 200 {
+	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 204 {
 		t.Fatalf("reauthorize: %d", status)
 	}
 	inbound(t, e, providersim.DemoContosoUser, "delivered")

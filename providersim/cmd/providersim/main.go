@@ -44,13 +44,15 @@ type config struct {
 	ClientSecret  string
 	RedirectURIs  []string // in addition to the defaults
 	NoDemoData    bool
-	LogLevel      string
+	// AllowHTTPLoopback accepts http:// notification URLs on loopback hosts.
+	AllowHTTPLoopback bool
+	LogLevel          string
 }
 
 // String prints the configuration with the secret redacted.
 func (c config) String() string {
-	return fmt.Sprintf("microsoft=%s graph=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t",
-		c.MicrosoftAddr, c.GraphAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData)
+	return fmt.Sprintf("microsoft=%s graph=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t allow_http_loopback=%t",
+		c.MicrosoftAddr, c.GraphAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData, c.AllowHTTPLoopback)
 }
 
 func (c config) redirectURIs() []string {
@@ -92,7 +94,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var c config
 	var seed string
 	var redirects listFlag
-	var noDemo string
+	var noDemo, allowHTTP string
 	fs.StringVar(&c.MicrosoftAddr, "microsoft-addr", env("TANDEM_SIM_MICROSOFT_ADDR", "127.0.0.1:9201"), "listen address of the Microsoft identity platform (TANDEM_SIM_MICROSOFT_ADDR)")
 	fs.StringVar(&c.GraphAddr, "graph-addr", env("TANDEM_SIM_GRAPH_ADDR", "127.0.0.1:9202"), "listen address of Microsoft Graph (TANDEM_SIM_GRAPH_ADDR)")
 	fs.StringVar(&c.MicrosoftURL, "microsoft-url", env("TANDEM_SIM_MICROSOFT_URL", ""), "public base URL of the identity platform, if not http://<microsoft-addr> (TANDEM_SIM_MICROSOFT_URL)")
@@ -102,6 +104,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.ClientSecret, "client-secret", env("TANDEM_SIM_CLIENT_SECRET", providersim.DefaultClientSecret), "client secret of the Tandem app registration (TANDEM_SIM_CLIENT_SECRET)")
 	fs.Var(&redirects, "redirect-uri", "extra redirect URI of the Tandem app, repeatable (TANDEM_SIM_REDIRECT_URIS, comma-separated)")
 	fs.StringVar(&noDemo, "no-demo-data", env("TANDEM_SIM_NO_DEMO_DATA", "false"), "leave out the demo tenants and users (TANDEM_SIM_NO_DEMO_DATA)")
+	fs.StringVar(&allowHTTP, "allow-http-loopback", env("TANDEM_SIM_ALLOW_HTTP_LOOPBACK", "false"), "accept http:// subscription notification URLs on loopback hosts; Graph takes only https (TANDEM_SIM_ALLOW_HTTP_LOOPBACK)")
 	fs.StringVar(&c.LogLevel, "log-level", env("TANDEM_SIM_LOG_LEVEL", "info"), "debug, info, warn or error (TANDEM_SIM_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -115,6 +118,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if c.NoDemoData, err = strconv.ParseBool(noDemo); err != nil {
 		return config{}, fmt.Errorf("no-demo-data %q is not a boolean", noDemo)
+	}
+	if c.AllowHTTPLoopback, err = strconv.ParseBool(allowHTTP); err != nil {
+		return config{}, fmt.Errorf("allow-http-loopback %q is not a boolean", allowHTTP)
 	}
 	c.RedirectURIs = redirects
 	if len(redirects) == 0 {
@@ -170,6 +176,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Apps:          []simclient.App{app},
 		NoDemoData:    c.NoDemoData,
 		Logger:        log,
+
+		AllowHTTPLoopbackNotifications: c.AllowHTTPLoopback,
 	})
 	if err != nil {
 		return err

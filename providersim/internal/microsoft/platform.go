@@ -60,6 +60,7 @@ type Platform struct {
 	domains       map[string]string  // lower-case domain -> tenant id
 	users         map[string]*user   // by object id
 	upns          map[string]string  // lower-case UPN -> object id
+	addresses     map[string]string  // lower-case SMTP address -> object id
 	apps          map[string]*simclient.App
 	userGrants    map[grantKey]scopeSet // (client, user id)
 	tenantGrants  map[grantKey]scopeSet // (client, tenant id)
@@ -119,6 +120,7 @@ func (p *Platform) Reset() {
 	p.domains = map[string]string{}
 	p.users = map[string]*user{}
 	p.upns = map[string]string{}
+	p.addresses = map[string]string{}
 	p.apps = map[string]*simclient.App{}
 	p.userGrants = map[grantKey]scopeSet{}
 	p.tenantGrants = map[grantKey]scopeSet{}
