@@ -351,14 +351,14 @@ func (s *Service) dispatch(events []event) {
 				{"clientState", nullable(sub.clientState)},
 				{"tenantId", sub.tenantID},
 			}
-			payload, _ := json.Marshal(obj{{"value", []obj{item}}})
+			payload, _ := json.Marshal(item)
 			out = append(out, pendingNotification{"change", sub.id, sub.notificationURL, payload})
 		}
 	}
 	s.mu.Unlock()
 	for _, n := range out {
 		s.counters.Inc("graph.notifications")
-		s.notifier.enqueue(n.kind, n.subID, n.url, n.payload)
+		s.notifier.enqueueChange(n.subID, n.url, n.payload)
 	}
 }
 
@@ -396,7 +396,7 @@ func (s *Service) TriggerLifecycle(id, lifecycleEvent string) error {
 	}
 	target := sub.lifecycleURL
 	s.mu.Unlock()
-	payload, _ := json.Marshal(obj{{"value", []obj{item}}})
+	payload, _ := json.Marshal(item)
 	s.counters.Inc("graph.lifecycle", "graph.lifecycle/"+lifecycleEvent)
 	s.notifier.enqueue("lifecycle", id, target, payload)
 	return nil
