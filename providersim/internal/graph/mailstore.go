@@ -24,6 +24,7 @@ type header struct {
 }
 
 type attachment struct {
+	id          string
 	name        string
 	contentType string
 	size        int

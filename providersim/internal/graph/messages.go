@@ -57,10 +57,14 @@ type messageIn struct {
 	Attachments            *[]attachmentIn `json:"attachments"`
 }
 
+// readBody reads a request body; Graph refuses bodies over 4 MB with 413.
 func readBody(r *http.Request) ([]byte, *graphError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, simcore.MaxBody))
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
 	if err != nil {
 		return nil, badRequest("BadRequest", "Unable to read the request body.")
+	}
+	if len(b) > maxRequestBytes {
+		return nil, tooLarge()
 	}
 	return b, nil
 }
@@ -156,11 +160,11 @@ func apply(m *message, in *messageIn) *graphError {
 			if a.ODataType != "" && !strings.EqualFold(a.ODataType, "#microsoft.graph.fileAttachment") {
 				return badRequest("ErrorInvalidRequest", "Only file attachments are supported.")
 			}
-			raw, err := base64.StdEncoding.DecodeString(a.ContentBytes)
-			if err != nil {
-				return badRequest("ErrorInvalidRequest", "The attachment's contentBytes are not valid base64.")
+			att, e := inlineAttachment(a)
+			if e != nil {
+				return e
 			}
-			m.attachments = append(m.attachments, attachment{name: a.Name, contentType: a.ContentType, size: len(raw)})
+			m.attachments = append(m.attachments, att)
 		}
 	}
 	return nil

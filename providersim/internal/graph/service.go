@@ -73,6 +73,7 @@ type Service struct {
 	subs          map[string]*subscription
 	deltas        map[string]*deltaState
 	outbox        []queuedSend // submissions held back by the message rate
+	uploads       map[string]*uploadSession
 
 	stopRelease chan struct{}
 	released    chan struct{}
@@ -124,6 +125,7 @@ func (s *Service) Reset() {
 	s.subs = map[string]*subscription{}
 	s.deltas = map[string]*deltaState{}
 	s.outbox = nil
+	s.uploads = map[string]*uploadSession{}
 	s.mu.Unlock()
 }
 
@@ -217,6 +219,10 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.counters.Inc("graph.requests")
 	s.ReleaseOutbox()
+	if strings.HasPrefix(r.URL.Path, "/upload/attachmentSessions/") {
+		s.serveUpload(w, r)
+		return
+	}
 	rt, rerr := parseRoute(r.Method, r.URL.Path)
 	if rerr != nil {
 		s.writeError(w, r, rerr)
@@ -340,6 +346,8 @@ var scopeNeeds = map[string][]string{
 	"moveMessage":             {"Mail.ReadWrite"},
 	"createReply":             {"Mail.ReadWrite"},
 	"createReplyAll":          {"Mail.ReadWrite"},
+	"addAttachment":           {"Mail.ReadWrite"},
+	"createUploadSession":     {"Mail.ReadWrite"},
 	"listMessages":            readMail,
 	"getMessage":              readMail,
 	"listFolders":             readMail,
@@ -377,6 +385,8 @@ func (s *Service) handlers() map[string]func(*request) *graphError {
 		"replyAll":                s.reply,
 		"createReply":             s.createReply,
 		"createReplyAll":          s.createReply,
+		"addAttachment":           s.addAttachment,
+		"createUploadSession":     s.createUploadSession,
 		"listFolders":             s.listFolders,
 		"getFolder":               s.getFolder,
 		"delta":                   s.delta,
