@@ -4,8 +4,8 @@ import (
 	"testing"
 
 	"github.com/tandemhq/tandem/e2e/stack"
-	"github.com/tandemhq/tandem/providersim"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/providersim"
 )
 
 // ID-1 for the demo user whose address is not their UPN and whose ID token
