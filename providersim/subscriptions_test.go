@@ -471,7 +471,7 @@ func TestNotificationsComeInBatches(t *testing.T) {
 	h := newHook(t)
 	adeleToken := e.graphToken(providersim.DemoContosoUser)
 	meganToken := e.graphToken(providersim.DemoContosoAdmin)
-	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{NotificationBatchSize: 3, NotificationBatchWaitMs: 300}); err != nil {
+	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{NotificationBatchSize: 3, NotificationBatchWaitMs: 1500}); err != nil {
 		t.Fatal(err)
 	}
 	subA := subscribe(e, adeleToken, map[string]any{"notificationUrl": h.url("/batch"), "clientState": "a"}, 201)["id"].(string)
