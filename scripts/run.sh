@@ -43,7 +43,8 @@ trap 'stop; exit 143' TERM
 trap stop EXIT
 
 if [ -x bin/providersim ]; then
-  start providersim bin/providersim
+  # The webhook receiver is local http, which Graph refuses; the sim allows loopback.
+  start providersim bin/providersim -allow-http-loopback
 fi
 start identity bin/identity
 start outreach bin/outreach

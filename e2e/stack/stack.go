@@ -191,7 +191,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		"TANDEM_FRONTEND_URL=" + s.FrontendURL,
 	}, opts.Env...)
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
-		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr,
+		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}

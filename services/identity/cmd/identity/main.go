@@ -102,12 +102,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
+	verifier := signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil)
 	flows := signin.New(signin.Options{
 		Config: signin.Config{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant, ClientID: cfg.MicrosoftClientID,
 			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL,
 			LeverAuthorizeURL: cfg.LeverAuthorizeURL, LeverClientID: cfg.LeverClientID, LeverAudience: cfg.LeverAudience},
 		Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Store: st,
-		Exchanger: codeExchanger{tokens}, Verifier: signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil),
+		Exchanger: codeExchanger{tokens}, Verifier: verifier, Addresses: verifier,
 		Vault: credentialsPut{credentials}, Logger: log,
 	})
 	handler := server.New(st, ss, flows, accessTokens{credentials}, log)

@@ -80,7 +80,11 @@ type CodeExchanger interface {
 type IDClaims struct {
 	TenantID string
 	ObjectID string
+	// Email is the email claim, empty when the token has none (often, for
+	// work accounts); Username is preferred_username, the UPN, which is a
+	// sign-in name and not necessarily an address.
 	Email    string
+	Username string
 	Name     string
 	Nonce    string
 	// DirectoryRoles are the role template ids of the wids claim.
@@ -108,6 +112,13 @@ func (c IDClaims) CanGrantAdminConsent() bool {
 // audience, expiry) and returns its claims.
 type IDVerifier interface {
 	Verify(ctx context.Context, rawIDToken string) (IDClaims, error)
+}
+
+// AddressLookup finds the primary SMTP address of the signed-in user
+// (Graph's mail) with the sign-in's access token, for an ID token without
+// an email claim.
+type AddressLookup interface {
+	PrimaryAddress(ctx context.Context, accessToken string) (string, error)
 }
 
 // CredentialVault keeps a connection's tokens.
@@ -160,15 +171,16 @@ func (c Config) frontendComplete(code string) string {
 
 // Flows runs the OAuth flows.
 type Flows struct {
-	cfg      Config
-	redis    redis.UniversalClient
-	prefix   string
-	store    *store.Store
-	exchange CodeExchanger
-	verify   IDVerifier
-	vault    CredentialVault
-	log      *slog.Logger
-	now      func() time.Time
+	cfg       Config
+	redis     redis.UniversalClient
+	prefix    string
+	store     *store.Store
+	exchange  CodeExchanger
+	verify    IDVerifier
+	addresses AddressLookup
+	vault     CredentialVault
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // Options wires Flows.
@@ -179,6 +191,9 @@ type Options struct {
 	Store     *store.Store
 	Exchanger CodeExchanger
 	Verifier  IDVerifier
+	// Addresses answers for ID tokens without an email claim; nil falls back
+	// to the UPN.
+	Addresses AddressLookup
 	Vault     CredentialVault
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -192,7 +207,7 @@ func New(o Options) *Flows {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Flows{cfg: o.Config, redis: o.Redis, prefix: o.Prefix, store: o.Store, exchange: o.Exchanger, verify: o.Verifier, vault: o.Vault, log: o.Logger, now: o.Now}
+	return &Flows{cfg: o.Config, redis: o.Redis, prefix: o.Prefix, store: o.Store, exchange: o.Exchanger, verify: o.Verifier, addresses: o.Addresses, vault: o.Vault, log: o.Logger, now: o.Now}
 }
 
 // Config returns the flows' configuration.
@@ -452,12 +467,37 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 		f.log.WarnContext(ctx, "id token nonce mismatch", slog.String("flow", st.Flow))
 		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
 	}
+	if claims.Email == "" {
+		addr, err := f.primaryAddress(ctx, tokens.AccessToken, claims)
+		if err != nil {
+			f.log.WarnContext(ctx, "primary address lookup failed", slog.String("flow", st.Flow), slog.Any("error", err))
+			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not tell us your email address; please try again."})
+		}
+		claims.Email = addr
+	}
 	switch st.Flow {
 	case FlowMailbox:
 		return f.completeMailbox(ctx, st, tokens, claims)
 	default:
 		return f.completeSignIn(ctx, st, claims)
 	}
+}
+
+// primaryAddress is the address of a user whose ID token has no email
+// claim: Graph's mail. Only an account without a mailbox (no mail) falls
+// back to its UPN, the one name it has.
+func (f *Flows) primaryAddress(ctx context.Context, accessToken string, c IDClaims) (string, error) {
+	if f.addresses == nil {
+		return c.Username, nil
+	}
+	addr, err := f.addresses.PrimaryAddress(ctx, accessToken)
+	if err != nil {
+		return "", err
+	}
+	if addr == "" {
+		return c.Username, nil
+	}
+	return addr, nil
 }
 
 func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (string, error) {

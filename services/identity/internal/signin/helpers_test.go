@@ -90,11 +90,12 @@ func newEnv(t *testing.T) *env {
 	st := store.New(pool)
 	v := &vault{}
 	with := func(c signin.Config) *signin.Flows {
+		verifier := signin.NewMicrosoftIDVerifier(sim.MicrosoftURL(), "organizations", providersim.DefaultClientID, nil)
 		return signin.New(signin.Options{
 			Config: c, Redis: rdb, Prefix: prefix, Store: st,
 			Exchanger: codeExchanger{microsofttest.TokenClient(t, sim, microsofttest.HTTP(logging.Discard()))},
-			Verifier:  signin.NewMicrosoftIDVerifier(sim.MicrosoftURL(), "organizations", providersim.DefaultClientID, nil),
-			Vault:     v,
+			Verifier:  verifier, Addresses: verifier,
+			Vault: v,
 		})
 	}
 	flows := with(signin.Config{Authority: sim.MicrosoftURL(), Tenant: "organizations", ClientID: providersim.DefaultClientID,

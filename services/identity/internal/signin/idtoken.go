@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ type MicrosoftIDVerifier struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	graph    string // Graph's base URL, from discovery's userinfo_endpoint
 }
 
 // NewMicrosoftIDVerifier returns a verifier; discovery happens on first use,
@@ -53,12 +55,15 @@ func (v *MicrosoftIDVerifier) load(ctx context.Context) (*oidc.IDTokenVerifier, 
 		return nil, fmt.Errorf("openid discovery: status %d", resp.StatusCode)
 	}
 	var doc struct {
-		JWKSURI string   `json:"jwks_uri"`
-		Algs    []string `json:"id_token_signing_alg_values_supported"`
+		JWKSURI  string   `json:"jwks_uri"`
+		Algs     []string `json:"id_token_signing_alg_values_supported"`
+		UserInfo string   `json:"userinfo_endpoint"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.JWKSURI == "" {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil || doc.JWKSURI == "" {
 		return nil, errors.New("openid discovery: no jwks_uri")
 	}
+	// Microsoft's userinfo endpoint is Graph's (https://graph.microsoft.com/oidc/userinfo).
+	v.graph, _ = strings.CutSuffix(doc.UserInfo, "/oidc/userinfo")
 	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), v.client), doc.JWKSURI)
 	v.verifier = oidc.NewVerifier("", keys, &oidc.Config{ClientID: v.clientID, SkipIssuerCheck: true, SupportedSigningAlgs: []string{oidc.RS256}})
 	return v.verifier, nil
@@ -95,9 +100,47 @@ func (v *MicrosoftIDVerifier) Verify(ctx context.Context, raw string) (IDClaims,
 	if want := v.authority + "/" + c.TID + "/v2.0"; tok.Issuer != want {
 		return IDClaims{}, fmt.Errorf("id token issuer %q is not its tenant's %q", tok.Issuer, want)
 	}
-	email := c.Email
-	if email == "" {
-		email = c.PreferredUsername
+	// preferred_username is the UPN, a sign-in name that need not receive
+	// mail; an address comes from email or, without it, Graph's mail.
+	return IDClaims{TenantID: c.TID, ObjectID: c.OID, Email: strings.ToLower(c.Email), Username: strings.ToLower(c.PreferredUsername),
+		Name: c.Name, Nonce: c.Nonce, DirectoryRoles: c.WIDs}, nil
+}
+
+// PrimaryAddress implements AddressLookup: the mail of the signed-in user
+// from Graph's /me, read with the sign-in's access token (User.Read).
+// Graph is where discovery's userinfo_endpoint is. An account without a
+// mailbox has no mail: the address is then empty.
+func (v *MicrosoftIDVerifier) PrimaryAddress(ctx context.Context, accessToken string) (string, error) {
+	if _, err := v.load(ctx); err != nil {
+		return "", err
 	}
-	return IDClaims{TenantID: c.TID, ObjectID: c.OID, Email: strings.ToLower(email), Name: c.Name, Nonce: c.Nonce, DirectoryRoles: c.WIDs}, nil
+	v.mu.Lock()
+	graph := v.graph
+	v.mu.Unlock()
+	if graph == "" || accessToken == "" {
+		return "", errors.New("graph /me: no Graph endpoint or access token")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, graph+"/v1.0/me?%24select=mail", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	resp, err := v.client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("graph /me: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("graph /me: status %d", resp.StatusCode)
+	}
+	var me struct {
+		Mail *string `json:"mail"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&me); err != nil {
+		return "", fmt.Errorf("graph /me: %w", err)
+	}
+	if me.Mail == nil {
+		return "", nil
+	}
+	return strings.ToLower(strings.TrimSpace(*me.Mail)), nil
 }
