@@ -82,6 +82,7 @@ func Generate(ctx context.Context, in Inputs) (*openapi3.T, error) {
 	openapi3conv.Upgrade(doc)
 	doc.OpenAPI = Version
 	doc.Info = frag.Info
+	doc.Servers = frag.Servers
 	doc.Security = openapi3.SecurityRequirements{{BearerScheme: {}}}
 	doc.Components.SecuritySchemes = frag.Components.SecuritySchemes
 	if doc.Components.SecuritySchemes[BearerScheme] == nil {
