@@ -170,7 +170,9 @@ func TestGenerateRefuses(t *testing.T) {
 		"a denied RPC with a route":    {func(in *Inputs) { in.Policy["/tandem.demo.v1.DemoService/GetUser"] = "denied" }, "is denied in its policy"},
 		"a route without a rule": {func(in *Inputs) { delete(in.Policy, "/tandem.demo.v1.DemoService/GetUser") },
 			"has no rule in its service's authz.Policy"},
-		"an operation without an HTTP rule": {func(in *Inputs) { in.Rules = []byte(strings.ReplaceAll(rules, "DemoService.GetUser", "DemoService.Other")) },
+		"an operation without an HTTP rule": {func(in *Inputs) {
+			in.Rules = []byte(strings.ReplaceAll(rules, "DemoService.GetUser", "DemoService.Other"))
+		},
 			"has no HTTP rule"},
 		"an HTTP rule without an operation": {func(in *Inputs) {
 			in.Rules = append(in.Rules, []byte("    - selector: tandem.demo.v1.DemoService.Gone\n      get: /v1/gone\n")...)
