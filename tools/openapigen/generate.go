@@ -81,31 +81,13 @@ func Generate(ctx context.Context, in Inputs) (*openapi3.T, error) {
 	}
 	openapi3conv.Upgrade(doc)
 	doc.OpenAPI = Version
-	doc.Info = frag.Info
-	doc.Servers = frag.Servers
-	doc.Security = openapi3.SecurityRequirements{{BearerScheme: {}}}
-	doc.Components.SecuritySchemes = frag.Components.SecuritySchemes
-	if doc.Components.SecuritySchemes[BearerScheme] == nil {
-		return nil, fmt.Errorf("fragment: no %q security scheme", BearerScheme)
+	refDocs, err := refDescriptions(in.Swagger)
+	if err != nil {
+		return nil, err
 	}
-	doc.Components.Responses = frag.Components.Responses
-	for _, name := range errorResponses {
-		if doc.Components.Responses[name] == nil {
-			return nil, fmt.Errorf("fragment: no component response %q", name)
-		}
-	}
-	for name, s := range frag.Components.Schemas {
-		if doc.Components.Schemas[name] != nil {
-			return nil, fmt.Errorf("fragment: schema %s is also generated from proto", name)
-		}
-		doc.Components.Schemas[name] = s
-	}
-	if len(doc.Components.Parameters) > 0 || len(doc.Components.Headers) > 0 {
-		return nil, fmt.Errorf("converted document has component parameters or headers, which the fragment's would replace")
-	}
-	doc.Components.Parameters = frag.Components.Parameters
-	doc.Components.Headers = frag.Components.Headers
-
+	// The proto-generated schemas first, before the fragment's join them.
+	protoJSON(doc, refDocs)
+	enrichSchemas(doc)
 	seen := map[string]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
@@ -124,13 +106,9 @@ func Generate(ctx context.Context, in Inputs) (*openapi3.T, error) {
 			return nil, fmt.Errorf("HTTP rule for %s made no operation", rpc)
 		}
 	}
-	for path, item := range frag.Paths.Map() {
-		if doc.Paths.Value(path) != nil {
-			return nil, fmt.Errorf("fragment: %s is also a generated path", path)
-		}
-		doc.Paths.Set(path, item)
+	if err := mergeFragment(doc, frag); err != nil {
+		return nil, err
 	}
-	enrichSchemas(doc)
 	doc.Tags = tags(doc, frag.Tags)
 	if err := uniqueOperationIDs(doc); err != nil {
 		return nil, err
@@ -207,6 +185,123 @@ func lowerCamel(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// mergeFragment adds the gateway's info, servers, security scheme, error
+// responses, schemas and plain routes.
+func mergeFragment(doc, frag *openapi3.T) error {
+	doc.Info = frag.Info
+	doc.Servers = frag.Servers
+	doc.Security = openapi3.SecurityRequirements{{BearerScheme: {}}}
+	doc.Components.SecuritySchemes = frag.Components.SecuritySchemes
+	if doc.Components.SecuritySchemes[BearerScheme] == nil {
+		return fmt.Errorf("fragment: no %q security scheme", BearerScheme)
+	}
+	doc.Components.Responses = frag.Components.Responses
+	for _, name := range errorResponses {
+		if doc.Components.Responses[name] == nil {
+			return fmt.Errorf("fragment: no component response %q", name)
+		}
+	}
+	for name, s := range frag.Components.Schemas {
+		if doc.Components.Schemas[name] != nil {
+			return fmt.Errorf("fragment: schema %s is also generated from proto", name)
+		}
+		doc.Components.Schemas[name] = s
+	}
+	if len(doc.Components.Parameters) > 0 || len(doc.Components.Headers) > 0 {
+		return fmt.Errorf("converted document has component parameters or headers, which the fragment's would replace")
+	}
+	doc.Components.Parameters = frag.Components.Parameters
+	doc.Components.Headers = frag.Components.Headers
+	for path, item := range frag.Paths.Map() {
+		if doc.Paths.Value(path) != nil {
+			return fmt.Errorf("fragment: %s is also a generated path", path)
+		}
+		doc.Paths.Set(path, item)
+	}
+	return nil
+}
+
+// refDescriptions finds the comments of message- and enum-typed fields,
+// which Swagger 2.0 writes next to the field's $ref and openapi2conv drops:
+// definition name -> property -> description.
+func refDescriptions(swagger []byte) (map[string]map[string]string, error) {
+	var raw struct {
+		Definitions map[string]struct {
+			Properties map[string]struct {
+				Ref         string `json:"$ref"`
+				Title       string `json:"title"`
+				Description string `json:"description"`
+			} `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(swagger, &raw); err != nil {
+		return nil, fmt.Errorf("swagger: %w", err)
+	}
+	out := map[string]map[string]string{}
+	for name, def := range raw.Definitions {
+		for prop, p := range def.Properties {
+			d := p.Description
+			if d == "" {
+				d = p.Title
+			}
+			if p.Ref != "" && d != "" {
+				if out[name] == nil {
+					out[name] = map[string]string{}
+				}
+				out[name][prop] = d
+			}
+		}
+	}
+	return out, nil
+}
+
+// protoJSON makes the schemas say what the gateway's JSON holds: it writes
+// every field (EmitUnpopulated), with null for a message or timestamp that is
+// not set, so those are nullable; and it puts back the comments of fields
+// whose type is a message or an enum.
+func protoJSON(doc *openapi3.T, refDocs map[string]map[string]string) {
+	schemas := doc.Components.Schemas
+	nullable := func(desc string, ref *openapi3.SchemaRef) *openapi3.SchemaRef {
+		target := schemas[strings.TrimPrefix(ref.Ref, "#/components/schemas/")]
+		if target != nil && target.Value != nil && len(target.Value.Enum) > 0 {
+			// An enum is a string, its zero value's name when unset.
+			if desc == "" {
+				return ref
+			}
+			return &openapi3.SchemaRef{Value: &openapi3.Schema{Description: desc, AllOf: openapi3.SchemaRefs{ref}}}
+		}
+		null := &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{openapi3.TypeNull}}}
+		return &openapi3.SchemaRef{Value: &openapi3.Schema{Description: desc, OneOf: openapi3.SchemaRefs{ref, null}}}
+	}
+	fix := func(owner string, s *openapi3.Schema) {
+		for name, p := range s.Properties {
+			switch {
+			case p.Ref != "":
+				s.Properties[name] = nullable(refDocs[owner][name], p)
+			case p.Value != nil && p.Value.Type != nil && p.Value.Type.Is(openapi3.TypeString) && p.Value.Format == "date-time":
+				p.Value.Type = &openapi3.Types{openapi3.TypeString, openapi3.TypeNull}
+			}
+		}
+	}
+	for name, s := range schemas {
+		if s.Value != nil {
+			fix(name, s.Value)
+		}
+	}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.RequestBody == nil || op.RequestBody.Value == nil {
+				continue
+			}
+			for _, mt := range op.RequestBody.Value.Content {
+				if mt.Schema != nil && mt.Schema.Ref == "" && mt.Schema.Value != nil {
+					fix("", mt.Schema.Value)
+				}
+			}
+		}
+	}
 }
 
 // validated round-trips doc through the loader, which resolves every $ref,

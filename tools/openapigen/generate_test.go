@@ -33,7 +33,11 @@ const swagger = `{
     "User": {"type": "object", "properties": {
       "id": {"type": "string"}, "organizationId": {"type": "string"}, "remoteId": {"type": "string"},
       "email": {"type": "string"}, "pictureUrl": {"type": "string"}, "displayName": {"type": "string", "title": "For people"},
-      "createTime": {"type": "string", "format": "date-time"}}}
+      "createTime": {"type": "string", "format": "date-time"},
+      "manager": {"$ref": "#/definitions/Manager", "description": "Who they report to."},
+      "role": {"$ref": "#/definitions/Role", "title": "Their role"}}},
+    "Manager": {"type": "object", "properties": {"name": {"type": "string"}}},
+    "Role": {"type": "string", "enum": ["ROLE_UNSPECIFIED", "ROLE_ADMIN"], "default": "ROLE_UNSPECIFIED"}
   }
 }`
 
@@ -141,6 +145,21 @@ func TestGenerate(t *testing.T) {
 	}
 	if d := user["displayName"].Value; d.Description != "For people" || d.Title != "" {
 		t.Errorf("displayName: the comment should be the description: %+v", d)
+	}
+	// The gateway writes null for an unset message or timestamp, and the
+	// comments of message and enum fields survive the conversion.
+	if ct := user["createTime"].Value.Type; ct == nil || !slices.Equal(*ct, []string{"string", "null"}) {
+		t.Errorf("createTime type %v, want string or null", ct)
+	}
+	if m := user["manager"].Value; m == nil || m.Description != "Who they report to." || len(m.OneOf) != 2 ||
+		m.OneOf[0].Ref != "#/components/schemas/Manager" || !m.OneOf[1].Value.Type.Is("null") {
+		t.Errorf("manager: %+v, want its description and Manager or null", m)
+	}
+	if r := user["role"].Value; r == nil || r.Description != "Their role" || len(r.AllOf) != 1 || r.AllOf[0].Ref != "#/components/schemas/Role" {
+		t.Errorf("role: %+v, want its description and the Role enum, not nullable", r)
+	}
+	if f := doc.Components.Schemas["ErrorDetail"].Value.Properties["trace_id"].Value.Format; f != "" {
+		t.Errorf("the fragment's schemas are its own: trace_id got format %q", f)
 	}
 	for _, p := range users.Patch.Parameters {
 		switch p.Value.Name {

@@ -56,7 +56,7 @@ type response struct {
 
 type schema struct {
 	Ref        string            `json:"$ref"`
-	Type       string            `json:"type"`
+	Type       any               `json:"type"` // a name, or a list of them in OpenAPI 3.1
 	Required   []string          `json:"required"`
 	Properties map[string]schema `json:"properties"`
 	Items      *schema           `json:"items"`
@@ -304,7 +304,7 @@ func conforms(doc document, s schema, v any, at string) error {
 		s = ref
 	}
 	switch s.Type {
-	case "object":
+	case "object": // the error shape needs no type lists
 		m, ok := v.(map[string]any)
 		if !ok {
 			return fmt.Errorf("%s: not an object", at)

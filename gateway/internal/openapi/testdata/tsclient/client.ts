@@ -27,12 +27,13 @@ export function tandemClient(baseUrl: string, accessToken: () => string | undefi
 type Client = ReturnType<typeof tandemClient>;
 
 // A public call: redeem the one-time code the OAuth callback redirected with.
-export async function signIn(client: Client, code: string): Promise<Schemas["Session"] | undefined> {
+// Objects and timestamps that are not set come back as null.
+export async function signIn(client: Client, code: string): Promise<Schemas["Session"] | null> {
   const { data, error } = await client.POST("/v1/sessions:exchange", { body: { code } });
   if (error) {
     throw new Error(describe(error));
   }
-  return data.outcome === "signed_in" ? data.session : undefined;
+  return data.outcome === "signed_in" ? (data.session ?? null) : null;
 }
 
 // A read.
@@ -46,7 +47,7 @@ export async function whoAmI(client: Client): Promise<string> {
 }
 
 // An update with a field mask: only display_name changes.
-export async function renameOrganization(client: Client, displayName: string): Promise<Schemas["Organization"] | undefined> {
+export async function renameOrganization(client: Client, displayName: string): Promise<Schemas["Organization"] | null> {
   const { data, error } = await client.PATCH("/v1/organization", {
     params: { query: { updateMask: "display_name" } },
     body: { displayName },
@@ -54,13 +55,13 @@ export async function renameOrganization(client: Client, displayName: string): P
   if (error) {
     throw new Error(describe(error));
   }
-  return data.organization;
+  return data.organization ?? null;
 }
 
 // The error branch: a role change the caller may not make, or that would
 // leave the organization without a Super Admin, comes back typed.
 export type RoleChange =
-  | { ok: true; user: Schemas["User"] | undefined }
+  | { ok: true; user: Schemas["User"] | null }
   | { ok: false; status: ApiError["error"]["status"]; fields: Record<string, string>; reason?: string };
 
 export async function changeRole(client: Client, userId: string, role: Schemas["Role"]): Promise<RoleChange> {
@@ -78,7 +79,7 @@ export async function changeRole(client: Client, userId: string, role: Schemas["
     }
     return { ok: false, status: error.error.status, fields, reason: error.error.reason };
   }
-  return { ok: true, user: data.user };
+  return { ok: true, user: data.user ?? null };
 }
 
 function describe(e: ApiError): string {
