@@ -195,6 +195,9 @@ func TestEveryOperationDeclaresSecurityAndErrors(t *testing.T) {
 		if len(errs) == 0 {
 			t.Errorf("%s declares no error response", at)
 		}
+		if isRPC := strings.Contains(at, " /v1/"); isRPC != (op.RPC != "") {
+			t.Errorf("%s: x-tandem-rpc %q; every /v1 route, and only those, is an RPC's", at, op.RPC)
+		}
 		if op.RPC == "" {
 			return // a plain route: the fragment lists its own
 		}
