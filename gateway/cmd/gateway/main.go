@@ -54,6 +54,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	docV2, err := openapi.SwaggerDocument(version)
+	if err != nil {
+		return err
+	}
 	if cfg.ServiceToken.Value() == config.DevServiceToken {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
@@ -79,6 +83,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Log:      log,
 	}
 	routes.Register(gw)
+	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))
 
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
