@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,10 +60,12 @@ func connectedMailbox(t *testing.T, s *stack.Stack, email string) (api, *identit
 // replicas at expiry cause one refresh; the rotated refresh token is kept; a
 // revoked grant turns the connection to reconnect_required with the reason.
 func TestScenario_ID_5(t *testing.T) {
-	// Refresh one second before expiry; the simulator issues 4-second tokens.
-	s := stack.Start(t, binDir, stack.Options{IdentityReplicas: 1, Env: []string{"TANDEM_VAULT_REFRESH_BEFORE=1s"}})
+	// The simulator issues 6-second tokens; the vault refreshes them 3
+	// seconds before they expire, which leaves 3 seconds in which a token is
+	// due and still valid.
+	s := stack.Start(t, binDir, stack.Options{IdentityReplicas: 1, Env: []string{"TANDEM_VAULT_REFRESH_BEFORE=3s"}})
 	ctl := sim(t, s)
-	if err := ctl.SetLifetimes(t.Context(), simclient.Lifetimes{AccessTokenSeconds: 4}); err != nil {
+	if err := ctl.SetLifetimes(t.Context(), simclient.Lifetimes{AccessTokenSeconds: 6}); err != nil {
 		t.Fatal(err)
 	}
 	userAPI, conn := connectedMailbox(t, s, contosoUser)
@@ -120,19 +123,35 @@ func TestScenario_ID_5(t *testing.T) {
 		}
 		return errors.New("no token refresh has reached Microsoft yet")
 	})
+	// 100 callers on both replicas. Replica 0's join the refresh in flight;
+	// replica 1's find another replica refreshing and a token still valid,
+	// and are answered while Microsoft holds the refresh. Then it is let go.
 	var wg sync.WaitGroup
+	var answeredByReplica1 atomic.Int32
 	tokens := make([]string, 100)
 	errs := make([]error, 100)
 	for i := range 100 {
 		wg.Go(func() {
 			resp, err := replicas[i%2].GetAccessToken(ctx, req)
 			tokens[i], errs[i] = resp.GetAccessToken(), err
+			if i%2 == 1 {
+				answeredByReplica1.Add(1)
+			}
 		})
 	}
+	held := poll.Wait(ctx, 20*time.Second, func() error {
+		if n := answeredByReplica1.Load(); n < 50 {
+			return fmt.Errorf("%d of replica 1's 50 callers answered while replica 0's refresh is held", n)
+		}
+		return nil
+	})
 	if err := ctl.RemoveFault(t.Context(), hold.ID); err != nil {
 		t.Fatal(err)
 	}
 	wg.Wait()
+	if held != nil {
+		t.Fatal(held)
+	}
 	if err := <-dueCallerErr; err != nil {
 		t.Fatalf("the caller that found the token due: %v", err)
 	}
