@@ -72,7 +72,7 @@ func TestUntilFailsWithTheLastCheckAtTheDeadline(t *testing.T) {
 		msg := tb.fatals[0]
 		for _, want := range []string{
 			fmt.Sprintf("health is NOT_SERVING (check %d), want SERVING", calls), // the last check's words
-			"10s",                      // how long it waited
+			"10s", // how long it waited
 			fmt.Sprintf("%d checks", calls),
 		} {
 			if !strings.Contains(msg, want) {
