@@ -2,10 +2,13 @@ package ratelimit
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 func TestQuotaTakeAllOrNothing(t *testing.T) {
@@ -100,18 +103,16 @@ func TestQuotaFreesAfterWindow(t *testing.T) {
 	if err != nil || denied.Allowed {
 		t.Fatalf("%+v %v", denied, err)
 	}
-	var d Decision
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if d, err = q.Take(ctx, "mbx", 1); err != nil {
+	poll.Until(t, 5*time.Second, func() error {
+		d, err := q.Take(ctx, "mbx", 1)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Allowed || time.Now().After(deadline) {
-			break
+		if !d.Allowed {
+			return fmt.Errorf("the quota has not freed: %+v", d)
 		}
-	}
-	if !d.Allowed {
-		t.Fatal("quota never freed")
-	}
+		return nil
+	})
 	elapsed := time.Since(start)
 	if elapsed < length {
 		t.Fatalf("freed after %s, inside the %s window", elapsed, length)

@@ -3,6 +3,7 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 var migrations = fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id int);\n")}}
@@ -59,17 +61,13 @@ func TestServiceLifecycle(t *testing.T) {
 	}
 	defer conn.Close()
 	health := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, func() error {
 		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			break
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("health is %v (%v), want SERVING; logs:\n%s", resp.GetStatus(), err, logs.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never SERVING: %v %v\n%s", resp, err, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	select {
 	case err := <-done:
