@@ -64,6 +64,7 @@ var allowAll = AuthFunc(func(ctx context.Context, _ string) (context.Context, er
 
 type harness struct {
 	srv    *Server
+	conn   *grpc.ClientConn
 	client testpb.TestServiceClient
 	health healthpb.HealthClient
 	svc    *testService
@@ -100,7 +101,7 @@ func start(t *testing.T, opts Options, hook func(string)) *harness {
 		<-done
 		conn.Close()
 	})
-	return &harness{srv: srv, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
+	return &harness{srv: srv, conn: conn, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
 }
 
 func call(t *testing.T, h *harness, cmd string) (*testpb.SimpleResponse, error) {
