@@ -68,6 +68,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Logger:       log,
 		ReadyTimeout: cfg.ReadyTimeout,
 		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		BodyTimeout:  cfg.BodyTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
 	})
 	if err != nil {
 		return err
@@ -85,12 +89,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		gw.Close()
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := gw.Server()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
 	log.InfoContext(ctx, "serving", slog.String("addr", lis.Addr().String()))

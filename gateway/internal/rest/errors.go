@@ -86,7 +86,19 @@ func errorFromStatus(ctx context.Context, st *status.Status) ErrorBody {
 
 // WriteError writes the error shape for st.
 func WriteError(ctx context.Context, w http.ResponseWriter, st *status.Status) {
-	body := errorFromStatus(ctx, st)
+	writeBody(w, errorFromStatus(ctx, st))
+}
+
+// writeDetail writes an error the gateway itself decided on, whose HTTP
+// status need not follow from a gRPC code (413, 408).
+func writeDetail(ctx context.Context, w http.ResponseWriter, d ErrorDetail) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		d.TraceID = sc.TraceID().String()
+	}
+	writeBody(w, ErrorBody{Error: d})
+}
+
+func writeBody(w http.ResponseWriter, body ErrorBody) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(body.Error.Code)
@@ -104,10 +116,7 @@ func handleRoutingError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Mars
 	case http.StatusNotFound:
 		WriteError(ctx, w, status.New(codes.NotFound, "no such route"))
 	case http.StatusMethodNotAllowed:
-		body := ErrorBody{Error: ErrorDetail{Code: http.StatusMethodNotAllowed, Status: statusNames[codes.Unimplemented], Message: "method not allowed"}}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_ = json.NewEncoder(w).Encode(body)
+		writeDetail(ctx, w, ErrorDetail{Code: http.StatusMethodNotAllowed, Status: statusNames[codes.Unimplemented], Message: "method not allowed"})
 	default:
 		WriteError(ctx, w, status.New(codes.InvalidArgument, "bad request"))
 	}
