@@ -83,7 +83,7 @@ type Gateway struct {
 	limits routeLimits
 	routes map[string]routeLimits
 	once   sync.Once
-	h     http.Handler
+	h      http.Handler
 	// draining is set when the process is stopping: /readyz answers 503 so
 	// load balancers stop sending requests before the server closes.
 	draining atomic.Bool
@@ -289,4 +289,3 @@ func allowMetadata(allowed []string) runtime.HeaderMatcherFunc {
 		return "", false
 	}
 }
-
