@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -105,9 +106,27 @@ func writeBody(w http.ResponseWriter, body ErrorBody) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// handleError is grpc-gateway's error hook.
-func handleError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
-	WriteError(ctx, w, status.Convert(err))
+// handleError is grpc-gateway's error hook. An InvalidArgument from a
+// request no service saw is the gateway's own decoding failure: it is told
+// in Tandem's words (decode.go), never the library's. A masked error's
+// cause goes to the log.
+func (g *Gateway) handleError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if st.Code() == codes.InvalidArgument && decodedLocally(ctx) {
+		e, ok := parseRequestError(st.Message())
+		if !ok {
+			e = requestError{Description: invalidRequest}
+		}
+		writeDetail(ctx, w, e.detail())
+		return
+	}
+	switch st.Code() {
+	case codes.Unknown, codes.Internal, codes.DataLoss:
+		method, _ := runtime.RPCMethod(ctx)
+		g.log.ErrorContext(ctx, "request failed", slog.String("path", r.URL.Path), slog.String("method", method),
+			slog.String("code", st.Code().String()), slog.Any("error", err))
+	}
+	WriteError(ctx, w, st)
 }
 
 // handleRoutingError keeps 404 and 405 from the router in the same shape.

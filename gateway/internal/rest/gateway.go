@@ -105,20 +105,25 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	g := &Gateway{opts: opts, log: opts.Logger, conns: map[string]*grpc.ClientConn{}, plain: http.NewServeMux(),
 		limits: routeLimits{maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout}, routes: map[string]routeLimits{}}
 	g.grpc = runtime.NewServeMux(
-		runtime.WithErrorHandler(handleError),
+		runtime.WithErrorHandler(g.handleError),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		runtime.WithIncomingHeaderMatcher(allowHeaders(ForwardedHeaders)),
 		runtime.WithOutgoingHeaderMatcher(allowMetadata(ReturnedMetadata)),
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &jsonMarshaler{runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		runtime.WithMiddlewares(validPathParams),
+		// grpc-gateway keeps the query parser in a package variable.
+		runtime.SetQueryParameterParser(queryParser{}),
 	)
 	for _, u := range opts.Upstreams {
 		conn, err := grpc.NewClient(u.Addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+			grpc.WithChainUnaryInterceptor(markUnary),
+			grpc.WithChainStreamInterceptor(markStream),
 		)
 		if err != nil {
 			g.Close()
@@ -195,6 +200,9 @@ func (d dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !readBody(w, r, limits) {
 		return
+	}
+	if h == d.api {
+		r = withUpstreamMark(r)
 	}
 	h.ServeHTTP(w, r)
 }
