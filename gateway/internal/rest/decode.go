@@ -325,4 +325,3 @@ func queryField(md protoreflect.MessageDescriptor, key string) protoreflect.Fiel
 	}
 	return fd
 }
-
