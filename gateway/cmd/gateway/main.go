@@ -81,6 +81,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Identity: identityv1.NewIdentityServiceClient(gw.Conn("identity")),
 		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceToken.Value()}),
 		Log:      log,
+		Binding:  oauth.NewBinding(cfg.ServiceToken.Value(), cfg.PublicURL),
 	}
 	routes.Register(gw)
 

@@ -27,6 +27,9 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	ReadyTimeout    time.Duration
+	// PublicURL is where browsers reach the gateway; over HTTPS the OAuth
+	// binding cookie is Secure and __Host- named.
+	PublicURL string
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
 	// MaxBodyBytes caps a request body; BodyTimeout bounds reading it;
@@ -63,6 +66,7 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	fs.DurationVar(&c.BodyTimeout, "http-body-timeout", 30*time.Second, "how long a request's body may take to arrive (408 after it)")
 	fs.DurationVar(&c.WriteTimeout, "http-write-timeout", 60*time.Second, "bound on a request from the end of its headers to the end of its response")
 	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
+	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "where browsers reach the gateway (https:// in production)")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins (https://app.example.com) allowed to call the REST API; empty allows none")
 	config.SecretFlag(fs, &c.ServiceToken, "service-token", DevServiceToken, "shared secret Tandem services authenticate each other with")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration and continue")
@@ -89,6 +93,9 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	}
 	if c.ReadyTimeout <= 0 {
 		p.Addf("ready-timeout", "must be positive")
+	}
+	if !isOrigin(c.PublicURL) {
+		p.Addf("public-url", "must be an http(s) URL with no path (https://tandem.example.com)")
 	}
 	if c.MaxBodyBytes <= 0 {
 		p.Addf("http-max-body-bytes", "must be positive")

@@ -55,3 +55,18 @@ func TestHTTPLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestPublicURL(t *testing.T) {
+	c, err := Load(nil, io.Discard)
+	if err != nil || c.PublicURL != "http://localhost:8080" {
+		t.Fatalf("default: %v %q", err, c.PublicURL)
+	}
+	if c, err := Load([]string{"-public-url", "https://tandem.example.com"}, io.Discard); err != nil || c.PublicURL != "https://tandem.example.com" {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	for _, bad := range []string{"tandem.example.com", "https://tandem.example.com/", "ftp://x.example"} {
+		if _, err := Load([]string{"-public-url", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "public-url") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

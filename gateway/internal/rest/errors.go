@@ -90,6 +90,11 @@ func WriteError(ctx context.Context, w http.ResponseWriter, st *status.Status) {
 	writeBody(w, errorFromStatus(ctx, st))
 }
 
+// WriteInvalid writes a 400 naming a bad request field, for plain routes.
+func WriteInvalid(ctx context.Context, w http.ResponseWriter, field, description string) {
+	writeDetail(ctx, w, requestError{Field: field, Description: description}.detail())
+}
+
 // writeDetail writes an error the gateway itself decided on, whose HTTP
 // status need not follow from a gRPC code (413, 408).
 func writeDetail(ctx context.Context, w http.ResponseWriter, d ErrorDetail) {
