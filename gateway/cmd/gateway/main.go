@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,6 +57,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	if cfg.ServiceToken.Value() == config.DevServiceToken {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
+	}
+	if !strings.HasPrefix(cfg.PublicURL, "https://") {
+		log.WarnContext(ctx, "TANDEM_PUBLIC_URL is not https: the OAuth binding cookie is neither Secure nor __Host- (fine for localhost only)", slog.String("public_url", cfg.PublicURL))
 	}
 	gw, err := rest.New(ctx, rest.Options{
 		Upstreams: []rest.Upstream{
