@@ -49,7 +49,7 @@ func connectedMailbox(t *testing.T, s *stack.Stack, email string) (api, *identit
 	_, userAPI := signedIn(t, s, br, as{email: email})
 	connect := &identityv1.ConnectMailboxResponse{}
 	userAPI.must("POST", "/v1/mailboxConnection:connect", &identityv1.ConnectMailboxRequest{}, connect)
-	res := exchange(t, s, loginCode(t, br.walk(br.open(connect.GetAuthorizeUrl()), as{email: email})))
+	res := exchange(t, br, loginCode(t, br.walk(br.open(connect.GetAuthorizeUrl()), as{email: email})))
 	if res.GetOutcome() != "mailbox_connected" {
 		t.Fatalf("connect mailbox: %v", res)
 	}

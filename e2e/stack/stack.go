@@ -190,6 +190,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		"TANDEM_MICROSOFT_AUTHORITY=" + s.MicrosoftURL,
 		"TANDEM_PUBLIC_URL=" + s.GatewayURL,
 		"TANDEM_FRONTEND_URL=" + s.FrontendURL,
+		"TANDEM_GRPC_REFLECTION=true",
 	}, opts.Env...)
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
 		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-allow-http-loopback",

@@ -66,6 +66,7 @@ var allowAll = AuthFunc(func(ctx context.Context, _ string) (context.Context, er
 
 type harness struct {
 	srv    *Server
+	conn   *grpc.ClientConn
 	client testpb.TestServiceClient
 	health healthpb.HealthClient
 	svc    *testService
@@ -102,7 +103,7 @@ func start(t *testing.T, opts Options, hook func(string)) *harness {
 		<-done
 		conn.Close()
 	})
-	return &harness{srv: srv, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
+	return &harness{srv: srv, conn: conn, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
 }
 
 func call(t *testing.T, h *harness, cmd string) (*testpb.SimpleResponse, error) {

@@ -42,6 +42,8 @@ type Config struct {
 	DrainDelay      time.Duration
 	ShutdownTimeout time.Duration
 	StartupTimeout  time.Duration
+	// GRPCReflection turns on gRPC server reflection (development only).
+	GRPCReflection bool
 }
 
 // DefaultDatabaseURL and DefaultRedisURL are the local servers `make run`
@@ -65,6 +67,7 @@ func (c *Config) Register(fs *flag.FlagSet, defaultGRPCAddr string) {
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "how long health says NOT_SERVING before the server stops taking calls")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful stop")
 	fs.DurationVar(&c.StartupTimeout, "startup-timeout", 60*time.Second, "how long to wait for Postgres at start")
+	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve gRPC reflection, which lists every method to anyone: for development only")
 }
 
 // Validate reports every bad setting.
@@ -173,6 +176,7 @@ func (rt *Runtime) NewServer(s ServerSpec) *grpcserver.Server {
 		DrainDelay:      rt.cfg.DrainDelay,
 		ShutdownTimeout: rt.cfg.ShutdownTimeout,
 		Closers:         rt.closers,
+		Reflection:      rt.cfg.GRPCReflection,
 	})
 	return rt.Server
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -124,5 +125,16 @@ func TestLoadConfig(t *testing.T) {
 	_, err = LoadConfig("svc", "127.0.0.1:9999", []string{"-grpc-addr", "nope", "-service-token", "short"}, &out, &id)
 	if err == nil || !strings.Contains(err.Error(), "grpc-addr") || !strings.Contains(err.Error(), "service-token") {
 		t.Fatalf("want both groups' problems, got %v", err)
+	}
+}
+
+func TestGRPCReflectionIsOffByDefault(t *testing.T) {
+	c, err := LoadConfig("svc", "127.0.0.1:0", nil, io.Discard)
+	if err != nil || c.GRPCReflection {
+		t.Fatalf("default: %v reflection=%v", err, c.GRPCReflection)
+	}
+	c, err = LoadConfig("svc", "127.0.0.1:0", []string{"-grpc-reflection"}, io.Discard)
+	if err != nil || !c.GRPCReflection {
+		t.Fatalf("-grpc-reflection: %v reflection=%v", err, c.GRPCReflection)
 	}
 }

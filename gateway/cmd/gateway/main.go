@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,6 +62,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.ServiceToken.Value() == config.DevServiceToken {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
+	if !strings.HasPrefix(cfg.PublicURL, "https://") {
+		log.WarnContext(ctx, "TANDEM_PUBLIC_URL is not https: the OAuth binding cookie is neither Secure nor __Host- (fine for localhost only)", slog.String("public_url", cfg.PublicURL))
+	}
 	gw, err := rest.New(ctx, rest.Options{
 		Upstreams: []rest.Upstream{
 			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
@@ -72,6 +76,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Logger:       log,
 		ReadyTimeout: cfg.ReadyTimeout,
 		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		BodyTimeout:  cfg.BodyTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
 	})
 	if err != nil {
 		return err
@@ -81,6 +89,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Identity: identityv1.NewIdentityServiceClient(gw.Conn("identity")),
 		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceToken.Value()}),
 		Log:      log,
+		Binding:  oauth.NewBinding(cfg.ServiceToken.Value(), cfg.PublicURL),
 	}
 	routes.Register(gw)
 	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))
@@ -90,12 +99,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		gw.Close()
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := gw.Server()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
 	log.InfoContext(ctx, "serving", slog.String("addr", lis.Addr().String()))

@@ -27,8 +27,17 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	DrainDelay      time.Duration
 	ReadyTimeout    time.Duration
+	// PublicURL is where browsers reach the gateway; over HTTPS the OAuth
+	// binding cookie is Secure and __Host- named.
+	PublicURL string
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
+	// MaxBodyBytes caps a request body; BodyTimeout bounds reading it;
+	// WriteTimeout and IdleTimeout are the HTTP server's.
+	MaxBodyBytes int64
+	BodyTimeout  time.Duration
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
 	// ServiceToken authenticates the gateway's own calls to internal RPCs
 	// (the OAuth routes).
 	ServiceToken config.Secret
@@ -53,6 +62,11 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful stop")
 	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "how long /readyz answers 503 before the server stops taking requests")
 	fs.DurationVar(&c.ReadyTimeout, "ready-timeout", time.Second, "bound on each upstream health check in /readyz")
+	fs.Int64Var(&c.MaxBodyBytes, "http-max-body-bytes", 1<<20, "largest request body accepted (413 above it); webhook routes set their own")
+	fs.DurationVar(&c.BodyTimeout, "http-body-timeout", 30*time.Second, "how long a request's body may take to arrive (408 after it)")
+	fs.DurationVar(&c.WriteTimeout, "http-write-timeout", 60*time.Second, "bound on a request from the end of its headers to the end of its response")
+	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
+	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "where browsers reach the gateway (https:// in production)")
 	corsOrigins := fs.String("cors-origins", "", "comma-separated browser origins (https://app.example.com) allowed to call the REST API; empty allows none")
 	config.SecretFlag(fs, &c.ServiceToken, "service-token", DevServiceToken, "shared secret Tandem services authenticate each other with")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration and continue")
@@ -79,6 +93,17 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	}
 	if c.ReadyTimeout <= 0 {
 		p.Addf("ready-timeout", "must be positive")
+	}
+	if !isOrigin(c.PublicURL) {
+		p.Addf("public-url", "must be an http(s) URL with no path (https://tandem.example.com)")
+	}
+	if c.MaxBodyBytes <= 0 {
+		p.Addf("http-max-body-bytes", "must be positive")
+	}
+	for name, d := range map[string]time.Duration{"http-body-timeout": c.BodyTimeout, "http-write-timeout": c.WriteTimeout, "http-idle-timeout": c.IdleTimeout} {
+		if d <= 0 {
+			p.Addf(name, "must be positive")
+		}
 	}
 	if c.DrainDelay < 0 {
 		p.Addf("drain-delay", "must not be negative")

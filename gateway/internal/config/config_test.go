@@ -36,3 +36,37 @@ func TestCORSOriginsAndDrainDelay(t *testing.T) {
 		t.Errorf("negative drain delay: %v", err)
 	}
 }
+
+func TestHTTPLimits(t *testing.T) {
+	c, err := Load(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxBodyBytes != 1<<20 || c.BodyTimeout != 30*time.Second || c.WriteTimeout != time.Minute || c.IdleTimeout != 2*time.Minute {
+		t.Fatalf("defaults: %+v", c)
+	}
+	c, err = Load([]string{"-http-max-body-bytes", "2048", "-http-body-timeout", "5s"}, io.Discard)
+	if err != nil || c.MaxBodyBytes != 2048 || c.BodyTimeout != 5*time.Second {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	for _, bad := range [][]string{{"-http-max-body-bytes", "0"}, {"-http-body-timeout", "0s"}, {"-http-write-timeout", "-1s"}, {"-http-idle-timeout", "0s"}} {
+		if _, err := Load(bad, io.Discard); err == nil || !strings.Contains(err.Error(), bad[0][1:]) {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
+func TestPublicURL(t *testing.T) {
+	c, err := Load(nil, io.Discard)
+	if err != nil || c.PublicURL != "http://localhost:8080" {
+		t.Fatalf("default: %v %q", err, c.PublicURL)
+	}
+	if c, err := Load([]string{"-public-url", "https://tandem.example.com"}, io.Discard); err != nil || c.PublicURL != "https://tandem.example.com" {
+		t.Fatalf("set: %v %+v", err, c)
+	}
+	for _, bad := range []string{"tandem.example.com", "https://tandem.example.com/", "ftp://x.example"} {
+		if _, err := Load([]string{"-public-url", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "public-url") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

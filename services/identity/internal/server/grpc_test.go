@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"net/url"
@@ -398,8 +399,9 @@ func TestOAuthRPCs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := asService(t.Context())
-	binding := make([]byte, 32)
-	_, _ = rand.Read(binding)
+	secret := rand.Text()
+	bindingHash := sha256.Sum256([]byte(secret))
+	binding := bindingHash[:]
 
 	_, err := w.client.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{Flow: "sign_in", BrowserBindingHash: binding[:16]})
 	wantField(t, "a short binding hash", err, "browser_binding_hash")
@@ -419,11 +421,13 @@ func TestOAuthRPCs(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := mustQuery(t, done.GetRedirectUrl()).Get("code")
-	res, err := w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	wantField(t, "a login code without its browser's proof", err, "code_verifier")
+	res, err := w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code, CodeVerifier: secret})
 	if err != nil || res.GetOutcome() != "admin_approval_required" || res.GetAdminConsentUrl() == "" || res.GetSession() != nil || res.GetUser() != nil {
 		t.Fatalf("ExchangeLoginCode: %v, %v", res, err)
 	}
-	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code, CodeVerifier: secret})
 	wantField(t, "a used login code", err, "code")
 
 	// A connection that is not connected hands out no access token.

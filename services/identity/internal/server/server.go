@@ -144,7 +144,7 @@ func sessionProto(i sessions.Issued) *identityv1.Session {
 
 // ExchangeLoginCode implements the RPC.
 func (s *Server) ExchangeLoginCode(ctx context.Context, req *identityv1.ExchangeLoginCodeRequest) (*identityv1.ExchangeLoginCodeResponse, error) {
-	res, err := s.flows.TakeLoginCode(ctx, req.GetCode())
+	res, err := s.flows.TakeLoginCode(ctx, req.GetCode(), req.GetCodeVerifier())
 	if err != nil {
 		return nil, err
 	}
@@ -544,7 +544,7 @@ func (s *Server) ConnectLever(ctx context.Context, _ *identityv1.ConnectLeverReq
 
 // BeginAuthorization implements the internal RPC.
 func (s *Server) BeginAuthorization(ctx context.Context, req *identityv1.BeginAuthorizationRequest) (*identityv1.BeginAuthorizationResponse, error) {
-	url, err := s.flows.Begin(ctx, signin.BeginRequest{Flow: req.GetFlow(), Ticket: req.GetTicket(), BindingHash: req.GetBrowserBindingHash(), LoginHint: req.GetLoginHint()})
+	url, err := s.flows.Begin(ctx, signin.BeginRequest{Flow: req.GetFlow(), Ticket: req.GetTicket(), BindingHash: req.GetBrowserBindingHash(), LoginHint: req.GetLoginHint(), CodeChallenge: req.GetLoginCodeChallenge()})
 	if err != nil {
 		return nil, err
 	}

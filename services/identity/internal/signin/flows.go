@@ -225,6 +225,7 @@ type flowState struct {
 	Verifier      string `json:"verifier,omitempty"`
 	Nonce         string `json:"nonce,omitempty"`
 	BindingHash   []byte `json:"binding"`
+	CodeChallenge []byte `json:"code_challenge,omitempty"`
 	OrgID         string `json:"org,omitempty"`
 	UserID        string `json:"user,omitempty"`
 	ClaimedTenant string `json:"claimed_tenant,omitempty"`
@@ -245,6 +246,10 @@ type LoginResult struct {
 	OrgID           string `json:"org,omitempty"`
 	UserID          string `json:"user,omitempty"`
 	ConnectionID    string `json:"connection,omitempty"`
+	// The code is redeemed only with a verifier whose SHA-256 is one of
+	// these: the browser binding, or the frontend's code challenge.
+	BindingHash   []byte `json:"binding,omitempty"`
+	CodeChallenge []byte `json:"code_challenge,omitempty"`
 }
 
 func randomToken(n int) string {
@@ -304,6 +309,9 @@ type BeginRequest struct {
 	Ticket      string
 	BindingHash []byte
 	LoginHint   string
+	// CodeChallenge, when set, is the SHA-256 of a verifier the frontend
+	// keeps to redeem the flow's login code.
+	CodeChallenge []byte
 }
 
 // Begin stores the flow's state and returns the provider URL to send the
@@ -312,7 +320,10 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	if len(r.BindingHash) != sha256.Size {
 		return "", apperr.InvalidArgument("browser_binding_hash", "must be a SHA-256 hash")
 	}
-	st := flowState{BindingHash: r.BindingHash}
+	if len(r.CodeChallenge) != 0 && len(r.CodeChallenge) != sha256.Size {
+		return "", apperr.InvalidArgument("login_code_challenge", "must be a SHA-256 hash")
+	}
+	st := flowState{BindingHash: r.BindingHash, CodeChallenge: r.CodeChallenge}
 	hint := r.LoginHint
 	switch {
 	case r.Ticket != "":
@@ -443,7 +454,7 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	if st.Flow == FlowAdminConsent {
 		// The tenant parameter can be forged: confirm by having the admin
 		// sign in to that tenant.
-		confirm := flowState{Flow: flowAdminConfirm, BindingHash: st.BindingHash, ClaimedTenant: r.Tenant}
+		confirm := flowState{Flow: flowAdminConfirm, BindingHash: st.BindingHash, CodeChallenge: st.CodeChallenge, ClaimedTenant: r.Tenant}
 		return f.authorize(ctx, randomToken(32), confirm, SignInScopes, "")
 	}
 	if r.Code == "" {
@@ -456,16 +467,16 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	tokens, err := f.exchange.ExchangeCode(ctx, r.Code, f.cfg.RedirectURI(), st.Verifier, scopes)
 	if err != nil {
 		f.log.WarnContext(ctx, "code exchange failed", slog.String("flow", st.Flow), slog.Any("error", err))
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not accept the sign-in; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not accept the sign-in; please try again."})
 	}
 	claims, err := f.verify.Verify(ctx, tokens.IDToken)
 	if err != nil {
 		f.log.WarnContext(ctx, "id token rejected", slog.String("flow", st.Flow), slog.Any("error", err))
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
 	}
 	if subtle.ConstantTimeCompare([]byte(claims.Nonce), []byte(st.Nonce)) != 1 {
 		f.log.WarnContext(ctx, "id token nonce mismatch", slog.String("flow", st.Flow))
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
 	}
 	if claims.Email == "" {
 		addr, err := f.primaryAddress(ctx, tokens.AccessToken, claims)
@@ -506,16 +517,16 @@ func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (s
 		// an administrator of the very tenant the callback named.
 		if st.ClaimedTenant != c.TenantID {
 			f.log.WarnContext(ctx, "admin consent tenant does not match the admin's sign-in")
-			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The consent was given for another organization than the one you signed in to."})
+			return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "The consent was given for another organization than the one you signed in to."})
 		}
 		if !c.CanGrantAdminConsent() {
 			f.log.WarnContext(ctx, "admin consent confirmed by a user without an administrator role")
-			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Only an administrator of your organization can confirm its consent; sign in with an administrator account."})
+			return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Only an administrator of your organization can confirm its consent; sign in with an administrator account."})
 		}
 	}
 	org, user, _, err := f.store.SignInUser(ctx, store.SignIn{TenantID: c.TenantID, ObjectID: c.ObjectID, Email: c.Email, DisplayName: c.Name, OrgName: orgName(c.Email)})
 	if errors.Is(err, store.ErrUserRemoved) {
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Your account was removed from this organization."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Your account was removed from this organization."})
 	}
 	if err != nil {
 		return "", err
@@ -527,7 +538,7 @@ func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (s
 		}
 		res.Outcome, res.Message = OutcomeAdminConsentGranted, "Consent granted for your organization; everyone in it can now sign in."
 	}
-	return f.finish(ctx, res)
+	return f.finish(ctx, st, res)
 }
 
 func (f *Flows) completeMailbox(ctx context.Context, st flowState, t Tokens, c IDClaims) (string, error) {
@@ -536,10 +547,10 @@ func (f *Flows) completeMailbox(ctx context.Context, st flowState, t Tokens, c I
 		return "", err
 	}
 	if c.ObjectID != user.MicrosoftObjectID {
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Connect the mailbox of the account you signed in with."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Connect the mailbox of the account you signed in with."})
 	}
 	if t.RefreshToken == "" {
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft granted no offline access; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft granted no offline access; please try again."})
 	}
 	// The record first (its id binds the sealed tokens), then the tokens,
 	// then the status that says they are there.
@@ -561,7 +572,7 @@ func (f *Flows) completeMailbox(ctx context.Context, st flowState, t Tokens, c I
 	if err != nil {
 		return "", err
 	}
-	return f.finish(ctx, LoginResult{Outcome: OutcomeMailboxConnected, Message: "Your mailbox is connected.", OrgID: st.OrgID, UserID: st.UserID, ConnectionID: conn.ID})
+	return f.finish(ctx, st, LoginResult{Outcome: OutcomeMailboxConnected, Message: "Your mailbox is connected.", OrgID: st.OrgID, UserID: st.UserID, ConnectionID: conn.ID})
 }
 
 // failed turns an error redirect into an outcome. Only the AADSTS code
@@ -601,10 +612,13 @@ func (f *Flows) failed(ctx context.Context, st flowState, r CompleteRequest) (st
 		}
 		res.ConnectionID = conn.ID
 	}
-	return f.finish(ctx, res)
+	return f.finish(ctx, st, res)
 }
 
-func (f *Flows) finish(ctx context.Context, res LoginResult) (string, error) {
+// finish issues the one-time code for res, bound to the browser that
+// started the flow st.
+func (f *Flows) finish(ctx context.Context, st flowState, res LoginResult) (string, error) {
+	res.BindingHash, res.CodeChallenge = st.BindingHash, st.CodeChallenge
 	code := randomToken(32)
 	if err := f.put(ctx, "code", code, res, codeTTL); err != nil {
 		return "", err
@@ -612,17 +626,47 @@ func (f *Flows) finish(ctx context.Context, res LoginResult) (string, error) {
 	return f.cfg.frontendComplete(code), nil
 }
 
-// TakeLoginCode redeems a one-time code.
-func (f *Flows) TakeLoginCode(ctx context.Context, code string) (LoginResult, error) {
+// TakeLoginCode redeems a one-time code for the browser that started its
+// flow: the verifier's SHA-256 must be the flow's browser binding or its
+// code challenge. A wrong verifier leaves the code for its browser, so
+// whoever else holds the URL can neither redeem nor spend it.
+func (f *Flows) TakeLoginCode(ctx context.Context, code, verifier string) (LoginResult, error) {
 	var res LoginResult
+	unknown := apperr.InvalidArgument("code", "unknown, expired or already used")
+	if code == "" {
+		return res, unknown
+	}
+	b, err := f.redis.Get(ctx, f.key("code", code)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return res, unknown
+	}
+	if err != nil {
+		return res, apperr.Unavailable("try again in a moment", fmt.Errorf("read code: %w", err))
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return LoginResult{}, fmt.Errorf("decode code: %w", err)
+	}
+	if !proves(verifier, res.BindingHash) && !proves(verifier, res.CodeChallenge) {
+		return LoginResult{}, apperr.InvalidArgument("code_verifier", "does not match the browser that started the sign-in")
+	}
+	// Taken for real only now: of two exchanges racing, one gets it.
 	ok, err := f.take(ctx, "code", code, &res)
 	if err != nil {
-		return res, err
+		return LoginResult{}, err
 	}
 	if !ok {
-		return res, apperr.InvalidArgument("code", "unknown, expired or already used")
+		return LoginResult{}, unknown
 	}
 	return res, nil
+}
+
+// proves reports whether verifier's SHA-256 is hash.
+func proves(verifier string, hash []byte) bool {
+	if verifier == "" || len(hash) != sha256.Size {
+		return false
+	}
+	h := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare(h[:], hash) == 1
 }
 
 // orgName names a new organization after the sign-in's email domain.

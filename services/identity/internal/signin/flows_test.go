@@ -184,9 +184,9 @@ func TestSignInThroughTheSimulator(t *testing.T) {
 
 	// The login code and the callback are single use.
 	code := mustQuery(t, frontend).Get("code")
-	_, err = e.flows.TakeLoginCode(ctx, code)
+	_, err = e.flows.TakeLoginCode(ctx, code, e.verifier(code))
 	wantKind(t, "a used login code", err, apperr.ErrInvalidArgument, "code")
-	_, err = e.flows.TakeLoginCode(ctx, "")
+	_, err = e.flows.TakeLoginCode(ctx, "", "")
 	wantKind(t, "no login code", err, apperr.ErrInvalidArgument, "code")
 	_, err = e.flows.Complete(ctx, cb)
 	wantKind(t, "a replayed callback", err, apperr.ErrInvalidArgument, "state")

@@ -603,8 +603,13 @@ func (x *ApiToken) GetRevokeTime() *timestamppb.Timestamp {
 }
 
 type ExchangeLoginCodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Proves the exchange comes from the browser that started the flow, as
+	// PKCE does: the random verifier whose SHA-256, base64url without
+	// padding, was the code_challenge of /oauth/microsoft/start. The
+	// gateway's own page proves it with the browser's binding cookie instead.
+	CodeVerifier  string `protobuf:"bytes,2,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +647,13 @@ func (*ExchangeLoginCodeRequest) Descriptor() ([]byte, []int) {
 func (x *ExchangeLoginCodeRequest) GetCode() string {
 	if x != nil {
 		return x.Code
+	}
+	return ""
+}
+
+func (x *ExchangeLoginCodeRequest) GetCodeVerifier() string {
+	if x != nil {
+		return x.CodeVerifier
 	}
 	return ""
 }
@@ -2234,9 +2246,13 @@ type BeginAuthorizationRequest struct {
 	// browser can complete the flow.
 	BrowserBindingHash []byte `protobuf:"bytes,3,opt,name=browser_binding_hash,json=browserBindingHash,proto3" json:"browser_binding_hash,omitempty"`
 	// Optional login hint (an email address).
-	LoginHint     string `protobuf:"bytes,4,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LoginHint string `protobuf:"bytes,4,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
+	// Optional SHA-256 of a verifier the frontend keeps: the flow's one-time
+	// login code is then exchanged with that verifier, as well as with the
+	// browser binding's value.
+	LoginCodeChallenge []byte `protobuf:"bytes,5,opt,name=login_code_challenge,json=loginCodeChallenge,proto3" json:"login_code_challenge,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *BeginAuthorizationRequest) Reset() {
@@ -2295,6 +2311,13 @@ func (x *BeginAuthorizationRequest) GetLoginHint() string {
 		return x.LoginHint
 	}
 	return ""
+}
+
+func (x *BeginAuthorizationRequest) GetLoginCodeChallenge() []byte {
+	if x != nil {
+		return x.LoginCodeChallenge
+	}
+	return nil
 }
 
 type BeginAuthorizationResponse struct {
@@ -2885,9 +2908,10 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\".\n" +
+	"revokeTime\"S\n" +
 	"\x18ExchangeLoginCodeRequest\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\"\xe6\x02\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12#\n" +
+	"\rcode_verifier\x18\x02 \x01(\tR\fcodeVerifier\"\xe6\x02\n" +
 	"\x19ExchangeLoginCodeResponse\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12*\n" +
@@ -2973,13 +2997,14 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"connection\"\x15\n" +
 	"\x13ConnectLeverRequest\";\n" +
 	"\x14ConnectLeverResponse\x12#\n" +
-	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"\x98\x01\n" +
+	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"\xca\x01\n" +
 	"\x19BeginAuthorizationRequest\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x16\n" +
 	"\x06ticket\x18\x02 \x01(\tR\x06ticket\x120\n" +
 	"\x14browser_binding_hash\x18\x03 \x01(\fR\x12browserBindingHash\x12\x1d\n" +
 	"\n" +
-	"login_hint\x18\x04 \x01(\tR\tloginHint\"?\n" +
+	"login_hint\x18\x04 \x01(\tR\tloginHint\x120\n" +
+	"\x14login_code_challenge\x18\x05 \x01(\fR\x12loginCodeChallenge\"?\n" +
 	"\x1aBeginAuthorizationResponse\x12!\n" +
 	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"\xac\x02\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x1a\n" +
