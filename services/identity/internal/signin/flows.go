@@ -482,7 +482,7 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 		addr, err := f.primaryAddress(ctx, tokens.AccessToken, claims)
 		if err != nil {
 			f.log.WarnContext(ctx, "primary address lookup failed", slog.String("flow", st.Flow), slog.Any("error", err))
-			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not tell us your email address; please try again."})
+			return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not tell us your email address; please try again."})
 		}
 		claims.Email = addr
 	}
