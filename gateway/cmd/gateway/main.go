@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	level, _ := logging.ParseLevel(cfg.LogLevel)
 	log := logging.New(out, cfg.LogFormat, level, slog.String("service", "gateway"))
 
-	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: true})
+	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: cfg.OTLPInsecure})
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.ServiceToken.Value() == config.DevServiceToken {
+	if cfg.ServiceTokens.Development() {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
 	gw, err := rest.New(ctx, rest.Options{
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	routes := &oauth.Routes{
 		Identity: identityv1.NewIdentityServiceClient(gw.Conn("identity")),
-		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceToken.Value()}),
+		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceTokens.Current}),
 		Log:      log,
 	}
 	routes.Register(gw)

@@ -13,7 +13,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.DrainDelay != 0 || len(c.CORSOrigins) != 0 || c.ServiceToken.Value() != DevServiceToken {
+	if c.HTTPAddr != ":8080" || c.DrainDelay != 0 || len(c.CORSOrigins) != 0 || c.ServiceTokens.Current.Value() != DevServiceToken {
 		t.Fatalf("defaults: %+v", c)
 	}
 }

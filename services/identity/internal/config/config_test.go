@@ -34,7 +34,7 @@ func TestDefaultsValidate(t *testing.T) {
 		t.Fatalf("Load printed without -print-config: %s", out.String())
 	}
 	if c.Command != "serve" || c.Service.GRPCAddr != config.DefaultGRPCAddr || c.KeyRing.Value() != config.DevKeyRing ||
-		c.ServiceToken.Value() != config.DevServiceToken || c.MicrosoftTenant != "organizations" ||
+		c.ServiceTokens.Current.Value() != config.DevServiceToken || c.MicrosoftTenant != "organizations" ||
 		c.AccessTokenTTL != 10*time.Minute || c.RefreshTokenTTL != 30*24*time.Hour || c.FrontendURL != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
