@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // acquireScript admits a holder when fewer than the limit hold leases. The
@@ -64,19 +66,20 @@ return 1
 // the next one.
 type Semaphore struct {
 	rdb     redis.UniversalClient
-	prefix  string
+	keys    redisx.Keys
 	holders int
 	lease   time.Duration
 }
 
-// NewSemaphore returns a semaphore of holders slots per key under prefix.
+// NewSemaphore returns a semaphore of holders slots per key, each key a
+// member of the family keys.
 // The lease is how long a slot outlives a holder that died; live holders
 // renew it every lease/3.
-func NewSemaphore(rdb redis.UniversalClient, prefix string, holders int, lease time.Duration) (*Semaphore, error) {
+func NewSemaphore(rdb redis.UniversalClient, keys redisx.Keys, holders int, lease time.Duration) (*Semaphore, error) {
 	if holders <= 0 || lease < 30*time.Millisecond {
 		return nil, fmt.Errorf("%w: %d holders, lease %s (min 30ms)", ErrInvalidLimit, holders, lease)
 	}
-	return &Semaphore{rdb: rdb, prefix: prefix, holders: holders, lease: lease}, nil
+	return &Semaphore{rdb: rdb, keys: keys, holders: holders, lease: lease}, nil
 }
 
 // Acquire waits for a slot for key. The returned release must be called
@@ -116,7 +119,7 @@ func (s *Semaphore) try(ctx context.Context, key string) (func(), bool, time.Dur
 	if err != nil {
 		return nil, false, 0, err
 	}
-	res, err := acquireScript.Run(ctx, s.rdb, []string{s.prefix + key}, s.holders, s.lease.Milliseconds(), id).Int64Slice()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{s.keys.Key(key)}, s.holders, s.lease.Milliseconds(), id).Int64Slice()
 	if err != nil {
 		return nil, false, 0, fmt.Errorf("ratelimit: acquire: %w", err)
 	}
@@ -126,7 +129,7 @@ func (s *Semaphore) try(ctx context.Context, key string) (func(), bool, time.Dur
 	if res[0] != 1 {
 		return nil, false, time.Duration(res[1]) * time.Millisecond, nil
 	}
-	h := &lease{s: s, key: s.prefix + key, id: id, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &lease{s: s, key: s.keys.Key(key), id: id, stop: make(chan struct{}), done: make(chan struct{})}
 	// The renewals and the final release must outlive a cancelled request
 	// context, but keep its values (trace ids) for the Redis spans.
 	bg := context.WithoutCancel(ctx)
