@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/tandemhq/tandem/platform/providerhttp"
 )
 
 // MicrosoftIDVerifier verifies ID tokens of the multi-tenant endpoint with
@@ -19,17 +22,22 @@ type MicrosoftIDVerifier struct {
 	authority string
 	tenant    string
 	clientID  string
-	client    *http.Client
+	client    *providerhttp.Client
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
 }
 
+// maxDiscoveryBody caps the discovery document; it is a few kilobytes.
+const maxDiscoveryBody = 1 << 20
+
 // NewMicrosoftIDVerifier returns a verifier; discovery happens on first use,
-// so identity can start before the identity platform answers.
-func NewMicrosoftIDVerifier(authority, tenant, clientID string, client *http.Client) *MicrosoftIDVerifier {
+// so identity can start before the identity platform answers. Discovery and
+// the signing keys are fetched through client, the provider client with
+// its timeouts, retries and telemetry; nil makes one named "msidentity".
+func NewMicrosoftIDVerifier(authority, tenant, clientID string, client *providerhttp.Client) *MicrosoftIDVerifier {
 	if client == nil {
-		client = http.DefaultClient
+		client = providerhttp.New(providerhttp.Options{Provider: "msidentity"})
 	}
 	return &MicrosoftIDVerifier{authority: strings.TrimRight(authority, "/"), tenant: tenant, clientID: clientID, client: client}
 }
@@ -56,10 +64,10 @@ func (v *MicrosoftIDVerifier) load(ctx context.Context) (*oidc.IDTokenVerifier, 
 		JWKSURI string   `json:"jwks_uri"`
 		Algs    []string `json:"id_token_signing_alg_values_supported"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil || doc.JWKSURI == "" {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBody)).Decode(&doc); err != nil || doc.JWKSURI == "" {
 		return nil, errors.New("openid discovery: no jwks_uri")
 	}
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), v.client), doc.JWKSURI)
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), v.client.HTTPClient()), doc.JWKSURI)
 	v.verifier = oidc.NewVerifier("", keys, &oidc.Config{ClientID: v.clientID, SkipIssuerCheck: true, SupportedSigningAlgs: []string{oidc.RS256}})
 	return v.verifier, nil
 }
