@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
 	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandemhq/tandem/platform/config/configtest"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -34,5 +37,26 @@ func TestCORSOriginsAndDrainDelay(t *testing.T) {
 	}
 	if _, err := Load([]string{"-drain-delay", "-1s"}, io.Discard); err == nil || !strings.Contains(err.Error(), "drain-delay") {
 		t.Errorf("negative drain delay: %v", err)
+	}
+}
+
+// The whole configuration, printed every way (fmt, slog, JSON,
+// -print-config), shows no secret.
+func TestConfigPrintsNoSecret(t *testing.T) {
+	const token = "gateway-service-token-0123456789abcdef"
+	var out bytes.Buffer
+	c, err := Load([]string{"-print-config", "-service-token", token}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServiceTokens.Current.Value() != token {
+		t.Fatal("the token itself should reach the program")
+	}
+	configtest.NoSecrets(t, *c, token)
+	if strings.Contains(out.String(), token) || !strings.Contains(out.String(), "service-token=[redacted]") {
+		t.Fatalf("-print-config:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "service-token-previous") {
+		t.Fatalf("the gateway accepts no service calls, so has no previous token:\n%s", out.String())
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	platformconfig "github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/config/configtest"
 	"github.com/tandemhq/tandem/services/identity/internal/config"
 )
 
@@ -161,4 +162,12 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 			t.Errorf("-print-config shows a secret (%.8s...):\n%s", secret, printed)
 		}
 	}
+
+	// The whole struct, printed every way (fmt, slog, JSON), by value and
+	// by pointer.
+	leaks := []string{"db-password", "redis-password", "MDEyMzQ1Njc4", "ZmVkY2JhOTg3"}
+	for _, v := range secrets {
+		leaks = append(leaks, v)
+	}
+	configtest.NoSecrets(t, *c, leaks...)
 }
