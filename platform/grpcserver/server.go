@@ -355,6 +355,8 @@ func (s *Server) shutdown(stopHealth context.CancelFunc, healthDone <-chan struc
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
+	// Close logs each failure with what failed; at exit there is nothing
+	// else to do about one, and Serve reports how serving ended.
 	_ = s.closers.Close(cctx, s.log)
 	s.event("closed")
 	s.log.InfoContext(ctx, "stopped")

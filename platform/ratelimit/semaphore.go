@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
@@ -69,17 +70,31 @@ type Semaphore struct {
 	keys    redisx.Keys
 	holders int
 	lease   time.Duration
+	log     *slog.Logger
+}
+
+// SemaphoreOption configures a Semaphore.
+type SemaphoreOption func(*Semaphore)
+
+// WithLogger reports releases that fail (the slot then stays taken until
+// its lease runs out). Default: discarded.
+func WithLogger(log *slog.Logger) SemaphoreOption {
+	return func(s *Semaphore) { s.log = log }
 }
 
 // NewSemaphore returns a semaphore of holders slots per key, each key a
 // member of the family keys.
 // The lease is how long a slot outlives a holder that died; live holders
 // renew it every lease/3.
-func NewSemaphore(rdb redis.UniversalClient, keys redisx.Keys, holders int, lease time.Duration) (*Semaphore, error) {
+func NewSemaphore(rdb redis.UniversalClient, keys redisx.Keys, holders int, lease time.Duration, opts ...SemaphoreOption) (*Semaphore, error) {
 	if holders <= 0 || lease < 30*time.Millisecond {
 		return nil, fmt.Errorf("%w: %d holders, lease %s (min 30ms)", ErrInvalidLimit, holders, lease)
 	}
-	return &Semaphore{rdb: rdb, keys: keys, holders: holders, lease: lease}, nil
+	s := &Semaphore{rdb: rdb, keys: keys, holders: holders, lease: lease, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Acquire waits for a slot for key. The returned release must be called
@@ -174,8 +189,13 @@ func (l *lease) release(ctx context.Context) {
 		<-l.done
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		// If this fails the lease simply runs out.
-		_ = l.s.rdb.ZRem(ctx, l.key, l.id).Err()
+		if err := l.s.rdb.ZRem(ctx, l.key, l.id).Err(); err != nil {
+			// Safe: the slot frees itself when its lease runs out, as
+			// if this holder had died; until then the key has one
+			// slot fewer.
+			l.s.log.WarnContext(ctx, "ratelimit: semaphore release failed; the slot frees when its lease expires",
+				slog.String("keys", l.s.keys.String()), slog.Duration("lease", l.s.lease), slog.Any("error", err))
+		}
 	})
 }
 

@@ -3,10 +3,17 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/logging/logtest"
+	"github.com/tandemhq/tandem/platform/pgtest"
 )
 
 func TestSemaphoreSharedAcrossReplicas(t *testing.T) {
@@ -210,5 +217,29 @@ func TestNewSemaphoreRejectsInvalid(t *testing.T) {
 	}
 	if _, err := NewSemaphore(nil, anyKeys, 1, time.Millisecond); !errors.Is(err, ErrInvalidLimit) {
 		t.Errorf("1ms lease: %v", err)
+	}
+}
+
+// A release that cannot reach Redis is logged: the slot stays taken until
+// its lease runs out.
+func TestSemaphoreFailedReleaseIsLogged(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(pgtest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	logs := &logtest.Buffer{}
+	s, _ := NewSemaphore(rdb, testPrefix(t, newRedis(t)), 1, time.Minute, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	release, err := s.Acquire(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if !strings.Contains(logs.String(), "semaphore release failed") {
+		t.Fatalf("no log line for a failed release:\n%s", logs.String())
 	}
 }

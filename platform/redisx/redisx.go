@@ -23,12 +23,10 @@ func Open(url string) (*redis.Client, error) {
 	}
 	c := redis.NewClient(opts)
 	if err := redisotel.InstrumentTracing(c, redisotel.WithDBStatement(false)); err != nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("redis: tracing: %w", err)
+		return nil, errors.Join(fmt.Errorf("redis: tracing: %w", err), c.Close())
 	}
 	if err := redisotel.InstrumentMetrics(c); err != nil {
-		_ = c.Close()
-		return nil, fmt.Errorf("redis: metrics: %w", err)
+		return nil, errors.Join(fmt.Errorf("redis: metrics: %w", err), c.Close())
 	}
 	return c, nil
 }

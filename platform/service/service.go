@@ -123,7 +123,8 @@ func Start(ctx context.Context, spec Spec, cfg Config, logOut io.Writer) (rt *Ru
 	closers := &grpcserver.Closers{}
 	defer func() {
 		if err != nil {
-			_ = closers.Close(context.WithoutCancel(ctx), log)
+			// Close logs each failure too; the caller gets both.
+			err = errors.Join(err, closers.Close(context.WithoutCancel(ctx), log))
 		}
 	}()
 
@@ -201,6 +202,12 @@ func (rt *Runtime) NewJobs(s JobsSpec) (*jobs.Client, error) {
 // goes before Redis and Postgres).
 func (rt *Runtime) AddCloser(name string, fn func(context.Context) error) { rt.closers.Add(name, fn) }
 
+// abandon releases everything after serving failed to start, and returns
+// cause joined with any failure to release (each also logged by Close).
+func (rt *Runtime) abandon(ctx context.Context, cause error) error {
+	return errors.Join(cause, rt.closers.Close(context.WithoutCancel(ctx), rt.Log))
+}
+
 // Close releases what Start opened, for a run that ends before Serve.
 func (rt *Runtime) Close(ctx context.Context) error { return rt.closers.Close(ctx, rt.Log) }
 
@@ -245,8 +252,7 @@ func migrate(ctx context.Context, spec Spec, cfg Config, log *slog.Logger) (*pgx
 func (rt *Runtime) Serve(ctx context.Context) error {
 	lis, err := net.Listen("tcp", rt.cfg.GRPCAddr)
 	if err != nil {
-		_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
-		return fmt.Errorf("listen %s: %w", rt.cfg.GRPCAddr, err)
+		return rt.abandon(ctx, fmt.Errorf("listen %s: %w", rt.cfg.GRPCAddr, err))
 	}
 	return rt.ServeListener(ctx, lis)
 }
@@ -258,8 +264,7 @@ func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
 	}
 	if rt.Jobs == nil {
 		if _, err := rt.NewJobs(JobsSpec{}); err != nil {
-			_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
-			return err
+			return rt.abandon(ctx, err)
 		}
 	}
 	rt.Server.AddChecks(
@@ -269,8 +274,7 @@ func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
 	if rt.working {
 		// River stops through the closer, after the gRPC server, not when ctx ends.
 		if err := rt.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
-			_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
-			return fmt.Errorf("start jobs: %w", err)
+			return rt.abandon(ctx, fmt.Errorf("start jobs: %w", err))
 		}
 		// Added last, so closed first: workers finish before pools close.
 		rt.Server.Closers().Add("jobs", func(ctx context.Context) error {
