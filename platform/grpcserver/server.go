@@ -238,13 +238,6 @@ func (s *Server) unaryValidate(ctx context.Context, req any, info *grpc.UnarySer
 	return h(ctx, req)
 }
 
-// Serving reports whether health currently says SERVING.
-func (s *Server) Serving() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serving
-}
-
 // watchHealth runs the checks until ctx ends, flipping health between
 // SERVING and NOT_SERVING.
 func (s *Server) watchHealth(ctx context.Context) {
