@@ -76,6 +76,17 @@ func newKeys(prefix, owner, purpose string) Keys {
 	return Keys{base: prefix + owner + ":" + purpose + ":"}
 }
 
+// Legacy is a family named before this scheme whose data Redis keeps for
+// good, so renaming it would lose that data: the vault's credentials, under
+// "vault:cred". It keeps its old name, <prefix><name>:<id>, until a
+// migration moves it; a new family never uses this.
+func Legacy(prefix, name string) Keys {
+	if name == "" {
+		panic("redisx: empty legacy family")
+	}
+	return Keys{base: prefix + name + ":"}
+}
+
 // Key names the member id of the family.
 func (k Keys) Key(id string) string {
 	if k.base == "" {

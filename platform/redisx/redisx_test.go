@@ -57,6 +57,9 @@ func TestKeys(t *testing.T) {
 	if got := shared.Pattern(); got != "tandem:shared:revoked-session:*" {
 		t.Fatal(got)
 	}
+	if got := Legacy("tandem:", "vault:cred").Key("c1"); got != "tandem:vault:cred:c1" {
+		t.Fatal(got)
+	}
 }
 
 func TestKeysRejectBadNames(t *testing.T) {
@@ -66,6 +69,7 @@ func TestKeysRejectBadNames(t *testing.T) {
 		"empty service":            func() { ServiceKeys("t:", "", "vault") },
 		"shared through a service": func() { ServiceKeys("t:", Shared, "revoked-session") },
 		"empty shared purpose":     func() { SharedKeys("t:", "") },
+		"empty legacy name":        func() { Legacy("t:", "") },
 		"zero Keys":                func() { Keys{}.Key("x") },
 	} {
 		func() {

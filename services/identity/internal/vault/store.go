@@ -16,7 +16,7 @@ import (
 )
 
 // A connection is one Redis hash, CredentialKeys(prefix).Key(connID), that
-// is <prefix>identity:vault-credentials:<connID>:
+// is <prefix>vault:cred:<connID>:
 //
 //	org        the organization id, in clear, so that another
 //	           organization's request is NotFound before anything opens
@@ -36,10 +36,10 @@ const (
 )
 
 // CredentialKeys and LockKeys are the vault's Redis key families (ADR 13):
-// a connection's credentials and the lock of its refresh.
-func CredentialKeys(prefix string) redisx.Keys {
-	return redisx.ServiceKeys(prefix, "identity", "vault-credentials")
-}
+// a connection's credentials and the lock of its refresh. The credentials
+// keep their name from before ADR 13: Redis is their only copy today, and
+// a rename would make every connection reconnect.
+func CredentialKeys(prefix string) redisx.Keys { return redisx.Legacy(prefix, "vault:cred") }
 
 // LockKeys: see CredentialKeys.
 func LockKeys(prefix string) redisx.Keys { return redisx.ServiceKeys(prefix, "identity", "vault-lock") }
