@@ -247,13 +247,6 @@ func (s *Server) unaryValidate(ctx context.Context, req any, info *grpc.UnarySer
 	return h(ctx, req)
 }
 
-// Serving reports whether health currently says SERVING.
-func (s *Server) Serving() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serving
-}
-
 // watchHealth runs the checks until ctx ends, flipping health between
 // SERVING and NOT_SERVING.
 func (s *Server) watchHealth(ctx context.Context) {
@@ -364,6 +357,8 @@ func (s *Server) shutdown(stopHealth context.CancelFunc, healthDone <-chan struc
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
+	// Close logs each failure with what failed; at exit there is nothing
+	// else to do about one, and Serve reports how serving ended.
 	_ = s.closers.Close(cctx, s.log)
 	s.event("closed")
 	s.log.InfoContext(ctx, "stopped")

@@ -16,6 +16,7 @@ import (
 	"github.com/tandemhq/tandem/platform/poll"
 
 	"github.com/tandemhq/tandem/platform/ratelimit"
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // These tests run two Clients with their own Redis connections, standing
@@ -32,14 +33,14 @@ func newReplicas(t *testing.T, limit *ratelimit.Limit, holders int) (a, b *Clien
 	mk := func(rdb *redis.Client) *Client {
 		o := Options{MaxRetryAfter: 10 * time.Second}
 		if limit != nil {
-			l, err := ratelimit.NewLimiter(rdb, prefix+"rl:", *limit)
+			l, err := ratelimit.NewLimiter(rdb, redisx.ServiceKeys(prefix, "test", "ratelimit"), *limit)
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.Limiter = l
 		}
 		if holders > 0 {
-			s, err := ratelimit.NewSemaphore(rdb, prefix+"sem:", holders, 5*time.Second)
+			s, err := ratelimit.NewSemaphore(rdb, redisx.ServiceKeys(prefix, "test", "concurrency"), holders, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +178,7 @@ func TestRetryAfterPausesOtherReplicas(t *testing.T) {
 	}()
 	// Wait until replica A has shared the provider's Retry-After.
 	poll.Until(t, 10*time.Second, func() error {
-		ttl, err := rdb.PTTL(t.Context(), prefix+"rl:mbx-1").Result()
+		ttl, err := rdb.PTTL(t.Context(), redisx.ServiceKeys(prefix, "test", "ratelimit").Key("mbx-1")).Result()
 		if err != nil || ttl <= 100*time.Millisecond {
 			return fmt.Errorf("replica A has not paused the key: its TTL is %s (%v)", ttl, err)
 		}

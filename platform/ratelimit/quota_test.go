@@ -131,7 +131,7 @@ func TestNewQuotaRejectsInvalid(t *testing.T) {
 		{Max: 1, Length: time.Minute, Buckets: 5000},
 		{Max: 1, Length: time.Minute, Buckets: -1},
 	} {
-		if _, err := NewQuota(nil, "p:", w); !errors.Is(err, ErrInvalidLimit) {
+		if _, err := NewQuota(nil, anyKeys, w); !errors.Is(err, ErrInvalidLimit) {
 			t.Errorf("NewQuota(%+v) = %v, want ErrInvalidLimit", w, err)
 		}
 	}

@@ -30,8 +30,8 @@ var migrations = fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE
 func TestServiceLifecycle(t *testing.T) {
 	cfg := Config{
 		DatabaseURL: config.Secret(pgtest.NewDatabase(t)), RedisURL: config.Secret(pgtest.RedisURL()),
-		RedisPrefix: pgtest.RedisPrefix(t), LogLevel: "info", LogFormat: "json",
-		HealthInterval: 20 * time.Millisecond, ShutdownTimeout: 5 * time.Second, StartupTimeout: 10 * time.Second,
+		RedisPrefix: pgtest.RedisPrefix(t), Logging: config.Logging{LogLevel: "info", LogFormat: "json"},
+		HealthInterval: 20 * time.Millisecond, Shutdown: config.Shutdown{ShutdownTimeout: 5 * time.Second}, StartupTimeout: 10 * time.Second,
 	}
 	var p config.Problems
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -85,7 +85,7 @@ func TestServiceLifecycle(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	var p config.Problems
-	(&Config{GRPCAddr: "nope", LogLevel: "loud", LogFormat: "xml"}).Validate(&p)
+	(&Config{GRPCAddr: "nope", Logging: config.Logging{LogLevel: "loud", LogFormat: "xml"}}).Validate(&p)
 	err := p.Err()
 	if err == nil {
 		t.Fatal("want problems")
@@ -119,7 +119,7 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := LoadConfig("svc", "127.0.0.1:9999", []string{"-print-config", "-identity-addr", "10.0.0.1:9101"}, &out, &id); err != nil {
 		t.Fatal(err)
 	}
-	if id.Addr != "10.0.0.1:9101" || !bytes.Contains(out.Bytes(), []byte("identity-addr=10.0.0.1:9101")) || bytes.Contains(out.Bytes(), []byte(id.ServiceToken.Value())) {
+	if id.Addr != "10.0.0.1:9101" || !bytes.Contains(out.Bytes(), []byte("identity-addr=10.0.0.1:9101")) || bytes.Contains(out.Bytes(), []byte(id.ServiceTokens.Current.Value())) {
 		t.Fatalf("extra settings %+v, printed:\n%s", id, out.String())
 	}
 	_, err = LoadConfig("svc", "127.0.0.1:9999", []string{"-grpc-addr", "nope", "-service-token", "short"}, &out, &id)

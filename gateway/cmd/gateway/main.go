@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	level, _ := logging.ParseLevel(cfg.LogLevel)
 	log := logging.New(out, cfg.LogFormat, level, slog.String("service", "gateway"))
 
-	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: true})
+	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: cfg.OTLPInsecure})
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.ServiceToken.Value() == config.DevServiceToken {
+	if cfg.ServiceTokens.Development() {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
 	if !strings.HasPrefix(cfg.PublicURL, "https://") {
@@ -87,9 +87,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	routes := &oauth.Routes{
 		Identity: identityv1.NewIdentityServiceClient(gw.Conn("identity")),
-		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceToken.Value()}),
+		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceTokens.Current}),
 		Log:      log,
-		Binding:  oauth.NewBinding(cfg.ServiceToken.Value(), cfg.PublicURL),
+		Binding:  oauth.NewBinding(cfg.ServiceTokens.Current.Value(), cfg.PublicURL),
 	}
 	routes.Register(gw)
 	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"bytes"
 	"io"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tandemhq/tandem/platform/config/configtest"
 )
 
 func TestLoadDefaults(t *testing.T) {
@@ -13,7 +16,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.DrainDelay != 0 || len(c.CORSOrigins) != 0 || c.ServiceToken.Value() != DevServiceToken {
+	if c.HTTPAddr != ":8080" || c.DrainDelay != 0 || len(c.CORSOrigins) != 0 || c.ServiceTokens.Current.Value() != DevServiceToken {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -68,5 +71,26 @@ func TestPublicURL(t *testing.T) {
 		if _, err := Load([]string{"-public-url", bad}, io.Discard); err == nil || !strings.Contains(err.Error(), "public-url") {
 			t.Errorf("%q: %v", bad, err)
 		}
+	}
+}
+
+// The whole configuration, printed every way (fmt, slog, JSON,
+// -print-config), shows no secret.
+func TestConfigPrintsNoSecret(t *testing.T) {
+	const token = "gateway-service-token-0123456789abcdef"
+	var out bytes.Buffer
+	c, err := Load([]string{"-print-config", "-service-token", token}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ServiceTokens.Current.Value() != token {
+		t.Fatal("the token itself should reach the program")
+	}
+	configtest.NoSecrets(t, *c, token)
+	if strings.Contains(out.String(), token) || !strings.Contains(out.String(), "service-token=[redacted]") {
+		t.Fatalf("-print-config:\n%s", out.String())
+	}
+	if strings.Contains(out.String(), "service-token-previous") {
+		t.Fatalf("the gateway accepts no service calls, so has no previous token:\n%s", out.String())
 	}
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.KeyRing.Value() == config.DevKeyRing {
 		log.WarnContext(ctx, "using the development key ring; set TANDEM_KEY_RING in production")
 	}
-	if cfg.ServiceToken.Value() == config.DevServiceToken {
+	if cfg.ServiceTokens.Development() {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
 	primary := cfg.KeyRingPrimary
@@ -83,7 +83,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	limiter, err := ratelimit.NewLimiter(rt.Redis, cfg.Service.RedisPrefix+"ratelimit:msidentity:", ratelimit.Limit{Events: 20, Per: time.Second, Burst: 40})
+	// One bucket for the app registration (the token client keys every
+	// request by its client id), shared by every replica.
+	limiter, err := ratelimit.NewLimiter(rt.Redis, rt.Keys("ratelimit-msidentity"), ratelimit.Limit{Events: 20, Per: time.Second, Burst: 40})
 	if err != nil {
 		_ = rt.Close(ctx)
 		return err
@@ -102,7 +104,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
-	verifier := signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil)
+	verifier := signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, msHTTP)
 	flows := signin.New(signin.Options{
 		Config: signin.Config{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant, ClientID: cfg.MicrosoftClientID,
 			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL,
@@ -119,7 +121,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
 			Revocations: revocations,
 			APITokens:   handler,
-			Services:    authz.ServiceTokens{Current: cfg.ServiceToken.Value(), Previous: cfg.ServiceTokenPrevious.Value()},
+			Services:    authz.ServiceTokens(cfg.ServiceTokens),
 			Log:         log,
 		},
 		Validators: server.Validators,

@@ -56,12 +56,20 @@ type TokenClientOptions struct {
 	ClientID     string
 	ClientSecret string
 	// HTTP sends the requests; default a providerhttp client named
-	// "msidentity".
+	// "msidentity". Its Limiter, if any, applies to every request under
+	// the key ClientID (see TokenClient).
 	HTTP *providerhttp.Client
 }
 
 // TokenClient redeems codes and refresh tokens at one tenant's token
 // endpoint. It is safe for concurrent use.
+//
+// Every request carries the app registration's client id as its
+// providerhttp limit key, so the shared limiter bounds the app's calls
+// across every replica. Per app rather than per tenant: the requests go to
+// the multi-tenant "organizations" endpoint, where a code exchange does not
+// know its tenant before the answer, and a bound on the whole app holds for
+// each tenant too.
 type TokenClient struct {
 	endpoint     string
 	clientID     string
@@ -167,6 +175,7 @@ func (c *TokenClient) Refresh(ctx context.Context, refreshToken string, scopes [
 }
 
 func (c *TokenClient) token(ctx context.Context, form url.Values, retrySafe bool) (*TokenResponse, error) {
+	ctx = providerhttp.WithKey(ctx, c.clientID)
 	form.Set("client_id", c.clientID)
 	form.Set("client_secret", c.clientSecret)
 	body := form.Encode()

@@ -421,7 +421,7 @@ func TestRefreshRetriedAfterTheWindowEndsTheSession(t *testing.T) {
 	// A made-up token is refused before anything is claimed in Redis.
 	_, err = r.sessions.Refresh(ctx, sessions.RefreshTokenPrefix+"made-up")
 	wantKind(t, "a made-up token", err, apperr.ErrUnauthenticated)
-	if keys, err := e.redis().Keys(ctx, e.prefix+"session:successor:*").Result(); err != nil || len(keys) != 2 {
+	if keys, err := e.redis().Keys(ctx, sessions.SuccessorKeys(e.prefix).Pattern()).Result(); err != nil || len(keys) != 2 {
 		t.Fatalf("successor claims %v (%v), want the two real refreshes' only", keys, err)
 	}
 }

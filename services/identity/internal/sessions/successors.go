@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // DefaultRetryWindow is how long a refresh can be asked again and get the
@@ -24,7 +26,13 @@ type Successors interface {
 	Claim(ctx context.Context, key, proposed string, ttl time.Duration) (string, error)
 }
 
-// RedisSuccessors keeps successors in Redis under Prefix. Values are sealed
+// SuccessorKeys is the Redis key family of refresh-token successors
+// (ADR 13): <prefix>identity:session-successor:<hash>.
+func SuccessorKeys(prefix string) redisx.Keys {
+	return redisx.ServiceKeys(prefix, "identity", "session-successor")
+}
+
+// RedisSuccessors keeps successors in Redis, in SuccessorKeys(Prefix). Values are sealed
 // by the caller. If they are lost, a retry brings another successor and
 // counts as a reuse, as it would without the retry window.
 type RedisSuccessors struct {
@@ -35,7 +43,7 @@ type RedisSuccessors struct {
 // Claim implements Successors with SET NX, then GET when another request
 // got there first.
 func (r RedisSuccessors) Claim(ctx context.Context, key, proposed string, ttl time.Duration) (string, error) {
-	k := r.Prefix + "session:successor:" + key
+	k := SuccessorKeys(r.Prefix).Key(key)
 	set, err := r.Client.SetNX(ctx, k, proposed, ttl).Result()
 	if err != nil {
 		return "", err

@@ -30,6 +30,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/platform/redisx"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
@@ -263,8 +264,15 @@ func hashKey(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// OAuthKeys is the Redis key family of one kind of one-time OAuth secret
+// ("state", "code", "ticket"), kept by the hash of the secret (ADR 13):
+// <prefix>identity:oauth-<kind>:<sha256 hex>.
+func OAuthKeys(prefix, kind string) redisx.Keys {
+	return redisx.ServiceKeys(prefix, "identity", "oauth-"+kind)
+}
+
 func (f *Flows) key(kind, secret string) string {
-	return f.prefix + "identity:oauth:" + kind + ":" + hashKey(secret)
+	return OAuthKeys(f.prefix, kind).Key(hashKey(secret))
 }
 
 func (f *Flows) put(ctx context.Context, kind, secret string, v any, ttl time.Duration) error {

@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+
+	"github.com/tandemhq/tandem/platform/providerhttp"
 )
 
 // MicrosoftIDVerifier verifies ID tokens of the multi-tenant endpoint with
@@ -20,18 +22,23 @@ type MicrosoftIDVerifier struct {
 	authority string
 	tenant    string
 	clientID  string
-	client    *http.Client
+	client    *providerhttp.Client
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
 	graph    string // Graph's base URL, from discovery's userinfo_endpoint
 }
 
+// maxDiscoveryBody caps the discovery document; it is a few kilobytes.
+const maxDiscoveryBody = 1 << 20
+
 // NewMicrosoftIDVerifier returns a verifier; discovery happens on first use,
-// so identity can start before the identity platform answers.
-func NewMicrosoftIDVerifier(authority, tenant, clientID string, client *http.Client) *MicrosoftIDVerifier {
+// so identity can start before the identity platform answers. Discovery and
+// the signing keys are fetched through client, the provider client with
+// its timeouts, retries and telemetry; nil makes one named "msidentity".
+func NewMicrosoftIDVerifier(authority, tenant, clientID string, client *providerhttp.Client) *MicrosoftIDVerifier {
 	if client == nil {
-		client = http.DefaultClient
+		client = providerhttp.New(providerhttp.Options{Provider: "msidentity"})
 	}
 	return &MicrosoftIDVerifier{authority: strings.TrimRight(authority, "/"), tenant: tenant, clientID: clientID, client: client}
 }
@@ -59,12 +66,12 @@ func (v *MicrosoftIDVerifier) load(ctx context.Context) (*oidc.IDTokenVerifier, 
 		Algs     []string `json:"id_token_signing_alg_values_supported"`
 		UserInfo string   `json:"userinfo_endpoint"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&doc); err != nil || doc.JWKSURI == "" {
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxDiscoveryBody)).Decode(&doc); err != nil || doc.JWKSURI == "" {
 		return nil, errors.New("openid discovery: no jwks_uri")
 	}
 	// Microsoft's userinfo endpoint is Graph's (https://graph.microsoft.com/oidc/userinfo).
 	v.graph, _ = strings.CutSuffix(doc.UserInfo, "/oidc/userinfo")
-	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), v.client), doc.JWKSURI)
+	keys := oidc.NewRemoteKeySet(oidc.ClientContext(context.WithoutCancel(ctx), v.client.HTTPClient()), doc.JWKSURI)
 	v.verifier = oidc.NewVerifier("", keys, &oidc.Config{ClientID: v.clientID, SkipIssuerCheck: true, SupportedSigningAlgs: []string{oidc.RS256}})
 	return v.verifier, nil
 }
