@@ -137,7 +137,11 @@ func TestSemaphoreLiveHolderKeepsLease(t *testing.T) {
 	t.Parallel()
 	a, b := newRedis(t), newRedis(t)
 	prefix := testPrefix(t, a)
-	const lease = 60 * time.Millisecond
+	// Renewals come every lease/3, so a lease this long leaves a loaded
+	// machine (the race detector, parallel packages) 400 ms of slack per
+	// renewal; a shorter one made the test fail for want of CPU, not of a
+	// renewal.
+	const lease = 600 * time.Millisecond
 	sa, _ := NewSemaphore(a, prefix, 1, lease)
 	sb, _ := NewSemaphore(b, prefix, 1, lease)
 	ctx := t.Context()
@@ -146,9 +150,9 @@ func TestSemaphoreLiveHolderKeepsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The holder is alive for many lease lengths; its renewals must keep
+	// The holder is alive for several lease lengths; its renewals must keep
 	// the slot taken the whole time.
-	for deadline := time.Now().Add(8 * lease); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(3 * lease); time.Now().Before(deadline); {
 		if r, ok, err := sb.TryAcquire(ctx, "mbx"); err != nil {
 			t.Fatal(err)
 		} else if ok {
