@@ -23,8 +23,13 @@ import (
 	"github.com/tandemhq/tandem/platform/ratelimit"
 	"github.com/tandemhq/tandem/platform/service"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/apitokens"
 	"github.com/tandemhq/tandem/services/identity/internal/config"
+	"github.com/tandemhq/tandem/services/identity/internal/connections"
+	"github.com/tandemhq/tandem/services/identity/internal/login"
+	"github.com/tandemhq/tandem/services/identity/internal/members"
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft"
+	"github.com/tandemhq/tandem/services/identity/internal/organizations"
 	"github.com/tandemhq/tandem/services/identity/internal/server"
 	"github.com/tandemhq/tandem/services/identity/internal/sessions"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
@@ -110,14 +115,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Exchanger: codeExchanger{tokens}, Verifier: signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil),
 		Vault: credentialsPut{credentials}, Logger: log,
 	})
-	handler := server.New(st, ss, flows, accessTokens{credentials}, log)
+	apiTokens := apitokens.New(st)
+	handler := server.New(server.Domain{
+		Logins:        login.New(flows, st, ss),
+		Sessions:      ss,
+		Organizations: organizations.New(st),
+		Members:       members.New(st, ss),
+		APITokens:     apiTokens,
+		Connections:   connections.New(st, flows, accessTokens{credentials}),
+		Flows:         flows,
+	})
 
 	srv := rt.NewServer(service.ServerSpec{
 		Auth: &authz.Authenticator{
 			Policy:      server.Policy,
 			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
 			Revocations: revocations,
-			APITokens:   handler,
+			APITokens:   apiTokens,
 			Services:    authz.ServiceTokens{Current: cfg.ServiceToken.Value(), Previous: cfg.ServiceTokenPrevious.Value()},
 			Log:         log,
 		},

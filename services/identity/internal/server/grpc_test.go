@@ -23,9 +23,13 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/platform/grpcserver"
-	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/pgtest"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/apitokens"
+	"github.com/tandemhq/tandem/services/identity/internal/connections"
+	"github.com/tandemhq/tandem/services/identity/internal/login"
+	"github.com/tandemhq/tandem/services/identity/internal/members"
+	"github.com/tandemhq/tandem/services/identity/internal/organizations"
 	"github.com/tandemhq/tandem/services/identity/internal/server"
 	"github.com/tandemhq/tandem/services/identity/internal/sessions"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
@@ -72,13 +76,22 @@ func newWorld(t *testing.T) *world {
 	}
 	flows := signin.New(signin.Options{Config: signin.Config{Authority: "http://127.0.0.1:1", Tenant: "organizations", ClientID: "c", PublicURL: "http://localhost:8080"},
 		Redis: rdb, Prefix: prefix, Store: st})
-	handler := server.New(st, ss, flows, noTokens{}, logging.Discard())
+	tokens := apitokens.New(st)
+	handler := server.New(server.Domain{
+		Logins:        login.New(flows, st, ss),
+		Sessions:      ss,
+		Organizations: organizations.New(st),
+		Members:       members.New(st, ss),
+		APITokens:     tokens,
+		Connections:   connections.New(st, flows, noTokens{}),
+		Flows:         flows,
+	})
 	srv := grpcserver.New(grpcserver.Options{
 		Auth: &authz.Authenticator{
 			Policy:      server.Policy,
 			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
 			Revocations: revocations,
-			APITokens:   handler,
+			APITokens:   tokens,
 			Services:    authz.ServiceTokens{Current: serviceToken},
 		},
 		Validators: server.Validators,
@@ -349,7 +362,7 @@ func TestAPITokens(t *testing.T) {
 	ctx := t.Context()
 	owner, ownerCtx := w.person("tenant-a", "owner@a.example")
 	admin, _ := w.person("tenant-a", "admin@a.example")
-	if _, err := w.store.SetUserRole(ctx, owner.OrgID, admin.ID, "admin"); err != nil {
+	if _, err := w.store.ChangeUserRole(ctx, owner.OrgID, admin.ID, authz.RoleAdmin, time.Now(), func(store.User) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	adminCtx := w.as(admin)

@@ -43,9 +43,19 @@ type Issued struct {
 	RefreshExpiresAt time.Time
 }
 
+// Store is what sessions needs of the identity store.
+type Store interface {
+	SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error)
+	AddSigningKeyIfNone(ctx context.Context, k store.SigningKeyRecord) (bool, error)
+	CreateSession(ctx context.Context, orgID, userID string, refreshHash []byte, expiresAt time.Time) (store.Session, error)
+	RefreshTokenKnown(ctx context.Context, hash []byte) (bool, error)
+	RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt, retrySince time.Time) (store.Session, store.User, error)
+	RevokeSession(ctx context.Context, orgID, sessionID string, at time.Time) error
+}
+
 // Options configures Sessions.
 type Options struct {
-	Store      *store.Store
+	Store      Store
 	Sealer     Sealer
 	Revoker    Revoker
 	AccessTTL  time.Duration

@@ -115,6 +115,16 @@ type CredentialVault interface {
 	Put(ctx context.Context, orgID, connectionID string, t Tokens) error
 }
 
+// Store is what the flows need of the identity store.
+type Store interface {
+	SignInUser(ctx context.Context, in store.SignIn) (store.Organization, store.User, bool, error)
+	MarkAdminConsent(ctx context.Context, orgID string, at time.Time) error
+	User(ctx context.Context, orgID, userID string) (store.User, error)
+	PersonalConnection(ctx context.Context, orgID, userID, provider string) (store.Connection, error)
+	UpsertPersonalConnection(ctx context.Context, c store.Connection) (store.Connection, error)
+	SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) error
+}
+
 // Config says where Microsoft and Tandem are.
 type Config struct {
 	// Authority is the identity platform's base URL.
@@ -163,7 +173,7 @@ type Flows struct {
 	cfg      Config
 	redis    redis.UniversalClient
 	prefix   string
-	store    *store.Store
+	store    Store
 	exchange CodeExchanger
 	verify   IDVerifier
 	vault    CredentialVault
@@ -176,7 +186,7 @@ type Options struct {
 	Config    Config
 	Redis     redis.UniversalClient
 	Prefix    string
-	Store     *store.Store
+	Store     Store
 	Exchanger CodeExchanger
 	Verifier  IDVerifier
 	Vault     CredentialVault

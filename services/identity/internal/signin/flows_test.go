@@ -480,7 +480,7 @@ func TestRemovedUserCannotSignIn(t *testing.T) {
 	ctx := t.Context()
 	owner := e.signIn(e.browser(), who{email: adele})
 	gone := e.signIn(e.browser(), who{email: megan})
-	if _, err := e.store.RemoveUser(ctx, owner.OrgID, gone.UserID, time.Now()); err != nil {
+	if _, err := e.store.RemoveUser(ctx, owner.OrgID, gone.UserID, time.Now(), func(store.User) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	res := e.signIn(e.browser(), who{email: megan})

@@ -33,24 +33,24 @@ func scanAPIToken(row pgx.Row) (APIToken, error) {
 }
 
 // CreateAPIToken stores a token's hash.
-func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, hash []byte) (APIToken, error) {
+func (s *Store) CreateAPIToken(ctx context.Context, t APIToken, hash []byte) (_ APIToken, err error) {
 	ctx, sp := span(ctx, "CreateAPIToken")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	return scanAPIToken(s.db.QueryRow(ctx, `INSERT INTO api_tokens (org_id, display_name, role, token_hash, created_by)
 		VALUES ($1, $2, $3, $4, nullif($5, '')::uuid) RETURNING `+apiTokenColumns, t.OrgID, t.DisplayName, string(t.Role), hash, t.CreatedBy))
 }
 
 // APITokenByHash finds an unrevoked token by its hash.
-func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (APIToken, error) {
+func (s *Store) APITokenByHash(ctx context.Context, hash []byte) (_ APIToken, err error) {
 	ctx, sp := span(ctx, "APITokenByHash")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	return scanAPIToken(s.db.QueryRow(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL`, hash))
 }
 
 // APITokens lists the organization's tokens, newest first.
-func (s *Store) APITokens(ctx context.Context, orgID string) ([]APIToken, error) {
+func (s *Store) APITokens(ctx context.Context, orgID string) (_ []APIToken, err error) {
 	ctx, sp := span(ctx, "APITokens")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	rows, err := s.db.Query(ctx, `SELECT `+apiTokenColumns+` FROM api_tokens WHERE org_id = $1 ORDER BY created_at DESC, id`, orgID)
 	if err != nil {
 		return nil, postgres.MapError(err)
@@ -68,9 +68,9 @@ func (s *Store) APITokens(ctx context.Context, orgID string) ([]APIToken, error)
 }
 
 // RevokeAPIToken revokes a token of the organization (again is fine).
-func (s *Store) RevokeAPIToken(ctx context.Context, orgID, id string, at time.Time) (APIToken, error) {
+func (s *Store) RevokeAPIToken(ctx context.Context, orgID, id string, at time.Time) (_ APIToken, err error) {
 	ctx, sp := span(ctx, "RevokeAPIToken")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if !isUUID(id) {
 		return APIToken{}, postgres.ErrNotFound
 	}

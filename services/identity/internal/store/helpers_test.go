@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
@@ -74,4 +75,20 @@ func ctxTimeout(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// anyone allows every change.
+func anyone(store.User) error { return nil }
+
+// setRole changes a user's role with no rule of the caller's.
+func setRole(ctx context.Context, st *store.Store, orgID, userID string, role authz.Role) (store.User, error) {
+	c, err := st.ChangeUserRole(ctx, orgID, userID, role, time.Now(), anyone)
+	return c.User, err
+}
+
+// removeUser removes a user with no rule of the caller's and returns the
+// sessions it ended.
+func removeUser(ctx context.Context, st *store.Store, orgID, userID string, at time.Time) ([]string, error) {
+	r, err := st.RemoveUser(ctx, orgID, userID, at, anyone)
+	return r.EndedSessions, err
 }
