@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	revocations := authz.RedisRevocations{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}
 	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: sealer, Revoker: revocations,
-		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log,
 		Successors: sessions.RedisSuccessors{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}, RetryWindow: sessions.DefaultRetryWindow})
 	if err != nil {
 		_ = rt.Close(ctx)

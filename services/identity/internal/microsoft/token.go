@@ -289,6 +289,7 @@ func decodeError(resp *http.Response, data []byte) error {
 
 func newRequestID() string {
 	var b [16]byte
+	// crypto/rand.Read never returns an error: it crashes the program instead.
 	_, _ = rand.Read(b[:])
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]

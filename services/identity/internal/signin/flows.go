@@ -244,6 +244,7 @@ type LoginResult struct {
 
 func randomToken(n int) string {
 	b := make([]byte, n)
+	// crypto/rand.Read never returns an error: it crashes the program instead.
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -419,7 +419,9 @@ func (d *DataKeys) ReplaceWrapped(ctx context.Context, orgID, old, new string) (
 }
 
 // OrgIDs lists every organization that has a data key, for key rotation.
-func (d *DataKeys) OrgIDs(ctx context.Context) ([]string, error) {
+func (d *DataKeys) OrgIDs(ctx context.Context) (_ []string, err error) {
+	ctx, sp := span(ctx, "DataKeys.OrgIDs")
+	defer func() { end(sp, err) }()
 	rows, err := d.db.Query(ctx, `SELECT org_id FROM data_keys ORDER BY org_id`)
 	if err != nil {
 		return nil, postgres.MapError(err)
