@@ -22,7 +22,7 @@ func plainPaths() map[string]any {
 		}),
 		"/oauth/microsoft/start": op("StartMicrosoftFlow", "Starts a Microsoft flow in this browser (binding cookie) and redirects to Microsoft.", []any{
 			query("flow", `"sign_in" or "admin_consent" (the link an IT admin is sent)`, false),
-			query("ticket", "one-time ticket from ConnectMailbox or ConnectLever, instead of flow", false),
+			query("ticket", "one-time ticket from ConnectMailbox, instead of flow", false),
 			query("login_hint", "pre-fills the account", false),
 		}, map[string]any{"302": redirect("to Microsoft's authorize or admin-consent page"), "400": errorResp}),
 		"/oauth/microsoft/callback": op("MicrosoftCallback", "Microsoft's redirect after sign-in or mailbox consent.", []any{

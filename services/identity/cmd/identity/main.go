@@ -109,8 +109,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	flows := signin.New(signin.Options{
 		Config: signin.Config{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant, ClientID: cfg.MicrosoftClientID,
-			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL,
-			LeverAuthorizeURL: cfg.LeverAuthorizeURL, LeverClientID: cfg.LeverClientID, LeverAudience: cfg.LeverAudience},
+			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL},
 		Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Store: st,
 		Exchanger: codeExchanger{tokens}, Verifier: signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil),
 		Vault: credentialsPut{credentials}, Logger: log,

@@ -113,8 +113,3 @@ func (c *Connections) AccessToken(ctx context.Context, connectionID string) (str
 	}
 	return c.vault.AccessToken(ctx, conn.OrgID, conn.ID)
 }
-
-// ConnectLever starts connecting the organization's Lever account.
-func (c *Connections) ConnectLever(ctx context.Context, caller authz.Principal) (string, error) {
-	return c.tickets.NewTicket(ctx, signin.FlowLever, caller.OrgID, caller.UserID, "")
-}

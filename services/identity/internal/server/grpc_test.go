@@ -206,6 +206,8 @@ func TestCallersAreChecked(t *testing.T) {
 	wantCode(t, "a Recruiter on UpdateOrganization", err, codes.PermissionDenied)
 	_, err = w.client.ConnectLever(recruiterCtx, &identityv1.ConnectLeverRequest{})
 	wantCode(t, "a Recruiter on ConnectLever", err, codes.PermissionDenied)
+	_, err = w.client.ConnectLever(ownerCtx, &identityv1.ConnectLeverRequest{})
+	wantCode(t, "the Super Admin on ConnectLever, not built yet", err, codes.Unimplemented)
 	if org, err := w.client.UpdateOrganization(ownerCtx, rename); err != nil || org.GetOrganization().GetDisplayName() != "Renamed" {
 		t.Fatalf("the owner renames: %v, %v", org, err)
 	}

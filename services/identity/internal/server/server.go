@@ -59,7 +59,6 @@ type (
 		ConnectMailbox(ctx context.Context, caller authz.Principal) (string, error)
 		DisconnectMailbox(ctx context.Context, caller authz.Principal) (store.Connection, error)
 		Get(ctx context.Context, orgID, id string) (store.Connection, error)
-		ConnectLever(ctx context.Context, caller authz.Principal) (string, error)
 		AccessToken(ctx context.Context, connectionID string) (string, time.Time, error)
 	}
 	// Flows begins and completes OAuth flows for the gateway.

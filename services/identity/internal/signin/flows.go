@@ -49,7 +49,6 @@ const (
 	FlowAdminConsent = "admin_consent"
 	flowAdminConfirm = "admin_confirm"
 	FlowMailbox      = "mailbox"
-	FlowLever        = "lever"
 )
 
 // Outcomes the frontend learns from the one-time code.
@@ -137,10 +136,6 @@ type Config struct {
 	// FrontendURL receives the one-time code at /auth/complete; empty means
 	// the gateway's built-in page under PublicURL + "/app".
 	FrontendURL string
-	// Lever's OAuth settings, for ConnectLever.
-	LeverAuthorizeURL string
-	LeverClientID     string
-	LeverAudience     string
 }
 
 // RedirectURI is the sign-in and mailbox callback.
@@ -150,9 +145,6 @@ func (c Config) RedirectURI() string { return c.PublicURL + "/oauth/microsoft/ca
 func (c Config) AdminConsentRedirectURI() string {
 	return c.PublicURL + "/oauth/microsoft/adminconsent/callback"
 }
-
-// LeverRedirectURI is Lever's callback: a distinct URI per authorization server.
-func (c Config) LeverRedirectURI() string { return c.PublicURL + "/oauth/lever/callback" }
 
 // AdminConsentLink is the link a user forwards to their IT admin: it starts
 // an admin-consent flow in the admin's own browser.
@@ -284,7 +276,7 @@ func (f *Flows) take(ctx context.Context, kind, secret string, v any) (bool, err
 	return true, json.Unmarshal(b, v)
 }
 
-// NewTicket lets a signed-in user start a personal flow (the mailbox, Lever)
+// NewTicket lets a signed-in user start a personal flow (the mailbox)
 // in the browser: the REST call returns a start URL carrying the ticket.
 func (f *Flows) NewTicket(ctx context.Context, flow, orgID, userID, email string) (string, error) {
 	t := randomToken(32)
@@ -341,8 +333,6 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 			"redirect_uri": {f.cfg.AdminConsentRedirectURI()}, "state": {state}}
 		// Never /common/ for admin consent.
 		return f.cfg.Authority + "/organizations/v2.0/adminconsent?" + q.Encode(), nil
-	case FlowLever:
-		return f.leverAuthorize(ctx, state, st)
 	}
 	return "", apperr.InvalidArgument("ticket", "unknown flow")
 }
@@ -369,29 +359,6 @@ func (f *Flows) authorize(ctx context.Context, state string, st flowState, scope
 		q.Set("login_hint", hint)
 	}
 	return f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize?" + q.Encode(), nil
-}
-
-func (f *Flows) leverAuthorize(ctx context.Context, state string, st flowState) (string, error) {
-	if f.cfg.LeverAuthorizeURL == "" || f.cfg.LeverClientID == "" {
-		return "", apperr.FailedPrecondition("lever_not_configured", "Lever is not configured on this installation")
-	}
-	st.Verifier = randomToken(48)
-	if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
-		return "", err
-	}
-	challenge := sha256.Sum256([]byte(st.Verifier))
-	q := url.Values{
-		"client_id":             {f.cfg.LeverClientID},
-		"redirect_uri":          {f.cfg.LeverRedirectURI()},
-		"response_type":         {"code"},
-		"state":                 {state},
-		"scope":                 {"offline_access opportunities:write:admin notes:write:admin stages:read:admin postings:read:admin users:read:admin sources:read:admin archive_reasons:read:admin webhooks:write:admin"},
-		"audience":              {f.cfg.LeverAudience},
-		"prompt":                {"consent"},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
-	}
-	return f.cfg.LeverAuthorizeURL + "?" + q.Encode(), nil
 }
 
 // CompleteRequest carries a callback's parameters.
@@ -429,9 +396,6 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	}
 	if r.Callback != wantCallback {
 		return "", apperr.InvalidArgument("state", "does not belong to this callback")
-	}
-	if st.Flow == FlowLever {
-		return "", apperr.FailedPrecondition("lever_not_supported", "connecting Lever is not available yet")
 	}
 	if r.Error != "" {
 		return f.failed(ctx, st, r)
