@@ -6,13 +6,13 @@ require (
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/tandemhq/tandem/platform v0.0.0
 	github.com/tandemhq/tandem/proto v0.0.0
+	golang.org/x/oauth2 v0.37.0
 )
 
 require (
 	github.com/felixge/httpsnoop v1.1.0 // indirect
 	github.com/go-jose/go-jose/v4 v4.1.8 // indirect
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0 // indirect
-	golang.org/x/oauth2 v0.37.0 // indirect
 )
 
 require (

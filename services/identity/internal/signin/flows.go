@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/postgres"
@@ -338,27 +339,26 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 }
 
 func (f *Flows) authorize(ctx context.Context, state string, st flowState, scopes []string, hint string) (string, error) {
-	st.Verifier = randomToken(48)
+	st.Verifier = oauth2.GenerateVerifier()
 	st.Nonce = randomToken(24)
 	if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
 		return "", err
 	}
-	challenge := sha256.Sum256([]byte(st.Verifier))
-	q := url.Values{
-		"client_id":             {f.cfg.ClientID},
-		"response_type":         {"code"},
-		"redirect_uri":          {f.cfg.RedirectURI()},
-		"response_mode":         {"query"},
-		"scope":                 {strings.Join(scopes, " ")},
-		"state":                 {state},
-		"nonce":                 {st.Nonce},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
+	c := oauth2.Config{
+		ClientID:    f.cfg.ClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize"},
+		RedirectURL: f.cfg.RedirectURI(),
+		Scopes:      scopes,
+	}
+	opts := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(st.Verifier),
+		oauth2.SetAuthURLParam("response_mode", "query"),
+		oauth2.SetAuthURLParam("nonce", st.Nonce),
 	}
 	if hint != "" {
-		q.Set("login_hint", hint)
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
 	}
-	return f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize?" + q.Encode(), nil
+	return c.AuthCodeURL(state, opts...), nil
 }
 
 // CompleteRequest carries a callback's parameters.
