@@ -36,9 +36,14 @@ func New(st Store) *Tokens { return &Tokens{store: st, now: time.Now} }
 const MaxDisplayName = 100
 
 // Create makes a token of the caller's organization with role and returns
-// its record and the token itself, which is shown this once. A token's role
-// is never above its creator's.
+// its record and the token itself, which is shown this once. Only a person
+// signed in with a session creates one, never another token: every token
+// has a creator whose role and membership bound it. A token's role is never
+// above its creator's.
 func (t *Tokens) Create(ctx context.Context, caller authz.Principal, name string, role authz.Role) (store.APIToken, string, error) {
+	if caller.Kind != authz.KindUser || caller.UserID == "" {
+		return store.APIToken{}, "", apperr.PermissionDenied("only a person signed in creates API tokens")
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > MaxDisplayName {
 		return store.APIToken{}, "", apperr.InvalidArgument("display_name", "must be 1 to 100 characters")

@@ -90,3 +90,16 @@ func TestCreateAuthenticateRevoke(t *testing.T) {
 		t.Fatalf("a revoked token: %v", err)
 	}
 }
+
+func TestCreate_OnlyAPersonCreatesTokens(t *testing.T) {
+	tokens := apitokens.New(&fakeStore{})
+	ctx := t.Context()
+	// An Admin API token would otherwise mint tokens with no creator, which
+	// outlive its own revocation.
+	bot := authz.Principal{Kind: authz.KindAPIToken, OrgID: "org", TokenID: "tok-a", Role: authz.RoleAdmin}
+	_, _, err := tokens.Create(ctx, bot, "child", authz.RoleMember)
+	wantKind(t, "an API token creating a token", err, apperr.KindPermissionDenied, "")
+	service := authz.Principal{Kind: authz.KindService, Service: "gateway"}
+	_, _, err = tokens.Create(ctx, service, "child", authz.RoleMember)
+	wantKind(t, "a service creating a token", err, apperr.KindPermissionDenied, "")
+}

@@ -409,6 +409,25 @@ func TestAPITokens(t *testing.T) {
 	}
 }
 
+// Only a person creates API tokens: a token minted by a token would have no
+// creator to bound it, and would outlive its parent's revocation.
+func TestAPITokensDoNotMintAPITokens(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	adminToken, err := w.client.CreateApiToken(ownerCtx, &identityv1.CreateApiTokenRequest{DisplayName: "admin-ci", Role: identityv1.Role_ROLE_ADMIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.CreateApiToken(bearer(ctx, adminToken.GetToken()), &identityv1.CreateApiTokenRequest{DisplayName: "child", Role: identityv1.Role_ROLE_MEMBER})
+	wantCode(t, "an Admin API token on CreateApiToken", err, codes.PermissionDenied)
+	list, err := w.client.ListApiTokens(ownerCtx, &identityv1.ListApiTokensRequest{})
+	if err != nil || len(list.GetApiTokens()) != 1 {
+		t.Fatalf("tokens after the refusal: %v, %v", list, err)
+	}
+}
+
 func TestOAuthRPCs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
