@@ -17,7 +17,7 @@ import (
 
 // Store is what apitokens needs of the identity store.
 type Store interface {
-	CreateAPIToken(ctx context.Context, t store.APIToken, hash []byte) (store.APIToken, error)
+	CreateAPIToken(ctx context.Context, t store.APIToken, hash []byte, allow func(creator store.User) error) (store.APIToken, error)
 	APITokenByHash(ctx context.Context, hash []byte) (store.APIToken, error)
 	APITokens(ctx context.Context, orgID string) ([]store.APIToken, error)
 	RevokeAPIToken(ctx context.Context, orgID, id string, at time.Time) (store.APIToken, error)
@@ -31,6 +31,8 @@ type Tokens struct {
 
 // New returns the API tokens over st.
 func New(st Store) *Tokens { return &Tokens{store: st, now: time.Now} }
+
+var errAboveCreator = apperr.PermissionDenied("an API token cannot have a role above your own")
 
 // MaxDisplayName is the longest display name, in characters.
 const MaxDisplayName = 100
@@ -48,11 +50,22 @@ func (t *Tokens) Create(ctx context.Context, caller authz.Principal, name string
 	if name == "" || len(name) > MaxDisplayName {
 		return store.APIToken{}, "", apperr.InvalidArgument("display_name", "must be 1 to 100 characters")
 	}
+	// Checked on the creator's role as stored, under their row lock, so a
+	// demotion that commits first is seen.
+	allow := func(creator store.User) error {
+		if !creator.Role.AtLeast(role) {
+			return errAboveCreator
+		}
+		return nil
+	}
 	if !caller.Role.AtLeast(role) {
-		return store.APIToken{}, "", apperr.PermissionDenied("an API token cannot have a role above your own")
+		return store.APIToken{}, "", errAboveCreator
 	}
 	token, hash := authz.NewAPIToken()
-	rec, err := t.store.CreateAPIToken(ctx, store.APIToken{OrgID: caller.OrgID, DisplayName: name, Role: role, CreatedBy: caller.UserID}, hash)
+	rec, err := t.store.CreateAPIToken(ctx, store.APIToken{OrgID: caller.OrgID, DisplayName: name, Role: role, CreatedBy: caller.UserID}, hash, allow)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return store.APIToken{}, "", apperr.PermissionDenied("only a member of the organization creates API tokens").Wrap(err)
+	}
 	if err != nil {
 		return store.APIToken{}, "", err
 	}

@@ -14,12 +14,20 @@ import (
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
-// fakeStore keeps tokens by hash.
+// fakeStore keeps tokens by hash; its users' roles are as stored.
 type fakeStore struct {
 	byHash map[string]store.APIToken
+	roles  map[string]authz.Role // by user id; absent means removed
 }
 
-func (f *fakeStore) CreateAPIToken(_ context.Context, t store.APIToken, hash []byte) (store.APIToken, error) {
+func (f *fakeStore) CreateAPIToken(_ context.Context, t store.APIToken, hash []byte, allow func(store.User) error) (store.APIToken, error) {
+	role, ok := f.roles[t.CreatedBy]
+	if !ok {
+		return store.APIToken{}, postgres.ErrNotFound
+	}
+	if err := allow(store.User{ID: t.CreatedBy, OrgID: t.OrgID, Role: role}); err != nil {
+		return store.APIToken{}, err
+	}
 	if f.byHash == nil {
 		f.byHash = map[string]store.APIToken{}
 	}
@@ -62,7 +70,7 @@ func wantKind(t *testing.T, what string, err error, kind apperr.Kind, field stri
 }
 
 func TestCreateAuthenticateRevoke(t *testing.T) {
-	tokens := apitokens.New(&fakeStore{})
+	tokens := apitokens.New(&fakeStore{roles: map[string]authz.Role{"u1": authz.RoleAdmin}})
 	ctx := t.Context()
 
 	_, _, err := tokens.Create(ctx, person(authz.RoleAdmin), "ci", authz.RoleSuperAdmin)
@@ -92,7 +100,7 @@ func TestCreateAuthenticateRevoke(t *testing.T) {
 }
 
 func TestCreate_OnlyAPersonCreatesTokens(t *testing.T) {
-	tokens := apitokens.New(&fakeStore{})
+	tokens := apitokens.New(&fakeStore{roles: map[string]authz.Role{"u1": authz.RoleAdmin}})
 	ctx := t.Context()
 	// An Admin API token would otherwise mint tokens with no creator, which
 	// outlive its own revocation.
@@ -102,4 +110,16 @@ func TestCreate_OnlyAPersonCreatesTokens(t *testing.T) {
 	service := authz.Principal{Kind: authz.KindService, Service: "gateway"}
 	_, _, err = tokens.Create(ctx, service, "child", authz.RoleMember)
 	wantKind(t, "a service creating a token", err, apperr.KindPermissionDenied, "")
+}
+
+func TestCreate_ChecksTheCreatorsStoredRole(t *testing.T) {
+	st := &fakeStore{roles: map[string]authz.Role{"u1": authz.RoleMember}}
+	tokens := apitokens.New(st)
+	// The session still says Admin, but the store knows the creator was
+	// demoted a moment ago.
+	_, _, err := tokens.Create(t.Context(), person(authz.RoleAdmin), "ci", authz.RoleAdmin)
+	wantKind(t, "a token above the creator's stored role", err, apperr.KindPermissionDenied, "")
+	delete(st.roles, "u1")
+	_, _, err = tokens.Create(t.Context(), person(authz.RoleAdmin), "ci", authz.RoleMember)
+	wantKind(t, "a token of a removed creator", err, apperr.KindPermissionDenied, "")
 }

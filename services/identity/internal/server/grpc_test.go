@@ -428,6 +428,73 @@ func TestAPITokensDoNotMintAPITokens(t *testing.T) {
 	}
 }
 
+// A token never carries more than its creator may hold now: demoting the
+// creator revokes their tokens above the new role, and removing them
+// revokes all of theirs.
+func TestAPITokensFollowTheirCreatorsRole(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	admin, _ := w.person("tenant-a", "admin@a.example")
+	setRole := func(id string, role identityv1.Role) {
+		t.Helper()
+		if _, err := w.client.UpdateUser(ownerCtx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: id, Role: role}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(ctx context.Context, role identityv1.Role) context.Context {
+		t.Helper()
+		tok, err := w.client.CreateApiToken(ctx, &identityv1.CreateApiTokenRequest{DisplayName: role.String(), Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bearer(t.Context(), tok.GetToken())
+	}
+	adminTokenCtx := func() (context.Context, string) {
+		t.Helper()
+		tok, err := w.client.CreateApiToken(w.as(admin), &identityv1.CreateApiTokenRequest{DisplayName: "admin", Role: identityv1.Role_ROLE_ADMIN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bearer(t.Context(), tok.GetToken()), tok.GetToken()
+	}
+	setRole(admin.ID, identityv1.Role_ROLE_ADMIN)
+	adminCtx := w.as(admin)
+	adminToken, adminSecret := adminTokenCtx()
+	recruiterToken := create(adminCtx, identityv1.Role_ROLE_RECRUITER)
+	memberToken := create(adminCtx, identityv1.Role_ROLE_MEMBER)
+
+	// Demoted to Recruiter: the Admin token goes, the others stay.
+	setRole(admin.ID, identityv1.Role_ROLE_RECRUITER)
+	_, err := w.client.GetMe(adminToken, &identityv1.GetMeRequest{})
+	wantCode(t, "an Admin token of a creator now Recruiter", err, codes.Unauthenticated)
+	_, err = w.client.AuthenticateApiToken(asService(ctx), &identityv1.AuthenticateApiTokenRequest{Token: adminSecret})
+	wantCode(t, "AuthenticateApiToken of that token", err, codes.Unauthenticated)
+	for name, tok := range map[string]context.Context{"Recruiter": recruiterToken, "Member": memberToken} {
+		if _, err := w.client.GetMe(tok, &identityv1.GetMeRequest{}); err != nil {
+			t.Fatalf("a %s token of a creator now Recruiter: %v", name, err)
+		}
+	}
+	// Removed: every token of theirs goes.
+	if _, err := w.client.RemoveUser(ownerCtx, &identityv1.RemoveUserRequest{UserId: admin.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]context.Context{"Recruiter": recruiterToken, "Member": memberToken} {
+		_, err := w.client.GetMe(tok, &identityv1.GetMeRequest{})
+		wantCode(t, "a "+name+" token of a removed creator", err, codes.Unauthenticated)
+	}
+	list, err := w.client.ListApiTokens(ownerCtx, &identityv1.ListApiTokensRequest{})
+	if err != nil || len(list.GetApiTokens()) != 3 {
+		t.Fatalf("ListApiTokens: %v, %v", list, err)
+	}
+	for _, tok := range list.GetApiTokens() {
+		if tok.GetRevokeTime() == nil {
+			t.Errorf("token %s of a removed creator is not revoked", tok.GetDisplayName())
+		}
+	}
+}
+
 func TestOAuthRPCs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)

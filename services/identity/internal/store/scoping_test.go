@@ -21,7 +21,7 @@ func TestEverythingIsScopedByOrganization(t *testing.T) {
 	_, userA := person(t, st, tenant, "user@a.example")
 	orgB, _ := person(t, st, newID(t), "owner@b.example")
 
-	tokA, err := st.CreateAPIToken(ctx, store.APIToken{OrgID: orgA.ID, DisplayName: "a", Role: authz.RoleMember}, hash("a"))
+	tokA, err := st.CreateAPIToken(ctx, store.APIToken{OrgID: orgA.ID, DisplayName: "a", Role: authz.RoleMember}, hash("a"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

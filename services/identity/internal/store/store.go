@@ -245,12 +245,17 @@ type RoleChange struct {
 	// EndedSessions are the sessions the change ended: their access tokens
 	// carry the previous role.
 	EndedSessions []string
+	// RevokedTokens are the API tokens the user created with a role above
+	// the new one, revoked by the change.
+	RevokedTokens []string
 }
 
 // ChangeUserRole gives a user of the organization a new role in one
 // transaction: under the organization's lock and the user's row lock, allow
 // sees the user as they are now and may refuse; the organization keeps at
-// least one Super Admin; and a role that changes ends the user's sessions.
+// least one Super Admin; and a role that changes ends the user's sessions
+// and revokes the API tokens they created with a role above the new one: a
+// token never carries more than its creator may hold now.
 func (s *Store) ChangeUserRole(ctx context.Context, orgID, userID string, role authz.Role, at time.Time, allow func(current User) error) (_ RoleChange, err error) {
 	ctx, sp := span(ctx, "ChangeUserRole")
 	defer func() { end(sp, err) }()
@@ -279,7 +284,10 @@ func (s *Store) ChangeUserRole(ctx context.Context, orgID, userID string, role a
 		if role == current.Role {
 			return nil
 		}
-		out.EndedSessions, err = revokeUserSessions(ctx, tx, userID, at)
+		if out.EndedSessions, err = revokeUserSessions(ctx, tx, userID, at); err != nil {
+			return err
+		}
+		out.RevokedTokens, err = revokeCreatedTokens(ctx, tx, userID, at, func(r authz.Role) bool { return !role.AtLeast(r) })
 		return err
 	})
 	return out, err
@@ -289,12 +297,14 @@ func (s *Store) ChangeUserRole(ctx context.Context, orgID, userID string, role a
 type Removal struct {
 	User          User
 	EndedSessions []string
+	// RevokedTokens are the API tokens the user had created.
+	RevokedTokens []string
 }
 
-// RemoveUser removes a user from the organization and ends their sessions,
-// in one transaction: under the organization's lock and the user's row
-// lock, allow sees the user as they are now and may refuse; the last Super
-// Admin stays.
+// RemoveUser removes a user from the organization, ends their sessions and
+// revokes the API tokens they created, in one transaction: under the
+// organization's lock and the user's row lock, allow sees the user as they
+// are now and may refuse; the last Super Admin stays.
 func (s *Store) RemoveUser(ctx context.Context, orgID, userID string, at time.Time, allow func(current User) error) (_ Removal, err error) {
 	ctx, sp := span(ctx, "RemoveUser")
 	defer func() { end(sp, err) }()
@@ -317,7 +327,10 @@ func (s *Store) RemoveUser(ctx context.Context, orgID, userID string, at time.Ti
 			return postgres.MapError(err)
 		}
 		out.User = current
-		out.EndedSessions, err = revokeUserSessions(ctx, tx, userID, at)
+		if out.EndedSessions, err = revokeUserSessions(ctx, tx, userID, at); err != nil {
+			return err
+		}
+		out.RevokedTokens, err = revokeCreatedTokens(ctx, tx, userID, at, func(authz.Role) bool { return true })
 		return err
 	})
 	return out, err
@@ -341,6 +354,34 @@ func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.T
 		return nil, postgres.MapError(err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, postgres.MapError(err)
+}
+
+// revokeCreatedTokens revokes the live API tokens a user created whose role
+// is one of those revoke picks, and returns their ids.
+func revokeCreatedTokens(ctx context.Context, tx pgx.Tx, userID string, at time.Time, revoke func(authz.Role) bool) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text, role FROM api_tokens WHERE created_by = $1 AND revoked_at IS NULL FOR UPDATE`, userID)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	type token struct {
+		ID   string
+		Role string
+	}
+	live, err := pgx.CollectRows(rows, pgx.RowToStructByPos[token])
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	var ids []string
+	for _, t := range live {
+		if revoke(authz.Role(t.Role)) {
+			ids = append(ids, t.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE id = ANY($1::uuid[])`, ids, at)
 	return ids, postgres.MapError(err)
 }
 
