@@ -6,12 +6,12 @@ package apitokens
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/platform/validate"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
@@ -46,9 +46,9 @@ func (t *Tokens) Create(ctx context.Context, caller authz.Principal, name string
 	if caller.Kind != authz.KindUser || caller.UserID == "" {
 		return store.APIToken{}, "", apperr.PermissionDenied("only a person signed in creates API tokens")
 	}
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > MaxDisplayName {
-		return store.APIToken{}, "", apperr.InvalidArgument("display_name", "must be 1 to 100 characters")
+	name, err := validate.Text("display_name", name, MaxDisplayName)
+	if err != nil {
+		return store.APIToken{}, "", err
 	}
 	// Checked on the creator's role as stored, under their row lock, so a
 	// demotion that commits first is seen.

@@ -4,10 +4,10 @@ package organizations
 
 import (
 	"context"
-	"strings"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/validate"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
@@ -34,16 +34,16 @@ func (o *Organizations) Get(ctx context.Context, orgID string) (store.Organizati
 }
 
 // Update changes the settings u names, all or none: the display name is
-// trimmed and must not be blank, and nobody joins as an administrator by
+// text (validate.Text), trimmed, and nobody joins as an administrator by
 // default.
 func (o *Organizations) Update(ctx context.Context, orgID string, u store.OrganizationUpdate) (store.Organization, error) {
 	if u.DisplayName == nil && u.DefaultRole == nil {
 		return store.Organization{}, apperr.InvalidArgument("update_mask", "names no field to update")
 	}
 	if u.DisplayName != nil {
-		name := strings.TrimSpace(*u.DisplayName)
-		if name == "" || len(name) > MaxDisplayName {
-			return store.Organization{}, apperr.InvalidArgument("organization.display_name", "must be 1 to 200 characters")
+		name, err := validate.Text("organization.display_name", *u.DisplayName, MaxDisplayName)
+		if err != nil {
+			return store.Organization{}, err
 		}
 		u.DisplayName = &name
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -492,6 +493,42 @@ func TestAPITokensFollowTheirCreatorsRole(t *testing.T) {
 		if tok.GetRevokeTime() == nil {
 			t.Errorf("token %s of a removed creator is not revoked", tok.GetDisplayName())
 		}
+	}
+}
+
+// Display names are text a person reads: valid UTF-8, no control
+// characters (a NUL used to reach Postgres and fail as Internal), at most so
+// many characters (not bytes).
+func TestDisplayNamesAreCheckedText(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	rename := func(name string) error {
+		_, err := w.client.UpdateOrganization(ownerCtx, &identityv1.UpdateOrganizationRequest{Organization: &identityv1.Organization{DisplayName: name},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+		return err
+	}
+	token := func(name string) error {
+		_, err := w.client.CreateApiToken(ownerCtx, &identityv1.CreateApiTokenRequest{DisplayName: name, Role: identityv1.Role_ROLE_MEMBER})
+		return err
+	}
+	for what, name := range map[string]string{
+		"a NUL":           "ci\u0000bot",
+		"a line break":    "ci\nbot",
+		"an escape":       "ci\u001b[31mbot",
+		"a C1 control":    "ci\u0085bot",
+		"a bidi override": "ci\u202ebot",
+	} {
+		wantField(t, "an organization name with "+what, rename(name), "organization.display_name")
+		wantField(t, "a token name with "+what, token(name), "display_name")
+	}
+	// Length counts characters: 200 of them in a multi-byte script fit.
+	if err := rename(strings.Repeat("名", 200)); err != nil {
+		t.Fatalf("200 characters of three bytes each: %v", err)
+	}
+	wantField(t, "201 characters", rename(strings.Repeat("名", 201)), "organization.display_name")
+	if err := token(strings.Repeat("é", 100)); err != nil {
+		t.Fatalf("100 two-byte characters in a token name: %v", err)
 	}
 }
 
