@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 
-	"github.com/tandemhq/tandem/platform/apperr"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
 )
@@ -19,9 +18,6 @@ func (s *Server) BeginAuthorization(ctx context.Context, req *identityv1.BeginAu
 
 // CompleteAuthorization implements the internal RPC.
 func (s *Server) CompleteAuthorization(ctx context.Context, req *identityv1.CompleteAuthorizationRequest) (*identityv1.CompleteAuthorizationResponse, error) {
-	if c := req.GetCallback(); c != "authorize" && c != "admin_consent" {
-		return nil, apperr.InvalidArgument("callback", `must be "authorize" or "admin_consent"`)
-	}
 	url, err := s.d.Flows.Complete(ctx, signin.CompleteRequest{Callback: req.GetCallback(), State: req.GetState(), Code: req.GetCode(),
 		Error: req.GetError(), ErrorDescription: req.GetErrorDescription(), BindingHash: req.GetBrowserBindingHash(), Tenant: req.GetTenant()})
 	if err != nil {
