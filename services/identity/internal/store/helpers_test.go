@@ -2,15 +2,14 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/tandemhq/tandem/services/identity/internal/store/storetest"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tandemhq/tandem/platform/authz"
@@ -28,11 +27,7 @@ func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
 // newID is a random id of the shape Microsoft uses for tenants and users.
 func newID(t testing.TB) string {
 	t.Helper()
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuid.NewString()
 }
 
 // person signs a new person of tenant in and returns them.
