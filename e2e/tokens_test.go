@@ -346,3 +346,36 @@ func TestIdentity_CallbackStateIsChecked(t *testing.T) {
 		t.Fatalf("wrong state: want 400, got %d", code)
 	}
 }
+
+// API tokens are made by people only, never carry more than their creator
+// holds now, and their names are checked text (issue 8, items 2, 3, 6).
+func TestIdentity_APITokensFollowTheirCreator(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	_, ownerAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
+	admin, _ := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+	setRole := func(role identityv1.Role) {
+		t.Helper()
+		ownerAPI.must("PATCH", "/v1/users/"+admin.GetUser().GetId()+"?updateMask=role", &identityv1.User{Role: role}, &identityv1.UpdateUserResponse{})
+	}
+	setRole(identityv1.Role_ROLE_ADMIN)
+	_, adminAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin}) // the new role is in the new session
+
+	created := &identityv1.CreateApiTokenResponse{}
+	adminAPI.must("POST", "/v1/apiTokens", &identityv1.CreateApiTokenRequest{DisplayName: "ci", Role: identityv1.Role_ROLE_ADMIN}, created)
+	tokenAPI := api{t: t, s: s, token: created.GetToken()}
+	tokenAPI.must("GET", "/v1/me", nil, &identityv1.GetMeResponse{})
+
+	// A token mints no tokens.
+	code, body := tokenAPI.call("POST", "/v1/apiTokens", &identityv1.CreateApiTokenRequest{DisplayName: "child", Role: identityv1.Role_ROLE_MEMBER}, nil)
+	wantError(t, code, body, 403, "PERMISSION_DENIED")
+	// A name with a NUL is the client's error, not the server's.
+	code, body = adminAPI.call("POST", "/v1/apiTokens", &identityv1.CreateApiTokenRequest{DisplayName: "ci\u0000bot", Role: identityv1.Role_ROLE_MEMBER}, nil)
+	wantError(t, code, body, 400, "INVALID_ARGUMENT")
+	code, body = ownerAPI.call("PATCH", "/v1/organization?updateMask=displayName", &identityv1.Organization{DisplayName: "ci\u0000bot"}, nil)
+	wantError(t, code, body, 400, "INVALID_ARGUMENT")
+
+	// Demoting the creator ends their Admin token.
+	setRole(identityv1.Role_ROLE_MEMBER)
+	code, body = tokenAPI.call("GET", "/v1/me", nil, nil)
+	wantError(t, code, body, 401, "UNAUTHENTICATED")
+}

@@ -112,7 +112,7 @@ func (r *Routes) callback(kind string) http.HandlerFunc {
 		resp, err := r.Identity.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{
 			Callback: kind, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
 			ErrorDescription: q.Get("error_description"), BrowserBindingHash: hash,
-			Tenant: q.Get("tenant"), AdminConsent: q.Get("admin_consent"), Scope: q.Get("scope"),
+			Tenant: q.Get("tenant"),
 		}, r.Internal)
 		if err != nil {
 			rest.WriteError(req.Context(), w, status.Convert(err))

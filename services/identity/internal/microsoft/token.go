@@ -10,8 +10,6 @@ package microsoft
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tandemhq/tandem/platform/providerhttp"
 )
@@ -187,7 +187,7 @@ func (c *TokenClient) token(ctx context.Context, form url.Values, retrySafe bool
 	req.Header.Set("Accept", "application/json")
 	// Microsoft echoes client-request-id as the correlation id of an error,
 	// which ties our logs to theirs.
-	req.Header.Set("client-request-id", newRequestID())
+	req.Header.Set("client-request-id", uuid.NewString())
 	req.Header.Set("return-client-request-id", "true")
 	if retrySafe {
 		req = providerhttp.RetrySafe(req)
@@ -294,11 +294,4 @@ func decodeError(resp *http.Response, data []byte) error {
 		return fmt.Errorf("%w: HTTP %d", ErrUnavailable, resp.StatusCode)
 	}
 	return fmt.Errorf("%w: HTTP %d without Microsoft's error JSON", ErrUnexpectedResponse, resp.StatusCode)
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

@@ -40,6 +40,11 @@ func serviceMethods() []string {
 	return out
 }
 
+// notServedYet are RPCs declared ahead of the issue that builds them: they
+// answer Unimplemented, so they have no REST route, yet keep the rule they
+// will need.
+var notServedYet = []string{svc + "ConnectLever"}
+
 // An RPC is internal exactly when the gateway has no REST route for it: the
 // gateway's OAuth routes and other services reach those with the service
 // token, and people never do.
@@ -49,6 +54,10 @@ func TestInternalRPCsAreTheOnesWithoutARESTRoute(t *testing.T) {
 	for _, m := range serviceMethods() {
 		rule := server.Policy[m].String()
 		switch {
+		case slices.Contains(notServedYet, m):
+			if slices.Contains(routed, m) || rule == "internal" {
+				t.Errorf("%s is not served yet, so it has no REST route and keeps the rule it will need (got %s)", m, rule)
+			}
 		case slices.Contains(routed, m) && rule == "internal":
 			t.Errorf("%s has a REST route but is internal", m)
 		case !slices.Contains(routed, m) && rule != "internal":

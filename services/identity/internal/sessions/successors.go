@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -60,24 +61,34 @@ func (r RedisSuccessors) Claim(ctx context.Context, key, proposed string, ttl ti
 }
 
 // successor is the token oldHash is rotated into: the one already claimed
-// for it, else next. Any failure falls back to next, which only costs a
-// retry its grace.
+// for it, else next. Any failure falls back to next. That is safe: it only
+// costs a retry its grace (a second refresh within the window then counts
+// as a reuse and ends the session), never lets a token in. It is logged,
+// because a window that never works means something is broken.
 func (s *Sessions) successor(ctx context.Context, oldHash []byte, next string) string {
 	if s.o.Successors == nil {
 		return next
 	}
 	key := hex.EncodeToString(oldHash)
-	sealed, err := s.o.Sealer.Seal(ctx, systemOrg, []byte(next), "refresh-successor", key)
-	if err != nil {
+	fallBack := func(step string, err error) string {
+		s.o.Logger.WarnContext(ctx, "refresh successor not shared; a retry of this refresh will end the session",
+			slog.String("step", step), slog.Any("error", err))
 		return next
 	}
+	sealed, err := s.o.Sealer.Seal(ctx, systemOrg, []byte(next), "refresh-successor", key)
+	if err != nil {
+		return fallBack("seal", err)
+	}
 	claimed, err := s.o.Successors.Claim(ctx, key, sealed, s.o.RetryWindow)
-	if err != nil || claimed == sealed {
+	if err != nil {
+		return fallBack("claim", err)
+	}
+	if claimed == sealed {
 		return next
 	}
 	plain, err := s.o.Sealer.Open(ctx, systemOrg, claimed, "refresh-successor", key)
 	if err != nil {
-		return next
+		return fallBack("open", err)
 	}
 	return string(plain)
 }

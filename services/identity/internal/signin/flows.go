@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/postgres"
@@ -50,7 +51,6 @@ const (
 	FlowAdminConsent = "admin_consent"
 	flowAdminConfirm = "admin_confirm"
 	FlowMailbox      = "mailbox"
-	FlowLever        = "lever"
 )
 
 // Outcomes the frontend learns from the one-time code.
@@ -127,6 +127,16 @@ type CredentialVault interface {
 	Put(ctx context.Context, orgID, connectionID string, t Tokens) error
 }
 
+// Store is what the flows need of the identity store.
+type Store interface {
+	SignInUser(ctx context.Context, in store.SignIn) (store.Organization, store.User, bool, error)
+	MarkAdminConsent(ctx context.Context, orgID string, at time.Time) error
+	User(ctx context.Context, orgID, userID string) (store.User, error)
+	PersonalConnection(ctx context.Context, orgID, userID, provider string) (store.Connection, error)
+	UpsertPersonalConnection(ctx context.Context, c store.Connection) (store.Connection, error)
+	SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) error
+}
+
 // Config says where Microsoft and Tandem are.
 type Config struct {
 	// Authority is the identity platform's base URL.
@@ -139,10 +149,6 @@ type Config struct {
 	// FrontendURL receives the one-time code at /auth/complete; empty means
 	// the gateway's built-in page under PublicURL + "/app".
 	FrontendURL string
-	// Lever's OAuth settings, for ConnectLever.
-	LeverAuthorizeURL string
-	LeverClientID     string
-	LeverAudience     string
 }
 
 // RedirectURI is the sign-in and mailbox callback.
@@ -152,9 +158,6 @@ func (c Config) RedirectURI() string { return c.PublicURL + "/oauth/microsoft/ca
 func (c Config) AdminConsentRedirectURI() string {
 	return c.PublicURL + "/oauth/microsoft/adminconsent/callback"
 }
-
-// LeverRedirectURI is Lever's callback: a distinct URI per authorization server.
-func (c Config) LeverRedirectURI() string { return c.PublicURL + "/oauth/lever/callback" }
 
 // AdminConsentLink is the link a user forwards to their IT admin: it starts
 // an admin-consent flow in the admin's own browser.
@@ -175,7 +178,7 @@ type Flows struct {
 	cfg       Config
 	redis     redis.UniversalClient
 	prefix    string
-	store     *store.Store
+	store     Store
 	exchange  CodeExchanger
 	verify    IDVerifier
 	addresses AddressLookup
@@ -189,7 +192,7 @@ type Options struct {
 	Config    Config
 	Redis     redis.UniversalClient
 	Prefix    string
-	Store     *store.Store
+	Store     Store
 	Exchanger CodeExchanger
 	Verifier  IDVerifier
 	// Addresses answers for ID tokens without an email claim; nil falls back
@@ -255,6 +258,7 @@ type LoginResult struct {
 
 func randomToken(n int) string {
 	b := make([]byte, n)
+	// crypto/rand.Read never returns an error: it crashes the program instead.
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -301,7 +305,7 @@ func (f *Flows) take(ctx context.Context, kind, secret string, v any) (bool, err
 	return true, json.Unmarshal(b, v)
 }
 
-// NewTicket lets a signed-in user start a personal flow (the mailbox, Lever)
+// NewTicket lets a signed-in user start a personal flow (the mailbox)
 // in the browser: the REST call returns a start URL carrying the ticket.
 func (f *Flows) NewTicket(ctx context.Context, flow, orgID, userID, email string) (string, error) {
 	t := randomToken(32)
@@ -364,57 +368,31 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 			"redirect_uri": {f.cfg.AdminConsentRedirectURI()}, "state": {state}}
 		// Never /common/ for admin consent.
 		return f.cfg.Authority + "/organizations/v2.0/adminconsent?" + q.Encode(), nil
-	case FlowLever:
-		return f.leverAuthorize(ctx, state, st)
 	}
 	return "", apperr.InvalidArgument("ticket", "unknown flow")
 }
 
 func (f *Flows) authorize(ctx context.Context, state string, st flowState, scopes []string, hint string) (string, error) {
-	st.Verifier = randomToken(48)
+	st.Verifier = oauth2.GenerateVerifier()
 	st.Nonce = randomToken(24)
 	if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
 		return "", err
 	}
-	challenge := sha256.Sum256([]byte(st.Verifier))
-	q := url.Values{
-		"client_id":             {f.cfg.ClientID},
-		"response_type":         {"code"},
-		"redirect_uri":          {f.cfg.RedirectURI()},
-		"response_mode":         {"query"},
-		"scope":                 {strings.Join(scopes, " ")},
-		"state":                 {state},
-		"nonce":                 {st.Nonce},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
+	c := oauth2.Config{
+		ClientID:    f.cfg.ClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize"},
+		RedirectURL: f.cfg.RedirectURI(),
+		Scopes:      scopes,
+	}
+	opts := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(st.Verifier),
+		oauth2.SetAuthURLParam("response_mode", "query"),
+		oauth2.SetAuthURLParam("nonce", st.Nonce),
 	}
 	if hint != "" {
-		q.Set("login_hint", hint)
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
 	}
-	return f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize?" + q.Encode(), nil
-}
-
-func (f *Flows) leverAuthorize(ctx context.Context, state string, st flowState) (string, error) {
-	if f.cfg.LeverAuthorizeURL == "" || f.cfg.LeverClientID == "" {
-		return "", apperr.FailedPrecondition("lever_not_configured", "Lever is not configured on this installation")
-	}
-	st.Verifier = randomToken(48)
-	if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
-		return "", err
-	}
-	challenge := sha256.Sum256([]byte(st.Verifier))
-	q := url.Values{
-		"client_id":             {f.cfg.LeverClientID},
-		"redirect_uri":          {f.cfg.LeverRedirectURI()},
-		"response_type":         {"code"},
-		"state":                 {state},
-		"scope":                 {"offline_access opportunities:write:admin notes:write:admin stages:read:admin postings:read:admin users:read:admin sources:read:admin archive_reasons:read:admin webhooks:write:admin"},
-		"audience":              {f.cfg.LeverAudience},
-		"prompt":                {"consent"},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
-	}
-	return f.cfg.LeverAuthorizeURL + "?" + q.Encode(), nil
+	return c.AuthCodeURL(state, opts...), nil
 }
 
 // CompleteRequest carries a callback's parameters.
@@ -452,9 +430,6 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	}
 	if r.Callback != wantCallback {
 		return "", apperr.InvalidArgument("state", "does not belong to this callback")
-	}
-	if st.Flow == FlowLever {
-		return "", apperr.FailedPrecondition("lever_not_supported", "connecting Lever is not available yet")
 	}
 	if r.Error != "" {
 		return f.failed(ctx, st, r)

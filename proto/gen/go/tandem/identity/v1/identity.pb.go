@@ -2240,7 +2240,7 @@ type BeginAuthorizationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "sign_in" or "admin_consent"; empty with a ticket.
 	Flow string `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
-	// A one-time ticket from ConnectMailbox or ConnectLever.
+	// A one-time ticket from ConnectMailbox.
 	Ticket string `protobuf:"bytes,2,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	// SHA-256 of the random value in the browser's flow cookie, so only that
 	// browser can complete the flow.
@@ -2374,8 +2374,17 @@ type CompleteAuthorizationRequest struct {
 	ErrorDescription   string `protobuf:"bytes,5,opt,name=error_description,json=errorDescription,proto3" json:"error_description,omitempty"`
 	BrowserBindingHash []byte `protobuf:"bytes,6,opt,name=browser_binding_hash,json=browserBindingHash,proto3" json:"browser_binding_hash,omitempty"`
 	// The admin-consent callback's tenant parameter: recorded, never trusted.
-	Tenant        string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	AdminConsent  string `protobuf:"bytes,8,opt,name=admin_consent,json=adminConsent,proto3" json:"admin_consent,omitempty"`
+	Tenant string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Deprecated and ignored: the admin-consent callback's parameters of
+	// these names. Nothing can use them: Microsoft sends admin_consent=True
+	// even on an error, and the admin's confirming sign-in, not the callback,
+	// says what was granted. The gateway no longer sends them. They stay
+	// declared because buf breaking (FILE) refuses to delete a field even
+	// with its number and name reserved.
+	//
+	// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
+	AdminConsent string `protobuf:"bytes,8,opt,name=admin_consent,json=adminConsent,proto3" json:"admin_consent,omitempty"`
+	// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
 	Scope         string `protobuf:"bytes,9,opt,name=scope,proto3" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2460,6 +2469,7 @@ func (x *CompleteAuthorizationRequest) GetTenant() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
 func (x *CompleteAuthorizationRequest) GetAdminConsent() string {
 	if x != nil {
 		return x.AdminConsent
@@ -2467,6 +2477,7 @@ func (x *CompleteAuthorizationRequest) GetAdminConsent() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
 func (x *CompleteAuthorizationRequest) GetScope() string {
 	if x != nil {
 		return x.Scope
@@ -3006,7 +3017,7 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"login_hint\x18\x04 \x01(\tR\tloginHint\x120\n" +
 	"\x14login_code_challenge\x18\x05 \x01(\fR\x12loginCodeChallenge\"?\n" +
 	"\x1aBeginAuthorizationResponse\x12!\n" +
-	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"\xac\x02\n" +
+	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"\xb4\x02\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x1a\n" +
 	"\bcallback\x18\x01 \x01(\tR\bcallback\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x12\n" +
@@ -3014,9 +3025,9 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12+\n" +
 	"\x11error_description\x18\x05 \x01(\tR\x10errorDescription\x120\n" +
 	"\x14browser_binding_hash\x18\x06 \x01(\fR\x12browserBindingHash\x12\x16\n" +
-	"\x06tenant\x18\a \x01(\tR\x06tenant\x12#\n" +
-	"\radmin_consent\x18\b \x01(\tR\fadminConsent\x12\x14\n" +
-	"\x05scope\x18\t \x01(\tR\x05scope\"B\n" +
+	"\x06tenant\x18\a \x01(\tR\x06tenant\x12'\n" +
+	"\radmin_consent\x18\b \x01(\tB\x02\x18\x01R\fadminConsent\x12\x18\n" +
+	"\x05scope\x18\t \x01(\tB\x02\x18\x01R\x05scope\"B\n" +
 	"\x1dCompleteAuthorizationResponse\x12!\n" +
 	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"3\n" +
 	"\x1bAuthenticateApiTokenRequest\x12\x14\n" +
