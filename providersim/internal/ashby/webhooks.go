@@ -203,6 +203,9 @@ type delivery struct {
 	view     simclient.AshbyDelivery
 	secret   string
 	inflight bool
+	// after holds a re-ordered delivery until the one before it in the new
+	// order has made its first attempt.
+	after *delivery
 }
 
 // deliverer posts webhook deliveries. A loop looks every few milliseconds
@@ -368,10 +371,11 @@ func (d *deliverer) enqueue(events []event) {
 			x.view.State = "held"
 			d.held = append(d.held, x)
 			if len(d.held) >= d.holdWant {
-				// Release newest first, each a moment after the next.
-				for i, h := range slices.Backward(d.held) {
-					h.view.State = simclient.DeliveryPending
-					h.view.NextAttemptAt = now.Add(time.Duration(len(d.held)-1-i) * time.Millisecond)
+				// Release newest first, one after the other.
+				var prev *delivery
+				for _, h := range slices.Backward(d.held) {
+					h.view.State, h.view.NextAttemptAt, h.after = simclient.DeliveryPending, now, prev
+					prev = h
 				}
 				d.s.counters.Inc("ashby.webhooks.reordered")
 				d.held, d.holdWant = nil, 0
@@ -391,11 +395,12 @@ func (d *deliverer) sendDue() {
 	var due []*delivery
 	for _, x := range d.log {
 		if x.view.State == simclient.DeliveryPending && !x.inflight && !x.view.NextAttemptAt.After(now) {
+			if x.after != nil && x.after.view.Attempts == 0 && x.after.view.State == simclient.DeliveryPending {
+				continue
+			}
 			due = append(due, x)
 		}
 	}
-	// Oldest due first, so re-ordered deliveries go in their new order.
-	slices.SortStableFunc(due, func(a, b *delivery) int { return a.view.NextAttemptAt.Compare(b.view.NextAttemptAt) })
 	for _, x := range due {
 		x.inflight = true
 		d.wg.Add(1)
