@@ -1,5 +1,5 @@
 // Package providersim runs simulators of the providers Tandem talks to: the
-// Microsoft identity platform (v2.0) and Microsoft Graph mail, with Ashby and
+// Microsoft identity platform (v2.0), Microsoft Graph mail and Ashby, with
 // Lever to come. Go tests start one in-process with Start; the providersim
 // binary runs the same thing for `make run` and the e2e suite. Each port also
 // serves the control API under /_sim/, spoken by package simclient.
