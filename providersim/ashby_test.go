@@ -466,3 +466,36 @@ func TestAshbyUnknownEndpointAndMethod(t *testing.T) {
 		t.Errorf("GET: %d %v", resp.StatusCode, err)
 	}
 }
+
+func TestAshbyConfidentialJobsNeedTheKeysOptIn(t *testing.T) {
+	e := ashbyStart(t)
+	o, err := e.c.CreateAshbyOrg(e.ctx, simclient.AshbyOrg{
+		Name: "Secretive",
+		Jobs: []simclient.AshbyJob{{Title: "Public role"}, {Title: "Stealth VP", Confidential: true}},
+		Candidates: []simclient.AshbyCandidate{{Name: "Vic", Applications: []simclient.AshbyApplication{{Job: "Stealth VP"}}}},
+		APIKeys:    []simclient.AshbyAPIKey{{Title: "plain"}, {Title: "confidential", Confidential: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, conf := o.APIKeys[0].Key, o.APIKeys[1].Key
+	stealth := jobByTitle(t, o, "Stealth VP").ID
+	var jobs []struct{ Title string }
+	e.ashbyOK(plain, "job.list", nil, &jobs)
+	if len(jobs) != 1 || jobs[0].Title != "Public role" {
+		t.Errorf("plain key sees %+v", jobs)
+	}
+	e.ashbyErr(plain, "job.info", map[string]any{"id": stealth}, http.StatusOK, "job_not_found")
+	var apps []applicationOut
+	e.ashbyOK(plain, "application.list", nil, &apps)
+	if len(apps) != 0 {
+		t.Errorf("plain key sees the confidential application")
+	}
+	e.ashbyOK(conf, "job.list", nil, &jobs)
+	e.ashbyOK(conf, "application.list", nil, &apps)
+	if len(jobs) != 2 || len(apps) != 1 {
+		t.Errorf("opted-in key: %d jobs, %d applications", len(jobs), len(apps))
+	}
+	e.ashbyErr(plain, "application.info", map[string]any{"applicationId": apps[0].ID}, http.StatusOK, "application_not_found")
+	e.ashbyOK(conf, "job.info", map[string]any{"id": stealth}, nil)
+}

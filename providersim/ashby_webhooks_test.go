@@ -410,3 +410,36 @@ func TestAshbyDeliveryFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestAshbyWebhookSettings(t *testing.T) {
+	e := ashbyStart(t)
+	o, key := e.demoAshby()
+	if _, err := e.c.SetAshbySettings(e.ctx, simclient.AshbySettings{
+		RequestsPerSecond: 1e6, Burst: 1 << 20, WebhookActionIDPlacement: "data", SubmitOnAPICreate: "true",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := hookSetup(t, e, key, "applicationSubmit")
+	var c candidateOut
+	e.ashbyOK(key, "candidate.create", map[string]any{"name": "Sub Mitter"}, &c)
+	var a applicationOut
+	e.ashbyOK(key, "application.create", map[string]any{"candidateId": c.ID, "jobId": jobByTitle(t, o, "Product Designer").ID}, &a)
+	r := waitRequests(t, rec, 1)[0]
+	var body struct {
+		Action          string `json:"action"`
+		WebhookActionID string `json:"webhookActionId"`
+		Data            struct {
+			WebhookActionID string         `json:"webhookActionId"`
+			Application     applicationOut `json:"application"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(r.body, &body); err != nil {
+		t.Fatal(err)
+	}
+	if body.Action != "applicationSubmit" || body.WebhookActionID != "" || body.Data.WebhookActionID == "" || body.Data.Application.ID != a.ID {
+		t.Errorf("body %s", r.body)
+	}
+	if _, err := e.c.SetAshbySettings(e.ctx, simclient.AshbySettings{WebhookActionIDPlacement: "inside"}); err == nil {
+		t.Error("bad placement accepted")
+	}
+}

@@ -238,8 +238,11 @@ type AshbyAPIKey struct {
 	Key         string            `json:"key,omitempty"`
 	Permissions map[string]string `json:"permissions"` // module -> read|write; nil on create: write on everything
 	UserID      string            `json:"userId,omitempty"`
-	Deactivated bool              `json:"deactivated,omitempty"`
-	CreatedAt   time.Time         `json:"createdAt,omitzero"`
+	// Confidential is the opt-in, at creation, to confidential jobs (and
+	// their applications); without it they do not exist for the key.
+	Confidential bool      `json:"confidential,omitempty"`
+	Deactivated  bool      `json:"deactivated,omitempty"`
+	CreatedAt    time.Time `json:"createdAt,omitzero"`
 }
 
 // AshbyStageMove moves an application as a person in Ashby would: by stage

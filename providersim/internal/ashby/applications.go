@@ -16,7 +16,7 @@ func (s *Service) application(req *request, field, id string) (*application, *ap
 		return nil, invalid("%s is required.", field)
 	}
 	a := s.w.applications[id]
-	if a == nil || a.orgID != req.org.id {
+	if a == nil || a.orgID != req.org.id || !req.sees(s.w.jobs[a.jobID]) {
 		return nil, fail("application_not_found", "No application with id %s.", id)
 	}
 	return a, nil
@@ -77,12 +77,9 @@ func (s *Service) applicationCreate(req *request) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
-	if in.JobID == "" {
-		return nil, invalid("jobId is required.")
-	}
-	j := s.w.jobs[in.JobID]
-	if j == nil || j.orgID != req.org.id {
-		return nil, fail("job_not_found", "No job with id %s.", in.JobID)
+	j, e := s.job(req, "jobId", in.JobID)
+	if e != nil {
+		return nil, e
 	}
 	planID := first(j.planIDs)
 	if in.InterviewPlanID != "" {
@@ -293,7 +290,7 @@ func (s *Service) applicationList(req *request) (any, *apiError) {
 			if !after.IsZero() && !a.created.After(after) {
 				continue
 			}
-			if flt.JobID != "" && a.jobID != flt.JobID {
+			if (flt.JobID != "" && a.jobID != flt.JobID) || !req.sees(s.w.jobs[a.jobID]) {
 				continue
 			}
 			if len(flt.Status) > 0 && !slices.Contains(flt.Status, s.applicationStatus(a)) {

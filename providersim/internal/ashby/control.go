@@ -47,7 +47,7 @@ func keyView(k *apiKey) simclient.AshbyAPIKey {
 	for m, l := range k.perms {
 		perms[m] = l
 	}
-	return simclient.AshbyAPIKey{ID: k.id, Title: k.title, Key: k.secret, Permissions: perms, UserID: k.userID, Deactivated: k.deactivated, CreatedAt: k.created}
+	return simclient.AshbyAPIKey{ID: k.id, Title: k.title, Key: k.secret, Permissions: perms, UserID: k.userID, Confidential: k.confidential, Deactivated: k.deactivated, CreatedAt: k.created}
 }
 
 func fileView(f *file) *simclient.AshbyFile {

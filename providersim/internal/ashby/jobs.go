@@ -45,7 +45,7 @@ func (s *Service) jobList(req *request) (any, *apiError) {
 		}
 		var out []pageItem
 		for _, j := range req.org.jobs {
-			if !slices.Contains(statuses, j.status) {
+			if !slices.Contains(statuses, j.status) || !req.sees(j) {
 				continue
 			}
 			if !inRange(j.openedAt, flt.OpenedAfter, flt.OpenedBefore) || !inRange(j.closedAt, flt.ClosedAfter, flt.ClosedBefore) {
@@ -83,6 +83,9 @@ func (s *Service) jobSearch(req *request) (any, *apiError) {
 	}
 	out := []any{}
 	for _, j := range req.org.jobs {
+		if !req.sees(j) {
+			continue
+		}
 		if in.Title != "" && !strings.Contains(strings.ToLower(j.title), strings.ToLower(in.Title)) {
 			continue
 		}
@@ -94,12 +97,16 @@ func (s *Service) jobSearch(req *request) (any, *apiError) {
 	return out, nil
 }
 
+// sees reports whether the caller's key may see a job: confidential jobs
+// need the key's opt-in.
+func (req *request) sees(j *job) bool { return j != nil && (!j.confidential || req.key.confidential) }
+
 func (s *Service) job(req *request, field, id string) (*job, *apiError) {
 	if id == "" {
 		return nil, invalid("%s is required.", field)
 	}
 	j := s.w.jobs[id]
-	if j == nil || j.orgID != req.org.id {
+	if j == nil || j.orgID != req.org.id || !req.sees(j) {
 		return nil, fail("job_not_found", "No job with id %s.", id)
 	}
 	return j, nil

@@ -401,7 +401,7 @@ func (s *Service) addKey(o *org, k simclient.AshbyAPIKey, now time.Time) (*apiKe
 	if title == "" {
 		title = "API key"
 	}
-	x := &apiKey{id: s.ids.GUID("ashby-key-id"), orgID: o.id, title: title, secret: k.Key, perms: map[string]string{}, userID: k.UserID, created: now}
+	x := &apiKey{id: s.ids.GUID("ashby-key-id"), orgID: o.id, title: title, secret: k.Key, perms: map[string]string{}, userID: k.UserID, confidential: k.Confidential, created: now}
 	for m, l := range perms {
 		x.perms[m] = l
 	}

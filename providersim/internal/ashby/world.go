@@ -88,6 +88,7 @@ type apiKey struct {
 	id, orgID, title, secret string
 	perms                    map[string]string // module -> read|write
 	userID                   string
+	confidential             bool
 	deactivated              bool
 	created                  time.Time
 }
