@@ -470,8 +470,8 @@ func TestAshbyUnknownEndpointAndMethod(t *testing.T) {
 func TestAshbyConfidentialJobsNeedTheKeysOptIn(t *testing.T) {
 	e := ashbyStart(t)
 	o, err := e.c.CreateAshbyOrg(e.ctx, simclient.AshbyOrg{
-		Name: "Secretive",
-		Jobs: []simclient.AshbyJob{{Title: "Public role"}, {Title: "Stealth VP", Confidential: true}},
+		Name:       "Secretive",
+		Jobs:       []simclient.AshbyJob{{Title: "Public role"}, {Title: "Stealth VP", Confidential: true}},
 		Candidates: []simclient.AshbyCandidate{{Name: "Vic", Applications: []simclient.AshbyApplication{{Job: "Stealth VP"}}}},
 		APIKeys:    []simclient.AshbyAPIKey{{Title: "plain"}, {Title: "confidential", Confidential: true}},
 	})

@@ -3,6 +3,8 @@ package ashby
 import (
 	"sort"
 	"time"
+
+	"github.com/tandemhq/tandem/providersim/simclient"
 )
 
 // maxLimit is both the default and the largest page; a larger limit is
@@ -110,6 +112,7 @@ func (s *Service) paginate(req *request, p pageIn, filter any, syncable bool, co
 	}
 	out := object{"success": true, "results": results, "moreDataAvailable": more}
 	if more {
+		s.pruneCursors(req, set)
 		next := st
 		next.after, next.issued, next.expired = items[len(items)-1].ord, req.now, false
 		tok := s.ids.Token("ashby-cursor", 24)
@@ -122,6 +125,22 @@ func (s *Service) paginate(req *request, p pageIn, filter any, syncable bool, co
 	}
 	s.counters.Inc("ashby.pages", "ashby.pages/"+req.endpoint)
 	return out, nil
+}
+
+// maxCursors bounds the cursors kept; past it, those older than their TTL
+// are forgotten (they would answer next_cursor_expired anyway, and now
+// answer invalid_next_cursor).
+const maxCursors = 50_000
+
+func (s *Service) pruneCursors(req *request, set simclient.AshbySettings) {
+	if len(s.w.cursors) < maxCursors {
+		return
+	}
+	for k, c := range s.w.cursors {
+		if c.expired || req.now.Sub(c.issued) > seconds(set.CursorTTLSeconds) {
+			delete(s.w.cursors, k)
+		}
+	}
 }
 
 func (s *Service) takeTooLarge(endpoint string) bool {
