@@ -499,3 +499,57 @@ func TestAshbyConfidentialJobsNeedTheKeysOptIn(t *testing.T) {
 	e.ashbyErr(plain, "application.info", map[string]any{"applicationId": apps[0].ID}, http.StatusOK, "application_not_found")
 	e.ashbyOK(conf, "job.info", map[string]any{"id": stealth}, nil)
 }
+
+// TestAshbyEveryEndpointRefusesBadInput gives each endpoint one request it
+// must refuse, in Ashby's shape (HTTP 200, success false), and checks that
+// a key-less call to it is a 401.
+func TestAshbyEveryEndpointRefusesBadInput(t *testing.T) {
+	e := ashbyStart(t)
+	_, key := e.demoAshby()
+	for endpoint, body := range map[string]map[string]any{
+		"candidate.create":            {"name": []int{1}},
+		"candidate.search":            {"email": false},
+		"candidate.info":              {"id": 7},
+		"candidate.list":              {"limit": "ten"},
+		"candidate.update":            {},
+		"candidate.createNote":        {"candidateId": "missing", "note": "x"},
+		"candidate.listNotes":         {"candidateId": "missing"},
+		"candidate.uploadResume":      {"candidateId": "missing", "resumeHandle": "h"},
+		"candidate.addEmailMessage":   {"candidateId": "missing"},
+		"application.create":          {},
+		"application.changeStage":     {"applicationId": "missing", "interviewStageId": "s"},
+		"application.info":            {},
+		"application.list":            {"createdAfter": "yesterday"},
+		"application.listHistory":     {},
+		"job.list":                    {"status": 3},
+		"job.search":                  {},
+		"job.info":                    {},
+		"jobInterviewPlan.info":       {"jobId": "missing"},
+		"interviewPlan.list":          {"syncToken": "stale"},
+		"interviewStage.list":         {},
+		"interviewStage.info":         {},
+		"source.list":                 {"includeArchived": "yes"},
+		"archiveReason.list":          {"includeArchived": "yes"},
+		"user.search":                 {},
+		"user.list":                   {"cursor": "nope"},
+		"user.info":                   {},
+		"webhook.create":              {},
+		"webhook.info":                {"webhookId": "missing"},
+		"webhook.update":              {},
+		"webhook.delete":              {"webhookId": "missing"},
+		"file.createFileUploadHandle": {},
+		"report.synchronous":          {},
+		"report.generate":             {},
+	} {
+		r := e.ashbyCall(key, endpoint, body)
+		if r.Status != http.StatusOK || r.Success {
+			t.Errorf("%s %v: %d %s", endpoint, body, r.Status, r.Raw)
+			continue
+		}
+		if code := r.code(t); code == "" {
+			t.Errorf("%s: no code", endpoint)
+		}
+		e.ashbyErr("", endpoint, body, http.StatusUnauthorized, "unauthenticated")
+	}
+	e.ashbyErr("", "apiKey.info", nil, http.StatusUnauthorized, "unauthenticated")
+}
