@@ -152,7 +152,7 @@ func upload(t *testing.T, target string, fields map[string]string, data []byte, 
 
 func TestAshbyResumeUpload(t *testing.T) {
 	e := ashbyStart(t)
-	_, key := e.demoAshby()
+	o, key := e.demoAshby()
 	var c candidateOut
 	e.ashbyOK(key, "candidate.create", map[string]any{"name": "Quinn Avery"}, &c)
 	pdf := []byte("%PDF-1.4 a resume")
@@ -199,6 +199,11 @@ func TestAshbyResumeUpload(t *testing.T) {
 	sum := sha256.Sum256(pdf)
 	if stored.Resume == nil || stored.Resume.SHA256 != hex.EncodeToString(sum[:]) || stored.Resume.Size != len(pdf) {
 		t.Errorf("stored resume %+v", stored.Resume)
+	}
+	var a applicationOut
+	e.ashbyOK(key, "application.create", map[string]any{"candidateId": c.ID, "jobId": o.Jobs[1].ID}, &a)
+	if app, err := e.c.AshbyApplication(e.ctx, a.ID); err != nil || app.Resume == nil || app.Resume.Handle != h.Handle {
+		t.Errorf("application's resume %+v %v", app.Resume, err)
 	}
 	// An expired presigned form is refused.
 	e.ashbyOK(key, "file.createFileUploadHandle", map[string]any{"fileUploadContext": "CandidateResume", "filename": "b.pdf", "contentType": "application/pdf", "contentLength": 10}, &h)

@@ -443,3 +443,24 @@ func TestAshbyWebhookSettings(t *testing.T) {
 		t.Error("bad placement accepted")
 	}
 }
+
+func TestAshbyJobBoardApplicationFiresApplicationSubmit(t *testing.T) {
+	e := ashbyStart(t)
+	o, key := e.demoAshby()
+	rec, _ := hookSetup(t, e, key, "applicationSubmit")
+	out, err := e.c.AddToAshbyOrg(e.ctx, o.ID, simclient.AshbyOrg{Candidates: []simclient.AshbyCandidate{
+		{Name: "Imported", Applications: []simclient.AshbyApplication{{Job: "Product Designer"}}},
+		{Name: "Applicant", Emails: []string{"applicant@example.org"}, Applications: []simclient.AshbyApplication{{Job: "Product Designer", ViaJobBoard: true}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := decodeHook(t, waitRequests(t, rec, 1)[0].body)
+	if b.Action != "applicationSubmit" || b.Data.Application.Candidate.ID != out.Candidates[1].ID {
+		t.Errorf("applicationSubmit %+v", b)
+	}
+	ds, err := e.c.AshbyDeliveries(e.ctx)
+	if err != nil || len(ds) != 1 {
+		t.Errorf("deliveries %d %v (the import must not fire)", len(ds), err)
+	}
+}

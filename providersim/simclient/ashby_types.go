@@ -172,10 +172,13 @@ type AshbyCandidate struct {
 
 // AshbyApplication is an application as stored.
 type AshbyApplication struct {
-	ID               string    `json:"id,omitempty"`
-	CandidateID      string    `json:"candidateId,omitempty"`
-	Job              string    `json:"job,omitempty"`   // on create: id or title
-	Stage            string    `json:"stage,omitempty"` // on create: stage id, title or type; default the first Lead
+	ID          string `json:"id,omitempty"`
+	CandidateID string `json:"candidateId,omitempty"`
+	Job         string `json:"job,omitempty"`   // on create: id or title
+	Stage       string `json:"stage,omitempty"` // on create: stage id, title or type; default the first Lead
+	// ViaJobBoard, on create, is a candidate applying on the job board:
+	// applicationSubmit fires (it does not for imports or API creates).
+	ViaJobBoard      bool      `json:"viaJobBoard,omitempty"`
 	JobID            string    `json:"jobId,omitempty"`
 	InterviewPlanID  string    `json:"interviewPlanId,omitempty"`
 	InterviewStageID string    `json:"interviewStageId,omitempty"`
@@ -187,6 +190,9 @@ type AshbyApplication struct {
 	CreatedByKeyID   string    `json:"createdByKeyId,omitempty"`
 	CreatedAt        time.Time `json:"createdAt,omitzero"`
 	UpdatedAt        time.Time `json:"updatedAt,omitzero"`
+	// Resume is the candidate's resume: Ashby keeps resumes on the
+	// candidate, so every application of theirs shows the same one.
+	Resume *AshbyFile `json:"resume,omitempty"`
 }
 
 // AshbyNote is a note on a candidate.

@@ -66,6 +66,9 @@ func (s *Service) applicationView(a *application) simclient.AshbyApplication {
 	if st := s.w.stages[a.stageID]; st != nil {
 		v.StageTitle, v.StageType = st.title, st.typ
 	}
+	if c := s.w.candidates[a.candidateID]; c != nil {
+		v.Resume = fileView(c.resume)
+	}
 	return v
 }
 

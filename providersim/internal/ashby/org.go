@@ -76,12 +76,15 @@ func (s *Service) orgLocked(idOrName string) (*org, error) {
 // candidates, applications, webhooks and API keys to an organization, in
 // that order, so later ones may name earlier ones by title or email.
 func (s *Service) AddToOrg(idOrName string, in simclient.AshbyOrg) (simclient.AshbyOrg, error) {
+	var events []event
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addLocked(idOrName, in)
+	out, err := s.addLocked(idOrName, in, &events)
+	s.mu.Unlock()
+	s.hooks.enqueue(events)
+	return out, err
 }
 
-func (s *Service) addLocked(idOrName string, in simclient.AshbyOrg) (simclient.AshbyOrg, error) {
+func (s *Service) addLocked(idOrName string, in simclient.AshbyOrg, events *[]event) (simclient.AshbyOrg, error) {
 	o, err := s.orgLocked(idOrName)
 	if err != nil {
 		return simclient.AshbyOrg{}, err
@@ -142,7 +145,7 @@ func (s *Service) addLocked(idOrName string, in simclient.AshbyOrg) (simclient.A
 		out.Templates = append(out.Templates, simclient.AshbyTemplate{ID: x.id, Title: x.title})
 	}
 	for _, c := range in.Candidates {
-		x, err := s.addCandidate(o, c, now)
+		x, err := s.addCandidate(o, c, now, events)
 		if err != nil {
 			return out, err
 		}
@@ -153,7 +156,7 @@ func (s *Service) addLocked(idOrName string, in simclient.AshbyOrg) (simclient.A
 		if c == nil || c.orgID != o.id {
 			return out, notFound("no candidate %s", a.CandidateID)
 		}
-		x, err := s.addApplication(o, c, a, now)
+		x, err := s.addApplication(o, c, a, now, events)
 		if err != nil {
 			return out, err
 		}
@@ -292,7 +295,7 @@ func (s *Service) sourceByRef(o *org, ref string) *source {
 	return nil
 }
 
-func (s *Service) addCandidate(o *org, c simclient.AshbyCandidate, now time.Time) (*candidate, error) {
+func (s *Service) addCandidate(o *org, c simclient.AshbyCandidate, now time.Time, events *[]event) (*candidate, error) {
 	if strings.TrimSpace(c.Name) == "" {
 		return nil, bad("a candidate needs a name")
 	}
@@ -331,14 +334,14 @@ func (s *Service) addCandidate(o *org, c simclient.AshbyCandidate, now time.Time
 	}
 	x := s.newCandidate(o, f, "", now)
 	for _, a := range c.Applications {
-		if _, err := s.addApplication(o, x, a, now); err != nil {
+		if _, err := s.addApplication(o, x, a, now, events); err != nil {
 			return nil, err
 		}
 	}
 	return x, nil
 }
 
-func (s *Service) addApplication(o *org, c *candidate, a simclient.AshbyApplication, now time.Time) (*application, error) {
+func (s *Service) addApplication(o *org, c *candidate, a simclient.AshbyApplication, now time.Time, events *[]event) (*application, error) {
 	ref := a.Job
 	if ref == "" {
 		ref = a.JobID
@@ -380,6 +383,9 @@ func (s *Service) addApplication(o *org, c *candidate, a simclient.AshbyApplicat
 	x := s.newApplication(o, c, j, p, st, srcID, "", "", actor, now, now)
 	if st.typ == "Archived" && len(o.reasons) > 0 {
 		x.archiveReasonID = o.reasons[0].id
+	}
+	if a.ViaJobBoard {
+		s.chain(events, o, []string{"applicationSubmit"}, object{"application": s.applicationJSON(x)})
 	}
 	return x, nil
 }
