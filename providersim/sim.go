@@ -1,5 +1,5 @@
 // Package providersim runs simulators of the providers Tandem talks to: the
-// Microsoft identity platform (v2.0) and Microsoft Graph mail, with Ashby and
+// Microsoft identity platform (v2.0), Microsoft Graph mail and Ashby, with
 // Lever to come. Go tests start one in-process with Start; the providersim
 // binary runs the same thing for `make run` and the e2e suite. Each port also
 // serves the control API under /_sim/, spoken by package simclient.
@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tandemhq/tandem/providersim/internal/ashby"
 	"github.com/tandemhq/tandem/providersim/internal/graph"
 	"github.com/tandemhq/tandem/providersim/internal/microsoft"
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
@@ -55,7 +56,13 @@ type Options struct {
 	AllowHTTPLoopbackNotifications bool
 	// GraphLimits are the initial Graph limits; zero fields mean Microsoft's.
 	GraphLimits simclient.GraphLimits
-	Logger      *slog.Logger
+	// AshbyAddr is Ashby's listen address (empty: a free port), AshbyURL
+	// its public base URL (empty: http://<listen address>), AshbySettings
+	// its initial settings (zero fields: the defaults).
+	AshbyAddr     string
+	AshbyURL      string
+	AshbySettings simclient.AshbySettings
+	Logger        *slog.Logger
 }
 
 // Sim is a running simulator.
@@ -68,8 +75,10 @@ type Sim struct {
 	faults   *simcore.Faults
 	ms       *microsoft.Platform
 	graph    *graph.Service
+	ashby    *ashby.Service
 
 	msURL, graphURL string
+	ashbyURL        string
 	servers         []*http.Server
 
 	resetMu   sync.Mutex
@@ -127,6 +136,12 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		msL.Close()
 		return nil, fmt.Errorf("providersim: listen for Graph: %w", err)
 	}
+	ashbyL, err := listen(opts.AshbyAddr)
+	if err != nil {
+		msL.Close()
+		graphL.Close()
+		return nil, fmt.Errorf("providersim: listen for Ashby: %w", err)
+	}
 	s := &Sim{
 		opts:     opts,
 		log:      log,
@@ -138,6 +153,11 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	s.faults = simcore.NewFaults(s.ids)
 	s.msURL = baseURL(opts.MicrosoftURL, msL)
 	s.graphURL = baseURL(opts.GraphURL, graphL)
+	s.ashbyURL = baseURL(opts.AshbyURL, ashbyL)
+	s.ashby = ashby.New(ashby.Config{
+		Clock: s.clock, IDs: s.ids, Counters: s.counters, Faults: s.faults, Logger: log,
+		BaseURL: s.ashbyURL, HTTPClient: opts.HTTPClient, Settings: opts.AshbySettings,
+	})
 	s.ms, err = microsoft.New(microsoft.Config{
 		Clock: s.clock, IDs: s.ids, Counters: s.counters, Faults: s.faults, Logger: log,
 		BaseURL: s.msURL, GraphURL: s.graphURL, SigningKey: key, NextSigningKey: keys[1],
@@ -145,6 +165,8 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	if err != nil {
 		msL.Close()
 		graphL.Close()
+		ashbyL.Close()
+		s.ashby.Close()
 		return nil, err
 	}
 	s.graph = graph.New(graph.Config{
@@ -158,15 +180,18 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	if err != nil {
 		msL.Close()
 		graphL.Close()
+		ashbyL.Close()
 		s.graph.Close()
+		s.ashby.Close()
 		return nil, err
 	}
 	control := s.controlMux()
 	s.servers = []*http.Server{
 		s.server(control, s.ms.Handler()),
 		s.server(control, s.graph),
+		s.server(control, s.ashby),
 	}
-	for i, l := range []net.Listener{msL, graphL} {
+	for i, l := range []net.Listener{msL, graphL, ashbyL} {
 		go func() {
 			if err := s.servers[i].Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("providersim: serve", "addr", l.Addr().String(), "err", err)
@@ -180,7 +205,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		case <-s.done:
 		}
 	}()
-	log.Info("providersim started", "microsoft", s.msURL, "graph", s.graphURL)
+	log.Info("providersim started", "microsoft", s.msURL, "graph", s.graphURL, "ashby", s.ashbyURL)
 	return s, nil
 }
 
@@ -209,6 +234,9 @@ func (s *Sim) MicrosoftURL() string { return s.msURL }
 // GraphURL is Graph's base URL; the API is under GraphURL()+"/v1.0".
 func (s *Sim) GraphURL() string { return s.graphURL }
 
+// AshbyURL is Ashby's API base URL; endpoints are AshbyURL()+"/candidate.create" etc.
+func (s *Sim) AshbyURL() string { return s.ashbyURL }
+
 // Issuer is the v2.0 issuer of a tenant, as in its ID tokens.
 func (s *Sim) Issuer(tenantID string) string { return s.ms.Issuer(tenantID) }
 
@@ -222,6 +250,7 @@ func (s *Sim) Reset() error {
 	defer s.resetMu.Unlock()
 	s.faults.Reset()
 	s.graph.Reset()
+	s.ashby.Reset()
 	if err := s.ms.Reset(); err != nil {
 		return err
 	}
@@ -253,6 +282,7 @@ func (s *Sim) Close() error {
 			}
 		}
 		s.graph.Close()
+		s.ashby.Close()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -81,6 +81,9 @@ MSG
   if [ -x bin/providersim ]; then
     echo "[run]   Microsoft identity platform (simulated)  http://localhost:9201"
     echo "[run]   Microsoft Graph (simulated)              http://localhost:9202"
+    ashby_key=$(curl -s http://127.0.0.1:9203/_sim/ashby/orgs | grep -o '"key":"[^"]*"' | head -1 | cut -d'"' -f4 || true)
+    echo "[run]   Ashby API (simulated)                    http://localhost:9203   demo API key ${ashby_key:-(see the providersim banner)}"
+    echo "[run]     e.g. curl -s -u ${ashby_key:-KEY}: -H 'Content-Type: application/json' -d '{}' http://localhost:9203/candidate.list"
   fi
   echo "[run] Ctrl-C stops everything."
 else

@@ -146,6 +146,8 @@ type Stack struct {
 	// MicrosoftURL and GraphURL are the simulators' base URLs.
 	MicrosoftURL string
 	GraphURL     string
+	// AshbyURL is the simulated Ashby API's base URL.
+	AshbyURL string
 	// FrontendURL is where flows end with their one-time code; nothing
 	// listens there: tests read the code from the redirect.
 	FrontendURL  string
@@ -176,10 +178,12 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefix(t), Procs: map[string]*Process{}, t: t,
 		ServiceToken: "e2e-service-token-" + pgtest.RandomSuffix() + pgtest.RandomSuffix(), FrontendURL: FrontendURL}
 	// Every address at once: a port closed and asked for again can come back.
-	addrs := freeAddrs(t, 3+len(Services)+opts.IdentityReplicas)
+	addrs := freeAddrs(t, 4+len(Services)+opts.IdentityReplicas)
 	next := func() string { a := addrs[0]; addrs = addrs[1:]; return a }
 	gwAddr, msAddr, graphAddr := next(), next(), next()
 	s.GatewayURL, s.MicrosoftURL, s.GraphURL = "http://"+gwAddr, "http://"+msAddr, "http://"+graphAddr
+	ashbyAddr := next()
+	s.AshbyURL = "http://" + ashbyAddr
 	common := append([]string{
 		"TANDEM_DATABASE_URL=" + s.DatabaseURL,
 		"TANDEM_REDIS_URL=" + pgtest.RedisURL(),
@@ -193,7 +197,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		"TANDEM_GRPC_REFLECTION=true",
 	}, opts.Env...)
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
-		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-allow-http-loopback",
+		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-ashby-addr", ashbyAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}

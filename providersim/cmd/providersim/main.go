@@ -1,11 +1,12 @@
 // Command providersim runs the provider simulators for `make run` and the
-// end-to-end tests: the Microsoft identity platform (default 127.0.0.1:9201)
-// and Microsoft Graph (default 127.0.0.1:9202), each with the control API
-// under /_sim/. It prints its base URLs and the demo users, and stops on
-// SIGINT or SIGTERM.
+// end-to-end tests: the Microsoft identity platform (default 127.0.0.1:9201),
+// Microsoft Graph (default 127.0.0.1:9202) and Ashby (default 127.0.0.1:9203),
+// each with the control API under /_sim/. It prints its base URLs, the demo
+// users and the demo Ashby key, and stops on SIGINT or SIGTERM.
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -39,6 +40,8 @@ type config struct {
 	GraphAddr     string
 	MicrosoftURL  string
 	GraphURL      string
+	AshbyAddr     string
+	AshbyURL      string
 	Seed          int64
 	ClientID      string
 	ClientSecret  string
@@ -51,8 +54,8 @@ type config struct {
 
 // String prints the configuration with the secret redacted.
 func (c config) String() string {
-	return fmt.Sprintf("microsoft=%s graph=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t allow_http_loopback=%t",
-		c.MicrosoftAddr, c.GraphAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData, c.AllowHTTPLoopback)
+	return fmt.Sprintf("microsoft=%s graph=%s ashby=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t allow_http_loopback=%t",
+		c.MicrosoftAddr, c.GraphAddr, c.AshbyAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData, c.AllowHTTPLoopback)
 }
 
 func (c config) redirectURIs() []string {
@@ -103,6 +106,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.GraphAddr, "graph-addr", env("TANDEM_SIM_GRAPH_ADDR", "127.0.0.1:9202"), "listen address of Microsoft Graph (TANDEM_SIM_GRAPH_ADDR)")
 	fs.StringVar(&c.MicrosoftURL, "microsoft-url", env("TANDEM_SIM_MICROSOFT_URL", ""), "public base URL of the identity platform, if not http://<microsoft-addr> (TANDEM_SIM_MICROSOFT_URL)")
 	fs.StringVar(&c.GraphURL, "graph-url", env("TANDEM_SIM_GRAPH_URL", ""), "public base URL of Graph, if not http://<graph-addr> (TANDEM_SIM_GRAPH_URL)")
+	fs.StringVar(&c.AshbyAddr, "ashby-addr", env("TANDEM_SIM_ASHBY_ADDR", "127.0.0.1:9203"), "listen address of the Ashby API (TANDEM_SIM_ASHBY_ADDR)")
+	fs.StringVar(&c.AshbyURL, "ashby-url", env("TANDEM_SIM_ASHBY_URL", ""), "public base URL of the Ashby API, if not http://<ashby-addr> (TANDEM_SIM_ASHBY_URL)")
 	fs.StringVar(&seed, "seed", env("TANDEM_SIM_SEED", "1"), "seed of generated ids and tokens (TANDEM_SIM_SEED)")
 	fs.StringVar(&c.ClientID, "client-id", env("TANDEM_SIM_CLIENT_ID", providersim.DefaultClientID), "client id of the Tandem app registration (TANDEM_SIM_CLIENT_ID)")
 	fs.StringVar(&c.ClientSecret, "client-secret", env("TANDEM_SIM_CLIENT_SECRET", providersim.DefaultClientSecret), "client secret of the Tandem app registration (TANDEM_SIM_CLIENT_SECRET)")
@@ -135,13 +140,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 func (c config) validate() error {
 	var errs []error
-	if c.MicrosoftAddr == "" || c.GraphAddr == "" {
+	if c.MicrosoftAddr == "" || c.GraphAddr == "" || c.AshbyAddr == "" {
 		errs = append(errs, errors.New("listen addresses must not be empty"))
 	}
 	if c.ClientID == "" || c.ClientSecret == "" {
 		errs = append(errs, errors.New("client id and client secret must not be empty"))
 	}
-	for _, raw := range append(c.RedirectURIs, c.MicrosoftURL, c.GraphURL) {
+	for _, raw := range append(c.RedirectURIs, c.MicrosoftURL, c.GraphURL, c.AshbyURL) {
 		if raw == "" {
 			continue
 		}
@@ -173,6 +178,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		GraphAddr:     c.GraphAddr,
 		MicrosoftURL:  c.MicrosoftURL,
 		GraphURL:      c.GraphURL,
+		AshbyAddr:     c.AshbyAddr,
+		AshbyURL:      c.AshbyURL,
 		Apps:          []simclient.App{app},
 		NoDemoData:    c.NoDemoData,
 		Logger:        log,
@@ -183,7 +190,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log.Info("config", "config", c.String())
+	// The Ashby part is gathered first and printed last: once the banner
+	// is out, nothing more is asked of the simulator.
+	var ashbyBanner bytes.Buffer
+	if err := printAshbyBanner(ctx, &ashbyBanner, sim); err != nil {
+		_ = sim.Close()
+		return err
+	}
 	if err := printBanner(ctx, stdout, sim, app); err != nil {
+		_ = sim.Close()
+		return err
+	}
+	if _, err := stdout.Write(ashbyBanner.Bytes()); err != nil {
 		_ = sim.Close()
 		return err
 	}
@@ -245,5 +263,32 @@ func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app sim
 			}
 		}
 	}
+	return nil
+}
+
+func printAshbyBanner(ctx context.Context, w io.Writer, sim *providersim.Sim) error {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("")
+	p("Ashby API  %s   (POST /<category>.<method>, HTTP Basic with the API key as username)", sim.AshbyURL())
+	orgs, err := sim.Client().AshbyOrgs(ctx)
+	if err != nil || len(orgs) == 0 {
+		return err
+	}
+	key, err := sim.DemoAshbyKey()
+	if err != nil {
+		return err
+	}
+	o, err := sim.Client().AshbyOrg(ctx, providersim.DemoAshbyOrg)
+	if err != nil {
+		return err
+	}
+	p("  demo organization  %s (%s)", o.Name, o.ID)
+	p("  API key            %s   (%q, write on every module)", key, providersim.DemoAshbyKeyTitle)
+	for _, src := range o.Sources {
+		if src.Title == providersim.DemoAshbySource {
+			p("  Tandem's source    %s (source type %q)", src.ID, src.SourceType)
+		}
+	}
+	p("  try: curl -s -u %s: -H 'Content-Type: application/json' -d '{\"status\":[\"Open\"]}' %s/job.list", key, sim.AshbyURL())
 	return nil
 }

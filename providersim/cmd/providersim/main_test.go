@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strings"
@@ -83,7 +84,7 @@ func TestRunPrintsURLsAndDemoUsersAndStops(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-microsoft-addr", "127.0.0.1:0", "-graph-addr", "127.0.0.1:0"}, env(nil), &out, &logs)
+		done <- run(ctx, []string{"-microsoft-addr", "127.0.0.1:0", "-graph-addr", "127.0.0.1:0", "-ashby-addr", "127.0.0.1:0"}, env(nil), &out, &logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "lynne.robbins@northwind.example") {
@@ -110,6 +111,72 @@ func TestRunPrintsURLsAndDemoUsersAndStops(t *testing.T) {
 		t.Fatalf("discovery: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not stop")
+	}
+}
+
+func TestAshbyAddressAndDemoKeyInTheBanner(t *testing.T) {
+	var stderr bytes.Buffer
+	c, err := parseConfig(nil, env(nil), &stderr)
+	if err != nil || c.AshbyAddr != "127.0.0.1:9203" || c.AshbyURL != "" {
+		t.Fatalf("Ashby defaults %+v %v", c, err)
+	}
+	c, err = parseConfig([]string{"-ashby-url", "http://ashby.test:9203"}, env(map[string]string{"TANDEM_SIM_ASHBY_ADDR": "0.0.0.0:19203"}), &stderr)
+	if err != nil || c.AshbyAddr != "0.0.0.0:19203" || c.AshbyURL != "http://ashby.test:9203" {
+		t.Errorf("Ashby flags %+v %v", c, err)
+	}
+	if _, err := parseConfig([]string{"-ashby-url", "/relative"}, env(nil), &stderr); err == nil {
+		t.Error("relative Ashby URL accepted")
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-microsoft-addr", "127.0.0.1:0", "-graph-addr", "127.0.0.1:0", "-ashby-addr", "127.0.0.1:0"}, env(nil), &out, &logs)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "try: curl") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Ashby banner: %s %s", out.String(), logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	banner := out.String()
+	base := regexp.MustCompile(`Ashby API\s+(http://\S+)`).FindStringSubmatch(banner)
+	key := regexp.MustCompile(`API key {2,}(\S+)`).FindStringSubmatch(banner)
+	if base == nil || key == nil || !strings.Contains(banner, `source type "Integration"`) {
+		t.Fatalf("banner %s", banner)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base[1]+"/job.list", strings.NewReader(`{"status":["Open"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth(key[1], "")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Success bool `json:"success"`
+		Results []struct {
+			Title string `json:"title"`
+		} `json:"results"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if err != nil || !body.Success || len(body.Results) != 3 {
+		t.Errorf("job.list with the printed key: %+v %v", body, err)
+	}
 	cancel()
 	select {
 	case err := <-done:
