@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tandemhq/tandem/providersim/internal/graph"
+	"github.com/tandemhq/tandem/providersim/internal/lever"
 	"github.com/tandemhq/tandem/providersim/internal/microsoft"
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -55,7 +56,14 @@ type Options struct {
 	AllowHTTPLoopbackNotifications bool
 	// GraphLimits are the initial Graph limits; zero fields mean Microsoft's.
 	GraphLimits simclient.GraphLimits
-	Logger      *slog.Logger
+	// LeverAddr and LeverOAuthAddr are the listen addresses of Lever's Data
+	// API and its OAuth server; LeverURL and LeverOAuthURL override their
+	// base URLs. LeverClients are Lever's OAuth apps (nil:
+	// DefaultLeverClient()).
+	LeverAddr, LeverOAuthAddr string
+	LeverURL, LeverOAuthURL   string
+	LeverClients              []simclient.LeverClient
+	Logger                    *slog.Logger
 }
 
 // Sim is a running simulator.
@@ -68,8 +76,11 @@ type Sim struct {
 	faults   *simcore.Faults
 	ms       *microsoft.Platform
 	graph    *graph.Service
+	lever    *lever.Service
 
 	msURL, graphURL string
+	leverURL        string
+	leverOAuthURL   string
 	servers         []*http.Server
 
 	resetMu   sync.Mutex
@@ -152,21 +163,27 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		Identity: s.ms, BaseURL: s.graphURL, HTTPClient: opts.HTTPClient,
 		AllowHTTPLoopback: opts.AllowHTTPLoopbackNotifications,
 	})
-	if err = s.graph.SetLimitsFrom(opts.GraphLimits); err == nil {
-		err = s.seed()
+	leverLs, err := s.listenLever(listen)
+	if err == nil {
+		if err = s.graph.SetLimitsFrom(opts.GraphLimits); err == nil {
+			err = s.seed()
+		}
 	}
 	if err != nil {
 		msL.Close()
 		graphL.Close()
 		s.graph.Close()
+		s.closeLever(leverLs)
 		return nil, err
 	}
 	control := s.controlMux()
 	s.servers = []*http.Server{
 		s.server(control, s.ms.Handler()),
 		s.server(control, s.graph),
+		s.server(control, s.lever.APIHandler()),
+		s.server(control, s.lever.OAuthHandler()),
 	}
-	for i, l := range []net.Listener{msL, graphL} {
+	for i, l := range append([]net.Listener{msL, graphL}, leverLs...) {
 		go func() {
 			if err := s.servers[i].Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("providersim: serve", "addr", l.Addr().String(), "err", err)
@@ -180,7 +197,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		case <-s.done:
 		}
 	}()
-	log.Info("providersim started", "microsoft", s.msURL, "graph", s.graphURL)
+	log.Info("providersim started", "microsoft", s.msURL, "graph", s.graphURL, "lever", s.leverURL, "leverOAuth", s.leverOAuthURL)
 	return s, nil
 }
 
@@ -222,6 +239,7 @@ func (s *Sim) Reset() error {
 	defer s.resetMu.Unlock()
 	s.faults.Reset()
 	s.graph.Reset()
+	s.lever.Reset()
 	if err := s.ms.Reset(); err != nil {
 		return err
 	}
@@ -253,6 +271,7 @@ func (s *Sim) Close() error {
 			}
 		}
 		s.graph.Close()
+		s.lever.Close()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
