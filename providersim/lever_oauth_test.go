@@ -223,7 +223,7 @@ func TestLeverRefreshTokensRotate(t *testing.T) {
 	if _, err := e.c.AdvanceClock(e.ctx, 91*24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if status, c := e.leverRefresh(renewed.RefreshToken); status != http.StatusForbidden || c.Error != "invalid_grant" {
+	if status, c := e.leverRefresh(renewed.RefreshToken); status != http.StatusBadRequest || c.Error != "invalid_grant" { // the RFC status set above
 		t.Errorf("refresh after 91 idle days: %d %+v", status, c)
 	}
 }
