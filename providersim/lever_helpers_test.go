@@ -19,6 +19,17 @@ const (
 	leverScopes   = "offline_access opportunities:write:admin notes:write:admin files:write:admin resumes:read:admin stages:read:admin postings:read:admin users:read:admin sources:read:admin tags:read:admin archive_reasons:read:admin webhooks:write:admin"
 )
 
+// startLever starts a simulator with Lever's rate limit out of the way of
+// tests that make many calls.
+func startLever(t testing.TB) *env {
+	t.Helper()
+	e := start(t)
+	if _, err := e.c.SetLeverSettings(e.ctx, simclient.LeverSettings{RateLimitPerSecond: 1e6, RateLimitBurst: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
 func (e *env) leverAccount() simclient.LeverAccount {
 	e.t.Helper()
 	a, err := e.c.LeverAccount(e.ctx, providersim.DemoLeverAccount)

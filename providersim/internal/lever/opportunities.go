@@ -122,7 +122,8 @@ func (s *Service) createOpportunityLocked(a *account, performer *user, in create
 		if in.Name == "" {
 			for _, o := range a.opps {
 				if o.rec.ContactID == ct.id {
-					in.Name = o.rec.Name
+					in.Name = o.rec.Name // the contact's name, from its first opportunity
+					break
 				}
 			}
 		}
