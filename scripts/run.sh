@@ -79,6 +79,11 @@ MSG
   if [ -x bin/providersim ]; then
     echo "[run]   Microsoft identity platform (simulated)  http://localhost:9201"
     echo "[run]   Microsoft Graph (simulated)              http://localhost:9202"
+    echo "[run]   Lever Data API (simulated)               http://localhost:9204/v1"
+    echo "[run]   Lever OAuth (simulated)                  http://localhost:9205/authorize"
+    echo "[run]     connect Lever as the Super Admin megan.bowen@contoso.example (no password);"
+    echo "[run]     adele.vance@contoso.example is a team member, whom Lever refuses."
+    echo "[run]     app tandem-local / tandem-local-secret, audience https://api.lever.co/v1/"
   fi
   echo "[run] Ctrl-C stops everything."
 else
