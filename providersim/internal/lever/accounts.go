@@ -20,6 +20,7 @@ type account struct {
 	postings []*posting
 	opps     []*opportunity // in creation order, deleted ones included
 	contacts map[string]*contact
+	byEmail  map[string]*contact // lower-case address -> its contact
 	webhooks []*simclient.LeverWebhook
 }
 
@@ -98,7 +99,7 @@ func (s *Service) CreateAccount(in simclient.LeverAccount) (simclient.LeverAccou
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	a := &account{id: s.ids.GUID("lever-account"), name: in.Name, contacts: map[string]*contact{}}
+	a := &account{id: s.ids.GUID("lever-account"), name: in.Name, contacts: map[string]*contact{}, byEmail: map[string]*contact{}}
 	stages := in.Stages
 	if stages == nil {
 		stages = defaultStages
@@ -372,15 +373,8 @@ func (a *account) posting(idOrText string) *posting {
 // Lever de-duplicates candidates on e-mail address.
 func (a *account) contactFor(emails []string) *contact {
 	for _, e := range emails {
-		for _, o := range a.opps {
-			if o.rec.Deleted {
-				continue
-			}
-			for _, have := range o.rec.Emails {
-				if strings.EqualFold(have, e) {
-					return a.contacts[o.rec.ContactID]
-				}
-			}
+		if c := a.byEmail[strings.ToLower(e)]; c != nil {
+			return c
 		}
 	}
 	return nil

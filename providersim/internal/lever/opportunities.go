@@ -114,6 +114,14 @@ func (s *Service) createOpportunityLocked(a *account, performer *user, in create
 			return nil, nil, invalid("Invalid email address: %s", e)
 		}
 	}
+	archiveReason := ""
+	if in.Archived != nil && in.Archived.Reason != "" {
+		r, ok := a.reason(in.Archived.Reason)
+		if !ok || r.ID != in.Archived.Reason {
+			return nil, nil, invalid("Invalid archive reason: %s", in.Archived.Reason)
+		}
+		archiveReason = r.ID
+	}
 	var ct *contact
 	if in.Contact != "" {
 		if ct = a.contacts[in.Contact]; ct == nil {
@@ -145,6 +153,11 @@ func (s *Service) createOpportunityLocked(a *account, performer *user, in create
 		a.contacts[ct.id] = ct
 	}
 	ct.emails = addUnique(ct.emails, in.Emails...)
+	for _, e := range in.Emails {
+		if a.byEmail[strings.ToLower(e)] == nil {
+			a.byEmail[strings.ToLower(e)] = ct
+		}
+	}
 	o := &opportunity{blobs: map[string][]byte{}}
 	o.rec = simclient.LeverOpportunity{
 		ID: s.ids.GUID("lever-opportunity"), AccountID: a.id, ContactID: ct.id,
@@ -167,12 +180,8 @@ func (s *Service) createOpportunityLocked(a *account, performer *user, in create
 	}
 	a.sources = addUnique(a.sources, in.Sources...)
 	a.tags = addUnique(a.tags, in.Tags...)
-	if in.Archived != nil && in.Archived.Reason != "" {
-		r, ok := a.reason(in.Archived.Reason)
-		if !ok || r.ID != in.Archived.Reason {
-			return nil, nil, invalid("Invalid archive reason: %s", in.Archived.Reason)
-		}
-		o.rec.ArchiveReasonID, o.rec.ArchivedAt = r.ID, now
+	if archiveReason != "" {
+		o.rec.ArchiveReasonID, o.rec.ArchivedAt = archiveReason, now
 		if in.Archived.ArchivedAt != nil {
 			o.rec.ArchivedAt = *in.Archived.ArchivedAt
 		}
