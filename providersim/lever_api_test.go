@@ -91,6 +91,7 @@ func TestLeverCreateOpportunity(t *testing.T) {
 	}
 	e.leverError(http.MethodGet, "/v1/opportunities/nope", token, nil, http.StatusNotFound)
 	e.leverError(http.MethodGet, "/v1/nothing-here", token, nil, http.StatusNotFound)
+	e.leverError(http.MethodDelete, "/v1/opportunities/"+id, token, nil, http.StatusNotFound) // no DELETE in v1: JSON 404, not the mux's text
 
 	// perform_as_posting_owner attributes the create to the posting's owner.
 	megan := e.leverUserID(providersim.DemoLeverSuperAdmin)
