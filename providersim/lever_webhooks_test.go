@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,5 +384,52 @@ func TestLeverDeliveryFaults(t *testing.T) {
 	}
 	if err := e.c.ClearLeverDeliveryFaults(e.ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLeverWebhookTimeoutIsAFailedAttempt(t *testing.T) {
+	e := startLever(t)
+	release := make(chan struct{})
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			select { // the first attempt gets no answer in time
+			case <-release:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	if _, err := e.c.SetLeverSettings(e.ctx, simclient.LeverSettings{WebhookTimeoutMs: 100, RateLimitPerSecond: 1e6, RateLimitBurst: 1e6}); err != nil {
+		t.Fatal(err)
+	}
+	acct := e.leverAccount()
+	if _, err := e.c.AddLeverWebhook(e.ctx, acct.ID, simclient.LeverWebhook{URL: srv.URL, Event: "candidateStageChange"}); err != nil {
+		t.Fatal(err)
+	}
+	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if _, err := e.c.MoveLeverStage(e.ctx, opps[0].ID, simclient.LeverStageMove{Stage: "offer"}); err != nil {
+		t.Fatal(err)
+	}
+	one := func() simclient.LeverDelivery {
+		ds, err := e.c.LeverDeliveries(e.ctx)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("deliveries %+v %v", ds, err)
+		}
+		return ds[0]
+	}
+	eventually(t, "the timed-out attempt", func() bool { return one().Attempts == 1 })
+	if d := one(); d.Statuses[0] != 0 || d.State != "pending" {
+		t.Fatalf("after a timeout %+v", d)
+	}
+	if _, err := e.c.AdvanceClock(e.ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the retry", func() bool { return one().State == "delivered" })
+	if d := one(); !slices.Equal(d.Statuses, []int{0, 200}) {
+		t.Errorf("statuses %v", d.Statuses)
 	}
 }

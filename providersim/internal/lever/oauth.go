@@ -354,7 +354,7 @@ func (s *Service) writeTokenError(w http.ResponseWriter, e tokenError) {
 
 // tokenForm reads the token request: form-encoded, or JSON as Auth0 also
 // takes it.
-func tokenForm(r *http.Request) (url.Values, error) {
+func tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if ct == "application/json" {
 		var m map[string]any
@@ -372,7 +372,7 @@ func tokenForm(r *http.Request) (url.Values, error) {
 		}
 		return v, nil
 	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	if err := r.ParseForm(); err != nil {
 		return nil, err
 	}
@@ -388,7 +388,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 		s.writeTokenError(w, tokenError{f.Status, "server_error", "The service is temporarily unavailable"})
 		return
 	}
-	form, err := tokenForm(r)
+	form, err := tokenForm(w, r)
 	if err != nil {
 		s.writeTokenError(w, tokenError{http.StatusBadRequest, "invalid_request", "Invalid request body"})
 		return

@@ -235,6 +235,7 @@ type deliverer struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	log    []*delivery
+	queue  []*delivery // pending deliveries, in the order they were made
 	faults []*hookFault
 	held   []*delivery
 
@@ -272,7 +273,7 @@ func (d *deliverer) reset() {
 	d.wg.Wait()
 	d.mu.Lock()
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.log, d.faults, d.held = nil, nil, nil
+	d.log, d.queue, d.faults, d.held = nil, nil, nil, nil
 	d.mu.Unlock()
 }
 
@@ -306,7 +307,8 @@ func (d *deliverer) loop() {
 		}
 		now := d.s.clock.Now()
 		d.mu.Lock()
-		for _, x := range d.log {
+		d.queue = slices.DeleteFunc(d.queue, func(x *delivery) bool { return x.State != "pending" && x.State != "held" })
+		for _, x := range d.queue {
 			if x.State == "pending" && !x.inFlight && !x.due.After(now) && d.ctx.Err() == nil {
 				x.inFlight = true
 				d.wg.Add(1)
@@ -426,6 +428,7 @@ func (d *deliverer) send(h simclient.LeverWebhook, name string, data map[string]
 			ID: id, WebhookID: h.ID, Event: name, URL: h.URL, Payload: payload, Statuses: []int{}, State: "pending",
 		}, due: now}
 		d.log = append(d.log, x)
+		d.queue = append(d.queue, x)
 		if len(d.log) > maxDeliveryLog {
 			d.log = d.log[len(d.log)-maxDeliveryLog:]
 		}
