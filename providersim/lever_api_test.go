@@ -198,6 +198,19 @@ func TestLeverListOpportunitiesPaginatesAndFilters(t *testing.T) {
 			t.Errorf("%s: %d, want %d", q, len(got), want)
 		}
 	}
+	// limit defaults to 100, and more than 100 is cut to 100.
+	for i := range 92 {
+		e.leverJSON(http.MethodPost, path, token, map[string]any{"name": fmt.Sprintf("Filler %d", i)}, http.StatusCreated)
+	}
+	for _, q := range []string{"", "?limit=1000"} {
+		body := e.leverJSON(http.MethodGet, "/v1/opportunities"+q, token, nil, http.StatusOK)
+		if n := len(dataList(t, body)); n != 100 || body["hasNext"] != true {
+			t.Errorf("%q: %d on the first page, hasNext %v", q, n, body["hasNext"])
+		}
+	}
+	if all, pages := e.listAll("/v1/opportunities", token); len(all) != 105 || pages != 2 {
+		t.Errorf("%d on %d pages", len(all), pages)
+	}
 }
 
 func TestLeverStageAndArchive(t *testing.T) {
@@ -403,6 +416,17 @@ func TestLeverReferenceData(t *testing.T) {
 	if none, _ := e.listAll("/v1/users?email=nobody%40contoso.example", token); len(none) != 0 {
 		t.Errorf("unknown email %v", none)
 	}
+	gone, err := e.c.AddLeverUser(e.ctx, providersim.DemoLeverAccount, simclient.LeverUser{Name: "Former Recruiter", Email: "former@contoso.example", Deactivated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.listAll("/v1/users", token); len(got) != 3 {
+		t.Errorf("deactivated user listed: %d", len(got))
+	}
+	if got, _ := e.listAll("/v1/users?includeDeactivated=true&email=former%40contoso.example", token); len(got) != 1 || got[0]["deactivatedAt"] == nil {
+		t.Errorf("with includeDeactivated %v", got)
+	}
+	e.leverError(http.MethodPost, "/v1/opportunities?perform_as="+gone.ID, token, map[string]any{"name": "X"}, http.StatusBadRequest)
 	u := data(t, e.leverJSON(http.MethodGet, "/v1/users/"+e.leverUserID(providersim.DemoLeverUser), token, nil, http.StatusOK))
 	if u["name"] != "Adele Vance" || u["accessRole"] != simclient.LeverTeamMember {
 		t.Errorf("user %v", u)

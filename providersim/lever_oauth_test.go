@@ -396,6 +396,14 @@ func TestLeverOAuthWithGoOAuth2(t *testing.T) {
 	if fresh.RefreshToken == "" || fresh.RefreshToken == tok.RefreshToken || fresh.AccessToken == tok.AccessToken {
 		t.Errorf("refresh did not rotate: %+v", fresh)
 	}
+	// The client secret may go in HTTP Basic instead of the form.
+	basic := *conf
+	basic.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+	stale := *fresh
+	stale.Expiry = time.Now().Add(-time.Minute)
+	if fresh, err = basic.TokenSource(e.ctx, &stale).Token(); err != nil || fresh.AccessToken == "" {
+		t.Fatalf("refresh with Basic: %v", err)
+	}
 	// Revoked: the refresh is a RetrieveError with invalid_grant.
 	if _, err := e.c.RevokeLever(e.ctx, providersim.DemoLeverAccount, providersim.DefaultLeverClientID); err != nil {
 		t.Fatal(err)
