@@ -2,6 +2,7 @@ package providersim_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/tandemhq/tandem/providersim"
@@ -134,4 +135,69 @@ func TestLeverNoDemoData(t *testing.T) {
 	if apps, _ := e.c.LeverClients(e.ctx); len(apps) != 1 || apps[0].ClientID != providersim.DefaultLeverClientID {
 		t.Errorf("clients %+v", apps)
 	}
+}
+
+func TestLeverAPIKeys(t *testing.T) {
+	e := startLever(t)
+	acct := e.leverAccount()
+	full, err := e.c.CreateLeverAPIKey(e.ctx, acct.ID, simclient.LeverAPIKey{Name: "internal tool"})
+	if err != nil || full.Key == "" || full.CreatedBy != e.leverUserID(providersim.DemoLeverSuperAdmin) {
+		t.Fatalf("key %+v %v", full, err)
+	}
+	narrow, err := e.c.CreateLeverAPIKey(e.ctx, acct.ID, simclient.LeverAPIKey{Scopes: []string{"stages:read:admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.CreateLeverAPIKey(e.ctx, acct.ID, simclient.LeverAPIKey{Scopes: []string{"everything"}}); err == nil {
+		t.Error("a key with an unknown scope")
+	}
+	call := func(method, path, key string, body any) int {
+		t.Helper()
+		var rd *strings.Reader
+		if body != nil {
+			rd = strings.NewReader(body.(string))
+		} else {
+			rd = strings.NewReader("")
+		}
+		req, err := http.NewRequestWithContext(e.ctx, method, e.sim.LeverURL()+path, rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(key, "")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if s := call(http.MethodGet, "/v1/opportunities", full.Key, nil); s != http.StatusOK {
+		t.Errorf("full key: %d", s)
+	}
+	if s := call(http.MethodPost, "/v1/opportunities/"+opps[0].ID+"/notes", full.Key, `{"value":"from a script"}`); s != http.StatusCreated {
+		t.Errorf("note with a key: %d", s)
+	}
+	if o, _ := e.c.LeverOpportunity(e.ctx, opps[0].ID); len(o.Notes) != 1 || o.Notes[0].UserID != full.CreatedBy {
+		t.Errorf("note %+v", o.Notes)
+	}
+	if s := call(http.MethodGet, "/v1/stages", narrow.Key, nil); s != http.StatusOK {
+		t.Errorf("narrow key on its endpoint: %d", s)
+	}
+	if s := call(http.MethodGet, "/v1/opportunities", narrow.Key, nil); s != http.StatusForbidden {
+		t.Errorf("narrow key elsewhere: %d", s)
+	}
+	if s := call(http.MethodGet, "/v1/stages", "not-a-key", nil); s != http.StatusUnauthorized {
+		t.Errorf("unknown key: %d", s)
+	}
+	if err := e.c.RevokeLeverAPIKey(e.ctx, full.Key); err != nil {
+		t.Fatal(err)
+	}
+	if s := call(http.MethodGet, "/v1/stages", full.Key, nil); s != http.StatusUnauthorized {
+		t.Errorf("revoked key: %d", s)
+	}
+	// An OAuth token granted no API scope reaches nothing.
+	none := e.leverTokens("offline_access").AccessToken
+	e.leverError(http.MethodGet, "/v1/stages", none, nil, http.StatusForbidden)
 }

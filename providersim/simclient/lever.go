@@ -102,6 +102,16 @@ func (c *Client) RevokeLever(ctx context.Context, account, clientID string) (int
 	return a.Count, err
 }
 
+// CreateLeverAPIKey issues an API key for an account.
+func (c *Client) CreateLeverAPIKey(ctx context.Context, account string, k LeverAPIKey) (LeverAPIKey, error) {
+	return send[LeverAPIKey](ctx, c, http.MethodPost, "/_sim/lever/accounts/"+url.PathEscape(account)+"/keys", k)
+}
+
+// RevokeLeverAPIKey deactivates an API key.
+func (c *Client) RevokeLeverAPIKey(ctx context.Context, key string) error {
+	return c.do(ctx, http.MethodDelete, "/_sim/lever/keys/"+url.PathEscape(key), nil, nil)
+}
+
 // LeverGrants lists an account's authorizations.
 func (c *Client) LeverGrants(ctx context.Context, account string) ([]LeverGrant, error) {
 	return get[[]LeverGrant](ctx, c, "/_sim/lever/accounts/"+url.PathEscape(account)+"/grants")

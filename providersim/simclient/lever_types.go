@@ -233,6 +233,19 @@ type LeverGrant struct {
 	AuthorizedAt int64    `json:"authorizedAt"`
 }
 
+// LeverAPIKey is a customer-made API key (HTTP Basic, the key as username,
+// no password).
+type LeverAPIKey struct {
+	Key       string `json:"key,omitempty"`
+	AccountID string `json:"accountId,omitempty"`
+	Name      string `json:"name,omitempty"`
+	// Scopes limit the key to those endpoints, in scope names
+	// ("opportunities:read:admin"); none means every endpoint.
+	Scopes    []string `json:"scopes,omitempty"`
+	CreatedBy string   `json:"createdBy,omitempty"` // the Super Admin who made it
+	Revoked   bool     `json:"revoked,omitempty"`
+}
+
 // LeverRevoke is "Revoke Access" on an authorized app.
 type LeverRevoke struct {
 	ClientID string `json:"clientId"`

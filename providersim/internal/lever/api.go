@@ -53,7 +53,7 @@ type call struct {
 	r       *http.Request
 	op      string
 	account *account
-	grant   string
+	actor   string // who a write without perform_as is attributed to
 	now     time.Time
 	events  []event
 }
@@ -118,13 +118,26 @@ func (s *Service) writeError(w http.ResponseWriter, e *apiError) {
 func (s *Service) serve(w http.ResponseWriter, r *http.Request, op, resource string, need access, h handler) {
 	s.counters.Inc("lever.requests", "lever."+op)
 	token, ok := bearer(r)
+	key := false
+	if !ok {
+		// An API key: HTTP Basic, the key as username, no password.
+		if u, _, basic := r.BasicAuth(); basic && u != "" {
+			token, ok, key = u, true, true
+		}
+	}
 	if !ok {
 		s.writeError(w, unauthorized("Missing or invalid Authorization header"))
 		return
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
-	at, e := s.introspectLocked(token, now)
+	var at *accessToken
+	var e *apiError
+	if key {
+		at, e = s.introspectKeyLocked(token)
+	} else {
+		at, e = s.introspectLocked(token, now)
+	}
 	var a *account
 	var retryIn time.Duration
 	var limited bool
@@ -147,7 +160,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, op, resource str
 		s.writeError(w, &apiError{status: http.StatusTooManyRequests, code: "TooManyRequests", message: "Rate limit exceeded"})
 		return
 	}
-	if !hasScope(at.scopes, resource, need) {
+	if !at.everyEndpoint && !hasScope(at.scopes, resource, need) {
 		verb := "read"
 		if need == write {
 			verb = "write"
@@ -164,7 +177,7 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, op, resource str
 		s.writeError(w, faultError(f.Status))
 		return
 	}
-	c := &call{w: w, r: r, op: op, account: a, grant: at.grantID, now: now}
+	c := &call{w: w, r: r, op: op, account: a, actor: at.userID, now: now}
 	if e := h(c); e != nil {
 		s.writeError(w, e)
 	}

@@ -211,6 +211,20 @@ func (s *Service) RegisterControl(mux *http.ServeMux) {
 			reply(w, http.StatusCreated, out, err)
 		}
 	})
+	mux.HandleFunc("POST /_sim/lever/accounts/{id}/keys", func(w http.ResponseWriter, r *http.Request) {
+		var in simclient.LeverAPIKey
+		if decode(w, r, &in) {
+			out, err := s.CreateKey(r.PathValue("id"), in)
+			reply(w, http.StatusCreated, out, err)
+		}
+	})
+	mux.HandleFunc("DELETE /_sim/lever/keys/{key}", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.RevokeKey(r.PathValue("key")); err != nil {
+			simcore.WriteError(w, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("GET /_sim/lever/accounts/{id}/grants", func(w http.ResponseWriter, r *http.Request) {
 		out, err := s.Grants(r.PathValue("id"))
 		reply(w, http.StatusOK, out, err)

@@ -196,7 +196,7 @@ func (s *Service) uploadFile(c *call) *apiError {
 	if e != nil {
 		return e
 	}
-	uid := s.grants[c.grant].UserID
+	uid := c.actor
 	if performer != nil {
 		uid = performer.ID
 	}

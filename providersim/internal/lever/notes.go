@@ -80,7 +80,7 @@ func (s *Service) createNote(c *call) *apiError {
 	if e != nil {
 		return e
 	}
-	uid := s.grants[c.grant].UserID
+	uid := c.actor
 	if performer != nil {
 		uid = performer.ID
 	}

@@ -70,9 +70,12 @@ type refreshToken struct {
 	superseded bool // rotated away: using it again is reuse
 }
 
+// accessToken is what a bearer token or an API key stands for.
 type accessToken struct {
 	grantID, accountID string
+	userID             string
 	scopes             []string
+	everyEndpoint      bool // an API key without endpoint limits
 	expires            time.Time
 }
 
@@ -483,7 +486,7 @@ func (s *Service) token(w http.ResponseWriter, r *http.Request) {
 func (s *Service) issueLocked(w http.ResponseWriter, g *grant, now time.Time) {
 	life := time.Duration(s.settings.AccessTokenSeconds) * time.Second
 	at := s.ids.Token("lever-access", 32)
-	s.access[at] = &accessToken{grantID: g.ID, accountID: g.AccountID, scopes: g.Scopes, expires: now.Add(life)}
+	s.access[at] = &accessToken{grantID: g.ID, accountID: g.AccountID, userID: g.UserID, scopes: g.Scopes, expires: now.Add(life)}
 	out := map[string]any{
 		"access_token": at, "token_type": "Bearer", "expires_in": int(life.Seconds()), "scope": strings.Join(g.Scopes, " "),
 	}

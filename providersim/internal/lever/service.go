@@ -58,6 +58,7 @@ type Service struct {
 	grants   map[string]*grant
 	refresh  map[string]*refreshToken
 	access   map[string]*accessToken
+	keys     map[string]*apiKey
 	buckets  map[string]*bucket
 }
 
@@ -98,6 +99,7 @@ func (s *Service) Reset() {
 	s.grants = map[string]*grant{}
 	s.refresh = map[string]*refreshToken{}
 	s.access = map[string]*accessToken{}
+	s.keys = map[string]*apiKey{}
 	s.buckets = map[string]*bucket{}
 }
 
