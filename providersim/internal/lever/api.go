@@ -304,6 +304,11 @@ func decodeOffset(s string) (int, bool) {
 
 // page writes one page of a list: {"data": [...], "hasNext": bool, "next": token}.
 func page[T any](c *call, items []T) *apiError {
+	return renderPage(c, items, func(x T) any { return x })
+}
+
+// renderPage is page for items that are rendered only when on the page.
+func renderPage[T any](c *call, items []T, render func(T) any) *apiError {
 	limit, offset, e := c.pageLimit()
 	if e != nil {
 		return e
@@ -312,7 +317,11 @@ func page[T any](c *call, items []T) *apiError {
 		offset = len(items)
 	}
 	end := min(offset+limit, len(items))
-	body := map[string]any{"data": items[offset:end], "hasNext": end < len(items)}
+	out := make([]any, 0, end-offset)
+	for _, x := range items[offset:end] {
+		out = append(out, render(x))
+	}
+	body := map[string]any{"data": out, "hasNext": end < len(items)}
 	if end < len(items) {
 		body["next"] = encodeOffset(end)
 	}

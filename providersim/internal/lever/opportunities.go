@@ -290,9 +290,9 @@ func (s *Service) listOpportunities(c *call) *apiError {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	items := []map[string]any{}
+	var items []*opportunity
 	for _, o := range c.account.opps {
-		r := o.rec
+		r := &o.rec
 		if r.Deleted {
 			continue
 		}
@@ -326,10 +326,10 @@ func (s *Service) listOpportunities(c *call) *apiError {
 			}
 		}
 		if ok {
-			items = append(items, s.renderOpportunity(c.account, o, q["expand"]))
+			items = append(items, o)
 		}
 	}
-	return page(c, items)
+	return renderPage(c, items, func(o *opportunity) any { return s.renderOpportunity(c.account, o, q["expand"]) })
 }
 
 // moveLocked moves an opportunity to a stage and returns the stage-change
