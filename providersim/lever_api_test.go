@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -485,6 +486,24 @@ func TestLeverFaultsAndCounters(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.leverJSON(http.MethodGet, "/v1/postings/"+e.leverPostingID("Product Designer"), token, nil, http.StatusOK)
+	// A stalled endpoint: the client times out; removing the fault frees it.
+	stall, err := e.c.AddFault(e.ctx, simclient.Fault{Endpoint: "lever.getStage", Stall: true, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodGet, e.sim.LeverURL()+"/v1/stages/offer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if resp, err := (&http.Client{Timeout: 200 * time.Millisecond}).Do(req); err == nil {
+		resp.Body.Close()
+		t.Errorf("a stalled call answered %d", resp.StatusCode)
+	}
+	if err := e.c.RemoveFault(e.ctx, stall.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.leverJSON(http.MethodGet, "/v1/stages/offer", token, nil, http.StatusOK)
 	counters, err := e.c.Counters(e.ctx, "lever.")
 	if err != nil {
 		t.Fatal(err)
