@@ -160,7 +160,11 @@ func TestLeverWebhooksAPIAndSignedDeliveries(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = rcv.wait(t, 7)
-	if got[5].Event != "candidateStageChange" || got[6].Event != "candidateDeleted" || got[6].Data["opportunityId"] != opps[2].ID {
+	byEvent = map[string]leverHook{} // deliveries run side by side: any order
+	for _, g := range got[5:] {
+		byEvent[g.Event] = g
+	}
+	if byEvent["candidateStageChange"].Data["toStageId"] != "offer" || byEvent["candidateDeleted"].Data["opportunityId"] != opps[2].ID {
 		t.Errorf("last deliveries %+v", got[5:])
 	}
 	e.leverError(http.MethodGet, "/v1/opportunities/"+opps[2].ID, token, nil, http.StatusNotFound)
