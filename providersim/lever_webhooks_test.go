@@ -437,3 +437,44 @@ func TestLeverWebhookTimeoutIsAFailedAttempt(t *testing.T) {
 		t.Errorf("statuses %v", d.Statuses)
 	}
 }
+
+func TestLeverContactUpdatedByAPerson(t *testing.T) {
+	e := startLever(t)
+	token := e.leverTokens(leverScopes).AccessToken
+	rcv := newHookReceiver(t)
+	acct := e.leverAccount()
+	hook, err := e.c.AddLeverWebhook(e.ctx, acct.ID, simclient.LeverWebhook{URL: rcv.srv.URL, Event: "contactUpdated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	jordan := opps[0]
+	// A second opportunity of the same contact, created through the API.
+	second := data(t, e.leverJSON(http.MethodPost, "/v1/opportunities?perform_as="+e.leverUserID(providersim.DemoLeverUser), token,
+		map[string]any{"name": "Jordan Lee", "emails": []string{"jordan.lee@gmail.example"}, "postings": []string{e.leverPostingID("Product Designer")}}, http.StatusCreated))
+	rcv.wait(t, 1) // the de-duplicated create updated the contact
+	name, emails := "Jordan A. Lee", []string{"jordan@lee.example"}
+	if _, err := e.c.UpdateLeverContact(e.ctx, jordan.ID, simclient.LeverContactUpdate{Name: &name, Emails: &emails}); err != nil {
+		t.Fatal(err)
+	}
+	got := rcv.wait(t, 2)
+	if got[1].Data["contactId"] != jordan.ContactID || !verify(hook.SignatureToken, got[1]) {
+		t.Errorf("contactUpdated %+v", got[1])
+	}
+	o := data(t, e.leverJSON(http.MethodGet, "/v1/opportunities/"+second["id"].(string), token, nil, http.StatusOK))
+	if o["name"] != name || anyStrings(o["emails"])[0] != "jordan@lee.example" {
+		t.Errorf("other opportunity of the contact %v", o)
+	}
+	// The old address no longer de-duplicates; the new one does.
+	fresh := data(t, e.leverJSON(http.MethodPost, "/v1/opportunities?perform_as="+e.leverUserID(providersim.DemoLeverUser), token,
+		map[string]any{"name": "J", "emails": []string{"jordan.lee@gmail.example"}}, http.StatusCreated))
+	same := data(t, e.leverJSON(http.MethodPost, "/v1/opportunities?perform_as="+e.leverUserID(providersim.DemoLeverUser), token,
+		map[string]any{"name": "J", "emails": []string{"JORDAN@lee.example"}}, http.StatusCreated))
+	if fresh["contact"] == jordan.ContactID || same["contact"] != jordan.ContactID {
+		t.Errorf("de-duplication after the edit: %v %v", fresh["contact"], same["contact"])
+	}
+	bad := ""
+	if _, err := e.c.UpdateLeverContact(e.ctx, jordan.ID, simclient.LeverContactUpdate{Name: &bad}); err == nil {
+		t.Error("an empty name was accepted")
+	}
+}

@@ -71,6 +71,12 @@ func (c *Client) LeverOpportunity(ctx context.Context, id string) (LeverOpportun
 	return get[LeverOpportunity](ctx, c, "/_sim/lever/opportunities/"+url.PathEscape(id))
 }
 
+// UpdateLeverContact edits the contact of an opportunity as a person in
+// Lever would (contactUpdated fires).
+func (c *Client) UpdateLeverContact(ctx context.Context, id string, u LeverContactUpdate) (LeverOpportunity, error) {
+	return send[LeverOpportunity](ctx, c, http.MethodPatch, "/_sim/lever/opportunities/"+url.PathEscape(id)+"/contact", u)
+}
+
 // MoveLeverStage moves an opportunity as a person in Lever would
 // (candidateStageChange fires).
 func (c *Client) MoveLeverStage(ctx context.Context, id string, m LeverStageMove) (LeverOpportunity, error) {

@@ -196,6 +196,18 @@ type LeverFile struct {
 	UploadedAt  int64  `json:"uploadedAt"`
 }
 
+// LeverContactUpdate edits a candidate's contact details as a person in
+// Lever would: every opportunity of the contact changes and contactUpdated
+// fires. Nil fields stay as they are.
+type LeverContactUpdate struct {
+	Name     *string   `json:"name,omitempty"`
+	Headline *string   `json:"headline,omitempty"`
+	Location *string   `json:"location,omitempty"`
+	Emails   *[]string `json:"emails,omitempty"`
+	Phones   *[]string `json:"phones,omitempty"`
+	UserID   string    `json:"userId,omitempty"`
+}
+
 // LeverStageMove moves an opportunity, as a person in Lever would.
 type LeverStageMove struct {
 	Stage  string `json:"stage"`            // id or text

@@ -2,6 +2,7 @@ package lever
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -53,6 +54,74 @@ func (s *Service) MoveStage(id string, m simclient.LeverStageMove) (simclient.Le
 	out := o.view()
 	s.mu.Unlock()
 	s.hooks.dispatch(events)
+	return out, nil
+}
+
+// UpdateContact edits an opportunity's contact details in every
+// opportunity of the contact, as a person in Lever would.
+func (s *Service) UpdateContact(id string, in simclient.LeverContactUpdate) (simclient.LeverOpportunity, error) {
+	if in.Name != nil && *in.Name == "" {
+		return simclient.LeverOpportunity{}, invalid("name must not be empty")
+	}
+	if in.Emails != nil {
+		for _, e := range *in.Emails {
+			if !strings.Contains(e, "@") {
+				return simclient.LeverOpportunity{}, invalid("%s is not an e-mail address", e)
+			}
+		}
+	}
+	s.mu.Lock()
+	a, o, err := s.controlOpportunityLocked(id)
+	if err != nil {
+		s.mu.Unlock()
+		return simclient.LeverOpportunity{}, err
+	}
+	u, err := actorLocked(a, in.UserID)
+	if err != nil {
+		s.mu.Unlock()
+		return simclient.LeverOpportunity{}, err
+	}
+	ct := a.contacts[o.rec.ContactID]
+	now := s.nowMs()
+	for _, x := range a.opps {
+		if x.rec.ContactID != ct.id || x.rec.Deleted {
+			continue
+		}
+		if in.Name != nil {
+			x.rec.Name = *in.Name
+		}
+		if in.Headline != nil {
+			x.rec.Headline = *in.Headline
+		}
+		if in.Location != nil {
+			x.rec.Location = *in.Location
+		}
+		if in.Emails != nil {
+			x.rec.Emails = addUnique([]string{}, *in.Emails...)
+		}
+		if in.Phones != nil {
+			x.rec.Phones = addUnique([]string{}, *in.Phones...)
+			x.phoneTypes = nil
+		}
+		s.record(x, "contact", u.ID, "control", now)
+	}
+	if in.Emails != nil {
+		ct.emails = addUnique([]string{}, *in.Emails...)
+		for addr, c := range a.byEmail {
+			if c == ct {
+				delete(a.byEmail, addr)
+			}
+		}
+		for _, e := range ct.emails {
+			if a.byEmail[strings.ToLower(e)] == nil {
+				a.byEmail[strings.ToLower(e)] = ct
+			}
+		}
+	}
+	ev := event{accountID: a.id, name: simclient.LeverContactUpdated, origin: o.rec.Origin, data: map[string]any{"contactId": ct.id}}
+	out := o.view()
+	s.mu.Unlock()
+	s.hooks.dispatch([]event{ev})
 	return out, nil
 }
 
@@ -249,6 +318,13 @@ func (s *Service) RegisterControl(mux *http.ServeMux) {
 		var in simclient.LeverStageMove
 		if decode(w, r, &in) {
 			out, err := s.MoveStage(r.PathValue("id"), in)
+			reply(w, http.StatusOK, out, err)
+		}
+	})
+	mux.HandleFunc("PATCH /_sim/lever/opportunities/{id}/contact", func(w http.ResponseWriter, r *http.Request) {
+		var in simclient.LeverContactUpdate
+		if decode(w, r, &in) {
+			out, err := s.UpdateContact(r.PathValue("id"), in)
 			reply(w, http.StatusOK, out, err)
 		}
 	})
