@@ -14,9 +14,11 @@ func (s *Sim) controlMux() *http.ServeMux {
 	s.ms.RegisterControl(mux)
 	s.graph.RegisterControl(mux)
 	s.ashby.RegisterControl(mux)
+	s.lever.RegisterControl(mux)
 	mux.HandleFunc("GET /_sim/health", func(w http.ResponseWriter, r *http.Request) {
 		simcore.WriteJSON(w, http.StatusOK, simclient.Health{
 			Status: "ok", Seed: s.opts.Seed, MicrosoftURL: s.msURL, GraphURL: s.graphURL,
+			LeverURL: s.leverURL, LeverOAuthURL: s.leverOAuthURL,
 		})
 	})
 	mux.HandleFunc("GET /_sim/clock", func(w http.ResponseWriter, r *http.Request) {

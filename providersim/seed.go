@@ -99,6 +99,9 @@ func (s *Sim) seed() error {
 			return fmt.Errorf("providersim: app %s: %w", a.ClientID, err)
 		}
 	}
+	if err := s.seedLever(); err != nil {
+		return err
+	}
 	if s.opts.NoDemoData {
 		return nil
 	}

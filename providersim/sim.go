@@ -20,6 +20,7 @@ import (
 
 	"github.com/tandemhq/tandem/providersim/internal/ashby"
 	"github.com/tandemhq/tandem/providersim/internal/graph"
+	"github.com/tandemhq/tandem/providersim/internal/lever"
 	"github.com/tandemhq/tandem/providersim/internal/microsoft"
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -62,7 +63,14 @@ type Options struct {
 	AshbyAddr     string
 	AshbyURL      string
 	AshbySettings simclient.AshbySettings
-	Logger        *slog.Logger
+	// LeverAddr and LeverOAuthAddr are the listen addresses of Lever's Data
+	// API and its OAuth server; LeverURL and LeverOAuthURL override their
+	// base URLs. LeverClients are Lever's OAuth apps (nil:
+	// DefaultLeverClient()).
+	LeverAddr, LeverOAuthAddr string
+	LeverURL, LeverOAuthURL   string
+	LeverClients              []simclient.LeverClient
+	Logger                    *slog.Logger
 }
 
 // Sim is a running simulator.
@@ -76,9 +84,12 @@ type Sim struct {
 	ms       *microsoft.Platform
 	graph    *graph.Service
 	ashby    *ashby.Service
+	lever    *lever.Service
 
 	msURL, graphURL string
 	ashbyURL        string
+	leverURL        string
+	leverOAuthURL   string
 	servers         []*http.Server
 
 	resetMu   sync.Mutex
@@ -174,8 +185,11 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		Identity: s.ms, BaseURL: s.graphURL, HTTPClient: opts.HTTPClient,
 		AllowHTTPLoopback: opts.AllowHTTPLoopbackNotifications,
 	})
-	if err = s.graph.SetLimitsFrom(opts.GraphLimits); err == nil {
-		err = s.seed()
+	leverLs, err := s.listenLever(listen)
+	if err == nil {
+		if err = s.graph.SetLimitsFrom(opts.GraphLimits); err == nil {
+			err = s.seed()
+		}
 	}
 	if err != nil {
 		msL.Close()
@@ -183,6 +197,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		ashbyL.Close()
 		s.graph.Close()
 		s.ashby.Close()
+		s.closeLever(leverLs)
 		return nil, err
 	}
 	control := s.controlMux()
@@ -190,8 +205,10 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		s.server(control, s.ms.Handler()),
 		s.server(control, s.graph),
 		s.server(control, s.ashby),
+		s.server(control, s.lever.APIHandler()),
+		s.server(control, s.lever.OAuthHandler()),
 	}
-	for i, l := range []net.Listener{msL, graphL, ashbyL} {
+	for i, l := range append([]net.Listener{msL, graphL, ashbyL}, leverLs...) {
 		go func() {
 			if err := s.servers[i].Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("providersim: serve", "addr", l.Addr().String(), "err", err)
@@ -205,7 +222,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		case <-s.done:
 		}
 	}()
-	log.Info("providersim started", "microsoft", s.msURL, "graph", s.graphURL, "ashby", s.ashbyURL)
+	log.Info("providersim started", "microsoft", s.msURL, "graph", s.graphURL, "ashby", s.ashbyURL, "lever", s.leverURL, "leverOAuth", s.leverOAuthURL)
 	return s, nil
 }
 
@@ -251,6 +268,7 @@ func (s *Sim) Reset() error {
 	s.faults.Reset()
 	s.graph.Reset()
 	s.ashby.Reset()
+	s.lever.Reset()
 	if err := s.ms.Reset(); err != nil {
 		return err
 	}
@@ -283,6 +301,7 @@ func (s *Sim) Close() error {
 		}
 		s.graph.Close()
 		s.ashby.Close()
+		s.lever.Close()
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr

@@ -84,6 +84,11 @@ MSG
     ashby_key=$(curl -s http://127.0.0.1:9203/_sim/ashby/orgs | grep -o '"key":"[^"]*"' | head -1 | cut -d'"' -f4 || true)
     echo "[run]   Ashby API (simulated)                    http://localhost:9203   demo API key ${ashby_key:-(see the providersim banner)}"
     echo "[run]     e.g. curl -s -u ${ashby_key:-KEY}: -H 'Content-Type: application/json' -d '{}' http://localhost:9203/candidate.list"
+    echo "[run]   Lever Data API (simulated)               http://localhost:9204/v1"
+    echo "[run]   Lever OAuth (simulated)                  http://localhost:9205/authorize"
+    echo "[run]     connect Lever as the Super Admin megan.bowen@contoso.example (no password);"
+    echo "[run]     adele.vance@contoso.example is a team member, whom Lever refuses."
+    echo "[run]     app tandem-local / tandem-local-secret, audience https://api.lever.co/v1/"
   fi
   echo "[run] Ctrl-C stops everything."
 else

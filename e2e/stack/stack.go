@@ -148,6 +148,10 @@ type Stack struct {
 	GraphURL     string
 	// AshbyURL is the simulated Ashby API's base URL.
 	AshbyURL string
+	// LeverURL (the Data API, under /v1) and LeverOAuthURL are the Lever
+	// simulator's base URLs.
+	LeverURL      string
+	LeverOAuthURL string
 	// FrontendURL is where flows end with their one-time code; nothing
 	// listens there: tests read the code from the redirect.
 	FrontendURL  string
@@ -178,12 +182,14 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefix(t), Procs: map[string]*Process{}, t: t,
 		ServiceToken: "e2e-service-token-" + pgtest.RandomSuffix() + pgtest.RandomSuffix(), FrontendURL: FrontendURL}
 	// Every address at once: a port closed and asked for again can come back.
-	addrs := freeAddrs(t, 4+len(Services)+opts.IdentityReplicas)
+	addrs := freeAddrs(t, 6+len(Services)+opts.IdentityReplicas)
 	next := func() string { a := addrs[0]; addrs = addrs[1:]; return a }
 	gwAddr, msAddr, graphAddr := next(), next(), next()
 	s.GatewayURL, s.MicrosoftURL, s.GraphURL = "http://"+gwAddr, "http://"+msAddr, "http://"+graphAddr
 	ashbyAddr := next()
 	s.AshbyURL = "http://" + ashbyAddr
+	leverAddr, leverOAuthAddr := next(), next()
+	s.LeverURL, s.LeverOAuthURL = "http://"+leverAddr, "http://"+leverOAuthAddr
 	common := append([]string{
 		"TANDEM_DATABASE_URL=" + s.DatabaseURL,
 		"TANDEM_REDIS_URL=" + pgtest.RedisURL(),
@@ -197,7 +203,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		"TANDEM_GRPC_REFLECTION=true",
 	}, opts.Env...)
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
-		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-ashby-addr", ashbyAddr, "-allow-http-loopback",
+		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-ashby-addr", ashbyAddr, "-lever-addr", leverAddr, "-lever-oauth-addr", leverOAuthAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}

@@ -226,6 +226,10 @@ type Health struct {
 	Seed         int64  `json:"seed"`
 	MicrosoftURL string `json:"microsoftUrl"`
 	GraphURL     string `json:"graphUrl"`
+	// LeverURL is Lever's Data API (under /v1), LeverOAuthURL its OAuth
+	// server.
+	LeverURL      string `json:"leverUrl,omitempty"`
+	LeverOAuthURL string `json:"leverOAuthUrl,omitempty"`
 }
 
 // ClockAdvance moves the simulated clock forward by Seconds or by Duration

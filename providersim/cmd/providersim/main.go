@@ -42,11 +42,14 @@ type config struct {
 	GraphURL      string
 	AshbyAddr     string
 	AshbyURL      string
-	Seed          int64
-	ClientID      string
-	ClientSecret  string
-	RedirectURIs  []string // in addition to the defaults
-	NoDemoData    bool
+	// Lever's Data API and OAuth server.
+	LeverAddr, LeverOAuthAddr string
+	LeverURL, LeverOAuthURL   string
+	Seed                      int64
+	ClientID                  string
+	ClientSecret              string
+	RedirectURIs              []string // in addition to the defaults
+	NoDemoData                bool
 	// AllowHTTPLoopback accepts http:// notification URLs on loopback hosts.
 	AllowHTTPLoopback bool
 	LogLevel          string
@@ -54,8 +57,8 @@ type config struct {
 
 // String prints the configuration with the secret redacted.
 func (c config) String() string {
-	return fmt.Sprintf("microsoft=%s graph=%s ashby=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t allow_http_loopback=%t",
-		c.MicrosoftAddr, c.GraphAddr, c.AshbyAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData, c.AllowHTTPLoopback)
+	return fmt.Sprintf("microsoft=%s graph=%s ashby=%s lever=%s lever_oauth=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t allow_http_loopback=%t",
+		c.MicrosoftAddr, c.GraphAddr, c.AshbyAddr, c.LeverAddr, c.LeverOAuthAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData, c.AllowHTTPLoopback)
 }
 
 func (c config) redirectURIs() []string {
@@ -108,6 +111,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.GraphURL, "graph-url", env("TANDEM_SIM_GRAPH_URL", ""), "public base URL of Graph, if not http://<graph-addr> (TANDEM_SIM_GRAPH_URL)")
 	fs.StringVar(&c.AshbyAddr, "ashby-addr", env("TANDEM_SIM_ASHBY_ADDR", "127.0.0.1:9203"), "listen address of the Ashby API (TANDEM_SIM_ASHBY_ADDR)")
 	fs.StringVar(&c.AshbyURL, "ashby-url", env("TANDEM_SIM_ASHBY_URL", ""), "public base URL of the Ashby API, if not http://<ashby-addr> (TANDEM_SIM_ASHBY_URL)")
+	fs.StringVar(&c.LeverAddr, "lever-addr", env("TANDEM_SIM_LEVER_ADDR", "127.0.0.1:9204"), "listen address of Lever's Data API (TANDEM_SIM_LEVER_ADDR)")
+	fs.StringVar(&c.LeverOAuthAddr, "lever-oauth-addr", env("TANDEM_SIM_LEVER_OAUTH_ADDR", "127.0.0.1:9205"), "listen address of Lever's OAuth server (TANDEM_SIM_LEVER_OAUTH_ADDR)")
+	fs.StringVar(&c.LeverURL, "lever-url", env("TANDEM_SIM_LEVER_URL", ""), "public base URL of Lever's Data API, if not http://<lever-addr> (TANDEM_SIM_LEVER_URL)")
+	fs.StringVar(&c.LeverOAuthURL, "lever-oauth-url", env("TANDEM_SIM_LEVER_OAUTH_URL", ""), "public base URL of Lever's OAuth server, if not http://<lever-oauth-addr> (TANDEM_SIM_LEVER_OAUTH_URL)")
 	fs.StringVar(&seed, "seed", env("TANDEM_SIM_SEED", "1"), "seed of generated ids and tokens (TANDEM_SIM_SEED)")
 	fs.StringVar(&c.ClientID, "client-id", env("TANDEM_SIM_CLIENT_ID", providersim.DefaultClientID), "client id of the Tandem app registration (TANDEM_SIM_CLIENT_ID)")
 	fs.StringVar(&c.ClientSecret, "client-secret", env("TANDEM_SIM_CLIENT_SECRET", providersim.DefaultClientSecret), "client secret of the Tandem app registration (TANDEM_SIM_CLIENT_SECRET)")
@@ -140,13 +147,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 
 func (c config) validate() error {
 	var errs []error
-	if c.MicrosoftAddr == "" || c.GraphAddr == "" || c.AshbyAddr == "" {
+	if c.MicrosoftAddr == "" || c.GraphAddr == "" || c.AshbyAddr == "" || c.LeverAddr == "" || c.LeverOAuthAddr == "" {
 		errs = append(errs, errors.New("listen addresses must not be empty"))
 	}
 	if c.ClientID == "" || c.ClientSecret == "" {
 		errs = append(errs, errors.New("client id and client secret must not be empty"))
 	}
-	for _, raw := range append(c.RedirectURIs, c.MicrosoftURL, c.GraphURL, c.AshbyURL) {
+	for _, raw := range append(c.RedirectURIs, c.MicrosoftURL, c.GraphURL, c.AshbyURL, c.LeverURL, c.LeverOAuthURL) {
 		if raw == "" {
 			continue
 		}
@@ -173,16 +180,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	app := providersim.DefaultApp()
 	app.ClientID, app.ClientSecret, app.RedirectURIs = c.ClientID, c.ClientSecret, c.redirectURIs()
 	sim, err := providersim.Start(ctx, providersim.Options{
-		Seed:          c.Seed,
-		MicrosoftAddr: c.MicrosoftAddr,
-		GraphAddr:     c.GraphAddr,
-		MicrosoftURL:  c.MicrosoftURL,
-		GraphURL:      c.GraphURL,
-		AshbyAddr:     c.AshbyAddr,
-		AshbyURL:      c.AshbyURL,
-		Apps:          []simclient.App{app},
-		NoDemoData:    c.NoDemoData,
-		Logger:        log,
+		Seed:           c.Seed,
+		MicrosoftAddr:  c.MicrosoftAddr,
+		GraphAddr:      c.GraphAddr,
+		MicrosoftURL:   c.MicrosoftURL,
+		GraphURL:       c.GraphURL,
+		AshbyAddr:      c.AshbyAddr,
+		AshbyURL:       c.AshbyURL,
+		LeverAddr:      c.LeverAddr,
+		LeverOAuthAddr: c.LeverOAuthAddr,
+		LeverURL:       c.LeverURL,
+		LeverOAuthURL:  c.LeverOAuthURL,
+		Apps:           []simclient.App{app},
+		NoDemoData:     c.NoDemoData,
+		Logger:         log,
 
 		AllowHTTPLoopbackNotifications: c.AllowHTTPLoopback,
 	})
@@ -227,6 +238,9 @@ func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app sim
 	p("  client secret  [redacted] (set with -client-secret or TANDEM_SIM_CLIENT_SECRET; default %q)", providersim.DefaultClientSecret)
 	for _, u := range app.RedirectURIs {
 		p("  redirect URI   %s", u)
+	}
+	if err := printLeverBanner(ctx, p, sim); err != nil {
+		return err
 	}
 	if len(tenants) == 0 {
 		return nil

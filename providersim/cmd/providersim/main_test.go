@@ -84,7 +84,7 @@ func TestRunPrintsURLsAndDemoUsersAndStops(t *testing.T) {
 	var out, logs syncBuffer
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-microsoft-addr", "127.0.0.1:0", "-graph-addr", "127.0.0.1:0", "-ashby-addr", "127.0.0.1:0"}, env(nil), &out, &logs)
+		done <- run(ctx, []string{"-microsoft-addr", "127.0.0.1:0", "-graph-addr", "127.0.0.1:0", "-ashby-addr", "127.0.0.1:0", "-lever-addr", "127.0.0.1:0", "-lever-oauth-addr", "127.0.0.1:0"}, env(nil), &out, &logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "lynne.robbins@northwind.example") {
@@ -94,7 +94,7 @@ func TestRunPrintsURLsAndDemoUsersAndStops(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	banner := out.String()
-	for _, want := range []string{"megan.bowen@contoso.example", "diego.siciliani@fabrikam.example", "admin consent workflow on", "tandem-local", "http://localhost:8080/oauth/microsoft/callback"} {
+	for _, want := range []string{"megan.bowen@contoso.example", "diego.siciliani@fabrikam.example", "admin consent workflow on", "tandem-local", "http://localhost:8080/oauth/microsoft/callback", "http://localhost:8080/oauth/lever/callback", "Megan Bowen  <- can authorize Tandem", "Senior Go Engineer"} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner lacks %q", want)
 		}
