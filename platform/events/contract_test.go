@@ -145,7 +145,7 @@ func TestContract_OlderVersionIsNotApplied(t *testing.T) {
 		want          eventsv1.DeliverResponse_Outcome
 	}{
 		{"e2", "cand-1", 2, "v2", appliedOutcome},
-		{"e1", "cand-1", 1, "v1", staleOutcome},   // older, late
+		{"e1", "cand-1", 1, "v1", staleOutcome},        // older, late
 		{"e2b", "cand-1", 2, "v2 again", staleOutcome}, // same version, another id
 		{"e3", "cand-1", 3, "v3", appliedOutcome},
 		{"f1", "cand-2", 1, "other aggregate", appliedOutcome},

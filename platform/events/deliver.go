@@ -103,9 +103,9 @@ func NewDelivery(opts DeliveryOptions) (*Delivery, error) {
 		tracer:  tracerFrom(opts.TracerProvider),
 		inst:    newInstruments(opts.MeterProvider),
 		log:     opts.Logger,
-		jitter:  func(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) },
 		timeNow: time.Now,
 	}
+	d.jitter = d.defaultJitter
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
 	}
@@ -158,6 +158,9 @@ func (d *Delivery) NextRetry(job *river.Job[deliveryArgs]) time.Time {
 	}
 	return d.timeNow().Add(d.jitter(min(wait, d.opts.MaxBackoff)))
 }
+
+// defaultJitter picks a wait in the upper half of d.
+func (*Delivery) defaultJitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 // Timeout leaves River's hard stop above the call's own deadline.
 func (d *Delivery) Timeout(*river.Job[deliveryArgs]) time.Duration { return 2 * d.opts.AttemptTimeout }
