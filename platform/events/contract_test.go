@@ -14,6 +14,8 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/tandemhq/tandem/platform/events"
+	"github.com/tandemhq/tandem/platform/grpcserver"
 	eventsv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/events/v1"
 )
 
@@ -338,6 +340,11 @@ func TestContract_DeliverGuards(t *testing.T) {
 	_, err = eventsv1.NewEventSinkServiceClient(conn).Deliver(t.Context(), &eventsv1.DeliverRequest{Event: event(stageChanged)})
 	if status.Code(err) != codes.Unauthenticated {
 		t.Errorf("without a service token: %v, want Unauthenticated", err)
+	}
+	// A sink served without the authenticator refuses everyone.
+	_, err = events.NewSink(s.receiver).Deliver(t.Context(), &eventsv1.DeliverRequest{Event: event(stageChanged)})
+	if st, _ := grpcserver.ToStatus(err); st.Code() != codes.PermissionDenied {
+		t.Errorf("without a caller in the context: %v, want PermissionDenied", err)
 	}
 	if got := s.applied("cand-1"); len(got) != 0 {
 		t.Fatalf("applied %v from refused calls", got)

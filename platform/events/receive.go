@@ -108,8 +108,13 @@ func NewReceiver(db txBeginner, opts ReceiverOptions) *Receiver {
 
 // Receive runs apply for ev unless ev's id was processed before or a newer
 // version of its aggregate was applied, and records the id, all in one
-// transaction. ev must have been checked (Sink does).
+// transaction. A malformed event is an apperr.InvalidArgument naming the
+// field. Sink also checks who sends the event; a service's own Deliver
+// that calls Receive must do the same.
 func (r *Receiver) Receive(ctx context.Context, ev *eventsv1.Event, apply Handler) (Outcome, error) {
+	if field, ok := checkReceived(ev); !ok {
+		return 0, apperr.InvalidArgument(field, "is missing or malformed")
+	}
 	ctx, span := r.tracer.Start(ctx, "process "+ev.GetType(),
 		trace.WithSpanKind(trace.SpanKindConsumer),
 		trace.WithLinks(publisherLink(ev)...),
@@ -181,16 +186,16 @@ func NewSink(receiver *Receiver) *Sink {
 	return &Sink{receiver: receiver, handlers: map[string]Handler{}}
 }
 
-// Handle registers h for events of eventType. It panics on a repeated or
+// Handle registers h for events of type typ. It panics on a repeated or
 // invalid type: handlers are wired once, at start.
-func (s *Sink) Handle(eventType string, h Handler) {
-	if !eventTypeValid(eventType) {
-		panic(fmt.Sprintf("events: Handle: invalid event type %q", eventType))
+func (s *Sink) Handle(typ string, h Handler) {
+	if !eventType.MatchString(typ) {
+		panic(fmt.Sprintf("events: Handle: invalid event type %q", typ))
 	}
-	if _, dup := s.handlers[eventType]; dup {
-		panic(fmt.Sprintf("events: Handle: %s registered twice", eventType))
+	if _, dup := s.handlers[typ]; dup {
+		panic(fmt.Sprintf("events: Handle: %s registered twice", typ))
 	}
-	s.handlers[eventType] = h
+	s.handlers[typ] = h
 }
 
 // Register adds the sink to a gRPC server.
@@ -204,15 +209,15 @@ var (
 
 // Deliver implements EventSinkService.
 func (s *Sink) Deliver(ctx context.Context, req *eventsv1.DeliverRequest) (*eventsv1.DeliverResponse, error) {
-	ev := req.GetEvent()
-	if field, ok := checkReceived(ev); !ok {
-		return nil, apperr.InvalidArgument(field, "is missing or malformed")
-	}
 	// The policy admits services only; a service may only speak for
 	// itself, so a bug in one cannot forge another's events.
 	p, ok := authz.FromContext(ctx)
 	if !ok || p.Kind != authz.KindService {
 		return nil, apperr.PermissionDenied("internal method")
+	}
+	ev := req.GetEvent()
+	if field, ok := checkReceived(ev); !ok {
+		return nil, apperr.InvalidArgument(field, "is missing or malformed")
 	}
 	if p.Service != ev.GetSource() {
 		return nil, apperr.PermissionDenied("event source is not the caller").Wrap(ErrWrongSource)
@@ -242,5 +247,3 @@ func AddSinkPolicy(policy authz.Policy) authz.Policy {
 	out[eventsv1.EventSinkService_Deliver_FullMethodName] = authz.Internal()
 	return out
 }
-
-func eventTypeValid(t string) bool { return eventType.MatchString(t) }
