@@ -2,14 +2,22 @@ package events
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/tandemhq/tandem/platform/config"
+)
+
+// Flags of a publishing service, with their TANDEM_* fallbacks.
+const (
+	SubscribersFlag = "event-subscribers"
+	RoutesFlag      = "event-routes"
 )
 
 // Environment variables (and flags) a service reads its subscribers from.
-// The loader of platform/config maps them; this package only parses.
 const (
 	// SubscribersEnv lists where each subscriber's gRPC server is:
 	// "atsbridge=localhost:9103,mailbox=localhost:9104". The address is any
@@ -20,6 +28,31 @@ const (
 	// A pattern is an exact type, "prefix.*" or "*".
 	RoutesEnv = "TANDEM_EVENT_ROUTES"
 )
+
+// Config is the settings group of a publishing service: pass it to the
+// config loader with the service's other groups, then give Subscribers to
+// NewDelivery and NewPublisher.
+type Config struct {
+	// Targets is the value of SubscribersEnv, Routes of RoutesEnv.
+	Targets string
+	Routes  string
+}
+
+// Register adds -event-subscribers and -event-routes.
+func (c *Config) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.Targets, SubscribersFlag, "", "services this one publishes events to, name=gRPC address, comma-separated")
+	fs.StringVar(&c.Routes, RoutesFlag, "", "event types each subscriber receives, name=type|prefix.*|*, comma-separated")
+}
+
+// Validate records a configuration ParseSubscribers refuses.
+func (c *Config) Validate(p *config.Problems) {
+	if _, err := c.Subscribers(); err != nil {
+		p.Addf(SubscribersFlag, "%v", err)
+	}
+}
+
+// Subscribers parses the configuration.
+func (c *Config) Subscribers() ([]Subscriber, error) { return ParseSubscribers(c.Targets, c.Routes) }
 
 // Subscriber is a service that receives some of the events a publisher
 // publishes.

@@ -2,13 +2,46 @@ package events
 
 import (
 	"errors"
+	"flag"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tandemhq/tandem/platform/config"
 )
+
+// The settings group reads its flags, validates through ParseSubscribers,
+// and its environment variables are the loader's names for its flags.
+func TestConfigGroup(t *testing.T) {
+	if config.EnvName(SubscribersFlag) != SubscribersEnv || config.EnvName(RoutesFlag) != RoutesEnv {
+		t.Fatalf("flags %s, %s map to %s, %s", SubscribersFlag, RoutesFlag, config.EnvName(SubscribersFlag), config.EnvName(RoutesFlag))
+	}
+	var c Config
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	c.Register(fs)
+	if err := fs.Parse([]string{"-event-subscribers=atsbridge=localhost:9103", "-event-routes=atsbridge=candidate.*"}); err != nil {
+		t.Fatal(err)
+	}
+	var p config.Problems
+	c.Validate(&p)
+	if err := p.Err(); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := c.Subscribers()
+	if err != nil || len(subs) != 1 || subs[0].Target != "localhost:9103" {
+		t.Fatalf("Subscribers() = %+v, %v", subs, err)
+	}
+	c.Routes = ""
+	p = nil
+	c.Validate(&p)
+	if err := p.Err(); err == nil || !strings.Contains(err.Error(), SubscribersFlag) {
+		t.Fatalf("a subscriber without routes: %v, want a problem naming -%s", err, SubscribersFlag)
+	}
+}
 
 func TestParseSubscribers(t *testing.T) {
 	got, err := ParseSubscribers(" mailbox=dns:///mailbox.tandem.svc:9104 , atsbridge=localhost:9103",
