@@ -131,12 +131,19 @@ func NewDelivery(opts DeliveryOptions) (*Delivery, error) {
 	return d, nil
 }
 
+// fetchCooldown is the events queue's shortest pause between fetches.
+// River fetches at most one batch (as many jobs as workers are free) per
+// pause, so its default 100ms caps 20 workers at 200 events a second; 10ms
+// lifts the cap past what the receiver's Postgres applies (ADR 0015,
+// docs/benchmarks.md), at the price of more fetch queries while busy.
+const fetchCooldown = 10 * time.Millisecond
+
 // AddTo registers the worker in workers and the events queue in queues
 // (unless the service sized it itself), for jobs.Options.
 func (d *Delivery) AddTo(workers *river.Workers, queues map[string]river.QueueConfig) {
 	river.AddWorker(workers, d)
 	if _, ok := queues[Queue]; !ok {
-		queues[Queue] = river.QueueConfig{MaxWorkers: d.opts.Workers}
+		queues[Queue] = river.QueueConfig{MaxWorkers: d.opts.Workers, FetchCooldown: fetchCooldown}
 	}
 }
 

@@ -50,7 +50,7 @@ const processedEvents = `CREATE TABLE processed_events (
 // River outbox, "atsbridge" receives on a real gRPC server with the
 // platform's server builder and service-token authentication.
 type stack struct {
-	t         *testing.T
+	t         testing.TB
 	pubDB     *pgxpool.Pool
 	recvDB    *pgxpool.Pool
 	pub       *events.Publisher
@@ -62,7 +62,7 @@ type stack struct {
 	failApply atomic.Int32 // the next failApply applications fail
 }
 
-func newStack(t *testing.T) *stack {
+func newStack(t testing.TB) *stack {
 	t.Helper()
 	ctx := t.Context()
 	url := pgtest.NewDatabase(t)
@@ -327,9 +327,9 @@ func hasAll(set attribute.Set, want []attribute.KeyValue) bool {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
