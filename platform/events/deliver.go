@@ -122,8 +122,7 @@ func NewDelivery(opts DeliveryOptions) (*Delivery, error) {
 			}),
 		)
 		if err != nil {
-			_ = d.Close()
-			return nil, fmt.Errorf("events: dial subscriber %s: %w", s.Name, err)
+			return nil, errors.Join(fmt.Errorf("events: dial subscriber %s: %w", s.Name, err), d.Close())
 		}
 		d.conns = append(d.conns, conn)
 		d.sinks[s.Name] = eventsv1.NewEventSinkServiceClient(conn)
