@@ -264,7 +264,10 @@ func TestContract_ReceiverSpanLinksToPublisher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the receiver's span", func() bool { return findSpan(s, "process "+stageChanged) != nil })
+	// The receiver's span ends before the worker's, which waits for the reply.
+	eventually(t, "the receiver's and the worker's spans", func() bool {
+		return findSpan(s, "process "+stageChanged) != nil && findSpan(s, "deliver "+stageChanged) != nil
+	})
 	publish := findSpan(s, "publish "+stageChanged)
 	if publish == nil {
 		t.Fatal("no publish span")
