@@ -45,7 +45,7 @@ type PublisherOptions struct {
 }
 
 // DefaultMaxAttempts, with the default backoff capped at five minutes,
-// keeps trying for about a week.
+// keeps trying for five to seven days.
 const DefaultMaxAttempts = 2000
 
 // Publisher publishes events through the service's River outbox.
