@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/config"
 )
 
@@ -134,9 +135,13 @@ func TestNextRetryBackoff(t *testing.T) {
 	}
 }
 
-func TestNewDeliveryNeedsTheServiceToken(t *testing.T) {
-	_, err := NewDelivery(DeliveryOptions{Source: "outreach", Subscribers: []Subscriber{{Name: "atsbridge", Target: "localhost:1", Types: []string{"*"}}}})
-	if err == nil {
-		t.Fatal("a delivery to subscribers without the service token was accepted")
+func TestNewDeliveryNeedsItsOwnCredentials(t *testing.T) {
+	subs := []Subscriber{{Name: "atsbridge", Target: "localhost:1", Types: []string{"*"}}}
+	if _, err := NewDelivery(DeliveryOptions{Source: "outreach", Subscribers: subs}); err == nil {
+		t.Fatal("a delivery to subscribers without credentials was accepted")
+	}
+	other := authz.ServiceCredentials{Name: "mailbox", Token: "a-service-token-of-at-least-32-characters"}
+	if _, err := NewDelivery(DeliveryOptions{Source: "outreach", Subscribers: subs, Credentials: other}); err == nil {
+		t.Fatal("credentials under another service's name were accepted")
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	grpccodes "google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -46,8 +47,9 @@ type DeliveryOptions struct {
 	// Source is this service's name, sent with the service token.
 	Source      string
 	Subscribers []Subscriber
-	// ServiceToken is the shared secret of internal calls.
-	ServiceToken string
+	// Credentials authenticate the calls: authz.ServiceCredentials with
+	// this service's name (Source) and the current service token.
+	Credentials credentials.PerRPCCredentials
 	// MinBackoff and MaxBackoff bound the wait between attempts (defaults
 	// 1s and 5m); it doubles from one to the other, with jitter. MaxBackoff
 	// also caps gRPC's wait before redialling a subscriber that was down.
@@ -81,8 +83,13 @@ func NewDelivery(opts DeliveryOptions) (*Delivery, error) {
 	if !subscriberName.MatchString(opts.Source) {
 		return nil, fmt.Errorf("events: invalid source service name %q", opts.Source)
 	}
-	if len(opts.Subscribers) > 0 && opts.ServiceToken == "" {
-		return nil, errors.New("events: delivering to subscribers needs the service token")
+	if len(opts.Subscribers) > 0 && opts.Credentials == nil {
+		return nil, errors.New("events: delivering to subscribers needs the service credentials")
+	}
+	// The sink refuses events whose source is not the caller: credentials
+	// under another name would fail every delivery.
+	if sc, ok := opts.Credentials.(authz.ServiceCredentials); ok && sc.Name != opts.Source {
+		return nil, fmt.Errorf("events: service credentials name %q, but the source is %q", sc.Name, opts.Source)
 	}
 	if opts.MinBackoff <= 0 {
 		opts.MinBackoff = time.Second
@@ -112,7 +119,7 @@ func NewDelivery(opts DeliveryOptions) (*Delivery, error) {
 	for _, s := range opts.Subscribers {
 		conn, err := grpc.NewClient(s.Target,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithPerRPCCredentials(authz.ServiceCredentials{Name: opts.Source, Token: opts.ServiceToken}),
+			grpc.WithPerRPCCredentials(opts.Credentials),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tracerProviderOr(opts.TracerProvider)), otelgrpc.WithMeterProvider(meterProviderOr(opts.MeterProvider)))),
 			// gRPC's own redial backoff grows to two minutes; a subscriber
 			// that comes back is reached within MaxBackoff instead.

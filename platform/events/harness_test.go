@@ -110,7 +110,7 @@ func newStack(t testing.TB) *stack {
 		t.Fatal(err)
 	}
 	delivery, err := events.NewDelivery(events.DeliveryOptions{
-		Source: "outreach", Subscribers: subs, ServiceToken: serviceToken,
+		Source: "outreach", Subscribers: subs, Credentials: authz.ServiceCredentials{Name: "outreach", Token: serviceToken},
 		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, AttemptTimeout: 5 * time.Second,
 		MeterProvider: mp, TracerProvider: s.tp, Logger: log,
 	})
