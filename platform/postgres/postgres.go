@@ -108,7 +108,7 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool, schema string) error 
 // serialised by a Postgres advisory lock derived from the schema name, so
 // exactly one applies each migration.
 func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS, log *slog.Logger) error {
-	return withMigrations(ctx, pool, schema, fsys, func(p *goose.Provider) error {
+	return withMigrations(ctx, pool, schema, serviceVersionTable, fsys, func(p *goose.Provider) error {
 		results, err := p.Up(ctx)
 		logResults(ctx, log, schema, "migration applied", results)
 		return err
@@ -119,25 +119,58 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS,
 // running each migration's Down section, newest first, under the same lock
 // as Migrate. Tests use it to prove every Down section works.
 func MigrateDown(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS, log *slog.Logger, version int64) error {
-	return withMigrations(ctx, pool, schema, fsys, func(p *goose.Provider) error {
+	return withMigrations(ctx, pool, schema, serviceVersionTable, fsys, func(p *goose.Provider) error {
 		results, err := p.DownTo(ctx, version)
 		logResults(ctx, log, schema, "migration rolled back", results)
 		return err
 	})
 }
 
-func logResults(ctx context.Context, log *slog.Logger, schema, msg string, results []*goose.MigrationResult) {
+// serviceVersionTable records the service's own migrations.
+const serviceVersionTable = "schema_migrations"
+
+var setName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
+
+// MigrateSet is Migrate for the tables a platform package keeps in a
+// service's schema (the events package's, for one): their versions are
+// recorded in a table of their own, <set>_schema_migrations, so their
+// numbering never collides with the service's. It takes the same lock as
+// Migrate.
+func MigrateSet(ctx context.Context, pool *pgxpool.Pool, schema, set string, fsys fs.FS, log *slog.Logger) error {
+	if !setName.MatchString(set) {
+		return fmt.Errorf("migrate: invalid migration set name %q", set)
+	}
+	return withMigrations(ctx, pool, schema, set+"_"+serviceVersionTable, fsys, func(p *goose.Provider) error {
+		results, err := p.Up(ctx)
+		logResults(ctx, log, schema, "migration applied", results, slog.String("set", set))
+		return err
+	})
+}
+
+// MigrateSetDown is MigrateDown for a set MigrateSet applied.
+func MigrateSetDown(ctx context.Context, pool *pgxpool.Pool, schema, set string, fsys fs.FS, log *slog.Logger, version int64) error {
+	if !setName.MatchString(set) {
+		return fmt.Errorf("migrate: invalid migration set name %q", set)
+	}
+	return withMigrations(ctx, pool, schema, set+"_"+serviceVersionTable, fsys, func(p *goose.Provider) error {
+		results, err := p.DownTo(ctx, version)
+		logResults(ctx, log, schema, "migration rolled back", results, slog.String("set", set))
+		return err
+	})
+}
+
+func logResults(ctx context.Context, log *slog.Logger, schema, msg string, results []*goose.MigrationResult, attrs ...any) {
 	for _, r := range results {
 		if r.Error == nil {
-			log.InfoContext(ctx, msg, slog.String("schema", schema), slog.Int64("version", r.Source.Version), slog.Duration("took", r.Duration))
+			log.InfoContext(ctx, msg, append([]any{slog.String("schema", schema), slog.Int64("version", r.Source.Version), slog.Duration("took", r.Duration)}, attrs...)...)
 		}
 	}
 }
 
-func withMigrations(ctx context.Context, pool *pgxpool.Pool, schema string, fsys fs.FS, run func(*goose.Provider) error) error {
+func withMigrations(ctx context.Context, pool *pgxpool.Pool, schema, versionTable string, fsys fs.FS, run func(*goose.Provider) error) error {
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	store, err := database.NewStore(database.DialectPostgres, schema+".schema_migrations")
+	store, err := database.NewStore(database.DialectPostgres, schema+"."+versionTable)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}

@@ -158,3 +158,46 @@ func TestMigrateDown(t *testing.T) {
 		t.Fatal("the Down section did not run")
 	}
 }
+
+// A platform package's migration set shares the schema with the service's
+// migrations but numbers its versions on its own: both have a version 1, and
+// each applies, and rolls back, without touching the other.
+func TestMigrateSetIsTrackedApart(t *testing.T) {
+	ctx := t.Context()
+	pool, err := postgres.Open(ctx, postgres.Options{URL: pgtest.NewDatabase(t), Schema: "svc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	log := logging.Discard()
+	set := fstest.MapFS{
+		"00001_gizmos.sql": {Data: []byte("-- +goose Up\nCREATE TABLE gizmos (id text PRIMARY KEY);\n-- +goose Down\nDROP TABLE gizmos;\n")},
+	}
+	if err := postgres.Migrate(ctx, pool, "svc", migrations, log); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := postgres.MigrateSet(ctx, pool, "svc", "gizmo", set, log); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := pool.Exec(ctx, "INSERT INTO gizmos VALUES ('a'); INSERT INTO widgets (id, name) VALUES ('w', 'n')"); err != nil {
+		t.Fatalf("both sets' tables should exist: %v", err)
+	}
+	if err := postgres.MigrateSetDown(ctx, pool, "svc", "gizmo", set, log, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "SELECT 1 FROM gizmos"); err == nil {
+		t.Fatal("the set's Down section did not run")
+	}
+	var n int
+	if err := pool.QueryRow(ctx, "SELECT count(*) FROM svc.schema_migrations WHERE version_id > 0").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("the service's migrations are recorded %d times, want 2, untouched by the set", n)
+	}
+	if err := postgres.MigrateSet(ctx, pool, "svc", "Bad-Name", set, log); err == nil {
+		t.Fatal("an invalid set name was accepted")
+	}
+}
