@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/services/identity/internal/vault"
@@ -14,7 +13,7 @@ import (
 // SealedCredentials implements vault.DurableStore on the
 // connection_credentials table: the durable copy of each connection's
 // sealed credentials.
-type SealedCredentials struct{ db *pgxpool.Pool }
+type SealedCredentials struct{ db *postgres.DB }
 
 // SealedCredentials returns the durable credential store.
 func (s *Store) SealedCredentials() *SealedCredentials { return &SealedCredentials{db: s.db} }

@@ -32,11 +32,13 @@ var (
 
 // Store is the identity schema.
 type Store struct {
-	db *pgxpool.Pool
+	db *postgres.DB
 }
 
 // New returns a store over db (whose search_path is the identity schema).
-func New(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// Its reads are run again when they meet a dead pooled connection
+// (postgres.DB).
+func New(db *pgxpool.Pool) *Store { return &Store{db: postgres.NewDB(db)} }
 
 func span(ctx context.Context, name string) (context.Context, trace.Span) {
 	return tracer.Start(ctx, "store."+name)
@@ -351,7 +353,7 @@ func isUUID(s string) bool {
 
 // DataKeys implements envelope.DataKeyStore and DataKeyReplacer on the
 // data_keys table.
-type DataKeys struct{ db *pgxpool.Pool }
+type DataKeys struct{ db *postgres.DB }
 
 // DataKeys returns the data-key store.
 func (s *Store) DataKeys() *DataKeys { return &DataKeys{db: s.db} }
