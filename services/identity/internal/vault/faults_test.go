@@ -247,3 +247,32 @@ func TestValidTokenServedWhileRefreshHangs(t *testing.T) {
 		t.Fatalf("%d refreshes at the provider, want one per connection", n)
 	}
 }
+
+// Credentials stored in Redis before Postgres kept them are kept on first
+// use, and so survive a later Redis loss.
+func TestCredentialsFromBeforeAreKept(t *testing.T) {
+	e := newEnv(t)
+	v := e.replica()
+	rdb := e.redis()
+	ctx := t.Context()
+	creds := e.connect(adele)
+	e.put(v, "org-1", "conn-1", creds)
+	// As the record was before: Redis alone, with no version.
+	if err := e.kept.Delete(ctx, "conn-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HDel(ctx, e.prefix+"vault:cred:conn-1", "version").Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := e.replica()
+	if tok, err := fresh.AccessToken(ctx, "org-1", "conn-1"); err != nil || tok.Value != creds.AccessToken {
+		t.Fatalf("a record from before: %v %v", tok, err)
+	}
+	if k, err := e.kept.Get(ctx, "conn-1"); err != nil || k.Version != 1 || k.OrgID != "org-1" {
+		t.Fatalf("kept %+v %v, want version 1 of org-1", k, err)
+	}
+	pgtest.FlushPrefix(t, rdb, e.prefix)
+	if tok, err := e.replica().AccessToken(ctx, "org-1", "conn-1"); err != nil || tok.Value != creds.AccessToken {
+		t.Fatalf("after a Redis loss: %v %v", tok, err)
+	}
+}

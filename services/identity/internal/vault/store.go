@@ -98,7 +98,30 @@ func (v *Vault) load(ctx context.Context, orgID, connID string) (record, error) 
 	if err != nil {
 		return record{}, err
 	}
+	if version == 0 {
+		version = v.backfill(ctx, orgID, connID, sealed)
+	}
 	return record{sealed: sealed, creds: c, version: version}, nil
+}
+
+// backfill keeps credentials that Redis alone holds, written before the
+// DurableStore was, so that losing Redis does not lose them; it returns
+// their version (0 if they could not be kept now: the next load tries
+// again). It runs once per connection: Redis then holds the version too.
+func (v *Vault) backfill(ctx context.Context, orgID, connID, sealed string) int64 {
+	version, err := v.durable.Swap(ctx, orgID, connID, 0, sealed)
+	if err != nil {
+		// ErrVersionChanged: kept already (another replica was first, or a
+		// newer version is kept, which a refresh will find).
+		if !errors.Is(err, ErrVersionChanged) {
+			v.log.WarnContext(ctx, "could not keep credentials stored before the system of record held them",
+				"org_id", orgID, "connection_id", connID, "error", err)
+		}
+		return 0
+	}
+	v.mirror(ctx, orgID, connID, sealed, "", version)
+	v.log.InfoContext(ctx, "credentials kept in the system of record", "org_id", orgID, "connection_id", connID)
+	return version
 }
 
 // opened opens sealed, or takes it from the cache.
