@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/postgres"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -22,6 +23,10 @@ const (
 
 // InternalMessage is all a client learns of an unexpected error.
 const InternalMessage = "internal error"
+
+// UnavailableMessage is what a client learns of a dependency out of reach
+// whose error was not mapped before it reached the edge.
+const UnavailableMessage = "temporarily unavailable, try again"
 
 // ErrorDomain names this system in google.rpc.ErrorInfo details.
 const ErrorDomain = "tandem"
@@ -78,6 +83,11 @@ func ToStatus(err error) (*status.Status, bool) {
 		return status.New(codes.Canceled, "request canceled"), false
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.New(codes.DeadlineExceeded, "deadline exceeded"), false
+	}
+	// Postgres (or the network) out of reach, from code that returned the
+	// driver's error as it was: retryable, never Internal.
+	if postgres.Unavailable(err) {
+		return status.New(codes.Unavailable, UnavailableMessage), true
 	}
 	// A status from a library (grpc itself, a client of another Tandem service)
 	// keeps its code unless it is one that could carry internal text.

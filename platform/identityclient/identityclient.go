@@ -23,14 +23,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/grpcclient"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 )
 
@@ -80,11 +79,9 @@ type Client struct {
 // service's name, which identity logs. Nothing is sent until first use, so
 // a service starts while identity is still starting.
 func Dial(cfg Config, name string) (*Client, error) {
-	conn, err := grpc.NewClient(cfg.Addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(cfg.Addr, grpcclient.Options(
 		grpc.WithPerRPCCredentials(authz.ServiceCredentials{Name: name, Token: cfg.ServiceTokens.Current}),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("identityclient: dial %s: %w", cfg.Addr, err)
 	}

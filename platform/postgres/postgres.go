@@ -22,6 +22,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
+
+	"github.com/tandemhq/tandem/platform/apperr"
 )
 
 var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
@@ -34,10 +36,18 @@ var (
 )
 
 // MapError turns pgx errors into the sentinels above, keeping the original
-// for the log.
+// for the log. Postgres out of reach (Unavailable) becomes an apperr
+// Unavailable whose chain holds ErrUnavailable.
 func MapError(err error) error {
 	if err == nil {
 		return nil
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err // mapped already
+	}
+	if Unavailable(err) {
+		return apperr.Unavailable(UnavailableMessage, fmt.Errorf("%w: %w", ErrUnavailable, err))
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("%w: %w", ErrNotFound, err)

@@ -21,12 +21,12 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/rs/cors"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/tandemhq/tandem/platform/grpcclient"
 )
 
 // Upstream is one service the gateway talks to.
@@ -119,12 +119,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		runtime.SetQueryParameterParser(queryParser{}),
 	)
 	for _, u := range opts.Upstreams {
-		conn, err := grpc.NewClient(u.Addr,
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
-			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+		conn, err := grpc.NewClient(u.Addr, grpcclient.Options(
 			grpc.WithChainUnaryInterceptor(markUnary),
 			grpc.WithChainStreamInterceptor(markStream),
-		)
+		)...)
 		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("dial %s at %s: %w", u.Name, u.Addr, err)

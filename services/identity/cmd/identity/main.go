@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_ = rt.Close(ctx)
 		return err
 	}
-	credentials, err := vault.New(vault.Options{Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Sealer: sealer,
+	credentials, err := vault.New(vault.Options{Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Durable: st.SealedCredentials(), Sealer: sealer,
 		Refresher: vault.MicrosoftRefresher{Client: tokens}, Sink: st, RefreshBefore: cfg.VaultRefreshBefore, Logger: log})
 	if err != nil {
 		_ = rt.Close(ctx)

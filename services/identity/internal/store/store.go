@@ -34,11 +34,13 @@ var (
 
 // Store is the identity schema.
 type Store struct {
-	db *pgxpool.Pool
+	db *postgres.DB
 }
 
 // New returns a store over db (whose search_path is the identity schema).
-func New(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// Its reads are run again when they meet a dead pooled connection
+// (postgres.DB).
+func New(db *pgxpool.Pool) *Store { return &Store{db: postgres.NewDB(db)} }
 
 func span(ctx context.Context, name string) (context.Context, trace.Span) {
 	return tracer.Start(ctx, "store."+name)
@@ -410,7 +412,7 @@ func keepOneSuperAdmin(ctx context.Context, tx pgx.Tx, orgID, userID string) err
 
 // DataKeys implements envelope.DataKeyStore and DataKeyReplacer on the
 // data_keys table.
-type DataKeys struct{ db *pgxpool.Pool }
+type DataKeys struct{ db *postgres.DB }
 
 // DataKeys returns the data-key store.
 func (s *Store) DataKeys() *DataKeys { return &DataKeys{db: s.db} }

@@ -22,6 +22,7 @@ import (
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft"
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft/microsofttest"
 	"github.com/tandemhq/tandem/services/identity/internal/vault"
+	"github.com/tandemhq/tandem/services/identity/internal/vault/vaulttest"
 )
 
 const (
@@ -40,8 +41,10 @@ type env struct {
 	ring   *envelope.KeyRing
 	keys   *envelope.MemoryKeyStore
 	sink   *fakeSink
-	logs   *logtest.Buffer
-	log    *slog.Logger
+	// kept is the replicas' shared system of record.
+	kept *vaulttest.Memory
+	logs *logtest.Buffer
+	log  *slog.Logger
 
 	mu      sync.Mutex
 	secrets []string
@@ -64,7 +67,7 @@ func newEnv(t testing.TB) *env {
 		t: t, sim: sim, ctl: sim.Client(),
 		tokens: microsofttest.TokenClient(t, sim, microsofttest.HTTP(log)),
 		ring:   ring, keys: envelope.NewMemoryKeyStore(),
-		sink: &fakeSink{}, logs: logs, log: log,
+		sink: &fakeSink{}, kept: vaulttest.NewMemory(), logs: logs, log: log,
 	}
 	e.prefix = pgtest.RedisPrefixCleaned(t, e.redis())
 	t.Cleanup(func() {
@@ -95,6 +98,7 @@ func (e *env) replica(opts ...func(*vault.Options)) *vault.Vault {
 	o := vault.Options{
 		Redis:     e.redis(),
 		Prefix:    e.prefix,
+		Durable:   e.kept,
 		Sealer:    envelope.NewVault(e.ring, e.keys, envelope.VaultOptions{}),
 		Refresher: e.tracking(vault.MicrosoftRefresher{Client: e.tokens}),
 		Sink:      e.sink,
@@ -202,6 +206,25 @@ func (e *env) stored(v *vault.Vault, org, conn string) vault.Credentials {
 		e.t.Fatalf("stored credentials: %v", err)
 	}
 	return c
+}
+
+// refreshed waits until the stored access token of the connection is no
+// longer old, and returns the stored credentials.
+func (e *env) refreshed(v *vault.Vault, org, conn, old string) vault.Credentials {
+	e.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, err := v.StoredCredentials(e.t.Context(), org, conn)
+		if err == nil && c.AccessToken != old {
+			return c
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("not refreshed in time (last error %v)", err)
+		}
+		<-tick.C
+	}
 }
 
 // tracking records every token a refresher hands out as a secret.

@@ -22,24 +22,18 @@ const (
 	pollMax = 200 * time.Millisecond
 )
 
+// aheadRetry is how long this replica waits, after starting a background
+// refresh of a connection, before it starts another: a provider that keeps
+// failing is not asked again on every call.
+const aheadRetry = 10 * time.Second
+
 // sharedRefresh runs one refresh per connection in this process and lets
 // every caller wait for it within its own context. The refresh itself runs
 // on a context detached from any one caller (but bounded by
 // RefreshTimeout): the first caller giving up must not fail the others, and
 // a refresh cut off half-way could lose a rotated refresh token.
 func (v *Vault) sharedRefresh(ctx context.Context, orgID, connID, seen string, force bool) (Token, error) {
-	// The organization is part of the key: a caller of another
-	// organization must not receive this connection's token from a
-	// shared flight.
-	key := orgID + "\x00" + connID
-	if force {
-		key = "force\x00" + key
-	}
-	ch := v.flight.DoChan(key, func() (any, error) {
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.refreshTimeout)
-		defer cancel()
-		return v.coordinate(fctx, orgID, connID, seen, force)
-	})
+	ch := v.flight.DoChan(flightKey(orgID, connID, force), v.refreshFunc(ctx, orgID, connID, seen, force))
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -48,6 +42,38 @@ func (v *Vault) sharedRefresh(ctx context.Context, orgID, connID, seen string, f
 		return r.Val.(Token), nil
 	case <-ctx.Done():
 		return Token{}, fmt.Errorf("vault: waiting for a token refresh: %w", ctx.Err())
+	}
+}
+
+// refreshAhead starts the shared refresh of a token that is due but still
+// valid, and does not wait for it: callers keep the valid token meanwhile.
+// It joins a refresh already in flight (a caller with an expired token
+// joins it too), and starts at most one per connection and aheadRetry on
+// this replica; the Redis lock keeps it to one across replicas.
+func (v *Vault) refreshAhead(ctx context.Context, orgID, connID, seen string, now time.Time) {
+	if !v.ahead.due(orgID, connID, now) {
+		return
+	}
+	// The result channel is buffered: nobody needs to read it.
+	v.flight.DoChan(flightKey(orgID, connID, false), v.refreshFunc(ctx, orgID, connID, seen, false))
+}
+
+// flightKey names a connection's refresh in the single flight. The
+// organization is part of it: a caller of another organization must not
+// receive this connection's token from a shared flight.
+func flightKey(orgID, connID string, force bool) string {
+	key := orgID + "\x00" + connID
+	if force {
+		key = "force\x00" + key
+	}
+	return key
+}
+
+func (v *Vault) refreshFunc(ctx context.Context, orgID, connID, seen string, force bool) func() (any, error) {
+	return func() (any, error) {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), v.refreshTimeout)
+		defer cancel()
+		return v.coordinate(fctx, orgID, connID, seen, force)
 	}
 }
 
@@ -89,7 +115,9 @@ func (v *Vault) coordinate(ctx context.Context, orgID, connID, seen string, forc
 
 // refreshLocked runs while this caller holds the lock: it reads the
 // credentials again (another replica may have refreshed since we looked),
-// then refreshes at the provider if they still need it.
+// from the DurableStore too, then refreshes at the provider if they still
+// need it. A refresh starts only when the DurableStore has just answered,
+// so that its result can be kept there.
 func (v *Vault) refreshLocked(ctx context.Context, orgID, connID, seen string, force bool, owner string) (Token, error) {
 	lock := v.lockKey(connID)
 	stop := v.keepLock(ctx, lock, owner)
@@ -102,6 +130,17 @@ func (v *Vault) refreshLocked(ctx context.Context, orgID, connID, seen string, f
 	if err != nil {
 		return Token{}, v.fail(ctx, orgID, connID, err)
 	}
+	latest, err := v.reference(ctx, orgID, connID, rec)
+	var se *storeError
+	switch {
+	case errors.As(err, &se) && !force && usable(rec.creds, v.now()):
+		v.log.WarnContext(ctx, "token refresh put off: the system of record cannot keep its result now",
+			"org_id", orgID, "connection_id", connID, "error", err)
+		return rec.token(), nil
+	case err != nil:
+		return Token{}, v.fail(ctx, orgID, connID, err)
+	}
+	rec = latest
 	now := v.now()
 	switch {
 	case rec.sealed != seen && usable(rec.creds, now):
@@ -110,6 +149,37 @@ func (v *Vault) refreshLocked(ctx context.Context, orgID, connID, seen string, f
 		return rec.token(), nil
 	}
 	return v.refreshAt(ctx, orgID, connID, rec, force)
+}
+
+// reference reads the DurableStore's copy and returns it, restored to
+// Redis, when Redis was behind it; rec when they agree.
+func (v *Vault) reference(ctx context.Context, orgID, connID string, rec record) (record, error) {
+	k, err := v.durable.Get(ctx, connID)
+	switch {
+	case errors.Is(err, ErrNotKept) && rec.version == 0:
+		return rec, nil // stored before the DurableStore was: the commit keeps it
+	case errors.Is(err, ErrNotKept):
+		return record{}, errLost // deleted meanwhile
+	case err != nil:
+		return record{}, &storeError{"reading kept credentials", err}
+	case k.OrgID == orgID && k.Version == rec.version && k.Sealed == rec.sealed:
+		return rec, nil
+	}
+	return v.restore(ctx, orgID, connID, k)
+}
+
+// latest reads what is kept for the connection now: the DurableStore's
+// copy (restored to Redis), or Redis's for credentials stored before the
+// DurableStore was.
+func (v *Vault) latest(ctx context.Context, orgID, connID string) (record, error) {
+	k, err := v.durable.Get(ctx, connID)
+	switch {
+	case errors.Is(err, ErrNotKept):
+		return v.load(ctx, orgID, connID)
+	case err != nil:
+		return record{}, &storeError{"reading kept credentials", err}
+	}
+	return v.restore(ctx, orgID, connID, k)
 }
 
 // refreshAt asks the provider, under the lock, and stores the result.
@@ -133,7 +203,7 @@ func (v *Vault) refreshAt(ctx context.Context, orgID, connID string, cur record,
 			// Before giving the connection up, read again: if another
 			// replica rotated the refresh token (its lock expired under
 			// it, or a reconnect happened), ours may simply be old.
-			latest, lerr := v.load(ctx, orgID, connID)
+			latest, lerr := v.latest(ctx, orgID, connID)
 			if lerr != nil {
 				return Token{}, v.fail(ctx, orgID, connID, lerr)
 			}
@@ -147,7 +217,7 @@ func (v *Vault) refreshAt(ctx context.Context, orgID, connID string, cur record,
 				continue
 			}
 		}
-		return Token{}, v.refuse(ctx, orgID, connID, cur.sealed, reason, err)
+		return Token{}, v.refuse(ctx, orgID, connID, cur, reason, err)
 	}
 }
 
@@ -172,34 +242,33 @@ func (v *Vault) commit(ctx context.Context, orgID, connID string, cur record, fr
 			"org_id", orgID, "connection_id", connID, "error", err)
 		return Token{}, storeUnavailable(err)
 	}
-	// A rotated refresh token exists only in this process until written:
-	// a Redis blip here gets a few more tries.
-	var swapped int
-	for attempt := 1; ; attempt++ {
-		swapped, err = swapScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, cur.sealed, sealed).Int()
-		if err == nil || attempt == 3 || ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(time.Duration(attempt) * 50 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
-	}
-	if err != nil {
-		v.log.ErrorContext(ctx, "could not store refreshed credentials",
-			"org_id", orgID, "connection_id", connID, "error", err)
-		return Token{}, storeUnavailable(err)
-	}
-	if swapped == 0 {
-		// Reconnected or deleted while we refreshed: what is stored now
-		// wins over a refresh of what was.
-		latest, err := v.load(ctx, orgID, connID)
+	// A rotated refresh token exists only in this process until kept: a
+	// blip of the DurableStore here gets a few more tries.
+	version, err := v.keep(ctx, orgID, connID, cur.version, sealed)
+	switch {
+	case errors.Is(err, ErrVersionChanged):
+		// Reconnected, refused or deleted while we refreshed: what is kept
+		// now wins over a refresh of what was.
+		latest, err := v.latest(ctx, orgID, connID)
 		if err != nil {
 			return Token{}, v.fail(ctx, orgID, connID, err)
 		}
 		return latest.token(), nil
+	case err != nil:
+		v.log.ErrorContext(ctx, "could not keep refreshed credentials; they are dropped and the previous ones stay",
+			"org_id", orgID, "connection_id", connID, "error", err)
+		return Token{}, storeUnavailable(err)
+	}
+	switch n, err := v.writeRecord(ctx, orgID, connID, sealed, "", version); {
+	case err != nil:
+		// Kept durably: the next refresh, or a reload, finds them.
+		v.log.WarnContext(ctx, "could not write refreshed credentials to Redis; the system of record has them",
+			"org_id", orgID, "connection_id", connID, "error", err)
+	case n != writeDone:
+		// Someone wrote a newer version (a reconnect) since.
+		if latest, err := v.load(ctx, orgID, connID); err == nil {
+			return latest.token(), nil
+		}
 	}
 	v.cache.put(connID, orgID, sealed, fresh)
 	if err := v.sink.MarkRefreshed(ctx, orgID, connID, fresh.RefreshedAt); err != nil {
@@ -209,11 +278,33 @@ func (v *Vault) commit(ctx context.Context, orgID, connID string, cur record, fr
 	return Token{Value: fresh.AccessToken, ExpiresAt: fresh.ExpiresAt}, nil
 }
 
+// keep writes refreshed credentials to the DurableStore, compared and
+// swapped on the version they were refreshed from, trying again on errors
+// other than ErrVersionChanged while ctx lasts (a retry after a write whose
+// answer was lost sees ErrVersionChanged, and then finds the write).
+func (v *Vault) keep(ctx context.Context, orgID, connID string, from int64, sealed string) (int64, error) {
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		version, err := v.durable.Swap(ctx, orgID, connID, from, sealed)
+		if err == nil || errors.Is(err, ErrVersionChanged) || attempt == 4 || ctx.Err() != nil {
+			return version, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		wait *= 2
+	}
+}
+
 // refuse gives a connection up after the provider refused its grant for
-// good: the sink is told, then Redis remembers it so later calls do not ask
-// the provider again. If the sink cannot be told, nothing is remembered,
-// so the next call tries (and tells) again.
-func (v *Vault) refuse(ctx context.Context, orgID, connID, sealed, reason string, cause error) error {
+// good: the sink is told, then the DurableStore and Redis remember it so
+// later calls do not ask the provider again. If the sink or the
+// DurableStore cannot be told, nothing is remembered, so the next call
+// tries (and tells) again.
+func (v *Vault) refuse(ctx context.Context, orgID, connID string, cur record, reason string, cause error) error {
 	v.log.WarnContext(ctx, "provider refused the grant; reconnect required",
 		"org_id", orgID, "connection_id", connID, "reason", reason, "error", cause)
 	if err := v.sink.MarkReconnectRequired(ctx, orgID, connID, reason); err != nil {
@@ -221,8 +312,14 @@ func (v *Vault) refuse(ctx context.Context, orgID, connID, sealed, reason string
 			"org_id", orgID, "connection_id", connID, "error", err)
 		return reconnectRequired(reason, cause)
 	}
-	if _, err := refuseScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, sealed, reason).Result(); err != nil {
+	switch err := v.durable.Refuse(ctx, orgID, connID, cur.version, reason); {
+	case errors.Is(err, ErrVersionChanged):
+		// Reconnected meanwhile, or stored before the DurableStore was:
+		// nothing to remember the refusal on.
+	case err != nil:
 		v.log.WarnContext(ctx, "could not remember a refused grant", "org_id", orgID, "connection_id", connID, "error", err)
+	default:
+		v.mirror(ctx, orgID, connID, "", reason, cur.version+1)
 	}
 	v.cache.drop(connID)
 	return reconnectRequired(reason, cause)

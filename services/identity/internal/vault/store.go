@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -16,7 +17,8 @@ import (
 )
 
 // A connection is one Redis hash, CredentialKeys(prefix).Key(connID), that
-// is <prefix>vault:cred:<connID>:
+// is <prefix>vault:cred:<connID>, the hot copy of what the DurableStore
+// keeps:
 //
 //	org        the organization id, in clear, so that another
 //	           organization's request is NotFound before anything opens
@@ -24,13 +26,18 @@ import (
 //	           key and bound to the connection id and sealPurpose
 //	reconnect  present when the provider refused the grant: the reason.
 //	           sealed is removed then; Put starts afresh.
+//	version    the DurableStore's version of these credentials (absent in
+//	           records written before there was one: 0)
 //
 // Every write of sealed is a fresh seal with a random nonce, so comparing
-// sealed strings tells whether the credentials changed.
+// sealed strings tells whether the credentials changed. Redis only ever
+// moves to a higher version, so a slow writer of an older version cannot
+// overwrite a newer one.
 const (
 	fieldOrg       = "org"
 	fieldSealed    = "sealed"
 	fieldReconnect = "reconnect"
+	fieldVersion   = "version"
 
 	sealPurpose = "vault/credentials/v1"
 )
@@ -49,8 +56,9 @@ func (v *Vault) lockKey(connID string) string { return v.lockKeys.Key(connID) }
 
 // record is a connection's stored state, opened.
 type record struct {
-	sealed string
-	creds  Credentials
+	sealed  string
+	creds   Credentials
+	version int64
 }
 
 func (r record) token() Token { return Token{Value: r.creds.AccessToken, ExpiresAt: r.creds.ExpiresAt} }
@@ -77,32 +85,115 @@ type refusedError struct{ reason string }
 
 func (e *refusedError) Error() string { return "vault: grant refused earlier: " + e.reason }
 
-// load reads and opens the connection's credentials.
+// load reads and opens the connection's credentials from Redis, or from
+// the DurableStore when Redis has lost them.
 func (v *Vault) load(ctx context.Context, orgID, connID string) (record, error) {
-	vals, err := v.rdb.HMGet(ctx, v.credKey(connID), fieldOrg, fieldSealed, fieldReconnect).Result()
+	vals, err := v.rdb.HMGet(ctx, v.credKey(connID), fieldOrg, fieldSealed, fieldReconnect, fieldVersion).Result()
 	if err != nil {
 		return record{}, &storeError{"reading credentials", err}
 	}
 	org, sealed, reconnect := str(vals[0]), str(vals[1]), str(vals[2])
 	switch {
 	case org == "" && sealed == "" && reconnect == "":
-		return record{}, errLost
+		return v.reload(ctx, orgID, connID)
 	case org != orgID:
 		return record{}, errOtherOrg
 	case reconnect != "":
 		return record{}, &refusedError{reason: reconnect}
 	case sealed == "":
-		return record{}, errLost
+		return v.reload(ctx, orgID, connID)
 	}
-	if c, ok := v.cache.get(connID, orgID, sealed); ok {
-		return record{sealed: sealed, creds: c}, nil
-	}
-	c, err := v.open(ctx, orgID, connID, sealed)
+	// Absent in records written before versions: 0.
+	version, _ := strconv.ParseInt(str(vals[3]), 10, 64)
+	c, err := v.opened(ctx, orgID, connID, sealed)
 	if err != nil {
 		return record{}, err
 	}
+	if version == 0 {
+		version = v.backfill(ctx, orgID, connID, sealed)
+	}
+	return record{sealed: sealed, creds: c, version: version}, nil
+}
+
+// backfill keeps credentials that Redis alone holds, written before the
+// DurableStore was, so that losing Redis does not lose them; it returns
+// their version (0 if they could not be kept now: the next load tries
+// again). It runs once per connection: Redis then holds the version too.
+func (v *Vault) backfill(ctx context.Context, orgID, connID, sealed string) int64 {
+	version, err := v.durable.Swap(ctx, orgID, connID, 0, sealed)
+	if err != nil {
+		// ErrVersionChanged: kept already (another replica was first, or a
+		// newer version is kept, which a refresh will find).
+		if !errors.Is(err, ErrVersionChanged) {
+			v.log.WarnContext(ctx, "could not keep credentials stored before the system of record held them",
+				"org_id", orgID, "connection_id", connID, "error", err)
+		}
+		return 0
+	}
+	v.mirror(ctx, orgID, connID, sealed, "", version)
+	v.log.InfoContext(ctx, "credentials kept in the system of record", "org_id", orgID, "connection_id", connID)
+	return version
+}
+
+// opened opens sealed, or takes it from the cache.
+func (v *Vault) opened(ctx context.Context, orgID, connID, sealed string) (Credentials, error) {
+	if c, ok := v.cache.get(connID, orgID, sealed); ok {
+		return c, nil
+	}
+	c, err := v.open(ctx, orgID, connID, sealed)
+	if err != nil {
+		return Credentials{}, err
+	}
 	v.cache.put(connID, orgID, sealed, c)
-	return record{sealed: sealed, creds: c}, nil
+	return c, nil
+}
+
+// reload reads what the DurableStore keeps for a connection Redis has lost,
+// and puts it back into Redis. Only when neither has the credentials are
+// they lost.
+func (v *Vault) reload(ctx context.Context, orgID, connID string) (record, error) {
+	k, err := v.durable.Get(ctx, connID)
+	switch {
+	case errors.Is(err, ErrNotKept):
+		return record{}, errLost
+	case err != nil:
+		return record{}, &storeError{"reading kept credentials", err}
+	}
+	rec, err := v.restore(ctx, orgID, connID, k)
+	if err == nil {
+		v.log.InfoContext(ctx, "credentials restored from the system of record",
+			"org_id", orgID, "connection_id", connID, "version", k.Version)
+	}
+	return rec, err
+}
+
+// restore opens kept credentials and writes them to Redis, unless Redis
+// already holds them or newer ones.
+func (v *Vault) restore(ctx context.Context, orgID, connID string, k Kept) (record, error) {
+	switch {
+	case k.OrgID != orgID:
+		return record{}, errOtherOrg
+	case k.Refused != "":
+		v.mirror(ctx, orgID, connID, "", k.Refused, k.Version)
+		return record{}, &refusedError{reason: k.Refused}
+	case k.Sealed == "":
+		return record{}, errLost
+	}
+	c, err := v.opened(ctx, orgID, connID, k.Sealed)
+	if err != nil {
+		return record{}, err
+	}
+	v.mirror(ctx, orgID, connID, k.Sealed, "", k.Version)
+	return record{sealed: k.Sealed, creds: c, version: k.Version}, nil
+}
+
+// mirror writes kept state to Redis, best effort: the DurableStore has it,
+// and a Redis that missed it is behind, not wrong.
+func (v *Vault) mirror(ctx context.Context, orgID, connID, sealed, refused string, version int64) {
+	if _, err := v.writeRecord(ctx, orgID, connID, sealed, refused, version); err != nil {
+		v.log.WarnContext(ctx, "could not write credentials to Redis; the system of record has them",
+			"org_id", orgID, "connection_id", connID, "error", err)
+	}
 }
 
 func str(v any) string {
@@ -151,44 +242,34 @@ func (v *Vault) lost(ctx context.Context, orgID, connID, reason string, cause er
 	return reconnectRequired(reason, cause)
 }
 
-// putScript replaces a connection's record unless it belongs to another
-// organization.
-var putScript = redis.NewScript(`
+// writeScript writes a connection's record at a version (ARGV[4]): the
+// sealed credentials (ARGV[2]), or the refusal (ARGV[3]). A record of
+// another organization is left alone (0); one already at that version or
+// newer is kept (2); otherwise the record is replaced (1).
+var writeScript = redis.NewScript(`
 local org = redis.call('HGET', KEYS[1], 'org')
 if org and org ~= ARGV[1] then return 0 end
+local held = redis.call('HEXISTS', KEYS[1], 'sealed') == 1 or redis.call('HEXISTS', KEYS[1], 'reconnect') == 1
+if held and tonumber(redis.call('HGET', KEYS[1], 'version') or '0') >= tonumber(ARGV[4]) then return 2 end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'org', ARGV[1], 'sealed', ARGV[2])
+if ARGV[3] ~= '' then
+	redis.call('HSET', KEYS[1], 'org', ARGV[1], 'reconnect', ARGV[3], 'version', ARGV[4])
+else
+	redis.call('HSET', KEYS[1], 'org', ARGV[1], 'sealed', ARGV[2], 'version', ARGV[4])
+end
 return 1
 `)
 
-func (v *Vault) putRecord(ctx context.Context, orgID, connID, sealed string) error {
-	ok, err := putScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, orgID, sealed).Int()
-	if err != nil {
-		return storeUnavailable(err)
-	}
-	if ok == 0 {
-		return apperr.NotFound("connection")
-	}
-	return nil
+// Results of writeScript.
+const (
+	writeOtherOrg = 0
+	writeDone     = 1
+	writeBehind   = 2
+)
+
+func (v *Vault) writeRecord(ctx context.Context, orgID, connID, sealed, refused string, version int64) (int, error) {
+	return writeScript.Run(ctx, v.rdb, []string{v.credKey(connID)}, orgID, sealed, refused, version).Int()
 }
-
-// swapScript replaces the sealed credentials only if they are still the
-// ones the refresh started from: a Put (reconnect) or Delete in the
-// meantime wins over a refresh of the old grant.
-var swapScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'sealed') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'sealed', ARGV[2])
-return 1
-`)
-
-// refuseScript marks a refused grant and drops its useless secrets, if
-// the credentials are still the refused ones.
-var refuseScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'sealed') ~= ARGV[1] then return 0 end
-redis.call('HDEL', KEYS[1], 'sealed')
-redis.call('HSET', KEYS[1], 'reconnect', ARGV[2])
-return 1
-`)
 
 // storedCredentials is the sealed JSON.
 type storedCredentials struct {

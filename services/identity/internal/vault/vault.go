@@ -1,6 +1,17 @@
 // Package vault keeps the OAuth credentials of connections (a user's
-// Microsoft mailbox now; Lever and Ashby later) sealed in Redis, and hands
-// out access tokens, refreshing them ahead of expiry (DESIGN §2, §4).
+// Microsoft mailbox now; Lever and Ashby later) sealed, and hands out access
+// tokens, refreshing them ahead of expiry (DESIGN §2, §4).
+//
+// Redis holds the hot copy; a DurableStore (identity's Postgres) keeps
+// every connection's sealed credentials too, written first on every change
+// (a connect, a refresh, a refusal) with a version that every write but a
+// reconnect compares and swaps, then mirrored to Redis. A connection Redis
+// has lost is read back from the DurableStore and restored to Redis, so a
+// Redis wipe costs no reconnect. A refresh starts only after the
+// DurableStore has just answered, and its result is kept there before Redis
+// sees it, so a rotated refresh token is never held by Redis alone; if the
+// DurableStore fails in between despite retries, the refreshed credentials
+// are dropped (logged) and the connection keeps its previous ones.
 //
 // One refresh at a time per connection, whatever the number of callers and
 // replicas: callers in one process share a single flight, processes take a
@@ -11,11 +22,16 @@
 // kept, so providers that rotate refresh tokens and kill the old one
 // (Lever) work as well as those that do not (Microsoft).
 //
-// Redis may lose data. A connection whose credentials are gone, or no
-// longer decrypt, reports reconnect_required, as does one whose grant the
+// A connection whose credentials are gone from both copies, or no longer
+// decrypt, reports reconnect_required, as does one whose grant the
 // provider refused for good (after checking that another replica had not
 // rotated the refresh token already). A refused grant is remembered in
-// Redis, so later calls fail at once instead of asking the provider again.
+// both copies, so later calls fail at once instead of asking the provider
+// again.
+//
+// A token inside the refresh-ahead window but not yet expired is served at
+// once while one refresh runs in the background; only callers holding an
+// expired token wait for the refresh, each within its own deadline.
 //
 // Token values never reach a log, a span or an error: Credentials and
 // Token redact themselves when printed.
@@ -158,11 +174,12 @@ func reconnectRequired(reason string, cause error) error {
 		Wrap(&reconnectError{reason: reason, cause: cause})
 }
 
-// Options configure a Vault. Redis, Sealer, Refresher and Sink are
-// required.
+// Options configure a Vault. Redis, Durable, Sealer, Refresher and Sink
+// are required.
 type Options struct {
 	Redis     redis.UniversalClient
 	Prefix    string // the deployment's -redis-prefix, e.g. "tandem:"
+	Durable   DurableStore
 	Sealer    Sealer
 	Refresher Refresher
 	Sink      ConnectionSink
@@ -190,6 +207,7 @@ type Vault struct {
 	rdb            redis.UniversalClient
 	credKeys       redisx.Keys
 	lockKeys       redisx.Keys
+	durable        DurableStore
 	sealer         Sealer
 	refresher      Refresher
 	sink           ConnectionSink
@@ -202,12 +220,15 @@ type Vault struct {
 	flight  singleflight.Group
 	cache   openedCache
 	notices notices
+	// ahead limits how often this replica starts a background refresh of
+	// a connection whose refresh keeps failing.
+	ahead notices
 }
 
 // New checks o and returns a vault.
 func New(o Options) (*Vault, error) {
-	if o.Redis == nil || o.Sealer == nil || o.Refresher == nil || o.Sink == nil {
-		return nil, errors.New("vault: Redis, Sealer, Refresher and Sink are required")
+	if o.Redis == nil || o.Durable == nil || o.Sealer == nil || o.Refresher == nil || o.Sink == nil {
+		return nil, errors.New("vault: Redis, Durable, Sealer, Refresher and Sink are required")
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -231,6 +252,7 @@ func New(o Options) (*Vault, error) {
 		rdb:            o.Redis,
 		credKeys:       CredentialKeys(o.Prefix),
 		lockKeys:       LockKeys(o.Prefix),
+		durable:        o.Durable,
 		sealer:         o.Sealer,
 		refresher:      o.Refresher,
 		sink:           o.Sink,
@@ -241,6 +263,7 @@ func New(o Options) (*Vault, error) {
 		log:            o.Logger,
 		cache:          openedCache{max: 10_000},
 		notices:        notices{every: time.Minute},
+		ahead:          notices{every: aheadRetry},
 	}, nil
 }
 
@@ -260,11 +283,22 @@ func (v *Vault) Put(ctx context.Context, orgID, connID string, c Credentials) er
 	if err != nil {
 		return apperr.Unavailable("could not encrypt the credentials", err)
 	}
-	if err := v.putRecord(ctx, orgID, connID, sealed); err != nil {
-		return err
+	version, err := v.durable.Put(ctx, orgID, connID, sealed)
+	switch {
+	case errors.Is(err, ErrNotKept):
+		return apperr.NotFound("connection")
+	case err != nil:
+		return storeUnavailable(err)
+	}
+	switch n, err := v.writeRecord(ctx, orgID, connID, sealed, "", version); {
+	case err != nil:
+		return storeUnavailable(err)
+	case n == writeOtherOrg:
+		return apperr.NotFound("connection")
 	}
 	v.cache.drop(connID)
 	v.notices.forget(orgID, connID)
+	v.ahead.forget(orgID, connID)
 	return nil
 }
 
@@ -272,6 +306,9 @@ func (v *Vault) Put(ctx context.Context, orgID, connID string, c Credentials) er
 func (v *Vault) Delete(ctx context.Context, connID string) error {
 	if connID == "" {
 		return apperr.InvalidArgument("connection_id", "required")
+	}
+	if err := v.durable.Delete(ctx, connID); err != nil {
+		return storeUnavailable(err)
 	}
 	if err := v.rdb.Del(ctx, v.credKey(connID)).Err(); err != nil {
 		return storeUnavailable(err)
@@ -281,8 +318,9 @@ func (v *Vault) Delete(ctx context.Context, connID string) error {
 }
 
 // AccessToken returns a valid access token of the connection: the stored
-// one while it is not due for refresh, otherwise a refreshed one (one
-// refresh for all callers and replicas).
+// one while it has not expired, otherwise a refreshed one (one refresh for
+// all callers and replicas). A stored token due for refresh but still
+// valid is served at once, and refreshed in the background.
 //
 // Errors: ErrReconnectRequired (FailedPrecondition) when a person must
 // connect again; apperr Unavailable when Redis or the provider cannot
@@ -296,7 +334,12 @@ func (v *Vault) AccessToken(ctx context.Context, orgID, connID string) (Token, e
 	if err != nil {
 		return Token{}, v.fail(ctx, orgID, connID, err)
 	}
-	if !v.due(rec.creds, v.now()) {
+	now := v.now()
+	if !v.due(rec.creds, now) {
+		return rec.token(), nil
+	}
+	if usable(rec.creds, now) {
+		v.refreshAhead(ctx, orgID, connID, rec.sealed, now)
 		return rec.token(), nil
 	}
 	return v.sharedRefresh(ctx, orgID, connID, rec.sealed, false)

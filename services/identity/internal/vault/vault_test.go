@@ -123,19 +123,19 @@ func TestRefreshAhead(t *testing.T) {
 	creds.RefreshedAt, creds.ExpiresAt = time.Now().Add(-57*time.Minute), time.Now().Add(3*time.Minute)
 	e.put(v, "org-1", "conn-1", creds)
 	before := e.refreshGrants()
-	tok, err := v.AccessToken(t.Context(), "org-1", "conn-1")
-	if err != nil {
-		t.Fatal(err)
+	// Still valid: served at once, and refreshed in the background.
+	if tok, err := v.AccessToken(t.Context(), "org-1", "conn-1"); err != nil || tok.Value != creds.AccessToken {
+		t.Fatalf("a valid token inside RefreshBefore: %v %v", tok, err)
 	}
-	if tok.Value == creds.AccessToken || e.refreshGrants()-before != 1 {
-		t.Fatal("a token inside RefreshBefore was not refreshed")
+	stored := e.refreshed(v, "org-1", "conn-1", creds.AccessToken)
+	if e.refreshGrants()-before != 1 {
+		t.Fatal("a token inside RefreshBefore was not refreshed once")
 	}
 	// The new one is served as is.
 	again, err := v.AccessToken(t.Context(), "org-1", "conn-1")
-	if err != nil || again.Value != tok.Value || e.refreshGrants()-before != 1 {
+	if err != nil || again.Value != stored.AccessToken || e.refreshGrants()-before != 1 {
 		t.Fatalf("after the refresh: %v %v", again, err)
 	}
-	stored := e.stored(v, "org-1", "conn-1")
 	if len(stored.Scopes) != len(creds.Scopes) || stored.RefreshedAt.Before(creds.RefreshedAt) {
 		t.Fatalf("stored %v", stored)
 	}
@@ -424,7 +424,20 @@ func TestLostCredentials(t *testing.T) {
 	if _, err := v.AccessToken(t.Context(), "org-1", "conn-1"); err != nil {
 		t.Fatal(err)
 	}
-	// Redis lost its data.
+	// Redis lost its data: the system of record still has it.
+	if err := e.redis().Del(t.Context(), vault.CredentialKeys(e.prefix).Key("conn-1")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := v.AccessToken(t.Context(), "org-1", "conn-1"); err != nil || tok.Value != creds.AccessToken {
+		t.Fatalf("after Redis lost the credentials: %v %v", tok, err)
+	}
+	if recon, _ := e.sink.counts(); recon != 0 {
+		t.Fatal("a Redis loss made a connection reconnect_required")
+	}
+	// Both copies lost: the credentials cannot be recovered.
+	if err := e.kept.Delete(t.Context(), "conn-1"); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.redis().Del(t.Context(), vault.CredentialKeys(e.prefix).Key("conn-1")).Err(); err != nil {
 		t.Fatal(err)
 	}
