@@ -3,11 +3,13 @@ package vault_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/poll"
 	"github.com/tandemhq/tandem/providersim/simclient"
 
 	"github.com/tandemhq/tandem/services/identity/internal/store"
@@ -75,7 +77,7 @@ func TestRedisLossCostsNoReconnect(t *testing.T) {
 	if recon, _ := e.sink.counts(); recon != 0 {
 		t.Fatal("a Redis loss made the connection reconnect_required")
 	}
-	if n, err := rdb.Exists(ctx, e.prefix+"vault:cred:"+conn).Result(); err != nil || n != 1 {
+	if n, err := rdb.Exists(ctx, vault.CredentialKeys(e.prefix).Key(conn)).Result(); err != nil || n != 1 {
 		t.Fatalf("the credentials are not back in Redis: %d %v", n, err)
 	}
 
@@ -216,14 +218,12 @@ func TestValidTokenServedWhileRefreshHangs(t *testing.T) {
 		}
 	}
 	// The refresh is in flight: a replica holds the lock.
-	deadline := time.Now().Add(10 * time.Second)
-	for n, _ := rdb.Exists(ctx, e.prefix+"vault:lock:conn-1").Result(); n == 0; n, _ = rdb.Exists(ctx, e.prefix+"vault:lock:conn-1").Result() {
-		if time.Now().After(deadline) {
-			t.Fatal("no refresh started")
+	poll.Until(t, 10*time.Second, func() error {
+		if n, err := rdb.Exists(ctx, vault.LockKeys(e.prefix).Key("conn-1")).Result(); err != nil || n == 0 {
+			return fmt.Errorf("no refresh started: the lock is not held (%v)", err)
 		}
-		tick := time.NewTimer(10 * time.Millisecond)
-		<-tick.C
-	}
+		return nil
+	})
 
 	// An expired token: its caller waits, but only as long as it may.
 	e.put(a, "org-1", "conn-2", expired)
@@ -261,7 +261,7 @@ func TestCredentialsFromBeforeAreKept(t *testing.T) {
 	if err := e.kept.Delete(ctx, "conn-1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.HDel(ctx, e.prefix+"vault:cred:conn-1", "version").Err(); err != nil {
+	if err := rdb.HDel(ctx, vault.CredentialKeys(e.prefix).Key("conn-1"), "version").Err(); err != nil {
 		t.Fatal(err)
 	}
 	fresh := e.replica()
