@@ -45,6 +45,24 @@ func (a accessTokens) Delete(ctx context.Context, connID string) error {
 	return a.v.Delete(ctx, connID)
 }
 
+func (a accessTokens) Check(ctx context.Context, orgID, connID string) error {
+	return a.v.Check(ctx, orgID, connID)
+}
+
+type connectedConnections struct{ s *store.Store }
+
+func (c connectedConnections) ListConnected(ctx context.Context, afterID string, limit int) ([]vault.ConnectionRef, error) {
+	conns, err := c.s.ConnectedConnections(ctx, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]vault.ConnectionRef, len(conns))
+	for n, c := range conns {
+		out[n] = vault.ConnectionRef{OrgID: c.OrgID, ConnectionID: c.ID}
+	}
+	return out, nil
+}
+
 type idleConnections struct{ s *store.Store }
 
 func (i idleConnections) ListIdle(ctx context.Context, before time.Time, limit int) ([]vault.ConnectionRef, error) {

@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Organizations: organizations.New(st),
 		Members:       members.New(st, ss),
 		APITokens:     apiTokens,
-		Connections:   connections.New(st, flows, accessTokens{credentials}),
+		Connections:   connections.New(st, flows, accessTokens{credentials}, vault.ReconnectReason),
 		Flows:         flows,
 	})
 
@@ -143,9 +143,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, vault.NewRefreshIdleWorker(credentials, idleConnections{st}, log))
+	river.AddWorker(workers, vault.NewCheckConnectionsWorker(credentials, connectedConnections{st}, log))
 	river.AddWorker(workers, sessions.NewPruneWorker(st, log))
 	periodic := []*river.PeriodicJob{
 		vault.RefreshIdlePeriodicJob(time.Hour, cfg.IdleRefreshAfter),
+		vault.CheckConnectionsPeriodicJob(cfg.CheckConnectionsEvery),
 		sessions.PrunePeriodicJob(time.Hour, sessions.DefaultEndedRetention),
 	}
 	if _, err := rt.NewJobs(service.JobsSpec{Workers: workers, Periodic: periodic}); err != nil {

@@ -51,6 +51,10 @@ type Config struct {
 	RefreshTokenTTL    time.Duration
 	VaultRefreshBefore time.Duration
 	IdleRefreshAfter   time.Duration
+	// CheckConnectionsEvery is how often every connected connection's
+	// credentials are checked (and restored from Postgres after a Redis
+	// loss), so a status never claims what is not there for longer.
+	CheckConnectionsEvery time.Duration
 
 	// Command is "serve" (default) or "rotate-keys".
 	Command string
@@ -100,6 +104,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "lifetime of session refresh tokens")
 	fs.DurationVar(&c.VaultRefreshBefore, "vault-refresh-before", 5*time.Minute, "refresh provider access tokens this long before they expire")
 	fs.DurationVar(&c.IdleRefreshAfter, "idle-refresh-after", 7*24*time.Hour, "refresh connections idle this long, before their refresh tokens age out")
+	fs.DurationVar(&c.CheckConnectionsEvery, "check-connections-every", 10*time.Minute, "how often every connected connection's credentials are checked, and restored after a Redis loss")
 }
 
 func (c *Config) validate(p *config.Problems) {
@@ -137,6 +142,9 @@ func (c *Config) validate(p *config.Problems) {
 	}
 	if c.RefreshTokenTTL < time.Hour {
 		p.Addf("refresh-token-ttl", "must be at least 1h")
+	}
+	if c.CheckConnectionsEvery <= 0 {
+		p.Addf("check-connections-every", "must be positive")
 	}
 	if c.IdleRefreshAfter <= 0 {
 		p.Addf("idle-refresh-after", "must be positive")

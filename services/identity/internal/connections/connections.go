@@ -35,20 +35,44 @@ type Tickets interface {
 type Vault interface {
 	AccessToken(ctx context.Context, orgID, connectionID string) (string, time.Time, error)
 	Delete(ctx context.Context, connectionID string) error
+	// Check answers nil when the connection's credentials are really
+	// there (restoring what Redis lost from their durable copy), and an
+	// error that ReconnectReason recognises when they are gone for good.
+	Check(ctx context.Context, orgID, connectionID string) error
 }
+
+// ReconnectReason tells, of an error from Vault.Check, whether it means the
+// connection must be connected again, and why.
+type ReconnectReason func(err error) (reason string, ok bool)
 
 // Connections runs connections.
 type Connections struct {
-	store   Store
-	tickets Tickets
-	vault   Vault
-	now     func() time.Time
+	store     Store
+	tickets   Tickets
+	vault     Vault
+	reconnect ReconnectReason
+	now       func() time.Time
 }
 
 // New returns the connections over st, starting flows with tickets and
-// keeping tokens in vault.
-func New(st Store, tickets Tickets, vault Vault) *Connections {
-	return &Connections{store: st, tickets: tickets, vault: vault, now: time.Now}
+// keeping tokens in vault, whose Check errors reconnect reads.
+func New(st Store, tickets Tickets, vault Vault, reconnect ReconnectReason) *Connections {
+	return &Connections{store: st, tickets: tickets, vault: vault, reconnect: reconnect, now: time.Now}
+}
+
+// checked makes a connection's status say what is really there: a
+// connection recorded as connected whose credentials are gone reads
+// reconnect_required, with the reason (the vault records it too). When the
+// credentials cannot be checked now, the recorded status is the best
+// answer there is.
+func (c *Connections) checked(ctx context.Context, conn store.Connection) store.Connection {
+	if conn.ID == "" || conn.Status != store.StatusConnected {
+		return conn
+	}
+	if reason, gone := c.reconnect(c.vault.Check(ctx, conn.OrgID, conn.ID)); gone {
+		conn.Status, conn.Reason, conn.UpdatedAt = store.StatusReconnectRequired, reason, c.now()
+	}
+	return conn
 }
 
 var errNotAPerson = apperr.FailedPrecondition("not_a_person", "only a person has a mailbox")
@@ -64,7 +88,10 @@ func (c *Connections) Mailbox(ctx context.Context, caller authz.Principal) (stor
 		return store.Connection{OrgID: caller.OrgID, UserID: caller.UserID, Provider: store.ProviderMicrosoftMailbox,
 			Status: store.StatusDisconnected, Reason: "not connected yet", UpdatedAt: c.now()}, nil
 	}
-	return conn, err
+	if err != nil {
+		return store.Connection{}, err
+	}
+	return c.checked(ctx, conn), nil
 }
 
 // ConnectMailbox starts connecting the caller's mailbox and returns the URL
@@ -95,9 +122,13 @@ func (c *Connections) DisconnectMailbox(ctx context.Context, caller authz.Princi
 		Status: store.StatusDisconnected, Reason: "disconnected by the user"})
 }
 
-// Get returns a connection of the organization.
+// Get returns a connection of the organization, its status checked.
 func (c *Connections) Get(ctx context.Context, orgID, id string) (store.Connection, error) {
-	return c.store.Connection(ctx, orgID, id)
+	conn, err := c.store.Connection(ctx, orgID, id)
+	if err != nil {
+		return store.Connection{}, err
+	}
+	return c.checked(ctx, conn), nil
 }
 
 // AccessToken returns a working access token of a connection and its

@@ -61,7 +61,36 @@ func (t *tickets) NewTicket(_ context.Context, flow, _, _, email string) (string
 	return "https://gateway/start?ticket=t", nil
 }
 
-type vault struct{ deleted []string }
+type vault struct {
+	deleted []string
+	// gone makes Check answer that a connection's credentials are lost;
+	// down, that they cannot be checked now.
+	gone, down map[string]bool
+	checked    []string
+}
+
+var (
+	errGone = errors.New("credentials gone")
+	errDown = errors.New("credential store down")
+)
+
+func (v *vault) Check(_ context.Context, _, id string) error {
+	v.checked = append(v.checked, id)
+	switch {
+	case v.gone[id]:
+		return errGone
+	case v.down[id]:
+		return errDown
+	}
+	return nil
+}
+
+func reconnectReason(err error) (string, bool) {
+	if errors.Is(err, errGone) {
+		return "the stored credentials were lost", true
+	}
+	return "", false
+}
 
 func (v *vault) AccessToken(context.Context, string, string) (string, time.Time, error) {
 	return "at", time.Unix(1, 0), nil
@@ -75,7 +104,7 @@ func (v *vault) Delete(_ context.Context, id string) error {
 func TestMailbox(t *testing.T) {
 	st := &fakeStore{conns: map[string]store.Connection{}}
 	tk, v := &tickets{}, &vault{}
-	c := connections.New(st, tk, v)
+	c := connections.New(st, tk, v, reconnectReason)
 	ctx := t.Context()
 	me := authz.Principal{Kind: authz.KindUser, OrgID: "org", UserID: "u1", Role: authz.RoleMember}
 
@@ -106,7 +135,7 @@ func TestAccessToken_OnlyForAConnectedConnection(t *testing.T) {
 		"ok":   {ID: "ok", OrgID: "org", Status: store.StatusConnected},
 		"wait": {ID: "wait", OrgID: "org", Status: store.StatusAwaitingAdminApproval, Reason: "waiting"},
 	}}
-	c := connections.New(st, &tickets{}, &vault{})
+	c := connections.New(st, &tickets{}, &vault{}, reconnectReason)
 	if tok, _, err := c.AccessToken(t.Context(), "ok"); err != nil || tok != "at" {
 		t.Fatalf("a connected connection: %q, %v", tok, err)
 	}
@@ -117,5 +146,36 @@ func TestAccessToken_OnlyForAConnectedConnection(t *testing.T) {
 	}
 	if _, _, err := c.AccessToken(t.Context(), "none"); !errors.Is(err, postgres.ErrNotFound) {
 		t.Fatalf("an unknown connection: %v", err)
+	}
+}
+
+// A connection recorded as connected reads what is really there: credentials
+// lost for good make it reconnect_required with the reason; a store that
+// cannot answer leaves the recorded status; other statuses are not checked.
+func TestStatusIsChecked(t *testing.T) {
+	st := &fakeStore{conns: map[string]store.Connection{
+		"ok":   {ID: "ok", OrgID: "org", UserID: "u1", Provider: store.ProviderMicrosoftMailbox, Status: store.StatusConnected},
+		"lost": {ID: "lost", OrgID: "org", Status: store.StatusConnected},
+		"down": {ID: "down", OrgID: "org", Status: store.StatusConnected},
+		"wait": {ID: "wait", OrgID: "org", Status: store.StatusAwaitingAdminApproval, Reason: "waiting"},
+	}}
+	v := &vault{gone: map[string]bool{"lost": true}, down: map[string]bool{"down": true}}
+	c := connections.New(st, &tickets{}, v, reconnectReason)
+	ctx := t.Context()
+
+	me := authz.Principal{Kind: authz.KindUser, OrgID: "org", UserID: "u1", Role: authz.RoleMember}
+	if got, err := c.Mailbox(ctx, me); err != nil || got.Status != store.StatusConnected {
+		t.Fatalf("a mailbox whose credentials are there: %+v, %v", got, err)
+	}
+	got, err := c.Get(ctx, "org", "lost")
+	if err != nil || got.Status != store.StatusReconnectRequired || got.Reason != "the stored credentials were lost" {
+		t.Fatalf("credentials lost: %+v, %v", got, err)
+	}
+	if got, err := c.Get(ctx, "org", "down"); err != nil || got.Status != store.StatusConnected {
+		t.Fatalf("credentials that cannot be checked now: %+v, %v", got, err)
+	}
+	v.checked = nil
+	if got, err := c.Get(ctx, "org", "wait"); err != nil || got.Status != store.StatusAwaitingAdminApproval || len(v.checked) != 0 {
+		t.Fatalf("a connection not connected: %+v, %v, checked %v", got, err, v.checked)
 	}
 }

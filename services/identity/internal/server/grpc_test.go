@@ -36,6 +36,7 @@ import (
 	"github.com/tandemhq/tandem/services/identity/internal/sessions"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
+	"github.com/tandemhq/tandem/services/identity/internal/vault"
 )
 
 const serviceToken = "test-service-token-of-at-least-32-characters"
@@ -47,6 +48,10 @@ func (noTokens) AccessToken(context.Context, string, string) (string, time.Time,
 	return "", time.Time{}, errors.New("no tokens in this test")
 }
 func (noTokens) Delete(context.Context, string) error { return nil }
+
+// Check takes every connection's credentials to be there: this world tests
+// the handlers, not the vault.
+func (noTokens) Check(context.Context, string, string) error { return nil }
 
 // world is identity's gRPC server as cmd/identity wires it, on a real
 // listener, over a fresh database and Redis prefix.
@@ -85,7 +90,7 @@ func newWorld(t *testing.T) *world {
 		Organizations: organizations.New(st),
 		Members:       members.New(st, ss),
 		APITokens:     tokens,
-		Connections:   connections.New(st, flows, noTokens{}),
+		Connections:   connections.New(st, flows, noTokens{}, vault.ReconnectReason),
 		Flows:         flows,
 	})
 	srv := grpcserver.New(grpcserver.Options{

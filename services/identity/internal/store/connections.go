@@ -128,6 +128,29 @@ func (s *Store) IdleConnections(ctx context.Context, before time.Time, limit int
 	return out, postgres.MapError(rows.Err())
 }
 
+// ConnectedConnections lists, in id order, at most limit connected
+// connections whose id sorts after afterID: the pages of a pass over all
+// of them.
+func (s *Store) ConnectedConnections(ctx context.Context, afterID string, limit int) (_ []Connection, err error) {
+	ctx, sp := span(ctx, "ConnectedConnections")
+	defer func() { end(sp, err) }()
+	rows, err := s.db.Query(ctx, `SELECT `+connColumns+` FROM connections
+		WHERE status = 'connected' AND ($1 = '' OR id > $1::uuid) ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		c, err := scanConn(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, postgres.MapError(rows.Err())
+}
+
 // MarkReconnectRequired records that a connection's grant no longer works.
 func (s *Store) MarkReconnectRequired(ctx context.Context, orgID, id, reason string) error {
 	return s.SetConnectionStatus(ctx, orgID, id, StatusReconnectRequired, reason)

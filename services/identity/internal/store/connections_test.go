@@ -1,6 +1,8 @@
 package store_test
 
 import (
+	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -111,5 +113,46 @@ func TestIdleConnections(t *testing.T) {
 	}
 	if idle, err := st.IdleConnections(ctx, before, 2); err != nil || len(idle) != 2 {
 		t.Fatalf("limit 2: %d, %v", len(idle), err)
+	}
+}
+
+// A pass over every connected connection, a page at a time, sees each once
+// and no other.
+func TestConnectedConnections(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t)
+	ctx := t.Context()
+	tenant := newID(t)
+	want := map[string]bool{}
+	for i, status := range []string{store.StatusConnected, store.StatusDisconnected, store.StatusConnected, store.StatusReconnectRequired, store.StatusConnected} {
+		org, user := person(t, st, tenant, fmt.Sprintf("p%d@x.example", i))
+		c, err := st.UpsertPersonalConnection(ctx, store.Connection{OrgID: org.ID, UserID: user.ID, Provider: store.ProviderMicrosoftMailbox, Status: status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status == store.StatusConnected {
+			want[c.ID] = true
+		}
+	}
+	got := map[string]bool{}
+	after := ""
+	for pages := 0; ; pages++ {
+		page, err := st.ConnectedConnections(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range page {
+			if got[c.ID] || c.Status != store.StatusConnected {
+				t.Fatalf("page %d: %s (%s) seen twice or not connected", pages, c.ID, c.Status)
+			}
+			got[c.ID] = true
+		}
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if !maps.Equal(got, want) {
+		t.Fatalf("connected connections %v, want %v", got, want)
 	}
 }
