@@ -7,6 +7,7 @@ MODULES  := platform proto services/identity services/outreach services/atsbridg
 SERVICES := identity outreach atsbridge mailbox
 BIN      := $(CURDIR)/bin
 TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/grpcurl
+LINTER   := $(BIN)/golangci-lint
 # What `buf breaking` compares with: the main branch by default.
 BREAKING_AGAINST ?= .git\#branch=main,subdir=proto
 GOTEST_FLAGS ?= -race -count=1
@@ -26,8 +27,15 @@ $(TOOLS): tools/go.mod tools/go.sum
 	  github.com/fullstorydev/grpcurl/cmd/grpcurl
 	@touch $(TOOLS)
 
+# golangci-lint has a module of its own: its authors advise against sharing one with
+# other tools, whose dependencies would then pick its versions (ADR 14).
+$(LINTER): tools/golangci-lint/go.mod tools/golangci-lint/go.sum
+	@mkdir -p $(BIN)
+	cd tools/golangci-lint && GOWORK=off go build -o $(BIN)/ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	@touch $(LINTER)
+
 .PHONY: tools
-tools: $(TOOLS) ## Build the pinned tools (buf, protoc plugins, grpcurl) into bin/
+tools: $(TOOLS) $(LINTER) ## Build the pinned tools (buf, protoc plugins, grpcurl, golangci-lint) into bin/
 
 .PHONY: proto
 proto: $(TOOLS) ## Format, lint and regenerate code from proto/
@@ -76,8 +84,9 @@ tidy-check: ## Fail when any module's go.mod or go.sum is not tidy
 	@if ! git diff --exit-code --stat -- '*go.mod' '*go.sum'; then echo "run 'go mod tidy' (GOWORK=off) in the modules above and commit"; exit 1; fi
 
 .PHONY: lint
-lint: $(TOOLS) vet ## gofmt, go vet, buf lint and format
+lint: $(TOOLS) $(LINTER) vet ## gofmt, go vet, golangci-lint (.golangci.yml), buf lint and format
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(LINTER) run ./...); done
 	$(BIN)/buf lint
 	$(BIN)/buf format --diff --exit-code
 
