@@ -6,7 +6,10 @@ SHELL := /usr/bin/env bash
 MODULES  := platform proto services/identity services/outreach services/atsbridge services/mailbox gateway providersim e2e
 SERVICES := identity outreach atsbridge mailbox
 BIN      := $(CURDIR)/bin
-TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/grpcurl
+TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/protoc-gen-grpc-gateway $(BIN)/protoc-gen-openapiv2 $(BIN)/grpcurl $(BIN)/openapigen
+OPENAPI  := gateway/internal/openapi
+# The TypeScript contract check: a client generated from the document must compile.
+CONTRACT := $(OPENAPI)/testdata/tsclient
 LINTER   := $(BIN)/golangci-lint
 # What `buf breaking` compares with: the main branch by default.
 BREAKING_AGAINST ?= .git\#branch=main,subdir=proto
@@ -16,7 +19,7 @@ GOTEST_FLAGS ?= -race -count=1
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
-$(TOOLS): tools/go.mod tools/go.sum
+$(TOOLS): tools/go.mod tools/go.sum $(wildcard tools/openapigen/*.go)
 	@mkdir -p $(BIN)
 	cd tools && GOWORK=off go build -o $(BIN)/ \
 	  github.com/bufbuild/buf/cmd/buf \
@@ -24,7 +27,8 @@ $(TOOLS): tools/go.mod tools/go.sum
 	  google.golang.org/grpc/cmd/protoc-gen-go-grpc \
 	  github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway \
 	  github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2 \
-	  github.com/fullstorydev/grpcurl/cmd/grpcurl
+	  github.com/fullstorydev/grpcurl/cmd/grpcurl \
+	  ./openapigen
 	@touch $(TOOLS)
 
 # golangci-lint has a module of its own: its authors advise against sharing one with
@@ -35,14 +39,26 @@ $(LINTER): tools/golangci-lint/go.mod tools/golangci-lint/go.sum
 	@touch $(LINTER)
 
 .PHONY: tools
-tools: $(TOOLS) $(LINTER) ## Build the pinned tools (buf, protoc plugins, grpcurl, golangci-lint) into bin/
+tools: $(TOOLS) $(LINTER) ## Build the pinned tools (buf, protoc plugins, grpcurl, openapigen, golangci-lint) into bin/
+
+# openapi3 writes the OpenAPI 3.1 document from the generated Swagger 2.0 one,
+# the gateway's fragment and every service's authz.Policy (see ADR 0012).
+define openapi3
+	@pol=$$(mktemp -d); trap 'rm -rf "$$pol"' EXIT; \
+	for s in $(SERVICES); do (cd services/$$s && go run ./internal/server/policyjson) > "$$pol/$$s.json"; done; \
+	echo "openapigen $(OPENAPI)/tandem.openapi.json"; \
+	$(BIN)/openapigen -swagger $(OPENAPI)/tandem.swagger.json -rules proto/http_rules.yaml \
+	  -fragment $(OPENAPI)/gateway.openapi.yaml $$(for s in $(SERVICES); do echo -policy "$$pol/$$s.json"; done) \
+	  -out $(OPENAPI)/tandem.openapi.json
+endef
 
 .PHONY: proto
 proto: $(TOOLS) ## Format, lint and regenerate code from proto/
 	$(BIN)/buf format -w
 	$(BIN)/buf lint
-	rm -rf proto/gen gateway/internal/openapi/*.swagger.json
+	rm -rf proto/gen $(OPENAPI)/*.swagger.json $(OPENAPI)/tandem.openapi.json
 	$(BIN)/buf generate
+	$(openapi3)
 
 .PHONY: proto-check
 proto-check: $(TOOLS) ## Fail on proto lint, format, breaking changes or generated-code drift
@@ -51,8 +67,9 @@ proto-check: $(TOOLS) ## Fail on proto lint, format, breaking changes or generat
 	@if git rev-parse -q --verify main >/dev/null 2>&1 && git cat-file -e main:proto 2>/dev/null; then \
 	  echo "buf breaking against $(BREAKING_AGAINST)"; $(BIN)/buf breaking --against '$(BREAKING_AGAINST)'; \
 	else echo "buf breaking: no proto/ on main yet, nothing to compare"; fi
-	rm -rf proto/gen gateway/internal/openapi/*.swagger.json
+	rm -rf proto/gen $(OPENAPI)/*.swagger.json $(OPENAPI)/tandem.openapi.json
 	$(BIN)/buf generate
+	$(openapi3)
 	@git add -N proto/gen gateway/internal/openapi >/dev/null 2>&1 || true
 	@if ! git diff --exit-code --stat -- proto/gen gateway/internal/openapi; then \
 	  echo "generated code is out of date: run 'make proto' and commit"; exit 1; fi
@@ -98,8 +115,13 @@ test-unit: deps ## Unit and integration tests of every module but e2e (race dete
 test-e2e: deps ## End-to-end tests: the whole stack, through the gateway
 	cd e2e && go test $(GOTEST_FLAGS) -timeout 20m ./...
 
+.PHONY: contract
+contract: ## Validate the OpenAPI 3.1 document and compile a TypeScript client generated from it
+	cd tools && GOWORK=off go test -count=1 ./openapigen/...
+	cd $(CONTRACT) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check
+
 .PHONY: test
-test: lint test-unit test-e2e ## Everything: lint, vet, unit, integration and e2e tests
+test: lint contract test-unit test-e2e ## Everything: lint, vet, the REST contract, unit, integration and e2e tests
 
 .PHONY: bench
 bench: deps ## Run the benchmarks (see docs/benchmarks.md)

@@ -1,31 +1,50 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
+	"cmp"
 	"errors"
-	"io"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"golang.org/x/mod/modfile"
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
-// The Kubernetes base in deploy/ is checked against the code it deploys: the
-// binaries' real flags, their ports, the Dockerfile that builds them. It
-// needs no cluster; the binaries are the ones TestMain built.
+// The Kubernetes base in deploy/ is rendered as `kubectl apply -k` renders
+// it, and every object is decoded strictly into its Kubernetes API type, so
+// a misspelt field or a wrong type fails here rather than at apply time.
+// What the schema cannot know is checked by hand against the code it
+// deploys: every binary, its real flags, its ports, its probes, its grace
+// period, the Dockerfile that builds it. No cluster is needed; the binaries
+// are the ones TestMain built.
 
 const (
 	deployDir   = "../deploy"
 	deployBase  = deployDir + "/kubernetes/base"
+	namespace   = "tandem"
 	placeholder = "REPLACE_ME"
 	// binPath is where deploy/Dockerfile puts the binaries.
 	binPath = "/usr/local/bin/"
@@ -50,14 +69,18 @@ var deployed = []struct {
 var requiredSecrets = []string{"TANDEM_DATABASE_URL", "TANDEM_REDIS_URL", "TANDEM_SERVICE_TOKEN", "TANDEM_KEY_RING", "TANDEM_MICROSOFT_CLIENT_SECRET"}
 
 func TestDeploy_KubernetesBase(t *testing.T) {
-	m := loadManifests(t)
+	m := render(t, filesys.MakeFsOnDisk(), deployBase)
+
+	t.Run("files", func(t *testing.T) { checkEveryFileListed(t, m) })
 
 	t.Run("namespace", func(t *testing.T) {
-		if m.kustomization.Namespace != "tandem" {
-			t.Errorf("kustomization.yaml: namespace is %q, want tandem", m.kustomization.Namespace)
+		if _, ok := find[corev1.Namespace](m, namespace); !ok {
+			t.Errorf("no Namespace %s", namespace)
 		}
-		if _, ok := m.objects[key("Namespace", "tandem")]; !ok {
-			t.Error("no Namespace tandem")
+		for k, o := range m.objects {
+			if ns := o.(metav1.Object).GetNamespace(); k.kind != "Namespace" && ns != namespace {
+				t.Errorf("%s %s is in namespace %q, want %s", k.kind, k.name, ns, namespace)
+			}
 		}
 	})
 
@@ -66,7 +89,7 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 	}
 
 	t.Run("gateway finds the services", func(t *testing.T) {
-		gw := m.container(t, "Deployment", "gateway")
+		gw := m.container(t, "gateway")
 		for _, d := range deployed {
 			if !d.grpc {
 				continue
@@ -85,7 +108,7 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 			if host != d.name && !strings.HasPrefix(host, d.name+".") {
 				t.Errorf("gateway: %s=%q does not name the Service %s", env, addr, d.name)
 			}
-			if p, _ := strconv.Atoi(port); !m.serviceReaches(t, d.name, p, d.port) {
+			if p, _ := strconv.Atoi(port); !m.serviceReaches(d.name, p, d.port) {
 				t.Errorf("gateway: %s=%q: Service %s has no port %s reaching container port %d", env, addr, d.name, port, d.port)
 			}
 		}
@@ -95,18 +118,13 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 	// key is read by some container.
 	t.Run("config and secret references", func(t *testing.T) {
 		used := map[string]bool{}
-		for k, o := range m.objects {
-			if k.kind != "Deployment" && k.kind != "StatefulSet" {
-				continue
-			}
-			var w workload
-			m.decode(t, o, &w)
-			for _, v := range w.Spec.Template.Spec.Volumes {
+		for _, pod := range m.pods() {
+			for _, v := range pod.Spec.Volumes {
 				if v.ConfigMap != nil {
 					used["ConfigMap/"+v.ConfigMap.Name+"/*"] = true
 				}
 			}
-			for _, c := range w.Spec.Template.Spec.Containers {
+			for _, c := range pod.Spec.Containers {
 				for _, from := range c.EnvFrom {
 					if from.ConfigMapRef != nil {
 						used["ConfigMap/"+from.ConfigMapRef.Name+"/*"] = true
@@ -117,6 +135,9 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 				}
 				for _, e := range c.Env {
 					m.env(t, c, e.Name) // fails on a missing key
+					if e.ValueFrom == nil {
+						continue
+					}
 					if r := e.ValueFrom.ConfigMapKeyRef; r != nil {
 						used["ConfigMap/"+r.Name+"/"+r.Key] = true
 					}
@@ -126,17 +147,13 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 				}
 			}
 		}
-		for _, kind := range []string{"ConfigMap", "Secret"} {
-			for k, o := range m.objects {
-				if k.kind != kind || used[kind+"/"+k.name+"/*"] {
-					continue // used whole: mounted as files, or envFrom
-				}
-				var data dataObject
-				m.decode(t, o, &data)
-				for name := range data.all() {
-					if !used[kind+"/"+k.name+"/"+name] {
-						t.Errorf("%s %s: key %s is read by no container", kind, k.name, name)
-					}
+		for k := range m.objects {
+			if (k.kind != "ConfigMap" && k.kind != "Secret") || used[k.kind+"/"+k.name+"/*"] {
+				continue // used whole: mounted as files, or envFrom
+			}
+			for name := range m.data(k.kind, k.name) {
+				if !used[k.kind+"/"+k.name+"/"+name] {
+					t.Errorf("%s %s: key %s is read by no container", k.kind, k.name, name)
 				}
 			}
 		}
@@ -145,12 +162,11 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 	t.Run("secret template", func(t *testing.T) {
 		found := false
 		for k, o := range m.objects {
-			if k.kind != "Secret" {
+			s, ok := o.(*corev1.Secret)
+			if !ok {
 				continue
 			}
 			found = true
-			var s dataObject
-			m.decode(t, o, &s)
 			if len(s.Data) > 0 {
 				t.Errorf("Secret %s: has data; the template holds only stringData placeholders", k.name)
 			}
@@ -177,14 +193,47 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 	t.Run("dockerfile", func(t *testing.T) { checkDockerfile(t) })
 }
 
+// The decoding is strict: a field Kubernetes does not have, a value of the
+// wrong type or a kind it does not know fails the render.
+func TestDeploy_RenderIsStrict(t *testing.T) {
+	render := func(svc string) (map[objKey]runtime.Object, error) {
+		fsys := filesys.MakeFsInMemory()
+		for file, text := range map[string]string{
+			"/k/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [svc.yaml]\n",
+			"/k/svc.yaml":           "apiVersion: v1\nmetadata: {name: a}\n" + svc,
+		} {
+			if err := fsys.WriteFile(file, []byte(text)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return renderObjects(fsys, "/k")
+	}
+	for svc, want := range map[string]string{
+		"kind: Service\nspec: {ports: [{port: 80, targetPorts: http}]}\n": `unknown field "targetPorts"`,
+		"kind: Service\nspec: {ports: [{port: eighty}]}\n":                "cannot unmarshal string",
+		"kind: Servce\n": `no kind "Servce"`,
+	} {
+		if _, err := render(svc); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("render of\n%s= %v, want an error saying %s", svc, err, want)
+		}
+	}
+	// The same object, well formed, renders: the cases above fail for
+	// their fault, not the harness's.
+	objs, err := render("kind: Service\nspec: {ports: [{port: 80, targetPort: http}]}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc, ok := objs[key("Service", "a")].(*corev1.Service); !ok || svc.Spec.Ports[0].TargetPort != intstr.FromString("http") {
+		t.Fatalf("a good Service decoded as %#v", objs[key("Service", "a")])
+	}
+}
+
 func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc bool) {
-	o, ok := m.objects[key("Deployment", name)]
+	d, ok := find[appsv1.Deployment](m, name)
 	if !ok {
 		t.Fatalf("no Deployment %s", name)
 	}
-	var w workload
-	m.decode(t, o, &w)
-	pod := w.Spec.Template.Spec
+	pod := d.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("Deployment %s: %d containers, want 1", name, len(pod.Containers))
 	}
@@ -193,11 +242,11 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 	if want := binPath + name; len(c.Command) == 0 || c.Command[0] != want {
 		t.Errorf("command is %q, want %s (where deploy/Dockerfile puts it)", c.Command, want)
 	}
-	if !slices.ContainsFunc(m.kustomization.Images, func(i image) bool { return i.Name == c.Image }) {
+	if !slices.ContainsFunc(m.kustomization.Images, func(i types.Image) bool { return c.Image == rendered(i) }) {
 		t.Errorf("image %q is not set by kustomization.yaml's images", c.Image)
 	}
-	if !subset(w.Spec.Selector.MatchLabels, w.Spec.Template.Metadata.Labels) || len(w.Spec.Selector.MatchLabels) == 0 {
-		t.Errorf("selector %v does not match the pod's labels %v", w.Spec.Selector.MatchLabels, w.Spec.Template.Metadata.Labels)
+	if d.Spec.Selector == nil || len(d.Spec.Selector.MatchLabels) == 0 || !subset(d.Spec.Selector.MatchLabels, d.Spec.Template.Labels) {
+		t.Errorf("selector %v does not match the pod's labels %v", d.Spec.Selector, d.Spec.Template.Labels)
 	}
 
 	// Ports: the container's, its probes', its listen address, its Service.
@@ -206,7 +255,7 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 	if grpc {
 		portName, addrEnv = "grpc", "TANDEM_GRPC_ADDR"
 	}
-	if got := c.port(portName); got != port {
+	if got := containerPort(c, portName); got != port {
 		t.Errorf("container port %q is %d, want %d", portName, got, port)
 	}
 	if addr, ok := m.env(t, c, addrEnv); !ok {
@@ -216,7 +265,7 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 	}
 	for _, p := range []struct {
 		what  string
-		probe *probe
+		probe *corev1.Probe
 		path  string
 	}{
 		// The gateway's own health for both: /readyz follows every service,
@@ -230,43 +279,42 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 			t.Errorf("no %s probe", p.what)
 		case grpc && p.probe.GRPC == nil:
 			t.Errorf("%s probe is not a gRPC health probe", p.what)
-		case grpc && p.probe.GRPC.Port != port:
+		case grpc && int(p.probe.GRPC.Port) != port:
 			t.Errorf("%s probe checks port %d, the container listens on %d", p.what, p.probe.GRPC.Port, port)
-		case grpc && p.what == "liveness" && p.probe.GRPC.Service != "liveness":
+		case grpc && p.what == "liveness" && ptr.Deref(p.probe.GRPC.Service, "") != "liveness":
 			// The overall health follows Postgres and Redis; liveness on it
 			// would restart every pod during a store outage.
-			t.Errorf("liveness probe asks for health service %q, want \"liveness\"", p.probe.GRPC.Service)
-		case grpc && p.what == "readiness" && p.probe.GRPC.Service != "":
-			t.Errorf("readiness probe asks for health service %q, want the overall status", p.probe.GRPC.Service)
+			t.Errorf("liveness probe asks for health service %q, want \"liveness\"", ptr.Deref(p.probe.GRPC.Service, ""))
+		case grpc && p.what == "readiness" && ptr.Deref(p.probe.GRPC.Service, "") != "":
+			t.Errorf("readiness probe asks for health service %q, want the overall status", ptr.Deref(p.probe.GRPC.Service, ""))
 		case !grpc && p.probe.HTTPGet == nil:
 			t.Errorf("%s probe is not an HTTP probe", p.what)
 		case !grpc && p.probe.HTTPGet.Path != p.path:
 			t.Errorf("%s probe gets %q, want %s", p.what, p.probe.HTTPGet.Path, p.path)
-		case !grpc && c.resolvePort(p.probe.HTTPGet.Port) != port:
-			t.Errorf("%s probe checks port %q, the container listens on %d", p.what, p.probe.HTTPGet.Port, port)
+		case !grpc && resolvePort(c, p.probe.HTTPGet.Port) != port:
+			t.Errorf("%s probe checks port %q, the container listens on %d", p.what, p.probe.HTTPGet.Port.String(), port)
 		}
 	}
-	if !m.serviceReaches(t, name, port, port) {
+	if !m.serviceReaches(name, port, port) {
 		t.Errorf("no Service %s with port %d reaching the container port", name, port)
 	}
 
 	// Resources and privileges.
 	for _, r := range []struct {
 		what string
-		m    map[string]string
-		name string
-	}{{"requests", c.Resources.Requests, "cpu"}, {"requests", c.Resources.Requests, "memory"}, {"limits", c.Resources.Limits, "memory"}} {
-		if r.m[r.name] == "" {
+		list corev1.ResourceList
+		name corev1.ResourceName
+	}{{"requests", c.Resources.Requests, corev1.ResourceCPU}, {"requests", c.Resources.Requests, corev1.ResourceMemory}, {"limits", c.Resources.Limits, corev1.ResourceMemory}} {
+		if q, ok := r.list[r.name]; !ok || q.IsZero() {
 			t.Errorf("no resources.%s.%s", r.what, r.name)
 		}
 	}
-	if !isTrue(c.SecurityContext.RunAsNonRoot) && !isTrue(pod.SecurityContext.RunAsNonRoot) {
-		t.Error("runAsNonRoot is not set")
-	}
-	if !isTrue(c.SecurityContext.ReadOnlyRootFilesystem) {
+	checkNonRoot(t, "Deployment "+name, pod, c)
+	sc := cmp.Or(c.SecurityContext, &corev1.SecurityContext{})
+	if !isTrue(sc.ReadOnlyRootFilesystem) {
 		t.Error("readOnlyRootFilesystem is not set")
 	}
-	if c.SecurityContext.AllowPrivilegeEscalation == nil || *c.SecurityContext.AllowPrivilegeEscalation {
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
 		t.Error("allowPrivilegeEscalation is not false")
 	}
 
@@ -277,7 +325,7 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 	if v, ok := m.env(t, c, "TANDEM_DRAIN_DELAY"); ok {
 		drain = parseDuration(t, "TANDEM_DRAIN_DELAY", v)
 	}
-	if c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+	if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
 		drain += time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 	}
 	if drain <= 0 {
@@ -297,7 +345,7 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 
 	// Every TANDEM_* variable is a flag of this binary.
 	if flags := binaryEnvNames(t, name); flags != nil {
-		for _, e := range c.envNames(t, m) {
+		for _, e := range m.envNames(c) {
 			if strings.HasPrefix(e, "TANDEM_") && !flags[e] {
 				t.Errorf("%s is not a flag of %s (see %s -h)", e, name, name)
 			}
@@ -305,24 +353,12 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 	}
 
 	// Scaling and disruptions.
-	if w.Spec.Replicas != nil {
+	if d.Spec.Replicas != nil {
 		t.Errorf("spec.replicas is set; the HorizontalPodAutoscaler owns the count and apply would reset it")
 	}
-	var hpa struct {
-		Spec struct {
-			ScaleTargetRef struct {
-				Kind string `yaml:"kind"`
-				Name string `yaml:"name"`
-			} `yaml:"scaleTargetRef"`
-			MinReplicas *int        `yaml:"minReplicas"`
-			MaxReplicas int         `yaml:"maxReplicas"`
-			Metrics     []hpaMetric `yaml:"metrics"`
-		} `yaml:"spec"`
-	}
-	if o, ok := m.objects[key("HorizontalPodAutoscaler", name)]; !ok {
+	if hpa, ok := find[autoscalingv2.HorizontalPodAutoscaler](m, name); !ok {
 		t.Errorf("no HorizontalPodAutoscaler %s", name)
 	} else {
-		m.decode(t, o, &hpa)
 		s := hpa.Spec
 		if s.ScaleTargetRef.Kind != "Deployment" || s.ScaleTargetRef.Name != name {
 			t.Errorf("HorizontalPodAutoscaler %s scales %s %s", name, s.ScaleTargetRef.Kind, s.ScaleTargetRef.Name)
@@ -330,41 +366,31 @@ func checkDeployment(t *testing.T, m *manifests, name string, port int, grpc boo
 		if s.MinReplicas == nil || *s.MinReplicas < 2 || s.MaxReplicas < *s.MinReplicas {
 			t.Errorf("HorizontalPodAutoscaler %s: want at least 2 replicas, and max >= min", name)
 		}
-		if !slices.ContainsFunc(s.Metrics, func(mt hpaMetric) bool { return mt.Resource.Name == "cpu" }) {
+		if !slices.ContainsFunc(s.Metrics, func(mt autoscalingv2.MetricSpec) bool {
+			return mt.Resource != nil && mt.Resource.Name == corev1.ResourceCPU
+		}) {
 			t.Errorf("HorizontalPodAutoscaler %s does not scale on CPU", name)
 		}
 	}
-	var pdb struct {
-		Spec struct {
-			Selector struct {
-				MatchLabels map[string]string `yaml:"matchLabels"`
-			} `yaml:"selector"`
-		} `yaml:"spec"`
-	}
-	if o, ok := m.objects[key("PodDisruptionBudget", name)]; !ok {
+	if pdb, ok := find[policyv1.PodDisruptionBudget](m, name); !ok {
 		t.Errorf("no PodDisruptionBudget %s", name)
-	} else {
-		m.decode(t, o, &pdb)
-		if len(pdb.Spec.Selector.MatchLabels) == 0 || !subset(pdb.Spec.Selector.MatchLabels, w.Spec.Template.Metadata.Labels) {
-			t.Errorf("PodDisruptionBudget %s does not select the Deployment's pods", name)
-		}
+	} else if pdb.Spec.Selector == nil || len(pdb.Spec.Selector.MatchLabels) == 0 || !subset(pdb.Spec.Selector.MatchLabels, d.Spec.Template.Labels) {
+		t.Errorf("PodDisruptionBudget %s does not select the Deployment's pods", name)
 	}
 }
 
 func checkRedis(t *testing.T, m *manifests) {
-	o, ok := m.objects[key("StatefulSet", "redis")]
+	s, ok := find[appsv1.StatefulSet](m, "redis")
 	if !ok {
 		t.Fatal("no StatefulSet redis")
 	}
-	var w workload
-	m.decode(t, o, &w)
-	if w.Spec.Replicas == nil || *w.Spec.Replicas != 1 {
+	if s.Spec.Replicas == nil || *s.Spec.Replicas != 1 {
 		t.Error("StatefulSet redis: want exactly 1 replica")
 	}
-	if len(w.Spec.VolumeClaimTemplates) == 0 {
+	if len(s.Spec.VolumeClaimTemplates) == 0 {
 		t.Fatal("StatefulSet redis: no volumeClaimTemplates; the AOF would die with the pod")
 	}
-	pod := w.Spec.Template.Spec
+	pod := s.Spec.Template.Spec
 	if len(pod.Containers) != 1 {
 		t.Fatalf("StatefulSet redis: %d containers, want 1", len(pod.Containers))
 	}
@@ -372,12 +398,10 @@ func checkRedis(t *testing.T, m *manifests) {
 	if c.ReadinessProbe == nil || c.LivenessProbe == nil {
 		t.Error("StatefulSet redis: readiness and liveness probes wanted")
 	}
-	if !isTrue(c.SecurityContext.RunAsNonRoot) && !isTrue(pod.SecurityContext.RunAsNonRoot) {
-		t.Error("StatefulSet redis: runAsNonRoot is not set")
-	}
+	checkNonRoot(t, "StatefulSet redis", pod, c)
 	claims := map[string]bool{}
-	for _, v := range w.Spec.VolumeClaimTemplates {
-		claims[v.Metadata.Name] = true
+	for _, v := range s.Spec.VolumeClaimTemplates {
+		claims[v.Name] = true
 	}
 	configs := map[string]string{} // volume name -> ConfigMap
 	for _, v := range pod.Volumes {
@@ -397,11 +421,7 @@ func checkRedis(t *testing.T, m *manifests) {
 		if !ok {
 			continue
 		}
-		var data dataObject
-		if o, ok := m.objects[key("ConfigMap", cm)]; ok {
-			m.decode(t, o, &data)
-		}
-		for file, text := range data.Data {
+		for file, text := range m.data("ConfigMap", cm) {
 			if slices.Contains(slices.Concat(c.Command, c.Args), filepath.Join(vm.MountPath, file)) {
 				loaded = true
 				settings += text + "\n"
@@ -419,8 +439,40 @@ func checkRedis(t *testing.T, m *manifests) {
 			t.Errorf("Redis does not run with %q", want)
 		}
 	}
-	if !m.serviceReaches(t, "redis", 6379, c.port("redis")) {
+	if !m.serviceReaches("redis", 6379, containerPort(c, "redis")) {
 		t.Error("no Service redis reaching Redis's port 6379")
+	}
+}
+
+func checkNonRoot(t *testing.T, what string, pod corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	if (c.SecurityContext == nil || !isTrue(c.SecurityContext.RunAsNonRoot)) && (pod.SecurityContext == nil || !isTrue(pod.SecurityContext.RunAsNonRoot)) {
+		t.Errorf("%s: runAsNonRoot is not set", what)
+	}
+}
+
+// checkEveryFileListed fails for a file in the base that kustomization.yaml
+// does not list: it would never be deployed.
+func checkEveryFileListed(t *testing.T, m *manifests) {
+	listed := map[string]bool{}
+	for _, r := range m.kustomization.Resources {
+		listed[filepath.ToSlash(filepath.Clean(r))] = true
+	}
+	err := filepath.WalkDir(deployBase, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(deployBase, path)
+		if err != nil {
+			return err
+		}
+		if rel = filepath.ToSlash(rel); rel != "kustomization.yaml" && !listed[rel] {
+			t.Errorf("%s is not listed in kustomization.yaml", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -440,8 +492,19 @@ func checkDockerfile(t *testing.T) {
 	}
 	// go.work names every module, so the build stage needs each one's
 	// go.mod, or `go build` in the workspace fails.
-	for _, dir := range workspaceModules(t) {
-		if !strings.Contains(df, dir+"/go.mod") {
+	b, err = os.ReadFile("../go.work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work, err := modfile.ParseWork("go.work", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(work.Use) == 0 {
+		t.Fatal("go.work uses no modules?")
+	}
+	for _, u := range work.Use {
+		if dir := filepath.ToSlash(filepath.Clean(u.Path)); !strings.Contains(df, dir+"/go.mod") {
 			t.Errorf("deploy/Dockerfile does not copy %s/go.mod, which go.work uses", dir)
 		}
 	}
@@ -450,37 +513,6 @@ func checkDockerfile(t *testing.T) {
 			t.Errorf("deploy/Dockerfile does not mention %s", want)
 		}
 	}
-}
-
-// workspaceModules are the directories go.work uses, relative to the root.
-func workspaceModules(t *testing.T) []string {
-	b, err := os.ReadFile("../go.work")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	inUse := false
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, "//"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
-		switch {
-		case line == "use (":
-			inUse = true
-		case inUse && line == ")":
-			inUse = false
-		case inUse && line != "":
-			dirs = append(dirs, filepath.ToSlash(filepath.Clean(line)))
-		case strings.HasPrefix(line, "use "):
-			dirs = append(dirs, filepath.ToSlash(filepath.Clean(strings.TrimSpace(strings.TrimPrefix(line, "use ")))))
-		}
-	}
-	if len(dirs) == 0 {
-		t.Fatal("go.work uses no modules?")
-	}
-	return dirs
 }
 
 // binaryEnvNames is the TANDEM_* name of every flag the built binary has,
@@ -513,373 +545,248 @@ func binaryEnvNames(t *testing.T, name string) map[string]bool {
 	return names
 }
 
-// --- loading -----------------------------------------------------------
+// --- rendering -----------------------------------------------------------
 
 type objKey struct{ kind, name string }
 
 func key(kind, name string) objKey { return objKey{kind, name} }
 
-type image struct {
-	Name string `yaml:"name"`
-}
-
+// manifests is the rendered base: its kustomization, and every object in
+// its Kubernetes type (*appsv1.Deployment, *corev1.Service, ...).
 type manifests struct {
-	kustomization struct {
-		Namespace string   `yaml:"namespace"`
-		Resources []string `yaml:"resources"`
-		Images    []image  `yaml:"images"`
-	}
-	objects map[objKey]*yaml.Node
-	files   map[objKey]string
+	kustomization types.Kustomization
+	objects       map[objKey]runtime.Object
 }
 
-// loadManifests reads kustomization.yaml and every document of every file
-// it lists, and checks that the directory holds nothing it does not list.
-func loadManifests(t *testing.T) *manifests {
+// scheme knows the API types the base may use; an object of any other
+// kind or version does not render.
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{
+		corev1.AddToScheme, appsv1.AddToScheme, autoscalingv2.AddToScheme, policyv1.AddToScheme, networkingv1.AddToScheme,
+	} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}()
+
+func render(t *testing.T, fsys filesys.FileSystem, dir string) *manifests {
 	t.Helper()
-	m := &manifests{objects: map[objKey]*yaml.Node{}, files: map[objKey]string{}}
-	b, err := os.ReadFile(filepath.Join(deployBase, "kustomization.yaml"))
+	objs, err := renderObjects(fsys, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(b, &m.kustomization); err != nil {
+	if len(objs) == 0 {
+		t.Fatal("no Kubernetes objects rendered")
+	}
+	m := &manifests{objects: objs}
+	b, err := fsys.ReadFile(filepath.Join(dir, "kustomization.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.UnmarshalStrict(b, &m.kustomization); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
-	}
-	listed := map[string]bool{}
-	for _, r := range m.kustomization.Resources {
-		listed[filepath.ToSlash(filepath.Clean(r))] = true
-		if _, err := os.Stat(filepath.Join(deployBase, r)); err != nil {
-			t.Errorf("kustomization.yaml lists %s: %v", r, err)
-		}
-	}
-	err = filepath.WalkDir(deployBase, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(deployBase, path)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		if rel == "kustomization.yaml" {
-			return nil
-		}
-		if !listed[rel] {
-			t.Errorf("%s is not listed in kustomization.yaml", rel)
-		}
-		return m.loadFile(t, path, rel)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(m.objects) == 0 {
-		t.Fatal("no Kubernetes objects found")
 	}
 	return m
 }
 
-func (m *manifests) loadFile(t *testing.T, path, rel string) error {
-	f, err := os.Open(path)
+// renderObjects runs kustomize on dir and decodes each object strictly
+// into the type its apiVersion and kind name.
+func renderObjects(fsys filesys.FileSystem, dir string) (map[objKey]runtime.Object, error) {
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fsys, dir)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("kustomize build %s: %w", dir, err)
 	}
-	defer f.Close()
-	dec := yaml.NewDecoder(f)
-	for {
-		var doc yaml.Node
-		err := dec.Decode(&doc)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+	objs := map[objKey]runtime.Object{}
+	for _, r := range res.Resources() {
+		gvk := schema.FromAPIVersionAndKind(r.GetApiVersion(), r.GetKind())
+		obj, err := scheme.New(gvk)
 		if err != nil {
-			t.Errorf("%s: %v", rel, err)
-			return nil
+			return nil, fmt.Errorf("%s %s: %w", gvk, r.GetName(), err)
 		}
-		var h struct {
-			APIVersion string `yaml:"apiVersion"`
-			Kind       string `yaml:"kind"`
-			Metadata   struct {
-				Name string `yaml:"name"`
-			} `yaml:"metadata"`
+		b, err := r.AsYAML()
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", gvk, r.GetName(), err)
 		}
-		if err := doc.Decode(&h); err != nil {
-			t.Errorf("%s: %v", rel, err)
-			continue
+		if err := yaml.UnmarshalStrict(b, obj); err != nil {
+			return nil, fmt.Errorf("%s %s: %w", gvk, r.GetName(), err)
 		}
-		if h.Kind == "" && h.APIVersion == "" {
-			continue // an empty document
-		}
-		if h.Kind == "" || h.APIVersion == "" || h.Metadata.Name == "" {
-			t.Errorf("%s: a document without apiVersion, kind or name", rel)
-			continue
-		}
-		k := key(h.Kind, h.Metadata.Name)
-		if prev, ok := m.files[k]; ok {
-			t.Errorf("%s %s is in both %s and %s", h.Kind, h.Metadata.Name, prev, rel)
-		}
-		m.objects[k], m.files[k] = &doc, rel
+		objs[key(gvk.Kind, r.GetName())] = obj
 	}
+	return objs, nil
 }
 
-func (m *manifests) decode(t *testing.T, n *yaml.Node, v any) {
-	t.Helper()
-	if err := n.Decode(v); err != nil {
-		t.Fatal(err)
-	}
+// find returns the object of type T (its Go type's name is its kind) called
+// name.
+func find[T any](m *manifests, name string) (*T, bool) {
+	o, ok := any(m.objects[key(reflect.TypeFor[T]().Name(), name)]).(*T)
+	return o, ok
 }
 
-func (m *manifests) container(t *testing.T, kind, name string) container {
+// pods is the pod template of every Deployment and StatefulSet.
+func (m *manifests) pods() []corev1.PodTemplateSpec {
+	var pods []corev1.PodTemplateSpec
+	for _, o := range m.objects {
+		switch w := o.(type) {
+		case *appsv1.Deployment:
+			pods = append(pods, w.Spec.Template)
+		case *appsv1.StatefulSet:
+			pods = append(pods, w.Spec.Template)
+		}
+	}
+	return pods
+}
+
+// container is the first container of the Deployment name.
+func (m *manifests) container(t *testing.T, name string) corev1.Container {
 	t.Helper()
-	o, ok := m.objects[key(kind, name)]
+	d, ok := find[appsv1.Deployment](m, name)
 	if !ok {
-		t.Fatalf("no %s %s", kind, name)
+		t.Fatalf("no Deployment %s", name)
 	}
-	var w workload
-	m.decode(t, o, &w)
-	if len(w.Spec.Template.Spec.Containers) == 0 {
-		t.Fatalf("%s %s has no container", kind, name)
+	if len(d.Spec.Template.Spec.Containers) == 0 {
+		t.Fatalf("Deployment %s has no container", name)
 	}
-	return w.Spec.Template.Spec.Containers[0]
+	return d.Spec.Template.Spec.Containers[0]
+}
+
+// data is every key of the ConfigMap or Secret name, with its value; nil
+// when there is no such object.
+func (m *manifests) data(kind, name string) map[string]string {
+	all := map[string]string{}
+	switch o := m.objects[key(kind, name)].(type) {
+	case *corev1.ConfigMap:
+		for k, v := range o.Data {
+			all[k] = v
+		}
+		for k, v := range o.BinaryData {
+			all[k] = string(v)
+		}
+	case *corev1.Secret:
+		for k, v := range o.Data {
+			all[k] = string(v)
+		}
+		for k, v := range o.StringData {
+			all[k] = v
+		}
+	default:
+		return nil
+	}
+	return all
 }
 
 // env resolves a variable of c, following ConfigMap and Secret references.
 // A reference to a key that does not exist fails the test unless it is
 // optional.
-func (m *manifests) env(t *testing.T, c container, name string) (string, bool) {
+func (m *manifests) env(t *testing.T, c corev1.Container, name string) (string, bool) {
 	t.Helper()
 	for _, e := range c.Env {
 		if e.Name != name {
 			continue
 		}
-		var kind string
-		var r *keyRef
+		var kind, obj, k string
+		var optional *bool
 		switch {
-		case e.ValueFrom.ConfigMapKeyRef != nil:
-			kind, r = "ConfigMap", e.ValueFrom.ConfigMapKeyRef
-		case e.ValueFrom.SecretKeyRef != nil:
-			kind, r = "Secret", e.ValueFrom.SecretKeyRef
+		case e.ValueFrom != nil && e.ValueFrom.ConfigMapKeyRef != nil:
+			r := e.ValueFrom.ConfigMapKeyRef
+			kind, obj, k, optional = "ConfigMap", r.Name, r.Key, r.Optional
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			r := e.ValueFrom.SecretKeyRef
+			kind, obj, k, optional = "Secret", r.Name, r.Key, r.Optional
 		default:
 			return e.Value, true
 		}
-		var data dataObject
-		if o, ok := m.objects[key(kind, r.Name)]; ok {
-			m.decode(t, o, &data)
-		}
-		v, ok := data.all()[r.Key]
-		if !ok && !isTrue(r.Optional) {
-			t.Errorf("%s: %s refers to %s %s key %s, which does not exist", c.Name, name, kind, r.Name, r.Key)
+		v, ok := m.data(kind, obj)[k]
+		if !ok && !isTrue(optional) {
+			t.Errorf("%s: %s refers to %s %s key %s, which does not exist", c.Name, name, kind, obj, k)
 		}
 		return v, ok
 	}
 	return "", false
 }
 
-// serviceReaches reports whether the Service name has port servicePort that
-// targets containerPort of the pods it selects.
-func (m *manifests) serviceReaches(t *testing.T, name string, servicePort, containerPort int) bool {
-	t.Helper()
-	o, ok := m.objects[key("Service", name)]
-	if !ok {
-		return false
-	}
-	var svc struct {
-		Spec struct {
-			Selector map[string]string `yaml:"selector"`
-			Ports    []struct {
-				Port       int    `yaml:"port"`
-				TargetPort string `yaml:"targetPort"`
-			} `yaml:"ports"`
-		} `yaml:"spec"`
-	}
-	m.decode(t, o, &svc)
-	if len(svc.Spec.Selector) == 0 {
-		return false
-	}
-	// The pods it selects: the workload of the same name.
-	var pods *workload
-	for _, kind := range []string{"Deployment", "StatefulSet"} {
-		if o, ok := m.objects[key(kind, name)]; ok {
-			var w workload
-			m.decode(t, o, &w)
-			pods = &w
-		}
-	}
-	if pods == nil || !subset(svc.Spec.Selector, pods.Spec.Template.Metadata.Labels) || len(pods.Spec.Template.Spec.Containers) == 0 {
-		return false
-	}
-	c := pods.Spec.Template.Spec.Containers[0]
-	for _, p := range svc.Spec.Ports {
-		target := p.TargetPort
-		if target == "" {
-			target = strconv.Itoa(p.Port)
-		}
-		if p.Port == servicePort && c.resolvePort(target) == containerPort {
-			return true
-		}
-	}
-	return false
-}
-
-// --- the parts of Kubernetes objects the checks read --------------------
-
-type workload struct { // a Deployment or StatefulSet
-	Spec struct {
-		Replicas *int `yaml:"replicas"`
-		Selector struct {
-			MatchLabels map[string]string `yaml:"matchLabels"`
-		} `yaml:"selector"`
-		VolumeClaimTemplates []struct {
-			Metadata struct {
-				Name string `yaml:"name"`
-			} `yaml:"metadata"`
-		} `yaml:"volumeClaimTemplates"`
-		Template struct {
-			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
-			} `yaml:"metadata"`
-			Spec struct {
-				TerminationGracePeriodSeconds *int            `yaml:"terminationGracePeriodSeconds"`
-				SecurityContext               securityContext `yaml:"securityContext"`
-				Containers                    []container     `yaml:"containers"`
-				Volumes                       []struct {
-					Name      string `yaml:"name"`
-					ConfigMap *struct {
-						Name string `yaml:"name"`
-					} `yaml:"configMap"`
-				} `yaml:"volumes"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
-type hpaMetric struct {
-	Resource struct {
-		Name string `yaml:"name"`
-	} `yaml:"resource"`
-}
-
-type securityContext struct {
-	RunAsNonRoot             *bool `yaml:"runAsNonRoot"`
-	ReadOnlyRootFilesystem   *bool `yaml:"readOnlyRootFilesystem"`
-	AllowPrivilegeEscalation *bool `yaml:"allowPrivilegeEscalation"`
-}
-
-type keyRef struct {
-	Name     string `yaml:"name"`
-	Key      string `yaml:"key"`
-	Optional *bool  `yaml:"optional"`
-}
-
-type container struct {
-	Name    string   `yaml:"name"`
-	Image   string   `yaml:"image"`
-	Command []string `yaml:"command"`
-	Args    []string `yaml:"args"`
-	Ports   []struct {
-		Name          string `yaml:"name"`
-		ContainerPort int    `yaml:"containerPort"`
-	} `yaml:"ports"`
-	Env []struct {
-		Name      string `yaml:"name"`
-		Value     string `yaml:"value"`
-		ValueFrom struct {
-			ConfigMapKeyRef *keyRef `yaml:"configMapKeyRef"`
-			SecretKeyRef    *keyRef `yaml:"secretKeyRef"`
-		} `yaml:"valueFrom"`
-	} `yaml:"env"`
-	EnvFrom []struct {
-		ConfigMapRef *keyRef `yaml:"configMapRef"`
-		SecretRef    *keyRef `yaml:"secretRef"`
-	} `yaml:"envFrom"`
-	ReadinessProbe *probe `yaml:"readinessProbe"`
-	LivenessProbe  *probe `yaml:"livenessProbe"`
-	Lifecycle      struct {
-		PreStop *struct {
-			Sleep *struct {
-				Seconds int `yaml:"seconds"`
-			} `yaml:"sleep"`
-		} `yaml:"preStop"`
-	} `yaml:"lifecycle"`
-	Resources struct {
-		Requests map[string]string `yaml:"requests"`
-		Limits   map[string]string `yaml:"limits"`
-	} `yaml:"resources"`
-	SecurityContext securityContext `yaml:"securityContext"`
-	VolumeMounts    []struct {
-		Name      string `yaml:"name"`
-		MountPath string `yaml:"mountPath"`
-	} `yaml:"volumeMounts"`
-}
-
-type probe struct {
-	GRPC *struct {
-		Port    int    `yaml:"port"`
-		Service string `yaml:"service"`
-	} `yaml:"grpc"`
-	HTTPGet *struct {
-		Path string `yaml:"path"`
-		Port string `yaml:"port"` // a number or a port's name
-	} `yaml:"httpGet"`
-}
-
-// port is the number of the container port called name.
-func (c container) port(name string) int {
-	for _, p := range c.Ports {
-		if p.Name == name {
-			return p.ContainerPort
-		}
-	}
-	return 0
-}
-
-// resolvePort turns a port number or name into a number.
-func (c container) resolvePort(p string) int {
-	if n, err := strconv.Atoi(p); err == nil {
-		return n
-	}
-	return c.port(p)
-}
-
 // envNames is every variable c gets: its env, and the keys of whole
 // ConfigMaps and Secrets it takes with envFrom.
-func (c container) envNames(t *testing.T, m *manifests) []string {
+func (m *manifests) envNames(c corev1.Container) []string {
 	var names []string
 	for _, e := range c.Env {
 		names = append(names, e.Name)
 	}
 	for _, from := range c.EnvFrom {
-		kind, r := "ConfigMap", from.ConfigMapRef
-		if r == nil {
-			kind, r = "Secret", from.SecretRef
+		var data map[string]string
+		switch {
+		case from.ConfigMapRef != nil:
+			data = m.data("ConfigMap", from.ConfigMapRef.Name)
+		case from.SecretRef != nil:
+			data = m.data("Secret", from.SecretRef.Name)
 		}
-		if r == nil {
-			continue
-		}
-		var data dataObject
-		if o, ok := m.objects[key(kind, r.Name)]; ok {
-			m.decode(t, o, &data)
-		}
-		for k := range data.all() {
+		for k := range data {
 			names = append(names, k)
 		}
 	}
 	return names
 }
 
-type dataObject struct { // a ConfigMap or Secret
-	Data       map[string]string `yaml:"data"`
-	StringData map[string]string `yaml:"stringData"`
+// serviceReaches reports whether the Service name has port servicePort that
+// targets containerPort of the pods it selects (those of the workload of
+// the same name).
+func (m *manifests) serviceReaches(name string, servicePort, port int) bool {
+	svc, ok := find[corev1.Service](m, name)
+	if !ok || len(svc.Spec.Selector) == 0 {
+		return false
+	}
+	var pod *corev1.PodTemplateSpec
+	if d, ok := find[appsv1.Deployment](m, name); ok {
+		pod = &d.Spec.Template
+	} else if s, ok := find[appsv1.StatefulSet](m, name); ok {
+		pod = &s.Spec.Template
+	}
+	if pod == nil || !subset(svc.Spec.Selector, pod.Labels) || len(pod.Spec.Containers) == 0 {
+		return false
+	}
+	c := pod.Spec.Containers[0]
+	for _, p := range svc.Spec.Ports {
+		target := p.TargetPort
+		if target == (intstr.IntOrString{}) {
+			target = intstr.FromInt32(p.Port) // Kubernetes' default: the same number
+		}
+		if int(p.Port) == servicePort && resolvePort(c, target) == port {
+			return true
+		}
+	}
+	return false
 }
 
-func (d dataObject) all() map[string]string {
-	all := map[string]string{}
-	for k, v := range d.Data {
-		all[k] = v
+// rendered is the image reference kustomize writes for an images entry.
+func rendered(i types.Image) string {
+	ref := cmp.Or(i.NewName, i.Name)
+	if i.NewTag != "" {
+		ref += ":" + i.NewTag
 	}
-	for k, v := range d.StringData {
-		all[k] = v
+	if i.Digest != "" {
+		ref += "@" + i.Digest
 	}
-	return all
+	return ref
+}
+
+// containerPort is the number of c's port called name.
+func containerPort(c corev1.Container, name string) int {
+	for _, p := range c.Ports {
+		if p.Name == name {
+			return int(p.ContainerPort)
+		}
+	}
+	return 0
+}
+
+// resolvePort turns a port number or name into a number.
+func resolvePort(c corev1.Container, p intstr.IntOrString) int {
+	if p.Type == intstr.Int {
+		return p.IntValue()
+	}
+	return containerPort(c, p.StrVal)
 }
 
 // hasSetting reports whether a Redis config text (or argument list) sets
@@ -909,7 +816,7 @@ func subset(sub, of map[string]string) bool {
 	return true
 }
 
-func isTrue(b *bool) bool { return b != nil && *b }
+func isTrue(b *bool) bool { return ptr.Deref(b, false) }
 
 func parseDuration(t *testing.T, name, v string) time.Duration {
 	t.Helper()

@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,12 +24,16 @@ import (
 )
 
 // browser is a person's browser: one cookie jar for the gateway and the
-// Microsoft simulator, following redirects between them.
+// Microsoft simulator, following redirects between them. It plays the
+// frontend too: every flow it starts carries the challenge of a verifier
+// it keeps, which redeems the flow's one-time code.
 type browser struct {
 	t  testing.TB
 	s  *stack.Stack
 	b  *simbrowser.Browser
 	gw string // the gateway's host
+	// verifier proves to the exchange that this browser started the flow.
+	verifier string
 	// Consents lists the scopes of every consent page shown, page by page.
 	Consents [][]string
 }
@@ -38,7 +45,22 @@ func newBrowser(t testing.TB, s *stack.Stack) *browser {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(s.GatewayURL)
-	return &browser{t: t, s: s, b: b, gw: u.Host}
+	return &browser{t: t, s: s, b: b, gw: u.Host, verifier: rand.Text()}
+}
+
+// withChallenge adds the frontend's code challenge to a start URL of the
+// gateway's, as a frontend does when it sends the browser there.
+func (br *browser) withChallenge(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host != br.gw || u.Path != "/oauth/microsoft/start" {
+		return rawURL
+	}
+	h := sha256.Sum256([]byte(br.verifier))
+	q := u.Query()
+	q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(h[:]))
+	q.Set("code_challenge_method", "S256")
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func (br *browser) ctx() context.Context {
@@ -50,7 +72,7 @@ func (br *browser) ctx() context.Context {
 // open loads a URL and follows the redirects through the gateway.
 func (br *browser) open(rawURL string) *simbrowser.Page {
 	br.t.Helper()
-	p, err := br.b.Get(br.ctx(), rawURL)
+	p, err := br.b.Get(br.ctx(), br.withChallenge(rawURL))
 	if err != nil {
 		br.t.Fatalf("open %s: %v", rawURL, err)
 	}
@@ -183,11 +205,11 @@ func (a api) must(method, path string, in, out proto.Message) {
 	}
 }
 
-// exchange redeems a one-time code.
-func exchange(t testing.TB, s *stack.Stack, code string) *identityv1.ExchangeLoginCodeResponse {
+// exchange redeems a one-time code the way br's frontend does.
+func exchange(t testing.TB, br *browser, code string) *identityv1.ExchangeLoginCodeResponse {
 	t.Helper()
 	out := &identityv1.ExchangeLoginCodeResponse{}
-	api{t: t, s: s}.must("POST", "/v1/sessions:exchange", &identityv1.ExchangeLoginCodeRequest{Code: code}, out)
+	api{t: t, s: br.s}.must("POST", "/v1/sessions:exchange", &identityv1.ExchangeLoginCodeRequest{Code: code, CodeVerifier: br.verifier}, out)
 	return out
 }
 
@@ -195,7 +217,7 @@ func exchange(t testing.TB, s *stack.Stack, code string) *identityv1.ExchangeLog
 // session.
 func signedIn(t testing.TB, s *stack.Stack, br *browser, who as) (*identityv1.ExchangeLoginCodeResponse, api) {
 	t.Helper()
-	res := exchange(t, s, loginCode(t, br.signIn(who)))
+	res := exchange(t, br, loginCode(t, br.signIn(who)))
 	if res.GetOutcome() != "signed_in" || res.GetSession().GetAccessToken() == "" {
 		t.Fatalf("%s: want signed_in with a session, got %v", who.email, res)
 	}

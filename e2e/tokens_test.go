@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tandemhq/tandem/e2e/stack"
+	"github.com/tandemhq/tandem/platform/poll"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	"github.com/tandemhq/tandem/providersim/simclient"
 )
@@ -46,7 +49,7 @@ func connectedMailbox(t *testing.T, s *stack.Stack, email string) (api, *identit
 	_, userAPI := signedIn(t, s, br, as{email: email})
 	connect := &identityv1.ConnectMailboxResponse{}
 	userAPI.must("POST", "/v1/mailboxConnection:connect", &identityv1.ConnectMailboxRequest{}, connect)
-	res := exchange(t, s, loginCode(t, br.walk(br.open(connect.GetAuthorizeUrl()), as{email: email})))
+	res := exchange(t, br, loginCode(t, br.walk(br.open(connect.GetAuthorizeUrl()), as{email: email})))
 	if res.GetOutcome() != "mailbox_connected" {
 		t.Fatalf("connect mailbox: %v", res)
 	}
@@ -57,10 +60,12 @@ func connectedMailbox(t *testing.T, s *stack.Stack, email string) (api, *identit
 // replicas at expiry cause one refresh; the rotated refresh token is kept; a
 // revoked grant turns the connection to reconnect_required with the reason.
 func TestScenario_ID_5(t *testing.T) {
-	// Refresh one second before expiry; the simulator issues 4-second tokens.
-	s := stack.Start(t, binDir, stack.Options{IdentityReplicas: 1, Env: []string{"TANDEM_VAULT_REFRESH_BEFORE=1s"}})
+	// The simulator issues 6-second tokens; the vault refreshes them 3
+	// seconds before they expire, which leaves 3 seconds in which a token is
+	// due and still valid.
+	s := stack.Start(t, binDir, stack.Options{IdentityReplicas: 1, Env: []string{"TANDEM_VAULT_REFRESH_BEFORE=3s"}})
 	ctl := sim(t, s)
-	if err := ctl.SetLifetimes(t.Context(), simclient.Lifetimes{AccessTokenSeconds: 4}); err != nil {
+	if err := ctl.SetLifetimes(t.Context(), simclient.Lifetimes{AccessTokenSeconds: 6}); err != nil {
 		t.Fatal(err)
 	}
 	userAPI, conn := connectedMailbox(t, s, contosoUser)
@@ -82,35 +87,87 @@ func TestScenario_ID_5(t *testing.T) {
 		t.Fatalf("a fresh token should be served as is: %v", err)
 	}
 
-	// Wait for the token to enter its refresh window, then storm.
-	time.Sleep(time.Until(first.GetExpireTime().AsTime().Add(-time.Second)) + 50*time.Millisecond)
+	// The storm comes while the refresh is under way. Microsoft holds the
+	// first token request it gets; one caller asks replica 0 again and again
+	// until the token falls due (its expiry comes from the issuing process's
+	// clock) and that replica's refresh reaches Microsoft and is held there.
+	req := &identityv1.GetAccessTokenRequest{ConnectionId: conn.GetId()}
+	hold, err := ctl.AddFault(t.Context(), simclient.Fault{Endpoint: "microsoft.token", Stall: true, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dueCaller string
+	dueCallerErr := make(chan error, 1)
+	go func() {
+		dueCallerErr <- poll.Wait(ctx, 20*time.Second, func() error {
+			resp, err := replicas[0].GetAccessToken(ctx, req)
+			if err != nil {
+				return err
+			}
+			if resp.GetAccessToken() == first.GetAccessToken() {
+				return errors.New("replica 0 still serves the first token")
+			}
+			dueCaller = resp.GetAccessToken()
+			return nil
+		})
+	}()
+	poll.Until(t, 20*time.Second, func() error {
+		faults, err := ctl.Faults(t.Context())
+		if err != nil {
+			return err
+		}
+		for _, f := range faults {
+			if f.ID == hold.ID && f.Remaining == 0 {
+				return nil
+			}
+		}
+		return errors.New("no token refresh has reached Microsoft yet")
+	})
+	// 100 callers on both replicas. Replica 0's join the refresh in flight;
+	// replica 1's find another replica refreshing and a token still valid,
+	// and are answered while Microsoft holds the refresh. Then it is let go.
 	var wg sync.WaitGroup
+	var answeredByReplica1 atomic.Int32
 	tokens := make([]string, 100)
 	errs := make([]error, 100)
 	for i := range 100 {
 		wg.Go(func() {
-			resp, err := replicas[i%2].GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: conn.GetId()})
+			resp, err := replicas[i%2].GetAccessToken(ctx, req)
 			tokens[i], errs[i] = resp.GetAccessToken(), err
+			if i%2 == 1 {
+				answeredByReplica1.Add(1)
+			}
 		})
 	}
+	held := poll.Wait(ctx, 20*time.Second, func() error {
+		if n := answeredByReplica1.Load(); n < 50 {
+			return fmt.Errorf("%d of replica 1's 50 callers answered while replica 0's refresh is held", n)
+		}
+		return nil
+	})
+	if err := ctl.RemoveFault(t.Context(), hold.ID); err != nil {
+		t.Fatal(err)
+	}
 	wg.Wait()
+	if held != nil {
+		t.Fatal(held)
+	}
+	if err := <-dueCallerErr; err != nil {
+		t.Fatalf("the caller that found the token due: %v", err)
+	}
 	// Callers get the new token, or the old one while it is still valid and
 	// the refresh is under way; never anything else.
-	fresh := ""
+	fresh, served := dueCaller, map[bool]int{}
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("caller %d: %v", i, err)
 		}
-		if tokens[i] != first.GetAccessToken() {
-			if fresh != "" && tokens[i] != fresh {
-				t.Fatalf("caller %d got a third token", i)
-			}
-			fresh = tokens[i]
+		if tokens[i] != first.GetAccessToken() && tokens[i] != fresh {
+			t.Fatalf("caller %d got a third token", i)
 		}
+		served[tokens[i] == fresh]++
 	}
-	if fresh == "" {
-		t.Fatal("no caller got a refreshed token")
-	}
+	t.Logf("the storm: %d callers got the old token, %d the refreshed one", served[false], served[true])
 	after, err := ctl.Counter(t.Context(), refreshCounter)
 	if err != nil {
 		t.Fatal(err)
@@ -119,21 +176,35 @@ func TestScenario_ID_5(t *testing.T) {
 		t.Fatalf("100 callers at expiry made %d refreshes, want 1", after-before)
 	}
 
-	// The next refresh works with the rotated refresh token the vault kept.
-	time.Sleep(3*time.Second + 100*time.Millisecond)
-	if _, err := replicas[0].GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: conn.GetId()}); err != nil {
-		t.Fatalf("second refresh: %v", err)
-	}
+	// The next refresh works with the rotated refresh token the vault kept:
+	// once the new token falls due, asking brings another.
+	poll.Until(t, 20*time.Second, func() error {
+		resp, err := replicas[0].GetAccessToken(ctx, req)
+		if err != nil {
+			t.Fatalf("second refresh: %v", err)
+		}
+		if resp.GetAccessToken() == fresh {
+			return errors.New("the refreshed token is still served: not due yet")
+		}
+		return nil
+	})
 
-	// The user's sessions are revoked at Microsoft: invalid_grant.
+	// The user's sessions are revoked at Microsoft: the next refresh gets
+	// invalid_grant.
 	if _, err := ctl.RevokeSessions(t.Context(), contosoUser); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(3*time.Second + 100*time.Millisecond)
-	_, err = replicas[1].GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: conn.GetId()})
-	if status.Code(err) != codes.FailedPrecondition {
+	poll.Until(t, 20*time.Second, func() error {
+		_, err := replicas[1].GetAccessToken(ctx, req)
+		switch status.Code(err) {
+		case codes.FailedPrecondition:
+			return nil
+		case codes.OK:
+			return errors.New("the token is still served: not due for a refresh yet")
+		}
 		t.Fatalf("after revocation want FailedPrecondition, got %v", err)
-	}
+		return nil
+	})
 	mb := &identityv1.GetMailboxConnectionResponse{}
 	userAPI.must("GET", "/v1/mailboxConnection", nil, mb)
 	if mb.GetConnection().GetStatus() != identityv1.ConnectionStatus_CONNECTION_STATUS_RECONNECT_REQUIRED || mb.GetConnection().GetReason() == "" {
@@ -274,4 +345,37 @@ func TestIdentity_CallbackStateIsChecked(t *testing.T) {
 	if code := get(br2, s.GatewayURL+"/oauth/microsoft/callback?"+q.Encode()); code != 400 {
 		t.Fatalf("wrong state: want 400, got %d", code)
 	}
+}
+
+// API tokens are made by people only, never carry more than their creator
+// holds now, and their names are checked text (issue 8, items 2, 3, 6).
+func TestIdentity_APITokensFollowTheirCreator(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	_, ownerAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
+	admin, _ := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+	setRole := func(role identityv1.Role) {
+		t.Helper()
+		ownerAPI.must("PATCH", "/v1/users/"+admin.GetUser().GetId()+"?updateMask=role", &identityv1.User{Role: role}, &identityv1.UpdateUserResponse{})
+	}
+	setRole(identityv1.Role_ROLE_ADMIN)
+	_, adminAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin}) // the new role is in the new session
+
+	created := &identityv1.CreateApiTokenResponse{}
+	adminAPI.must("POST", "/v1/apiTokens", &identityv1.CreateApiTokenRequest{DisplayName: "ci", Role: identityv1.Role_ROLE_ADMIN}, created)
+	tokenAPI := api{t: t, s: s, token: created.GetToken()}
+	tokenAPI.must("GET", "/v1/me", nil, &identityv1.GetMeResponse{})
+
+	// A token mints no tokens.
+	code, body := tokenAPI.call("POST", "/v1/apiTokens", &identityv1.CreateApiTokenRequest{DisplayName: "child", Role: identityv1.Role_ROLE_MEMBER}, nil)
+	wantError(t, code, body, 403, "PERMISSION_DENIED")
+	// A name with a NUL is the client's error, not the server's.
+	code, body = adminAPI.call("POST", "/v1/apiTokens", &identityv1.CreateApiTokenRequest{DisplayName: "ci\u0000bot", Role: identityv1.Role_ROLE_MEMBER}, nil)
+	wantError(t, code, body, 400, "INVALID_ARGUMENT")
+	code, body = ownerAPI.call("PATCH", "/v1/organization?updateMask=displayName", &identityv1.Organization{DisplayName: "ci\u0000bot"}, nil)
+	wantError(t, code, body, 400, "INVALID_ARGUMENT")
+
+	// Demoting the creator ends their Admin token.
+	setRole(identityv1.Role_ROLE_MEMBER)
+	code, body = tokenAPI.call("GET", "/v1/me", nil, nil)
+	wantError(t, code, body, 401, "UNAUTHENTICATED")
 }

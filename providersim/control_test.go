@@ -34,8 +34,8 @@ func TestDeterministicGivenSeed(t *testing.T) {
 	if strings.Join(a, ",") == strings.Join(c, ",") {
 		t.Error("different seeds gave the same ids")
 	}
-	if len(a) != 9 {
-		t.Errorf("want 3 tenants and 6 users, got %d ids", len(a))
+	if len(a) != 10 {
+		t.Errorf("want 3 tenants and 7 users, got %d ids", len(a))
 	}
 }
 

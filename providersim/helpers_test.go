@@ -39,6 +39,7 @@ func start(t testing.TB, opts ...func(*providersim.Options)) *env {
 	t.Helper()
 	var o providersim.Options
 	o.Seed = 42
+	o.AllowHTTPLoopbackNotifications = true // the test receivers are httptest servers
 	for _, f := range opts {
 		f(&o)
 	}

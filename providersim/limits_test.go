@@ -94,60 +94,115 @@ func TestRequestsPerWindowLimit(t *testing.T) {
 	}
 }
 
+// Exchange's sending limits never answer a Graph submission with 429: over
+// the message rate the message waits in the Outbox; past the day's
+// recipients the mailbox is blocked and what it submits comes back as
+// non-delivery reports. Both are counted per mailbox.
 func TestSendingLimits(t *testing.T) {
 	e := start(t)
 	if err := e.c.SetLifetimes(e.ctx, simclient.Lifetimes{AccessTokenSeconds: 7 * 24 * 3600}); err != nil {
 		t.Fatal(err)
 	}
 	token := e.graphToken(providersim.DemoContosoUser)
-	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{MessagesPerMinute: 2, RecipientsPerDay: 5, MaxRecipientsPerMessage: 3}); err != nil {
+	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{MessagesPerMinute: 2, RecipientsPerDay: 5, MaxRecipientsPerMessage: 3, SendBlockSeconds: 3600}); err != nil {
 		t.Fatal(err)
 	}
-	send := func(to ...string) (int, http.Header, []byte) {
-		return e.graphCall("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail(to...)})
-	}
-	for range 2 {
-		if s, _, raw := send(candidate); s != 202 {
-			t.Fatalf("send: %d %s", s, raw)
+	send := func(to ...string) {
+		t.Helper()
+		if s, _, raw := e.graphCall("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail(to...)}); s != 202 {
+			t.Fatalf("send to %v: %d %s", to, s, raw)
 		}
 	}
-	s, hdr, raw := send(candidate)
-	if s != 429 || graphErrorCode(t, raw) != "TooManyRequests" {
-		t.Fatalf("third message in a minute: %d %s", s, raw)
+	count := func(addr, folder string) int {
+		t.Helper()
+		list, err := e.c.Messages(e.ctx, addr, folder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(list)
 	}
-	if ra := retryAfter(t, hdr); ra <= 0 || ra > 60 {
-		t.Errorf("Retry-After %v", ra)
+	counter := func(name string) int64 {
+		t.Helper()
+		n, err := e.c.Counter(e.ctx, name+"/user="+providersim.DemoContosoUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
-	// Draft send and reply count as messages too.
+	for range 3 {
+		send(candidate)
+	}
+	// A draft sent over the rate waits too.
 	draft := e.graphJSON("POST", "/v1.0/me/messages", token, mail(candidate), 201)
-	if s, _, _ := e.graphCall("POST", "/v1.0/me/messages/"+draft["id"].(string)+"/send", token, nil); s != 429 {
-		t.Errorf("draft send over the rate: %d", s)
+	if s, _, raw := e.graphCall("POST", "/v1.0/me/messages/"+draft["id"].(string)+"/send", token, nil); s != 202 {
+		t.Fatalf("draft send over the rate: %d %s", s, raw)
 	}
-	if ext, _ := e.c.Messages(e.ctx, candidate, ""); len(ext) != 2 {
-		t.Errorf("throttled sends were delivered: %d", len(ext))
+	if n := count(candidate, ""); n != 2 {
+		t.Errorf("delivered within the minute: %d, want 2", n)
 	}
-	if _, err := e.c.AdvanceClock(e.ctx, 61*time.Second); err != nil {
+	if n := count(providersim.DemoContosoUser, "outbox"); n != 2 {
+		t.Errorf("outbox holds %d, want 2", n)
+	}
+	if n := counter("graph.overLimit.messagesPerMinute"); n != 2 {
+		t.Errorf("submissions over the rate: %d, want 2", n)
+	}
+	if _, err := e.c.AdvanceClock(e.ctx, 2*time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	// Two recipients sent so far; three more fit the day, four do not.
-	if s, _, raw := send("a@x.example", "b@x.example", "c@x.example", "d@x.example"); s != 400 || graphErrorCode(t, raw) != "ErrorInvalidRecipients" {
+	// The timer releases them (a minute after the first two) without
+	// another Graph call.
+	eventually(t, "held messages delivered", func() bool { return count(candidate, "") == 4 })
+	if n := count(providersim.DemoContosoUser, "outbox"); n != 0 {
+		t.Errorf("outbox still holds %d", n)
+	}
+	if n := count(providersim.DemoContosoUser, "sentitems"); n != 4 {
+		t.Errorf("sent items %d, want 4", n)
+	}
+
+	// Four recipients so far; a message may have at most three.
+	if s, _, raw := e.graphCall("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail("a@x.example", "b@x.example", "c@x.example", "d@x.example")}); s != 400 || graphErrorCode(t, raw) != "ErrorInvalidRecipients" {
 		t.Errorf("over recipients per message: %d %s", s, raw)
 	}
-	if s, _, _ := send("a@x.example", "b@x.example"); s != 202 {
-		t.Errorf("within the day: %d", s)
+	send("a@x.example") // the fifth recipient of the day
+	if n := count("a@x.example", ""); n != 1 {
+		t.Errorf("within the day: %d delivered", n)
 	}
-	s, hdr, raw = send("c@x.example", "d@x.example")
-	if s != 429 || graphErrorCode(t, raw) != "TooManyRequests" {
-		t.Fatalf("over recipients per day: %d %s", s, raw)
+	send("b@x.example", "c@x.example") // past the day: refused, and the mailbox is blocked
+	if _, err := e.c.AdvanceClock(e.ctx, 2*time.Minute); err != nil {
+		t.Fatal(err)
 	}
-	if ra := retryAfter(t, hdr); ra < 23*3600 || ra > 24*3600 {
-		t.Errorf("Retry-After %v, want about a day", ra)
+	send("d@x.example") // blocked
+	for _, a := range []string{"b@x.example", "c@x.example", "d@x.example"} {
+		if n := count(a, ""); n != 0 {
+			t.Errorf("%s received %d messages from a blocked mailbox", a, n)
+		}
 	}
+	inbox, err := e.c.Messages(e.ctx, providersim.DemoContosoUser, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ndrs []string
+	for _, m := range inbox {
+		if strings.HasPrefix(m.Subject, "Undeliverable: ") && strings.Contains(m.Body, "5.1.90") {
+			ndrs = append(ndrs, m.Body)
+		}
+	}
+	if len(ndrs) != 2 || !strings.Contains(ndrs[0]+ndrs[1], "b@x.example") || !strings.Contains(ndrs[0]+ndrs[1], "d@x.example") {
+		t.Errorf("non-delivery reports %q", ndrs)
+	}
+	if n := counter("graph.overLimit.recipientsPerDay"); n != 2 {
+		t.Errorf("submissions past the day's recipients: %d, want 2", n)
+	}
+	// The block ends, and the day's recipients age out.
 	if _, err := e.c.AdvanceClock(e.ctx, 24*time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if s, _, raw := send("c@x.example", "d@x.example"); s != 202 {
-		t.Errorf("next day: %d %s", s, raw)
+	send("d@x.example")
+	if n := count("d@x.example", ""); n != 1 {
+		t.Errorf("next day: %d delivered", n)
+	}
+	if other, _ := e.c.Counter(e.ctx, "graph.overLimit.messagesPerMinute/user="+providersim.DemoContosoAdmin); other != 0 {
+		t.Errorf("another mailbox counted %d", other)
 	}
 }
 

@@ -27,6 +27,8 @@ func DefaultApp() simclient.App {
 		ClientSecret: DefaultClientSecret,
 		RedirectURIs: append([]string(nil), DefaultRedirectURIs...),
 		StaticScopes: []string{"openid", "profile", "email", "offline_access", "User.Read", "Mail.Send", "Mail.ReadWrite", "Mail.Read"},
+		// Tandem tells admins from users by the wids claim, which needs this.
+		GroupMembershipClaims: simclient.GroupClaimsDirectoryRole,
 	}
 }
 
@@ -43,6 +45,12 @@ const (
 	DemoFabrikamUser   = "diego.siciliani@fabrikam.example"
 	DemoNorthwindAdmin = "isaiah.langer@northwind.example"
 	DemoNorthwindUser  = "lynne.robbins@northwind.example"
+
+	// DemoContosoAlias signs in as pgupta@contoso.example, but their address
+	// is pradeep.gupta@contoso.example, and their ID tokens have no email
+	// claim: an app must take the address from Graph's mail.
+	DemoContosoAlias     = "pgupta@contoso.example"
+	DemoContosoAliasMail = "pradeep.gupta@contoso.example"
 )
 
 // DemoTenants describes the demo data seeded unless Options.NoDemoData is set.
@@ -55,6 +63,11 @@ func DemoTenants() []simclient.Tenant {
 			Users: []simclient.User{
 				{GivenName: "Megan", Surname: "Bowen", UserPrincipalName: DemoContosoAdmin, JobTitle: "Head of Talent Acquisition", Admin: true},
 				{GivenName: "Adele", Surname: "Vance", UserPrincipalName: DemoContosoUser, JobTitle: "Senior Recruiter"},
+				{
+					GivenName: "Pradeep", Surname: "Gupta", UserPrincipalName: DemoContosoAlias, JobTitle: "Recruiter",
+					Mail: DemoContosoAliasMail, ProxyAddresses: []string{"smtp:" + DemoContosoAlias, "smtp:pradeep@contoso.example"},
+					OmitEmailClaim: true,
+				},
 			},
 		},
 		{

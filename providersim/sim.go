@@ -44,10 +44,15 @@ type Options struct {
 	// NoDemoData leaves out the demo tenants and users.
 	NoDemoData bool
 	// SigningKey signs ID tokens; nil means a 2048-bit RSA key generated once
-	// per process.
+	// per process. A second process key is always published beside it as
+	// the next key, and the control API rolls keys over.
 	SigningKey *rsa.PrivateKey
 	// HTTPClient sends subscription validation requests and notifications.
 	HTTPClient *http.Client
+	// AllowHTTPLoopbackNotifications lets subscriptions use http://
+	// notification URLs on loopback hosts (127.0.0.0/8, ::1, localhost).
+	// Graph takes only https; make run and tests turn this on.
+	AllowHTTPLoopbackNotifications bool
 	// GraphLimits are the initial Graph limits; zero fields mean Microsoft's.
 	GraphLimits simclient.GraphLimits
 	Logger      *slog.Logger
@@ -73,15 +78,23 @@ type Sim struct {
 	done      chan struct{}
 }
 
+// The process keys: the signing key and the next key that every simulator
+// of the process publishes beside it, generated once (RSA keys are slow).
 var (
-	processKeyOnce sync.Once
-	processKey     *rsa.PrivateKey
-	processKeyErr  error
+	processKeysOnce sync.Once
+	processKeys     [2]*rsa.PrivateKey
+	processKeysErr  error
 )
 
-func defaultSigningKey() (*rsa.PrivateKey, error) {
-	processKeyOnce.Do(func() { processKey, processKeyErr = rsa.GenerateKey(rand.Reader, 2048) })
-	return processKey, processKeyErr
+func processSigningKeys() ([2]*rsa.PrivateKey, error) {
+	processKeysOnce.Do(func() {
+		for i := range processKeys {
+			if processKeys[i], processKeysErr = rsa.GenerateKey(rand.Reader, 2048); processKeysErr != nil {
+				return
+			}
+		}
+	})
+	return processKeys, processKeysErr
 }
 
 // Start starts the simulator. It stops when ctx ends or Close is called.
@@ -90,12 +103,13 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	keys, err := processSigningKeys()
+	if err != nil {
+		return nil, fmt.Errorf("providersim: signing key: %w", err)
+	}
 	key := opts.SigningKey
 	if key == nil {
-		var err error
-		if key, err = defaultSigningKey(); err != nil {
-			return nil, fmt.Errorf("providersim: signing key: %w", err)
-		}
+		key = keys[0]
 	}
 	var lc net.ListenConfig
 	listen := func(addr string) (net.Listener, error) {
@@ -126,7 +140,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	s.graphURL = baseURL(opts.GraphURL, graphL)
 	s.ms, err = microsoft.New(microsoft.Config{
 		Clock: s.clock, IDs: s.ids, Counters: s.counters, Faults: s.faults, Logger: log,
-		BaseURL: s.msURL, GraphURL: s.graphURL, SigningKey: key,
+		BaseURL: s.msURL, GraphURL: s.graphURL, SigningKey: key, NextSigningKey: keys[1],
 	})
 	if err != nil {
 		msL.Close()
@@ -136,6 +150,7 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	s.graph = graph.New(graph.Config{
 		Clock: s.clock, IDs: s.ids, Counters: s.counters, Faults: s.faults, Logger: log,
 		Identity: s.ms, BaseURL: s.graphURL, HTTPClient: opts.HTTPClient,
+		AllowHTTPLoopback: opts.AllowHTTPLoopbackNotifications,
 	})
 	if err = s.graph.SetLimitsFrom(opts.GraphLimits); err == nil {
 		err = s.seed()
@@ -207,7 +222,9 @@ func (s *Sim) Reset() error {
 	defer s.resetMu.Unlock()
 	s.faults.Reset()
 	s.graph.Reset()
-	s.ms.Reset()
+	if err := s.ms.Reset(); err != nil {
+		return err
+	}
 	s.counters.Reset()
 	s.clock.Reset()
 	s.ids.Reset()

@@ -2,6 +2,7 @@ package providersim_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -242,7 +243,7 @@ func TestSubscriptionLifetime(t *testing.T) {
 	if list := e.graphJSON("GET", "/v1.0/subscriptions", token, nil, 200)["value"].([]any); len(list) != 1 {
 		t.Errorf("list %v", list)
 	}
-	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 200 {
+	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 204 {
 		t.Errorf("reauthorize: %d", status)
 	}
 	other := e.graphToken(providersim.DemoContosoAdmin)
@@ -299,7 +300,8 @@ func TestChangeNotifications(t *testing.T) {
 	}
 	n := ns[0]
 	if n.SubscriptionID != sub["id"] || n.ClientState != "cs-1" || n.ChangeType != "created" || n.TenantID != adele.TenantID ||
-		n.Resource != "Users/"+adele.ID+"/Messages/"+n.ResourceData.ID || n.ResourceData.ODataType != "#Microsoft.Graph.Message" {
+		n.Resource != "Users/"+adele.ID+"@"+adele.TenantID+"/Messages/"+n.ResourceData.ID || n.ResourceData.ODataID != n.Resource ||
+		n.ResourceData.ODataType != "#Microsoft.Graph.Message" {
 		t.Errorf("notification %+v", n)
 	}
 	got := e.graphJSON("GET", "/v1.0/me/messages/"+n.ResourceData.ID, token, nil, 200, imm...)
@@ -431,7 +433,7 @@ func TestLifecycleNotifications(t *testing.T) {
 	if n, _ := e.c.Counter(e.ctx, "graph.notifications.paused"); n != 1 {
 		t.Errorf("paused %d", n)
 	}
-	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 200 {
+	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 204 {
 		t.Fatalf("reauthorize: %d", status)
 	}
 	inbound(t, e, providersim.DemoContosoUser, "delivered")
@@ -459,5 +461,66 @@ func TestLifecycleNotifications(t *testing.T) {
 	var ce *simclient.Error
 	if !asError(err, &ce) || ce.Status != 400 {
 		t.Errorf("lifecycle without a URL: %v", err)
+	}
+}
+
+// One POST carries several notifications, of several subscriptions that
+// share the URL, as Graph's do: a receiver must read every entry.
+func TestNotificationsComeInBatches(t *testing.T) {
+	e := start(t)
+	h := newHook(t)
+	adeleToken := e.graphToken(providersim.DemoContosoUser)
+	meganToken := e.graphToken(providersim.DemoContosoAdmin)
+	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{NotificationBatchSize: 3, NotificationBatchWaitMs: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	subA := subscribe(e, adeleToken, map[string]any{"notificationUrl": h.url("/batch"), "clientState": "a"}, 201)["id"].(string)
+	subM := subscribe(e, meganToken, map[string]any{"notificationUrl": h.url("/batch"), "clientState": "m"}, 201)["id"].(string)
+	inbound := func(subject string) {
+		t.Helper()
+		_, err := e.c.Inbound(e.ctx, simclient.InboundMessage{
+			From: simclient.Address{Address: candidate}, Subject: subject,
+			To: []simclient.Address{{Address: providersim.DemoContosoUser}, {Address: providersim.DemoContosoAdmin}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbound("first") // two notifications: wait for a third or the timer
+	inbound("second")
+	eventually(t, "two POSTs", func() bool { return len(h.received("/batch?")) == 2 })
+	var counts []int
+	subs := map[string]int{}
+	for _, raw := range h.received("/batch?") {
+		ns := decodeNotifications(t, raw)
+		counts = append(counts, len(ns))
+		for _, n := range ns {
+			subs[n.SubscriptionID]++
+			if (n.SubscriptionID == subA) != (n.ClientState == "a") {
+				t.Errorf("notification %+v has another subscription's clientState", n)
+			}
+		}
+	}
+	if fmt.Sprint(counts) != "[3 1]" || subs[subA] != 2 || subs[subM] != 2 {
+		t.Errorf("notifications per POST %v, per subscription %v", counts, subs)
+	}
+	ds, err := e.c.Deliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 || ds[0].Notifications != 3 || len(ds[0].SubscriptionIDs) != 3 || ds[1].Notifications != 1 {
+		t.Errorf("deliveries %+v", ds)
+	}
+
+	// Batch size 1: one notification per POST.
+	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{NotificationBatchSize: 1}); err != nil {
+		t.Fatal(err)
+	}
+	inbound("third")
+	eventually(t, "two more POSTs", func() bool { return len(h.received("/batch?")) == 4 })
+	for _, raw := range h.received("/batch?")[2:] {
+		if ns := decodeNotifications(t, raw); len(ns) != 1 {
+			t.Errorf("batch size 1: %d notifications in a POST", len(ns))
+		}
 	}
 }

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 export TANDEM_DATABASE_URL=${TANDEM_DATABASE_URL:-postgres://postgres@localhost:5432/tandem?sslmode=disable}
 export TANDEM_REDIS_URL=${TANDEM_REDIS_URL:-redis://localhost:6379/0}
 export TANDEM_LOG_FORMAT=${TANDEM_LOG_FORMAT:-text}
+# Reflection (grpcurl list) is for development; production leaves it off.
+export TANDEM_GRPC_REFLECTION=${TANDEM_GRPC_REFLECTION:-true}
 
 scripts/deps.sh
 
@@ -43,7 +45,8 @@ trap 'stop; exit 143' TERM
 trap stop EXIT
 
 if [ -x bin/providersim ]; then
-  start providersim bin/providersim
+  # The webhook receiver is local http, which Graph refuses; the sim allows loopback.
+  start providersim bin/providersim -allow-http-loopback
 fi
 start identity bin/identity
 start outreach bin/outreach

@@ -26,6 +26,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/logging/logtest"
 	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 // Services are the gRPC services, in start order.
@@ -189,9 +190,10 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		"TANDEM_MICROSOFT_AUTHORITY=" + s.MicrosoftURL,
 		"TANDEM_PUBLIC_URL=" + s.GatewayURL,
 		"TANDEM_FRONTEND_URL=" + s.FrontendURL,
+		"TANDEM_GRPC_REFLECTION=true",
 	}, opts.Env...)
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
-		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr,
+		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}
@@ -249,20 +251,18 @@ func (s *Stack) waitServing(p *Process, within time.Duration) {
 	}
 	defer conn.Close()
 	client := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	poll.Until(s.t, within, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		resp, err := client.Check(ctx, &healthpb.HealthCheckRequest{})
 		cancel()
 		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			return
+			return nil
 		}
 		if c := p.ExitCode(); c > 0 {
 			s.t.Fatalf("%s exited with %d:\n%s", p.Name, c, tail(p.Logs(), 40))
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.t.Fatalf("%s not SERVING within %s", p.Name, within)
+		return fmt.Errorf("%s is %v (%v), want SERVING", p.Name, resp.GetStatus(), err)
+	})
 }
 
 func tail(s string, lines int) string {
@@ -291,18 +291,17 @@ func freeAddrs(t testing.TB, n int) []string {
 
 func (s *Stack) waitHTTP(url string, within time.Duration) {
 	s.t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
+	poll.Until(s.t, within, func() error {
 		resp, err := http.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+		if err != nil {
+			return fmt.Errorf("%s: %w", url, err)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	s.t.Fatalf("%s did not answer within %s", url, within)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s answers %d, want 200", url, resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // TandemLogs is the output of every Tandem process (not the simulator's),
@@ -347,24 +346,21 @@ func (s *Stack) WaitReady(within time.Duration) Readiness {
 // WaitReadyStatus polls /readyz until it answers code.
 func (s *Stack) WaitReadyStatus(code int, within time.Duration) Readiness {
 	s.t.Helper()
-	deadline := time.Now().Add(within)
 	var last Readiness
-	var lastCode int
-	var lastErr error
-	for time.Now().Before(deadline) {
+	poll.Until(s.t, within, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		lastCode, last, lastErr = s.Ready(ctx)
+		got, r, err := s.Ready(ctx)
 		cancel()
-		if lastErr == nil && lastCode == code {
-			return last
+		last = r
+		if err == nil && got == code {
+			return nil
 		}
 		for name, p := range s.Procs {
 			if c := p.ExitCode(); c > 0 {
 				s.t.Fatalf("%s exited with %d while waiting for /readyz:\n%s", name, c, tail(p.Logs(), 40))
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	s.t.Fatalf("/readyz never answered %d within %s; last %d %+v %v", code, within, lastCode, last, lastErr)
+		return fmt.Errorf("/readyz answers %d %+v (%v), want %d", got, r, err, code)
+	})
 	return last
 }

@@ -383,7 +383,7 @@ func (c cred) apply(ctx context.Context) (context.Context, []grpc.CallOption) {
 func (c cred) secrets() []string {
 	s := []string{c.bearer}
 	if c.service != nil {
-		s = append(s, c.service.Token)
+		s = append(s, c.service.Token.Value())
 	}
 	return s
 }
@@ -484,7 +484,7 @@ func TestAuthenticatorEndToEnd(t *testing.T) {
 		})
 	}
 	for _, logs := range []string{h.serverLogs.String(), h.logs.String()} {
-		assertNotLeaked(t, "log", logs, recruiter, member, superAdmin, revoked, expired, apiAdmin, apiMember, unknownAPI, secretA, secretB, forger.Token)
+		assertNotLeaked(t, "log", logs, recruiter, member, superAdmin, revoked, expired, apiAdmin, apiMember, unknownAPI, secretA, secretB, forger.Token.Value())
 	}
 	if !strings.Contains(h.logs.String(), ErrTokenExpired.Error()) || !strings.Contains(h.logs.String(), errRevoked.Error()) {
 		t.Fatalf("the log should tell why sessions were refused: %s", h.logs.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 type fakeClock struct {
@@ -178,8 +180,8 @@ func TestCachedKeysSingleFlight(t *testing.T) {
 		},
 	}
 	const followers = 8
-	waiting := make(chan struct{}, followers)
-	cache.onWait = func() { waiting <- struct{}{} }
+	var waiting atomic.Int32
+	cache.onWait = func() { waiting.Add(1) }
 
 	type result struct {
 		key ed25519.PublicKey
@@ -195,13 +197,12 @@ func TestCachedKeysSingleFlight(t *testing.T) {
 	for range followers {
 		go get()
 	}
-	for i := range followers {
-		select {
-		case <-waiting: // this follower is now waiting on the one fetch
-		case <-time.After(10 * time.Second):
-			t.Fatalf("only %d of %d callers waited for the fetch in flight", i, followers)
+	poll.Until(t, 10*time.Second, func() error {
+		if n := waiting.Load(); n < followers {
+			return fmt.Errorf("only %d of %d callers wait for the fetch in flight", n, followers)
 		}
-	}
+		return nil
+	})
 	close(release)
 	for range followers + 1 {
 		r := <-results

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // RevocationChecker says whether a login session has been ended (logout,
@@ -17,15 +19,22 @@ type RevocationChecker interface {
 }
 
 // RedisRevocations keeps revoked session ids in the Redis every service
-// shares. An entry only has to outlive the access tokens of its session:
+// shares, under the shared key family RevokedSessionKeys: identity writes
+// them and every service's authenticator reads them. An entry only has to outlive the access tokens of its session:
 // after that the token's own expiry refuses it, so the set stays small.
 type RedisRevocations struct {
 	Client redis.UniversalClient
 	Prefix string // deployment prefix, e.g. "tandem:"; tests use a random one
 }
 
+// RevokedSessionKeys is the shared key family of revoked sessions (ADR 13):
+// <prefix>shared:revoked-session:<session id>.
+func RevokedSessionKeys(prefix string) redisx.Keys {
+	return redisx.SharedKeys(prefix, "revoked-session")
+}
+
 func (r RedisRevocations) key(sessionID string) string {
-	return r.Prefix + "authz:revoked-session:" + sessionID
+	return RevokedSessionKeys(r.Prefix).Key(sessionID)
 }
 
 // Revoke refuses every token of the session from now on. until is the

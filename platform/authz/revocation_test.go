@@ -30,7 +30,7 @@ func TestRedisRevocations(t *testing.T) {
 
 	// The entry outlives the last token by the verifiers' leeway, and no
 	// more: Redis keeps the set small by itself.
-	key := r.Prefix + "authz:revoked-session:ses_1"
+	key := r.Prefix + "shared:revoked-session:ses_1"
 	at, err := rdb.PExpireTime(ctx, key).Result()
 	if err != nil {
 		t.Fatal(err)

@@ -35,18 +35,9 @@ func AllRoles() []Role {
 	return []Role{RoleSuperAdmin, RoleAdmin, RoleRecruiter, RoleHiringManager, RoleMember}
 }
 
-// ParseRole accepts exactly the wire names ("hiring_manager"); anything else,
-// including other spellings, is ErrInvalidRole, because roles arrive in
-// tokens and requests where a lenient parser would widen what is accepted.
-func ParseRole(s string) (Role, error) {
-	r := Role(s)
-	if !r.Valid() {
-		return "", ErrInvalidRole
-	}
-	return r, nil
-}
-
-// Valid reports whether r is one of the five roles.
+// Valid reports whether r is one of the five roles, spelled exactly as on
+// the wire ("hiring_manager"): roles arrive in tokens and requests, where a
+// lenient check would widen what is accepted.
 func (r Role) Valid() bool { return rank[r] > 0 }
 
 // Outranks reports whether r is strictly above other. Admins manage users

@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"log/slog"
 	"regexp"
 
 	"google.golang.org/grpc/credentials"
+
+	"github.com/tandemhq/tandem/platform/config"
 )
 
 // Metadata keys of a service call. The REST gateway forwards only
@@ -21,13 +20,9 @@ const (
 	ServiceNameMetadata  = "x-tandem-service"
 )
 
-// minServiceSecret is the shortest secret accepted: 32 characters of a
-// random string are well past guessing.
-const minServiceSecret = 32
-
 // DevServiceToken is the service token of the local stack, the default of
 // every binary's -service-token. Each binary warns when it runs with it.
-const DevServiceToken = "dev-service-token-not-for-production-use"
+const DevServiceToken = config.DevServiceToken
 
 var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 
@@ -35,21 +30,13 @@ var serviceName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
 // internal methods. Previous is accepted too, so the secret can rotate
 // without stopping everything: deploy with the new Current and the old as
 // Previous, then drop Previous once every caller sends the new one. The
-// zero value accepts no service caller.
+// zero value accepts no service caller. It is config.ServiceTokens (which
+// registers and validates the flags) as a checker:
+// authz.ServiceTokens(cfg.ServiceTokens). The fields are config.Secret, so
+// printing it shows no secret.
 type ServiceTokens struct {
-	Current  string
-	Previous string
-}
-
-// Validate checks the configuration.
-func (s ServiceTokens) Validate() error {
-	if len(s.Current) < minServiceSecret {
-		return fmt.Errorf("authz: service token must be at least %d characters", minServiceSecret)
-	}
-	if s.Previous != "" && len(s.Previous) < minServiceSecret {
-		return fmt.Errorf("authz: previous service token must be at least %d characters", minServiceSecret)
-	}
-	return nil
+	Current  config.Secret
+	Previous config.Secret
 }
 
 func (s ServiceTokens) enabled() bool { return s.Current != "" }
@@ -63,28 +50,21 @@ func (s ServiceTokens) Accepts(token string) bool {
 	// and both secrets are always compared so timing does not tell which
 	// one matched.
 	got := sha256.Sum256([]byte(token))
-	cur := sha256.Sum256([]byte(s.Current))
+	cur := sha256.Sum256([]byte(s.Current.Value()))
 	ok := subtle.ConstantTimeCompare(got[:], cur[:])
 	if s.Previous != "" {
-		prev := sha256.Sum256([]byte(s.Previous))
+		prev := sha256.Sum256([]byte(s.Previous.Value()))
 		ok |= subtle.ConstantTimeCompare(got[:], prev[:])
 	}
 	return ok == 1
 }
 
-func (s ServiceTokens) String() string             { return "ServiceTokens{[redacted]}" }
-func (s ServiceTokens) GoString() string           { return s.String() }
-func (s ServiceTokens) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
-func (s ServiceTokens) LogValue() slog.Value       { return slog.StringValue("[redacted]") }
-
-// MarshalJSON redacts the secrets, for config dumps.
-func (s ServiceTokens) MarshalJSON() ([]byte, error) { return json.Marshal("[redacted]") }
-
 // ServiceCredentials attaches a service's name and secret to every call on
 // a connection: grpc.WithPerRPCCredentials(authz.ServiceCredentials{...}).
+// Token is a config.Secret, so printing the credentials shows no secret.
 type ServiceCredentials struct {
 	Name  string
-	Token string
+	Token config.Secret
 }
 
 var _ credentials.PerRPCCredentials = ServiceCredentials{}
@@ -94,23 +74,9 @@ func (c ServiceCredentials) GetRequestMetadata(context.Context, ...string) (map[
 	if !serviceName.MatchString(c.Name) || c.Token == "" {
 		return nil, errors.New("authz: service credentials need a name and a token")
 	}
-	return map[string]string{ServiceNameMetadata: c.Name, ServiceTokenMetadata: c.Token}, nil
+	return map[string]string{ServiceNameMetadata: c.Name, ServiceTokenMetadata: c.Token.Value()}, nil
 }
 
 // RequireTransportSecurity is false: services talk plaintext gRPC inside
 // the cluster network, and transport security there, if any, is the mesh's.
 func (c ServiceCredentials) RequireTransportSecurity() bool { return false }
-
-func (c ServiceCredentials) String() string {
-	return "ServiceCredentials{Name: " + c.Name + ", Token: [redacted]}"
-}
-func (c ServiceCredentials) GoString() string           { return c.String() }
-func (c ServiceCredentials) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
-func (c ServiceCredentials) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("name", c.Name), slog.String("token", "[redacted]"))
-}
-
-// MarshalJSON redacts the secret, for config dumps.
-func (c ServiceCredentials) MarshalJSON() ([]byte, error) {
-	return json.Marshal(map[string]string{"name": c.Name, "token": "[redacted]"})
-}

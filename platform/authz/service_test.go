@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+
+	"github.com/tandemhq/tandem/platform/config/configtest"
 )
 
 const (
@@ -41,17 +43,6 @@ func TestServiceTokensAccepts(t *testing.T) {
 	}
 }
 
-func TestServiceTokensValidate(t *testing.T) {
-	if err := (ServiceTokens{Current: secretA, Previous: secretB}).Validate(); err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range []ServiceTokens{{}, {Current: "short"}, {Current: secretA, Previous: "short"}} {
-		if err := bad.Validate(); err == nil {
-			t.Errorf("%v validated", bad)
-		}
-	}
-}
-
 func TestServiceSecretsNeverPrinted(t *testing.T) {
 	var logged bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logged, nil))
@@ -71,6 +62,8 @@ func TestServiceSecretsNeverPrinted(t *testing.T) {
 			t.Errorf("secret printed: %s", out)
 		}
 	}
+	configtest.NoSecrets(t, tokens, secretA, secretB)
+	configtest.NoSecrets(t, creds, secretA)
 }
 
 func TestServiceCredentialsMetadata(t *testing.T) {

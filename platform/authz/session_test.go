@@ -20,6 +20,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/tandemhq/tandem/platform/apperr"
+
+	"github.com/tandemhq/tandem/platform/config/configtest"
 )
 
 var t0 = time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)
@@ -131,6 +133,7 @@ func TestSigningKeyNeverPrintsTheKey(t *testing.T) {
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%d", "%q"} {
 		outs = append(outs, fmt.Sprintf(verb, k), fmt.Sprintf(verb, &k))
 	}
+	configtest.NoSecrets(t, k, append(secrets, string(k.Key))...)
 	for _, out := range outs {
 		if !strings.Contains(out, "k1") {
 			t.Errorf("output lost the key id: %q", out)

@@ -49,31 +49,6 @@ func parse(fs *flag.FlagSet, args []string, lookup func(string) (string, bool)) 
 	return errors.Join(errs...)
 }
 
-// Secret is a string flag value that never prints.
-type Secret string
-
-func (s *Secret) String() string {
-	if s == nil || *s == "" {
-		return ""
-	}
-	return "[redacted]"
-}
-
-// Set implements flag.Value.
-func (s *Secret) Set(v string) error { *s = Secret(v); return nil }
-
-// Value returns the secret itself, for the code that needs it.
-func (s Secret) Value() string { return string(s) }
-
-// LogValue keeps the secret out of structured logs.
-func (s Secret) LogValue() string { return (&s).String() }
-
-// SecretFlag registers a secret on fs.
-func SecretFlag(fs *flag.FlagSet, p *Secret, name string, value string, usage string) {
-	*p = Secret(value)
-	fs.Var(p, name, usage+" (secret)")
-}
-
 // RedactURL hides the password of a connection URL, for printing.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tandemhq/tandem/platform/config/configtest"
 )
 
 func randomKey(t testing.TB) []byte {
@@ -289,6 +291,9 @@ func TestKeysNeverPrinted(t *testing.T) {
 			}
 		}
 	}
+	// And every rendering configtest knows, by value and by pointer.
+	configtest.NoSecrets(t, *ring, string(k1))
+	configtest.NoSecrets(t, *dk, string(dk.raw[:]))
 	if !strings.Contains(logged.String(), `"primary":"k1"`) || !strings.Contains(logged.String(), dk.ID()) {
 		t.Fatalf("log output lost the ids: %s", logged.String())
 	}

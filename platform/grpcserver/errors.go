@@ -5,11 +5,19 @@ import (
 	"errors"
 	"log/slog"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/tandemhq/tandem/platform/apperr"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
+)
+
+// SQLSTATEs of text Postgres refuses to store.
+const (
+	pgInvalidByteSequence     = "22021" // character_not_in_repertoire: a NUL, or bytes not of the encoding
+	pgUntranslatableCharacter = "22P05" // untranslatable_character
 )
 
 // InternalMessage is all a client learns of an unexpected error.
@@ -57,6 +65,13 @@ func ToStatus(err error) (*status.Status, bool) {
 			}
 		}
 		return st, code == codes.Unavailable && ae.Cause != nil
+	}
+	// A second line behind the request checks: text Postgres cannot store
+	// (a NUL, bytes that are not UTF-8) is the client's, not ours. The
+	// driver's message quotes the input, so it is not passed on.
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == pgInvalidByteSequence || pgErr.Code == pgUntranslatableCharacter) {
+		return status.New(codes.InvalidArgument, "the request contains text that cannot be stored (a NUL character or invalid UTF-8)"), false
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

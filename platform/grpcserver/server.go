@@ -2,7 +2,8 @@
 // (DESIGN §5): OpenTelemetry stats handler, panic recovery, slog logging with
 // trace ids, authentication, request validation, error mapping to a public
 // status, gRPC health that is NOT_SERVING until the service's dependencies
-// answer, reflection, and a graceful shutdown in a fixed order.
+// answer, reflection when asked for, undecodable requests answered
+// InvalidArgument (codec.go), and a graceful shutdown in a fixed order.
 package grpcserver
 
 import (
@@ -79,6 +80,10 @@ type Options struct {
 	ServerOptions []grpc.ServerOption
 	// Closers is released after the server stops; nil makes a new list.
 	Closers *Closers
+	// Reflection registers gRPC server reflection, which lists every
+	// service and method (internal ones too) to anyone who asks: for
+	// development (make run), off by default.
+	Reflection bool
 }
 
 // Server is a gRPC server with Tandem's runtime around it.
@@ -88,6 +93,7 @@ type Server struct {
 	grpc    *grpc.Server
 	health  *health.Server
 	closers *Closers
+	codec   *requestCodec
 	mu      sync.Mutex
 	serving bool
 	events  func(string) // test hook: names each shutdown step as it happens
@@ -110,16 +116,19 @@ func New(opts Options) *Server {
 	if opts.Closers == nil {
 		opts.Closers = &Closers{}
 	}
-	s := &Server{opts: opts, log: opts.Logger, health: health.NewServer(), closers: opts.Closers}
+	s := &Server{opts: opts, log: opts.Logger, health: health.NewServer(), closers: opts.Closers, codec: newRequestCodec()}
 	serverOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.None(
 			filters.ServicePrefix("grpc.health."), filters.ServicePrefix("grpc.reflection."))))),
-		grpc.ChainUnaryInterceptor(s.unaryOutcome, s.unaryRecover, s.unaryAuth, s.unaryValidate),
-		grpc.ChainStreamInterceptor(s.streamOutcome, s.streamRecover, s.streamAuth),
+		grpc.ForceServerCodecV2(s.codec),
+		grpc.ChainUnaryInterceptor(s.unaryOutcome, s.unaryRecover, s.unaryDecoded, s.unaryAuth, s.unaryValidate),
+		grpc.ChainStreamInterceptor(s.streamOutcome, s.streamRecover, s.streamDecoded, s.streamAuth),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(serverOpts...)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
-	reflection.Register(s.grpc)
+	if opts.Reflection {
+		reflection.Register(s.grpc)
+	}
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	s.health.SetServingStatus(LivenessService, healthpb.HealthCheckResponse_SERVING)
 	return s
@@ -238,13 +247,6 @@ func (s *Server) unaryValidate(ctx context.Context, req any, info *grpc.UnarySer
 	return h(ctx, req)
 }
 
-// Serving reports whether health currently says SERVING.
-func (s *Server) Serving() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serving
-}
-
 // watchHealth runs the checks until ctx ends, flipping health between
 // SERVING and NOT_SERVING.
 func (s *Server) watchHealth(ctx context.Context) {
@@ -355,6 +357,8 @@ func (s *Server) shutdown(stopHealth context.CancelFunc, healthDone <-chan struc
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.opts.ShutdownTimeout)
 	defer cancel()
+	// Close logs each failure with what failed; at exit there is nothing
+	// else to do about one, and Serve reports how serving ended.
 	_ = s.closers.Close(cctx, s.log)
 	s.event("closed")
 	s.log.InfoContext(ctx, "stopped")

@@ -3,6 +3,7 @@ package grpcserver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -23,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 // testService answers UnaryCall according to the request,
@@ -64,6 +66,7 @@ var allowAll = AuthFunc(func(ctx context.Context, _ string) (context.Context, er
 
 type harness struct {
 	srv    *Server
+	conn   *grpc.ClientConn
 	client testpb.TestServiceClient
 	health healthpb.HealthClient
 	svc    *testService
@@ -100,7 +103,7 @@ func start(t *testing.T, opts Options, hook func(string)) *harness {
 		<-done
 		conn.Close()
 	})
-	return &harness{srv: srv, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
+	return &harness{srv: srv, conn: conn, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
 }
 
 func call(t *testing.T, h *harness, cmd string) (*testpb.SimpleResponse, error) {
@@ -209,17 +212,24 @@ func TestValidatorRunsBeforeHandler(t *testing.T) {
 
 func waitHealth(t *testing.T, h *harness, service string, want healthpb.HealthCheckResponse_ServingStatus) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, func() error {
 		resp, err := h.health.Check(t.Context(), &healthpb.HealthCheckRequest{Service: service})
-		if err == nil && resp.GetStatus() == want {
-			return
+		if err != nil || resp.GetStatus() != want {
+			return fmt.Errorf("health of %q is %v (%v), want %v", service, resp.GetStatus(), err, want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("health of %q never became %v (last %v, %v)", service, want, resp.GetStatus(), err)
+		return nil
+	})
+}
+
+// waitCallStarted waits until the test service's handler has been entered.
+func waitCallStarted(t *testing.T, h *harness) {
+	t.Helper()
+	poll.Until(t, 10*time.Second, func() error {
+		if h.svc.calls.Load() == 0 {
+			return errors.New("the slow call has not reached the handler")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 func TestHealthFollowsDependencies(t *testing.T) {
@@ -264,28 +274,17 @@ func TestShutdownOrder(t *testing.T) {
 		_, err := call(t, h, "slow")
 		inflight <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.svc.calls.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("slow call never started")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCallStarted(t, h)
 	h.cancel()
 	// Health goes NOT_SERVING while the call is still held.
-	deadline = time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, func() error {
 		mu.Lock()
-		got := slices.Contains(events, "health:not_serving")
-		mu.Unlock()
-		if got {
-			break
+		defer mu.Unlock()
+		if !slices.Contains(events, "health:not_serving") {
+			return fmt.Errorf("health has not gone NOT_SERVING; events so far %v", events)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("health never went NOT_SERVING")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 	h.svc.release <- struct{}{}
 	if err := <-inflight; err != nil {
 		t.Fatalf("in-flight call should complete during graceful stop: %v", err)
@@ -315,13 +314,7 @@ func TestShutdownHardStopsAfterTimeout(t *testing.T) {
 		_, err := call(t, h, "slow")
 		inflight <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for h.svc.calls.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("slow call never started")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitCallStarted(t, h)
 	h.cancel()
 	if err := <-inflight; status.Code(err) != codes.Unavailable {
 		t.Fatalf("a call cut off by the hard stop should fail Unavailable, got %v", err)

@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"time"
 
@@ -36,44 +35,36 @@ import (
 )
 
 // DefaultAddr is identity's gRPC address in the local stack.
-const DefaultAddr = "127.0.0.1:9101"
+const DefaultAddr = config.DefaultIdentityAddr
 
 // Config is what a service needs to reach identity and to recognise other
 // services.
 type Config struct {
-	Addr                 string
-	ServiceToken         config.Secret
-	ServiceTokenPrevious config.Secret
+	Addr string
+	// ServiceTokens are sent to identity (Current) and accepted from other
+	// services (both).
+	ServiceTokens config.ServiceTokens
 	// APITokenTTL bounds how long a resolved API token is trusted without
 	// asking identity again: a revoked API token stops working here within
 	// this time. Zero asks identity on every call.
 	APITokenTTL time.Duration
 }
 
-// Register adds the flags (with their TANDEM_* fallbacks through
-// config.Parse).
+// Register implements config.Group: -identity-addr and the service tokens
+// are platform/config's shared flags.
 func (c *Config) Register(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "identity-addr", DefaultAddr, "identity service gRPC address")
-	config.SecretFlag(fs, &c.ServiceToken, "service-token", authz.DevServiceToken, "shared secret Tandem services authenticate each other with")
-	config.SecretFlag(fs, &c.ServiceTokenPrevious, "service-token-previous", "", "the service token being rotated out, still accepted")
+	config.IdentityAddr(fs, &c.Addr)
+	c.ServiceTokens.Register(fs)
 	fs.DurationVar(&c.APITokenTTL, "api-token-cache-ttl", 30*time.Second, "how long a checked API token is trusted before identity is asked again (0: every call)")
 }
 
-// Validate reports every bad setting.
+// Validate implements config.Group.
 func (c *Config) Validate(p *config.Problems) {
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		p.Addf("identity-addr", "must be host:port")
-	}
-	if err := c.serviceTokens().Validate(); err != nil {
-		p.Addf("service-token", "%v", err)
-	}
+	config.CheckHostPort(p, "identity-addr", c.Addr)
+	c.ServiceTokens.Validate(p)
 	if c.APITokenTTL < 0 || c.APITokenTTL > 5*time.Minute {
 		p.Addf("api-token-cache-ttl", "must be between 0 and 5m")
 	}
-}
-
-func (c *Config) serviceTokens() authz.ServiceTokens {
-	return authz.ServiceTokens{Current: c.ServiceToken.Value(), Previous: c.ServiceTokenPrevious.Value()}
 }
 
 // Client talks to identity on behalf of one service.
@@ -91,7 +82,7 @@ type Client struct {
 func Dial(cfg Config, name string) (*Client, error) {
 	conn, err := grpc.NewClient(cfg.Addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithPerRPCCredentials(authz.ServiceCredentials{Name: name, Token: cfg.ServiceToken.Value()}),
+		grpc.WithPerRPCCredentials(authz.ServiceCredentials{Name: name, Token: cfg.ServiceTokens.Current}),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	)
 	if err != nil {
@@ -100,7 +91,7 @@ func Dial(cfg Config, name string) (*Client, error) {
 	c := &Client{
 		conn:     conn,
 		api:      identityv1.NewIdentityServiceClient(conn),
-		services: cfg.serviceTokens(),
+		services: authz.ServiceTokens(cfg.ServiceTokens),
 		tokens:   newTokenCache(cfg.APITokenTTL, maxCachedTokens),
 	}
 	c.keys = &authz.CachedKeys{Fetch: c.fetchKeys}
@@ -121,7 +112,7 @@ func (c *Client) Keys() authz.KeySource { return c.keys }
 // the sign-outs identity records in Redis under prefix), API tokens
 // (resolved by identity) and other services' token, and applies policy.
 func (c *Client) Authenticator(policy authz.Policy, rdb redis.UniversalClient, prefix string, log *slog.Logger) *authz.Authenticator {
-	if log != nil && c.services.Current == authz.DevServiceToken {
+	if log != nil && c.services.Current.Value() == config.DevServiceToken {
 		log.Warn("using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
 	return &authz.Authenticator{

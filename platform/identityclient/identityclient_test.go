@@ -114,7 +114,7 @@ func startIdentity(t *testing.T) (*fakeIdentity, string) {
 
 func dial(t *testing.T, addr string, ttl time.Duration) *Client {
 	t.Helper()
-	c, err := Dial(Config{Addr: addr, ServiceToken: serviceToken, APITokenTTL: ttl}, "outreach")
+	c, err := Dial(Config{Addr: addr, ServiceTokens: config.ServiceTokens{Current: serviceToken}, APITokenTTL: ttl}, "outreach")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,10 +311,10 @@ func TestConfig(t *testing.T) {
 	}
 	var p config.Problems
 	c.Validate(&p)
-	if err := p.Err(); err != nil || c.Addr != DefaultAddr || c.ServiceToken.Value() != authz.DevServiceToken {
+	if err := p.Err(); err != nil || c.Addr != DefaultAddr || c.ServiceTokens.Current.Value() != authz.DevServiceToken {
 		t.Fatalf("defaults: %+v, %v", c, err)
 	}
-	c = Config{Addr: "nope", ServiceToken: "short", APITokenTTL: time.Hour}
+	c = Config{Addr: "nope", ServiceTokens: config.ServiceTokens{Current: "short"}, APITokenTTL: time.Hour}
 	p = config.Problems{}
 	c.Validate(&p)
 	err := p.Err()

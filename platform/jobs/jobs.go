@@ -42,7 +42,12 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema string, log *slog.L
 		// Unlock even when ctx has ended; a connection that cannot unlock is
 		// closed, which releases the lock too.
 		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext($1))", key); err != nil {
-			_ = conn.Conn().Close(context.WithoutCancel(ctx))
+			log.WarnContext(ctx, "river migrate: unlock failed; closing the connection, which releases the lock", slog.String("schema", schema), slog.Any("error", err))
+			if cerr := conn.Conn().Close(context.WithoutCancel(ctx)); cerr != nil {
+				// The server ends the session, and its lock, when the
+				// connection drops; the next migration waits until then.
+				log.WarnContext(ctx, "river migrate: closing the connection failed", slog.String("schema", schema), slog.Any("error", cerr))
+			}
 		}
 	}()
 	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {

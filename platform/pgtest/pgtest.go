@@ -31,7 +31,7 @@ func AdminURL() string {
 // RandomSuffix returns a short random hex string for names.
 func RandomSuffix() string {
 	var b [6]byte
-	_, _ = rand.Read(b[:])
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails; it crashes the program instead
 	return hex.EncodeToString(b[:])
 }
 
@@ -97,7 +97,11 @@ func NewRedis(t testing.TB) *redis.Client {
 		t.Fatalf("pgtest: TANDEM_TEST_REDIS_URL: %v", err)
 	}
 	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { _ = rdb.Close() })
+	t.Cleanup(func() {
+		if err := rdb.Close(); err != nil {
+			t.Errorf("pgtest: closing Redis: %v", err)
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
@@ -117,7 +121,10 @@ func RedisPrefixCleaned(t testing.TB, rdb redis.UniversalClient) string {
 		defer cancel()
 		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
 		for iter.Next(ctx) {
-			_ = rdb.Del(ctx, iter.Val()).Err()
+			if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
+				t.Errorf("pgtest: cleaning up %s: %v", prefix, err)
+				return
+			}
 		}
 		if err := iter.Err(); err != nil {
 			t.Errorf("pgtest: cleaning up %s: %v", prefix, err)

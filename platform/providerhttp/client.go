@@ -244,7 +244,7 @@ func (c *Client) prepareBody(req *http.Request) (replay, error) {
 	}
 	buf, err := io.ReadAll(io.LimitReader(req.Body, c.maxReplayBody+1))
 	if err != nil {
-		_ = req.Body.Close()
+		_ = req.Body.Close() // the read error is the one to report
 		return replay{}, fmt.Errorf("providerhttp: reading request body: %w", err)
 	}
 	if int64(len(buf)) > c.maxReplayBody {
@@ -256,6 +256,8 @@ func (c *Client) prepareBody(req *http.Request) (replay, error) {
 		}{io.MultiReader(bytes.NewReader(buf), req.Body), req.Body}
 		return replay{first: rest, length: req.ContentLength}, nil
 	}
+	// Everything was read; a body that fails to close has nothing left to
+	// lose, and the request goes out from the copy.
 	_ = req.Body.Close()
 	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	first, _ := get()
@@ -271,7 +273,7 @@ func (c *Client) do(ctx context.Context, req *http.Request) (_ *http.Response, a
 	// it, as http.Client would.
 	defer func() {
 		if attempts == 0 && body.first != nil {
-			_ = body.first.Close()
+			_ = body.first.Close() // unsent; the error that stopped it is returned
 		}
 	}()
 	unknownOutcomeOK := body.replayable && retryableOnUnknownOutcome(req)
@@ -446,6 +448,7 @@ func (c *Client) pause(ctx context.Context, key string, d time.Duration) {
 
 // drain reads a little of a body we are discarding so the connection can
 // be reused, then closes it.
+// A failed read or close only costs the connection's reuse.
 func drain(resp *http.Response) {
 	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
 	_ = resp.Body.Close()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	"github.com/tandemhq/tandem/platform/ratelimit"
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // A Graph client for mailboxes: 10,000 requests per 10 minutes and 4
@@ -18,9 +19,10 @@ import (
 func Example() {
 	var rdb redis.UniversalClient // from platform's Redis setup
 	var logger *slog.Logger
+	prefix := "tandem:" // -redis-prefix
 
-	limiter, _ := ratelimit.NewLimiter(rdb, "tandem:rl:graph:", ratelimit.Limit{Events: 10_000, Per: 10 * time.Minute, Burst: 50})
-	slots, _ := ratelimit.NewSemaphore(rdb, "tandem:sem:graph:", 4, 30*time.Second)
+	limiter, _ := ratelimit.NewLimiter(rdb, redisx.ServiceKeys(prefix, "mailbox", "ratelimit-graph"), ratelimit.Limit{Events: 10_000, Per: 10 * time.Minute, Burst: 50})
+	slots, _ := ratelimit.NewSemaphore(rdb, redisx.ServiceKeys(prefix, "mailbox", "concurrency-graph"), 4, 30*time.Second)
 	graph := providerhttp.New(providerhttp.Options{
 		Provider:    "graph",
 		Limiter:     limiter,

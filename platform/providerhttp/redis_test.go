@@ -13,8 +13,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/poll"
 
 	"github.com/tandemhq/tandem/platform/ratelimit"
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // These tests run two Clients with their own Redis connections, standing
@@ -31,14 +33,14 @@ func newReplicas(t *testing.T, limit *ratelimit.Limit, holders int) (a, b *Clien
 	mk := func(rdb *redis.Client) *Client {
 		o := Options{MaxRetryAfter: 10 * time.Second}
 		if limit != nil {
-			l, err := ratelimit.NewLimiter(rdb, prefix+"rl:", *limit)
+			l, err := ratelimit.NewLimiter(rdb, redisx.ServiceKeys(prefix, "test", "ratelimit"), *limit)
 			if err != nil {
 				t.Fatal(err)
 			}
 			o.Limiter = l
 		}
 		if holders > 0 {
-			s, err := ratelimit.NewSemaphore(rdb, prefix+"sem:", holders, 5*time.Second)
+			s, err := ratelimit.NewSemaphore(rdb, redisx.ServiceKeys(prefix, "test", "concurrency"), holders, 5*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,11 +122,13 @@ func TestReplicasShareConcurrencyLimit(t *testing.T) {
 	// Failures are reported after the handlers are released and the
 	// requests have returned, so no goroutine outlives the test.
 	var failure string
-	for deadline := time.Now().Add(10 * time.Second); inFlight.Load() < 2; {
-		if time.Now().After(deadline) {
-			failure = "two requests never got slots"
-			break
+	if err := poll.Wait(t.Context(), 10*time.Second, func() error {
+		if n := inFlight.Load(); n < 2 {
+			return fmt.Errorf("%d requests reached the provider, want both slots taken", n)
 		}
+		return nil
+	}); err != nil {
+		failure = err.Error()
 	}
 	// Both slots are taken and their holders blocked; for a while, no
 	// third request may reach the provider.
@@ -173,14 +177,13 @@ func TestRetryAfterPausesOtherReplicas(t *testing.T) {
 		do(t, a, ctx, srv.URL, "a")
 	}()
 	// Wait until replica A has shared the provider's Retry-After.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if ttl, _ := rdb.PTTL(t.Context(), prefix+"rl:mbx-1").Result(); ttl > 100*time.Millisecond {
-			break
+	poll.Until(t, 10*time.Second, func() error {
+		ttl, err := rdb.PTTL(t.Context(), redisx.ServiceKeys(prefix, "test", "ratelimit").Key("mbx-1")).Result()
+		if err != nil || ttl <= 100*time.Millisecond {
+			return fmt.Errorf("replica A has not paused the key: its TTL is %s (%v)", ttl, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("replica A never paused the key")
-		}
-	}
+		return nil
+	})
 	do(t, b, ctx, srv.URL, "b")
 	<-done
 	mu.Lock()

@@ -143,3 +143,15 @@ func redactError(err error) error {
 	}
 	return err
 }
+
+// HTTPClient is c as an *http.Client, for libraries that take one (go-oidc's
+// key set): every request, and every redirect it follows, goes through Do
+// with its retries, limits and telemetry.
+func (c *Client) HTTPClient() *http.Client { return &http.Client{Transport: roundTripper{c}} }
+
+type roundTripper struct{ c *Client }
+
+// RoundTrip implements http.RoundTripper. Do closes the request body, as a
+// RoundTripper must, and clones the request for each attempt rather than
+// changing it.
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) { return t.c.Do(req) }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // Limit is a steady rate with a burst: Events per Per on average, and at
@@ -85,19 +87,20 @@ return 1
 // Limit.
 type Limiter struct {
 	rdb      redis.UniversalClient
-	prefix   string
+	keys     redisx.Keys
 	limit    Limit
 	interval int64 // µs
 }
 
-// NewLimiter returns a limiter whose buckets live under prefix, e.g.
-// "tandem:rl:lever:". Different limits must use different prefixes.
-func NewLimiter(rdb redis.UniversalClient, prefix string, limit Limit) (*Limiter, error) {
+// NewLimiter returns a limiter whose buckets are the members of keys, one
+// per limited key: redisx.ServiceKeys(prefix, "mailbox", "ratelimit-graph").
+// Different limits must use different key families.
+func NewLimiter(rdb redis.UniversalClient, keys redisx.Keys, limit Limit) (*Limiter, error) {
 	interval, err := limit.interval()
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{rdb: rdb, prefix: prefix, limit: limit, interval: interval}, nil
+	return &Limiter{rdb: rdb, keys: keys, limit: limit, interval: interval}, nil
 }
 
 // Allow admits one request for key if the limit allows it now.
@@ -111,7 +114,7 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Decision, erro
 	if n < 0 || n > l.limit.Burst {
 		return Decision{}, fmt.Errorf("%w: cost %d, burst %d", ErrExceedsCapacity, n, l.limit.Burst)
 	}
-	res, err := gcraScript.Run(ctx, l.rdb, []string{l.prefix + key}, l.interval, l.limit.Burst, n).Int64Slice()
+	res, err := gcraScript.Run(ctx, l.rdb, []string{l.keys.Key(key)}, l.interval, l.limit.Burst, n).Int64Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: allow: %w", err)
 	}
@@ -153,7 +156,7 @@ func (l *Limiter) Pause(ctx context.Context, key string, d time.Duration) error 
 	if d <= 0 {
 		return nil
 	}
-	if err := pauseScript.Run(ctx, l.rdb, []string{l.prefix + key}, l.interval, l.limit.Burst, d.Microseconds()).Err(); err != nil {
+	if err := pauseScript.Run(ctx, l.rdb, []string{l.keys.Key(key)}, l.interval, l.limit.Burst, d.Microseconds()).Err(); err != nil {
 		return fmt.Errorf("ratelimit: pause: %w", err)
 	}
 	return nil

@@ -168,7 +168,7 @@ func TestNewLimiterRejectsInvalidLimits(t *testing.T) {
 		{Events: 1, Per: time.Second, Burst: 0},
 		{Events: 10_000_000, Per: time.Second, Burst: 1},
 	} {
-		if _, err := NewLimiter(nil, "p:", lim); !errors.Is(err, ErrInvalidLimit) {
+		if _, err := NewLimiter(nil, anyKeys, lim); !errors.Is(err, ErrInvalidLimit) {
 			t.Errorf("NewLimiter(%+v) err = %v, want ErrInvalidLimit", lim, err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // Window is a rolling quota: at most Max units in any span of Length, e.g.
@@ -98,14 +100,14 @@ return 0
 
 // Quota enforces a Window per key for all replicas.
 type Quota struct {
-	rdb    redis.UniversalClient
-	prefix string
-	w      Window
-	width  int64 // ms per slice
+	rdb   redis.UniversalClient
+	keys  redisx.Keys
+	w     Window
+	width int64 // ms per slice
 }
 
-// NewQuota returns a quota whose counters live under prefix.
-func NewQuota(rdb redis.UniversalClient, prefix string, w Window) (*Quota, error) {
+// NewQuota returns a quota whose counters are members of the family keys.
+func NewQuota(rdb redis.UniversalClient, keys redisx.Keys, w Window) (*Quota, error) {
 	if w.Buckets == 0 {
 		w.Buckets = 60
 	}
@@ -116,7 +118,7 @@ func NewQuota(rdb redis.UniversalClient, prefix string, w Window) (*Quota, error
 	if w.Length <= 0 || width < 1 {
 		return nil, fmt.Errorf("%w: window %s over %d buckets", ErrInvalidLimit, w.Length, w.Buckets)
 	}
-	return &Quota{rdb: rdb, prefix: prefix, w: w, width: width}, nil
+	return &Quota{rdb: rdb, keys: keys, w: w, width: width}, nil
 }
 
 // Take takes n units of key's quota if all n fit now, and otherwise takes
@@ -126,7 +128,7 @@ func (q *Quota) Take(ctx context.Context, key string, n int64) (Decision, error)
 	if n < 0 || n > q.w.Max {
 		return Decision{}, fmt.Errorf("%w: %d units, max %d", ErrExceedsCapacity, n, q.w.Max)
 	}
-	res, err := takeScript.Run(ctx, q.rdb, []string{q.prefix + key}, q.w.Max, q.width, q.w.Buckets+1, n).Int64Slice()
+	res, err := takeScript.Run(ctx, q.rdb, []string{q.keys.Key(key)}, q.w.Max, q.width, q.w.Buckets+1, n).Int64Slice()
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: take: %w", err)
 	}
@@ -147,7 +149,7 @@ func (q *Quota) Refund(ctx context.Context, key string, n int64) error {
 	if n <= 0 {
 		return nil
 	}
-	if err := refundScript.Run(ctx, q.rdb, []string{q.prefix + key}, n).Err(); err != nil {
+	if err := refundScript.Run(ctx, q.rdb, []string{q.keys.Key(key)}, n).Err(); err != nil {
 		return fmt.Errorf("ratelimit: refund: %w", err)
 	}
 	return nil

@@ -2,10 +2,13 @@ package ratelimit
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 func TestQuotaTakeAllOrNothing(t *testing.T) {
@@ -100,18 +103,16 @@ func TestQuotaFreesAfterWindow(t *testing.T) {
 	if err != nil || denied.Allowed {
 		t.Fatalf("%+v %v", denied, err)
 	}
-	var d Decision
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if d, err = q.Take(ctx, "mbx", 1); err != nil {
+	poll.Until(t, 5*time.Second, func() error {
+		d, err := q.Take(ctx, "mbx", 1)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Allowed || time.Now().After(deadline) {
-			break
+		if !d.Allowed {
+			return fmt.Errorf("the quota has not freed: %+v", d)
 		}
-	}
-	if !d.Allowed {
-		t.Fatal("quota never freed")
-	}
+		return nil
+	})
 	elapsed := time.Since(start)
 	if elapsed < length {
 		t.Fatalf("freed after %s, inside the %s window", elapsed, length)
@@ -130,7 +131,7 @@ func TestNewQuotaRejectsInvalid(t *testing.T) {
 		{Max: 1, Length: time.Minute, Buckets: 5000},
 		{Max: 1, Length: time.Minute, Buckets: -1},
 	} {
-		if _, err := NewQuota(nil, "p:", w); !errors.Is(err, ErrInvalidLimit) {
+		if _, err := NewQuota(nil, anyKeys, w); !errors.Is(err, ErrInvalidLimit) {
 			t.Errorf("NewQuota(%+v) = %v, want ErrInvalidLimit", w, err)
 		}
 	}

@@ -2,6 +2,10 @@
 // through Redis: a GCRA rate limiter, a concurrency semaphore with leases, and
 // rolling-window quotas.
 //
+// The limiter guards identity's calls to the Microsoft identity platform;
+// the semaphore and the quotas are for the mailbox's per-mailbox Graph
+// limits (4 concurrent requests, daily recipient caps).
+//
 // Time: every script reads the clock with Redis TIME, never the caller's
 // clock. Replicas' clocks drift and a limit shared across them needs one
 // clock; the Redis primary is the only one they all see. Scripts touch a

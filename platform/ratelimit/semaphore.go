@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	mrand "math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // acquireScript admits a holder when fewer than the limit hold leases. The
@@ -64,19 +67,34 @@ return 1
 // the next one.
 type Semaphore struct {
 	rdb     redis.UniversalClient
-	prefix  string
+	keys    redisx.Keys
 	holders int
 	lease   time.Duration
+	log     *slog.Logger
 }
 
-// NewSemaphore returns a semaphore of holders slots per key under prefix.
+// SemaphoreOption configures a Semaphore.
+type SemaphoreOption func(*Semaphore)
+
+// WithLogger reports releases that fail (the slot then stays taken until
+// its lease runs out). Default: discarded.
+func WithLogger(log *slog.Logger) SemaphoreOption {
+	return func(s *Semaphore) { s.log = log }
+}
+
+// NewSemaphore returns a semaphore of holders slots per key, each key a
+// member of the family keys.
 // The lease is how long a slot outlives a holder that died; live holders
 // renew it every lease/3.
-func NewSemaphore(rdb redis.UniversalClient, prefix string, holders int, lease time.Duration) (*Semaphore, error) {
+func NewSemaphore(rdb redis.UniversalClient, keys redisx.Keys, holders int, lease time.Duration, opts ...SemaphoreOption) (*Semaphore, error) {
 	if holders <= 0 || lease < 30*time.Millisecond {
 		return nil, fmt.Errorf("%w: %d holders, lease %s (min 30ms)", ErrInvalidLimit, holders, lease)
 	}
-	return &Semaphore{rdb: rdb, prefix: prefix, holders: holders, lease: lease}, nil
+	s := &Semaphore{rdb: rdb, keys: keys, holders: holders, lease: lease, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Acquire waits for a slot for key. The returned release must be called
@@ -116,7 +134,7 @@ func (s *Semaphore) try(ctx context.Context, key string) (func(), bool, time.Dur
 	if err != nil {
 		return nil, false, 0, err
 	}
-	res, err := acquireScript.Run(ctx, s.rdb, []string{s.prefix + key}, s.holders, s.lease.Milliseconds(), id).Int64Slice()
+	res, err := acquireScript.Run(ctx, s.rdb, []string{s.keys.Key(key)}, s.holders, s.lease.Milliseconds(), id).Int64Slice()
 	if err != nil {
 		return nil, false, 0, fmt.Errorf("ratelimit: acquire: %w", err)
 	}
@@ -126,7 +144,7 @@ func (s *Semaphore) try(ctx context.Context, key string) (func(), bool, time.Dur
 	if res[0] != 1 {
 		return nil, false, time.Duration(res[1]) * time.Millisecond, nil
 	}
-	h := &lease{s: s, key: s.prefix + key, id: id, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &lease{s: s, key: s.keys.Key(key), id: id, stop: make(chan struct{}), done: make(chan struct{})}
 	// The renewals and the final release must outlive a cancelled request
 	// context, but keep its values (trace ids) for the Redis spans.
 	bg := context.WithoutCancel(ctx)
@@ -171,8 +189,13 @@ func (l *lease) release(ctx context.Context) {
 		<-l.done
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		// If this fails the lease simply runs out.
-		_ = l.s.rdb.ZRem(ctx, l.key, l.id).Err()
+		if err := l.s.rdb.ZRem(ctx, l.key, l.id).Err(); err != nil {
+			// Safe: the slot frees itself when its lease runs out, as
+			// if this holder had died; until then the key has one
+			// slot fewer.
+			l.s.log.WarnContext(ctx, "ratelimit: semaphore release failed; the slot frees when its lease expires",
+				slog.String("keys", l.s.keys.String()), slog.Duration("lease", l.s.lease), slog.Any("error", err))
+		}
 	})
 }
 

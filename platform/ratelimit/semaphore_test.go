@@ -3,10 +3,17 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/logging/logtest"
+	"github.com/tandemhq/tandem/platform/pgtest"
 )
 
 func TestSemaphoreSharedAcrossReplicas(t *testing.T) {
@@ -106,7 +113,7 @@ func TestSemaphoreLeaseExpiresWhenHolderDies(t *testing.T) {
 	// directly, so nothing ever renews or releases its leases.
 	start := time.Now()
 	for _, id := range []string{"dead-1", "dead-2"} {
-		res, err := acquireScript.Run(ctx, a, []string{prefix + "mbx"}, 2, lease.Milliseconds(), id).Int64Slice()
+		res, err := acquireScript.Run(ctx, a, []string{prefix.Key("mbx")}, 2, lease.Milliseconds(), id).Int64Slice()
 		if err != nil || res[0] != 1 {
 			t.Fatalf("dead holder %s: %v %v", id, res, err)
 		}
@@ -130,7 +137,11 @@ func TestSemaphoreLiveHolderKeepsLease(t *testing.T) {
 	t.Parallel()
 	a, b := newRedis(t), newRedis(t)
 	prefix := testPrefix(t, a)
-	const lease = 60 * time.Millisecond
+	// Renewals come every lease/3, so a lease this long leaves a loaded
+	// machine (the race detector, parallel packages) 400 ms of slack per
+	// renewal; a shorter one made the test fail for want of CPU, not of a
+	// renewal.
+	const lease = 600 * time.Millisecond
 	sa, _ := NewSemaphore(a, prefix, 1, lease)
 	sb, _ := NewSemaphore(b, prefix, 1, lease)
 	ctx := t.Context()
@@ -139,9 +150,9 @@ func TestSemaphoreLiveHolderKeepsLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The holder is alive for many lease lengths; its renewals must keep
+	// The holder is alive for several lease lengths; its renewals must keep
 	// the slot taken the whole time.
-	for deadline := time.Now().Add(8 * lease); time.Now().Before(deadline); {
+	for deadline := time.Now().Add(3 * lease); time.Now().Before(deadline); {
 		if r, ok, err := sb.TryAcquire(ctx, "mbx"); err != nil {
 			t.Fatal(err)
 		} else if ok {
@@ -169,7 +180,7 @@ func TestSemaphoreReleaseAfterContextCancelled(t *testing.T) {
 	}
 	cancel() // the request that held the slot ended
 	release()
-	if n, err := rdb.ZCard(t.Context(), prefix+"mbx").Result(); err != nil || n != 0 {
+	if n, err := rdb.ZCard(t.Context(), prefix.Key("mbx")).Result(); err != nil || n != 0 {
 		t.Fatalf("holders after release = %d (%v), want 0", n, err)
 	}
 }
@@ -179,11 +190,11 @@ func TestSemaphoreAcquireIsIdempotentPerHolder(t *testing.T) {
 	rdb := newRedis(t)
 	prefix := testPrefix(t, rdb)
 	for range 2 {
-		if err := acquireScript.Run(t.Context(), rdb, []string{prefix + "k"}, 3, 1000, "same-id").Err(); err != nil {
+		if err := acquireScript.Run(t.Context(), rdb, []string{prefix.Key("k")}, 3, 1000, "same-id").Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := rdb.ZCard(t.Context(), prefix+"k").Result(); n != 1 {
+	if n, _ := rdb.ZCard(t.Context(), prefix.Key("k")).Result(); n != 1 {
 		t.Fatalf("a retried acquire took %d slots", n)
 	}
 }
@@ -205,10 +216,34 @@ func TestSemaphoreAcquireStopsOnContext(t *testing.T) {
 }
 
 func TestNewSemaphoreRejectsInvalid(t *testing.T) {
-	if _, err := NewSemaphore(nil, "p:", 0, time.Second); !errors.Is(err, ErrInvalidLimit) {
+	if _, err := NewSemaphore(nil, anyKeys, 0, time.Second); !errors.Is(err, ErrInvalidLimit) {
 		t.Errorf("0 holders: %v", err)
 	}
-	if _, err := NewSemaphore(nil, "p:", 1, time.Millisecond); !errors.Is(err, ErrInvalidLimit) {
+	if _, err := NewSemaphore(nil, anyKeys, 1, time.Millisecond); !errors.Is(err, ErrInvalidLimit) {
 		t.Errorf("1ms lease: %v", err)
+	}
+}
+
+// A release that cannot reach Redis is logged: the slot stays taken until
+// its lease runs out.
+func TestSemaphoreFailedReleaseIsLogged(t *testing.T) {
+	t.Parallel()
+	opt, err := redis.ParseURL(pgtest.RedisURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	logs := &logtest.Buffer{}
+	s, _ := NewSemaphore(rdb, testPrefix(t, newRedis(t)), 1, time.Minute, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	release, err := s.Acquire(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	if !strings.Contains(logs.String(), "semaphore release failed") {
+		t.Fatalf("no log line for a failed release:\n%s", logs.String())
 	}
 }

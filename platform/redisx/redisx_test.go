@@ -24,7 +24,7 @@ func TestSpansCarryNoStatement(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	key := Keys{Prefix: pgtest.RedisPrefix(t)}.Key("token", "c1")
+	key := ServiceKeys(pgtest.RedisPrefix(t), "identity", "vault-credentials").Key("c1")
 	if err := c.Set(t.Context(), key, "super-secret-refresh-token", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +47,39 @@ func TestSpansCarryNoStatement(t *testing.T) {
 }
 
 func TestKeys(t *testing.T) {
-	if got := (Keys{Prefix: "tandem:"}).Key("vault", "cred", "c1"); got != "tandem:vault:cred:c1" {
+	if got := ServiceKeys("tandem:", "identity", "vault-credentials").Key("c1"); got != "tandem:identity:vault-credentials:c1" {
 		t.Fatal(got)
+	}
+	shared := SharedKeys("tandem:", "revoked-session")
+	if got := shared.Key("ses:1"); got != "tandem:shared:revoked-session:ses:1" {
+		t.Fatal(got)
+	}
+	if got := shared.Pattern(); got != "tandem:shared:revoked-session:*" {
+		t.Fatal(got)
+	}
+	if got := Legacy("tandem:", "vault:cred").Key("c1"); got != "tandem:vault:cred:c1" {
+		t.Fatal(got)
+	}
+}
+
+func TestKeysRejectBadNames(t *testing.T) {
+	for name, build := range map[string]func(){
+		"upper-case purpose":       func() { ServiceKeys("t:", "identity", "Vault") },
+		"colon in purpose":         func() { ServiceKeys("t:", "identity", "vault:cred") },
+		"empty service":            func() { ServiceKeys("t:", "", "vault") },
+		"shared through a service": func() { ServiceKeys("t:", Shared, "revoked-session") },
+		"empty shared purpose":     func() { SharedKeys("t:", "") },
+		"empty legacy name":        func() { Legacy("t:", "") },
+		"zero Keys":                func() { Keys{}.Key("x") },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s: no panic", name)
+				}
+			}()
+			build()
+		}()
 	}
 }
 

@@ -28,20 +28,21 @@ import (
 	"github.com/tandemhq/tandem/platform/telemetry"
 )
 
-// Config is the part of every service's configuration that the runtime reads.
+// Config is the part of every service's configuration that the runtime
+// reads. Logging, telemetry and shutdown are platform/config's shared
+// groups, the same flags the gateway has.
 type Config struct {
-	GRPCAddr        string
-	DatabaseURL     config.Secret
-	RedisURL        config.Secret
-	RedisPrefix     string
-	OTLPEndpoint    string
-	OTLPInsecure    bool
-	LogLevel        string
-	LogFormat       string
-	HealthInterval  time.Duration
-	DrainDelay      time.Duration
-	ShutdownTimeout time.Duration
-	StartupTimeout  time.Duration
+	GRPCAddr       string
+	DatabaseURL    config.Secret
+	RedisURL       config.Secret
+	RedisPrefix    string
+	HealthInterval time.Duration
+	StartupTimeout time.Duration
+	config.Logging
+	config.Telemetry
+	config.Shutdown
+	// GRPCReflection turns on gRPC server reflection (development only).
+	GRPCReflection bool
 }
 
 // DefaultDatabaseURL and DefaultRedisURL are the local servers `make run`
@@ -51,27 +52,31 @@ const (
 	DefaultRedisURL    = "redis://localhost:6379/0"
 )
 
-// Register adds the runtime's flags to fs.
-func (c *Config) Register(fs *flag.FlagSet, defaultGRPCAddr string) {
+// Settings is the config.Group of the runtime's flags, with -grpc-addr
+// defaulting to defaultGRPCAddr.
+func (c *Config) Settings(defaultGRPCAddr string) config.Group {
+	return config.GroupFuncs{
+		RegisterFunc: func(fs *flag.FlagSet) { c.register(fs, defaultGRPCAddr) },
+		ValidateFunc: c.Validate,
+	}
+}
+
+func (c *Config) register(fs *flag.FlagSet, defaultGRPCAddr string) {
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", defaultGRPCAddr, "gRPC listen address")
 	config.SecretFlag(fs, &c.DatabaseURL, "database-url", DefaultDatabaseURL, "Postgres URL")
 	config.SecretFlag(fs, &c.RedisURL, "redis-url", DefaultRedisURL, "Redis URL")
 	fs.StringVar(&c.RedisPrefix, "redis-prefix", "tandem:", "prefix of every Redis key")
-	fs.StringVar(&c.OTLPEndpoint, "otlp-endpoint", "", "OTLP/gRPC collector host:port; empty disables telemetry export")
-	fs.BoolVar(&c.OTLPInsecure, "otlp-insecure", true, "talk to the collector without TLS")
-	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
+	c.Telemetry.Register(fs)
+	c.Logging.Register(fs)
 	fs.DurationVar(&c.HealthInterval, "health-interval", 2*time.Second, "how often Postgres and Redis are checked")
-	fs.DurationVar(&c.DrainDelay, "drain-delay", 0, "how long health says NOT_SERVING before the server stops taking calls")
-	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "bound on the graceful stop")
+	c.Shutdown.Register(fs)
 	fs.DurationVar(&c.StartupTimeout, "startup-timeout", 60*time.Second, "how long to wait for Postgres at start")
+	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve gRPC reflection, which lists every method to anyone: for development only")
 }
 
 // Validate reports every bad setting.
 func (c *Config) Validate(p *config.Problems) {
-	if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
-		p.Addf("grpc-addr", "must be host:port")
-	}
+	config.CheckHostPort(p, "grpc-addr", c.GRPCAddr)
 	if c.DatabaseURL.Value() == "" {
 		p.Addf("database-url", "is required")
 	}
@@ -80,21 +85,12 @@ func (c *Config) Validate(p *config.Problems) {
 	} else if _, err := redis.ParseURL(c.RedisURL.Value()); err != nil {
 		p.Addf("redis-url", "is not a redis:// URL")
 	}
-	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
-		p.Addf("log-level", "must be debug, info, warn or error")
-	}
-	if c.LogFormat != "json" && c.LogFormat != "text" {
-		p.Addf("log-format", "must be json or text")
-	}
+	c.Logging.Validate(p)
+	c.Telemetry.Validate(p)
 	if c.HealthInterval <= 0 {
 		p.Addf("health-interval", "must be positive")
 	}
-	if c.ShutdownTimeout <= 0 {
-		p.Addf("shutdown-timeout", "must be positive")
-	}
-	if c.DrainDelay < 0 {
-		p.Addf("drain-delay", "must not be negative")
-	}
+	c.Shutdown.Validate(p)
 }
 
 // Spec is what a service tells the runtime about itself.
@@ -110,7 +106,6 @@ type Runtime struct {
 	Log   *slog.Logger
 	DB    *pgxpool.Pool
 	Redis *redis.Client
-	Keys  redisx.Keys
 	// Server and Jobs exist after NewServer and NewJobs.
 	Server *grpcserver.Server
 	Jobs   *jobs.Client
@@ -131,7 +126,8 @@ func Start(ctx context.Context, spec Spec, cfg Config, logOut io.Writer) (rt *Ru
 	closers := &grpcserver.Closers{}
 	defer func() {
 		if err != nil {
-			_ = closers.Close(context.WithoutCancel(ctx), log)
+			// Close logs each failure too; the caller gets both.
+			err = errors.Join(err, closers.Close(context.WithoutCancel(ctx), log))
 		}
 	}()
 
@@ -152,7 +148,14 @@ func Start(ctx context.Context, spec Spec, cfg Config, logOut io.Writer) (rt *Ru
 		return nil, err
 	}
 	closers.Add("redis", func(context.Context) error { return rdb.Close() })
-	return &Runtime{Log: log, DB: pool, Redis: rdb, Keys: redisx.Keys{Prefix: cfg.RedisPrefix}, cfg: cfg, spec: spec, closers: closers}, nil
+	return &Runtime{Log: log, DB: pool, Redis: rdb, cfg: cfg, spec: spec, closers: closers}, nil
+}
+
+// Keys is the family of the service's own Redis keys for purpose (ADR 13):
+// <redis-prefix><service>:<purpose>:<id>. Keys several services share are
+// named in platform/ with redisx.SharedKeys.
+func (rt *Runtime) Keys(purpose string) redisx.Keys {
+	return redisx.ServiceKeys(rt.cfg.RedisPrefix, rt.spec.Name, purpose)
 }
 
 // ServerSpec is how the service's RPCs are guarded.
@@ -173,6 +176,7 @@ func (rt *Runtime) NewServer(s ServerSpec) *grpcserver.Server {
 		DrainDelay:      rt.cfg.DrainDelay,
 		ShutdownTimeout: rt.cfg.ShutdownTimeout,
 		Closers:         rt.closers,
+		Reflection:      rt.cfg.GRPCReflection,
 	})
 	return rt.Server
 }
@@ -201,6 +205,12 @@ func (rt *Runtime) NewJobs(s JobsSpec) (*jobs.Client, error) {
 // server has stopped, in reverse order of adding (so what is added here
 // goes before Redis and Postgres).
 func (rt *Runtime) AddCloser(name string, fn func(context.Context) error) { rt.closers.Add(name, fn) }
+
+// abandon releases everything after serving failed to start, and returns
+// cause joined with any failure to release (each also logged by Close).
+func (rt *Runtime) abandon(ctx context.Context, cause error) error {
+	return errors.Join(cause, rt.closers.Close(context.WithoutCancel(ctx), rt.Log))
+}
 
 // Close releases what Start opened, for a run that ends before Serve.
 func (rt *Runtime) Close(ctx context.Context) error { return rt.closers.Close(ctx, rt.Log) }
@@ -246,8 +256,7 @@ func migrate(ctx context.Context, spec Spec, cfg Config, log *slog.Logger) (*pgx
 func (rt *Runtime) Serve(ctx context.Context) error {
 	lis, err := net.Listen("tcp", rt.cfg.GRPCAddr)
 	if err != nil {
-		_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
-		return fmt.Errorf("listen %s: %w", rt.cfg.GRPCAddr, err)
+		return rt.abandon(ctx, fmt.Errorf("listen %s: %w", rt.cfg.GRPCAddr, err))
 	}
 	return rt.ServeListener(ctx, lis)
 }
@@ -259,8 +268,7 @@ func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
 	}
 	if rt.Jobs == nil {
 		if _, err := rt.NewJobs(JobsSpec{}); err != nil {
-			_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
-			return err
+			return rt.abandon(ctx, err)
 		}
 	}
 	rt.Server.AddChecks(
@@ -270,8 +278,7 @@ func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
 	if rt.working {
 		// River stops through the closer, after the gRPC server, not when ctx ends.
 		if err := rt.Jobs.Start(context.WithoutCancel(ctx)); err != nil {
-			_ = rt.closers.Close(context.WithoutCancel(ctx), rt.Log)
-			return fmt.Errorf("start jobs: %w", err)
+			return rt.abandon(ctx, fmt.Errorf("start jobs: %w", err))
 		}
 		// Added last, so closed first: workers finish before pools close.
 		rt.Server.Closers().Add("jobs", func(ctx context.Context) error {
@@ -284,39 +291,14 @@ func (rt *Runtime) ServeListener(ctx context.Context, lis net.Listener) error {
 	return rt.Server.Serve(ctx, lis)
 }
 
-// Settings is a group of flags a service reads besides the runtime's (for
-// example identityclient.Config).
-type Settings interface {
-	Register(fs *flag.FlagSet)
-	Validate(p *config.Problems)
-}
-
 // LoadConfig reads the configuration of a service whose settings are the
-// runtime's and the extra groups: flags with TANDEM_* fallbacks, all
-// validated together, and printed with secrets redacted when -print-config
-// is given.
-func LoadConfig(name, defaultGRPCAddr string, args []string, out io.Writer, extra ...Settings) (Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(out)
+// runtime's and the extra groups (identityclient.Config, the service's
+// own), through config.Load: the one way every binary loads its
+// configuration.
+func LoadConfig(name, defaultGRPCAddr string, args []string, out io.Writer, extra ...config.Group) (Config, error) {
 	var c Config
-	c.Register(fs, defaultGRPCAddr)
-	for _, e := range extra {
-		e.Register(fs)
-	}
-	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and continue")
-	if err := config.Parse(fs, args); err != nil {
+	if _, err := config.Load(name, args, out, append([]config.Group{c.Settings(defaultGRPCAddr)}, extra...)...); err != nil {
 		return c, err
-	}
-	var p config.Problems
-	c.Validate(&p)
-	for _, e := range extra {
-		e.Validate(&p)
-	}
-	if err := p.Err(); err != nil {
-		return c, err
-	}
-	if *printConfig {
-		config.Print(out, fs)
 	}
 	return c, nil
 }

@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 var migrations = fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE TABLE t (id int);\n")}}
@@ -27,8 +30,8 @@ var migrations = fstest.MapFS{"00001_t.sql": {Data: []byte("-- +goose Up\nCREATE
 func TestServiceLifecycle(t *testing.T) {
 	cfg := Config{
 		DatabaseURL: config.Secret(pgtest.NewDatabase(t)), RedisURL: config.Secret(pgtest.RedisURL()),
-		RedisPrefix: pgtest.RedisPrefix(t), LogLevel: "info", LogFormat: "json",
-		HealthInterval: 20 * time.Millisecond, ShutdownTimeout: 5 * time.Second, StartupTimeout: 10 * time.Second,
+		RedisPrefix: pgtest.RedisPrefix(t), Logging: config.Logging{LogLevel: "info", LogFormat: "json"},
+		HealthInterval: 20 * time.Millisecond, Shutdown: config.Shutdown{ShutdownTimeout: 5 * time.Second}, StartupTimeout: 10 * time.Second,
 	}
 	var p config.Problems
 	cfg.GRPCAddr = "127.0.0.1:0"
@@ -59,17 +62,13 @@ func TestServiceLifecycle(t *testing.T) {
 	}
 	defer conn.Close()
 	health := healthpb.NewHealthClient(conn)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(t, 10*time.Second, func() error {
 		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
-		if err == nil && resp.GetStatus() == healthpb.HealthCheckResponse_SERVING {
-			break
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			return fmt.Errorf("health is %v (%v), want SERVING; logs:\n%s", resp.GetStatus(), err, logs.String())
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never SERVING: %v %v\n%s", resp, err, logs.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return nil
+	})
 	cancel()
 	select {
 	case err := <-done:
@@ -86,7 +85,7 @@ func TestServiceLifecycle(t *testing.T) {
 
 func TestConfigValidation(t *testing.T) {
 	var p config.Problems
-	(&Config{GRPCAddr: "nope", LogLevel: "loud", LogFormat: "xml"}).Validate(&p)
+	(&Config{GRPCAddr: "nope", Logging: config.Logging{LogLevel: "loud", LogFormat: "xml"}}).Validate(&p)
 	err := p.Err()
 	if err == nil {
 		t.Fatal("want problems")
@@ -120,11 +119,22 @@ func TestLoadConfig(t *testing.T) {
 	if _, err := LoadConfig("svc", "127.0.0.1:9999", []string{"-print-config", "-identity-addr", "10.0.0.1:9101"}, &out, &id); err != nil {
 		t.Fatal(err)
 	}
-	if id.Addr != "10.0.0.1:9101" || !bytes.Contains(out.Bytes(), []byte("identity-addr=10.0.0.1:9101")) || bytes.Contains(out.Bytes(), []byte(id.ServiceToken.Value())) {
+	if id.Addr != "10.0.0.1:9101" || !bytes.Contains(out.Bytes(), []byte("identity-addr=10.0.0.1:9101")) || bytes.Contains(out.Bytes(), []byte(id.ServiceTokens.Current.Value())) {
 		t.Fatalf("extra settings %+v, printed:\n%s", id, out.String())
 	}
 	_, err = LoadConfig("svc", "127.0.0.1:9999", []string{"-grpc-addr", "nope", "-service-token", "short"}, &out, &id)
 	if err == nil || !strings.Contains(err.Error(), "grpc-addr") || !strings.Contains(err.Error(), "service-token") {
 		t.Fatalf("want both groups' problems, got %v", err)
+	}
+}
+
+func TestGRPCReflectionIsOffByDefault(t *testing.T) {
+	c, err := LoadConfig("svc", "127.0.0.1:0", nil, io.Discard)
+	if err != nil || c.GRPCReflection {
+		t.Fatalf("default: %v reflection=%v", err, c.GRPCReflection)
+	}
+	c, err = LoadConfig("svc", "127.0.0.1:0", []string{"-grpc-reflection"}, io.Discard)
+	if err != nil || !c.GRPCReflection {
+		t.Fatalf("-grpc-reflection: %v reflection=%v", err, c.GRPCReflection)
 	}
 }

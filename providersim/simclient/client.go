@@ -337,3 +337,14 @@ func (c *Client) AddNotificationFault(ctx context.Context, f NotificationFault) 
 func (c *Client) ClearNotificationFaults(ctx context.Context) error {
 	return c.do(ctx, http.MethodDelete, "/_sim/graph/notifications/faults", nil, nil)
 }
+
+// SigningKeys lists the identity platform's signing keys and their states.
+func (c *Client) SigningKeys(ctx context.Context) ([]SigningKey, error) {
+	return get[[]SigningKey](ctx, c, "/_sim/keys")
+}
+
+// RolloverKeys takes one step of a signing-key rollover (RolloverPublish,
+// RolloverActivate, RolloverRetire) and returns the keys after it.
+func (c *Client) RolloverKeys(ctx context.Context, phase string) ([]SigningKey, error) {
+	return send[[]SigningKey](ctx, c, http.MethodPost, "/_sim/keys/rollover", KeyRollover{Phase: phase})
+}

@@ -59,13 +59,26 @@ type TenantUpdate struct {
 
 // User is a work account in a tenant, and the owner of a simulated mailbox.
 type User struct {
-	ID                string `json:"id,omitempty"` // the object id (oid)
-	TenantID          string `json:"tenantId,omitempty"`
-	DisplayName       string `json:"displayName"`
-	GivenName         string `json:"givenName,omitempty"`
-	Surname           string `json:"surname,omitempty"`
-	UserPrincipalName string `json:"userPrincipalName"` // also the mail address
-	JobTitle          string `json:"jobTitle,omitempty"`
+	ID          string `json:"id,omitempty"` // the object id (oid)
+	TenantID    string `json:"tenantId,omitempty"`
+	DisplayName string `json:"displayName"`
+	GivenName   string `json:"givenName,omitempty"`
+	Surname     string `json:"surname,omitempty"`
+	// UserPrincipalName is the sign-in name. It is not necessarily an
+	// address that receives mail.
+	UserPrincipalName string `json:"userPrincipalName"`
+	// Mail is the primary SMTP address (Graph's mail, the From of what the
+	// user sends, the ID token's email claim); empty means the UPN.
+	Mail string `json:"mail,omitempty"`
+	// ProxyAddresses are the other addresses that deliver to the mailbox,
+	// plain ("pat@contoso.example") or in Exchange's form
+	// ("smtp:pat@contoso.example"). Mail is always one of them.
+	ProxyAddresses []string `json:"proxyAddresses,omitempty"`
+	// OmitEmailClaim leaves the email claim out of ID tokens and userinfo,
+	// as Entra does for many work accounts: an app must then read mail from
+	// Graph's /me.
+	OmitEmailClaim bool   `json:"omitEmailClaim,omitempty"`
+	JobTitle       string `json:"jobTitle,omitempty"`
 	// Password, when set, must be typed on the sign-in page; when empty any
 	// password (or none) is accepted. Never returned by the API.
 	Password string `json:"password,omitempty"`
@@ -81,6 +94,10 @@ type UserUpdate struct {
 	Password    *string `json:"password,omitempty"`
 	Admin       *bool   `json:"admin,omitempty"`
 	RequireMFA  *bool   `json:"requireMfa,omitempty"`
+	// Mail and ProxyAddresses replace the user's addresses.
+	Mail           *string   `json:"mail,omitempty"`
+	ProxyAddresses *[]string `json:"proxyAddresses,omitempty"`
+	OmitEmailClaim *bool     `json:"omitEmailClaim,omitempty"`
 }
 
 // App is an application registration (multi-tenant, confidential web app).
@@ -92,6 +109,54 @@ type App struct {
 	// StaticScopes are the statically configured permissions that
 	// "https://graph.microsoft.com/.default" stands for.
 	StaticScopes []string `json:"staticScopes,omitempty"`
+	// GroupMembershipClaims is the manifest setting of that name: "None"
+	// (empty), "SecurityGroup", "DirectoryRole", "ApplicationGroup" or "All".
+	// ID tokens carry the wids claim (directory roles) only with
+	// DirectoryRole or All.
+	GroupMembershipClaims string `json:"groupMembershipClaims,omitempty"`
+}
+
+// Values of App.GroupMembershipClaims.
+const (
+	GroupClaimsNone             = "None"
+	GroupClaimsSecurityGroup    = "SecurityGroup"
+	GroupClaimsDirectoryRole    = "DirectoryRole"
+	GroupClaimsApplicationGroup = "ApplicationGroup"
+	GroupClaimsAll              = "All"
+)
+
+// States of a signing key.
+const (
+	// KeyNext is published in the JWKS but does not sign yet.
+	KeyNext = "next"
+	// KeyCurrent signs ID tokens.
+	KeyCurrent = "current"
+	// KeyPrevious signed before the last rollover; it stays published until
+	// it is retired.
+	KeyPrevious = "previous"
+)
+
+// SigningKey is one key of the identity platform's JWKS.
+type SigningKey struct {
+	KeyID string `json:"kid"`
+	State string `json:"state"`
+}
+
+// Phases of a signing-key rollover, in the order Microsoft goes through them.
+const (
+	// RolloverPublish adds a new key to the JWKS (as "next") without using it.
+	RolloverPublish = "publish"
+	// RolloverActivate signs with the next key; the current one becomes
+	// "previous" and stays published.
+	RolloverActivate = "activate"
+	// RolloverRetire removes the previous key from the JWKS: tokens it signed
+	// no longer verify.
+	RolloverRetire = "retire"
+)
+
+// KeyRollover is a step of a signing-key rollover.
+type KeyRollover struct {
+	Phase string `json:"phase"`
 }
 
 // Grant is a delegated permission grant (consent). An empty UserID means a
@@ -214,6 +279,15 @@ type GraphLimits struct {
 	NotificationTimeoutMs     int     `json:"notificationTimeoutMs"`     // 3000
 	NotificationRetryDelaysMs []int   `json:"notificationRetryDelaysMs"` // about 4 hours in all
 	DefaultPageSize           int     `json:"defaultPageSize"`           // 10
+	// NotificationBatchSize is the most change notifications one POST to a
+	// notification URL carries (several subscriptions may share the URL);
+	// NotificationBatchWaitMs is how long notifications wait for others to
+	// join their POST. Set the size to 1 for one notification per POST.
+	NotificationBatchSize   int `json:"notificationBatchSize"`   // 10
+	NotificationBatchWaitMs int `json:"notificationBatchWaitMs"` // 200
+	// SendBlockSeconds is how long a mailbox that went past RecipientsPerDay
+	// stays blocked from sending.
+	SendBlockSeconds float64 `json:"sendBlockSeconds"` // 86400
 }
 
 // Address is a mail address with a display name.
@@ -356,12 +430,16 @@ const (
 
 // Delivery is one notification POST (change or lifecycle) and its attempts.
 type Delivery struct {
-	ID             string          `json:"id"`
-	Kind           string          `json:"kind"` // change or lifecycle
-	SubscriptionID string          `json:"subscriptionId"`
-	URL            string          `json:"url"`
-	Payload        json.RawMessage `json:"payload"`
-	Attempts       int             `json:"attempts"`
-	Statuses       []int           `json:"statuses"` // HTTP status per attempt, 0 for a transport error or timeout
-	State          string          `json:"state"`
+	ID             string `json:"id"`
+	Kind           string `json:"kind"`           // change or lifecycle
+	SubscriptionID string `json:"subscriptionId"` // the first notification's
+	// SubscriptionIDs lists the subscription of each notification in the
+	// POST, in order (a batch may carry several).
+	SubscriptionIDs []string        `json:"subscriptionIds"`
+	Notifications   int             `json:"notifications"`
+	URL             string          `json:"url"`
+	Payload         json.RawMessage `json:"payload"`
+	Attempts        int             `json:"attempts"`
+	Statuses        []int           `json:"statuses"` // HTTP status per attempt, 0 for a transport error or timeout
+	State           string          `json:"state"`
 }

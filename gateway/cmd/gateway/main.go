@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,7 +47,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	level, _ := logging.ParseLevel(cfg.LogLevel)
 	log := logging.New(out, cfg.LogFormat, level, slog.String("service", "gateway"))
 
-	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: true})
+	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: cfg.OTLPInsecure})
 	if err != nil {
 		return err
 	}
@@ -54,8 +55,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if cfg.ServiceToken.Value() == config.DevServiceToken {
+	docV2, err := openapi.SwaggerDocument(version)
+	if err != nil {
+		return err
+	}
+	if cfg.ServiceTokens.Development() {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
+	}
+	if !strings.HasPrefix(cfg.PublicURL, "https://") {
+		log.WarnContext(ctx, "TANDEM_PUBLIC_URL is not https: the OAuth binding cookie is neither Secure nor __Host- (fine for localhost only)", slog.String("public_url", cfg.PublicURL))
 	}
 	gw, err := rest.New(ctx, rest.Options{
 		Upstreams: []rest.Upstream{
@@ -68,6 +76,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Logger:       log,
 		ReadyTimeout: cfg.ReadyTimeout,
 		CORSOrigins:  cfg.CORSOrigins,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		BodyTimeout:  cfg.BodyTimeout,
+		WriteTimeout: cfg.WriteTimeout,
+		IdleTimeout:  cfg.IdleTimeout,
 	})
 	if err != nil {
 		return err
@@ -75,22 +87,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	routes := &oauth.Routes{
 		Identity: identityv1.NewIdentityServiceClient(gw.Conn("identity")),
-		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceToken.Value()}),
+		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceTokens.Current}),
 		Log:      log,
+		Binding:  oauth.NewBinding(cfg.ServiceTokens.Current.Value(), cfg.PublicURL),
 	}
 	routes.Register(gw)
+	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))
 
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		gw.Close()
 		return fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
 	}
-	srv := &http.Server{
-		Handler:           gw.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := gw.Server()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
 	log.InfoContext(ctx, "serving", slog.String("addr", lis.Addr().String()))

@@ -7,12 +7,12 @@ package oauth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"time"
 
 	"google.golang.org/grpc"
@@ -21,10 +21,6 @@ import (
 	"github.com/tandemhq/tandem/gateway/internal/rest"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 )
-
-// BindingCookie holds the random value whose hash binds OAuth flows to this
-// browser.
-const BindingCookie = "tandem_oauth_binding"
 
 // Routes are the OAuth routes.
 type Routes struct {
@@ -35,6 +31,8 @@ type Routes struct {
 	Log      *slog.Logger
 	// Timeout bounds each call to identity.
 	Timeout time.Duration
+	// Binding issues and checks the cookie that binds flows to the browser.
+	Binding *Binding
 }
 
 // Register adds the routes to the gateway.
@@ -58,26 +56,42 @@ func bindingHash(v string) []byte {
 	return h[:]
 }
 
-// start binds the browser (reusing its cookie, so flows in two tabs both
-// work) and sends it to the provider.
-func (r *Routes) start(w http.ResponseWriter, req *http.Request) {
-	binding := ""
-	if c, err := req.Cookie(BindingCookie); err == nil && len(c.Value) >= 43 {
-		binding = c.Value
-	} else {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		binding = base64.RawURLEncoding.EncodeToString(b)
+// codeChallenge reads the frontend's optional PKCE-style challenge for the
+// flow's login code: the SHA-256 of a verifier it keeps, base64url.
+func codeChallenge(q url.Values) ([]byte, string, string) {
+	c, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	if c == "" && method == "" {
+		return nil, "", ""
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: BindingCookie, Value: binding, Path: "/oauth/", MaxAge: int((30 * time.Minute).Seconds()),
-		HttpOnly: true, Secure: req.TLS != nil || req.Header.Get("X-Forwarded-Proto") == "https", SameSite: http.SameSiteLaxMode,
-	})
+	if method != "S256" {
+		return nil, "code_challenge_method", "must be S256"
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil || len(b) != sha256.Size {
+		return nil, "code_challenge", "must be the SHA-256 of the verifier, base64url without padding (43 characters)"
+	}
+	return b, "", ""
+}
+
+// start binds the browser (reusing its cookie, if the gateway issued it, so
+// flows in two tabs both work) and sends it to the provider.
+func (r *Routes) start(w http.ResponseWriter, req *http.Request) {
 	q := req.URL.Query()
+	challenge, field, problem := codeChallenge(q)
+	if field != "" {
+		rest.WriteInvalid(req.Context(), w, field, problem)
+		return
+	}
+	binding, ok := r.Binding.value(req, bindingReuse)
+	if !ok {
+		binding = r.Binding.issue()
+	}
+	http.SetCookie(w, r.Binding.cookie(binding))
 	ctx, cancel := r.ctx(req)
 	defer cancel()
 	resp, err := r.Identity.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{
 		Flow: q.Get("flow"), Ticket: q.Get("ticket"), LoginHint: q.Get("login_hint"), BrowserBindingHash: bindingHash(binding),
+		LoginCodeChallenge: challenge,
 	}, r.Internal)
 	if err != nil {
 		rest.WriteError(req.Context(), w, status.Convert(err))
@@ -90,15 +104,15 @@ func (r *Routes) callback(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		q := req.URL.Query()
 		var hash []byte
-		if c, err := req.Cookie(BindingCookie); err == nil && c.Value != "" {
-			hash = bindingHash(c.Value)
+		if v, ok := r.Binding.value(req, bindingTTL); ok {
+			hash = bindingHash(v)
 		}
 		ctx, cancel := r.ctx(req)
 		defer cancel()
 		resp, err := r.Identity.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{
 			Callback: kind, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
 			ErrorDescription: q.Get("error_description"), BrowserBindingHash: hash,
-			Tenant: q.Get("tenant"), AdminConsent: q.Get("admin_consent"), Scope: q.Get("scope"),
+			Tenant: q.Get("tenant"),
 		}, r.Internal)
 		if err != nil {
 			rest.WriteError(req.Context(), w, status.Convert(err))
@@ -124,8 +138,10 @@ var page = template.Must(template.New("outcome").Parse(`<!doctype html>
 <p style="color: #666">This page stands in for a frontend (none is configured): it shows how each flow ended.</p>
 </body></html>`))
 
-// complete is the built-in frontend: it redeems the one-time code and shows
-// the outcome. Session tokens are not shown; a real frontend keeps them.
+// complete is the built-in frontend: it redeems the one-time code, proving
+// with the binding cookie that this is the browser that ran the flow, and
+// shows the outcome. Session tokens are not shown; a real frontend keeps
+// them.
 func (r *Routes) complete(w http.ResponseWriter, req *http.Request) {
 	ctx, cancel := r.ctx(req)
 	defer cancel()
@@ -137,7 +153,11 @@ func (r *Routes) complete(w http.ResponseWriter, req *http.Request) {
 	}{}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	resp, err := r.Identity.ExchangeLoginCode(ctx, &identityv1.ExchangeLoginCodeRequest{Code: req.URL.Query().Get("code")})
+	verifier := ""
+	if v, ok := r.Binding.value(req, bindingTTL); ok {
+		verifier = v
+	}
+	resp, err := r.Identity.ExchangeLoginCode(ctx, &identityv1.ExchangeLoginCodeRequest{Code: req.URL.Query().Get("code"), CodeVerifier: verifier})
 	if err != nil {
 		data.Error = status.Convert(err).Message()
 		w.WriteHeader(http.StatusBadRequest)

@@ -3,6 +3,7 @@ package rest
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -86,16 +87,51 @@ func errorFromStatus(ctx context.Context, st *status.Status) ErrorBody {
 
 // WriteError writes the error shape for st.
 func WriteError(ctx context.Context, w http.ResponseWriter, st *status.Status) {
-	body := errorFromStatus(ctx, st)
+	writeBody(w, errorFromStatus(ctx, st))
+}
+
+// WriteInvalid writes a 400 naming a bad request field, for plain routes.
+func WriteInvalid(ctx context.Context, w http.ResponseWriter, field, description string) {
+	writeDetail(ctx, w, requestError{Field: field, Description: description}.detail())
+}
+
+// writeDetail writes an error the gateway itself decided on, whose HTTP
+// status need not follow from a gRPC code (413, 408).
+func writeDetail(ctx context.Context, w http.ResponseWriter, d ErrorDetail) {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		d.TraceID = sc.TraceID().String()
+	}
+	writeBody(w, ErrorBody{Error: d})
+}
+
+func writeBody(w http.ResponseWriter, body ErrorBody) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(body.Error.Code)
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// handleError is grpc-gateway's error hook.
-func handleError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
-	WriteError(ctx, w, status.Convert(err))
+// handleError is grpc-gateway's error hook. An InvalidArgument from a
+// request no service saw is the gateway's own decoding failure: it is told
+// in Tandem's words (decode.go), never the library's. A masked error's
+// cause goes to the log.
+func (g *Gateway) handleError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	if st.Code() == codes.InvalidArgument && decodedLocally(ctx) {
+		e, ok := parseRequestError(st.Message())
+		if !ok {
+			e = requestError{Description: invalidRequest}
+		}
+		writeDetail(ctx, w, e.detail())
+		return
+	}
+	switch st.Code() {
+	case codes.Unknown, codes.Internal, codes.DataLoss:
+		method, _ := runtime.RPCMethod(ctx)
+		g.log.ErrorContext(ctx, "request failed", slog.String("path", r.URL.Path), slog.String("method", method),
+			slog.String("code", st.Code().String()), slog.Any("error", err))
+	}
+	WriteError(ctx, w, st)
 }
 
 // handleRoutingError keeps 404 and 405 from the router in the same shape.
@@ -104,10 +140,7 @@ func handleRoutingError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Mars
 	case http.StatusNotFound:
 		WriteError(ctx, w, status.New(codes.NotFound, "no such route"))
 	case http.StatusMethodNotAllowed:
-		body := ErrorBody{Error: ErrorDetail{Code: http.StatusMethodNotAllowed, Status: statusNames[codes.Unimplemented], Message: "method not allowed"}}
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusMethodNotAllowed)
-		_ = json.NewEncoder(w).Encode(body)
+		writeDetail(ctx, w, ErrorDetail{Code: http.StatusMethodNotAllowed, Status: statusNames[codes.Unimplemented], Message: "method not allowed"})
 	default:
 		WriteError(ctx, w, status.New(codes.InvalidArgument, "bad request"))
 	}

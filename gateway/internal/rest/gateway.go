@@ -5,6 +5,7 @@
 package rest
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,6 +59,17 @@ type Options struct {
 	// CORSOrigins are the browser origins (scheme://host[:port]) whose
 	// pages may call the API; empty allows none but the gateway's own.
 	CORSOrigins []string
+	// MaxBodyBytes caps every request body (DefaultMaxBodyBytes); a plain
+	// route may set its own with BodyLimit.
+	MaxBodyBytes int64
+	// BodyTimeout bounds reading a request's body (DefaultBodyTimeout); a
+	// plain route may set its own with BodyTimeout.
+	BodyTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its response; IdleTimeout bounds a kept-alive connection between
+	// requests. Both are Server's (DefaultWriteTimeout, DefaultIdleTimeout).
+	WriteTimeout time.Duration
+	IdleTimeout  time.Duration
 }
 
 // Gateway is the REST front of Tandem.
@@ -67,8 +79,11 @@ type Gateway struct {
 	conns map[string]*grpc.ClientConn
 	grpc  *runtime.ServeMux
 	plain *http.ServeMux
-	once  sync.Once
-	h     http.Handler
+	// limits are the default body limits; routes, a plain route's own.
+	limits routeLimits
+	routes map[string]routeLimits
+	once   sync.Once
+	h      http.Handler
 	// draining is set when the process is stopping: /readyz answers 503 so
 	// load balancers stop sending requests before the server closes.
 	draining atomic.Bool
@@ -83,22 +98,32 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	if opts.ReadyTimeout <= 0 {
 		opts.ReadyTimeout = time.Second
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, conns: map[string]*grpc.ClientConn{}, plain: http.NewServeMux()}
+	opts.MaxBodyBytes = cmp.Or(opts.MaxBodyBytes, DefaultMaxBodyBytes)
+	opts.BodyTimeout = cmp.Or(opts.BodyTimeout, DefaultBodyTimeout)
+	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, DefaultWriteTimeout)
+	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, DefaultIdleTimeout)
+	g := &Gateway{opts: opts, log: opts.Logger, conns: map[string]*grpc.ClientConn{}, plain: http.NewServeMux(),
+		limits: routeLimits{maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout}, routes: map[string]routeLimits{}}
 	g.grpc = runtime.NewServeMux(
-		runtime.WithErrorHandler(handleError),
+		runtime.WithErrorHandler(g.handleError),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
 		runtime.WithIncomingHeaderMatcher(allowHeaders(ForwardedHeaders)),
 		runtime.WithOutgoingHeaderMatcher(allowMetadata(ReturnedMetadata)),
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &jsonMarshaler{runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
-		}),
+		}}),
+		runtime.WithMiddlewares(validPathParams),
+		// grpc-gateway keeps the query parser in a package variable.
+		runtime.SetQueryParameterParser(queryParser{}),
 	)
 	for _, u := range opts.Upstreams {
 		conn, err := grpc.NewClient(u.Addr,
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+			grpc.WithChainUnaryInterceptor(markUnary),
+			grpc.WithChainStreamInterceptor(markStream),
 		)
 		if err != nil {
 			g.Close()
@@ -112,9 +137,9 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 			}
 		}
 	}
-	g.plain.HandleFunc("GET /healthz", g.healthz)
-	g.plain.HandleFunc("GET /readyz", g.readyz)
-	g.plain.HandleFunc("GET /openapi.json", g.openapi)
+	g.HandlePlain("GET /healthz", http.HandlerFunc(g.healthz))
+	g.HandlePlain("GET /readyz", http.HandlerFunc(g.readyz))
+	g.HandlePlain("GET /openapi.json", http.HandlerFunc(g.openapi))
 	return g, nil
 }
 
@@ -125,12 +150,19 @@ func (g *Gateway) Conn(name string) *grpc.ClientConn { return g.conns[name] }
 // HandlePlain adds a plain HTTP route (an OAuth redirect, a webhook) beside
 // the REST API. Patterns follow net/http's ServeMux ("POST /webhooks/ashby").
 // Call before Handler.
-func (g *Gateway) HandlePlain(pattern string, h http.Handler) { g.plain.Handle(pattern, h) }
+func (g *Gateway) HandlePlain(pattern string, h http.Handler, opts ...RouteOption) {
+	l := g.limits
+	for _, o := range opts {
+		o(&l)
+	}
+	g.routes[pattern] = l
+	g.plain.Handle(pattern, h)
+}
 
 // Handler is the gateway's whole HTTP surface, traced with otelhttp.
 func (g *Gateway) Handler() http.Handler {
 	g.once.Do(func() {
-		var h http.Handler = dispatch{plain: g.plain, api: g.grpc}
+		var h http.Handler = dispatch{plain: g.plain, api: g.grpc, limits: g.limits, routes: g.routes}
 		if len(g.opts.CORSOrigins) > 0 {
 			h = cors.New(cors.Options{
 				AllowedOrigins: g.opts.CORSOrigins,
@@ -149,19 +181,30 @@ func (g *Gateway) Handler() http.Handler {
 	return g.h
 }
 
-// dispatch sends a request to a plain route when one matches, else to the
-// REST API.
+// dispatch reads the request's body within the route's limits, then sends
+// the request to a plain route when one matches, else to the REST API.
 type dispatch struct {
-	plain *http.ServeMux
-	api   http.Handler
+	plain  *http.ServeMux
+	api    http.Handler
+	limits routeLimits
+	routes map[string]routeLimits
 }
 
 func (d dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h, limits := d.api, d.limits
 	if _, pattern := d.plain.Handler(r); pattern != "" {
-		d.plain.ServeHTTP(w, r)
+		h = d.plain
+		if l, ok := d.routes[pattern]; ok {
+			limits = l
+		}
+	}
+	if !readBody(w, r, limits) {
 		return
 	}
-	d.api.ServeHTTP(w, r)
+	if h == d.api {
+		r = withUpstreamMark(r)
+	}
+	h.ServeHTTP(w, r)
 }
 
 // Close closes the upstream connections.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/grpcserver"
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 // echoService answers with the metadata keys it received, or fails as the
@@ -55,18 +57,11 @@ func startService(t *testing.T, addr string) (string, func()) {
 	srv := grpcserver.New(grpcserver.Options{Auth: allowAll, HealthInterval: 10 * time.Millisecond})
 	testpb.RegisterTestServiceServer(srv.GRPC(), echoService{})
 	var lis net.Listener
-	var err error
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	poll.Until(t, 5*time.Second, func() error { // the old listener of a restarted service may linger
+		var err error
 		lis, err = net.Listen("tcp", addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(10 * time.Millisecond) // the old listener of a restarted service may linger
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+		return err
+	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -233,17 +228,16 @@ func readiness(t *testing.T, url string) (int, Readiness) {
 
 func waitReady(t *testing.T, url string, wantCode int) Readiness {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		code, r := readiness(t, url)
-		if code == wantCode {
-			return r
+	var r Readiness
+	poll.Until(t, 15*time.Second, func() error {
+		var code int
+		code, r = readiness(t, url)
+		if code != wantCode {
+			return fmt.Errorf("/readyz answers %d %+v, want %d", code, r, wantCode)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("/readyz never answered %d; last %d %+v", wantCode, code, r)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
+	return r
 }
 
 func TestReadyzFollowsUpstreams(t *testing.T) {

@@ -44,13 +44,15 @@ type config struct {
 	ClientSecret  string
 	RedirectURIs  []string // in addition to the defaults
 	NoDemoData    bool
-	LogLevel      string
+	// AllowHTTPLoopback accepts http:// notification URLs on loopback hosts.
+	AllowHTTPLoopback bool
+	LogLevel          string
 }
 
 // String prints the configuration with the secret redacted.
 func (c config) String() string {
-	return fmt.Sprintf("microsoft=%s graph=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t",
-		c.MicrosoftAddr, c.GraphAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData)
+	return fmt.Sprintf("microsoft=%s graph=%s seed=%d client_id=%s client_secret=[redacted] redirect_uris=%v demo=%t allow_http_loopback=%t",
+		c.MicrosoftAddr, c.GraphAddr, c.Seed, c.ClientID, c.redirectURIs(), !c.NoDemoData, c.AllowHTTPLoopback)
 }
 
 func (c config) redirectURIs() []string {
@@ -93,6 +95,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	var seed string
 	var redirects listFlag
 	var noDemo string
+	allowHTTPDefault, err := strconv.ParseBool(env("TANDEM_SIM_ALLOW_HTTP_LOOPBACK", "false"))
+	if err != nil {
+		return config{}, fmt.Errorf("TANDEM_SIM_ALLOW_HTTP_LOOPBACK %q is not a boolean", getenv("TANDEM_SIM_ALLOW_HTTP_LOOPBACK"))
+	}
 	fs.StringVar(&c.MicrosoftAddr, "microsoft-addr", env("TANDEM_SIM_MICROSOFT_ADDR", "127.0.0.1:9201"), "listen address of the Microsoft identity platform (TANDEM_SIM_MICROSOFT_ADDR)")
 	fs.StringVar(&c.GraphAddr, "graph-addr", env("TANDEM_SIM_GRAPH_ADDR", "127.0.0.1:9202"), "listen address of Microsoft Graph (TANDEM_SIM_GRAPH_ADDR)")
 	fs.StringVar(&c.MicrosoftURL, "microsoft-url", env("TANDEM_SIM_MICROSOFT_URL", ""), "public base URL of the identity platform, if not http://<microsoft-addr> (TANDEM_SIM_MICROSOFT_URL)")
@@ -102,6 +108,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.ClientSecret, "client-secret", env("TANDEM_SIM_CLIENT_SECRET", providersim.DefaultClientSecret), "client secret of the Tandem app registration (TANDEM_SIM_CLIENT_SECRET)")
 	fs.Var(&redirects, "redirect-uri", "extra redirect URI of the Tandem app, repeatable (TANDEM_SIM_REDIRECT_URIS, comma-separated)")
 	fs.StringVar(&noDemo, "no-demo-data", env("TANDEM_SIM_NO_DEMO_DATA", "false"), "leave out the demo tenants and users (TANDEM_SIM_NO_DEMO_DATA)")
+	fs.BoolVar(&c.AllowHTTPLoopback, "allow-http-loopback", allowHTTPDefault, "accept http:// subscription notification URLs on loopback hosts; Graph takes only https (TANDEM_SIM_ALLOW_HTTP_LOOPBACK)")
 	fs.StringVar(&c.LogLevel, "log-level", env("TANDEM_SIM_LOG_LEVEL", "info"), "debug, info, warn or error (TANDEM_SIM_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -109,7 +116,6 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
-	var err error
 	if c.Seed, err = strconv.ParseInt(seed, 10, 64); err != nil {
 		return config{}, fmt.Errorf("seed %q is not an integer", seed)
 	}
@@ -170,6 +176,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Apps:          []simclient.App{app},
 		NoDemoData:    c.NoDemoData,
 		Logger:        log,
+
+		AllowHTTPLoopbackNotifications: c.AllowHTTPLoopback,
 	})
 	if err != nil {
 		return err
@@ -206,7 +214,7 @@ func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app sim
 		return nil
 	}
 	p("")
-	p("Demo tenants (sign in with the email address; demo users need no password)")
+	p("Demo tenants (sign in with the user principal name; demo users need no password)")
 	for _, t := range tenants {
 		policy := string(t.ConsentPolicy)
 		if t.ConsentPolicy == simclient.AdminsOnly {
@@ -228,6 +236,13 @@ func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app sim
 				role = "admin"
 			}
 			p("    %-5s  %-34s %s, %s", role, u.UserPrincipalName, u.DisplayName, u.JobTitle)
+			if !strings.EqualFold(u.Mail, u.UserPrincipalName) {
+				note := ""
+				if u.OmitEmailClaim {
+					note = "; ID tokens have no email claim"
+				}
+				p("           %-34s (address: %s%s)", "", u.Mail, note)
+			}
 		}
 	}
 	return nil

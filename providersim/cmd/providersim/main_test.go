@@ -40,6 +40,18 @@ func TestParseConfigFlagsAndEnvironment(t *testing.T) {
 	if len(c.redirectURIs()) != 4 {
 		t.Errorf("env redirect URIs %v", c.redirectURIs())
 	}
+	if c.AllowHTTPLoopback {
+		t.Error("http notification URLs allowed by default")
+	}
+	if c, err := parseConfig([]string{"-allow-http-loopback"}, env(nil), &stderr); err != nil || !c.AllowHTTPLoopback {
+		t.Errorf("-allow-http-loopback: %+v %v", c, err)
+	}
+	if c, err := parseConfig(nil, env(map[string]string{"TANDEM_SIM_ALLOW_HTTP_LOOPBACK": "true"}), &stderr); err != nil || !c.AllowHTTPLoopback {
+		t.Errorf("TANDEM_SIM_ALLOW_HTTP_LOOPBACK: %+v %v", c, err)
+	}
+	if _, err := parseConfig(nil, env(map[string]string{"TANDEM_SIM_ALLOW_HTTP_LOOPBACK": "sure"}), &stderr); err == nil {
+		t.Error("a non-boolean TANDEM_SIM_ALLOW_HTTP_LOOPBACK was accepted")
+	}
 	for _, bad := range [][]string{{"-seed", "x"}, {"-redirect-uri", "/relative"}, {"-log-level", "loud"}, {"-client-id", ""}, {"extra"}} {
 		if _, err := parseConfig(bad, env(nil), &stderr); err == nil {
 			t.Errorf("%v accepted", bad)

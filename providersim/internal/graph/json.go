@@ -3,6 +3,8 @@ package graph
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strings"
 )
 
 // kv and obj build JSON objects whose keys keep their order, as Graph's do.
@@ -45,4 +47,30 @@ func marshal(v any) ([]byte, error) {
 		return nil, err
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// odataBool is an Edm.Boolean in a request body. Graph's OData reader takes
+// a JSON boolean or the same literal in a string ("false", as in Microsoft's
+// own sendMail sample), in any case.
+type odataBool bool
+
+func (b *odataBool) UnmarshalJSON(raw []byte) error {
+	var v bool
+	if err := json.Unmarshal(raw, &v); err == nil {
+		*b = odataBool(v)
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(raw, &str); err != nil {
+		return errors.New("not a boolean")
+	}
+	switch strings.ToLower(strings.TrimSpace(str)) {
+	case "true":
+		*b = true
+	case "false":
+		*b = false
+	default:
+		return errors.New("not a boolean")
+	}
+	return nil
 }

@@ -31,6 +31,11 @@ func withDefaults(l simclient.GraphLimits) simclient.GraphLimits {
 	def(&l.ValidationTimeoutMs, 10_000)
 	def(&l.NotificationTimeoutMs, 3_000)
 	def(&l.DefaultPageSize, 10)
+	def(&l.NotificationBatchSize, 10)
+	def(&l.NotificationBatchWaitMs, 200)
+	if l.SendBlockSeconds <= 0 {
+		l.SendBlockSeconds = 24 * 3600
+	}
 	if l.RequestWindowSeconds <= 0 {
 		l.RequestWindowSeconds = 600
 	}
@@ -68,10 +73,8 @@ func (s *Service) SetLimits(l simclient.GraphLimits) (simclient.GraphLimits, err
 
 // usage is what one app has done with one mailbox, for throttling.
 type usage struct {
-	inflight   int
-	requests   []time.Time // within the request window
-	sends      []time.Time // within the last minute
-	recipients []sentRecipients
+	inflight int
+	requests []time.Time // within the request window
 }
 
 type sentRecipients struct {
@@ -123,22 +126,52 @@ func tooMany() *graphError {
 	return gerr(http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.")
 }
 
-// reserveSend applies Exchange's sending limits (messages per minute,
-// recipients per rolling day) and, when the message may go, counts it.
-func (s *Service) reserveSend(key string, recipients int) *graphError {
+// sendPlan is what Exchange does with a submission: send it now, or at a
+// later time when the mailbox is over its message rate, or refuse it
+// with a non-delivery report (blocked) when the mailbox went past its
+// recipients for the day.
+type sendPlan struct {
+	at      time.Time
+	blocked bool
+}
+
+// sendUsage is what a mailbox has sent, for Exchange's sending limits,
+// which hold per mailbox whatever app submits.
+type sendUsage struct {
+	transport    []time.Time // when each message went, or will go, ascending
+	recipients   []sentRecipients
+	blockedUntil time.Time
+}
+
+// blockedSenderReason is the NDR text of a submission refused because the
+// mailbox is past its daily recipient limit (Exchange Online's 5.1.90).
+const blockedSenderReason = "550 5.1.90 Your message can't be sent because you've reached your daily limit for message recipients."
+
+// reserveSend applies Exchange's sending limits to a Graph submission of a
+// message to n recipients. Graph never answers them with 429: a message
+// over the rate is queued and goes when the rate allows; past the day's
+// recipients the mailbox is blocked for SendBlockSeconds and every
+// submission comes back as a non-delivery report. Each is counted per
+// mailbox (graph.overLimit.*), so tests can prove nobody leaned on them.
+// Only more recipients than a message may have is an error (400).
+func (s *Service) reserveSend(p simcore.Person, n int) (sendPlan, *graphError) {
 	now := s.clock.Now()
 	s.limMu.Lock()
 	defer s.limMu.Unlock()
-	u := s.usageLocked(key)
-	if recipients > s.limits.MaxRecipientsPerMessage {
-		return badRequest("ErrorInvalidRecipients", fmt.Sprintf("The message has %d recipients; a message may have at most %d.", recipients, s.limits.MaxRecipientsPerMessage))
+	if n > s.limits.MaxRecipientsPerMessage {
+		return sendPlan{}, badRequest("ErrorInvalidRecipients", fmt.Sprintf("The message has %d recipients; a message may have at most %d.", n, s.limits.MaxRecipientsPerMessage))
 	}
-	u.sends = dropBefore(u.sends, now.Add(-time.Minute))
-	if len(u.sends) >= s.limits.MessagesPerMinute {
-		e := tooMany()
-		e.message = "Please retry again later. The mailbox has reached its limit of messages per minute."
-		e.retryAfter = simcore.FormatSeconds(u.sends[0].Add(time.Minute).Sub(now))
-		return e
+	u := s.sending[p.ID]
+	if u == nil {
+		u = &sendUsage{}
+		s.sending[p.ID] = u
+	}
+	overDay := func() (sendPlan, *graphError) {
+		s.counters.Inc("graph.overLimit.recipientsPerDay", "graph.overLimit.recipientsPerDay/user="+p.UserPrincipalName)
+		return sendPlan{blocked: true}, nil
+	}
+	if now.Before(u.blockedUntil) {
+		return overDay()
 	}
 	day := now.Add(-24 * time.Hour)
 	i := 0
@@ -150,24 +183,28 @@ func (s *Service) reserveSend(key string, recipients int) *graphError {
 	for _, r := range u.recipients {
 		total += r.n
 	}
-	if total+recipients > s.limits.RecipientsPerDay {
-		// Retry when enough of the day's recipients have aged out.
-		free, wait := s.limits.RecipientsPerDay-total, time.Duration(0)
-		for _, r := range u.recipients {
-			free += r.n
-			wait = r.at.Add(24 * time.Hour).Sub(now)
-			if free >= recipients {
-				break
-			}
-		}
-		e := tooMany()
-		e.message = "Please retry again later. The mailbox has reached its limit of recipients per day."
-		e.retryAfter = simcore.FormatSeconds(wait)
-		return e
+	if total+n > s.limits.RecipientsPerDay {
+		u.blockedUntil = now.Add(time.Duration(s.limits.SendBlockSeconds * float64(time.Second)))
+		return overDay()
 	}
-	u.sends = append(u.sends, now)
-	u.recipients = append(u.recipients, sentRecipients{at: now, n: recipients})
-	return nil
+	u.recipients = append(u.recipients, sentRecipients{at: now, n: n})
+	u.transport = dropBefore(u.transport, now.Add(-time.Minute))
+	at := now
+	if rate := s.limits.MessagesPerMinute; len(u.transport) >= rate {
+		// At most rate messages in any minute: this one waits for the
+		// rate-th latest to be a minute old.
+		if next := u.transport[len(u.transport)-rate].Add(time.Minute); next.After(at) {
+			at = next
+		}
+	}
+	if at.After(now) {
+		s.counters.Inc("graph.overLimit.messagesPerMinute", "graph.overLimit.messagesPerMinute/user="+p.UserPrincipalName)
+	}
+	u.transport = append(u.transport, at)
+	if !at.After(now) {
+		return sendPlan{}, nil
+	}
+	return sendPlan{at: at}, nil
 }
 
 func dropBefore(ts []time.Time, cutoff time.Time) []time.Time {

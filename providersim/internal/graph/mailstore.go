@@ -24,6 +24,7 @@ type header struct {
 }
 
 type attachment struct {
+	id          string
 	name        string
 	contentType string
 	size        int
@@ -109,6 +110,7 @@ var wellKnownFolders = []struct{ name, display string }{
 // mailboxLocked returns (creating on first use) the mailbox of a user.
 func (s *Service) mailboxLocked(p simcore.Person) *mailbox {
 	if mb := s.mailboxes[p.ID]; mb != nil {
+		mb.person = p // addresses may have changed
 		return mb
 	}
 	mb := &mailbox{
@@ -133,9 +135,9 @@ func (s *Service) mailboxLocked(p simcore.Person) *mailbox {
 	return mb
 }
 
-// mailboxByAddressLocked finds the mailbox of a tenant user by address.
+// mailboxByAddressLocked finds the mailbox an SMTP address delivers to.
 func (s *Service) mailboxByAddressLocked(addr string) (*mailbox, bool) {
-	p, ok := s.identity.LookupPerson(addr)
+	p, ok := s.identity.LookupMailbox(addr)
 	if !ok {
 		return nil, false
 	}
@@ -158,6 +160,33 @@ func (mb *mailbox) find(id string) *message {
 		return mb.messages[key]
 	}
 	return nil
+}
+
+// lookup finds a message by id for a Graph call: an id that cannot be an
+// Exchange item id is 400 ErrorInvalidIdMalformed, an unknown one 404.
+func (mb *mailbox) lookup(id string) (*message, *graphError) {
+	if !wellFormedID(id) {
+		return nil, badRequest("ErrorInvalidIdMalformed", "Id is malformed.")
+	}
+	if m := mb.find(id); m != nil {
+		return m, nil
+	}
+	return nil, errNotFound()
+}
+
+// wellFormedID reports whether id could be an Exchange item id: base64
+// (standard or URL alphabet) of a binary id of some length.
+func wellFormedID(id string) bool {
+	if len(id) < 40 {
+		return false
+	}
+	trimmed := strings.TrimRight(id, "=")
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+		if _, err := enc.DecodeString(trimmed); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func (f *folder) record(key, restID string, kind changeKind) {

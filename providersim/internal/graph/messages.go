@@ -53,14 +53,18 @@ type messageIn struct {
 	From                   *recipientIn    `json:"from"`
 	InternetMessageHeaders *[]header       `json:"internetMessageHeaders"`
 	Importance             *string         `json:"importance"`
-	IsRead                 *bool           `json:"isRead"`
+	IsRead                 *odataBool      `json:"isRead"`
 	Attachments            *[]attachmentIn `json:"attachments"`
 }
 
+// readBody reads a request body; Graph refuses bodies over 4 MB with 413.
 func readBody(r *http.Request) ([]byte, *graphError) {
-	b, err := io.ReadAll(io.LimitReader(r.Body, simcore.MaxBody))
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
 	if err != nil {
 		return nil, badRequest("BadRequest", "Unable to read the request body.")
+	}
+	if len(b) > maxRequestBytes {
+		return nil, tooLarge()
 	}
 	return b, nil
 }
@@ -149,25 +153,25 @@ func apply(m *message, in *messageIn) *graphError {
 		}
 	}
 	if in.IsRead != nil {
-		m.isRead = *in.IsRead
+		m.isRead = bool(*in.IsRead)
 	}
 	if in.Attachments != nil {
 		for _, a := range *in.Attachments {
 			if a.ODataType != "" && !strings.EqualFold(a.ODataType, "#microsoft.graph.fileAttachment") {
 				return badRequest("ErrorInvalidRequest", "Only file attachments are supported.")
 			}
-			raw, err := base64.StdEncoding.DecodeString(a.ContentBytes)
-			if err != nil {
-				return badRequest("ErrorInvalidRequest", "The attachment's contentBytes are not valid base64.")
+			att, e := inlineAttachment(a)
+			if e != nil {
+				return e
 			}
-			m.attachments = append(m.attachments, attachment{name: a.Name, contentType: a.ContentType, size: len(raw)})
+			m.attachments = append(m.attachments, att)
 		}
 	}
 	return nil
 }
 
 func (req *request) ownerAddress() address {
-	return address{Name: req.person.DisplayName, Address: req.person.UserPrincipalName}
+	return address{Name: req.person.DisplayName, Address: req.person.Mail}
 }
 
 func (req *request) key() string { return req.principal.ClientID + "|" + req.person.ID }
@@ -187,7 +191,7 @@ func (s *Service) sendMail(req *request) *graphError {
 	} else {
 		var payload struct {
 			Message         *messageIn `json:"message"`
-			SaveToSentItems *bool      `json:"saveToSentItems"`
+			SaveToSentItems *odataBool `json:"saveToSentItems"`
 		}
 		if e := decodeJSON(raw, &payload); e != nil {
 			return e
@@ -199,14 +203,15 @@ func (s *Service) sendMail(req *request) *graphError {
 			return e
 		}
 		if payload.SaveToSentItems != nil {
-			save = *payload.SaveToSentItems
+			save = bool(*payload.SaveToSentItems)
 		}
 	}
 	rcpts := m.recipients()
 	if len(rcpts) == 0 {
 		return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
 	}
-	if e := s.reserveSend(req.key(), len(rcpts)); e != nil {
+	plan, e := s.reserveSend(req.person, len(rcpts))
+	if e != nil {
 		return e
 	}
 	s.mu.Lock()
@@ -214,7 +219,7 @@ func (s *Service) sendMail(req *request) *graphError {
 	m.internetID = s.newInternetID()
 	m.conversationID, m.conversationIndex = s.newConversation()
 	m.created, m.modified = req.now, req.now
-	s.submitLocked(mb, m, req.ownerAddress(), save, req.now, &req.events)
+	s.submitLocked(mb, m, req.ownerAddress(), save, plan, req.now, &req.events)
 	s.mu.Unlock()
 	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
 	req.w.WriteHeader(http.StatusAccepted)
@@ -266,22 +271,83 @@ func parseMIME(m *message, raw []byte) *graphError {
 	return nil
 }
 
-// submitLocked hands a message to transport: it is sent, filed in Sent Items
-// (or discarded when save is false) and delivered to every recipient.
-func (s *Service) submitLocked(mb *mailbox, m *message, from address, save bool, now time.Time, events *[]event) {
+// submitLocked hands a message to transport as the plan says: sent now
+// (filed in Sent Items, or discarded when save is false, and delivered to
+// every recipient), held in the Outbox until the rate lets it go, or refused
+// with a non-delivery report when the mailbox is blocked from sending.
+func (s *Service) submitLocked(mb *mailbox, m *message, from address, save bool, plan sendPlan, now time.Time, events *[]event) {
 	m.isDraft, m.isRead = false, true
-	m.sent, m.received, m.modified = now, now, now
+	m.modified = now
 	m.from, m.sender = &from, &from
-	sent := mb.wellKnown["sentitems"]
-	switch {
-	case m.folder == nil && save:
-		s.putLocked(mb, sent, m, events)
-	case m.folder != nil && save:
-		s.moveLocked(m, sent, now, events)
-	case m.folder != nil:
-		s.removeLocked(m, events)
+	if !plan.at.IsZero() && !plan.blocked {
+		s.fileLocked(mb, mb.wellKnown["outbox"], m, now, events)
+		s.outbox = append(s.outbox, queuedSend{mb: mb, m: m, save: save, at: plan.at})
+		return
+	}
+	s.transportLocked(mb, m, save, now, events)
+	if plan.blocked {
+		s.bounceLocked(m, m.recipients(), blockedSenderReason, now, events)
+		return
 	}
 	s.deliverLocked(m, now, events)
+}
+
+// transportLocked files a message that leaves the mailbox: in Sent Items,
+// or nowhere when save is false.
+func (s *Service) transportLocked(mb *mailbox, m *message, save bool, now time.Time, events *[]event) {
+	m.sent, m.received, m.modified = now, now, now
+	if save {
+		s.fileLocked(mb, mb.wellKnown["sentitems"], m, now, events)
+	} else if m.folder != nil {
+		s.removeLocked(m, events)
+	}
+}
+
+// fileLocked puts a message in a folder, moving it there if it is filed
+// elsewhere.
+func (s *Service) fileLocked(mb *mailbox, f *folder, m *message, now time.Time, events *[]event) {
+	if m.folder == nil {
+		s.putLocked(mb, f, m, events)
+		return
+	}
+	s.moveLocked(m, f, now, events)
+}
+
+// queuedSend is a submission Exchange holds back because the mailbox is over
+// its message rate.
+type queuedSend struct {
+	mb   *mailbox
+	m    *message
+	save bool
+	at   time.Time
+}
+
+// releaseOutboxLocked sends the held submissions whose time has come.
+func (s *Service) releaseOutboxLocked(now time.Time, events *[]event) {
+	kept := s.outbox[:0]
+	for _, q := range s.outbox {
+		if q.at.After(now) {
+			kept = append(kept, q)
+			continue
+		}
+		if q.m.folder != q.mb.wellKnown["outbox"] || q.mb.messages[q.m.key] != q.m {
+			continue // deleted or moved out of the Outbox before it went
+		}
+		s.transportLocked(q.mb, q.m, q.save, q.at, events)
+		s.deliverLocked(q.m, q.at, events)
+	}
+	clear(s.outbox[len(kept):])
+	s.outbox = kept
+}
+
+// ReleaseOutbox sends held submissions that are due; it runs on every Graph
+// request, control-API read of mail, and a short timer.
+func (s *Service) ReleaseOutbox() {
+	var events []event
+	s.mu.Lock()
+	s.releaseOutboxLocked(s.clock.Now(), &events)
+	s.mu.Unlock()
+	s.dispatch(events)
 }
 
 func (s *Service) createMessage(req *request) *graphError {
@@ -309,6 +375,7 @@ func (s *Service) createMessage(req *request) *graphError {
 	owner := req.ownerAddress()
 	m.from, m.sender = &owner, &owner
 	m.created, m.modified = req.now, req.now
+	m.sent, m.received = req.now, req.now
 	m.internetID = s.newInternetID()
 	m.conversationID, m.conversationIndex = s.newConversation()
 	s.putLocked(mb, f, m, &req.events)
@@ -329,9 +396,9 @@ func (s *Service) getMessage(req *request) *graphError {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.mailboxLocked(req.person).find(req.route.msgID)
-	if m == nil {
-		return errNotFound()
+	m, e := s.mailboxLocked(req.person).lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	s.writeMessage(req, http.StatusOK, m, sel)
 	return nil
@@ -348,9 +415,9 @@ func (s *Service) updateMessage(req *request) *graphError {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := s.mailboxLocked(req.person).find(req.route.msgID)
-	if m == nil {
-		return errNotFound()
+	m, e := s.mailboxLocked(req.person).lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	if !m.isDraft && (in.Subject != nil || in.Body != nil || in.ToRecipients != nil || in.CcRecipients != nil ||
 		in.BccRecipients != nil || in.InternetMessageHeaders != nil || in.Attachments != nil || in.From != nil) {
@@ -370,9 +437,9 @@ func (s *Service) deleteMessage(req *request) *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb := s.mailboxLocked(req.person)
-	m := mb.find(req.route.msgID)
-	if m == nil {
-		return errNotFound()
+	m, e := mb.lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	if deleted := mb.wellKnown["deleteditems"]; m.folder != deleted {
 		s.moveLocked(m, deleted, req.now, &req.events)
@@ -397,9 +464,9 @@ func (s *Service) moveMessage(req *request) *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb := s.mailboxLocked(req.person)
-	m := mb.find(req.route.msgID)
-	if m == nil {
-		return errNotFound()
+	m, e := mb.lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	to := mb.folder(in.DestinationID)
 	if to == nil {
@@ -414,9 +481,9 @@ func (s *Service) sendDraft(req *request) *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb := s.mailboxLocked(req.person)
-	m := mb.find(req.route.msgID)
-	if m == nil {
-		return errNotFound()
+	m, e := mb.lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	if !m.isDraft {
 		return badRequest("ErrorInvalidOperation", "Only a draft can be sent.")
@@ -425,10 +492,11 @@ func (s *Service) sendDraft(req *request) *graphError {
 	if len(rcpts) == 0 {
 		return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
 	}
-	if e := s.reserveSend(req.key(), len(rcpts)); e != nil {
+	plan, e := s.reserveSend(req.person, len(rcpts))
+	if e != nil {
 		return e
 	}
-	s.submitLocked(mb, m, req.ownerAddress(), true, req.now, &req.events)
+	s.submitLocked(mb, m, req.ownerAddress(), true, plan, req.now, &req.events)
 	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
 	req.w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -465,9 +533,9 @@ func (s *Service) reply(req *request) *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb := s.mailboxLocked(req.person)
-	orig := mb.find(req.route.msgID)
-	if orig == nil {
-		return errNotFound()
+	orig, e := mb.lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	r, e := s.buildReply(orig, req.ownerAddress(), req.route.op == "replyAll", in, req.now)
 	if e != nil {
@@ -477,11 +545,12 @@ func (s *Service) reply(req *request) *graphError {
 	if len(rcpts) == 0 {
 		return badRequest("ErrorInvalidRecipients", "At least one recipient isn't valid.")
 	}
-	if e := s.reserveSend(req.key(), len(rcpts)); e != nil {
+	plan, e := s.reserveSend(req.person, len(rcpts))
+	if e != nil {
 		return e
 	}
 	r.internetID = s.newInternetID()
-	s.submitLocked(mb, r, req.ownerAddress(), true, req.now, &req.events)
+	s.submitLocked(mb, r, req.ownerAddress(), true, plan, req.now, &req.events)
 	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
 	req.w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -495,15 +564,17 @@ func (s *Service) createReply(req *request) *graphError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb := s.mailboxLocked(req.person)
-	orig := mb.find(req.route.msgID)
-	if orig == nil {
-		return errNotFound()
+	orig, e := mb.lookup(req.route.msgID)
+	if e != nil {
+		return e
 	}
 	r, e := s.buildReply(orig, req.ownerAddress(), req.route.op == "createReplyAll", in, req.now)
 	if e != nil {
 		return e
 	}
 	r.isDraft, r.isRead = true, true
+	// Graph stamps a new draft's sent and received times with its creation.
+	r.sent, r.received = req.now, req.now
 	r.internetID = s.newInternetID()
 	s.putLocked(mb, mb.wellKnown["drafts"], r, &req.events)
 	s.writeMessage(req, http.StatusCreated, r, nil)

@@ -2,11 +2,13 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,12 +25,22 @@ type notifier struct {
 	client *http.Client
 	s      *Service
 
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	log    []*simclient.Delivery
-	faults []*notifyFault
+	mu      sync.Mutex
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	log     []*simclient.Delivery
+	faults  []*notifyFault
+	batches map[string]*batch // change notifications waiting, by URL
+}
+
+// batch is the change notifications bound for one URL that will go in one
+// POST: Graph puts several, possibly of several subscriptions, in one.
+type batch struct {
+	url    string
+	items  []json.RawMessage
+	subIDs []string
+	timer  *time.Timer
 }
 
 type notifyFault struct {
@@ -38,13 +50,22 @@ type notifyFault struct {
 
 func newNotifier(client *http.Client, s *Service) *notifier {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &notifier{client: client, s: s, ctx: ctx, cancel: cancel}
+	return &notifier{client: client, s: s, ctx: ctx, cancel: cancel, batches: map[string]*batch{}}
+}
+
+// dropBatchesLocked forgets the notifications still waiting for their POST.
+func (n *notifier) dropBatchesLocked() {
+	for _, b := range n.batches {
+		b.timer.Stop()
+	}
+	n.batches = map[string]*batch{}
 }
 
 // reset cancels pending deliveries, waits for them and clears the log.
 func (n *notifier) reset() {
 	n.mu.Lock()
 	n.cancel()
+	n.dropBatchesLocked()
 	n.mu.Unlock()
 	n.wg.Wait()
 	n.mu.Lock()
@@ -56,6 +77,7 @@ func (n *notifier) reset() {
 func (n *notifier) close() {
 	n.mu.Lock()
 	n.cancel()
+	n.dropBatchesLocked()
 	n.mu.Unlock()
 	n.wg.Wait()
 }
@@ -92,6 +114,7 @@ func (n *notifier) deliveries() []simclient.Delivery {
 	for i, d := range n.log {
 		out[i] = *d
 		out[i].Statuses = append([]int(nil), d.Statuses...)
+		out[i].SubscriptionIDs = append([]string(nil), d.SubscriptionIDs...)
 	}
 	return out
 }
@@ -115,7 +138,83 @@ func (n *notifier) takeFaultLocked(kind, subID string) *simclient.NotificationFa
 	return nil
 }
 
-// enqueue schedules a notification POST.
+// newDeliveryLocked logs a POST of notifications (the value array's items).
+func (n *notifier) newDeliveryLocked(kind, target string, subIDs []string, items []json.RawMessage) *simclient.Delivery {
+	payload, _ := json.Marshal(struct {
+		Value []json.RawMessage `json:"value"`
+	}{items})
+	d := &simclient.Delivery{
+		ID: n.s.ids.GUID("delivery"), Kind: kind, SubscriptionID: subIDs[0], SubscriptionIDs: slices.Clone(subIDs),
+		Notifications: len(items), URL: target, Payload: payload, State: simclient.DeliveryPending, Statuses: []int{},
+	}
+	n.log = append(n.log, d)
+	if len(n.log) > maxDeliveryLog {
+		n.log = n.log[len(n.log)-maxDeliveryLog:]
+	}
+	return d
+}
+
+// enqueueChange adds a change notification to the batch for its URL. The
+// batch goes when it is full or NotificationBatchWaitMs after its first
+// notification; faults apply to single notifications (a delayed one goes on
+// its own, a duplicated one also goes again in a POST of its own).
+func (n *notifier) enqueueChange(subID, target string, item []byte) {
+	lim := n.s.Limits()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ctx.Err() != nil {
+		return
+	}
+	one := []json.RawMessage{item}
+	if f := n.takeFaultLocked("change", subID); f != nil {
+		switch f.Mode {
+		case simclient.NotifyDrop:
+			d := n.newDeliveryLocked("change", target, []string{subID}, one)
+			d.State = simclient.DeliveryDropped
+			n.s.counters.Inc("graph.notifications.dropped")
+			return
+		case simclient.NotifyDelay:
+			d := n.newDeliveryLocked("change", target, []string{subID}, one)
+			n.wg.Add(1)
+			go n.run(n.ctx, d, time.Duration(f.DelayMs)*time.Millisecond)
+			return
+		case simclient.NotifyDuplicate:
+			n.s.counters.Inc("graph.notifications.duplicated")
+			d := n.newDeliveryLocked("change", target, []string{subID}, one)
+			n.wg.Add(1)
+			go n.run(n.ctx, d, 0)
+		}
+	}
+	b := n.batches[target]
+	if b == nil {
+		b = &batch{url: target}
+		n.batches[target] = b
+		b.timer = time.AfterFunc(time.Duration(lim.NotificationBatchWaitMs)*time.Millisecond, func() {
+			n.mu.Lock()
+			defer n.mu.Unlock()
+			if n.batches[target] == b && n.ctx.Err() == nil {
+				n.flushLocked(b)
+			}
+		})
+	}
+	b.items = append(b.items, item)
+	b.subIDs = append(b.subIDs, subID)
+	if len(b.items) >= lim.NotificationBatchSize {
+		b.timer.Stop()
+		n.flushLocked(b)
+	}
+}
+
+// flushLocked sends a batch.
+func (n *notifier) flushLocked(b *batch) {
+	delete(n.batches, b.url)
+	d := n.newDeliveryLocked("change", b.url, b.subIDs, b.items)
+	n.wg.Add(1)
+	go n.run(n.ctx, d, 0)
+}
+
+// enqueue schedules a POST of one notification (lifecycle notifications go
+// one by one).
 func (n *notifier) enqueue(kind, subID, target string, payload []byte) {
 	counters := n.s.counters
 	n.mu.Lock()
@@ -124,15 +223,7 @@ func (n *notifier) enqueue(kind, subID, target string, payload []byte) {
 		return // closing or resetting: no new deliveries
 	}
 	newDelivery := func() *simclient.Delivery {
-		d := &simclient.Delivery{
-			ID: n.s.ids.GUID("delivery"), Kind: kind, SubscriptionID: subID,
-			URL: target, Payload: payload, State: simclient.DeliveryPending, Statuses: []int{},
-		}
-		n.log = append(n.log, d)
-		if len(n.log) > maxDeliveryLog {
-			n.log = n.log[len(n.log)-maxDeliveryLog:]
-		}
-		return d
+		return n.newDeliveryLocked(kind, target, []string{subID}, []json.RawMessage{payload})
 	}
 	d := newDelivery()
 	var delay time.Duration

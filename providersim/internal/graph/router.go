@@ -137,8 +137,20 @@ func messageRoute(rt route, segs []string, method string) (route, *graphError) {
 		}
 		rt.msgID = segs[0]
 		return pick(map[string]string{http.MethodGet: "getMessage", http.MethodPatch: "updateMessage", http.MethodDelete: "deleteMessage"})
-	case 2:
+	case 2, 3:
 		rt.msgID = segs[0]
+		if strings.EqualFold(segs[1], "attachments") {
+			if len(segs) == 2 {
+				return pick(map[string]string{http.MethodPost: "addAttachment"})
+			}
+			if !strings.EqualFold(segs[2], "createUploadSession") {
+				return route{}, notSegment(segs[2])
+			}
+			return pick(map[string]string{http.MethodPost: "createUploadSession"})
+		}
+		if len(segs) == 3 {
+			return route{}, notSegment(segs[2])
+		}
 		action, ok := map[string]string{
 			"send": "sendDraft", "reply": "reply", "replyall": "replyAll",
 			"createreply": "createReply", "createreplyall": "createReplyAll", "move": "moveMessage",

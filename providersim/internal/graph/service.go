@@ -21,6 +21,9 @@ import (
 type Identity interface {
 	Introspect(token string) (simcore.Principal, error)
 	LookupPerson(idOrUPN string) (simcore.Person, bool)
+	// LookupMailbox finds the user an SMTP address delivers to (primary or
+	// proxy address; a UPN only when it is one of them).
+	LookupMailbox(address string) (simcore.Person, bool)
 }
 
 // Config wires a Service.
@@ -37,6 +40,9 @@ type Config struct {
 	// HTTPClient sends validation requests and notifications. Nil means a
 	// client of its own.
 	HTTPClient *http.Client
+	// AllowHTTPLoopback accepts http:// notification URLs on loopback hosts;
+	// Graph accepts only https.
+	AllowHTTPLoopback bool
 }
 
 // Service is the simulated Graph. It is safe for concurrent use.
@@ -49,11 +55,15 @@ type Service struct {
 	identity Identity
 	base     string
 	notifier *notifier
-	ops      map[string]func(*request) *graphError
 
-	limMu  sync.Mutex
-	limits simclient.GraphLimits
-	usage  map[string]*usage
+	allowHTTPLoopback bool
+	closeOnce         sync.Once
+	ops               map[string]func(*request) *graphError
+
+	limMu   sync.Mutex
+	limits  simclient.GraphLimits
+	usage   map[string]*usage     // by app and mailbox
+	sending map[string]*sendUsage // by mailbox (user id)
 
 	mu            sync.Mutex
 	mailboxes     map[string]*mailbox   // by user id
@@ -62,6 +72,11 @@ type Service struct {
 	undeliverable map[string]string // lower-case address -> SMTP reason
 	subs          map[string]*subscription
 	deltas        map[string]*deltaState
+	outbox        []queuedSend // submissions held back by the message rate
+	uploads       map[string]*uploadSession
+
+	stopRelease chan struct{}
+	released    chan struct{}
 }
 
 // New returns an empty Graph.
@@ -82,10 +97,14 @@ func New(cfg Config) *Service {
 		log:      log,
 		identity: cfg.Identity,
 		base:     cfg.BaseURL,
+
+		allowHTTPLoopback: cfg.AllowHTTPLoopback,
 	}
 	s.notifier = newNotifier(client, s)
 	s.ops = s.handlers()
 	s.Reset()
+	s.stopRelease, s.released = make(chan struct{}), make(chan struct{})
+	go s.releaseLoop()
 	return s
 }
 
@@ -96,6 +115,7 @@ func (s *Service) Reset() {
 	s.limMu.Lock()
 	s.limits = withDefaults(simclient.GraphLimits{})
 	s.usage = map[string]*usage{}
+	s.sending = map[string]*sendUsage{}
 	s.limMu.Unlock()
 	s.mu.Lock()
 	s.mailboxes = map[string]*mailbox{}
@@ -104,11 +124,33 @@ func (s *Service) Reset() {
 	s.undeliverable = map[string]string{}
 	s.subs = map[string]*subscription{}
 	s.deltas = map[string]*deltaState{}
+	s.outbox = nil
+	s.uploads = map[string]*uploadSession{}
 	s.mu.Unlock()
 }
 
-// Close stops notification deliveries and waits for them to end.
-func (s *Service) Close() { s.notifier.close() }
+// releaseLoop sends held submissions when they fall due, also when nobody
+// calls Graph.
+func (s *Service) releaseLoop() {
+	defer close(s.released)
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			s.ReleaseOutbox()
+		case <-s.stopRelease:
+			return
+		}
+	}
+}
+
+// Close stops notification deliveries and the outbox, and waits for them.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.stopRelease) })
+	<-s.released
+	s.notifier.close()
+}
 
 // graphError is Graph's error body.
 type graphError struct {
@@ -134,17 +176,12 @@ var (
 func badRequest(code, message string) *graphError { return gerr(http.StatusBadRequest, code, message) }
 
 func (s *Service) writeError(w http.ResponseWriter, r *http.Request, e *graphError) {
-	inner := obj{}
+	date := s.clock.Now().Format("2006-01-02T15:04:05")
+	inner := obj{{"date", date}, {"request-id", w.Header().Get("request-id")}, {"client-request-id", w.Header().Get("client-request-id")}}
 	if e.status == http.StatusTooManyRequests {
-		inner = append(inner, kv{"code", "429"})
-	}
-	inner = append(inner,
-		kv{"date", s.clock.Now().Format("2006-01-02T15:04:05")},
-		kv{"request-id", w.Header().Get("request-id")},
-		kv{"client-request-id", w.Header().Get("client-request-id")},
-	)
-	if e.status == http.StatusTooManyRequests {
-		inner = append(inner, kv{"status", "429"})
+		// Throttling answers carry Graph's own shape: code and status as
+		// strings around the date and request id, no client-request-id.
+		inner = obj{{"code", "429"}, {"date", date}, {"request-id", w.Header().Get("request-id")}, {"status", "429"}}
 	}
 	if e.retryAfter != "" {
 		w.Header().Set("Retry-After", e.retryAfter)
@@ -181,6 +218,11 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("client-request-id", reqID)
 	}
 	s.counters.Inc("graph.requests")
+	s.ReleaseOutbox()
+	if strings.HasPrefix(r.URL.Path, "/upload/attachmentSessions/") {
+		s.serveUpload(w, r)
+		return
+	}
 	rt, rerr := parseRoute(r.Method, r.URL.Path)
 	if rerr != nil {
 		s.writeError(w, r, rerr)
@@ -304,6 +346,8 @@ var scopeNeeds = map[string][]string{
 	"moveMessage":             {"Mail.ReadWrite"},
 	"createReply":             {"Mail.ReadWrite"},
 	"createReplyAll":          {"Mail.ReadWrite"},
+	"addAttachment":           {"Mail.ReadWrite"},
+	"createUploadSession":     {"Mail.ReadWrite"},
 	"listMessages":            readMail,
 	"getMessage":              readMail,
 	"listFolders":             readMail,
@@ -341,6 +385,8 @@ func (s *Service) handlers() map[string]func(*request) *graphError {
 		"replyAll":                s.reply,
 		"createReply":             s.createReply,
 		"createReplyAll":          s.createReply,
+		"addAttachment":           s.addAttachment,
+		"createUploadSession":     s.createUploadSession,
 		"listFolders":             s.listFolders,
 		"getFolder":               s.getFolder,
 		"delta":                   s.delta,
@@ -361,7 +407,7 @@ func (s *Service) getUser(req *request) *graphError {
 		{"displayName", p.DisplayName},
 		{"givenName", nullable(p.GivenName)},
 		{"jobTitle", nullable(p.JobTitle)},
-		{"mail", p.UserPrincipalName},
+		{"mail", nullable(p.Mail)},
 		{"mobilePhone", nil},
 		{"officeLocation", nil},
 		{"preferredLanguage", "en-US"},
@@ -381,8 +427,8 @@ func (s *Service) userinfo(req *request) *graphError {
 		{"given_name", p.GivenName},
 		{"picture", s.base + "/v1.0/me/photo/$value"},
 	}
-	if req.principal.HasAny("email") {
-		out = append(out, kv{"email", p.UserPrincipalName})
+	if req.principal.HasAny("email") && !p.OmitEmailClaim && p.Mail != "" {
+		out = append(out, kv{"email", p.Mail})
 	}
 	simcore.WriteJSON(req.w, http.StatusOK, out)
 	return nil

@@ -3,6 +3,7 @@ package graph
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -59,9 +60,26 @@ func (s *Service) subscriptionJSON(sub *subscription) obj {
 
 func invalidSub(msg string) *graphError { return badRequest("InvalidRequest", msg) }
 
-func validURL(raw string) bool {
+// checkNotificationURL refuses what Graph refuses: anything but an absolute
+// https URL. With allowHTTPLoopback, http URLs of loopback hosts pass too,
+// for receivers on the local machine (make run, tests).
+func (s *Service) checkNotificationURL(field, raw string) *graphError {
 	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return invalidSub("Invalid " + field + "='" + raw + "'.")
+	}
+	if u.Scheme == "http" && !(s.allowHTTPLoopback && isLoopback(u.Hostname())) {
+		return invalidSub(strings.ToUpper(field[:1]) + field[1:] + " scheme='http' is not supported.")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Service) checkExpiry(raw string, now time.Time) (time.Time, *graphError) {
@@ -137,11 +155,13 @@ func (s *Service) createSubscription(req *request) *graphError {
 			return invalidSub("changeType '" + ct + "' is not supported for this resource.")
 		}
 	}
-	if !validURL(in.NotificationURL) {
-		return invalidSub("notificationUrl must be an absolute https URL.")
+	if e := s.checkNotificationURL("notificationUrl", in.NotificationURL); e != nil {
+		return e
 	}
-	if in.LifecycleNotificationURL != "" && !validURL(in.LifecycleNotificationURL) {
-		return invalidSub("lifecycleNotificationUrl must be an absolute https URL.")
+	if in.LifecycleNotificationURL != "" {
+		if e := s.checkNotificationURL("lifecycleNotificationUrl", in.LifecycleNotificationURL); e != nil {
+			return e
+		}
 	}
 	if len(in.ClientState) > 128 {
 		return invalidSub("clientState must be 128 characters or fewer.")
@@ -277,7 +297,7 @@ func (s *Service) reauthorizeSubscription(req *request) *graphError {
 		return e
 	}
 	sub.needsReauth = false
-	req.w.WriteHeader(http.StatusOK)
+	req.w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
@@ -314,7 +334,8 @@ func (s *Service) dispatch(events []event) {
 			if sub.immutableIDs {
 				id = e.key
 			}
-			resource := "Users/" + sub.userID + "/Messages/" + id
+			// Microsoft's form: the user and tenant ids, then the message id.
+			resource := "Users/" + sub.userID + "@" + sub.tenantID + "/Messages/" + id
 			data := obj{{"@odata.type", "#Microsoft.Graph.Message"}, {"@odata.id", resource}}
 			if e.changeKey != "" {
 				data = append(data, kv{"@odata.etag", `W/"` + e.changeKey + `"`})
@@ -330,14 +351,14 @@ func (s *Service) dispatch(events []event) {
 				{"clientState", nullable(sub.clientState)},
 				{"tenantId", sub.tenantID},
 			}
-			payload, _ := json.Marshal(obj{{"value", []obj{item}}})
+			payload, _ := json.Marshal(item)
 			out = append(out, pendingNotification{"change", sub.id, sub.notificationURL, payload})
 		}
 	}
 	s.mu.Unlock()
 	for _, n := range out {
 		s.counters.Inc("graph.notifications")
-		s.notifier.enqueue(n.kind, n.subID, n.url, n.payload)
+		s.notifier.enqueueChange(n.subID, n.url, n.payload)
 	}
 }
 
@@ -375,7 +396,7 @@ func (s *Service) TriggerLifecycle(id, lifecycleEvent string) error {
 	}
 	target := sub.lifecycleURL
 	s.mu.Unlock()
-	payload, _ := json.Marshal(obj{{"value", []obj{item}}})
+	payload, _ := json.Marshal(item)
 	s.counters.Inc("graph.lifecycle", "graph.lifecycle/"+lifecycleEvent)
 	s.notifier.enqueue("lifecycle", id, target, payload)
 	return nil

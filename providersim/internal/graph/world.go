@@ -21,7 +21,7 @@ func (s *Service) deliverLocked(m *message, now time.Time, events *[]event) {
 	for _, rcpt := range m.recipients() {
 		addr := strings.ToLower(rcpt.Address)
 		if reason, bad := s.undeliverable[addr]; bad {
-			s.bounceLocked(m, rcpt, reason, now, events)
+			s.bounceLocked(m, []address{rcpt}, reason, now, events)
 			continue
 		}
 		c := m.copyFor(now)
@@ -38,8 +38,8 @@ func (s *Service) deliverLocked(m *message, now time.Time, events *[]event) {
 	}
 }
 
-// bounceLocked puts a non-delivery report for rcpt in the sender's Inbox.
-func (s *Service) bounceLocked(orig *message, rcpt address, reason string, now time.Time, events *[]event) *message {
+// bounceLocked puts a non-delivery report for rcpts in the sender's Inbox.
+func (s *Service) bounceLocked(orig *message, rcpts []address, reason string, now time.Time, events *[]event) *message {
 	sender := orig.from
 	if sender == nil {
 		return nil
@@ -49,14 +49,23 @@ func (s *Service) bounceLocked(orig *message, rcpt address, reason string, now t
 		return nil
 	}
 	postmaster := address{Name: "Microsoft Outlook", Address: "postmaster@" + domainOf(sender.Address)}
+	addrs := make([]string, len(rcpts))
+	for i, r := range rcpts {
+		addrs[i] = r.Address
+	}
+	explanation := "The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message."
+	if reason == blockedSenderReason {
+		explanation = "Your message wasn't delivered because you've exceeded your sending limit. Try again later."
+	}
 	body := fmt.Sprintf("Your message to %s couldn't be delivered.\r\n\r\n"+
 		"Delivery has failed to these recipients or groups:\r\n\r\n%s\r\n"+
-		"The email address you entered couldn't be found. Please check the recipient's email address and try to resend the message.\r\n\r\n"+
+		"%s\r\n\r\n"+
 		"Diagnostic information for administrators:\r\n\r\n"+
 		"Generating server: SIMPR01MB0001.namprd01.prod.outlook.com\r\n\r\n"+
 		"%s\r\nRemote Server returned '%s'\r\n\r\n"+
 		"Original message headers:\r\n\r\nMessage-ID: %s\r\nSubject: %s\r\nFrom: %s\r\nTo: %s\r\n",
-		rcpt.Address, rcpt.Address, rcpt.Address, reason, orig.internetID, orig.subject, formatAddress(orig.from), formatAddresses(orig.to))
+		strings.Join(addrs, "; "), strings.Join(addrs, "\r\n"), explanation, strings.Join(addrs, "\r\n"), reason,
+		orig.internetID, orig.subject, formatAddress(orig.from), formatAddresses(orig.to))
 	ndr := &message{
 		created: now, modified: now, received: now, sent: now,
 		internetID:     s.newInternetID(),
@@ -87,7 +96,7 @@ func view(m *message) simclient.MailMessage {
 		Subject: m.subject, ContentType: m.bodyType, Body: m.body, IsDraft: m.isDraft, ReceivedAt: m.received,
 	}
 	if m.owner != nil {
-		v.Mailbox, v.Folder = m.owner.person.UserPrincipalName, m.folder.wellKnown
+		v.Mailbox, v.Folder = m.owner.person.Mail, m.folder.wellKnown
 		if v.Folder == "" {
 			v.Folder = m.folder.id
 		}
@@ -118,10 +127,18 @@ func (s *Service) Messages(addr, folderName string) ([]simclient.MailMessage, er
 	if folderName == "" {
 		folderName = "inbox"
 	}
+	s.ReleaseOutbox()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var list []*message
-	if mb, ok := s.mailboxByAddressLocked(addr); ok {
+	mb, ok := s.mailboxByAddressLocked(addr)
+	if !ok {
+		// A tenant user may also be named by UPN or object id.
+		if p, found := s.identity.LookupPerson(addr); found {
+			mb, ok = s.mailboxLocked(p), true
+		}
+	}
+	if ok {
 		f := mb.folder(folderName)
 		if f == nil {
 			return nil, fmt.Errorf("%w: folder %s", simcore.ErrNotFound, folderName)
@@ -149,7 +166,7 @@ func (s *Service) receivedCopyLocked(addr, internetID string) *message {
 		if m.external != "" && strings.EqualFold(m.external, addr) {
 			return m
 		}
-		if m.owner != nil && strings.EqualFold(m.owner.person.UserPrincipalName, addr) && m.delivered {
+		if m.owner != nil && m.owner.person.HasAddress(addr) && m.delivered {
 			return m
 		}
 	}
@@ -250,7 +267,7 @@ func (s *Service) Bounce(in simclient.Bounce) (simclient.MailMessage, error) {
 	defer s.mu.Unlock()
 	var orig *message
 	for _, m := range s.byInternetID[in.InternetMessageID] {
-		if m.owner != nil && !m.delivered && m.from != nil && strings.EqualFold(m.owner.person.UserPrincipalName, m.from.Address) {
+		if m.owner != nil && !m.delivered && m.from != nil && m.owner.person.HasAddress(m.from.Address) {
 			orig = m
 			break
 		}
@@ -297,7 +314,7 @@ func (s *Service) Bounce(in simclient.Bounce) (simclient.MailMessage, error) {
 		return true
 	})
 	now := s.clock.Now()
-	ndr := s.bounceLocked(orig, rcpt, reason, now, &events)
+	ndr := s.bounceLocked(orig, []address{rcpt}, reason, now, &events)
 	if ndr == nil {
 		return simclient.MailMessage{}, fmt.Errorf("%w: the sender is not a simulated mailbox", simcore.ErrInvalid)
 	}

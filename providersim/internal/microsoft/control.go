@@ -124,6 +124,17 @@ func (p *Platform) RegisterControl(mux *http.ServeMux) {
 		}
 		simcore.WriteJSON(w, http.StatusOK, p.SetLifetimes(l))
 	})
+	mux.HandleFunc("GET /_sim/keys", func(w http.ResponseWriter, r *http.Request) {
+		simcore.WriteJSON(w, http.StatusOK, p.SigningKeys())
+	})
+	mux.HandleFunc("POST /_sim/keys/rollover", func(w http.ResponseWriter, r *http.Request) {
+		var in simclient.KeyRollover
+		if !simcore.Decode(w, r, &in) {
+			return
+		}
+		out, err := p.RolloverKeys(in.Phase)
+		reply(w, http.StatusOK, out, err)
+	})
 	mux.HandleFunc("POST /_sim/tokens/expire", func(w http.ResponseWriter, r *http.Request) {
 		var f simclient.TokenFilter
 		if !simcore.Decode(w, r, &f) {

@@ -185,6 +185,14 @@ func (p *Platform) CreateUser(tenantID string, u simclient.User) (simclient.User
 	}
 	u.TenantID = t.ID
 	u.UserPrincipalName = upn
+	mail, proxies, err := normalizeAddresses(upn, u.Mail, u.ProxyAddresses)
+	if err != nil {
+		return simclient.User{}, err
+	}
+	if err := p.addressesFreeLocked(u.ID, proxies); err != nil {
+		return simclient.User{}, err
+	}
+	u.Mail, u.ProxyAddresses = mail, proxies
 	if u.DisplayName == "" {
 		u.DisplayName = strings.TrimSpace(u.GivenName + " " + u.Surname)
 	}
@@ -193,7 +201,61 @@ func (p *Platform) CreateUser(tenantID string, u simclient.User) (simclient.User
 	}
 	p.users[u.ID] = &user{User: u}
 	p.upns[strings.ToLower(upn)] = u.ID
+	p.indexAddressesLocked(u.ID, nil, proxies)
 	return publicUser(u), nil
+}
+
+// normalizeAddresses settles a user's primary address (the UPN when none is
+// given) and proxy addresses: lower case, without the "smtp:" prefix, the
+// primary first, no duplicates.
+func normalizeAddresses(upn, mail string, proxies []string) (string, []string, error) {
+	mail = strings.TrimSpace(mail)
+	if mail == "" {
+		mail = upn
+	}
+	var out []string
+	add := func(a string) error {
+		a = strings.TrimSpace(a)
+		if len(a) > 5 && strings.EqualFold(a[:5], "smtp:") {
+			a = a[5:]
+		}
+		if !strings.Contains(a, "@") || strings.ContainsAny(a, " <>") {
+			return fmt.Errorf("%w: %q is not an SMTP address", ErrInvalid, a)
+		}
+		a = strings.ToLower(a)
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+		return nil
+	}
+	if err := add(mail); err != nil {
+		return "", nil, err
+	}
+	for _, a := range proxies {
+		if err := add(a); err != nil {
+			return "", nil, err
+		}
+	}
+	return out[0], out, nil
+}
+
+// addressesFreeLocked checks that no other user has one of the addresses.
+func (p *Platform) addressesFreeLocked(userID string, addrs []string) error {
+	for _, a := range addrs {
+		if owner, ok := p.addresses[a]; ok && owner != userID {
+			return fmt.Errorf("%w: address %s belongs to another user", ErrConflict, a)
+		}
+	}
+	return nil
+}
+
+func (p *Platform) indexAddressesLocked(userID string, old, next []string) {
+	for _, a := range old {
+		delete(p.addresses, a)
+	}
+	for _, a := range next {
+		p.addresses[a] = userID
+	}
 }
 
 func publicUser(u simclient.User) simclient.User {
@@ -257,6 +319,27 @@ func (p *Platform) UpdateUser(idOrUPN string, upd simclient.UserUpdate) (simclie
 	if upd.RequireMFA != nil {
 		u.RequireMFA = *upd.RequireMFA
 	}
+	if upd.OmitEmailClaim != nil {
+		u.OmitEmailClaim = *upd.OmitEmailClaim
+	}
+	if upd.Mail != nil || upd.ProxyAddresses != nil {
+		mail, proxies := u.Mail, u.ProxyAddresses
+		if upd.Mail != nil {
+			mail = *upd.Mail
+		}
+		if upd.ProxyAddresses != nil {
+			proxies = *upd.ProxyAddresses
+		}
+		mail, proxies, err := normalizeAddresses(u.UserPrincipalName, mail, proxies)
+		if err != nil {
+			return simclient.User{}, err
+		}
+		if err := p.addressesFreeLocked(u.ID, proxies); err != nil {
+			return simclient.User{}, err
+		}
+		p.indexAddressesLocked(u.ID, u.ProxyAddresses, proxies)
+		u.Mail, u.ProxyAddresses = mail, proxies
+	}
 	return publicUser(u.User), nil
 }
 
@@ -279,10 +362,26 @@ func (p *Platform) LookupPerson(idOrUPN string) (simcore.Person, bool) {
 	if u == nil {
 		return simcore.Person{}, false
 	}
+	return personOf(u), true
+}
+
+// LookupMailbox finds the user an SMTP address delivers to.
+func (p *Platform) LookupMailbox(address string) (simcore.Person, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u := p.users[p.addresses[strings.ToLower(strings.TrimSpace(address))]]
+	if u == nil {
+		return simcore.Person{}, false
+	}
+	return personOf(u), true
+}
+
+func personOf(u *user) simcore.Person {
 	return simcore.Person{
 		ID: u.ID, TenantID: u.TenantID, UserPrincipalName: u.UserPrincipalName,
+		Mail: u.Mail, ProxyAddresses: slices.Clone(u.ProxyAddresses), OmitEmailClaim: u.OmitEmailClaim,
 		DisplayName: u.DisplayName, GivenName: u.GivenName, Surname: u.Surname, JobTitle: u.JobTitle,
-	}, true
+	}
 }
 
 // CreateApp registers an application; registering a client id again replaces it.
@@ -300,6 +399,11 @@ func (p *Platform) CreateApp(a simclient.App) (simclient.App, error) {
 		if _, ok := canonicalScope(s); !ok {
 			return simclient.App{}, fmt.Errorf("%w: unknown scope %q", ErrInvalid, s)
 		}
+	}
+	switch strings.ToLower(a.GroupMembershipClaims) {
+	case "", "none", "securitygroup", "directoryrole", "applicationgroup", "all":
+	default:
+		return simclient.App{}, fmt.Errorf("%w: groupMembershipClaims must be None, SecurityGroup, DirectoryRole, ApplicationGroup or All", ErrInvalid)
 	}
 	a.RedirectURIs = slices.Clone(a.RedirectURIs)
 	a.StaticScopes = canonicalList(a.StaticScopes)

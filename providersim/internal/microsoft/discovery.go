@@ -1,74 +1,12 @@
 package microsoft
 
 import (
-	"crypto/rand"
-	"crypto/sha1"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"math/big"
 	"net/http"
 	"net/url"
-	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
 )
-
-func (p *Platform) initKeys() error {
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "accounts.accesscontrol.windows.net"},
-		// Fixed validity so the certificate, and with it the key id (its
-		// thumbprint), is the same for the same key in every simulator:
-		// two simulators sharing a process key publish the same kid.
-		NotBefore: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
-		NotAfter:  time.Date(2035, 1, 1, 0, 0, 0, 0, time.UTC),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &p.key.PublicKey, p.key)
-	if err != nil {
-		return fmt.Errorf("microsoft: self-signed certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return fmt.Errorf("microsoft: parse certificate: %w", err)
-	}
-	thumb := sha1.Sum(der)
-	kid := base64.RawURLEncoding.EncodeToString(thumb[:])
-	p.jwk = jose.JSONWebKey{
-		Key:                       &p.key.PublicKey,
-		KeyID:                     kid,
-		Algorithm:                 string(jose.RS256),
-		Use:                       "sig",
-		Certificates:              []*x509.Certificate{cert},
-		CertificateThumbprintSHA1: thumb[:],
-	}
-	signer, err := jose.NewSigner(
-		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: p.key, KeyID: kid}},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("x5t", kid),
-	)
-	if err != nil {
-		return fmt.Errorf("microsoft: signer: %w", err)
-	}
-	p.signer = signer
-	return nil
-}
-
-// sign returns a compact JWS of the claims.
-func (p *Platform) sign(claims map[string]any) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	jws, err := p.signer.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return jws.CompactSerialize()
-}
 
 // pathTenant is what the {tenant} segment of a URL names.
 type pathTenant struct {
@@ -159,24 +97,17 @@ func (p *Platform) serveKeys(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	raw, err := p.jwk.MarshalJSON()
+	issuer := p.base + "/{tenantid}/v2.0"
+	if pt.tenant != nil {
+		issuer = p.Issuer(pt.tenant.ID)
+	}
+	keys, err := p.publishedKeys(issuer)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	var key map[string]any
-	if err := json.Unmarshal(raw, &key); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	delete(key, "alg") // Microsoft's keys carry no alg
-	if pt.tenant != nil {
-		key["issuer"] = p.Issuer(pt.tenant.ID)
-	} else {
-		key["issuer"] = p.base + "/{tenantid}/v2.0"
-	}
 	w.Header().Set("Cache-Control", "max-age=86400, private")
-	simcore.WriteJSON(w, http.StatusOK, map[string]any{"keys": []any{key}})
+	simcore.WriteJSON(w, http.StatusOK, map[string]any{"keys": keys})
 }
 
 func (p *Platform) serveErrorInfo(w http.ResponseWriter, r *http.Request) {

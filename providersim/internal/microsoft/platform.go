@@ -5,14 +5,13 @@
 package microsoft
 
 import (
+	"crypto/rand"
 	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -39,6 +38,12 @@ type Config struct {
 	GraphURL string
 	// SigningKey signs ID tokens (RS256).
 	SigningKey *rsa.PrivateKey
+	// NextSigningKey is published beside it from the start, as Microsoft
+	// always publishes more than one key; nil publishes only SigningKey.
+	NextSigningKey *rsa.PrivateKey
+	// GenerateKey makes the key a rollover publishes; nil means a new
+	// 2048-bit RSA key.
+	GenerateKey func() (*rsa.PrivateKey, error)
 }
 
 // Platform is the simulated identity platform. It is safe for concurrent use.
@@ -51,15 +56,15 @@ type Platform struct {
 	base     string
 	graph    string
 
-	key    *rsa.PrivateKey
-	jwk    jose.JSONWebKey
-	signer jose.Signer
+	initialKeys []*rsa.PrivateKey
+	generateKey func() (*rsa.PrivateKey, error)
 
 	mu            sync.Mutex
 	tenants       map[string]*tenant // by id
 	domains       map[string]string  // lower-case domain -> tenant id
 	users         map[string]*user   // by object id
 	upns          map[string]string  // lower-case UPN -> object id
+	addresses     map[string]string  // lower-case SMTP address -> object id
 	apps          map[string]*simclient.App
 	userGrants    map[grantKey]scopeSet // (client, user id)
 	tenantGrants  map[grantKey]scopeSet // (client, tenant id)
@@ -70,6 +75,7 @@ type Platform struct {
 	refreshTokens map[string]*refreshToken
 	accessTokens  map[string]*accessToken
 	lifetimes     []simclient.Lifetimes
+	keys          []*signingKey
 }
 
 type grantKey struct{ client, principal string }
@@ -95,30 +101,43 @@ func New(cfg Config) (*Platform, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	p := &Platform{
-		clock:    cfg.Clock,
-		ids:      cfg.IDs,
-		counters: cfg.Counters,
-		faults:   cfg.Faults,
-		log:      log,
-		base:     cfg.BaseURL,
-		graph:    cfg.GraphURL,
-		key:      cfg.SigningKey,
+		clock:       cfg.Clock,
+		ids:         cfg.IDs,
+		counters:    cfg.Counters,
+		faults:      cfg.Faults,
+		log:         log,
+		base:        cfg.BaseURL,
+		graph:       cfg.GraphURL,
+		initialKeys: []*rsa.PrivateKey{cfg.SigningKey},
+		generateKey: cfg.GenerateKey,
 	}
-	if err := p.initKeys(); err != nil {
+	if cfg.NextSigningKey != nil {
+		p.initialKeys = append(p.initialKeys, cfg.NextSigningKey)
+	}
+	if p.generateKey == nil {
+		p.generateKey = func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) }
+	}
+	if err := p.Reset(); err != nil {
 		return nil, err
 	}
-	p.Reset()
 	return p, nil
 }
 
-// Reset forgets every tenant, user, app, grant, session and token.
-func (p *Platform) Reset() {
+// Reset forgets every tenant, user, app, grant, session and token, and
+// goes back to the initial signing keys.
+func (p *Platform) Reset() error {
+	p.resetDirectory()
+	return p.initKeys()
+}
+
+func (p *Platform) resetDirectory() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tenants = map[string]*tenant{}
 	p.domains = map[string]string{}
 	p.users = map[string]*user{}
 	p.upns = map[string]string{}
+	p.addresses = map[string]string{}
 	p.apps = map[string]*simclient.App{}
 	p.userGrants = map[grantKey]scopeSet{}
 	p.tenantGrants = map[grantKey]scopeSet{}

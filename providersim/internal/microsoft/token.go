@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tandemhq/tandem/providersim/internal/simcore"
@@ -284,13 +285,15 @@ func (p *Platform) issueTokensLocked(app *simclient.App, u *user, requested []st
 			claims["name"] = u.DisplayName
 			claims["preferred_username"] = u.UserPrincipalName
 		}
-		if slices.Contains(requested, "email") {
-			claims["email"] = u.UserPrincipalName
+		if slices.Contains(requested, "email") && !u.OmitEmailClaim && u.Mail != "" {
+			claims["email"] = u.Mail
 		}
 		if nonce != "" {
 			claims["nonce"] = nonce
 		}
-		claims["wids"] = directoryRoles(u)
+		if emitsDirectoryRoles(app) {
+			claims["wids"] = directoryRoles(u)
+		}
 		idt, err := p.sign(claims)
 		if err != nil {
 			return tokenResponse{}, newAAD(http.StatusInternalServerError, "server_error", 90033)
@@ -306,9 +309,19 @@ const (
 	roleUser                = "b79fbf4d-3ef9-4689-8143-76b194e85509"
 )
 
-// directoryRoles is the wids claim of a user. Microsoft emits it when the
-// app registration sets groupMembershipClaims to DirectoryRole or All, as
-// Tandem's does; a seeded admin is a Global Administrator.
+// emitsDirectoryRoles reports whether ID tokens for the app carry wids:
+// Microsoft adds it only when the registration's groupMembershipClaims is
+// DirectoryRole or All.
+func emitsDirectoryRoles(app *simclient.App) bool {
+	switch strings.ToLower(app.GroupMembershipClaims) {
+	case "directoryrole", "all":
+		return true
+	}
+	return false
+}
+
+// directoryRoles is the wids claim of a user; a seeded admin is a Global
+// Administrator.
 func directoryRoles(u *user) []string {
 	if u.Admin {
 		return []string{roleGlobalAdministrator, roleUser}

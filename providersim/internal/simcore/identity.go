@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"strings"
 )
 
 // Principal is what an access token stands for: an app acting for a user.
@@ -32,10 +33,26 @@ type Person struct {
 	ID                string
 	TenantID          string
 	UserPrincipalName string
-	DisplayName       string
-	GivenName         string
-	Surname           string
-	JobTitle          string
+	// Mail is the primary SMTP address; ProxyAddresses are every address
+	// that delivers to the mailbox (Mail among them), lower case, without
+	// the "smtp:" prefix.
+	Mail           string
+	ProxyAddresses []string
+	OmitEmailClaim bool
+	DisplayName    string
+	GivenName      string
+	Surname        string
+	JobTitle       string
+}
+
+// HasAddress reports whether mail to addr reaches the person's mailbox.
+func (p Person) HasAddress(addr string) bool {
+	for _, a := range p.ProxyAddresses {
+		if strings.EqualFold(a, addr) {
+			return true
+		}
+	}
+	return strings.EqualFold(p.Mail, addr)
 }
 
 // Errors of access-token introspection.

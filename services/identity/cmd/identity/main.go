@@ -23,8 +23,13 @@ import (
 	"github.com/tandemhq/tandem/platform/ratelimit"
 	"github.com/tandemhq/tandem/platform/service"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/apitokens"
 	"github.com/tandemhq/tandem/services/identity/internal/config"
+	"github.com/tandemhq/tandem/services/identity/internal/connections"
+	"github.com/tandemhq/tandem/services/identity/internal/login"
+	"github.com/tandemhq/tandem/services/identity/internal/members"
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft"
+	"github.com/tandemhq/tandem/services/identity/internal/organizations"
 	"github.com/tandemhq/tandem/services/identity/internal/server"
 	"github.com/tandemhq/tandem/services/identity/internal/sessions"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
@@ -55,7 +60,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if cfg.KeyRing.Value() == config.DevKeyRing {
 		log.WarnContext(ctx, "using the development key ring; set TANDEM_KEY_RING in production")
 	}
-	if cfg.ServiceToken.Value() == config.DevServiceToken {
+	if cfg.ServiceTokens.Development() {
 		log.WarnContext(ctx, "using the development service token; set TANDEM_SERVICE_TOKEN in production")
 	}
 	primary := cfg.KeyRingPrimary
@@ -76,14 +81,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	revocations := authz.RedisRevocations{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}
 	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: sealer, Revoker: revocations,
-		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL,
+		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log,
 		Successors: sessions.RedisSuccessors{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}, RetryWindow: sessions.DefaultRetryWindow})
 	if err != nil {
 		_ = rt.Close(ctx)
 		return err
 	}
 
-	limiter, err := ratelimit.NewLimiter(rt.Redis, cfg.Service.RedisPrefix+"ratelimit:msidentity:", ratelimit.Limit{Events: 20, Per: time.Second, Burst: 40})
+	// One bucket for the app registration (the token client keys every
+	// request by its client id), shared by every replica.
+	limiter, err := ratelimit.NewLimiter(rt.Redis, rt.Keys("ratelimit-msidentity"), ratelimit.Limit{Events: 20, Per: time.Second, Burst: 40})
 	if err != nil {
 		_ = rt.Close(ctx)
 		return err
@@ -102,23 +109,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 
+	verifier := signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, msHTTP)
 	flows := signin.New(signin.Options{
 		Config: signin.Config{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant, ClientID: cfg.MicrosoftClientID,
-			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL,
-			LeverAuthorizeURL: cfg.LeverAuthorizeURL, LeverClientID: cfg.LeverClientID, LeverAudience: cfg.LeverAudience},
+			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL},
 		Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Store: st,
-		Exchanger: codeExchanger{tokens}, Verifier: signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, nil),
+		Exchanger: codeExchanger{tokens}, Verifier: verifier, Addresses: verifier,
 		Vault: credentialsPut{credentials}, Logger: log,
 	})
-	handler := server.New(st, ss, flows, accessTokens{credentials}, log)
+	apiTokens := apitokens.New(st)
+	handler := server.New(server.Domain{
+		Logins:        login.New(flows, st, ss),
+		Sessions:      ss,
+		Organizations: organizations.New(st),
+		Members:       members.New(st, ss),
+		APITokens:     apiTokens,
+		Connections:   connections.New(st, flows, accessTokens{credentials}),
+		Flows:         flows,
+	})
 
 	srv := rt.NewServer(service.ServerSpec{
 		Auth: &authz.Authenticator{
 			Policy:      server.Policy,
 			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
 			Revocations: revocations,
-			APITokens:   handler,
-			Services:    authz.ServiceTokens{Current: cfg.ServiceToken.Value(), Previous: cfg.ServiceTokenPrevious.Value()},
+			APITokens:   apiTokens,
+			Services:    authz.ServiceTokens(cfg.ServiceTokens),
 			Log:         log,
 		},
 		Validators: server.Validators,

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/platform/service"
@@ -21,7 +20,7 @@ const DefaultGRPCAddr = "127.0.0.1:9101"
 // replaced in production (the binary warns when they are in use).
 const (
 	DevKeyRing      = "dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
-	DevServiceToken = authz.DevServiceToken
+	DevServiceToken = config.DevServiceToken
 )
 
 // Config is everything the identity binary reads at start.
@@ -30,10 +29,9 @@ type Config struct {
 	// KeyRing holds the key-encryption keys ("id:base64,...").
 	KeyRing        config.Secret
 	KeyRingPrimary string
-	// ServiceToken authenticates Tandem services to each other;
-	// ServiceTokenPrevious is accepted too, during a rotation.
-	ServiceToken         config.Secret
-	ServiceTokenPrevious config.Secret
+	// ServiceTokens authenticate Tandem services to each other; Previous
+	// is accepted too, during a rotation.
+	ServiceTokens config.ServiceTokens
 
 	MicrosoftAuthority    string
 	MicrosoftTenant       string
@@ -58,16 +56,37 @@ type Config struct {
 	Command string
 }
 
-// Load parses args (with TANDEM_* environment fallbacks) and validates.
+// Load parses args (with TANDEM_* environment fallbacks) and validates,
+// through config.Load like every binary.
 func Load(args []string, out io.Writer) (*Config, error) {
-	fs := flag.NewFlagSet("identity", flag.ContinueOnError)
-	fs.SetOutput(out)
 	var c Config
-	c.Service.Register(fs, DefaultGRPCAddr)
+	rest, err := config.Load("identity", args, out,
+		c.Service.Settings(DefaultGRPCAddr), &c.ServiceTokens,
+		config.GroupFuncs{RegisterFunc: c.register, ValidateFunc: c.validate})
+	if err != nil {
+		return nil, err
+	}
+	c.Command = "serve"
+	if len(rest) > 0 {
+		c.Command = rest[0]
+	}
+	var p config.Problems
+	if c.Command != "serve" && c.Command != "rotate-keys" {
+		p.Addf("command", "unknown command %q (serve, rotate-keys)", c.Command)
+	}
+	if len(rest) > 1 {
+		// Flags stop at the command; "rotate-keys -h" must not rotate.
+		p.Addf("command", "%s takes no arguments, and flags go before it: %q", c.Command, rest[1:])
+	}
+	if err := p.Err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) register(fs *flag.FlagSet) {
 	config.SecretFlag(fs, &c.KeyRing, "key-ring", DevKeyRing, "key-encryption keys, id:base64(32 bytes),...")
 	fs.StringVar(&c.KeyRingPrimary, "key-ring-primary", "", "id of the key that wraps new data keys (default: the first)")
-	config.SecretFlag(fs, &c.ServiceToken, "service-token", DevServiceToken, "shared secret Tandem services authenticate each other with")
-	config.SecretFlag(fs, &c.ServiceTokenPrevious, "service-token-previous", "", "the previous service token, accepted during a rotation")
 	fs.StringVar(&c.MicrosoftAuthority, "microsoft-authority", "http://127.0.0.1:9201", "Microsoft identity platform base URL (https://login.microsoftonline.com)")
 	fs.StringVar(&c.MicrosoftTenant, "microsoft-tenant", "organizations", "authority tenant for sign-in")
 	fs.StringVar(&c.MicrosoftClientID, "microsoft-client-id", "tandem-local", "the app's client id")
@@ -81,23 +100,9 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "lifetime of session refresh tokens")
 	fs.DurationVar(&c.VaultRefreshBefore, "vault-refresh-before", 5*time.Minute, "refresh provider access tokens this long before they expire")
 	fs.DurationVar(&c.IdleRefreshAfter, "idle-refresh-after", 7*24*time.Hour, "refresh connections idle this long, before their refresh tokens age out")
-	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets redacted) and continue")
-	if err := config.Parse(fs, args); err != nil {
-		return nil, err
-	}
-	c.Command = "serve"
-	if fs.NArg() > 0 {
-		c.Command = fs.Arg(0)
-	}
-	var p config.Problems
-	c.Service.Validate(&p)
-	if c.Command != "serve" && c.Command != "rotate-keys" {
-		p.Addf("command", "unknown command %q (serve, rotate-keys)", c.Command)
-	}
-	if fs.NArg() > 1 {
-		// Flags stop at the command; "rotate-keys -h" must not rotate.
-		p.Addf("command", "%s takes no arguments, and flags go before it: %q", c.Command, fs.Args()[1:])
-	}
+}
+
+func (c *Config) validate(p *config.Problems) {
 	if c.KeyRing.Value() == "" {
 		p.Addf("key-ring", "is required")
 	} else {
@@ -110,12 +115,6 @@ func Load(args []string, out io.Writer) (*Config, error) {
 				p.Addf("key-ring-primary", "must be the id of a key in the ring")
 			}
 		}
-	}
-	if len(c.ServiceToken.Value()) < 32 {
-		p.Addf("service-token", "must be at least 32 characters")
-	}
-	if v := c.ServiceTokenPrevious.Value(); v != "" && len(v) < 32 {
-		p.Addf("service-token-previous", "must be at least 32 characters, or empty")
 	}
 	for name, v := range map[string]string{"microsoft-authority": c.MicrosoftAuthority, "public-url": c.PublicURL} {
 		if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -150,11 +149,4 @@ func Load(args []string, out io.Writer) (*Config, error) {
 	if c.VaultRefreshBefore < 0 {
 		p.Addf("vault-refresh-before", "must not be negative")
 	}
-	if err := p.Err(); err != nil {
-		return nil, err
-	}
-	if *printConfig {
-		config.Print(out, fs)
-	}
-	return &c, nil
 }

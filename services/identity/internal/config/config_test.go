@@ -8,6 +8,7 @@ import (
 	"time"
 
 	platformconfig "github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/config/configtest"
 	"github.com/tandemhq/tandem/services/identity/internal/config"
 )
 
@@ -34,7 +35,7 @@ func TestDefaultsValidate(t *testing.T) {
 		t.Fatalf("Load printed without -print-config: %s", out.String())
 	}
 	if c.Command != "serve" || c.Service.GRPCAddr != config.DefaultGRPCAddr || c.KeyRing.Value() != config.DevKeyRing ||
-		c.ServiceToken.Value() != config.DevServiceToken || c.MicrosoftTenant != "organizations" ||
+		c.ServiceTokens.Current.Value() != config.DevServiceToken || c.MicrosoftTenant != "organizations" ||
 		c.AccessTokenTTL != 10*time.Minute || c.RefreshTokenTTL != 30*24*time.Hour || c.FrontendURL != "" {
 		t.Fatalf("defaults: %+v", c)
 	}
@@ -161,4 +162,12 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 			t.Errorf("-print-config shows a secret (%.8s...):\n%s", secret, printed)
 		}
 	}
+
+	// The whole struct, printed every way (fmt, slog, JSON), by value and
+	// by pointer.
+	leaks := []string{"db-password", "redis-password", "MDEyMzQ1Njc4", "ZmVkY2JhOTg3"}
+	for _, v := range secrets {
+		leaks = append(leaks, v)
+	}
+	configtest.NoSecrets(t, *c, leaks...)
 }

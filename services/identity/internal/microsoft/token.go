@@ -10,8 +10,6 @@ package microsoft
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tandemhq/tandem/platform/providerhttp"
 )
@@ -56,12 +56,20 @@ type TokenClientOptions struct {
 	ClientID     string
 	ClientSecret string
 	// HTTP sends the requests; default a providerhttp client named
-	// "msidentity".
+	// "msidentity". Its Limiter, if any, applies to every request under
+	// the key ClientID (see TokenClient).
 	HTTP *providerhttp.Client
 }
 
 // TokenClient redeems codes and refresh tokens at one tenant's token
 // endpoint. It is safe for concurrent use.
+//
+// Every request carries the app registration's client id as its
+// providerhttp limit key, so the shared limiter bounds the app's calls
+// across every replica. Per app rather than per tenant: the requests go to
+// the multi-tenant "organizations" endpoint, where a code exchange does not
+// know its tenant before the answer, and a bound on the whole app holds for
+// each tenant too.
 type TokenClient struct {
 	endpoint     string
 	clientID     string
@@ -167,6 +175,7 @@ func (c *TokenClient) Refresh(ctx context.Context, refreshToken string, scopes [
 }
 
 func (c *TokenClient) token(ctx context.Context, form url.Values, retrySafe bool) (*TokenResponse, error) {
+	ctx = providerhttp.WithKey(ctx, c.clientID)
 	form.Set("client_id", c.clientID)
 	form.Set("client_secret", c.clientSecret)
 	body := form.Encode()
@@ -178,7 +187,7 @@ func (c *TokenClient) token(ctx context.Context, form url.Values, retrySafe bool
 	req.Header.Set("Accept", "application/json")
 	// Microsoft echoes client-request-id as the correlation id of an error,
 	// which ties our logs to theirs.
-	req.Header.Set("client-request-id", newRequestID())
+	req.Header.Set("client-request-id", uuid.NewString())
 	req.Header.Set("return-client-request-id", "true")
 	if retrySafe {
 		req = providerhttp.RetrySafe(req)
@@ -285,11 +294,4 @@ func decodeError(resp *http.Response, data []byte) error {
 		return fmt.Errorf("%w: HTTP %d", ErrUnavailable, resp.StatusCode)
 	}
 	return fmt.Errorf("%w: HTTP %d without Microsoft's error JSON", ErrUnexpectedResponse, resp.StatusCode)
-}
-
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

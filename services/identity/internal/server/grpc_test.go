@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,9 +25,13 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/platform/grpcserver"
-	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/pgtest"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/identity/internal/apitokens"
+	"github.com/tandemhq/tandem/services/identity/internal/connections"
+	"github.com/tandemhq/tandem/services/identity/internal/login"
+	"github.com/tandemhq/tandem/services/identity/internal/members"
+	"github.com/tandemhq/tandem/services/identity/internal/organizations"
 	"github.com/tandemhq/tandem/services/identity/internal/server"
 	"github.com/tandemhq/tandem/services/identity/internal/sessions"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
@@ -72,13 +78,22 @@ func newWorld(t *testing.T) *world {
 	}
 	flows := signin.New(signin.Options{Config: signin.Config{Authority: "http://127.0.0.1:1", Tenant: "organizations", ClientID: "c", PublicURL: "http://localhost:8080"},
 		Redis: rdb, Prefix: prefix, Store: st})
-	handler := server.New(st, ss, flows, noTokens{}, logging.Discard())
+	tokens := apitokens.New(st)
+	handler := server.New(server.Domain{
+		Logins:        login.New(flows, st, ss),
+		Sessions:      ss,
+		Organizations: organizations.New(st),
+		Members:       members.New(st, ss),
+		APITokens:     tokens,
+		Connections:   connections.New(st, flows, noTokens{}),
+		Flows:         flows,
+	})
 	srv := grpcserver.New(grpcserver.Options{
 		Auth: &authz.Authenticator{
 			Policy:      server.Policy,
 			Sessions:    authz.NewVerifier(ss, authz.VerifierOptions{}),
 			Revocations: revocations,
-			APITokens:   handler,
+			APITokens:   tokens,
 			Services:    authz.ServiceTokens{Current: serviceToken},
 		},
 		Validators: server.Validators,
@@ -193,6 +208,8 @@ func TestCallersAreChecked(t *testing.T) {
 	wantCode(t, "a Recruiter on UpdateOrganization", err, codes.PermissionDenied)
 	_, err = w.client.ConnectLever(recruiterCtx, &identityv1.ConnectLeverRequest{})
 	wantCode(t, "a Recruiter on ConnectLever", err, codes.PermissionDenied)
+	_, err = w.client.ConnectLever(ownerCtx, &identityv1.ConnectLeverRequest{})
+	wantCode(t, "the Super Admin on ConnectLever, not built yet", err, codes.Unimplemented)
 	if org, err := w.client.UpdateOrganization(ownerCtx, rename); err != nil || org.GetOrganization().GetDisplayName() != "Renamed" {
 		t.Fatalf("the owner renames: %v, %v", org, err)
 	}
@@ -349,7 +366,7 @@ func TestAPITokens(t *testing.T) {
 	ctx := t.Context()
 	owner, ownerCtx := w.person("tenant-a", "owner@a.example")
 	admin, _ := w.person("tenant-a", "admin@a.example")
-	if _, err := w.store.SetUserRole(ctx, owner.OrgID, admin.ID, "admin"); err != nil {
+	if _, err := w.store.ChangeUserRole(ctx, owner.OrgID, admin.ID, authz.RoleAdmin, time.Now(), func(store.User) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	adminCtx := w.as(admin)
@@ -394,12 +411,135 @@ func TestAPITokens(t *testing.T) {
 	}
 }
 
+// Only a person creates API tokens: a token minted by a token would have no
+// creator to bound it, and would outlive its parent's revocation.
+func TestAPITokensDoNotMintAPITokens(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	adminToken, err := w.client.CreateApiToken(ownerCtx, &identityv1.CreateApiTokenRequest{DisplayName: "admin-ci", Role: identityv1.Role_ROLE_ADMIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.CreateApiToken(bearer(ctx, adminToken.GetToken()), &identityv1.CreateApiTokenRequest{DisplayName: "child", Role: identityv1.Role_ROLE_MEMBER})
+	wantCode(t, "an Admin API token on CreateApiToken", err, codes.PermissionDenied)
+	list, err := w.client.ListApiTokens(ownerCtx, &identityv1.ListApiTokensRequest{})
+	if err != nil || len(list.GetApiTokens()) != 1 {
+		t.Fatalf("tokens after the refusal: %v, %v", list, err)
+	}
+}
+
+// A token never carries more than its creator may hold now: demoting the
+// creator revokes their tokens above the new role, and removing them
+// revokes all of theirs.
+func TestAPITokensFollowTheirCreatorsRole(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	admin, _ := w.person("tenant-a", "admin@a.example")
+	setRole := func(id string, role identityv1.Role) {
+		t.Helper()
+		if _, err := w.client.UpdateUser(ownerCtx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: id, Role: role}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role"}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create := func(ctx context.Context, role identityv1.Role) context.Context {
+		t.Helper()
+		tok, err := w.client.CreateApiToken(ctx, &identityv1.CreateApiTokenRequest{DisplayName: role.String(), Role: role})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bearer(t.Context(), tok.GetToken())
+	}
+	adminTokenCtx := func() (context.Context, string) {
+		t.Helper()
+		tok, err := w.client.CreateApiToken(w.as(admin), &identityv1.CreateApiTokenRequest{DisplayName: "admin", Role: identityv1.Role_ROLE_ADMIN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bearer(t.Context(), tok.GetToken()), tok.GetToken()
+	}
+	setRole(admin.ID, identityv1.Role_ROLE_ADMIN)
+	adminCtx := w.as(admin)
+	adminToken, adminSecret := adminTokenCtx()
+	recruiterToken := create(adminCtx, identityv1.Role_ROLE_RECRUITER)
+	memberToken := create(adminCtx, identityv1.Role_ROLE_MEMBER)
+
+	// Demoted to Recruiter: the Admin token goes, the others stay.
+	setRole(admin.ID, identityv1.Role_ROLE_RECRUITER)
+	_, err := w.client.GetMe(adminToken, &identityv1.GetMeRequest{})
+	wantCode(t, "an Admin token of a creator now Recruiter", err, codes.Unauthenticated)
+	_, err = w.client.AuthenticateApiToken(asService(ctx), &identityv1.AuthenticateApiTokenRequest{Token: adminSecret})
+	wantCode(t, "AuthenticateApiToken of that token", err, codes.Unauthenticated)
+	for name, tok := range map[string]context.Context{"Recruiter": recruiterToken, "Member": memberToken} {
+		if _, err := w.client.GetMe(tok, &identityv1.GetMeRequest{}); err != nil {
+			t.Fatalf("a %s token of a creator now Recruiter: %v", name, err)
+		}
+	}
+	// Removed: every token of theirs goes.
+	if _, err := w.client.RemoveUser(ownerCtx, &identityv1.RemoveUserRequest{UserId: admin.ID}); err != nil {
+		t.Fatal(err)
+	}
+	for name, tok := range map[string]context.Context{"Recruiter": recruiterToken, "Member": memberToken} {
+		_, err := w.client.GetMe(tok, &identityv1.GetMeRequest{})
+		wantCode(t, "a "+name+" token of a removed creator", err, codes.Unauthenticated)
+	}
+	list, err := w.client.ListApiTokens(ownerCtx, &identityv1.ListApiTokensRequest{})
+	if err != nil || len(list.GetApiTokens()) != 3 {
+		t.Fatalf("ListApiTokens: %v, %v", list, err)
+	}
+	for _, tok := range list.GetApiTokens() {
+		if tok.GetRevokeTime() == nil {
+			t.Errorf("token %s of a removed creator is not revoked", tok.GetDisplayName())
+		}
+	}
+}
+
+// Display names are text a person reads: valid UTF-8, no control
+// characters (a NUL used to reach Postgres and fail as Internal), at most so
+// many characters (not bytes).
+func TestDisplayNamesAreCheckedText(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	rename := func(name string) error {
+		_, err := w.client.UpdateOrganization(ownerCtx, &identityv1.UpdateOrganizationRequest{Organization: &identityv1.Organization{DisplayName: name},
+			UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}})
+		return err
+	}
+	token := func(name string) error {
+		_, err := w.client.CreateApiToken(ownerCtx, &identityv1.CreateApiTokenRequest{DisplayName: name, Role: identityv1.Role_ROLE_MEMBER})
+		return err
+	}
+	for what, name := range map[string]string{
+		"a NUL":           "ci\u0000bot",
+		"a line break":    "ci\nbot",
+		"an escape":       "ci\u001b[31mbot",
+		"a C1 control":    "ci\u0085bot",
+		"a bidi override": "ci\u202ebot",
+	} {
+		wantField(t, "an organization name with "+what, rename(name), "organization.display_name")
+		wantField(t, "a token name with "+what, token(name), "display_name")
+	}
+	// Length counts characters: 200 of them in a multi-byte script fit.
+	if err := rename(strings.Repeat("名", 200)); err != nil {
+		t.Fatalf("200 characters of three bytes each: %v", err)
+	}
+	wantField(t, "201 characters", rename(strings.Repeat("名", 201)), "organization.display_name")
+	if err := token(strings.Repeat("é", 100)); err != nil {
+		t.Fatalf("100 two-byte characters in a token name: %v", err)
+	}
+}
+
 func TestOAuthRPCs(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
 	ctx := asService(t.Context())
-	binding := make([]byte, 32)
-	_, _ = rand.Read(binding)
+	secret := rand.Text()
+	bindingHash := sha256.Sum256([]byte(secret))
+	binding := bindingHash[:]
 
 	_, err := w.client.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{Flow: "sign_in", BrowserBindingHash: binding[:16]})
 	wantField(t, "a short binding hash", err, "browser_binding_hash")
@@ -419,11 +559,13 @@ func TestOAuthRPCs(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := mustQuery(t, done.GetRedirectUrl()).Get("code")
-	res, err := w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	wantField(t, "a login code without its browser's proof", err, "code_verifier")
+	res, err := w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code, CodeVerifier: secret})
 	if err != nil || res.GetOutcome() != "admin_approval_required" || res.GetAdminConsentUrl() == "" || res.GetSession() != nil || res.GetUser() != nil {
 		t.Fatalf("ExchangeLoginCode: %v, %v", res, err)
 	}
-	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code})
+	_, err = w.client.ExchangeLoginCode(t.Context(), &identityv1.ExchangeLoginCodeRequest{Code: code, CodeVerifier: secret})
 	wantField(t, "a used login code", err, "code")
 
 	// A connection that is not connected hands out no access token.

@@ -19,6 +19,21 @@ func required[T any](field string, get func(T) string) grpcserver.Validator {
 	}
 }
 
+// callback checks which OAuth callback the gateway says was hit.
+func callback(req any) error {
+	r, ok := req.(*identityv1.CompleteAuthorizationRequest)
+	if !ok {
+		return apperr.InvalidArgument("", "unexpected request type")
+	}
+	if r.GetState() == "" {
+		return apperr.InvalidArgument("state", "is required")
+	}
+	if c := r.GetCallback(); c != "authorize" && c != "admin_consent" {
+		return apperr.InvalidArgument("callback", `must be "authorize" or "admin_consent"`)
+	}
+	return nil
+}
+
 // Validators check requests before the handlers run; the handlers check
 // what depends on the caller or the stored data.
 var Validators = map[string]grpcserver.Validator{
@@ -29,7 +44,7 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "RemoveUser":            required("user_id", (*identityv1.RemoveUserRequest).GetUserId),
 	svc + "RevokeApiToken":        required("api_token_id", (*identityv1.RevokeApiTokenRequest).GetApiTokenId),
 	svc + "GetConnection":         required("connection_id", (*identityv1.GetConnectionRequest).GetConnectionId),
-	svc + "CompleteAuthorization": required("state", (*identityv1.CompleteAuthorizationRequest).GetState),
+	svc + "CompleteAuthorization": callback,
 	svc + "AuthenticateApiToken":  required("token", (*identityv1.AuthenticateApiTokenRequest).GetToken),
 	svc + "GetAccessToken":        required("connection_id", (*identityv1.GetAccessTokenRequest).GetConnectionId),
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -43,13 +44,25 @@ type Issued struct {
 	RefreshExpiresAt time.Time
 }
 
+// Store is what sessions needs of the identity store.
+type Store interface {
+	SigningKeys(ctx context.Context) ([]store.SigningKeyRecord, error)
+	AddSigningKeyIfNone(ctx context.Context, k store.SigningKeyRecord) (bool, error)
+	CreateSession(ctx context.Context, orgID, userID string, refreshHash []byte, expiresAt time.Time) (store.Session, error)
+	RefreshTokenKnown(ctx context.Context, hash []byte) (bool, error)
+	RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt, retrySince time.Time) (store.Session, store.User, error)
+	RevokeSession(ctx context.Context, orgID, sessionID string, at time.Time) error
+}
+
 // Options configures Sessions.
 type Options struct {
-	Store      *store.Store
+	Store      Store
 	Sealer     Sealer
 	Revoker    Revoker
 	AccessTTL  time.Duration
 	RefreshTTL time.Duration
+	// Logger hears of failures the caller is not told about; nil discards.
+	Logger *slog.Logger
 	// Successors, when set, makes a refresh asked again within RetryWindow
 	// (a lost response, two tabs at once) get the same tokens instead of
 	// ending the session as a reuse would.
@@ -82,6 +95,9 @@ func New(ctx context.Context, o Options) (*Sessions, error) {
 	}
 	if o.RefreshTTL <= 0 {
 		o.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.RetryWindow <= 0 {
 		o.RetryWindow = DefaultRetryWindow
@@ -165,6 +181,7 @@ func (s *Sessions) PublicKeys() map[string]ed25519.PublicKey {
 
 func randomString(n int) string {
 	b := make([]byte, n)
+	// crypto/rand.Read never returns an error: it crashes the program instead.
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -226,7 +243,14 @@ func (s *Sessions) Refresh(ctx context.Context, refreshToken string) (Issued, er
 	case errors.Is(err, store.ErrRefreshRetry):
 		// The same rotation again: sess already expires when it said.
 	case errors.Is(err, store.ErrSessionReused):
-		_ = s.o.Revoker.Revoke(ctx, sess.ID, now.Add(s.o.AccessTTL))
+		// The session is already ended in Postgres, so no refresh works
+		// again; the revocation set is what refuses its access tokens now.
+		// If it cannot be written they stay valid until they expire, which
+		// nothing here can undo: say so loudly, and still refuse the caller.
+		if err := s.o.Revoker.Revoke(ctx, sess.ID, now.Add(s.o.AccessTTL)); err != nil {
+			s.o.Logger.ErrorContext(ctx, "refresh token reused, but its session's access tokens could not be revoked; they stay valid until they expire",
+				slog.String("session_id", sess.ID), slog.Time("valid_until", now.Add(s.o.AccessTTL)), slog.Any("error", err))
+		}
 		return Issued{}, apperr.Unauthenticated("session ended; sign in again")
 	case errors.Is(err, postgres.ErrNotFound):
 		return Issued{}, apperr.Unauthenticated("session ended; sign in again")

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // DefaultRetryWindow is how long a refresh can be asked again and get the
@@ -24,7 +27,13 @@ type Successors interface {
 	Claim(ctx context.Context, key, proposed string, ttl time.Duration) (string, error)
 }
 
-// RedisSuccessors keeps successors in Redis under Prefix. Values are sealed
+// SuccessorKeys is the Redis key family of refresh-token successors
+// (ADR 13): <prefix>identity:session-successor:<hash>.
+func SuccessorKeys(prefix string) redisx.Keys {
+	return redisx.ServiceKeys(prefix, "identity", "session-successor")
+}
+
+// RedisSuccessors keeps successors in Redis, in SuccessorKeys(Prefix). Values are sealed
 // by the caller. If they are lost, a retry brings another successor and
 // counts as a reuse, as it would without the retry window.
 type RedisSuccessors struct {
@@ -35,7 +44,7 @@ type RedisSuccessors struct {
 // Claim implements Successors with SET NX, then GET when another request
 // got there first.
 func (r RedisSuccessors) Claim(ctx context.Context, key, proposed string, ttl time.Duration) (string, error) {
-	k := r.Prefix + "session:successor:" + key
+	k := SuccessorKeys(r.Prefix).Key(key)
 	set, err := r.Client.SetNX(ctx, k, proposed, ttl).Result()
 	if err != nil {
 		return "", err
@@ -52,24 +61,34 @@ func (r RedisSuccessors) Claim(ctx context.Context, key, proposed string, ttl ti
 }
 
 // successor is the token oldHash is rotated into: the one already claimed
-// for it, else next. Any failure falls back to next, which only costs a
-// retry its grace.
+// for it, else next. Any failure falls back to next. That is safe: it only
+// costs a retry its grace (a second refresh within the window then counts
+// as a reuse and ends the session), never lets a token in. It is logged,
+// because a window that never works means something is broken.
 func (s *Sessions) successor(ctx context.Context, oldHash []byte, next string) string {
 	if s.o.Successors == nil {
 		return next
 	}
 	key := hex.EncodeToString(oldHash)
-	sealed, err := s.o.Sealer.Seal(ctx, systemOrg, []byte(next), "refresh-successor", key)
-	if err != nil {
+	fallBack := func(step string, err error) string {
+		s.o.Logger.WarnContext(ctx, "refresh successor not shared; a retry of this refresh will end the session",
+			slog.String("step", step), slog.Any("error", err))
 		return next
 	}
+	sealed, err := s.o.Sealer.Seal(ctx, systemOrg, []byte(next), "refresh-successor", key)
+	if err != nil {
+		return fallBack("seal", err)
+	}
 	claimed, err := s.o.Successors.Claim(ctx, key, sealed, s.o.RetryWindow)
-	if err != nil || claimed == sealed {
+	if err != nil {
+		return fallBack("claim", err)
+	}
+	if claimed == sealed {
 		return next
 	}
 	plain, err := s.o.Sealer.Open(ctx, systemOrg, claimed, "refresh-successor", key)
 	if err != nil {
-		return next
+		return fallBack("open", err)
 	}
 	return string(plain)
 }

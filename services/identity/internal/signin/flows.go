@@ -27,9 +27,11 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/platform/redisx"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
@@ -49,7 +51,6 @@ const (
 	FlowAdminConsent = "admin_consent"
 	flowAdminConfirm = "admin_confirm"
 	FlowMailbox      = "mailbox"
-	FlowLever        = "lever"
 )
 
 // Outcomes the frontend learns from the one-time code.
@@ -80,7 +81,11 @@ type CodeExchanger interface {
 type IDClaims struct {
 	TenantID string
 	ObjectID string
+	// Email is the email claim, empty when the token has none (often, for
+	// work accounts); Username is preferred_username, the UPN, which is a
+	// sign-in name and not necessarily an address.
 	Email    string
+	Username string
 	Name     string
 	Nonce    string
 	// DirectoryRoles are the role template ids of the wids claim.
@@ -110,9 +115,26 @@ type IDVerifier interface {
 	Verify(ctx context.Context, rawIDToken string) (IDClaims, error)
 }
 
+// AddressLookup finds the primary SMTP address of the signed-in user
+// (Graph's mail) with the sign-in's access token, for an ID token without
+// an email claim.
+type AddressLookup interface {
+	PrimaryAddress(ctx context.Context, accessToken string) (string, error)
+}
+
 // CredentialVault keeps a connection's tokens.
 type CredentialVault interface {
 	Put(ctx context.Context, orgID, connectionID string, t Tokens) error
+}
+
+// Store is what the flows need of the identity store.
+type Store interface {
+	SignInUser(ctx context.Context, in store.SignIn) (store.Organization, store.User, bool, error)
+	MarkAdminConsent(ctx context.Context, orgID string, at time.Time) error
+	User(ctx context.Context, orgID, userID string) (store.User, error)
+	PersonalConnection(ctx context.Context, orgID, userID, provider string) (store.Connection, error)
+	UpsertPersonalConnection(ctx context.Context, c store.Connection) (store.Connection, error)
+	SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) error
 }
 
 // Config says where Microsoft and Tandem are.
@@ -127,10 +149,6 @@ type Config struct {
 	// FrontendURL receives the one-time code at /auth/complete; empty means
 	// the gateway's built-in page under PublicURL + "/app".
 	FrontendURL string
-	// Lever's OAuth settings, for ConnectLever.
-	LeverAuthorizeURL string
-	LeverClientID     string
-	LeverAudience     string
 }
 
 // RedirectURI is the sign-in and mailbox callback.
@@ -140,9 +158,6 @@ func (c Config) RedirectURI() string { return c.PublicURL + "/oauth/microsoft/ca
 func (c Config) AdminConsentRedirectURI() string {
 	return c.PublicURL + "/oauth/microsoft/adminconsent/callback"
 }
-
-// LeverRedirectURI is Lever's callback: a distinct URI per authorization server.
-func (c Config) LeverRedirectURI() string { return c.PublicURL + "/oauth/lever/callback" }
 
 // AdminConsentLink is the link a user forwards to their IT admin: it starts
 // an admin-consent flow in the admin's own browser.
@@ -160,15 +175,16 @@ func (c Config) frontendComplete(code string) string {
 
 // Flows runs the OAuth flows.
 type Flows struct {
-	cfg      Config
-	redis    redis.UniversalClient
-	prefix   string
-	store    *store.Store
-	exchange CodeExchanger
-	verify   IDVerifier
-	vault    CredentialVault
-	log      *slog.Logger
-	now      func() time.Time
+	cfg       Config
+	redis     redis.UniversalClient
+	prefix    string
+	store     Store
+	exchange  CodeExchanger
+	verify    IDVerifier
+	addresses AddressLookup
+	vault     CredentialVault
+	log       *slog.Logger
+	now       func() time.Time
 }
 
 // Options wires Flows.
@@ -176,9 +192,12 @@ type Options struct {
 	Config    Config
 	Redis     redis.UniversalClient
 	Prefix    string
-	Store     *store.Store
+	Store     Store
 	Exchanger CodeExchanger
 	Verifier  IDVerifier
+	// Addresses answers for ID tokens without an email claim; nil falls back
+	// to the UPN.
+	Addresses AddressLookup
 	Vault     CredentialVault
 	Logger    *slog.Logger
 	Now       func() time.Time
@@ -192,7 +211,7 @@ func New(o Options) *Flows {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Flows{cfg: o.Config, redis: o.Redis, prefix: o.Prefix, store: o.Store, exchange: o.Exchanger, verify: o.Verifier, vault: o.Vault, log: o.Logger, now: o.Now}
+	return &Flows{cfg: o.Config, redis: o.Redis, prefix: o.Prefix, store: o.Store, exchange: o.Exchanger, verify: o.Verifier, addresses: o.Addresses, vault: o.Vault, log: o.Logger, now: o.Now}
 }
 
 // Config returns the flows' configuration.
@@ -210,6 +229,7 @@ type flowState struct {
 	Verifier      string `json:"verifier,omitempty"`
 	Nonce         string `json:"nonce,omitempty"`
 	BindingHash   []byte `json:"binding"`
+	CodeChallenge []byte `json:"code_challenge,omitempty"`
 	OrgID         string `json:"org,omitempty"`
 	UserID        string `json:"user,omitempty"`
 	ClaimedTenant string `json:"claimed_tenant,omitempty"`
@@ -230,10 +250,15 @@ type LoginResult struct {
 	OrgID           string `json:"org,omitempty"`
 	UserID          string `json:"user,omitempty"`
 	ConnectionID    string `json:"connection,omitempty"`
+	// The code is redeemed only with a verifier whose SHA-256 is one of
+	// these: the browser binding, or the frontend's code challenge.
+	BindingHash   []byte `json:"binding,omitempty"`
+	CodeChallenge []byte `json:"code_challenge,omitempty"`
 }
 
 func randomToken(n int) string {
 	b := make([]byte, n)
+	// crypto/rand.Read never returns an error: it crashes the program instead.
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -243,8 +268,15 @@ func hashKey(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// OAuthKeys is the Redis key family of one kind of one-time OAuth secret
+// ("state", "code", "ticket"), kept by the hash of the secret (ADR 13):
+// <prefix>identity:oauth-<kind>:<sha256 hex>.
+func OAuthKeys(prefix, kind string) redisx.Keys {
+	return redisx.ServiceKeys(prefix, "identity", "oauth-"+kind)
+}
+
 func (f *Flows) key(kind, secret string) string {
-	return f.prefix + "identity:oauth:" + kind + ":" + hashKey(secret)
+	return OAuthKeys(f.prefix, kind).Key(hashKey(secret))
 }
 
 func (f *Flows) put(ctx context.Context, kind, secret string, v any, ttl time.Duration) error {
@@ -273,7 +305,7 @@ func (f *Flows) take(ctx context.Context, kind, secret string, v any) (bool, err
 	return true, json.Unmarshal(b, v)
 }
 
-// NewTicket lets a signed-in user start a personal flow (the mailbox, Lever)
+// NewTicket lets a signed-in user start a personal flow (the mailbox)
 // in the browser: the REST call returns a start URL carrying the ticket.
 func (f *Flows) NewTicket(ctx context.Context, flow, orgID, userID, email string) (string, error) {
 	t := randomToken(32)
@@ -289,6 +321,9 @@ type BeginRequest struct {
 	Ticket      string
 	BindingHash []byte
 	LoginHint   string
+	// CodeChallenge, when set, is the SHA-256 of a verifier the frontend
+	// keeps to redeem the flow's login code.
+	CodeChallenge []byte
 }
 
 // Begin stores the flow's state and returns the provider URL to send the
@@ -297,7 +332,10 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 	if len(r.BindingHash) != sha256.Size {
 		return "", apperr.InvalidArgument("browser_binding_hash", "must be a SHA-256 hash")
 	}
-	st := flowState{BindingHash: r.BindingHash}
+	if len(r.CodeChallenge) != 0 && len(r.CodeChallenge) != sha256.Size {
+		return "", apperr.InvalidArgument("login_code_challenge", "must be a SHA-256 hash")
+	}
+	st := flowState{BindingHash: r.BindingHash, CodeChallenge: r.CodeChallenge}
 	hint := r.LoginHint
 	switch {
 	case r.Ticket != "":
@@ -330,57 +368,31 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 			"redirect_uri": {f.cfg.AdminConsentRedirectURI()}, "state": {state}}
 		// Never /common/ for admin consent.
 		return f.cfg.Authority + "/organizations/v2.0/adminconsent?" + q.Encode(), nil
-	case FlowLever:
-		return f.leverAuthorize(ctx, state, st)
 	}
 	return "", apperr.InvalidArgument("ticket", "unknown flow")
 }
 
 func (f *Flows) authorize(ctx context.Context, state string, st flowState, scopes []string, hint string) (string, error) {
-	st.Verifier = randomToken(48)
+	st.Verifier = oauth2.GenerateVerifier()
 	st.Nonce = randomToken(24)
 	if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
 		return "", err
 	}
-	challenge := sha256.Sum256([]byte(st.Verifier))
-	q := url.Values{
-		"client_id":             {f.cfg.ClientID},
-		"response_type":         {"code"},
-		"redirect_uri":          {f.cfg.RedirectURI()},
-		"response_mode":         {"query"},
-		"scope":                 {strings.Join(scopes, " ")},
-		"state":                 {state},
-		"nonce":                 {st.Nonce},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
+	c := oauth2.Config{
+		ClientID:    f.cfg.ClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize"},
+		RedirectURL: f.cfg.RedirectURI(),
+		Scopes:      scopes,
+	}
+	opts := []oauth2.AuthCodeOption{
+		oauth2.S256ChallengeOption(st.Verifier),
+		oauth2.SetAuthURLParam("response_mode", "query"),
+		oauth2.SetAuthURLParam("nonce", st.Nonce),
 	}
 	if hint != "" {
-		q.Set("login_hint", hint)
+		opts = append(opts, oauth2.SetAuthURLParam("login_hint", hint))
 	}
-	return f.cfg.Authority + "/" + f.cfg.Tenant + "/oauth2/v2.0/authorize?" + q.Encode(), nil
-}
-
-func (f *Flows) leverAuthorize(ctx context.Context, state string, st flowState) (string, error) {
-	if f.cfg.LeverAuthorizeURL == "" || f.cfg.LeverClientID == "" {
-		return "", apperr.FailedPrecondition("lever_not_configured", "Lever is not configured on this installation")
-	}
-	st.Verifier = randomToken(48)
-	if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
-		return "", err
-	}
-	challenge := sha256.Sum256([]byte(st.Verifier))
-	q := url.Values{
-		"client_id":             {f.cfg.LeverClientID},
-		"redirect_uri":          {f.cfg.LeverRedirectURI()},
-		"response_type":         {"code"},
-		"state":                 {state},
-		"scope":                 {"offline_access opportunities:write:admin notes:write:admin stages:read:admin postings:read:admin users:read:admin sources:read:admin archive_reasons:read:admin webhooks:write:admin"},
-		"audience":              {f.cfg.LeverAudience},
-		"prompt":                {"consent"},
-		"code_challenge":        {base64.RawURLEncoding.EncodeToString(challenge[:])},
-		"code_challenge_method": {"S256"},
-	}
-	return f.cfg.LeverAuthorizeURL + "?" + q.Encode(), nil
+	return c.AuthCodeURL(state, opts...), nil
 }
 
 // CompleteRequest carries a callback's parameters.
@@ -419,16 +431,13 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	if r.Callback != wantCallback {
 		return "", apperr.InvalidArgument("state", "does not belong to this callback")
 	}
-	if st.Flow == FlowLever {
-		return "", apperr.FailedPrecondition("lever_not_supported", "connecting Lever is not available yet")
-	}
 	if r.Error != "" {
 		return f.failed(ctx, st, r)
 	}
 	if st.Flow == FlowAdminConsent {
 		// The tenant parameter can be forged: confirm by having the admin
 		// sign in to that tenant.
-		confirm := flowState{Flow: flowAdminConfirm, BindingHash: st.BindingHash, ClaimedTenant: r.Tenant}
+		confirm := flowState{Flow: flowAdminConfirm, BindingHash: st.BindingHash, CodeChallenge: st.CodeChallenge, ClaimedTenant: r.Tenant}
 		return f.authorize(ctx, randomToken(32), confirm, SignInScopes, "")
 	}
 	if r.Code == "" {
@@ -441,16 +450,24 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	tokens, err := f.exchange.ExchangeCode(ctx, r.Code, f.cfg.RedirectURI(), st.Verifier, scopes)
 	if err != nil {
 		f.log.WarnContext(ctx, "code exchange failed", slog.String("flow", st.Flow), slog.Any("error", err))
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not accept the sign-in; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not accept the sign-in; please try again."})
 	}
 	claims, err := f.verify.Verify(ctx, tokens.IDToken)
 	if err != nil {
 		f.log.WarnContext(ctx, "id token rejected", slog.String("flow", st.Flow), slog.Any("error", err))
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
 	}
 	if subtle.ConstantTimeCompare([]byte(claims.Nonce), []byte(st.Nonce)) != 1 {
 		f.log.WarnContext(ctx, "id token nonce mismatch", slog.String("flow", st.Flow))
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "The sign-in could not be verified; please try again."})
+	}
+	if claims.Email == "" {
+		addr, err := f.primaryAddress(ctx, tokens.AccessToken, claims)
+		if err != nil {
+			f.log.WarnContext(ctx, "primary address lookup failed", slog.String("flow", st.Flow), slog.Any("error", err))
+			return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft did not tell us your email address; please try again."})
+		}
+		claims.Email = addr
 	}
 	switch st.Flow {
 	case FlowMailbox:
@@ -460,22 +477,39 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 	}
 }
 
+// primaryAddress is the address of a user whose ID token has no email
+// claim: Graph's mail. Only an account without a mailbox (no mail) falls
+// back to its UPN, the one name it has.
+func (f *Flows) primaryAddress(ctx context.Context, accessToken string, c IDClaims) (string, error) {
+	if f.addresses == nil {
+		return c.Username, nil
+	}
+	addr, err := f.addresses.PrimaryAddress(ctx, accessToken)
+	if err != nil {
+		return "", err
+	}
+	if addr == "" {
+		return c.Username, nil
+	}
+	return addr, nil
+}
+
 func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (string, error) {
 	if st.Flow == flowAdminConfirm {
 		// Checked before anything is stored: the confirming sign-in must be
 		// an administrator of the very tenant the callback named.
 		if st.ClaimedTenant != c.TenantID {
 			f.log.WarnContext(ctx, "admin consent tenant does not match the admin's sign-in")
-			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "The consent was given for another organization than the one you signed in to."})
+			return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "The consent was given for another organization than the one you signed in to."})
 		}
 		if !c.CanGrantAdminConsent() {
 			f.log.WarnContext(ctx, "admin consent confirmed by a user without an administrator role")
-			return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Only an administrator of your organization can confirm its consent; sign in with an administrator account."})
+			return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Only an administrator of your organization can confirm its consent; sign in with an administrator account."})
 		}
 	}
 	org, user, _, err := f.store.SignInUser(ctx, store.SignIn{TenantID: c.TenantID, ObjectID: c.ObjectID, Email: c.Email, DisplayName: c.Name, OrgName: orgName(c.Email)})
 	if errors.Is(err, store.ErrUserRemoved) {
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Your account was removed from this organization."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Your account was removed from this organization."})
 	}
 	if err != nil {
 		return "", err
@@ -487,7 +521,7 @@ func (f *Flows) completeSignIn(ctx context.Context, st flowState, c IDClaims) (s
 		}
 		res.Outcome, res.Message = OutcomeAdminConsentGranted, "Consent granted for your organization; everyone in it can now sign in."
 	}
-	return f.finish(ctx, res)
+	return f.finish(ctx, st, res)
 }
 
 func (f *Flows) completeMailbox(ctx context.Context, st flowState, t Tokens, c IDClaims) (string, error) {
@@ -496,10 +530,10 @@ func (f *Flows) completeMailbox(ctx context.Context, st flowState, t Tokens, c I
 		return "", err
 	}
 	if c.ObjectID != user.MicrosoftObjectID {
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Connect the mailbox of the account you signed in with."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Connect the mailbox of the account you signed in with."})
 	}
 	if t.RefreshToken == "" {
-		return f.finish(ctx, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft granted no offline access; please try again."})
+		return f.finish(ctx, st, LoginResult{Outcome: OutcomeFailed, Message: "Microsoft granted no offline access; please try again."})
 	}
 	// The record first (its id binds the sealed tokens), then the tokens,
 	// then the status that says they are there.
@@ -521,7 +555,7 @@ func (f *Flows) completeMailbox(ctx context.Context, st flowState, t Tokens, c I
 	if err != nil {
 		return "", err
 	}
-	return f.finish(ctx, LoginResult{Outcome: OutcomeMailboxConnected, Message: "Your mailbox is connected.", OrgID: st.OrgID, UserID: st.UserID, ConnectionID: conn.ID})
+	return f.finish(ctx, st, LoginResult{Outcome: OutcomeMailboxConnected, Message: "Your mailbox is connected.", OrgID: st.OrgID, UserID: st.UserID, ConnectionID: conn.ID})
 }
 
 // failed turns an error redirect into an outcome. Only the AADSTS code
@@ -561,10 +595,13 @@ func (f *Flows) failed(ctx context.Context, st flowState, r CompleteRequest) (st
 		}
 		res.ConnectionID = conn.ID
 	}
-	return f.finish(ctx, res)
+	return f.finish(ctx, st, res)
 }
 
-func (f *Flows) finish(ctx context.Context, res LoginResult) (string, error) {
+// finish issues the one-time code for res, bound to the browser that
+// started the flow st.
+func (f *Flows) finish(ctx context.Context, st flowState, res LoginResult) (string, error) {
+	res.BindingHash, res.CodeChallenge = st.BindingHash, st.CodeChallenge
 	code := randomToken(32)
 	if err := f.put(ctx, "code", code, res, codeTTL); err != nil {
 		return "", err
@@ -572,17 +609,47 @@ func (f *Flows) finish(ctx context.Context, res LoginResult) (string, error) {
 	return f.cfg.frontendComplete(code), nil
 }
 
-// TakeLoginCode redeems a one-time code.
-func (f *Flows) TakeLoginCode(ctx context.Context, code string) (LoginResult, error) {
+// TakeLoginCode redeems a one-time code for the browser that started its
+// flow: the verifier's SHA-256 must be the flow's browser binding or its
+// code challenge. A wrong verifier leaves the code for its browser, so
+// whoever else holds the URL can neither redeem nor spend it.
+func (f *Flows) TakeLoginCode(ctx context.Context, code, verifier string) (LoginResult, error) {
 	var res LoginResult
+	unknown := apperr.InvalidArgument("code", "unknown, expired or already used")
+	if code == "" {
+		return res, unknown
+	}
+	b, err := f.redis.Get(ctx, f.key("code", code)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return res, unknown
+	}
+	if err != nil {
+		return res, apperr.Unavailable("try again in a moment", fmt.Errorf("read code: %w", err))
+	}
+	if err := json.Unmarshal(b, &res); err != nil {
+		return LoginResult{}, fmt.Errorf("decode code: %w", err)
+	}
+	if !proves(verifier, res.BindingHash) && !proves(verifier, res.CodeChallenge) {
+		return LoginResult{}, apperr.InvalidArgument("code_verifier", "does not match the browser that started the sign-in")
+	}
+	// Taken for real only now: of two exchanges racing, one gets it.
 	ok, err := f.take(ctx, "code", code, &res)
 	if err != nil {
-		return res, err
+		return LoginResult{}, err
 	}
 	if !ok {
-		return res, apperr.InvalidArgument("code", "unknown, expired or already used")
+		return LoginResult{}, unknown
 	}
 	return res, nil
+}
+
+// proves reports whether verifier's SHA-256 is hash.
+func proves(verifier string, hash []byte) bool {
+	if verifier == "" || len(hash) != sha256.Size {
+		return false
+	}
+	h := sha256.Sum256([]byte(verifier))
+	return subtle.ConstantTimeCompare(h[:], hash) == 1
 }
 
 // orgName names a new organization after the sign-in's email domain.

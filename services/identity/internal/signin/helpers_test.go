@@ -78,6 +78,17 @@ type env struct {
 	vault *vault
 	// with builds Flows like the env's, with another configuration.
 	with func(signin.Config) *signin.Flows
+	// verifiers holds, per login code handed out, the verifier of the
+	// browser it was handed to.
+	mu        sync.Mutex
+	verifiers map[string]string
+}
+
+// verifier is the one that redeems code: its browser's.
+func (e *env) verifier(code string) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.verifiers[code]
 }
 
 func newEnv(t *testing.T) *env {
@@ -90,23 +101,25 @@ func newEnv(t *testing.T) *env {
 	st := store.New(pool)
 	v := &vault{}
 	with := func(c signin.Config) *signin.Flows {
+		verifier := signin.NewMicrosoftIDVerifier(sim.MicrosoftURL(), "organizations", providersim.DefaultClientID, nil)
 		return signin.New(signin.Options{
 			Config: c, Redis: rdb, Prefix: prefix, Store: st,
 			Exchanger: codeExchanger{microsofttest.TokenClient(t, sim, microsofttest.HTTP(logging.Discard()))},
-			Verifier:  signin.NewMicrosoftIDVerifier(sim.MicrosoftURL(), "organizations", providersim.DefaultClientID, nil),
-			Vault:     v,
+			Verifier:  verifier, Addresses: verifier,
+			Vault: v,
 		})
 	}
 	flows := with(signin.Config{Authority: sim.MicrosoftURL(), Tenant: "organizations", ClientID: providersim.DefaultClientID,
 		PublicURL: publicURL, FrontendURL: frontendURL})
-	return &env{t: t, sim: sim, ctl: sim.Client(), store: st, flows: flows, vault: v, with: with}
+	return &env{t: t, sim: sim, ctl: sim.Client(), store: st, flows: flows, vault: v, with: with, verifiers: map[string]string{}}
 }
 
 // browser is a person's browser: the simulator's cookies and the binding
-// value the gateway would have set.
+// value the gateway would have set (secret, whose SHA-256 is binding).
 type browser struct {
 	e       *env
 	b       *simbrowser.Browser
+	secret  string
 	binding []byte
 }
 
@@ -116,16 +129,14 @@ func (e *env) browser() *browser {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &browser{e: e, b: b, binding: newBinding(e.t)}
+	secret := rand.Text()
+	h := sha256.Sum256([]byte(secret))
+	return &browser{e: e, b: b, secret: secret, binding: h[:]}
 }
 
 func newBinding(t *testing.T) []byte {
 	t.Helper()
-	var secret [32]byte
-	if _, err := rand.Read(secret[:]); err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256(secret[:])
+	h := sha256.Sum256([]byte(rand.Text()))
 	return h[:]
 }
 
@@ -208,6 +219,11 @@ func (br *browser) complete(r signin.CompleteRequest) string {
 	if err != nil {
 		br.e.t.Fatalf("Complete: %v", err)
 	}
+	if u, err := url.Parse(next); err == nil && u.Query().Get("code") != "" {
+		br.e.mu.Lock()
+		br.e.verifiers[u.Query().Get("code")] = br.secret
+		br.e.mu.Unlock()
+	}
 	return next
 }
 
@@ -221,7 +237,8 @@ func (e *env) result(frontend string) signin.LoginResult {
 	if !strings.HasPrefix(frontend, frontendURL+"/auth/complete?") || len(u.Query()) != 1 || u.Query().Get("code") == "" {
 		e.t.Fatalf("the flow should end on the frontend with only a code: %s", frontend)
 	}
-	res, err := e.flows.TakeLoginCode(e.t.Context(), u.Query().Get("code"))
+	code := u.Query().Get("code")
+	res, err := e.flows.TakeLoginCode(e.t.Context(), code, e.verifier(code))
 	if err != nil {
 		e.t.Fatalf("TakeLoginCode: %v", err)
 	}

@@ -1,10 +1,13 @@
 package signin_test
 
 import (
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/tandemhq/tandem/platform/logging"
+	"github.com/tandemhq/tandem/platform/providerhttp"
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft/microsofttest"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
@@ -26,11 +29,25 @@ func TestMicrosoftIDVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	v := signin.NewMicrosoftIDVerifier(sim.MicrosoftURL()+"/", "organizations", providersim.DefaultClientID, nil)
+	// Discovery and the signing keys go through the provider client given.
+	var paths []string
+	var mu sync.Mutex
+	counting := providerhttp.New(providerhttp.Options{Provider: "msidentity", Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		return http.DefaultTransport.RoundTrip(r)
+	})})
+	v := signin.NewMicrosoftIDVerifier(sim.MicrosoftURL()+"/", "organizations", providersim.DefaultClientID, counting)
 	c, err := v.Verify(ctx, idToken)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mu.Lock()
+	if len(paths) != 2 || !strings.HasSuffix(paths[0], "/openid-configuration") || !strings.HasSuffix(paths[1], "/keys") {
+		t.Errorf("requests through the provider client: %q, want discovery then keys", paths)
+	}
+	mu.Unlock()
 	if c.TenantID != tenant.ID || c.ObjectID != user.ID || c.Email != adele || c.Name == "" {
 		t.Fatalf("claims %+v, want tenant %s and user %s", c, tenant.ID, user.ID)
 	}
@@ -57,3 +74,7 @@ func TestMicrosoftIDVerifier(t *testing.T) {
 		t.Errorf("an ID token of another authority: %v, want an issuer error", err)
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -45,9 +45,9 @@ func scanConn(row pgx.Row) (Connection, error) {
 
 // UpsertPersonalConnection records the state of a user's connection to a
 // provider, creating it on first use.
-func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (Connection, error) {
+func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (_ Connection, err error) {
 	ctx, sp := span(ctx, "UpsertPersonalConnection")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if c.Scopes == nil {
 		c.Scopes = []string{}
 	}
@@ -64,16 +64,16 @@ func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (Con
 }
 
 // PersonalConnection returns a user's connection to a provider.
-func (s *Store) PersonalConnection(ctx context.Context, orgID, userID, provider string) (Connection, error) {
+func (s *Store) PersonalConnection(ctx context.Context, orgID, userID, provider string) (_ Connection, err error) {
 	ctx, sp := span(ctx, "PersonalConnection")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	return scanConn(s.db.QueryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE org_id = $1 AND user_id = $2 AND provider = $3`, orgID, userID, provider))
 }
 
 // Connection returns a connection of the organization.
-func (s *Store) Connection(ctx context.Context, orgID, id string) (Connection, error) {
+func (s *Store) Connection(ctx context.Context, orgID, id string) (_ Connection, err error) {
 	ctx, sp := span(ctx, "Connection")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if !isUUID(id) {
 		return Connection{}, postgres.ErrNotFound
 	}
@@ -82,9 +82,9 @@ func (s *Store) Connection(ctx context.Context, orgID, id string) (Connection, e
 
 // ConnectionByID returns a connection whatever its organization, for
 // internal callers that name connections by id.
-func (s *Store) ConnectionByID(ctx context.Context, id string) (Connection, error) {
+func (s *Store) ConnectionByID(ctx context.Context, id string) (_ Connection, err error) {
 	ctx, sp := span(ctx, "ConnectionByID")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if !isUUID(id) {
 		return Connection{}, postgres.ErrNotFound
 	}
@@ -92,25 +92,25 @@ func (s *Store) ConnectionByID(ctx context.Context, id string) (Connection, erro
 }
 
 // SetConnectionStatus changes a connection's status and reason.
-func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) error {
+func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) (err error) {
 	ctx, sp := span(ctx, "SetConnectionStatus")
-	defer sp.End()
-	_, err := s.db.Exec(ctx, `UPDATE connections SET status = $3, reason = $4, updated_at = now() WHERE org_id = $1 AND id = $2`, orgID, id, status, reason)
+	defer func() { end(sp, err) }()
+	_, err = s.db.Exec(ctx, `UPDATE connections SET status = $3, reason = $4, updated_at = now() WHERE org_id = $1 AND id = $2`, orgID, id, status, reason)
 	return postgres.MapError(err)
 }
 
 // MarkRefreshed records a successful token refresh.
-func (s *Store) MarkRefreshed(ctx context.Context, orgID, id string, at time.Time) error {
+func (s *Store) MarkRefreshed(ctx context.Context, orgID, id string, at time.Time) (err error) {
 	ctx, sp := span(ctx, "MarkRefreshed")
-	defer sp.End()
-	_, err := s.db.Exec(ctx, `UPDATE connections SET refreshed_at = $3 WHERE org_id = $1 AND id = $2`, orgID, id, at)
+	defer func() { end(sp, err) }()
+	_, err = s.db.Exec(ctx, `UPDATE connections SET refreshed_at = $3 WHERE org_id = $1 AND id = $2`, orgID, id, at)
 	return postgres.MapError(err)
 }
 
 // IdleConnections lists connected connections not refreshed since before.
-func (s *Store) IdleConnections(ctx context.Context, before time.Time, limit int) ([]Connection, error) {
+func (s *Store) IdleConnections(ctx context.Context, before time.Time, limit int) (_ []Connection, err error) {
 	ctx, sp := span(ctx, "IdleConnections")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	rows, err := s.db.Query(ctx, `SELECT `+connColumns+` FROM connections
 		WHERE status = 'connected' AND (refreshed_at IS NULL OR refreshed_at < $1) ORDER BY refreshed_at NULLS FIRST LIMIT $2`, before, limit)
 	if err != nil {

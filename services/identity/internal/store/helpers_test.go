@@ -2,17 +2,17 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/tandemhq/tandem/services/identity/internal/store/storetest"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
 )
 
@@ -27,11 +27,7 @@ func newStore(t *testing.T) (*store.Store, *pgxpool.Pool) {
 // newID is a random id of the shape Microsoft uses for tenants and users.
 func newID(t testing.TB) string {
 	t.Helper()
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	return uuid.NewString()
 }
 
 // person signs a new person of tenant in and returns them.
@@ -74,4 +70,20 @@ func ctxTimeout(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// anyone allows every change.
+func anyone(store.User) error { return nil }
+
+// setRole changes a user's role with no rule of the caller's.
+func setRole(ctx context.Context, st *store.Store, orgID, userID string, role authz.Role) (store.User, error) {
+	c, err := st.ChangeUserRole(ctx, orgID, userID, role, time.Now(), anyone)
+	return c.User, err
+}
+
+// removeUser removes a user with no rule of the caller's and returns the
+// sessions it ended.
+func removeUser(ctx context.Context, st *store.Store, orgID, userID string, at time.Time) ([]string, error) {
+	r, err := st.RemoveUser(ctx, orgID, userID, at, anyone)
+	return r.EndedSessions, err
 }

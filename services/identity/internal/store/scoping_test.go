@@ -21,7 +21,7 @@ func TestEverythingIsScopedByOrganization(t *testing.T) {
 	_, userA := person(t, st, tenant, "user@a.example")
 	orgB, _ := person(t, st, newID(t), "owner@b.example")
 
-	tokA, err := st.CreateAPIToken(ctx, store.APIToken{OrgID: orgA.ID, DisplayName: "a", Role: authz.RoleMember}, hash("a"))
+	tokA, err := st.CreateAPIToken(ctx, store.APIToken{OrgID: orgA.ID, DisplayName: "a", Role: authz.RoleMember}, hash("a"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +41,9 @@ func TestEverythingIsScopedByOrganization(t *testing.T) {
 	for name, id := range ids {
 		_, err := st.User(ctx, orgB.ID, id)
 		wantErr(t, "User of "+name+" id", err, postgres.ErrNotFound)
-		_, err = st.SetUserRole(ctx, orgB.ID, id, authz.RoleMember)
+		_, err = setRole(ctx, st, orgB.ID, id, authz.RoleMember)
 		wantErr(t, "SetUserRole of "+name+" id", err, postgres.ErrNotFound)
-		_, err = st.RemoveUser(ctx, orgB.ID, id, time.Now())
+		_, err = removeUser(ctx, st, orgB.ID, id, time.Now())
 		wantErr(t, "RemoveUser of "+name+" id", err, postgres.ErrNotFound)
 	}
 	ids["another organization's"] = tokA.ID

@@ -19,11 +19,11 @@ type Session struct {
 }
 
 // CreateSession stores a new session with its refresh token's hash.
-func (s *Store) CreateSession(ctx context.Context, orgID, userID string, refreshHash []byte, expiresAt time.Time) (Session, error) {
+func (s *Store) CreateSession(ctx context.Context, orgID, userID string, refreshHash []byte, expiresAt time.Time) (_ Session, err error) {
 	ctx, sp := span(ctx, "CreateSession")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	out := Session{OrgID: orgID, UserID: userID, ExpiresAt: expiresAt}
-	err := s.db.QueryRow(ctx, `INSERT INTO sessions (org_id, user_id, refresh_token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING id::text`,
+	err = s.db.QueryRow(ctx, `INSERT INTO sessions (org_id, user_id, refresh_token_hash, expires_at) VALUES ($1, $2, $3, $4) RETURNING id::text`,
 		orgID, userID, refreshHash, expiresAt).Scan(&out.ID)
 	return out, postgres.MapError(err)
 }
@@ -37,13 +37,13 @@ func (s *Store) CreateSession(ctx context.Context, orgID, userID string, refresh
 // newHash, the call is the same rotation asked again (a lost response, two
 // tabs at once). It returns ErrRefreshRetry with the session and user and
 // changes nothing, so the caller can hand out that successor again.
-func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt, retrySince time.Time) (Session, User, error) {
+func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now, expiresAt, retrySince time.Time) (_ Session, _ User, err error) {
 	ctx, sp := span(ctx, "RotateSession")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	var sess Session
 	var user User
 	reused, retry := false, false
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		var revoked *time.Time
 		// The session whose current token this is or, failing that, the
 		// session that once had it: any retired token is a reuse, or a
@@ -98,32 +98,32 @@ func (s *Store) RotateSession(ctx context.Context, oldHash, newHash []byte, now,
 
 // RefreshTokenKnown reports whether the hash is a session's current or
 // retired refresh token, live or not.
-func (s *Store) RefreshTokenKnown(ctx context.Context, hash []byte) (bool, error) {
+func (s *Store) RefreshTokenKnown(ctx context.Context, hash []byte) (_ bool, err error) {
 	ctx, sp := span(ctx, "RefreshTokenKnown")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	var known bool
-	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE refresh_token_hash = $1)
+	err = s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM sessions WHERE refresh_token_hash = $1)
 		OR EXISTS (SELECT 1 FROM retired_refresh_tokens WHERE token_hash = $1)`, hash).Scan(&known)
 	return known, postgres.MapError(err)
 }
 
 // RevokeSession ends a session of the organization.
-func (s *Store) RevokeSession(ctx context.Context, orgID, sessionID string, at time.Time) error {
+func (s *Store) RevokeSession(ctx context.Context, orgID, sessionID string, at time.Time) (err error) {
 	ctx, sp := span(ctx, "RevokeSession")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if !isUUID(sessionID) {
 		return postgres.ErrNotFound
 	}
-	_, err := s.db.Exec(ctx, `UPDATE sessions SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL`, orgID, sessionID, at)
+	_, err = s.db.Exec(ctx, `UPDATE sessions SET revoked_at = $3 WHERE org_id = $1 AND id = $2 AND revoked_at IS NULL`, orgID, sessionID, at)
 	return postgres.MapError(err)
 }
 
 // DeleteEndedSessions deletes at most limit sessions that expired or were
 // revoked before `before`, with their retired refresh tokens, and returns
 // how many it deleted.
-func (s *Store) DeleteEndedSessions(ctx context.Context, before time.Time, limit int) (int64, error) {
+func (s *Store) DeleteEndedSessions(ctx context.Context, before time.Time, limit int) (_ int64, err error) {
 	ctx, sp := span(ctx, "DeleteEndedSessions")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	tag, err := s.db.Exec(ctx, `DELETE FROM sessions WHERE id IN (
 		SELECT id FROM sessions WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)`, before, limit)
 	if err != nil {

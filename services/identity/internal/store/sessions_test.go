@@ -90,7 +90,7 @@ func TestRotateSession_RefusesEndedSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ended, err := st.RemoveUser(ctx, org.ID, user.ID, now)
+	ended, err := removeUser(ctx, st, org.ID, user.ID, now)
 	if err != nil {
 		t.Fatal(err)
 	}

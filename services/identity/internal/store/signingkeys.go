@@ -19,9 +19,9 @@ type SigningKeyRecord struct {
 }
 
 // SigningKeys lists every signing key, newest first.
-func (s *Store) SigningKeys(ctx context.Context) ([]SigningKeyRecord, error) {
+func (s *Store) SigningKeys(ctx context.Context) (_ []SigningKeyRecord, err error) {
 	ctx, sp := span(ctx, "SigningKeys")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	rows, err := s.db.Query(ctx, `SELECT id, sealed_private_key, public_key, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, id`)
 	if err != nil {
 		return nil, postgres.MapError(err)
@@ -36,11 +36,11 @@ func (s *Store) SigningKeys(ctx context.Context) ([]SigningKeyRecord, error) {
 
 // AddSigningKeyIfNone stores k unless a key exists already, atomically across
 // replicas starting together. It reports whether k was stored.
-func (s *Store) AddSigningKeyIfNone(ctx context.Context, k SigningKeyRecord) (bool, error) {
+func (s *Store) AddSigningKeyIfNone(ctx context.Context, k SigningKeyRecord) (_ bool, err error) {
 	ctx, sp := span(ctx, "AddSigningKeyIfNone")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	added := false
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('identity.signing_keys'))`); err != nil {
 			return postgres.MapError(err)
 		}

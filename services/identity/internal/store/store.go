@@ -9,9 +9,11 @@ import (
 	"errors"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tandemhq/tandem/platform/authz"
@@ -40,6 +42,23 @@ func New(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
 func span(ctx context.Context, name string) (context.Context, trace.Span) {
 	return tracer.Start(ctx, "store."+name)
+}
+
+// end closes a store span, recording err on it. A row that is not there is
+// an answer, not a failure, so it leaves the span's status alone.
+func end(sp trace.Span, err error) {
+	if err != nil && !errors.Is(err, postgres.ErrNotFound) {
+		sp.RecordError(err)
+		sp.SetStatus(codes.Error, "store call failed")
+	}
+	sp.End()
+}
+
+// isUUID reports whether s is a UUID in its canonical 36-character form,
+// the only form the store's ids take: anything else cannot name a row, and
+// Postgres would refuse to compare it with a uuid column.
+func isUUID(s string) bool {
+	return len(s) == 36 && uuid.Validate(s) == nil
 }
 
 // Organization is a tenant's organization.
@@ -97,13 +116,13 @@ type SignIn struct {
 // it, in one transaction. The first user of a new organization becomes its
 // Super Admin; later users join with the default role. Signing in again finds
 // the same user and refreshes their name and email.
-func (s *Store) SignInUser(ctx context.Context, in SignIn) (Organization, User, bool, error) {
+func (s *Store) SignInUser(ctx context.Context, in SignIn) (_ Organization, _ User, _ bool, err error) {
 	ctx, sp := span(ctx, "SignInUser")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	var org Organization
 	var user User
 	created := false
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO organizations (microsoft_tenant_id, display_name) VALUES ($1, $2)
 			ON CONFLICT (microsoft_tenant_id) DO NOTHING`, in.TenantID, in.OrgName); err != nil {
 			return postgres.MapError(err)
@@ -144,16 +163,16 @@ func (s *Store) SignInUser(ctx context.Context, in SignIn) (Organization, User, 
 }
 
 // Organization returns the organization with id.
-func (s *Store) Organization(ctx context.Context, orgID string) (Organization, error) {
+func (s *Store) Organization(ctx context.Context, orgID string) (_ Organization, err error) {
 	ctx, sp := span(ctx, "Organization")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	return scanOrg(s.db.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = $1`, orgID))
 }
 
 // OrganizationByTenant returns the organization of a Microsoft tenant.
-func (s *Store) OrganizationByTenant(ctx context.Context, tenantID string) (Organization, error) {
+func (s *Store) OrganizationByTenant(ctx context.Context, tenantID string) (_ Organization, err error) {
 	ctx, sp := span(ctx, "OrganizationByTenant")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	return scanOrg(s.db.QueryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE microsoft_tenant_id = $1`, tenantID))
 }
 
@@ -164,9 +183,9 @@ type OrganizationUpdate struct {
 }
 
 // UpdateOrganization changes the organization's settings.
-func (s *Store) UpdateOrganization(ctx context.Context, orgID string, u OrganizationUpdate) (Organization, error) {
+func (s *Store) UpdateOrganization(ctx context.Context, orgID string, u OrganizationUpdate) (_ Organization, err error) {
 	ctx, sp := span(ctx, "UpdateOrganization")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	var role *string
 	if u.DefaultRole != nil {
 		r := string(*u.DefaultRole)
@@ -178,17 +197,17 @@ func (s *Store) UpdateOrganization(ctx context.Context, orgID string, u Organiza
 
 // MarkAdminConsent records that an admin of the organization, signed in,
 // confirmed an admin consent.
-func (s *Store) MarkAdminConsent(ctx context.Context, orgID string, at time.Time) error {
+func (s *Store) MarkAdminConsent(ctx context.Context, orgID string, at time.Time) (err error) {
 	ctx, sp := span(ctx, "MarkAdminConsent")
-	defer sp.End()
-	_, err := s.db.Exec(ctx, `UPDATE organizations SET admin_consent_at = $2 WHERE id = $1`, orgID, at)
+	defer func() { end(sp, err) }()
+	_, err = s.db.Exec(ctx, `UPDATE organizations SET admin_consent_at = $2 WHERE id = $1`, orgID, at)
 	return postgres.MapError(err)
 }
 
 // User returns an active user of the organization.
-func (s *Store) User(ctx context.Context, orgID, userID string) (User, error) {
+func (s *Store) User(ctx context.Context, orgID, userID string) (_ User, err error) {
 	ctx, sp := span(ctx, "User")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if !isUUID(userID) {
 		return User{}, postgres.ErrNotFound
 	}
@@ -197,9 +216,9 @@ func (s *Store) User(ctx context.Context, orgID, userID string) (User, error) {
 
 // Users lists active users of the organization by creation, after the user
 // id `after` (a page token), at most limit.
-func (s *Store) Users(ctx context.Context, orgID, after string, limit int) ([]User, error) {
+func (s *Store) Users(ctx context.Context, orgID, after string, limit int) (_ []User, err error) {
 	ctx, sp := span(ctx, "Users")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	rows, err := s.db.Query(ctx, `SELECT `+userColumns+` FROM users
 		WHERE org_id = $1 AND removed_at IS NULL AND ($2 = '' OR (created_at, id) > (SELECT created_at, id FROM users WHERE id::text = $2))
 		ORDER BY created_at, id LIMIT $3`, orgID, after, limit)
@@ -218,17 +237,38 @@ func (s *Store) Users(ctx context.Context, orgID, after string, limit int) ([]Us
 	return out, postgres.MapError(rows.Err())
 }
 
-// SetUserRole changes a user's role; the organization keeps at least one
-// Super Admin.
-func (s *Store) SetUserRole(ctx context.Context, orgID, userID string, role authz.Role) (User, error) {
-	ctx, sp := span(ctx, "SetUserRole")
-	defer sp.End()
+// RoleChange is what changing a user's role did.
+type RoleChange struct {
+	User User
+	// Previous is the role before the change.
+	Previous authz.Role
+	// EndedSessions are the sessions the change ended: their access tokens
+	// carry the previous role.
+	EndedSessions []string
+	// RevokedTokens are the API tokens the user created with a role above
+	// the new one, revoked by the change.
+	RevokedTokens []string
+}
+
+// ChangeUserRole gives a user of the organization a new role in one
+// transaction: under the organization's lock and the user's row lock, allow
+// sees the user as they are now and may refuse; the organization keeps at
+// least one Super Admin; and a role that changes ends the user's sessions
+// and revokes the API tokens they created with a role above the new one: a
+// token never carries more than its creator may hold now.
+func (s *Store) ChangeUserRole(ctx context.Context, orgID, userID string, role authz.Role, at time.Time, allow func(current User) error) (_ RoleChange, err error) {
+	ctx, sp := span(ctx, "ChangeUserRole")
+	defer func() { end(sp, err) }()
 	if !isUUID(userID) {
-		return User{}, postgres.ErrNotFound
+		return RoleChange{}, postgres.ErrNotFound
 	}
-	var out User
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := lockOrg(ctx, tx, orgID); err != nil {
+	var out RoleChange
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		current, err := lockUser(ctx, tx, orgID, userID)
+		if err != nil {
+			return err
+		}
+		if err := allow(current); err != nil {
 			return err
 		}
 		if role != authz.RoleSuperAdmin {
@@ -236,74 +276,112 @@ func (s *Store) SetUserRole(ctx context.Context, orgID, userID string, role auth
 				return err
 			}
 		}
-		var err error
-		out, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET role = $3 WHERE org_id = $1 AND id = $2 AND removed_at IS NULL
-			RETURNING `+userColumns, orgID, userID, string(role)))
+		out.Previous = current.Role
+		if out.User, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET role = $3 WHERE org_id = $1 AND id = $2
+			RETURNING `+userColumns, orgID, userID, string(role))); err != nil {
+			return err
+		}
+		if role == current.Role {
+			return nil
+		}
+		if out.EndedSessions, err = revokeUserSessions(ctx, tx, userID, at); err != nil {
+			return err
+		}
+		out.RevokedTokens, err = revokeCreatedTokens(ctx, tx, userID, at, func(r authz.Role) bool { return !role.AtLeast(r) })
 		return err
 	})
 	return out, err
 }
 
-// RemoveUser removes a user from the organization and ends their sessions;
-// the last Super Admin stays.
-func (s *Store) RemoveUser(ctx context.Context, orgID, userID string, at time.Time) ([]string, error) {
+// Removal is what removing a user did.
+type Removal struct {
+	User          User
+	EndedSessions []string
+	// RevokedTokens are the API tokens the user had created.
+	RevokedTokens []string
+}
+
+// RemoveUser removes a user from the organization, ends their sessions and
+// revokes the API tokens they created, in one transaction: under the
+// organization's lock and the user's row lock, allow sees the user as they
+// are now and may refuse; the last Super Admin stays.
+func (s *Store) RemoveUser(ctx context.Context, orgID, userID string, at time.Time, allow func(current User) error) (_ Removal, err error) {
 	ctx, sp := span(ctx, "RemoveUser")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	if !isUUID(userID) {
-		return nil, postgres.ErrNotFound
+		return Removal{}, postgres.ErrNotFound
 	}
-	var sessions []string
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if err := lockOrg(ctx, tx, orgID); err != nil {
+	var out Removal
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		current, err := lockUser(ctx, tx, orgID, userID)
+		if err != nil {
+			return err
+		}
+		if err := allow(current); err != nil {
 			return err
 		}
 		if err := keepOneSuperAdmin(ctx, tx, orgID, userID); err != nil {
 			return err
 		}
-		tag, err := tx.Exec(ctx, `UPDATE users SET removed_at = $3 WHERE org_id = $1 AND id = $2 AND removed_at IS NULL`, orgID, userID, at)
-		if err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE users SET removed_at = $3 WHERE org_id = $1 AND id = $2`, orgID, userID, at); err != nil {
 			return postgres.MapError(err)
 		}
-		if tag.RowsAffected() == 0 {
-			return postgres.ErrNotFound
+		out.User = current
+		if out.EndedSessions, err = revokeUserSessions(ctx, tx, userID, at); err != nil {
+			return err
 		}
-		sessions, err = revokeUserSessions(ctx, tx, userID, at)
+		out.RevokedTokens, err = revokeCreatedTokens(ctx, tx, userID, at, func(authz.Role) bool { return true })
 		return err
 	})
-	return sessions, err
+	return out, err
 }
 
-// RevokeUserSessions ends every open session of a user of the organization
-// and returns their ids.
-func (s *Store) RevokeUserSessions(ctx context.Context, orgID, userID string, at time.Time) ([]string, error) {
-	ctx, sp := span(ctx, "RevokeUserSessions")
-	defer sp.End()
-	if !isUUID(userID) {
-		return nil, postgres.ErrNotFound
+// lockUser takes the organization's row lock (which serialises every
+// change of roles in it, so the Super Admin count holds) and then the
+// user's, and returns the active user as they are under the lock.
+func lockUser(ctx context.Context, tx pgx.Tx, orgID, userID string) (User, error) {
+	if err := lockOrg(ctx, tx, orgID); err != nil {
+		return User{}, err
 	}
-	var ids []string
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		var err error
-		ids, err = revokeUserSessions(ctx, tx, userID, at, orgID)
-		return err
-	})
-	return ids, err
+	return scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE org_id = $1 AND id = $2 AND removed_at IS NULL FOR UPDATE`, orgID, userID))
 }
 
-// revokeUserSessions ends every open session of a user (of orgID, when
-// given).
-func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.Time, orgID ...string) ([]string, error) {
-	q := `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id::text`
-	args := []any{userID, at}
-	if len(orgID) > 0 {
-		q = `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND org_id = $3 AND revoked_at IS NULL RETURNING id::text`
-		args = append(args, orgID[0])
-	}
-	rows, err := tx.Query(ctx, q, args...)
+// revokeUserSessions ends every open session of a user and returns their
+// ids.
+func revokeUserSessions(ctx context.Context, tx pgx.Tx, userID string, at time.Time) ([]string, error) {
+	rows, err := tx.Query(ctx, `UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id::text`, userID, at)
 	if err != nil {
 		return nil, postgres.MapError(err)
 	}
 	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, postgres.MapError(err)
+}
+
+// revokeCreatedTokens revokes the live API tokens a user created whose role
+// is one of those revoke picks, and returns their ids.
+func revokeCreatedTokens(ctx context.Context, tx pgx.Tx, userID string, at time.Time, revoke func(authz.Role) bool) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT id::text, role FROM api_tokens WHERE created_by = $1 AND revoked_at IS NULL FOR UPDATE`, userID)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	type token struct {
+		ID   string
+		Role string
+	}
+	live, err := pgx.CollectRows(rows, pgx.RowToStructByPos[token])
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	var ids []string
+	for _, t := range live {
+		if revoke(authz.Role(t.Role)) {
+			ids = append(ids, t.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	_, err = tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = $2 WHERE id = ANY($1::uuid[])`, ids, at)
 	return ids, postgres.MapError(err)
 }
 
@@ -330,25 +408,6 @@ func keepOneSuperAdmin(ctx context.Context, tx pgx.Tx, orgID, userID string) err
 	return nil
 }
 
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // DataKeys implements envelope.DataKeyStore and DataKeyReplacer on the
 // data_keys table.
 type DataKeys struct{ db *pgxpool.Pool }
@@ -357,11 +416,11 @@ type DataKeys struct{ db *pgxpool.Pool }
 func (s *Store) DataKeys() *DataKeys { return &DataKeys{db: s.db} }
 
 // GetWrapped implements envelope.DataKeyStore.
-func (d *DataKeys) GetWrapped(ctx context.Context, orgID string) (string, error) {
+func (d *DataKeys) GetWrapped(ctx context.Context, orgID string) (_ string, err error) {
 	ctx, sp := span(ctx, "DataKeys.GetWrapped")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	var w string
-	err := d.db.QueryRow(ctx, `SELECT wrapped FROM data_keys WHERE org_id = $1`, orgID).Scan(&w)
+	err = d.db.QueryRow(ctx, `SELECT wrapped FROM data_keys WHERE org_id = $1`, orgID).Scan(&w)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", envelope.ErrDataKeyNotFound
 	}
@@ -369,9 +428,9 @@ func (d *DataKeys) GetWrapped(ctx context.Context, orgID string) (string, error)
 }
 
 // PutWrapped implements envelope.DataKeyStore: insert if absent.
-func (d *DataKeys) PutWrapped(ctx context.Context, orgID, wrapped string) error {
+func (d *DataKeys) PutWrapped(ctx context.Context, orgID, wrapped string) (err error) {
 	ctx, sp := span(ctx, "DataKeys.PutWrapped")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	tag, err := d.db.Exec(ctx, `INSERT INTO data_keys (org_id, wrapped) VALUES ($1, $2) ON CONFLICT (org_id) DO NOTHING`, orgID, wrapped)
 	if err != nil {
 		return postgres.MapError(err)
@@ -383,9 +442,9 @@ func (d *DataKeys) PutWrapped(ctx context.Context, orgID, wrapped string) error 
 }
 
 // ReplaceWrapped implements envelope.DataKeyReplacer: compare and swap.
-func (d *DataKeys) ReplaceWrapped(ctx context.Context, orgID, old, new string) error {
+func (d *DataKeys) ReplaceWrapped(ctx context.Context, orgID, old, new string) (err error) {
 	ctx, sp := span(ctx, "DataKeys.ReplaceWrapped")
-	defer sp.End()
+	defer func() { end(sp, err) }()
 	tag, err := d.db.Exec(ctx, `UPDATE data_keys SET wrapped = $3, updated_at = now() WHERE org_id = $1 AND wrapped = $2`, orgID, old, new)
 	if err != nil {
 		return postgres.MapError(err)
@@ -401,7 +460,9 @@ func (d *DataKeys) ReplaceWrapped(ctx context.Context, orgID, old, new string) e
 }
 
 // OrgIDs lists every organization that has a data key, for key rotation.
-func (d *DataKeys) OrgIDs(ctx context.Context) ([]string, error) {
+func (d *DataKeys) OrgIDs(ctx context.Context) (_ []string, err error) {
+	ctx, sp := span(ctx, "DataKeys.OrgIDs")
+	defer func() { end(sp, err) }()
 	rows, err := d.db.Query(ctx, `SELECT org_id FROM data_keys ORDER BY org_id`)
 	if err != nil {
 		return nil, postgres.MapError(err)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -146,7 +147,7 @@ func TestSignInUser_RemovedUserCannotSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RemoveUser(ctx, org.ID, u.ID, time.Now()); err != nil {
+	if _, err := removeUser(ctx, st, org.ID, u.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	_, _, _, err = st.SignInUser(ctx, gone)
@@ -157,7 +158,7 @@ func TestSignInUser_RemovedUserCannotSignIn(t *testing.T) {
 	if err != nil || len(users) != 1 {
 		t.Fatalf("Users after removal: %v, %v; want the owner only", users, err)
 	}
-	_, err = st.RemoveUser(ctx, org.ID, u.ID, time.Now())
+	_, err = removeUser(ctx, st, org.ID, u.ID, time.Now())
 	wantErr(t, "removing twice", err, postgres.ErrNotFound)
 }
 
@@ -169,36 +170,36 @@ func TestLastSuperAdminStays(t *testing.T) {
 	org, owner := person(t, st, tenant, "owner@x.example")
 	_, second := person(t, st, tenant, "second@x.example")
 
-	_, err := st.SetUserRole(ctx, org.ID, owner.ID, authz.RoleAdmin)
+	_, err := setRole(ctx, st, org.ID, owner.ID, authz.RoleAdmin)
 	wantErr(t, "demoting the only Super Admin", err, store.ErrLastSuperAdmin)
-	_, err = st.RemoveUser(ctx, org.ID, owner.ID, time.Now())
+	_, err = removeUser(ctx, st, org.ID, owner.ID, time.Now())
 	wantErr(t, "removing the only Super Admin", err, store.ErrLastSuperAdmin)
 	if u, err := st.User(ctx, org.ID, owner.ID); err != nil || u.Role != authz.RoleSuperAdmin {
 		t.Fatalf("the owner after refused changes: %+v, %v", u, err)
 	}
 	// Setting the same role again is no demotion.
-	if _, err := st.SetUserRole(ctx, org.ID, owner.ID, authz.RoleSuperAdmin); err != nil {
+	if _, err := setRole(ctx, st, org.ID, owner.ID, authz.RoleSuperAdmin); err != nil {
 		t.Fatal(err)
 	}
 
 	// With a second Super Admin, the first may step down.
-	if _, err := st.SetUserRole(ctx, org.ID, second.ID, authz.RoleSuperAdmin); err != nil {
+	if _, err := setRole(ctx, st, org.ID, second.ID, authz.RoleSuperAdmin); err != nil {
 		t.Fatal(err)
 	}
-	if u, err := st.SetUserRole(ctx, org.ID, owner.ID, authz.RoleMember); err != nil || u.Role != authz.RoleMember {
+	if u, err := setRole(ctx, st, org.ID, owner.ID, authz.RoleMember); err != nil || u.Role != authz.RoleMember {
 		t.Fatalf("demote with another Super Admin: %+v, %v", u, err)
 	}
-	_, err = st.RemoveUser(ctx, org.ID, second.ID, time.Now())
+	_, err = removeUser(ctx, st, org.ID, second.ID, time.Now())
 	wantErr(t, "removing the new only Super Admin", err, store.ErrLastSuperAdmin)
 
 	// A removed Super Admin does not count.
-	if _, err := st.SetUserRole(ctx, org.ID, owner.ID, authz.RoleSuperAdmin); err != nil {
+	if _, err := setRole(ctx, st, org.ID, owner.ID, authz.RoleSuperAdmin); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RemoveUser(ctx, org.ID, owner.ID, time.Now()); err != nil {
+	if _, err := removeUser(ctx, st, org.ID, owner.ID, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.SetUserRole(ctx, org.ID, second.ID, authz.RoleAdmin)
+	_, err = setRole(ctx, st, org.ID, second.ID, authz.RoleAdmin)
 	wantErr(t, "demoting the last active Super Admin", err, store.ErrLastSuperAdmin)
 }
 
@@ -217,11 +218,11 @@ func TestLastSuperAdminStaysUnderConcurrency(t *testing.T) {
 		var errA, errB error
 		start := make(chan struct{})
 		var wg sync.WaitGroup
-		wg.Go(func() { <-start; _, errA = st.SetUserRole(ctx, org.ID, b.ID, authz.RoleAdmin) })
+		wg.Go(func() { <-start; _, errA = setRole(ctx, st, org.ID, b.ID, authz.RoleAdmin) })
 		if round%2 == 0 {
-			wg.Go(func() { <-start; _, errB = st.SetUserRole(ctx, org.ID, a.ID, authz.RoleAdmin) })
+			wg.Go(func() { <-start; _, errB = setRole(ctx, st, org.ID, a.ID, authz.RoleAdmin) })
 		} else {
-			wg.Go(func() { <-start; _, errB = st.RemoveUser(ctx, org.ID, a.ID, time.Now()) })
+			wg.Go(func() { <-start; _, errB = removeUser(ctx, st, org.ID, a.ID, time.Now()) })
 		}
 		close(start)
 		wg.Wait()
@@ -281,5 +282,89 @@ func TestUsersArePagedByCreation(t *testing.T) {
 		if seen[i] != want[i] {
 			t.Fatalf("paged through %v, want %v", seen, want)
 		}
+	}
+}
+
+func TestChangeUserRole_ChecksUnderTheLockAndEndsSessionsInTheSameTransaction(t *testing.T) {
+	t.Parallel()
+	st, pool := newStore(t)
+	ctx := ctxTimeout(t)
+	tenant := newID(t)
+	org, _ := person(t, st, tenant, "owner@x.example")
+	_, u := person(t, st, tenant, "u@x.example")
+	now := time.Now()
+	s1, err := st.CreateSession(ctx, org.ID, u.ID, hash("cr1"), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// allow sees the user as they are, and a refusal changes nothing.
+	refused := errors.New("refused")
+	var seen store.User
+	_, err = st.ChangeUserRole(ctx, org.ID, u.ID, authz.RoleMember, now, func(cur store.User) error { seen = cur; return refused })
+	wantErr(t, "a refused change", err, refused)
+	if seen.ID != u.ID || seen.Role != authz.RoleRecruiter {
+		t.Fatalf("allow saw %+v, want the recruiter", seen)
+	}
+	if got, err := st.User(ctx, org.ID, u.ID); err != nil || got.Role != authz.RoleRecruiter {
+		t.Fatalf("after a refusal: %+v, %v", got, err)
+	}
+	var open int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM sessions WHERE user_id = $1 AND revoked_at IS NULL`, u.ID).Scan(&open); err != nil || open != 1 {
+		t.Fatalf("sessions open after a refusal: %d, %v", open, err)
+	}
+
+	// The same role again ends nothing.
+	c, err := st.ChangeUserRole(ctx, org.ID, u.ID, authz.RoleRecruiter, now, anyone)
+	if err != nil || len(c.EndedSessions) != 0 || c.Previous != authz.RoleRecruiter {
+		t.Fatalf("same role: %+v, %v", c, err)
+	}
+	// A new role ends the sessions, whose tokens carry the old one.
+	c, err = st.ChangeUserRole(ctx, org.ID, u.ID, authz.RoleMember, now, anyone)
+	if err != nil || c.User.Role != authz.RoleMember || c.Previous != authz.RoleRecruiter || len(c.EndedSessions) != 1 || c.EndedSessions[0] != s1.ID {
+		t.Fatalf("new role: %+v, %v", c, err)
+	}
+
+	// While one change holds the lock, another waits and then sees its
+	// result: the check runs on the role as it is, not as it was read.
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE`, org.ID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan store.User, 1)
+	go func() {
+		var saw store.User
+		_, err := st.ChangeUserRole(ctx, org.ID, u.ID, authz.RoleHiringManager, now, func(cur store.User) error { saw = cur; return nil })
+		if err != nil {
+			t.Error(err)
+		}
+		done <- saw
+	}()
+	// Wait until the change is blocked on the lock, so a check that read the
+	// role before taking it would see the stale one.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the second change never waited for the lock")
+		}
+		runtime.Gosched()
+	}
+	if _, err := tx.Exec(ctx, `UPDATE users SET role = 'admin' WHERE id = $1`, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if saw := <-done; saw.Role != authz.RoleAdmin {
+		t.Fatalf("the waiting change checked role %q, want the committed admin", saw.Role)
 	}
 }

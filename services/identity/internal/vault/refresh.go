@@ -295,6 +295,7 @@ func (v *Vault) unlock(ctx context.Context, key, owner string) {
 
 func newOwner() string {
 	var b [16]byte
+	// crypto/rand.Read never returns an error: it crashes the program instead.
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }

@@ -12,9 +12,11 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
-// A connection is one Redis hash, <prefix>vault:cred:<connID>:
+// A connection is one Redis hash, CredentialKeys(prefix).Key(connID), that
+// is <prefix>vault:cred:<connID>:
 //
 //	org        the organization id, in clear, so that another
 //	           organization's request is NotFound before anything opens
@@ -33,8 +35,17 @@ const (
 	sealPurpose = "vault/credentials/v1"
 )
 
-func (v *Vault) credKey(connID string) string { return v.prefix + "vault:cred:" + connID }
-func (v *Vault) lockKey(connID string) string { return v.prefix + "vault:lock:" + connID }
+// CredentialKeys and LockKeys are the vault's Redis key families (ADR 13):
+// a connection's credentials and the lock of its refresh. The credentials
+// keep their name from before ADR 13: Redis is their only copy today, and
+// a rename would make every connection reconnect.
+func CredentialKeys(prefix string) redisx.Keys { return redisx.Legacy(prefix, "vault:cred") }
+
+// LockKeys: see CredentialKeys.
+func LockKeys(prefix string) redisx.Keys { return redisx.ServiceKeys(prefix, "identity", "vault-lock") }
+
+func (v *Vault) credKey(connID string) string { return v.credKeys.Key(connID) }
+func (v *Vault) lockKey(connID string) string { return v.lockKeys.Key(connID) }
 
 // record is a connection's stored state, opened.
 type record struct {

@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/redisx"
 )
 
 // Credentials are a connection's OAuth secrets.
@@ -161,7 +162,7 @@ func reconnectRequired(reason string, cause error) error {
 // required.
 type Options struct {
 	Redis     redis.UniversalClient
-	Prefix    string // key prefix, e.g. "tandem:"
+	Prefix    string // the deployment's -redis-prefix, e.g. "tandem:"
 	Sealer    Sealer
 	Refresher Refresher
 	Sink      ConnectionSink
@@ -187,7 +188,8 @@ type Options struct {
 // safe for concurrent use, and any number of replicas may share a Redis.
 type Vault struct {
 	rdb            redis.UniversalClient
-	prefix         string
+	credKeys       redisx.Keys
+	lockKeys       redisx.Keys
 	sealer         Sealer
 	refresher      Refresher
 	sink           ConnectionSink
@@ -227,7 +229,8 @@ func New(o Options) (*Vault, error) {
 	}
 	return &Vault{
 		rdb:            o.Redis,
-		prefix:         o.Prefix,
+		credKeys:       CredentialKeys(o.Prefix),
+		lockKeys:       LockKeys(o.Prefix),
 		sealer:         o.Sealer,
 		refresher:      o.Refresher,
 		sink:           o.Sink,

@@ -291,7 +291,7 @@ func TestRotatedByAnotherReplicaMeanwhile(t *testing.T) {
 		provider.before = func(string) {
 			// A holds the lock with the old refresh token in hand. Its
 			// lock vanishes, and B refreshes in full.
-			if err := rdb.Del(t.Context(), e.prefix+"vault:lock:conn-1").Err(); err != nil {
+			if err := rdb.Del(t.Context(), vault.LockKeys(e.prefix).Key("conn-1")).Err(); err != nil {
 				t.Error(err)
 			}
 			if err := b.ForceRefresh(t.Context(), "org-1", "conn-1"); err != nil {
@@ -425,7 +425,7 @@ func TestLostCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Redis lost its data.
-	if err := e.redis().Del(t.Context(), e.prefix+"vault:cred:conn-1").Err(); err != nil {
+	if err := e.redis().Del(t.Context(), vault.CredentialKeys(e.prefix).Key("conn-1")).Err(); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
@@ -473,7 +473,7 @@ func TestBindings(t *testing.T) {
 	}
 
 	rdb := e.redis()
-	sealed, err := rdb.HGet(ctx, e.prefix+"vault:cred:conn-1", "sealed").Result()
+	sealed, err := rdb.HGet(ctx, vault.CredentialKeys(e.prefix).Key("conn-1"), "sealed").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,20 +482,20 @@ func TestBindings(t *testing.T) {
 	if _, err := envelope.NewVault(e.ring, e.keys, envelope.VaultOptions{}).Seal(ctx, "org-2", []byte("x"), "k"); err != nil {
 		t.Fatal(err)
 	}
-	rdb.HSet(ctx, e.prefix+"vault:cred:conn-1", "org", "org-2")
+	rdb.HSet(ctx, vault.CredentialKeys(e.prefix).Key("conn-1"), "org", "org-2")
 	_, err = v.AccessToken(ctx, "org-2", "conn-1")
 	e.clean(err)
 	wantReconnect(t, err, vault.ReasonUndecryptable)
 	// ... and copied to another connection of org-1, it does not open
 	// either: the connection id is bound too.
-	rdb.HSet(ctx, e.prefix+"vault:cred:conn-2", "org", "org-1", "sealed", sealed)
+	rdb.HSet(ctx, vault.CredentialKeys(e.prefix).Key("conn-2"), "org", "org-1", "sealed", sealed)
 	_, err = v.AccessToken(ctx, "org-1", "conn-2")
 	wantReconnect(t, err, vault.ReasonUndecryptable)
 	// A value that is not ours at all.
-	rdb.HSet(ctx, e.prefix+"vault:cred:conn-3", "org", "org-1", "sealed", "garbage")
+	rdb.HSet(ctx, vault.CredentialKeys(e.prefix).Key("conn-3"), "org", "org-1", "sealed", "garbage")
 	_, err = v.AccessToken(ctx, "org-1", "conn-3")
 	wantReconnect(t, err, vault.ReasonUndecryptable)
-	if _, err := rdb.HGet(ctx, e.prefix+"vault:cred:conn-1", "sealed").Result(); err != nil {
+	if _, err := rdb.HGet(ctx, vault.CredentialKeys(e.prefix).Key("conn-1"), "sealed").Result(); err != nil {
 		t.Fatal("an unreadable value was dropped: it may be a configuration problem, keep it")
 	}
 }
@@ -535,7 +535,7 @@ func TestLockHeldElsewhere(t *testing.T) {
 	due := creds
 	due.RefreshedAt, due.ExpiresAt = time.Now().Add(-58*time.Minute), time.Now().Add(2*time.Minute)
 	e.put(v, "org-1", "conn-1", due)
-	rdb.Set(ctx, e.prefix+"vault:lock:conn-1", "another-replica", time.Minute)
+	rdb.Set(ctx, vault.LockKeys(e.prefix).Key("conn-1"), "another-replica", time.Minute)
 	quick, cancelQuick := context.WithTimeout(ctx, 2*time.Second)
 	defer cancelQuick()
 	if tok, err := v.AccessToken(quick, "org-1", "conn-1"); err != nil || tok.Value != creds.AccessToken {
@@ -555,7 +555,7 @@ func TestLockHeldElsewhere(t *testing.T) {
 	}
 
 	// The holder died: its lock expires, and the waiting caller refreshes.
-	rdb.Set(ctx, e.prefix+"vault:lock:conn-1", "dead-replica", 300*time.Millisecond)
+	rdb.Set(ctx, vault.LockKeys(e.prefix).Key("conn-1"), "dead-replica", 300*time.Millisecond)
 	tok, err := v.AccessToken(ctx, "org-1", "conn-1")
 	if err != nil || tok.Value == creds.AccessToken {
 		t.Fatalf("after the dead holder's lock expired: %v %v", tok, err)
@@ -563,7 +563,7 @@ func TestLockHeldElsewhere(t *testing.T) {
 	if n := e.refreshGrants() - before; n != 1 {
 		t.Fatalf("%d refreshes, want 1", n)
 	}
-	if got, _ := rdb.Get(ctx, e.prefix+"vault:lock:conn-1").Result(); got != "" {
+	if got, _ := rdb.Get(ctx, vault.LockKeys(e.prefix).Key("conn-1")).Result(); got != "" {
 		t.Fatalf("lock left behind: %q", got)
 	}
 }

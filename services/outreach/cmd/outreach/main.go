@@ -28,17 +28,31 @@ func main() {
 	}
 }
 
+// Config is everything the binary reads at start.
+type Config struct {
+	Service  service.Config
+	Identity identityclient.Config
+}
+
+// loadConfig reads the runtime's and identity's settings through
+// config.Load, like every binary.
+func loadConfig(args []string, out io.Writer) (Config, error) {
+	var c Config
+	var err error
+	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity)
+	return c, err
+}
+
 func run(ctx context.Context, args []string, out io.Writer) error {
-	var identityCfg identityclient.Config
-	cfg, err := service.LoadConfig("outreach", defaultGRPCAddr, args, out, &identityCfg)
+	cfg, err := loadConfig(args, out)
 	if err != nil {
 		return err
 	}
-	rt, err := service.Start(ctx, service.Spec{Name: "outreach", Migrations: migrations.FS}, cfg, out)
+	rt, err := service.Start(ctx, service.Spec{Name: "outreach", Migrations: migrations.FS}, cfg.Service, out)
 	if err != nil {
 		return err
 	}
-	identity, err := identityclient.Dial(identityCfg, "outreach")
+	identity, err := identityclient.Dial(cfg.Identity, "outreach")
 	if err != nil {
 		_ = rt.Close(ctx)
 		return err
@@ -46,7 +60,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("identity client", func(context.Context) error { return identity.Close() })
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
-	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(server.Policy, rt.Redis, cfg.RedisPrefix, rt.Log)})
+	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New())
 	return rt.Serve(ctx)
 }

@@ -603,8 +603,13 @@ func (x *ApiToken) GetRevokeTime() *timestamppb.Timestamp {
 }
 
 type ExchangeLoginCodeRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  string                 `protobuf:"bytes,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Proves the exchange comes from the browser that started the flow, as
+	// PKCE does: the random verifier whose SHA-256, base64url without
+	// padding, was the code_challenge of /oauth/microsoft/start. The
+	// gateway's own page proves it with the browser's binding cookie instead.
+	CodeVerifier  string `protobuf:"bytes,2,opt,name=code_verifier,json=codeVerifier,proto3" json:"code_verifier,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +647,13 @@ func (*ExchangeLoginCodeRequest) Descriptor() ([]byte, []int) {
 func (x *ExchangeLoginCodeRequest) GetCode() string {
 	if x != nil {
 		return x.Code
+	}
+	return ""
+}
+
+func (x *ExchangeLoginCodeRequest) GetCodeVerifier() string {
+	if x != nil {
+		return x.CodeVerifier
 	}
 	return ""
 }
@@ -2228,15 +2240,19 @@ type BeginAuthorizationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "sign_in" or "admin_consent"; empty with a ticket.
 	Flow string `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
-	// A one-time ticket from ConnectMailbox or ConnectLever.
+	// A one-time ticket from ConnectMailbox.
 	Ticket string `protobuf:"bytes,2,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	// SHA-256 of the random value in the browser's flow cookie, so only that
 	// browser can complete the flow.
 	BrowserBindingHash []byte `protobuf:"bytes,3,opt,name=browser_binding_hash,json=browserBindingHash,proto3" json:"browser_binding_hash,omitempty"`
 	// Optional login hint (an email address).
-	LoginHint     string `protobuf:"bytes,4,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	LoginHint string `protobuf:"bytes,4,opt,name=login_hint,json=loginHint,proto3" json:"login_hint,omitempty"`
+	// Optional SHA-256 of a verifier the frontend keeps: the flow's one-time
+	// login code is then exchanged with that verifier, as well as with the
+	// browser binding's value.
+	LoginCodeChallenge []byte `protobuf:"bytes,5,opt,name=login_code_challenge,json=loginCodeChallenge,proto3" json:"login_code_challenge,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *BeginAuthorizationRequest) Reset() {
@@ -2297,6 +2313,13 @@ func (x *BeginAuthorizationRequest) GetLoginHint() string {
 	return ""
 }
 
+func (x *BeginAuthorizationRequest) GetLoginCodeChallenge() []byte {
+	if x != nil {
+		return x.LoginCodeChallenge
+	}
+	return nil
+}
+
 type BeginAuthorizationResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	RedirectUrl   string                 `protobuf:"bytes,1,opt,name=redirect_url,json=redirectUrl,proto3" json:"redirect_url,omitempty"`
@@ -2351,8 +2374,17 @@ type CompleteAuthorizationRequest struct {
 	ErrorDescription   string `protobuf:"bytes,5,opt,name=error_description,json=errorDescription,proto3" json:"error_description,omitempty"`
 	BrowserBindingHash []byte `protobuf:"bytes,6,opt,name=browser_binding_hash,json=browserBindingHash,proto3" json:"browser_binding_hash,omitempty"`
 	// The admin-consent callback's tenant parameter: recorded, never trusted.
-	Tenant        string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	AdminConsent  string `protobuf:"bytes,8,opt,name=admin_consent,json=adminConsent,proto3" json:"admin_consent,omitempty"`
+	Tenant string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Deprecated and ignored: the admin-consent callback's parameters of
+	// these names. Nothing can use them: Microsoft sends admin_consent=True
+	// even on an error, and the admin's confirming sign-in, not the callback,
+	// says what was granted. The gateway no longer sends them. They stay
+	// declared because buf breaking (FILE) refuses to delete a field even
+	// with its number and name reserved.
+	//
+	// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
+	AdminConsent string `protobuf:"bytes,8,opt,name=admin_consent,json=adminConsent,proto3" json:"admin_consent,omitempty"`
+	// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
 	Scope         string `protobuf:"bytes,9,opt,name=scope,proto3" json:"scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2437,6 +2469,7 @@ func (x *CompleteAuthorizationRequest) GetTenant() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
 func (x *CompleteAuthorizationRequest) GetAdminConsent() string {
 	if x != nil {
 		return x.AdminConsent
@@ -2444,6 +2477,7 @@ func (x *CompleteAuthorizationRequest) GetAdminConsent() string {
 	return ""
 }
 
+// Deprecated: Marked as deprecated in tandem/identity/v1/identity.proto.
 func (x *CompleteAuthorizationRequest) GetScope() string {
 	if x != nil {
 		return x.Scope
@@ -2885,9 +2919,10 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vrevoke_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"revokeTime\".\n" +
+	"revokeTime\"S\n" +
 	"\x18ExchangeLoginCodeRequest\x12\x12\n" +
-	"\x04code\x18\x01 \x01(\tR\x04code\"\xe6\x02\n" +
+	"\x04code\x18\x01 \x01(\tR\x04code\x12#\n" +
+	"\rcode_verifier\x18\x02 \x01(\tR\fcodeVerifier\"\xe6\x02\n" +
 	"\x19ExchangeLoginCodeResponse\x12\x18\n" +
 	"\aoutcome\x18\x01 \x01(\tR\aoutcome\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12*\n" +
@@ -2973,15 +3008,16 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"connection\"\x15\n" +
 	"\x13ConnectLeverRequest\";\n" +
 	"\x14ConnectLeverResponse\x12#\n" +
-	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"\x98\x01\n" +
+	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"\xca\x01\n" +
 	"\x19BeginAuthorizationRequest\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x16\n" +
 	"\x06ticket\x18\x02 \x01(\tR\x06ticket\x120\n" +
 	"\x14browser_binding_hash\x18\x03 \x01(\fR\x12browserBindingHash\x12\x1d\n" +
 	"\n" +
-	"login_hint\x18\x04 \x01(\tR\tloginHint\"?\n" +
+	"login_hint\x18\x04 \x01(\tR\tloginHint\x120\n" +
+	"\x14login_code_challenge\x18\x05 \x01(\fR\x12loginCodeChallenge\"?\n" +
 	"\x1aBeginAuthorizationResponse\x12!\n" +
-	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"\xac\x02\n" +
+	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"\xb4\x02\n" +
 	"\x1cCompleteAuthorizationRequest\x12\x1a\n" +
 	"\bcallback\x18\x01 \x01(\tR\bcallback\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x12\n" +
@@ -2989,9 +3025,9 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x05error\x18\x04 \x01(\tR\x05error\x12+\n" +
 	"\x11error_description\x18\x05 \x01(\tR\x10errorDescription\x120\n" +
 	"\x14browser_binding_hash\x18\x06 \x01(\fR\x12browserBindingHash\x12\x16\n" +
-	"\x06tenant\x18\a \x01(\tR\x06tenant\x12#\n" +
-	"\radmin_consent\x18\b \x01(\tR\fadminConsent\x12\x14\n" +
-	"\x05scope\x18\t \x01(\tR\x05scope\"B\n" +
+	"\x06tenant\x18\a \x01(\tR\x06tenant\x12'\n" +
+	"\radmin_consent\x18\b \x01(\tB\x02\x18\x01R\fadminConsent\x12\x18\n" +
+	"\x05scope\x18\t \x01(\tB\x02\x18\x01R\x05scope\"B\n" +
 	"\x1dCompleteAuthorizationResponse\x12!\n" +
 	"\fredirect_url\x18\x01 \x01(\tR\vredirectUrl\"3\n" +
 	"\x1bAuthenticateApiTokenRequest\x12\x14\n" +

@@ -95,7 +95,9 @@ type IdentityServiceClient interface {
 	DisconnectMailbox(ctx context.Context, in *DisconnectMailboxRequest, opts ...grpc.CallOption) (*DisconnectMailboxResponse, error)
 	// Any connection of the organization (Admin and Super Admin).
 	GetConnection(ctx context.Context, in *GetConnectionRequest, opts ...grpc.CallOption) (*GetConnectionResponse, error)
-	// Starts connecting the organization's Lever account (Super Admin only).
+	// Will start connecting the organization's Lever account (Super Admin
+	// only). Not served yet: it answers UNIMPLEMENTED and has no REST route
+	// until the Lever integration is built.
 	ConnectLever(ctx context.Context, in *ConnectLeverRequest, opts ...grpc.CallOption) (*ConnectLeverResponse, error)
 	// Internal: starts an OAuth flow for the browser bound to
 	// browser_binding_hash and says where to send it.
@@ -400,7 +402,9 @@ type IdentityServiceServer interface {
 	DisconnectMailbox(context.Context, *DisconnectMailboxRequest) (*DisconnectMailboxResponse, error)
 	// Any connection of the organization (Admin and Super Admin).
 	GetConnection(context.Context, *GetConnectionRequest) (*GetConnectionResponse, error)
-	// Starts connecting the organization's Lever account (Super Admin only).
+	// Will start connecting the organization's Lever account (Super Admin
+	// only). Not served yet: it answers UNIMPLEMENTED and has no REST route
+	// until the Lever integration is built.
 	ConnectLever(context.Context, *ConnectLeverRequest) (*ConnectLeverResponse, error)
 	// Internal: starts an OAuth flow for the browser bound to
 	// browser_binding_hash and says where to send it.

@@ -1,4 +1,4 @@
-package server
+package members
 
 import (
 	"errors"
@@ -45,7 +45,7 @@ func TestMayManage(t *testing.T) {
 		{ad, "owner", mb, false},
 		{ad, mb, "owner", false},
 	} {
-		err := mayManage(authz.Principal{Kind: authz.KindUser, Role: tc.caller}, tc.target, tc.next)
+		err := MayManage(authz.Principal{Kind: authz.KindUser, Role: tc.caller}, tc.target, tc.next)
 		if tc.ok && err != nil {
 			t.Errorf("%s managing %s into %q: %v, want allowed", tc.caller, tc.target, tc.next, err)
 		}

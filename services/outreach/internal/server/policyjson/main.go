@@ -1,0 +1,26 @@
+// Command policyjson prints the outreach service's authz.Policy as JSON, each full
+// method name with its rule. `make proto` gives it to tools/openapigen, which
+// derives every REST operation's security from it: the policy is the one
+// place that says who may call an RPC.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/tandemhq/tandem/services/outreach/internal/server"
+)
+
+func main() {
+	rules := make(map[string]string, len(server.Policy))
+	for method, rule := range server.Policy {
+		rules[method] = rule.String()
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rules); err != nil {
+		fmt.Fprintln(os.Stderr, "policyjson:", err)
+		os.Exit(1)
+	}
+}
