@@ -158,7 +158,9 @@ func TestCachedKeysUnknownKidFloodIsRateLimited(t *testing.T) {
 	}
 	clk.Advance(testInterval)
 	for range 100 {
-		_, _ = cache.VerificationKey(t.Context(), "made-up")
+		if _, err := cache.VerificationKey(t.Context(), "made-up"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := id.fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches after one more interval, want 2", n)
@@ -250,8 +252,11 @@ func TestCachedKeysOutage(t *testing.T) {
 		id.fail(down)
 		clk := newClock(t0)
 		v := NewVerifier(newCache(id, clk), VerifierOptions{Now: clk.Now})
-		tok, _ := newSigner(t, k1).Sign(alice, time.Minute, t0)
-		_, err := v.Verify(t.Context(), tok)
+		tok, err := newSigner(t, k1).Sign(alice, time.Minute, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(t.Context(), tok)
 		if !errors.Is(err, apperr.ErrUnavailable) || !errors.Is(err, down) {
 			t.Fatalf("err = %v, want Unavailable wrapping the fetch error", err)
 		}
