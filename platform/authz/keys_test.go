@@ -157,9 +157,9 @@ func TestCachedKeysUnknownKidFloodIsRateLimited(t *testing.T) {
 		t.Fatalf("%d fetches for a flood within MinInterval, want 1", n)
 	}
 	clk.Advance(testInterval)
-	for range 100 {
-		if _, err := cache.VerificationKey(t.Context(), "made-up"); err != nil {
-			t.Fatal(err)
+	for i := range 100 {
+		if _, err := cache.VerificationKey(t.Context(), "made-up"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("call %d after an interval: %v", i, err)
 		}
 	}
 	if n := id.fetches.Load(); n != 2 {
