@@ -163,7 +163,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel))
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	app := providersim.DefaultApp()
 	app.ClientID, app.ClientSecret, app.RedirectURIs = c.ClientID, c.ClientSecret, c.redirectURIs()
@@ -184,12 +186,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log.Info("config", "config", c.String())
 	if err := printBanner(ctx, stdout, sim, app); err != nil {
-		_ = sim.Close()
-		return err
+		return errors.Join(err, sim.Shutdown(context.WithoutCancel(ctx)))
 	}
 	<-ctx.Done()
 	log.Info("stopping")
-	return sim.Close()
+	return sim.Shutdown(context.WithoutCancel(ctx))
 }
 
 func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app simclient.App) error {
