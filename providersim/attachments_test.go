@@ -49,8 +49,8 @@ func TestSizeLimitsAndUploadSessions(t *testing.T) {
 	if small["id"] == "" || small["size"] != float64(1000) || small["name"] != "note.txt" {
 		t.Errorf("small attachment %v", small)
 	}
-	if status, _, err := e.graphCall("POST", "/v1.0/me/messages/"+id+"/attachments", token, fileAttachment("big.pdf", 3<<20+1)); err != nil || status != 413 {
-		t.Errorf("big attachment by POST: %d (err %v)", status, err)
+	if status, _, _ := e.graphCall("POST", "/v1.0/me/messages/"+id+"/attachments", token, fileAttachment("big.pdf", 3<<20+1)); status != 413 {
+		t.Errorf("big attachment by POST: %d", status)
 	}
 	session := func(size int) (int, map[string]any) {
 		status, _, raw := e.graphCall("POST", "/v1.0/me/messages/"+id+"/attachments/createUploadSession", token,
@@ -106,8 +106,8 @@ func TestSizeLimitsAndUploadSessions(t *testing.T) {
 	if got := e.graphJSON("GET", "/v1.0/me/messages/"+id, token, nil, 200); got["hasAttachments"] != true {
 		t.Errorf("draft after upload %v", got["hasAttachments"])
 	}
-	if status, _, err := put(0, 10); err != nil || status != 404 {
-		t.Errorf("a finished session: %d (err %v)", status, err)
+	if status, _, _ := put(0, 10); status != 404 {
+		t.Errorf("a finished session: %d", status)
 	}
 	if s, _, raw := e.graphCall("POST", "/v1.0/me/messages/"+id+"/send", token, nil); s != 202 {
 		t.Errorf("send the draft: %d %s", s, raw)

@@ -81,8 +81,8 @@ func TestResetRestoresTheSeededWorld(t *testing.T) {
 	if clk, err := e.c.Clock(e.ctx); err != nil || clk.Offset != "0s" {
 		t.Errorf("clock offset %s (err %v)", clk.Offset, err)
 	}
-	if s, _, err := e.graphCall("GET", "/v1.0/me", token, nil); err != nil || s != 401 {
-		t.Errorf("token survived reset: %d (err %v)", s, err)
+	if s, _, _ := e.graphCall("GET", "/v1.0/me", token, nil); s != 401 {
+		t.Errorf("token survived reset: %d", s)
 	}
 }
 
