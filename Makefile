@@ -104,6 +104,7 @@ tidy-check: ## Fail when any module's go.mod or go.sum is not tidy
 lint: $(TOOLS) $(LINTER) vet ## gofmt, go vet, golangci-lint (.golangci.yml), buf lint and format
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(LINTER) run ./...); done
+	@echo "golangci-lint tools/openapigen"; cd tools && GOWORK=off $(LINTER) run ./openapigen/...
 	$(BIN)/buf lint
 	$(BIN)/buf format --diff --exit-code
 
