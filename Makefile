@@ -10,6 +10,7 @@ TOOLS    := $(BIN)/buf $(BIN)/protoc-gen-go $(BIN)/protoc-gen-go-grpc $(BIN)/pro
 OPENAPI  := gateway/internal/openapi
 # The TypeScript contract check: a client generated from the document must compile.
 CONTRACT := $(OPENAPI)/testdata/tsclient
+LINTER   := $(BIN)/golangci-lint
 # What `buf breaking` compares with: the main branch by default.
 BREAKING_AGAINST ?= .git\#branch=main,subdir=proto
 GOTEST_FLAGS ?= -race -count=1
@@ -30,8 +31,15 @@ $(TOOLS): tools/go.mod tools/go.sum $(wildcard tools/openapigen/*.go)
 	  ./openapigen
 	@touch $(TOOLS)
 
+# golangci-lint has a module of its own: its authors advise against sharing one with
+# other tools, whose dependencies would then pick its versions (ADR 14).
+$(LINTER): tools/golangci-lint/go.mod tools/golangci-lint/go.sum
+	@mkdir -p $(BIN)
+	cd tools/golangci-lint && GOWORK=off go build -o $(BIN)/ github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+	@touch $(LINTER)
+
 .PHONY: tools
-tools: $(TOOLS) ## Build the pinned tools (buf, protoc plugins, grpcurl, openapigen) into bin/
+tools: $(TOOLS) $(LINTER) ## Build the pinned tools (buf, protoc plugins, grpcurl, openapigen, golangci-lint) into bin/
 
 # openapi3 writes the OpenAPI 3.1 document from the generated Swagger 2.0 one,
 # the gateway's fragment and every service's authz.Policy (see ADR 0012).
@@ -93,8 +101,10 @@ tidy-check: ## Fail when any module's go.mod or go.sum is not tidy
 	@if ! git diff --exit-code --stat -- '*go.mod' '*go.sum'; then echo "run 'go mod tidy' (GOWORK=off) in the modules above and commit"; exit 1; fi
 
 .PHONY: lint
-lint: $(TOOLS) vet ## gofmt, go vet, buf lint and format
+lint: $(TOOLS) $(LINTER) vet ## gofmt, go vet, golangci-lint (.golangci.yml), buf lint and format
 	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@for m in $(MODULES); do echo "golangci-lint $$m"; (cd $$m && $(LINTER) run ./...); done
+	@echo "golangci-lint tools/openapigen"; cd tools && GOWORK=off $(LINTER) run ./openapigen/...
 	$(BIN)/buf lint
 	$(BIN)/buf format --diff --exit-code
 

@@ -21,7 +21,10 @@ func BenchmarkReadRPC(b *testing.B) {
 	res, userAPI := signedIn(b, s, newBrowser(b, s), as{email: contosoUser})
 	client := identityClientTB(b, s, "identity")
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+res.GetSession().GetAccessToken())
-	req, _ := http.NewRequest(http.MethodGet, s.GatewayURL+"/v1/me", nil)
+	req, err := http.NewRequest(http.MethodGet, s.GatewayURL+"/v1/me", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer "+userAPI.token)
 	httpClient := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
 

@@ -108,8 +108,8 @@ func TestDeploy_KubernetesBase(t *testing.T) {
 			if host != d.name && !strings.HasPrefix(host, d.name+".") {
 				t.Errorf("gateway: %s=%q does not name the Service %s", env, addr, d.name)
 			}
-			if p, _ := strconv.Atoi(port); !m.serviceReaches(d.name, p, d.port) {
-				t.Errorf("gateway: %s=%q: Service %s has no port %s reaching container port %d", env, addr, d.name, port, d.port)
+			if p, err := strconv.Atoi(port); err != nil || !m.serviceReaches(d.name, p, d.port) {
+				t.Errorf("gateway: %s=%q: Service %s has no port %s reaching container port %d (err %v)", env, addr, d.name, port, d.port, err)
 			}
 		}
 	})

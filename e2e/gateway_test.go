@@ -57,14 +57,20 @@ func TestGateway_BadRequestsAnswerTheStableShape(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, method, s.GatewayURL+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, s.GatewayURL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return resp.StatusCode, string(b)
 	}
 	big := append(append([]byte(`{"code":"`), bytes.Repeat([]byte("a"), 2<<20)...), '"', '}')

@@ -44,7 +44,10 @@ func newBrowser(t testing.TB, s *stack.Stack) *browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(s.GatewayURL)
+	u, err := url.Parse(s.GatewayURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &browser{t: t, s: s, b: b, gw: u.Host, verifier: rand.Text()}
 }
 
@@ -155,6 +158,10 @@ func loginCode(t testing.TB, p *simbrowser.Page) string {
 	return code
 }
 
+// testClient is the tests' HTTP client: a gateway that hangs fails the
+// request instead of holding the test.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
 // api is a REST client of the gateway.
 type api struct {
 	t     testing.TB
@@ -176,19 +183,25 @@ func (a api) call(method, path string, in proto.Message, out proto.Message) (int
 	}
 	ctx, cancel := context.WithTimeout(a.t.Context(), 30*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, method, a.s.GatewayURL+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, a.s.GatewayURL+path, body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		a.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		a.t.Fatal(err)
+	}
 	if resp.StatusCode/100 == 2 && out != nil {
 		if err := protojson.Unmarshal(raw, out); err != nil {
 			a.t.Fatalf("%s %s: decode %s: %v", method, path, raw, err)

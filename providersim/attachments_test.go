@@ -39,8 +39,8 @@ func TestSizeLimitsAndUploadSessions(t *testing.T) {
 	if status, _, raw := e.graphCall("POST", "/v1.0/me/sendMail", token, map[string]any{"message": big}); status != 413 {
 		t.Errorf("5 MB request: %d %.200s", status, raw)
 	}
-	if ext, _ := e.c.Messages(e.ctx, candidate, ""); len(ext) != 1 {
-		t.Errorf("delivered %d, want only the small one", len(ext))
+	if ext, err := e.c.Messages(e.ctx, candidate, ""); err != nil || len(ext) != 1 {
+		t.Errorf("delivered %d, want only the small one (err %v)", len(ext), err)
 	}
 
 	draft := e.graphJSON("POST", "/v1.0/me/messages", token, mail(candidate), 201)
@@ -56,7 +56,9 @@ func TestSizeLimitsAndUploadSessions(t *testing.T) {
 		status, _, raw := e.graphCall("POST", "/v1.0/me/messages/"+id+"/attachments/createUploadSession", token,
 			map[string]any{"AttachmentItem": map[string]any{"attachmentType": "file", "name": "portfolio.pdf", "size": size}})
 		var out map[string]any
-		_ = json.Unmarshal(raw, &out)
+		if err := json.Unmarshal(raw, &out); err != nil {
+			t.Fatalf("upload session: %v: %s", err, raw)
+		}
 		return status, out
 	}
 	if status, out := session(1 << 20); status != 400 || !strings.Contains(fmt.Sprint(out), "ErrorAttachmentSizeShouldNotBeLessThanMinimumSize") {
@@ -76,12 +78,15 @@ func TestSizeLimitsAndUploadSessions(t *testing.T) {
 			t.Fatal(err)
 		}
 		req.Header.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, last, size))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return resp.StatusCode, resp.Header, body
 	}
 	if status, _, raw := put(0, 4<<20); status != 413 {

@@ -21,7 +21,10 @@ func TestDeterministicGivenSeed(t *testing.T) {
 		for _, tn := range tenants {
 			out = append(out, tn.ID)
 		}
-		users, _ := e.c.Users(e.ctx, "")
+		users, err := e.c.Users(e.ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, u := range users {
 			out = append(out, u.ID)
 		}
@@ -41,7 +44,10 @@ func TestDeterministicGivenSeed(t *testing.T) {
 
 func TestResetRestoresTheSeededWorld(t *testing.T) {
 	e := start(t)
-	before, _ := e.c.Tenants(e.ctx)
+	before, err := e.c.Tenants(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	token := e.graphToken(providersim.DemoContosoUser)
 	e.graphJSON("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail(candidate)}, 202)
 	if _, err := e.c.CreateTenant(e.ctx, simclient.Tenant{DisplayName: "Tailspin", Domain: "tailspin.example"}); err != nil {
@@ -56,21 +62,24 @@ func TestResetRestoresTheSeededWorld(t *testing.T) {
 	if err := e.c.Reset(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	after, _ := e.c.Tenants(e.ctx)
+	after, err := e.c.Tenants(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(after) != 3 || after[0].ID != before[0].ID {
 		t.Errorf("tenants after reset %+v", after)
 	}
-	if got, _ := e.c.Messages(e.ctx, candidate, ""); len(got) != 0 {
-		t.Errorf("mail survived reset: %d", len(got))
+	if got, err := e.c.Messages(e.ctx, candidate, ""); err != nil || len(got) != 0 {
+		t.Errorf("mail survived reset: %d (err %v)", len(got), err)
 	}
-	if c, _ := e.c.Counters(e.ctx, "graph."); len(c) != 0 {
-		t.Errorf("counters survived reset: %v", c)
+	if c, err := e.c.Counters(e.ctx, "graph."); err != nil || len(c) != 0 {
+		t.Errorf("counters survived reset: %v (err %v)", c, err)
 	}
-	if fs, _ := e.c.Faults(e.ctx); len(fs) != 0 {
-		t.Errorf("faults survived reset: %v", fs)
+	if fs, err := e.c.Faults(e.ctx); err != nil || len(fs) != 0 {
+		t.Errorf("faults survived reset: %v (err %v)", fs, err)
 	}
-	if clk, _ := e.c.Clock(e.ctx); clk.Offset != "0s" {
-		t.Errorf("clock offset %s", clk.Offset)
+	if clk, err := e.c.Clock(e.ctx); err != nil || clk.Offset != "0s" {
+		t.Errorf("clock offset %s (err %v)", clk.Offset, err)
 	}
 	if s, _, _ := e.graphCall("GET", "/v1.0/me", token, nil); s != 401 {
 		t.Errorf("token survived reset: %d", s)
@@ -79,8 +88,8 @@ func TestResetRestoresTheSeededWorld(t *testing.T) {
 
 func TestControlDirectory(t *testing.T) {
 	e := start(t, func(o *providersim.Options) { o.NoDemoData = true })
-	if ts, _ := e.c.Tenants(e.ctx); len(ts) != 0 {
-		t.Fatalf("NoDemoData seeded %v", ts)
+	if ts, err := e.c.Tenants(e.ctx); err != nil || len(ts) != 0 {
+		t.Fatalf("NoDemoData seeded %v (err %v)", ts, err)
 	}
 	tn, err := e.c.CreateTenant(e.ctx, simclient.Tenant{
 		DisplayName: "Tailspin Toys", Domain: "tailspin.example", ConsentPolicy: simclient.AdminsOnly,
@@ -114,7 +123,10 @@ func TestControlDirectory(t *testing.T) {
 	if err != nil || !tn.AdminConsentWorkflow {
 		t.Errorf("update tenant %+v %v", tn, err)
 	}
-	apps, _ := e.c.Apps(e.ctx)
+	apps, err := e.c.Apps(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(apps) != 1 || apps[0].ClientID != providersim.DefaultClientID || apps[0].ClientSecret != "" {
 		t.Errorf("apps %+v", apps)
 	}
@@ -141,7 +153,10 @@ func TestControlDirectory(t *testing.T) {
 
 func TestClockAndCounters(t *testing.T) {
 	e := start(t)
-	c0, _ := e.c.Clock(e.ctx)
+	c0, err := e.c.Clock(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c1, err := e.c.AdvanceClock(e.ctx, 90*time.Minute)
 	if err != nil || c1.Now.Sub(c0.Now) < 90*time.Minute || c1.Offset != "1h30m0s" {
 		t.Errorf("advance: %+v %v", c1, err)
@@ -160,8 +175,8 @@ func TestClockAndCounters(t *testing.T) {
 	if err != nil || counters["graph.listMessages"] != 1 || counters["graph.listMessages/user="+providersim.DemoContosoUser] != 1 {
 		t.Errorf("counters %v %v", counters, err)
 	}
-	if n, _ := e.c.Counter(e.ctx, "microsoft.token.authorization_code/user="+providersim.DemoContosoUser); n != 1 {
-		t.Errorf("code grants %d", n)
+	if n, err := e.c.Counter(e.ctx, "microsoft.token.authorization_code/user="+providersim.DemoContosoUser); err != nil || n != 1 {
+		t.Errorf("code grants %d (err %v)", n, err)
 	}
 	h, err := simclient.New(e.sim.GraphURL(), nil).Health(e.ctx)
 	if err != nil || h.Status != "ok" || h.MicrosoftURL != e.sim.MicrosoftURL() || h.GraphURL != e.sim.GraphURL() || h.Seed != 42 {

@@ -98,7 +98,10 @@ func TestDraftsCarrySentAndReceivedTimes(t *testing.T) {
 	e := start(t)
 	token := e.graphToken(providersim.DemoContosoUser)
 	e.graphJSON("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail(candidate)}, 202)
-	ext, _ := e.c.Messages(e.ctx, candidate, "")
+	ext, err := e.c.Messages(e.ctx, candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.c.Reply(e.ctx, simclient.Reply{From: candidate, InternetMessageID: ext[0].InternetMessageID, Body: "Tell me more."}); err != nil {
 		t.Fatal(err)
 	}

@@ -100,12 +100,15 @@ func TestSendMail(t *testing.T) {
 	if !strings.HasPrefix(id, "<") || sent[0].HeaderValue("x-tandem-send-id") != "send-0001" {
 		t.Errorf("sent item %+v", sent[0])
 	}
-	ext, _ := e.c.Messages(e.ctx, candidate, "")
+	ext, err := e.c.Messages(e.ctx, candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ext) != 1 || ext[0].InternetMessageID != id || ext[0].HeaderValue("X-Tandem-Send-Id") != "send-0001" || ext[0].From.Address != providersim.DemoContosoUser {
 		t.Errorf("candidate received %+v", ext)
 	}
-	if cc, _ := e.c.Messages(e.ctx, "hiring.manager@contoso.example", ""); len(cc) != 1 {
-		t.Errorf("cc recipient received %d", len(cc))
+	if cc, err := e.c.Messages(e.ctx, "hiring.manager@contoso.example", ""); err != nil || len(cc) != 1 {
+		t.Errorf("cc recipient received %d (err %v)", len(cc), err)
 	}
 	// A recipient in a simulated tenant finds it in their Inbox through Graph.
 	megan := e.graphToken(providersim.DemoContosoAdmin)
@@ -128,11 +131,11 @@ func TestSendMail(t *testing.T) {
 	}
 
 	e.graphJSON("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail(candidate), "saveToSentItems": false}, 202)
-	if sent, _ := e.c.Messages(e.ctx, providersim.DemoContosoUser, "sentitems"); len(sent) != 1 {
-		t.Errorf("saveToSentItems=false saved: %d", len(sent))
+	if sent, err := e.c.Messages(e.ctx, providersim.DemoContosoUser, "sentitems"); err != nil || len(sent) != 1 {
+		t.Errorf("saveToSentItems=false saved: %d (err %v)", len(sent), err)
 	}
-	if ext, _ := e.c.Messages(e.ctx, candidate, ""); len(ext) != 2 {
-		t.Errorf("candidate has %d messages", len(ext))
+	if ext, err := e.c.Messages(e.ctx, candidate, ""); err != nil || len(ext) != 2 {
+		t.Errorf("candidate has %d messages (err %v)", len(ext), err)
 	}
 
 	for _, c := range []struct {
@@ -159,7 +162,10 @@ func TestSendMail(t *testing.T) {
 	if status != 202 {
 		t.Fatalf("MIME sendMail: %d %s", status, raw)
 	}
-	ext, _ = e.c.Messages(e.ctx, candidate, "")
+	ext, err = e.c.Messages(e.ctx, candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if last := ext[len(ext)-1]; last.Subject != "MIME hello" || last.HeaderValue("x-tandem-send-id") != "mime-1" {
 		t.Errorf("MIME message %+v", last)
 	}
@@ -244,7 +250,10 @@ func TestRepliesThreadInTheConversation(t *testing.T) {
 
 	// A follow-up step answers our own message: it goes to its recipients.
 	e.graphJSON("POST", "/v1.0/me/messages/"+first["id"].(string)+"/reply", token, map[string]any{"comment": "Just following up."}, 202, imm...)
-	ext, _ := e.c.Messages(e.ctx, candidate, "")
+	ext, err := e.c.Messages(e.ctx, candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ext) != 2 {
 		t.Fatalf("candidate has %d messages", len(ext))
 	}
@@ -285,7 +294,10 @@ func TestRepliesThreadInTheConversation(t *testing.T) {
 		t.Errorf("patched %v", patched)
 	}
 	e.graphJSON("POST", "/v1.0/me/messages/"+draft["id"].(string)+"/send", token, nil, 202, imm...)
-	ext, _ = e.c.Messages(e.ctx, candidate, "")
+	ext, err = e.c.Messages(e.ctx, candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	last := ext[len(ext)-1]
 	if last.HeaderValue("In-Reply-To") != answer.InternetMessageID || !strings.Contains(last.HeaderValue("References"), firstID) || last.ConversationID != first["conversationId"] {
 		t.Errorf("sent reply draft %+v", last)

@@ -35,6 +35,10 @@ type env struct {
 	c   *simclient.Client
 }
 
+// testClient is the tests' HTTP client: a simulator that hangs fails the
+// test instead of holding it until the test binary's timeout.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
 func start(t testing.TB, opts ...func(*providersim.Options)) *env {
 	t.Helper()
 	var o providersim.Options
@@ -227,7 +231,7 @@ func (e *env) tokenRequest(tenant string, form url.Values) (int, tokenResponse) 
 			delete(form, k)
 		}
 	}
-	resp, err := http.PostForm(e.sim.MicrosoftURL()+"/"+tenant+"/oauth2/v2.0/token", form)
+	resp, err := testClient.PostForm(e.sim.MicrosoftURL()+"/"+tenant+"/oauth2/v2.0/token", form)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -313,7 +317,7 @@ func (e *env) graphCall(method, path, token string, body any, headers ...string)
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 
 func getJSON(t *testing.T, u string) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get(u)
+	resp, err := testClient.Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,10 @@ func TestAdminConsentsOnBehalfOfOrganization(t *testing.T) {
 		t.Fatal("an admin is not offered to consent for the organization")
 	}
 	wantRedirect(t, e.submit(b, p, url.Values{"consent_for_org": {"true"}}, "accept"), callback)
-	grants, _ := e.c.Grants(e.ctx, providersim.DefaultClientID, fabrikam.ID, "")
+	grants, err := e.c.Grants(e.ctx, providersim.DefaultClientID, fabrikam.ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(grants) != 1 || grants[0].UserID != "" {
 		t.Fatalf("want one tenant-wide grant, got %+v", grants)
 	}
@@ -312,7 +315,10 @@ func TestAdminConsentWorkflow(t *testing.T) {
 	p = e.get(b, e.authorizeURL("organizations", mailScopes, nil))
 	wantPage(t, p, "approval-required")
 	wantPage(t, e.submit(b, p, url.Values{"justification": {"mail"}}, "request-approval"), "request-sent")
-	reqs, _ = e.c.ConsentRequests(e.ctx, simclient.RequestPending)
+	reqs, err = e.c.ConsentRequests(e.ctx, simclient.RequestPending)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(reqs) != 1 || !slices.Contains(reqs[0].Scopes, "Mail.Send") {
 		t.Fatalf("second request %+v", reqs)
 	}
@@ -435,8 +441,8 @@ func TestAdminConsentEndpoint(t *testing.T) {
 	if q.Get("admin_consent") != "True" || q.Get("tenant") != fabrikam.ID || q.Get("scope") != scope || q.Get("state") != "ac-1" || q.Get("error") != "" {
 		t.Errorf("success: %v", q)
 	}
-	if g, _ := e.c.Grants(e.ctx, providersim.DefaultClientID, fabrikam.ID, ""); len(g) != 1 || !slices.Equal(g[0].Scopes, []string{"Mail.Send", "User.Read"}) {
-		t.Errorf("tenant grant %+v", g)
+	if g, err := e.c.Grants(e.ctx, providersim.DefaultClientID, fabrikam.ID, ""); err != nil || len(g) != 1 || !slices.Equal(g[0].Scopes, []string{"Mail.Send", "User.Read"}) {
+		t.Errorf("tenant grant %+v (err %v)", g, err)
 	}
 
 	// .default stands for the app's static permissions.
@@ -542,16 +548,21 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 	wantErr("unknown code", s, tr, 400, "invalid_grant", 9002313)
 
 	// Client credentials in HTTP Basic, form-urlencoded as RFC 6749 says.
-	req, _ := http.NewRequest(http.MethodPost, e.sim.MicrosoftURL()+"/"+contoso.ID+"/oauth2/v2.0/token", strings.NewReader(form(code).Encode()))
+	req, err := http.NewRequest(http.MethodPost, e.sim.MicrosoftURL()+"/"+contoso.ID+"/oauth2/v2.0/token", strings.NewReader(form(code).Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("client-request-id", "corr-1")
 	req.SetBasicAuth(url.QueryEscape(providersim.DefaultClientID), url.QueryEscape(providersim.DefaultClientSecret))
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ok tokenResponse
-	_ = json.NewDecoder(resp.Body).Decode(&ok)
+	if err := json.NewDecoder(resp.Body).Decode(&ok); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 || ok.TokenType != "Bearer" || ok.ExpiresIn != 3599 || ok.AccessToken == "" || ok.RefreshToken == "" || ok.IDToken == "" {
 		t.Fatalf("redeem: %d %+v", resp.StatusCode, ok)
@@ -567,16 +578,21 @@ func TestAuthorizationCodeGrant(t *testing.T) {
 	}
 
 	// Codes are single use.
-	req, _ = http.NewRequest(http.MethodPost, e.sim.MicrosoftURL()+"/organizations/oauth2/v2.0/token", strings.NewReader(form(code).Encode()))
+	req, err = http.NewRequest(http.MethodPost, e.sim.MicrosoftURL()+"/organizations/oauth2/v2.0/token", strings.NewReader(form(code).Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("client-request-id", "corr-2")
 	req.SetBasicAuth(providersim.DefaultClientID, providersim.DefaultClientSecret)
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var again tokenResponse
-	_ = json.NewDecoder(resp.Body).Decode(&again)
+	if err := json.NewDecoder(resp.Body).Decode(&again); err != nil {
+		t.Fatal(err)
+	}
 	resp.Body.Close()
 	wantErr("second redemption", resp.StatusCode, again, 400, "invalid_grant", 54005)
 	if again.Correlation != "corr-2" || again.TraceID == "" || again.Timestamp == "" ||
@@ -638,13 +654,19 @@ func TestRefreshErrors(t *testing.T) {
 		check("missing consent as "+mode, "Mail.Send", mode, sub, 65001)
 	}
 	def := ""
-	_, _ = e.c.UpdateTenant(e.ctx, contoso.ID, simclient.TenantUpdate{MissingConsentError: &def})
+	if _, err := e.c.UpdateTenant(e.ctx, contoso.ID, simclient.TenantUpdate{MissingConsentError: &def}); err != nil {
+		t.Fatal(err)
+	}
 
 	mfa := true
-	_, _ = e.c.UpdateUser(e.ctx, adele.ID, simclient.UserUpdate{RequireMFA: &mfa})
+	if _, err := e.c.UpdateUser(e.ctx, adele.ID, simclient.UserUpdate{RequireMFA: &mfa}); err != nil {
+		t.Fatal(err)
+	}
 	check("MFA required", "", "interaction_required", "basic_action", 50076)
 	mfa = false
-	_, _ = e.c.UpdateUser(e.ctx, adele.ID, simclient.UserUpdate{RequireMFA: &mfa})
+	if _, err := e.c.UpdateUser(e.ctx, adele.ID, simclient.UserUpdate{RequireMFA: &mfa}); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := e.c.RevokeConsent(e.ctx, simclient.Grant{ClientID: providersim.DefaultClientID, UserID: adele.ID}); err != nil {
 		t.Fatal(err)

@@ -113,7 +113,7 @@ func TestSigningKeyRollover(t *testing.T) {
 	if err := e.c.Reset(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if keys, _ := e.c.SigningKeys(e.ctx); len(keys) != 2 || keys[0].KeyID != first {
-		t.Errorf("keys after reset %+v", keys)
+	if keys, err := e.c.SigningKeys(e.ctx); err != nil || len(keys) != 2 || keys[0].KeyID != first {
+		t.Errorf("keys after reset %+v (err %v)", keys, err)
 	}
 }

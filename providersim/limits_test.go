@@ -38,7 +38,10 @@ func TestMailboxConcurrencyLimit(t *testing.T) {
 	}
 	gauge := "graph.inflight/app=" + providersim.DefaultClientID + "/user=" + providersim.DemoContosoUser
 	eventually(t, "four requests in flight", func() bool {
-		n, _ := e.c.Counter(e.ctx, gauge)
+		n, err := e.c.Counter(e.ctx, gauge)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return n == 4
 	})
 	status, hdr, raw := e.graphCall("GET", "/v1.0/me/mailFolders", token, nil)
@@ -88,7 +91,10 @@ func TestRequestsPerWindowLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.graphJSON("GET", "/v1.0/me/mailFolders", token, nil, 200)
-	limits, _ := e.c.GraphLimits(e.ctx)
+	limits, err := e.c.GraphLimits(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if limits.RequestsPerWindow != 3 || limits.ConcurrentRequests != 4 || limits.MessagesPerMinute != 30 || limits.RecipientsPerDay != 10000 {
 		t.Errorf("limits %+v", limits)
 	}
@@ -201,8 +207,8 @@ func TestSendingLimits(t *testing.T) {
 	if n := count("d@x.example", ""); n != 1 {
 		t.Errorf("next day: %d delivered", n)
 	}
-	if other, _ := e.c.Counter(e.ctx, "graph.overLimit.messagesPerMinute/user="+providersim.DemoContosoAdmin); other != 0 {
-		t.Errorf("another mailbox counted %d", other)
+	if other, err := e.c.Counter(e.ctx, "graph.overLimit.messagesPerMinute/user="+providersim.DemoContosoAdmin); err != nil || other != 0 {
+		t.Errorf("another mailbox counted %d (err %v)", other, err)
 	}
 }
 
@@ -231,8 +237,8 @@ func TestInjectedFaults(t *testing.T) {
 		}
 	}
 	e.graphJSON("GET", "/v1.0/me/messages", other, nil, 200)
-	if fs, _ := e.c.Faults(e.ctx); len(fs) != 1 || fs[0].ID != f.ID {
-		t.Errorf("faults %+v", fs)
+	if fs, err := e.c.Faults(e.ctx); err != nil || len(fs) != 1 || fs[0].ID != f.ID {
+		t.Errorf("faults %+v (err %v)", fs, err)
 	}
 	if err := e.c.ClearFaults(e.ctx); err != nil {
 		t.Fatal(err)
@@ -253,7 +259,7 @@ func TestInjectedFaults(t *testing.T) {
 	if _, err := e.c.AddFault(e.ctx, simclient.Fault{Endpoint: "graph.sendMail"}); err == nil {
 		t.Error("a fault that does nothing was accepted")
 	}
-	if n, _ := e.c.Counter(e.ctx, "graph.faults"); n != 5 {
-		t.Errorf("graph.faults %d", n)
+	if n, err := e.c.Counter(e.ctx, "graph.faults"); err != nil || n != 5 {
+		t.Errorf("graph.faults %d (err %v)", n, err)
 	}
 }

@@ -95,12 +95,17 @@ func TestOffTheShelfClientSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET /me: %d %s", resp.StatusCode, body)
 		}
 		var out map[string]any
-		_ = json.Unmarshal(body, &out)
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatal(err)
+		}
 		return out
 	}
 	if got := me(); got["userPrincipalName"] != adele.UserPrincipalName || got["id"] != adele.ID {

@@ -218,7 +218,9 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = s.Close()
+			if err := s.Shutdown(context.WithoutCancel(ctx)); err != nil {
+				s.log.Warn("providersim: close", "err", err)
+			}
 		case <-s.done:
 		}
 	}()
@@ -282,11 +284,15 @@ func (s *Sim) Reset() error {
 }
 
 // Close stops the servers and pending notification deliveries.
-func (s *Sim) Close() error {
+func (s *Sim) Close() error { return s.Shutdown(context.Background()) }
+
+// Shutdown is Close within ctx's values and deadline: requests in flight
+// get up to 3 seconds, then are cut.
+func (s *Sim) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.done)
 		s.faults.Reset() // release stalled requests so shutdown can drain
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
 		var errs []error
 		for _, srv := range s.servers {

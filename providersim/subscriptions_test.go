@@ -44,7 +44,11 @@ func newHook(t *testing.T) *hook {
 func (h *hook) url(path string) string { return h.srv.URL + path }
 
 func (h *hook) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	if token := r.URL.Query().Get("validationToken"); token != "" {
 		h.mu.Lock()
 		h.validations = append(h.validations, r.URL)
@@ -61,15 +65,15 @@ func (h *hook) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		case "/json":
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = io.WriteString(w, token)
+			fmt.Fprint(w, token)
 			return
 		case "/encoded":
 			w.Header().Set("Content-Type", "text/plain")
-			_, _ = io.WriteString(w, url.QueryEscape(token))
+			fmt.Fprint(w, url.QueryEscape(token))
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = io.WriteString(w, token)
+		fmt.Fprint(w, token)
 		return
 	}
 	key := r.URL.Path + "?" + r.URL.RawQuery
@@ -198,7 +202,10 @@ func TestSubscriptionValidationHandshake(t *testing.T) {
 		t.Errorf("validations for two URLs: %d", got)
 	}
 	h.mu.Unlock()
-	subs, _ := e.c.Subscriptions(e.ctx)
+	subs, err := e.c.Subscriptions(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(subs) != 2 {
 		t.Errorf("subscriptions %+v", subs)
 	}
@@ -212,7 +219,10 @@ func TestSubscriptionLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := e.graphToken(providersim.DemoContosoUser)
-	now, _ := e.c.Clock(e.ctx)
+	now, err := e.c.Clock(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		body map[string]any
@@ -237,8 +247,8 @@ func TestSubscriptionLifetime(t *testing.T) {
 	e.graphJSON("GET", "/v1.0/subscriptions/"+id, token, nil, 200)
 	renewed := now.Now.Add(96 * time.Hour).UTC().Truncate(time.Second)
 	got := e.graphJSON("PATCH", "/v1.0/subscriptions/"+id, token, map[string]any{"expirationDateTime": renewed.Format(time.RFC3339)}, 200)
-	if exp, _ := time.Parse(time.RFC3339Nano, got["expirationDateTime"].(string)); !exp.Equal(renewed) {
-		t.Errorf("renewed to %v, want %v", got["expirationDateTime"], renewed)
+	if exp, err := time.Parse(time.RFC3339Nano, got["expirationDateTime"].(string)); err != nil || !exp.Equal(renewed) {
+		t.Errorf("renewed to %v, want %v (err %v)", got["expirationDateTime"], renewed, err)
 	}
 	if list := e.graphJSON("GET", "/v1.0/subscriptions", token, nil, 200)["value"].([]any); len(list) != 1 {
 		t.Errorf("list %v", list)
@@ -288,7 +298,10 @@ func TestChangeNotifications(t *testing.T) {
 
 	// An outbound send does not touch the Inbox; the candidate's reply does.
 	e.graphJSON("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail(candidate)}, 202)
-	ext, _ := e.c.Messages(e.ctx, candidate, "")
+	ext, err := e.c.Messages(e.ctx, candidate, "")
+	if err != nil {
+		t.Fatal(err)
+	}
 	reply, err := e.c.Reply(e.ctx, simclient.Reply{From: candidate, InternetMessageID: ext[0].InternetMessageID, Body: "Interested!"})
 	if err != nil {
 		t.Fatal(err)
@@ -312,8 +325,8 @@ func TestChangeNotifications(t *testing.T) {
 	e.graphJSON("PATCH", "/v1.0/me/messages/"+n.ResourceData.ID, token, map[string]any{"isRead": true}, 200, imm...)
 	inbound(t, e, providersim.DemoContosoUser, "second")
 	eventually(t, "the second notification", func() bool { return len(h.received("/hook?tenant=contoso")) == 2 })
-	if c, _ := e.c.Counter(e.ctx, "graph.notifications"); c != 2 {
-		t.Errorf("notifications counted %d", c)
+	if c, err := e.c.Counter(e.ctx, "graph.notifications"); err != nil || c != 2 {
+		t.Errorf("notifications counted %d (err %v)", c, err)
 	}
 }
 
@@ -331,7 +344,10 @@ func TestNotificationRetries(t *testing.T) {
 	eventually(t, "delivery after retries", func() bool { return len(h.received("/flaky?")) == 3 })
 	var d simclient.Delivery
 	eventually(t, "the delivery log", func() bool {
-		ds, _ := e.c.Deliveries(e.ctx)
+		ds, err := e.c.Deliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(ds) == 1 {
 			d = ds[0]
 		}
@@ -345,10 +361,16 @@ func TestNotificationRetries(t *testing.T) {
 	h.fail("/flaky", 500, 500, 500, 500)
 	inbound(t, e, providersim.DemoContosoUser, "never arrives")
 	eventually(t, "retries to run out", func() bool {
-		ds, _ := e.c.Deliveries(e.ctx)
+		ds, err := e.c.Deliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(ds) == 2 && ds[1].State == simclient.DeliveryFailed
 	})
-	ds, _ := e.c.Deliveries(e.ctx)
+	ds, err := e.c.Deliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ds[1].Attempts != 4 {
 		t.Errorf("failed delivery %+v", ds[1])
 	}
@@ -362,10 +384,16 @@ func TestNotificationRetries(t *testing.T) {
 	h.mu.Unlock()
 	inbound(t, e, providersim.DemoContosoUser, "slow")
 	eventually(t, "timeouts", func() bool {
-		ds, _ := e.c.Deliveries(e.ctx)
+		ds, err := e.c.Deliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(ds) == 3 && ds[2].State == simclient.DeliveryFailed
 	})
-	ds, _ = e.c.Deliveries(e.ctx)
+	ds, err = e.c.Deliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ds[2].Attempts != 2 || ds[2].Statuses[0] != 0 || ds[2].Statuses[1] != 0 {
 		t.Errorf("timeouts %+v", ds[2])
 	}
@@ -383,7 +411,10 @@ func TestNotificationFaults(t *testing.T) {
 	inbound(t, e, providersim.DemoContosoUser, "dropped")
 	inbound(t, e, providersim.DemoContosoUser, "delivered")
 	eventually(t, "the second notification", func() bool { return len(h.received("/n?")) == 1 })
-	ds, _ := e.c.Deliveries(e.ctx)
+	ds, err := e.c.Deliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(ds) != 2 || ds[0].State != simclient.DeliveryDropped || ds[0].Attempts != 0 {
 		t.Errorf("deliveries %+v", ds)
 	}
@@ -404,7 +435,10 @@ func TestNotificationFaults(t *testing.T) {
 	inbound(t, e, providersim.DemoContosoUser, "late")
 	inbound(t, e, providersim.DemoContosoUser, "on time")
 	eventually(t, "the undelayed notification", func() bool { return len(h.received("/n?")) == 4 })
-	ds, _ = e.c.Deliveries(e.ctx)
+	ds, err = e.c.Deliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	late := ds[len(ds)-2]
 	if late.State != simclient.DeliveryPending || late.Attempts != 0 {
 		t.Errorf("delayed delivery %+v", late)
@@ -430,8 +464,8 @@ func TestLifecycleNotifications(t *testing.T) {
 	}
 	// Until reauthorized, changes are not delivered.
 	inbound(t, e, providersim.DemoContosoUser, "lost")
-	if n, _ := e.c.Counter(e.ctx, "graph.notifications.paused"); n != 1 {
-		t.Errorf("paused %d", n)
+	if n, err := e.c.Counter(e.ctx, "graph.notifications.paused"); err != nil || n != 1 {
+		t.Errorf("paused %d (err %v)", n, err)
 	}
 	if status, _, _ := e.graphCall("POST", "/v1.0/subscriptions/"+id+"/reauthorize", token, nil); status != 204 {
 		t.Fatalf("reauthorize: %d", status)

@@ -31,7 +31,10 @@ func TestOutsideWorld(t *testing.T) {
 		reply.Subject != "RE: Senior Go engineer at Contoso" || reply.From.Address != candidate || reply.From.Name != "jordan.lee" {
 		t.Errorf("reply %+v", reply)
 	}
-	inbox, _ := e.c.Messages(e.ctx, providersim.DemoContosoUser, "inbox")
+	inbox, err := e.c.Messages(e.ctx, providersim.DemoContosoUser, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(inbox) != 1 || inbox[0].InternetMessageID != reply.InternetMessageID || inbox[0].ConversationID != conv {
 		t.Fatalf("recruiter's inbox %+v", inbox)
 	}
@@ -61,10 +64,13 @@ func TestOutsideWorld(t *testing.T) {
 		!strings.HasPrefix(ndr.HeaderValue("Content-Type"), "multipart/report") {
 		t.Errorf("NDR %+v", ndr)
 	}
-	if got, _ := e.c.Messages(e.ctx, candidate, ""); len(got) != 0 {
-		t.Errorf("bounced message still in the candidate's inbox: %d", len(got))
+	if got, err := e.c.Messages(e.ctx, candidate, ""); err != nil || len(got) != 0 {
+		t.Errorf("bounced message still in the candidate's inbox: %d (err %v)", len(got), err)
 	}
-	inbox, _ = e.c.Messages(e.ctx, providersim.DemoContosoUser, "inbox")
+	inbox, err = e.c.Messages(e.ctx, providersim.DemoContosoUser, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(inbox) != 3 {
 		t.Errorf("recruiter's inbox has %d messages, want reply, auto-reply and NDR", len(inbox))
 	}
@@ -79,10 +85,13 @@ func TestOutsideWorld(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.graphJSON("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail("gone@nowhere.example")}, 202)
-	if got, _ := e.c.Messages(e.ctx, "gone@nowhere.example", ""); len(got) != 0 {
-		t.Errorf("undeliverable address received %d", len(got))
+	if got, err := e.c.Messages(e.ctx, "gone@nowhere.example", ""); err != nil || len(got) != 0 {
+		t.Errorf("undeliverable address received %d (err %v)", len(got), err)
 	}
-	inbox, _ = e.c.Messages(e.ctx, providersim.DemoContosoUser, "inbox")
+	inbox, err = e.c.Messages(e.ctx, providersim.DemoContosoUser, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(inbox) != 4 || !strings.HasPrefix(inbox[3].Subject, "Undeliverable: ") {
 		t.Errorf("no NDR for the undeliverable address: %+v", inbox)
 	}
@@ -90,8 +99,8 @@ func TestOutsideWorld(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.graphJSON("POST", "/v1.0/me/sendMail", token, map[string]any{"message": mail("gone@nowhere.example")}, 202)
-	if got, _ := e.c.Messages(e.ctx, "gone@nowhere.example", ""); len(got) != 1 {
-		t.Errorf("deliverable again: %d", len(got))
+	if got, err := e.c.Messages(e.ctx, "gone@nowhere.example", ""); err != nil || len(got) != 1 {
+		t.Errorf("deliverable again: %d (err %v)", len(got), err)
 	}
 
 	// A message out of the blue, answering a known thread by In-Reply-To.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -48,7 +49,7 @@ func Binaries(dir string) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out.String())
+		return fmt.Errorf("go build: %w\n%s", err, out.String())
 	}
 	return nil
 }
@@ -90,7 +91,7 @@ func (p *Process) Start() {
 	}
 	done := make(chan struct{})
 	go func() {
-		_ = cmd.Wait()
+		_ = cmd.Wait() //nolint:errcheck // its error is the exit status, which ExitCode reports
 		close(done)
 	}()
 	p.cmd, p.done = cmd, done
@@ -106,14 +107,16 @@ func (p *Process) Signal(sig syscall.Signal, within time.Duration) (time.Duratio
 		return 0, nil
 	}
 	start := time.Now()
-	_ = cmd.Process.Signal(sig)
+	// A process that has already exited cannot be signalled; done then
+	// closes at once. Any other failure shows in the timeout's error.
+	sigErr := cmd.Process.Signal(sig)
 	select {
 	case <-done:
 		return time.Since(start), nil
 	case <-time.After(within):
-		_ = cmd.Process.Kill()
+		killErr := cmd.Process.Kill()
 		<-done
-		return time.Since(start), fmt.Errorf("%s did not exit within %s of %v", p.Name, within, sig)
+		return time.Since(start), errors.Join(fmt.Errorf("%s did not exit within %s of %v", p.Name, within, sig), sigErr, killErr)
 	}
 }
 
@@ -271,7 +274,7 @@ func (s *Stack) waitServing(p *Process, within time.Duration) {
 		if c := p.ExitCode(); c > 0 {
 			s.t.Fatalf("%s exited with %d:\n%s", p.Name, c, tail(p.Logs(), 40))
 		}
-		return fmt.Errorf("%s is %v (%v), want SERVING", p.Name, resp.GetStatus(), err)
+		return fmt.Errorf("%s is %v (%w), want SERVING", p.Name, resp.GetStatus(), err)
 	})
 }
 
@@ -302,7 +305,7 @@ func freeAddrs(t testing.TB, n int) []string {
 func (s *Stack) waitHTTP(url string, within time.Duration) {
 	s.t.Helper()
 	poll.Until(s.t, within, func() error {
-		resp, err := http.Get(url)
+		resp, err := httpClient.Get(url)
 		if err != nil {
 			return fmt.Errorf("%s: %w", url, err)
 		}
@@ -327,6 +330,10 @@ func (s *Stack) TandemLogs() string {
 	return b.String()
 }
 
+// httpClient is the stack's client for its own HTTP checks: a hung
+// endpoint fails the check instead of holding the test.
+var httpClient = &http.Client{Timeout: 30 * time.Second}
+
 // Readiness is the gateway's /readyz body.
 type Readiness struct {
 	Status     string            `json:"status"`
@@ -336,8 +343,11 @@ type Readiness struct {
 
 // Ready asks the gateway's /readyz.
 func (s *Stack) Ready(ctx context.Context) (int, Readiness, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.GatewayURL+"/readyz", nil)
-	resp, err := http.DefaultClient.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.GatewayURL+"/readyz", nil)
+	if err != nil {
+		return 0, Readiness{}, err
+	}
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, Readiness{}, err
 	}
@@ -370,7 +380,7 @@ func (s *Stack) WaitReadyStatus(code int, within time.Duration) Readiness {
 				s.t.Fatalf("%s exited with %d while waiting for /readyz:\n%s", name, c, tail(p.Logs(), 40))
 			}
 		}
-		return fmt.Errorf("/readyz answers %d %+v (%v), want %d", got, r, err, code)
+		return fmt.Errorf("/readyz answers %d %+v (%w), want %d", got, r, err, code)
 	})
 	return last
 }

@@ -9,6 +9,8 @@ import "errors"
 // Kind is the class of an error as a client sees it.
 type Kind int
 
+// The kinds, each mapped to one gRPC code at the edge. KindInternal, the
+// zero value, is what an unclassified error is.
 const (
 	KindInternal Kind = iota
 	KindInvalidArgument

@@ -300,9 +300,10 @@ func describe(ctx context.Context) string {
 		return "anonymous"
 	}
 	who := p.UserID
-	if p.Kind == KindService {
+	switch p.Kind {
+	case KindService:
 		who = p.Service
-	} else if p.Kind == KindAPIToken {
+	case KindAPIToken:
 		who = p.TokenID
 	}
 	return strings.Join([]string{p.Kind.String(), who, p.OrgID, string(p.Role)}, "/")
@@ -505,8 +506,8 @@ func TestAuthenticatorEndToEndStreaming(t *testing.T) {
 		if err != nil {
 			return "", err
 		}
-		if _, err := stream.Recv(); err != io.EOF {
-			return "", fmt.Errorf("stream did not end: %v", err)
+		if _, err := stream.Recv(); !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("stream did not end: %w", err)
 		}
 		return string(resp.GetPayload().GetBody()), nil
 	}

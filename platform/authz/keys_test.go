@@ -157,8 +157,10 @@ func TestCachedKeysUnknownKidFloodIsRateLimited(t *testing.T) {
 		t.Fatalf("%d fetches for a flood within MinInterval, want 1", n)
 	}
 	clk.Advance(testInterval)
-	for range 100 {
-		_, _ = cache.VerificationKey(t.Context(), "made-up")
+	for i := range 100 {
+		if _, err := cache.VerificationKey(t.Context(), "made-up"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("call %d after an interval: %v", i, err)
+		}
 	}
 	if n := id.fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches after one more interval, want 2", n)
@@ -250,8 +252,11 @@ func TestCachedKeysOutage(t *testing.T) {
 		id.fail(down)
 		clk := newClock(t0)
 		v := NewVerifier(newCache(id, clk), VerifierOptions{Now: clk.Now})
-		tok, _ := newSigner(t, k1).Sign(alice, time.Minute, t0)
-		_, err := v.Verify(t.Context(), tok)
+		tok, err := newSigner(t, k1).Sign(alice, time.Minute, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = v.Verify(t.Context(), tok)
 		if !errors.Is(err, apperr.ErrUnavailable) || !errors.Is(err, down) {
 			t.Fatalf("err = %v, want Unavailable wrapping the fetch error", err)
 		}

@@ -9,6 +9,8 @@ import (
 // inside their organization.
 type Role string
 
+// The five roles, highest first. The first user of an organization is its
+// super admin; what each role may do is in the services' policies.
 const (
 	RoleSuperAdmin    Role = "super_admin"
 	RoleAdmin         Role = "admin"

@@ -49,10 +49,13 @@ func TestServiceSecretsNeverPrinted(t *testing.T) {
 	tokens := ServiceTokens{Current: secretA, Previous: secretB}
 	creds := ServiceCredentials{Name: "outreach", Token: secretA}
 	log.Info("cfg", "tokens", tokens, "creds", creds)
-	js, _ := json.Marshal(struct {
+	js, err := json.Marshal(struct {
 		C ServiceCredentials
 		T ServiceTokens
 	}{creds, tokens})
+	if err != nil {
+		t.Fatal(err)
+	}
 	outs := []string{logged.String(), string(js)}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
 		outs = append(outs, fmt.Sprintf(verb, tokens), fmt.Sprintf(verb, creds), fmt.Sprintf(verb, &creds))

@@ -84,7 +84,9 @@ func SigningKeyFromSeed(id string, seed []byte) (SigningKey, error) {
 
 // Public is the key verifiers need.
 func (k SigningKey) Public() ed25519.PublicKey {
-	return k.Key.Public().(ed25519.PublicKey)
+	// An ed25519.PrivateKey's Public is always an ed25519.PublicKey.
+	pub, _ := k.Key.Public().(ed25519.PublicKey)
+	return pub
 }
 
 func (k SigningKey) String() string { return "SigningKey{ID: " + k.ID + ", Key: [redacted]}" }
@@ -94,7 +96,7 @@ func (k SigningKey) GoString() string { return k.String() }
 
 // Format makes every fmt verb print the redacted form; without it %d or %x
 // on the struct would print the key bytes.
-func (k SigningKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+func (k SigningKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
 // LogValue redacts the key.
 func (k SigningKey) LogValue() slog.Value {

@@ -81,7 +81,10 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	if h.KeyID != "k1" || h.Algorithm != "EdDSA" || h.ExtraHeaders[jose.HeaderType] != sessionTokenType {
 		t.Fatalf("header = %+v", h)
 	}
-	again, _ := s.Sign(alice, 15*time.Minute, t0)
+	again, err := s.Sign(alice, 15*time.Minute, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if again == tok {
 		t.Fatal("two tokens are identical: jti is not random")
 	}
@@ -124,11 +127,14 @@ func TestSigningKeyNeverPrintsTheKey(t *testing.T) {
 		hex.EncodeToString(k.Key.Seed()),
 		base64.StdEncoding.EncodeToString(k.Key),
 		base64.StdEncoding.EncodeToString(k.Key.Seed()),
-		fmt.Sprint([]byte(k.Key)[:8]),
+		fmt.Sprintf("%v", []byte(k.Key)[:8]),
 	}
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("key", "k", k)
-	js, _ := json.Marshal(struct{ K SigningKey }{k})
+	js, err := json.Marshal(struct{ K SigningKey }{k})
+	if err != nil {
+		t.Fatal(err)
+	}
 	outs := []string{logged.String(), string(js)}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%d", "%q"} {
 		outs = append(outs, fmt.Sprintf(verb, k), fmt.Sprintf(verb, &k))
@@ -205,7 +211,10 @@ func TestVerifyRefuses(t *testing.T) {
 		return parts[0] + "." + segment(t, w) + "." + parts[2]
 	}
 	tamperedSignature := func() string {
-		sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+		sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+		if err != nil {
+			t.Fatal(err)
+		}
 		sig[10] ^= 0x01
 		return parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(sig)
 	}
@@ -215,12 +224,18 @@ func TestVerifyRefuses(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := json.Marshal(validWire(t0))
+		b, err := json.Marshal(validWire(t0))
+		if err != nil {
+			t.Fatal(err)
+		}
 		obj, err := js.Sign(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, _ := obj.CompactSerialize()
+		tok, err := obj.CompactSerialize()
+		if err != nil {
+			t.Fatal(err)
+		}
 		return tok
 	}
 	noKid := func() string {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 )
 
@@ -53,14 +52,15 @@ func (s Secret) Format(f fmt.State, verb rune) {
 	switch verb {
 	case 'v':
 		if f.Flag('#') {
-			_, _ = io.WriteString(f, s.GoString()) // fmt.State writes into fmt's buffer and cannot fail
+			// fmt.State writes into fmt's buffer and cannot fail.
+			fmt.Fprint(f, s.GoString())
 			return
 		}
 	case 'q':
-		_, _ = io.WriteString(f, fmt.Sprintf("%q", s.String()))
+		fmt.Fprintf(f, "%q", s.String())
 		return
 	}
-	_, _ = io.WriteString(f, s.String())
+	fmt.Fprint(f, s.String())
 }
 
 // LogValue implements slog.LogValuer.

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 )
@@ -61,7 +60,7 @@ func (k DataKey) String() string { return "envelope.DataKey{id: " + k.ID() + ", 
 func (k DataKey) GoString() string { return k.String() }
 
 // Format shows the id only, whatever the verb.
-func (k DataKey) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+func (k DataKey) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
 
 // LogValue shows the id only.
 func (k DataKey) LogValue() slog.Value { return slog.GroupValue(slog.String("id", k.ID())) }

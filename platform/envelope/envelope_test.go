@@ -48,8 +48,14 @@ func TestParseKeyRing(t *testing.T) {
 	}
 	// The parsed keys are the configured ones: k1 in the ring opens what
 	// a ring built from the raw k1 wrapped.
-	dk, _ := NewDataKey()
-	wrapped, _ := mustRing(t, "k1", map[string][]byte{"k1": k1}).Wrap("org", dk)
+	dk, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapped, err := mustRing(t, "k1", map[string][]byte{"k1": k1}).Wrap("org", dk)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := r.Unwrap("org", wrapped); err != nil {
 		t.Fatalf("parsed k1 differs from the configured one: %v", err)
 	}
@@ -108,8 +114,14 @@ func TestVaultRoundTrip(t *testing.T) {
 			t.Fatalf("round trip changed %d bytes of plaintext", len(pt))
 		}
 	}
-	a, _ := v.Seal(ctx, "org_1", []byte("same"), "conn_1")
-	b, _ := v.Seal(ctx, "org_1", []byte("same"), "conn_1")
+	a, err := v.Seal(ctx, "org_1", []byte("same"), "conn_1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.Seal(ctx, "org_1", []byte("same"), "conn_1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if a == b {
 		t.Fatal("two seals of the same plaintext are identical: nonce reuse")
 	}
@@ -122,7 +134,10 @@ func TestVaultDetectsTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, "enc."))
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(sealed, "enc."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	reseal := func(mutate func([]byte) []byte) string {
 		b := mutate(bytes.Clone(raw))
 		return "enc." + base64.RawURLEncoding.EncodeToString(b)
@@ -174,12 +189,18 @@ func TestVaultDetectsTampering(t *testing.T) {
 
 func TestWrappedDataKeyTampering(t *testing.T) {
 	ring := mustRing(t, "k1", map[string][]byte{"k1": randomKey(t), "k2": randomKey(t)})
-	dk, _ := NewDataKey()
+	dk, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	wrapped, err := ring.Wrap("org_1", dk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(wrapped, "edk."))
+	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(wrapped, "edk."))
+	if err != nil {
+		t.Fatal(err)
+	}
 	reseal := func(mutate func([]byte) []byte) string {
 		return "edk." + base64.RawURLEncoding.EncodeToString(mutate(bytes.Clone(raw)))
 	}
@@ -225,8 +246,8 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := v2.Seal(ctx, "org_new", []byte("x")); err != nil {
 		t.Fatal(err)
 	}
-	if w, _ := store.GetWrapped(ctx, "org_new"); mustKeyID(t, w) != "k2" {
-		t.Fatalf("new data key wrapped by %s, want k2", mustKeyID(t, w))
+	if w, err := store.GetWrapped(ctx, "org_new"); err != nil || mustKeyID(t, w) != "k2" {
+		t.Fatalf("new data key wrapped by %s, want k2 (err %v)", mustKeyID(t, w), err)
 	}
 
 	// Rewrap moves org_1's data key to k2, once.
@@ -236,8 +257,8 @@ func TestKeyRotation(t *testing.T) {
 	if changed, err := v2.Rewrap(ctx, "org_1"); err != nil || changed {
 		t.Fatalf("second Rewrap = %v, %v; want no change", changed, err)
 	}
-	if w, _ := store.GetWrapped(ctx, "org_1"); mustKeyID(t, w) != "k2" {
-		t.Fatalf("after Rewrap the data key is under %s", mustKeyID(t, w))
+	if w, err := store.GetWrapped(ctx, "org_1"); err != nil || mustKeyID(t, w) != "k2" {
+		t.Fatalf("after Rewrap the data key is under %s (err %v)", mustKeyID(t, w), err)
 	}
 
 	// k1 removed: the old value still opens, through the re-wrapped key.
@@ -269,7 +290,10 @@ func TestUnknownKeyID(t *testing.T) {
 func TestKeysNeverPrinted(t *testing.T) {
 	k1 := randomKey(t)
 	ring := mustRing(t, "k1", map[string][]byte{"k1": k1})
-	dk, _ := NewDataKey()
+	dk, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var logged bytes.Buffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("keys", "ring", ring, "dek", dk)
 
@@ -282,7 +306,7 @@ func TestKeysNeverPrinted(t *testing.T) {
 	for _, key := range [][]byte{k1, dk.raw[:]} {
 		for _, enc := range []string{
 			string(key), hex.EncodeToString(key), base64.StdEncoding.EncodeToString(key)[:12],
-			base64.RawURLEncoding.EncodeToString(key)[:12], fmt.Sprint(key[:6])[1:15],
+			base64.RawURLEncoding.EncodeToString(key)[:12], fmt.Sprintf("%v", key[:6])[1:15],
 		} {
 			for _, s := range out {
 				if strings.Contains(s, enc) {
@@ -341,8 +365,14 @@ func TestVaultCachesDataKeys(t *testing.T) {
 
 	// A value under a data key the organization no longer has: one
 	// reload from the store, then a clear error.
-	other, _ := NewDataKey()
-	foreign, _ := other.Seal([]byte("x"), "org_1")
+	other, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.Seal([]byte("x"), "org_1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	base = store.gets.Load()
 	if _, err := v.Open(ctx, "org_1", foreign); !errors.Is(err, ErrDataKeyMismatch) {
 		t.Fatalf("Open = %v, want ErrDataKeyMismatch", err)
@@ -382,8 +412,14 @@ func TestVaultOneDataKeyWhenReplicasRace(t *testing.T) {
 
 func TestVaultOpenWithoutDataKey(t *testing.T) {
 	v := newTestVault(t, mustRing(t, "k1", map[string][]byte{"k1": randomKey(t)}), NewMemoryKeyStore())
-	dk, _ := NewDataKey()
-	sealed, _ := dk.Seal([]byte("x"), "org_1")
+	dk, err := NewDataKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := dk.Seal([]byte("x"), "org_1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := v.Open(t.Context(), "org_1", sealed); !errors.Is(err, ErrDataKeyNotFound) {
 		t.Fatalf("Open = %v, want ErrDataKeyNotFound", err)
 	}
@@ -428,8 +464,14 @@ func BenchmarkOpen(b *testing.B) {
 
 func BenchmarkUnwrap(b *testing.B) {
 	ring := mustRing(b, "k1", map[string][]byte{"k1": randomKey(b)})
-	dk, _ := NewDataKey()
-	wrapped, _ := ring.Wrap("org_1", dk)
+	dk, err := NewDataKey()
+	if err != nil {
+		b.Fatal(err)
+	}
+	wrapped, err := ring.Wrap("org_1", dk)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for b.Loop() {
 		if _, err := ring.Unwrap("org_1", wrapped); err != nil {
 			b.Fatal(err)

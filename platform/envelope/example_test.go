@@ -18,8 +18,14 @@ func Example() {
 	vault := envelope.NewVault(ring, envelope.NewMemoryKeyStore(), envelope.VaultOptions{})
 
 	ctx := context.Background()
-	sealed, _ := vault.Seal(ctx, "org_1", []byte("refresh-token"), "conn_7", "refresh_token")
-	plain, _ := vault.Open(ctx, "org_1", sealed, "conn_7", "refresh_token")
+	sealed, err := vault.Seal(ctx, "org_1", []byte("refresh-token"), "conn_7", "refresh_token")
+	if err != nil {
+		panic(err)
+	}
+	plain, err := vault.Open(ctx, "org_1", sealed, "conn_7", "refresh_token")
+	if err != nil {
+		panic(err)
+	}
 	_, err = vault.Open(ctx, "org_1", sealed, "conn_8", "refresh_token")
 	fmt.Println(string(plain), err)
 	// Output: refresh-token envelope: decryption failed: value altered or opened with other bindings

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -40,7 +39,7 @@ func ParseKeyRing(spec, primary string) (*KeyRing, error) {
 		}
 		key, err := decodeKey(strings.TrimSpace(encoded))
 		if err != nil {
-			return nil, fmt.Errorf("%w: key %q: %v", ErrInvalidKeyRing, id, err)
+			return nil, fmt.Errorf("%w: key %q: %w", ErrInvalidKeyRing, id, err)
 		}
 		keys[id] = key
 	}
@@ -90,7 +89,7 @@ func validKeyID(id string) error {
 		return fmt.Errorf("%w: key id must be 1 to %d characters", ErrInvalidKeyRing, maxKeyIDLen)
 	}
 	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if (c < 'a' || c > 'z') && (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '-' && c != '_' {
 			return fmt.Errorf("%w: key id %q: only letters, digits, - and _", ErrInvalidKeyRing, id)
 		}
 	}
@@ -122,7 +121,7 @@ func (r KeyRing) String() string {
 func (r KeyRing) GoString() string { return r.String() }
 
 // Format shows key ids only, whatever the verb.
-func (r KeyRing) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
+func (r KeyRing) Format(f fmt.State, _ rune) { fmt.Fprint(f, r.String()) }
 
 // LogValue shows key ids only.
 func (r KeyRing) LogValue() slog.Value {
@@ -219,7 +218,7 @@ func (r *KeyRing) Rewrap(orgID, wrapped string) (rewrapped string, changed bool,
 	if err != nil {
 		return "", false, err
 	}
-	if kekID, _ := WrappedKeyID(wrapped); kekID == r.primary {
+	if kekID, err := WrappedKeyID(wrapped); err == nil && kekID == r.primary {
 		return wrapped, false, nil
 	}
 	rewrapped, err = r.Wrap(orgID, dk)

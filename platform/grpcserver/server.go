@@ -317,7 +317,9 @@ func (s *Server) Serve(ctx context.Context, lis net.Listener) error {
 			err = nil
 		}
 	}
-	s.shutdown(stopHealth, healthDone)
+	// ctx is done by now; the shutdown keeps its values (trace, logger
+	// attributes) and runs on its own timeouts.
+	s.shutdown(context.WithoutCancel(ctx), stopHealth, healthDone)
 	return err
 }
 
@@ -327,8 +329,7 @@ func (s *Server) event(name string) {
 	}
 }
 
-func (s *Server) shutdown(stopHealth context.CancelFunc, healthDone <-chan struct{}) {
-	ctx := context.Background()
+func (s *Server) shutdown(ctx context.Context, stopHealth context.CancelFunc, healthDone <-chan struct{}) {
 	s.log.InfoContext(ctx, "shutting down")
 	stopHealth()
 	<-healthDone

@@ -100,7 +100,9 @@ func start(t *testing.T, opts Options, hook func(string)) *harness {
 	t.Cleanup(func() {
 		cancel()
 		close(svc.release)
-		<-done
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 		conn.Close()
 	})
 	return &harness{srv: srv, conn: conn, client: testpb.NewTestServiceClient(conn), health: healthpb.NewHealthClient(conn), svc: svc, cancel: cancel, done: done, logs: logs}
@@ -215,7 +217,7 @@ func waitHealth(t *testing.T, h *harness, service string, want healthpb.HealthCh
 	poll.Until(t, 10*time.Second, func() error {
 		resp, err := h.health.Check(t.Context(), &healthpb.HealthCheckRequest{Service: service})
 		if err != nil || resp.GetStatus() != want {
-			return fmt.Errorf("health of %q is %v (%v), want %v", service, resp.GetStatus(), err, want)
+			return fmt.Errorf("health of %q is %v (%w), want %v", service, resp.GetStatus(), err, want)
 		}
 		return nil
 	})
@@ -319,7 +321,9 @@ func TestShutdownHardStopsAfterTimeout(t *testing.T) {
 	if err := <-inflight; status.Code(err) != codes.Unavailable {
 		t.Fatalf("a call cut off by the hard stop should fail Unavailable, got %v", err)
 	}
-	<-h.done
+	if err := <-h.done; err != nil {
+		t.Fatal(err)
+	}
 	h.done <- nil
 	mu.Lock()
 	defer mu.Unlock()

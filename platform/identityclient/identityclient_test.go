@@ -107,7 +107,11 @@ func startIdentity(t *testing.T) (*fakeIdentity, string) {
 	}
 	srv := grpc.NewServer()
 	identityv1.RegisterIdentityServiceServer(srv, f)
-	go func() { _ = srv.Serve(lis) }()
+	go func() {
+		if err := srv.Serve(lis); err != nil {
+			t.Error(err)
+		}
+	}()
 	t.Cleanup(srv.Stop)
 	return f, lis.Addr().String()
 }
@@ -184,9 +188,18 @@ func TestAuthenticatorWithIdentity(t *testing.T) {
 	}
 
 	// A token of another key is refused.
-	other, _ := authz.NewSigningKey("k2")
-	otherSigner, _ := authz.NewSigner(other)
-	forged, _ := otherSigner.Sign(claims, time.Minute, time.Now())
+	other, err := authz.NewSigningKey("k2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherSigner, err := authz.NewSigner(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := otherSigner.Sign(claims, time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+forged), mUser); kind(err) != apperr.KindUnauthenticated {
 		t.Errorf("a token of an unknown key: %v, want Unauthenticated", err)
 	}
@@ -199,7 +212,10 @@ func TestAuthenticatorWithIdentity(t *testing.T) {
 	if _, err := auth.Authenticate(incoming(authz.ServiceTokenMetadata, "wrong-token-wrong-token-wrong-token", authz.ServiceNameMetadata, "mailbox"), mInternal); kind(err) != apperr.KindUnauthenticated {
 		t.Errorf("a wrong service token: %v, want Unauthenticated", err)
 	}
-	user2, _ := signer.Sign(authz.SessionClaims{UserID: "u2", OrgID: "o1", Role: authz.RoleSuperAdmin, SessionID: "s2"}, time.Minute, time.Now())
+	user2, err := signer.Sign(authz.SessionClaims{UserID: "u2", OrgID: "o1", Role: authz.RoleSuperAdmin, SessionID: "s2"}, time.Minute, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+user2), mInternal); kind(err) != apperr.KindPermissionDenied {
 		t.Errorf("a user on an internal method: %v, want PermissionDenied", err)
 	}

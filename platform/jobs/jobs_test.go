@@ -85,7 +85,9 @@ func TestTransactionalEnqueueOnServiceSchema(t *testing.T) {
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_ = client.Stop(stopCtx)
+		if err := client.Stop(stopCtx); err != nil {
+			t.Error(err)
+		}
 	}()
 
 	// Rolled back: neither row nor job.

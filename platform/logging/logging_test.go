@@ -13,8 +13,14 @@ import (
 func TestTraceIDsOnRecords(t *testing.T) {
 	var buf bytes.Buffer
 	log := New(&buf, "json", slog.LevelInfo, slog.String("service", "identity"))
-	tid, _ := trace.TraceIDFromHex("0102030405060708090a0b0c0d0e0f10")
-	sid, _ := trace.SpanIDFromHex("0102030405060708")
+	tid, err := trace.TraceIDFromHex("0102030405060708090a0b0c0d0e0f10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := trace.SpanIDFromHex("0102030405060708")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.FlagsSampled}))
 	log.InfoContext(ctx, "hello")
 	var rec map[string]any

@@ -137,8 +137,10 @@ func New(o Options) *Client {
 	if o.Provider == "" {
 		o.Provider = "provider"
 	}
-	if o.Transport == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
+	// A program that replaced http.DefaultTransport with another type
+	// keeps its own (a nil Transport sends through it).
+	if base, ok := http.DefaultTransport.(*http.Transport); ok && o.Transport == nil {
+		t := base.Clone()
 		// A provider that accepts the request and never answers would
 		// otherwise hold the caller until its context ends; callers
 		// without a deadline get this safety net.
@@ -260,8 +262,7 @@ func (c *Client) prepareBody(req *http.Request) (replay, error) {
 	// lose, and the request goes out from the copy.
 	_ = req.Body.Close()
 	get := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-	first, _ := get()
-	return replay{first: first, getBody: get, length: int64(len(buf)), replayable: true}, nil
+	return replay{first: io.NopCloser(bytes.NewReader(buf)), getBody: get, length: int64(len(buf)), replayable: true}, nil
 }
 
 func (c *Client) do(ctx context.Context, req *http.Request) (_ *http.Response, attempts int, _ error) {
@@ -317,7 +318,7 @@ func (c *Client) do(ctx context.Context, req *http.Request) (_ *http.Response, a
 				return nil, attempt, fmt.Errorf("providerhttp: %w", ctx.Err())
 			}
 			err = redactError(err)
-			if !unknownOutcomeOK && !(body.replayable && notSent(err)) {
+			if !unknownOutcomeOK && (!body.replayable || !notSent(err)) {
 				return nil, attempt, err
 			}
 			if attempt >= c.maxAttempts {
@@ -343,7 +344,7 @@ func (c *Client) do(ctx context.Context, req *http.Request) (_ *http.Response, a
 			if refused && hasRA && key != "" {
 				c.pause(ctx, key, ra)
 			}
-			if !unknownOutcomeOK && !(body.replayable && refused) {
+			if !unknownOutcomeOK && (!body.replayable || !refused) {
 				return resp, attempt, nil
 			}
 			if hasRA {
@@ -450,7 +451,7 @@ func (c *Client) pause(ctx context.Context, key string, d time.Duration) {
 // be reused, then closes it.
 // A failed read or close only costs the connection's reuse.
 func drain(resp *http.Response) {
-	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+	_, _ = io.CopyN(io.Discard, resp.Body, 64<<10) //nolint:errcheck // a failed read only costs the connection's reuse
 	_ = resp.Body.Close()
 }
 

@@ -21,8 +21,14 @@ func Example() {
 	var logger *slog.Logger
 	prefix := "tandem:" // -redis-prefix
 
-	limiter, _ := ratelimit.NewLimiter(rdb, redisx.ServiceKeys(prefix, "mailbox", "ratelimit-graph"), ratelimit.Limit{Events: 10_000, Per: 10 * time.Minute, Burst: 50})
-	slots, _ := ratelimit.NewSemaphore(rdb, redisx.ServiceKeys(prefix, "mailbox", "concurrency-graph"), 4, 30*time.Second)
+	limiter, err := ratelimit.NewLimiter(rdb, redisx.ServiceKeys(prefix, "mailbox", "ratelimit-graph"), ratelimit.Limit{Events: 10_000, Per: 10 * time.Minute, Burst: 50})
+	if err != nil {
+		panic(err) // a limit that is not positive: a programming error
+	}
+	slots, err := ratelimit.NewSemaphore(rdb, redisx.ServiceKeys(prefix, "mailbox", "concurrency-graph"), 4, 30*time.Second)
+	if err != nil {
+		panic(err)
+	}
 	graph := providerhttp.New(providerhttp.Options{
 		Provider:    "graph",
 		Limiter:     limiter,

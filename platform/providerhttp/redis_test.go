@@ -52,7 +52,10 @@ func newReplicas(t *testing.T, limit *ratelimit.Limit, holders int) (a, b *Clien
 }
 
 func do(t *testing.T, c *Client, ctx context.Context, url, replica string) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("X-Replica", replica)
 	resp, err := c.Do(req)
 	if err != nil {
@@ -180,7 +183,7 @@ func TestRetryAfterPausesOtherReplicas(t *testing.T) {
 	poll.Until(t, 10*time.Second, func() error {
 		ttl, err := rdb.PTTL(t.Context(), redisx.ServiceKeys(prefix, "test", "ratelimit").Key("mbx-1")).Result()
 		if err != nil || ttl <= 100*time.Millisecond {
-			return fmt.Errorf("replica A has not paused the key: its TTL is %s (%v)", ttl, err)
+			return fmt.Errorf("replica A has not paused the key: its TTL is %s (%w)", ttl, err)
 		}
 		return nil
 	})

@@ -2,7 +2,9 @@ package providerhttp
 
 import (
 	"context"
+	"errors"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -50,16 +52,20 @@ type instruments struct {
 func newInstruments(mp metric.MeterProvider) instruments {
 	m := mp.Meter("github.com/tandemhq/tandem/platform/providerhttp")
 	// Instrument creation only fails on an invalid name; ours are
-	// constants, and a nil-safe no-op is what the API returns anyway.
-	attempts, _ := m.Int64Counter("tandem.providerhttp.attempts",
+	// constants, and a usable no-op is what the API returns with the
+	// error. The error still goes to OpenTelemetry's handler.
+	attempts, errA := m.Int64Counter("tandem.providerhttp.attempts",
 		metric.WithDescription("Requests sent to providers, each retry counted."),
 		metric.WithUnit("{request}"))
-	retries, _ := m.Int64Counter("tandem.providerhttp.retries",
+	retries, errR := m.Int64Counter("tandem.providerhttp.retries",
 		metric.WithDescription("Requests sent again, by reason."),
 		metric.WithUnit("{request}"))
-	waits, _ := m.Float64Histogram("tandem.providerhttp.wait.duration",
+	waits, errW := m.Float64Histogram("tandem.providerhttp.wait.duration",
 		metric.WithDescription("Time spent waiting before a request: Retry-After, backoff, or our own rate limit."),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60))
+	if err := errors.Join(errA, errR, errW); err != nil {
+		otel.Handle(err)
+	}
 	return instruments{attempts: attempts, retries: retries, waits: waits}
 }

@@ -29,20 +29,25 @@ func TestTelemetryCarriesNoSecrets(t *testing.T) {
 	clock := newFakeClock()
 	s := &script{clock: clock, responses: []func(http.ResponseWriter){
 		status(429, "Retry-After", "1"),
-		func(w http.ResponseWriter) { _, _ = io.WriteString(w, `{"token":"SECRET-RESPONSE"}`) },
+		func(w http.ResponseWriter) { fmt.Fprint(w, `{"token":"SECRET-RESPONSE"}`) },
 	}}
 	c := newTestClient(clock, Options{Provider: "graph", TracerProvider: tp, MeterProvider: mp, Logger: slogTo(&logs)})
 
 	ctx, parent := tp.Tracer("test").Start(t.Context(), "parent")
 	base := serve(t, s)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1.0/me/sendMail?code=SECRET-QUERY#SECRET-FRAGMENT",
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1.0/me/sendMail?code=SECRET-QUERY#SECRET-FRAGMENT",
 		strings.NewReader(`{"refresh_token":"SECRET-BODY"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Authorization", "Bearer SECRET-TOKEN")
 	resp, err := c.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = io.ReadAll(resp.Body) // ends the attempt's span
+	if _, err := io.ReadAll(resp.Body); err != nil { // ends the attempt's span
+		t.Fatal(err)
+	}
 	_ = resp.Body.Close()
 	parent.End()
 
@@ -51,7 +56,7 @@ func TestTelemetryCarriesNoSecrets(t *testing.T) {
 	for _, sp := range spans.Ended() {
 		seen = append(seen, sp.Name(), sp.Status().Description)
 		for _, a := range sp.Attributes() {
-			seen = append(seen, string(a.Key)+"="+a.Value.Emit())
+			seen = append(seen, string(a.Key)+"="+a.Value.String())
 			if a.Key == "url.full" {
 				urls = append(urls, a.Value.AsString())
 			}

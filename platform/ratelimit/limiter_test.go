@@ -92,8 +92,14 @@ func TestLimiterWaitHoldsCombinedRate(t *testing.T) {
 	a, b := newRedis(t), newRedis(t)
 	prefix := testPrefix(t, a)
 	limit := Limit{Events: 50, Per: time.Second, Burst: 1} // one every 20ms
-	la, _ := NewLimiter(a, prefix, limit)
-	lb, _ := NewLimiter(b, prefix, limit)
+	la, err := NewLimiter(a, prefix, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := NewLimiter(b, prefix, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	const perWorker, workers = 5, 4
 	start := time.Now()
@@ -123,7 +129,10 @@ func TestLimiterWaitHoldsCombinedRate(t *testing.T) {
 func TestLimiterWaitStopsOnContext(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
-	l, _ := NewLimiter(rdb, testPrefix(t, rdb), Limit{Events: 1, Per: time.Hour, Burst: 1})
+	l, err := NewLimiter(rdb, testPrefix(t, rdb), Limit{Events: 1, Per: time.Hour, Burst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := l.Wait(t.Context(), "k"); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +146,10 @@ func TestLimiterWaitStopsOnContext(t *testing.T) {
 func TestLimiterPause(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
-	l, _ := NewLimiter(rdb, testPrefix(t, rdb), Limit{Events: 100, Per: time.Second, Burst: 5})
+	l, err := NewLimiter(rdb, testPrefix(t, rdb), Limit{Events: 100, Per: time.Second, Burst: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	if err := l.Pause(ctx, "mbx", time.Hour); err != nil {
 		t.Fatal(err)
@@ -153,11 +165,11 @@ func TestLimiterPause(t *testing.T) {
 	if err := l.Pause(ctx, "mbx", time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := l.Allow(ctx, "mbx"); d.Allowed || d.RetryAfter <= 59*time.Minute {
-		t.Fatalf("after a shorter pause: %+v", d)
+	if d, err := l.Allow(ctx, "mbx"); err != nil || d.Allowed || d.RetryAfter <= 59*time.Minute {
+		t.Fatalf("after a shorter pause: %+v (err %v)", d, err)
 	}
-	if d, _ := l.Allow(ctx, "other"); !d.Allowed {
-		t.Fatalf("pause leaked to another key: %+v", d)
+	if d, err := l.Allow(ctx, "other"); err != nil || !d.Allowed {
+		t.Fatalf("pause leaked to another key: %+v (err %v)", d, err)
 	}
 }
 
@@ -176,7 +188,10 @@ func TestNewLimiterRejectsInvalidLimits(t *testing.T) {
 
 func BenchmarkLimiterAllow(b *testing.B) {
 	rdb := newRedis(b)
-	l, _ := NewLimiter(rdb, testPrefix(b, rdb), Limit{Events: 1_000_000, Per: time.Second, Burst: 1000})
+	l, err := NewLimiter(rdb, testPrefix(b, rdb), Limit{Events: 1_000_000, Per: time.Second, Burst: 1000})
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := b.Context()
 	b.Run("serial", func(b *testing.B) {
 		for b.Loop() {

@@ -64,8 +64,14 @@ func TestQuotaSharedAcrossReplicas(t *testing.T) {
 	a, b := newRedis(t), newRedis(t)
 	prefix := testPrefix(t, a)
 	w := Window{Max: 30, Length: time.Minute}
-	qa, _ := NewQuota(a, prefix, w)
-	qb, _ := NewQuota(b, prefix, w)
+	qa, err := NewQuota(a, prefix, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qb, err := NewQuota(b, prefix, w)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var taken atomic.Int64
 	var wg sync.WaitGroup
 	for _, q := range []*Quota{qa, qb, qa, qb} {
@@ -92,7 +98,10 @@ func TestQuotaFreesAfterWindow(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
 	const length = 300 * time.Millisecond
-	q, _ := NewQuota(rdb, testPrefix(t, rdb), Window{Max: 3, Length: length, Buckets: 3})
+	q, err := NewQuota(rdb, testPrefix(t, rdb), Window{Max: 3, Length: length, Buckets: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 	start := time.Now()
 	if d, err := q.Take(ctx, "mbx", 3); err != nil || !d.Allowed {
@@ -139,7 +148,10 @@ func TestNewQuotaRejectsInvalid(t *testing.T) {
 
 func BenchmarkQuotaTake(b *testing.B) {
 	rdb := newRedis(b)
-	q, _ := NewQuota(rdb, testPrefix(b, rdb), Window{Max: 1 << 40, Length: 24 * time.Hour, Buckets: 96})
+	q, err := NewQuota(rdb, testPrefix(b, rdb), Window{Max: 1 << 40, Length: 24 * time.Hour, Buckets: 96})
+	if err != nil {
+		b.Fatal(err)
+	}
 	ctx := b.Context()
 	for b.Loop() {
 		if _, err := q.Take(ctx, "k", 1); err != nil {

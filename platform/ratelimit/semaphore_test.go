@@ -24,7 +24,10 @@ func TestSemaphoreSharedAcrossReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sb, _ := NewSemaphore(b, prefix, 2, 5*time.Second)
+	sb, err := NewSemaphore(b, prefix, 2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 
 	r1, err := sa.Acquire(ctx, "mbx")
@@ -49,8 +52,8 @@ func TestSemaphoreSharedAcrossReplicas(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("slot not freed by release: ok=%v, err=%v", ok, err)
 	}
-	if _, ok, _ := sa.TryAcquire(ctx, "mbx"); ok {
-		t.Fatal("double release freed a second slot")
+	if _, ok, err := sa.TryAcquire(ctx, "mbx"); err != nil || ok {
+		t.Fatalf("double release freed a second slot (err %v)", err)
 	}
 	r2()
 	r3()
@@ -60,8 +63,14 @@ func TestSemaphoreBoundsConcurrentHolders(t *testing.T) {
 	t.Parallel()
 	a, b := newRedis(t), newRedis(t)
 	prefix := testPrefix(t, a)
-	sa, _ := NewSemaphore(a, prefix, 2, 5*time.Second)
-	sb, _ := NewSemaphore(b, prefix, 2, 5*time.Second)
+	sa, err := NewSemaphore(a, prefix, 2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := NewSemaphore(b, prefix, 2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var inFlight, peak, done atomic.Int64
 	var wg sync.WaitGroup
@@ -85,7 +94,9 @@ func TestSemaphoreBoundsConcurrentHolders(t *testing.T) {
 					}
 				}
 				// Some real work while holding the slot.
-				_ = a.Ping(t.Context()).Err()
+				if err := a.Ping(t.Context()).Err(); err != nil {
+					t.Error(err)
+				}
 				inFlight.Add(-1)
 				release()
 				done.Add(1)
@@ -106,7 +117,10 @@ func TestSemaphoreLeaseExpiresWhenHolderDies(t *testing.T) {
 	a, b := newRedis(t), newRedis(t)
 	prefix := testPrefix(t, a)
 	const lease = 300 * time.Millisecond
-	sb, _ := NewSemaphore(b, prefix, 2, lease)
+	sb, err := NewSemaphore(b, prefix, 2, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 
 	// Replica A takes both slots and "dies": it runs the acquire script
@@ -142,8 +156,14 @@ func TestSemaphoreLiveHolderKeepsLease(t *testing.T) {
 	// renewal; a shorter one made the test fail for want of CPU, not of a
 	// renewal.
 	const lease = 600 * time.Millisecond
-	sa, _ := NewSemaphore(a, prefix, 1, lease)
-	sb, _ := NewSemaphore(b, prefix, 1, lease)
+	sa, err := NewSemaphore(a, prefix, 1, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, err := NewSemaphore(b, prefix, 1, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := t.Context()
 
 	release, err := sa.Acquire(ctx, "mbx")
@@ -172,7 +192,10 @@ func TestSemaphoreReleaseAfterContextCancelled(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
 	prefix := testPrefix(t, rdb)
-	s, _ := NewSemaphore(rdb, prefix, 1, time.Minute)
+	s, err := NewSemaphore(rdb, prefix, 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	release, err := s.Acquire(ctx, "mbx")
 	if err != nil {
@@ -194,15 +217,18 @@ func TestSemaphoreAcquireIsIdempotentPerHolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, _ := rdb.ZCard(t.Context(), prefix.Key("k")).Result(); n != 1 {
-		t.Fatalf("a retried acquire took %d slots", n)
+	if n, err := rdb.ZCard(t.Context(), prefix.Key("k")).Result(); err != nil || n != 1 {
+		t.Fatalf("a retried acquire took %d slots (err %v)", n, err)
 	}
 }
 
 func TestSemaphoreAcquireStopsOnContext(t *testing.T) {
 	t.Parallel()
 	rdb := newRedis(t)
-	s, _ := NewSemaphore(rdb, testPrefix(t, rdb), 1, time.Minute)
+	s, err := NewSemaphore(rdb, testPrefix(t, rdb), 1, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	release, err := s.Acquire(t.Context(), "k")
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +260,10 @@ func TestSemaphoreFailedReleaseIsLogged(t *testing.T) {
 	}
 	rdb := redis.NewClient(opt)
 	logs := &logtest.Buffer{}
-	s, _ := NewSemaphore(rdb, testPrefix(t, newRedis(t)), 1, time.Minute, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	s, err := NewSemaphore(rdb, testPrefix(t, newRedis(t)), 1, time.Minute, WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
 	release, err := s.Acquire(t.Context(), "k")
 	if err != nil {
 		t.Fatal(err)

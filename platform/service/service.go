@@ -121,8 +121,13 @@ type Runtime struct {
 // Redis. The service then builds its domain, calls NewServer and NewJobs,
 // and Serve. On error, whatever was opened is closed.
 func Start(ctx context.Context, spec Spec, cfg Config, logOut io.Writer) (rt *Runtime, err error) {
-	level, _ := logging.ParseLevel(cfg.LogLevel)
+	level, levelErr := logging.ParseLevel(cfg.LogLevel)
 	log := logging.New(logOut, cfg.LogFormat, level, slog.String("service", spec.Name))
+	if levelErr != nil {
+		// The config loader rejects an unknown level; a caller that built
+		// Config by hand gets info, said once.
+		log.WarnContext(ctx, "logging at info", slog.Any("error", levelErr))
+	}
 	closers := &grpcserver.Closers{}
 	defer func() {
 		if err != nil {

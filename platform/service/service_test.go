@@ -65,7 +65,7 @@ func TestServiceLifecycle(t *testing.T) {
 	poll.Until(t, 10*time.Second, func() error {
 		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
-			return fmt.Errorf("health is %v (%v), want SERVING; logs:\n%s", resp.GetStatus(), err, logs.String())
+			return fmt.Errorf("health is %v (%w), want SERVING; logs:\n%s", resp.GetStatus(), err, logs.String())
 		}
 		return nil
 	})

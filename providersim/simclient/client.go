@@ -23,10 +23,10 @@ type Client struct {
 }
 
 // New returns a client for the simulator at baseURL (either port). A nil
-// httpClient means http.DefaultClient.
+// httpClient means one with a 30-second timeout.
 func New(baseURL string, httpClient *http.Client) *Client {
 	if httpClient == nil {
-		httpClient = http.DefaultClient
+		httpClient = &http.Client{Timeout: 30 * time.Second}
 	}
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: httpClient}
 }
@@ -70,8 +70,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		var e struct {
 			Error string `json:"error"`
 		}
-		_ = json.Unmarshal(data, &e)
-		if e.Error == "" {
+		if err := json.Unmarshal(data, &e); err != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(data))
 		}
 		return &Error{Status: resp.StatusCode, Message: e.Error}

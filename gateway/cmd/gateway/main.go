@@ -44,7 +44,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	level, _ := logging.ParseLevel(cfg.LogLevel)
+	level, err := logging.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return err
+	}
 	log := logging.New(out, cfg.LogFormat, level, slog.String("service", "gateway"))
 
 	shutdownTelemetry, err := telemetry.Setup(ctx, telemetry.Config{ServiceName: "tandem-gateway", ServiceVersion: version, OTLPEndpoint: cfg.OTLPEndpoint, Insecure: cfg.OTLPInsecure})

@@ -43,12 +43,12 @@ func (r *Routes) Register(g *rest.Gateway) {
 	g.HandlePlain("GET /app/auth/complete", http.HandlerFunc(r.complete))
 }
 
-func (r *Routes) ctx(req *http.Request) (context.Context, context.CancelFunc) {
-	t := r.Timeout
-	if t <= 0 {
-		t = 15 * time.Second
+// timeout bounds each call to identity: r.Timeout, 15s by default.
+func (r *Routes) timeout() time.Duration {
+	if r.Timeout <= 0 {
+		return 15 * time.Second
 	}
-	return context.WithTimeout(req.Context(), t)
+	return r.Timeout
 }
 
 func bindingHash(v string) []byte {
@@ -87,7 +87,7 @@ func (r *Routes) start(w http.ResponseWriter, req *http.Request) {
 		binding = r.Binding.issue()
 	}
 	http.SetCookie(w, r.Binding.cookie(binding))
-	ctx, cancel := r.ctx(req)
+	ctx, cancel := context.WithTimeout(req.Context(), r.timeout())
 	defer cancel()
 	resp, err := r.Identity.BeginAuthorization(ctx, &identityv1.BeginAuthorizationRequest{
 		Flow: q.Get("flow"), Ticket: q.Get("ticket"), LoginHint: q.Get("login_hint"), BrowserBindingHash: bindingHash(binding),
@@ -107,7 +107,7 @@ func (r *Routes) callback(kind string) http.HandlerFunc {
 		if v, ok := r.Binding.value(req, bindingTTL); ok {
 			hash = bindingHash(v)
 		}
-		ctx, cancel := r.ctx(req)
+		ctx, cancel := context.WithTimeout(req.Context(), r.timeout())
 		defer cancel()
 		resp, err := r.Identity.CompleteAuthorization(ctx, &identityv1.CompleteAuthorizationRequest{
 			Callback: kind, State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"),
@@ -143,7 +143,7 @@ var page = template.Must(template.New("outcome").Parse(`<!doctype html>
 // shows the outcome. Session tokens are not shown; a real frontend keeps
 // them.
 func (r *Routes) complete(w http.ResponseWriter, req *http.Request) {
-	ctx, cancel := r.ctx(req)
+	ctx, cancel := context.WithTimeout(req.Context(), r.timeout())
 	defer cancel()
 	data := struct {
 		Outcome, Message, AdminConsentURL, Error string

@@ -64,10 +64,23 @@ func serve(t *testing.T, publicURL string) (*httptest.Server, *fakeIdentity) {
 	return srv, id
 }
 
+// reply is a response read whole, its body closed.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+	Body       []byte
+	cookies    []*http.Cookie
+}
+
+func (r reply) Cookies() []*http.Cookie { return r.cookies }
+
 // get sends a request carrying cookies and does not follow redirects.
-func get(t *testing.T, url string, cookies ...*http.Cookie) *http.Response {
+func get(t *testing.T, url string, cookies ...*http.Cookie) reply {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range cookies {
 		req.AddCookie(c)
 	}
@@ -75,8 +88,12 @@ func get(t *testing.T, url string, cookies ...*http.Cookie) *http.Response {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reply{StatusCode: resp.StatusCode, Header: resp.Header, Body: body, cookies: resp.Cookies()}
 }
 
 func hash(v string) []byte {
@@ -84,7 +101,7 @@ func hash(v string) []byte {
 	return h[:]
 }
 
-func setCookie(t *testing.T, resp *http.Response) *http.Cookie {
+func setCookie(t *testing.T, resp reply) *http.Cookie {
 	t.Helper()
 	for _, c := range resp.Cookies() {
 		if strings.Contains(c.Name, "tandem_oauth_binding") {
@@ -185,7 +202,7 @@ func TestStartPassesTheFrontendsCodeChallenge(t *testing.T) {
 		{"code_challenge_method=S256", "code_challenge"},
 	} {
 		resp := get(t, srv.URL+"/oauth/microsoft/start?flow=sign_in&"+c.query)
-		body, _ := io.ReadAll(resp.Body)
+		body := resp.Body
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), `"field":"`+c.field+`"`) {
 			t.Errorf("%s: %d %s", c.query, resp.StatusCode, body)
 		}

@@ -195,7 +195,7 @@ func bodyError(md protoreflect.MessageDescriptor, raw json.RawMessage, path stri
 			}
 			return requestError{Field: join(path, strings.ToValidUTF8(k, "\uFFFD")), Description: "is not a field of this request"}, true
 		}
-		key, _ := json.Marshal(k)
+		key, _ := json.Marshal(k) //nolint:errcheck // a string always encodes (invalid UTF-8 is replaced)
 		one := append(append(append([]byte("{"), key...), ':'), obj[k]...)
 		if err := opts.Unmarshal(append(one, '}'), dynamicpb.NewMessage(md)); err == nil {
 			continue

@@ -36,7 +36,9 @@ func identityGateway(t *testing.T) (*httptest.Server, *logtest.Buffer) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ctx, lis)
+		if err := srv.Serve(ctx, lis); err != nil {
+			t.Error(err)
+		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	logs := &logtest.Buffer{}
@@ -53,15 +55,20 @@ func identityGateway(t *testing.T) (*httptest.Server, *logtest.Buffer) {
 
 func send(t *testing.T, method, url, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	var b bytes.Buffer
-	_, _ = b.ReadFrom(resp.Body)
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, b.Bytes()
 }
 

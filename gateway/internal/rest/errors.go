@@ -108,7 +108,7 @@ func writeBody(w http.ResponseWriter, body ErrorBody) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(body.Error.Code)
-	_ = json.NewEncoder(w).Encode(body)
+	_ = json.NewEncoder(w).Encode(body) //nolint:errcheck // ErrorBody always encodes; a failed write means the client has gone
 }
 
 // handleError is grpc-gateway's error hook. An InvalidArgument from a

@@ -235,9 +235,10 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	res := Readiness{Status: "ready", Services: map[string]string{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	ctx := r.Context()
 	for name, conn := range g.conns {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(r.Context(), g.opts.ReadyTimeout)
+			ctx, cancel := context.WithTimeout(ctx, g.opts.ReadyTimeout)
 			defer cancel()
 			st := "UNREACHABLE"
 			resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
@@ -271,7 +272,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) //nolint:errcheck // its values (Readiness, a string map) always encode; a failed write means the client has gone
 }
 
 func allowHeaders(allowed []string) runtime.HeaderMatcherFunc {

@@ -66,7 +66,9 @@ func startService(t *testing.T, addr string) (string, func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = srv.Serve(ctx, lis)
+		if err := srv.Serve(ctx, lis); err != nil {
+			t.Error(err)
+		}
 	}()
 	var once bool
 	stop := func() {
@@ -96,7 +98,7 @@ func registerEcho(_ context.Context, mux *runtime.ServeMux, conn *grpc.ClientCon
 			runtime.HTTPError(ctx, mux, &runtime.JSONPb{}, w, r, err)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"metadata": resp.GetUsername()})
+		_ = json.NewEncoder(w).Encode(map[string]string{"metadata": resp.GetUsername()}) //nolint:errcheck // a short body fails the test's decode
 	})
 }
 
@@ -112,18 +114,28 @@ func newGateway(t *testing.T, ups ...Upstream) *httptest.Server {
 	return srv
 }
 
+// testClient is the tests' HTTP client: a gateway that hangs fails the
+// test instead of holding it until the test binary's timeout.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
 func post(t *testing.T, url string, headers map[string]string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url, nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, body
 }
 
@@ -185,7 +197,9 @@ func TestOnlyAllowListedHeadersAreForwarded(t *testing.T) {
 		t.Fatalf("status %d: %s", code, body)
 	}
 	var got map[string]string
-	_ = json.Unmarshal(body, &got)
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
 	md := got["metadata"]
 	for _, want := range []string{"authorization", "idempotency-key"} {
 		if !strings.Contains(md, want) {
@@ -201,12 +215,15 @@ func TestOnlyAllowListedHeadersAreForwarded(t *testing.T) {
 
 func TestUnknownRouteUsesErrorShape(t *testing.T) {
 	gw := newGateway(t)
-	resp, err := http.Get(gw.URL + "/v1/nothing-here")
+	resp, err := testClient.Get(gw.URL + "/v1/nothing-here")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if e := decodeError(t, body); resp.StatusCode != 404 || e.Status != "NOT_FOUND" {
 		t.Fatalf("status %d: %s", resp.StatusCode, body)
 	}
@@ -214,7 +231,7 @@ func TestUnknownRouteUsesErrorShape(t *testing.T) {
 
 func readiness(t *testing.T, url string) (int, Readiness) {
 	t.Helper()
-	resp, err := http.Get(url + "/readyz")
+	resp, err := testClient.Get(url + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,17 +277,20 @@ func TestReadyzFollowsUpstreams(t *testing.T) {
 
 func TestHealthzAndOpenAPI(t *testing.T) {
 	gw := newGateway(t, Upstream{Name: "identity", Addr: "127.0.0.1:1"})
-	resp, err := http.Get(gw.URL + "/healthz")
+	resp, err := testClient.Get(gw.URL + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	resp, err = http.Get(gw.URL + "/openapi.json")
+	resp, err = testClient.Get(gw.URL + "/openapi.json")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if resp.StatusCode != 200 || !strings.Contains(string(body), "swagger") {
 		t.Fatalf("openapi: %d %s", resp.StatusCode, body)
 	}
@@ -283,16 +303,19 @@ func TestPlainRoutesSitBesideTheAPI(t *testing.T) {
 	}
 	defer g.Close()
 	g.HandlePlain("GET /oauth/microsoft/callback", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.WriteString(w, "callback:"+r.URL.Query().Get("state"))
+		fmt.Fprint(w, "callback:"+r.URL.Query().Get("state"))
 	}))
 	srv := httptest.NewServer(g.Handler())
 	defer srv.Close()
-	resp, err := http.Get(srv.URL + "/oauth/microsoft/callback?state=s1")
+	resp, err := testClient.Get(srv.URL + "/oauth/microsoft/callback?state=s1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if string(body) != "callback:s1" {
 		t.Fatalf("got %q", body)
 	}
@@ -309,35 +332,41 @@ func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
 	gw := httptest.NewServer(g.Handler())
 	t.Cleanup(gw.Close)
 
-	preflight := func(origin string) *http.Response {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodOptions, gw.URL+"/v1/echo/ok", nil)
+	preflight := func(origin string) (int, http.Header) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodOptions, gw.URL+"/v1/echo/ok", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Origin", origin)
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type, idempotency-key")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
-	resp := preflight("https://app.example.com")
-	if resp.StatusCode/100 != 2 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
-		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "idempotency-key") ||
-		resp.Header.Get("Access-Control-Allow-Credentials") != "" {
-		t.Fatalf("preflight from the frontend: %d %v", resp.StatusCode, resp.Header)
+	status, header := preflight("https://app.example.com")
+	if status/100 != 2 || header.Get("Access-Control-Allow-Origin") != "https://app.example.com" ||
+		!strings.Contains(strings.ToLower(header.Get("Access-Control-Allow-Headers")), "idempotency-key") ||
+		header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Fatalf("preflight from the frontend: %d %v", status, header)
 	}
-	if resp := preflight("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("preflight from another origin was allowed: %v", resp.Header)
+	if _, header := preflight("https://evil.example"); header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin was allowed: %v", header)
 	}
 
 	code, body := post(t, gw.URL+"/v1/echo/ok", map[string]string{"Origin": "https://app.example.com"})
 	if code != http.StatusOK {
 		t.Fatalf("a call from the frontend: %d %s", code, body)
 	}
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, gw.URL+"/v1/echo/ok", nil)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, gw.URL+"/v1/echo/ok", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Origin", "https://app.example.com")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,9 +377,12 @@ func TestCORSAllowsOnlyConfiguredOrigins(t *testing.T) {
 
 	// Without configured origins the gateway sends no CORS headers at all.
 	plain := newGateway(t, Upstream{Name: "echo", Addr: addr, Register: registerEcho})
-	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, plain.URL+"/v1/echo/ok", nil)
+	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, plain.URL+"/v1/echo/ok", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Origin", "https://app.example.com")
-	resp, err = http.DefaultClient.Do(req)
+	resp, err = testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +408,12 @@ func TestDrainTurnsReadyzUnavailable(t *testing.T) {
 		t.Fatalf("after Drain: %d %+v", code, r)
 	}
 	// Requests are still served while draining.
-	if resp, err := http.Get(gw.URL + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz while draining: %v %v", resp, err)
+	resp, err := testClient.Get(gw.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("healthz while draining: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz while draining: %d", resp.StatusCode)
 	}
 }

@@ -71,7 +71,7 @@ func readBody(w http.ResponseWriter, r *http.Request, l routeLimits) bool {
 	deadline := rc.SetReadDeadline(time.Now().Add(l.bodyTimeout)) == nil
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.maxBody))
 	if deadline {
-		_ = rc.SetReadDeadline(time.Time{}) // cannot fail where setting it did not
+		_ = rc.SetReadDeadline(time.Time{}) //nolint:errcheck // cannot fail where setting it did not
 	}
 	var tooLarge *http.MaxBytesError
 	var netErr net.Error

@@ -14,14 +14,20 @@ import (
 
 func postBody(t *testing.T, url string, body io.Reader) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url, body)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, b
 }
 
@@ -111,7 +117,10 @@ func TestStalledBodyTimesOut(t *testing.T) {
 		t.Fatalf("no answer to a stalled body: %v", err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if e := decodeError(t, body); resp.StatusCode != http.StatusRequestTimeout || e.Code != http.StatusRequestTimeout {
 		t.Fatalf("want 408, got %d %s", resp.StatusCode, body)
 	}
@@ -127,7 +136,10 @@ func TestServerHasTimeouts(t *testing.T) {
 	if s.ReadHeaderTimeout <= 0 || s.WriteTimeout != 7*time.Second || s.IdleTimeout != 9*time.Second || s.MaxHeaderBytes <= 0 || s.Handler == nil {
 		t.Fatalf("server: %+v", s)
 	}
-	d, _ := New(t.Context(), Options{})
+	d, err := New(t.Context(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(d.Close)
 	if s := d.Server(); s.WriteTimeout != DefaultWriteTimeout || s.IdleTimeout != DefaultIdleTimeout {
 		t.Fatalf("default timeouts: write %v idle %v", s.WriteTimeout, s.IdleTimeout)

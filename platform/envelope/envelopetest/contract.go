@@ -48,8 +48,8 @@ func TestDataKeyStore(t *testing.T, newStore func(t *testing.T) envelope.DataKey
 		if err := s.PutWrapped(t.Context(), org, "edk.second"); !errors.Is(err, envelope.ErrDataKeyExists) {
 			t.Fatalf("second PutWrapped: %v, want ErrDataKeyExists", err)
 		}
-		if got, _ := s.GetWrapped(t.Context(), org); got != "edk.first" {
-			t.Fatalf("key overwritten: %q", got)
+		if got, err := s.GetWrapped(t.Context(), org); err != nil || got != "edk.first" {
+			t.Fatalf("key overwritten: %q (err %v)", got, err)
 		}
 	})
 
@@ -94,8 +94,8 @@ func TestDataKeyStore(t *testing.T, newStore func(t *testing.T) envelope.DataKey
 		if err := r.ReplaceWrapped(t.Context(), org, "edk.a", "edk.b"); err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.GetWrapped(t.Context(), org); got != "edk.b" {
-			t.Fatalf("after replace: %q", got)
+		if got, err := s.GetWrapped(t.Context(), org); err != nil || got != "edk.b" {
+			t.Fatalf("after replace: %q (err %v)", got, err)
 		}
 	})
 }

@@ -175,7 +175,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel))
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	app := providersim.DefaultApp()
 	app.ClientID, app.ClientSecret, app.RedirectURIs = c.ClientID, c.ClientSecret, c.redirectURIs()
@@ -209,8 +211,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if err := printBanner(ctx, stdout, sim, app); err != nil {
-		_ = sim.Close()
-		return err
+		return errors.Join(err, sim.Shutdown(context.WithoutCancel(ctx)))
 	}
 	if _, err := stdout.Write(ashbyBanner.Bytes()); err != nil {
 		_ = sim.Close()
@@ -218,7 +219,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	<-ctx.Done()
 	log.Info("stopping")
-	return sim.Close()
+	return sim.Shutdown(context.WithoutCancel(ctx))
 }
 
 func printBanner(ctx context.Context, w io.Writer, sim *providersim.Sim, app simclient.App) error {

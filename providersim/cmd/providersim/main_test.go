@@ -37,7 +37,10 @@ func TestParseConfigFlagsAndEnvironment(t *testing.T) {
 	if strings.Contains(c.String(), "tandem-local-secret") || strings.Contains(c.String(), "=s ") {
 		t.Errorf("secret printed: %s", c)
 	}
-	c, _ = parseConfig(nil, env(map[string]string{"TANDEM_SIM_REDIRECT_URIS": "http://a.example/cb, http://b.example/cb"}), &stderr)
+	c, err = parseConfig(nil, env(map[string]string{"TANDEM_SIM_REDIRECT_URIS": "http://a.example/cb, http://b.example/cb"}), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(c.redirectURIs()) != 4 {
 		t.Errorf("env redirect URIs %v", c.redirectURIs())
 	}
@@ -106,7 +109,7 @@ func TestRunPrintsURLsAndDemoUsersAndStops(t *testing.T) {
 	if base == nil {
 		t.Fatalf("no base URL in %s", banner)
 	}
-	resp, err := http.Get(base[1] + "/organizations/v2.0/.well-known/openid-configuration")
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(base[1] + "/organizations/v2.0/.well-known/openid-configuration")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("discovery: %v %v", resp, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -183,8 +184,7 @@ func (s *Service) sendMail(req *request) *graphError {
 	}
 	m := &message{bodyType: "text", importance: "normal"}
 	save := true
-	ct, _, _ := mime.ParseMediaType(req.r.Header.Get("Content-Type"))
-	if ct == "text/plain" {
+	if mediaType(req.r.Header.Get("Content-Type")) == "text/plain" {
 		if e := parseMIME(m, raw); e != nil {
 			return e
 		}
@@ -243,10 +243,13 @@ func parseMIME(m *message, raw []byte) *graphError {
 	if err != nil {
 		return badRequest("ErrorMimeContentInvalid", "The MIME content is not valid.")
 	}
-	body, _ := io.ReadAll(msg.Body)
+	body, err := io.ReadAll(msg.Body)
+	if err != nil {
+		return badRequest("ErrorMimeContentInvalid", "The MIME content is not valid.")
+	}
 	m.subject = msg.Header.Get("Subject")
 	m.body = string(body)
-	if ct, _, _ := mime.ParseMediaType(msg.Header.Get("Content-Type")); ct == "text/html" {
+	if mediaType(msg.Header.Get("Content-Type")) == "text/html" {
 		m.bodyType = "html"
 	}
 	for name, dst := range map[string]*[]address{"To": &m.to, "Cc": &m.cc, "Bcc": &m.bcc} {
@@ -774,4 +777,15 @@ func (s *Service) getFolder(req *request) *graphError {
 		{"@odata.context", s.base + "/v1.0/$metadata#users('" + req.person.ID + "')/mailFolders/$entity"},
 	}, s.folderJSON(f)...))
 	return nil
+}
+
+// mediaType is a Content-Type's media type, lower case; "" when the header
+// is missing or does not parse. Bad parameters still give the type, as
+// mime.ParseMediaType does.
+func mediaType(header string) string {
+	mt, _, err := mime.ParseMediaType(header)
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
+		return ""
+	}
+	return mt
 }

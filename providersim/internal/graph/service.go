@@ -87,7 +87,10 @@ func New(cfg Config) *Service {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		client = &http.Client{}
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			client.Transport = t.Clone()
+		}
 	}
 	s := &Service{
 		clock:    cfg.Clock,

@@ -68,7 +68,7 @@ func (s *Service) checkNotificationURL(field, raw string) *graphError {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return invalidSub("Invalid " + field + "='" + raw + "'.")
 	}
-	if u.Scheme == "http" && !(s.allowHTTPLoopback && isLoopback(u.Hostname())) {
+	if u.Scheme == "http" && (!s.allowHTTPLoopback || !isLoopback(u.Hostname())) {
 		return invalidSub(strings.ToUpper(field[:1]) + field[1:] + " scheme='http' is not supported.")
 	}
 	return nil
@@ -351,7 +351,7 @@ func (s *Service) dispatch(events []event) {
 				{"clientState", nullable(sub.clientState)},
 				{"tenantId", sub.tenantID},
 			}
-			payload, _ := json.Marshal(item)
+			payload, _ := json.Marshal(item) //nolint:errcheck // strings, times and nested obj: always encodes
 			out = append(out, pendingNotification{"change", sub.id, sub.notificationURL, payload})
 		}
 	}
@@ -396,7 +396,7 @@ func (s *Service) TriggerLifecycle(id, lifecycleEvent string) error {
 	}
 	target := sub.lifecycleURL
 	s.mu.Unlock()
-	payload, _ := json.Marshal(item)
+	payload, _ := json.Marshal(item) //nolint:errcheck // strings and nested obj: always encodes
 	s.counters.Inc("graph.lifecycle", "graph.lifecycle/"+lifecycleEvent)
 	s.notifier.enqueue("lifecycle", id, target, payload)
 	return nil

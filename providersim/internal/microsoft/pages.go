@@ -155,5 +155,5 @@ func renderPage(w http.ResponseWriter, status int, d pageData) {
 	if name == "admin-consent" {
 		name = "consent"
 	}
-	_ = pages.ExecuteTemplate(w, name, d)
+	_ = pages.ExecuteTemplate(w, name, d) //nolint:errcheck // fixed templates, each rendered by the tests; a failed write means the browser left
 }

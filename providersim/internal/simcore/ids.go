@@ -43,7 +43,7 @@ func (g *IDs) Read(stream string, b []byte) {
 		r = rand.NewChaCha8(sha256.Sum256(append(s[:], stream...)))
 		g.streams[stream] = r
 	}
-	_, _ = r.Read(b)
+	_, _ = r.Read(b) //nolint:errcheck // ChaCha8.Read always fills b and returns nil
 }
 
 // GUID returns a version-4 style GUID in lower case, as Microsoft prints them.

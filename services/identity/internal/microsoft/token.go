@@ -126,7 +126,7 @@ func (t TokenResponse) String() string {
 func (t TokenResponse) GoString() string { return t.String() }
 
 // Format shows everything but the tokens, whatever the verb.
-func (t TokenResponse) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
+func (t TokenResponse) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 
 // LogValue shows everything but the tokens.
 func (t TokenResponse) LogValue() slog.Value {
@@ -278,7 +278,7 @@ type errorJSON struct {
 
 func decodeError(resp *http.Response, data []byte) error {
 	var ej errorJSON
-	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")) //nolint:errcheck // an unparsable type leaves mt empty: maybe JSON, tried below
 	if (mt == "application/json" || mt == "") && json.Unmarshal(data, &ej) == nil && ej.Error != "" {
 		return &GrantError{
 			Code:          ej.Error,

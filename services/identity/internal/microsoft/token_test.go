@@ -194,7 +194,9 @@ func TestRefreshRefusals(t *testing.T) {
 				}
 				t.Cleanup(func() {
 					off := false
-					_, _ = f.ctl.UpdateUser(ctx, upn, simclient.UserUpdate{RequireMFA: &off})
+					if _, err := f.ctl.UpdateUser(ctx, upn, simclient.UserUpdate{RequireMFA: &off}); err != nil {
+						t.Error(err)
+					}
 				})
 			},
 			code: "interaction_required", aadsts: 50076, permanent: true,

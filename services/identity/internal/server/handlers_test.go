@@ -89,11 +89,11 @@ func TestHandlersTranslate(t *testing.T) {
 	}
 	// An API token is no one: GetMe has the organization only.
 	me, err := s.GetMe(as(authz.Principal{Kind: authz.KindAPIToken, OrgID: "org", TokenID: "t", Role: authz.RoleMember}), &identityv1.GetMeRequest{})
-	if err != nil || me.GetOrganization().GetId() != "org" || me.User != nil {
+	if err != nil || me.GetOrganization().GetId() != "org" || me.GetUser() != nil {
 		t.Fatalf("GetMe as a token: %v, %v", me, err)
 	}
 	res, err := s.ExchangeLoginCode(context.Background(), &identityv1.ExchangeLoginCodeRequest{Code: "c"})
-	if err != nil || res.GetUser().GetId() != "u1" || res.GetSession().GetAccessToken() != "at" || res.Organization != nil || res.Connection != nil {
+	if err != nil || res.GetUser().GetId() != "u1" || res.GetSession().GetAccessToken() != "at" || res.GetOrganization() != nil || res.GetConnection() != nil {
 		t.Fatalf("ExchangeLoginCode: %v, %v", res, err)
 	}
 	// Without a caller the handlers refuse before calling the domain.

@@ -309,8 +309,8 @@ func TestReplicasShareOneSigningKey(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if recs, _ := replicas[0].store.SigningKeys(ctx); len(recs) != 1 {
-		t.Fatalf("%d signing keys after use, want 1", len(recs))
+	if recs, err := replicas[0].store.SigningKeys(ctx); err != nil || len(recs) != 1 {
+		t.Fatalf("%d signing keys after use, want 1 (err %v)", len(recs), err)
 	}
 }
 

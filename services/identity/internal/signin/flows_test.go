@@ -65,7 +65,9 @@ func TestBeginValidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	su, _ = url.Parse(start)
+	if su, err = url.Parse(start); err != nil {
+		t.Fatal(err)
+	}
 	_, err = e.flows.Begin(ctx, signin.BeginRequest{Ticket: su.Query().Get("ticket"), BindingHash: br.binding})
 	wantKind(t, "a ticket of an unknown flow", err, apperr.ErrInvalidArgument, "ticket")
 }

@@ -57,8 +57,8 @@ func TestAPITokens(t *testing.T) {
 	}
 	_, err = st.APITokenByHash(ctx, hash("tok-1"))
 	wantErr(t, "a revoked token by hash", err, postgres.ErrNotFound)
-	if list, _ := st.APITokens(ctx, org.ID); len(list) != 2 {
-		t.Fatalf("revoked tokens stay listed: %+v", list)
+	if list, err := st.APITokens(ctx, org.ID); err != nil || len(list) != 2 {
+		t.Fatalf("revoked tokens stay listed: %+v (err %v)", list, err)
 	}
 }
 

@@ -94,7 +94,7 @@ func TestRotateSession_RefusesEndedSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ended) != 2 || !(ended[0] == s1.ID && ended[1] == s2.ID || ended[0] == s2.ID && ended[1] == s1.ID) {
+	if len(ended) != 2 || (ended[0] != s1.ID || ended[1] != s2.ID) && (ended[0] != s2.ID || ended[1] != s1.ID) {
 		t.Fatalf("RemoveUser ended %v, want %s and %s", ended, s1.ID, s2.ID)
 	}
 	_, _, err = st.RotateSession(ctx, hash("u1"), hash("x3"), now, now.Add(time.Hour), time.Time{})
@@ -146,7 +146,10 @@ func TestDeleteEndedSessions(t *testing.T) {
 	}
 	ids := func(sql string) []string {
 		t.Helper()
-		rows, _ := pool.Query(ctx, sql)
+		rows, err := pool.Query(ctx, sql)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
 		if err != nil {
 			t.Fatal(err)

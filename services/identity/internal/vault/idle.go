@@ -126,7 +126,7 @@ func (w *RefreshIdleWorker) Work(ctx context.Context, job *river.Job[RefreshIdle
 	}
 	// Every task returns nil (its failure is counted and logged above), so
 	// Wait has no error to report.
-	_ = g.Wait()
+	_ = g.Wait() //nolint:errcheck // every task returns nil; failures are counted and logged above
 	w.log.InfoContext(ctx, "idle connections refreshed",
 		"listed", len(refs), "refreshed", refreshed.Load(), "reconnect_required", reconnect.Load(), "failed", failed.Load())
 	return ctx.Err()

@@ -39,7 +39,8 @@ func (v *Vault) sharedRefresh(ctx context.Context, orgID, connID, seen string, f
 		if r.Err != nil {
 			return Token{}, r.Err
 		}
-		return r.Val.(Token), nil
+		tok, _ := r.Val.(Token) // what coordinate returned
+		return tok, nil
 	case <-ctx.Done():
 		return Token{}, fmt.Errorf("vault: waiting for a token refresh: %w", ctx.Err())
 	}

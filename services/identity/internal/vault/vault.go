@@ -41,7 +41,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"time"
 
@@ -77,7 +76,7 @@ func (c Credentials) String() string {
 func (c Credentials) GoString() string { return c.String() }
 
 // Format shows everything but the tokens, whatever the verb.
-func (c Credentials) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
+func (c Credentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // LogValue shows everything but the tokens.
 func (c Credentials) LogValue() slog.Value {
@@ -99,7 +98,7 @@ func (t Token) String() string {
 func (t Token) GoString() string { return t.String() }
 
 // Format shows the expiry only, whatever the verb.
-func (t Token) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
+func (t Token) Format(f fmt.State, _ rune) { fmt.Fprint(f, t.String()) }
 
 // LogValue shows the expiry only.
 func (t Token) LogValue() slog.Value { return slog.GroupValue(slog.Time("expires_at", t.ExpiresAt)) }
