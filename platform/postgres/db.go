@@ -130,13 +130,12 @@ func (r *retriedRows) Next() bool {
 			r.seen = true
 			return true
 		}
-		if r.seen || !r.db.retry(r.ctx, r.Rows.Err(), true, r.attempt) {
+		if r.seen || !r.db.retry(r.ctx, r.Err(), true, r.attempt) {
 			return false
 		}
-		r.Rows.Close()
+		r.Close()
 		r.attempt++
-		// On failure pgxpool returns rows that hold the error.
-		r.Rows, _ = r.db.pool.Query(r.ctx, r.sql, r.args...)
+		r.Rows, _ = r.db.pool.Query(r.ctx, r.sql, r.args...) //nolint:errcheck // on failure pgxpool returns rows holding the error: the next round's Next is false and Err tells it
 	}
 }
 

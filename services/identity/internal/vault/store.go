@@ -104,7 +104,12 @@ func (v *Vault) load(ctx context.Context, orgID, connID string) (record, error) 
 		return v.reload(ctx, orgID, connID)
 	}
 	// Absent in records written before versions: 0.
-	version, _ := strconv.ParseInt(str(vals[3]), 10, 64)
+	var version int64
+	if s := str(vals[3]); s != "" {
+		if version, err = strconv.ParseInt(s, 10, 64); err != nil {
+			return record{}, &storeError{"reading the credentials' version", err}
+		}
+	}
 	c, err := v.opened(ctx, orgID, connID, sealed)
 	if err != nil {
 		return record{}, err
