@@ -53,18 +53,25 @@ func TestIdentity_LoginCodeIsRedeemedOnlyByItsBrowser(t *testing.T) {
 // parameters that are not UTF-8, undecodable JSON (issue 8, items 4, 7, 8).
 func TestGateway_BadRequestsAnswerTheStableShape(t *testing.T) {
 	s := stack.Start(t, binDir, stack.Options{})
+	client := &http.Client{Timeout: 30 * time.Second}
 	do := func(method, path string, body []byte) (int, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, method, s.GatewayURL+path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, method, s.GatewayURL+path, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatalf("%s %s: read the answer: %v", method, path, err)
+		}
 		return resp.StatusCode, string(b)
 	}
 	big := append(append([]byte(`{"code":"`), bytes.Repeat([]byte("a"), 2<<20)...), '"', '}')
