@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandemhq/tandem/e2e/stack"
 )
@@ -21,7 +22,7 @@ import (
 // status it declares.
 func TestOpenAPIDocumentIsWhatTheGatewayServes(t *testing.T) {
 	s := stack.Start(t, binDir, stack.Options{})
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	var v2 struct {
 		Swagger string `json:"swagger"`
@@ -70,17 +71,17 @@ func TestOpenAPIDocumentIsWhatTheGatewayServes(t *testing.T) {
 				t.Fatalf("%s: %v", at, err)
 			}
 			raw, err := io.ReadAll(resp.Body)
-			if err != nil {
-				t.Fatal(err)
-			}
 			resp.Body.Close()
+			if err != nil {
+				t.Fatalf("%s: read the answer: %v", at, err)
+			}
 			var e struct {
 				Error struct {
 					Status  string `json:"status"`
 					Message string `json:"message"`
 				} `json:"error"`
 			}
-			_ = json.Unmarshal(raw, &e) //nolint:errcheck // not every route answers JSON; e stays empty then
+			_ = json.Unmarshal(raw, &e) //nolint:errcheck // not every route answers JSON; a body that is not leaves e empty, which the checks below read as not the error shape
 			if resp.StatusCode == http.StatusNotFound && e.Error.Message == "no such route" {
 				t.Errorf("%s is documented but not served", at)
 				continue
@@ -114,7 +115,7 @@ func getJSON(t *testing.T, c *http.Client, url string, v any) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("GET %s: read the answer: %v", url, err)
 	}
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("GET %s: %d %s %.200s", url, resp.StatusCode, resp.Header.Get("Content-Type"), b)

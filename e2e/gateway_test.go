@@ -69,7 +69,7 @@ func TestGateway_BadRequestsAnswerTheStableShape(t *testing.T) {
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s %s: read the answer: %v", method, path, err)
 		}
 		return resp.StatusCode, string(b)
 	}

@@ -7,10 +7,15 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simclient"
 )
+
+// ashbyHTTP is the plain client the Ashby tests call the simulator with: a
+// stuck simulator fails the test instead of hanging it.
+var ashbyHTTP = &http.Client{Timeout: 30 * time.Second}
 
 // ashbyReply is Ashby's envelope, decoded.
 type ashbyReply struct {
@@ -69,7 +74,7 @@ func (e *env) ashbyCall(key, endpoint string, body any) ashbyReply {
 	if key != "" {
 		req.SetBasicAuth(key, "")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ashbyHTTP.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -199,7 +204,12 @@ type hookRequest struct {
 }
 
 func (h *hookReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// A body cut short is not a delivery: not recorded, and the sender retries.
+		http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
 	h.mu.Lock()
 	h.got = append(h.got, hookRequest{body: body, header: r.Header.Clone()})
 	status := h.status

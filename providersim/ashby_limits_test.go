@@ -46,8 +46,8 @@ func TestAshbyPerKeyRateLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.ashbyOK(key, "source.list", nil, nil)
-	if n, _ := e.c.Counter(e.ctx, "ashby.throttled"); n != 1 {
-		t.Errorf("throttled counter %d", n)
+	if n, err := e.c.Counter(e.ctx, "ashby.throttled"); err != nil || n != 1 {
+		t.Errorf("throttled counter %d %v", n, err)
 	}
 }
 
@@ -67,7 +67,10 @@ func TestAshbyReportLimits(t *testing.T) {
 		})
 	}
 	eventually(t, "three reports running", func() bool {
-		n, _ := e.c.Counter(e.ctx, "ashby.reports.inflight/org="+o.ID)
+		n, err := e.c.Counter(e.ctx, "ashby.reports.inflight/org="+o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return n == 3
 	})
 	e.ashbyErr(key, "report.generate", map[string]any{"reportId": "r1"}, http.StatusTooManyRequests, "concurrent_limit_exceeded")
@@ -111,8 +114,8 @@ func TestAshbyInjectedFaults(t *testing.T) {
 	if time.Since(began) < 150*time.Millisecond {
 		t.Error("latency fault not applied")
 	}
-	if n, _ := e.c.Counter(e.ctx, "ashby.faults"); n != 2 {
-		t.Errorf("faults counter %d", n)
+	if n, err := e.c.Counter(e.ctx, "ashby.faults"); err != nil || n != 2 {
+		t.Errorf("faults counter %d %v", n, err)
 	}
 }
 
@@ -127,7 +130,9 @@ func upload(t *testing.T, target string, fields map[string]string, data []byte, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		fw.Write(data)
+		if _, err := fw.Write(data); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if fileFirst {
 		writeFile()
@@ -140,13 +145,23 @@ func upload(t *testing.T, target string, fields map[string]string, data []byte, 
 	if !fileFirst {
 		writeFile()
 	}
-	mw.Close()
-	resp, err := http.Post(target, mw.FormDataContentType(), &buf)
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, target, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := ashbyHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return resp.StatusCode, string(body)
 }
 
@@ -217,14 +232,26 @@ func TestAshbyResumeUpload(t *testing.T) {
 	// The deprecated multipart form still works.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	mw.WriteField("candidateId", c.ID)
-	fw, _ := mw.CreateFormFile("resume", "cv.pdf")
-	fw.Write([]byte("%PDF old way"))
-	mw.Close()
-	req, _ := http.NewRequestWithContext(e.ctx, http.MethodPost, e.sim.AshbyURL()+"/candidate.uploadResume", &buf)
+	if err := mw.WriteField("candidateId", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	fw, err := mw.CreateFormFile("resume", "cv.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.Write([]byte("%PDF old way")); err != nil {
+		t.Fatal(err)
+	}
+	if err := mw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.sim.AshbyURL()+"/candidate.uploadResume", &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	req.SetBasicAuth(key, "")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ashbyHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +271,10 @@ func TestAshbyDemoDataIsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kb, _ := b.sim.DemoAshbyKey()
+	kb, err := b.sim.DemoAshbyKey()
+	if err != nil {
+		t.Fatal(err)
+	}
 	oa, _ := a.demoAshby()
 	ob, _ := b.demoAshby()
 	if ka == "" || ka != kb || oa.ID != ob.ID || oa.Jobs[0].ID != ob.Jobs[0].ID {
@@ -253,8 +283,8 @@ func TestAshbyDemoDataIsDeterministic(t *testing.T) {
 	if err := a.c.Reset(a.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if k, _ := a.sim.DemoAshbyKey(); k != ka {
-		t.Error("reset changed the demo key")
+	if k, err := a.sim.DemoAshbyKey(); err != nil || k != ka {
+		t.Errorf("reset changed the demo key: %q %v", k, err)
 	}
 	cands, err := a.c.AshbyCandidates(a.ctx, providersim.DemoAshbyOrg)
 	if err != nil || len(cands) != 4 {

@@ -456,7 +456,7 @@ func TestAshbyUnknownEndpointAndMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.SetBasicAuth(key, "")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := ashbyHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -304,14 +304,20 @@ func TestAshbyWebhookRetriesOnTheSimulatedClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "failed", func() bool {
-			ds, _ := e.c.AshbyDeliveries(e.ctx)
+			ds, err := e.c.AshbyDeliveries(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return ds[len(ds)-1].State == simclient.DeliveryFailed
 		})
 		if _, err := e.c.AdvanceClock(e.ctx, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		// A retry would be due by now; make sure none is pending or sent.
-		ds, _ := e.c.AshbyDeliveries(e.ctx)
+		ds, err := e.c.AshbyDeliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if last := ds[len(ds)-1]; last.Attempts != 1 || len(rec.requests()) != before+1 {
 			t.Errorf("status %d retried: %+v", status, last)
 		}
@@ -325,7 +331,10 @@ func TestAshbyWebhookRetriesOnTheSimulatedClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "first attempt", func() bool {
-		ds, _ := e.c.AshbyDeliveries(e.ctx)
+		ds, err := e.c.AshbyDeliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(rec.requests()) == before+1 && ds[len(ds)-1].Attempts == 1
 	})
 	rec.setStatus(http.StatusOK)
@@ -333,7 +342,10 @@ func TestAshbyWebhookRetriesOnTheSimulatedClock(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "delivered on retry", func() bool {
-		ds, _ := e.c.AshbyDeliveries(e.ctx)
+		ds, err := e.c.AshbyDeliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return ds[len(ds)-1].State == simclient.DeliveryDelivered && ds[len(ds)-1].Attempts == 2
 	})
 }

@@ -98,8 +98,8 @@ func TestLeverCreateOpportunity(t *testing.T) {
 	megan := e.leverUserID(providersim.DemoLeverSuperAdmin)
 	byOwner := data(t, e.leverJSON(http.MethodPost, "/v1/opportunities?perform_as="+megan+"&perform_as_posting_owner=true", token,
 		map[string]any{"name": "Owned", "postings": []string{goJob}}, http.StatusCreated))
-	if s, _ := e.c.LeverOpportunity(e.ctx, byOwner["id"].(string)); s.PerformAs != adele {
-		t.Errorf("posting owner perform_as %q", s.PerformAs)
+	if s, err := e.c.LeverOpportunity(e.ctx, byOwner["id"].(string)); err != nil || s.PerformAs != adele {
+		t.Errorf("posting owner perform_as %q (err %v)", s.PerformAs, err)
 	}
 }
 
@@ -300,7 +300,10 @@ func TestLeverNotesFilesTagsSourcesLinks(t *testing.T) {
 	if len(one["comments"].([]any)) != 1 {
 		t.Errorf("note %v", one)
 	}
-	stored, _ := e.c.LeverOpportunity(e.ctx, id)
+	stored, err := e.c.LeverOpportunity(e.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(stored.Notes) != 2 || !stored.Notes[0].Secret || stored.Notes[1].Secret || stored.Notes[1].UserID != megan || stored.Notes[1].Score != 3 {
 		t.Errorf("stored notes %+v", stored.Notes) // without perform_as: the authorizing Super Admin
 	}
@@ -308,7 +311,10 @@ func TestLeverNotesFilesTagsSourcesLinks(t *testing.T) {
 	// Files: multipart with a file field.
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", "transcript.txt")
+	fw, err := mw.CreateFormFile("file", "transcript.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := io.WriteString(fw, "conversation transcript"); err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,10 @@ func TestLeverControlAccounts(t *testing.T) {
 	if len(opps) != 1 || opps[0]["stage"] != fab.Stages[1].ID {
 		t.Fatalf("Fabrikam opportunities %v", opps)
 	}
-	demo, _ := e.c.LeverOpportunities(e.ctx, providersim.DemoLeverAccount)
+	demo, err := e.c.LeverOpportunities(e.ctx, providersim.DemoLeverAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.leverError(http.MethodGet, "/v1/opportunities/"+demo[0].ID, tok, nil, http.StatusNotFound)
 	e.leverError(http.MethodPost, "/v1/opportunities?perform_as="+e.leverUserID(providersim.DemoLeverUser), tok, map[string]any{"name": "X"}, http.StatusBadRequest)
 	e.leverError(http.MethodPut, "/v1/opportunities/"+opps[0]["id"].(string)+"/stage", tok, map[string]any{"stage": "lead-new"}, http.StatusBadRequest)
@@ -102,8 +105,8 @@ func TestLeverControlCandidatesFireNothingAndResetReseeds(t *testing.T) {
 	if err != nil || o.CreatedVia != "control" || len(o.ApplicationIDs) != 1 {
 		t.Fatalf("candidate %+v %v", o, err)
 	}
-	if ds, _ := e.c.LeverDeliveries(e.ctx); len(ds) != 0 {
-		t.Errorf("a control-created candidate fired %+v", ds)
+	if ds, err := e.c.LeverDeliveries(e.ctx); err != nil || len(ds) != 0 {
+		t.Errorf("a control-created candidate fired %+v (err %v)", ds, err)
 	}
 	token := e.leverTokens(leverScopes).AccessToken
 	e.leverJSON(http.MethodGet, "/v1/opportunities/"+o.ID, token, nil, http.StatusOK)
@@ -118,11 +121,11 @@ func TestLeverControlCandidatesFireNothingAndResetReseeds(t *testing.T) {
 	if _, err := e.c.LeverOpportunity(e.ctx, o.ID); err == nil {
 		t.Error("a candidate survived the reset")
 	}
-	if hooks, _ := e.c.LeverWebhooks(e.ctx, after.ID); len(hooks) != 0 {
-		t.Errorf("webhooks survived the reset: %+v", hooks)
+	if hooks, err := e.c.LeverWebhooks(e.ctx, after.ID); err != nil || len(hooks) != 0 {
+		t.Errorf("webhooks survived the reset: %+v (err %v)", hooks, err)
 	}
-	if apps, _ := e.c.LeverClients(e.ctx); len(apps) != 1 || apps[0].ClientSecret != "" {
-		t.Errorf("clients after reset %+v", apps)
+	if apps, err := e.c.LeverClients(e.ctx); err != nil || len(apps) != 1 || apps[0].ClientSecret != "" {
+		t.Errorf("clients after reset %+v (err %v)", apps, err)
 	}
 }
 
@@ -132,8 +135,8 @@ func TestLeverNoDemoData(t *testing.T) {
 	if err != nil || len(accounts) != 0 {
 		t.Errorf("accounts %+v %v", accounts, err)
 	}
-	if apps, _ := e.c.LeverClients(e.ctx); len(apps) != 1 || apps[0].ClientID != providersim.DefaultLeverClientID {
-		t.Errorf("clients %+v", apps)
+	if apps, err := e.c.LeverClients(e.ctx); err != nil || len(apps) != 1 || apps[0].ClientID != providersim.DefaultLeverClientID {
+		t.Errorf("clients %+v (err %v)", apps, err)
 	}
 }
 
@@ -165,22 +168,25 @@ func TestLeverAPIKeys(t *testing.T) {
 		}
 		req.SetBasicAuth(key, "")
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := leverHTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	opps, err := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if s := call(http.MethodGet, "/v1/opportunities", full.Key, nil); s != http.StatusOK {
 		t.Errorf("full key: %d", s)
 	}
 	if s := call(http.MethodPost, "/v1/opportunities/"+opps[0].ID+"/notes", full.Key, `{"value":"from a script"}`); s != http.StatusCreated {
 		t.Errorf("note with a key: %d", s)
 	}
-	if o, _ := e.c.LeverOpportunity(e.ctx, opps[0].ID); len(o.Notes) != 1 || o.Notes[0].UserID != full.CreatedBy {
-		t.Errorf("note %+v", o.Notes)
+	if o, err := e.c.LeverOpportunity(e.ctx, opps[0].ID); err != nil || len(o.Notes) != 1 || o.Notes[0].UserID != full.CreatedBy {
+		t.Errorf("note %+v (err %v)", o.Notes, err)
 	}
 	if s := call(http.MethodGet, "/v1/stages", narrow.Key, nil); s != http.StatusOK {
 		t.Errorf("narrow key on its endpoint: %d", s)

@@ -8,11 +8,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simbrowser"
 	"github.com/tandemhq/tandem/providersim/simclient"
 )
+
+// leverHTTP is the plain client the Lever tests call the simulator with: a
+// stuck simulator fails the test instead of hanging it.
+var leverHTTP = &http.Client{Timeout: 30 * time.Second}
 
 const (
 	leverCallback = providersim.DefaultLeverRedirectURI
@@ -127,7 +132,12 @@ func (e *env) leverTokenRequest(form url.Values) (int, leverTokenResponse) {
 	if _, ok := form["client_secret"]; !ok {
 		form.Set("client_secret", providersim.DefaultLeverClientSecret)
 	}
-	resp, err := http.PostForm(e.sim.LeverOAuthURL()+"/oauth/token", form)
+	req, err := http.NewRequestWithContext(e.ctx, http.MethodPost, e.sim.LeverOAuthURL()+"/oauth/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := leverHTTP.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -189,7 +199,7 @@ func (e *env) leverCall(method, path, token string, body any, contentType ...str
 	if body != nil {
 		req.Header.Set("Content-Type", ct)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := leverHTTP.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -134,8 +134,8 @@ func TestLeverOnlySuperAdminCanAuthorize(t *testing.T) {
 			t.Errorf("%s: back to the app with %v", who, q)
 		}
 	}
-	if n, _ := e.c.Counter(e.ctx, "lever.oauth.notSuperAdmin"); n != 2 {
-		t.Errorf("refusals counted %d", n)
+	if n, err := e.c.Counter(e.ctx, "lever.oauth.notSuperAdmin"); err != nil || n != 2 {
+		t.Errorf("refusals counted %d (err %v)", n, err)
 	}
 	// A user made Super Admin later can authorize; with the setting, a
 	// refusal goes straight back to the app.
@@ -323,11 +323,11 @@ func TestLeverRateLimitIsATokenBucketPerToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.leverJSON(http.MethodGet, "/v1/stages", one, nil, http.StatusOK) // refilled at 10/s
-	if n, _ := e.c.Counter(e.ctx, "lever.throttled/token="+simclient.LeverTokenFingerprint(one)); n != int64(40-allowed) {
-		t.Errorf("throttled counter %d", n)
+	if n, err := e.c.Counter(e.ctx, "lever.throttled/token="+simclient.LeverTokenFingerprint(one)); err != nil || n != int64(40-allowed) {
+		t.Errorf("throttled counter %d (err %v)", n, err)
 	}
-	if n, _ := e.c.Counter(e.ctx, "lever.listStages/token="+simclient.LeverTokenFingerprint(two)); n != 1 {
-		t.Errorf("per-token counter %d", n)
+	if n, err := e.c.Counter(e.ctx, "lever.listStages/token="+simclient.LeverTokenFingerprint(two)); err != nil || n != 1 {
+		t.Errorf("per-token counter %d (err %v)", n, err)
 	}
 	if _, err := e.c.SetLeverSettings(e.ctx, simclient.LeverSettings{RetryAfter: true, RateLimitPerSecond: 1, RateLimitBurst: 1}); err != nil {
 		t.Fatal(err)
@@ -366,7 +366,7 @@ func TestLeverOAuthWithGoOAuth2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tok.RefreshToken == "" || tok.Expiry.Sub(time.Now()) < 59*time.Minute {
+	if tok.RefreshToken == "" || time.Until(tok.Expiry) < 59*time.Minute {
 		t.Errorf("token %+v", tok)
 	}
 	hc := conf.Client(e.ctx, tok)
@@ -388,7 +388,7 @@ func TestLeverOAuthWithGoOAuth2(t *testing.T) {
 	// An expired token is refreshed, and the new refresh token replaces the old.
 	old := *tok
 	old.Expiry = time.Now().Add(-time.Minute)
-	src := conf.TokenSource(context.WithValue(e.ctx, oauth2.HTTPClient, http.DefaultClient), &old)
+	src := conf.TokenSource(context.WithValue(e.ctx, oauth2.HTTPClient, leverHTTP), &old)
 	fresh, err := src.Token()
 	if err != nil {
 		t.Fatal(err)

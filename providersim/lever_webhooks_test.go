@@ -104,7 +104,10 @@ func TestLeverWebhooksAPIAndSignedDeliveries(t *testing.T) {
 		t.Errorf("webhooks %d", len(list))
 	}
 	// A person moves Jordan in Lever: the stage change fires, with ids only.
-	opps, _ := e.c.LeverOpportunities(e.ctx, providersim.DemoLeverAccount)
+	opps, err := e.c.LeverOpportunities(e.ctx, providersim.DemoLeverAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
 	jordan := opps[0]
 	if _, err := e.c.MoveLeverStage(e.ctx, jordan.ID, simclient.LeverStageMove{Stage: "Phone interview", UserID: providersim.DemoLeverUser}); err != nil {
 		t.Fatal(err)
@@ -121,8 +124,8 @@ func TestLeverWebhooksAPIAndSignedDeliveries(t *testing.T) {
 		d.Data["fromStageId"] != "lead-reached-out" || d.Data["toStageId"] == "Phone interview" || d.Data["toStageId"] == "" {
 		t.Errorf("stage change data %v", d.Data)
 	}
-	if now, _ := e.c.Clock(e.ctx); now.Now.UnixMilli()-d.TriggeredAt > 60_000 || d.TriggeredAt > now.Now.UnixMilli() {
-		t.Errorf("triggeredAt %d is not epoch ms of now", d.TriggeredAt)
+	if now, err := e.c.Clock(e.ctx); err != nil || now.Now.UnixMilli()-d.TriggeredAt > 60_000 || d.TriggeredAt > now.Now.UnixMilli() {
+		t.Errorf("triggeredAt %d is not epoch ms of now (err %v)", d.TriggeredAt, err)
 	}
 	// A hire fires the archive change and candidateHired.
 	if _, err := e.c.HireLever(e.ctx, jordan.ID, simclient.LeverArchive{}); err != nil {
@@ -192,7 +195,10 @@ func TestLeverWebhooksAPIAndSignedDeliveries(t *testing.T) {
 		t.Errorf("delete: %d", status)
 	}
 	e.leverError(http.MethodGet, "/v1/webhooks/"+id, token, nil, http.StatusNotFound)
-	stored, _ := e.c.LeverWebhooks(e.ctx, providersim.DemoLeverAccount)
+	stored, err := e.c.LeverWebhooks(e.ctx, providersim.DemoLeverAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(stored) != 5 || stored[0].SignatureToken == "" {
 		t.Errorf("stored webhooks %+v", stored)
 	}
@@ -205,7 +211,10 @@ func TestLeverWebhookOriginCondition(t *testing.T) {
 	if _, err := e.c.AddLeverWebhook(e.ctx, acct.ID, simclient.LeverWebhook{URL: rcv.srv.URL, Event: "candidateStageChange", Origins: []string{"applied"}}); err != nil {
 		t.Fatal(err)
 	}
-	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	opps, err := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Jordan was sourced, Priya applied: only Priya's move is delivered.
 	for _, o := range opps[:2] {
 		if _, err := e.c.MoveLeverStage(e.ctx, o.ID, simclient.LeverStageMove{Stage: "offer"}); err != nil {
@@ -214,7 +223,10 @@ func TestLeverWebhookOriginCondition(t *testing.T) {
 	}
 	got := rcv.wait(t, 1)
 	eventually(t, "both moves processed", func() bool {
-		ds, _ := e.c.LeverDeliveries(e.ctx)
+		ds, err := e.c.LeverDeliveries(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return len(ds) == 1 && ds[0].State == "delivered"
 	})
 	if len(got) != 1 || got[0].Data["opportunityId"] != opps[1].ID {
@@ -236,7 +248,10 @@ func TestLeverWebhookRetriesOnTheSimulatedClock(t *testing.T) {
 	if _, err := e.c.AddLeverWebhook(e.ctx, acct.ID, simclient.LeverWebhook{URL: markers.srv.URL, Event: "candidateArchiveChange"}); err != nil {
 		t.Fatal(err)
 	}
-	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	opps, err := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	marker := func() {
 		t.Helper()
 		n := len(markers.got())
@@ -265,7 +280,10 @@ func TestLeverWebhookRetriesOnTheSimulatedClock(t *testing.T) {
 		t.Fatalf("no stage change delivery in %+v", ds)
 		return simclient.LeverDelivery{}
 	}
-	settings, _ := e.c.LeverSettings(e.ctx)
+	settings, err := e.c.LeverSettings(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	gaps := settings.WebhookRetryDelaysSeconds
 	if len(gaps) != 5 {
 		t.Fatalf("retry schedule %v", gaps)
@@ -314,8 +332,8 @@ func TestLeverWebhookRetriesOnTheSimulatedClock(t *testing.T) {
 	} else {
 		t.Fatal(err)
 	}
-	if n, _ := e.c.Counter(e.ctx, "lever.webhooks.retries"); n != 5 {
-		t.Errorf("retries counted %d", n)
+	if n, err := e.c.Counter(e.ctx, "lever.webhooks.retries"); err != nil || n != 5 {
+		t.Errorf("retries counted %d (err %v)", n, err)
 	}
 }
 
@@ -326,7 +344,10 @@ func TestLeverDeliveryFaults(t *testing.T) {
 	if _, err := e.c.AddLeverWebhook(e.ctx, acct.ID, simclient.LeverWebhook{URL: rcv.srv.URL, Event: "candidateStageChange"}); err != nil {
 		t.Fatal(err)
 	}
-	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	opps, err := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	move := func(i int, stage string) {
 		t.Helper()
 		if _, err := e.c.MoveLeverStage(e.ctx, opps[i].ID, simclient.LeverStageMove{Stage: stage}); err != nil {
@@ -349,7 +370,10 @@ func TestLeverDeliveryFaults(t *testing.T) {
 	if got[0].ID != got[1].ID || got[0].Data["opportunityId"] != opps[1].ID {
 		t.Errorf("duplicate %+v", got)
 	}
-	ds, _ := e.c.LeverDeliveries(e.ctx)
+	ds, err := e.c.LeverDeliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ds[0].State != "dropped" {
 		t.Errorf("dropped delivery %+v", ds[0])
 	}
@@ -372,7 +396,10 @@ func TestLeverDeliveryFaults(t *testing.T) {
 	fault(simclient.LeverDeliveryFault{Mode: simclient.LeverReorder, Count: 3})
 	move(0, "lead-new")
 	move(1, "lead-new")
-	ds, _ = e.c.LeverDeliveries(e.ctx)
+	ds, err = e.c.LeverDeliveries(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if ds[len(ds)-1].State != "held" || ds[len(ds)-2].State != "held" {
 		t.Fatalf("not held: %+v", ds[len(ds)-2:])
 	}
@@ -414,7 +441,10 @@ func TestLeverWebhookTimeoutIsAFailedAttempt(t *testing.T) {
 	if _, err := e.c.AddLeverWebhook(e.ctx, acct.ID, simclient.LeverWebhook{URL: srv.URL, Event: "candidateStageChange"}); err != nil {
 		t.Fatal(err)
 	}
-	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	opps, err := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.c.MoveLeverStage(e.ctx, opps[0].ID, simclient.LeverStageMove{Stage: "offer"}); err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +477,10 @@ func TestLeverContactUpdatedByAPerson(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opps, _ := e.c.LeverOpportunities(e.ctx, acct.ID)
+	opps, err := e.c.LeverOpportunities(e.ctx, acct.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	jordan := opps[0]
 	// A second opportunity of the same contact, created through the API.
 	second := data(t, e.leverJSON(http.MethodPost, "/v1/opportunities?perform_as="+e.leverUserID(providersim.DemoLeverUser), token,

@@ -192,7 +192,7 @@ func (d *Delivery) Work(ctx context.Context, job *river.Job[deliveryArgs]) error
 	}
 	ctx, span := d.tracer.Start(ctx, "deliver "+a.EventType,
 		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithLinks(publisherLink(&ev)...),
+		trace.WithLinks(publisherLink(ctx, &ev)...),
 		trace.WithAttributes(attrEventID.String(a.EventID), attrEventType.String(a.EventType), attrSubscriber.String(a.Subscriber)))
 	defer span.End()
 
@@ -247,12 +247,15 @@ func (d *Delivery) failed(ctx context.Context, span trace.Span, job *river.Job[d
 
 // publisherLink is the link to the span that published ev, if it carried
 // one.
-func publisherLink(ev *eventsv1.Event) []trace.Link {
+func publisherLink(ctx context.Context, ev *eventsv1.Event) []trace.Link {
 	if ev.GetTraceparent() == "" {
 		return nil
 	}
 	carrier := propagation.MapCarrier{"traceparent": ev.GetTraceparent(), "tracestate": ev.GetTracestate()}
-	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(), carrier))
+	// Extracted into ctx stripped of its span: a traceparent that does not
+	// parse gives no link, not a link to the caller's own span.
+	bare := trace.ContextWithSpanContext(ctx, trace.SpanContext{})
+	sc := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(bare, carrier))
 	if !sc.IsValid() {
 		return nil
 	}

@@ -44,8 +44,8 @@ type PublisherOptions struct {
 	Logger         *slog.Logger
 }
 
-// DefaultMaxAttempts, with the default backoff capped at five minutes,
-// keeps trying for five to seven days.
+// DefaultMaxAttempts is how many times an event is tried: with the default
+// backoff capped at five minutes, five to seven days of trying.
 const DefaultMaxAttempts = 2000
 
 // Publisher publishes events through the service's River outbox.

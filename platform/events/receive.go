@@ -22,12 +22,12 @@ import (
 type Outcome int
 
 const (
-	// Applied: the handler applied the event now.
+	// Applied means the handler applied the event now.
 	Applied Outcome = iota + 1
-	// Duplicate: the event's id was processed before; nothing was done.
+	// Duplicate means the event's id was processed before; nothing was done.
 	Duplicate
-	// Stale: a newer version of the aggregate was applied already; the id
-	// is recorded and the handler was not called.
+	// Stale means a newer version of the aggregate was applied already; the
+	// id is recorded and the handler was not called.
 	Stale
 )
 
@@ -117,7 +117,7 @@ func (r *Receiver) Receive(ctx context.Context, ev *eventsv1.Event, apply Handle
 	}
 	ctx, span := r.tracer.Start(ctx, "process "+ev.GetType(),
 		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithLinks(publisherLink(ev)...),
+		trace.WithLinks(publisherLink(ctx, ev)...),
 		trace.WithAttributes(attrEventID.String(ev.GetId()), attrEventType.String(ev.GetType()), attrSource.String(ev.GetSource())))
 	defer span.End()
 	var outcome Outcome

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -39,20 +40,24 @@ type instruments struct {
 
 func newInstruments(mp metric.MeterProvider) instruments {
 	m := meterProviderOr(mp).Meter(instrumentationName)
-	// Creating an instrument fails only on an invalid name; ours are
-	// constants, and the API returns a working no-op even then.
-	published, _ := m.Int64Counter("tandem.events.published",
+	published, errPublished := m.Int64Counter("tandem.events.published",
 		metric.WithDescription("Events put in the outbox, one per subscriber."), metric.WithUnit("{event}"))
-	delivered, _ := m.Int64Counter("tandem.events.delivered",
+	delivered, errDelivered := m.Int64Counter("tandem.events.delivered",
 		metric.WithDescription("Events a subscriber acknowledged, by outcome (applied, duplicate, stale)."), metric.WithUnit("{event}"))
-	retried, _ := m.Int64Counter("tandem.events.retried",
+	retried, errRetried := m.Int64Counter("tandem.events.retried",
 		metric.WithDescription("Deliveries that failed and will be tried again, by gRPC code."), metric.WithUnit("{attempt}"))
-	abandoned, _ := m.Int64Counter("tandem.events.abandoned",
+	abandoned, errAbandoned := m.Int64Counter("tandem.events.abandoned",
 		metric.WithDescription("Events given up on: refused as malformed, or out of attempts."), metric.WithUnit("{event}"))
-	received, _ := m.Int64Counter("tandem.events.received",
+	received, errReceived := m.Int64Counter("tandem.events.received",
 		metric.WithDescription("Events a receiver acknowledged, by outcome (applied, duplicate, stale)."), metric.WithUnit("{event}"))
-	age, _ := m.Float64ObservableGauge("tandem.events.undelivered.age",
+	age, errAge := m.Float64ObservableGauge("tandem.events.undelivered.age",
 		metric.WithDescription("Age of the oldest event not yet delivered, per subscriber; zero when none waits."), metric.WithUnit("s"))
+	// Creating an instrument fails only on an invalid name (ours are
+	// constants), and the API returns a working no-op even then: the error
+	// goes to OpenTelemetry's error handler, and events flow without it.
+	if err := errors.Join(errPublished, errDelivered, errRetried, errAbandoned, errReceived, errAge); err != nil {
+		otel.Handle(fmt.Errorf("events: metric instruments: %w", err))
+	}
 	return instruments{meter: m, published: published, delivered: delivered, retried: retried, abandoned: abandoned, received: received, age: age}
 }
 

@@ -23,7 +23,13 @@ func serve(t *testing.T, addr string) *grpc.Server {
 	}
 	s := grpc.NewServer()
 	healthpb.RegisterHealthServer(s, health.NewServer())
-	go func() { _ = s.Serve(l) }()
+	go func() {
+		// Serve returns nil once stopped; anything else is the server failing
+		// under the test.
+		if err := s.Serve(l); err != nil {
+			t.Errorf("serve %s: %v", addr, err)
+		}
+	}()
 	t.Cleanup(s.Stop)
 	return s
 }

@@ -207,15 +207,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// is out, nothing more is asked of the simulator.
 	var ashbyBanner bytes.Buffer
 	if err := printAshbyBanner(ctx, &ashbyBanner, sim); err != nil {
-		_ = sim.Close()
-		return err
+		return errors.Join(err, sim.Shutdown(context.WithoutCancel(ctx)))
 	}
 	if err := printBanner(ctx, stdout, sim, app); err != nil {
 		return errors.Join(err, sim.Shutdown(context.WithoutCancel(ctx)))
 	}
 	if _, err := stdout.Write(ashbyBanner.Bytes()); err != nil {
-		_ = sim.Close()
-		return err
+		return errors.Join(err, sim.Shutdown(context.WithoutCancel(ctx)))
 	}
 	<-ctx.Done()
 	log.Info("stopping")

@@ -282,8 +282,7 @@ func (s *Service) applicationList(req *request) (any, *apiError) {
 			return nil, invalid("status: %q is not one of Hired, Archived, Active, Lead.", st)
 		}
 	}
-	return s.paginate(req, in.pageIn, in.applicationFilter, true, func(f any) []pageItem {
-		flt := f.(applicationFilter)
+	return paginate(s, req, in.pageIn, in.applicationFilter, true, func(flt applicationFilter) []pageItem {
 		after := createdAfter(flt.CreatedAfter)
 		var out []pageItem
 		for _, a := range req.org.applications {

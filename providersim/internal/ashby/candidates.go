@@ -237,8 +237,8 @@ func (s *Service) candidateList(req *request) (any, *apiError) {
 	if e := decode(req, &in); e != nil {
 		return nil, e
 	}
-	return s.paginate(req, in.pageIn, in.createdAfterFilter, true, func(f any) []pageItem {
-		after := createdAfter(f.(createdAfterFilter).CreatedAfter)
+	return paginate(s, req, in.pageIn, in.createdAfterFilter, true, func(f createdAfterFilter) []pageItem {
+		after := createdAfter(f.CreatedAfter)
 		var out []pageItem
 		for _, c := range req.org.candidates {
 			if !after.IsZero() && !c.created.After(after) {
@@ -265,7 +265,7 @@ func (s *Service) candidateUpdate(req *request) (any, *apiError) {
 	if e := s.checkCandidateFields(req, in.candidateFields, false); e != nil {
 		return nil, e
 	}
-	in.candidateFields.apply(c)
+	in.apply(c)
 	s.w.touch(&c.meta, req.now)
 	return s.candidateJSON(c), nil
 }

@@ -37,8 +37,7 @@ func (s *Service) jobList(req *request) (any, *apiError) {
 			return nil, invalid("expand: %q is not one of location, openings.", x)
 		}
 	}
-	return s.paginate(req, in.pageIn, in.jobFilter, true, func(f any) []pageItem {
-		flt := f.(jobFilter)
+	return paginate(s, req, in.pageIn, in.jobFilter, true, func(flt jobFilter) []pageItem {
 		statuses := []string(flt.Status)
 		if len(statuses) == 0 {
 			statuses = []string{"Open", "Closed", "Archived"} // Draft jobs only when asked for

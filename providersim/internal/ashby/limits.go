@@ -150,6 +150,16 @@ func (s *Service) admitReport(orgID string) (func(), *apiError) {
 // reportSynchronous answers a report with what the simulator can tell: one
 // row per application (UNCONFIRMED shape; reports are not what Tandem reads).
 func (s *Service) reportSynchronous(req *request) (any, *apiError) {
+	o, e := s.report(req)
+	if e != nil {
+		return nil, e
+	}
+	return o, nil
+}
+
+// report is the body of a report, for report.synchronous and, with its
+// requestId, report.generate.
+func (s *Service) report(req *request) (object, *apiError) {
 	var in struct {
 		ReportID string `json:"reportId"`
 	}
@@ -174,11 +184,10 @@ func (s *Service) reportSynchronous(req *request) (any, *apiError) {
 }
 
 func (s *Service) reportGenerate(req *request) (any, *apiError) {
-	out, e := s.reportSynchronous(req)
+	o, e := s.report(req)
 	if e != nil {
 		return nil, e
 	}
-	o := out.(object)
 	o["requestId"] = req.reqID
 	return o, nil
 }

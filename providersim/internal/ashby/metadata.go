@@ -17,10 +17,10 @@ func (s *Service) interviewPlanList(req *request) (any, *apiError) {
 	if e := decode(req, &in); e != nil {
 		return nil, e
 	}
-	return s.paginate(req, in.pageIn, in.archivedFilter, true, func(f any) []pageItem {
+	return paginate(s, req, in.pageIn, in.archivedFilter, true, func(f archivedFilter) []pageItem {
 		var out []pageItem
 		for _, p := range req.org.plans {
-			if p.archived && !f.(archivedFilter).IncludeArchived {
+			if p.archived && !f.IncludeArchived {
 				continue
 			}
 			out = append(out, pageItem{ord: p.ord, seq: p.seq, render: func() any { return planJSON(p) }})
@@ -128,10 +128,10 @@ func (s *Service) userList(req *request) (any, *apiError) {
 	if e := decode(req, &in); e != nil {
 		return nil, e
 	}
-	return s.paginate(req, in.pageIn, in.userFilter, true, func(f any) []pageItem {
+	return paginate(s, req, in.pageIn, in.userFilter, true, func(f userFilter) []pageItem {
 		var out []pageItem
 		for _, u := range req.org.users {
-			if !u.enabled && !f.(userFilter).IncludeDeactivated {
+			if !u.enabled && !f.IncludeDeactivated {
 				continue
 			}
 			out = append(out, pageItem{ord: u.ord, seq: u.seq, render: func() any { return s.userJSON(u) }})

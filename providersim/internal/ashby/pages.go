@@ -49,8 +49,9 @@ type pageItem struct {
 // paginate serves one page of a list endpoint. filter is the decoded request
 // filter; collect returns every record that matches a filter, in any order.
 // With syncable, the last page carries a syncToken and syncToken starts an
-// incremental round of the records changed since.
-func (s *Service) paginate(req *request, p pageIn, filter any, syncable bool, collect func(filter any) []pageItem) (any, *apiError) {
+// incremental round of the records changed since. A cursor's pages are
+// collected with the filter of its first page, kept as an F in the cursor.
+func paginate[F any](s *Service, req *request, p pageIn, filter F, syncable bool, collect func(filter F) []pageItem) (any, *apiError) {
 	limit := maxLimit
 	if p.Limit != nil {
 		if *p.Limit < 1 {
@@ -60,6 +61,7 @@ func (s *Service) paginate(req *request, p pageIn, filter any, syncable bool, co
 	}
 	set := s.Settings()
 	var st cursorState
+	flt := filter
 	switch {
 	case p.Cursor != nil && *p.Cursor != "":
 		c := s.w.cursors[*p.Cursor]
@@ -69,7 +71,13 @@ func (s *Service) paginate(req *request, p pageIn, filter any, syncable bool, co
 		if c.expired || req.now.Sub(c.issued) > seconds(set.CursorTTLSeconds) {
 			return nil, fail("next_cursor_expired", "The cursor has expired. Start the listing again without a cursor.")
 		}
-		st = *c
+		// The endpoint matched, so the kept filter is this endpoint's F; a
+		// cursor that disagrees is one this listing cannot continue.
+		f, ok := c.filter.(F)
+		if !ok {
+			return nil, fail("invalid_next_cursor", "The cursor could not be decoded. Start the listing again without a cursor.")
+		}
+		st, flt = *c, f
 	case p.SyncToken != nil && *p.SyncToken != "":
 		if !syncable {
 			return nil, invalid("syncToken is not supported by %s.", req.endpoint)
@@ -96,7 +104,7 @@ func (s *Service) paginate(req *request, p pageIn, filter any, syncable bool, co
 		st = cursorState{orgID: req.org.id, endpoint: req.endpoint, since: -1, high: s.w.seq, filter: filter}
 	}
 	var items []pageItem
-	for _, it := range collect(st.filter) {
+	for _, it := range collect(flt) {
 		if it.seq > st.since && it.seq <= st.high && it.ord > st.after {
 			items = append(items, it)
 		}
@@ -162,7 +170,7 @@ func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Se
 // plainPage serves a paginated endpoint without sync (listNotes,
 // listHistory).
 func (s *Service) plainPage(req *request, p pageIn, filter any, collect func(filter any) []pageItem) (any, *apiError) {
-	return s.paginate(req, p, filter, false, collect)
+	return paginate(s, req, p, filter, false, collect)
 }
 
 // createdAfter reads an epoch-milliseconds bound.

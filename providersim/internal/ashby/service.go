@@ -69,7 +69,13 @@ func New(cfg Config) *Service {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// A transport of its own, so the deliveries' connections are not the
+		// process's; http.DefaultTransport's settings when it has its usual type.
+		tr := &http.Transport{}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = dt.Clone()
+		}
+		client = &http.Client{Transport: tr}
 	}
 	s := &Service{
 		clock: cfg.Clock, ids: cfg.IDs, counters: cfg.Counters, faults: cfg.Faults, log: log,
@@ -253,7 +259,9 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // readBody reads a JSON body, or a multipart form (the deprecated resume
 // upload).
 func readBody(req *request) error {
-	if ct, _, _ := mime.ParseMediaType(req.r.Header.Get("Content-Type")); ct == "multipart/form-data" {
+	// A Content-Type that does not parse is not multipart: the body is read as
+	// JSON, which refuses what it cannot decode.
+	if ct, _, err := mime.ParseMediaType(req.r.Header.Get("Content-Type")); err == nil && ct == "multipart/form-data" {
 		req.r.Body = http.MaxBytesReader(req.w, req.r.Body, simcore.MaxBody)
 		if err := req.r.ParseMultipartForm(simcore.MaxBody); err != nil {
 			return err

@@ -458,7 +458,7 @@ func (d *deliverer) post(ctx context.Context, x *delivery, timeout time.Duration
 		return 0
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) //nolint:errcheck // drained only so the connection is reused; the status is the attempt's outcome
 	return resp.StatusCode
 }
 

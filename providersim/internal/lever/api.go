@@ -2,7 +2,6 @@ package lever
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -368,12 +367,4 @@ func errorFrom(err error) *apiError {
 		return notFoundErr(strings.TrimPrefix(err.Error(), simcore.ErrNotFound.Error()+": "))
 	}
 	return badRequest(strings.TrimPrefix(err.Error(), simcore.ErrInvalid.Error()+": "))
-}
-
-func jsonRaw(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return json.RawMessage("null")
-	}
-	return b
 }

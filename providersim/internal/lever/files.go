@@ -59,9 +59,12 @@ func readMultipartCreate(r *http.Request) (createInput, *upload, *apiError) {
 		}
 		name := strings.TrimSuffix(p.FormName(), "[]")
 		if name == "resumeFile" {
-			if resume, _ = readPart(p); resume == nil {
+			up, e := readPart(p)
+			if e != nil {
+				// Whatever is wrong with the part, the answer names the field.
 				return in, nil, badRequest("Invalid resumeFile")
 			}
+			resume = up
 			continue
 		}
 		raw, err := io.ReadAll(io.LimitReader(p, 64<<10))
@@ -228,7 +231,7 @@ func (s *Service) downloadFile(kind string) handler {
 		c.w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(found.Name, `"`, "")+`"`)
 		c.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		c.w.WriteHeader(http.StatusOK)
-		_, _ = c.w.Write(data)
+		_, _ = c.w.Write(data) //nolint:errcheck // the status and headers are sent; a failed write is a client gone, with no one left to tell
 		return nil
 	}
 }

@@ -358,8 +358,9 @@ func (s *Service) writeTokenError(w http.ResponseWriter, e tokenError) {
 // tokenForm reads the token request: form-encoded, or JSON as Auth0 also
 // takes it.
 func tokenForm(w http.ResponseWriter, r *http.Request) (url.Values, error) {
-	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if ct == "application/json" {
+	// A Content-Type that does not parse is not JSON: ParseForm, below,
+	// refuses it.
+	if ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && ct == "application/json" {
 		var m map[string]any
 		if err := simcore.ReadJSON(r, &m); err != nil {
 			return nil, err
@@ -540,7 +541,7 @@ func (s *Service) Revoke(accountID, clientID string) (int, error) {
 	}
 	n := 0
 	for _, g := range s.grants {
-		if g.AccountID == a.id && g.ClientID == clientID && !(g.Revoked && g.RevokedBy == "revoke") {
+		if g.AccountID == a.id && g.ClientID == clientID && (!g.Revoked || g.RevokedBy != "revoke") {
 			g.Revoked, g.RevokedBy = true, "revoke"
 			n++
 		}

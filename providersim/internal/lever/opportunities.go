@@ -485,9 +485,10 @@ func (s *Service) listEdit(field string, add bool) handler {
 		}
 		if add {
 			*list = addUnique(*list, items...)
-			if field == "tags" {
+			switch field {
+			case "tags":
 				c.account.tags = addUnique(c.account.tags, items...)
-			} else if field == "sources" {
+			case "sources":
 				c.account.sources = addUnique(c.account.sources, items...)
 			}
 		} else {

@@ -70,7 +70,13 @@ func New(cfg Config) *Service {
 	}
 	client := cfg.HTTPClient
 	if client == nil {
-		client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// A transport of its own, so the deliveries' connections are not the
+		// process's; http.DefaultTransport's settings when it has its usual type.
+		tr := &http.Transport{}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = dt.Clone()
+		}
+		client = &http.Client{Transport: tr}
 	}
 	s := &Service{
 		clock: cfg.Clock, ids: cfg.IDs, counters: cfg.Counters, faults: cfg.Faults, log: log,

@@ -219,8 +219,12 @@ func TestValidTokenServedWhileRefreshHangs(t *testing.T) {
 	}
 	// The refresh is in flight: a replica holds the lock.
 	poll.Until(t, 10*time.Second, func() error {
-		if n, err := rdb.Exists(ctx, vault.LockKeys(e.prefix).Key("conn-1")).Result(); err != nil || n == 0 {
-			return fmt.Errorf("no refresh started: the lock is not held (%v)", err)
+		n, err := rdb.Exists(ctx, vault.LockKeys(e.prefix).Key("conn-1")).Result()
+		if err != nil {
+			return fmt.Errorf("no refresh started: reading the lock: %w", err)
+		}
+		if n == 0 {
+			return errors.New("no refresh started: the lock is not held")
 		}
 		return nil
 	})
