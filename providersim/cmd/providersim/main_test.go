@@ -165,7 +165,7 @@ func TestAshbyAddressAndDemoKeyInTheBanner(t *testing.T) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.SetBasicAuth(key[1], "")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

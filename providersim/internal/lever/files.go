@@ -231,7 +231,7 @@ func (s *Service) downloadFile(kind string) handler {
 		c.w.Header().Set("Content-Disposition", `attachment; filename="`+strings.ReplaceAll(found.Name, `"`, "")+`"`)
 		c.w.Header().Set("Content-Length", strconv.Itoa(len(data)))
 		c.w.WriteHeader(http.StatusOK)
-		_, _ = c.w.Write(data) //nolint:errcheck // the status and headers are sent; a failed write is a client gone, with no one left to tell
+		_, _ = c.w.Write(data) // the status and headers are sent; a failed write is a client gone, with no one left to tell
 		return nil
 	}
 }
