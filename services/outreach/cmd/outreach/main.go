@@ -8,11 +8,14 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/service"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
+	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/migrations"
 )
 
@@ -60,7 +63,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("identity client", func(context.Context) error { return identity.Close() })
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
-	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New())
+	st := store.New(rt.DB)
+	handler := server.New(server.Domain{
+		Candidates: candidates.New(st, time.Now),
+	})
+	srv := rt.NewServer(service.ServerSpec{
+		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),
+		Validators: server.Validators,
+	})
+	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), handler)
 	return rt.Serve(ctx)
 }

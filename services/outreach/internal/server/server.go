@@ -1,20 +1,55 @@
-// Package server is the gRPC handler of the outreach service: it translates protos
-// and errors and nothing else.
+// Package server is the gRPC handler of the outreach service. Each handler
+// translates: it reads the request and the caller, calls one domain package
+// (candidates), and turns the answer and its errors into protos. Rules live
+// in those packages, records in the store; this package has neither.
 package server
 
 import (
+	"context"
+	"errors"
+
+	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
-// Policy names who may call each RPC; an RPC without a rule is denied (the
-// test checks every RPC has one).
-var Policy = authz.Policy{}
+// The domain, as the handlers use it.
+type (
+	// Candidates keeps the organization's candidates.
+	Candidates interface {
+		Create(ctx context.Context, caller authz.Principal, in store.Candidate) (store.Candidate, error)
+		Get(ctx context.Context, orgID, id string) (store.Candidate, error)
+		Update(ctx context.Context, orgID, id string, in store.Candidate, paths []string) (store.Candidate, error)
+		Search(ctx context.Context, orgID string, q candidates.Query) (candidates.Page, error)
+		Delete(ctx context.Context, orgID, id string) (store.Candidate, error)
+		Undelete(ctx context.Context, orgID, id string) (store.Candidate, error)
+		Merge(ctx context.Context, caller authz.Principal, survivorID, mergedID string) (store.Candidate, error)
+		BatchCreate(ctx context.Context, caller authz.Principal, rows []store.Candidate) ([]candidates.RowResult, error)
+	}
+)
+
+// Domain is every domain package the handlers call.
+type Domain struct {
+	Candidates Candidates
+}
 
 // Server implements outreachv1.OutreachServiceServer.
 type Server struct {
 	outreachv1.UnimplementedOutreachServiceServer
+	d Domain
 }
 
-// New returns the handler.
-func New() *Server { return &Server{} }
+// New returns the handler over the domain.
+func New(d Domain) *Server { return &Server{d: d} }
+
+// mapErr names what was not found; apperr errors and anything else pass
+// (the server's error mapping masks what is not an apperr).
+func mapErr(err error, what string) error {
+	if errors.Is(err, postgres.ErrNotFound) {
+		return apperr.NotFound(what)
+	}
+	return err
+}

@@ -9,7 +9,10 @@ package outreachv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +23,1594 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a link points to.
+type LinkKind int32
+
+const (
+	LinkKind_LINK_KIND_UNSPECIFIED LinkKind = 0
+	LinkKind_LINK_KIND_LINKEDIN    LinkKind = 1
+	LinkKind_LINK_KIND_GITHUB      LinkKind = 2
+	LinkKind_LINK_KIND_WEBSITE     LinkKind = 3
+	LinkKind_LINK_KIND_OTHER       LinkKind = 4
+)
+
+// Enum value maps for LinkKind.
+var (
+	LinkKind_name = map[int32]string{
+		0: "LINK_KIND_UNSPECIFIED",
+		1: "LINK_KIND_LINKEDIN",
+		2: "LINK_KIND_GITHUB",
+		3: "LINK_KIND_WEBSITE",
+		4: "LINK_KIND_OTHER",
+	}
+	LinkKind_value = map[string]int32{
+		"LINK_KIND_UNSPECIFIED": 0,
+		"LINK_KIND_LINKEDIN":    1,
+		"LINK_KIND_GITHUB":      2,
+		"LINK_KIND_WEBSITE":     3,
+		"LINK_KIND_OTHER":       4,
+	}
+)
+
+func (x LinkKind) Enum() *LinkKind {
+	p := new(LinkKind)
+	*p = x
+	return p
+}
+
+func (x LinkKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LinkKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[0].Descriptor()
+}
+
+func (LinkKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[0]
+}
+
+func (x LinkKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LinkKind.Descriptor instead.
+func (LinkKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{0}
+}
+
+// How lists of candidates are sorted.
+type CandidateOrder int32
+
+const (
+	// By name (case-insensitive), then id.
+	CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED CandidateOrder = 0
+	// Newest first.
+	CandidateOrder_CANDIDATE_ORDER_CREATE_TIME_DESC CandidateOrder = 1
+)
+
+// Enum value maps for CandidateOrder.
+var (
+	CandidateOrder_name = map[int32]string{
+		0: "CANDIDATE_ORDER_UNSPECIFIED",
+		1: "CANDIDATE_ORDER_CREATE_TIME_DESC",
+	}
+	CandidateOrder_value = map[string]int32{
+		"CANDIDATE_ORDER_UNSPECIFIED":      0,
+		"CANDIDATE_ORDER_CREATE_TIME_DESC": 1,
+	}
+)
+
+func (x CandidateOrder) Enum() *CandidateOrder {
+	p := new(CandidateOrder)
+	*p = x
+	return p
+}
+
+func (x CandidateOrder) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateOrder) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[1].Descriptor()
+}
+
+func (CandidateOrder) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[1]
+}
+
+func (x CandidateOrder) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateOrder.Descriptor instead.
+func (CandidateOrder) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+}
+
+// The outcome of one row of a batch.
+type BatchOutcome int32
+
+const (
+	BatchOutcome_BATCH_OUTCOME_UNSPECIFIED BatchOutcome = 0
+	// A new candidate.
+	BatchOutcome_BATCH_OUTCOME_CREATED BatchOutcome = 1
+	// An e-mail matched a candidate the organization has; nothing changed.
+	BatchOutcome_BATCH_OUTCOME_MATCHED BatchOutcome = 2
+	// Refused; field and reason say why.
+	BatchOutcome_BATCH_OUTCOME_REFUSED BatchOutcome = 3
+)
+
+// Enum value maps for BatchOutcome.
+var (
+	BatchOutcome_name = map[int32]string{
+		0: "BATCH_OUTCOME_UNSPECIFIED",
+		1: "BATCH_OUTCOME_CREATED",
+		2: "BATCH_OUTCOME_MATCHED",
+		3: "BATCH_OUTCOME_REFUSED",
+	}
+	BatchOutcome_value = map[string]int32{
+		"BATCH_OUTCOME_UNSPECIFIED": 0,
+		"BATCH_OUTCOME_CREATED":     1,
+		"BATCH_OUTCOME_MATCHED":     2,
+		"BATCH_OUTCOME_REFUSED":     3,
+	}
+)
+
+func (x BatchOutcome) Enum() *BatchOutcome {
+	p := new(BatchOutcome)
+	*p = x
+	return p
+}
+
+func (x BatchOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BatchOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[2].Descriptor()
+}
+
+func (BatchOutcome) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[2]
+}
+
+func (x BatchOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BatchOutcome.Descriptor instead.
+func (BatchOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+}
+
+// A person a recruiter keeps in touch with.
+type Candidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, 1 to 200 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// E-mail addresses, the first the primary one; each unique within the
+	// organization, compared case-insensitively after trimming. At most 20.
+	Emails []string `protobuf:"bytes,3,rep,name=emails,proto3" json:"emails,omitempty"`
+	Phone  string   `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	// LinkedIn and other profiles. At most 20.
+	Links []*Link `protobuf:"bytes,5,rep,name=links,proto3" json:"links,omitempty"`
+	// Current job title.
+	Title string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	// Current company.
+	Company  string `protobuf:"bytes,7,opt,name=company,proto3" json:"company,omitempty"`
+	Location string `protobuf:"bytes,8,opt,name=location,proto3" json:"location,omitempty"`
+	// An IANA time zone, such as "Europe/Paris".
+	TimeZone string `protobuf:"bytes,9,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// At most 50, each 1 to 50 characters; kept without duplicates.
+	Tags []string `protobuf:"bytes,10,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Where the candidate came from (a sourcing channel, a referral, an
+	// import).
+	Source string `protobuf:"bytes,11,opt,name=source,proto3" json:"source,omitempty"`
+	// The user who owns the candidate; the creator when left empty.
+	OwnerUserId string `protobuf:"bytes,12,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: set on a deleted candidate.
+	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Candidate) Reset() {
+	*x = Candidate{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Candidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Candidate) ProtoMessage() {}
+
+func (x *Candidate) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
+func (*Candidate) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Candidate) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Candidate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Candidate) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *Candidate) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Candidate) GetLinks() []*Link {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+func (x *Candidate) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Candidate) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *Candidate) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *Candidate) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Candidate) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Candidate) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Candidate) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *Candidate) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Candidate) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Candidate) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+// A profile of a candidate on the web.
+type Link struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  LinkKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=tandem.outreach.v1.LinkKind" json:"kind,omitempty"`
+	// An absolute http or https URL.
+	Url           string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Link) Reset() {
+	*x = Link{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Link) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Link) ProtoMessage() {}
+
+func (x *Link) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Link.ProtoReflect.Descriptor instead.
+func (*Link) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Link) GetKind() LinkKind {
+	if x != nil {
+		return x.Kind
+	}
+	return LinkKind_LINK_KIND_UNSPECIFIED
+}
+
+func (x *Link) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type CreateCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCandidateRequest) Reset() {
+	*x = CreateCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCandidateRequest) ProtoMessage() {}
+
+func (x *CreateCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCandidateRequest.ProtoReflect.Descriptor instead.
+func (*CreateCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateCandidateRequest) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type CreateCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCandidateResponse) Reset() {
+	*x = CreateCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCandidateResponse) ProtoMessage() {}
+
+func (x *CreateCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCandidateResponse.ProtoReflect.Descriptor instead.
+func (*CreateCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type GetCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateRequest) Reset() {
+	*x = GetCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateRequest) ProtoMessage() {}
+
+func (x *GetCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateRequest.ProtoReflect.Descriptor instead.
+func (*GetCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetCandidateRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type GetCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateResponse) Reset() {
+	*x = GetCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateResponse) ProtoMessage() {}
+
+func (x *GetCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateResponse.ProtoReflect.Descriptor instead.
+func (*GetCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type UpdateCandidateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// candidate.id names the candidate.
+	Candidate *Candidate `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// Proto field names of the fields to change: name, emails, phone, links,
+	// title, company, location, time_zone, tags, source, owner_user_id.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCandidateRequest) Reset() {
+	*x = UpdateCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCandidateRequest) ProtoMessage() {}
+
+func (x *UpdateCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCandidateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateCandidateRequest) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+func (x *UpdateCandidateRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCandidateResponse) Reset() {
+	*x = UpdateCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCandidateResponse) ProtoMessage() {}
+
+func (x *UpdateCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCandidateResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type ListCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32          `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string         `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	OrderBy       CandidateOrder `protobuf:"varint,3,opt,name=order_by,json=orderBy,proto3,enum=tandem.outreach.v1.CandidateOrder" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidatesRequest) Reset() {
+	*x = ListCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidatesRequest) ProtoMessage() {}
+
+func (x *ListCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*ListCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListCandidatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCandidatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCandidatesRequest) GetOrderBy() CandidateOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED
+}
+
+type ListCandidatesResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Candidates []*Candidate           `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidatesResponse) Reset() {
+	*x = ListCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidatesResponse) ProtoMessage() {}
+
+func (x *ListCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*ListCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListCandidatesResponse) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *ListCandidatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type SearchCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Part of the name, case-insensitive.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// An e-mail address, compared case-insensitively after trimming.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// Part of the current company, case-insensitive.
+	Company string `protobuf:"bytes,3,opt,name=company,proto3" json:"company,omitempty"`
+	// Candidates owned by this user.
+	OwnerUserId string `protobuf:"bytes,4,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	// Candidates with this tag.
+	Tag string `protobuf:"bytes,5,opt,name=tag,proto3" json:"tag,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From the previous page of the same search.
+	PageToken     string         `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	OrderBy       CandidateOrder `protobuf:"varint,8,opt,name=order_by,json=orderBy,proto3,enum=tandem.outreach.v1.CandidateOrder" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCandidatesRequest) Reset() {
+	*x = SearchCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCandidatesRequest) ProtoMessage() {}
+
+func (x *SearchCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*SearchCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SearchCandidatesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchCandidatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetOrderBy() CandidateOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED
+}
+
+type SearchCandidatesResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Candidates []*Candidate           `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCandidatesResponse) Reset() {
+	*x = SearchCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCandidatesResponse) ProtoMessage() {}
+
+func (x *SearchCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*SearchCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SearchCandidatesResponse) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *SearchCandidatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DeleteCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateRequest) Reset() {
+	*x = DeleteCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateRequest) ProtoMessage() {}
+
+func (x *DeleteCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteCandidateRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type DeleteCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateResponse) Reset() {
+	*x = DeleteCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateResponse) ProtoMessage() {}
+
+func (x *DeleteCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type UndeleteCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteCandidateRequest) Reset() {
+	*x = UndeleteCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteCandidateRequest) ProtoMessage() {}
+
+func (x *UndeleteCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteCandidateRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UndeleteCandidateRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type UndeleteCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteCandidateResponse) Reset() {
+	*x = UndeleteCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteCandidateResponse) ProtoMessage() {}
+
+func (x *UndeleteCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteCandidateResponse.ProtoReflect.Descriptor instead.
+func (*UndeleteCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UndeleteCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type MergeCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate that remains.
+	SurvivorId string `protobuf:"bytes,1,opt,name=survivor_id,json=survivorId,proto3" json:"survivor_id,omitempty"`
+	// The candidate merged into the survivor.
+	MergedId      string `protobuf:"bytes,2,opt,name=merged_id,json=mergedId,proto3" json:"merged_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCandidatesRequest) Reset() {
+	*x = MergeCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCandidatesRequest) ProtoMessage() {}
+
+func (x *MergeCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*MergeCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MergeCandidatesRequest) GetSurvivorId() string {
+	if x != nil {
+		return x.SurvivorId
+	}
+	return ""
+}
+
+func (x *MergeCandidatesRequest) GetMergedId() string {
+	if x != nil {
+		return x.MergedId
+	}
+	return ""
+}
+
+type MergeCandidatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The survivor after the merge.
+	Candidate     *Candidate `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCandidatesResponse) Reset() {
+	*x = MergeCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCandidatesResponse) ProtoMessage() {}
+
+func (x *MergeCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*MergeCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MergeCandidatesResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type BatchCreateCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000.
+	Candidates    []*Candidate `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateCandidatesRequest) Reset() {
+	*x = BatchCreateCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateCandidatesRequest) ProtoMessage() {}
+
+func (x *BatchCreateCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BatchCreateCandidatesRequest) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+type BatchCreateCandidatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per requested candidate, in the request's order.
+	Results       []*BatchCreateResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateCandidatesResponse) Reset() {
+	*x = BatchCreateCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateCandidatesResponse) ProtoMessage() {}
+
+func (x *BatchCreateCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BatchCreateCandidatesResponse) GetResults() []*BatchCreateResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// What became of one row of a batch.
+type BatchCreateResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's position in the request, from 0.
+	Index   int32        `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Outcome BatchOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=tandem.outreach.v1.BatchOutcome" json:"outcome,omitempty"`
+	// The candidate created or matched.
+	CandidateId string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// For a refused row: the request field at fault (`candidates[3].emails[0]`)
+	// and why.
+	Field         string `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateResult) Reset() {
+	*x = BatchCreateResult{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateResult) ProtoMessage() {}
+
+func (x *BatchCreateResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateResult.ProtoReflect.Descriptor instead.
+func (*BatchCreateResult) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BatchCreateResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BatchCreateResult) GetOutcome() BatchOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return BatchOutcome_BATCH_OUTCOME_UNSPECIFIED
+}
+
+func (x *BatchCreateResult) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *BatchCreateResult) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *BatchCreateResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v12\x11\n" +
-	"\x0fOutreachServiceB\xd8\x01\n" +
+	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x03\n" +
+	"\tCandidate\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06emails\x18\x03 \x03(\tR\x06emails\x12\x14\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\x12.\n" +
+	"\x05links\x18\x05 \x03(\v2\x18.tandem.outreach.v1.LinkR\x05links\x12\x14\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12\x18\n" +
+	"\acompany\x18\a \x01(\tR\acompany\x12\x1a\n" +
+	"\blocation\x18\b \x01(\tR\blocation\x12\x1b\n" +
+	"\ttime_zone\x18\t \x01(\tR\btimeZone\x12\x12\n" +
+	"\x04tags\x18\n" +
+	" \x03(\tR\x04tags\x12\x16\n" +
+	"\x06source\x18\v \x01(\tR\x06source\x12\"\n" +
+	"\rowner_user_id\x18\f \x01(\tR\vownerUserId\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\"J\n" +
+	"\x04Link\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.tandem.outreach.v1.LinkKindR\x04kind\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"U\n" +
+	"\x16CreateCandidateRequest\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"V\n" +
+	"\x17CreateCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"8\n" +
+	"\x13GetCandidateRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"S\n" +
+	"\x14GetCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"\x92\x01\n" +
+	"\x16UpdateCandidateRequest\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"V\n" +
+	"\x17UpdateCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"\x92\x01\n" +
+	"\x15ListCandidatesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12=\n" +
+	"\border_by\x18\x03 \x01(\x0e2\".tandem.outreach.v1.CandidateOrderR\aorderBy\"\x7f\n" +
+	"\x16ListCandidatesResponse\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
+	"candidates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x02\n" +
+	"\x17SearchCandidatesRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x18\n" +
+	"\acompany\x18\x03 \x01(\tR\acompany\x12\"\n" +
+	"\rowner_user_id\x18\x04 \x01(\tR\vownerUserId\x12\x10\n" +
+	"\x03tag\x18\x05 \x01(\tR\x03tag\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12=\n" +
+	"\border_by\x18\b \x01(\x0e2\".tandem.outreach.v1.CandidateOrderR\aorderBy\"\x81\x01\n" +
+	"\x18SearchCandidatesResponse\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
+	"candidates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x16DeleteCandidateRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"V\n" +
+	"\x17DeleteCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"=\n" +
+	"\x18UndeleteCandidateRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"X\n" +
+	"\x19UndeleteCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"V\n" +
+	"\x16MergeCandidatesRequest\x12\x1f\n" +
+	"\vsurvivor_id\x18\x01 \x01(\tR\n" +
+	"survivorId\x12\x1b\n" +
+	"\tmerged_id\x18\x02 \x01(\tR\bmergedId\"V\n" +
+	"\x17MergeCandidatesResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"]\n" +
+	"\x1cBatchCreateCandidatesRequest\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
+	"candidates\"`\n" +
+	"\x1dBatchCreateCandidatesResponse\x12?\n" +
+	"\aresults\x18\x01 \x03(\v2%.tandem.outreach.v1.BatchCreateResultR\aresults\"\xb6\x01\n" +
+	"\x11BatchCreateResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12:\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2 .tandem.outreach.v1.BatchOutcomeR\aoutcome\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x14\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason*\x7f\n" +
+	"\bLinkKind\x12\x19\n" +
+	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
+	"\x10LINK_KIND_GITHUB\x10\x02\x12\x15\n" +
+	"\x11LINK_KIND_WEBSITE\x10\x03\x12\x13\n" +
+	"\x0fLINK_KIND_OTHER\x10\x04*W\n" +
+	"\x0eCandidateOrder\x12\x1f\n" +
+	"\x1bCANDIDATE_ORDER_UNSPECIFIED\x10\x00\x12$\n" +
+	" CANDIDATE_ORDER_CREATE_TIME_DESC\x10\x01*~\n" +
+	"\fBatchOutcome\x12\x1d\n" +
+	"\x19BATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15BATCH_OUTCOME_CREATED\x10\x01\x12\x19\n" +
+	"\x15BATCH_OUTCOME_MATCHED\x10\x02\x12\x19\n" +
+	"\x15BATCH_OUTCOME_REFUSED\x10\x032\xec\a\n" +
+	"\x0fOutreachService\x12j\n" +
+	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
+	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
+	"\x0fUpdateCandidate\x12*.tandem.outreach.v1.UpdateCandidateRequest\x1a+.tandem.outreach.v1.UpdateCandidateResponse\x12g\n" +
+	"\x0eListCandidates\x12).tandem.outreach.v1.ListCandidatesRequest\x1a*.tandem.outreach.v1.ListCandidatesResponse\x12m\n" +
+	"\x10SearchCandidates\x12+.tandem.outreach.v1.SearchCandidatesRequest\x1a,.tandem.outreach.v1.SearchCandidatesResponse\x12j\n" +
+	"\x0fDeleteCandidate\x12*.tandem.outreach.v1.DeleteCandidateRequest\x1a+.tandem.outreach.v1.DeleteCandidateResponse\x12p\n" +
+	"\x11UndeleteCandidate\x12,.tandem.outreach.v1.UndeleteCandidateRequest\x1a-.tandem.outreach.v1.UndeleteCandidateResponse\x12j\n" +
+	"\x0fMergeCandidates\x12*.tandem.outreach.v1.MergeCandidatesRequest\x1a+.tandem.outreach.v1.MergeCandidatesResponse\x12|\n" +
+	"\x15BatchCreateCandidates\x120.tandem.outreach.v1.BatchCreateCandidatesRequest\x1a1.tandem.outreach.v1.BatchCreateCandidatesResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
-var file_tandem_outreach_v1_outreach_proto_goTypes = []any{}
+var (
+	file_tandem_outreach_v1_outreach_proto_rawDescOnce sync.Once
+	file_tandem_outreach_v1_outreach_proto_rawDescData []byte
+)
+
+func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
+	file_tandem_outreach_v1_outreach_proto_rawDescOnce.Do(func() {
+		file_tandem_outreach_v1_outreach_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)))
+	})
+	return file_tandem_outreach_v1_outreach_proto_rawDescData
+}
+
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
+	(LinkKind)(0),                         // 0: tandem.outreach.v1.LinkKind
+	(CandidateOrder)(0),                   // 1: tandem.outreach.v1.CandidateOrder
+	(BatchOutcome)(0),                     // 2: tandem.outreach.v1.BatchOutcome
+	(*Candidate)(nil),                     // 3: tandem.outreach.v1.Candidate
+	(*Link)(nil),                          // 4: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),        // 5: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),       // 6: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),           // 7: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),          // 8: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),        // 9: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),       // 10: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),         // 11: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),        // 12: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),       // 13: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),      // 14: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),        // 15: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),       // 16: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),      // 17: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),     // 18: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),        // 19: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),       // 20: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),  // 21: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil), // 22: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),             // 23: tandem.outreach.v1.BatchCreateResult
+	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 25: google.protobuf.FieldMask
+}
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	4,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	24, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	24, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	24, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	0,  // 4: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
+	3,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	25, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	1,  // 11: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	3,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	1,  // 13: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	3,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	3,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	23, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	2,  // 20: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
+	5,  // 21: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	7,  // 22: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	9,  // 23: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	11, // 24: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	13, // 25: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	15, // 26: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	17, // 27: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	19, // 28: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	21, // 29: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	6,  // 30: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	8,  // 31: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	10, // 32: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	12, // 33: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	14, // 34: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	16, // 35: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	18, // 36: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	20, // 37: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	22, // 38: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	30, // [30:39] is the sub-list for method output_type
+	21, // [21:30] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -47,13 +1623,15 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      3,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_tandem_outreach_v1_outreach_proto_goTypes,
 		DependencyIndexes: file_tandem_outreach_v1_outreach_proto_depIdxs,
+		EnumInfos:         file_tandem_outreach_v1_outreach_proto_enumTypes,
+		MessageInfos:      file_tandem_outreach_v1_outreach_proto_msgTypes,
 	}.Build()
 	File_tandem_outreach_v1_outreach_proto = out.File
 	file_tandem_outreach_v1_outreach_proto_goTypes = nil

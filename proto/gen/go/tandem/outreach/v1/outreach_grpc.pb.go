@@ -7,7 +7,10 @@
 package outreachv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,13 +18,54 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	OutreachService_CreateCandidate_FullMethodName       = "/tandem.outreach.v1.OutreachService/CreateCandidate"
+	OutreachService_GetCandidate_FullMethodName          = "/tandem.outreach.v1.OutreachService/GetCandidate"
+	OutreachService_UpdateCandidate_FullMethodName       = "/tandem.outreach.v1.OutreachService/UpdateCandidate"
+	OutreachService_ListCandidates_FullMethodName        = "/tandem.outreach.v1.OutreachService/ListCandidates"
+	OutreachService_SearchCandidates_FullMethodName      = "/tandem.outreach.v1.OutreachService/SearchCandidates"
+	OutreachService_DeleteCandidate_FullMethodName       = "/tandem.outreach.v1.OutreachService/DeleteCandidate"
+	OutreachService_UndeleteCandidate_FullMethodName     = "/tandem.outreach.v1.OutreachService/UndeleteCandidate"
+	OutreachService_MergeCandidates_FullMethodName       = "/tandem.outreach.v1.OutreachService/MergeCandidates"
+	OutreachService_BatchCreateCandidates_FullMethodName = "/tandem.outreach.v1.OutreachService/BatchCreateCandidates"
+)
+
 // OutreachServiceClient is the client API for OutreachService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// OutreachService is the public API of the outreach service. Its RPCs arrive with
-// the features that need them; the service runs and reports health already.
+// OutreachService is the public API of the outreach service: the system of
+// record for candidates. Every RPC works within the caller's organization;
+// another organization's candidate is NOT_FOUND.
 type OutreachServiceClient interface {
+	// Creates a candidate. An e-mail address the organization already has
+	// (compared case-insensitively, after trimming) is ALREADY_EXISTS, naming
+	// the existing candidate's id in the message and in the error's
+	// ErrorInfo metadata (`candidate_id`). Recruiter and above.
+	CreateCandidate(ctx context.Context, in *CreateCandidateRequest, opts ...grpc.CallOption) (*CreateCandidateResponse, error)
+	// One candidate. The id of a candidate merged into another answers the
+	// survivor.
+	GetCandidate(ctx context.Context, in *GetCandidateRequest, opts ...grpc.CallOption) (*GetCandidateResponse, error)
+	// Changes the fields named by update_mask. Recruiter and above.
+	UpdateCandidate(ctx context.Context, in *UpdateCandidateRequest, opts ...grpc.CallOption) (*UpdateCandidateResponse, error)
+	// The organization's candidates, sorted, a page at a time.
+	ListCandidates(ctx context.Context, in *ListCandidatesRequest, opts ...grpc.CallOption) (*ListCandidatesResponse, error)
+	// Candidates matching every filter given, sorted, a page at a time.
+	SearchCandidates(ctx context.Context, in *SearchCandidatesRequest, opts ...grpc.CallOption) (*SearchCandidatesResponse, error)
+	// Deletes a candidate softly: it leaves lists and searches and can be
+	// restored for 30 days. Recruiter and above.
+	DeleteCandidate(ctx context.Context, in *DeleteCandidateRequest, opts ...grpc.CallOption) (*DeleteCandidateResponse, error)
+	// Restores a deleted candidate within 30 days of its deletion. Recruiter
+	// and above.
+	UndeleteCandidate(ctx context.Context, in *UndeleteCandidateRequest, opts ...grpc.CallOption) (*UndeleteCandidateResponse, error)
+	// Merges one candidate into another: the survivor keeps every e-mail,
+	// link and tag of both, and the merged candidate's id resolves to the
+	// survivor from then on. Recruiter and above.
+	MergeCandidates(ctx context.Context, in *MergeCandidatesRequest, opts ...grpc.CallOption) (*MergeCandidatesResponse, error)
+	// Creates up to 1,000 candidates, reporting per row whether it was
+	// created, matched to an existing candidate by e-mail, or refused and
+	// why. Recruiter and above.
+	BatchCreateCandidates(ctx context.Context, in *BatchCreateCandidatesRequest, opts ...grpc.CallOption) (*BatchCreateCandidatesResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -32,13 +76,132 @@ func NewOutreachServiceClient(cc grpc.ClientConnInterface) OutreachServiceClient
 	return &outreachServiceClient{cc}
 }
 
+func (c *outreachServiceClient) CreateCandidate(ctx context.Context, in *CreateCandidateRequest, opts ...grpc.CallOption) (*CreateCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetCandidate(ctx context.Context, in *GetCandidateRequest, opts ...grpc.CallOption) (*GetCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateCandidate(ctx context.Context, in *UpdateCandidateRequest, opts ...grpc.CallOption) (*UpdateCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListCandidates(ctx context.Context, in *ListCandidatesRequest, opts ...grpc.CallOption) (*ListCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) SearchCandidates(ctx context.Context, in *SearchCandidatesRequest, opts ...grpc.CallOption) (*SearchCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_SearchCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) DeleteCandidate(ctx context.Context, in *DeleteCandidateRequest, opts ...grpc.CallOption) (*DeleteCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_DeleteCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UndeleteCandidate(ctx context.Context, in *UndeleteCandidateRequest, opts ...grpc.CallOption) (*UndeleteCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UndeleteCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UndeleteCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) MergeCandidates(ctx context.Context, in *MergeCandidatesRequest, opts ...grpc.CallOption) (*MergeCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MergeCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_MergeCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) BatchCreateCandidates(ctx context.Context, in *BatchCreateCandidatesRequest, opts ...grpc.CallOption) (*BatchCreateCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_BatchCreateCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
 //
-// OutreachService is the public API of the outreach service. Its RPCs arrive with
-// the features that need them; the service runs and reports health already.
+// OutreachService is the public API of the outreach service: the system of
+// record for candidates. Every RPC works within the caller's organization;
+// another organization's candidate is NOT_FOUND.
 type OutreachServiceServer interface {
+	// Creates a candidate. An e-mail address the organization already has
+	// (compared case-insensitively, after trimming) is ALREADY_EXISTS, naming
+	// the existing candidate's id in the message and in the error's
+	// ErrorInfo metadata (`candidate_id`). Recruiter and above.
+	CreateCandidate(context.Context, *CreateCandidateRequest) (*CreateCandidateResponse, error)
+	// One candidate. The id of a candidate merged into another answers the
+	// survivor.
+	GetCandidate(context.Context, *GetCandidateRequest) (*GetCandidateResponse, error)
+	// Changes the fields named by update_mask. Recruiter and above.
+	UpdateCandidate(context.Context, *UpdateCandidateRequest) (*UpdateCandidateResponse, error)
+	// The organization's candidates, sorted, a page at a time.
+	ListCandidates(context.Context, *ListCandidatesRequest) (*ListCandidatesResponse, error)
+	// Candidates matching every filter given, sorted, a page at a time.
+	SearchCandidates(context.Context, *SearchCandidatesRequest) (*SearchCandidatesResponse, error)
+	// Deletes a candidate softly: it leaves lists and searches and can be
+	// restored for 30 days. Recruiter and above.
+	DeleteCandidate(context.Context, *DeleteCandidateRequest) (*DeleteCandidateResponse, error)
+	// Restores a deleted candidate within 30 days of its deletion. Recruiter
+	// and above.
+	UndeleteCandidate(context.Context, *UndeleteCandidateRequest) (*UndeleteCandidateResponse, error)
+	// Merges one candidate into another: the survivor keeps every e-mail,
+	// link and tag of both, and the merged candidate's id resolves to the
+	// survivor from then on. Recruiter and above.
+	MergeCandidates(context.Context, *MergeCandidatesRequest) (*MergeCandidatesResponse, error)
+	// Creates up to 1,000 candidates, reporting per row whether it was
+	// created, matched to an existing candidate by e-mail, or refused and
+	// why. Recruiter and above.
+	BatchCreateCandidates(context.Context, *BatchCreateCandidatesRequest) (*BatchCreateCandidatesResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -49,6 +212,33 @@ type OutreachServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedOutreachServiceServer struct{}
 
+func (UnimplementedOutreachServiceServer) CreateCandidate(context.Context, *CreateCandidateRequest) (*CreateCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetCandidate(context.Context, *GetCandidateRequest) (*GetCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateCandidate(context.Context, *UpdateCandidateRequest) (*UpdateCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListCandidates(context.Context, *ListCandidatesRequest) (*ListCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) SearchCandidates(context.Context, *SearchCandidatesRequest) (*SearchCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) DeleteCandidate(context.Context, *DeleteCandidateRequest) (*DeleteCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) UndeleteCandidate(context.Context, *UndeleteCandidateRequest) (*UndeleteCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) MergeCandidates(context.Context, *MergeCandidatesRequest) (*MergeCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) BatchCreateCandidates(context.Context, *BatchCreateCandidatesRequest) (*BatchCreateCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchCreateCandidates not implemented")
+}
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
 
@@ -70,13 +260,212 @@ func RegisterOutreachServiceServer(s grpc.ServiceRegistrar, srv OutreachServiceS
 	s.RegisterService(&OutreachService_ServiceDesc, srv)
 }
 
+func _OutreachService_CreateCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateCandidate(ctx, req.(*CreateCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetCandidate(ctx, req.(*GetCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateCandidate(ctx, req.(*UpdateCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListCandidates(ctx, req.(*ListCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_SearchCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).SearchCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_SearchCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).SearchCandidates(ctx, req.(*SearchCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_DeleteCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).DeleteCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_DeleteCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).DeleteCandidate(ctx, req.(*DeleteCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UndeleteCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UndeleteCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UndeleteCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UndeleteCandidate(ctx, req.(*UndeleteCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_MergeCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).MergeCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_MergeCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).MergeCandidates(ctx, req.(*MergeCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_BatchCreateCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).BatchCreateCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_BatchCreateCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).BatchCreateCandidates(ctx, req.(*BatchCreateCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var OutreachService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "tandem.outreach.v1.OutreachService",
 	HandlerType: (*OutreachServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "tandem/outreach/v1/outreach.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreateCandidate",
+			Handler:    _OutreachService_CreateCandidate_Handler,
+		},
+		{
+			MethodName: "GetCandidate",
+			Handler:    _OutreachService_GetCandidate_Handler,
+		},
+		{
+			MethodName: "UpdateCandidate",
+			Handler:    _OutreachService_UpdateCandidate_Handler,
+		},
+		{
+			MethodName: "ListCandidates",
+			Handler:    _OutreachService_ListCandidates_Handler,
+		},
+		{
+			MethodName: "SearchCandidates",
+			Handler:    _OutreachService_SearchCandidates_Handler,
+		},
+		{
+			MethodName: "DeleteCandidate",
+			Handler:    _OutreachService_DeleteCandidate_Handler,
+		},
+		{
+			MethodName: "UndeleteCandidate",
+			Handler:    _OutreachService_UndeleteCandidate_Handler,
+		},
+		{
+			MethodName: "MergeCandidates",
+			Handler:    _OutreachService_MergeCandidates_Handler,
+		},
+		{
+			MethodName: "BatchCreateCandidates",
+			Handler:    _OutreachService_BatchCreateCandidates_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/outreach/v1/outreach.proto",
 }

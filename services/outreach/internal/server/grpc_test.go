@@ -1,0 +1,235 @@
+package server_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
+
+	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/grpcserver"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/server"
+	"github.com/tandemhq/tandem/services/outreach/internal/store"
+	"github.com/tandemhq/tandem/services/outreach/internal/store/storetest"
+)
+
+// tokens resolves the API tokens a test hands out; identity does this in
+// the running system.
+type tokens map[string]authz.Principal
+
+func (t tokens) ResolveAPIToken(_ context.Context, token string) (authz.Principal, error) {
+	p, ok := t[token]
+	if !ok {
+		return authz.Principal{}, authz.ErrAPITokenInvalid
+	}
+	return p, nil
+}
+
+type world struct {
+	t      *testing.T
+	tokens tokens
+	client outreachv1.OutreachServiceClient
+}
+
+// newWorld is outreach's gRPC server as cmd/outreach wires it, on a real
+// listener and a fresh database.
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	st := store.New(storetest.New(t))
+	toks := tokens{}
+	srv := grpcserver.New(grpcserver.Options{
+		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks},
+		Validators: server.Validators,
+	})
+	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{Candidates: candidates.New(st, time.Now)}))
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(serveCtx, lis) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn)}
+}
+
+// as returns a context calling as someone with role in org.
+func (w *world) as(org string, role authz.Role) context.Context {
+	token, _ := authz.NewAPIToken()
+	w.tokens[token] = authz.Principal{Kind: authz.KindAPIToken, OrgID: org, UserID: uuid.NewString(), TokenID: uuid.NewString(), Role: role}
+	return metadata.AppendToOutgoingContext(w.t.Context(), "authorization", "Bearer "+token)
+}
+
+func wantCode(t *testing.T, err error, want codes.Code) *status.Status {
+	t.Helper()
+	st, _ := status.FromError(err)
+	if st.Code() != want {
+		t.Fatalf("want %v, got %v", want, err)
+	}
+	return st
+}
+
+func wantBadField(t *testing.T, err error, field string) {
+	t.Helper()
+	st := wantCode(t, err, codes.InvalidArgument)
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) == 1 && br.GetFieldViolations()[0].GetField() == field {
+			return
+		}
+	}
+	t.Fatalf("want a violation of %s, got %v", field, st.Details())
+}
+
+func TestCandidatesOverGRPC(t *testing.T) {
+	w := newWorld(t)
+	org := uuid.NewString()
+	rec := w.as(org, authz.RoleRecruiter)
+	created, err := w.client.CreateCandidate(rec, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{
+		Name: "Ada Lovelace", Emails: []string{"ada@example.com"}, Company: "Engines",
+		Links: []*outreachv1.Link{{Kind: outreachv1.LinkKind_LINK_KIND_LINKEDIN, Url: "https://www.linkedin.com/in/ada"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.GetCandidate()
+	if c.GetId() == "" || c.GetLinks()[0].GetKind() != outreachv1.LinkKind_LINK_KIND_LINKEDIN || c.GetOwnerUserId() == "" {
+		t.Fatalf("created %v", c)
+	}
+
+	// The same address again names the existing candidate.
+	_, err = w.client.CreateCandidate(rec, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Ada", Emails: []string{" ADA@example.com"}}})
+	st := wantCode(t, err, codes.AlreadyExists)
+	var info *errdetails.ErrorInfo
+	for _, d := range st.Details() {
+		if i, ok := d.(*errdetails.ErrorInfo); ok {
+			info = i
+		}
+	}
+	if info.GetMetadata()["candidate_id"] != c.GetId() || info.GetReason() != "candidate_exists" {
+		t.Fatalf("the duplicate should name %s: %v", c.GetId(), st.Details())
+	}
+
+	// A Member reads but cannot write.
+	member := w.as(org, authz.RoleMember)
+	if _, err := w.client.GetCandidate(member, &outreachv1.GetCandidateRequest{CandidateId: c.GetId()}); err != nil {
+		t.Fatalf("a member reads: %v", err)
+	}
+	_, err = w.client.CreateCandidate(member, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "X"}})
+	wantCode(t, err, codes.PermissionDenied)
+
+	updated, err := w.client.UpdateCandidate(rec, &outreachv1.UpdateCandidateRequest{
+		Candidate: &outreachv1.Candidate{Id: c.GetId(), Title: "Analyst", Name: "not applied"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"title"}}})
+	if err != nil || updated.GetCandidate().GetTitle() != "Analyst" || updated.GetCandidate().GetName() != "Ada Lovelace" {
+		t.Fatalf("update: %v, %v", updated, err)
+	}
+	found, err := w.client.SearchCandidates(member, &outreachv1.SearchCandidatesRequest{Company: "engine"})
+	if err != nil || len(found.GetCandidates()) != 1 {
+		t.Fatalf("search: %v, %v", found, err)
+	}
+
+	// Bad input names its field and stores nothing, on every write RPC.
+	_, err = w.client.CreateCandidate(rec, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Bad", Emails: []string{"bad@"}}})
+	wantBadField(t, err, "candidate.emails[0]")
+	_, err = w.client.CreateCandidate(rec, &outreachv1.CreateCandidateRequest{})
+	wantBadField(t, err, "candidate")
+	_, err = w.client.UpdateCandidate(rec, &outreachv1.UpdateCandidateRequest{
+		Candidate: &outreachv1.Candidate{Id: c.GetId(), TimeZone: "Nowhere"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"time_zone"}}})
+	wantBadField(t, err, "candidate.time_zone")
+	_, err = w.client.UpdateCandidate(rec, &outreachv1.UpdateCandidateRequest{Candidate: &outreachv1.Candidate{Id: c.GetId()}})
+	wantBadField(t, err, "update_mask")
+	_, err = w.client.MergeCandidates(rec, &outreachv1.MergeCandidatesRequest{SurvivorId: c.GetId()})
+	wantBadField(t, err, "merged_id")
+	_, err = w.client.DeleteCandidate(rec, &outreachv1.DeleteCandidateRequest{})
+	wantBadField(t, err, "candidate_id")
+	_, err = w.client.UndeleteCandidate(rec, &outreachv1.UndeleteCandidateRequest{})
+	wantBadField(t, err, "candidate_id")
+	_, err = w.client.BatchCreateCandidates(rec, &outreachv1.BatchCreateCandidatesRequest{})
+	wantBadField(t, err, "candidates")
+	list, err := w.client.ListCandidates(rec, &outreachv1.ListCandidatesRequest{})
+	if err != nil || len(list.GetCandidates()) != 1 {
+		t.Fatalf("bad input stored something: %v, %v", list, err)
+	}
+
+	// Another organization's candidate is NotFound on every RPC taking an id.
+	other := w.as(uuid.NewString(), authz.RoleAdmin)
+	id := c.GetId()
+	for name, call := range map[string]func() error{
+		"Get": func() error {
+			_, err := w.client.GetCandidate(other, &outreachv1.GetCandidateRequest{CandidateId: id})
+			return err
+		},
+		"Update": func() error {
+			_, err := w.client.UpdateCandidate(other, &outreachv1.UpdateCandidateRequest{Candidate: &outreachv1.Candidate{Id: id, Name: "x"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+			return err
+		},
+		"Delete": func() error {
+			_, err := w.client.DeleteCandidate(other, &outreachv1.DeleteCandidateRequest{CandidateId: id})
+			return err
+		},
+		"Undelete": func() error {
+			_, err := w.client.UndeleteCandidate(other, &outreachv1.UndeleteCandidateRequest{CandidateId: id})
+			return err
+		},
+		"Merge": func() error {
+			_, err := w.client.MergeCandidates(other, &outreachv1.MergeCandidatesRequest{SurvivorId: id, MergedId: uuid.NewString()})
+			return err
+		},
+	} {
+		if st, _ := status.FromError(call()); st.Code() != codes.NotFound {
+			t.Errorf("%s of another organization's candidate: %v", name, st)
+		}
+	}
+
+	// Delete, then restore.
+	if _, err := w.client.DeleteCandidate(rec, &outreachv1.DeleteCandidateRequest{CandidateId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := w.client.ListCandidates(rec, &outreachv1.ListCandidatesRequest{}); err != nil || len(list.GetCandidates()) != 0 {
+		t.Fatalf("a deleted candidate is listed: %v, %v", list, err)
+	}
+	back, err := w.client.UndeleteCandidate(rec, &outreachv1.UndeleteCandidateRequest{CandidateId: id})
+	if err != nil || back.GetCandidate().GetDeleteTime() != nil {
+		t.Fatalf("restore: %v, %v", back, err)
+	}
+	_, err = w.client.UndeleteCandidate(rec, &outreachv1.UndeleteCandidateRequest{CandidateId: id})
+	wantCode(t, err, codes.FailedPrecondition)
+
+	batch, err := w.client.BatchCreateCandidates(rec, &outreachv1.BatchCreateCandidatesRequest{Candidates: []*outreachv1.Candidate{
+		{Name: "New", Emails: []string{"new@example.com"}}, {Name: "Again", Emails: []string{"ada@EXAMPLE.com"}}, {Name: "", Emails: []string{"x@example.com"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := batch.GetResults()
+	if len(r) != 3 || r[0].GetOutcome() != outreachv1.BatchOutcome_BATCH_OUTCOME_CREATED || r[1].GetOutcome() != outreachv1.BatchOutcome_BATCH_OUTCOME_MATCHED ||
+		r[1].GetCandidateId() != id || r[2].GetOutcome() != outreachv1.BatchOutcome_BATCH_OUTCOME_REFUSED || r[2].GetField() != "candidates[2].name" || r[2].GetIndex() != 2 {
+		t.Fatalf("batch: %v", r)
+	}
+	merged, err := w.client.MergeCandidates(rec, &outreachv1.MergeCandidatesRequest{SurvivorId: id, MergedId: r[0].GetCandidateId()})
+	if err != nil || len(merged.GetCandidate().GetEmails()) != 2 {
+		t.Fatalf("merge: %v, %v", merged, err)
+	}
+	got, err := w.client.GetCandidate(member, &outreachv1.GetCandidateRequest{CandidateId: r[0].GetCandidateId()})
+	if err != nil || got.GetCandidate().GetId() != id {
+		t.Fatalf("the merged id resolves to the survivor: %v, %v", got, err)
+	}
+}

@@ -1,0 +1,20 @@
+package server
+
+import "github.com/tandemhq/tandem/platform/authz"
+
+const svc = "/tandem.outreach.v1.OutreachService/"
+
+// Policy names who may call each RPC; an RPC without a rule is denied (the
+// test checks every RPC has one). Every member reads candidates; Recruiters
+// and above change them (DESIGN §4).
+var Policy = authz.Policy{
+	svc + "CreateCandidate":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "GetCandidate":          authz.AnyMember(),
+	svc + "UpdateCandidate":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListCandidates":        authz.AnyMember(),
+	svc + "SearchCandidates":      authz.AnyMember(),
+	svc + "DeleteCandidate":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "UndeleteCandidate":     authz.AtLeast(authz.RoleRecruiter),
+	svc + "MergeCandidates":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "BatchCreateCandidates": authz.AtLeast(authz.RoleRecruiter),
+}
