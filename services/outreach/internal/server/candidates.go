@@ -73,7 +73,7 @@ func (s *Server) SearchCandidates(ctx context.Context, req *outreachv1.SearchCan
 		return nil, err
 	}
 	page, err := s.d.Candidates.Search(ctx, orgID, candidates.Query{
-		Filter: store.Filter{Name: req.GetName(), Email: req.GetEmail(), Company: req.GetCompany(), OwnerUserID: req.GetOwnerUserId(), Tag: req.GetTag()},
+		Filter: store.Filter{Name: req.GetName(), Email: req.GetEmail(), Company: req.GetCompany(), OwnerUserID: req.GetOwnerUserId(), Tag: req.GetTag(), StageID: req.GetStageId()},
 		Order:  orderFromProto(req.GetOrderBy()), PageSize: int(req.GetPageSize()), PageToken: req.GetPageToken()})
 	if err != nil {
 		return nil, err

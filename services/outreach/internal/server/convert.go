@@ -43,6 +43,7 @@ func candidateProto(c store.Candidate) *outreachv1.Candidate {
 		Id: c.ID, Name: c.Name, Emails: c.Emails, Phone: c.Phone, Title: c.Title, Company: c.Company,
 		Location: c.Location, TimeZone: c.TimeZone, Tags: c.Tags, Source: c.Source, OwnerUserId: c.OwnerUserID,
 		CreateTime: timestamppb.New(c.CreatedAt), UpdateTime: timestamppb.New(c.UpdatedAt), DeleteTime: ts(c.DeletedAt),
+		StageId: c.StageID, StageVersion: c.StageVersion,
 	}
 	for _, l := range c.Links {
 		out.Links = append(out.Links, &outreachv1.Link{Kind: linkKindToProto[l.Kind], Url: l.URL})

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,11 +16,15 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/grpcserver"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
+	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/internal/store/storetest"
 )
@@ -35,6 +40,12 @@ func (t tokens) ResolveAPIToken(_ context.Context, token string) (authz.Principa
 	}
 	return p, nil
 }
+
+// noSubscribers is a publisher with nobody to deliver to; what a move
+// publishes is tested in the stages package.
+type noSubscribers struct{}
+
+func (noSubscribers) Publish(context.Context, pgx.Tx, events.Event) (string, error) { return "", nil }
 
 type world struct {
 	t      *testing.T
@@ -52,7 +63,10 @@ func newWorld(t *testing.T) *world {
 		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks},
 		Validators: server.Validators,
 	})
-	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{Candidates: candidates.New(st, time.Now)}))
+	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
+		Candidates: candidates.New(st, time.Now),
+		Stages:     stages.New(st, noSubscribers{}, time.Now),
+	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -232,4 +246,70 @@ func TestCandidatesOverGRPC(t *testing.T) {
 	if err != nil || got.GetCandidate().GetId() != id {
 		t.Fatalf("the merged id resolves to the survivor: %v, %v", got, err)
 	}
+}
+
+func TestStagesOverGRPC(t *testing.T) {
+	w := newWorld(t)
+	org := uuid.NewString()
+	admin, rec, member := w.as(org, authz.RoleAdmin), w.as(org, authz.RoleRecruiter), w.as(org, authz.RoleMember)
+	list, err := w.client.ListStages(member, &outreachv1.ListStagesRequest{})
+	if err != nil || len(list.GetStages()) != 6 || list.GetStages()[0].GetName() != "New" || list.GetStages()[5].GetName() != "Hired" {
+		t.Fatalf("defaults: %v, %v", list, err)
+	}
+	ss := list.GetStages()
+	created, err := w.client.CreateCandidate(rec, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Mover"}})
+	if err != nil || created.GetCandidate().GetStageId() != ss[0].GetId() {
+		t.Fatalf("a new candidate is New: %v, %v", created, err)
+	}
+	id := created.GetCandidate().GetId()
+
+	// Only Recruiters and above move candidates; only Admins shape stages.
+	_, err = w.client.MoveCandidateStage(member, &outreachv1.MoveCandidateStageRequest{CandidateId: id, StageId: ss[1].GetId()})
+	wantCode(t, err, codes.PermissionDenied)
+	_, err = w.client.CreateStage(rec, &outreachv1.CreateStageRequest{Stage: &outreachv1.Stage{Name: "Screen"}})
+	wantCode(t, err, codes.PermissionDenied)
+	moved, err := w.client.MoveCandidateStage(rec, &outreachv1.MoveCandidateStageRequest{CandidateId: id, StageId: ss[3].GetId(), Reason: "keen"})
+	if err != nil || moved.GetCandidate().GetStageId() != ss[3].GetId() || moved.GetCandidate().GetStageVersion() != 1 {
+		t.Fatalf("move: %v, %v", moved, err)
+	}
+	if _, err := w.client.CreateStage(admin, &outreachv1.CreateStageRequest{Stage: &outreachv1.Stage{Name: "Screen"}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.CreateStage(admin, &outreachv1.CreateStageRequest{Stage: &outreachv1.Stage{Name: "screen"}})
+	wantCode(t, err, codes.AlreadyExists)
+	_, err = w.client.RetireStage(admin, &outreachv1.RetireStageRequest{StageId: ss[3].GetId()})
+	if st := wantCode(t, err, codes.FailedPrecondition); !strings.Contains(st.Message(), "1 candidates") {
+		t.Fatalf("the refusal should say how many: %v", st.Message())
+	}
+	retired, err := w.client.RetireStage(admin, &outreachv1.RetireStageRequest{StageId: ss[3].GetId(), MoveToStageId: ss[4].GetId()})
+	if err != nil || retired.GetMovedCandidates() != 1 || !retired.GetStage().GetRetired() {
+		t.Fatalf("retire: %v, %v", retired, err)
+	}
+
+	// Bad input names its field, on every write RPC.
+	_, err = w.client.CreateStage(admin, &outreachv1.CreateStageRequest{Stage: &outreachv1.Stage{Name: ""}})
+	wantBadField(t, err, "stage.name")
+	_, err = w.client.UpdateStage(admin, &outreachv1.UpdateStageRequest{Stage: &outreachv1.Stage{Id: ss[0].GetId(), Name: "Fresh"}})
+	wantBadField(t, err, "update_mask")
+	_, err = w.client.ReorderStages(admin, &outreachv1.ReorderStagesRequest{StageIds: []string{ss[0].GetId()}})
+	wantBadField(t, err, "stage_ids")
+	_, err = w.client.RetireStage(admin, &outreachv1.RetireStageRequest{})
+	wantBadField(t, err, "stage_id")
+	_, err = w.client.MoveCandidateStage(rec, &outreachv1.MoveCandidateStageRequest{CandidateId: id})
+	wantBadField(t, err, "stage_id")
+
+	// Another organization's candidate and stages are NotFound.
+	other := w.as(uuid.NewString(), authz.RoleAdmin)
+	theirs, err := w.client.ListStages(other, &outreachv1.ListStagesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.MoveCandidateStage(other, &outreachv1.MoveCandidateStageRequest{CandidateId: id, StageId: theirs.GetStages()[1].GetId()})
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.MoveCandidateStage(rec, &outreachv1.MoveCandidateStageRequest{CandidateId: id, StageId: theirs.GetStages()[1].GetId()})
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.UpdateStage(other, &outreachv1.UpdateStageRequest{Stage: &outreachv1.Stage{Id: ss[0].GetId(), Name: "Mine"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"name"}}})
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.RetireStage(other, &outreachv1.RetireStageRequest{StageId: ss[1].GetId()})
+	wantCode(t, err, codes.NotFound)
 }

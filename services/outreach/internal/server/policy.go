@@ -6,7 +6,8 @@ const svc = "/tandem.outreach.v1.OutreachService/"
 
 // Policy names who may call each RPC; an RPC without a rule is denied (the
 // test checks every RPC has one). Every member reads candidates; Recruiters
-// and above change them (DESIGN §4).
+// and above change them and move them between stages;
+// Admins and above shape the stage set (DESIGN §4).
 var Policy = authz.Policy{
 	svc + "CreateCandidate":       authz.AtLeast(authz.RoleRecruiter),
 	svc + "GetCandidate":          authz.AnyMember(),
@@ -17,4 +18,10 @@ var Policy = authz.Policy{
 	svc + "UndeleteCandidate":     authz.AtLeast(authz.RoleRecruiter),
 	svc + "MergeCandidates":       authz.AtLeast(authz.RoleRecruiter),
 	svc + "BatchCreateCandidates": authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListStages":            authz.AnyMember(),
+	svc + "CreateStage":           authz.AtLeast(authz.RoleAdmin),
+	svc + "UpdateStage":           authz.AtLeast(authz.RoleAdmin),
+	svc + "ReorderStages":         authz.AtLeast(authz.RoleAdmin),
+	svc + "RetireStage":           authz.AtLeast(authz.RoleAdmin),
+	svc + "MoveCandidateStage":    authz.AtLeast(authz.RoleRecruiter),
 }

@@ -57,10 +57,13 @@ func TestEveryRPCHasARESTRoute(t *testing.T) {
 func TestRoleRulesOfThePolicy(t *testing.T) {
 	readers := "roles(super_admin,admin,recruiter,hiring_manager,member)"
 	writers := "roles(super_admin,admin,recruiter)"
+	admins := "roles(super_admin,admin)"
 	for method, want := range map[string]string{
 		"GetCandidate": readers, "ListCandidates": readers, "SearchCandidates": readers,
 		"CreateCandidate": writers, "UpdateCandidate": writers, "DeleteCandidate": writers,
 		"UndeleteCandidate": writers, "MergeCandidates": writers, "BatchCreateCandidates": writers,
+		"ListStages": readers, "MoveCandidateStage": writers,
+		"CreateStage": admins, "UpdateStage": admins, "ReorderStages": admins, "RetireStage": admins,
 	} {
 		if got := server.Policy[svc+method].String(); got != want {
 			t.Errorf("%s: %s, want %s", method, got, want)

@@ -1,6 +1,6 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
-// (candidates), and turns the answer and its errors into protos. Rules live
+// (candidates, stages), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
@@ -29,11 +29,22 @@ type (
 		Merge(ctx context.Context, caller authz.Principal, survivorID, mergedID string) (store.Candidate, error)
 		BatchCreate(ctx context.Context, caller authz.Principal, rows []store.Candidate) ([]candidates.RowResult, error)
 	}
+	// Stages keeps the organization's stage set and moves candidates
+	// between stages.
+	Stages interface {
+		List(ctx context.Context, orgID string, retired bool) ([]store.Stage, error)
+		Create(ctx context.Context, orgID, name string) (store.Stage, error)
+		Rename(ctx context.Context, orgID, id, name string, paths []string) (store.Stage, error)
+		Reorder(ctx context.Context, orgID string, ids []string) ([]store.Stage, error)
+		Retire(ctx context.Context, caller authz.Principal, id, moveTo string) (store.Stage, int, error)
+		Move(ctx context.Context, caller authz.Principal, candidateID, stageID, reason string) (store.Candidate, error)
+	}
 )
 
 // Domain is every domain package the handlers call.
 type Domain struct {
 	Candidates Candidates
+	Stages     Stages
 }
 
 // Server implements outreachv1.OutreachServiceServer.

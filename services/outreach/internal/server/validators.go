@@ -55,4 +55,11 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "MergeCandidates": both(
 		required("survivor_id", (*outreachv1.MergeCandidatesRequest).GetSurvivorId),
 		required("merged_id", (*outreachv1.MergeCandidatesRequest).GetMergedId)),
+	svc + "CreateStage":   present("stage", func(r *outreachv1.CreateStageRequest) bool { return r.GetStage() != nil }),
+	svc + "UpdateStage":   required("stage.id", func(r *outreachv1.UpdateStageRequest) string { return r.GetStage().GetId() }),
+	svc + "ReorderStages": present("stage_ids", func(r *outreachv1.ReorderStagesRequest) bool { return len(r.GetStageIds()) > 0 }),
+	svc + "RetireStage":   required("stage_id", (*outreachv1.RetireStageRequest).GetStageId),
+	svc + "MoveCandidateStage": both(
+		required("candidate_id", (*outreachv1.MoveCandidateStageRequest).GetCandidateId),
+		required("stage_id", (*outreachv1.MoveCandidateStageRequest).GetStageId)),
 }

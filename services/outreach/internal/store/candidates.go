@@ -35,6 +35,9 @@ type Candidate struct {
 	DeletedAt   *time.Time
 	// MergedInto is the survivor of a merge this candidate went into.
 	MergedInto string
+	// StageID is the candidate's stage; StageVersion grows with each move.
+	StageID      string
+	StageVersion int64
 }
 
 // Live reports whether the candidate is neither deleted nor merged.
@@ -49,13 +52,13 @@ type Link struct {
 const candidateColumns = `c.id::text, c.org_id::text, c.name,
 	coalesce((SELECT array_agg(e.email ORDER BY e.position) FROM candidate_emails e WHERE e.candidate_id = c.id), '{}'),
 	c.phone, c.links, c.title, c.company, c.location, c.time_zone, c.tags, c.source, c.owner_user_id,
-	c.created_at, c.updated_at, c.deleted_at, coalesce(c.merged_into::text, '')`
+	c.created_at, c.updated_at, c.deleted_at, coalesce(c.merged_into::text, ''), coalesce(c.stage_id::text, ''), c.stage_version`
 
 func scanCandidate(row pgx.Row) (Candidate, error) {
 	var c Candidate
 	var links []byte
 	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Emails, &c.Phone, &links, &c.Title, &c.Company, &c.Location,
-		&c.TimeZone, &c.Tags, &c.Source, &c.OwnerUserID, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.MergedInto)
+		&c.TimeZone, &c.Tags, &c.Source, &c.OwnerUserID, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.MergedInto, &c.StageID, &c.StageVersion)
 	if err != nil {
 		return Candidate{}, postgres.MapError(err)
 	}
@@ -134,8 +137,13 @@ func createCandidate(ctx context.Context, tx pgx.Tx, c Candidate, actor string) 
 	if err != nil {
 		return Candidate{}, fmt.Errorf("links: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO candidates (id, org_id, name, phone, links, title, company, location, time_zone, tags, source, owner_user_id, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now())`,
+	if err := ensureStages(ctx, tx, c.OrgID); err != nil {
+		return Candidate{}, err
+	}
+	// A new candidate starts in the first active stage.
+	if _, err := tx.Exec(ctx, `INSERT INTO candidates (id, org_id, name, phone, links, title, company, location, time_zone, tags, source, owner_user_id, created_at, updated_at, stage_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(),
+		        (SELECT id FROM stages WHERE org_id = $2 AND retired_at IS NULL ORDER BY position LIMIT 1))`,
 		id, c.OrgID, c.Name, c.Phone, links, c.Title, c.Company, c.Location, c.TimeZone, nonNil(c.Tags), c.Source, c.OwnerUserID); err != nil {
 		return Candidate{}, postgres.MapError(err)
 	}
@@ -364,6 +372,7 @@ type Filter struct {
 	Email       string
 	OwnerUserID string
 	Tag         string
+	StageID     string
 }
 
 // Cursor is the position after the last candidate of a page.
@@ -396,6 +405,12 @@ func (s *Store) SearchCandidates(ctx context.Context, orgID string, f Filter, or
 	}
 	if f.OwnerUserID != "" {
 		where = append(where, "c.owner_user_id = "+arg(f.OwnerUserID))
+	}
+	if f.StageID != "" {
+		if !isUUID(f.StageID) {
+			return []Candidate{}, nil // no stage has this id
+		}
+		where = append(where, "c.stage_id = "+arg(f.StageID)+"::uuid")
 	}
 	if f.Tag != "" {
 		where = append(where, "c.tags @> ARRAY["+arg(f.Tag)+"]::text[]")

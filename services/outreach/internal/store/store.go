@@ -56,9 +56,7 @@ func span(ctx context.Context, name string) (context.Context, trace.Span) {
 // end closes a store span, recording err on it. A row that is not there, or
 // a refusal the caller asked for, is an answer, not a failure.
 func end(sp trace.Span, err error) {
-	var dup *DuplicateEmailError
-	if err != nil && !errors.Is(err, postgres.ErrNotFound) && !errors.As(err, &dup) &&
-		!errors.Is(err, ErrNotLive) && !errors.Is(err, ErrNotDeleted) {
+	if err != nil && !isAnswer(err) {
 		sp.RecordError(err)
 		sp.SetStatus(codes.Error, "store call failed")
 	}
@@ -83,4 +81,18 @@ func newID() (string, error) {
 // inTx runs fn in a transaction of the pool.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.db, fn)
+}
+
+// answers are the errors that refuse a request rather than fail it.
+var answers = []error{postgres.ErrNotFound, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage}
+
+func isAnswer(err error) bool {
+	for _, a := range answers {
+		if errors.Is(err, a) {
+			return true
+		}
+	}
+	var dup *DuplicateEmailError
+	var full *StageHasCandidatesError
+	return errors.As(err, &dup) || errors.As(err, &full)
 }

@@ -184,6 +184,58 @@ func (BatchOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
 }
 
+// Where a stage move came from.
+type StageChangeSource int32
+
+const (
+	StageChangeSource_STAGE_CHANGE_SOURCE_UNSPECIFIED StageChangeSource = 0
+	// A person in Tandem, or Tandem's own rules.
+	StageChangeSource_STAGE_CHANGE_SOURCE_USER StageChangeSource = 1
+	// The ATS (through atsbridge): applied here, never pushed back.
+	StageChangeSource_STAGE_CHANGE_SOURCE_ATS StageChangeSource = 2
+)
+
+// Enum value maps for StageChangeSource.
+var (
+	StageChangeSource_name = map[int32]string{
+		0: "STAGE_CHANGE_SOURCE_UNSPECIFIED",
+		1: "STAGE_CHANGE_SOURCE_USER",
+		2: "STAGE_CHANGE_SOURCE_ATS",
+	}
+	StageChangeSource_value = map[string]int32{
+		"STAGE_CHANGE_SOURCE_UNSPECIFIED": 0,
+		"STAGE_CHANGE_SOURCE_USER":        1,
+		"STAGE_CHANGE_SOURCE_ATS":         2,
+	}
+)
+
+func (x StageChangeSource) Enum() *StageChangeSource {
+	p := new(StageChangeSource)
+	*p = x
+	return p
+}
+
+func (x StageChangeSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StageChangeSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[3].Descriptor()
+}
+
+func (StageChangeSource) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[3]
+}
+
+func (x StageChangeSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StageChangeSource.Descriptor instead.
+func (StageChangeSource) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
 // A person a recruiter keeps in touch with.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -216,7 +268,11 @@ type Candidate struct {
 	// Output only.
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Output only: set on a deleted candidate.
-	DeleteTime    *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	DeleteTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	// Output only: the candidate's stage; MoveCandidateStage changes it.
+	StageId string `protobuf:"bytes,16,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// Output only: grows by one with every stage move.
+	StageVersion  int64 `protobuf:"varint,17,opt,name=stage_version,json=stageVersion,proto3" json:"stage_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -354,6 +410,20 @@ func (x *Candidate) GetDeleteTime() *timestamppb.Timestamp {
 		return x.DeleteTime
 	}
 	return nil
+}
+
+func (x *Candidate) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *Candidate) GetStageVersion() int64 {
+	if x != nil {
+		return x.StageVersion
+	}
+	return 0
 }
 
 // A profile of a candidate on the web.
@@ -814,8 +884,10 @@ type SearchCandidatesRequest struct {
 	// 1 to 200; 50 when unset.
 	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// From the previous page of the same search.
-	PageToken     string         `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	OrderBy       CandidateOrder `protobuf:"varint,8,opt,name=order_by,json=orderBy,proto3,enum=tandem.outreach.v1.CandidateOrder" json:"order_by,omitempty"`
+	PageToken string         `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	OrderBy   CandidateOrder `protobuf:"varint,8,opt,name=order_by,json=orderBy,proto3,enum=tandem.outreach.v1.CandidateOrder" json:"order_by,omitempty"`
+	// Candidates in this stage.
+	StageId       string `protobuf:"bytes,9,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -904,6 +976,13 @@ func (x *SearchCandidatesRequest) GetOrderBy() CandidateOrder {
 		return x.OrderBy
 	}
 	return CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED
+}
+
+func (x *SearchCandidatesRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
 }
 
 type SearchCandidatesResponse struct {
@@ -1405,11 +1484,762 @@ func (x *BatchCreateResult) GetReason() string {
 	return ""
 }
 
+// A step of the organization's outreach pipeline.
+type Stage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 50 characters, unique among the active stages (case-insensitive).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Output only: the stage's place, from 0.
+	Position int32 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	// Output only: a retired stage holds no candidates and takes none.
+	Retired       bool `protobuf:"varint,4,opt,name=retired,proto3" json:"retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stage) Reset() {
+	*x = Stage{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stage) ProtoMessage() {}
+
+func (x *Stage) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stage.ProtoReflect.Descriptor instead.
+func (*Stage) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Stage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Stage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Stage) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *Stage) GetRetired() bool {
+	if x != nil {
+		return x.Retired
+	}
+	return false
+}
+
+type ListStagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Retired stages too.
+	ShowRetired   bool `protobuf:"varint,1,opt,name=show_retired,json=showRetired,proto3" json:"show_retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStagesRequest) Reset() {
+	*x = ListStagesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesRequest) ProtoMessage() {}
+
+func (x *ListStagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesRequest.ProtoReflect.Descriptor instead.
+func (*ListStagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListStagesRequest) GetShowRetired() bool {
+	if x != nil {
+		return x.ShowRetired
+	}
+	return false
+}
+
+type ListStagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stages        []*Stage               `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStagesResponse) Reset() {
+	*x = ListStagesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesResponse) ProtoMessage() {}
+
+func (x *ListStagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesResponse.ProtoReflect.Descriptor instead.
+func (*ListStagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListStagesResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+type CreateStageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStageRequest) Reset() {
+	*x = CreateStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStageRequest) ProtoMessage() {}
+
+func (x *CreateStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStageRequest.ProtoReflect.Descriptor instead.
+func (*CreateStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateStageRequest) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+type CreateStageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStageResponse) Reset() {
+	*x = CreateStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStageResponse) ProtoMessage() {}
+
+func (x *CreateStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStageResponse.ProtoReflect.Descriptor instead.
+func (*CreateStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateStageResponse) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+type UpdateStageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stage.id names the stage.
+	Stage *Stage `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// Only "name".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStageRequest) Reset() {
+	*x = UpdateStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStageRequest) ProtoMessage() {}
+
+func (x *UpdateStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStageRequest.ProtoReflect.Descriptor instead.
+func (*UpdateStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpdateStageRequest) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+func (x *UpdateStageRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateStageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStageResponse) Reset() {
+	*x = UpdateStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStageResponse) ProtoMessage() {}
+
+func (x *UpdateStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStageResponse.ProtoReflect.Descriptor instead.
+func (*UpdateStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UpdateStageResponse) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+type ReorderStagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every active stage, once, in the new order.
+	StageIds      []string `protobuf:"bytes,1,rep,name=stage_ids,json=stageIds,proto3" json:"stage_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReorderStagesRequest) Reset() {
+	*x = ReorderStagesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReorderStagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReorderStagesRequest) ProtoMessage() {}
+
+func (x *ReorderStagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReorderStagesRequest.ProtoReflect.Descriptor instead.
+func (*ReorderStagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReorderStagesRequest) GetStageIds() []string {
+	if x != nil {
+		return x.StageIds
+	}
+	return nil
+}
+
+type ReorderStagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stages        []*Stage               `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReorderStagesResponse) Reset() {
+	*x = ReorderStagesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReorderStagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReorderStagesResponse) ProtoMessage() {}
+
+func (x *ReorderStagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReorderStagesResponse.ProtoReflect.Descriptor instead.
+func (*ReorderStagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReorderStagesResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+type RetireStageRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StageId string                 `protobuf:"bytes,1,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// Where the stage's candidates go; required when it has any.
+	MoveToStageId string `protobuf:"bytes,2,opt,name=move_to_stage_id,json=moveToStageId,proto3" json:"move_to_stage_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireStageRequest) Reset() {
+	*x = RetireStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireStageRequest) ProtoMessage() {}
+
+func (x *RetireStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireStageRequest.ProtoReflect.Descriptor instead.
+func (*RetireStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RetireStageRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *RetireStageRequest) GetMoveToStageId() string {
+	if x != nil {
+		return x.MoveToStageId
+	}
+	return ""
+}
+
+type RetireStageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Stage *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// How many candidates were moved.
+	MovedCandidates int32 `protobuf:"varint,2,opt,name=moved_candidates,json=movedCandidates,proto3" json:"moved_candidates,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RetireStageResponse) Reset() {
+	*x = RetireStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireStageResponse) ProtoMessage() {}
+
+func (x *RetireStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireStageResponse.ProtoReflect.Descriptor instead.
+func (*RetireStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RetireStageResponse) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+func (x *RetireStageResponse) GetMovedCandidates() int32 {
+	if x != nil {
+		return x.MovedCandidates
+	}
+	return 0
+}
+
+type MoveCandidateStageRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	StageId     string                 `protobuf:"bytes,2,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// Why, for the timeline; up to 500 characters.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveCandidateStageRequest) Reset() {
+	*x = MoveCandidateStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveCandidateStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveCandidateStageRequest) ProtoMessage() {}
+
+func (x *MoveCandidateStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveCandidateStageRequest.ProtoReflect.Descriptor instead.
+func (*MoveCandidateStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *MoveCandidateStageRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *MoveCandidateStageRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *MoveCandidateStageRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type MoveCandidateStageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveCandidateStageResponse) Reset() {
+	*x = MoveCandidateStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveCandidateStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveCandidateStageResponse) ProtoMessage() {}
+
+func (x *MoveCandidateStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveCandidateStageResponse.ProtoReflect.Descriptor instead.
+func (*MoveCandidateStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *MoveCandidateStageResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+// The payload of the `candidate.stage_changed` event; its version is the
+// candidate's stage_version.
+type CandidateStageChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FromStageId   string                 `protobuf:"bytes,2,opt,name=from_stage_id,json=fromStageId,proto3" json:"from_stage_id,omitempty"`
+	FromStageName string                 `protobuf:"bytes,3,opt,name=from_stage_name,json=fromStageName,proto3" json:"from_stage_name,omitempty"`
+	ToStageId     string                 `protobuf:"bytes,4,opt,name=to_stage_id,json=toStageId,proto3" json:"to_stage_id,omitempty"`
+	ToStageName   string                 `protobuf:"bytes,5,opt,name=to_stage_name,json=toStageName,proto3" json:"to_stage_name,omitempty"`
+	Source        StageChangeSource      `protobuf:"varint,6,opt,name=source,proto3,enum=tandem.outreach.v1.StageChangeSource" json:"source,omitempty"`
+	// The user who moved it, when a person did.
+	ActorUserId   string `protobuf:"bytes,7,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CandidateStageChanged) Reset() {
+	*x = CandidateStageChanged{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CandidateStageChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CandidateStageChanged) ProtoMessage() {}
+
+func (x *CandidateStageChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CandidateStageChanged.ProtoReflect.Descriptor instead.
+func (*CandidateStageChanged) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CandidateStageChanged) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetFromStageId() string {
+	if x != nil {
+		return x.FromStageId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetFromStageName() string {
+	if x != nil {
+		return x.FromStageName
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetToStageId() string {
+	if x != nil {
+		return x.ToStageId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetToStageName() string {
+	if x != nil {
+		return x.ToStageName
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetSource() StageChangeSource {
+	if x != nil {
+		return x.Source
+	}
+	return StageChangeSource_STAGE_CHANGE_SOURCE_UNSPECIFIED
+}
+
+func (x *CandidateStageChanged) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xfd\x03\n" +
+	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x04\n" +
 	"\tCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -1429,7 +2259,9 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12;\n" +
 	"\vdelete_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"deleteTime\"J\n" +
+	"deleteTime\x12\x19\n" +
+	"\bstage_id\x18\x10 \x01(\tR\astageId\x12#\n" +
+	"\rstage_version\x18\x11 \x01(\x03R\fstageVersion\"J\n" +
 	"\x04Link\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.tandem.outreach.v1.LinkKindR\x04kind\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\"U\n" +
@@ -1456,7 +2288,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
 	"candidates\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa9\x02\n" +
 	"\x17SearchCandidatesRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x18\n" +
@@ -1466,7 +2298,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\a \x01(\tR\tpageToken\x12=\n" +
-	"\border_by\x18\b \x01(\x0e2\".tandem.outreach.v1.CandidateOrderR\aorderBy\"\x81\x01\n" +
+	"\border_by\x18\b \x01(\x0e2\".tandem.outreach.v1.CandidateOrderR\aorderBy\x12\x19\n" +
+	"\bstage_id\x18\t \x01(\tR\astageId\"\x81\x01\n" +
 	"\x18SearchCandidatesResponse\x12=\n" +
 	"\n" +
 	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
@@ -1497,7 +2330,51 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\aoutcome\x18\x02 \x01(\x0e2 .tandem.outreach.v1.BatchOutcomeR\aoutcome\x12!\n" +
 	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x14\n" +
 	"\x05field\x18\x04 \x01(\tR\x05field\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason*\x7f\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"a\n" +
+	"\x05Stage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x05R\bposition\x12\x18\n" +
+	"\aretired\x18\x04 \x01(\bR\aretired\"6\n" +
+	"\x11ListStagesRequest\x12!\n" +
+	"\fshow_retired\x18\x01 \x01(\bR\vshowRetired\"G\n" +
+	"\x12ListStagesResponse\x121\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages\"E\n" +
+	"\x12CreateStageRequest\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\"F\n" +
+	"\x13CreateStageResponse\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\"\x82\x01\n" +
+	"\x12UpdateStageRequest\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"F\n" +
+	"\x13UpdateStageResponse\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\"3\n" +
+	"\x14ReorderStagesRequest\x12\x1b\n" +
+	"\tstage_ids\x18\x01 \x03(\tR\bstageIds\"J\n" +
+	"\x15ReorderStagesResponse\x121\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages\"X\n" +
+	"\x12RetireStageRequest\x12\x19\n" +
+	"\bstage_id\x18\x01 \x01(\tR\astageId\x12'\n" +
+	"\x10move_to_stage_id\x18\x02 \x01(\tR\rmoveToStageId\"q\n" +
+	"\x13RetireStageResponse\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\x12)\n" +
+	"\x10moved_candidates\x18\x02 \x01(\x05R\x0fmovedCandidates\"q\n" +
+	"\x19MoveCandidateStageRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x19\n" +
+	"\bstage_id\x18\x02 \x01(\tR\astageId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"Y\n" +
+	"\x1aMoveCandidateStageResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"\xc5\x02\n" +
+	"\x15CandidateStageChanged\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\"\n" +
+	"\rfrom_stage_id\x18\x02 \x01(\tR\vfromStageId\x12&\n" +
+	"\x0ffrom_stage_name\x18\x03 \x01(\tR\rfromStageName\x12\x1e\n" +
+	"\vto_stage_id\x18\x04 \x01(\tR\ttoStageId\x12\"\n" +
+	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
+	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
+	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -1511,7 +2388,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x19BATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15BATCH_OUTCOME_CREATED\x10\x01\x12\x19\n" +
 	"\x15BATCH_OUTCOME_MATCHED\x10\x02\x12\x19\n" +
-	"\x15BATCH_OUTCOME_REFUSED\x10\x032\xec\a\n" +
+	"\x15BATCH_OUTCOME_REFUSED\x10\x03*s\n" +
+	"\x11StageChangeSource\x12#\n" +
+	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x022\xc4\f\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -1521,7 +2402,14 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x0fDeleteCandidate\x12*.tandem.outreach.v1.DeleteCandidateRequest\x1a+.tandem.outreach.v1.DeleteCandidateResponse\x12p\n" +
 	"\x11UndeleteCandidate\x12,.tandem.outreach.v1.UndeleteCandidateRequest\x1a-.tandem.outreach.v1.UndeleteCandidateResponse\x12j\n" +
 	"\x0fMergeCandidates\x12*.tandem.outreach.v1.MergeCandidatesRequest\x1a+.tandem.outreach.v1.MergeCandidatesResponse\x12|\n" +
-	"\x15BatchCreateCandidates\x120.tandem.outreach.v1.BatchCreateCandidatesRequest\x1a1.tandem.outreach.v1.BatchCreateCandidatesResponseB\xd8\x01\n" +
+	"\x15BatchCreateCandidates\x120.tandem.outreach.v1.BatchCreateCandidatesRequest\x1a1.tandem.outreach.v1.BatchCreateCandidatesResponse\x12[\n" +
+	"\n" +
+	"ListStages\x12%.tandem.outreach.v1.ListStagesRequest\x1a&.tandem.outreach.v1.ListStagesResponse\x12^\n" +
+	"\vCreateStage\x12&.tandem.outreach.v1.CreateStageRequest\x1a'.tandem.outreach.v1.CreateStageResponse\x12^\n" +
+	"\vUpdateStage\x12&.tandem.outreach.v1.UpdateStageRequest\x1a'.tandem.outreach.v1.UpdateStageResponse\x12d\n" +
+	"\rReorderStages\x12(.tandem.outreach.v1.ReorderStagesRequest\x1a).tandem.outreach.v1.ReorderStagesResponse\x12^\n" +
+	"\vRetireStage\x12&.tandem.outreach.v1.RetireStageRequest\x1a'.tandem.outreach.v1.RetireStageResponse\x12s\n" +
+	"\x12MoveCandidateStage\x12-.tandem.outreach.v1.MoveCandidateStageRequest\x1a..tandem.outreach.v1.MoveCandidateStageResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -1536,81 +2424,118 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                         // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                   // 1: tandem.outreach.v1.CandidateOrder
 	(BatchOutcome)(0),                     // 2: tandem.outreach.v1.BatchOutcome
-	(*Candidate)(nil),                     // 3: tandem.outreach.v1.Candidate
-	(*Link)(nil),                          // 4: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),        // 5: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),       // 6: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),           // 7: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),          // 8: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),        // 9: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),       // 10: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),         // 11: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),        // 12: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),       // 13: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),      // 14: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),        // 15: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),       // 16: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),      // 17: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),     // 18: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),        // 19: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),       // 20: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),  // 21: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil), // 22: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),             // 23: tandem.outreach.v1.BatchCreateResult
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 25: google.protobuf.FieldMask
+	(StageChangeSource)(0),                // 3: tandem.outreach.v1.StageChangeSource
+	(*Candidate)(nil),                     // 4: tandem.outreach.v1.Candidate
+	(*Link)(nil),                          // 5: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),        // 6: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),       // 7: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),           // 8: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),          // 9: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),        // 10: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),       // 11: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),         // 12: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),        // 13: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),       // 14: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),      // 15: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),        // 16: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),       // 17: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),      // 18: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),     // 19: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),        // 20: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),       // 21: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),  // 22: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil), // 23: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),             // 24: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                         // 25: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),             // 26: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),            // 27: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),            // 28: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),           // 29: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),            // 30: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),           // 31: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),          // 32: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),         // 33: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),            // 34: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),           // 35: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),     // 36: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),    // 37: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),         // 38: tandem.outreach.v1.CandidateStageChanged
+	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 40: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	4,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	24, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	24, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	24, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	5,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	39, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	39, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	39, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	3,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	25, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	3,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	40, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,  // 11: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	3,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	4,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,  // 13: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	3,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	3,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	23, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	4,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	4,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	4,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	24, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,  // 20: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	5,  // 21: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	7,  // 22: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	9,  // 23: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	11, // 24: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	13, // 25: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	15, // 26: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	17, // 27: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	19, // 28: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	21, // 29: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	6,  // 30: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	8,  // 31: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	10, // 32: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	12, // 33: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	14, // 34: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	16, // 35: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	18, // 36: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	20, // 37: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	22, // 38: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	30, // [30:39] is the sub-list for method output_type
-	21, // [21:30] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	25, // 21: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	25, // 22: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	25, // 23: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	25, // 24: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	40, // 25: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	25, // 26: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	25, // 27: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	25, // 28: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	4,  // 29: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 30: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
+	6,  // 31: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	8,  // 32: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	10, // 33: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	12, // 34: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	14, // 35: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	16, // 36: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	18, // 37: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	20, // 38: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	22, // 39: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	26, // 40: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	28, // 41: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	30, // 42: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	32, // 43: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	34, // 44: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	36, // 45: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	7,  // 46: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	9,  // 47: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	11, // 48: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	13, // 49: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	15, // 50: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	17, // 51: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	19, // 52: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	21, // 53: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	23, // 54: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	27, // 55: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	29, // 56: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	31, // 57: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	33, // 58: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	35, // 59: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	37, // 60: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	46, // [46:61] is the sub-list for method output_type
+	31, // [31:46] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -1623,8 +2548,8 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   21,
+			NumEnums:      4,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

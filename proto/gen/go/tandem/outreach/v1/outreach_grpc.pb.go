@@ -28,6 +28,12 @@ const (
 	OutreachService_UndeleteCandidate_FullMethodName     = "/tandem.outreach.v1.OutreachService/UndeleteCandidate"
 	OutreachService_MergeCandidates_FullMethodName       = "/tandem.outreach.v1.OutreachService/MergeCandidates"
 	OutreachService_BatchCreateCandidates_FullMethodName = "/tandem.outreach.v1.OutreachService/BatchCreateCandidates"
+	OutreachService_ListStages_FullMethodName            = "/tandem.outreach.v1.OutreachService/ListStages"
+	OutreachService_CreateStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/CreateStage"
+	OutreachService_UpdateStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/UpdateStage"
+	OutreachService_ReorderStages_FullMethodName         = "/tandem.outreach.v1.OutreachService/ReorderStages"
+	OutreachService_RetireStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/RetireStage"
+	OutreachService_MoveCandidateStage_FullMethodName    = "/tandem.outreach.v1.OutreachService/MoveCandidateStage"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -66,6 +72,24 @@ type OutreachServiceClient interface {
 	// created, matched to an existing candidate by e-mail, or refused and
 	// why. Recruiter and above.
 	BatchCreateCandidates(ctx context.Context, in *BatchCreateCandidatesRequest, opts ...grpc.CallOption) (*BatchCreateCandidatesResponse, error)
+	// The organization's stages in order; the first call of an organization
+	// creates the defaults (New, Contacted, Replied, Interested, Not
+	// interested, Hired).
+	ListStages(ctx context.Context, in *ListStagesRequest, opts ...grpc.CallOption) (*ListStagesResponse, error)
+	// Adds a stage at the end. Admin and above.
+	CreateStage(ctx context.Context, in *CreateStageRequest, opts ...grpc.CallOption) (*CreateStageResponse, error)
+	// Renames a stage. Admin and above.
+	UpdateStage(ctx context.Context, in *UpdateStageRequest, opts ...grpc.CallOption) (*UpdateStageResponse, error)
+	// Puts the active stages in a new order. Admin and above.
+	ReorderStages(ctx context.Context, in *ReorderStagesRequest, opts ...grpc.CallOption) (*ReorderStagesResponse, error)
+	// Retires a stage. A stage that holds candidates needs move_to_stage_id,
+	// where they go (each move on their timelines); without it the answer is
+	// FAILED_PRECONDITION `stage_has_candidates`. Admin and above.
+	RetireStage(ctx context.Context, in *RetireStageRequest, opts ...grpc.CallOption) (*RetireStageResponse, error)
+	// Moves a candidate to a stage, on the candidate's timeline (who, when,
+	// from, to, why), and tells the subscribed services
+	// (`candidate.stage_changed`). Recruiter and above.
+	MoveCandidateStage(ctx context.Context, in *MoveCandidateStageRequest, opts ...grpc.CallOption) (*MoveCandidateStageResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -166,6 +190,66 @@ func (c *outreachServiceClient) BatchCreateCandidates(ctx context.Context, in *B
 	return out, nil
 }
 
+func (c *outreachServiceClient) ListStages(ctx context.Context, in *ListStagesRequest, opts ...grpc.CallOption) (*ListStagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStagesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListStages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CreateStage(ctx context.Context, in *CreateStageRequest, opts ...grpc.CallOption) (*CreateStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateStage(ctx context.Context, in *UpdateStageRequest, opts ...grpc.CallOption) (*UpdateStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ReorderStages(ctx context.Context, in *ReorderStagesRequest, opts ...grpc.CallOption) (*ReorderStagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReorderStagesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ReorderStages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) RetireStage(ctx context.Context, in *RetireStageRequest, opts ...grpc.CallOption) (*RetireStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetireStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_RetireStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) MoveCandidateStage(ctx context.Context, in *MoveCandidateStageRequest, opts ...grpc.CallOption) (*MoveCandidateStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MoveCandidateStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_MoveCandidateStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -202,6 +286,24 @@ type OutreachServiceServer interface {
 	// created, matched to an existing candidate by e-mail, or refused and
 	// why. Recruiter and above.
 	BatchCreateCandidates(context.Context, *BatchCreateCandidatesRequest) (*BatchCreateCandidatesResponse, error)
+	// The organization's stages in order; the first call of an organization
+	// creates the defaults (New, Contacted, Replied, Interested, Not
+	// interested, Hired).
+	ListStages(context.Context, *ListStagesRequest) (*ListStagesResponse, error)
+	// Adds a stage at the end. Admin and above.
+	CreateStage(context.Context, *CreateStageRequest) (*CreateStageResponse, error)
+	// Renames a stage. Admin and above.
+	UpdateStage(context.Context, *UpdateStageRequest) (*UpdateStageResponse, error)
+	// Puts the active stages in a new order. Admin and above.
+	ReorderStages(context.Context, *ReorderStagesRequest) (*ReorderStagesResponse, error)
+	// Retires a stage. A stage that holds candidates needs move_to_stage_id,
+	// where they go (each move on their timelines); without it the answer is
+	// FAILED_PRECONDITION `stage_has_candidates`. Admin and above.
+	RetireStage(context.Context, *RetireStageRequest) (*RetireStageResponse, error)
+	// Moves a candidate to a stage, on the candidate's timeline (who, when,
+	// from, to, why), and tells the subscribed services
+	// (`candidate.stage_changed`). Recruiter and above.
+	MoveCandidateStage(context.Context, *MoveCandidateStageRequest) (*MoveCandidateStageResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -238,6 +340,24 @@ func (UnimplementedOutreachServiceServer) MergeCandidates(context.Context, *Merg
 }
 func (UnimplementedOutreachServiceServer) BatchCreateCandidates(context.Context, *BatchCreateCandidatesRequest) (*BatchCreateCandidatesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BatchCreateCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListStages(context.Context, *ListStagesRequest) (*ListStagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStages not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateStage(context.Context, *CreateStageRequest) (*CreateStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateStage(context.Context, *UpdateStageRequest) (*UpdateStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) ReorderStages(context.Context, *ReorderStagesRequest) (*ReorderStagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReorderStages not implemented")
+}
+func (UnimplementedOutreachServiceServer) RetireStage(context.Context, *RetireStageRequest) (*RetireStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetireStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) MoveCandidateStage(context.Context, *MoveCandidateStageRequest) (*MoveCandidateStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MoveCandidateStage not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -422,6 +542,114 @@ func _OutreachService_BatchCreateCandidates_Handler(srv interface{}, ctx context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_ListStages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListStages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListStages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListStages(ctx, req.(*ListStagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CreateStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateStage(ctx, req.(*CreateStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateStage(ctx, req.(*UpdateStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ReorderStages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReorderStagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ReorderStages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ReorderStages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ReorderStages(ctx, req.(*ReorderStagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_RetireStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).RetireStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_RetireStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).RetireStage(ctx, req.(*RetireStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_MoveCandidateStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MoveCandidateStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).MoveCandidateStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_MoveCandidateStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).MoveCandidateStage(ctx, req.(*MoveCandidateStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -464,6 +692,30 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "BatchCreateCandidates",
 			Handler:    _OutreachService_BatchCreateCandidates_Handler,
+		},
+		{
+			MethodName: "ListStages",
+			Handler:    _OutreachService_ListStages_Handler,
+		},
+		{
+			MethodName: "CreateStage",
+			Handler:    _OutreachService_CreateStage_Handler,
+		},
+		{
+			MethodName: "UpdateStage",
+			Handler:    _OutreachService_UpdateStage_Handler,
+		},
+		{
+			MethodName: "ReorderStages",
+			Handler:    _OutreachService_ReorderStages_Handler,
+		},
+		{
+			MethodName: "RetireStage",
+			Handler:    _OutreachService_RetireStage_Handler,
+		},
+		{
+			MethodName: "MoveCandidateStage",
+			Handler:    _OutreachService_MoveCandidateStage_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
