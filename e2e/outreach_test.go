@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tandemhq/tandem/e2e/stack"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 )
 
@@ -79,4 +80,89 @@ func TestScenario_OUT_3(t *testing.T) {
 	code, body = otherAPI.call("DELETE", "/v1/candidates/"+grace.GetId(), nil, nil)
 	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
 	otherAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Grace at Fabrikam", Emails: []string{"grace@navy.example"}}, &outreachv1.CreateCandidateResponse{})
+}
+
+// OUT-6 (its Tandem half; the ATS half comes with atsbridge): each
+// organization has its stage set with the defaults; admins shape it; a
+// move is on the candidate's timeline; a Member cannot move candidates.
+func TestScenario_OUT_6(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	_, adminAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
+	recruiter, recruiterAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+
+	list := &outreachv1.ListStagesResponse{}
+	recruiterAPI.must("GET", "/v1/stages", nil, list)
+	var names []string
+	for _, st := range list.GetStages() {
+		names = append(names, st.GetName())
+	}
+	if strings.Join(names, ",") != "New,Contacted,Replied,Interested,Not interested,Hired" {
+		t.Fatalf("default stages: %v", names)
+	}
+	ss := list.GetStages()
+
+	created := &outreachv1.CreateCandidateResponse{}
+	recruiterAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Katherine Johnson", Emails: []string{"katherine@nasa.example"}}, created)
+	id := created.GetCandidate().GetId()
+	if created.GetCandidate().GetStageId() != ss[0].GetId() {
+		t.Fatalf("a new candidate is New: %v", created.GetCandidate())
+	}
+	moved := &outreachv1.MoveCandidateStageResponse{}
+	recruiterAPI.must("POST", "/v1/candidates/"+id+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: ss[3].GetId(), Reason: "wants to talk"}, moved)
+	if moved.GetCandidate().GetStageId() != ss[3].GetId() || moved.GetCandidate().GetStageVersion() != 1 {
+		t.Fatalf("move: %v", moved.GetCandidate())
+	}
+
+	tl := &outreachv1.ListTimelineResponse{}
+	adminAPI.must("GET", "/v1/candidates/"+id+"/timeline", nil, tl)
+	if len(tl.GetEntries()) != 2 || tl.GetEntries()[0].GetKind() != outreachv1.TimelineKind_TIMELINE_KIND_CREATED {
+		t.Fatalf("timeline: %v", tl.GetEntries())
+	}
+	move := tl.GetEntries()[1]
+	if change := move.GetStageChange(); move.GetActorUserId() != recruiter.GetUser().GetId() || change.GetFromStageName() != "New" ||
+		change.GetToStageName() != "Interested" || change.GetReason() != "wants to talk" || move.GetOccurTime() == nil {
+		t.Fatalf("the move on the timeline says who, when, from, to and why: %v", move)
+	}
+	adminAPI.must("GET", "/v1/candidates/"+id+"/timeline?kinds=TIMELINE_KIND_STAGE_CHANGED", nil, tl)
+	if len(tl.GetEntries()) != 1 {
+		t.Fatalf("filtered by kind: %v", tl.GetEntries())
+	}
+
+	// Admins rename, add, reorder and retire; a recruiter cannot.
+	code, body := recruiterAPI.call("POST", "/v1/stages", &outreachv1.Stage{Name: "Phone screen"}, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
+	added := &outreachv1.CreateStageResponse{}
+	adminAPI.must("POST", "/v1/stages", &outreachv1.Stage{Name: "Phone screen"}, added)
+	adminAPI.must("PATCH", "/v1/stages/"+ss[1].GetId()+"?updateMask=name", &outreachv1.Stage{Name: "Reached out"}, &outreachv1.UpdateStageResponse{})
+	order := []string{ss[0].GetId(), ss[1].GetId(), ss[2].GetId(), added.GetStage().GetId(), ss[3].GetId(), ss[4].GetId(), ss[5].GetId()}
+	reordered := &outreachv1.ReorderStagesResponse{}
+	adminAPI.must("POST", "/v1/stages:reorder", &outreachv1.ReorderStagesRequest{StageIds: order}, reordered)
+	if got := reordered.GetStages(); len(got) != 7 || got[1].GetName() != "Reached out" || got[3].GetName() != "Phone screen" {
+		t.Fatalf("reordered: %v", got)
+	}
+	code, body = adminAPI.call("POST", "/v1/stages/"+ss[3].GetId()+":retire", &outreachv1.RetireStageRequest{}, nil)
+	wantError(t, code, body, http.StatusBadRequest, "FAILED_PRECONDITION")
+	if !strings.Contains(string(body), "stage_has_candidates") {
+		t.Fatalf("retiring a stage with candidates asks where they go: %s", body)
+	}
+	retired := &outreachv1.RetireStageResponse{}
+	adminAPI.must("POST", "/v1/stages/"+ss[3].GetId()+":retire", &outreachv1.RetireStageRequest{MoveToStageId: added.GetStage().GetId()}, retired)
+	if retired.GetMovedCandidates() != 1 {
+		t.Fatalf("retire: %v", retired)
+	}
+	got := &outreachv1.GetCandidateResponse{}
+	recruiterAPI.must("GET", "/v1/candidates/"+id, nil, got)
+	if got.GetCandidate().GetStageId() != added.GetStage().GetId() || got.GetCandidate().GetStageVersion() != 2 {
+		t.Fatalf("the candidate should be in Phone screen: %v", got.GetCandidate())
+	}
+
+	// A Member cannot move candidates.
+	_, memberAPI := signedIn(t, s, newBrowser(t, s), as{email: fabrikamAdmin, consentForOrg: true})
+	code, body = memberAPI.call("POST", "/v1/candidates/"+id+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: ss[0].GetId()}, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND") // another organization's candidate
+	adminAPI.must("PATCH", "/v1/users/"+recruiter.GetUser().GetId()+"?updateMask=role", &identityv1.User{Role: identityv1.Role_ROLE_MEMBER}, &identityv1.UpdateUserResponse{})
+	_, demotedAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin}) // the new role is in the new session
+	code, body = demotedAPI.call("POST", "/v1/candidates/"+id+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: ss[0].GetId()}, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
+	demotedAPI.must("GET", "/v1/candidates/"+id+"/timeline", nil, tl)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
+	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
 	"github.com/tandemhq/tandem/services/outreach/migrations"
 )
 
@@ -99,6 +100,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	handler := server.New(server.Domain{
 		Candidates: candidates.New(st, time.Now),
 		Stages:     stages.New(st, pub, time.Now),
+		Timeline:   timeline.New(st),
 	})
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),

@@ -27,6 +27,7 @@ import (
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/internal/store/storetest"
+	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
 )
 
 // tokens resolves the API tokens a test hands out; identity does this in
@@ -66,6 +67,7 @@ func newWorld(t *testing.T) *world {
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
 		Candidates: candidates.New(st, time.Now),
 		Stages:     stages.New(st, noSubscribers{}, time.Now),
+		Timeline:   timeline.New(st),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -312,4 +314,19 @@ func TestStagesOverGRPC(t *testing.T) {
 	wantCode(t, err, codes.NotFound)
 	_, err = w.client.RetireStage(other, &outreachv1.RetireStageRequest{StageId: ss[1].GetId()})
 	wantCode(t, err, codes.NotFound)
+	_, err = w.client.ListTimeline(other, &outreachv1.ListTimelineRequest{CandidateId: id})
+	wantCode(t, err, codes.NotFound)
+
+	// The moves are on the timeline, in order, for every member to read.
+	tl, err := w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id, Kinds: []outreachv1.TimelineKind{outreachv1.TimelineKind_TIMELINE_KIND_STAGE_CHANGED}})
+	if err != nil || len(tl.GetEntries()) != 2 {
+		t.Fatalf("timeline: %v, %v", tl, err)
+	}
+	first, second := tl.GetEntries()[0].GetStageChange(), tl.GetEntries()[1].GetStageChange()
+	if first.GetToStageName() != "Interested" || first.GetReason() != "keen" || first.GetSource() != outreachv1.StageChangeSource_STAGE_CHANGE_SOURCE_USER ||
+		second.GetFromStageName() != "Interested" || second.GetToStageName() != "Not interested" || tl.GetEntries()[0].GetActorUserId() == "" {
+		t.Fatalf("timeline entries %v", tl.GetEntries())
+	}
+	_, err = w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id, Kinds: []outreachv1.TimelineKind{outreachv1.TimelineKind_TIMELINE_KIND_UNSPECIFIED}})
+	wantBadField(t, err, "kinds[0]")
 }

@@ -24,4 +24,5 @@ var Policy = authz.Policy{
 	svc + "ReorderStages":         authz.AtLeast(authz.RoleAdmin),
 	svc + "RetireStage":           authz.AtLeast(authz.RoleAdmin),
 	svc + "MoveCandidateStage":    authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListTimeline":          authz.AnyMember(),
 }

@@ -62,7 +62,7 @@ func TestRoleRulesOfThePolicy(t *testing.T) {
 		"GetCandidate": readers, "ListCandidates": readers, "SearchCandidates": readers,
 		"CreateCandidate": writers, "UpdateCandidate": writers, "DeleteCandidate": writers,
 		"UndeleteCandidate": writers, "MergeCandidates": writers, "BatchCreateCandidates": writers,
-		"ListStages": readers, "MoveCandidateStage": writers,
+		"ListStages": readers, "MoveCandidateStage": writers, "ListTimeline": readers,
 		"CreateStage": admins, "UpdateStage": admins, "ReorderStages": admins, "RetireStage": admins,
 	} {
 		if got := server.Policy[svc+method].String(); got != want {

@@ -1,6 +1,6 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
-// (candidates, stages), and turns the answer and its errors into protos. Rules live
+// (candidates, stages, timeline), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
@@ -14,6 +14,7 @@ import (
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
+	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
 )
 
 // The domain, as the handlers use it.
@@ -39,12 +40,17 @@ type (
 		Retire(ctx context.Context, caller authz.Principal, id, moveTo string) (store.Stage, int, error)
 		Move(ctx context.Context, caller authz.Principal, candidateID, stageID, reason string) (store.Candidate, error)
 	}
+	// Timeline reads candidates' timelines.
+	Timeline interface {
+		List(ctx context.Context, orgID string, q timeline.Query) (timeline.Page, error)
+	}
 )
 
 // Domain is every domain package the handlers call.
 type Domain struct {
 	Candidates Candidates
 	Stages     Stages
+	Timeline   Timeline
 }
 
 // Server implements outreachv1.OutreachServiceServer.

@@ -62,4 +62,5 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "MoveCandidateStage": both(
 		required("candidate_id", (*outreachv1.MoveCandidateStageRequest).GetCandidateId),
 		required("stage_id", (*outreachv1.MoveCandidateStageRequest).GetStageId)),
+	svc + "ListTimeline": required("candidate_id", (*outreachv1.ListTimelineRequest).GetCandidateId),
 }

@@ -236,6 +236,59 @@ func (StageChangeSource) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
 }
 
+// Kinds of timeline entries.
+type TimelineKind int32
+
+const (
+	TimelineKind_TIMELINE_KIND_UNSPECIFIED   TimelineKind = 0
+	TimelineKind_TIMELINE_KIND_CREATED       TimelineKind = 1
+	TimelineKind_TIMELINE_KIND_MERGED        TimelineKind = 2
+	TimelineKind_TIMELINE_KIND_STAGE_CHANGED TimelineKind = 3
+)
+
+// Enum value maps for TimelineKind.
+var (
+	TimelineKind_name = map[int32]string{
+		0: "TIMELINE_KIND_UNSPECIFIED",
+		1: "TIMELINE_KIND_CREATED",
+		2: "TIMELINE_KIND_MERGED",
+		3: "TIMELINE_KIND_STAGE_CHANGED",
+	}
+	TimelineKind_value = map[string]int32{
+		"TIMELINE_KIND_UNSPECIFIED":   0,
+		"TIMELINE_KIND_CREATED":       1,
+		"TIMELINE_KIND_MERGED":        2,
+		"TIMELINE_KIND_STAGE_CHANGED": 3,
+	}
+)
+
+func (x TimelineKind) Enum() *TimelineKind {
+	p := new(TimelineKind)
+	*p = x
+	return p
+}
+
+func (x TimelineKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TimelineKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[4].Descriptor()
+}
+
+func (TimelineKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[4]
+}
+
+func (x TimelineKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TimelineKind.Descriptor instead.
+func (TimelineKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
 // A person a recruiter keeps in touch with.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2235,6 +2288,393 @@ func (x *CandidateStageChanged) GetReason() string {
 	return ""
 }
 
+// One thing that happened to a candidate.
+type TimelineEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The candidate it happened to (a merged candidate's id on a survivor's
+	// timeline).
+	CandidateId string       `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Kind        TimelineKind `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.TimelineKind" json:"kind,omitempty"`
+	// The user who did it, when a person did.
+	ActorUserId string                 `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	OccurTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	// Types that are valid to be assigned to Detail:
+	//
+	//	*TimelineEntry_StageChange
+	//	*TimelineEntry_Merge
+	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineEntry) Reset() {
+	*x = TimelineEntry{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineEntry) ProtoMessage() {}
+
+func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
+func (*TimelineEntry) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *TimelineEntry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetKind() TimelineKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TimelineKind_TIMELINE_KIND_UNSPECIFIED
+}
+
+func (x *TimelineEntry) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurTime
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetDetail() isTimelineEntry_Detail {
+	if x != nil {
+		return x.Detail
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetStageChange() *StageChange {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_StageChange); ok {
+			return x.StageChange
+		}
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetMerge() *Merge {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_Merge); ok {
+			return x.Merge
+		}
+	}
+	return nil
+}
+
+type isTimelineEntry_Detail interface {
+	isTimelineEntry_Detail()
+}
+
+type TimelineEntry_StageChange struct {
+	StageChange *StageChange `protobuf:"bytes,6,opt,name=stage_change,json=stageChange,proto3,oneof"`
+}
+
+type TimelineEntry_Merge struct {
+	Merge *Merge `protobuf:"bytes,7,opt,name=merge,proto3,oneof"`
+}
+
+func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
+
+// A stage move on the timeline.
+type StageChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromStageId   string                 `protobuf:"bytes,1,opt,name=from_stage_id,json=fromStageId,proto3" json:"from_stage_id,omitempty"`
+	FromStageName string                 `protobuf:"bytes,2,opt,name=from_stage_name,json=fromStageName,proto3" json:"from_stage_name,omitempty"`
+	ToStageId     string                 `protobuf:"bytes,3,opt,name=to_stage_id,json=toStageId,proto3" json:"to_stage_id,omitempty"`
+	ToStageName   string                 `protobuf:"bytes,4,opt,name=to_stage_name,json=toStageName,proto3" json:"to_stage_name,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Source        StageChangeSource      `protobuf:"varint,6,opt,name=source,proto3,enum=tandem.outreach.v1.StageChangeSource" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageChange) Reset() {
+	*x = StageChange{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageChange) ProtoMessage() {}
+
+func (x *StageChange) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
+func (*StageChange) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *StageChange) GetFromStageId() string {
+	if x != nil {
+		return x.FromStageId
+	}
+	return ""
+}
+
+func (x *StageChange) GetFromStageName() string {
+	if x != nil {
+		return x.FromStageName
+	}
+	return ""
+}
+
+func (x *StageChange) GetToStageId() string {
+	if x != nil {
+		return x.ToStageId
+	}
+	return ""
+}
+
+func (x *StageChange) GetToStageName() string {
+	if x != nil {
+		return x.ToStageName
+	}
+	return ""
+}
+
+func (x *StageChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StageChange) GetSource() StageChangeSource {
+	if x != nil {
+		return x.Source
+	}
+	return StageChangeSource_STAGE_CHANGE_SOURCE_UNSPECIFIED
+}
+
+// A merge on the timeline.
+type Merge struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SurvivorId    string                 `protobuf:"bytes,1,opt,name=survivor_id,json=survivorId,proto3" json:"survivor_id,omitempty"`
+	MergedId      string                 `protobuf:"bytes,2,opt,name=merged_id,json=mergedId,proto3" json:"merged_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Merge) Reset() {
+	*x = Merge{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Merge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Merge) ProtoMessage() {}
+
+func (x *Merge) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Merge.ProtoReflect.Descriptor instead.
+func (*Merge) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Merge) GetSurvivorId() string {
+	if x != nil {
+		return x.SurvivorId
+	}
+	return ""
+}
+
+func (x *Merge) GetMergedId() string {
+	if x != nil {
+		return x.MergedId
+	}
+	return ""
+}
+
+type ListTimelineRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Only these kinds; every kind when empty.
+	Kinds []TimelineKind `protobuf:"varint,2,rep,packed,name=kinds,proto3,enum=tandem.outreach.v1.TimelineKind" json:"kinds,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTimelineRequest) Reset() {
+	*x = ListTimelineRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTimelineRequest) ProtoMessage() {}
+
+func (x *ListTimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTimelineRequest.ProtoReflect.Descriptor instead.
+func (*ListTimelineRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListTimelineRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListTimelineRequest) GetKinds() []TimelineKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ListTimelineRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTimelineRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListTimelineResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*TimelineEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTimelineResponse) Reset() {
+	*x = ListTimelineResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTimelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTimelineResponse) ProtoMessage() {}
+
+func (x *ListTimelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTimelineResponse.ProtoReflect.Descriptor instead.
+func (*ListTimelineResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListTimelineResponse) GetEntries() []*TimelineEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListTimelineResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -2374,7 +2814,37 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
 	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
 	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason*\x7f\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\xda\x02\n" +
+	"\rTimelineEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
+	"\x04kind\x18\x03 \x01(\x0e2 .tandem.outreach.v1.TimelineKindR\x04kind\x12\"\n" +
+	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\x129\n" +
+	"\n" +
+	"occur_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12D\n" +
+	"\fstage_change\x18\x06 \x01(\v2\x1f.tandem.outreach.v1.StageChangeH\x00R\vstageChange\x121\n" +
+	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05mergeB\b\n" +
+	"\x06detail\"\xf4\x01\n" +
+	"\vStageChange\x12\"\n" +
+	"\rfrom_stage_id\x18\x01 \x01(\tR\vfromStageId\x12&\n" +
+	"\x0ffrom_stage_name\x18\x02 \x01(\tR\rfromStageName\x12\x1e\n" +
+	"\vto_stage_id\x18\x03 \x01(\tR\ttoStageId\x12\"\n" +
+	"\rto_stage_name\x18\x04 \x01(\tR\vtoStageName\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12=\n" +
+	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\"E\n" +
+	"\x05Merge\x12\x1f\n" +
+	"\vsurvivor_id\x18\x01 \x01(\tR\n" +
+	"survivorId\x12\x1b\n" +
+	"\tmerged_id\x18\x02 \x01(\tR\bmergedId\"\xac\x01\n" +
+	"\x13ListTimelineRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x126\n" +
+	"\x05kinds\x18\x02 \x03(\x0e2 .tandem.outreach.v1.TimelineKindR\x05kinds\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
+	"\x14ListTimelineResponse\x12;\n" +
+	"\aentries\x18\x01 \x03(\v2!.tandem.outreach.v1.TimelineEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -2392,7 +2862,12 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11StageChangeSource\x12#\n" +
 	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
-	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x022\xc4\f\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\x83\x01\n" +
+	"\fTimelineKind\x12\x1d\n" +
+	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
+	"\x14TIMELINE_KIND_MERGED\x10\x02\x12\x1f\n" +
+	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x032\xa7\r\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -2409,7 +2884,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\vUpdateStage\x12&.tandem.outreach.v1.UpdateStageRequest\x1a'.tandem.outreach.v1.UpdateStageResponse\x12d\n" +
 	"\rReorderStages\x12(.tandem.outreach.v1.ReorderStagesRequest\x1a).tandem.outreach.v1.ReorderStagesResponse\x12^\n" +
 	"\vRetireStage\x12&.tandem.outreach.v1.RetireStageRequest\x1a'.tandem.outreach.v1.RetireStageResponse\x12s\n" +
-	"\x12MoveCandidateStage\x12-.tandem.outreach.v1.MoveCandidateStageRequest\x1a..tandem.outreach.v1.MoveCandidateStageResponseB\xd8\x01\n" +
+	"\x12MoveCandidateStage\x12-.tandem.outreach.v1.MoveCandidateStageRequest\x1a..tandem.outreach.v1.MoveCandidateStageResponse\x12a\n" +
+	"\fListTimeline\x12'.tandem.outreach.v1.ListTimelineRequest\x1a(.tandem.outreach.v1.ListTimelineResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -2424,118 +2900,133 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                         // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                   // 1: tandem.outreach.v1.CandidateOrder
 	(BatchOutcome)(0),                     // 2: tandem.outreach.v1.BatchOutcome
 	(StageChangeSource)(0),                // 3: tandem.outreach.v1.StageChangeSource
-	(*Candidate)(nil),                     // 4: tandem.outreach.v1.Candidate
-	(*Link)(nil),                          // 5: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),        // 6: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),       // 7: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),           // 8: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),          // 9: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),        // 10: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),       // 11: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),         // 12: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),        // 13: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),       // 14: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),      // 15: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),        // 16: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),       // 17: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),      // 18: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),     // 19: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),        // 20: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),       // 21: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),  // 22: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil), // 23: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),             // 24: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                         // 25: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),             // 26: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),            // 27: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),            // 28: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),           // 29: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),            // 30: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),           // 31: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),          // 32: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),         // 33: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),            // 34: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),           // 35: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),     // 36: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),    // 37: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),         // 38: tandem.outreach.v1.CandidateStageChanged
-	(*timestamppb.Timestamp)(nil),         // 39: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 40: google.protobuf.FieldMask
+	(TimelineKind)(0),                     // 4: tandem.outreach.v1.TimelineKind
+	(*Candidate)(nil),                     // 5: tandem.outreach.v1.Candidate
+	(*Link)(nil),                          // 6: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),        // 7: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),       // 8: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),           // 9: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),          // 10: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),        // 11: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),       // 12: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),         // 13: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),        // 14: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),       // 15: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),      // 16: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),        // 17: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),       // 18: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),      // 19: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),     // 20: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),        // 21: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),       // 22: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),  // 23: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil), // 24: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),             // 25: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                         // 26: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),             // 27: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),            // 28: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),            // 29: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),           // 30: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),            // 31: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),           // 32: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),          // 33: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),         // 34: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),            // 35: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),           // 36: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),     // 37: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),    // 38: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),         // 39: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                 // 40: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                   // 41: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                         // 42: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),           // 43: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),          // 44: tandem.outreach.v1.ListTimelineResponse
+	(*timestamppb.Timestamp)(nil),         // 45: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 46: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	5,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	39, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	39, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	39, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	6,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	45, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	45, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	45, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	4,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	4,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	4,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	4,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	40, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	4,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	46, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	5,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,  // 11: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	4,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	5,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,  // 13: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	4,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	4,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	4,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	4,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	4,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	24, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	5,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	5,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	5,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	25, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,  // 20: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	25, // 21: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	25, // 22: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	25, // 23: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	25, // 24: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	40, // 25: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	25, // 26: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	25, // 27: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	25, // 28: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	4,  // 29: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	26, // 21: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	26, // 22: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	26, // 23: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	26, // 24: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	46, // 25: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	26, // 26: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	26, // 27: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	26, // 28: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	5,  // 29: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,  // 30: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
-	6,  // 31: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	8,  // 32: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	10, // 33: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	12, // 34: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	14, // 35: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	16, // 36: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	18, // 37: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	20, // 38: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	22, // 39: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	26, // 40: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	28, // 41: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	30, // 42: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	32, // 43: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	34, // 44: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	36, // 45: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	7,  // 46: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	9,  // 47: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	11, // 48: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	13, // 49: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	15, // 50: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	17, // 51: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	19, // 52: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	21, // 53: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	23, // 54: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	27, // 55: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	29, // 56: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	31, // 57: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	33, // 58: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	35, // 59: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	37, // 60: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	46, // [46:61] is the sub-list for method output_type
-	31, // [31:46] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	4,  // 31: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
+	45, // 32: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	41, // 33: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	42, // 34: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	3,  // 35: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 36: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	40, // 37: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	7,  // 38: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	9,  // 39: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	11, // 40: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	13, // 41: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	15, // 42: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	17, // 43: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	19, // 44: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	21, // 45: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	23, // 46: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	27, // 47: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	29, // 48: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	31, // 49: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	33, // 50: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	35, // 51: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	37, // 52: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	43, // 53: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	8,  // 54: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	10, // 55: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	12, // 56: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	14, // 57: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	16, // 58: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	18, // 59: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	20, // 60: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	22, // 61: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	24, // 62: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	28, // 63: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	30, // 64: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	32, // 65: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	34, // 66: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	36, // 67: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	38, // 68: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	44, // 69: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	54, // [54:70] is the sub-list for method output_type
+	38, // [38:54] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -2543,13 +3034,17 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 	if File_tandem_outreach_v1_outreach_proto != nil {
 		return
 	}
+	file_tandem_outreach_v1_outreach_proto_msgTypes[35].OneofWrappers = []any{
+		(*TimelineEntry_StageChange)(nil),
+		(*TimelineEntry_Merge)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   35,
+			NumEnums:      5,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

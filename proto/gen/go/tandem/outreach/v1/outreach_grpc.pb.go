@@ -34,6 +34,7 @@ const (
 	OutreachService_ReorderStages_FullMethodName         = "/tandem.outreach.v1.OutreachService/ReorderStages"
 	OutreachService_RetireStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/RetireStage"
 	OutreachService_MoveCandidateStage_FullMethodName    = "/tandem.outreach.v1.OutreachService/MoveCandidateStage"
+	OutreachService_ListTimeline_FullMethodName          = "/tandem.outreach.v1.OutreachService/ListTimeline"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -90,6 +91,10 @@ type OutreachServiceClient interface {
 	// from, to, why), and tells the subscribed services
 	// (`candidate.stage_changed`). Recruiter and above.
 	MoveCandidateStage(ctx context.Context, in *MoveCandidateStageRequest, opts ...grpc.CallOption) (*MoveCandidateStageResponse, error)
+	// Everything that happened to a candidate, oldest first, a page at a
+	// time; a survivor's timeline holds those of the candidates merged into
+	// it.
+	ListTimeline(ctx context.Context, in *ListTimelineRequest, opts ...grpc.CallOption) (*ListTimelineResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -250,6 +255,16 @@ func (c *outreachServiceClient) MoveCandidateStage(ctx context.Context, in *Move
 	return out, nil
 }
 
+func (c *outreachServiceClient) ListTimeline(ctx context.Context, in *ListTimelineRequest, opts ...grpc.CallOption) (*ListTimelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTimelineResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListTimeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -304,6 +319,10 @@ type OutreachServiceServer interface {
 	// from, to, why), and tells the subscribed services
 	// (`candidate.stage_changed`). Recruiter and above.
 	MoveCandidateStage(context.Context, *MoveCandidateStageRequest) (*MoveCandidateStageResponse, error)
+	// Everything that happened to a candidate, oldest first, a page at a
+	// time; a survivor's timeline holds those of the candidates merged into
+	// it.
+	ListTimeline(context.Context, *ListTimelineRequest) (*ListTimelineResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -358,6 +377,9 @@ func (UnimplementedOutreachServiceServer) RetireStage(context.Context, *RetireSt
 }
 func (UnimplementedOutreachServiceServer) MoveCandidateStage(context.Context, *MoveCandidateStageRequest) (*MoveCandidateStageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method MoveCandidateStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListTimeline(context.Context, *ListTimelineRequest) (*ListTimelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTimeline not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -650,6 +672,24 @@ func _OutreachService_MoveCandidateStage_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_ListTimeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTimelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListTimeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListTimeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListTimeline(ctx, req.(*ListTimelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -716,6 +756,10 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "MoveCandidateStage",
 			Handler:    _OutreachService_MoveCandidateStage_Handler,
+		},
+		{
+			MethodName: "ListTimeline",
+			Handler:    _OutreachService_ListTimeline_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
