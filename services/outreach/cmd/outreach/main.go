@@ -19,6 +19,7 @@ import (
 	"github.com/tandemhq/tandem/platform/service"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Candidates: candidates.New(st, time.Now),
 		Stages:     stages.New(st, pub, time.Now),
 		Timeline:   timeline.New(st),
+		Notes:      notes.New(st),
 	})
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),

@@ -23,6 +23,7 @@ import (
 	"github.com/tandemhq/tandem/platform/grpcserver"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -68,6 +69,7 @@ func newWorld(t *testing.T) *world {
 		Candidates: candidates.New(st, time.Now),
 		Stages:     stages.New(st, noSubscribers{}, time.Now),
 		Timeline:   timeline.New(st),
+		Notes:      notes.New(st),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -329,4 +331,74 @@ func TestStagesOverGRPC(t *testing.T) {
 	}
 	_, err = w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id, Kinds: []outreachv1.TimelineKind{outreachv1.TimelineKind_TIMELINE_KIND_UNSPECIFIED}})
 	wantBadField(t, err, "kinds[0]")
+}
+
+func TestNotesOverGRPC(t *testing.T) {
+	w := newWorld(t)
+	org := uuid.NewString()
+	ann, bob, admin, member := w.as(org, authz.RoleRecruiter), w.as(org, authz.RoleRecruiter), w.as(org, authz.RoleAdmin), w.as(org, authz.RoleMember)
+	created, err := w.client.CreateCandidate(ann, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Noted"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.GetCandidate().GetId()
+	private, err := w.client.CreateNote(ann, &outreachv1.CreateNoteRequest{CandidateId: id,
+		Note: &outreachv1.Note{Body: "wants remote", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PRIVATE}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.client.CreateNote(ann, &outreachv1.CreateNoteRequest{CandidateId: id,
+		Note: &outreachv1.Note{Body: "strong Go", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		ctx  context.Context
+		want int
+	}{"author": {ann, 2}, "other recruiter": {bob, 1}, "member": {member, 1}, "admin": {admin, 2}} {
+		list, err := w.client.ListNotes(tc.ctx, &outreachv1.ListNotesRequest{CandidateId: id})
+		if err != nil || len(list.GetNotes()) != tc.want {
+			t.Errorf("%s sees %d notes, want %d (%v)", name, len(list.GetNotes()), tc.want, err)
+		}
+		tl, err := w.client.ListTimeline(tc.ctx, &outreachv1.ListTimelineRequest{CandidateId: id, Kinds: []outreachv1.TimelineKind{outreachv1.TimelineKind_TIMELINE_KIND_NOTE}})
+		if err != nil || len(tl.GetEntries()) != tc.want {
+			t.Errorf("%s sees %d note entries, want %d (%v)", name, len(tl.GetEntries()), tc.want, err)
+		}
+	}
+	_, err = w.client.CreateNote(member, &outreachv1.CreateNoteRequest{CandidateId: id, Note: &outreachv1.Note{Body: "x", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}})
+	wantCode(t, err, codes.PermissionDenied)
+	noteID := private.GetNote().GetId()
+	edit := &outreachv1.UpdateNoteRequest{Note: &outreachv1.Note{Id: noteID, Body: "edited"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"body"}}}
+	_, err = w.client.UpdateNote(bob, edit)
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.DeleteNote(bob, &outreachv1.DeleteNoteRequest{NoteId: noteID})
+	wantCode(t, err, codes.NotFound)
+	if got, err := w.client.UpdateNote(ann, edit); err != nil || got.GetNote().GetBody() != "edited" || got.GetNote().GetVisibility() != outreachv1.NoteVisibility_NOTE_VISIBILITY_PRIVATE {
+		t.Fatalf("the author edits: %v, %v", got, err)
+	}
+
+	// Bad input names its field.
+	_, err = w.client.CreateNote(ann, &outreachv1.CreateNoteRequest{CandidateId: id, Note: &outreachv1.Note{Body: "no visibility"}})
+	wantBadField(t, err, "note.visibility")
+	_, err = w.client.CreateNote(ann, &outreachv1.CreateNoteRequest{CandidateId: id, Note: &outreachv1.Note{Body: " ", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}})
+	wantBadField(t, err, "note.body")
+	_, err = w.client.UpdateNote(ann, &outreachv1.UpdateNoteRequest{Note: &outreachv1.Note{Id: noteID}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"visibility"}}})
+	wantBadField(t, err, "note.visibility")
+	_, err = w.client.UpdateNote(ann, &outreachv1.UpdateNoteRequest{Note: &outreachv1.Note{Id: noteID}})
+	wantBadField(t, err, "update_mask")
+	_, err = w.client.DeleteNote(ann, &outreachv1.DeleteNoteRequest{})
+	wantBadField(t, err, "note_id")
+
+	// Another organization finds neither the candidate nor the note.
+	other := w.as(uuid.NewString(), authz.RoleAdmin)
+	_, err = w.client.CreateNote(other, &outreachv1.CreateNoteRequest{CandidateId: id, Note: &outreachv1.Note{Body: "x", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}})
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.ListNotes(other, &outreachv1.ListNotesRequest{CandidateId: id})
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.UpdateNote(other, edit)
+	wantCode(t, err, codes.NotFound)
+	_, err = w.client.DeleteNote(other, &outreachv1.DeleteNoteRequest{NoteId: noteID})
+	wantCode(t, err, codes.NotFound)
+	if _, err := w.client.DeleteNote(admin, &outreachv1.DeleteNoteRequest{NoteId: noteID}); err != nil {
+		t.Fatalf("an admin deletes: %v", err)
+	}
 }

@@ -25,4 +25,10 @@ var Policy = authz.Policy{
 	svc + "RetireStage":           authz.AtLeast(authz.RoleAdmin),
 	svc + "MoveCandidateStage":    authz.AtLeast(authz.RoleRecruiter),
 	svc + "ListTimeline":          authz.AnyMember(),
+	// Who may change or see a particular note (its author, admins) is the
+	// notes package's rule.
+	svc + "CreateNote": authz.AtLeast(authz.RoleHiringManager),
+	svc + "ListNotes":  authz.AnyMember(),
+	svc + "UpdateNote": authz.AnyMember(),
+	svc + "DeleteNote": authz.AnyMember(),
 }

@@ -63,6 +63,7 @@ func TestRoleRulesOfThePolicy(t *testing.T) {
 		"CreateCandidate": writers, "UpdateCandidate": writers, "DeleteCandidate": writers,
 		"UndeleteCandidate": writers, "MergeCandidates": writers, "BatchCreateCandidates": writers,
 		"ListStages": readers, "MoveCandidateStage": writers, "ListTimeline": readers,
+		"CreateNote": "roles(super_admin,admin,recruiter,hiring_manager)", "ListNotes": readers, "UpdateNote": readers, "DeleteNote": readers,
 		"CreateStage": admins, "UpdateStage": admins, "ReorderStages": admins, "RetireStage": admins,
 	} {
 		if got := server.Policy[svc+method].String(); got != want {

@@ -1,6 +1,6 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
-// (candidates, stages, timeline), and turns the answer and its errors into protos. Rules live
+// (candidates, stages, timeline, notes), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
@@ -13,6 +13,7 @@ import (
 	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
 )
@@ -40,9 +41,16 @@ type (
 		Retire(ctx context.Context, caller authz.Principal, id, moveTo string) (store.Stage, int, error)
 		Move(ctx context.Context, caller authz.Principal, candidateID, stageID, reason string) (store.Candidate, error)
 	}
+	// Notes keeps notes on candidates.
+	Notes interface {
+		Create(ctx context.Context, caller authz.Principal, candidateID, body string, private bool) (store.Note, error)
+		List(ctx context.Context, caller authz.Principal, candidateID string) ([]store.Note, error)
+		Update(ctx context.Context, caller authz.Principal, id string, u notes.Update) (store.Note, error)
+		Delete(ctx context.Context, caller authz.Principal, id string) error
+	}
 	// Timeline reads candidates' timelines.
 	Timeline interface {
-		List(ctx context.Context, orgID string, q timeline.Query) (timeline.Page, error)
+		List(ctx context.Context, caller authz.Principal, q timeline.Query) (timeline.Page, error)
 	}
 )
 
@@ -51,6 +59,7 @@ type Domain struct {
 	Candidates Candidates
 	Stages     Stages
 	Timeline   Timeline
+	Notes      Notes
 }
 
 // Server implements outreachv1.OutreachServiceServer.

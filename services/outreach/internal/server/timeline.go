@@ -15,6 +15,7 @@ var kindToProto = map[string]outreachv1.TimelineKind{
 	store.KindCreated:      outreachv1.TimelineKind_TIMELINE_KIND_CREATED,
 	store.KindMerged:       outreachv1.TimelineKind_TIMELINE_KIND_MERGED,
 	store.KindStageChanged: outreachv1.TimelineKind_TIMELINE_KIND_STAGE_CHANGED,
+	store.KindNote:         outreachv1.TimelineKind_TIMELINE_KIND_NOTE,
 }
 
 var sourceToProto = map[string]outreachv1.StageChangeSource{
@@ -42,13 +43,15 @@ func entryProto(e store.Entry) *outreachv1.TimelineEntry {
 			Reason: d["reason"], Source: sourceToProto[d["source"]]}}
 	case store.KindMerged:
 		out.Detail = &outreachv1.TimelineEntry_Merge{Merge: &outreachv1.Merge{SurvivorId: d["survivor_id"], MergedId: d["merged_id"]}}
+	case store.KindNote:
+		out.Detail = &outreachv1.TimelineEntry_Note{Note: &outreachv1.NoteAdded{NoteId: d["note_id"], Visibility: visibilityToProto(d["visibility"] == "private")}}
 	}
 	return out
 }
 
 // ListTimeline implements the RPC.
 func (s *Server) ListTimeline(ctx context.Context, req *outreachv1.ListTimelineRequest) (*outreachv1.ListTimelineResponse, error) {
-	orgID, err := authz.OrgID(ctx)
+	p, err := authz.Caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +59,7 @@ func (s *Server) ListTimeline(ctx context.Context, req *outreachv1.ListTimelineR
 	for _, k := range req.GetKinds() {
 		q.Kinds = append(q.Kinds, kindFromProto(k))
 	}
-	page, err := s.d.Timeline.List(ctx, orgID, q)
+	page, err := s.d.Timeline.List(ctx, p, q)
 	if err != nil {
 		return nil, mapErr(err, "candidate")
 	}

@@ -6,6 +6,10 @@ import (
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 )
 
+var errUnexpected = apperr.InvalidArgument("", "unexpected request type")
+
+func fieldRequired(field string) error { return apperr.InvalidArgument(field, "is required") }
+
 func required[T any](field string, get func(T) string) grpcserver.Validator {
 	return func(req any) error {
 		r, ok := req.(T)
@@ -63,4 +67,18 @@ var Validators = map[string]grpcserver.Validator{
 		required("candidate_id", (*outreachv1.MoveCandidateStageRequest).GetCandidateId),
 		required("stage_id", (*outreachv1.MoveCandidateStageRequest).GetStageId)),
 	svc + "ListTimeline": required("candidate_id", (*outreachv1.ListTimelineRequest).GetCandidateId),
+	svc + "CreateNote": both(
+		required("candidate_id", (*outreachv1.CreateNoteRequest).GetCandidateId),
+		noteVisibility(func(req any) (*outreachv1.Note, []string, bool) {
+			r, ok := req.(*outreachv1.CreateNoteRequest)
+			return r.GetNote(), nil, ok
+		})),
+	svc + "ListNotes": required("candidate_id", (*outreachv1.ListNotesRequest).GetCandidateId),
+	svc + "UpdateNote": both(
+		required("note.id", func(r *outreachv1.UpdateNoteRequest) string { return r.GetNote().GetId() }),
+		noteVisibility(func(req any) (*outreachv1.Note, []string, bool) {
+			r, ok := req.(*outreachv1.UpdateNoteRequest)
+			return r.GetNote(), append([]string{}, r.GetUpdateMask().GetPaths()...), ok
+		})),
+	svc + "DeleteNote": required("note_id", (*outreachv1.DeleteNoteRequest).GetNoteId),
 }

@@ -51,7 +51,7 @@ func TestCreateAndReadBack(t *testing.T) {
 	if _, err := st.Candidate(t.Context(), org, "not-a-uuid"); !errors.Is(err, postgres.ErrNotFound) {
 		t.Fatalf("a malformed id: %v", err)
 	}
-	entries, err := st.Timeline(t.Context(), org, c.ID, nil, "", 10)
+	entries, err := st.Timeline(t.Context(), org, c.ID, store.Viewer{}, nil, "", 10)
 	if err != nil || len(entries) != 1 || entries[0].Kind != store.KindCreated || entries[0].ActorUserID != "actor" {
 		t.Fatalf("timeline %+v, %v", entries, err)
 	}
@@ -181,7 +181,7 @@ func TestMergeMovesEverythingAndResolves(t *testing.T) {
 	if got, err := st.Candidate(t.Context(), org, merged.ID); err != nil || got.ID != third.ID || len(got.Emails) != 3 {
 		t.Fatalf("after a second merge: %+v, %v", got, err)
 	}
-	entries, err := st.Timeline(t.Context(), org, third.ID, []string{store.KindMerged}, "", 10)
+	entries, err := st.Timeline(t.Context(), org, third.ID, store.Viewer{}, []string{store.KindMerged}, "", 10)
 	if err != nil || len(entries) != 4 {
 		t.Fatalf("the survivor's timeline shows every merge of both sides: %+v, %v", entries, err)
 	}

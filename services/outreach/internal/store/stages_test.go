@@ -135,7 +135,7 @@ func TestMoveIsVersionedOnTheTimelineAndPublishedInTheTransaction(t *testing.T) 
 	if err != nil || got.StageID != ss[1].ID || got.StageVersion != 1 {
 		t.Fatalf("a failed publish left the move: %+v, %v", got, err)
 	}
-	entries, err := st.Timeline(t.Context(), org, c.ID, []string{store.KindStageChanged}, "", 10)
+	entries, err := st.Timeline(t.Context(), org, c.ID, store.Viewer{}, []string{store.KindStageChanged}, "", 10)
 	if err != nil || len(entries) != 1 || entries[0].Detail["from_stage_name"] != "New" || entries[0].Detail["to_stage_name"] != "Contacted" ||
 		entries[0].Detail["reason"] != "sent" || entries[0].ActorUserID != "u" {
 		t.Fatalf("timeline %+v, %v", entries, err)

@@ -40,11 +40,11 @@ func addEntry(ctx context.Context, tx pgx.Tx, orgID, candidateID, kind, actor st
 	return postgres.MapError(err)
 }
 
-// Timeline returns at most limit entries of a candidate in the order they
-// happened, after the entry id after ("" from the start), of the kinds
-// given (none: every kind). A survivor's timeline holds the entries of the
-// candidates merged into it too.
-func (s *Store) Timeline(ctx context.Context, orgID, candidateID string, kinds []string, after string, limit int) (_ []Entry, err error) {
+// Timeline returns at most limit entries of a candidate that v may see, in
+// the order they happened, after the entry id after ("" from the start),
+// of the kinds given (none: every kind). A survivor's timeline holds the
+// entries of the candidates merged into it too.
+func (s *Store) Timeline(ctx context.Context, orgID, candidateID string, v Viewer, kinds []string, after string, limit int) (_ []Entry, err error) {
 	ctx, sp := span(ctx, "Timeline")
 	defer func() { end(sp, err) }()
 	if after != "" && !isUUID(after) {
@@ -56,7 +56,8 @@ func (s *Store) Timeline(ctx context.Context, orgID, candidateID string, kinds [
 		  AND (t.candidate_id = $2 OR t.candidate_id IN (SELECT id FROM candidates WHERE org_id = $1 AND merged_into = $2))
 		  AND (cardinality($3::text[]) = 0 OR t.kind = ANY($3))
 		  AND ($4 = '' OR (t.occurred_at, t.id) > (SELECT occurred_at, id FROM timeline_entries WHERE id::text = $4))
-		ORDER BY t.occurred_at, t.id LIMIT $5`, orgID, candidateID, nonNil(kinds), after, limit)
+		  AND NOT (t.kind = 'note' AND t.detail->>'visibility' = 'private' AND t.actor_user_id <> $6 AND NOT $7)
+		ORDER BY t.occurred_at, t.id LIMIT $5`, orgID, candidateID, nonNil(kinds), after, limit, v.UserID, v.Admin)
 	if err != nil {
 		return nil, postgres.MapError(err)
 	}

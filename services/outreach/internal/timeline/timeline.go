@@ -13,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
@@ -24,12 +25,12 @@ const (
 )
 
 // Kinds are the entry kinds there are.
-var Kinds = []string{store.KindCreated, store.KindMerged, store.KindStageChanged}
+var Kinds = []string{store.KindCreated, store.KindMerged, store.KindStageChanged, store.KindNote}
 
 // Store is what the package needs of the store.
 type Store interface {
 	Candidate(ctx context.Context, orgID, id string) (store.Candidate, error)
-	Timeline(ctx context.Context, orgID, candidateID string, kinds []string, after string, limit int) ([]store.Entry, error)
+	Timeline(ctx context.Context, orgID, candidateID string, v store.Viewer, kinds []string, after string, limit int) ([]store.Entry, error)
 }
 
 // Timeline reads timelines.
@@ -59,9 +60,11 @@ type pageToken struct {
 	After       string   `json:"a"`
 }
 
-// List returns a page of the timeline of a candidate of the organization
-// (a merged candidate's id reads its survivor's).
-func (t *Timeline) List(ctx context.Context, orgID string, q Query) (Page, error) {
+// List returns a page of the timeline of a candidate of the caller's
+// organization (a merged candidate's id reads its survivor's), without the
+// private notes of others unless the caller is an admin.
+func (t *Timeline) List(ctx context.Context, caller authz.Principal, q Query) (Page, error) {
+	orgID := caller.OrgID
 	for i, k := range q.Kinds {
 		if !slices.Contains(Kinds, k) {
 			return Page{}, apperr.InvalidArgument(fmt.Sprintf("kinds[%d]", i), "is not a kind of entry")
@@ -88,7 +91,8 @@ func (t *Timeline) List(ctx context.Context, orgID string, q Query) (Page, error
 		}
 		after = tok.After
 	}
-	entries, err := t.store.Timeline(ctx, orgID, c.ID, q.Kinds, after, size+1)
+	viewer := store.Viewer{UserID: caller.UserID, Admin: caller.Role.AtLeast(authz.RoleAdmin)}
+	entries, err := t.store.Timeline(ctx, orgID, c.ID, viewer, q.Kinds, after, size+1)
 	if errors.Is(err, postgres.ErrNotFound) {
 		return Page{}, apperr.InvalidArgument("page_token", "is not a token of this timeline")
 	}

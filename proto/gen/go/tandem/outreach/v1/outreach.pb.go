@@ -244,6 +244,7 @@ const (
 	TimelineKind_TIMELINE_KIND_CREATED       TimelineKind = 1
 	TimelineKind_TIMELINE_KIND_MERGED        TimelineKind = 2
 	TimelineKind_TIMELINE_KIND_STAGE_CHANGED TimelineKind = 3
+	TimelineKind_TIMELINE_KIND_NOTE          TimelineKind = 4
 )
 
 // Enum value maps for TimelineKind.
@@ -253,12 +254,14 @@ var (
 		1: "TIMELINE_KIND_CREATED",
 		2: "TIMELINE_KIND_MERGED",
 		3: "TIMELINE_KIND_STAGE_CHANGED",
+		4: "TIMELINE_KIND_NOTE",
 	}
 	TimelineKind_value = map[string]int32{
 		"TIMELINE_KIND_UNSPECIFIED":   0,
 		"TIMELINE_KIND_CREATED":       1,
 		"TIMELINE_KIND_MERGED":        2,
 		"TIMELINE_KIND_STAGE_CHANGED": 3,
+		"TIMELINE_KIND_NOTE":          4,
 	}
 )
 
@@ -287,6 +290,58 @@ func (x TimelineKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use TimelineKind.Descriptor instead.
 func (TimelineKind) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
+// Who sees a note.
+type NoteVisibility int32
+
+const (
+	NoteVisibility_NOTE_VISIBILITY_UNSPECIFIED NoteVisibility = 0
+	// Everyone in the organization.
+	NoteVisibility_NOTE_VISIBILITY_PUBLIC NoteVisibility = 1
+	// Its author and admins; never sent to an ATS.
+	NoteVisibility_NOTE_VISIBILITY_PRIVATE NoteVisibility = 2
+)
+
+// Enum value maps for NoteVisibility.
+var (
+	NoteVisibility_name = map[int32]string{
+		0: "NOTE_VISIBILITY_UNSPECIFIED",
+		1: "NOTE_VISIBILITY_PUBLIC",
+		2: "NOTE_VISIBILITY_PRIVATE",
+	}
+	NoteVisibility_value = map[string]int32{
+		"NOTE_VISIBILITY_UNSPECIFIED": 0,
+		"NOTE_VISIBILITY_PUBLIC":      1,
+		"NOTE_VISIBILITY_PRIVATE":     2,
+	}
+)
+
+func (x NoteVisibility) Enum() *NoteVisibility {
+	p := new(NoteVisibility)
+	*p = x
+	return p
+}
+
+func (x NoteVisibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NoteVisibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[5].Descriptor()
+}
+
+func (NoteVisibility) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[5]
+}
+
+func (x NoteVisibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NoteVisibility.Descriptor instead.
+func (NoteVisibility) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
 }
 
 // A person a recruiter keeps in touch with.
@@ -2303,6 +2358,7 @@ type TimelineEntry struct {
 	//
 	//	*TimelineEntry_StageChange
 	//	*TimelineEntry_Merge
+	//	*TimelineEntry_Note
 	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2398,6 +2454,15 @@ func (x *TimelineEntry) GetMerge() *Merge {
 	return nil
 }
 
+func (x *TimelineEntry) GetNote() *NoteAdded {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_Note); ok {
+			return x.Note
+		}
+	}
+	return nil
+}
+
 type isTimelineEntry_Detail interface {
 	isTimelineEntry_Detail()
 }
@@ -2410,9 +2475,15 @@ type TimelineEntry_Merge struct {
 	Merge *Merge `protobuf:"bytes,7,opt,name=merge,proto3,oneof"`
 }
 
+type TimelineEntry_Note struct {
+	Note *NoteAdded `protobuf:"bytes,8,opt,name=note,proto3,oneof"`
+}
+
 func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_Note) isTimelineEntry_Detail() {}
 
 // A stage move on the timeline.
 type StageChange struct {
@@ -2675,6 +2746,521 @@ func (x *ListTimelineResponse) GetNextPageToken() string {
 	return ""
 }
 
+// A note added, on the timeline.
+type NoteAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NoteId        string                 `protobuf:"bytes,1,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	Visibility    NoteVisibility         `protobuf:"varint,2,opt,name=visibility,proto3,enum=tandem.outreach.v1.NoteVisibility" json:"visibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteAdded) Reset() {
+	*x = NoteAdded{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteAdded) ProtoMessage() {}
+
+func (x *NoteAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteAdded.ProtoReflect.Descriptor instead.
+func (*NoteAdded) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *NoteAdded) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+func (x *NoteAdded) GetVisibility() NoteVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return NoteVisibility_NOTE_VISIBILITY_UNSPECIFIED
+}
+
+// A note on a candidate.
+type Note struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Output only.
+	CandidateId string `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Output only.
+	AuthorUserId string `protobuf:"bytes,3,opt,name=author_user_id,json=authorUserId,proto3" json:"author_user_id,omitempty"`
+	// Plain text with simple formatting (line breaks, *emphasis*, lists);
+	// 1 to 10,000 characters.
+	Body       string         `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	Visibility NoteVisibility `protobuf:"varint,5,opt,name=visibility,proto3,enum=tandem.outreach.v1.NoteVisibility" json:"visibility,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Note) Reset() {
+	*x = Note{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Note) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Note) ProtoMessage() {}
+
+func (x *Note) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Note.ProtoReflect.Descriptor instead.
+func (*Note) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Note) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Note) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *Note) GetAuthorUserId() string {
+	if x != nil {
+		return x.AuthorUserId
+	}
+	return ""
+}
+
+func (x *Note) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Note) GetVisibility() NoteVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return NoteVisibility_NOTE_VISIBILITY_UNSPECIFIED
+}
+
+func (x *Note) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Note) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type CreateNoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Note          *Note                  `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNoteRequest) Reset() {
+	*x = CreateNoteRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNoteRequest) ProtoMessage() {}
+
+func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
+func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateNoteRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type CreateNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Note          *Note                  `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNoteResponse) Reset() {
+	*x = CreateNoteResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNoteResponse) ProtoMessage() {}
+
+func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
+func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CreateNoteResponse) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type ListNotesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesRequest) Reset() {
+	*x = ListNotesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesRequest) ProtoMessage() {}
+
+func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
+func (*ListNotesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListNotesRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type ListNotesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notes         []*Note                `protobuf:"bytes,1,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesResponse) Reset() {
+	*x = ListNotesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesResponse) ProtoMessage() {}
+
+func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
+func (*ListNotesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListNotesResponse) GetNotes() []*Note {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+type UpdateNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// note.id names the note.
+	Note *Note `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// "body" and/or "visibility".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNoteRequest) Reset() {
+	*x = UpdateNoteRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNoteRequest) ProtoMessage() {}
+
+func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNoteRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdateNoteRequest) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *UpdateNoteRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Note          *Note                  `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNoteResponse) Reset() {
+	*x = UpdateNoteResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNoteResponse) ProtoMessage() {}
+
+func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNoteResponse.ProtoReflect.Descriptor instead.
+func (*UpdateNoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *UpdateNoteResponse) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type DeleteNoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NoteId        string                 `protobuf:"bytes,1,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNoteRequest) Reset() {
+	*x = DeleteNoteRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNoteRequest) ProtoMessage() {}
+
+func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNoteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DeleteNoteRequest) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+type DeleteNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNoteResponse) Reset() {
+	*x = DeleteNoteResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNoteResponse) ProtoMessage() {}
+
+func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNoteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -2814,7 +3400,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
 	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
 	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\"\xda\x02\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\x8f\x03\n" +
 	"\rTimelineEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
@@ -2823,7 +3409,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
 	"occur_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12D\n" +
 	"\fstage_change\x18\x06 \x01(\v2\x1f.tandem.outreach.v1.StageChangeH\x00R\vstageChange\x121\n" +
-	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05mergeB\b\n" +
+	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05merge\x123\n" +
+	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04noteB\b\n" +
 	"\x06detail\"\xf4\x01\n" +
 	"\vStageChange\x12\"\n" +
 	"\rfrom_stage_id\x18\x01 \x01(\tR\vfromStageId\x12&\n" +
@@ -2844,7 +3431,42 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
 	"\x14ListTimelineResponse\x12;\n" +
 	"\aentries\x18\x01 \x03(\v2!.tandem.outreach.v1.TimelineEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\x7f\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"h\n" +
+	"\tNoteAdded\x12\x17\n" +
+	"\anote_id\x18\x01 \x01(\tR\x06noteId\x12B\n" +
+	"\n" +
+	"visibility\x18\x02 \x01(\x0e2\".tandem.outreach.v1.NoteVisibilityR\n" +
+	"visibility\"\xb1\x02\n" +
+	"\x04Note\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12$\n" +
+	"\x0eauthor_user_id\x18\x03 \x01(\tR\fauthorUserId\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12B\n" +
+	"\n" +
+	"visibility\x18\x05 \x01(\x0e2\".tandem.outreach.v1.NoteVisibilityR\n" +
+	"visibility\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"d\n" +
+	"\x11CreateNoteRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12,\n" +
+	"\x04note\x18\x02 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\"B\n" +
+	"\x12CreateNoteResponse\x12,\n" +
+	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\"5\n" +
+	"\x10ListNotesRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"C\n" +
+	"\x11ListNotesResponse\x12.\n" +
+	"\x05notes\x18\x01 \x03(\v2\x18.tandem.outreach.v1.NoteR\x05notes\"~\n" +
+	"\x11UpdateNoteRequest\x12,\n" +
+	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"B\n" +
+	"\x12UpdateNoteResponse\x12,\n" +
+	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\",\n" +
+	"\x11DeleteNoteRequest\x12\x17\n" +
+	"\anote_id\x18\x01 \x01(\tR\x06noteId\"\x14\n" +
+	"\x12DeleteNoteResponse*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -2862,12 +3484,17 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11StageChangeSource\x12#\n" +
 	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
-	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\x83\x01\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\x9b\x01\n" +
 	"\fTimelineKind\x12\x1d\n" +
 	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
 	"\x14TIMELINE_KIND_MERGED\x10\x02\x12\x1f\n" +
-	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x032\xa7\r\n" +
+	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x03\x12\x16\n" +
+	"\x12TIMELINE_KIND_NOTE\x10\x04*j\n" +
+	"\x0eNoteVisibility\x12\x1f\n" +
+	"\x1bNOTE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16NOTE_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n" +
+	"\x17NOTE_VISIBILITY_PRIVATE\x10\x022\x98\x10\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -2885,7 +3512,14 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rReorderStages\x12(.tandem.outreach.v1.ReorderStagesRequest\x1a).tandem.outreach.v1.ReorderStagesResponse\x12^\n" +
 	"\vRetireStage\x12&.tandem.outreach.v1.RetireStageRequest\x1a'.tandem.outreach.v1.RetireStageResponse\x12s\n" +
 	"\x12MoveCandidateStage\x12-.tandem.outreach.v1.MoveCandidateStageRequest\x1a..tandem.outreach.v1.MoveCandidateStageResponse\x12a\n" +
-	"\fListTimeline\x12'.tandem.outreach.v1.ListTimelineRequest\x1a(.tandem.outreach.v1.ListTimelineResponseB\xd8\x01\n" +
+	"\fListTimeline\x12'.tandem.outreach.v1.ListTimelineRequest\x1a(.tandem.outreach.v1.ListTimelineResponse\x12[\n" +
+	"\n" +
+	"CreateNote\x12%.tandem.outreach.v1.CreateNoteRequest\x1a&.tandem.outreach.v1.CreateNoteResponse\x12X\n" +
+	"\tListNotes\x12$.tandem.outreach.v1.ListNotesRequest\x1a%.tandem.outreach.v1.ListNotesResponse\x12[\n" +
+	"\n" +
+	"UpdateNote\x12%.tandem.outreach.v1.UpdateNoteRequest\x1a&.tandem.outreach.v1.UpdateNoteResponse\x12[\n" +
+	"\n" +
+	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -2900,133 +3534,163 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                         // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                   // 1: tandem.outreach.v1.CandidateOrder
 	(BatchOutcome)(0),                     // 2: tandem.outreach.v1.BatchOutcome
 	(StageChangeSource)(0),                // 3: tandem.outreach.v1.StageChangeSource
 	(TimelineKind)(0),                     // 4: tandem.outreach.v1.TimelineKind
-	(*Candidate)(nil),                     // 5: tandem.outreach.v1.Candidate
-	(*Link)(nil),                          // 6: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),        // 7: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),       // 8: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),           // 9: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),          // 10: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),        // 11: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),       // 12: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),         // 13: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),        // 14: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),       // 15: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),      // 16: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),        // 17: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),       // 18: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),      // 19: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),     // 20: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),        // 21: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),       // 22: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),  // 23: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil), // 24: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),             // 25: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                         // 26: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),             // 27: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),            // 28: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),            // 29: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),           // 30: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),            // 31: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),           // 32: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),          // 33: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),         // 34: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),            // 35: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),           // 36: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),     // 37: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),    // 38: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),         // 39: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                 // 40: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                   // 41: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                         // 42: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),           // 43: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),          // 44: tandem.outreach.v1.ListTimelineResponse
-	(*timestamppb.Timestamp)(nil),         // 45: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 46: google.protobuf.FieldMask
+	(NoteVisibility)(0),                   // 5: tandem.outreach.v1.NoteVisibility
+	(*Candidate)(nil),                     // 6: tandem.outreach.v1.Candidate
+	(*Link)(nil),                          // 7: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),        // 8: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),       // 9: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),           // 10: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),          // 11: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),        // 12: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),       // 13: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),         // 14: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),        // 15: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),       // 16: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),      // 17: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),        // 18: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),       // 19: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),      // 20: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),     // 21: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),        // 22: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),       // 23: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),  // 24: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil), // 25: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),             // 26: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                         // 27: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),             // 28: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),            // 29: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),            // 30: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),           // 31: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),            // 32: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),           // 33: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),          // 34: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),         // 35: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),            // 36: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),           // 37: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),     // 38: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),    // 39: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),         // 40: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                 // 41: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                   // 42: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                         // 43: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),           // 44: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),          // 45: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                     // 46: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                          // 47: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),             // 48: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),            // 49: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),              // 50: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),             // 51: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),             // 52: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),            // 53: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),             // 54: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),            // 55: tandem.outreach.v1.DeleteNoteResponse
+	(*timestamppb.Timestamp)(nil),         // 56: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 57: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	6,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	45, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	45, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	45, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	7,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	56, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	56, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	56, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
 	0,  // 4: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	5,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	5,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	5,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	5,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	46, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	5,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	57, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,  // 11: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	5,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	6,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,  // 13: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	5,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	5,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	5,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	5,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	5,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	25, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	6,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	6,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	6,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	26, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,  // 20: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	26, // 21: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	26, // 22: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	26, // 23: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	26, // 24: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	46, // 25: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	26, // 26: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	26, // 27: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	26, // 28: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	5,  // 29: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	27, // 21: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	27, // 22: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	27, // 23: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	27, // 24: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	57, // 25: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	27, // 26: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	27, // 27: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	27, // 28: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	6,  // 29: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,  // 30: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,  // 31: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	45, // 32: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	41, // 33: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	42, // 34: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	3,  // 35: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 36: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	40, // 37: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	7,  // 38: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	9,  // 39: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	11, // 40: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	13, // 41: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	15, // 42: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	17, // 43: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	19, // 44: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	21, // 45: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	23, // 46: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	27, // 47: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	29, // 48: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	31, // 49: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	33, // 50: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	35, // 51: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	37, // 52: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	43, // 53: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	8,  // 54: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	10, // 55: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	12, // 56: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	14, // 57: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	16, // 58: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	18, // 59: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	20, // 60: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	22, // 61: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	24, // 62: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	28, // 63: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	30, // 64: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	32, // 65: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	34, // 66: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	36, // 67: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	38, // 68: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	44, // 69: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	54, // [54:70] is the sub-list for method output_type
-	38, // [38:54] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	56, // 32: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	42, // 33: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	43, // 34: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	46, // 35: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	3,  // 36: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 37: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	41, // 38: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,  // 39: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,  // 40: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	56, // 41: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	56, // 42: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	47, // 43: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	47, // 44: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	47, // 45: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	47, // 46: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	57, // 47: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	47, // 48: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	8,  // 49: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	10, // 50: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	12, // 51: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	14, // 52: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	16, // 53: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	18, // 54: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	20, // 55: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	22, // 56: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	24, // 57: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	28, // 58: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	30, // 59: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	32, // 60: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	34, // 61: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	36, // 62: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	38, // 63: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	44, // 64: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	48, // 65: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	50, // 66: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	52, // 67: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	54, // 68: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	9,  // 69: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	11, // 70: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	13, // 71: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	15, // 72: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	17, // 73: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	19, // 74: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	21, // 75: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	23, // 76: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	25, // 77: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	29, // 78: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	31, // 79: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	33, // 80: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	35, // 81: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	37, // 82: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	39, // 83: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	45, // 84: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	49, // 85: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	51, // 86: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	53, // 87: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	55, // 88: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	69, // [69:89] is the sub-list for method output_type
+	49, // [49:69] is the sub-list for method input_type
+	49, // [49:49] is the sub-list for extension type_name
+	49, // [49:49] is the sub-list for extension extendee
+	0,  // [0:49] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -3037,14 +3701,15 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 	file_tandem_outreach_v1_outreach_proto_msgTypes[35].OneofWrappers = []any{
 		(*TimelineEntry_StageChange)(nil),
 		(*TimelineEntry_Merge)(nil),
+		(*TimelineEntry_Note)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   40,
+			NumEnums:      6,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
