@@ -19,6 +19,7 @@ import (
 	"github.com/tandemhq/tandem/platform/service"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
@@ -99,10 +100,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	st := store.New(rt.DB)
 	handler := server.New(server.Domain{
-		Candidates: candidates.New(st, time.Now),
-		Stages:     stages.New(st, pub, time.Now),
-		Timeline:   timeline.New(st),
-		Notes:      notes.New(st),
+		Candidates:   candidates.New(st, time.Now),
+		Stages:       stages.New(st, pub, time.Now),
+		Timeline:     timeline.New(st),
+		Notes:        notes.New(st),
+		CustomFields: customfields.New(st),
 	})
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),

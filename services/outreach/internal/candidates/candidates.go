@@ -14,6 +14,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
@@ -33,6 +34,23 @@ type Store interface {
 	UndeleteCandidate(ctx context.Context, orgID, id string, allow func(store.Candidate) error) (store.Candidate, error)
 	MergeCandidates(ctx context.Context, orgID, survivorID, mergedID, actor string, combine func(survivor, merged store.Candidate) store.Candidate) (store.Candidate, error)
 	SearchCandidates(ctx context.Context, orgID string, f store.Filter, order store.Order, after *store.Cursor, limit int) ([]store.Candidate, error)
+	FieldDefinitions(ctx context.Context, orgID string) ([]store.FieldDefinition, error)
+}
+
+// checkCustom checks the custom field values of c against the
+// organization's definitions, read only when there are values to check.
+func (c *Candidates) checkCustom(ctx context.Context, orgID, field string, values map[string]string, defs *[]store.FieldDefinition) (map[string]string, error) {
+	if len(values) == 0 {
+		return map[string]string{}, nil
+	}
+	if *defs == nil {
+		d, err := c.store.FieldDefinitions(ctx, orgID)
+		if err != nil {
+			return nil, err
+		}
+		*defs = d
+	}
+	return customfields.CheckValues(field, values, *defs)
 }
 
 // Candidates runs the rules over the store.
@@ -81,6 +99,10 @@ func (c *Candidates) Create(ctx context.Context, caller authz.Principal, in stor
 	if err != nil {
 		return store.Candidate{}, err
 	}
+	var defs []store.FieldDefinition
+	if in.CustomFields, err = c.checkCustom(ctx, caller.OrgID, "candidate.custom_fields", in.CustomFields, &defs); err != nil {
+		return store.Candidate{}, err
+	}
 	in.OrgID = caller.OrgID
 	if in.OwnerUserID == "" {
 		in.OwnerUserID = caller.UserID
@@ -95,7 +117,7 @@ func (c *Candidates) Get(ctx context.Context, orgID, id string) (store.Candidate
 }
 
 // UpdatableFields are the update mask's paths.
-var UpdatableFields = []string{"name", "emails", "phone", "links", "title", "company", "location", "time_zone", "tags", "source", "owner_user_id"}
+var UpdatableFields = []string{"name", "emails", "phone", "links", "title", "company", "location", "time_zone", "tags", "source", "owner_user_id", "custom_fields"}
 
 // Update changes the fields of a live candidate named by paths to their
 // values in in.
@@ -113,6 +135,10 @@ func (c *Candidates) Update(ctx context.Context, orgID, id string, in store.Cand
 	// the mask leaves alone.
 	masked, err := check("candidate.", apply(store.Candidate{Name: "x"}, in, paths))
 	if err != nil {
+		return store.Candidate{}, err
+	}
+	var defs []store.FieldDefinition
+	if masked.CustomFields, err = c.checkCustom(ctx, orgID, "candidate.custom_fields", masked.CustomFields, &defs); err != nil {
 		return store.Candidate{}, err
 	}
 	out, err := c.store.UpdateCandidate(ctx, orgID, id, func(cur store.Candidate) (store.Candidate, error) {
@@ -147,6 +173,8 @@ func apply(to, from store.Candidate, paths []string) store.Candidate {
 			to.Source = from.Source
 		case "owner_user_id":
 			to.OwnerUserID = from.OwnerUserID
+		case "custom_fields":
+			to.CustomFields = from.CustomFields
 		}
 	}
 	return to
@@ -204,6 +232,13 @@ func Combine(survivor, merged store.Candidate) store.Candidate {
 			out.Links = append(out.Links, l)
 		}
 	}
+	out.CustomFields = map[string]string{}
+	for k, v := range merged.CustomFields {
+		out.CustomFields[k] = v
+	}
+	for k, v := range survivor.CustomFields {
+		out.CustomFields[k] = v
+	}
 	out.Tags = slices.Clone(survivor.Tags)
 	for _, t := range merged.Tags {
 		if !slices.Contains(out.Tags, t) {
@@ -240,10 +275,14 @@ func (c *Candidates) BatchCreate(ctx context.Context, caller authz.Principal, ro
 		return nil, apperr.InvalidArgument("candidates", fmt.Sprintf("must hold 1 to %d candidates", MaxBatch))
 	}
 	out := make([]RowResult, len(rows))
+	var defs []store.FieldDefinition
 	var valid []store.Candidate
 	var at []int
 	for i, row := range rows {
 		checked, err := check(fmt.Sprintf("candidates[%d].", i), row)
+		if err == nil {
+			checked.CustomFields, err = c.checkCustom(ctx, caller.OrgID, fmt.Sprintf("candidates[%d].custom_fields", i), checked.CustomFields, &defs)
+		}
 		if err != nil {
 			var ae *apperr.Error
 			if !errors.As(err, &ae) {

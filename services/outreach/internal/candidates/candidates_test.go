@@ -26,6 +26,11 @@ type fakeStore struct {
 	after *store.Cursor
 	limit int
 	found []store.Candidate
+	defs  []store.FieldDefinition
+}
+
+func (f *fakeStore) FieldDefinitions(context.Context, string) ([]store.FieldDefinition, error) {
+	return f.defs, nil
 }
 
 func newFake() *fakeStore { return &fakeStore{byID: map[string]store.Candidate{}} }
@@ -232,5 +237,26 @@ func TestSearchPagesWithTokensBoundToTheQuery(t *testing.T) {
 	wantField(t, err, "page_size")
 	if _, err := cs.Search(t.Context(), "org", candidates.Query{PageSize: 5000}); err != nil || st.limit != candidates.MaxPageSize+1 {
 		t.Fatalf("a large page size is capped: limit %d, %v", st.limit, err)
+	}
+}
+
+func TestCustomFieldsAreCheckedAgainstTheDefinitions(t *testing.T) {
+	st := newFake()
+	st.defs = []store.FieldDefinition{{Key: "years", Type: "number"}}
+	cs := candidates.New(st, nil)
+	c, err := cs.Create(t.Context(), recruiter, store.Candidate{Name: "Ada", CustomFields: map[string]string{"years": "3.0"}})
+	if err != nil || c.CustomFields["years"] != "3" {
+		t.Fatalf("created %+v, %v", c, err)
+	}
+	_, err = cs.Create(t.Context(), recruiter, store.Candidate{Name: "Ada", CustomFields: map[string]string{"shoe_size": "44"}})
+	wantField(t, err, "candidate.custom_fields.shoe_size")
+	_, err = cs.Update(t.Context(), "org", c.ID, store.Candidate{CustomFields: map[string]string{"years": "many"}}, []string{"custom_fields"})
+	wantField(t, err, "candidate.custom_fields.years")
+	rows, err := cs.BatchCreate(t.Context(), recruiter, []store.Candidate{{Name: "B", CustomFields: map[string]string{"years": "x"}}})
+	if err != nil || rows[0].Outcome != candidates.Refused || rows[0].Field != "candidates[0].custom_fields.years" {
+		t.Fatalf("batch: %+v, %v", rows, err)
+	}
+	if st.writes != 1 {
+		t.Fatalf("bad values reached the store: %d writes", st.writes)
 	}
 }

@@ -43,7 +43,7 @@ func candidateProto(c store.Candidate) *outreachv1.Candidate {
 		Id: c.ID, Name: c.Name, Emails: c.Emails, Phone: c.Phone, Title: c.Title, Company: c.Company,
 		Location: c.Location, TimeZone: c.TimeZone, Tags: c.Tags, Source: c.Source, OwnerUserId: c.OwnerUserID,
 		CreateTime: timestamppb.New(c.CreatedAt), UpdateTime: timestamppb.New(c.UpdatedAt), DeleteTime: ts(c.DeletedAt),
-		StageId: c.StageID, StageVersion: c.StageVersion,
+		StageId: c.StageID, StageVersion: c.StageVersion, CustomFields: c.CustomFields,
 	}
 	for _, l := range c.Links {
 		out.Links = append(out.Links, &outreachv1.Link{Kind: linkKindToProto[l.Kind], Url: l.URL})
@@ -55,6 +55,7 @@ func candidateFromProto(c *outreachv1.Candidate) store.Candidate {
 	out := store.Candidate{
 		Name: c.GetName(), Emails: c.GetEmails(), Phone: c.GetPhone(), Title: c.GetTitle(), Company: c.GetCompany(),
 		Location: c.GetLocation(), TimeZone: c.GetTimeZone(), Tags: c.GetTags(), Source: c.GetSource(), OwnerUserID: c.GetOwnerUserId(),
+		CustomFields: c.GetCustomFields(),
 	}
 	for _, l := range c.GetLinks() {
 		out.Links = append(out.Links, store.Link{Kind: linkKindFromProto(l.GetKind()), URL: l.GetUrl()})

@@ -23,6 +23,7 @@ import (
 	"github.com/tandemhq/tandem/platform/grpcserver"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
@@ -66,10 +67,11 @@ func newWorld(t *testing.T) *world {
 		Validators: server.Validators,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
-		Candidates: candidates.New(st, time.Now),
-		Stages:     stages.New(st, noSubscribers{}, time.Now),
-		Timeline:   timeline.New(st),
-		Notes:      notes.New(st),
+		Candidates:   candidates.New(st, time.Now),
+		Stages:       stages.New(st, noSubscribers{}, time.Now),
+		Timeline:     timeline.New(st),
+		Notes:        notes.New(st),
+		CustomFields: customfields.New(st),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -401,4 +403,34 @@ func TestNotesOverGRPC(t *testing.T) {
 	if _, err := w.client.DeleteNote(admin, &outreachv1.DeleteNoteRequest{NoteId: noteID}); err != nil {
 		t.Fatalf("an admin deletes: %v", err)
 	}
+}
+
+func TestCustomFieldsOverGRPC(t *testing.T) {
+	w := newWorld(t)
+	org := uuid.NewString()
+	admin, rec := w.as(org, authz.RoleAdmin), w.as(org, authz.RoleRecruiter)
+	def := &outreachv1.CustomFieldDefinition{Key: "level", DisplayName: "Level", Type: outreachv1.CustomFieldType_CUSTOM_FIELD_TYPE_CHOICE, Options: []string{"junior", "senior"}}
+	_, err := w.client.CreateCustomFieldDefinition(rec, &outreachv1.CreateCustomFieldDefinitionRequest{Definition: def})
+	wantCode(t, err, codes.PermissionDenied)
+	if _, err := w.client.CreateCustomFieldDefinition(admin, &outreachv1.CreateCustomFieldDefinitionRequest{Definition: def}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.CreateCustomFieldDefinition(admin, &outreachv1.CreateCustomFieldDefinitionRequest{Definition: def})
+	wantCode(t, err, codes.AlreadyExists)
+	_, err = w.client.CreateCustomFieldDefinition(admin, &outreachv1.CreateCustomFieldDefinitionRequest{Definition: &outreachv1.CustomFieldDefinition{Key: "k", DisplayName: "K"}})
+	wantBadField(t, err, "definition.type")
+	list, err := w.client.ListCustomFieldDefinitions(rec, &outreachv1.ListCustomFieldDefinitionsRequest{})
+	if err != nil || len(list.GetDefinitions()) != 1 || list.GetDefinitions()[0].GetType() != outreachv1.CustomFieldType_CUSTOM_FIELD_TYPE_CHOICE {
+		t.Fatalf("definitions: %v, %v", list, err)
+	}
+	created, err := w.client.CreateCandidate(rec, &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Ada", CustomFields: map[string]string{"level": "senior"}}})
+	if err != nil || created.GetCandidate().GetCustomFields()["level"] != "senior" {
+		t.Fatalf("create: %v, %v", created, err)
+	}
+	_, err = w.client.UpdateCandidate(rec, &outreachv1.UpdateCandidateRequest{Candidate: &outreachv1.Candidate{Id: created.GetCandidate().GetId(), CustomFields: map[string]string{"level": "staff"}},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"custom_fields"}}})
+	wantBadField(t, err, "candidate.custom_fields.level")
+	// Another organization has no such field.
+	_, err = w.client.CreateCandidate(w.as(uuid.NewString(), authz.RoleAdmin), &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Ada", CustomFields: map[string]string{"level": "senior"}}})
+	wantBadField(t, err, "candidate.custom_fields.level")
 }

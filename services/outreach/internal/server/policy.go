@@ -31,4 +31,7 @@ var Policy = authz.Policy{
 	svc + "ListNotes":  authz.AnyMember(),
 	svc + "UpdateNote": authz.AnyMember(),
 	svc + "DeleteNote": authz.AnyMember(),
+
+	svc + "CreateCustomFieldDefinition": authz.AtLeast(authz.RoleAdmin),
+	svc + "ListCustomFieldDefinitions":  authz.AnyMember(),
 }

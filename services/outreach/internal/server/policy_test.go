@@ -64,6 +64,7 @@ func TestRoleRulesOfThePolicy(t *testing.T) {
 		"UndeleteCandidate": writers, "MergeCandidates": writers, "BatchCreateCandidates": writers,
 		"ListStages": readers, "MoveCandidateStage": writers, "ListTimeline": readers,
 		"CreateNote": "roles(super_admin,admin,recruiter,hiring_manager)", "ListNotes": readers, "UpdateNote": readers, "DeleteNote": readers,
+		"CreateCustomFieldDefinition": admins, "ListCustomFieldDefinitions": readers,
 		"CreateStage": admins, "UpdateStage": admins, "ReorderStages": admins, "RetireStage": admins,
 	} {
 		if got := server.Policy[svc+method].String(); got != want {

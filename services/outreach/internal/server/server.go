@@ -1,6 +1,6 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
-// (candidates, stages, timeline, notes), and turns the answer and its errors into protos. Rules live
+// (candidates, stages, timeline, notes, customfields), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
@@ -48,6 +48,11 @@ type (
 		Update(ctx context.Context, caller authz.Principal, id string, u notes.Update) (store.Note, error)
 		Delete(ctx context.Context, caller authz.Principal, id string) error
 	}
+	// CustomFields keeps the organization's custom field definitions.
+	CustomFields interface {
+		Create(ctx context.Context, orgID string, d store.FieldDefinition) (store.FieldDefinition, error)
+		List(ctx context.Context, orgID string) ([]store.FieldDefinition, error)
+	}
 	// Timeline reads candidates' timelines.
 	Timeline interface {
 		List(ctx context.Context, caller authz.Principal, q timeline.Query) (timeline.Page, error)
@@ -60,6 +65,8 @@ type Domain struct {
 	Stages     Stages
 	Timeline   Timeline
 	Notes      Notes
+	// CustomFields is the organization's custom field definitions.
+	CustomFields CustomFields
 }
 
 // Server implements outreachv1.OutreachServiceServer.

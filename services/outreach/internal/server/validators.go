@@ -81,4 +81,7 @@ var Validators = map[string]grpcserver.Validator{
 			return r.GetNote(), append([]string{}, r.GetUpdateMask().GetPaths()...), ok
 		})),
 	svc + "DeleteNote": required("note_id", (*outreachv1.DeleteNoteRequest).GetNoteId),
+	svc + "CreateCustomFieldDefinition": present("definition", func(r *outreachv1.CreateCustomFieldDefinitionRequest) bool {
+		return r.GetDefinition() != nil
+	}),
 }

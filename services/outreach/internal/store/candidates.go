@@ -38,6 +38,8 @@ type Candidate struct {
 	// StageID is the candidate's stage; StageVersion grows with each move.
 	StageID      string
 	StageVersion int64
+	// CustomFields are the values of the organization's custom fields.
+	CustomFields map[string]string
 }
 
 // Live reports whether the candidate is neither deleted nor merged.
@@ -52,18 +54,21 @@ type Link struct {
 const candidateColumns = `c.id::text, c.org_id::text, c.name,
 	coalesce((SELECT array_agg(e.email ORDER BY e.position) FROM candidate_emails e WHERE e.candidate_id = c.id), '{}'),
 	c.phone, c.links, c.title, c.company, c.location, c.time_zone, c.tags, c.source, c.owner_user_id,
-	c.created_at, c.updated_at, c.deleted_at, coalesce(c.merged_into::text, ''), coalesce(c.stage_id::text, ''), c.stage_version`
+	c.created_at, c.updated_at, c.deleted_at, coalesce(c.merged_into::text, ''), coalesce(c.stage_id::text, ''), c.stage_version, c.custom_fields`
 
 func scanCandidate(row pgx.Row) (Candidate, error) {
 	var c Candidate
-	var links []byte
+	var links, custom []byte
 	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Emails, &c.Phone, &links, &c.Title, &c.Company, &c.Location,
-		&c.TimeZone, &c.Tags, &c.Source, &c.OwnerUserID, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.MergedInto, &c.StageID, &c.StageVersion)
+		&c.TimeZone, &c.Tags, &c.Source, &c.OwnerUserID, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.MergedInto, &c.StageID, &c.StageVersion, &custom)
 	if err != nil {
 		return Candidate{}, postgres.MapError(err)
 	}
 	if err := json.Unmarshal(links, &c.Links); err != nil {
 		return Candidate{}, fmt.Errorf("candidate %s: links: %w", c.ID, err)
+	}
+	if err := json.Unmarshal(custom, &c.CustomFields); err != nil {
+		return Candidate{}, fmt.Errorf("candidate %s: custom fields: %w", c.ID, err)
 	}
 	return c, nil
 }
@@ -133,18 +138,18 @@ func createCandidate(ctx context.Context, tx pgx.Tx, c Candidate, actor string) 
 	if err != nil {
 		return Candidate{}, err
 	}
-	links, err := json.Marshal(nonNil(c.Links))
+	links, custom, err := encodeJSON(c)
 	if err != nil {
-		return Candidate{}, fmt.Errorf("links: %w", err)
+		return Candidate{}, err
 	}
 	if err := ensureStages(ctx, tx, c.OrgID); err != nil {
 		return Candidate{}, err
 	}
 	// A new candidate starts in the first active stage.
-	if _, err := tx.Exec(ctx, `INSERT INTO candidates (id, org_id, name, phone, links, title, company, location, time_zone, tags, source, owner_user_id, created_at, updated_at, stage_id)
+	if _, err := tx.Exec(ctx, `INSERT INTO candidates (id, org_id, name, phone, links, title, company, location, time_zone, tags, source, owner_user_id, created_at, updated_at, stage_id, custom_fields)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, now(), now(),
-		        (SELECT id FROM stages WHERE org_id = $2 AND retired_at IS NULL ORDER BY position LIMIT 1))`,
-		id, c.OrgID, c.Name, c.Phone, links, c.Title, c.Company, c.Location, c.TimeZone, nonNil(c.Tags), c.Source, c.OwnerUserID); err != nil {
+		        (SELECT id FROM stages WHERE org_id = $2 AND retired_at IS NULL ORDER BY position LIMIT 1), $13)`,
+		id, c.OrgID, c.Name, c.Phone, links, c.Title, c.Company, c.Location, c.TimeZone, nonNil(c.Tags), c.Source, c.OwnerUserID, custom); err != nil {
 		return Candidate{}, postgres.MapError(err)
 	}
 	if err := insertEmails(ctx, tx, c.OrgID, id, c.Emails); err != nil {
@@ -234,14 +239,14 @@ func (s *Store) UpdateCandidate(ctx context.Context, orgID, id string, change fu
 
 // writeCandidate stores next over cur (same id) and returns it as stored.
 func writeCandidate(ctx context.Context, tx pgx.Tx, cur, next Candidate) (Candidate, error) {
-	links, err := json.Marshal(nonNil(next.Links))
+	links, custom, err := encodeJSON(next)
 	if err != nil {
-		return Candidate{}, fmt.Errorf("links: %w", err)
+		return Candidate{}, err
 	}
 	if _, err := tx.Exec(ctx, `UPDATE candidates SET name = $3, phone = $4, links = $5, title = $6, company = $7, location = $8,
-		time_zone = $9, tags = $10, source = $11, owner_user_id = $12, updated_at = now() WHERE org_id = $1 AND id = $2`,
+		time_zone = $9, tags = $10, source = $11, owner_user_id = $12, custom_fields = $13, updated_at = now() WHERE org_id = $1 AND id = $2`,
 		cur.OrgID, cur.ID, next.Name, next.Phone, links, next.Title, next.Company, next.Location, next.TimeZone,
-		nonNil(next.Tags), next.Source, next.OwnerUserID); err != nil {
+		nonNil(next.Tags), next.Source, next.OwnerUserID, custom); err != nil {
 		return Candidate{}, postgres.MapError(err)
 	}
 	if !equalStrings(cur.Emails, next.Emails) {
@@ -449,6 +454,21 @@ func (s *Store) SearchCandidates(ctx context.Context, orgID string, f Filter, or
 // escapeLike makes s match itself in a LIKE pattern.
 func escapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// encodeJSON is the candidate's links and custom fields as stored.
+func encodeJSON(c Candidate) (links, custom []byte, err error) {
+	if links, err = json.Marshal(nonNil(c.Links)); err != nil {
+		return nil, nil, fmt.Errorf("links: %w", err)
+	}
+	fields := c.CustomFields
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	if custom, err = json.Marshal(fields); err != nil {
+		return nil, nil, fmt.Errorf("custom fields: %w", err)
+	}
+	return links, custom, nil
 }
 
 func nonNil[T any](s []T) []T {

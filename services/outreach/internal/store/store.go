@@ -84,7 +84,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 // answers are the errors that refuse a request rather than fail it.
-var answers = []error{postgres.ErrNotFound, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage}
+var answers = []error{postgres.ErrNotFound, ErrFieldKeyTaken, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage}
 
 func isAnswer(err error) bool {
 	for _, a := range answers {

@@ -344,6 +344,66 @@ func (NoteVisibility) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
 }
 
+// The type of a custom field.
+type CustomFieldType int32
+
+const (
+	CustomFieldType_CUSTOM_FIELD_TYPE_UNSPECIFIED CustomFieldType = 0
+	CustomFieldType_CUSTOM_FIELD_TYPE_TEXT        CustomFieldType = 1
+	CustomFieldType_CUSTOM_FIELD_TYPE_NUMBER      CustomFieldType = 2
+	CustomFieldType_CUSTOM_FIELD_TYPE_DATE        CustomFieldType = 3
+	CustomFieldType_CUSTOM_FIELD_TYPE_URL         CustomFieldType = 4
+	// One of the definition's options.
+	CustomFieldType_CUSTOM_FIELD_TYPE_CHOICE CustomFieldType = 5
+)
+
+// Enum value maps for CustomFieldType.
+var (
+	CustomFieldType_name = map[int32]string{
+		0: "CUSTOM_FIELD_TYPE_UNSPECIFIED",
+		1: "CUSTOM_FIELD_TYPE_TEXT",
+		2: "CUSTOM_FIELD_TYPE_NUMBER",
+		3: "CUSTOM_FIELD_TYPE_DATE",
+		4: "CUSTOM_FIELD_TYPE_URL",
+		5: "CUSTOM_FIELD_TYPE_CHOICE",
+	}
+	CustomFieldType_value = map[string]int32{
+		"CUSTOM_FIELD_TYPE_UNSPECIFIED": 0,
+		"CUSTOM_FIELD_TYPE_TEXT":        1,
+		"CUSTOM_FIELD_TYPE_NUMBER":      2,
+		"CUSTOM_FIELD_TYPE_DATE":        3,
+		"CUSTOM_FIELD_TYPE_URL":         4,
+		"CUSTOM_FIELD_TYPE_CHOICE":      5,
+	}
+)
+
+func (x CustomFieldType) Enum() *CustomFieldType {
+	p := new(CustomFieldType)
+	*p = x
+	return p
+}
+
+func (x CustomFieldType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CustomFieldType) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[6].Descriptor()
+}
+
+func (CustomFieldType) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[6]
+}
+
+func (x CustomFieldType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CustomFieldType.Descriptor instead.
+func (CustomFieldType) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+}
+
 // A person a recruiter keeps in touch with.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -380,7 +440,11 @@ type Candidate struct {
 	// Output only: the candidate's stage; MoveCandidateStage changes it.
 	StageId string `protobuf:"bytes,16,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
 	// Output only: grows by one with every stage move.
-	StageVersion  int64 `protobuf:"varint,17,opt,name=stage_version,json=stageVersion,proto3" json:"stage_version,omitempty"`
+	StageVersion int64 `protobuf:"varint,17,opt,name=stage_version,json=stageVersion,proto3" json:"stage_version,omitempty"`
+	// Values of the organization's custom fields, by key, each written as its
+	// type says: text; a number ("42", "-1.5"); a date ("2026-12-01"); an
+	// http or https URL; or one of the field's options.
+	CustomFields  map[string]string `protobuf:"bytes,18,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -532,6 +596,13 @@ func (x *Candidate) GetStageVersion() int64 {
 		return x.StageVersion
 	}
 	return 0
+}
+
+func (x *Candidate) GetCustomFields() map[string]string {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
 }
 
 // A profile of a candidate on the web.
@@ -3261,11 +3332,252 @@ func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
 }
 
+// A field the organization adds to its candidates.
+type CustomFieldDefinition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower-case letters, digits and underscores, starting with a letter, up
+	// to 40 characters; unique in the organization.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// 1 to 100 characters.
+	DisplayName string          `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Type        CustomFieldType `protobuf:"varint,3,opt,name=type,proto3,enum=tandem.outreach.v1.CustomFieldType" json:"type,omitempty"`
+	// For CHOICE only: 1 to 100 distinct options.
+	Options       []string `protobuf:"bytes,4,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomFieldDefinition) Reset() {
+	*x = CustomFieldDefinition{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomFieldDefinition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomFieldDefinition) ProtoMessage() {}
+
+func (x *CustomFieldDefinition) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomFieldDefinition.ProtoReflect.Descriptor instead.
+func (*CustomFieldDefinition) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CustomFieldDefinition) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CustomFieldDefinition) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *CustomFieldDefinition) GetType() CustomFieldType {
+	if x != nil {
+		return x.Type
+	}
+	return CustomFieldType_CUSTOM_FIELD_TYPE_UNSPECIFIED
+}
+
+func (x *CustomFieldDefinition) GetOptions() []string {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type CreateCustomFieldDefinitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *CustomFieldDefinition `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomFieldDefinitionRequest) Reset() {
+	*x = CreateCustomFieldDefinitionRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomFieldDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomFieldDefinitionRequest) ProtoMessage() {}
+
+func (x *CreateCustomFieldDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomFieldDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*CreateCustomFieldDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *CreateCustomFieldDefinitionRequest) GetDefinition() *CustomFieldDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type CreateCustomFieldDefinitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *CustomFieldDefinition `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomFieldDefinitionResponse) Reset() {
+	*x = CreateCustomFieldDefinitionResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomFieldDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomFieldDefinitionResponse) ProtoMessage() {}
+
+func (x *CreateCustomFieldDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomFieldDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*CreateCustomFieldDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *CreateCustomFieldDefinitionResponse) GetDefinition() *CustomFieldDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type ListCustomFieldDefinitionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomFieldDefinitionsRequest) Reset() {
+	*x = ListCustomFieldDefinitionsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomFieldDefinitionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomFieldDefinitionsRequest) ProtoMessage() {}
+
+func (x *ListCustomFieldDefinitionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomFieldDefinitionsRequest.ProtoReflect.Descriptor instead.
+func (*ListCustomFieldDefinitionsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{53}
+}
+
+type ListCustomFieldDefinitionsResponse struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Definitions   []*CustomFieldDefinition `protobuf:"bytes,1,rep,name=definitions,proto3" json:"definitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomFieldDefinitionsResponse) Reset() {
+	*x = ListCustomFieldDefinitionsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomFieldDefinitionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomFieldDefinitionsResponse) ProtoMessage() {}
+
+func (x *ListCustomFieldDefinitionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomFieldDefinitionsResponse.ProtoReflect.Descriptor instead.
+func (*ListCustomFieldDefinitionsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefinition {
+	if x != nil {
+		return x.Definitions
+	}
+	return nil
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x04\n" +
+	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x05\n" +
 	"\tCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -3287,7 +3599,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\vdelete_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"deleteTime\x12\x19\n" +
 	"\bstage_id\x18\x10 \x01(\tR\astageId\x12#\n" +
-	"\rstage_version\x18\x11 \x01(\x03R\fstageVersion\"J\n" +
+	"\rstage_version\x18\x11 \x01(\x03R\fstageVersion\x12T\n" +
+	"\rcustom_fields\x18\x12 \x03(\v2/.tandem.outreach.v1.Candidate.CustomFieldsEntryR\fcustomFields\x1a?\n" +
+	"\x11CustomFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
 	"\x04Link\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.tandem.outreach.v1.LinkKindR\x04kind\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\"U\n" +
@@ -3466,7 +3782,23 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\",\n" +
 	"\x11DeleteNoteRequest\x12\x17\n" +
 	"\anote_id\x18\x01 \x01(\tR\x06noteId\"\x14\n" +
-	"\x12DeleteNoteResponse*\x7f\n" +
+	"\x12DeleteNoteResponse\"\x9f\x01\n" +
+	"\x15CustomFieldDefinition\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x127\n" +
+	"\x04type\x18\x03 \x01(\x0e2#.tandem.outreach.v1.CustomFieldTypeR\x04type\x12\x18\n" +
+	"\aoptions\x18\x04 \x03(\tR\aoptions\"o\n" +
+	"\"CreateCustomFieldDefinitionRequest\x12I\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2).tandem.outreach.v1.CustomFieldDefinitionR\n" +
+	"definition\"p\n" +
+	"#CreateCustomFieldDefinitionResponse\x12I\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2).tandem.outreach.v1.CustomFieldDefinitionR\n" +
+	"definition\"#\n" +
+	"!ListCustomFieldDefinitionsRequest\"q\n" +
+	"\"ListCustomFieldDefinitionsResponse\x12K\n" +
+	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -3494,7 +3826,14 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x0eNoteVisibility\x12\x1f\n" +
 	"\x1bNOTE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16NOTE_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n" +
-	"\x17NOTE_VISIBILITY_PRIVATE\x10\x022\x98\x10\n" +
+	"\x17NOTE_VISIBILITY_PRIVATE\x10\x02*\xc3\x01\n" +
+	"\x0fCustomFieldType\x12!\n" +
+	"\x1dCUSTOM_FIELD_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CUSTOM_FIELD_TYPE_TEXT\x10\x01\x12\x1c\n" +
+	"\x18CUSTOM_FIELD_TYPE_NUMBER\x10\x02\x12\x1a\n" +
+	"\x16CUSTOM_FIELD_TYPE_DATE\x10\x03\x12\x19\n" +
+	"\x15CUSTOM_FIELD_TYPE_URL\x10\x04\x12\x1c\n" +
+	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x052\xb7\x12\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -3519,7 +3858,9 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
 	"UpdateNote\x12%.tandem.outreach.v1.UpdateNoteRequest\x1a&.tandem.outreach.v1.UpdateNoteResponse\x12[\n" +
 	"\n" +
-	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponseB\xd8\x01\n" +
+	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponse\x12\x8e\x01\n" +
+	"\x1bCreateCustomFieldDefinition\x126.tandem.outreach.v1.CreateCustomFieldDefinitionRequest\x1a7.tandem.outreach.v1.CreateCustomFieldDefinitionResponse\x12\x8b\x01\n" +
+	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -3534,163 +3875,179 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
-	(LinkKind)(0),                         // 0: tandem.outreach.v1.LinkKind
-	(CandidateOrder)(0),                   // 1: tandem.outreach.v1.CandidateOrder
-	(BatchOutcome)(0),                     // 2: tandem.outreach.v1.BatchOutcome
-	(StageChangeSource)(0),                // 3: tandem.outreach.v1.StageChangeSource
-	(TimelineKind)(0),                     // 4: tandem.outreach.v1.TimelineKind
-	(NoteVisibility)(0),                   // 5: tandem.outreach.v1.NoteVisibility
-	(*Candidate)(nil),                     // 6: tandem.outreach.v1.Candidate
-	(*Link)(nil),                          // 7: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),        // 8: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),       // 9: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),           // 10: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),          // 11: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),        // 12: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),       // 13: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),         // 14: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),        // 15: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),       // 16: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),      // 17: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),        // 18: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),       // 19: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),      // 20: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),     // 21: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),        // 22: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),       // 23: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),  // 24: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil), // 25: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),             // 26: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                         // 27: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),             // 28: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),            // 29: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),            // 30: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),           // 31: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),            // 32: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),           // 33: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),          // 34: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),         // 35: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),            // 36: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),           // 37: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),     // 38: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),    // 39: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),         // 40: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                 // 41: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                   // 42: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                         // 43: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),           // 44: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),          // 45: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                     // 46: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                          // 47: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),             // 48: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),            // 49: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),              // 50: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),             // 51: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),             // 52: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),            // 53: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),             // 54: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),            // 55: tandem.outreach.v1.DeleteNoteResponse
-	(*timestamppb.Timestamp)(nil),         // 56: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 57: google.protobuf.FieldMask
+	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
+	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
+	(BatchOutcome)(0),                           // 2: tandem.outreach.v1.BatchOutcome
+	(StageChangeSource)(0),                      // 3: tandem.outreach.v1.StageChangeSource
+	(TimelineKind)(0),                           // 4: tandem.outreach.v1.TimelineKind
+	(NoteVisibility)(0),                         // 5: tandem.outreach.v1.NoteVisibility
+	(CustomFieldType)(0),                        // 6: tandem.outreach.v1.CustomFieldType
+	(*Candidate)(nil),                           // 7: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 8: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 9: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 10: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 11: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 12: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 13: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 14: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 15: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 16: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 17: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 18: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 19: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 20: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 21: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 22: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 23: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 24: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 25: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 26: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 27: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 28: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 29: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 30: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 31: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 32: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 33: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 34: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 35: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 36: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 37: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 38: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 39: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 40: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 41: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 42: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 43: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 44: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 45: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 46: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 47: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 48: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 49: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 50: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 51: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 52: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 53: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 54: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 55: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 56: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 57: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 58: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 59: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 60: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 61: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	nil,                           // 62: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 64: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	7,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	56, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	56, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	56, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	0,  // 4: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	6,  // 5: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	6,  // 6: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	6,  // 7: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	6,  // 8: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	57, // 9: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 10: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	1,  // 11: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	6,  // 12: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	1,  // 13: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	6,  // 14: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	6,  // 15: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	6,  // 16: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	6,  // 17: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	6,  // 18: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	26, // 19: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
-	2,  // 20: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	27, // 21: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	27, // 22: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	27, // 23: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	27, // 24: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	57, // 25: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	27, // 26: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	27, // 27: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	27, // 28: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	6,  // 29: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 30: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 31: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	56, // 32: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	42, // 33: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	43, // 34: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	46, // 35: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	3,  // 36: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 37: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	41, // 38: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,  // 39: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,  // 40: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	56, // 41: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	56, // 42: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	47, // 43: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	47, // 44: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	47, // 45: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	47, // 46: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	57, // 47: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	47, // 48: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	8,  // 49: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	10, // 50: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	12, // 51: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	14, // 52: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	16, // 53: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	18, // 54: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	20, // 55: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	22, // 56: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	24, // 57: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	28, // 58: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	30, // 59: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	32, // 60: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	34, // 61: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	36, // 62: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	38, // 63: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	44, // 64: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	48, // 65: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	50, // 66: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	52, // 67: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	54, // 68: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	9,  // 69: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	11, // 70: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	13, // 71: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	15, // 72: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	17, // 73: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	19, // 74: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	21, // 75: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	23, // 76: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	25, // 77: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	29, // 78: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	31, // 79: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	33, // 80: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	35, // 81: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	37, // 82: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	39, // 83: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	45, // 84: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	49, // 85: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	51, // 86: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	53, // 87: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	55, // 88: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	69, // [69:89] is the sub-list for method output_type
-	49, // [49:69] is the sub-list for method input_type
-	49, // [49:49] is the sub-list for extension type_name
-	49, // [49:49] is the sub-list for extension extendee
-	0,  // [0:49] is the sub-list for field type_name
+	8,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	63, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	63, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	63, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	62, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	0,  // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
+	7,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	64, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	1,  // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	7,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	1,  // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	7,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	7,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	27, // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	2,  // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
+	28, // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	28, // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	28, // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	28, // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	64, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	28, // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	28, // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	7,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
+	63, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	43, // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	44, // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	47, // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	3,  // 37: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 38: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	42, // 39: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,  // 40: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,  // 41: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	63, // 42: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	63, // 43: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	48, // 44: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	48, // 45: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	48, // 46: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	48, // 47: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	64, // 48: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	48, // 49: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,  // 50: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	57, // 51: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	57, // 52: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	57, // 53: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	9,  // 54: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	11, // 55: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	13, // 56: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	15, // 57: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	17, // 58: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	19, // 59: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	21, // 60: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	23, // 61: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	25, // 62: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	29, // 63: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	31, // 64: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	33, // 65: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	35, // 66: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	37, // 67: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	39, // 68: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	45, // 69: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	49, // 70: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	51, // 71: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	53, // 72: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	55, // 73: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	58, // 74: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	60, // 75: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	10, // 76: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	12, // 77: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	14, // 78: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	16, // 79: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	18, // 80: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	20, // 81: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	22, // 82: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	24, // 83: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	26, // 84: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	30, // 85: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	32, // 86: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	34, // 87: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	36, // 88: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	38, // 89: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	40, // 90: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	46, // 91: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	50, // 92: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	52, // 93: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	54, // 94: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	56, // 95: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	59, // 96: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	61, // 97: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	76, // [76:98] is the sub-list for method output_type
+	54, // [54:76] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -3708,8 +4065,8 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      6,
-			NumMessages:   50,
+			NumEnums:      7,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

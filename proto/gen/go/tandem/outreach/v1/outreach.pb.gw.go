@@ -899,6 +899,54 @@ func local_request_OutreachService_DeleteNote_0(ctx context.Context, marshaler r
 	return msg, metadata, err
 }
 
+func request_OutreachService_CreateCustomFieldDefinition_0(ctx context.Context, marshaler runtime.Marshaler, client OutreachServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateCustomFieldDefinitionRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Definition); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.CreateCustomFieldDefinition(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_OutreachService_CreateCustomFieldDefinition_0(ctx context.Context, marshaler runtime.Marshaler, server OutreachServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq CreateCustomFieldDefinitionRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq.Definition); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.CreateCustomFieldDefinition(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+func request_OutreachService_ListCustomFieldDefinitions_0(ctx context.Context, marshaler runtime.Marshaler, client OutreachServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListCustomFieldDefinitionsRequest
+		metadata runtime.ServerMetadata
+	)
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListCustomFieldDefinitions(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_OutreachService_ListCustomFieldDefinitions_0(ctx context.Context, marshaler runtime.Marshaler, server OutreachServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListCustomFieldDefinitionsRequest
+		metadata runtime.ServerMetadata
+	)
+	msg, err := server.ListCustomFieldDefinitions(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterOutreachServiceHandlerServer registers the http handlers for service OutreachService to "mux".
 // UnaryRPC     :call OutreachServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -1305,6 +1353,46 @@ func RegisterOutreachServiceHandlerServer(ctx context.Context, mux *runtime.Serv
 		}
 		forward_OutreachService_DeleteNote_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_OutreachService_CreateCustomFieldDefinition_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tandem.outreach.v1.OutreachService/CreateCustomFieldDefinition", runtime.WithHTTPPathPattern("/v1/customFieldDefinitions"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_OutreachService_CreateCustomFieldDefinition_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_OutreachService_CreateCustomFieldDefinition_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_OutreachService_ListCustomFieldDefinitions_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tandem.outreach.v1.OutreachService/ListCustomFieldDefinitions", runtime.WithHTTPPathPattern("/v1/customFieldDefinitions"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_OutreachService_ListCustomFieldDefinitions_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_OutreachService_ListCustomFieldDefinitions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 
 	return nil
 }
@@ -1685,51 +1773,89 @@ func RegisterOutreachServiceHandlerClient(ctx context.Context, mux *runtime.Serv
 		}
 		forward_OutreachService_DeleteNote_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_OutreachService_CreateCustomFieldDefinition_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tandem.outreach.v1.OutreachService/CreateCustomFieldDefinition", runtime.WithHTTPPathPattern("/v1/customFieldDefinitions"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_OutreachService_CreateCustomFieldDefinition_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_OutreachService_CreateCustomFieldDefinition_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_OutreachService_ListCustomFieldDefinitions_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tandem.outreach.v1.OutreachService/ListCustomFieldDefinitions", runtime.WithHTTPPathPattern("/v1/customFieldDefinitions"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_OutreachService_ListCustomFieldDefinitions_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_OutreachService_ListCustomFieldDefinitions_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
 var (
-	pattern_OutreachService_CreateCandidate_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, ""))
-	pattern_OutreachService_GetCandidate_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, ""))
-	pattern_OutreachService_UpdateCandidate_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate.id"}, ""))
-	pattern_OutreachService_ListCandidates_0        = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, ""))
-	pattern_OutreachService_SearchCandidates_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, "search"))
-	pattern_OutreachService_DeleteCandidate_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, ""))
-	pattern_OutreachService_UndeleteCandidate_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, "undelete"))
-	pattern_OutreachService_MergeCandidates_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, "merge"))
-	pattern_OutreachService_BatchCreateCandidates_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, "batchCreate"))
-	pattern_OutreachService_ListStages_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stages"}, ""))
-	pattern_OutreachService_CreateStage_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stages"}, ""))
-	pattern_OutreachService_UpdateStage_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "stages", "stage.id"}, ""))
-	pattern_OutreachService_ReorderStages_0         = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stages"}, "reorder"))
-	pattern_OutreachService_RetireStage_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "stages", "stage_id"}, "retire"))
-	pattern_OutreachService_MoveCandidateStage_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, "moveStage"))
-	pattern_OutreachService_ListTimeline_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "timeline"}, ""))
-	pattern_OutreachService_CreateNote_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "notes"}, ""))
-	pattern_OutreachService_ListNotes_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "notes"}, ""))
-	pattern_OutreachService_UpdateNote_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "notes", "note.id"}, ""))
-	pattern_OutreachService_DeleteNote_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "notes", "note_id"}, ""))
+	pattern_OutreachService_CreateCandidate_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, ""))
+	pattern_OutreachService_GetCandidate_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, ""))
+	pattern_OutreachService_UpdateCandidate_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate.id"}, ""))
+	pattern_OutreachService_ListCandidates_0              = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, ""))
+	pattern_OutreachService_SearchCandidates_0            = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, "search"))
+	pattern_OutreachService_DeleteCandidate_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, ""))
+	pattern_OutreachService_UndeleteCandidate_0           = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, "undelete"))
+	pattern_OutreachService_MergeCandidates_0             = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, "merge"))
+	pattern_OutreachService_BatchCreateCandidates_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "candidates"}, "batchCreate"))
+	pattern_OutreachService_ListStages_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stages"}, ""))
+	pattern_OutreachService_CreateStage_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stages"}, ""))
+	pattern_OutreachService_UpdateStage_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "stages", "stage.id"}, ""))
+	pattern_OutreachService_ReorderStages_0               = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "stages"}, "reorder"))
+	pattern_OutreachService_RetireStage_0                 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "stages", "stage_id"}, "retire"))
+	pattern_OutreachService_MoveCandidateStage_0          = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "candidates", "candidate_id"}, "moveStage"))
+	pattern_OutreachService_ListTimeline_0                = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "timeline"}, ""))
+	pattern_OutreachService_CreateNote_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "notes"}, ""))
+	pattern_OutreachService_ListNotes_0                   = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "notes"}, ""))
+	pattern_OutreachService_UpdateNote_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "notes", "note.id"}, ""))
+	pattern_OutreachService_DeleteNote_0                  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2}, []string{"v1", "notes", "note_id"}, ""))
+	pattern_OutreachService_CreateCustomFieldDefinition_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "customFieldDefinitions"}, ""))
+	pattern_OutreachService_ListCustomFieldDefinitions_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "customFieldDefinitions"}, ""))
 )
 
 var (
-	forward_OutreachService_CreateCandidate_0       = runtime.ForwardResponseMessage
-	forward_OutreachService_GetCandidate_0          = runtime.ForwardResponseMessage
-	forward_OutreachService_UpdateCandidate_0       = runtime.ForwardResponseMessage
-	forward_OutreachService_ListCandidates_0        = runtime.ForwardResponseMessage
-	forward_OutreachService_SearchCandidates_0      = runtime.ForwardResponseMessage
-	forward_OutreachService_DeleteCandidate_0       = runtime.ForwardResponseMessage
-	forward_OutreachService_UndeleteCandidate_0     = runtime.ForwardResponseMessage
-	forward_OutreachService_MergeCandidates_0       = runtime.ForwardResponseMessage
-	forward_OutreachService_BatchCreateCandidates_0 = runtime.ForwardResponseMessage
-	forward_OutreachService_ListStages_0            = runtime.ForwardResponseMessage
-	forward_OutreachService_CreateStage_0           = runtime.ForwardResponseMessage
-	forward_OutreachService_UpdateStage_0           = runtime.ForwardResponseMessage
-	forward_OutreachService_ReorderStages_0         = runtime.ForwardResponseMessage
-	forward_OutreachService_RetireStage_0           = runtime.ForwardResponseMessage
-	forward_OutreachService_MoveCandidateStage_0    = runtime.ForwardResponseMessage
-	forward_OutreachService_ListTimeline_0          = runtime.ForwardResponseMessage
-	forward_OutreachService_CreateNote_0            = runtime.ForwardResponseMessage
-	forward_OutreachService_ListNotes_0             = runtime.ForwardResponseMessage
-	forward_OutreachService_UpdateNote_0            = runtime.ForwardResponseMessage
-	forward_OutreachService_DeleteNote_0            = runtime.ForwardResponseMessage
+	forward_OutreachService_CreateCandidate_0             = runtime.ForwardResponseMessage
+	forward_OutreachService_GetCandidate_0                = runtime.ForwardResponseMessage
+	forward_OutreachService_UpdateCandidate_0             = runtime.ForwardResponseMessage
+	forward_OutreachService_ListCandidates_0              = runtime.ForwardResponseMessage
+	forward_OutreachService_SearchCandidates_0            = runtime.ForwardResponseMessage
+	forward_OutreachService_DeleteCandidate_0             = runtime.ForwardResponseMessage
+	forward_OutreachService_UndeleteCandidate_0           = runtime.ForwardResponseMessage
+	forward_OutreachService_MergeCandidates_0             = runtime.ForwardResponseMessage
+	forward_OutreachService_BatchCreateCandidates_0       = runtime.ForwardResponseMessage
+	forward_OutreachService_ListStages_0                  = runtime.ForwardResponseMessage
+	forward_OutreachService_CreateStage_0                 = runtime.ForwardResponseMessage
+	forward_OutreachService_UpdateStage_0                 = runtime.ForwardResponseMessage
+	forward_OutreachService_ReorderStages_0               = runtime.ForwardResponseMessage
+	forward_OutreachService_RetireStage_0                 = runtime.ForwardResponseMessage
+	forward_OutreachService_MoveCandidateStage_0          = runtime.ForwardResponseMessage
+	forward_OutreachService_ListTimeline_0                = runtime.ForwardResponseMessage
+	forward_OutreachService_CreateNote_0                  = runtime.ForwardResponseMessage
+	forward_OutreachService_ListNotes_0                   = runtime.ForwardResponseMessage
+	forward_OutreachService_UpdateNote_0                  = runtime.ForwardResponseMessage
+	forward_OutreachService_DeleteNote_0                  = runtime.ForwardResponseMessage
+	forward_OutreachService_CreateCustomFieldDefinition_0 = runtime.ForwardResponseMessage
+	forward_OutreachService_ListCustomFieldDefinitions_0  = runtime.ForwardResponseMessage
 )

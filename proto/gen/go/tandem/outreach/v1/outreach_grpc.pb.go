@@ -19,26 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	OutreachService_CreateCandidate_FullMethodName       = "/tandem.outreach.v1.OutreachService/CreateCandidate"
-	OutreachService_GetCandidate_FullMethodName          = "/tandem.outreach.v1.OutreachService/GetCandidate"
-	OutreachService_UpdateCandidate_FullMethodName       = "/tandem.outreach.v1.OutreachService/UpdateCandidate"
-	OutreachService_ListCandidates_FullMethodName        = "/tandem.outreach.v1.OutreachService/ListCandidates"
-	OutreachService_SearchCandidates_FullMethodName      = "/tandem.outreach.v1.OutreachService/SearchCandidates"
-	OutreachService_DeleteCandidate_FullMethodName       = "/tandem.outreach.v1.OutreachService/DeleteCandidate"
-	OutreachService_UndeleteCandidate_FullMethodName     = "/tandem.outreach.v1.OutreachService/UndeleteCandidate"
-	OutreachService_MergeCandidates_FullMethodName       = "/tandem.outreach.v1.OutreachService/MergeCandidates"
-	OutreachService_BatchCreateCandidates_FullMethodName = "/tandem.outreach.v1.OutreachService/BatchCreateCandidates"
-	OutreachService_ListStages_FullMethodName            = "/tandem.outreach.v1.OutreachService/ListStages"
-	OutreachService_CreateStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/CreateStage"
-	OutreachService_UpdateStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/UpdateStage"
-	OutreachService_ReorderStages_FullMethodName         = "/tandem.outreach.v1.OutreachService/ReorderStages"
-	OutreachService_RetireStage_FullMethodName           = "/tandem.outreach.v1.OutreachService/RetireStage"
-	OutreachService_MoveCandidateStage_FullMethodName    = "/tandem.outreach.v1.OutreachService/MoveCandidateStage"
-	OutreachService_ListTimeline_FullMethodName          = "/tandem.outreach.v1.OutreachService/ListTimeline"
-	OutreachService_CreateNote_FullMethodName            = "/tandem.outreach.v1.OutreachService/CreateNote"
-	OutreachService_ListNotes_FullMethodName             = "/tandem.outreach.v1.OutreachService/ListNotes"
-	OutreachService_UpdateNote_FullMethodName            = "/tandem.outreach.v1.OutreachService/UpdateNote"
-	OutreachService_DeleteNote_FullMethodName            = "/tandem.outreach.v1.OutreachService/DeleteNote"
+	OutreachService_CreateCandidate_FullMethodName             = "/tandem.outreach.v1.OutreachService/CreateCandidate"
+	OutreachService_GetCandidate_FullMethodName                = "/tandem.outreach.v1.OutreachService/GetCandidate"
+	OutreachService_UpdateCandidate_FullMethodName             = "/tandem.outreach.v1.OutreachService/UpdateCandidate"
+	OutreachService_ListCandidates_FullMethodName              = "/tandem.outreach.v1.OutreachService/ListCandidates"
+	OutreachService_SearchCandidates_FullMethodName            = "/tandem.outreach.v1.OutreachService/SearchCandidates"
+	OutreachService_DeleteCandidate_FullMethodName             = "/tandem.outreach.v1.OutreachService/DeleteCandidate"
+	OutreachService_UndeleteCandidate_FullMethodName           = "/tandem.outreach.v1.OutreachService/UndeleteCandidate"
+	OutreachService_MergeCandidates_FullMethodName             = "/tandem.outreach.v1.OutreachService/MergeCandidates"
+	OutreachService_BatchCreateCandidates_FullMethodName       = "/tandem.outreach.v1.OutreachService/BatchCreateCandidates"
+	OutreachService_ListStages_FullMethodName                  = "/tandem.outreach.v1.OutreachService/ListStages"
+	OutreachService_CreateStage_FullMethodName                 = "/tandem.outreach.v1.OutreachService/CreateStage"
+	OutreachService_UpdateStage_FullMethodName                 = "/tandem.outreach.v1.OutreachService/UpdateStage"
+	OutreachService_ReorderStages_FullMethodName               = "/tandem.outreach.v1.OutreachService/ReorderStages"
+	OutreachService_RetireStage_FullMethodName                 = "/tandem.outreach.v1.OutreachService/RetireStage"
+	OutreachService_MoveCandidateStage_FullMethodName          = "/tandem.outreach.v1.OutreachService/MoveCandidateStage"
+	OutreachService_ListTimeline_FullMethodName                = "/tandem.outreach.v1.OutreachService/ListTimeline"
+	OutreachService_CreateNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/CreateNote"
+	OutreachService_ListNotes_FullMethodName                   = "/tandem.outreach.v1.OutreachService/ListNotes"
+	OutreachService_UpdateNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/UpdateNote"
+	OutreachService_DeleteNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/DeleteNote"
+	OutreachService_CreateCustomFieldDefinition_FullMethodName = "/tandem.outreach.v1.OutreachService/CreateCustomFieldDefinition"
+	OutreachService_ListCustomFieldDefinitions_FullMethodName  = "/tandem.outreach.v1.OutreachService/ListCustomFieldDefinitions"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -108,6 +110,11 @@ type OutreachServiceClient interface {
 	UpdateNote(ctx context.Context, in *UpdateNoteRequest, opts ...grpc.CallOption) (*UpdateNoteResponse, error)
 	// Deletes a note: its author or an admin.
 	DeleteNote(ctx context.Context, in *DeleteNoteRequest, opts ...grpc.CallOption) (*DeleteNoteResponse, error)
+	// Defines a custom field candidates of the organization may carry.
+	// Admin and above.
+	CreateCustomFieldDefinition(ctx context.Context, in *CreateCustomFieldDefinitionRequest, opts ...grpc.CallOption) (*CreateCustomFieldDefinitionResponse, error)
+	// The organization's custom fields.
+	ListCustomFieldDefinitions(ctx context.Context, in *ListCustomFieldDefinitionsRequest, opts ...grpc.CallOption) (*ListCustomFieldDefinitionsResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -318,6 +325,26 @@ func (c *outreachServiceClient) DeleteNote(ctx context.Context, in *DeleteNoteRe
 	return out, nil
 }
 
+func (c *outreachServiceClient) CreateCustomFieldDefinition(ctx context.Context, in *CreateCustomFieldDefinitionRequest, opts ...grpc.CallOption) (*CreateCustomFieldDefinitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCustomFieldDefinitionResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateCustomFieldDefinition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListCustomFieldDefinitions(ctx context.Context, in *ListCustomFieldDefinitionsRequest, opts ...grpc.CallOption) (*ListCustomFieldDefinitionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCustomFieldDefinitionsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListCustomFieldDefinitions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -385,6 +412,11 @@ type OutreachServiceServer interface {
 	UpdateNote(context.Context, *UpdateNoteRequest) (*UpdateNoteResponse, error)
 	// Deletes a note: its author or an admin.
 	DeleteNote(context.Context, *DeleteNoteRequest) (*DeleteNoteResponse, error)
+	// Defines a custom field candidates of the organization may carry.
+	// Admin and above.
+	CreateCustomFieldDefinition(context.Context, *CreateCustomFieldDefinitionRequest) (*CreateCustomFieldDefinitionResponse, error)
+	// The organization's custom fields.
+	ListCustomFieldDefinitions(context.Context, *ListCustomFieldDefinitionsRequest) (*ListCustomFieldDefinitionsResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -454,6 +486,12 @@ func (UnimplementedOutreachServiceServer) UpdateNote(context.Context, *UpdateNot
 }
 func (UnimplementedOutreachServiceServer) DeleteNote(context.Context, *DeleteNoteRequest) (*DeleteNoteResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteNote not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateCustomFieldDefinition(context.Context, *CreateCustomFieldDefinitionRequest) (*CreateCustomFieldDefinitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCustomFieldDefinition not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListCustomFieldDefinitions(context.Context, *ListCustomFieldDefinitionsRequest) (*ListCustomFieldDefinitionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCustomFieldDefinitions not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -836,6 +874,42 @@ func _OutreachService_DeleteNote_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_CreateCustomFieldDefinition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCustomFieldDefinitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateCustomFieldDefinition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateCustomFieldDefinition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateCustomFieldDefinition(ctx, req.(*CreateCustomFieldDefinitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListCustomFieldDefinitions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCustomFieldDefinitionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListCustomFieldDefinitions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListCustomFieldDefinitions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListCustomFieldDefinitions(ctx, req.(*ListCustomFieldDefinitionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -922,6 +996,14 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteNote",
 			Handler:    _OutreachService_DeleteNote_Handler,
+		},
+		{
+			MethodName: "CreateCustomFieldDefinition",
+			Handler:    _OutreachService_CreateCustomFieldDefinition_Handler,
+		},
+		{
+			MethodName: "ListCustomFieldDefinitions",
+			Handler:    _OutreachService_ListCustomFieldDefinitions_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
