@@ -166,3 +166,44 @@ func TestScenario_OUT_6(t *testing.T) {
 	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
 	demotedAPI.must("GET", "/v1/candidates/"+id+"/timeline", nil, tl)
 }
+
+// The notes half of OUT-4 (resumes and conversations are still to come): a
+// private note is seen by its author and admins only, on the notes and on
+// the timeline; someone else's note is not theirs to change.
+func TestOutreach_NotesPublicAndPrivate(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	_, adminAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
+	_, recruiterAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+	_, otherRecruiterAPI := signedIn(t, s, newBrowser(t, s), as{email: "pgupta@contoso.example"})
+
+	created := &outreachv1.CreateCandidateResponse{}
+	recruiterAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Margaret Hamilton", Emails: []string{"margaret@mit.example"}}, created)
+	id := created.GetCandidate().GetId()
+	private := &outreachv1.CreateNoteResponse{}
+	recruiterAPI.must("POST", "/v1/candidates/"+id+"/notes", &outreachv1.Note{Body: "Expects a senior offer.\n- remote", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PRIVATE}, private)
+	recruiterAPI.must("POST", "/v1/candidates/"+id+"/notes", &outreachv1.Note{Body: "Great on Apollo guidance.", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}, &outreachv1.CreateNoteResponse{})
+
+	for who, tc := range map[string]struct {
+		a    api
+		want int
+	}{"author": {recruiterAPI, 2}, "another recruiter": {otherRecruiterAPI, 1}, "admin": {adminAPI, 2}} {
+		list := &outreachv1.ListNotesResponse{}
+		tc.a.must("GET", "/v1/candidates/"+id+"/notes", nil, list)
+		tl := &outreachv1.ListTimelineResponse{}
+		tc.a.must("GET", "/v1/candidates/"+id+"/timeline?kinds=TIMELINE_KIND_NOTE", nil, tl)
+		if len(list.GetNotes()) != tc.want || len(tl.GetEntries()) != tc.want {
+			t.Errorf("%s sees %d notes and %d note entries, want %d", who, len(list.GetNotes()), len(tl.GetEntries()), tc.want)
+		}
+	}
+	noteID := private.GetNote().GetId()
+	code, body := otherRecruiterAPI.call("PATCH", "/v1/notes/"+noteID+"?updateMask=body", &outreachv1.Note{Body: "changed"}, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+	code, body = recruiterAPI.call("POST", "/v1/candidates/"+id+"/notes", &outreachv1.Note{Body: "no visibility"}, nil)
+	wantError(t, code, body, http.StatusBadRequest, "INVALID_ARGUMENT")
+	updated := &outreachv1.UpdateNoteResponse{}
+	recruiterAPI.must("PATCH", "/v1/notes/"+noteID+"?updateMask=body", &outreachv1.Note{Body: "Expects a staff offer."}, updated)
+	if updated.GetNote().GetBody() != "Expects a staff offer." || updated.GetNote().GetVisibility() != outreachv1.NoteVisibility_NOTE_VISIBILITY_PRIVATE {
+		t.Fatalf("update: %v", updated.GetNote())
+	}
+	adminAPI.must("DELETE", "/v1/notes/"+noteID, nil, &outreachv1.DeleteNoteResponse{})
+}
