@@ -88,7 +88,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
 	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
 	delivery.AddTo(workers, queues)
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues})
+	st := store.New(rt.DB)
+	river.AddWorker(workers, candidates.NewPurgeWorker(st, rt.Log))
+	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery)}
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -98,7 +101,6 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
 
-	st := store.New(rt.DB)
 	handler := server.New(server.Domain{
 		Candidates:   candidates.New(st, time.Now),
 		Stages:       stages.New(st, pub, time.Now),

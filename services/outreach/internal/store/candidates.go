@@ -489,3 +489,40 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// PurgeDeletedCandidates removes for good up to limit candidates deleted
+// before the given time, with everything that is theirs (addresses,
+// timeline, notes) and the candidates merged into them, and returns how
+// many it removed. Their addresses are free again afterwards.
+func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+	ctx, sp := span(ctx, "PurgeDeletedCandidates")
+	defer func() { end(sp, err) }()
+	var n int
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id::text FROM candidates WHERE deleted_at < $1 AND merged_into IS NULL ORDER BY deleted_at LIMIT $2 FOR UPDATE SKIP LOCKED`, before, limit)
+		if err != nil {
+			return postgres.MapError(err)
+		}
+		doomed, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return postgres.MapError(err)
+		}
+		n = len(doomed)
+		if n == 0 {
+			return nil
+		}
+		for _, q := range []string{
+			`DELETE FROM notes WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
+			`DELETE FROM timeline_entries WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
+			`DELETE FROM candidate_emails WHERE candidate_id = ANY($1::uuid[])`,
+			`DELETE FROM candidates WHERE merged_into = ANY($1::uuid[])`,
+			`DELETE FROM candidates WHERE id = ANY($1::uuid[])`,
+		} {
+			if _, err := tx.Exec(ctx, q, doomed); err != nil {
+				return postgres.MapError(err)
+			}
+		}
+		return nil
+	})
+	return n, err
+}
