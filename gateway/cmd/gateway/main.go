@@ -25,6 +25,7 @@ import (
 	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/telemetry"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -71,7 +72,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	gw, err := rest.New(ctx, rest.Options{
 		Upstreams: []rest.Upstream{
 			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
-			{Name: "outreach", Addr: cfg.OutreachAddr},
+			{Name: "outreach", Addr: cfg.OutreachAddr, Register: outreachv1.RegisterOutreachServiceHandler},
 			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr},
 			{Name: "mailbox", Addr: cfg.MailboxAddr},
 		},

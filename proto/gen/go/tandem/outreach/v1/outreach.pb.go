@@ -9,7 +9,10 @@ package outreachv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +23,4031 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What a link points to.
+type LinkKind int32
+
+const (
+	LinkKind_LINK_KIND_UNSPECIFIED LinkKind = 0
+	LinkKind_LINK_KIND_LINKEDIN    LinkKind = 1
+	LinkKind_LINK_KIND_GITHUB      LinkKind = 2
+	LinkKind_LINK_KIND_WEBSITE     LinkKind = 3
+	LinkKind_LINK_KIND_OTHER       LinkKind = 4
+)
+
+// Enum value maps for LinkKind.
+var (
+	LinkKind_name = map[int32]string{
+		0: "LINK_KIND_UNSPECIFIED",
+		1: "LINK_KIND_LINKEDIN",
+		2: "LINK_KIND_GITHUB",
+		3: "LINK_KIND_WEBSITE",
+		4: "LINK_KIND_OTHER",
+	}
+	LinkKind_value = map[string]int32{
+		"LINK_KIND_UNSPECIFIED": 0,
+		"LINK_KIND_LINKEDIN":    1,
+		"LINK_KIND_GITHUB":      2,
+		"LINK_KIND_WEBSITE":     3,
+		"LINK_KIND_OTHER":       4,
+	}
+)
+
+func (x LinkKind) Enum() *LinkKind {
+	p := new(LinkKind)
+	*p = x
+	return p
+}
+
+func (x LinkKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LinkKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[0].Descriptor()
+}
+
+func (LinkKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[0]
+}
+
+func (x LinkKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LinkKind.Descriptor instead.
+func (LinkKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{0}
+}
+
+// How lists of candidates are sorted.
+type CandidateOrder int32
+
+const (
+	// By name (case-insensitive), then id.
+	CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED CandidateOrder = 0
+	// Newest first.
+	CandidateOrder_CANDIDATE_ORDER_CREATE_TIME_DESC CandidateOrder = 1
+)
+
+// Enum value maps for CandidateOrder.
+var (
+	CandidateOrder_name = map[int32]string{
+		0: "CANDIDATE_ORDER_UNSPECIFIED",
+		1: "CANDIDATE_ORDER_CREATE_TIME_DESC",
+	}
+	CandidateOrder_value = map[string]int32{
+		"CANDIDATE_ORDER_UNSPECIFIED":      0,
+		"CANDIDATE_ORDER_CREATE_TIME_DESC": 1,
+	}
+)
+
+func (x CandidateOrder) Enum() *CandidateOrder {
+	p := new(CandidateOrder)
+	*p = x
+	return p
+}
+
+func (x CandidateOrder) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateOrder) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[1].Descriptor()
+}
+
+func (CandidateOrder) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[1]
+}
+
+func (x CandidateOrder) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateOrder.Descriptor instead.
+func (CandidateOrder) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+}
+
+// The outcome of one row of a batch.
+type BatchOutcome int32
+
+const (
+	BatchOutcome_BATCH_OUTCOME_UNSPECIFIED BatchOutcome = 0
+	// A new candidate.
+	BatchOutcome_BATCH_OUTCOME_CREATED BatchOutcome = 1
+	// An e-mail matched a candidate the organization has; nothing changed.
+	BatchOutcome_BATCH_OUTCOME_MATCHED BatchOutcome = 2
+	// Refused; field and reason say why.
+	BatchOutcome_BATCH_OUTCOME_REFUSED BatchOutcome = 3
+)
+
+// Enum value maps for BatchOutcome.
+var (
+	BatchOutcome_name = map[int32]string{
+		0: "BATCH_OUTCOME_UNSPECIFIED",
+		1: "BATCH_OUTCOME_CREATED",
+		2: "BATCH_OUTCOME_MATCHED",
+		3: "BATCH_OUTCOME_REFUSED",
+	}
+	BatchOutcome_value = map[string]int32{
+		"BATCH_OUTCOME_UNSPECIFIED": 0,
+		"BATCH_OUTCOME_CREATED":     1,
+		"BATCH_OUTCOME_MATCHED":     2,
+		"BATCH_OUTCOME_REFUSED":     3,
+	}
+)
+
+func (x BatchOutcome) Enum() *BatchOutcome {
+	p := new(BatchOutcome)
+	*p = x
+	return p
+}
+
+func (x BatchOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BatchOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[2].Descriptor()
+}
+
+func (BatchOutcome) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[2]
+}
+
+func (x BatchOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BatchOutcome.Descriptor instead.
+func (BatchOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+}
+
+// Where a stage move came from.
+type StageChangeSource int32
+
+const (
+	StageChangeSource_STAGE_CHANGE_SOURCE_UNSPECIFIED StageChangeSource = 0
+	// A person in Tandem, or Tandem's own rules.
+	StageChangeSource_STAGE_CHANGE_SOURCE_USER StageChangeSource = 1
+	// The ATS (through atsbridge): applied here, never pushed back.
+	StageChangeSource_STAGE_CHANGE_SOURCE_ATS StageChangeSource = 2
+)
+
+// Enum value maps for StageChangeSource.
+var (
+	StageChangeSource_name = map[int32]string{
+		0: "STAGE_CHANGE_SOURCE_UNSPECIFIED",
+		1: "STAGE_CHANGE_SOURCE_USER",
+		2: "STAGE_CHANGE_SOURCE_ATS",
+	}
+	StageChangeSource_value = map[string]int32{
+		"STAGE_CHANGE_SOURCE_UNSPECIFIED": 0,
+		"STAGE_CHANGE_SOURCE_USER":        1,
+		"STAGE_CHANGE_SOURCE_ATS":         2,
+	}
+)
+
+func (x StageChangeSource) Enum() *StageChangeSource {
+	p := new(StageChangeSource)
+	*p = x
+	return p
+}
+
+func (x StageChangeSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StageChangeSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[3].Descriptor()
+}
+
+func (StageChangeSource) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[3]
+}
+
+func (x StageChangeSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StageChangeSource.Descriptor instead.
+func (StageChangeSource) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
+// Kinds of timeline entries.
+type TimelineKind int32
+
+const (
+	TimelineKind_TIMELINE_KIND_UNSPECIFIED   TimelineKind = 0
+	TimelineKind_TIMELINE_KIND_CREATED       TimelineKind = 1
+	TimelineKind_TIMELINE_KIND_MERGED        TimelineKind = 2
+	TimelineKind_TIMELINE_KIND_STAGE_CHANGED TimelineKind = 3
+	TimelineKind_TIMELINE_KIND_NOTE          TimelineKind = 4
+)
+
+// Enum value maps for TimelineKind.
+var (
+	TimelineKind_name = map[int32]string{
+		0: "TIMELINE_KIND_UNSPECIFIED",
+		1: "TIMELINE_KIND_CREATED",
+		2: "TIMELINE_KIND_MERGED",
+		3: "TIMELINE_KIND_STAGE_CHANGED",
+		4: "TIMELINE_KIND_NOTE",
+	}
+	TimelineKind_value = map[string]int32{
+		"TIMELINE_KIND_UNSPECIFIED":   0,
+		"TIMELINE_KIND_CREATED":       1,
+		"TIMELINE_KIND_MERGED":        2,
+		"TIMELINE_KIND_STAGE_CHANGED": 3,
+		"TIMELINE_KIND_NOTE":          4,
+	}
+)
+
+func (x TimelineKind) Enum() *TimelineKind {
+	p := new(TimelineKind)
+	*p = x
+	return p
+}
+
+func (x TimelineKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TimelineKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[4].Descriptor()
+}
+
+func (TimelineKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[4]
+}
+
+func (x TimelineKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TimelineKind.Descriptor instead.
+func (TimelineKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
+// Who sees a note.
+type NoteVisibility int32
+
+const (
+	NoteVisibility_NOTE_VISIBILITY_UNSPECIFIED NoteVisibility = 0
+	// Everyone in the organization.
+	NoteVisibility_NOTE_VISIBILITY_PUBLIC NoteVisibility = 1
+	// Its author and admins; never sent to an ATS.
+	NoteVisibility_NOTE_VISIBILITY_PRIVATE NoteVisibility = 2
+)
+
+// Enum value maps for NoteVisibility.
+var (
+	NoteVisibility_name = map[int32]string{
+		0: "NOTE_VISIBILITY_UNSPECIFIED",
+		1: "NOTE_VISIBILITY_PUBLIC",
+		2: "NOTE_VISIBILITY_PRIVATE",
+	}
+	NoteVisibility_value = map[string]int32{
+		"NOTE_VISIBILITY_UNSPECIFIED": 0,
+		"NOTE_VISIBILITY_PUBLIC":      1,
+		"NOTE_VISIBILITY_PRIVATE":     2,
+	}
+)
+
+func (x NoteVisibility) Enum() *NoteVisibility {
+	p := new(NoteVisibility)
+	*p = x
+	return p
+}
+
+func (x NoteVisibility) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NoteVisibility) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[5].Descriptor()
+}
+
+func (NoteVisibility) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[5]
+}
+
+func (x NoteVisibility) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NoteVisibility.Descriptor instead.
+func (NoteVisibility) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
+}
+
+// The type of a custom field.
+type CustomFieldType int32
+
+const (
+	CustomFieldType_CUSTOM_FIELD_TYPE_UNSPECIFIED CustomFieldType = 0
+	CustomFieldType_CUSTOM_FIELD_TYPE_TEXT        CustomFieldType = 1
+	CustomFieldType_CUSTOM_FIELD_TYPE_NUMBER      CustomFieldType = 2
+	CustomFieldType_CUSTOM_FIELD_TYPE_DATE        CustomFieldType = 3
+	CustomFieldType_CUSTOM_FIELD_TYPE_URL         CustomFieldType = 4
+	// One of the definition's options.
+	CustomFieldType_CUSTOM_FIELD_TYPE_CHOICE CustomFieldType = 5
+)
+
+// Enum value maps for CustomFieldType.
+var (
+	CustomFieldType_name = map[int32]string{
+		0: "CUSTOM_FIELD_TYPE_UNSPECIFIED",
+		1: "CUSTOM_FIELD_TYPE_TEXT",
+		2: "CUSTOM_FIELD_TYPE_NUMBER",
+		3: "CUSTOM_FIELD_TYPE_DATE",
+		4: "CUSTOM_FIELD_TYPE_URL",
+		5: "CUSTOM_FIELD_TYPE_CHOICE",
+	}
+	CustomFieldType_value = map[string]int32{
+		"CUSTOM_FIELD_TYPE_UNSPECIFIED": 0,
+		"CUSTOM_FIELD_TYPE_TEXT":        1,
+		"CUSTOM_FIELD_TYPE_NUMBER":      2,
+		"CUSTOM_FIELD_TYPE_DATE":        3,
+		"CUSTOM_FIELD_TYPE_URL":         4,
+		"CUSTOM_FIELD_TYPE_CHOICE":      5,
+	}
+)
+
+func (x CustomFieldType) Enum() *CustomFieldType {
+	p := new(CustomFieldType)
+	*p = x
+	return p
+}
+
+func (x CustomFieldType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CustomFieldType) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[6].Descriptor()
+}
+
+func (CustomFieldType) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[6]
+}
+
+func (x CustomFieldType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CustomFieldType.Descriptor instead.
+func (CustomFieldType) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+}
+
+// A person a recruiter keeps in touch with.
+type Candidate struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, 1 to 200 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// E-mail addresses, the first the primary one; each unique within the
+	// organization, compared case-insensitively after trimming. At most 20.
+	Emails []string `protobuf:"bytes,3,rep,name=emails,proto3" json:"emails,omitempty"`
+	Phone  string   `protobuf:"bytes,4,opt,name=phone,proto3" json:"phone,omitempty"`
+	// LinkedIn and other profiles. At most 20.
+	Links []*Link `protobuf:"bytes,5,rep,name=links,proto3" json:"links,omitempty"`
+	// Current job title.
+	Title string `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	// Current company.
+	Company  string `protobuf:"bytes,7,opt,name=company,proto3" json:"company,omitempty"`
+	Location string `protobuf:"bytes,8,opt,name=location,proto3" json:"location,omitempty"`
+	// An IANA time zone, such as "Europe/Paris".
+	TimeZone string `protobuf:"bytes,9,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// At most 50, each 1 to 50 characters; kept without duplicates.
+	Tags []string `protobuf:"bytes,10,rep,name=tags,proto3" json:"tags,omitempty"`
+	// Where the candidate came from (a sourcing channel, a referral, an
+	// import).
+	Source string `protobuf:"bytes,11,opt,name=source,proto3" json:"source,omitempty"`
+	// The user who owns the candidate; the creator when left empty.
+	OwnerUserId string `protobuf:"bytes,12,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: set on a deleted candidate.
+	DeleteTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
+	// Output only: the candidate's stage; MoveCandidateStage changes it.
+	StageId string `protobuf:"bytes,16,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// Output only: grows by one with every stage move.
+	StageVersion int64 `protobuf:"varint,17,opt,name=stage_version,json=stageVersion,proto3" json:"stage_version,omitempty"`
+	// Values of the organization's custom fields, by key, each written as its
+	// type says: text; a number ("42", "-1.5"); a date ("2026-12-01"); an
+	// http or https URL; or one of the field's options.
+	CustomFields  map[string]string `protobuf:"bytes,18,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Candidate) Reset() {
+	*x = Candidate{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Candidate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Candidate) ProtoMessage() {}
+
+func (x *Candidate) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Candidate.ProtoReflect.Descriptor instead.
+func (*Candidate) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Candidate) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Candidate) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Candidate) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *Candidate) GetPhone() string {
+	if x != nil {
+		return x.Phone
+	}
+	return ""
+}
+
+func (x *Candidate) GetLinks() []*Link {
+	if x != nil {
+		return x.Links
+	}
+	return nil
+}
+
+func (x *Candidate) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Candidate) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *Candidate) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *Candidate) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Candidate) GetTags() []string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Candidate) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *Candidate) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *Candidate) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Candidate) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Candidate) GetDeleteTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeleteTime
+	}
+	return nil
+}
+
+func (x *Candidate) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *Candidate) GetStageVersion() int64 {
+	if x != nil {
+		return x.StageVersion
+	}
+	return 0
+}
+
+func (x *Candidate) GetCustomFields() map[string]string {
+	if x != nil {
+		return x.CustomFields
+	}
+	return nil
+}
+
+// A profile of a candidate on the web.
+type Link struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  LinkKind               `protobuf:"varint,1,opt,name=kind,proto3,enum=tandem.outreach.v1.LinkKind" json:"kind,omitempty"`
+	// An absolute http or https URL.
+	Url           string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Link) Reset() {
+	*x = Link{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Link) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Link) ProtoMessage() {}
+
+func (x *Link) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Link.ProtoReflect.Descriptor instead.
+func (*Link) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Link) GetKind() LinkKind {
+	if x != nil {
+		return x.Kind
+	}
+	return LinkKind_LINK_KIND_UNSPECIFIED
+}
+
+func (x *Link) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+type CreateCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCandidateRequest) Reset() {
+	*x = CreateCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCandidateRequest) ProtoMessage() {}
+
+func (x *CreateCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCandidateRequest.ProtoReflect.Descriptor instead.
+func (*CreateCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CreateCandidateRequest) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type CreateCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCandidateResponse) Reset() {
+	*x = CreateCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCandidateResponse) ProtoMessage() {}
+
+func (x *CreateCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCandidateResponse.ProtoReflect.Descriptor instead.
+func (*CreateCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type GetCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateRequest) Reset() {
+	*x = GetCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateRequest) ProtoMessage() {}
+
+func (x *GetCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateRequest.ProtoReflect.Descriptor instead.
+func (*GetCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetCandidateRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type GetCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateResponse) Reset() {
+	*x = GetCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateResponse) ProtoMessage() {}
+
+func (x *GetCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateResponse.ProtoReflect.Descriptor instead.
+func (*GetCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type UpdateCandidateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// candidate.id names the candidate.
+	Candidate *Candidate `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// Proto field names of the fields to change: name, emails, phone, links,
+	// title, company, location, time_zone, tags, source, owner_user_id.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCandidateRequest) Reset() {
+	*x = UpdateCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCandidateRequest) ProtoMessage() {}
+
+func (x *UpdateCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCandidateRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateCandidateRequest) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+func (x *UpdateCandidateRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCandidateResponse) Reset() {
+	*x = UpdateCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCandidateResponse) ProtoMessage() {}
+
+func (x *UpdateCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCandidateResponse.ProtoReflect.Descriptor instead.
+func (*UpdateCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UpdateCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type ListCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32          `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string         `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	OrderBy       CandidateOrder `protobuf:"varint,3,opt,name=order_by,json=orderBy,proto3,enum=tandem.outreach.v1.CandidateOrder" json:"order_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidatesRequest) Reset() {
+	*x = ListCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidatesRequest) ProtoMessage() {}
+
+func (x *ListCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*ListCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListCandidatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCandidatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListCandidatesRequest) GetOrderBy() CandidateOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED
+}
+
+type ListCandidatesResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Candidates []*Candidate           `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidatesResponse) Reset() {
+	*x = ListCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidatesResponse) ProtoMessage() {}
+
+func (x *ListCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*ListCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListCandidatesResponse) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *ListCandidatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type SearchCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Part of the name, case-insensitive.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// An e-mail address, compared case-insensitively after trimming.
+	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
+	// Part of the current company, case-insensitive.
+	Company string `protobuf:"bytes,3,opt,name=company,proto3" json:"company,omitempty"`
+	// Candidates owned by this user.
+	OwnerUserId string `protobuf:"bytes,4,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	// Candidates with this tag.
+	Tag string `protobuf:"bytes,5,opt,name=tag,proto3" json:"tag,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize int32 `protobuf:"varint,6,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From the previous page of the same search.
+	PageToken string         `protobuf:"bytes,7,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	OrderBy   CandidateOrder `protobuf:"varint,8,opt,name=order_by,json=orderBy,proto3,enum=tandem.outreach.v1.CandidateOrder" json:"order_by,omitempty"`
+	// Candidates in this stage.
+	StageId       string `protobuf:"bytes,9,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCandidatesRequest) Reset() {
+	*x = SearchCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCandidatesRequest) ProtoMessage() {}
+
+func (x *SearchCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*SearchCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *SearchCandidatesRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetCompany() string {
+	if x != nil {
+		return x.Company
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetTag() string {
+	if x != nil {
+		return x.Tag
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *SearchCandidatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *SearchCandidatesRequest) GetOrderBy() CandidateOrder {
+	if x != nil {
+		return x.OrderBy
+	}
+	return CandidateOrder_CANDIDATE_ORDER_UNSPECIFIED
+}
+
+func (x *SearchCandidatesRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+type SearchCandidatesResponse struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Candidates []*Candidate           `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCandidatesResponse) Reset() {
+	*x = SearchCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCandidatesResponse) ProtoMessage() {}
+
+func (x *SearchCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*SearchCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *SearchCandidatesResponse) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+func (x *SearchCandidatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type DeleteCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateRequest) Reset() {
+	*x = DeleteCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateRequest) ProtoMessage() {}
+
+func (x *DeleteCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *DeleteCandidateRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type DeleteCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateResponse) Reset() {
+	*x = DeleteCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateResponse) ProtoMessage() {}
+
+func (x *DeleteCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *DeleteCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type UndeleteCandidateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteCandidateRequest) Reset() {
+	*x = UndeleteCandidateRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteCandidateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteCandidateRequest) ProtoMessage() {}
+
+func (x *UndeleteCandidateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteCandidateRequest.ProtoReflect.Descriptor instead.
+func (*UndeleteCandidateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *UndeleteCandidateRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type UndeleteCandidateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndeleteCandidateResponse) Reset() {
+	*x = UndeleteCandidateResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeleteCandidateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeleteCandidateResponse) ProtoMessage() {}
+
+func (x *UndeleteCandidateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeleteCandidateResponse.ProtoReflect.Descriptor instead.
+func (*UndeleteCandidateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *UndeleteCandidateResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type MergeCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The candidate that remains.
+	SurvivorId string `protobuf:"bytes,1,opt,name=survivor_id,json=survivorId,proto3" json:"survivor_id,omitempty"`
+	// The candidate merged into the survivor.
+	MergedId      string `protobuf:"bytes,2,opt,name=merged_id,json=mergedId,proto3" json:"merged_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCandidatesRequest) Reset() {
+	*x = MergeCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCandidatesRequest) ProtoMessage() {}
+
+func (x *MergeCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*MergeCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *MergeCandidatesRequest) GetSurvivorId() string {
+	if x != nil {
+		return x.SurvivorId
+	}
+	return ""
+}
+
+func (x *MergeCandidatesRequest) GetMergedId() string {
+	if x != nil {
+		return x.MergedId
+	}
+	return ""
+}
+
+type MergeCandidatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The survivor after the merge.
+	Candidate     *Candidate `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeCandidatesResponse) Reset() {
+	*x = MergeCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeCandidatesResponse) ProtoMessage() {}
+
+func (x *MergeCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*MergeCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *MergeCandidatesResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+type BatchCreateCandidatesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 1,000.
+	Candidates    []*Candidate `protobuf:"bytes,1,rep,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateCandidatesRequest) Reset() {
+	*x = BatchCreateCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateCandidatesRequest) ProtoMessage() {}
+
+func (x *BatchCreateCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*BatchCreateCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *BatchCreateCandidatesRequest) GetCandidates() []*Candidate {
+	if x != nil {
+		return x.Candidates
+	}
+	return nil
+}
+
+type BatchCreateCandidatesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One per requested candidate, in the request's order.
+	Results       []*BatchCreateResult `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateCandidatesResponse) Reset() {
+	*x = BatchCreateCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateCandidatesResponse) ProtoMessage() {}
+
+func (x *BatchCreateCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*BatchCreateCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *BatchCreateCandidatesResponse) GetResults() []*BatchCreateResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// What became of one row of a batch.
+type BatchCreateResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's position in the request, from 0.
+	Index   int32        `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	Outcome BatchOutcome `protobuf:"varint,2,opt,name=outcome,proto3,enum=tandem.outreach.v1.BatchOutcome" json:"outcome,omitempty"`
+	// The candidate created or matched.
+	CandidateId string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// For a refused row: the request field at fault (`candidates[3].emails[0]`)
+	// and why.
+	Field         string `protobuf:"bytes,4,opt,name=field,proto3" json:"field,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchCreateResult) Reset() {
+	*x = BatchCreateResult{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchCreateResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchCreateResult) ProtoMessage() {}
+
+func (x *BatchCreateResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchCreateResult.ProtoReflect.Descriptor instead.
+func (*BatchCreateResult) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *BatchCreateResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *BatchCreateResult) GetOutcome() BatchOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return BatchOutcome_BATCH_OUTCOME_UNSPECIFIED
+}
+
+func (x *BatchCreateResult) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *BatchCreateResult) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *BatchCreateResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// A step of the organization's outreach pipeline.
+type Stage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// 1 to 50 characters, unique among the active stages (case-insensitive).
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Output only: the stage's place, from 0.
+	Position int32 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	// Output only: a retired stage holds no candidates and takes none.
+	Retired       bool `protobuf:"varint,4,opt,name=retired,proto3" json:"retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Stage) Reset() {
+	*x = Stage{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Stage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Stage) ProtoMessage() {}
+
+func (x *Stage) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Stage.ProtoReflect.Descriptor instead.
+func (*Stage) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *Stage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Stage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Stage) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+func (x *Stage) GetRetired() bool {
+	if x != nil {
+		return x.Retired
+	}
+	return false
+}
+
+type ListStagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Retired stages too.
+	ShowRetired   bool `protobuf:"varint,1,opt,name=show_retired,json=showRetired,proto3" json:"show_retired,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStagesRequest) Reset() {
+	*x = ListStagesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesRequest) ProtoMessage() {}
+
+func (x *ListStagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesRequest.ProtoReflect.Descriptor instead.
+func (*ListStagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListStagesRequest) GetShowRetired() bool {
+	if x != nil {
+		return x.ShowRetired
+	}
+	return false
+}
+
+type ListStagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stages        []*Stage               `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStagesResponse) Reset() {
+	*x = ListStagesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesResponse) ProtoMessage() {}
+
+func (x *ListStagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesResponse.ProtoReflect.Descriptor instead.
+func (*ListStagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListStagesResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+type CreateStageRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStageRequest) Reset() {
+	*x = CreateStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStageRequest) ProtoMessage() {}
+
+func (x *CreateStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStageRequest.ProtoReflect.Descriptor instead.
+func (*CreateStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CreateStageRequest) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+type CreateStageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateStageResponse) Reset() {
+	*x = CreateStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateStageResponse) ProtoMessage() {}
+
+func (x *CreateStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateStageResponse.ProtoReflect.Descriptor instead.
+func (*CreateStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CreateStageResponse) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+type UpdateStageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stage.id names the stage.
+	Stage *Stage `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// Only "name".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStageRequest) Reset() {
+	*x = UpdateStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStageRequest) ProtoMessage() {}
+
+func (x *UpdateStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStageRequest.ProtoReflect.Descriptor instead.
+func (*UpdateStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UpdateStageRequest) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+func (x *UpdateStageRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateStageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stage         *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateStageResponse) Reset() {
+	*x = UpdateStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateStageResponse) ProtoMessage() {}
+
+func (x *UpdateStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateStageResponse.ProtoReflect.Descriptor instead.
+func (*UpdateStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *UpdateStageResponse) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+type ReorderStagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every active stage, once, in the new order.
+	StageIds      []string `protobuf:"bytes,1,rep,name=stage_ids,json=stageIds,proto3" json:"stage_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReorderStagesRequest) Reset() {
+	*x = ReorderStagesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReorderStagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReorderStagesRequest) ProtoMessage() {}
+
+func (x *ReorderStagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReorderStagesRequest.ProtoReflect.Descriptor instead.
+func (*ReorderStagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ReorderStagesRequest) GetStageIds() []string {
+	if x != nil {
+		return x.StageIds
+	}
+	return nil
+}
+
+type ReorderStagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stages        []*Stage               `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReorderStagesResponse) Reset() {
+	*x = ReorderStagesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReorderStagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReorderStagesResponse) ProtoMessage() {}
+
+func (x *ReorderStagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReorderStagesResponse.ProtoReflect.Descriptor instead.
+func (*ReorderStagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReorderStagesResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+type RetireStageRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	StageId string                 `protobuf:"bytes,1,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// Where the stage's candidates go; required when it has any.
+	MoveToStageId string `protobuf:"bytes,2,opt,name=move_to_stage_id,json=moveToStageId,proto3" json:"move_to_stage_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetireStageRequest) Reset() {
+	*x = RetireStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireStageRequest) ProtoMessage() {}
+
+func (x *RetireStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireStageRequest.ProtoReflect.Descriptor instead.
+func (*RetireStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *RetireStageRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *RetireStageRequest) GetMoveToStageId() string {
+	if x != nil {
+		return x.MoveToStageId
+	}
+	return ""
+}
+
+type RetireStageResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Stage *Stage                 `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// How many candidates were moved.
+	MovedCandidates int32 `protobuf:"varint,2,opt,name=moved_candidates,json=movedCandidates,proto3" json:"moved_candidates,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RetireStageResponse) Reset() {
+	*x = RetireStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetireStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetireStageResponse) ProtoMessage() {}
+
+func (x *RetireStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetireStageResponse.ProtoReflect.Descriptor instead.
+func (*RetireStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *RetireStageResponse) GetStage() *Stage {
+	if x != nil {
+		return x.Stage
+	}
+	return nil
+}
+
+func (x *RetireStageResponse) GetMovedCandidates() int32 {
+	if x != nil {
+		return x.MovedCandidates
+	}
+	return 0
+}
+
+type MoveCandidateStageRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	StageId     string                 `protobuf:"bytes,2,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	// Why, for the timeline; up to 500 characters.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveCandidateStageRequest) Reset() {
+	*x = MoveCandidateStageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveCandidateStageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveCandidateStageRequest) ProtoMessage() {}
+
+func (x *MoveCandidateStageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveCandidateStageRequest.ProtoReflect.Descriptor instead.
+func (*MoveCandidateStageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *MoveCandidateStageRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *MoveCandidateStageRequest) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *MoveCandidateStageRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type MoveCandidateStageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Candidate     *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MoveCandidateStageResponse) Reset() {
+	*x = MoveCandidateStageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MoveCandidateStageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MoveCandidateStageResponse) ProtoMessage() {}
+
+func (x *MoveCandidateStageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MoveCandidateStageResponse.ProtoReflect.Descriptor instead.
+func (*MoveCandidateStageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *MoveCandidateStageResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+// The payload of the `candidate.stage_changed` event; its version is the
+// candidate's stage_version.
+type CandidateStageChanged struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FromStageId   string                 `protobuf:"bytes,2,opt,name=from_stage_id,json=fromStageId,proto3" json:"from_stage_id,omitempty"`
+	FromStageName string                 `protobuf:"bytes,3,opt,name=from_stage_name,json=fromStageName,proto3" json:"from_stage_name,omitempty"`
+	ToStageId     string                 `protobuf:"bytes,4,opt,name=to_stage_id,json=toStageId,proto3" json:"to_stage_id,omitempty"`
+	ToStageName   string                 `protobuf:"bytes,5,opt,name=to_stage_name,json=toStageName,proto3" json:"to_stage_name,omitempty"`
+	Source        StageChangeSource      `protobuf:"varint,6,opt,name=source,proto3,enum=tandem.outreach.v1.StageChangeSource" json:"source,omitempty"`
+	// The user who moved it, when a person did.
+	ActorUserId   string `protobuf:"bytes,7,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	Reason        string `protobuf:"bytes,8,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CandidateStageChanged) Reset() {
+	*x = CandidateStageChanged{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CandidateStageChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CandidateStageChanged) ProtoMessage() {}
+
+func (x *CandidateStageChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CandidateStageChanged.ProtoReflect.Descriptor instead.
+func (*CandidateStageChanged) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CandidateStageChanged) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetFromStageId() string {
+	if x != nil {
+		return x.FromStageId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetFromStageName() string {
+	if x != nil {
+		return x.FromStageName
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetToStageId() string {
+	if x != nil {
+		return x.ToStageId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetToStageName() string {
+	if x != nil {
+		return x.ToStageName
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetSource() StageChangeSource {
+	if x != nil {
+		return x.Source
+	}
+	return StageChangeSource_STAGE_CHANGE_SOURCE_UNSPECIFIED
+}
+
+func (x *CandidateStageChanged) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *CandidateStageChanged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// One thing that happened to a candidate.
+type TimelineEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The candidate it happened to (a merged candidate's id on a survivor's
+	// timeline).
+	CandidateId string       `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Kind        TimelineKind `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.TimelineKind" json:"kind,omitempty"`
+	// The user who did it, when a person did.
+	ActorUserId string                 `protobuf:"bytes,4,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	OccurTime   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	// Types that are valid to be assigned to Detail:
+	//
+	//	*TimelineEntry_StageChange
+	//	*TimelineEntry_Merge
+	//	*TimelineEntry_Note
+	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TimelineEntry) Reset() {
+	*x = TimelineEntry{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TimelineEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TimelineEntry) ProtoMessage() {}
+
+func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
+func (*TimelineEntry) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *TimelineEntry) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetKind() TimelineKind {
+	if x != nil {
+		return x.Kind
+	}
+	return TimelineKind_TIMELINE_KIND_UNSPECIFIED
+}
+
+func (x *TimelineEntry) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *TimelineEntry) GetOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurTime
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetDetail() isTimelineEntry_Detail {
+	if x != nil {
+		return x.Detail
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetStageChange() *StageChange {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_StageChange); ok {
+			return x.StageChange
+		}
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetMerge() *Merge {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_Merge); ok {
+			return x.Merge
+		}
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetNote() *NoteAdded {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_Note); ok {
+			return x.Note
+		}
+	}
+	return nil
+}
+
+type isTimelineEntry_Detail interface {
+	isTimelineEntry_Detail()
+}
+
+type TimelineEntry_StageChange struct {
+	StageChange *StageChange `protobuf:"bytes,6,opt,name=stage_change,json=stageChange,proto3,oneof"`
+}
+
+type TimelineEntry_Merge struct {
+	Merge *Merge `protobuf:"bytes,7,opt,name=merge,proto3,oneof"`
+}
+
+type TimelineEntry_Note struct {
+	Note *NoteAdded `protobuf:"bytes,8,opt,name=note,proto3,oneof"`
+}
+
+func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_Note) isTimelineEntry_Detail() {}
+
+// A stage move on the timeline.
+type StageChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FromStageId   string                 `protobuf:"bytes,1,opt,name=from_stage_id,json=fromStageId,proto3" json:"from_stage_id,omitempty"`
+	FromStageName string                 `protobuf:"bytes,2,opt,name=from_stage_name,json=fromStageName,proto3" json:"from_stage_name,omitempty"`
+	ToStageId     string                 `protobuf:"bytes,3,opt,name=to_stage_id,json=toStageId,proto3" json:"to_stage_id,omitempty"`
+	ToStageName   string                 `protobuf:"bytes,4,opt,name=to_stage_name,json=toStageName,proto3" json:"to_stage_name,omitempty"`
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Source        StageChangeSource      `protobuf:"varint,6,opt,name=source,proto3,enum=tandem.outreach.v1.StageChangeSource" json:"source,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageChange) Reset() {
+	*x = StageChange{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageChange) ProtoMessage() {}
+
+func (x *StageChange) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
+func (*StageChange) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *StageChange) GetFromStageId() string {
+	if x != nil {
+		return x.FromStageId
+	}
+	return ""
+}
+
+func (x *StageChange) GetFromStageName() string {
+	if x != nil {
+		return x.FromStageName
+	}
+	return ""
+}
+
+func (x *StageChange) GetToStageId() string {
+	if x != nil {
+		return x.ToStageId
+	}
+	return ""
+}
+
+func (x *StageChange) GetToStageName() string {
+	if x != nil {
+		return x.ToStageName
+	}
+	return ""
+}
+
+func (x *StageChange) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StageChange) GetSource() StageChangeSource {
+	if x != nil {
+		return x.Source
+	}
+	return StageChangeSource_STAGE_CHANGE_SOURCE_UNSPECIFIED
+}
+
+// A merge on the timeline.
+type Merge struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SurvivorId    string                 `protobuf:"bytes,1,opt,name=survivor_id,json=survivorId,proto3" json:"survivor_id,omitempty"`
+	MergedId      string                 `protobuf:"bytes,2,opt,name=merged_id,json=mergedId,proto3" json:"merged_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Merge) Reset() {
+	*x = Merge{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Merge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Merge) ProtoMessage() {}
+
+func (x *Merge) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Merge.ProtoReflect.Descriptor instead.
+func (*Merge) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *Merge) GetSurvivorId() string {
+	if x != nil {
+		return x.SurvivorId
+	}
+	return ""
+}
+
+func (x *Merge) GetMergedId() string {
+	if x != nil {
+		return x.MergedId
+	}
+	return ""
+}
+
+type ListTimelineRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Only these kinds; every kind when empty.
+	Kinds []TimelineKind `protobuf:"varint,2,rep,packed,name=kinds,proto3,enum=tandem.outreach.v1.TimelineKind" json:"kinds,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTimelineRequest) Reset() {
+	*x = ListTimelineRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTimelineRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTimelineRequest) ProtoMessage() {}
+
+func (x *ListTimelineRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTimelineRequest.ProtoReflect.Descriptor instead.
+func (*ListTimelineRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ListTimelineRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListTimelineRequest) GetKinds() []TimelineKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ListTimelineRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTimelineRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListTimelineResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*TimelineEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTimelineResponse) Reset() {
+	*x = ListTimelineResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTimelineResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTimelineResponse) ProtoMessage() {}
+
+func (x *ListTimelineResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTimelineResponse.ProtoReflect.Descriptor instead.
+func (*ListTimelineResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ListTimelineResponse) GetEntries() []*TimelineEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListTimelineResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// A note added, on the timeline.
+type NoteAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NoteId        string                 `protobuf:"bytes,1,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	Visibility    NoteVisibility         `protobuf:"varint,2,opt,name=visibility,proto3,enum=tandem.outreach.v1.NoteVisibility" json:"visibility,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteAdded) Reset() {
+	*x = NoteAdded{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteAdded) ProtoMessage() {}
+
+func (x *NoteAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteAdded.ProtoReflect.Descriptor instead.
+func (*NoteAdded) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *NoteAdded) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+func (x *NoteAdded) GetVisibility() NoteVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return NoteVisibility_NOTE_VISIBILITY_UNSPECIFIED
+}
+
+// A note on a candidate.
+type Note struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Output only.
+	CandidateId string `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Output only.
+	AuthorUserId string `protobuf:"bytes,3,opt,name=author_user_id,json=authorUserId,proto3" json:"author_user_id,omitempty"`
+	// Plain text with simple formatting (line breaks, *emphasis*, lists);
+	// 1 to 10,000 characters.
+	Body       string         `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	Visibility NoteVisibility `protobuf:"varint,5,opt,name=visibility,proto3,enum=tandem.outreach.v1.NoteVisibility" json:"visibility,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Note) Reset() {
+	*x = Note{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Note) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Note) ProtoMessage() {}
+
+func (x *Note) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Note.ProtoReflect.Descriptor instead.
+func (*Note) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *Note) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Note) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *Note) GetAuthorUserId() string {
+	if x != nil {
+		return x.AuthorUserId
+	}
+	return ""
+}
+
+func (x *Note) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Note) GetVisibility() NoteVisibility {
+	if x != nil {
+		return x.Visibility
+	}
+	return NoteVisibility_NOTE_VISIBILITY_UNSPECIFIED
+}
+
+func (x *Note) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Note) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type CreateNoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Note          *Note                  `protobuf:"bytes,2,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNoteRequest) Reset() {
+	*x = CreateNoteRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNoteRequest) ProtoMessage() {}
+
+func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
+func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *CreateNoteRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CreateNoteRequest) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type CreateNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Note          *Note                  `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateNoteResponse) Reset() {
+	*x = CreateNoteResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateNoteResponse) ProtoMessage() {}
+
+func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
+func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CreateNoteResponse) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type ListNotesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesRequest) Reset() {
+	*x = ListNotesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesRequest) ProtoMessage() {}
+
+func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
+func (*ListNotesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *ListNotesRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+type ListNotesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notes         []*Note                `protobuf:"bytes,1,rep,name=notes,proto3" json:"notes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotesResponse) Reset() {
+	*x = ListNotesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotesResponse) ProtoMessage() {}
+
+func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
+func (*ListNotesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *ListNotesResponse) GetNotes() []*Note {
+	if x != nil {
+		return x.Notes
+	}
+	return nil
+}
+
+type UpdateNoteRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// note.id names the note.
+	Note *Note `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	// "body" and/or "visibility".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNoteRequest) Reset() {
+	*x = UpdateNoteRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNoteRequest) ProtoMessage() {}
+
+func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNoteRequest.ProtoReflect.Descriptor instead.
+func (*UpdateNoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *UpdateNoteRequest) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+func (x *UpdateNoteRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Note          *Note                  `protobuf:"bytes,1,opt,name=note,proto3" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateNoteResponse) Reset() {
+	*x = UpdateNoteResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateNoteResponse) ProtoMessage() {}
+
+func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateNoteResponse.ProtoReflect.Descriptor instead.
+func (*UpdateNoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *UpdateNoteResponse) GetNote() *Note {
+	if x != nil {
+		return x.Note
+	}
+	return nil
+}
+
+type DeleteNoteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NoteId        string                 `protobuf:"bytes,1,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNoteRequest) Reset() {
+	*x = DeleteNoteRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNoteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNoteRequest) ProtoMessage() {}
+
+func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNoteRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNoteRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *DeleteNoteRequest) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+type DeleteNoteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNoteResponse) Reset() {
+	*x = DeleteNoteResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNoteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNoteResponse) ProtoMessage() {}
+
+func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNoteResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
+}
+
+// A field the organization adds to its candidates.
+type CustomFieldDefinition struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower-case letters, digits and underscores, starting with a letter, up
+	// to 40 characters; unique in the organization.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// 1 to 100 characters.
+	DisplayName string          `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Type        CustomFieldType `protobuf:"varint,3,opt,name=type,proto3,enum=tandem.outreach.v1.CustomFieldType" json:"type,omitempty"`
+	// For CHOICE only: 1 to 100 distinct options.
+	Options       []string `protobuf:"bytes,4,rep,name=options,proto3" json:"options,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CustomFieldDefinition) Reset() {
+	*x = CustomFieldDefinition{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CustomFieldDefinition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CustomFieldDefinition) ProtoMessage() {}
+
+func (x *CustomFieldDefinition) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CustomFieldDefinition.ProtoReflect.Descriptor instead.
+func (*CustomFieldDefinition) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CustomFieldDefinition) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CustomFieldDefinition) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *CustomFieldDefinition) GetType() CustomFieldType {
+	if x != nil {
+		return x.Type
+	}
+	return CustomFieldType_CUSTOM_FIELD_TYPE_UNSPECIFIED
+}
+
+func (x *CustomFieldDefinition) GetOptions() []string {
+	if x != nil {
+		return x.Options
+	}
+	return nil
+}
+
+type CreateCustomFieldDefinitionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *CustomFieldDefinition `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomFieldDefinitionRequest) Reset() {
+	*x = CreateCustomFieldDefinitionRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomFieldDefinitionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomFieldDefinitionRequest) ProtoMessage() {}
+
+func (x *CreateCustomFieldDefinitionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomFieldDefinitionRequest.ProtoReflect.Descriptor instead.
+func (*CreateCustomFieldDefinitionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *CreateCustomFieldDefinitionRequest) GetDefinition() *CustomFieldDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type CreateCustomFieldDefinitionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Definition    *CustomFieldDefinition `protobuf:"bytes,1,opt,name=definition,proto3" json:"definition,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateCustomFieldDefinitionResponse) Reset() {
+	*x = CreateCustomFieldDefinitionResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateCustomFieldDefinitionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateCustomFieldDefinitionResponse) ProtoMessage() {}
+
+func (x *CreateCustomFieldDefinitionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateCustomFieldDefinitionResponse.ProtoReflect.Descriptor instead.
+func (*CreateCustomFieldDefinitionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *CreateCustomFieldDefinitionResponse) GetDefinition() *CustomFieldDefinition {
+	if x != nil {
+		return x.Definition
+	}
+	return nil
+}
+
+type ListCustomFieldDefinitionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomFieldDefinitionsRequest) Reset() {
+	*x = ListCustomFieldDefinitionsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomFieldDefinitionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomFieldDefinitionsRequest) ProtoMessage() {}
+
+func (x *ListCustomFieldDefinitionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomFieldDefinitionsRequest.ProtoReflect.Descriptor instead.
+func (*ListCustomFieldDefinitionsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{53}
+}
+
+type ListCustomFieldDefinitionsResponse struct {
+	state         protoimpl.MessageState   `protogen:"open.v1"`
+	Definitions   []*CustomFieldDefinition `protobuf:"bytes,1,rep,name=definitions,proto3" json:"definitions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCustomFieldDefinitionsResponse) Reset() {
+	*x = ListCustomFieldDefinitionsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCustomFieldDefinitionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCustomFieldDefinitionsResponse) ProtoMessage() {}
+
+func (x *ListCustomFieldDefinitionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCustomFieldDefinitionsResponse.ProtoReflect.Descriptor instead.
+func (*ListCustomFieldDefinitionsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefinition {
+	if x != nil {
+		return x.Definitions
+	}
+	return nil
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v12\x11\n" +
-	"\x0fOutreachServiceB\xd8\x01\n" +
+	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x05\n" +
+	"\tCandidate\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06emails\x18\x03 \x03(\tR\x06emails\x12\x14\n" +
+	"\x05phone\x18\x04 \x01(\tR\x05phone\x12.\n" +
+	"\x05links\x18\x05 \x03(\v2\x18.tandem.outreach.v1.LinkR\x05links\x12\x14\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12\x18\n" +
+	"\acompany\x18\a \x01(\tR\acompany\x12\x1a\n" +
+	"\blocation\x18\b \x01(\tR\blocation\x12\x1b\n" +
+	"\ttime_zone\x18\t \x01(\tR\btimeZone\x12\x12\n" +
+	"\x04tags\x18\n" +
+	" \x03(\tR\x04tags\x12\x16\n" +
+	"\x06source\x18\v \x01(\tR\x06source\x12\"\n" +
+	"\rowner_user_id\x18\f \x01(\tR\vownerUserId\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12;\n" +
+	"\vdelete_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"deleteTime\x12\x19\n" +
+	"\bstage_id\x18\x10 \x01(\tR\astageId\x12#\n" +
+	"\rstage_version\x18\x11 \x01(\x03R\fstageVersion\x12T\n" +
+	"\rcustom_fields\x18\x12 \x03(\v2/.tandem.outreach.v1.Candidate.CustomFieldsEntryR\fcustomFields\x1a?\n" +
+	"\x11CustomFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
+	"\x04Link\x120\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x1c.tandem.outreach.v1.LinkKindR\x04kind\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\"U\n" +
+	"\x16CreateCandidateRequest\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"V\n" +
+	"\x17CreateCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"8\n" +
+	"\x13GetCandidateRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"S\n" +
+	"\x14GetCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"\x92\x01\n" +
+	"\x16UpdateCandidateRequest\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"V\n" +
+	"\x17UpdateCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"\x92\x01\n" +
+	"\x15ListCandidatesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12=\n" +
+	"\border_by\x18\x03 \x01(\x0e2\".tandem.outreach.v1.CandidateOrderR\aorderBy\"\x7f\n" +
+	"\x16ListCandidatesResponse\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
+	"candidates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa9\x02\n" +
+	"\x17SearchCandidatesRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x02 \x01(\tR\x05email\x12\x18\n" +
+	"\acompany\x18\x03 \x01(\tR\acompany\x12\"\n" +
+	"\rowner_user_id\x18\x04 \x01(\tR\vownerUserId\x12\x10\n" +
+	"\x03tag\x18\x05 \x01(\tR\x03tag\x12\x1b\n" +
+	"\tpage_size\x18\x06 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\a \x01(\tR\tpageToken\x12=\n" +
+	"\border_by\x18\b \x01(\x0e2\".tandem.outreach.v1.CandidateOrderR\aorderBy\x12\x19\n" +
+	"\bstage_id\x18\t \x01(\tR\astageId\"\x81\x01\n" +
+	"\x18SearchCandidatesResponse\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
+	"candidates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x16DeleteCandidateRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"V\n" +
+	"\x17DeleteCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"=\n" +
+	"\x18UndeleteCandidateRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"X\n" +
+	"\x19UndeleteCandidateResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"V\n" +
+	"\x16MergeCandidatesRequest\x12\x1f\n" +
+	"\vsurvivor_id\x18\x01 \x01(\tR\n" +
+	"survivorId\x12\x1b\n" +
+	"\tmerged_id\x18\x02 \x01(\tR\bmergedId\"V\n" +
+	"\x17MergeCandidatesResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"]\n" +
+	"\x1cBatchCreateCandidatesRequest\x12=\n" +
+	"\n" +
+	"candidates\x18\x01 \x03(\v2\x1d.tandem.outreach.v1.CandidateR\n" +
+	"candidates\"`\n" +
+	"\x1dBatchCreateCandidatesResponse\x12?\n" +
+	"\aresults\x18\x01 \x03(\v2%.tandem.outreach.v1.BatchCreateResultR\aresults\"\xb6\x01\n" +
+	"\x11BatchCreateResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12:\n" +
+	"\aoutcome\x18\x02 \x01(\x0e2 .tandem.outreach.v1.BatchOutcomeR\aoutcome\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x14\n" +
+	"\x05field\x18\x04 \x01(\tR\x05field\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"a\n" +
+	"\x05Stage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x05R\bposition\x12\x18\n" +
+	"\aretired\x18\x04 \x01(\bR\aretired\"6\n" +
+	"\x11ListStagesRequest\x12!\n" +
+	"\fshow_retired\x18\x01 \x01(\bR\vshowRetired\"G\n" +
+	"\x12ListStagesResponse\x121\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages\"E\n" +
+	"\x12CreateStageRequest\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\"F\n" +
+	"\x13CreateStageResponse\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\"\x82\x01\n" +
+	"\x12UpdateStageRequest\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"F\n" +
+	"\x13UpdateStageResponse\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\"3\n" +
+	"\x14ReorderStagesRequest\x12\x1b\n" +
+	"\tstage_ids\x18\x01 \x03(\tR\bstageIds\"J\n" +
+	"\x15ReorderStagesResponse\x121\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages\"X\n" +
+	"\x12RetireStageRequest\x12\x19\n" +
+	"\bstage_id\x18\x01 \x01(\tR\astageId\x12'\n" +
+	"\x10move_to_stage_id\x18\x02 \x01(\tR\rmoveToStageId\"q\n" +
+	"\x13RetireStageResponse\x12/\n" +
+	"\x05stage\x18\x01 \x01(\v2\x19.tandem.outreach.v1.StageR\x05stage\x12)\n" +
+	"\x10moved_candidates\x18\x02 \x01(\x05R\x0fmovedCandidates\"q\n" +
+	"\x19MoveCandidateStageRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x19\n" +
+	"\bstage_id\x18\x02 \x01(\tR\astageId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"Y\n" +
+	"\x1aMoveCandidateStageResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\"\xc5\x02\n" +
+	"\x15CandidateStageChanged\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\"\n" +
+	"\rfrom_stage_id\x18\x02 \x01(\tR\vfromStageId\x12&\n" +
+	"\x0ffrom_stage_name\x18\x03 \x01(\tR\rfromStageName\x12\x1e\n" +
+	"\vto_stage_id\x18\x04 \x01(\tR\ttoStageId\x12\"\n" +
+	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
+	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
+	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\x8f\x03\n" +
+	"\rTimelineEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
+	"\x04kind\x18\x03 \x01(\x0e2 .tandem.outreach.v1.TimelineKindR\x04kind\x12\"\n" +
+	"\ractor_user_id\x18\x04 \x01(\tR\vactorUserId\x129\n" +
+	"\n" +
+	"occur_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12D\n" +
+	"\fstage_change\x18\x06 \x01(\v2\x1f.tandem.outreach.v1.StageChangeH\x00R\vstageChange\x121\n" +
+	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05merge\x123\n" +
+	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04noteB\b\n" +
+	"\x06detail\"\xf4\x01\n" +
+	"\vStageChange\x12\"\n" +
+	"\rfrom_stage_id\x18\x01 \x01(\tR\vfromStageId\x12&\n" +
+	"\x0ffrom_stage_name\x18\x02 \x01(\tR\rfromStageName\x12\x1e\n" +
+	"\vto_stage_id\x18\x03 \x01(\tR\ttoStageId\x12\"\n" +
+	"\rto_stage_name\x18\x04 \x01(\tR\vtoStageName\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12=\n" +
+	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\"E\n" +
+	"\x05Merge\x12\x1f\n" +
+	"\vsurvivor_id\x18\x01 \x01(\tR\n" +
+	"survivorId\x12\x1b\n" +
+	"\tmerged_id\x18\x02 \x01(\tR\bmergedId\"\xac\x01\n" +
+	"\x13ListTimelineRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x126\n" +
+	"\x05kinds\x18\x02 \x03(\x0e2 .tandem.outreach.v1.TimelineKindR\x05kinds\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
+	"\x14ListTimelineResponse\x12;\n" +
+	"\aentries\x18\x01 \x03(\v2!.tandem.outreach.v1.TimelineEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"h\n" +
+	"\tNoteAdded\x12\x17\n" +
+	"\anote_id\x18\x01 \x01(\tR\x06noteId\x12B\n" +
+	"\n" +
+	"visibility\x18\x02 \x01(\x0e2\".tandem.outreach.v1.NoteVisibilityR\n" +
+	"visibility\"\xb1\x02\n" +
+	"\x04Note\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12$\n" +
+	"\x0eauthor_user_id\x18\x03 \x01(\tR\fauthorUserId\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12B\n" +
+	"\n" +
+	"visibility\x18\x05 \x01(\x0e2\".tandem.outreach.v1.NoteVisibilityR\n" +
+	"visibility\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"d\n" +
+	"\x11CreateNoteRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12,\n" +
+	"\x04note\x18\x02 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\"B\n" +
+	"\x12CreateNoteResponse\x12,\n" +
+	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\"5\n" +
+	"\x10ListNotesRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\"C\n" +
+	"\x11ListNotesResponse\x12.\n" +
+	"\x05notes\x18\x01 \x03(\v2\x18.tandem.outreach.v1.NoteR\x05notes\"~\n" +
+	"\x11UpdateNoteRequest\x12,\n" +
+	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"B\n" +
+	"\x12UpdateNoteResponse\x12,\n" +
+	"\x04note\x18\x01 \x01(\v2\x18.tandem.outreach.v1.NoteR\x04note\",\n" +
+	"\x11DeleteNoteRequest\x12\x17\n" +
+	"\anote_id\x18\x01 \x01(\tR\x06noteId\"\x14\n" +
+	"\x12DeleteNoteResponse\"\x9f\x01\n" +
+	"\x15CustomFieldDefinition\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x127\n" +
+	"\x04type\x18\x03 \x01(\x0e2#.tandem.outreach.v1.CustomFieldTypeR\x04type\x12\x18\n" +
+	"\aoptions\x18\x04 \x03(\tR\aoptions\"o\n" +
+	"\"CreateCustomFieldDefinitionRequest\x12I\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2).tandem.outreach.v1.CustomFieldDefinitionR\n" +
+	"definition\"p\n" +
+	"#CreateCustomFieldDefinitionResponse\x12I\n" +
+	"\n" +
+	"definition\x18\x01 \x01(\v2).tandem.outreach.v1.CustomFieldDefinitionR\n" +
+	"definition\"#\n" +
+	"!ListCustomFieldDefinitionsRequest\"q\n" +
+	"\"ListCustomFieldDefinitionsResponse\x12K\n" +
+	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions*\x7f\n" +
+	"\bLinkKind\x12\x19\n" +
+	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
+	"\x10LINK_KIND_GITHUB\x10\x02\x12\x15\n" +
+	"\x11LINK_KIND_WEBSITE\x10\x03\x12\x13\n" +
+	"\x0fLINK_KIND_OTHER\x10\x04*W\n" +
+	"\x0eCandidateOrder\x12\x1f\n" +
+	"\x1bCANDIDATE_ORDER_UNSPECIFIED\x10\x00\x12$\n" +
+	" CANDIDATE_ORDER_CREATE_TIME_DESC\x10\x01*~\n" +
+	"\fBatchOutcome\x12\x1d\n" +
+	"\x19BATCH_OUTCOME_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15BATCH_OUTCOME_CREATED\x10\x01\x12\x19\n" +
+	"\x15BATCH_OUTCOME_MATCHED\x10\x02\x12\x19\n" +
+	"\x15BATCH_OUTCOME_REFUSED\x10\x03*s\n" +
+	"\x11StageChangeSource\x12#\n" +
+	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\x9b\x01\n" +
+	"\fTimelineKind\x12\x1d\n" +
+	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
+	"\x14TIMELINE_KIND_MERGED\x10\x02\x12\x1f\n" +
+	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x03\x12\x16\n" +
+	"\x12TIMELINE_KIND_NOTE\x10\x04*j\n" +
+	"\x0eNoteVisibility\x12\x1f\n" +
+	"\x1bNOTE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16NOTE_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n" +
+	"\x17NOTE_VISIBILITY_PRIVATE\x10\x02*\xc3\x01\n" +
+	"\x0fCustomFieldType\x12!\n" +
+	"\x1dCUSTOM_FIELD_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16CUSTOM_FIELD_TYPE_TEXT\x10\x01\x12\x1c\n" +
+	"\x18CUSTOM_FIELD_TYPE_NUMBER\x10\x02\x12\x1a\n" +
+	"\x16CUSTOM_FIELD_TYPE_DATE\x10\x03\x12\x19\n" +
+	"\x15CUSTOM_FIELD_TYPE_URL\x10\x04\x12\x1c\n" +
+	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x052\xb7\x12\n" +
+	"\x0fOutreachService\x12j\n" +
+	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
+	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
+	"\x0fUpdateCandidate\x12*.tandem.outreach.v1.UpdateCandidateRequest\x1a+.tandem.outreach.v1.UpdateCandidateResponse\x12g\n" +
+	"\x0eListCandidates\x12).tandem.outreach.v1.ListCandidatesRequest\x1a*.tandem.outreach.v1.ListCandidatesResponse\x12m\n" +
+	"\x10SearchCandidates\x12+.tandem.outreach.v1.SearchCandidatesRequest\x1a,.tandem.outreach.v1.SearchCandidatesResponse\x12j\n" +
+	"\x0fDeleteCandidate\x12*.tandem.outreach.v1.DeleteCandidateRequest\x1a+.tandem.outreach.v1.DeleteCandidateResponse\x12p\n" +
+	"\x11UndeleteCandidate\x12,.tandem.outreach.v1.UndeleteCandidateRequest\x1a-.tandem.outreach.v1.UndeleteCandidateResponse\x12j\n" +
+	"\x0fMergeCandidates\x12*.tandem.outreach.v1.MergeCandidatesRequest\x1a+.tandem.outreach.v1.MergeCandidatesResponse\x12|\n" +
+	"\x15BatchCreateCandidates\x120.tandem.outreach.v1.BatchCreateCandidatesRequest\x1a1.tandem.outreach.v1.BatchCreateCandidatesResponse\x12[\n" +
+	"\n" +
+	"ListStages\x12%.tandem.outreach.v1.ListStagesRequest\x1a&.tandem.outreach.v1.ListStagesResponse\x12^\n" +
+	"\vCreateStage\x12&.tandem.outreach.v1.CreateStageRequest\x1a'.tandem.outreach.v1.CreateStageResponse\x12^\n" +
+	"\vUpdateStage\x12&.tandem.outreach.v1.UpdateStageRequest\x1a'.tandem.outreach.v1.UpdateStageResponse\x12d\n" +
+	"\rReorderStages\x12(.tandem.outreach.v1.ReorderStagesRequest\x1a).tandem.outreach.v1.ReorderStagesResponse\x12^\n" +
+	"\vRetireStage\x12&.tandem.outreach.v1.RetireStageRequest\x1a'.tandem.outreach.v1.RetireStageResponse\x12s\n" +
+	"\x12MoveCandidateStage\x12-.tandem.outreach.v1.MoveCandidateStageRequest\x1a..tandem.outreach.v1.MoveCandidateStageResponse\x12a\n" +
+	"\fListTimeline\x12'.tandem.outreach.v1.ListTimelineRequest\x1a(.tandem.outreach.v1.ListTimelineResponse\x12[\n" +
+	"\n" +
+	"CreateNote\x12%.tandem.outreach.v1.CreateNoteRequest\x1a&.tandem.outreach.v1.CreateNoteResponse\x12X\n" +
+	"\tListNotes\x12$.tandem.outreach.v1.ListNotesRequest\x1a%.tandem.outreach.v1.ListNotesResponse\x12[\n" +
+	"\n" +
+	"UpdateNote\x12%.tandem.outreach.v1.UpdateNoteRequest\x1a&.tandem.outreach.v1.UpdateNoteResponse\x12[\n" +
+	"\n" +
+	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponse\x12\x8e\x01\n" +
+	"\x1bCreateCustomFieldDefinition\x126.tandem.outreach.v1.CreateCustomFieldDefinitionRequest\x1a7.tandem.outreach.v1.CreateCustomFieldDefinitionResponse\x12\x8b\x01\n" +
+	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
-var file_tandem_outreach_v1_outreach_proto_goTypes = []any{}
+var (
+	file_tandem_outreach_v1_outreach_proto_rawDescOnce sync.Once
+	file_tandem_outreach_v1_outreach_proto_rawDescData []byte
+)
+
+func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
+	file_tandem_outreach_v1_outreach_proto_rawDescOnce.Do(func() {
+		file_tandem_outreach_v1_outreach_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)))
+	})
+	return file_tandem_outreach_v1_outreach_proto_rawDescData
+}
+
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
+	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
+	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
+	(BatchOutcome)(0),                           // 2: tandem.outreach.v1.BatchOutcome
+	(StageChangeSource)(0),                      // 3: tandem.outreach.v1.StageChangeSource
+	(TimelineKind)(0),                           // 4: tandem.outreach.v1.TimelineKind
+	(NoteVisibility)(0),                         // 5: tandem.outreach.v1.NoteVisibility
+	(CustomFieldType)(0),                        // 6: tandem.outreach.v1.CustomFieldType
+	(*Candidate)(nil),                           // 7: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 8: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 9: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 10: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 11: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 12: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 13: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 14: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 15: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 16: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 17: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 18: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 19: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 20: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 21: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 22: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 23: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 24: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 25: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 26: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 27: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 28: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 29: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 30: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 31: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 32: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 33: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 34: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 35: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 36: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 37: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 38: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 39: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 40: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 41: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 42: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 43: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 44: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 45: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 46: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 47: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 48: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 49: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 50: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 51: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 52: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 53: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 54: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 55: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 56: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 57: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 58: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 59: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 60: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 61: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	nil,                           // 62: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 64: google.protobuf.FieldMask
+}
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	8,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	63, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	63, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	63, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	62, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	0,  // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
+	7,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	64, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	7,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	1,  // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	7,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	1,  // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	7,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	7,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	7,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	27, // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	2,  // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
+	28, // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	28, // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	28, // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	28, // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	64, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	28, // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	28, // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	28, // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	7,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,  // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
+	63, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	43, // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	44, // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	47, // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	3,  // 37: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 38: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	42, // 39: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,  // 40: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,  // 41: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	63, // 42: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	63, // 43: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	48, // 44: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	48, // 45: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	48, // 46: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	48, // 47: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	64, // 48: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	48, // 49: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,  // 50: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	57, // 51: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	57, // 52: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	57, // 53: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	9,  // 54: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	11, // 55: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	13, // 56: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	15, // 57: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	17, // 58: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	19, // 59: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	21, // 60: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	23, // 61: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	25, // 62: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	29, // 63: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	31, // 64: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	33, // 65: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	35, // 66: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	37, // 67: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	39, // 68: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	45, // 69: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	49, // 70: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	51, // 71: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	53, // 72: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	55, // 73: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	58, // 74: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	60, // 75: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	10, // 76: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	12, // 77: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	14, // 78: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	16, // 79: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	18, // 80: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	20, // 81: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	22, // 82: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	24, // 83: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	26, // 84: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	30, // 85: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	32, // 86: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	34, // 87: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	36, // 88: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	38, // 89: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	40, // 90: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	46, // 91: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	50, // 92: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	52, // 93: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	54, // 94: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	56, // 95: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	59, // 96: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	61, // 97: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	76, // [76:98] is the sub-list for method output_type
+	54, // [54:76] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -42,18 +4055,25 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 	if File_tandem_outreach_v1_outreach_proto != nil {
 		return
 	}
+	file_tandem_outreach_v1_outreach_proto_msgTypes[35].OneofWrappers = []any{
+		(*TimelineEntry_StageChange)(nil),
+		(*TimelineEntry_Merge)(nil),
+		(*TimelineEntry_Note)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      7,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_tandem_outreach_v1_outreach_proto_goTypes,
 		DependencyIndexes: file_tandem_outreach_v1_outreach_proto_depIdxs,
+		EnumInfos:         file_tandem_outreach_v1_outreach_proto_enumTypes,
+		MessageInfos:      file_tandem_outreach_v1_outreach_proto_msgTypes,
 	}.Build()
 	File_tandem_outreach_v1_outreach_proto = out.File
 	file_tandem_outreach_v1_outreach_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package outreachv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,13 +18,103 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	OutreachService_CreateCandidate_FullMethodName             = "/tandem.outreach.v1.OutreachService/CreateCandidate"
+	OutreachService_GetCandidate_FullMethodName                = "/tandem.outreach.v1.OutreachService/GetCandidate"
+	OutreachService_UpdateCandidate_FullMethodName             = "/tandem.outreach.v1.OutreachService/UpdateCandidate"
+	OutreachService_ListCandidates_FullMethodName              = "/tandem.outreach.v1.OutreachService/ListCandidates"
+	OutreachService_SearchCandidates_FullMethodName            = "/tandem.outreach.v1.OutreachService/SearchCandidates"
+	OutreachService_DeleteCandidate_FullMethodName             = "/tandem.outreach.v1.OutreachService/DeleteCandidate"
+	OutreachService_UndeleteCandidate_FullMethodName           = "/tandem.outreach.v1.OutreachService/UndeleteCandidate"
+	OutreachService_MergeCandidates_FullMethodName             = "/tandem.outreach.v1.OutreachService/MergeCandidates"
+	OutreachService_BatchCreateCandidates_FullMethodName       = "/tandem.outreach.v1.OutreachService/BatchCreateCandidates"
+	OutreachService_ListStages_FullMethodName                  = "/tandem.outreach.v1.OutreachService/ListStages"
+	OutreachService_CreateStage_FullMethodName                 = "/tandem.outreach.v1.OutreachService/CreateStage"
+	OutreachService_UpdateStage_FullMethodName                 = "/tandem.outreach.v1.OutreachService/UpdateStage"
+	OutreachService_ReorderStages_FullMethodName               = "/tandem.outreach.v1.OutreachService/ReorderStages"
+	OutreachService_RetireStage_FullMethodName                 = "/tandem.outreach.v1.OutreachService/RetireStage"
+	OutreachService_MoveCandidateStage_FullMethodName          = "/tandem.outreach.v1.OutreachService/MoveCandidateStage"
+	OutreachService_ListTimeline_FullMethodName                = "/tandem.outreach.v1.OutreachService/ListTimeline"
+	OutreachService_CreateNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/CreateNote"
+	OutreachService_ListNotes_FullMethodName                   = "/tandem.outreach.v1.OutreachService/ListNotes"
+	OutreachService_UpdateNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/UpdateNote"
+	OutreachService_DeleteNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/DeleteNote"
+	OutreachService_CreateCustomFieldDefinition_FullMethodName = "/tandem.outreach.v1.OutreachService/CreateCustomFieldDefinition"
+	OutreachService_ListCustomFieldDefinitions_FullMethodName  = "/tandem.outreach.v1.OutreachService/ListCustomFieldDefinitions"
+)
+
 // OutreachServiceClient is the client API for OutreachService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// OutreachService is the public API of the outreach service. Its RPCs arrive with
-// the features that need them; the service runs and reports health already.
+// OutreachService is the public API of the outreach service: the system of
+// record for candidates. Every RPC works within the caller's organization;
+// another organization's candidate is NOT_FOUND.
 type OutreachServiceClient interface {
+	// Creates a candidate. An e-mail address the organization already has
+	// (compared case-insensitively, after trimming) is ALREADY_EXISTS, naming
+	// the existing candidate's id in the message and in the error's
+	// ErrorInfo metadata (`candidate_id`). Recruiter and above.
+	CreateCandidate(ctx context.Context, in *CreateCandidateRequest, opts ...grpc.CallOption) (*CreateCandidateResponse, error)
+	// One candidate. The id of a candidate merged into another answers the
+	// survivor.
+	GetCandidate(ctx context.Context, in *GetCandidateRequest, opts ...grpc.CallOption) (*GetCandidateResponse, error)
+	// Changes the fields named by update_mask. Recruiter and above.
+	UpdateCandidate(ctx context.Context, in *UpdateCandidateRequest, opts ...grpc.CallOption) (*UpdateCandidateResponse, error)
+	// The organization's candidates, sorted, a page at a time.
+	ListCandidates(ctx context.Context, in *ListCandidatesRequest, opts ...grpc.CallOption) (*ListCandidatesResponse, error)
+	// Candidates matching every filter given, sorted, a page at a time.
+	SearchCandidates(ctx context.Context, in *SearchCandidatesRequest, opts ...grpc.CallOption) (*SearchCandidatesResponse, error)
+	// Deletes a candidate softly: it leaves lists and searches and can be
+	// restored for 30 days. Recruiter and above.
+	DeleteCandidate(ctx context.Context, in *DeleteCandidateRequest, opts ...grpc.CallOption) (*DeleteCandidateResponse, error)
+	// Restores a deleted candidate within 30 days of its deletion. Recruiter
+	// and above.
+	UndeleteCandidate(ctx context.Context, in *UndeleteCandidateRequest, opts ...grpc.CallOption) (*UndeleteCandidateResponse, error)
+	// Merges one candidate into another: the survivor keeps every e-mail,
+	// link and tag of both, and the merged candidate's id resolves to the
+	// survivor from then on. Recruiter and above.
+	MergeCandidates(ctx context.Context, in *MergeCandidatesRequest, opts ...grpc.CallOption) (*MergeCandidatesResponse, error)
+	// Creates up to 1,000 candidates, reporting per row whether it was
+	// created, matched to an existing candidate by e-mail, or refused and
+	// why. Recruiter and above.
+	BatchCreateCandidates(ctx context.Context, in *BatchCreateCandidatesRequest, opts ...grpc.CallOption) (*BatchCreateCandidatesResponse, error)
+	// The organization's stages in order; the first call of an organization
+	// creates the defaults (New, Contacted, Replied, Interested, Not
+	// interested, Hired).
+	ListStages(ctx context.Context, in *ListStagesRequest, opts ...grpc.CallOption) (*ListStagesResponse, error)
+	// Adds a stage at the end. Admin and above.
+	CreateStage(ctx context.Context, in *CreateStageRequest, opts ...grpc.CallOption) (*CreateStageResponse, error)
+	// Renames a stage. Admin and above.
+	UpdateStage(ctx context.Context, in *UpdateStageRequest, opts ...grpc.CallOption) (*UpdateStageResponse, error)
+	// Puts the active stages in a new order. Admin and above.
+	ReorderStages(ctx context.Context, in *ReorderStagesRequest, opts ...grpc.CallOption) (*ReorderStagesResponse, error)
+	// Retires a stage. A stage that holds candidates needs move_to_stage_id,
+	// where they go (each move on their timelines); without it the answer is
+	// FAILED_PRECONDITION `stage_has_candidates`. Admin and above.
+	RetireStage(ctx context.Context, in *RetireStageRequest, opts ...grpc.CallOption) (*RetireStageResponse, error)
+	// Moves a candidate to a stage, on the candidate's timeline (who, when,
+	// from, to, why), and tells the subscribed services
+	// (`candidate.stage_changed`). Recruiter and above.
+	MoveCandidateStage(ctx context.Context, in *MoveCandidateStageRequest, opts ...grpc.CallOption) (*MoveCandidateStageResponse, error)
+	// Everything that happened to a candidate, oldest first, a page at a
+	// time; a survivor's timeline holds those of the candidates merged into
+	// it.
+	ListTimeline(ctx context.Context, in *ListTimelineRequest, opts ...grpc.CallOption) (*ListTimelineResponse, error)
+	// Adds a note to a candidate. A private note is seen only by its author
+	// and admins, and never leaves Tandem. Hiring Manager and above.
+	CreateNote(ctx context.Context, in *CreateNoteRequest, opts ...grpc.CallOption) (*CreateNoteResponse, error)
+	// The candidate's notes the caller may see, newest first.
+	ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error)
+	// Changes a note's body or visibility: its author or an admin.
+	UpdateNote(ctx context.Context, in *UpdateNoteRequest, opts ...grpc.CallOption) (*UpdateNoteResponse, error)
+	// Deletes a note: its author or an admin.
+	DeleteNote(ctx context.Context, in *DeleteNoteRequest, opts ...grpc.CallOption) (*DeleteNoteResponse, error)
+	// Defines a custom field candidates of the organization may carry.
+	// Admin and above.
+	CreateCustomFieldDefinition(ctx context.Context, in *CreateCustomFieldDefinitionRequest, opts ...grpc.CallOption) (*CreateCustomFieldDefinitionResponse, error)
+	// The organization's custom fields.
+	ListCustomFieldDefinitions(ctx context.Context, in *ListCustomFieldDefinitionsRequest, opts ...grpc.CallOption) (*ListCustomFieldDefinitionsResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -32,13 +125,298 @@ func NewOutreachServiceClient(cc grpc.ClientConnInterface) OutreachServiceClient
 	return &outreachServiceClient{cc}
 }
 
+func (c *outreachServiceClient) CreateCandidate(ctx context.Context, in *CreateCandidateRequest, opts ...grpc.CallOption) (*CreateCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetCandidate(ctx context.Context, in *GetCandidateRequest, opts ...grpc.CallOption) (*GetCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateCandidate(ctx context.Context, in *UpdateCandidateRequest, opts ...grpc.CallOption) (*UpdateCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListCandidates(ctx context.Context, in *ListCandidatesRequest, opts ...grpc.CallOption) (*ListCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) SearchCandidates(ctx context.Context, in *SearchCandidatesRequest, opts ...grpc.CallOption) (*SearchCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_SearchCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) DeleteCandidate(ctx context.Context, in *DeleteCandidateRequest, opts ...grpc.CallOption) (*DeleteCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_DeleteCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UndeleteCandidate(ctx context.Context, in *UndeleteCandidateRequest, opts ...grpc.CallOption) (*UndeleteCandidateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UndeleteCandidateResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UndeleteCandidate_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) MergeCandidates(ctx context.Context, in *MergeCandidatesRequest, opts ...grpc.CallOption) (*MergeCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MergeCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_MergeCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) BatchCreateCandidates(ctx context.Context, in *BatchCreateCandidatesRequest, opts ...grpc.CallOption) (*BatchCreateCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BatchCreateCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_BatchCreateCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListStages(ctx context.Context, in *ListStagesRequest, opts ...grpc.CallOption) (*ListStagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStagesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListStages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CreateStage(ctx context.Context, in *CreateStageRequest, opts ...grpc.CallOption) (*CreateStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateStage(ctx context.Context, in *UpdateStageRequest, opts ...grpc.CallOption) (*UpdateStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ReorderStages(ctx context.Context, in *ReorderStagesRequest, opts ...grpc.CallOption) (*ReorderStagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReorderStagesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ReorderStages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) RetireStage(ctx context.Context, in *RetireStageRequest, opts ...grpc.CallOption) (*RetireStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetireStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_RetireStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) MoveCandidateStage(ctx context.Context, in *MoveCandidateStageRequest, opts ...grpc.CallOption) (*MoveCandidateStageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MoveCandidateStageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_MoveCandidateStage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListTimeline(ctx context.Context, in *ListTimelineRequest, opts ...grpc.CallOption) (*ListTimelineResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTimelineResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListTimeline_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CreateNote(ctx context.Context, in *CreateNoteRequest, opts ...grpc.CallOption) (*CreateNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateNoteResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListNotes(ctx context.Context, in *ListNotesRequest, opts ...grpc.CallOption) (*ListNotesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListNotes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateNote(ctx context.Context, in *UpdateNoteRequest, opts ...grpc.CallOption) (*UpdateNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateNoteResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) DeleteNote(ctx context.Context, in *DeleteNoteRequest, opts ...grpc.CallOption) (*DeleteNoteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNoteResponse)
+	err := c.cc.Invoke(ctx, OutreachService_DeleteNote_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CreateCustomFieldDefinition(ctx context.Context, in *CreateCustomFieldDefinitionRequest, opts ...grpc.CallOption) (*CreateCustomFieldDefinitionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateCustomFieldDefinitionResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateCustomFieldDefinition_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListCustomFieldDefinitions(ctx context.Context, in *ListCustomFieldDefinitionsRequest, opts ...grpc.CallOption) (*ListCustomFieldDefinitionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCustomFieldDefinitionsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListCustomFieldDefinitions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
 //
-// OutreachService is the public API of the outreach service. Its RPCs arrive with
-// the features that need them; the service runs and reports health already.
+// OutreachService is the public API of the outreach service: the system of
+// record for candidates. Every RPC works within the caller's organization;
+// another organization's candidate is NOT_FOUND.
 type OutreachServiceServer interface {
+	// Creates a candidate. An e-mail address the organization already has
+	// (compared case-insensitively, after trimming) is ALREADY_EXISTS, naming
+	// the existing candidate's id in the message and in the error's
+	// ErrorInfo metadata (`candidate_id`). Recruiter and above.
+	CreateCandidate(context.Context, *CreateCandidateRequest) (*CreateCandidateResponse, error)
+	// One candidate. The id of a candidate merged into another answers the
+	// survivor.
+	GetCandidate(context.Context, *GetCandidateRequest) (*GetCandidateResponse, error)
+	// Changes the fields named by update_mask. Recruiter and above.
+	UpdateCandidate(context.Context, *UpdateCandidateRequest) (*UpdateCandidateResponse, error)
+	// The organization's candidates, sorted, a page at a time.
+	ListCandidates(context.Context, *ListCandidatesRequest) (*ListCandidatesResponse, error)
+	// Candidates matching every filter given, sorted, a page at a time.
+	SearchCandidates(context.Context, *SearchCandidatesRequest) (*SearchCandidatesResponse, error)
+	// Deletes a candidate softly: it leaves lists and searches and can be
+	// restored for 30 days. Recruiter and above.
+	DeleteCandidate(context.Context, *DeleteCandidateRequest) (*DeleteCandidateResponse, error)
+	// Restores a deleted candidate within 30 days of its deletion. Recruiter
+	// and above.
+	UndeleteCandidate(context.Context, *UndeleteCandidateRequest) (*UndeleteCandidateResponse, error)
+	// Merges one candidate into another: the survivor keeps every e-mail,
+	// link and tag of both, and the merged candidate's id resolves to the
+	// survivor from then on. Recruiter and above.
+	MergeCandidates(context.Context, *MergeCandidatesRequest) (*MergeCandidatesResponse, error)
+	// Creates up to 1,000 candidates, reporting per row whether it was
+	// created, matched to an existing candidate by e-mail, or refused and
+	// why. Recruiter and above.
+	BatchCreateCandidates(context.Context, *BatchCreateCandidatesRequest) (*BatchCreateCandidatesResponse, error)
+	// The organization's stages in order; the first call of an organization
+	// creates the defaults (New, Contacted, Replied, Interested, Not
+	// interested, Hired).
+	ListStages(context.Context, *ListStagesRequest) (*ListStagesResponse, error)
+	// Adds a stage at the end. Admin and above.
+	CreateStage(context.Context, *CreateStageRequest) (*CreateStageResponse, error)
+	// Renames a stage. Admin and above.
+	UpdateStage(context.Context, *UpdateStageRequest) (*UpdateStageResponse, error)
+	// Puts the active stages in a new order. Admin and above.
+	ReorderStages(context.Context, *ReorderStagesRequest) (*ReorderStagesResponse, error)
+	// Retires a stage. A stage that holds candidates needs move_to_stage_id,
+	// where they go (each move on their timelines); without it the answer is
+	// FAILED_PRECONDITION `stage_has_candidates`. Admin and above.
+	RetireStage(context.Context, *RetireStageRequest) (*RetireStageResponse, error)
+	// Moves a candidate to a stage, on the candidate's timeline (who, when,
+	// from, to, why), and tells the subscribed services
+	// (`candidate.stage_changed`). Recruiter and above.
+	MoveCandidateStage(context.Context, *MoveCandidateStageRequest) (*MoveCandidateStageResponse, error)
+	// Everything that happened to a candidate, oldest first, a page at a
+	// time; a survivor's timeline holds those of the candidates merged into
+	// it.
+	ListTimeline(context.Context, *ListTimelineRequest) (*ListTimelineResponse, error)
+	// Adds a note to a candidate. A private note is seen only by its author
+	// and admins, and never leaves Tandem. Hiring Manager and above.
+	CreateNote(context.Context, *CreateNoteRequest) (*CreateNoteResponse, error)
+	// The candidate's notes the caller may see, newest first.
+	ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error)
+	// Changes a note's body or visibility: its author or an admin.
+	UpdateNote(context.Context, *UpdateNoteRequest) (*UpdateNoteResponse, error)
+	// Deletes a note: its author or an admin.
+	DeleteNote(context.Context, *DeleteNoteRequest) (*DeleteNoteResponse, error)
+	// Defines a custom field candidates of the organization may carry.
+	// Admin and above.
+	CreateCustomFieldDefinition(context.Context, *CreateCustomFieldDefinitionRequest) (*CreateCustomFieldDefinitionResponse, error)
+	// The organization's custom fields.
+	ListCustomFieldDefinitions(context.Context, *ListCustomFieldDefinitionsRequest) (*ListCustomFieldDefinitionsResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -49,6 +427,72 @@ type OutreachServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedOutreachServiceServer struct{}
 
+func (UnimplementedOutreachServiceServer) CreateCandidate(context.Context, *CreateCandidateRequest) (*CreateCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetCandidate(context.Context, *GetCandidateRequest) (*GetCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateCandidate(context.Context, *UpdateCandidateRequest) (*UpdateCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListCandidates(context.Context, *ListCandidatesRequest) (*ListCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) SearchCandidates(context.Context, *SearchCandidatesRequest) (*SearchCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) DeleteCandidate(context.Context, *DeleteCandidateRequest) (*DeleteCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) UndeleteCandidate(context.Context, *UndeleteCandidateRequest) (*UndeleteCandidateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndeleteCandidate not implemented")
+}
+func (UnimplementedOutreachServiceServer) MergeCandidates(context.Context, *MergeCandidatesRequest) (*MergeCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) BatchCreateCandidates(context.Context, *BatchCreateCandidatesRequest) (*BatchCreateCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method BatchCreateCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListStages(context.Context, *ListStagesRequest) (*ListStagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStages not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateStage(context.Context, *CreateStageRequest) (*CreateStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateStage(context.Context, *UpdateStageRequest) (*UpdateStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) ReorderStages(context.Context, *ReorderStagesRequest) (*ReorderStagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReorderStages not implemented")
+}
+func (UnimplementedOutreachServiceServer) RetireStage(context.Context, *RetireStageRequest) (*RetireStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetireStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) MoveCandidateStage(context.Context, *MoveCandidateStageRequest) (*MoveCandidateStageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MoveCandidateStage not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListTimeline(context.Context, *ListTimelineRequest) (*ListTimelineResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTimeline not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateNote(context.Context, *CreateNoteRequest) (*CreateNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateNote not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListNotes(context.Context, *ListNotesRequest) (*ListNotesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListNotes not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateNote(context.Context, *UpdateNoteRequest) (*UpdateNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateNote not implemented")
+}
+func (UnimplementedOutreachServiceServer) DeleteNote(context.Context, *DeleteNoteRequest) (*DeleteNoteResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNote not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateCustomFieldDefinition(context.Context, *CreateCustomFieldDefinitionRequest) (*CreateCustomFieldDefinitionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateCustomFieldDefinition not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListCustomFieldDefinitions(context.Context, *ListCustomFieldDefinitionsRequest) (*ListCustomFieldDefinitionsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCustomFieldDefinitions not implemented")
+}
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
 
@@ -70,13 +514,498 @@ func RegisterOutreachServiceServer(s grpc.ServiceRegistrar, srv OutreachServiceS
 	s.RegisterService(&OutreachService_ServiceDesc, srv)
 }
 
+func _OutreachService_CreateCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateCandidate(ctx, req.(*CreateCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetCandidate(ctx, req.(*GetCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateCandidate(ctx, req.(*UpdateCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListCandidates(ctx, req.(*ListCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_SearchCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).SearchCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_SearchCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).SearchCandidates(ctx, req.(*SearchCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_DeleteCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).DeleteCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_DeleteCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).DeleteCandidate(ctx, req.(*DeleteCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UndeleteCandidate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndeleteCandidateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UndeleteCandidate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UndeleteCandidate_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UndeleteCandidate(ctx, req.(*UndeleteCandidateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_MergeCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).MergeCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_MergeCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).MergeCandidates(ctx, req.(*MergeCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_BatchCreateCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BatchCreateCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).BatchCreateCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_BatchCreateCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).BatchCreateCandidates(ctx, req.(*BatchCreateCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListStages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListStages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListStages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListStages(ctx, req.(*ListStagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CreateStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateStage(ctx, req.(*CreateStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateStage(ctx, req.(*UpdateStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ReorderStages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReorderStagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ReorderStages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ReorderStages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ReorderStages(ctx, req.(*ReorderStagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_RetireStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetireStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).RetireStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_RetireStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).RetireStage(ctx, req.(*RetireStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_MoveCandidateStage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MoveCandidateStageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).MoveCandidateStage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_MoveCandidateStage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).MoveCandidateStage(ctx, req.(*MoveCandidateStageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListTimeline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTimelineRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListTimeline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListTimeline_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListTimeline(ctx, req.(*ListTimelineRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CreateNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateNote(ctx, req.(*CreateNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListNotes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListNotes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListNotes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListNotes(ctx, req.(*ListNotesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateNote(ctx, req.(*UpdateNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_DeleteNote_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNoteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).DeleteNote(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_DeleteNote_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).DeleteNote(ctx, req.(*DeleteNoteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CreateCustomFieldDefinition_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateCustomFieldDefinitionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateCustomFieldDefinition(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateCustomFieldDefinition_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateCustomFieldDefinition(ctx, req.(*CreateCustomFieldDefinitionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListCustomFieldDefinitions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCustomFieldDefinitionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListCustomFieldDefinitions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListCustomFieldDefinitions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListCustomFieldDefinitions(ctx, req.(*ListCustomFieldDefinitionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var OutreachService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "tandem.outreach.v1.OutreachService",
 	HandlerType: (*OutreachServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "tandem/outreach/v1/outreach.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "CreateCandidate",
+			Handler:    _OutreachService_CreateCandidate_Handler,
+		},
+		{
+			MethodName: "GetCandidate",
+			Handler:    _OutreachService_GetCandidate_Handler,
+		},
+		{
+			MethodName: "UpdateCandidate",
+			Handler:    _OutreachService_UpdateCandidate_Handler,
+		},
+		{
+			MethodName: "ListCandidates",
+			Handler:    _OutreachService_ListCandidates_Handler,
+		},
+		{
+			MethodName: "SearchCandidates",
+			Handler:    _OutreachService_SearchCandidates_Handler,
+		},
+		{
+			MethodName: "DeleteCandidate",
+			Handler:    _OutreachService_DeleteCandidate_Handler,
+		},
+		{
+			MethodName: "UndeleteCandidate",
+			Handler:    _OutreachService_UndeleteCandidate_Handler,
+		},
+		{
+			MethodName: "MergeCandidates",
+			Handler:    _OutreachService_MergeCandidates_Handler,
+		},
+		{
+			MethodName: "BatchCreateCandidates",
+			Handler:    _OutreachService_BatchCreateCandidates_Handler,
+		},
+		{
+			MethodName: "ListStages",
+			Handler:    _OutreachService_ListStages_Handler,
+		},
+		{
+			MethodName: "CreateStage",
+			Handler:    _OutreachService_CreateStage_Handler,
+		},
+		{
+			MethodName: "UpdateStage",
+			Handler:    _OutreachService_UpdateStage_Handler,
+		},
+		{
+			MethodName: "ReorderStages",
+			Handler:    _OutreachService_ReorderStages_Handler,
+		},
+		{
+			MethodName: "RetireStage",
+			Handler:    _OutreachService_RetireStage_Handler,
+		},
+		{
+			MethodName: "MoveCandidateStage",
+			Handler:    _OutreachService_MoveCandidateStage_Handler,
+		},
+		{
+			MethodName: "ListTimeline",
+			Handler:    _OutreachService_ListTimeline_Handler,
+		},
+		{
+			MethodName: "CreateNote",
+			Handler:    _OutreachService_CreateNote_Handler,
+		},
+		{
+			MethodName: "ListNotes",
+			Handler:    _OutreachService_ListNotes_Handler,
+		},
+		{
+			MethodName: "UpdateNote",
+			Handler:    _OutreachService_UpdateNote_Handler,
+		},
+		{
+			MethodName: "DeleteNote",
+			Handler:    _OutreachService_DeleteNote_Handler,
+		},
+		{
+			MethodName: "CreateCustomFieldDefinition",
+			Handler:    _OutreachService_CreateCustomFieldDefinition_Handler,
+		},
+		{
+			MethodName: "ListCustomFieldDefinitions",
+			Handler:    _OutreachService_ListCustomFieldDefinitions_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/outreach/v1/outreach.proto",
 }

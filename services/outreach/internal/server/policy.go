@@ -1,0 +1,37 @@
+package server
+
+import "github.com/tandemhq/tandem/platform/authz"
+
+const svc = "/tandem.outreach.v1.OutreachService/"
+
+// Policy names who may call each RPC; an RPC without a rule is denied (the
+// test checks every RPC has one). Every member reads candidates; Recruiters
+// and above change them and move them between stages;
+// Admins and above shape the stage set (DESIGN §4).
+var Policy = authz.Policy{
+	svc + "CreateCandidate":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "GetCandidate":          authz.AnyMember(),
+	svc + "UpdateCandidate":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListCandidates":        authz.AnyMember(),
+	svc + "SearchCandidates":      authz.AnyMember(),
+	svc + "DeleteCandidate":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "UndeleteCandidate":     authz.AtLeast(authz.RoleRecruiter),
+	svc + "MergeCandidates":       authz.AtLeast(authz.RoleRecruiter),
+	svc + "BatchCreateCandidates": authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListStages":            authz.AnyMember(),
+	svc + "CreateStage":           authz.AtLeast(authz.RoleAdmin),
+	svc + "UpdateStage":           authz.AtLeast(authz.RoleAdmin),
+	svc + "ReorderStages":         authz.AtLeast(authz.RoleAdmin),
+	svc + "RetireStage":           authz.AtLeast(authz.RoleAdmin),
+	svc + "MoveCandidateStage":    authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListTimeline":          authz.AnyMember(),
+	// Who may change or see a particular note (its author, admins) is the
+	// notes package's rule.
+	svc + "CreateNote": authz.AtLeast(authz.RoleHiringManager),
+	svc + "ListNotes":  authz.AnyMember(),
+	svc + "UpdateNote": authz.AnyMember(),
+	svc + "DeleteNote": authz.AnyMember(),
+
+	svc + "CreateCustomFieldDefinition": authz.AtLeast(authz.RoleAdmin),
+	svc + "ListCustomFieldDefinitions":  authz.AnyMember(),
+}

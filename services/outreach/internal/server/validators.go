@@ -1,0 +1,87 @@
+package server
+
+import (
+	"github.com/tandemhq/tandem/platform/apperr"
+	"github.com/tandemhq/tandem/platform/grpcserver"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+)
+
+var errUnexpected = apperr.InvalidArgument("", "unexpected request type")
+
+func fieldRequired(field string) error { return apperr.InvalidArgument(field, "is required") }
+
+func required[T any](field string, get func(T) string) grpcserver.Validator {
+	return func(req any) error {
+		r, ok := req.(T)
+		if !ok {
+			return apperr.InvalidArgument("", "unexpected request type")
+		}
+		if get(r) == "" {
+			return apperr.InvalidArgument(field, "is required")
+		}
+		return nil
+	}
+}
+
+// present checks that a request carries its candidate.
+func present[T any](field string, has func(T) bool) grpcserver.Validator {
+	return func(req any) error {
+		r, ok := req.(T)
+		if !ok {
+			return apperr.InvalidArgument("", "unexpected request type")
+		}
+		if !has(r) {
+			return apperr.InvalidArgument(field, "is required")
+		}
+		return nil
+	}
+}
+
+func both(a, b grpcserver.Validator) grpcserver.Validator {
+	return func(req any) error {
+		if err := a(req); err != nil {
+			return err
+		}
+		return b(req)
+	}
+}
+
+// Validators check requests before the handlers run; the domain checks
+// the fields of a candidate and what depends on the stored data.
+var Validators = map[string]grpcserver.Validator{
+	svc + "CreateCandidate": present("candidate", func(r *outreachv1.CreateCandidateRequest) bool { return r.GetCandidate() != nil }),
+	svc + "GetCandidate":    required("candidate_id", (*outreachv1.GetCandidateRequest).GetCandidateId),
+	svc + "UpdateCandidate": both(
+		required("candidate.id", func(r *outreachv1.UpdateCandidateRequest) string { return r.GetCandidate().GetId() }),
+		present("update_mask", func(r *outreachv1.UpdateCandidateRequest) bool { return len(r.GetUpdateMask().GetPaths()) > 0 })),
+	svc + "DeleteCandidate":   required("candidate_id", (*outreachv1.DeleteCandidateRequest).GetCandidateId),
+	svc + "UndeleteCandidate": required("candidate_id", (*outreachv1.UndeleteCandidateRequest).GetCandidateId),
+	svc + "MergeCandidates": both(
+		required("survivor_id", (*outreachv1.MergeCandidatesRequest).GetSurvivorId),
+		required("merged_id", (*outreachv1.MergeCandidatesRequest).GetMergedId)),
+	svc + "CreateStage":   present("stage", func(r *outreachv1.CreateStageRequest) bool { return r.GetStage() != nil }),
+	svc + "UpdateStage":   required("stage.id", func(r *outreachv1.UpdateStageRequest) string { return r.GetStage().GetId() }),
+	svc + "ReorderStages": present("stage_ids", func(r *outreachv1.ReorderStagesRequest) bool { return len(r.GetStageIds()) > 0 }),
+	svc + "RetireStage":   required("stage_id", (*outreachv1.RetireStageRequest).GetStageId),
+	svc + "MoveCandidateStage": both(
+		required("candidate_id", (*outreachv1.MoveCandidateStageRequest).GetCandidateId),
+		required("stage_id", (*outreachv1.MoveCandidateStageRequest).GetStageId)),
+	svc + "ListTimeline": required("candidate_id", (*outreachv1.ListTimelineRequest).GetCandidateId),
+	svc + "CreateNote": both(
+		required("candidate_id", (*outreachv1.CreateNoteRequest).GetCandidateId),
+		noteVisibility(func(req any) (*outreachv1.Note, []string, bool) {
+			r, ok := req.(*outreachv1.CreateNoteRequest)
+			return r.GetNote(), nil, ok
+		})),
+	svc + "ListNotes": required("candidate_id", (*outreachv1.ListNotesRequest).GetCandidateId),
+	svc + "UpdateNote": both(
+		required("note.id", func(r *outreachv1.UpdateNoteRequest) string { return r.GetNote().GetId() }),
+		noteVisibility(func(req any) (*outreachv1.Note, []string, bool) {
+			r, ok := req.(*outreachv1.UpdateNoteRequest)
+			return r.GetNote(), append([]string{}, r.GetUpdateMask().GetPaths()...), ok
+		})),
+	svc + "DeleteNote": required("note_id", (*outreachv1.DeleteNoteRequest).GetNoteId),
+	svc + "CreateCustomFieldDefinition": present("definition", func(r *outreachv1.CreateCustomFieldDefinitionRequest) bool {
+		return r.GetDefinition() != nil
+	}),
+}
