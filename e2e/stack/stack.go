@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -160,6 +161,22 @@ type Stack struct {
 	ServiceToken string
 	Procs        map[string]*Process
 	t            testing.TB
+	redis        redis.UniversalClient
+}
+
+// Redis is a client of the Redis every process of the stack uses.
+func (s *Stack) Redis() redis.UniversalClient { return s.redis }
+
+// LoseRedis deletes every key of the stack, as a Redis that restarted
+// empty would have lost them (other tests share the server, so it is not
+// flushed), and returns how many there were.
+func (s *Stack) LoseRedis(ctx context.Context) int {
+	s.t.Helper()
+	n, err := pgtest.DeleteRedisPrefix(ctx, s.redis, s.RedisPrefix)
+	if err != nil {
+		s.t.Fatalf("losing Redis: %v", err)
+	}
+	return n
 }
 
 // Options tune a Stack.
@@ -179,7 +196,11 @@ const FrontendURL = "http://frontend.invalid"
 // the processes' logs are printed.
 func Start(t testing.TB, binDir string, opts Options) *Stack {
 	t.Helper()
-	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefix(t), Procs: map[string]*Process{}, t: t,
+	// The prefix's keys are deleted when the test ends. This cleanup is
+	// registered before the one that stops the processes, so it runs after
+	// it (cleanups run last first) and no process writes a key behind it.
+	rdb := pgtest.NewRedis(t)
+	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefixCleaned(t, rdb), Procs: map[string]*Process{}, t: t, redis: rdb,
 		ServiceToken: "e2e-service-token-" + pgtest.RandomSuffix() + pgtest.RandomSuffix(), FrontendURL: FrontendURL}
 	// Every address at once: a port closed and asked for again can come back.
 	addrs := freeAddrs(t, 6+len(Services)+opts.IdentityReplicas)
