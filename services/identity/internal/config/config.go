@@ -51,6 +51,9 @@ type Config struct {
 	RefreshTokenTTL    time.Duration
 	VaultRefreshBefore time.Duration
 	IdleRefreshAfter   time.Duration
+	// RevocationRestoreEvery is how often the revocation set in Redis is
+	// written again from Postgres.
+	RevocationRestoreEvery time.Duration
 
 	// Command is "serve" (default) or "rotate-keys".
 	Command string
@@ -99,6 +102,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 10*time.Minute, "lifetime of session access tokens")
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "lifetime of session refresh tokens")
 	fs.DurationVar(&c.VaultRefreshBefore, "vault-refresh-before", 5*time.Minute, "refresh provider access tokens this long before they expire")
+	fs.DurationVar(&c.RevocationRestoreEvery, "revocation-restore-every", 5*time.Second, "how often the revocation set in Redis is rewritten from Postgres (bounds how long a revocation Redis lost is missing)")
 	fs.DurationVar(&c.IdleRefreshAfter, "idle-refresh-after", 7*24*time.Hour, "refresh connections idle this long, before their refresh tokens age out")
 }
 
@@ -140,6 +144,9 @@ func (c *Config) validate(p *config.Problems) {
 	}
 	if c.IdleRefreshAfter <= 0 {
 		p.Addf("idle-refresh-after", "must be positive")
+	}
+	if c.RevocationRestoreEvery < 100*time.Millisecond || c.RevocationRestoreEvery > time.Minute {
+		p.Addf("revocation-restore-every", "must be between 100ms and 1m")
 	}
 	if c.LeverAuthorizeURL != "" {
 		if u, err := url.Parse(c.LeverAuthorizeURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
