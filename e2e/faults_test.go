@@ -1,13 +1,21 @@
 package e2e
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
 	"github.com/tandemhq/tandem/e2e/stack"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/pgtest"
 	"github.com/tandemhq/tandem/platform/poll"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 )
@@ -71,4 +79,59 @@ func TestFaults_RevocationsSurviveRedisLoss(t *testing.T) {
 	if org.GetOrganization().GetDisplayName() == rename.GetDisplayName() {
 		t.Fatal("a demoted Admin's old token renamed the organization")
 	}
+}
+
+// With Postgres accepting connections and never answering, a request ends
+// within its deadline as 503 or 504, through the gateway (its request
+// timeout) and straight to the service with no deadline of the client's
+// (the server's maximum); once Postgres answers again, so does identity
+// (issue 16, item 5).
+func TestFaults_HungPostgresAnswersWithinTheDeadline(t *testing.T) {
+	pg, err := url.Parse(pgtest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := stack.NewFaultProxy(t, pg.Host)
+	const requestTimeout, maxDeadline = 2 * time.Second, 3 * time.Second
+	s := stack.Start(t, binDir, stack.Options{
+		Env:         []string{"TANDEM_HTTP_REQUEST_TIMEOUT=" + requestTimeout.String(), "TANDEM_GRPC_MAX_DEADLINE=" + maxDeadline.String()},
+		PostgresVia: map[string]string{"identity": proxy.Addr()},
+	})
+	res, ownerAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser})
+	ownerAPI.must("GET", "/v1/me", nil, &identityv1.GetMeResponse{})
+
+	proxy.Hang(2 * time.Minute)
+	// The margin covers process scheduling on a busy machine; without the
+	// deadlines the calls below would wait for the client's 30 s and 20 s.
+	const margin = 3 * time.Second
+	start := time.Now()
+	code, body := ownerAPI.call("GET", "/v1/me", nil, nil)
+	took := time.Since(start)
+	if code != http.StatusServiceUnavailable && code != http.StatusGatewayTimeout {
+		t.Fatalf("GET /v1/me with Postgres hung: %d %s, want 503 or 504", code, body)
+	}
+	if took > requestTimeout+margin {
+		t.Fatalf("GET /v1/me with Postgres hung took %v, want about the %v request timeout", took, requestTimeout)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+res.GetSession().GetAccessToken())
+	start = time.Now()
+	_, err = identityClient(t, s, "identity").GetMe(ctx, &identityv1.GetMeRequest{})
+	took = time.Since(start)
+	if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Unavailable {
+		t.Fatalf("GetMe over gRPC with Postgres hung: %v, want DeadlineExceeded or Unavailable", err)
+	}
+	if took > maxDeadline+margin {
+		t.Fatalf("GetMe over gRPC with no deadline took %v, want about identity's %v maximum", took, maxDeadline)
+	}
+
+	proxy.Resume()
+	poll.Until(t, 30*time.Second, func() error {
+		if code, body := ownerAPI.call("GET", "/v1/me", nil, nil); code != http.StatusOK {
+			return fmt.Errorf("GET /v1/me after Postgres came back: %d %s", code, body)
+		}
+		return nil
+	})
 }

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -186,6 +188,9 @@ type Options struct {
 	// IdentityReplicas starts more identity processes ("identity-2", ...)
 	// beside the one the gateway uses.
 	IdentityReplicas int
+	// PostgresVia sends the named processes' Postgres connections to
+	// another host:port (a FaultProxy in front of Postgres) instead.
+	PostgresVia map[string]string
 }
 
 // FrontendURL is the frontend every stack names.
@@ -226,6 +231,19 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
 		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-ashby-addr", ashbyAddr, "-lever-addr", leverAddr, "-lever-oauth-addr", leverOAuthAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
+	envOf := func(name string) []string {
+		via, ok := opts.PostgresVia[name]
+		if !ok {
+			return common
+		}
+		u, err := url.Parse(s.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Host = via
+		// The last value of a variable is the one a process sees.
+		return append(slices.Clone(common), "TANDEM_DATABASE_URL="+u.String())
+	}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}
 	for _, name := range Services {
@@ -238,12 +256,12 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 			// The other services check callers' tokens with identity.
 			args = append(args, "-identity-addr", svcAddrs["identity"])
 		}
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: common, t: t, logs: &logtest.Buffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 		gwArgs = append(gwArgs, "-"+name+"-addr", addr)
 	}
 	for i := 2; i <= opts.IdentityReplicas+1; i++ {
 		name, addr := fmt.Sprintf("identity-%d", i), next()
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &logtest.Buffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 	}
 	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &logtest.Buffer{}}
 
