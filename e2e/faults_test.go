@@ -18,6 +18,7 @@ import (
 	"github.com/tandemhq/tandem/platform/pgtest"
 	"github.com/tandemhq/tandem/platform/poll"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/providersim/simclient"
 )
 
 // A Redis that loses identity's keys lets no ended session back in: a
@@ -134,4 +135,62 @@ func TestFaults_HungPostgresAnswersWithinTheDeadline(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// After Microsoft answers a token refresh 429 with Retry-After: 60, the
+// calls that follow on both identity replicas do not reach its token
+// endpoint again within the pause, and the connection's valid token is
+// still served (issue 16, item 7).
+func TestFaults_RetryAfterHoldsAcrossCalls(t *testing.T) {
+	// 10-second tokens, refreshed from 7 seconds before they expire: a
+	// token falls due 3 seconds after it was issued and stays valid for 7
+	// more, long enough for the calls below.
+	s := stack.Start(t, binDir, stack.Options{IdentityReplicas: 1, Env: []string{"TANDEM_VAULT_REFRESH_BEFORE=7s"}})
+	ctl := sim(t, s)
+	if err := ctl.SetLifetimes(t.Context(), simclient.Lifetimes{AccessTokenSeconds: 10}); err != nil {
+		t.Fatal(err)
+	}
+	_, conn := connectedMailbox(t, s, contosoUser)
+	replicas := []identityv1.IdentityServiceClient{identityClient(t, s, "identity"), identityClient(t, s, "identity-2")}
+	ctx := asService(t.Context(), s)
+	req := &identityv1.GetAccessTokenRequest{ConnectionId: conn.GetId()}
+	first, err := replicas[0].GetAccessToken(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl.AddFault(t.Context(), simclient.Fault{Endpoint: "microsoft.token", Status: http.StatusTooManyRequests, RetryAfter: "60"}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := ctl.Counter(t.Context(), "microsoft.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ask until the token falls due and its refresh meets the 429.
+	poll.Until(t, 20*time.Second, func() error {
+		resp, err := replicas[0].GetAccessToken(ctx, req)
+		if err != nil || resp.GetAccessToken() != first.GetAccessToken() {
+			t.Fatalf("while the refresh is refused the valid token is served: %v", err)
+		}
+		if n, err := ctl.Counter(ctx, "microsoft.token"); err != nil || n == before {
+			return errors.New("no refresh has reached Microsoft yet")
+		}
+		return nil
+	})
+	refused, err := ctl.Counter(t.Context(), "microsoft.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		resp, err := replicas[i%2].GetAccessToken(ctx, req)
+		if err != nil || resp.GetAccessToken() != first.GetAccessToken() {
+			t.Fatalf("call %d within the pause: %v, want the valid token", i+1, err)
+		}
+	}
+	after, err := ctl.Counter(t.Context(), "microsoft.token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after != refused || refused-before != 1 {
+		t.Fatalf("Microsoft's token endpoint saw %d requests after its 429 (and %d before the calls), want none and one", after-refused, refused-before)
+	}
 }
