@@ -11,16 +11,19 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -163,6 +166,22 @@ type Stack struct {
 	ServiceToken string
 	Procs        map[string]*Process
 	t            testing.TB
+	redis        redis.UniversalClient
+}
+
+// Redis is a client of the Redis every process of the stack uses.
+func (s *Stack) Redis() redis.UniversalClient { return s.redis }
+
+// LoseRedis deletes every key of the stack, as a Redis that restarted
+// empty would have lost them (other tests share the server, so it is not
+// flushed), and returns how many there were.
+func (s *Stack) LoseRedis(ctx context.Context) int {
+	s.t.Helper()
+	n, err := pgtest.DeleteRedisPrefix(ctx, s.redis, s.RedisPrefix)
+	if err != nil {
+		s.t.Fatalf("losing Redis: %v", err)
+	}
+	return n
 }
 
 // Options tune a Stack.
@@ -172,6 +191,9 @@ type Options struct {
 	// IdentityReplicas starts more identity processes ("identity-2", ...)
 	// beside the one the gateway uses.
 	IdentityReplicas int
+	// PostgresVia sends the named processes' Postgres connections to
+	// another host:port (a FaultProxy in front of Postgres) instead.
+	PostgresVia map[string]string
 }
 
 // FrontendURL is the frontend every stack names.
@@ -182,7 +204,11 @@ const FrontendURL = "http://frontend.invalid"
 // the processes' logs are printed.
 func Start(t testing.TB, binDir string, opts Options) *Stack {
 	t.Helper()
-	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefix(t), Procs: map[string]*Process{}, t: t,
+	// The prefix's keys are deleted when the test ends. This cleanup is
+	// registered before the one that stops the processes, so it runs after
+	// it (cleanups run last first) and no process writes a key behind it.
+	rdb := pgtest.NewRedis(t)
+	s := &Stack{DatabaseURL: pgtest.NewDatabase(t), RedisPrefix: pgtest.RedisPrefixCleaned(t, rdb), Procs: map[string]*Process{}, t: t, redis: rdb,
 		ServiceToken: "e2e-service-token-" + pgtest.RandomSuffix() + pgtest.RandomSuffix(), FrontendURL: FrontendURL}
 	// Every address at once: a port closed and asked for again can come back.
 	addrs := freeAddrs(t, 6+len(Services)+opts.IdentityReplicas)
@@ -208,6 +234,19 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
 		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-ashby-addr", ashbyAddr, "-lever-addr", leverAddr, "-lever-oauth-addr", leverOAuthAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
+	envOf := func(name string) []string {
+		via, ok := opts.PostgresVia[name]
+		if !ok {
+			return common
+		}
+		u, err := url.Parse(s.DatabaseURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.Host = via
+		// The last value of a variable is the one a process sees.
+		return append(slices.Clone(common), "TANDEM_DATABASE_URL="+u.String())
+	}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}
 	for _, name := range Services {
@@ -220,12 +259,12 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 			// The other services check callers' tokens with identity.
 			args = append(args, "-identity-addr", svcAddrs["identity"])
 		}
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: common, t: t, logs: &logtest.Buffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 		gwArgs = append(gwArgs, "-"+name+"-addr", addr)
 	}
 	for i := 2; i <= opts.IdentityReplicas+1; i++ {
 		name, addr := fmt.Sprintf("identity-%d", i), next()
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: common, t: t, logs: &logtest.Buffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 	}
 	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &logtest.Buffer{}}
 

@@ -76,6 +76,9 @@ type Options struct {
 	// ShutdownTimeout bounds the graceful stop; in-flight calls still running
 	// then are cut off.
 	ShutdownTimeout time.Duration
+	// MaxDeadline bounds every call: a client's longer deadline, or none,
+	// is cut to it (DefaultMaxDeadline). Health and reflection are exempt.
+	MaxDeadline time.Duration
 	// ServerOptions are passed to grpc.NewServer after the builder's own.
 	ServerOptions []grpc.ServerOption
 	// Closers is released after the server stops; nil makes a new list.
@@ -116,13 +119,16 @@ func New(opts Options) *Server {
 	if opts.Closers == nil {
 		opts.Closers = &Closers{}
 	}
+	if opts.MaxDeadline <= 0 {
+		opts.MaxDeadline = DefaultMaxDeadline
+	}
 	s := &Server{opts: opts, log: opts.Logger, health: health.NewServer(), closers: opts.Closers, codec: newRequestCodec()}
 	serverOpts := append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithFilter(filters.None(
 			filters.ServicePrefix("grpc.health."), filters.ServicePrefix("grpc.reflection."))))),
 		grpc.ForceServerCodecV2(s.codec),
-		grpc.ChainUnaryInterceptor(s.unaryOutcome, s.unaryRecover, s.unaryDecoded, s.unaryAuth, s.unaryValidate),
-		grpc.ChainStreamInterceptor(s.streamOutcome, s.streamRecover, s.streamDecoded, s.streamAuth),
+		grpc.ChainUnaryInterceptor(s.unaryDeadline, s.unaryOutcome, s.unaryRecover, s.unaryDecoded, s.unaryAuth, s.unaryValidate),
+		grpc.ChainStreamInterceptor(s.streamDeadline, s.streamOutcome, s.streamRecover, s.streamDecoded, s.streamAuth),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(serverOpts...)
 	healthpb.RegisterHealthServer(s.grpc, s.health)

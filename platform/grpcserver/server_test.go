@@ -52,6 +52,12 @@ func (t *testService) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) 
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
+	case "deadline":
+		d, ok := ctx.Deadline()
+		if !ok {
+			return &testpb.SimpleResponse{Username: "none"}, nil
+		}
+		return &testpb.SimpleResponse{Username: time.Until(d).String()}, nil
 	case "whoami":
 		return &testpb.SimpleResponse{Username: ctx.Value(callerKey{}).(string)}, nil
 	}

@@ -106,7 +106,8 @@ func (c *Client) Identity() identityv1.IdentityServiceClient { return c.api }
 func (c *Client) Keys() authz.KeySource { return c.keys }
 
 // Authenticator accepts session tokens (checked against identity's keys and
-// the sign-outs identity records in Redis under prefix), API tokens
+// the sign-outs identity records in Redis under prefix, or, while that set
+// is not known to be complete, identity's own record), API tokens
 // (resolved by identity) and other services' token, and applies policy.
 func (c *Client) Authenticator(policy authz.Policy, rdb redis.UniversalClient, prefix string, log *slog.Logger) *authz.Authenticator {
 	if log != nil && c.services.Current.Value() == config.DevServiceToken {
@@ -115,7 +116,7 @@ func (c *Client) Authenticator(policy authz.Policy, rdb redis.UniversalClient, p
 	return &authz.Authenticator{
 		Policy:      policy,
 		Sessions:    authz.NewVerifier(c.keys, authz.VerifierOptions{}),
-		Revocations: authz.RedisRevocations{Client: rdb, Prefix: prefix},
+		Revocations: authz.DurableRevocations{Redis: authz.RedisRevocations{Client: rdb, Prefix: prefix}, Record: c},
 		APITokens:   c,
 		Services:    c.services,
 		Log:         log,
@@ -135,6 +136,18 @@ func (c *Client) fetchKeys(ctx context.Context) (map[string]ed25519.PublicKey, e
 		keys[k.GetKeyId()] = ed25519.PublicKey(k.GetPublicKey())
 	}
 	return keys, nil
+}
+
+// SessionRevoked implements authz.RevocationChecker through identity's
+// CheckSession, which answers from its durable record. Authenticator asks
+// it only while the revocation set in Redis is incomplete.
+func (c *Client) SessionRevoked(ctx context.Context, sessionID string) (bool, error) {
+	resp, err := c.api.CheckSession(ctx, &identityv1.CheckSessionRequest{SessionId: sessionID})
+	if err != nil {
+		// Not the status text: it is identity's, and the caller logs it.
+		return false, fmt.Errorf("identityclient: check session: %s", status.Code(err))
+	}
+	return resp.GetRevoked(), nil
 }
 
 // ResolveAPIToken implements authz.APITokenResolver through identity's

@@ -34,7 +34,9 @@ type fakeIdentity struct {
 
 	mu       sync.Mutex
 	tokens   map[string]*identityv1.AuthenticateApiTokenResponse
+	ended    map[string]bool // sessions identity's record says have ended
 	down     bool
+	sidCalls atomic.Int64
 	keyCalls atomic.Int64
 	apiCalls atomic.Int64
 	callers  []string
@@ -76,6 +78,22 @@ func (f *fakeIdentity) AuthenticateApiToken(ctx context.Context, req *identityv1
 	return resp, nil
 }
 
+func (f *fakeIdentity) CheckSession(ctx context.Context, req *identityv1.CheckSessionRequest) (*identityv1.CheckSessionResponse, error) {
+	f.sidCalls.Add(1)
+	if err := f.checkCaller(ctx); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return &identityv1.CheckSessionResponse{Revoked: f.ended[req.GetSessionId()]}, nil
+}
+
+func (f *fakeIdentity) endSession(sid string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended[sid] = true
+}
+
 func (f *fakeIdentity) setDown(down bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -100,7 +118,7 @@ func startIdentity(t *testing.T) (*fakeIdentity, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeIdentity{key: key, tokens: map[string]*identityv1.AuthenticateApiTokenResponse{}}
+	f := &fakeIdentity{key: key, tokens: map[string]*identityv1.AuthenticateApiTokenResponse{}, ended: map[string]bool{}}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -218,6 +236,66 @@ func TestAuthenticatorWithIdentity(t *testing.T) {
 	}
 	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+user2), mInternal); kind(err) != apperr.KindPermissionDenied {
 		t.Errorf("a user on an internal method: %v, want PermissionDenied", err)
+	}
+}
+
+// While the revocation set in Redis is not known to be complete (identity
+// has not written its marker, or Redis lost it), a session is checked with
+// identity's record, and an ended one stays refused (issue 16, item 1).
+func TestAuthenticatorAsksIdentityWhileRedisCannotSay(t *testing.T) {
+	t.Parallel()
+	fake, addr := startIdentity(t)
+	c := dial(t, addr, time.Minute)
+	rdb := pgtest.NewRedis(t)
+	prefix := pgtest.RedisPrefixCleaned(t, rdb)
+	auth := c.Authenticator(policy, rdb, prefix, logging.Discard())
+	signer, err := authz.NewSigner(fake.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sign := func(sid string) string {
+		tok, err := signer.Sign(authz.SessionClaims{UserID: "u1", OrgID: "o1", Role: authz.RoleRecruiter, SessionID: sid}, time.Minute, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	ended, live := sign("s-ended"), sign("s-live")
+	fake.endSession("s-ended")
+
+	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+ended), mUser); kind(err) != apperr.KindUnauthenticated {
+		t.Fatalf("a session identity ended, no revocation set: %v, want Unauthenticated", err)
+	}
+	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+live), mUser); err != nil {
+		t.Fatalf("a live session, no revocation set: %v", err)
+	}
+	if n := fake.sidCalls.Load(); n != 2 {
+		t.Fatalf("identity was asked %d times, want 2", n)
+	}
+
+	// Once the set is complete again, Redis answers and identity is not asked.
+	fast := authz.RedisRevocations{Client: rdb, Prefix: prefix}
+	if err := fast.Restore(t.Context(), []authz.Revocation{{SessionID: "s-ended", Until: time.Now().Add(time.Minute)}}, "test"); err != nil {
+		t.Fatal(err)
+	}
+	fake.sidCalls.Store(0)
+	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+ended), mUser); kind(err) != apperr.KindUnauthenticated {
+		t.Fatalf("an ended session in a complete set: %v, want Unauthenticated", err)
+	}
+	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+live), mUser); err != nil {
+		t.Fatalf("a live session in a complete set: %v", err)
+	}
+	if n := fake.sidCalls.Load(); n != 0 {
+		t.Fatalf("a complete set still asked identity %d times", n)
+	}
+
+	// Redis loses everything while identity is down: refused, not let in.
+	if _, err := pgtest.DeleteRedisPrefix(t.Context(), rdb, prefix); err != nil {
+		t.Fatal(err)
+	}
+	fake.setDown(true)
+	if _, err := auth.Authenticate(incoming("authorization", "Bearer "+ended), mUser); kind(err) != apperr.KindUnavailable {
+		t.Fatalf("no set and identity down: %v, want Unavailable", err)
 	}
 }
 

@@ -10,16 +10,8 @@ import (
 // would have, and returns how many there were. Fault tests use it.
 func FlushPrefix(t testing.TB, rdb redis.UniversalClient, prefix string) int {
 	t.Helper()
-	ctx := t.Context()
-	n := 0
-	iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-	for iter.Next(ctx) {
-		if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-			t.Fatalf("pgtest: flushing %s: %v", prefix, err)
-		}
-		n++
-	}
-	if err := iter.Err(); err != nil {
+	n, err := DeleteRedisPrefix(t.Context(), rdb, prefix)
+	if err != nil {
 		t.Fatalf("pgtest: flushing %s: %v", prefix, err)
 	}
 	return n

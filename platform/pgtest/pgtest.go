@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
@@ -117,18 +118,45 @@ func RedisPrefixCleaned(t testing.TB, rdb redis.UniversalClient) string {
 	prefix := RedisPrefix(t)
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		iter := rdb.Scan(ctx, 0, prefix+"*", 100).Iterator()
-		for iter.Next(ctx) {
-			if err := rdb.Del(ctx, iter.Val()).Err(); err != nil {
-				t.Errorf("pgtest: cleaning up %s: %v", prefix, err)
-				return
-			}
-		}
-		if err := iter.Err(); err != nil {
+		if _, err := DeleteRedisPrefix(ctx, rdb, prefix); err != nil {
 			t.Errorf("pgtest: cleaning up %s: %v", prefix, err)
 		}
 	})
 	return prefix
+}
+
+// DeleteRedisPrefix deletes every key that starts with prefix (SCAN, then
+// UNLINK in batches, so a large prefix does not block Redis) and returns
+// how many it deleted. An empty prefix is refused: it would empty a Redis
+// other tests share.
+func DeleteRedisPrefix(ctx context.Context, rdb redis.UniversalClient, prefix string) (int, error) {
+	if prefix == "" {
+		return 0, errors.New("pgtest: refusing to delete every key of a shared Redis")
+	}
+	deleted := 0
+	batch := make([]string, 0, 200)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		n, err := rdb.Unlink(ctx, batch...).Result()
+		deleted += int(n)
+		batch = batch[:0]
+		return err
+	}
+	iter := rdb.Scan(ctx, 0, prefix+"*", 200).Iterator()
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == cap(batch) {
+			if err := flush(); err != nil {
+				return deleted, err
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return deleted, err
+	}
+	return deleted, flush()
 }

@@ -7,6 +7,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"regexp"
+	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,7 +73,23 @@ type Options struct {
 	Schema string
 	// MaxConns caps the pool; zero keeps pgx's default.
 	MaxConns int32
+	// ConnectTimeout bounds opening one connection, TCP and start-up
+	// together (DefaultConnectTimeout): a Postgres that accepts and never
+	// answers costs this, not a hang.
+	ConnectTimeout time.Duration
+	// StatementTimeout is the server's statement_timeout on every
+	// connection (DefaultStatementTimeout): a statement stuck behind a lock
+	// or a runaway plan is cancelled by Postgres itself. Migrations run
+	// without it. A hung server cannot enforce it; the caller's context
+	// deadline (every gRPC call has one) covers that.
+	StatementTimeout time.Duration
 }
+
+// Defaults of Options.
+const (
+	DefaultConnectTimeout   = 5 * time.Second
+	DefaultStatementTimeout = 30 * time.Second
+)
 
 // Open creates the schema if needed and returns a pool whose connections use
 // it as their search_path.
@@ -88,6 +107,8 @@ func Open(ctx context.Context, opts Options) (*pgxpool.Pool, error) {
 	if opts.MaxConns > 0 {
 		cfg.MaxConns = opts.MaxConns
 	}
+	cfg.ConnConfig.ConnectTimeout = cmp.Or(opts.ConnectTimeout, DefaultConnectTimeout)
+	cfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cmp.Or(opts.StatementTimeout, DefaultStatementTimeout).Milliseconds(), 10)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
@@ -178,7 +199,11 @@ func logResults(ctx context.Context, log *slog.Logger, schema, msg string, resul
 }
 
 func withMigrations(ctx context.Context, pool *pgxpool.Pool, schema, versionTable string, fsys fs.FS, run func(*goose.Provider) error) error {
-	db := stdlib.OpenDBFromPool(pool)
+	// Its own connections, without the pool's statement_timeout: a
+	// migration may rightly take longer than any request.
+	cc := pool.Config().ConnConfig.Copy()
+	cc.RuntimeParams["statement_timeout"] = "0"
+	db := stdlib.OpenDB(*cc)
 	defer db.Close()
 	store, err := database.NewStore(database.DialectPostgres, schema+"."+versionTable)
 	if err != nil {

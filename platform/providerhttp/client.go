@@ -54,7 +54,8 @@ import (
 // RateLimiter is the shared per-key rate limit checked before every
 // attempt; *ratelimit.Limiter implements it. If it also has
 // Pause(ctx, key, d) error (as *ratelimit.Limiter does), a provider's
-// Retry-After pauses the key for every replica.
+// Retry-After pauses the key for every replica. Without one it still
+// pauses the key for every later call of this client.
 type RateLimiter interface {
 	Allow(ctx context.Context, key string) (ratelimit.Decision, error)
 }
@@ -130,6 +131,7 @@ type Client struct {
 	tracer        trace.Tracer
 	metrics       instruments
 	attrProvider  attribute.KeyValue
+	pauses        localPauses
 }
 
 // New returns a client configured by o.
@@ -391,10 +393,23 @@ func (c *Client) pastDeadline(ctx context.Context, d time.Duration) bool {
 	return ok && time.Until(deadline) < d
 }
 
-// admit waits for the shared rate limit of key. sent is how many requests
-// went out so far, for the error.
+// admit waits out a pause of key (a provider's Retry-After) and then the
+// shared rate limit of key. sent is how many requests went out so far, for
+// the error.
 func (c *Client) admit(ctx context.Context, key string, sent int) error {
-	if c.limiter == nil || key == "" {
+	if key == "" {
+		return nil
+	}
+	if d := c.pauses.remaining(key, c.clock.Now()); d > 0 {
+		if d > c.maxRetryAfter || c.pastDeadline(ctx, d) {
+			return &RetryAfterError{RetryAfter: d, Attempts: sent}
+		}
+		c.metrics.waits.Record(ctx, d.Seconds(), metric.WithAttributes(c.attrProvider, attribute.String("reason", "paused")))
+		if err := c.clock.Sleep(ctx, d); err != nil {
+			return fmt.Errorf("providerhttp: waiting out the provider's pause: %w", err)
+		}
+	}
+	if c.limiter == nil {
 		return nil
 	}
 	for {
@@ -437,6 +452,7 @@ func (c *Client) acquire(ctx context.Context, key string) (func(), error) {
 }
 
 func (c *Client) pause(ctx context.Context, key string, d time.Duration) {
+	c.pauses.pause(key, c.clock.Now(), d)
 	p, ok := c.limiter.(pauser)
 	if !ok {
 		return

@@ -38,6 +38,12 @@ type Config struct {
 	RedisPrefix    string
 	HealthInterval time.Duration
 	StartupTimeout time.Duration
+	// DatabaseConnectTimeout and DatabaseStatementTimeout are the pool's
+	// (postgres.Options); GRPCMaxDeadline bounds every call
+	// (grpcserver.Options.MaxDeadline).
+	DatabaseConnectTimeout   time.Duration
+	DatabaseStatementTimeout time.Duration
+	GRPCMaxDeadline          time.Duration
 	config.Logging
 	config.Telemetry
 	config.Shutdown
@@ -71,6 +77,9 @@ func (c *Config) register(fs *flag.FlagSet, defaultGRPCAddr string) {
 	fs.DurationVar(&c.HealthInterval, "health-interval", 2*time.Second, "how often Postgres and Redis are checked")
 	c.Shutdown.Register(fs)
 	fs.DurationVar(&c.StartupTimeout, "startup-timeout", 60*time.Second, "how long to wait for Postgres at start")
+	fs.DurationVar(&c.DatabaseConnectTimeout, "database-connect-timeout", postgres.DefaultConnectTimeout, "bound on opening one Postgres connection")
+	fs.DurationVar(&c.DatabaseStatementTimeout, "database-statement-timeout", postgres.DefaultStatementTimeout, "Postgres statement_timeout of every connection (migrations excepted)")
+	fs.DurationVar(&c.GRPCMaxDeadline, "grpc-max-deadline", grpcserver.DefaultMaxDeadline, "longest a gRPC call may run; a client's longer deadline, or none, is cut to it")
 	fs.BoolVar(&c.GRPCReflection, "grpc-reflection", false, "serve gRPC reflection, which lists every method to anyone: for development only")
 }
 
@@ -89,6 +98,13 @@ func (c *Config) Validate(p *config.Problems) {
 	c.Telemetry.Validate(p)
 	if c.HealthInterval <= 0 {
 		p.Addf("health-interval", "must be positive")
+	}
+	for name, d := range map[string]time.Duration{"database-connect-timeout": c.DatabaseConnectTimeout,
+		"database-statement-timeout": c.DatabaseStatementTimeout, "grpc-max-deadline": c.GRPCMaxDeadline} {
+		// Zero, as in a Config built in code, means the default.
+		if d != 0 && (d < 100*time.Millisecond || d > 10*time.Minute) {
+			p.Addf(name, "must be between 100ms and 10m")
+		}
 	}
 	c.Shutdown.Validate(p)
 }
@@ -180,6 +196,7 @@ func (rt *Runtime) NewServer(s ServerSpec) *grpcserver.Server {
 		HealthInterval:  rt.cfg.HealthInterval,
 		DrainDelay:      rt.cfg.DrainDelay,
 		ShutdownTimeout: rt.cfg.ShutdownTimeout,
+		MaxDeadline:     rt.cfg.GRPCMaxDeadline,
 		Closers:         rt.closers,
 		Reflection:      rt.cfg.GRPCReflection,
 	})
@@ -241,7 +258,8 @@ func openDatabase(ctx context.Context, spec Spec, cfg Config, log *slog.Logger) 
 }
 
 func migrate(ctx context.Context, spec Spec, cfg Config, log *slog.Logger) (*pgxpool.Pool, error) {
-	pool, err := postgres.Open(ctx, postgres.Options{URL: cfg.DatabaseURL.Value(), Schema: spec.Name})
+	pool, err := postgres.Open(ctx, postgres.Options{URL: cfg.DatabaseURL.Value(), Schema: spec.Name,
+		ConnectTimeout: cfg.DatabaseConnectTimeout, StatementTimeout: cfg.DatabaseStatementTimeout})
 	if err != nil {
 		return nil, err
 	}

@@ -97,6 +97,17 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
+func TestTimeoutSettingsAreChecked(t *testing.T) {
+	var p config.Problems
+	(&Config{DatabaseConnectTimeout: time.Nanosecond, DatabaseStatementTimeout: -time.Second, GRPCMaxDeadline: time.Hour}).Validate(&p)
+	err := p.Err()
+	for _, want := range []string{"database-connect-timeout", "database-statement-timeout", "grpc-max-deadline"} {
+		if err == nil || !bytes.Contains([]byte(err.Error()), []byte(want)) {
+			t.Errorf("problems do not name %s: %v", want, err)
+		}
+	}
+}
+
 func TestLoadConfig(t *testing.T) {
 	var out bytes.Buffer
 	c, err := LoadConfig("svc", "127.0.0.1:9999", []string{"-print-config", "-redis-url", "redis://:pw@localhost:6379/0"}, &out)

@@ -84,6 +84,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		BodyTimeout:  cfg.BodyTimeout,
 		WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout:  cfg.IdleTimeout,
+
+		RequestTimeout: cfg.RequestTimeout,
 	})
 	if err != nil {
 		return err

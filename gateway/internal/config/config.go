@@ -32,6 +32,8 @@ type Config struct {
 	BodyTimeout  time.Duration
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// RequestTimeout is every route's deadline after its body has arrived.
+	RequestTimeout time.Duration
 	// ServiceTokens.Current authenticates the gateway's own calls to
 	// internal RPCs (the OAuth routes). The gateway serves no internal RPC,
 	// so it has no -service-token-previous.
@@ -68,6 +70,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.Int64Var(&c.MaxBodyBytes, "http-max-body-bytes", 1<<20, "largest request body accepted (413 above it); webhook routes set their own")
 	fs.DurationVar(&c.BodyTimeout, "http-body-timeout", 30*time.Second, "how long a request's body may take to arrive (408 after it)")
 	fs.DurationVar(&c.WriteTimeout, "http-write-timeout", 60*time.Second, "bound on a request from the end of its headers to the end of its response")
+	fs.DurationVar(&c.RequestTimeout, "http-request-timeout", 30*time.Second, "deadline of every request once its body has arrived (504 after it); below http-write-timeout")
 	fs.DurationVar(&c.IdleTimeout, "http-idle-timeout", 120*time.Second, "how long a kept-alive connection may wait for its next request")
 	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "where browsers reach the gateway (https:// in production)")
 	fs.StringVar(&c.corsOrigins, "cors-origins", "", "comma-separated browser origins (https://app.example.com) allowed to call the REST API; empty allows none")
@@ -92,10 +95,13 @@ func (c *Config) validate(p *config.Problems) {
 	for _, d := range []struct {
 		name string
 		d    time.Duration
-	}{{"http-body-timeout", c.BodyTimeout}, {"http-write-timeout", c.WriteTimeout}, {"http-idle-timeout", c.IdleTimeout}} {
+	}{{"http-body-timeout", c.BodyTimeout}, {"http-write-timeout", c.WriteTimeout}, {"http-idle-timeout", c.IdleTimeout}, {"http-request-timeout", c.RequestTimeout}} {
 		if d.d <= 0 {
 			p.Addf(d.name, "must be positive")
 		}
+	}
+	if c.RequestTimeout >= c.WriteTimeout && c.WriteTimeout > 0 {
+		p.Addf("http-request-timeout", "must be below http-write-timeout, or its 504 cannot be written")
 	}
 	for _, o := range strings.Split(c.corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o == "" {

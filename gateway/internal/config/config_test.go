@@ -59,6 +59,22 @@ func TestHTTPLimits(t *testing.T) {
 	}
 }
 
+func TestRequestTimeout(t *testing.T) {
+	c, err := Load(nil, io.Discard)
+	if err != nil || c.RequestTimeout != 30*time.Second {
+		t.Fatalf("default: %v %v", err, c.RequestTimeout)
+	}
+	t.Setenv("TANDEM_HTTP_REQUEST_TIMEOUT", "2s")
+	if c, err = Load(nil, io.Discard); err != nil || c.RequestTimeout != 2*time.Second {
+		t.Fatalf("from the environment: %v %v", err, c.RequestTimeout)
+	}
+	for _, bad := range [][]string{{"-http-request-timeout", "0s"}, {"-http-request-timeout", "60s"}} {
+		if _, err := Load(bad, io.Discard); err == nil || !strings.Contains(err.Error(), "http-request-timeout") {
+			t.Errorf("%v: %v", bad, err)
+		}
+	}
+}
+
 func TestPublicURL(t *testing.T) {
 	c, err := Load(nil, io.Discard)
 	if err != nil || c.PublicURL != "http://localhost:8080" {

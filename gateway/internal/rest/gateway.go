@@ -70,6 +70,12 @@ type Options struct {
 	// requests. Both are Server's (DefaultWriteTimeout, DefaultIdleTimeout).
 	WriteTimeout time.Duration
 	IdleTimeout  time.Duration
+	// RequestTimeout is every route's deadline once its body has arrived
+	// (DefaultRequestTimeout); it travels with the gRPC calls, so a hung
+	// dependency answers 504 then. A plain route may set its own with
+	// RequestTimeout. Keep it below WriteTimeout, or the 504 cannot be
+	// written.
+	RequestTimeout time.Duration
 }
 
 // Gateway is the REST front of Tandem.
@@ -102,8 +108,10 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 	opts.BodyTimeout = cmp.Or(opts.BodyTimeout, DefaultBodyTimeout)
 	opts.WriteTimeout = cmp.Or(opts.WriteTimeout, DefaultWriteTimeout)
 	opts.IdleTimeout = cmp.Or(opts.IdleTimeout, DefaultIdleTimeout)
+	opts.RequestTimeout = cmp.Or(opts.RequestTimeout, DefaultRequestTimeout)
 	g := &Gateway{opts: opts, log: opts.Logger, conns: map[string]*grpc.ClientConn{}, plain: http.NewServeMux(),
-		limits: routeLimits{maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout}, routes: map[string]routeLimits{}}
+		limits: routeLimits{maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout, requestTimeout: opts.RequestTimeout},
+		routes: map[string]routeLimits{}}
 	g.grpc = runtime.NewServeMux(
 		runtime.WithErrorHandler(g.handleError),
 		runtime.WithRoutingErrorHandler(handleRoutingError),
@@ -199,6 +207,9 @@ func (d dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !readBody(w, r, limits) {
 		return
 	}
+	ctx, cancel := context.WithTimeout(r.Context(), limits.requestTimeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	if h == d.api {
 		r = withUpstreamMark(r)
 	}

@@ -38,6 +38,10 @@ func (echoService) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*t
 		return nil, apperr.InvalidArgument("candidate.email", "must be an email address")
 	case "precondition":
 		return nil, apperr.FailedPrecondition("admin_approval_required", "an administrator must approve")
+	case "hang":
+		// A dependency that accepts and never answers.
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	var keys []string

@@ -19,6 +19,9 @@ const (
 	DefaultBodyTimeout  = 30 * time.Second
 	DefaultWriteTimeout = 60 * time.Second
 	DefaultIdleTimeout  = 120 * time.Second
+	// DefaultRequestTimeout is below DefaultWriteTimeout, so the 504 a
+	// request that ran out of time gets can still be written.
+	DefaultRequestTimeout = 30 * time.Second
 	// readHeaderTimeout bounds reading a request's line and headers.
 	readHeaderTimeout = 10 * time.Second
 	maxHeaderBytes    = 64 << 10
@@ -28,8 +31,9 @@ const (
 type RouteOption func(*routeLimits)
 
 type routeLimits struct {
-	maxBody     int64
-	bodyTimeout time.Duration
+	maxBody        int64
+	bodyTimeout    time.Duration
+	requestTimeout time.Duration
 }
 
 // BodyLimit sets the route's own cap on a request body (a webhook whose
@@ -38,6 +42,12 @@ func BodyLimit(n int64) RouteOption { return func(l *routeLimits) { l.maxBody = 
 
 // BodyTimeout sets how long the route waits for a request's body.
 func BodyTimeout(d time.Duration) RouteOption { return func(l *routeLimits) { l.bodyTimeout = d } }
+
+// RequestTimeout sets the route's own deadline, counted once its body has
+// arrived.
+func RequestTimeout(d time.Duration) RouteOption {
+	return func(l *routeLimits) { l.requestTimeout = d }
+}
 
 // Server is the HTTP server for Handler, with its timeouts. Bodies are read
 // under a per-route deadline (readBody) rather than the server's

@@ -79,8 +79,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return rotateKeys(ctx, st, sealer, log)
 	}
 
-	revocations := authz.RedisRevocations{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}
-	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: sealer, Revoker: revocations,
+	// Redis holds the fast copy of the revocation set, Postgres the record:
+	// every replica keeps writing the set from it, and verifiers ask the
+	// record while the set is incomplete (ADR 8).
+	fastRevocations := authz.RedisRevocations{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}
+	revocationRecord := sessions.NewRevocations(st, fastRevocations, cfg.AccessTokenTTL, log)
+	revocations := authz.DurableRevocations{Redis: fastRevocations, Record: revocationRecord}
+	go revocationRecord.Keep(ctx, cfg.RevocationRestoreEvery)
+	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: sealer, Revoker: fastRevocations,
 		AccessTTL: cfg.AccessTokenTTL, RefreshTTL: cfg.RefreshTokenTTL, Logger: log,
 		Successors: sessions.RedisSuccessors{Client: rt.Redis, Prefix: cfg.Service.RedisPrefix}, RetryWindow: sessions.DefaultRetryWindow})
 	if err != nil {
@@ -125,6 +131,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Members:       members.New(st, ss),
 		APITokens:     apiTokens,
 		Connections:   connections.New(st, flows, accessTokens{credentials}, vault.ReconnectReason),
+		Revocations:   revocationRecord,
 		Flows:         flows,
 	})
 

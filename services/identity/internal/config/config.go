@@ -55,6 +55,9 @@ type Config struct {
 	// credentials are checked (and restored from Postgres after a Redis
 	// loss), so a status never claims what is not there for longer.
 	CheckConnectionsEvery time.Duration
+	// RevocationRestoreEvery is how often the revocation set in Redis is
+	// written again from Postgres.
+	RevocationRestoreEvery time.Duration
 
 	// Command is "serve" (default) or "rotate-keys".
 	Command string
@@ -103,6 +106,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", 10*time.Minute, "lifetime of session access tokens")
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", 30*24*time.Hour, "lifetime of session refresh tokens")
 	fs.DurationVar(&c.VaultRefreshBefore, "vault-refresh-before", 5*time.Minute, "refresh provider access tokens this long before they expire")
+	fs.DurationVar(&c.RevocationRestoreEvery, "revocation-restore-every", 5*time.Second, "how often the revocation set in Redis is rewritten from Postgres (bounds how long a revocation Redis lost is missing)")
 	fs.DurationVar(&c.IdleRefreshAfter, "idle-refresh-after", 7*24*time.Hour, "refresh connections idle this long, before their refresh tokens age out")
 	fs.DurationVar(&c.CheckConnectionsEvery, "check-connections-every", 10*time.Minute, "how often every connected connection's credentials are checked, and restored after a Redis loss")
 }
@@ -148,6 +152,9 @@ func (c *Config) validate(p *config.Problems) {
 	}
 	if c.IdleRefreshAfter <= 0 {
 		p.Addf("idle-refresh-after", "must be positive")
+	}
+	if c.RevocationRestoreEvery < 100*time.Millisecond || c.RevocationRestoreEvery > time.Minute {
+		p.Addf("revocation-restore-every", "must be between 100ms and 1m")
 	}
 	if c.LeverAuthorizeURL != "" {
 		if u, err := url.Parse(c.LeverAuthorizeURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {

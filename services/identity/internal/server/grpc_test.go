@@ -60,6 +60,8 @@ type world struct {
 	store    *store.Store
 	sessions *sessions.Sessions
 	client   identityv1.IdentityServiceClient
+	// loseRedis deletes every key of the world, as a Redis restarted empty.
+	loseRedis func()
 }
 
 func newWorld(t *testing.T) *world {
@@ -76,8 +78,10 @@ func newWorld(t *testing.T) *world {
 	}
 
 	st := store.New(pool)
-	revocations := authz.RedisRevocations{Client: rdb, Prefix: prefix}
-	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: envelope.NewVault(ring, st.DataKeys(), envelope.VaultOptions{}), Revoker: revocations})
+	fast := authz.RedisRevocations{Client: rdb, Prefix: prefix}
+	record := sessions.NewRevocations(st, fast, 0, nil)
+	revocations := authz.DurableRevocations{Redis: fast, Record: record}
+	ss, err := sessions.New(ctx, sessions.Options{Store: st, Sealer: envelope.NewVault(ring, st.DataKeys(), envelope.VaultOptions{}), Revoker: fast})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +95,7 @@ func newWorld(t *testing.T) *world {
 		Members:       members.New(st, ss),
 		APITokens:     tokens,
 		Connections:   connections.New(st, flows, noTokens{}, vault.ReconnectReason),
+		Revocations:   record,
 		Flows:         flows,
 	})
 	srv := grpcserver.New(grpcserver.Options{
@@ -122,7 +127,13 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &world{t: t, store: st, sessions: ss, client: identityv1.NewIdentityServiceClient(conn)}
+	loseRedis := func() {
+		t.Helper()
+		if _, err := pgtest.DeleteRedisPrefix(t.Context(), rdb, prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &world{t: t, store: st, sessions: ss, client: identityv1.NewIdentityServiceClient(conn), loseRedis: loseRedis}
 }
 
 // person signs a new person of tenant in and returns them with a context
@@ -231,6 +242,63 @@ func TestCallersAreChecked(t *testing.T) {
 	}
 	_, err = w.client.GetMe(ownerCtx, &identityv1.GetMeRequest{})
 	wantCode(t, "GetMe after sign-out", err, codes.Unauthenticated)
+}
+
+// A Redis that lost the revocation set lets no ended session back in: a
+// signed-out session and a demoted Admin's old token stay refused, here and
+// through CheckSession for the other services (issue 16, item 1).
+func TestEndedSessionsStayEndedWhenRedisLosesThem(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ctx := t.Context()
+	_, ownerCtx := w.person("tenant-a", "owner@a.example")
+	admin, _ := w.person("tenant-a", "admin@a.example")
+	signedOut := w.as(admin)
+	if _, err := w.client.SignOut(signedOut, &identityv1.SignOutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.client.UpdateUser(ownerCtx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: admin.ID, Role: identityv1.Role_ROLE_ADMIN},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role"}}}); err != nil {
+		t.Fatal(err)
+	}
+	adminCtx := w.as(admin) // an Admin's session
+	if _, err := w.client.UpdateUser(ownerCtx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: admin.ID, Role: identityv1.Role_ROLE_MEMBER},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role"}}}); err != nil {
+		t.Fatal(err)
+	}
+	w.loseRedis()
+
+	_, err := w.client.GetMe(signedOut, &identityv1.GetMeRequest{})
+	wantCode(t, "a signed-out session after Redis lost its keys", err, codes.Unauthenticated)
+	rename := &identityv1.UpdateOrganizationRequest{Organization: &identityv1.Organization{DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}
+	_, err = w.client.UpdateOrganization(adminCtx, rename)
+	wantCode(t, "a demoted Admin's old token after Redis lost its keys", err, codes.Unauthenticated)
+	if me, err := w.client.GetMe(ownerCtx, &identityv1.GetMeRequest{}); err != nil || me.GetUser().GetRole() != identityv1.Role_ROLE_SUPER_ADMIN {
+		t.Fatalf("a live session after Redis lost its keys: %v, %v", me, err)
+	}
+
+	// The other services ask the same record.
+	_, err = w.client.CheckSession(ownerCtx, &identityv1.CheckSessionRequest{SessionId: "x"})
+	wantCode(t, "a person on CheckSession", err, codes.PermissionDenied)
+	_, err = w.client.CheckSession(asService(ctx), &identityv1.CheckSessionRequest{})
+	wantField(t, "CheckSession without a session", err, "session_id")
+	sessionOf := func(callCtx context.Context) string {
+		md, _ := metadata.FromOutgoingContext(callCtx)
+		claims, err := authz.NewVerifier(w.sessions, authz.VerifierOptions{}).Verify(ctx, strings.TrimPrefix(md.Get("authorization")[0], "Bearer "))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return claims.SessionID
+	}
+	for name, c := range map[string]struct {
+		ctx  context.Context
+		want bool
+	}{"signed out": {signedOut, true}, "demoted": {adminCtx, true}, "live": {ownerCtx, false}} {
+		resp, err := w.client.CheckSession(asService(ctx), &identityv1.CheckSessionRequest{SessionId: sessionOf(c.ctx)})
+		if err != nil || resp.GetRevoked() != c.want {
+			t.Errorf("CheckSession of the %s session: %v, %v, want revoked=%v", name, resp, err, c.want)
+		}
+	}
 }
 
 func TestUpdateOrganizationMaskErrorsNameTheField(t *testing.T) {

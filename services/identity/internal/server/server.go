@@ -61,6 +61,10 @@ type (
 		Get(ctx context.Context, orgID, id string) (store.Connection, error)
 		AccessToken(ctx context.Context, connectionID string) (string, time.Time, error)
 	}
+	// Revocations is the durable record of ended sessions.
+	Revocations interface {
+		SessionRevoked(ctx context.Context, sessionID string) (bool, error)
+	}
 	// Flows begins and completes OAuth flows for the gateway.
 	Flows interface {
 		Begin(ctx context.Context, r signin.BeginRequest) (string, error)
@@ -76,6 +80,7 @@ type Domain struct {
 	Members       Members
 	APITokens     APITokens
 	Connections   Connections
+	Revocations   Revocations
 	Flows         Flows
 }
 
@@ -115,6 +120,7 @@ var Policy = authz.Policy{
 	svc + "AuthenticateApiToken":  authz.Internal(),
 	svc + "ListSigningKeys":       authz.Internal(),
 	svc + "GetAccessToken":        authz.Internal(),
+	svc + "CheckSession":          authz.Internal(),
 }
 
 // mapErr names what was not found; apperr errors and anything else pass

@@ -72,6 +72,15 @@ func (s *Server) GetMe(ctx context.Context, _ *identityv1.GetMeRequest) (*identi
 	return out, nil
 }
 
+// CheckSession implements the internal RPC.
+func (s *Server) CheckSession(ctx context.Context, req *identityv1.CheckSessionRequest) (*identityv1.CheckSessionResponse, error) {
+	revoked, err := s.d.Revocations.SessionRevoked(ctx, req.GetSessionId())
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.CheckSessionResponse{Revoked: revoked}, nil
+}
+
 // ListSigningKeys implements the internal RPC.
 func (s *Server) ListSigningKeys(_ context.Context, _ *identityv1.ListSigningKeysRequest) (*identityv1.ListSigningKeysResponse, error) {
 	out := &identityv1.ListSigningKeysResponse{}

@@ -47,4 +47,5 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "CompleteAuthorization": callback,
 	svc + "AuthenticateApiToken":  required("token", (*identityv1.AuthenticateApiTokenRequest).GetToken),
 	svc + "GetAccessToken":        required("connection_id", (*identityv1.GetAccessTokenRequest).GetConnectionId),
+	svc + "CheckSession":          required("session_id", (*identityv1.CheckSessionRequest).GetSessionId),
 }

@@ -131,3 +131,40 @@ func (s *Store) DeleteEndedSessions(ctx context.Context, before time.Time, limit
 	}
 	return tag.RowsAffected(), nil
 }
+
+// SessionEnded reports whether a session has ended: revoked, or not known
+// at all (a token names only sessions identity created, so a session that
+// is gone was pruned long after it ended). It is the durable answer the
+// revocation set in Redis only speeds up.
+func (s *Store) SessionEnded(ctx context.Context, sessionID string) (_ bool, err error) {
+	ctx, sp := span(ctx, "SessionEnded")
+	defer func() { end(sp, err) }()
+	if !isUUID(sessionID) {
+		return true, nil
+	}
+	var revoked bool
+	err = s.db.QueryRow(ctx, `SELECT revoked_at IS NOT NULL FROM sessions WHERE id = $1`, sessionID).Scan(&revoked)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	return revoked, postgres.MapError(err)
+}
+
+// RevokedSession is a session that ended, and when.
+type RevokedSession struct {
+	ID        string
+	RevokedAt time.Time
+}
+
+// SessionsRevokedSince lists the sessions revoked at or after since, for
+// rebuilding the revocation set.
+func (s *Store) SessionsRevokedSince(ctx context.Context, since time.Time) (_ []RevokedSession, err error) {
+	ctx, sp := span(ctx, "SessionsRevokedSince")
+	defer func() { end(sp, err) }()
+	rows, err := s.db.Query(ctx, `SELECT id::text, revoked_at FROM sessions WHERE revoked_at >= $1`, since)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[RevokedSession])
+	return out, postgres.MapError(err)
+}

@@ -2774,6 +2774,96 @@ func (x *ListSigningKeysResponse) GetKeys() []*SigningKey {
 	return nil
 }
 
+type CheckSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The "sid" claim of a session access token.
+	SessionId     string `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckSessionRequest) Reset() {
+	*x = CheckSessionRequest{}
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckSessionRequest) ProtoMessage() {}
+
+func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckSessionRequest.ProtoReflect.Descriptor instead.
+func (*CheckSessionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CheckSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type CheckSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the session has ended, or identity has no record of it.
+	Revoked       bool `protobuf:"varint,1,opt,name=revoked,proto3" json:"revoked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckSessionResponse) Reset() {
+	*x = CheckSessionResponse{}
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckSessionResponse) ProtoMessage() {}
+
+func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckSessionResponse.ProtoReflect.Descriptor instead.
+func (*CheckSessionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *CheckSessionResponse) GetRevoked() bool {
+	if x != nil {
+		return x.Revoked
+	}
+	return false
+}
+
 type GetAccessTokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ConnectionId  string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
@@ -2783,7 +2873,7 @@ type GetAccessTokenRequest struct {
 
 func (x *GetAccessTokenRequest) Reset() {
 	*x = GetAccessTokenRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2795,7 +2885,7 @@ func (x *GetAccessTokenRequest) String() string {
 func (*GetAccessTokenRequest) ProtoMessage() {}
 
 func (x *GetAccessTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2808,7 +2898,7 @@ func (x *GetAccessTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessTokenRequest.ProtoReflect.Descriptor instead.
 func (*GetAccessTokenRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{50}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *GetAccessTokenRequest) GetConnectionId() string {
@@ -2828,7 +2918,7 @@ type GetAccessTokenResponse struct {
 
 func (x *GetAccessTokenResponse) Reset() {
 	*x = GetAccessTokenResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2840,7 +2930,7 @@ func (x *GetAccessTokenResponse) String() string {
 func (*GetAccessTokenResponse) ProtoMessage() {}
 
 func (x *GetAccessTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2853,7 +2943,7 @@ func (x *GetAccessTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessTokenResponse.ProtoReflect.Descriptor instead.
 func (*GetAccessTokenResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{51}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetAccessTokenResponse) GetAccessToken() string {
@@ -3045,7 +3135,12 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\n" +
 	"public_key\x18\x02 \x01(\fR\tpublicKey\"M\n" +
 	"\x17ListSigningKeysResponse\x122\n" +
-	"\x04keys\x18\x01 \x03(\v2\x1e.tandem.identity.v1.SigningKeyR\x04keys\"<\n" +
+	"\x04keys\x18\x01 \x03(\v2\x1e.tandem.identity.v1.SigningKeyR\x04keys\"4\n" +
+	"\x13CheckSessionRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"0\n" +
+	"\x14CheckSessionResponse\x12\x18\n" +
+	"\arevoked\x18\x01 \x01(\bR\arevoked\"<\n" +
 	"\x15GetAccessTokenRequest\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\"x\n" +
 	"\x16GetAccessTokenResponse\x12!\n" +
@@ -3065,7 +3160,7 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x1bCONNECTION_STATUS_CONNECTED\x10\x01\x12-\n" +
 	")CONNECTION_STATUS_AWAITING_ADMIN_APPROVAL\x10\x02\x12(\n" +
 	"$CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12\"\n" +
-	"\x1eCONNECTION_STATUS_DISCONNECTED\x10\x042\xf1\x12\n" +
+	"\x1eCONNECTION_STATUS_DISCONNECTED\x10\x042\xd4\x13\n" +
 	"\x0fIdentityService\x12p\n" +
 	"\x11ExchangeLoginCode\x12,.tandem.identity.v1.ExchangeLoginCodeRequest\x1a-.tandem.identity.v1.ExchangeLoginCodeResponse\x12g\n" +
 	"\x0eRefreshSession\x12).tandem.identity.v1.RefreshSessionRequest\x1a*.tandem.identity.v1.RefreshSessionResponse\x12R\n" +
@@ -3091,7 +3186,8 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x15CompleteAuthorization\x120.tandem.identity.v1.CompleteAuthorizationRequest\x1a1.tandem.identity.v1.CompleteAuthorizationResponse\x12y\n" +
 	"\x14AuthenticateApiToken\x12/.tandem.identity.v1.AuthenticateApiTokenRequest\x1a0.tandem.identity.v1.AuthenticateApiTokenResponse\x12j\n" +
 	"\x0fListSigningKeys\x12*.tandem.identity.v1.ListSigningKeysRequest\x1a+.tandem.identity.v1.ListSigningKeysResponse\x12g\n" +
-	"\x0eGetAccessToken\x12).tandem.identity.v1.GetAccessTokenRequest\x1a*.tandem.identity.v1.GetAccessTokenResponseB\xd8\x01\n" +
+	"\x0eGetAccessToken\x12).tandem.identity.v1.GetAccessTokenRequest\x1a*.tandem.identity.v1.GetAccessTokenResponse\x12a\n" +
+	"\fCheckSession\x12'.tandem.identity.v1.CheckSessionRequest\x1a(.tandem.identity.v1.CheckSessionResponseB\xd8\x01\n" +
 	"\x16com.tandem.identity.v1B\rIdentityProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1;identityv1\xa2\x02\x03TIX\xaa\x02\x12Tandem.Identity.V1\xca\x02\x12Tandem\\Identity\\V1\xe2\x02\x1eTandem\\Identity\\V1\\GPBMetadata\xea\x02\x14Tandem::Identity::V1b\x06proto3"
 
 var (
@@ -3107,7 +3203,7 @@ func file_tandem_identity_v1_identity_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_identity_v1_identity_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tandem_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_tandem_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_tandem_identity_v1_identity_proto_goTypes = []any{
 	(Role)(0),                             // 0: tandem.identity.v1.Role
 	(ConnectionStatus)(0),                 // 1: tandem.identity.v1.ConnectionStatus
@@ -3161,24 +3257,26 @@ var file_tandem_identity_v1_identity_proto_goTypes = []any{
 	(*ListSigningKeysRequest)(nil),        // 49: tandem.identity.v1.ListSigningKeysRequest
 	(*SigningKey)(nil),                    // 50: tandem.identity.v1.SigningKey
 	(*ListSigningKeysResponse)(nil),       // 51: tandem.identity.v1.ListSigningKeysResponse
-	(*GetAccessTokenRequest)(nil),         // 52: tandem.identity.v1.GetAccessTokenRequest
-	(*GetAccessTokenResponse)(nil),        // 53: tandem.identity.v1.GetAccessTokenResponse
-	(*timestamppb.Timestamp)(nil),         // 54: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 55: google.protobuf.FieldMask
+	(*CheckSessionRequest)(nil),           // 52: tandem.identity.v1.CheckSessionRequest
+	(*CheckSessionResponse)(nil),          // 53: tandem.identity.v1.CheckSessionResponse
+	(*GetAccessTokenRequest)(nil),         // 54: tandem.identity.v1.GetAccessTokenRequest
+	(*GetAccessTokenResponse)(nil),        // 55: tandem.identity.v1.GetAccessTokenResponse
+	(*timestamppb.Timestamp)(nil),         // 56: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 57: google.protobuf.FieldMask
 }
 var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	0,  // 0: tandem.identity.v1.Organization.default_role:type_name -> tandem.identity.v1.Role
-	54, // 1: tandem.identity.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	54, // 2: tandem.identity.v1.Organization.admin_consent_time:type_name -> google.protobuf.Timestamp
+	56, // 1: tandem.identity.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	56, // 2: tandem.identity.v1.Organization.admin_consent_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: tandem.identity.v1.User.role:type_name -> tandem.identity.v1.Role
-	54, // 4: tandem.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	54, // 5: tandem.identity.v1.Session.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	54, // 6: tandem.identity.v1.Session.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	56, // 4: tandem.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	56, // 5: tandem.identity.v1.Session.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	56, // 6: tandem.identity.v1.Session.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: tandem.identity.v1.Connection.status:type_name -> tandem.identity.v1.ConnectionStatus
-	54, // 8: tandem.identity.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
+	56, // 8: tandem.identity.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 9: tandem.identity.v1.ApiToken.role:type_name -> tandem.identity.v1.Role
-	54, // 10: tandem.identity.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	54, // 11: tandem.identity.v1.ApiToken.revoke_time:type_name -> google.protobuf.Timestamp
+	56, // 10: tandem.identity.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	56, // 11: tandem.identity.v1.ApiToken.revoke_time:type_name -> google.protobuf.Timestamp
 	4,  // 12: tandem.identity.v1.ExchangeLoginCodeResponse.session:type_name -> tandem.identity.v1.Session
 	3,  // 13: tandem.identity.v1.ExchangeLoginCodeResponse.user:type_name -> tandem.identity.v1.User
 	2,  // 14: tandem.identity.v1.ExchangeLoginCodeResponse.organization:type_name -> tandem.identity.v1.Organization
@@ -3188,12 +3286,12 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	2,  // 18: tandem.identity.v1.GetMeResponse.organization:type_name -> tandem.identity.v1.Organization
 	2,  // 19: tandem.identity.v1.GetOrganizationResponse.organization:type_name -> tandem.identity.v1.Organization
 	2,  // 20: tandem.identity.v1.UpdateOrganizationRequest.organization:type_name -> tandem.identity.v1.Organization
-	55, // 21: tandem.identity.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 21: tandem.identity.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 22: tandem.identity.v1.UpdateOrganizationResponse.organization:type_name -> tandem.identity.v1.Organization
 	3,  // 23: tandem.identity.v1.ListUsersResponse.users:type_name -> tandem.identity.v1.User
 	3,  // 24: tandem.identity.v1.GetUserResponse.user:type_name -> tandem.identity.v1.User
 	3,  // 25: tandem.identity.v1.UpdateUserRequest.user:type_name -> tandem.identity.v1.User
-	55, // 26: tandem.identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	57, // 26: tandem.identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 27: tandem.identity.v1.UpdateUserResponse.user:type_name -> tandem.identity.v1.User
 	0,  // 28: tandem.identity.v1.CreateApiTokenRequest.role:type_name -> tandem.identity.v1.Role
 	6,  // 29: tandem.identity.v1.CreateApiTokenResponse.api_token:type_name -> tandem.identity.v1.ApiToken
@@ -3204,7 +3302,7 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	5,  // 34: tandem.identity.v1.GetConnectionResponse.connection:type_name -> tandem.identity.v1.Connection
 	0,  // 35: tandem.identity.v1.AuthenticateApiTokenResponse.role:type_name -> tandem.identity.v1.Role
 	50, // 36: tandem.identity.v1.ListSigningKeysResponse.keys:type_name -> tandem.identity.v1.SigningKey
-	54, // 37: tandem.identity.v1.GetAccessTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	56, // 37: tandem.identity.v1.GetAccessTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
 	7,  // 38: tandem.identity.v1.IdentityService.ExchangeLoginCode:input_type -> tandem.identity.v1.ExchangeLoginCodeRequest
 	9,  // 39: tandem.identity.v1.IdentityService.RefreshSession:input_type -> tandem.identity.v1.RefreshSessionRequest
 	11, // 40: tandem.identity.v1.IdentityService.SignOut:input_type -> tandem.identity.v1.SignOutRequest
@@ -3227,32 +3325,34 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	45, // 57: tandem.identity.v1.IdentityService.CompleteAuthorization:input_type -> tandem.identity.v1.CompleteAuthorizationRequest
 	47, // 58: tandem.identity.v1.IdentityService.AuthenticateApiToken:input_type -> tandem.identity.v1.AuthenticateApiTokenRequest
 	49, // 59: tandem.identity.v1.IdentityService.ListSigningKeys:input_type -> tandem.identity.v1.ListSigningKeysRequest
-	52, // 60: tandem.identity.v1.IdentityService.GetAccessToken:input_type -> tandem.identity.v1.GetAccessTokenRequest
-	8,  // 61: tandem.identity.v1.IdentityService.ExchangeLoginCode:output_type -> tandem.identity.v1.ExchangeLoginCodeResponse
-	10, // 62: tandem.identity.v1.IdentityService.RefreshSession:output_type -> tandem.identity.v1.RefreshSessionResponse
-	12, // 63: tandem.identity.v1.IdentityService.SignOut:output_type -> tandem.identity.v1.SignOutResponse
-	14, // 64: tandem.identity.v1.IdentityService.GetMe:output_type -> tandem.identity.v1.GetMeResponse
-	16, // 65: tandem.identity.v1.IdentityService.GetOrganization:output_type -> tandem.identity.v1.GetOrganizationResponse
-	18, // 66: tandem.identity.v1.IdentityService.UpdateOrganization:output_type -> tandem.identity.v1.UpdateOrganizationResponse
-	20, // 67: tandem.identity.v1.IdentityService.ListUsers:output_type -> tandem.identity.v1.ListUsersResponse
-	22, // 68: tandem.identity.v1.IdentityService.GetUser:output_type -> tandem.identity.v1.GetUserResponse
-	24, // 69: tandem.identity.v1.IdentityService.UpdateUser:output_type -> tandem.identity.v1.UpdateUserResponse
-	26, // 70: tandem.identity.v1.IdentityService.RemoveUser:output_type -> tandem.identity.v1.RemoveUserResponse
-	28, // 71: tandem.identity.v1.IdentityService.CreateApiToken:output_type -> tandem.identity.v1.CreateApiTokenResponse
-	30, // 72: tandem.identity.v1.IdentityService.ListApiTokens:output_type -> tandem.identity.v1.ListApiTokensResponse
-	32, // 73: tandem.identity.v1.IdentityService.RevokeApiToken:output_type -> tandem.identity.v1.RevokeApiTokenResponse
-	34, // 74: tandem.identity.v1.IdentityService.GetMailboxConnection:output_type -> tandem.identity.v1.GetMailboxConnectionResponse
-	36, // 75: tandem.identity.v1.IdentityService.ConnectMailbox:output_type -> tandem.identity.v1.ConnectMailboxResponse
-	38, // 76: tandem.identity.v1.IdentityService.DisconnectMailbox:output_type -> tandem.identity.v1.DisconnectMailboxResponse
-	40, // 77: tandem.identity.v1.IdentityService.GetConnection:output_type -> tandem.identity.v1.GetConnectionResponse
-	42, // 78: tandem.identity.v1.IdentityService.ConnectLever:output_type -> tandem.identity.v1.ConnectLeverResponse
-	44, // 79: tandem.identity.v1.IdentityService.BeginAuthorization:output_type -> tandem.identity.v1.BeginAuthorizationResponse
-	46, // 80: tandem.identity.v1.IdentityService.CompleteAuthorization:output_type -> tandem.identity.v1.CompleteAuthorizationResponse
-	48, // 81: tandem.identity.v1.IdentityService.AuthenticateApiToken:output_type -> tandem.identity.v1.AuthenticateApiTokenResponse
-	51, // 82: tandem.identity.v1.IdentityService.ListSigningKeys:output_type -> tandem.identity.v1.ListSigningKeysResponse
-	53, // 83: tandem.identity.v1.IdentityService.GetAccessToken:output_type -> tandem.identity.v1.GetAccessTokenResponse
-	61, // [61:84] is the sub-list for method output_type
-	38, // [38:61] is the sub-list for method input_type
+	54, // 60: tandem.identity.v1.IdentityService.GetAccessToken:input_type -> tandem.identity.v1.GetAccessTokenRequest
+	52, // 61: tandem.identity.v1.IdentityService.CheckSession:input_type -> tandem.identity.v1.CheckSessionRequest
+	8,  // 62: tandem.identity.v1.IdentityService.ExchangeLoginCode:output_type -> tandem.identity.v1.ExchangeLoginCodeResponse
+	10, // 63: tandem.identity.v1.IdentityService.RefreshSession:output_type -> tandem.identity.v1.RefreshSessionResponse
+	12, // 64: tandem.identity.v1.IdentityService.SignOut:output_type -> tandem.identity.v1.SignOutResponse
+	14, // 65: tandem.identity.v1.IdentityService.GetMe:output_type -> tandem.identity.v1.GetMeResponse
+	16, // 66: tandem.identity.v1.IdentityService.GetOrganization:output_type -> tandem.identity.v1.GetOrganizationResponse
+	18, // 67: tandem.identity.v1.IdentityService.UpdateOrganization:output_type -> tandem.identity.v1.UpdateOrganizationResponse
+	20, // 68: tandem.identity.v1.IdentityService.ListUsers:output_type -> tandem.identity.v1.ListUsersResponse
+	22, // 69: tandem.identity.v1.IdentityService.GetUser:output_type -> tandem.identity.v1.GetUserResponse
+	24, // 70: tandem.identity.v1.IdentityService.UpdateUser:output_type -> tandem.identity.v1.UpdateUserResponse
+	26, // 71: tandem.identity.v1.IdentityService.RemoveUser:output_type -> tandem.identity.v1.RemoveUserResponse
+	28, // 72: tandem.identity.v1.IdentityService.CreateApiToken:output_type -> tandem.identity.v1.CreateApiTokenResponse
+	30, // 73: tandem.identity.v1.IdentityService.ListApiTokens:output_type -> tandem.identity.v1.ListApiTokensResponse
+	32, // 74: tandem.identity.v1.IdentityService.RevokeApiToken:output_type -> tandem.identity.v1.RevokeApiTokenResponse
+	34, // 75: tandem.identity.v1.IdentityService.GetMailboxConnection:output_type -> tandem.identity.v1.GetMailboxConnectionResponse
+	36, // 76: tandem.identity.v1.IdentityService.ConnectMailbox:output_type -> tandem.identity.v1.ConnectMailboxResponse
+	38, // 77: tandem.identity.v1.IdentityService.DisconnectMailbox:output_type -> tandem.identity.v1.DisconnectMailboxResponse
+	40, // 78: tandem.identity.v1.IdentityService.GetConnection:output_type -> tandem.identity.v1.GetConnectionResponse
+	42, // 79: tandem.identity.v1.IdentityService.ConnectLever:output_type -> tandem.identity.v1.ConnectLeverResponse
+	44, // 80: tandem.identity.v1.IdentityService.BeginAuthorization:output_type -> tandem.identity.v1.BeginAuthorizationResponse
+	46, // 81: tandem.identity.v1.IdentityService.CompleteAuthorization:output_type -> tandem.identity.v1.CompleteAuthorizationResponse
+	48, // 82: tandem.identity.v1.IdentityService.AuthenticateApiToken:output_type -> tandem.identity.v1.AuthenticateApiTokenResponse
+	51, // 83: tandem.identity.v1.IdentityService.ListSigningKeys:output_type -> tandem.identity.v1.ListSigningKeysResponse
+	55, // 84: tandem.identity.v1.IdentityService.GetAccessToken:output_type -> tandem.identity.v1.GetAccessTokenResponse
+	53, // 85: tandem.identity.v1.IdentityService.CheckSession:output_type -> tandem.identity.v1.CheckSessionResponse
+	62, // [62:86] is the sub-list for method output_type
+	38, // [38:62] is the sub-list for method input_type
 	38, // [38:38] is the sub-list for extension type_name
 	38, // [38:38] is the sub-list for extension extendee
 	0,  // [0:38] is the sub-list for field type_name
@@ -3269,7 +3369,7 @@ func file_tandem_identity_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_identity_v1_identity_proto_rawDesc), len(file_tandem_identity_v1_identity_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   52,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -42,6 +42,7 @@ const (
 	IdentityService_AuthenticateApiToken_FullMethodName  = "/tandem.identity.v1.IdentityService/AuthenticateApiToken"
 	IdentityService_ListSigningKeys_FullMethodName       = "/tandem.identity.v1.IdentityService/ListSigningKeys"
 	IdentityService_GetAccessToken_FullMethodName        = "/tandem.identity.v1.IdentityService/GetAccessToken"
+	IdentityService_CheckSession_FullMethodName          = "/tandem.identity.v1.IdentityService/CheckSession"
 )
 
 // IdentityServiceClient is the client API for IdentityService service.
@@ -111,6 +112,11 @@ type IdentityServiceClient interface {
 	ListSigningKeys(ctx context.Context, in *ListSigningKeysRequest, opts ...grpc.CallOption) (*ListSigningKeysResponse, error)
 	// Internal: a valid access token for a connection, refreshed if needed.
 	GetAccessToken(ctx context.Context, in *GetAccessTokenRequest, opts ...grpc.CallOption) (*GetAccessTokenResponse, error)
+	// Internal: whether a login session has ended (signed out, its refresh
+	// token reused, its user demoted or removed), from identity's durable
+	// record. Services ask it while the revocation set in Redis is not
+	// known to be complete.
+	CheckSession(ctx context.Context, in *CheckSessionRequest, opts ...grpc.CallOption) (*CheckSessionResponse, error)
 }
 
 type identityServiceClient struct {
@@ -351,6 +357,16 @@ func (c *identityServiceClient) GetAccessToken(ctx context.Context, in *GetAcces
 	return out, nil
 }
 
+func (c *identityServiceClient) CheckSession(ctx context.Context, in *CheckSessionRequest, opts ...grpc.CallOption) (*CheckSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckSessionResponse)
+	err := c.cc.Invoke(ctx, IdentityService_CheckSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IdentityServiceServer is the server API for IdentityService service.
 // All implementations must embed UnimplementedIdentityServiceServer
 // for forward compatibility.
@@ -418,6 +434,11 @@ type IdentityServiceServer interface {
 	ListSigningKeys(context.Context, *ListSigningKeysRequest) (*ListSigningKeysResponse, error)
 	// Internal: a valid access token for a connection, refreshed if needed.
 	GetAccessToken(context.Context, *GetAccessTokenRequest) (*GetAccessTokenResponse, error)
+	// Internal: whether a login session has ended (signed out, its refresh
+	// token reused, its user demoted or removed), from identity's durable
+	// record. Services ask it while the revocation set in Redis is not
+	// known to be complete.
+	CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error)
 	mustEmbedUnimplementedIdentityServiceServer()
 }
 
@@ -496,6 +517,9 @@ func (UnimplementedIdentityServiceServer) ListSigningKeys(context.Context, *List
 }
 func (UnimplementedIdentityServiceServer) GetAccessToken(context.Context, *GetAccessTokenRequest) (*GetAccessTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetAccessToken not implemented")
+}
+func (UnimplementedIdentityServiceServer) CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckSession not implemented")
 }
 func (UnimplementedIdentityServiceServer) mustEmbedUnimplementedIdentityServiceServer() {}
 func (UnimplementedIdentityServiceServer) testEmbeddedByValue()                         {}
@@ -932,6 +956,24 @@ func _IdentityService_GetAccessToken_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IdentityService_CheckSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IdentityServiceServer).CheckSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IdentityService_CheckSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IdentityServiceServer).CheckSession(ctx, req.(*CheckSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IdentityService_ServiceDesc is the grpc.ServiceDesc for IdentityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1030,6 +1072,10 @@ var IdentityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetAccessToken",
 			Handler:    _IdentityService_GetAccessToken_Handler,
+		},
+		{
+			MethodName: "CheckSession",
+			Handler:    _IdentityService_CheckSession_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
