@@ -81,7 +81,12 @@ MSG
   if [ -x bin/providersim ]; then
     echo "[run]   Microsoft identity platform (simulated)  http://localhost:9201"
     echo "[run]   Microsoft Graph (simulated)              http://localhost:9202"
-    ashby_key=$(curl -s http://127.0.0.1:9203/_sim/ashby/orgs | grep -o '"key":"[^"]*"' | head -1 | cut -d'"' -f4 || true)
+    ashby_key=""
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      ashby_key=$(curl -s --max-time 2 http://127.0.0.1:9203/_sim/ashby/orgs | grep -o '"key":"[^"]*"' | head -1 | cut -d'"' -f4 || true)
+      [ -n "$ashby_key" ] && break
+      sleep 0.3
+    done
     echo "[run]   Ashby API (simulated)                    http://localhost:9203   demo API key ${ashby_key:-(see the providersim banner)}"
     echo "[run]     e.g. curl -s -u ${ashby_key:-KEY}: -H 'Content-Type: application/json' -d '{}' http://localhost:9203/candidate.list"
     echo "[run]   Lever Data API (simulated)               http://localhost:9204/v1"
