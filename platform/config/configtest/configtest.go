@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"reflect"
 	"sort"
@@ -84,4 +85,45 @@ func Leaks(t testing.TB, v any, secrets ...string) []string {
 	}
 	sort.Strings(leaks)
 	return leaks
+}
+
+// ServiceBinary loads a service binary's configuration with -print-config
+// and every secret the shared settings take (service tokens, database and
+// Redis URLs with passwords), and fails when any of them shows: in what
+// -print-config wrote, or wherever the loaded configuration is printed
+// (NoSecrets). reached returns the service token and database URL the
+// program got, which must be the secrets themselves.
+func ServiceBinary[C any](t *testing.T, load func(args []string, out io.Writer) (C, error), reached func(C) (serviceToken, databaseURL string)) {
+	t.Helper()
+	secrets := map[string]string{
+		"service-token":          "current-service-token-" + strings.Repeat("c", 20),
+		"service-token-previous": "previous-service-token-" + strings.Repeat("p", 20),
+		"database-url":           "postgres://tandem:db-password-1@db.example:5432/tandem",
+		"redis-url":              "redis://:redis-password-1@redis.example:6379/0",
+	}
+	args := []string{"-print-config"}
+	for k, v := range secrets {
+		args = append(args, "-"+k+"="+v)
+	}
+	var out bytes.Buffer
+	c, err := load(args, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token, db := reached(c); token != secrets["service-token"] || db != secrets["database-url"] {
+		t.Fatal("the secrets themselves should reach the program")
+	}
+	leaks := []string{"db-password-1", "redis-password-1"}
+	for _, v := range secrets {
+		leaks = append(leaks, v)
+	}
+	NoSecrets(t, c, leaks...)
+	for _, s := range leaks {
+		if strings.Contains(out.String(), s) {
+			t.Errorf("-print-config shows a secret:\n%s", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "service-token=[redacted]") {
+		t.Errorf("-print-config:\n%s", out.String())
+	}
 }
