@@ -1,7 +1,9 @@
 package authz
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -113,4 +115,17 @@ func (p Policy) Missing(desc grpc.ServiceDesc) []string {
 	}
 	slices.Sort(missing)
 	return missing
+}
+
+// WriteJSON writes the policy as one JSON object, each full method name
+// with its rule (Rule.String), indented. `make proto` hands it to
+// tools/openapigen, which derives every REST operation's security from it.
+func (p Policy) WriteJSON(w io.Writer) error {
+	rules := make(map[string]string, len(p))
+	for method, rule := range p {
+		rules[method] = rule.String()
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(rules)
 }

@@ -111,21 +111,8 @@ func (s *Store) MarkRefreshed(ctx context.Context, orgID, id string, at time.Tim
 func (s *Store) IdleConnections(ctx context.Context, before time.Time, limit int) (_ []Connection, err error) {
 	ctx, sp := span(ctx, "IdleConnections")
 	defer func() { end(sp, err) }()
-	rows, err := s.db.Query(ctx, `SELECT `+connColumns+` FROM connections
+	return s.connections(ctx, `SELECT `+connColumns+` FROM connections
 		WHERE status = 'connected' AND (refreshed_at IS NULL OR refreshed_at < $1) ORDER BY refreshed_at NULLS FIRST LIMIT $2`, before, limit)
-	if err != nil {
-		return nil, postgres.MapError(err)
-	}
-	defer rows.Close()
-	var out []Connection
-	for rows.Next() {
-		c, err := scanConn(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, postgres.MapError(rows.Err())
 }
 
 // ConnectedConnections lists, in id order, at most limit connected
@@ -134,8 +121,13 @@ func (s *Store) IdleConnections(ctx context.Context, before time.Time, limit int
 func (s *Store) ConnectedConnections(ctx context.Context, afterID string, limit int) (_ []Connection, err error) {
 	ctx, sp := span(ctx, "ConnectedConnections")
 	defer func() { end(sp, err) }()
-	rows, err := s.db.Query(ctx, `SELECT `+connColumns+` FROM connections
+	return s.connections(ctx, `SELECT `+connColumns+` FROM connections
 		WHERE status = 'connected' AND ($1 = '' OR id > $1::uuid) ORDER BY id LIMIT $2`, afterID, limit)
+}
+
+// connections runs a query of connColumns and scans every row.
+func (s *Store) connections(ctx context.Context, sql string, args ...any) ([]Connection, error) {
+	rows, err := s.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, postgres.MapError(err)
 	}

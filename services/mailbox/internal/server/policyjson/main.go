@@ -5,7 +5,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
@@ -13,13 +12,7 @@ import (
 )
 
 func main() {
-	rules := make(map[string]string, len(server.Policy))
-	for method, rule := range server.Policy {
-		rules[method] = rule.String()
-	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rules); err != nil {
+	if err := server.Policy.WriteJSON(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "policyjson:", err)
 		os.Exit(1)
 	}
