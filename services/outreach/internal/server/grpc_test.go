@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"net"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,9 +23,12 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/grpcserver"
+	"github.com/tandemhq/tandem/platform/jobs"
+	"github.com/tandemhq/tandem/platform/logging"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
+	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
@@ -54,13 +59,31 @@ type world struct {
 	t      *testing.T
 	tokens tokens
 	client outreachv1.OutreachServiceClient
+	// bucketDir is where the file:// bucket keeps files' bytes.
+	bucketDir string
 }
 
 // newWorld is outreach's gRPC server as cmd/outreach wires it, on a real
 // listener and a fresh database.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	st := store.New(storetest.New(t))
+	pool := storetest.New(t)
+	st := store.New(pool)
+	if err := jobs.Migrate(t.Context(), pool, "outreach", logging.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	// Jobs are enqueued, not worked: what they do is tested in their
+	// packages.
+	jc, err := jobs.New(pool, jobs.Options{Schema: "outreach", Logger: logging.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucketDir := t.TempDir()
+	bucket, err := files.OpenBucket(t.Context(), (&url.URL{Scheme: "file", Path: filepath.ToSlash(bucketDir)}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bucket.Close() })
 	toks := tokens{}
 	srv := grpcserver.New(grpcserver.Options{
 		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks},
@@ -72,6 +95,7 @@ func newWorld(t *testing.T) *world {
 		Timeline:     timeline.New(st),
 		Notes:        notes.New(st),
 		CustomFields: customfields.New(st),
+		Files:        files.New(st, files.Options{Bucket: bucket, Jobs: jc}),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -91,7 +115,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn)}
+	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), bucketDir: bucketDir}
 }
 
 // as returns a context calling as someone with role in org.

@@ -34,4 +34,15 @@ var Policy = authz.Policy{
 
 	svc + "CreateCustomFieldDefinition": authz.AtLeast(authz.RoleAdmin),
 	svc + "ListCustomFieldDefinitions":  authz.AnyMember(),
+
+	// Files follow notes: whoever may see a candidate may read its files
+	// (every member sees candidates); Hiring Managers and above add them,
+	// as they add notes (feedback, a scorecard). Who may delete a
+	// particular file (Recruiters and above any, others their own) is the
+	// files package's rule.
+	svc + "UploadCandidateFile":   authz.AtLeast(authz.RoleHiringManager),
+	svc + "ListCandidateFiles":    authz.AnyMember(),
+	svc + "GetCandidateFile":      authz.AnyMember(),
+	svc + "DownloadCandidateFile": authz.AnyMember(),
+	svc + "DeleteCandidateFile":   authz.AtLeast(authz.RoleHiringManager),
 }

@@ -1,18 +1,20 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
-// (candidates, stages, timeline, notes, customfields), and turns the answer and its errors into protos. Rules live
+// (candidates, stages, timeline, notes, customfields, files), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
@@ -57,6 +59,14 @@ type (
 	Timeline interface {
 		List(ctx context.Context, caller authz.Principal, q timeline.Query) (timeline.Page, error)
 	}
+	// Files keeps files on candidates.
+	Files interface {
+		Upload(ctx context.Context, caller authz.Principal, u files.Upload, content io.Reader) (store.File, error)
+		List(ctx context.Context, caller authz.Principal, q files.Query) (files.Page, error)
+		Get(ctx context.Context, caller authz.Principal, candidateID, id string) (store.File, error)
+		Open(ctx context.Context, caller authz.Principal, candidateID, id string) (store.File, io.ReadCloser, error)
+		Delete(ctx context.Context, caller authz.Principal, candidateID, id string) error
+	}
 )
 
 // Domain is every domain package the handlers call.
@@ -67,6 +77,8 @@ type Domain struct {
 	Notes      Notes
 	// CustomFields is the organization's custom field definitions.
 	CustomFields CustomFields
+	// Files is the candidates' resumes and other files.
+	Files Files
 }
 
 // Server implements outreachv1.OutreachServiceServer.

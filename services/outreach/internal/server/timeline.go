@@ -16,6 +16,8 @@ var kindToProto = map[string]outreachv1.TimelineKind{
 	store.KindMerged:       outreachv1.TimelineKind_TIMELINE_KIND_MERGED,
 	store.KindStageChanged: outreachv1.TimelineKind_TIMELINE_KIND_STAGE_CHANGED,
 	store.KindNote:         outreachv1.TimelineKind_TIMELINE_KIND_NOTE,
+	store.KindFileAdded:    outreachv1.TimelineKind_TIMELINE_KIND_FILE_ADDED,
+	store.KindFileDeleted:  outreachv1.TimelineKind_TIMELINE_KIND_FILE_DELETED,
 }
 
 var sourceToProto = map[string]outreachv1.StageChangeSource{
@@ -45,6 +47,9 @@ func entryProto(e store.Entry) *outreachv1.TimelineEntry {
 		out.Detail = &outreachv1.TimelineEntry_Merge{Merge: &outreachv1.Merge{SurvivorId: d["survivor_id"], MergedId: d["merged_id"]}}
 	case store.KindNote:
 		out.Detail = &outreachv1.TimelineEntry_Note{Note: &outreachv1.NoteAdded{NoteId: d["note_id"], Visibility: visibilityToProto(d["visibility"] == "private")}}
+	case store.KindFileAdded, store.KindFileDeleted:
+		out.Detail = &outreachv1.TimelineEntry_File{File: &outreachv1.FileChange{FileId: d["file_id"], Filename: d["name"],
+			Kind: fileKindToProto[d["kind"]], ContentType: d["content_type"], Sha256: d["sha256"]}}
 	}
 	return out
 }

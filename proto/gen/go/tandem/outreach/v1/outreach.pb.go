@@ -245,6 +245,8 @@ const (
 	TimelineKind_TIMELINE_KIND_MERGED        TimelineKind = 2
 	TimelineKind_TIMELINE_KIND_STAGE_CHANGED TimelineKind = 3
 	TimelineKind_TIMELINE_KIND_NOTE          TimelineKind = 4
+	TimelineKind_TIMELINE_KIND_FILE_ADDED    TimelineKind = 5
+	TimelineKind_TIMELINE_KIND_FILE_DELETED  TimelineKind = 6
 )
 
 // Enum value maps for TimelineKind.
@@ -255,6 +257,8 @@ var (
 		2: "TIMELINE_KIND_MERGED",
 		3: "TIMELINE_KIND_STAGE_CHANGED",
 		4: "TIMELINE_KIND_NOTE",
+		5: "TIMELINE_KIND_FILE_ADDED",
+		6: "TIMELINE_KIND_FILE_DELETED",
 	}
 	TimelineKind_value = map[string]int32{
 		"TIMELINE_KIND_UNSPECIFIED":   0,
@@ -262,6 +266,8 @@ var (
 		"TIMELINE_KIND_MERGED":        2,
 		"TIMELINE_KIND_STAGE_CHANGED": 3,
 		"TIMELINE_KIND_NOTE":          4,
+		"TIMELINE_KIND_FILE_ADDED":    5,
+		"TIMELINE_KIND_FILE_DELETED":  6,
 	}
 )
 
@@ -402,6 +408,56 @@ func (x CustomFieldType) Number() protoreflect.EnumNumber {
 // Deprecated: Use CustomFieldType.Descriptor instead.
 func (CustomFieldType) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+}
+
+// What a file is to the candidate.
+type CandidateFileKind int32
+
+const (
+	CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED CandidateFileKind = 0
+	CandidateFileKind_CANDIDATE_FILE_KIND_RESUME      CandidateFileKind = 1
+	CandidateFileKind_CANDIDATE_FILE_KIND_OTHER       CandidateFileKind = 2
+)
+
+// Enum value maps for CandidateFileKind.
+var (
+	CandidateFileKind_name = map[int32]string{
+		0: "CANDIDATE_FILE_KIND_UNSPECIFIED",
+		1: "CANDIDATE_FILE_KIND_RESUME",
+		2: "CANDIDATE_FILE_KIND_OTHER",
+	}
+	CandidateFileKind_value = map[string]int32{
+		"CANDIDATE_FILE_KIND_UNSPECIFIED": 0,
+		"CANDIDATE_FILE_KIND_RESUME":      1,
+		"CANDIDATE_FILE_KIND_OTHER":       2,
+	}
+)
+
+func (x CandidateFileKind) Enum() *CandidateFileKind {
+	p := new(CandidateFileKind)
+	*p = x
+	return p
+}
+
+func (x CandidateFileKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateFileKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[7].Descriptor()
+}
+
+func (CandidateFileKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[7]
+}
+
+func (x CandidateFileKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateFileKind.Descriptor instead.
+func (CandidateFileKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
 }
 
 // A person a recruiter keeps in touch with.
@@ -2430,6 +2486,7 @@ type TimelineEntry struct {
 	//	*TimelineEntry_StageChange
 	//	*TimelineEntry_Merge
 	//	*TimelineEntry_Note
+	//	*TimelineEntry_File
 	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2534,6 +2591,15 @@ func (x *TimelineEntry) GetNote() *NoteAdded {
 	return nil
 }
 
+func (x *TimelineEntry) GetFile() *FileChange {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
 type isTimelineEntry_Detail interface {
 	isTimelineEntry_Detail()
 }
@@ -2550,11 +2616,18 @@ type TimelineEntry_Note struct {
 	Note *NoteAdded `protobuf:"bytes,8,opt,name=note,proto3,oneof"`
 }
 
+type TimelineEntry_File struct {
+	// With FILE_ADDED and FILE_DELETED.
+	File *FileChange `protobuf:"bytes,9,opt,name=file,proto3,oneof"`
+}
+
 func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Note) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_File) isTimelineEntry_Detail() {}
 
 // A stage move on the timeline.
 type StageChange struct {
@@ -3573,6 +3646,831 @@ func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefi
 	return nil
 }
 
+// A file on a candidate.
+type CandidateFile struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CandidateId string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Kind        CandidateFileKind      `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	// The uploader's name for it, cleaned (no path, no control characters)
+	// and with the extension of its type.
+	Filename string `protobuf:"bytes,4,opt,name=filename,proto3" json:"filename,omitempty"`
+	// application/pdf, application/msword or
+	// application/vnd.openxmlformats-officedocument.wordprocessingml.document,
+	// as sniffed from the content.
+	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	SizeBytes   int64  `protobuf:"varint,6,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// SHA-256 of the content, lower-case hex.
+	Sha256         string                 `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	UploaderUserId string                 `protobuf:"bytes,8,opt,name=uploader_user_id,json=uploaderUserId,proto3" json:"uploader_user_id,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CandidateFile) Reset() {
+	*x = CandidateFile{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CandidateFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CandidateFile) ProtoMessage() {}
+
+func (x *CandidateFile) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CandidateFile.ProtoReflect.Descriptor instead.
+func (*CandidateFile) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *CandidateFile) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *CandidateFile) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *CandidateFile) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetUploaderUserId() string {
+	if x != nil {
+		return x.UploaderUserId
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// A file added or deleted, on the timeline.
+type FileChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FileId        string                 `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	Filename      string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	Kind          CandidateFileKind      `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Sha256        string                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileChange) Reset() {
+	*x = FileChange{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileChange) ProtoMessage() {}
+
+func (x *FileChange) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
+func (*FileChange) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *FileChange) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *FileChange) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *FileChange) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *FileChange) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FileChange) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+// What an upload is, before its bytes.
+type UploadCandidateFileMetadata struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Kind        CandidateFileKind      `protobuf:"varint,2,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	// The file's name, as the uploader has it; 1 to 200 characters.
+	Filename      string `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCandidateFileMetadata) Reset() {
+	*x = UploadCandidateFileMetadata{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCandidateFileMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCandidateFileMetadata) ProtoMessage() {}
+
+func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCandidateFileMetadata.ProtoReflect.Descriptor instead.
+func (*UploadCandidateFileMetadata) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *UploadCandidateFileMetadata) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *UploadCandidateFileMetadata) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *UploadCandidateFileMetadata) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+type UploadCandidateFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*UploadCandidateFileRequest_Metadata
+	//	*UploadCandidateFileRequest_Chunk
+	Part          isUploadCandidateFileRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCandidateFileRequest) Reset() {
+	*x = UploadCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCandidateFileRequest) ProtoMessage() {}
+
+func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*UploadCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *UploadCandidateFileRequest) GetPart() isUploadCandidateFileRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *UploadCandidateFileRequest) GetMetadata() *UploadCandidateFileMetadata {
+	if x != nil {
+		if x, ok := x.Part.(*UploadCandidateFileRequest_Metadata); ok {
+			return x.Metadata
+		}
+	}
+	return nil
+}
+
+func (x *UploadCandidateFileRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*UploadCandidateFileRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadCandidateFileRequest_Part interface {
+	isUploadCandidateFileRequest_Part()
+}
+
+type UploadCandidateFileRequest_Metadata struct {
+	// The first message, and only the first.
+	Metadata *UploadCandidateFileMetadata `protobuf:"bytes,1,opt,name=metadata,proto3,oneof"`
+}
+
+type UploadCandidateFileRequest_Chunk struct {
+	// The bytes, in order, at most 1 MiB a message.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadCandidateFileRequest_Metadata) isUploadCandidateFileRequest_Part() {}
+
+func (*UploadCandidateFileRequest_Chunk) isUploadCandidateFileRequest_Part() {}
+
+type UploadCandidateFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          *CandidateFile         `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCandidateFileResponse) Reset() {
+	*x = UploadCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCandidateFileResponse) ProtoMessage() {}
+
+func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*UploadCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *UploadCandidateFileResponse) GetFile() *CandidateFile {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type ListCandidateFilesRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Only files of this kind; every kind when unset.
+	Kind CandidateFileKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateFilesRequest) Reset() {
+	*x = ListCandidateFilesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateFilesRequest) ProtoMessage() {}
+
+func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateFilesRequest.ProtoReflect.Descriptor instead.
+func (*ListCandidateFilesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *ListCandidateFilesRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListCandidateFilesRequest) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *ListCandidateFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCandidateFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListCandidateFilesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Files []*CandidateFile       `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateFilesResponse) Reset() {
+	*x = ListCandidateFilesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateFilesResponse) ProtoMessage() {}
+
+func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateFilesResponse.ProtoReflect.Descriptor instead.
+func (*ListCandidateFilesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ListCandidateFilesResponse) GetFiles() []*CandidateFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ListCandidateFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetCandidateFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateFileRequest) Reset() {
+	*x = GetCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateFileRequest) ProtoMessage() {}
+
+func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*GetCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetCandidateFileRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *GetCandidateFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+type GetCandidateFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          *CandidateFile         `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateFileResponse) Reset() {
+	*x = GetCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateFileResponse) ProtoMessage() {}
+
+func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*GetCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *GetCandidateFileResponse) GetFile() *CandidateFile {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type DownloadCandidateFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadCandidateFileRequest) Reset() {
+	*x = DownloadCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadCandidateFileRequest) ProtoMessage() {}
+
+func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*DownloadCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *DownloadCandidateFileRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *DownloadCandidateFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+type DownloadCandidateFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*DownloadCandidateFileResponse_File
+	//	*DownloadCandidateFileResponse_Chunk
+	Part          isDownloadCandidateFileResponse_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadCandidateFileResponse) Reset() {
+	*x = DownloadCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadCandidateFileResponse) ProtoMessage() {}
+
+func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*DownloadCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *DownloadCandidateFileResponse) GetPart() isDownloadCandidateFileResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *DownloadCandidateFileResponse) GetFile() *CandidateFile {
+	if x != nil {
+		if x, ok := x.Part.(*DownloadCandidateFileResponse_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
+func (x *DownloadCandidateFileResponse) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*DownloadCandidateFileResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isDownloadCandidateFileResponse_Part interface {
+	isDownloadCandidateFileResponse_Part()
+}
+
+type DownloadCandidateFileResponse_File struct {
+	// The first message.
+	File *CandidateFile `protobuf:"bytes,1,opt,name=file,proto3,oneof"`
+}
+
+type DownloadCandidateFileResponse_Chunk struct {
+	// The bytes, in order.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*DownloadCandidateFileResponse_File) isDownloadCandidateFileResponse_Part() {}
+
+func (*DownloadCandidateFileResponse_Chunk) isDownloadCandidateFileResponse_Part() {}
+
+type DeleteCandidateFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateFileRequest) Reset() {
+	*x = DeleteCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateFileRequest) ProtoMessage() {}
+
+func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *DeleteCandidateFileRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *DeleteCandidateFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+type DeleteCandidateFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateFileResponse) Reset() {
+	*x = DeleteCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateFileResponse) ProtoMessage() {}
+
+func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -3716,7 +4614,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
 	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
 	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\"\x8f\x03\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\xc5\x03\n" +
 	"\rTimelineEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
@@ -3726,7 +4624,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"occur_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12D\n" +
 	"\fstage_change\x18\x06 \x01(\v2\x1f.tandem.outreach.v1.StageChangeH\x00R\vstageChange\x121\n" +
 	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05merge\x123\n" +
-	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04noteB\b\n" +
+	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04note\x124\n" +
+	"\x04file\x18\t \x01(\v2\x1e.tandem.outreach.v1.FileChangeH\x00R\x04fileB\b\n" +
 	"\x06detail\"\xf4\x01\n" +
 	"\vStageChange\x12\"\n" +
 	"\rfrom_stage_id\x18\x01 \x01(\tR\vfromStageId\x12&\n" +
@@ -3798,7 +4697,61 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"definition\"#\n" +
 	"!ListCustomFieldDefinitionsRequest\"q\n" +
 	"\"ListCustomFieldDefinitionsResponse\x12K\n" +
-	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions*\x7f\n" +
+	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions\"\xda\x02\n" +
+	"\rCandidateFile\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x129\n" +
+	"\x04kind\x18\x03 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12\x1a\n" +
+	"\bfilename\x18\x04 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\a \x01(\tR\x06sha256\x12(\n" +
+	"\x10uploader_user_id\x18\b \x01(\tR\x0euploaderUserId\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xb7\x01\n" +
+	"\n" +
+	"FileChange\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x129\n" +
+	"\x04kind\x18\x03 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\"\x97\x01\n" +
+	"\x1bUploadCandidateFileMetadata\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x129\n" +
+	"\x04kind\x18\x02 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12\x1a\n" +
+	"\bfilename\x18\x03 \x01(\tR\bfilename\"\x8b\x01\n" +
+	"\x1aUploadCandidateFileRequest\x12M\n" +
+	"\bmetadata\x18\x01 \x01(\v2/.tandem.outreach.v1.UploadCandidateFileMetadataH\x00R\bmetadata\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"T\n" +
+	"\x1bUploadCandidateFileResponse\x125\n" +
+	"\x04file\x18\x01 \x01(\v2!.tandem.outreach.v1.CandidateFileR\x04file\"\xb5\x01\n" +
+	"\x19ListCandidateFilesRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x129\n" +
+	"\x04kind\x18\x02 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"}\n" +
+	"\x1aListCandidateFilesResponse\x127\n" +
+	"\x05files\x18\x01 \x03(\v2!.tandem.outreach.v1.CandidateFileR\x05files\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x17GetCandidateFileRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\"Q\n" +
+	"\x18GetCandidateFileResponse\x125\n" +
+	"\x04file\x18\x01 \x01(\v2!.tandem.outreach.v1.CandidateFileR\x04file\"Z\n" +
+	"\x1cDownloadCandidateFileRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\"x\n" +
+	"\x1dDownloadCandidateFileResponse\x127\n" +
+	"\x04file\x18\x01 \x01(\v2!.tandem.outreach.v1.CandidateFileH\x00R\x04file\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"X\n" +
+	"\x1aDeleteCandidateFileRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\"\x1d\n" +
+	"\x1bDeleteCandidateFileResponse*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -3816,13 +4769,15 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11StageChangeSource\x12#\n" +
 	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
-	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\x9b\x01\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\xd9\x01\n" +
 	"\fTimelineKind\x12\x1d\n" +
 	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
 	"\x14TIMELINE_KIND_MERGED\x10\x02\x12\x1f\n" +
 	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x03\x12\x16\n" +
-	"\x12TIMELINE_KIND_NOTE\x10\x04*j\n" +
+	"\x12TIMELINE_KIND_NOTE\x10\x04\x12\x1c\n" +
+	"\x18TIMELINE_KIND_FILE_ADDED\x10\x05\x12\x1e\n" +
+	"\x1aTIMELINE_KIND_FILE_DELETED\x10\x06*j\n" +
 	"\x0eNoteVisibility\x12\x1f\n" +
 	"\x1bNOTE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16NOTE_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n" +
@@ -3833,7 +4788,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x18CUSTOM_FIELD_TYPE_NUMBER\x10\x02\x12\x1a\n" +
 	"\x16CUSTOM_FIELD_TYPE_DATE\x10\x03\x12\x19\n" +
 	"\x15CUSTOM_FIELD_TYPE_URL\x10\x04\x12\x1c\n" +
-	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x052\xb7\x12\n" +
+	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x05*w\n" +
+	"\x11CandidateFileKind\x12#\n" +
+	"\x1fCANDIDATE_FILE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aCANDIDATE_FILE_KIND_RESUME\x10\x01\x12\x1d\n" +
+	"\x19CANDIDATE_FILE_KIND_OTHER\x10\x022\x8d\x17\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -3860,7 +4819,12 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
 	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponse\x12\x8e\x01\n" +
 	"\x1bCreateCustomFieldDefinition\x126.tandem.outreach.v1.CreateCustomFieldDefinitionRequest\x1a7.tandem.outreach.v1.CreateCustomFieldDefinitionResponse\x12\x8b\x01\n" +
-	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponseB\xd8\x01\n" +
+	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponse\x12x\n" +
+	"\x13UploadCandidateFile\x12..tandem.outreach.v1.UploadCandidateFileRequest\x1a/.tandem.outreach.v1.UploadCandidateFileResponse(\x01\x12s\n" +
+	"\x12ListCandidateFiles\x12-.tandem.outreach.v1.ListCandidateFilesRequest\x1a..tandem.outreach.v1.ListCandidateFilesResponse\x12m\n" +
+	"\x10GetCandidateFile\x12+.tandem.outreach.v1.GetCandidateFileRequest\x1a,.tandem.outreach.v1.GetCandidateFileResponse\x12~\n" +
+	"\x15DownloadCandidateFile\x120.tandem.outreach.v1.DownloadCandidateFileRequest\x1a1.tandem.outreach.v1.DownloadCandidateFileResponse0\x01\x12v\n" +
+	"\x13DeleteCandidateFile\x12..tandem.outreach.v1.DeleteCandidateFileRequest\x1a/.tandem.outreach.v1.DeleteCandidateFileResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -3875,8 +4839,8 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -3885,169 +4849,204 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(TimelineKind)(0),                           // 4: tandem.outreach.v1.TimelineKind
 	(NoteVisibility)(0),                         // 5: tandem.outreach.v1.NoteVisibility
 	(CustomFieldType)(0),                        // 6: tandem.outreach.v1.CustomFieldType
-	(*Candidate)(nil),                           // 7: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 8: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 9: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 10: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 11: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 12: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 13: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 14: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 15: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 16: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 17: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 18: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 19: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 20: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 21: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 22: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 23: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 24: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 25: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 26: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 27: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 28: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 29: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 30: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 31: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 32: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 33: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 34: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 35: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 36: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 37: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 38: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 39: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 40: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 41: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 42: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 43: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 44: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 45: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 46: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 47: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 48: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 49: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 50: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 51: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 52: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 53: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 54: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 55: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 56: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 57: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 58: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 59: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 60: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 61: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	nil,                           // 62: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 64: google.protobuf.FieldMask
+	(CandidateFileKind)(0),                      // 7: tandem.outreach.v1.CandidateFileKind
+	(*Candidate)(nil),                           // 8: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 9: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 10: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 11: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 12: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 13: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 14: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 15: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 16: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 17: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 18: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 19: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 20: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 21: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 22: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 23: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 24: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 25: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 26: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 27: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 28: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 29: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 30: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 31: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 32: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 33: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 34: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 35: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 36: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 37: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 38: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 39: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 40: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 41: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 42: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 43: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 44: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 45: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 46: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 47: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 48: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 49: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 50: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 51: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 52: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 53: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 54: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 55: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 56: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 57: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 58: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 59: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 60: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 61: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 62: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*CandidateFile)(nil),                       // 63: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 64: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 65: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 66: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 67: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 68: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 69: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 70: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 71: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 72: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 73: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 74: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 75: tandem.outreach.v1.DeleteCandidateFileResponse
+	nil,                                         // 76: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 77: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 78: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	8,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	63, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	63, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	63, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	62, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	9,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	77, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	77, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	77, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	76, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	0,  // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	7,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	64, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	78, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	8,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,  // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	7,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	8,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,  // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	7,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	7,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	27, // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	8,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	8,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	8,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	28, // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,  // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	28, // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	28, // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	28, // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	28, // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	64, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	28, // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	28, // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	28, // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	7,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	29, // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	29, // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	29, // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	29, // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	78, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	29, // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	29, // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	29, // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	8,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,  // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,  // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	63, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	43, // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	44, // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	47, // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	3,  // 37: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 38: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	42, // 39: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,  // 40: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,  // 41: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	63, // 42: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	63, // 43: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	48, // 44: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	48, // 45: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	48, // 46: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	48, // 47: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	64, // 48: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 49: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	6,  // 50: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	57, // 51: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	57, // 52: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	57, // 53: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	9,  // 54: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	11, // 55: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	13, // 56: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	15, // 57: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	17, // 58: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	19, // 59: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	21, // 60: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	23, // 61: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	25, // 62: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	29, // 63: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	31, // 64: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	33, // 65: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	35, // 66: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	37, // 67: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	39, // 68: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	45, // 69: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	49, // 70: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	51, // 71: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	53, // 72: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	55, // 73: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	58, // 74: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	60, // 75: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	10, // 76: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	12, // 77: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	14, // 78: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	16, // 79: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	18, // 80: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	20, // 81: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	22, // 82: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	24, // 83: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	26, // 84: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	30, // 85: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	32, // 86: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	34, // 87: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	36, // 88: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	38, // 89: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	40, // 90: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	46, // 91: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	50, // 92: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	52, // 93: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	54, // 94: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	56, // 95: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	59, // 96: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	61, // 97: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	76, // [76:98] is the sub-list for method output_type
-	54, // [54:76] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	77, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	44, // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	45, // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	48, // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	64, // 37: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	3,  // 38: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,  // 39: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	43, // 40: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,  // 41: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,  // 42: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	77, // 43: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	77, // 44: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	49, // 45: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	49, // 46: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	49, // 47: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	49, // 48: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	78, // 49: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	49, // 50: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,  // 51: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	58, // 52: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	58, // 53: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	58, // 54: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	7,  // 55: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	77, // 56: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	7,  // 57: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	7,  // 58: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	65, // 59: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	63, // 60: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	7,  // 61: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	63, // 62: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	63, // 63: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	63, // 64: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	10, // 65: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	12, // 66: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	14, // 67: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	16, // 68: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	18, // 69: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	20, // 70: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	22, // 71: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	24, // 72: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	26, // 73: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	30, // 74: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	32, // 75: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	34, // 76: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	36, // 77: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	38, // 78: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	40, // 79: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	46, // 80: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	50, // 81: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	52, // 82: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	54, // 83: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	56, // 84: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	59, // 85: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	61, // 86: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	66, // 87: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	68, // 88: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	70, // 89: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	72, // 90: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	74, // 91: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	11, // 92: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	13, // 93: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	15, // 94: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	17, // 95: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	19, // 96: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	21, // 97: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	23, // 98: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	25, // 99: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	27, // 100: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	31, // 101: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	33, // 102: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	35, // 103: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	37, // 104: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	39, // 105: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	41, // 106: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	47, // 107: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	51, // 108: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	53, // 109: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	55, // 110: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	57, // 111: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	60, // 112: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	62, // 113: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	67, // 114: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	69, // 115: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	71, // 116: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	73, // 117: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	75, // 118: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	92, // [92:119] is the sub-list for method output_type
+	65, // [65:92] is the sub-list for method input_type
+	65, // [65:65] is the sub-list for extension type_name
+	65, // [65:65] is the sub-list for extension extendee
+	0,  // [0:65] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -4059,14 +5058,23 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		(*TimelineEntry_StageChange)(nil),
 		(*TimelineEntry_Merge)(nil),
 		(*TimelineEntry_Note)(nil),
+		(*TimelineEntry_File)(nil),
+	}
+	file_tandem_outreach_v1_outreach_proto_msgTypes[58].OneofWrappers = []any{
+		(*UploadCandidateFileRequest_Metadata)(nil),
+		(*UploadCandidateFileRequest_Chunk)(nil),
+	}
+	file_tandem_outreach_v1_outreach_proto_msgTypes[65].OneofWrappers = []any{
+		(*DownloadCandidateFileResponse_File)(nil),
+		(*DownloadCandidateFileResponse_Chunk)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   56,
+			NumEnums:      8,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
