@@ -172,7 +172,14 @@ func (rt *Routes) upload(w http.ResponseWriter, r *http.Request) {
 		// comes with CloseAndRecv.
 		return stream.Send(req) == nil
 	}
+	bodyRead := false
 	answer := func() {
+		if !bodyRead {
+			// Outreach answered before the body ended (a refusal): the
+			// rest is not read, and the connection cannot carry another
+			// request after it.
+			w.Header().Set("Connection", "close")
+		}
 		resp, err := stream.CloseAndRecv()
 		if err != nil {
 			st := status.Convert(err)
@@ -208,6 +215,7 @@ func (rt *Routes) upload(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			bodyRead = true
 			break
 		}
 		if err != nil {
