@@ -21,6 +21,7 @@ import (
 	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -152,19 +153,18 @@ func fileSource(r *http.Request) (source, string, string) {
 
 func (rt *Routes) upload(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	src, field, problem := fileSource(r)
-	if field != "" {
-		rest.WriteInvalid(ctx, w, field, problem)
-		return
-	}
-	kind, ok := kinds[src.kind]
-	if !ok {
-		rest.WriteInvalid(ctx, w, "kind", "must be resume or other")
-		return
-	}
 	stream, err := rt.Outreach.UploadCandidateFile(rest.OutgoingContext(r))
 	if err != nil {
 		rest.WriteError(ctx, w, status.Convert(err))
+		return
+	}
+	src, field, problem := fileSource(r)
+	kind, ok := kinds[src.kind]
+	if field == "" && !ok {
+		field, problem = "kind", "must be resume or other"
+	}
+	if field != "" {
+		rt.refuse(w, r, stream, field, problem)
 		return
 	}
 	send := func(req *outreachv1.UploadCandidateFileRequest) bool {
@@ -224,6 +224,24 @@ func (rt *Routes) upload(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	answer()
+}
+
+// refuse answers a request the gateway finds wrong itself, but only once
+// outreach has authenticated and authorized the caller, so a call without
+// a token is 401 whatever its body, as on every other route: outreach is
+// sent metadata it always refuses (no kind), and its answer counts only if
+// it is about the caller.
+func (rt *Routes) refuse(w http.ResponseWriter, r *http.Request, stream grpc.ClientStreamingClient[outreachv1.UploadCandidateFileRequest, outreachv1.UploadCandidateFileResponse], field, problem string) {
+	w.Header().Set("Connection", "close") // the body is not read to its end
+	//nolint:errcheck // a failed send shows in CloseAndRecv
+	_ = stream.Send(&outreachv1.UploadCandidateFileRequest{Part: &outreachv1.UploadCandidateFileRequest_Metadata{Metadata: &outreachv1.UploadCandidateFileMetadata{
+		CandidateId: r.PathValue("candidate")}}})
+	_, err := stream.CloseAndRecv()
+	if st := status.Convert(err); st.Code() == codes.Unauthenticated || st.Code() == codes.PermissionDenied || st.Code() == codes.Unavailable {
+		rest.WriteError(r.Context(), w, st)
+		return
+	}
+	rest.WriteInvalid(r.Context(), w, field, problem)
 }
 
 // bodyFailed answers a body that could not be read to its end.

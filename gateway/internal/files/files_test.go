@@ -47,6 +47,9 @@ type outreach struct {
 
 func (o *outreach) UploadCandidateFile(stream grpc.ClientStreamingServer[outreachv1.UploadCandidateFileRequest, outreachv1.UploadCandidateFileResponse]) error {
 	md, _ := metadata.FromIncomingContext(stream.Context())
+	if len(md.Get("authorization")) == 0 {
+		return status.Error(codes.Unauthenticated, "authentication required")
+	}
 	var meta *outreachv1.UploadCandidateFileMetadata
 	var buf bytes.Buffer
 	for {
@@ -244,6 +247,20 @@ func TestRawUploadNeedsAName(t *testing.T) {
 	resp, b := do(t, req)
 	if e := errorOf(t, b); resp.StatusCode != http.StatusBadRequest || len(e.Fields) != 1 || e.Fields[0].Field != "filename" {
 		t.Fatalf("no name: %d %s", resp.StatusCode, b)
+	}
+	// Without a token the answer is 401, whatever is wrong with the body.
+	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, w.url+"/v1/candidates/c1/files", strings.NewReader("%PDF-"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = io.ReadAll(anon.Body)
+	anon.Body.Close()
+	if err != nil || anon.StatusCode != http.StatusUnauthorized || errorOf(t, b).Status != "UNAUTHENTICATED" {
+		t.Fatalf("no token: %d %s", anon.StatusCode, b)
 	}
 	req, err = http.NewRequestWithContext(t.Context(), http.MethodPost, w.url+"/v1/candidates/c1/files?filename=cv.pdf&kind=resume", strings.NewReader("%PDF-"))
 	if err != nil {
