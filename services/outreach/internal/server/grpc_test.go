@@ -23,8 +23,11 @@ import (
 	"github.com/tandemhq/tandem/platform/grpcserver"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
+	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
+	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -67,11 +70,14 @@ func newWorld(t *testing.T) *world {
 		Validators: server.Validators,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
-		Candidates:   candidates.New(st, time.Now),
-		Stages:       stages.New(st, noSubscribers{}, time.Now),
-		Timeline:     timeline.New(st),
-		Notes:        notes.New(st),
-		CustomFields: customfields.New(st),
+		Candidates:    candidates.New(st, time.Now),
+		Stages:        stages.New(st, noSubscribers{}, time.Now),
+		Timeline:      timeline.New(st),
+		Notes:         notes.New(st, noSubscribers{}, time.Now),
+		CustomFields:  customfields.New(st),
+		Jobs:          jobs.New(st),
+		Referrals:     referrals.New(st, noSubscribers{}, time.Now),
+		Conversations: conversations.New(st, noSubscribers{}, time.Now),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,7 +15,7 @@ func TestPurgeRemovesLongDeletedCandidatesWithAllTheirs(t *testing.T) {
 	org := newOrg()
 	old := mustCreate(t, st, store.Candidate{OrgID: org, Name: "Old", Emails: []string{"old@example.com"}})
 	mergedIn := mustCreate(t, st, store.Candidate{OrgID: org, Name: "Merged in", Emails: []string{"merged@example.com"}})
-	if _, err := st.CreateNote(t.Context(), org, mergedIn.ID, store.Note{AuthorUserID: "u", Body: "hi"}); err != nil {
+	if _, err := st.CreateNote(t.Context(), org, mergedIn.ID, store.Note{AuthorUserID: "u", Body: "hi"}, noPublish); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.MergeCandidates(t.Context(), org, old.ID, mergedIn.ID, "u", func(s, m store.Candidate) store.Candidate {
