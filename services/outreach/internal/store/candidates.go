@@ -314,8 +314,9 @@ func (s *Store) UndeleteCandidate(ctx context.Context, orgID, id string, allow f
 // under both row locks (taken in id order, so two opposite merges cannot
 // deadlock): combine returns the survivor as it should be, holding the
 // addresses of both; the merged candidate and every candidate merged into
-// it before resolve to the survivor from then on; a "merged" entry goes on
-// both timelines.
+// it before resolve to the survivor from then on; the merged candidate's
+// referrals and conversations move to the survivor; a "merged" entry goes
+// on both timelines.
 func (s *Store) MergeCandidates(ctx context.Context, orgID, survivorID, mergedID, actor string, combine func(survivor, merged Candidate) Candidate) (_ Candidate, err error) {
 	ctx, sp := span(ctx, "MergeCandidates")
 	defer func() { end(sp, err) }()

@@ -83,8 +83,9 @@ type OutreachServiceClient interface {
 	// and above.
 	UndeleteCandidate(ctx context.Context, in *UndeleteCandidateRequest, opts ...grpc.CallOption) (*UndeleteCandidateResponse, error)
 	// Merges one candidate into another: the survivor keeps every e-mail,
-	// link and tag of both, and the merged candidate's id resolves to the
-	// survivor from then on. Recruiter and above.
+	// link, tag, note, referral and conversation of both, and the merged
+	// candidate's id resolves to the survivor from then on. Recruiter and
+	// above.
 	MergeCandidates(ctx context.Context, in *MergeCandidatesRequest, opts ...grpc.CallOption) (*MergeCandidatesResponse, error)
 	// Creates up to 1,000 candidates, reporting per row whether it was
 	// created, matched to an existing candidate by e-mail, or refused and
@@ -539,8 +540,9 @@ type OutreachServiceServer interface {
 	// and above.
 	UndeleteCandidate(context.Context, *UndeleteCandidateRequest) (*UndeleteCandidateResponse, error)
 	// Merges one candidate into another: the survivor keeps every e-mail,
-	// link and tag of both, and the merged candidate's id resolves to the
-	// survivor from then on. Recruiter and above.
+	// link, tag, note, referral and conversation of both, and the merged
+	// candidate's id resolves to the survivor from then on. Recruiter and
+	// above.
 	MergeCandidates(context.Context, *MergeCandidatesRequest) (*MergeCandidatesResponse, error)
 	// Creates up to 1,000 candidates, reporting per row whether it was
 	// created, matched to an existing candidate by e-mail, or refused and
