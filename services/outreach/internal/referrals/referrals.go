@@ -17,8 +17,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -29,6 +27,7 @@ import (
 	"github.com/tandemhq/tandem/platform/validate"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
@@ -44,7 +43,7 @@ const (
 	MaxEmailLen        = candidates.MaxEmailLen
 	MaxURLLen          = candidates.MaxURLLen
 	MaxRelationshipLen = 200
-	MaxNoteLen         = 5000
+	MaxNoteLen         = notes.MaxBodyLen
 	DefaultPageSize    = 50
 	MaxPageSize        = 200
 )
@@ -111,30 +110,13 @@ func check(r store.Referral) (store.Referral, error) {
 	if r.Relationship, err = validate.Text("referral.relationship", r.Relationship, MaxRelationshipLen); err != nil {
 		return store.Referral{}, err
 	}
-	if r.Note != "" {
-		if r.Note, err = checkNote("referral.note", r.Note); err != nil {
-			return store.Referral{}, err
-		}
+	// An optional note, with a note's rules.
+	if strings.TrimSpace(r.Note) == "" {
+		r.Note = ""
+	} else if r.Note, err = notes.CheckBody("referral.note", r.Note); err != nil {
+		return store.Referral{}, err
 	}
 	return r, nil
-}
-
-// checkNote allows line breaks and tabs, as a note on a candidate does.
-func checkNote(field, s string) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", apperr.InvalidArgument(field, "must be valid UTF-8")
-	}
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	for _, r := range s {
-		if (unicode.IsControl(r) && r != '\n' && r != '\t') || (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') {
-			return "", apperr.InvalidArgument(field, fmt.Sprintf("must not contain control characters (found %U)", r))
-		}
-	}
-	s = strings.TrimSpace(s)
-	if utf8.RuneCountInString(s) > MaxNoteLen {
-		return "", apperr.InvalidArgument(field, fmt.Sprintf("must be at most %d characters", MaxNoteLen))
-	}
-	return s, nil
 }
 
 // mapStore turns the store's refusals into client errors; anything else
@@ -189,6 +171,7 @@ func (rs *Referrals) publish(ctx context.Context, tx pgx.Tx, m store.ReferralMad
 		Payload: &outreachv1.ReferralCreated{
 			ReferralId: r.ID, CandidateId: r.CandidateID, JobId: r.JobID, ReferrerUserId: r.ReferrerUserID,
 			CandidateCreated: r.CandidateCreated, JobExternalSource: sourceToProto[m.Job.ExternalSource], JobExternalId: m.Job.ExternalID,
+			Name: r.Name, Email: r.Email, LinkedinUrl: r.LinkedInURL, Relationship: r.Relationship, Note: r.Note, JobTitle: m.Job.Title,
 		},
 	})
 	return err

@@ -95,7 +95,9 @@ func TestReferralCreatesTheCandidateAndPublishesInItsTransaction(t *testing.T) {
 	}
 	if evs[0].GetAggregateId() != r.ID || evs[0].GetOrganizationId() != w.org || evs[0].GetVersion() != 0 ||
 		payload.GetReferralId() != r.ID || payload.GetCandidateId() != c.ID || payload.GetJobId() != j.ID || payload.GetReferrerUserId() != ann.UserID ||
-		!payload.GetCandidateCreated() || payload.GetJobExternalSource() != outreachv1.JobSource_JOB_SOURCE_LEVER || payload.GetJobExternalId() != j.ExternalID {
+		!payload.GetCandidateCreated() || payload.GetJobExternalSource() != outreachv1.JobSource_JOB_SOURCE_LEVER || payload.GetJobExternalId() != j.ExternalID ||
+		payload.GetName() != "Ada Lovelace" || payload.GetEmail() != "ada@example.com" || payload.GetRelationship() != "we built the engine together" ||
+		payload.GetNote() != r.Note || payload.GetJobTitle() != "Staff engineer" || payload.GetLinkedinUrl() != "https://www.linkedin.com/in/ada" {
 		t.Fatalf("event %v, payload %v", evs[0], payload)
 	}
 }

@@ -4470,7 +4470,8 @@ type Referral struct {
 	// How the referrer knows the person ("worked together at Contoso"):
 	// required, 1 to 200 characters.
 	Relationship string `protobuf:"bytes,8,opt,name=relationship,proto3" json:"relationship,omitempty"`
-	// Why they fit; up to 5,000 characters, line breaks allowed.
+	// Why they fit; up to 10,000 characters of plain text with simple
+	// formatting, as a note on a candidate.
 	Note string `protobuf:"bytes,9,opt,name=note,proto3" json:"note,omitempty"`
 	// Output only: whether the referral created the candidate (false: it was
 	// linked to a candidate the organization had).
@@ -4910,8 +4911,16 @@ type ReferralCreated struct {
 	// The job's ATS source and id, when it has them.
 	JobExternalSource JobSource `protobuf:"varint,6,opt,name=job_external_source,json=jobExternalSource,proto3,enum=tandem.outreach.v1.JobSource" json:"job_external_source,omitempty"`
 	JobExternalId     string    `protobuf:"bytes,7,opt,name=job_external_id,json=jobExternalId,proto3" json:"job_external_id,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// What the referrer said, for the application the ATS side makes
+	// (services cannot read referrals through the member RPCs).
+	Name          string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string `protobuf:"bytes,9,opt,name=email,proto3" json:"email,omitempty"`
+	LinkedinUrl   string `protobuf:"bytes,10,opt,name=linkedin_url,json=linkedinUrl,proto3" json:"linkedin_url,omitempty"`
+	Relationship  string `protobuf:"bytes,11,opt,name=relationship,proto3" json:"relationship,omitempty"`
+	Note          string `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
+	JobTitle      string `protobuf:"bytes,13,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReferralCreated) Reset() {
@@ -4989,6 +4998,48 @@ func (x *ReferralCreated) GetJobExternalSource() JobSource {
 func (x *ReferralCreated) GetJobExternalId() string {
 	if x != nil {
 		return x.JobExternalId
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetLinkedinUrl() string {
+	if x != nil {
+		return x.LinkedinUrl
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetRelationship() string {
+	if x != nil {
+		return x.Relationship
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetJobTitle() string {
+	if x != nil {
+		return x.JobTitle
 	}
 	return ""
 }
@@ -5287,7 +5338,8 @@ type ConversationMessage struct {
 	Cc      []string `protobuf:"bytes,7,rep,name=cc,proto3" json:"cc,omitempty"`
 	Subject string   `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
 	// The body as text and as HTML (either may be empty), and a short
-	// preview.
+	// preview. The HTML is kept as received, not sanitised: render it
+	// sandboxed.
 	BodyText string `protobuf:"bytes,9,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
 	BodyHtml string `protobuf:"bytes,10,opt,name=body_html,json=bodyHtml,proto3" json:"body_html,omitempty"`
 	Snippet  string `protobuf:"bytes,11,opt,name=snippet,proto3" json:"snippet,omitempty"`
@@ -6359,7 +6411,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"page_token\x18\x05 \x01(\tR\tpageToken\"{\n" +
 	"\x15ListReferralsResponse\x12:\n" +
 	"\treferrals\x18\x01 \x03(\v2\x1c.tandem.outreach.v1.ReferralR\treferrals\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xba\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdc\x03\n" +
 	"\x0fReferralCreated\x12\x1f\n" +
 	"\vreferral_id\x18\x01 \x01(\tR\n" +
 	"referralId\x12!\n" +
@@ -6368,7 +6420,14 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x10referrer_user_id\x18\x04 \x01(\tR\x0ereferrerUserId\x12+\n" +
 	"\x11candidate_created\x18\x05 \x01(\bR\x10candidateCreated\x12M\n" +
 	"\x13job_external_source\x18\x06 \x01(\x0e2\x1d.tandem.outreach.v1.JobSourceR\x11jobExternalSource\x12&\n" +
-	"\x0fjob_external_id\x18\a \x01(\tR\rjobExternalId\"\x8e\x01\n" +
+	"\x0fjob_external_id\x18\a \x01(\tR\rjobExternalId\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\t \x01(\tR\x05email\x12!\n" +
+	"\flinkedin_url\x18\n" +
+	" \x01(\tR\vlinkedinUrl\x12\"\n" +
+	"\frelationship\x18\v \x01(\tR\frelationship\x12\x12\n" +
+	"\x04note\x18\f \x01(\tR\x04note\x12\x1b\n" +
+	"\tjob_title\x18\r \x01(\tR\bjobTitle\"\x8e\x01\n" +
 	"\rReferralAdded\x12\x1f\n" +
 	"\vreferral_id\x18\x01 \x01(\tR\n" +
 	"referralId\x12\x15\n" +
