@@ -19,7 +19,9 @@ CREATE TABLE referrals (
     candidate_created boolean NOT NULL,
     created_at        timestamptz NOT NULL
 );
--- Lists: a referrer's own, a job's and a candidate's, newest first.
+-- Lists: the organization's, a referrer's own, a job's and a candidate's,
+-- newest first (ids are time-ordered).
+CREATE INDEX referrals_by_org ON referrals (org_id, id DESC);
 CREATE INDEX referrals_by_referrer ON referrals (org_id, referrer_user_id, id DESC);
 CREATE INDEX referrals_by_job ON referrals (org_id, job_id, id DESC);
 CREATE INDEX referrals_by_candidate ON referrals (org_id, candidate_id, id DESC);

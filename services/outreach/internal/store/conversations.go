@@ -203,8 +203,11 @@ func (s *Store) recorded(ctx context.Context, r MessageRecord) (Conversation, Me
 }
 
 func recordedMessage(ctx context.Context, tx pgx.Tx, orgID, key, internetID string) (Message, error) {
-	return scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM conversation_messages
-		WHERE org_id = $1 AND (dedupe_key = $2 OR ($3 <> '' AND internet_message_id = $3)) LIMIT 1`, orgID, key, internetID))
+	// Two arms, one per unique index; the literal <> '' lets the second use
+	// its partial index.
+	return scanMessage(tx.QueryRow(ctx, `(SELECT `+messageColumns+` FROM conversation_messages WHERE org_id = $1 AND dedupe_key = $2)
+		UNION ALL (SELECT `+messageColumns+` FROM conversation_messages WHERE org_id = $1 AND internet_message_id = $3 AND internet_message_id <> '')
+		LIMIT 1`, orgID, key, internetID))
 }
 
 // threadOf finds or makes the conversation of candidate candidateID that a
@@ -231,7 +234,7 @@ func threadOf(ctx context.Context, tx pgx.Tx, candidateID string, r MessageRecor
 	}
 	if r.Message.InReplyTo != "" {
 		c, err := scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations
-			WHERE id = (SELECT conversation_id FROM conversation_messages WHERE org_id = $1 AND internet_message_id = $2)
+			WHERE id = (SELECT conversation_id FROM conversation_messages WHERE org_id = $1 AND internet_message_id = $2 AND internet_message_id <> '')
 			  AND candidate_id = $3 FOR UPDATE`, r.OrgID, r.Message.InReplyTo, candidateID))
 		if !errors.Is(err, postgres.ErrNotFound) {
 			return c, err

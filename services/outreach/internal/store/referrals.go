@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -195,10 +197,27 @@ func (s *Store) Referrals(ctx context.Context, orgID string, f ReferralFilter, a
 	if after != "" && !isUUID(after) {
 		return nil, postgres.ErrNotFound
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+referralColumns+` FROM referrals
-		WHERE org_id = $1 AND ($2 = '' OR referrer_user_id = $2) AND ($3::uuid IS NULL OR job_id = $3)
-		  AND ($4::uuid IS NULL OR candidate_id = $4) AND ($5::uuid IS NULL OR id < $5)
-		ORDER BY id DESC LIMIT $6`, orgID, f.ReferrerUserID, nullable(f.JobID), nullable(f.CandidateID), nullable(after), limit)
+	// Only the filters given are in the query, so each list uses its index
+	// whatever plan Postgres caches.
+	where, args := []string{"org_id = $1"}, []any{orgID}
+	arg := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	if f.ReferrerUserID != "" {
+		where = append(where, "referrer_user_id = "+arg(f.ReferrerUserID))
+	}
+	if f.JobID != "" {
+		where = append(where, "job_id = "+arg(f.JobID)+"::uuid")
+	}
+	if f.CandidateID != "" {
+		where = append(where, "candidate_id = "+arg(f.CandidateID)+"::uuid")
+	}
+	if after != "" {
+		where = append(where, "id < "+arg(after)+"::uuid")
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+referralColumns+` FROM referrals WHERE `+strings.Join(where, " AND ")+
+		` ORDER BY id DESC LIMIT `+arg(limit), args...)
 	if err != nil {
 		return nil, postgres.MapError(err)
 	}
