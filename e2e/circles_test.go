@@ -1,10 +1,19 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/e2e/stack"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
@@ -223,5 +232,92 @@ func TestCircles_JobsOverREST(t *testing.T) {
 	code, body = otherAPI.call("PATCH", "/v1/jobs/"+ids[0]+"?updateMask=title", &outreachv1.Job{Title: "Ours"}, nil)
 	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
 	code, body = otherAPI.call("POST", "/v1/jobs/"+ids[0]+":close", &outreachv1.CloseJobRequest{}, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+}
+
+// The conversations' home (OUT-4's conversation half, before the mailbox
+// fills it): the mailbox service records messages over outreach's internal
+// RPC, once each however often it retries; recruiters read the threads
+// through the gateway; members do not; the internal RPC has no route.
+func TestCircles_ConversationsThroughTheGateway(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	admin, adminAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
+	recruiter, recruiterAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+	created := &outreachv1.CreateCandidateResponse{}
+	recruiterAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Mary Jackson", Emails: []string{"mary@nasa.example"}}, created)
+	id := created.GetCandidate().GetId()
+
+	conn, err := grpc.NewClient(s.Procs["outreach"].Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	outreach := outreachv1.NewOutreachServiceClient(conn)
+	ctx, cancel := context.WithTimeout(asService(t.Context(), s), 30*time.Second)
+	defer cancel()
+	at := time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)
+	sent := &outreachv1.RecordConversationMessageRequest{OrganizationId: admin.GetUser().GetOrganizationId(), CandidateId: id,
+		SenderUserId: recruiter.GetUser().GetId(), ProviderConversationId: "AAQkAGI2",
+		Message: &outreachv1.ConversationMessage{Direction: outreachv1.MessageDirection_MESSAGE_DIRECTION_OUTBOUND, Kind: outreachv1.MessageKind_MESSAGE_KIND_SENT,
+			From: contosoAdmin, To: []string{"mary@nasa.example"}, Subject: "Engineering at Contoso", BodyText: "Hello Mary",
+			InternetMessageId: "<first@contoso.example>", MessageTime: timestamppb.New(at)}}
+	reply := &outreachv1.RecordConversationMessageRequest{OrganizationId: admin.GetUser().GetOrganizationId(), CandidateId: id,
+		IdempotencyKey: "graph-message-2",
+		Message: &outreachv1.ConversationMessage{Direction: outreachv1.MessageDirection_MESSAGE_DIRECTION_INBOUND, Kind: outreachv1.MessageKind_MESSAGE_KIND_REPLY,
+			From: "mary@nasa.example", To: []string{contosoAdmin}, Subject: "RE: Engineering at Contoso", BodyText: "Happy to talk",
+			InternetMessageId: "<reply@nasa.example>", InReplyTo: "<first@contoso.example>", MessageTime: timestamppb.New(at.Add(time.Hour))}}
+	var threadID string
+	for _, req := range []*outreachv1.RecordConversationMessageRequest{sent, reply, sent, reply} {
+		got, err := outreach.RecordConversationMessage(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if threadID == "" {
+			threadID = got.GetConversation().GetId()
+		}
+		if got.GetConversation().GetId() != threadID {
+			t.Fatalf("the reply should join the thread %s: %v", threadID, got)
+		}
+	}
+
+	list := &outreachv1.ListConversationsResponse{}
+	recruiterAPI.must("GET", "/v1/candidates/"+id+"/conversations", nil, list)
+	if len(list.GetConversations()) != 1 || list.GetConversations()[0].GetMessageCount() != 2 || list.GetConversations()[0].GetSubject() != "Engineering at Contoso" {
+		t.Fatalf("conversations: %v", list)
+	}
+	thread := &outreachv1.GetConversationResponse{}
+	recruiterAPI.must("GET", "/v1/conversations/"+threadID+"?pageSize=1", nil, thread)
+	if len(thread.GetMessages()) != 1 || thread.GetMessages()[0].GetBodyText() != "Hello Mary" || thread.GetNextPageToken() == "" {
+		t.Fatalf("thread, page 1: %v", thread)
+	}
+	recruiterAPI.must("GET", "/v1/conversations/"+threadID+"?pageSize=1&pageToken="+url.QueryEscape(thread.GetNextPageToken()), nil, thread)
+	if len(thread.GetMessages()) != 1 || thread.GetMessages()[0].GetKind() != outreachv1.MessageKind_MESSAGE_KIND_REPLY || thread.GetNextPageToken() != "" {
+		t.Fatalf("thread, page 2: %v", thread)
+	}
+	tl := &outreachv1.ListTimelineResponse{}
+	adminAPI.must("GET", "/v1/candidates/"+id+"/timeline?kinds=TIMELINE_KIND_MESSAGE_SENT&kinds=TIMELINE_KIND_MESSAGE_RECEIVED", nil, tl)
+	if len(tl.GetEntries()) != 2 || tl.GetEntries()[0].GetActorUserId() != recruiter.GetUser().GetId() ||
+		tl.GetEntries()[1].GetKind() != outreachv1.TimelineKind_TIMELINE_KIND_MESSAGE_RECEIVED || tl.GetEntries()[1].GetMessage().GetConversationId() != threadID {
+		t.Fatalf("the messages on the timeline, once each: %v", tl)
+	}
+
+	// A person cannot record, even a Super Admin over gRPC; members do not
+	// read conversations; another organization finds none of it.
+	asAdmin := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer "+admin.GetSession().GetAccessToken())
+	_, err = outreach.RecordConversationMessage(asAdmin, sent)
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("a Super Admin records a message: %v", err)
+	}
+	if _, err = outreach.RecordConversationMessage(t.Context(), sent); status.Code(err) != codes.Unauthenticated {
+		t.Fatalf("recording without credentials: %v", err)
+	}
+	adminAPI.must("PATCH", "/v1/organization?updateMask=defaultRole", &identityv1.Organization{DefaultRole: identityv1.Role_ROLE_MEMBER}, &identityv1.UpdateOrganizationResponse{})
+	_, memberAPI := signedIn(t, s, newBrowser(t, s), as{email: "pgupta@contoso.example"})
+	code, body := memberAPI.call("GET", "/v1/candidates/"+id+"/conversations", nil, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
+	_, otherAPI := signedIn(t, s, newBrowser(t, s), as{email: fabrikamAdmin, consentForOrg: true})
+	code, body = otherAPI.call("GET", "/v1/conversations/"+threadID, nil, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+	code, body = otherAPI.call("GET", "/v1/candidates/"+id+"/conversations", nil, nil)
 	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
 }
