@@ -418,7 +418,9 @@ func (s *Store) SearchCandidates(ctx context.Context, orgID string, f Filter, or
 		where = append(where, "c.company ILIKE "+arg("%"+escapeLike(f.Company)+"%"))
 	}
 	if f.Email != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM candidate_emails e WHERE e.org_id = c.org_id AND lower(btrim(e.email)) = lower(btrim("+arg(f.Email)+")) AND e.candidate_id = c.id)")
+		// An IN over the unique address index finds the one candidate; a
+		// correlated EXISTS made Postgres test every candidate in turn.
+		where = append(where, "c.id IN (SELECT e.candidate_id FROM candidate_emails e WHERE e.org_id = $1 AND lower(btrim(e.email)) = lower(btrim("+arg(f.Email)+")))")
 	}
 	if f.OwnerUserID != "" {
 		where = append(where, "c.owner_user_id = "+arg(f.OwnerUserID))

@@ -43,11 +43,12 @@ func (e *DuplicateEmailError) Error() string {
 
 // Store is the outreach schema.
 type Store struct {
-	db *pgxpool.Pool
+	db *postgres.DB
 }
 
 // New returns a store over db (whose search_path is the outreach schema).
-func New(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// Reads and transactions survive a dead pooled connection (postgres.DB).
+func New(db *pgxpool.Pool) *Store { return &Store{db: postgres.NewDB(db)} }
 
 func span(ctx context.Context, name string) (context.Context, trace.Span) {
 	return tracer.Start(ctx, "store."+name)
