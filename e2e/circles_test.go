@@ -75,7 +75,7 @@ func TestScenario_OUT_5(t *testing.T) {
 	code, body = employeeAPI.call("POST", "/v1/referrals", &outreachv1.Referral{JobId: job.GetId(), Name: "Katherine Johnson", Email: "katherine.johnson@nasa.example",
 		Relationship: "we worked together at Langley"}, nil)
 	wantError(t, code, body, http.StatusConflict, "ALREADY_EXISTS")
-	if !strings.Contains(string(body), ref.GetId()) || !strings.Contains(string(body), `"reason":"referral_exists"`) {
+	if !strings.Contains(string(body), `"metadata":{"referral_id":"`+ref.GetId()+`"}`) || !strings.Contains(string(body), `"reason":"referral_exists"`) {
 		t.Fatalf("the refusal should name the first referral: %s", body)
 	}
 
@@ -216,6 +216,9 @@ func TestCircles_JobsOverREST(t *testing.T) {
 	code, body = recruiterAPI.call("POST", "/v1/jobs", &outreachv1.Job{Title: "Copy", Status: outreachv1.JobStatus_JOB_STATUS_OPEN,
 		ExternalSource: outreachv1.JobSource_JOB_SOURCE_LEVER, ExternalId: "posting-1"}, nil)
 	wantError(t, code, body, http.StatusConflict, "ALREADY_EXISTS")
+	if !strings.Contains(string(body), `"metadata":{"job_id":"`+ids[0]+`"}`) {
+		t.Fatalf("the refusal should name the job with the id: %s", body)
+	}
 	adminAPI.must("PATCH", "/v1/organization?updateMask=defaultRole", &identityv1.Organization{DefaultRole: identityv1.Role_ROLE_MEMBER}, &identityv1.UpdateOrganizationResponse{})
 	_, memberAPI := signedIn(t, s, newBrowser(t, s), as{email: "pgupta@contoso.example"})
 	code, body = memberAPI.call("GET", "/v1/jobs/"+ids[1], nil, nil)

@@ -114,7 +114,8 @@ func mapStore(err error) error {
 	var taken *store.ExternalJobTakenError
 	if errors.As(err, &taken) {
 		return &apperr.Error{Kind: apperr.KindAlreadyExists, Reason: "job_exists", Field: "job.external_id",
-			Public: "a job with this external source and id exists already: " + taken.JobID, Cause: err}
+			Public:   "a job with this external source and id exists already: " + taken.JobID,
+			Metadata: map[string]string{"job_id": taken.JobID}, Cause: err}
 	}
 	return err
 }

@@ -126,7 +126,8 @@ func mapStore(err error) error {
 	switch {
 	case errors.As(err, &exists):
 		return &apperr.Error{Kind: apperr.KindAlreadyExists, Reason: "referral_exists",
-			Public: "you have referred this person to this job already: referral " + exists.ReferralID, Cause: err}
+			Public:   "you have referred this person to this job already: referral " + exists.ReferralID,
+			Metadata: map[string]string{"referral_id": exists.ReferralID}, Cause: err}
 	case errors.Is(err, store.ErrJobNotOpen):
 		return apperr.FailedPrecondition("job_not_open", "the job is closed or not published; it takes no referrals").Wrap(err)
 	case errors.Is(err, store.ErrNotLive):

@@ -2,16 +2,10 @@ package server
 
 import (
 	"context"
-	"errors"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
-	"github.com/tandemhq/tandem/platform/grpcserver"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -21,22 +15,6 @@ func referralProto(r store.Referral) *outreachv1.Referral {
 	return &outreachv1.Referral{Id: r.ID, JobId: r.JobID, CandidateId: r.CandidateID, ReferrerUserId: r.ReferrerUserID,
 		Name: r.Name, Email: r.Email, LinkedinUrl: r.LinkedInURL, Relationship: r.Relationship, Note: r.Note,
 		CandidateCreated: r.CandidateCreated, CreateTime: timestamppb.New(r.CreatedAt)}
-}
-
-// referredStatus is the status of a repeated referral: the first one's id
-// travels in ErrorInfo's metadata too. Other errors pass.
-func referredStatus(err error) error {
-	var exists *store.ReferralExistsError
-	var ae *apperr.Error
-	if !errors.As(err, &exists) || !errors.As(err, &ae) || ae.Kind != apperr.KindAlreadyExists {
-		return err
-	}
-	st, derr := status.New(codes.AlreadyExists, ae.Public).WithDetails(&errdetails.ErrorInfo{
-		Reason: ae.Reason, Domain: grpcserver.ErrorDomain, Metadata: map[string]string{"referral_id": exists.ReferralID}})
-	if derr != nil {
-		return err
-	}
-	return st.Err()
 }
 
 // CreateReferral implements the RPC.
@@ -49,7 +27,7 @@ func (s *Server) CreateReferral(ctx context.Context, req *outreachv1.CreateRefer
 	r, err := s.d.Referrals.Create(ctx, p, store.Referral{JobID: in.GetJobId(), Name: in.GetName(), Email: in.GetEmail(),
 		LinkedInURL: in.GetLinkedinUrl(), Relationship: in.GetRelationship(), Note: in.GetNote()})
 	if err != nil {
-		return nil, referredStatus(mapErr(err, "job"))
+		return nil, mapErr(err, "job")
 	}
 	return &outreachv1.CreateReferralResponse{Referral: referralProto(r)}, nil
 }
