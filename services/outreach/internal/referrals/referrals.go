@@ -144,6 +144,11 @@ func mapStore(err error) error {
 // again by mistake is told so instead of thinking a second referral, with
 // a new note, was recorded.
 func (rs *Referrals) Create(ctx context.Context, caller authz.Principal, in store.Referral) (store.Referral, error) {
+	if caller.UserID == "" {
+		// An API token no person created has nobody to record as the
+		// referrer, and "my referrals" would never show it.
+		return store.Referral{}, apperr.PermissionDenied("a referral is made by a person; this API token has no user")
+	}
 	r, err := check(in)
 	if err != nil {
 		return store.Referral{}, err

@@ -208,6 +208,11 @@ func TestBadReferralNamesItsField(t *testing.T) {
 			t.Errorf("%s: %v", field, err)
 		}
 	}
+	nobody := w.member(t)
+	nobody.UserID = ""
+	if _, err := w.rs.Create(t.Context(), nobody, referral(j.ID, "ada@example.com")); !errors.Is(err, apperr.ErrPermissionDenied) {
+		t.Fatalf("a referral without a referrer: %v", err)
+	}
 	w.wantNothingStored(t)
 }
 
