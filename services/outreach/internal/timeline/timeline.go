@@ -25,7 +25,8 @@ const (
 )
 
 // Kinds are the entry kinds there are.
-var Kinds = []string{store.KindCreated, store.KindMerged, store.KindStageChanged, store.KindNote}
+var Kinds = []string{store.KindCreated, store.KindMerged, store.KindStageChanged, store.KindNote,
+	store.KindReferralCreated, store.KindMessageSent, store.KindMessageReceived}
 
 // Store is what the package needs of the store.
 type Store interface {
