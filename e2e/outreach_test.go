@@ -44,7 +44,7 @@ func TestScenario_OUT_3(t *testing.T) {
 	// The same person again, typed differently, is refused with her id.
 	code, body := recruiterAPI.call("POST", "/v1/candidates", &outreachv1.Candidate{Name: "G. Hopper", Emails: []string{"  Grace@Navy.example "}}, nil)
 	wantError(t, code, body, http.StatusConflict, "ALREADY_EXISTS")
-	if !strings.Contains(string(body), grace.GetId()) || !strings.Contains(string(body), `"reason":"candidate_exists"`) {
+	if !strings.Contains(string(body), `"metadata":{"candidate_id":"`+grace.GetId()+`"}`) || !strings.Contains(string(body), `"reason":"candidate_exists"`) {
 		t.Fatalf("the refusal should name the existing candidate: %s", body)
 	}
 	// Bad input names the field and stores nothing.

@@ -56,7 +56,10 @@ type Error struct {
 	Public string
 	Field  string // for KindInvalidArgument: the offending request field
 	Reason string // a stable machine-readable reason, e.g. "admin_approval_required"
-	Cause  error
+	// Metadata are facts a client acts on, with a Reason: for
+	// "candidate_exists", the existing candidate's id. Values are public.
+	Metadata map[string]string
+	Cause    error
 }
 
 func (e *Error) Error() string {

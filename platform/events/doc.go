@@ -16,6 +16,10 @@
 // acknowledged as stale and not applied, and otherwise the service's
 // handler applies it.
 //
+// processed_events keeps an id 30 days (PruneWorker with
+// PrunePeriodicJob, which every receiving service adds to its jobs): long
+// after any copy of the event can still come.
+//
 // Metrics: tandem.events.published, .delivered, .retried, .abandoned,
 // .received, and the gauge tandem.events.undelivered.age (the oldest
 // undelivered event per subscriber, from River's job table). Traces: the

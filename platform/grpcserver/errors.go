@@ -62,7 +62,7 @@ func ToStatus(err error) (*status.Status, bool) {
 			details = append(details, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: ae.Field, Description: ae.Public}}})
 		}
 		if ae.Reason != "" {
-			details = append(details, &errdetails.ErrorInfo{Reason: ae.Reason, Domain: ErrorDomain})
+			details = append(details, &errdetails.ErrorInfo{Reason: ae.Reason, Domain: ErrorDomain, Metadata: ae.Metadata})
 		}
 		if len(details) > 0 {
 			if withDetails, derr := st.WithDetails(details...); derr == nil {

@@ -29,6 +29,9 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 	// Reason is a stable machine-readable reason, when there is one.
 	Reason string `json:"reason,omitempty"`
+	// Metadata are the facts that come with Reason (candidate_id for
+	// candidate_exists).
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// Fields names the request fields that were wrong, and why.
 	Fields []FieldViolation `json:"fields,omitempty"`
 	// TraceID lets support find the request in traces and logs.
@@ -76,6 +79,9 @@ func errorFromStatus(ctx context.Context, st *status.Status) ErrorBody {
 				}
 			case *errdetails.ErrorInfo:
 				d.Reason = v.GetReason()
+				if len(v.GetMetadata()) > 0 {
+					d.Metadata = v.GetMetadata()
+				}
 			}
 		}
 	}

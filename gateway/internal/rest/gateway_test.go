@@ -38,6 +38,9 @@ func (echoService) UnaryCall(ctx context.Context, req *testpb.SimpleRequest) (*t
 		return nil, apperr.InvalidArgument("candidate.email", "must be an email address")
 	case "precondition":
 		return nil, apperr.FailedPrecondition("admin_approval_required", "an administrator must approve")
+	case "exists":
+		return nil, &apperr.Error{Kind: apperr.KindAlreadyExists, Reason: "candidate_exists", Field: "candidate.emails[0]",
+			Public: "a candidate with this e-mail address exists already", Metadata: map[string]string{"candidate_id": "c-1"}}
 	case "hang":
 		// A dependency that accepts and never answers.
 		<-ctx.Done()
@@ -182,7 +185,13 @@ func TestDomainErrorsKeepFieldsAndReason(t *testing.T) {
 	}
 	code, body = post(t, gw.URL+"/v1/echo/precondition", nil)
 	e = decodeError(t, body)
-	if code != 400 || e.Reason != "admin_approval_required" || e.Message != "an administrator must approve" {
+	if code != 400 || e.Reason != "admin_approval_required" || e.Message != "an administrator must approve" || e.Metadata != nil {
+		t.Fatalf("status %d: %+v", code, e)
+	}
+	// The facts behind a reason travel as metadata, beside the field.
+	code, body = post(t, gw.URL+"/v1/echo/exists", nil)
+	e = decodeError(t, body)
+	if code != 409 || e.Reason != "candidate_exists" || e.Metadata["candidate_id"] != "c-1" || len(e.Fields) != 1 || e.Fields[0].Field != "candidate.emails[0]" {
 		t.Fatalf("status %d: %+v", code, e)
 	}
 }

@@ -25,9 +25,12 @@ import (
 	"github.com/tandemhq/tandem/platform/service"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
+	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
+	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -156,11 +159,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
 
 	handler := server.New(server.Domain{
-		Candidates:   candidates.New(st, time.Now),
-		Stages:       stages.New(st, pub, time.Now),
-		Timeline:     timeline.New(st),
-		Notes:        notes.New(st),
-		CustomFields: customfields.New(st),
+		Candidates:    candidates.New(st, time.Now),
+		Stages:        stages.New(st, pub, time.Now),
+		Timeline:      timeline.New(st),
+		Notes:         notes.New(st, pub, time.Now),
+		CustomFields:  customfields.New(st),
+		Jobs:          jobs.New(st),
+		Referrals:     referrals.New(st, pub, time.Now),
+		Conversations: conversations.New(st, pub, time.Now),
 		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
 			Logger: rt.Log}),
 	})

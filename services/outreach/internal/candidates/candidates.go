@@ -74,7 +74,8 @@ const reasonEmailTaken = "candidate_exists"
 
 func emailTaken(field string, dup *store.DuplicateEmailError) error {
 	return &apperr.Error{Kind: apperr.KindAlreadyExists, Reason: reasonEmailTaken, Field: field,
-		Public: fmt.Sprintf("a candidate with this e-mail address exists already: %s", dup.CandidateID), Cause: dup}
+		Public:   fmt.Sprintf("a candidate with this e-mail address exists already: %s", dup.CandidateID),
+		Metadata: map[string]string{"candidate_id": dup.CandidateID}, Cause: dup}
 }
 
 // mapStore turns the store's refusals into client errors; anything else

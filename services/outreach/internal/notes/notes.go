@@ -1,7 +1,8 @@
 // Package notes holds the rules of notes on candidates: public or private
 // (a private note is seen by its author and admins only, and never leaves
 // Tandem), plain text with simple formatting, changed and deleted by their
-// author or an admin.
+// author or an admin. Changes of public notes are published
+// (note.created, note.updated, note.deleted) in their transaction.
 package notes
 
 import (
@@ -10,31 +11,94 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/postgres"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
 // MaxBodyLen is the longest body, in characters.
 const MaxBodyLen = 10000
 
+// Types of the events a note's changes publish.
+const (
+	EventCreated = "note.created"
+	EventUpdated = "note.updated"
+	EventDeleted = "note.deleted"
+)
+
 // Store is what the package needs of the store.
 type Store interface {
-	CreateNote(ctx context.Context, orgID, candidateID string, n store.Note) (store.Note, error)
+	CreateNote(ctx context.Context, orgID, candidateID string, n store.Note, publish store.PublishNote) (store.Note, error)
 	Notes(ctx context.Context, orgID, candidateID string, v store.Viewer) ([]store.Note, error)
-	UpdateNote(ctx context.Context, orgID, id string, change func(store.Note) (store.Note, error)) (store.Note, error)
-	DeleteNote(ctx context.Context, orgID, id string, allow func(store.Note) error) error
+	UpdateNote(ctx context.Context, orgID, id string, change func(store.Note) (store.Note, error), publish store.PublishNote) (store.Note, error)
+	DeleteNote(ctx context.Context, orgID, id string, allow func(store.Note) error, publish store.PublishNote) error
+}
+
+// Publisher publishes an event in the caller's transaction
+// (events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, tx pgx.Tx, ev events.Event) (string, error)
 }
 
 // Notes runs the rules over the store.
-type Notes struct{ store Store }
+type Notes struct {
+	store Store
+	pub   Publisher
+	now   func() time.Time
+}
 
-// New returns the rules over st.
-func New(st Store) *Notes { return &Notes{store: st} }
+// New returns the rules over st, publishing with pub; now is the clock
+// (time.Now when nil).
+func New(st Store, pub Publisher, now func() time.Time) *Notes {
+	if now == nil {
+		now = time.Now
+	}
+	return &Notes{store: st, pub: pub, now: now}
+}
+
+// publish is the store's callback: what a change tells other services, in
+// its transaction. A private note never leaves Tandem (DESIGN §8: "never
+// private notes"), so its creation, edits and deletion publish nothing;
+// publishing everything with a private flag would trust every receiver to
+// drop them. The one exception is a public note made private: the
+// receivers had it, so note.updated goes out once with private set and
+// without the body, for them to retract it. A private note made public is
+// note.updated too, with its body; a receiver that never had it creates it.
+func (ns *Notes) publish(ctx context.Context, tx pgx.Tx, c store.NoteChange) error {
+	before, after := c.Before, c.After
+	switch {
+	case before == nil && after != nil && !after.Private:
+		return ns.send(ctx, tx, EventCreated, *after, 0)
+	case before != nil && after != nil && (!before.Private || !after.Private):
+		// Edits are ordered by the note's update time, in microseconds
+		// (Postgres' precision): it grows with each committed change.
+		return ns.send(ctx, tx, EventUpdated, *after, after.UpdatedAt.UnixMicro())
+	case before != nil && after == nil && !before.Private:
+		return ns.send(ctx, tx, EventDeleted, *before, 0)
+	}
+	return nil
+}
+
+func (ns *Notes) send(ctx context.Context, tx pgx.Tx, typ string, n store.Note, version int64) error {
+	payload := &outreachv1.NoteChanged{NoteId: n.ID, CandidateId: n.CandidateID, AuthorUserId: n.AuthorUserID, Private: n.Private,
+		CreateTime: timestamppb.New(n.CreatedAt), UpdateTime: timestamppb.New(n.UpdatedAt)}
+	if !n.Private && typ != EventDeleted {
+		payload.Body = n.Body
+	}
+	_, err := ns.pub.Publish(ctx, tx, events.Event{Type: typ, OrganizationID: n.OrgID, AggregateID: n.ID, Version: version,
+		OccurredAt: ns.now(), Payload: payload})
+	return err
+}
 
 // errNotTheAuthor refuses a change of someone else's public note.
 var errNotTheAuthor = apperr.PermissionDenied("only the note's author or an admin may change it")
@@ -82,7 +146,7 @@ func (ns *Notes) Create(ctx context.Context, caller authz.Principal, candidateID
 	if err != nil {
 		return store.Note{}, err
 	}
-	n, err := ns.store.CreateNote(ctx, caller.OrgID, candidateID, store.Note{AuthorUserID: caller.UserID, Body: body, Private: private})
+	n, err := ns.store.CreateNote(ctx, caller.OrgID, candidateID, store.Note{AuthorUserID: caller.UserID, Body: body, Private: private}, ns.publish)
 	if errors.Is(err, store.ErrNotLive) {
 		return store.Note{}, apperr.FailedPrecondition("candidate_not_live", "the candidate is deleted or merged").Wrap(err)
 	}
@@ -129,10 +193,10 @@ func (ns *Notes) Update(ctx context.Context, caller authz.Principal, id string, 
 			cur.Private = u.Private
 		}
 		return cur, nil
-	})
+	}, ns.publish)
 }
 
 // Delete deletes a note of the caller (or any note, for an admin).
 func (ns *Notes) Delete(ctx context.Context, caller authz.Principal, id string) error {
-	return ns.store.DeleteNote(ctx, caller.OrgID, id, func(cur store.Note) error { return mayChange(caller, cur) })
+	return ns.store.DeleteNote(ctx, caller.OrgID, id, func(cur store.Note) error { return mayChange(caller, cur) }, ns.publish)
 }

@@ -17,7 +17,7 @@ func (s *Server) CreateCandidate(ctx context.Context, req *outreachv1.CreateCand
 	}
 	c, err := s.d.Candidates.Create(ctx, p, candidateFromProto(req.GetCandidate()))
 	if err != nil {
-		return nil, existsStatus(err)
+		return nil, err
 	}
 	return &outreachv1.CreateCandidateResponse{Candidate: candidateProto(c)}, nil
 }
@@ -43,7 +43,7 @@ func (s *Server) UpdateCandidate(ctx context.Context, req *outreachv1.UpdateCand
 	}
 	c, err := s.d.Candidates.Update(ctx, orgID, req.GetCandidate().GetId(), candidateFromProto(req.GetCandidate()), req.GetUpdateMask().GetPaths())
 	if err != nil {
-		return nil, existsStatus(mapErr(err, "candidate"))
+		return nil, mapErr(err, "candidate")
 	}
 	return &outreachv1.UpdateCandidateResponse{Candidate: candidateProto(c)}, nil
 }

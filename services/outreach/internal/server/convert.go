@@ -1,16 +1,10 @@
 package server
 
 import (
-	"errors"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/tandemhq/tandem/platform/apperr"
-	"github.com/tandemhq/tandem/platform/grpcserver"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
@@ -68,21 +62,4 @@ func orderFromProto(o outreachv1.CandidateOrder) store.Order {
 		return store.ByNewest
 	}
 	return store.ByName
-}
-
-// existsStatus is the status of an address another candidate has: the
-// existing candidate's id travels in ErrorInfo's metadata too, so a client
-// need not parse the message. Other errors pass.
-func existsStatus(err error) error {
-	var dup *store.DuplicateEmailError
-	var ae *apperr.Error
-	if !errors.As(err, &dup) || !errors.As(err, &ae) || ae.Kind != apperr.KindAlreadyExists {
-		return err
-	}
-	st, derr := status.New(codes.AlreadyExists, ae.Public).WithDetails(&errdetails.ErrorInfo{
-		Reason: ae.Reason, Domain: grpcserver.ErrorDomain, Metadata: map[string]string{"candidate_id": dup.CandidateID}})
-	if derr != nil {
-		return err
-	}
-	return st.Err()
 }

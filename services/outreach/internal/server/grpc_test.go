@@ -19,17 +19,21 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/grpcserver"
-	"github.com/tandemhq/tandem/platform/jobs"
+	riverjobs "github.com/tandemhq/tandem/platform/jobs"
 	"github.com/tandemhq/tandem/platform/logging"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
+	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
+	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -59,9 +63,15 @@ type world struct {
 	t      *testing.T
 	tokens tokens
 	client outreachv1.OutreachServiceClient
+	// pool is the test's database, whose outbox the publisher of notes,
+	// referrals and conversations writes (storetest.Published reads it).
+	pool *pgxpool.Pool
 	// bucketDir is where the file:// bucket keeps files' bytes.
 	bucketDir string
 }
+
+// serviceToken is what services present to internal RPCs here.
+const serviceToken = "a-service-token-of-at-least-32-characters"
 
 // newWorld is outreach's gRPC server as cmd/outreach wires it, on a real
 // listener and a fresh database.
@@ -69,12 +79,13 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	pool := storetest.New(t)
 	st := store.New(pool)
-	if err := jobs.Migrate(t.Context(), pool, "outreach", logging.Discard()); err != nil {
+	pub := storetest.Publisher(t, pool)
+	if err := riverjobs.Migrate(t.Context(), pool, "outreach", logging.Discard()); err != nil {
 		t.Fatal(err)
 	}
 	// Jobs are enqueued, not worked: what they do is tested in their
 	// packages.
-	jc, err := jobs.New(pool, jobs.Options{Schema: "outreach", Logger: logging.Discard()})
+	jc, err := riverjobs.New(pool, riverjobs.Options{Schema: "outreach", Logger: logging.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,16 +97,19 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { _ = bucket.Close() })
 	toks := tokens{}
 	srv := grpcserver.New(grpcserver.Options{
-		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks},
+		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks, Services: authz.ServiceTokens{Current: serviceToken}},
 		Validators: server.Validators,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
-		Candidates:   candidates.New(st, time.Now),
-		Stages:       stages.New(st, noSubscribers{}, time.Now),
-		Timeline:     timeline.New(st),
-		Notes:        notes.New(st),
-		CustomFields: customfields.New(st),
-		Files:        files.New(st, files.Options{Bucket: bucket, Jobs: jc}),
+		Candidates:    candidates.New(st, time.Now),
+		Stages:        stages.New(st, noSubscribers{}, time.Now),
+		Timeline:      timeline.New(st),
+		Notes:         notes.New(st, pub, time.Now),
+		CustomFields:  customfields.New(st),
+		Jobs:          jobs.New(st),
+		Referrals:     referrals.New(st, pub, time.Now),
+		Conversations: conversations.New(st, pub, time.Now),
+		Files:         files.New(st, files.Options{Bucket: bucket, Jobs: jc}),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -115,14 +129,26 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), bucketDir: bucketDir}
+	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), pool: pool, bucketDir: bucketDir}
 }
 
 // as returns a context calling as someone with role in org.
 func (w *world) as(org string, role authz.Role) context.Context {
+	ctx, _ := w.asUser(org, role)
+	return ctx
+}
+
+// asUser is as, also returning the caller's user id.
+func (w *world) asUser(org string, role authz.Role) (context.Context, string) {
 	token, _ := authz.NewAPIToken()
-	w.tokens[token] = authz.Principal{Kind: authz.KindAPIToken, OrgID: org, UserID: uuid.NewString(), TokenID: uuid.NewString(), Role: role}
-	return metadata.AppendToOutgoingContext(w.t.Context(), "authorization", "Bearer "+token)
+	user := uuid.NewString()
+	w.tokens[token] = authz.Principal{Kind: authz.KindAPIToken, OrgID: org, UserID: user, TokenID: uuid.NewString(), Role: role}
+	return metadata.AppendToOutgoingContext(w.t.Context(), "authorization", "Bearer "+token), user
+}
+
+// asService returns a context calling as the mailbox service.
+func (w *world) asService() context.Context {
+	return metadata.AppendToOutgoingContext(w.t.Context(), authz.ServiceTokenMetadata, serviceToken, authz.ServiceNameMetadata, "mailbox")
 }
 
 func wantCode(t *testing.T, err error, want codes.Code) *status.Status {

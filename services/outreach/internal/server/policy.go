@@ -7,7 +7,11 @@ const svc = "/tandem.outreach.v1.OutreachService/"
 // Policy names who may call each RPC; an RPC without a rule is denied (the
 // test checks every RPC has one). Every member reads candidates; Recruiters
 // and above change them and move them between stages;
-// Admins and above shape the stage set (DESIGN §4).
+// Admins and above shape the stage set (DESIGN §4). Jobs are managed by
+// Recruiters and above, who hire for them, and read by every member, who
+// refer people to them (ADR 18); referrals are made by every member, who
+// sees their own (the referrals package's rule); conversations are e-mail
+// with candidates, read from Hiring Manager up and recorded by services only.
 var Policy = authz.Policy{
 	svc + "CreateCandidate":       authz.AtLeast(authz.RoleRecruiter),
 	svc + "GetCandidate":          authz.AnyMember(),
@@ -35,6 +39,23 @@ var Policy = authz.Policy{
 	svc + "CreateCustomFieldDefinition": authz.AtLeast(authz.RoleAdmin),
 	svc + "ListCustomFieldDefinitions":  authz.AnyMember(),
 
+	svc + "CreateJob": authz.AtLeast(authz.RoleRecruiter),
+	svc + "GetJob":    authz.AnyMember(),
+	svc + "UpdateJob": authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListJobs":  authz.AnyMember(),
+	svc + "CloseJob":  authz.AtLeast(authz.RoleRecruiter),
+
+	// Who sees which referral (a member: their own) is the referrals
+	// package's rule.
+	svc + "CreateReferral": authz.AnyMember(),
+	svc + "GetReferral":    authz.AnyMember(),
+	svc + "ListReferrals":  authz.AnyMember(),
+
+	svc + "ListConversations": authz.AtLeast(authz.RoleHiringManager),
+	svc + "GetConversation":   authz.AtLeast(authz.RoleHiringManager),
+	// The mailbox service and outreach's flows record messages; the
+	// organization comes in the request, which only a service may name.
+	svc + "RecordConversationMessage": authz.Internal(),
 	// Files follow notes: whoever may see a candidate may read its files
 	// (every member sees candidates); Hiring Managers and above add them,
 	// as they add notes (feedback, a scorecard). Who may delete a

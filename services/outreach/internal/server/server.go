@@ -1,6 +1,7 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
-// (candidates, stages, timeline, notes, customfields, files), and turns the answer and its errors into protos. Rules live
+// (candidates, stages, timeline, notes, customfields, jobs, referrals,
+// conversations, files), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
@@ -14,8 +15,11 @@ import (
 	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
+	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
+	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
+	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
 )
@@ -59,6 +63,26 @@ type (
 	Timeline interface {
 		List(ctx context.Context, caller authz.Principal, q timeline.Query) (timeline.Page, error)
 	}
+	// Jobs keeps the organization's jobs.
+	Jobs interface {
+		Create(ctx context.Context, caller authz.Principal, in store.Job) (store.Job, error)
+		Get(ctx context.Context, caller authz.Principal, id string) (store.Job, error)
+		Update(ctx context.Context, caller authz.Principal, id string, in store.Job, paths []string) (store.Job, error)
+		List(ctx context.Context, caller authz.Principal, q jobs.Query) (jobs.Page, error)
+		Close(ctx context.Context, caller authz.Principal, id string) (store.Job, error)
+	}
+	// Referrals keeps members' referrals.
+	Referrals interface {
+		Create(ctx context.Context, caller authz.Principal, in store.Referral) (store.Referral, error)
+		Get(ctx context.Context, caller authz.Principal, id string) (store.Referral, error)
+		List(ctx context.Context, caller authz.Principal, q referrals.Query) (referrals.Page, error)
+	}
+	// Conversations keeps the messages exchanged with candidates.
+	Conversations interface {
+		List(ctx context.Context, orgID string, q conversations.Query) (conversations.ConversationsPage, error)
+		Get(ctx context.Context, orgID string, q conversations.Query) (conversations.Thread, error)
+		Record(ctx context.Context, r store.MessageRecord, idempotencyKey string) (conversations.Recorded, error)
+	}
 	// Files keeps files on candidates.
 	Files interface {
 		Upload(ctx context.Context, caller authz.Principal, u files.Upload, content io.Reader) (store.File, error)
@@ -76,7 +100,10 @@ type Domain struct {
 	Timeline   Timeline
 	Notes      Notes
 	// CustomFields is the organization's custom field definitions.
-	CustomFields CustomFields
+	CustomFields  CustomFields
+	Jobs          Jobs
+	Referrals     Referrals
+	Conversations Conversations
 	// Files is the candidates' resumes and other files.
 	Files Files
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/authz"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 	"github.com/tandemhq/tandem/services/outreach/internal/timeline"
 )
@@ -16,8 +17,12 @@ var kindToProto = map[string]outreachv1.TimelineKind{
 	store.KindMerged:       outreachv1.TimelineKind_TIMELINE_KIND_MERGED,
 	store.KindStageChanged: outreachv1.TimelineKind_TIMELINE_KIND_STAGE_CHANGED,
 	store.KindNote:         outreachv1.TimelineKind_TIMELINE_KIND_NOTE,
-	store.KindFileAdded:    outreachv1.TimelineKind_TIMELINE_KIND_FILE_ADDED,
-	store.KindFileDeleted:  outreachv1.TimelineKind_TIMELINE_KIND_FILE_DELETED,
+
+	store.KindReferralCreated: outreachv1.TimelineKind_TIMELINE_KIND_REFERRAL_CREATED,
+	store.KindMessageSent:     outreachv1.TimelineKind_TIMELINE_KIND_MESSAGE_SENT,
+	store.KindMessageReceived: outreachv1.TimelineKind_TIMELINE_KIND_MESSAGE_RECEIVED,
+	store.KindFileAdded:       outreachv1.TimelineKind_TIMELINE_KIND_FILE_ADDED,
+	store.KindFileDeleted:     outreachv1.TimelineKind_TIMELINE_KIND_FILE_DELETED,
 }
 
 var sourceToProto = map[string]outreachv1.StageChangeSource{
@@ -47,6 +52,12 @@ func entryProto(e store.Entry) *outreachv1.TimelineEntry {
 		out.Detail = &outreachv1.TimelineEntry_Merge{Merge: &outreachv1.Merge{SurvivorId: d["survivor_id"], MergedId: d["merged_id"]}}
 	case store.KindNote:
 		out.Detail = &outreachv1.TimelineEntry_Note{Note: &outreachv1.NoteAdded{NoteId: d["note_id"], Visibility: visibilityToProto(d["visibility"] == "private")}}
+	case store.KindReferralCreated:
+		out.Detail = &outreachv1.TimelineEntry_Referral{Referral: &outreachv1.ReferralAdded{ReferralId: d["referral_id"], JobId: d["job_id"],
+			JobTitle: d["job_title"], ReferrerUserId: d["referrer_user_id"]}}
+	case store.KindMessageSent, store.KindMessageReceived:
+		out.Detail = &outreachv1.TimelineEntry_Message{Message: &outreachv1.MessageLogged{ConversationId: d["conversation_id"], MessageId: d["message_id"],
+			Kind: conversations.KindToProto[d["message_kind"]]}}
 	case store.KindFileAdded, store.KindFileDeleted:
 		out.Detail = &outreachv1.TimelineEntry_File{File: &outreachv1.FileChange{FileId: d["file_id"], Filename: d["name"],
 			Kind: fileKindToProto[d["kind"]], ContentType: d["content_type"], Sha256: d["sha256"]}}

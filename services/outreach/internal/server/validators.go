@@ -84,6 +84,19 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "CreateCustomFieldDefinition": present("definition", func(r *outreachv1.CreateCustomFieldDefinitionRequest) bool {
 		return r.GetDefinition() != nil
 	}),
+	svc + "CreateJob": present("job", func(r *outreachv1.CreateJobRequest) bool { return r.GetJob() != nil }),
+	svc + "GetJob":    required("job_id", (*outreachv1.GetJobRequest).GetJobId),
+	svc + "UpdateJob": both(
+		required("job.id", func(r *outreachv1.UpdateJobRequest) string { return r.GetJob().GetId() }),
+		present("update_mask", func(r *outreachv1.UpdateJobRequest) bool { return len(r.GetUpdateMask().GetPaths()) > 0 })),
+	svc + "CloseJob":          required("job_id", (*outreachv1.CloseJobRequest).GetJobId),
+	svc + "CreateReferral":    present("referral", func(r *outreachv1.CreateReferralRequest) bool { return r.GetReferral() != nil }),
+	svc + "GetReferral":       required("referral_id", (*outreachv1.GetReferralRequest).GetReferralId),
+	svc + "ListConversations": required("candidate_id", (*outreachv1.ListConversationsRequest).GetCandidateId),
+	svc + "GetConversation":   required("conversation_id", (*outreachv1.GetConversationRequest).GetConversationId),
+	svc + "RecordConversationMessage": both(
+		required("organization_id", (*outreachv1.RecordConversationMessageRequest).GetOrganizationId),
+		present("message", func(r *outreachv1.RecordConversationMessageRequest) bool { return r.GetMessage() != nil })),
 
 	// Files. On the upload stream the check runs on each message.
 	svc + "UploadCandidateFile": uploadPart,

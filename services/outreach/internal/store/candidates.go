@@ -314,8 +314,9 @@ func (s *Store) UndeleteCandidate(ctx context.Context, orgID, id string, allow f
 // under both row locks (taken in id order, so two opposite merges cannot
 // deadlock): combine returns the survivor as it should be, holding the
 // addresses of both; the merged candidate and every candidate merged into
-// it before resolve to the survivor from then on; a "merged" entry goes on
-// both timelines.
+// it before resolve to the survivor from then on; the merged candidate's
+// referrals and conversations move to the survivor; a "merged" entry goes
+// on both timelines.
 func (s *Store) MergeCandidates(ctx context.Context, orgID, survivorID, mergedID, actor string, combine func(survivor, merged Candidate) Candidate) (_ Candidate, err error) {
 	ctx, sp := span(ctx, "MergeCandidates")
 	defer func() { end(sp, err) }()
@@ -354,6 +355,17 @@ func (s *Store) MergeCandidates(ctx context.Context, orgID, survivorID, mergedID
 		}
 		if _, err := tx.Exec(ctx, `UPDATE candidates SET merged_into = $2, updated_at = now() WHERE id = $1 OR merged_into = $1`, merged.ID, survivor.ID); err != nil {
 			return postgres.MapError(err)
+		}
+		// The survivor keeps the referrals and conversations (lists read
+		// them by the live candidate); notes and timelines stay and are read
+		// through merged_into.
+		for _, q := range []string{
+			`UPDATE referrals SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
+			`UPDATE conversations SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
+		} {
+			if _, err := tx.Exec(ctx, q, merged.ID, survivor.ID, orgID); err != nil {
+				return postgres.MapError(err)
+			}
 		}
 		detail := map[string]string{"survivor_id": survivor.ID, "merged_id": merged.ID}
 		if err := addEntry(ctx, tx, orgID, survivor.ID, KindMerged, actor, detail); err != nil {
@@ -412,7 +424,9 @@ func (s *Store) SearchCandidates(ctx context.Context, orgID string, f Filter, or
 		where = append(where, "c.company ILIKE "+arg("%"+escapeLike(f.Company)+"%"))
 	}
 	if f.Email != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM candidate_emails e WHERE e.org_id = c.org_id AND lower(btrim(e.email)) = lower(btrim("+arg(f.Email)+")) AND e.candidate_id = c.id)")
+		// An IN over the unique address index finds the one candidate; a
+		// correlated EXISTS made Postgres test every candidate in turn.
+		where = append(where, "c.id IN (SELECT e.candidate_id FROM candidate_emails e WHERE e.org_id = $1 AND lower(btrim(e.email)) = lower(btrim("+arg(f.Email)+")))")
 	}
 	if f.OwnerUserID != "" {
 		where = append(where, "c.owner_user_id = "+arg(f.OwnerUserID))
@@ -498,9 +512,10 @@ func equalStrings(a, b []string) bool {
 
 // PurgeDeletedCandidates removes for good up to limit candidates deleted
 // before the given time, with everything that is theirs (addresses,
-// timeline, notes, files) and the candidates merged into them, and returns
-// how many it removed. Their addresses are free again afterwards. The blob
-// keys of their files go to removeBlobs in the same transaction.
+// timeline, notes, referrals, conversations, files) and the candidates
+// merged into them, and returns how many it removed. Their addresses are
+// free again afterwards. The blob keys of their files go to removeBlobs in
+// the same transaction.
 func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int, removeBlobs RemoveBlobs) (_ int, err error) {
 	ctx, sp := span(ctx, "PurgeDeletedCandidates")
 	defer func() { end(sp, err) }()
@@ -534,6 +549,9 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 			}
 		}
 		for _, q := range []string{
+			`DELETE FROM conversation_messages WHERE conversation_id IN (SELECT id FROM conversations WHERE candidate_id = ANY($1::uuid[]))`,
+			`DELETE FROM conversations WHERE candidate_id = ANY($1::uuid[])`,
+			`DELETE FROM referrals WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM notes WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
 			`DELETE FROM timeline_entries WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
 			`DELETE FROM candidate_emails WHERE candidate_id = ANY($1::uuid[])`,

@@ -24,6 +24,16 @@ type Note struct {
 	UpdatedAt    time.Time
 }
 
+// NoteChange is a note before and after a change: Before is nil for a
+// note created, After for one deleted.
+type NoteChange struct {
+	Before, After *Note
+}
+
+// PublishNote is called inside the transaction of each change of a note;
+// its error rolls the change back.
+type PublishNote func(ctx context.Context, tx pgx.Tx, c NoteChange) error
+
 // Viewer is who reads: private notes (and their timeline entries) are
 // shown to their author and to admins only.
 type Viewer struct {
@@ -47,8 +57,8 @@ func visibility(private bool) string {
 }
 
 // CreateNote adds a note to a live candidate (a merged id: its survivor),
-// with an entry on its timeline.
-func (s *Store) CreateNote(ctx context.Context, orgID, candidateID string, n Note) (_ Note, err error) {
+// with an entry on its timeline; publish runs last.
+func (s *Store) CreateNote(ctx context.Context, orgID, candidateID string, n Note, publish PublishNote) (_ Note, err error) {
 	ctx, sp := span(ctx, "CreateNote")
 	defer func() { end(sp, err) }()
 	var out Note
@@ -69,7 +79,10 @@ func (s *Store) CreateNote(ctx context.Context, orgID, candidateID string, n Not
 		if err != nil {
 			return err
 		}
-		return addEntry(ctx, tx, orgID, c.ID, KindNote, n.AuthorUserID, map[string]string{"note_id": id, "visibility": visibility(n.Private)})
+		if err := addEntry(ctx, tx, orgID, c.ID, KindNote, n.AuthorUserID, map[string]string{"note_id": id, "visibility": visibility(n.Private)}); err != nil {
+			return err
+		}
+		return publish(ctx, tx, NoteChange{After: &out})
 	})
 	return out, err
 }
@@ -111,8 +124,8 @@ func lockNote(ctx context.Context, tx pgx.Tx, orgID, id string) (Note, error) {
 
 // UpdateNote changes a note under its row lock: change sees it as it is and
 // returns it as it should be, or refuses. Its timeline entry follows its
-// visibility.
-func (s *Store) UpdateNote(ctx context.Context, orgID, id string, change func(Note) (Note, error)) (_ Note, err error) {
+// visibility; publish runs last.
+func (s *Store) UpdateNote(ctx context.Context, orgID, id string, change func(Note) (Note, error), publish PublishNote) (_ Note, err error) {
 	ctx, sp := span(ctx, "UpdateNote")
 	defer func() { end(sp, err) }()
 	var out Note
@@ -132,14 +145,17 @@ func (s *Store) UpdateNote(ctx context.Context, orgID, id string, change func(No
 		}
 		_, err = tx.Exec(ctx, `UPDATE timeline_entries SET detail = jsonb_set(detail, '{visibility}', to_jsonb($3::text))
 			WHERE org_id = $1 AND kind = 'note' AND detail->>'note_id' = $2`, orgID, cur.ID, visibility(out.Private))
-		return postgres.MapError(err)
+		if err != nil {
+			return postgres.MapError(err)
+		}
+		return publish(ctx, tx, NoteChange{Before: &cur, After: &out})
 	})
 	return out, err
 }
 
 // DeleteNote deletes a note and its timeline entry, unless allow (which
-// sees the note under its row lock) refuses.
-func (s *Store) DeleteNote(ctx context.Context, orgID, id string, allow func(Note) error) (err error) {
+// sees the note under its row lock) refuses; publish runs last.
+func (s *Store) DeleteNote(ctx context.Context, orgID, id string, allow func(Note) error, publish PublishNote) (err error) {
 	ctx, sp := span(ctx, "DeleteNote")
 	defer func() { end(sp, err) }()
 	return s.inTx(ctx, func(tx pgx.Tx) error {
@@ -153,7 +169,9 @@ func (s *Store) DeleteNote(ctx context.Context, orgID, id string, allow func(Not
 		if _, err := tx.Exec(ctx, `DELETE FROM timeline_entries WHERE org_id = $1 AND kind = 'note' AND detail->>'note_id' = $2`, orgID, cur.ID); err != nil {
 			return postgres.MapError(err)
 		}
-		_, err = tx.Exec(ctx, `DELETE FROM notes WHERE id = $1`, cur.ID)
-		return postgres.MapError(err)
+		if _, err := tx.Exec(ctx, `DELETE FROM notes WHERE id = $1`, cur.ID); err != nil {
+			return postgres.MapError(err)
+		}
+		return publish(ctx, tx, NoteChange{Before: &cur})
 	})
 }

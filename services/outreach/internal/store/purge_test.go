@@ -19,7 +19,22 @@ func TestPurgeRemovesLongDeletedCandidatesWithAllTheirs(t *testing.T) {
 	org := newOrg()
 	old := mustCreate(t, st, store.Candidate{OrgID: org, Name: "Old", Emails: []string{"old@example.com"}})
 	mergedIn := mustCreate(t, st, store.Candidate{OrgID: org, Name: "Merged in", Emails: []string{"merged@example.com"}})
-	if _, err := st.CreateNote(t.Context(), org, mergedIn.ID, store.Note{AuthorUserID: "u", Body: "hi"}); err != nil {
+	if _, err := st.CreateNote(t.Context(), org, mergedIn.ID, store.Note{AuthorUserID: "u", Body: "hi"}, noPublish); err != nil {
+		t.Fatal(err)
+	}
+	// The merged candidate's referral and conversation move to the
+	// survivor, and go with it.
+	job, err := st.CreateJob(t.Context(), store.Job{OrgID: org, Title: "Engineer", Status: store.JobOpen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateReferral(t.Context(), store.Referral{OrgID: org, ReferrerUserID: "u", JobID: job.ID, Name: "Merged in", Email: "merged@example.com", Relationship: "friend"},
+		store.Candidate{}, func(context.Context, pgx.Tx, store.ReferralMade) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := st.RecordMessage(t.Context(), store.MessageRecord{OrgID: org, CandidateID: mergedIn.ID, DedupeKey: "k",
+		Message: store.Message{Direction: store.Inbound, Kind: "reply", From: "merged@example.com", MessageAt: time.Now()}},
+		func(context.Context, pgx.Tx, store.MessageLogged) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	file := mustCreateFile(t, st, org, mergedIn.ID, "cv-of-merged")
@@ -57,6 +72,9 @@ func TestPurgeRemovesLongDeletedCandidatesWithAllTheirs(t *testing.T) {
 	var left int
 	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM candidates`).Scan(&left); err != nil || left != 1 {
 		t.Fatalf("%d candidates left, want the recent one (%v)", left, err)
+	}
+	if err := pool.QueryRow(t.Context(), `SELECT (SELECT count(*) FROM referrals) + (SELECT count(*) FROM conversations) + (SELECT count(*) FROM conversation_messages)`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d referrals, conversations and messages left (%v)", left, err)
 	}
 	// The purged addresses are free again; the recently deleted one's are not.
 	mustCreate(t, st, store.Candidate{OrgID: org, Name: "Old, again", Emails: []string{"old@example.com", "merged@example.com"}})

@@ -43,11 +43,12 @@ func (e *DuplicateEmailError) Error() string {
 
 // Store is the outreach schema.
 type Store struct {
-	db *pgxpool.Pool
+	db *postgres.DB
 }
 
 // New returns a store over db (whose search_path is the outreach schema).
-func New(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// Reads and transactions survive a dead pooled connection (postgres.DB).
+func New(db *pgxpool.Pool) *Store { return &Store{db: postgres.NewDB(db)} }
 
 func span(ctx context.Context, name string) (context.Context, trace.Span) {
 	return tracer.Start(ctx, "store."+name)
@@ -84,7 +85,8 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 // answers are the errors that refuse a request rather than fail it.
-var answers = []error{postgres.ErrNotFound, ErrFieldKeyTaken, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage}
+var answers = []error{postgres.ErrNotFound, ErrFieldKeyTaken, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage, ErrJobNotOpen,
+	ErrConversationNotFound, ErrBadCursor}
 
 func isAnswer(err error) bool {
 	for _, a := range answers {
@@ -94,5 +96,7 @@ func isAnswer(err error) bool {
 	}
 	var dup *DuplicateEmailError
 	var full *StageHasCandidatesError
-	return errors.As(err, &dup) || errors.As(err, &full)
+	var taken *ExternalJobTakenError
+	var referred *ReferralExistsError
+	return errors.As(err, &dup) || errors.As(err, &full) || errors.As(err, &taken) || errors.As(err, &referred)
 }

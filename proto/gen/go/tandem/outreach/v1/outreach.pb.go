@@ -247,27 +247,40 @@ const (
 	TimelineKind_TIMELINE_KIND_NOTE          TimelineKind = 4
 	TimelineKind_TIMELINE_KIND_FILE_ADDED    TimelineKind = 5
 	TimelineKind_TIMELINE_KIND_FILE_DELETED  TimelineKind = 6
+	// A referral of the candidate to a job.
+	TimelineKind_TIMELINE_KIND_REFERRAL_CREATED TimelineKind = 20
+	// A message sent to the candidate.
+	TimelineKind_TIMELINE_KIND_MESSAGE_SENT TimelineKind = 21
+	// A message received from the candidate (a reply, an automatic reply or
+	// a bounce).
+	TimelineKind_TIMELINE_KIND_MESSAGE_RECEIVED TimelineKind = 22
 )
 
 // Enum value maps for TimelineKind.
 var (
 	TimelineKind_name = map[int32]string{
-		0: "TIMELINE_KIND_UNSPECIFIED",
-		1: "TIMELINE_KIND_CREATED",
-		2: "TIMELINE_KIND_MERGED",
-		3: "TIMELINE_KIND_STAGE_CHANGED",
-		4: "TIMELINE_KIND_NOTE",
-		5: "TIMELINE_KIND_FILE_ADDED",
-		6: "TIMELINE_KIND_FILE_DELETED",
+		0:  "TIMELINE_KIND_UNSPECIFIED",
+		1:  "TIMELINE_KIND_CREATED",
+		2:  "TIMELINE_KIND_MERGED",
+		3:  "TIMELINE_KIND_STAGE_CHANGED",
+		4:  "TIMELINE_KIND_NOTE",
+		5:  "TIMELINE_KIND_FILE_ADDED",
+		6:  "TIMELINE_KIND_FILE_DELETED",
+		20: "TIMELINE_KIND_REFERRAL_CREATED",
+		21: "TIMELINE_KIND_MESSAGE_SENT",
+		22: "TIMELINE_KIND_MESSAGE_RECEIVED",
 	}
 	TimelineKind_value = map[string]int32{
-		"TIMELINE_KIND_UNSPECIFIED":   0,
-		"TIMELINE_KIND_CREATED":       1,
-		"TIMELINE_KIND_MERGED":        2,
-		"TIMELINE_KIND_STAGE_CHANGED": 3,
-		"TIMELINE_KIND_NOTE":          4,
-		"TIMELINE_KIND_FILE_ADDED":    5,
-		"TIMELINE_KIND_FILE_DELETED":  6,
+		"TIMELINE_KIND_UNSPECIFIED":      0,
+		"TIMELINE_KIND_CREATED":          1,
+		"TIMELINE_KIND_MERGED":           2,
+		"TIMELINE_KIND_STAGE_CHANGED":    3,
+		"TIMELINE_KIND_NOTE":             4,
+		"TIMELINE_KIND_FILE_ADDED":       5,
+		"TIMELINE_KIND_FILE_DELETED":     6,
+		"TIMELINE_KIND_REFERRAL_CREATED": 20,
+		"TIMELINE_KIND_MESSAGE_SENT":     21,
+		"TIMELINE_KIND_MESSAGE_RECEIVED": 22,
 	}
 )
 
@@ -410,6 +423,225 @@ func (CustomFieldType) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
 }
 
+// Whether a job takes referrals.
+type JobStatus int32
+
+const (
+	JobStatus_JOB_STATUS_UNSPECIFIED JobStatus = 0
+	// Takes referrals; every member sees it.
+	JobStatus_JOB_STATUS_OPEN JobStatus = 1
+	// Takes no more referrals; kept for the referrals it has.
+	JobStatus_JOB_STATUS_CLOSED JobStatus = 2
+	// Not published yet: only Recruiters and above see it.
+	JobStatus_JOB_STATUS_DRAFT JobStatus = 3
+)
+
+// Enum value maps for JobStatus.
+var (
+	JobStatus_name = map[int32]string{
+		0: "JOB_STATUS_UNSPECIFIED",
+		1: "JOB_STATUS_OPEN",
+		2: "JOB_STATUS_CLOSED",
+		3: "JOB_STATUS_DRAFT",
+	}
+	JobStatus_value = map[string]int32{
+		"JOB_STATUS_UNSPECIFIED": 0,
+		"JOB_STATUS_OPEN":        1,
+		"JOB_STATUS_CLOSED":      2,
+		"JOB_STATUS_DRAFT":       3,
+	}
+)
+
+func (x JobStatus) Enum() *JobStatus {
+	p := new(JobStatus)
+	*p = x
+	return p
+}
+
+func (x JobStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[7].Descriptor()
+}
+
+func (JobStatus) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[7]
+}
+
+func (x JobStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobStatus.Descriptor instead.
+func (JobStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+}
+
+// Where a job came from, when Tandem did not create it.
+type JobSource int32
+
+const (
+	// Made in Tandem.
+	JobSource_JOB_SOURCE_UNSPECIFIED JobSource = 0
+	JobSource_JOB_SOURCE_ASHBY       JobSource = 1
+	JobSource_JOB_SOURCE_LEVER       JobSource = 2
+)
+
+// Enum value maps for JobSource.
+var (
+	JobSource_name = map[int32]string{
+		0: "JOB_SOURCE_UNSPECIFIED",
+		1: "JOB_SOURCE_ASHBY",
+		2: "JOB_SOURCE_LEVER",
+	}
+	JobSource_value = map[string]int32{
+		"JOB_SOURCE_UNSPECIFIED": 0,
+		"JOB_SOURCE_ASHBY":       1,
+		"JOB_SOURCE_LEVER":       2,
+	}
+)
+
+func (x JobSource) Enum() *JobSource {
+	p := new(JobSource)
+	*p = x
+	return p
+}
+
+func (x JobSource) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (JobSource) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[8].Descriptor()
+}
+
+func (JobSource) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[8]
+}
+
+func (x JobSource) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use JobSource.Descriptor instead.
+func (JobSource) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+}
+
+// Which way a message went.
+type MessageDirection int32
+
+const (
+	MessageDirection_MESSAGE_DIRECTION_UNSPECIFIED MessageDirection = 0
+	// To the candidate.
+	MessageDirection_MESSAGE_DIRECTION_OUTBOUND MessageDirection = 1
+	// From the candidate.
+	MessageDirection_MESSAGE_DIRECTION_INBOUND MessageDirection = 2
+)
+
+// Enum value maps for MessageDirection.
+var (
+	MessageDirection_name = map[int32]string{
+		0: "MESSAGE_DIRECTION_UNSPECIFIED",
+		1: "MESSAGE_DIRECTION_OUTBOUND",
+		2: "MESSAGE_DIRECTION_INBOUND",
+	}
+	MessageDirection_value = map[string]int32{
+		"MESSAGE_DIRECTION_UNSPECIFIED": 0,
+		"MESSAGE_DIRECTION_OUTBOUND":    1,
+		"MESSAGE_DIRECTION_INBOUND":     2,
+	}
+)
+
+func (x MessageDirection) Enum() *MessageDirection {
+	p := new(MessageDirection)
+	*p = x
+	return p
+}
+
+func (x MessageDirection) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageDirection) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[9].Descriptor()
+}
+
+func (MessageDirection) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[9]
+}
+
+func (x MessageDirection) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageDirection.Descriptor instead.
+func (MessageDirection) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
+}
+
+// What a message is.
+type MessageKind int32
+
+const (
+	MessageKind_MESSAGE_KIND_UNSPECIFIED MessageKind = 0
+	// Sent to the candidate (outbound).
+	MessageKind_MESSAGE_KIND_SENT MessageKind = 1
+	// The candidate's reply (inbound).
+	MessageKind_MESSAGE_KIND_REPLY MessageKind = 2
+	// An automatic reply, such as out of office (inbound).
+	MessageKind_MESSAGE_KIND_AUTO_REPLY MessageKind = 3
+	// A delivery failure report (inbound).
+	MessageKind_MESSAGE_KIND_BOUNCE MessageKind = 4
+)
+
+// Enum value maps for MessageKind.
+var (
+	MessageKind_name = map[int32]string{
+		0: "MESSAGE_KIND_UNSPECIFIED",
+		1: "MESSAGE_KIND_SENT",
+		2: "MESSAGE_KIND_REPLY",
+		3: "MESSAGE_KIND_AUTO_REPLY",
+		4: "MESSAGE_KIND_BOUNCE",
+	}
+	MessageKind_value = map[string]int32{
+		"MESSAGE_KIND_UNSPECIFIED": 0,
+		"MESSAGE_KIND_SENT":        1,
+		"MESSAGE_KIND_REPLY":       2,
+		"MESSAGE_KIND_AUTO_REPLY":  3,
+		"MESSAGE_KIND_BOUNCE":      4,
+	}
+)
+
+func (x MessageKind) Enum() *MessageKind {
+	p := new(MessageKind)
+	*p = x
+	return p
+}
+
+func (x MessageKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[10].Descriptor()
+}
+
+func (MessageKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[10]
+}
+
+func (x MessageKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageKind.Descriptor instead.
+func (MessageKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+}
+
 // What a file is to the candidate.
 type CandidateFileKind int32
 
@@ -444,11 +676,11 @@ func (x CandidateFileKind) String() string {
 }
 
 func (CandidateFileKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_tandem_outreach_v1_outreach_proto_enumTypes[7].Descriptor()
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[11].Descriptor()
 }
 
 func (CandidateFileKind) Type() protoreflect.EnumType {
-	return &file_tandem_outreach_v1_outreach_proto_enumTypes[7]
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[11]
 }
 
 func (x CandidateFileKind) Number() protoreflect.EnumNumber {
@@ -457,7 +689,7 @@ func (x CandidateFileKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CandidateFileKind.Descriptor instead.
 func (CandidateFileKind) EnumDescriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
 }
 
 // A person a recruiter keeps in touch with.
@@ -2486,6 +2718,8 @@ type TimelineEntry struct {
 	//	*TimelineEntry_StageChange
 	//	*TimelineEntry_Merge
 	//	*TimelineEntry_Note
+	//	*TimelineEntry_Referral
+	//	*TimelineEntry_Message
 	//	*TimelineEntry_File
 	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
@@ -2591,6 +2825,24 @@ func (x *TimelineEntry) GetNote() *NoteAdded {
 	return nil
 }
 
+func (x *TimelineEntry) GetReferral() *ReferralAdded {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_Referral); ok {
+			return x.Referral
+		}
+	}
+	return nil
+}
+
+func (x *TimelineEntry) GetMessage() *MessageLogged {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_Message); ok {
+			return x.Message
+		}
+	}
+	return nil
+}
+
 func (x *TimelineEntry) GetFile() *FileChange {
 	if x != nil {
 		if x, ok := x.Detail.(*TimelineEntry_File); ok {
@@ -2616,6 +2868,14 @@ type TimelineEntry_Note struct {
 	Note *NoteAdded `protobuf:"bytes,8,opt,name=note,proto3,oneof"`
 }
 
+type TimelineEntry_Referral struct {
+	Referral *ReferralAdded `protobuf:"bytes,20,opt,name=referral,proto3,oneof"`
+}
+
+type TimelineEntry_Message struct {
+	Message *MessageLogged `protobuf:"bytes,21,opt,name=message,proto3,oneof"`
+}
+
 type TimelineEntry_File struct {
 	// With FILE_ADDED and FILE_DELETED.
 	File *FileChange `protobuf:"bytes,9,opt,name=file,proto3,oneof"`
@@ -2626,6 +2886,10 @@ func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
 func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Note) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_Referral) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_Message) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_File) isTimelineEntry_Detail() {}
 
@@ -3646,6 +3910,2276 @@ func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefi
 	return nil
 }
 
+// One of the organization's roles: Tandem's own list, which the ATS
+// integrations fill from the ATS.
+type Job struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, 1 to 200 characters.
+	Title string `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// Up to 200 characters each.
+	Department string `protobuf:"bytes,3,opt,name=department,proto3" json:"department,omitempty"`
+	Team       string `protobuf:"bytes,4,opt,name=team,proto3" json:"team,omitempty"`
+	Location   string `protobuf:"bytes,5,opt,name=location,proto3" json:"location,omitempty"`
+	// Required on create.
+	Status JobStatus `protobuf:"varint,6,opt,name=status,proto3,enum=tandem.outreach.v1.JobStatus" json:"status,omitempty"`
+	// The ATS the job comes from, with its id there (up to 200 characters):
+	// both set or both unset; unique per organization and source.
+	ExternalSource JobSource `protobuf:"varint,7,opt,name=external_source,json=externalSource,proto3,enum=tandem.outreach.v1.JobSource" json:"external_source,omitempty"`
+	ExternalId     string    `protobuf:"bytes,8,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// Output only.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only.
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only: the user who created it.
+	CreateUserId  string `protobuf:"bytes,11,opt,name=create_user_id,json=createUserId,proto3" json:"create_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Job) Reset() {
+	*x = Job{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Job) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Job) ProtoMessage() {}
+
+func (x *Job) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Job.ProtoReflect.Descriptor instead.
+func (*Job) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *Job) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Job) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Job) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *Job) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *Job) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *Job) GetStatus() JobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return JobStatus_JOB_STATUS_UNSPECIFIED
+}
+
+func (x *Job) GetExternalSource() JobSource {
+	if x != nil {
+		return x.ExternalSource
+	}
+	return JobSource_JOB_SOURCE_UNSPECIFIED
+}
+
+func (x *Job) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *Job) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Job) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Job) GetCreateUserId() string {
+	if x != nil {
+		return x.CreateUserId
+	}
+	return ""
+}
+
+type CreateJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJobRequest) Reset() {
+	*x = CreateJobRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJobRequest) ProtoMessage() {}
+
+func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJobRequest.ProtoReflect.Descriptor instead.
+func (*CreateJobRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *CreateJobRequest) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type CreateJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateJobResponse) Reset() {
+	*x = CreateJobResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateJobResponse) ProtoMessage() {}
+
+func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateJobResponse.ProtoReflect.Descriptor instead.
+func (*CreateJobResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *CreateJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type GetJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobRequest) Reset() {
+	*x = GetJobRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobRequest) ProtoMessage() {}
+
+func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
+func (*GetJobRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *GetJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type GetJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetJobResponse) Reset() {
+	*x = GetJobResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetJobResponse) ProtoMessage() {}
+
+func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
+func (*GetJobResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *GetJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type UpdateJobRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// job.id names the job.
+	Job *Job `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// Proto field names of the fields to change: title, department, team,
+	// location, status, external_source, external_id.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateJobRequest) Reset() {
+	*x = UpdateJobRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateJobRequest) ProtoMessage() {}
+
+func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateJobRequest.ProtoReflect.Descriptor instead.
+func (*UpdateJobRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *UpdateJobRequest) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *UpdateJobRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateJobResponse) Reset() {
+	*x = UpdateJobResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateJobResponse) ProtoMessage() {}
+
+func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateJobResponse.ProtoReflect.Descriptor instead.
+func (*UpdateJobResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *UpdateJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type ListJobsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only jobs of this status; every status the caller may see when unset.
+	Status JobStatus `protobuf:"varint,1,opt,name=status,proto3,enum=tandem.outreach.v1.JobStatus" json:"status,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsRequest) Reset() {
+	*x = ListJobsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsRequest) ProtoMessage() {}
+
+func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
+func (*ListJobsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *ListJobsRequest) GetStatus() JobStatus {
+	if x != nil {
+		return x.Status
+	}
+	return JobStatus_JOB_STATUS_UNSPECIFIED
+}
+
+func (x *ListJobsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListJobsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListJobsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Jobs  []*Job                 `protobuf:"bytes,1,rep,name=jobs,proto3" json:"jobs,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListJobsResponse) Reset() {
+	*x = ListJobsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListJobsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListJobsResponse) ProtoMessage() {}
+
+func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
+func (*ListJobsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ListJobsResponse) GetJobs() []*Job {
+	if x != nil {
+		return x.Jobs
+	}
+	return nil
+}
+
+func (x *ListJobsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CloseJobRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	JobId         string                 `protobuf:"bytes,1,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseJobRequest) Reset() {
+	*x = CloseJobRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseJobRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseJobRequest) ProtoMessage() {}
+
+func (x *CloseJobRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseJobRequest.ProtoReflect.Descriptor instead.
+func (*CloseJobRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *CloseJobRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type CloseJobResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *Job                   `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CloseJobResponse) Reset() {
+	*x = CloseJobResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CloseJobResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CloseJobResponse) ProtoMessage() {}
+
+func (x *CloseJobResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CloseJobResponse.ProtoReflect.Descriptor instead.
+func (*CloseJobResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *CloseJobResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+// A member's referral of a person they know to a job.
+type Referral struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required: an open job of the organization.
+	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Output only: the candidate created or linked.
+	CandidateId string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Output only: the member who referred.
+	ReferrerUserId string `protobuf:"bytes,4,opt,name=referrer_user_id,json=referrerUserId,proto3" json:"referrer_user_id,omitempty"`
+	// The person's name: required, 1 to 200 characters.
+	Name string `protobuf:"bytes,5,opt,name=name,proto3" json:"name,omitempty"`
+	// The person's e-mail address: required; it finds the candidate.
+	Email string `protobuf:"bytes,6,opt,name=email,proto3" json:"email,omitempty"`
+	// The person's LinkedIn profile, an http or https URL; optional.
+	LinkedinUrl string `protobuf:"bytes,7,opt,name=linkedin_url,json=linkedinUrl,proto3" json:"linkedin_url,omitempty"`
+	// How the referrer knows the person ("worked together at Contoso"):
+	// required, 1 to 200 characters.
+	Relationship string `protobuf:"bytes,8,opt,name=relationship,proto3" json:"relationship,omitempty"`
+	// Why they fit; up to 10,000 characters of plain text with simple
+	// formatting, as a note on a candidate.
+	Note string `protobuf:"bytes,9,opt,name=note,proto3" json:"note,omitempty"`
+	// Output only: whether the referral created the candidate (false: it was
+	// linked to a candidate the organization had).
+	CandidateCreated bool `protobuf:"varint,10,opt,name=candidate_created,json=candidateCreated,proto3" json:"candidate_created,omitempty"`
+	// Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Referral) Reset() {
+	*x = Referral{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Referral) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Referral) ProtoMessage() {}
+
+func (x *Referral) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Referral.ProtoReflect.Descriptor instead.
+func (*Referral) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *Referral) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Referral) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *Referral) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *Referral) GetReferrerUserId() string {
+	if x != nil {
+		return x.ReferrerUserId
+	}
+	return ""
+}
+
+func (x *Referral) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Referral) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *Referral) GetLinkedinUrl() string {
+	if x != nil {
+		return x.LinkedinUrl
+	}
+	return ""
+}
+
+func (x *Referral) GetRelationship() string {
+	if x != nil {
+		return x.Relationship
+	}
+	return ""
+}
+
+func (x *Referral) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *Referral) GetCandidateCreated() bool {
+	if x != nil {
+		return x.CandidateCreated
+	}
+	return false
+}
+
+func (x *Referral) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type CreateReferralRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Referral      *Referral              `protobuf:"bytes,1,opt,name=referral,proto3" json:"referral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReferralRequest) Reset() {
+	*x = CreateReferralRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReferralRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReferralRequest) ProtoMessage() {}
+
+func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReferralRequest.ProtoReflect.Descriptor instead.
+func (*CreateReferralRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *CreateReferralRequest) GetReferral() *Referral {
+	if x != nil {
+		return x.Referral
+	}
+	return nil
+}
+
+type CreateReferralResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Referral      *Referral              `protobuf:"bytes,1,opt,name=referral,proto3" json:"referral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateReferralResponse) Reset() {
+	*x = CreateReferralResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateReferralResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateReferralResponse) ProtoMessage() {}
+
+func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateReferralResponse.ProtoReflect.Descriptor instead.
+func (*CreateReferralResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *CreateReferralResponse) GetReferral() *Referral {
+	if x != nil {
+		return x.Referral
+	}
+	return nil
+}
+
+type GetReferralRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReferralId    string                 `protobuf:"bytes,1,opt,name=referral_id,json=referralId,proto3" json:"referral_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReferralRequest) Reset() {
+	*x = GetReferralRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReferralRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReferralRequest) ProtoMessage() {}
+
+func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReferralRequest.ProtoReflect.Descriptor instead.
+func (*GetReferralRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *GetReferralRequest) GetReferralId() string {
+	if x != nil {
+		return x.ReferralId
+	}
+	return ""
+}
+
+type GetReferralResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Referral      *Referral              `protobuf:"bytes,1,opt,name=referral,proto3" json:"referral,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetReferralResponse) Reset() {
+	*x = GetReferralResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetReferralResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetReferralResponse) ProtoMessage() {}
+
+func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetReferralResponse.ProtoReflect.Descriptor instead.
+func (*GetReferralResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *GetReferralResponse) GetReferral() *Referral {
+	if x != nil {
+		return x.Referral
+	}
+	return nil
+}
+
+type ListReferralsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Referrals by this user; below Recruiter, only one's own id (or empty).
+	ReferrerUserId string `protobuf:"bytes,1,opt,name=referrer_user_id,json=referrerUserId,proto3" json:"referrer_user_id,omitempty"`
+	// Referrals to this job.
+	JobId string `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Referrals of this candidate (a merged candidate's id reads its
+	// survivor's).
+	CandidateId string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReferralsRequest) Reset() {
+	*x = ListReferralsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReferralsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReferralsRequest) ProtoMessage() {}
+
+func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReferralsRequest.ProtoReflect.Descriptor instead.
+func (*ListReferralsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *ListReferralsRequest) GetReferrerUserId() string {
+	if x != nil {
+		return x.ReferrerUserId
+	}
+	return ""
+}
+
+func (x *ListReferralsRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ListReferralsRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListReferralsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListReferralsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListReferralsResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Referrals []*Referral            `protobuf:"bytes,1,rep,name=referrals,proto3" json:"referrals,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListReferralsResponse) Reset() {
+	*x = ListReferralsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListReferralsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListReferralsResponse) ProtoMessage() {}
+
+func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListReferralsResponse.ProtoReflect.Descriptor instead.
+func (*ListReferralsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *ListReferralsResponse) GetReferrals() []*Referral {
+	if x != nil {
+		return x.Referrals
+	}
+	return nil
+}
+
+func (x *ListReferralsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The payload of the `referral.created` event (unordered: version 0).
+type ReferralCreated struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ReferralId     string                 `protobuf:"bytes,1,opt,name=referral_id,json=referralId,proto3" json:"referral_id,omitempty"`
+	CandidateId    string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	JobId          string                 `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	ReferrerUserId string                 `protobuf:"bytes,4,opt,name=referrer_user_id,json=referrerUserId,proto3" json:"referrer_user_id,omitempty"`
+	// Whether the referral created the candidate.
+	CandidateCreated bool `protobuf:"varint,5,opt,name=candidate_created,json=candidateCreated,proto3" json:"candidate_created,omitempty"`
+	// The job's ATS source and id, when it has them.
+	JobExternalSource JobSource `protobuf:"varint,6,opt,name=job_external_source,json=jobExternalSource,proto3,enum=tandem.outreach.v1.JobSource" json:"job_external_source,omitempty"`
+	JobExternalId     string    `protobuf:"bytes,7,opt,name=job_external_id,json=jobExternalId,proto3" json:"job_external_id,omitempty"`
+	// What the referrer said, for the application the ATS side makes
+	// (services cannot read referrals through the member RPCs).
+	Name          string `protobuf:"bytes,8,opt,name=name,proto3" json:"name,omitempty"`
+	Email         string `protobuf:"bytes,9,opt,name=email,proto3" json:"email,omitempty"`
+	LinkedinUrl   string `protobuf:"bytes,10,opt,name=linkedin_url,json=linkedinUrl,proto3" json:"linkedin_url,omitempty"`
+	Relationship  string `protobuf:"bytes,11,opt,name=relationship,proto3" json:"relationship,omitempty"`
+	Note          string `protobuf:"bytes,12,opt,name=note,proto3" json:"note,omitempty"`
+	JobTitle      string `protobuf:"bytes,13,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReferralCreated) Reset() {
+	*x = ReferralCreated{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferralCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferralCreated) ProtoMessage() {}
+
+func (x *ReferralCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferralCreated.ProtoReflect.Descriptor instead.
+func (*ReferralCreated) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ReferralCreated) GetReferralId() string {
+	if x != nil {
+		return x.ReferralId
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetReferrerUserId() string {
+	if x != nil {
+		return x.ReferrerUserId
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetCandidateCreated() bool {
+	if x != nil {
+		return x.CandidateCreated
+	}
+	return false
+}
+
+func (x *ReferralCreated) GetJobExternalSource() JobSource {
+	if x != nil {
+		return x.JobExternalSource
+	}
+	return JobSource_JOB_SOURCE_UNSPECIFIED
+}
+
+func (x *ReferralCreated) GetJobExternalId() string {
+	if x != nil {
+		return x.JobExternalId
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetLinkedinUrl() string {
+	if x != nil {
+		return x.LinkedinUrl
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetRelationship() string {
+	if x != nil {
+		return x.Relationship
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *ReferralCreated) GetJobTitle() string {
+	if x != nil {
+		return x.JobTitle
+	}
+	return ""
+}
+
+// A referral on the timeline.
+type ReferralAdded struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ReferralId     string                 `protobuf:"bytes,1,opt,name=referral_id,json=referralId,proto3" json:"referral_id,omitempty"`
+	JobId          string                 `protobuf:"bytes,2,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobTitle       string                 `protobuf:"bytes,3,opt,name=job_title,json=jobTitle,proto3" json:"job_title,omitempty"`
+	ReferrerUserId string                 `protobuf:"bytes,4,opt,name=referrer_user_id,json=referrerUserId,proto3" json:"referrer_user_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ReferralAdded) Reset() {
+	*x = ReferralAdded{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReferralAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReferralAdded) ProtoMessage() {}
+
+func (x *ReferralAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReferralAdded.ProtoReflect.Descriptor instead.
+func (*ReferralAdded) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ReferralAdded) GetReferralId() string {
+	if x != nil {
+		return x.ReferralId
+	}
+	return ""
+}
+
+func (x *ReferralAdded) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *ReferralAdded) GetJobTitle() string {
+	if x != nil {
+		return x.JobTitle
+	}
+	return ""
+}
+
+func (x *ReferralAdded) GetReferrerUserId() string {
+	if x != nil {
+		return x.ReferrerUserId
+	}
+	return ""
+}
+
+// The payload of the `note.created`, `note.updated` and `note.deleted`
+// events. Private notes never leave Tandem: they are not published, except
+// that a public note made private is published once as `note.updated` with
+// private set and no body, so a receiver can retract what it had.
+type NoteChanged struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NoteId       string                 `protobuf:"bytes,1,opt,name=note_id,json=noteId,proto3" json:"note_id,omitempty"`
+	CandidateId  string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	AuthorUserId string                 `protobuf:"bytes,3,opt,name=author_user_id,json=authorUserId,proto3" json:"author_user_id,omitempty"`
+	// Empty when private is set, and on `note.deleted`.
+	Body          string                 `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	Private       bool                   `protobuf:"varint,5,opt,name=private,proto3" json:"private,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NoteChanged) Reset() {
+	*x = NoteChanged{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NoteChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NoteChanged) ProtoMessage() {}
+
+func (x *NoteChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NoteChanged.ProtoReflect.Descriptor instead.
+func (*NoteChanged) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *NoteChanged) GetNoteId() string {
+	if x != nil {
+		return x.NoteId
+	}
+	return ""
+}
+
+func (x *NoteChanged) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *NoteChanged) GetAuthorUserId() string {
+	if x != nil {
+		return x.AuthorUserId
+	}
+	return ""
+}
+
+func (x *NoteChanged) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *NoteChanged) GetPrivate() bool {
+	if x != nil {
+		return x.Private
+	}
+	return false
+}
+
+func (x *NoteChanged) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *NoteChanged) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// A thread of messages with a candidate.
+type Conversation struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CandidateId string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Subject     string                 `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The mailbox connection (identity's) the thread is in, when known.
+	MailboxConnectionId string `protobuf:"bytes,4,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	// The user whose mailbox sent or received it, when known.
+	SenderUserId string `protobuf:"bytes,5,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	// The provider's id of the thread (Graph's conversationId), when known.
+	ProviderConversationId string                 `protobuf:"bytes,6,opt,name=provider_conversation_id,json=providerConversationId,proto3" json:"provider_conversation_id,omitempty"`
+	CreateTime             *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When its newest message was sent or received.
+	LastMessageTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_message_time,json=lastMessageTime,proto3" json:"last_message_time,omitempty"`
+	MessageCount    int32                  `protobuf:"varint,9,opt,name=message_count,json=messageCount,proto3" json:"message_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Conversation) Reset() {
+	*x = Conversation{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conversation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conversation) ProtoMessage() {}
+
+func (x *Conversation) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
+func (*Conversation) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *Conversation) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Conversation) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *Conversation) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Conversation) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *Conversation) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
+func (x *Conversation) GetProviderConversationId() string {
+	if x != nil {
+		return x.ProviderConversationId
+	}
+	return ""
+}
+
+func (x *Conversation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Conversation) GetLastMessageTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastMessageTime
+	}
+	return nil
+}
+
+func (x *Conversation) GetMessageCount() int32 {
+	if x != nil {
+		return x.MessageCount
+	}
+	return 0
+}
+
+// One message of a conversation.
+type ConversationMessage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Output only.
+	ConversationId string           `protobuf:"bytes,2,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	Direction      MessageDirection `protobuf:"varint,3,opt,name=direction,proto3,enum=tandem.outreach.v1.MessageDirection" json:"direction,omitempty"`
+	Kind           MessageKind      `protobuf:"varint,4,opt,name=kind,proto3,enum=tandem.outreach.v1.MessageKind" json:"kind,omitempty"`
+	// The sender's address.
+	From    string   `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	To      []string `protobuf:"bytes,6,rep,name=to,proto3" json:"to,omitempty"`
+	Cc      []string `protobuf:"bytes,7,rep,name=cc,proto3" json:"cc,omitempty"`
+	Subject string   `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The body as text and as HTML (either may be empty), and a short
+	// preview. The HTML is kept as received, not sanitised: render it
+	// sandboxed.
+	BodyText string `protobuf:"bytes,9,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	BodyHtml string `protobuf:"bytes,10,opt,name=body_html,json=bodyHtml,proto3" json:"body_html,omitempty"`
+	Snippet  string `protobuf:"bytes,11,opt,name=snippet,proto3" json:"snippet,omitempty"`
+	// The Message-ID header; unique in the organization.
+	InternetMessageId string `protobuf:"bytes,12,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	// The In-Reply-To header.
+	InReplyTo string `protobuf:"bytes,13,opt,name=in_reply_to,json=inReplyTo,proto3" json:"in_reply_to,omitempty"`
+	// When it was sent (outbound) or received (inbound).
+	MessageTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=message_time,json=messageTime,proto3" json:"message_time,omitempty"`
+	// The mailbox service's id of the message, when it has one.
+	MailboxMessageId string `protobuf:"bytes,15,opt,name=mailbox_message_id,json=mailboxMessageId,proto3" json:"mailbox_message_id,omitempty"`
+	// Output only: when Tandem recorded it.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationMessage) Reset() {
+	*x = ConversationMessage{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationMessage) ProtoMessage() {}
+
+func (x *ConversationMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationMessage.ProtoReflect.Descriptor instead.
+func (*ConversationMessage) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ConversationMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetDirection() MessageDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return MessageDirection_MESSAGE_DIRECTION_UNSPECIFIED
+}
+
+func (x *ConversationMessage) GetKind() MessageKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MessageKind_MESSAGE_KIND_UNSPECIFIED
+}
+
+func (x *ConversationMessage) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetTo() []string {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ConversationMessage) GetCc() []string {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *ConversationMessage) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetBodyHtml() string {
+	if x != nil {
+		return x.BodyHtml
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetSnippet() string {
+	if x != nil {
+		return x.Snippet
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetInReplyTo() string {
+	if x != nil {
+		return x.InReplyTo
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetMessageTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MessageTime
+	}
+	return nil
+}
+
+func (x *ConversationMessage) GetMailboxMessageId() string {
+	if x != nil {
+		return x.MailboxMessageId
+	}
+	return ""
+}
+
+func (x *ConversationMessage) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type ListConversationsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsRequest) Reset() {
+	*x = ListConversationsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsRequest) ProtoMessage() {}
+
+func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
+func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ListConversationsRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListConversationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListConversationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListConversationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversations []*Conversation        `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsResponse) Reset() {
+	*x = ListConversationsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsResponse) ProtoMessage() {}
+
+func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
+func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *ListConversationsResponse) GetConversations() []*Conversation {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+func (x *ListConversationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetConversationRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Messages per page: 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationRequest) Reset() {
+	*x = GetConversationRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationRequest) ProtoMessage() {}
+
+func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
+func (*GetConversationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *GetConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *GetConversationRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *GetConversationRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type GetConversationResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Conversation *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	// A page of its messages, oldest first.
+	Messages []*ConversationMessage `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConversationResponse) Reset() {
+	*x = GetConversationResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationResponse) ProtoMessage() {}
+
+func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationResponse.ProtoReflect.Descriptor instead.
+func (*GetConversationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *GetConversationResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+func (x *GetConversationResponse) GetMessages() []*ConversationMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *GetConversationResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RecordConversationMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organization the message belongs to (internal callers have none of
+	// their own).
+	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	CandidateId    string `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The thread to add to; when empty, the thread of provider_conversation_id
+	// in this mailbox, else of the message in_reply_to names, else a new one.
+	ConversationId         string               `protobuf:"bytes,3,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	ProviderConversationId string               `protobuf:"bytes,4,opt,name=provider_conversation_id,json=providerConversationId,proto3" json:"provider_conversation_id,omitempty"`
+	MailboxConnectionId    string               `protobuf:"bytes,5,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	SenderUserId           string               `protobuf:"bytes,6,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	Message                *ConversationMessage `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	// The caller's key for this message (mailbox: its message id; a flow:
+	// enrollment and step); the message's internet_message_id when empty.
+	// One of the two is required.
+	IdempotencyKey string `protobuf:"bytes,8,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RecordConversationMessageRequest) Reset() {
+	*x = RecordConversationMessageRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordConversationMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordConversationMessageRequest) ProtoMessage() {}
+
+func (x *RecordConversationMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordConversationMessageRequest.ProtoReflect.Descriptor instead.
+func (*RecordConversationMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *RecordConversationMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *RecordConversationMessageRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *RecordConversationMessageRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *RecordConversationMessageRequest) GetProviderConversationId() string {
+	if x != nil {
+		return x.ProviderConversationId
+	}
+	return ""
+}
+
+func (x *RecordConversationMessageRequest) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *RecordConversationMessageRequest) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
+func (x *RecordConversationMessageRequest) GetMessage() *ConversationMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *RecordConversationMessageRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type RecordConversationMessageResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Conversation *Conversation          `protobuf:"bytes,1,opt,name=conversation,proto3" json:"conversation,omitempty"`
+	Message      *ConversationMessage   `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	// False when the message had been recorded before.
+	Created       bool `protobuf:"varint,3,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecordConversationMessageResponse) Reset() {
+	*x = RecordConversationMessageResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecordConversationMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecordConversationMessageResponse) ProtoMessage() {}
+
+func (x *RecordConversationMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecordConversationMessageResponse.ProtoReflect.Descriptor instead.
+func (*RecordConversationMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *RecordConversationMessageResponse) GetConversation() *Conversation {
+	if x != nil {
+		return x.Conversation
+	}
+	return nil
+}
+
+func (x *RecordConversationMessageResponse) GetMessage() *ConversationMessage {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *RecordConversationMessageResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+// A message on the timeline.
+type MessageLogged struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	MessageId      string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	Kind           MessageKind            `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.MessageKind" json:"kind,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MessageLogged) Reset() {
+	*x = MessageLogged{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageLogged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageLogged) ProtoMessage() {}
+
+func (x *MessageLogged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageLogged.ProtoReflect.Descriptor instead.
+func (*MessageLogged) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *MessageLogged) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *MessageLogged) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageLogged) GetKind() MessageKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MessageKind_MESSAGE_KIND_UNSPECIFIED
+}
+
+// The payload of the `conversation.logged` event (one per message, so
+// unordered: version 0, aggregate the message).
+type ConversationLogged struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId      string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	MessageId           string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	CandidateId         string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Direction           MessageDirection       `protobuf:"varint,4,opt,name=direction,proto3,enum=tandem.outreach.v1.MessageDirection" json:"direction,omitempty"`
+	Kind                MessageKind            `protobuf:"varint,5,opt,name=kind,proto3,enum=tandem.outreach.v1.MessageKind" json:"kind,omitempty"`
+	Subject             string                 `protobuf:"bytes,6,opt,name=subject,proto3" json:"subject,omitempty"`
+	From                string                 `protobuf:"bytes,7,opt,name=from,proto3" json:"from,omitempty"`
+	To                  []string               `protobuf:"bytes,8,rep,name=to,proto3" json:"to,omitempty"`
+	BodyText            string                 `protobuf:"bytes,9,opt,name=body_text,json=bodyText,proto3" json:"body_text,omitempty"`
+	InternetMessageId   string                 `protobuf:"bytes,10,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	MessageTime         *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=message_time,json=messageTime,proto3" json:"message_time,omitempty"`
+	MailboxConnectionId string                 `protobuf:"bytes,12,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	SenderUserId        string                 `protobuf:"bytes,13,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ConversationLogged) Reset() {
+	*x = ConversationLogged{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationLogged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationLogged) ProtoMessage() {}
+
+func (x *ConversationLogged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationLogged.ProtoReflect.Descriptor instead.
+func (*ConversationLogged) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ConversationLogged) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetDirection() MessageDirection {
+	if x != nil {
+		return x.Direction
+	}
+	return MessageDirection_MESSAGE_DIRECTION_UNSPECIFIED
+}
+
+func (x *ConversationLogged) GetKind() MessageKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MessageKind_MESSAGE_KIND_UNSPECIFIED
+}
+
+func (x *ConversationLogged) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetFrom() string {
+	if x != nil {
+		return x.From
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetTo() []string {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *ConversationLogged) GetBodyText() string {
+	if x != nil {
+		return x.BodyText
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetMessageTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.MessageTime
+	}
+	return nil
+}
+
+func (x *ConversationLogged) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *ConversationLogged) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
 // A file on a candidate.
 type CandidateFile struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -3670,7 +6204,7 @@ type CandidateFile struct {
 
 func (x *CandidateFile) Reset() {
 	*x = CandidateFile{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3682,7 +6216,7 @@ func (x *CandidateFile) String() string {
 func (*CandidateFile) ProtoMessage() {}
 
 func (x *CandidateFile) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3695,7 +6229,7 @@ func (x *CandidateFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateFile.ProtoReflect.Descriptor instead.
 func (*CandidateFile) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *CandidateFile) GetId() string {
@@ -3775,7 +6309,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3787,7 +6321,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3800,7 +6334,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *FileChange) GetFileId() string {
@@ -3851,7 +6385,7 @@ type UploadCandidateFileMetadata struct {
 
 func (x *UploadCandidateFileMetadata) Reset() {
 	*x = UploadCandidateFileMetadata{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3863,7 +6397,7 @@ func (x *UploadCandidateFileMetadata) String() string {
 func (*UploadCandidateFileMetadata) ProtoMessage() {}
 
 func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3876,7 +6410,7 @@ func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileMetadata.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileMetadata) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *UploadCandidateFileMetadata) GetCandidateId() string {
@@ -3913,7 +6447,7 @@ type UploadCandidateFileRequest struct {
 
 func (x *UploadCandidateFileRequest) Reset() {
 	*x = UploadCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3925,7 +6459,7 @@ func (x *UploadCandidateFileRequest) String() string {
 func (*UploadCandidateFileRequest) ProtoMessage() {}
 
 func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3938,7 +6472,7 @@ func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UploadCandidateFileRequest) GetPart() isUploadCandidateFileRequest_Part {
@@ -3993,7 +6527,7 @@ type UploadCandidateFileResponse struct {
 
 func (x *UploadCandidateFileResponse) Reset() {
 	*x = UploadCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4005,7 +6539,7 @@ func (x *UploadCandidateFileResponse) String() string {
 func (*UploadCandidateFileResponse) ProtoMessage() {}
 
 func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4018,7 +6552,7 @@ func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *UploadCandidateFileResponse) GetFile() *CandidateFile {
@@ -4042,7 +6576,7 @@ type ListCandidateFilesRequest struct {
 
 func (x *ListCandidateFilesRequest) Reset() {
 	*x = ListCandidateFilesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4054,7 +6588,7 @@ func (x *ListCandidateFilesRequest) String() string {
 func (*ListCandidateFilesRequest) ProtoMessage() {}
 
 func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4067,7 +6601,7 @@ func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListCandidateFilesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *ListCandidateFilesRequest) GetCandidateId() string {
@@ -4109,7 +6643,7 @@ type ListCandidateFilesResponse struct {
 
 func (x *ListCandidateFilesResponse) Reset() {
 	*x = ListCandidateFilesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4121,7 +6655,7 @@ func (x *ListCandidateFilesResponse) String() string {
 func (*ListCandidateFilesResponse) ProtoMessage() {}
 
 func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4134,7 +6668,7 @@ func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListCandidateFilesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListCandidateFilesResponse) GetFiles() []*CandidateFile {
@@ -4161,7 +6695,7 @@ type GetCandidateFileRequest struct {
 
 func (x *GetCandidateFileRequest) Reset() {
 	*x = GetCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4173,7 +6707,7 @@ func (x *GetCandidateFileRequest) String() string {
 func (*GetCandidateFileRequest) ProtoMessage() {}
 
 func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4186,7 +6720,7 @@ func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *GetCandidateFileRequest) GetCandidateId() string {
@@ -4212,7 +6746,7 @@ type GetCandidateFileResponse struct {
 
 func (x *GetCandidateFileResponse) Reset() {
 	*x = GetCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4224,7 +6758,7 @@ func (x *GetCandidateFileResponse) String() string {
 func (*GetCandidateFileResponse) ProtoMessage() {}
 
 func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4237,7 +6771,7 @@ func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *GetCandidateFileResponse) GetFile() *CandidateFile {
@@ -4257,7 +6791,7 @@ type DownloadCandidateFileRequest struct {
 
 func (x *DownloadCandidateFileRequest) Reset() {
 	*x = DownloadCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4269,7 +6803,7 @@ func (x *DownloadCandidateFileRequest) String() string {
 func (*DownloadCandidateFileRequest) ProtoMessage() {}
 
 func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4282,7 +6816,7 @@ func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*DownloadCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *DownloadCandidateFileRequest) GetCandidateId() string {
@@ -4312,7 +6846,7 @@ type DownloadCandidateFileResponse struct {
 
 func (x *DownloadCandidateFileResponse) Reset() {
 	*x = DownloadCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4324,7 +6858,7 @@ func (x *DownloadCandidateFileResponse) String() string {
 func (*DownloadCandidateFileResponse) ProtoMessage() {}
 
 func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4337,7 +6871,7 @@ func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*DownloadCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *DownloadCandidateFileResponse) GetPart() isDownloadCandidateFileResponse_Part {
@@ -4393,7 +6927,7 @@ type DeleteCandidateFileRequest struct {
 
 func (x *DeleteCandidateFileRequest) Reset() {
 	*x = DeleteCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4405,7 +6939,7 @@ func (x *DeleteCandidateFileRequest) String() string {
 func (*DeleteCandidateFileRequest) ProtoMessage() {}
 
 func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4418,7 +6952,7 @@ func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *DeleteCandidateFileRequest) GetCandidateId() string {
@@ -4443,7 +6977,7 @@ type DeleteCandidateFileResponse struct {
 
 func (x *DeleteCandidateFileResponse) Reset() {
 	*x = DeleteCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4455,7 +6989,7 @@ func (x *DeleteCandidateFileResponse) String() string {
 func (*DeleteCandidateFileResponse) ProtoMessage() {}
 
 func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4468,7 +7002,7 @@ func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
 }
 
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
@@ -4614,7 +7148,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
 	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
 	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\"\xc5\x03\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\xc5\x04\n" +
 	"\rTimelineEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
@@ -4624,7 +7158,9 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"occur_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\x12D\n" +
 	"\fstage_change\x18\x06 \x01(\v2\x1f.tandem.outreach.v1.StageChangeH\x00R\vstageChange\x121\n" +
 	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05merge\x123\n" +
-	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04note\x124\n" +
+	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04note\x12?\n" +
+	"\breferral\x18\x14 \x01(\v2!.tandem.outreach.v1.ReferralAddedH\x00R\breferral\x12=\n" +
+	"\amessage\x18\x15 \x01(\v2!.tandem.outreach.v1.MessageLoggedH\x00R\amessage\x124\n" +
 	"\x04file\x18\t \x01(\v2\x1e.tandem.outreach.v1.FileChangeH\x00R\x04fileB\b\n" +
 	"\x06detail\"\xf4\x01\n" +
 	"\vStageChange\x12\"\n" +
@@ -4697,7 +7233,197 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"definition\"#\n" +
 	"!ListCustomFieldDefinitionsRequest\"q\n" +
 	"\"ListCustomFieldDefinitionsResponse\x12K\n" +
-	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions\"\xda\x02\n" +
+	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions\"\xbb\x03\n" +
+	"\x03Job\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x1e\n" +
+	"\n" +
+	"department\x18\x03 \x01(\tR\n" +
+	"department\x12\x12\n" +
+	"\x04team\x18\x04 \x01(\tR\x04team\x12\x1a\n" +
+	"\blocation\x18\x05 \x01(\tR\blocation\x125\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x1d.tandem.outreach.v1.JobStatusR\x06status\x12F\n" +
+	"\x0fexternal_source\x18\a \x01(\x0e2\x1d.tandem.outreach.v1.JobSourceR\x0eexternalSource\x12\x1f\n" +
+	"\vexternal_id\x18\b \x01(\tR\n" +
+	"externalId\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x12$\n" +
+	"\x0ecreate_user_id\x18\v \x01(\tR\fcreateUserId\"=\n" +
+	"\x10CreateJobRequest\x12)\n" +
+	"\x03job\x18\x01 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job\">\n" +
+	"\x11CreateJobResponse\x12)\n" +
+	"\x03job\x18\x01 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job\"&\n" +
+	"\rGetJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\";\n" +
+	"\x0eGetJobResponse\x12)\n" +
+	"\x03job\x18\x01 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job\"z\n" +
+	"\x10UpdateJobRequest\x12)\n" +
+	"\x03job\x18\x01 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\">\n" +
+	"\x11UpdateJobResponse\x12)\n" +
+	"\x03job\x18\x01 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job\"\x84\x01\n" +
+	"\x0fListJobsRequest\x125\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x1d.tandem.outreach.v1.JobStatusR\x06status\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"g\n" +
+	"\x10ListJobsResponse\x12+\n" +
+	"\x04jobs\x18\x01 \x03(\v2\x17.tandem.outreach.v1.JobR\x04jobs\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
+	"\x0fCloseJobRequest\x12\x15\n" +
+	"\x06job_id\x18\x01 \x01(\tR\x05jobId\"=\n" +
+	"\x10CloseJobResponse\x12)\n" +
+	"\x03job\x18\x01 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job\"\xed\x02\n" +
+	"\bReferral\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12(\n" +
+	"\x10referrer_user_id\x18\x04 \x01(\tR\x0ereferrerUserId\x12\x12\n" +
+	"\x04name\x18\x05 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x06 \x01(\tR\x05email\x12!\n" +
+	"\flinkedin_url\x18\a \x01(\tR\vlinkedinUrl\x12\"\n" +
+	"\frelationship\x18\b \x01(\tR\frelationship\x12\x12\n" +
+	"\x04note\x18\t \x01(\tR\x04note\x12+\n" +
+	"\x11candidate_created\x18\n" +
+	" \x01(\bR\x10candidateCreated\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"Q\n" +
+	"\x15CreateReferralRequest\x128\n" +
+	"\breferral\x18\x01 \x01(\v2\x1c.tandem.outreach.v1.ReferralR\breferral\"R\n" +
+	"\x16CreateReferralResponse\x128\n" +
+	"\breferral\x18\x01 \x01(\v2\x1c.tandem.outreach.v1.ReferralR\breferral\"5\n" +
+	"\x12GetReferralRequest\x12\x1f\n" +
+	"\vreferral_id\x18\x01 \x01(\tR\n" +
+	"referralId\"O\n" +
+	"\x13GetReferralResponse\x128\n" +
+	"\breferral\x18\x01 \x01(\v2\x1c.tandem.outreach.v1.ReferralR\breferral\"\xb6\x01\n" +
+	"\x14ListReferralsRequest\x12(\n" +
+	"\x10referrer_user_id\x18\x01 \x01(\tR\x0ereferrerUserId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\"{\n" +
+	"\x15ListReferralsResponse\x12:\n" +
+	"\treferrals\x18\x01 \x03(\v2\x1c.tandem.outreach.v1.ReferralR\treferrals\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdc\x03\n" +
+	"\x0fReferralCreated\x12\x1f\n" +
+	"\vreferral_id\x18\x01 \x01(\tR\n" +
+	"referralId\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12\x15\n" +
+	"\x06job_id\x18\x03 \x01(\tR\x05jobId\x12(\n" +
+	"\x10referrer_user_id\x18\x04 \x01(\tR\x0ereferrerUserId\x12+\n" +
+	"\x11candidate_created\x18\x05 \x01(\bR\x10candidateCreated\x12M\n" +
+	"\x13job_external_source\x18\x06 \x01(\x0e2\x1d.tandem.outreach.v1.JobSourceR\x11jobExternalSource\x12&\n" +
+	"\x0fjob_external_id\x18\a \x01(\tR\rjobExternalId\x12\x12\n" +
+	"\x04name\x18\b \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\t \x01(\tR\x05email\x12!\n" +
+	"\flinkedin_url\x18\n" +
+	" \x01(\tR\vlinkedinUrl\x12\"\n" +
+	"\frelationship\x18\v \x01(\tR\frelationship\x12\x12\n" +
+	"\x04note\x18\f \x01(\tR\x04note\x12\x1b\n" +
+	"\tjob_title\x18\r \x01(\tR\bjobTitle\"\x8e\x01\n" +
+	"\rReferralAdded\x12\x1f\n" +
+	"\vreferral_id\x18\x01 \x01(\tR\n" +
+	"referralId\x12\x15\n" +
+	"\x06job_id\x18\x02 \x01(\tR\x05jobId\x12\x1b\n" +
+	"\tjob_title\x18\x03 \x01(\tR\bjobTitle\x12(\n" +
+	"\x10referrer_user_id\x18\x04 \x01(\tR\x0ereferrerUserId\"\x97\x02\n" +
+	"\vNoteChanged\x12\x17\n" +
+	"\anote_id\x18\x01 \x01(\tR\x06noteId\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12$\n" +
+	"\x0eauthor_user_id\x18\x03 \x01(\tR\fauthorUserId\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12\x18\n" +
+	"\aprivate\x18\x05 \x01(\bR\aprivate\x12;\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x99\x03\n" +
+	"\fConversation\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x122\n" +
+	"\x15mailbox_connection_id\x18\x04 \x01(\tR\x13mailboxConnectionId\x12$\n" +
+	"\x0esender_user_id\x18\x05 \x01(\tR\fsenderUserId\x128\n" +
+	"\x18provider_conversation_id\x18\x06 \x01(\tR\x16providerConversationId\x12;\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12F\n" +
+	"\x11last_message_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x0flastMessageTime\x12#\n" +
+	"\rmessage_count\x18\t \x01(\x05R\fmessageCount\"\xe3\x04\n" +
+	"\x13ConversationMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0fconversation_id\x18\x02 \x01(\tR\x0econversationId\x12B\n" +
+	"\tdirection\x18\x03 \x01(\x0e2$.tandem.outreach.v1.MessageDirectionR\tdirection\x123\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x1f.tandem.outreach.v1.MessageKindR\x04kind\x12\x12\n" +
+	"\x04from\x18\x05 \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\x06 \x03(\tR\x02to\x12\x0e\n" +
+	"\x02cc\x18\a \x03(\tR\x02cc\x12\x18\n" +
+	"\asubject\x18\b \x01(\tR\asubject\x12\x1b\n" +
+	"\tbody_text\x18\t \x01(\tR\bbodyText\x12\x1b\n" +
+	"\tbody_html\x18\n" +
+	" \x01(\tR\bbodyHtml\x12\x18\n" +
+	"\asnippet\x18\v \x01(\tR\asnippet\x12.\n" +
+	"\x13internet_message_id\x18\f \x01(\tR\x11internetMessageId\x12\x1e\n" +
+	"\vin_reply_to\x18\r \x01(\tR\tinReplyTo\x12=\n" +
+	"\fmessage_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vmessageTime\x12,\n" +
+	"\x12mailbox_message_id\x18\x0f \x01(\tR\x10mailboxMessageId\x12;\n" +
+	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"y\n" +
+	"\x18ListConversationsRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x8b\x01\n" +
+	"\x19ListConversationsResponse\x12F\n" +
+	"\rconversations\x18\x01 \x03(\v2 .tandem.outreach.v1.ConversationR\rconversations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
+	"\x16GetConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xcc\x01\n" +
+	"\x17GetConversationResponse\x12D\n" +
+	"\fconversation\x18\x01 \x01(\v2 .tandem.outreach.v1.ConversationR\fconversation\x12C\n" +
+	"\bmessages\x18\x02 \x03(\v2'.tandem.outreach.v1.ConversationMessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\x97\x03\n" +
+	" RecordConversationMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12'\n" +
+	"\x0fconversation_id\x18\x03 \x01(\tR\x0econversationId\x128\n" +
+	"\x18provider_conversation_id\x18\x04 \x01(\tR\x16providerConversationId\x122\n" +
+	"\x15mailbox_connection_id\x18\x05 \x01(\tR\x13mailboxConnectionId\x12$\n" +
+	"\x0esender_user_id\x18\x06 \x01(\tR\fsenderUserId\x12A\n" +
+	"\amessage\x18\a \x01(\v2'.tandem.outreach.v1.ConversationMessageR\amessage\x12'\n" +
+	"\x0fidempotency_key\x18\b \x01(\tR\x0eidempotencyKey\"\xc6\x01\n" +
+	"!RecordConversationMessageResponse\x12D\n" +
+	"\fconversation\x18\x01 \x01(\v2 .tandem.outreach.v1.ConversationR\fconversation\x12A\n" +
+	"\amessage\x18\x02 \x01(\v2'.tandem.outreach.v1.ConversationMessageR\amessage\x12\x18\n" +
+	"\acreated\x18\x03 \x01(\bR\acreated\"\x8c\x01\n" +
+	"\rMessageLogged\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x123\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1f.tandem.outreach.v1.MessageKindR\x04kind\"\x9c\x04\n" +
+	"\x12ConversationLogged\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12B\n" +
+	"\tdirection\x18\x04 \x01(\x0e2$.tandem.outreach.v1.MessageDirectionR\tdirection\x123\n" +
+	"\x04kind\x18\x05 \x01(\x0e2\x1f.tandem.outreach.v1.MessageKindR\x04kind\x12\x18\n" +
+	"\asubject\x18\x06 \x01(\tR\asubject\x12\x12\n" +
+	"\x04from\x18\a \x01(\tR\x04from\x12\x0e\n" +
+	"\x02to\x18\b \x03(\tR\x02to\x12\x1b\n" +
+	"\tbody_text\x18\t \x01(\tR\bbodyText\x12.\n" +
+	"\x13internet_message_id\x18\n" +
+	" \x01(\tR\x11internetMessageId\x12=\n" +
+	"\fmessage_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vmessageTime\x122\n" +
+	"\x15mailbox_connection_id\x18\f \x01(\tR\x13mailboxConnectionId\x12$\n" +
+	"\x0esender_user_id\x18\r \x01(\tR\fsenderUserId\"\xda\x02\n" +
 	"\rCandidateFile\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x129\n" +
@@ -4769,7 +7495,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11StageChangeSource\x12#\n" +
 	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
-	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\xd9\x01\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\xc1\x02\n" +
 	"\fTimelineKind\x12\x1d\n" +
 	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
@@ -4777,7 +7503,10 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x03\x12\x16\n" +
 	"\x12TIMELINE_KIND_NOTE\x10\x04\x12\x1c\n" +
 	"\x18TIMELINE_KIND_FILE_ADDED\x10\x05\x12\x1e\n" +
-	"\x1aTIMELINE_KIND_FILE_DELETED\x10\x06*j\n" +
+	"\x1aTIMELINE_KIND_FILE_DELETED\x10\x06\x12\"\n" +
+	"\x1eTIMELINE_KIND_REFERRAL_CREATED\x10\x14\x12\x1e\n" +
+	"\x1aTIMELINE_KIND_MESSAGE_SENT\x10\x15\x12\"\n" +
+	"\x1eTIMELINE_KIND_MESSAGE_RECEIVED\x10\x16*j\n" +
 	"\x0eNoteVisibility\x12\x1f\n" +
 	"\x1bNOTE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16NOTE_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n" +
@@ -4788,11 +7517,30 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x18CUSTOM_FIELD_TYPE_NUMBER\x10\x02\x12\x1a\n" +
 	"\x16CUSTOM_FIELD_TYPE_DATE\x10\x03\x12\x19\n" +
 	"\x15CUSTOM_FIELD_TYPE_URL\x10\x04\x12\x1c\n" +
-	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x05*w\n" +
+	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x05*i\n" +
+	"\tJobStatus\x12\x1a\n" +
+	"\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fJOB_STATUS_OPEN\x10\x01\x12\x15\n" +
+	"\x11JOB_STATUS_CLOSED\x10\x02\x12\x14\n" +
+	"\x10JOB_STATUS_DRAFT\x10\x03*S\n" +
+	"\tJobSource\x12\x1a\n" +
+	"\x16JOB_SOURCE_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10JOB_SOURCE_ASHBY\x10\x01\x12\x14\n" +
+	"\x10JOB_SOURCE_LEVER\x10\x02*t\n" +
+	"\x10MessageDirection\x12!\n" +
+	"\x1dMESSAGE_DIRECTION_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aMESSAGE_DIRECTION_OUTBOUND\x10\x01\x12\x1d\n" +
+	"\x19MESSAGE_DIRECTION_INBOUND\x10\x02*\x90\x01\n" +
+	"\vMessageKind\x12\x1c\n" +
+	"\x18MESSAGE_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11MESSAGE_KIND_SENT\x10\x01\x12\x16\n" +
+	"\x12MESSAGE_KIND_REPLY\x10\x02\x12\x1b\n" +
+	"\x17MESSAGE_KIND_AUTO_REPLY\x10\x03\x12\x17\n" +
+	"\x13MESSAGE_KIND_BOUNCE\x10\x04*w\n" +
 	"\x11CandidateFileKind\x12#\n" +
 	"\x1fCANDIDATE_FILE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aCANDIDATE_FILE_KIND_RESUME\x10\x01\x12\x1d\n" +
-	"\x19CANDIDATE_FILE_KIND_OTHER\x10\x022\x8d\x17\n" +
+	"\x19CANDIDATE_FILE_KIND_OTHER\x10\x022\xd8\x1f\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -4819,7 +7567,18 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
 	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponse\x12\x8e\x01\n" +
 	"\x1bCreateCustomFieldDefinition\x126.tandem.outreach.v1.CreateCustomFieldDefinitionRequest\x1a7.tandem.outreach.v1.CreateCustomFieldDefinitionResponse\x12\x8b\x01\n" +
-	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponse\x12x\n" +
+	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponse\x12X\n" +
+	"\tCreateJob\x12$.tandem.outreach.v1.CreateJobRequest\x1a%.tandem.outreach.v1.CreateJobResponse\x12O\n" +
+	"\x06GetJob\x12!.tandem.outreach.v1.GetJobRequest\x1a\".tandem.outreach.v1.GetJobResponse\x12X\n" +
+	"\tUpdateJob\x12$.tandem.outreach.v1.UpdateJobRequest\x1a%.tandem.outreach.v1.UpdateJobResponse\x12U\n" +
+	"\bListJobs\x12#.tandem.outreach.v1.ListJobsRequest\x1a$.tandem.outreach.v1.ListJobsResponse\x12U\n" +
+	"\bCloseJob\x12#.tandem.outreach.v1.CloseJobRequest\x1a$.tandem.outreach.v1.CloseJobResponse\x12g\n" +
+	"\x0eCreateReferral\x12).tandem.outreach.v1.CreateReferralRequest\x1a*.tandem.outreach.v1.CreateReferralResponse\x12^\n" +
+	"\vGetReferral\x12&.tandem.outreach.v1.GetReferralRequest\x1a'.tandem.outreach.v1.GetReferralResponse\x12d\n" +
+	"\rListReferrals\x12(.tandem.outreach.v1.ListReferralsRequest\x1a).tandem.outreach.v1.ListReferralsResponse\x12p\n" +
+	"\x11ListConversations\x12,.tandem.outreach.v1.ListConversationsRequest\x1a-.tandem.outreach.v1.ListConversationsResponse\x12j\n" +
+	"\x0fGetConversation\x12*.tandem.outreach.v1.GetConversationRequest\x1a+.tandem.outreach.v1.GetConversationResponse\x12\x88\x01\n" +
+	"\x19RecordConversationMessage\x124.tandem.outreach.v1.RecordConversationMessageRequest\x1a5.tandem.outreach.v1.RecordConversationMessageResponse\x12x\n" +
 	"\x13UploadCandidateFile\x12..tandem.outreach.v1.UploadCandidateFileRequest\x1a/.tandem.outreach.v1.UploadCandidateFileResponse(\x01\x12s\n" +
 	"\x12ListCandidateFiles\x12-.tandem.outreach.v1.ListCandidateFilesRequest\x1a..tandem.outreach.v1.ListCandidateFilesResponse\x12m\n" +
 	"\x10GetCandidateFile\x12+.tandem.outreach.v1.GetCandidateFileRequest\x1a,.tandem.outreach.v1.GetCandidateFileResponse\x12~\n" +
@@ -4839,8 +7598,8 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 100)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -4849,204 +7608,300 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(TimelineKind)(0),                           // 4: tandem.outreach.v1.TimelineKind
 	(NoteVisibility)(0),                         // 5: tandem.outreach.v1.NoteVisibility
 	(CustomFieldType)(0),                        // 6: tandem.outreach.v1.CustomFieldType
-	(CandidateFileKind)(0),                      // 7: tandem.outreach.v1.CandidateFileKind
-	(*Candidate)(nil),                           // 8: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 9: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 10: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 11: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 12: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 13: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 14: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 15: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 16: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 17: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 18: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 19: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 20: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 21: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 22: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 23: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 24: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 25: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 26: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 27: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 28: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 29: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 30: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 31: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 32: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 33: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 34: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 35: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 36: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 37: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 38: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 39: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 40: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 41: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 42: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 43: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 44: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 45: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 46: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 47: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 48: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 49: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 50: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 51: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 52: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 53: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 54: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 55: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 56: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 57: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 58: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 59: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 60: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 61: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 62: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	(*CandidateFile)(nil),                       // 63: tandem.outreach.v1.CandidateFile
-	(*FileChange)(nil),                          // 64: tandem.outreach.v1.FileChange
-	(*UploadCandidateFileMetadata)(nil),         // 65: tandem.outreach.v1.UploadCandidateFileMetadata
-	(*UploadCandidateFileRequest)(nil),          // 66: tandem.outreach.v1.UploadCandidateFileRequest
-	(*UploadCandidateFileResponse)(nil),         // 67: tandem.outreach.v1.UploadCandidateFileResponse
-	(*ListCandidateFilesRequest)(nil),           // 68: tandem.outreach.v1.ListCandidateFilesRequest
-	(*ListCandidateFilesResponse)(nil),          // 69: tandem.outreach.v1.ListCandidateFilesResponse
-	(*GetCandidateFileRequest)(nil),             // 70: tandem.outreach.v1.GetCandidateFileRequest
-	(*GetCandidateFileResponse)(nil),            // 71: tandem.outreach.v1.GetCandidateFileResponse
-	(*DownloadCandidateFileRequest)(nil),        // 72: tandem.outreach.v1.DownloadCandidateFileRequest
-	(*DownloadCandidateFileResponse)(nil),       // 73: tandem.outreach.v1.DownloadCandidateFileResponse
-	(*DeleteCandidateFileRequest)(nil),          // 74: tandem.outreach.v1.DeleteCandidateFileRequest
-	(*DeleteCandidateFileResponse)(nil),         // 75: tandem.outreach.v1.DeleteCandidateFileResponse
-	nil,                                         // 76: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 77: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 78: google.protobuf.FieldMask
+	(JobStatus)(0),                              // 7: tandem.outreach.v1.JobStatus
+	(JobSource)(0),                              // 8: tandem.outreach.v1.JobSource
+	(MessageDirection)(0),                       // 9: tandem.outreach.v1.MessageDirection
+	(MessageKind)(0),                            // 10: tandem.outreach.v1.MessageKind
+	(CandidateFileKind)(0),                      // 11: tandem.outreach.v1.CandidateFileKind
+	(*Candidate)(nil),                           // 12: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 13: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 14: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 15: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 16: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 17: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 18: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 19: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 20: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 21: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 22: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 23: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 24: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 25: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 26: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 27: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 28: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 29: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 30: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 31: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 32: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 33: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 34: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 35: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 36: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 37: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 38: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 39: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 40: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 41: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 42: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 43: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 44: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 45: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 46: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 47: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 48: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 49: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 50: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 51: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 52: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 53: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 54: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 55: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 56: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 57: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 58: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 59: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 60: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 61: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 62: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 63: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 64: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 65: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 66: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*Job)(nil),                                 // 67: tandem.outreach.v1.Job
+	(*CreateJobRequest)(nil),                    // 68: tandem.outreach.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),                   // 69: tandem.outreach.v1.CreateJobResponse
+	(*GetJobRequest)(nil),                       // 70: tandem.outreach.v1.GetJobRequest
+	(*GetJobResponse)(nil),                      // 71: tandem.outreach.v1.GetJobResponse
+	(*UpdateJobRequest)(nil),                    // 72: tandem.outreach.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),                   // 73: tandem.outreach.v1.UpdateJobResponse
+	(*ListJobsRequest)(nil),                     // 74: tandem.outreach.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),                    // 75: tandem.outreach.v1.ListJobsResponse
+	(*CloseJobRequest)(nil),                     // 76: tandem.outreach.v1.CloseJobRequest
+	(*CloseJobResponse)(nil),                    // 77: tandem.outreach.v1.CloseJobResponse
+	(*Referral)(nil),                            // 78: tandem.outreach.v1.Referral
+	(*CreateReferralRequest)(nil),               // 79: tandem.outreach.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),              // 80: tandem.outreach.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),                  // 81: tandem.outreach.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),                 // 82: tandem.outreach.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),                // 83: tandem.outreach.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),               // 84: tandem.outreach.v1.ListReferralsResponse
+	(*ReferralCreated)(nil),                     // 85: tandem.outreach.v1.ReferralCreated
+	(*ReferralAdded)(nil),                       // 86: tandem.outreach.v1.ReferralAdded
+	(*NoteChanged)(nil),                         // 87: tandem.outreach.v1.NoteChanged
+	(*Conversation)(nil),                        // 88: tandem.outreach.v1.Conversation
+	(*ConversationMessage)(nil),                 // 89: tandem.outreach.v1.ConversationMessage
+	(*ListConversationsRequest)(nil),            // 90: tandem.outreach.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),           // 91: tandem.outreach.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),              // 92: tandem.outreach.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 93: tandem.outreach.v1.GetConversationResponse
+	(*RecordConversationMessageRequest)(nil),    // 94: tandem.outreach.v1.RecordConversationMessageRequest
+	(*RecordConversationMessageResponse)(nil),   // 95: tandem.outreach.v1.RecordConversationMessageResponse
+	(*MessageLogged)(nil),                       // 96: tandem.outreach.v1.MessageLogged
+	(*ConversationLogged)(nil),                  // 97: tandem.outreach.v1.ConversationLogged
+	(*CandidateFile)(nil),                       // 98: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 99: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 100: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 101: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 102: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 103: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 104: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 105: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 106: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 107: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 108: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 109: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 110: tandem.outreach.v1.DeleteCandidateFileResponse
+	nil,                                         // 111: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 112: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 113: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	9,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	77, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	77, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	77, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	76, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
-	0,  // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	8,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	8,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	8,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	8,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	78, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	8,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	1,  // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	8,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	1,  // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	8,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	8,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	8,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	8,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	8,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	28, // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
-	2,  // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	29, // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	29, // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	29, // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	29, // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	78, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	29, // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	29, // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	29, // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	8,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	77, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	44, // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	45, // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	48, // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	64, // 37: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
-	3,  // 38: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 39: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	43, // 40: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,  // 41: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,  // 42: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	77, // 43: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	77, // 44: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	49, // 45: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	49, // 46: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	49, // 47: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	49, // 48: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	78, // 49: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	49, // 50: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	6,  // 51: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	58, // 52: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	58, // 53: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	58, // 54: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	7,  // 55: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	77, // 56: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
-	7,  // 57: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	7,  // 58: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	65, // 59: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
-	63, // 60: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	7,  // 61: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	63, // 62: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
-	63, // 63: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	63, // 64: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	10, // 65: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	12, // 66: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	14, // 67: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	16, // 68: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	18, // 69: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	20, // 70: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	22, // 71: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	24, // 72: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	26, // 73: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	30, // 74: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	32, // 75: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	34, // 76: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	36, // 77: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	38, // 78: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	40, // 79: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	46, // 80: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	50, // 81: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	52, // 82: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	54, // 83: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	56, // 84: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	59, // 85: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	61, // 86: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	66, // 87: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	68, // 88: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	70, // 89: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	72, // 90: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	74, // 91: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	11, // 92: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	13, // 93: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	15, // 94: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	17, // 95: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	19, // 96: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	21, // 97: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	23, // 98: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	25, // 99: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	27, // 100: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	31, // 101: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	33, // 102: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	35, // 103: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	37, // 104: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	39, // 105: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	41, // 106: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	47, // 107: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	51, // 108: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	53, // 109: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	55, // 110: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	57, // 111: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	60, // 112: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	62, // 113: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	67, // 114: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	69, // 115: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	71, // 116: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	73, // 117: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	75, // 118: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	92, // [92:119] is the sub-list for method output_type
-	65, // [65:92] is the sub-list for method input_type
-	65, // [65:65] is the sub-list for extension type_name
-	65, // [65:65] is the sub-list for extension extendee
-	0,  // [0:65] is the sub-list for field type_name
+	13,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	112, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	112, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	112, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	111, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
+	12,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	113, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	12,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	1,   // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	12,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	12,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	32,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	2,   // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
+	33,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	33,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	33,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	33,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	113, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	33,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	33,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	12,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
+	112, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	48,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	49,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	52,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	86,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
+	96,  // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
+	99,  // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	3,   // 40: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 41: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	47,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	112, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	112, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	53,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	53,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	53,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	53,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	113, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	62,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	62,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	62,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
+	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
+	112, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	112, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	67,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	67,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	67,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
+	67,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	113, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	67,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
+	67,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
+	67,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
+	112, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	78,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
+	78,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	78,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	78,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
+	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
+	112, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	112, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	112, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	112, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
+	112, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	112, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	88,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
+	88,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	89,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
+	89,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
+	88,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	89,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
+	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	112, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	112, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	100, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	98,  // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	11,  // 100: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	98,  // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	98,  // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	98,  // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	14,  // 104: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	16,  // 105: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	18,  // 106: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	20,  // 107: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	22,  // 108: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	24,  // 109: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	26,  // 110: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	28,  // 111: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	30,  // 112: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	34,  // 113: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	36,  // 114: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	38,  // 115: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	40,  // 116: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	42,  // 117: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	44,  // 118: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	50,  // 119: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	54,  // 120: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	56,  // 121: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	58,  // 122: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	60,  // 123: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	63,  // 124: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	65,  // 125: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	68,  // 126: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	70,  // 127: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	72,  // 128: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	74,  // 129: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	76,  // 130: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	79,  // 131: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	81,  // 132: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	83,  // 133: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	90,  // 134: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	92,  // 135: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	94,  // 136: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	101, // 137: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	103, // 138: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	105, // 139: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	107, // 140: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	109, // 141: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	15,  // 142: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	17,  // 143: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	19,  // 144: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	21,  // 145: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	23,  // 146: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	25,  // 147: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	27,  // 148: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	29,  // 149: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	31,  // 150: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	35,  // 151: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	37,  // 152: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	39,  // 153: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	41,  // 154: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	43,  // 155: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	45,  // 156: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	51,  // 157: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	55,  // 158: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	57,  // 159: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	59,  // 160: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	61,  // 161: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	64,  // 162: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	66,  // 163: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	69,  // 164: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	71,  // 165: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	73,  // 166: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	75,  // 167: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	77,  // 168: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	80,  // 169: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	82,  // 170: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	84,  // 171: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	91,  // 172: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	93,  // 173: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	95,  // 174: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	102, // 175: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	104, // 176: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	106, // 177: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	108, // 178: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	110, // 179: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	142, // [142:180] is the sub-list for method output_type
+	104, // [104:142] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -5058,13 +7913,15 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		(*TimelineEntry_StageChange)(nil),
 		(*TimelineEntry_Merge)(nil),
 		(*TimelineEntry_Note)(nil),
+		(*TimelineEntry_Referral)(nil),
+		(*TimelineEntry_Message)(nil),
 		(*TimelineEntry_File)(nil),
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[58].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[89].OneofWrappers = []any{
 		(*UploadCandidateFileRequest_Metadata)(nil),
 		(*UploadCandidateFileRequest_Chunk)(nil),
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[65].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[96].OneofWrappers = []any{
 		(*DownloadCandidateFileResponse_File)(nil),
 		(*DownloadCandidateFileResponse_Chunk)(nil),
 	}
@@ -5073,8 +7930,8 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      8,
-			NumMessages:   69,
+			NumEnums:      12,
+			NumMessages:   100,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

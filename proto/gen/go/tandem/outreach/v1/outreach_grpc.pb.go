@@ -41,6 +41,17 @@ const (
 	OutreachService_DeleteNote_FullMethodName                  = "/tandem.outreach.v1.OutreachService/DeleteNote"
 	OutreachService_CreateCustomFieldDefinition_FullMethodName = "/tandem.outreach.v1.OutreachService/CreateCustomFieldDefinition"
 	OutreachService_ListCustomFieldDefinitions_FullMethodName  = "/tandem.outreach.v1.OutreachService/ListCustomFieldDefinitions"
+	OutreachService_CreateJob_FullMethodName                   = "/tandem.outreach.v1.OutreachService/CreateJob"
+	OutreachService_GetJob_FullMethodName                      = "/tandem.outreach.v1.OutreachService/GetJob"
+	OutreachService_UpdateJob_FullMethodName                   = "/tandem.outreach.v1.OutreachService/UpdateJob"
+	OutreachService_ListJobs_FullMethodName                    = "/tandem.outreach.v1.OutreachService/ListJobs"
+	OutreachService_CloseJob_FullMethodName                    = "/tandem.outreach.v1.OutreachService/CloseJob"
+	OutreachService_CreateReferral_FullMethodName              = "/tandem.outreach.v1.OutreachService/CreateReferral"
+	OutreachService_GetReferral_FullMethodName                 = "/tandem.outreach.v1.OutreachService/GetReferral"
+	OutreachService_ListReferrals_FullMethodName               = "/tandem.outreach.v1.OutreachService/ListReferrals"
+	OutreachService_ListConversations_FullMethodName           = "/tandem.outreach.v1.OutreachService/ListConversations"
+	OutreachService_GetConversation_FullMethodName             = "/tandem.outreach.v1.OutreachService/GetConversation"
+	OutreachService_RecordConversationMessage_FullMethodName   = "/tandem.outreach.v1.OutreachService/RecordConversationMessage"
 	OutreachService_UploadCandidateFile_FullMethodName         = "/tandem.outreach.v1.OutreachService/UploadCandidateFile"
 	OutreachService_ListCandidateFiles_FullMethodName          = "/tandem.outreach.v1.OutreachService/ListCandidateFiles"
 	OutreachService_GetCandidateFile_FullMethodName            = "/tandem.outreach.v1.OutreachService/GetCandidateFile"
@@ -77,8 +88,9 @@ type OutreachServiceClient interface {
 	// and above.
 	UndeleteCandidate(ctx context.Context, in *UndeleteCandidateRequest, opts ...grpc.CallOption) (*UndeleteCandidateResponse, error)
 	// Merges one candidate into another: the survivor keeps every e-mail,
-	// link and tag of both, and the merged candidate's id resolves to the
-	// survivor from then on. Recruiter and above.
+	// link, tag, note, referral and conversation of both, and the merged
+	// candidate's id resolves to the survivor from then on. Recruiter and
+	// above.
 	MergeCandidates(ctx context.Context, in *MergeCandidatesRequest, opts ...grpc.CallOption) (*MergeCandidatesResponse, error)
 	// Creates up to 1,000 candidates, reporting per row whether it was
 	// created, matched to an existing candidate by e-mail, or refused and
@@ -120,6 +132,50 @@ type OutreachServiceClient interface {
 	CreateCustomFieldDefinition(ctx context.Context, in *CreateCustomFieldDefinitionRequest, opts ...grpc.CallOption) (*CreateCustomFieldDefinitionResponse, error)
 	// The organization's custom fields.
 	ListCustomFieldDefinitions(ctx context.Context, in *ListCustomFieldDefinitionsRequest, opts ...grpc.CallOption) (*ListCustomFieldDefinitionsResponse, error)
+	// Adds a job: one of the organization's roles that referrals and flows
+	// point to. Recruiter and above.
+	CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error)
+	// One job. Recruiters and above see every job; other members see open
+	// and closed jobs, not drafts.
+	GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error)
+	// Changes the fields named by update_mask. Recruiter and above.
+	UpdateJob(ctx context.Context, in *UpdateJobRequest, opts ...grpc.CallOption) (*UpdateJobResponse, error)
+	// The organization's jobs, newest first, a page at a time, optionally of
+	// one status. Members below Recruiter never see drafts.
+	ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error)
+	// Closes a job: it takes no more referrals. Closing a closed job changes
+	// nothing. Recruiter and above.
+	CloseJob(ctx context.Context, in *CloseJobRequest, opts ...grpc.CallOption) (*CloseJobResponse, error)
+	// Refers a person to an open job, as the caller: the candidate is created,
+	// or linked when the e-mail address matches one of the organization's
+	// (compared case-insensitively after trimming), in one transaction with
+	// the referral, its timeline entry and the `referral.created` event. A
+	// closed or draft job is FAILED_PRECONDITION `job_not_open`; the same
+	// referrer referring the same candidate to the same job again is
+	// ALREADY_EXISTS `referral_exists`, naming the existing referral in
+	// ErrorInfo's metadata (`referral_id`), and stores nothing. Any member.
+	CreateReferral(ctx context.Context, in *CreateReferralRequest, opts ...grpc.CallOption) (*CreateReferralResponse, error)
+	// One referral: a member's own; any, for Recruiters and above.
+	GetReferral(ctx context.Context, in *GetReferralRequest, opts ...grpc.CallOption) (*GetReferralResponse, error)
+	// Referrals, newest first, a page at a time, filtered by referrer, job
+	// and candidate (each optional, all combined). A member below Recruiter
+	// sees only their own referrals ("my referrals").
+	ListReferrals(ctx context.Context, in *ListReferralsRequest, opts ...grpc.CallOption) (*ListReferralsResponse, error)
+	// The candidate's conversation threads, newest activity first, a page at
+	// a time. Hiring Manager and above.
+	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
+	// One thread with its messages, oldest first, a page at a time. Hiring
+	// Manager and above.
+	GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*GetConversationResponse, error)
+	// Records a message exchanged with a candidate (internal: called by the
+	// mailbox service and outreach's flows, never by people; no REST route).
+	// Idempotent by idempotency_key, or by the message's internet_message_id
+	// when no key is given: a message recorded before is answered as it was,
+	// with created false, and nothing changes. The thread is the one named,
+	// the one of the provider's conversation id, the one holding the message
+	// it replies to, or a new one; the message goes on the candidate's
+	// timeline and is published as `conversation.logged`.
+	RecordConversationMessage(ctx context.Context, in *RecordConversationMessageRequest, opts ...grpc.CallOption) (*RecordConversationMessageResponse, error)
 	// Uploads a file to a candidate: the first message is the metadata, the
 	// next ones the bytes in chunks (at most 1 MiB each). PDF, DOC or DOCX
 	// up to 10 MB, the type decided from the content, never from the name
@@ -371,6 +427,116 @@ func (c *outreachServiceClient) ListCustomFieldDefinitions(ctx context.Context, 
 	return out, nil
 }
 
+func (c *outreachServiceClient) CreateJob(ctx context.Context, in *CreateJobRequest, opts ...grpc.CallOption) (*CreateJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateJobResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetJob(ctx context.Context, in *GetJobRequest, opts ...grpc.CallOption) (*GetJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetJobResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateJob(ctx context.Context, in *UpdateJobRequest, opts ...grpc.CallOption) (*UpdateJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateJobResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListJobs(ctx context.Context, in *ListJobsRequest, opts ...grpc.CallOption) (*ListJobsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListJobsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListJobs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CloseJob(ctx context.Context, in *CloseJobRequest, opts ...grpc.CallOption) (*CloseJobResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CloseJobResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CloseJob_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CreateReferral(ctx context.Context, in *CreateReferralRequest, opts ...grpc.CallOption) (*CreateReferralResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateReferralResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateReferral_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetReferral(ctx context.Context, in *GetReferralRequest, opts ...grpc.CallOption) (*GetReferralResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetReferralResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetReferral_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListReferrals(ctx context.Context, in *ListReferralsRequest, opts ...grpc.CallOption) (*ListReferralsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListReferralsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListReferrals_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListConversationsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListConversations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*GetConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetConversationResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) RecordConversationMessage(ctx context.Context, in *RecordConversationMessageRequest, opts ...grpc.CallOption) (*RecordConversationMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RecordConversationMessageResponse)
+	err := c.cc.Invoke(ctx, OutreachService_RecordConversationMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *outreachServiceClient) UploadCandidateFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadCandidateFileRequest, UploadCandidateFileResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &OutreachService_ServiceDesc.Streams[0], OutreachService_UploadCandidateFile_FullMethodName, cOpts...)
@@ -462,8 +628,9 @@ type OutreachServiceServer interface {
 	// and above.
 	UndeleteCandidate(context.Context, *UndeleteCandidateRequest) (*UndeleteCandidateResponse, error)
 	// Merges one candidate into another: the survivor keeps every e-mail,
-	// link and tag of both, and the merged candidate's id resolves to the
-	// survivor from then on. Recruiter and above.
+	// link, tag, note, referral and conversation of both, and the merged
+	// candidate's id resolves to the survivor from then on. Recruiter and
+	// above.
 	MergeCandidates(context.Context, *MergeCandidatesRequest) (*MergeCandidatesResponse, error)
 	// Creates up to 1,000 candidates, reporting per row whether it was
 	// created, matched to an existing candidate by e-mail, or refused and
@@ -505,6 +672,50 @@ type OutreachServiceServer interface {
 	CreateCustomFieldDefinition(context.Context, *CreateCustomFieldDefinitionRequest) (*CreateCustomFieldDefinitionResponse, error)
 	// The organization's custom fields.
 	ListCustomFieldDefinitions(context.Context, *ListCustomFieldDefinitionsRequest) (*ListCustomFieldDefinitionsResponse, error)
+	// Adds a job: one of the organization's roles that referrals and flows
+	// point to. Recruiter and above.
+	CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error)
+	// One job. Recruiters and above see every job; other members see open
+	// and closed jobs, not drafts.
+	GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error)
+	// Changes the fields named by update_mask. Recruiter and above.
+	UpdateJob(context.Context, *UpdateJobRequest) (*UpdateJobResponse, error)
+	// The organization's jobs, newest first, a page at a time, optionally of
+	// one status. Members below Recruiter never see drafts.
+	ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error)
+	// Closes a job: it takes no more referrals. Closing a closed job changes
+	// nothing. Recruiter and above.
+	CloseJob(context.Context, *CloseJobRequest) (*CloseJobResponse, error)
+	// Refers a person to an open job, as the caller: the candidate is created,
+	// or linked when the e-mail address matches one of the organization's
+	// (compared case-insensitively after trimming), in one transaction with
+	// the referral, its timeline entry and the `referral.created` event. A
+	// closed or draft job is FAILED_PRECONDITION `job_not_open`; the same
+	// referrer referring the same candidate to the same job again is
+	// ALREADY_EXISTS `referral_exists`, naming the existing referral in
+	// ErrorInfo's metadata (`referral_id`), and stores nothing. Any member.
+	CreateReferral(context.Context, *CreateReferralRequest) (*CreateReferralResponse, error)
+	// One referral: a member's own; any, for Recruiters and above.
+	GetReferral(context.Context, *GetReferralRequest) (*GetReferralResponse, error)
+	// Referrals, newest first, a page at a time, filtered by referrer, job
+	// and candidate (each optional, all combined). A member below Recruiter
+	// sees only their own referrals ("my referrals").
+	ListReferrals(context.Context, *ListReferralsRequest) (*ListReferralsResponse, error)
+	// The candidate's conversation threads, newest activity first, a page at
+	// a time. Hiring Manager and above.
+	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)
+	// One thread with its messages, oldest first, a page at a time. Hiring
+	// Manager and above.
+	GetConversation(context.Context, *GetConversationRequest) (*GetConversationResponse, error)
+	// Records a message exchanged with a candidate (internal: called by the
+	// mailbox service and outreach's flows, never by people; no REST route).
+	// Idempotent by idempotency_key, or by the message's internet_message_id
+	// when no key is given: a message recorded before is answered as it was,
+	// with created false, and nothing changes. The thread is the one named,
+	// the one of the provider's conversation id, the one holding the message
+	// it replies to, or a new one; the message goes on the candidate's
+	// timeline and is published as `conversation.logged`.
+	RecordConversationMessage(context.Context, *RecordConversationMessageRequest) (*RecordConversationMessageResponse, error)
 	// Uploads a file to a candidate: the first message is the metadata, the
 	// next ones the bytes in chunks (at most 1 MiB each). PDF, DOC or DOCX
 	// up to 10 MB, the type decided from the content, never from the name
@@ -601,6 +812,39 @@ func (UnimplementedOutreachServiceServer) CreateCustomFieldDefinition(context.Co
 }
 func (UnimplementedOutreachServiceServer) ListCustomFieldDefinitions(context.Context, *ListCustomFieldDefinitionsRequest) (*ListCustomFieldDefinitionsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCustomFieldDefinitions not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateJob(context.Context, *CreateJobRequest) (*CreateJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateJob not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetJob(context.Context, *GetJobRequest) (*GetJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetJob not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateJob(context.Context, *UpdateJobRequest) (*UpdateJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateJob not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListJobs(context.Context, *ListJobsRequest) (*ListJobsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListJobs not implemented")
+}
+func (UnimplementedOutreachServiceServer) CloseJob(context.Context, *CloseJobRequest) (*CloseJobResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CloseJob not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateReferral(context.Context, *CreateReferralRequest) (*CreateReferralResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateReferral not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetReferral(context.Context, *GetReferralRequest) (*GetReferralResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetReferral not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListReferrals(context.Context, *ListReferralsRequest) (*ListReferralsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListReferrals not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListConversations not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetConversation(context.Context, *GetConversationRequest) (*GetConversationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetConversation not implemented")
+}
+func (UnimplementedOutreachServiceServer) RecordConversationMessage(context.Context, *RecordConversationMessageRequest) (*RecordConversationMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecordConversationMessage not implemented")
 }
 func (UnimplementedOutreachServiceServer) UploadCandidateFile(grpc.ClientStreamingServer[UploadCandidateFileRequest, UploadCandidateFileResponse]) error {
 	return status.Error(codes.Unimplemented, "method UploadCandidateFile not implemented")
@@ -1034,6 +1278,204 @@ func _OutreachService_ListCustomFieldDefinitions_Handler(srv interface{}, ctx co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_CreateJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateJob(ctx, req.(*CreateJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetJob(ctx, req.(*GetJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateJob(ctx, req.(*UpdateJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListJobs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListJobsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListJobs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListJobs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListJobs(ctx, req.(*ListJobsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CloseJob_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CloseJobRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CloseJob(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CloseJob_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CloseJob(ctx, req.(*CloseJobRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CreateReferral_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateReferralRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateReferral(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateReferral_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateReferral(ctx, req.(*CreateReferralRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetReferral_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetReferralRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetReferral(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetReferral_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetReferral(ctx, req.(*GetReferralRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListReferrals_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListReferralsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListReferrals(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListReferrals_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListReferrals(ctx, req.(*ListReferralsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListConversations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListConversationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListConversations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListConversations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListConversations(ctx, req.(*ListConversationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetConversation(ctx, req.(*GetConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_RecordConversationMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecordConversationMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).RecordConversationMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_RecordConversationMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).RecordConversationMessage(ctx, req.(*RecordConversationMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _OutreachService_UploadCandidateFile_Handler(srv interface{}, stream grpc.ServerStream) error {
 	return srv.(OutreachServiceServer).UploadCandidateFile(&grpc.GenericServerStream[UploadCandidateFileRequest, UploadCandidateFileResponse]{ServerStream: stream})
 }
@@ -1200,6 +1642,50 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCustomFieldDefinitions",
 			Handler:    _OutreachService_ListCustomFieldDefinitions_Handler,
+		},
+		{
+			MethodName: "CreateJob",
+			Handler:    _OutreachService_CreateJob_Handler,
+		},
+		{
+			MethodName: "GetJob",
+			Handler:    _OutreachService_GetJob_Handler,
+		},
+		{
+			MethodName: "UpdateJob",
+			Handler:    _OutreachService_UpdateJob_Handler,
+		},
+		{
+			MethodName: "ListJobs",
+			Handler:    _OutreachService_ListJobs_Handler,
+		},
+		{
+			MethodName: "CloseJob",
+			Handler:    _OutreachService_CloseJob_Handler,
+		},
+		{
+			MethodName: "CreateReferral",
+			Handler:    _OutreachService_CreateReferral_Handler,
+		},
+		{
+			MethodName: "GetReferral",
+			Handler:    _OutreachService_GetReferral_Handler,
+		},
+		{
+			MethodName: "ListReferrals",
+			Handler:    _OutreachService_ListReferrals_Handler,
+		},
+		{
+			MethodName: "ListConversations",
+			Handler:    _OutreachService_ListConversations_Handler,
+		},
+		{
+			MethodName: "GetConversation",
+			Handler:    _OutreachService_GetConversation_Handler,
+		},
+		{
+			MethodName: "RecordConversationMessage",
+			Handler:    _OutreachService_RecordConversationMessage_Handler,
 		},
 		{
 			MethodName: "ListCandidateFiles",
