@@ -167,7 +167,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Jobs:          jobs.New(st),
 		Referrals:     referrals.New(st, pub, time.Now),
 		Conversations: conversations.New(st, pub, time.Now),
-		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
+		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
 			Logger: rt.Log}),
 	})
 	srv := rt.NewServer(service.ServerSpec{

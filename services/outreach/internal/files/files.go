@@ -11,6 +11,7 @@ import (
 	"crypto/md5" //nolint:gosec // Content-MD5 is the bucket's transfer check, not a security measure
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,10 +24,13 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"gocloud.dev/blob"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/postgres"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
@@ -57,11 +61,25 @@ const (
 type Store interface {
 	Candidate(ctx context.Context, orgID, id string) (store.Candidate, error)
 	FileByContent(ctx context.Context, orgID, candidateID string, sum []byte) (store.File, error)
-	CreateFile(ctx context.Context, orgID, candidateID string, f store.File) (store.File, bool, error)
+	CreateFile(ctx context.Context, orgID, candidateID string, f store.File, publish store.PublishFile) (store.File, bool, error)
 	File(ctx context.Context, orgID, candidateID, id string) (store.File, error)
 	Files(ctx context.Context, orgID, candidateID, kind string, after *store.FilePosition, limit int) ([]store.File, error)
-	DeleteFile(ctx context.Context, orgID, candidateID, id, actor string, allow func(store.File) error, remove store.RemoveBlobs) (store.File, error)
+	DeleteFile(ctx context.Context, orgID, candidateID, id, actor string, allow func(store.File) error, remove store.RemoveBlobs, publish store.PublishFile) (store.File, error)
 }
+
+// Publisher publishes an event in the caller's transaction
+// (events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, tx pgx.Tx, ev events.Event) (string, error)
+}
+
+// Types of the events files publish: atsbridge attaches a resume to an
+// application (DESIGN §8), the payload being the file's metadata
+// (outreachv1.CandidateFile).
+const (
+	EventCreated = "file.created"
+	EventDeleted = "file.deleted"
+)
 
 // JobInserter enqueues a job in the caller's transaction (River's client).
 type JobInserter interface {
@@ -74,6 +92,8 @@ type Options struct {
 	Bucket *blob.Bucket
 	// Jobs enqueues the removal of a deleted file's bytes.
 	Jobs JobInserter
+	// Publisher tells other services of files added and deleted.
+	Publisher Publisher
 	// MaxConcurrentUploads: DefaultMaxConcurrentUploads when zero.
 	MaxConcurrentUploads int
 	Logger               *slog.Logger
@@ -86,6 +106,7 @@ type Files struct {
 	store  Store
 	bucket *blob.Bucket
 	jobs   JobInserter
+	pub    Publisher
 	slots  chan struct{}
 	log    *slog.Logger
 	now    func() time.Time
@@ -102,7 +123,7 @@ func New(st Store, opts Options) *Files {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Files{store: st, bucket: opts.Bucket, jobs: opts.Jobs, slots: make(chan struct{}, opts.MaxConcurrentUploads), log: opts.Logger, now: opts.Now}
+	return &Files{store: st, bucket: opts.Bucket, jobs: opts.Jobs, pub: opts.Publisher, slots: make(chan struct{}, opts.MaxConcurrentUploads), log: opts.Logger, now: opts.Now}
 }
 
 // Upload is what an upload says before its bytes.
@@ -198,7 +219,7 @@ func (f *Files) Upload(ctx context.Context, caller authz.Principal, u Upload, co
 		ContentDisposition: "attachment"}); err != nil {
 		return store.File{}, fmt.Errorf("files: write %s: %w", rec.BlobKey, err)
 	}
-	out, created, err := f.store.CreateFile(ctx, caller.OrgID, c.ID, rec)
+	out, created, err := f.store.CreateFile(ctx, caller.OrgID, c.ID, rec, f.publish)
 	if err != nil || !created {
 		// The row was not written (or another upload of the same content
 		// won): the bytes just written belong to nothing.
@@ -358,6 +379,25 @@ func (f *Files) Delete(ctx context.Context, caller authz.Principal, candidateID,
 		}
 		return errNotTheUploader
 	}
-	_, err := f.store.DeleteFile(ctx, caller.OrgID, candidateID, id, caller.UserID, allow, EnqueueRemoval(f.jobs))
+	_, err := f.store.DeleteFile(ctx, caller.OrgID, candidateID, id, caller.UserID, allow, EnqueueRemoval(f.jobs), f.publish)
+	return err
+}
+
+// publish is the store's callback: a file added or deleted, in the
+// change's transaction. A file is never changed, so its events need no
+// order beyond created before deleted, which the outbox keeps (version 0,
+// as notes' creations and deletions).
+func (f *Files) publish(ctx context.Context, tx pgx.Tx, c store.FileChange) error {
+	typ, rec := EventCreated, c.After
+	if rec == nil {
+		typ, rec = EventDeleted, c.Before
+	}
+	kind := outreachv1.CandidateFileKind_CANDIDATE_FILE_KIND_OTHER
+	if rec.Kind == KindResume {
+		kind = outreachv1.CandidateFileKind_CANDIDATE_FILE_KIND_RESUME
+	}
+	payload := &outreachv1.CandidateFile{Id: rec.ID, CandidateId: rec.CandidateID, Kind: kind, Filename: rec.Name, ContentType: rec.ContentType,
+		SizeBytes: rec.Size, Sha256: hex.EncodeToString(rec.SHA256), UploaderUserId: rec.UploaderUserID, CreateTime: timestamppb.New(rec.CreatedAt)}
+	_, err := f.pub.Publish(ctx, tx, events.Event{Type: typ, OrganizationID: rec.OrgID, AggregateID: rec.ID, OccurredAt: f.now(), Payload: payload})
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/poll"
 	"github.com/tandemhq/tandem/platform/postgres"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -72,7 +74,7 @@ func newWorld(t *testing.T) *world {
 		cancel()
 		<-jc.Stopped()
 	})
-	return &world{pool: pool, st: st, dir: dir, bucket: bucket, files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Logger: log}), jobs: jc}
+	return &world{pool: pool, st: st, dir: dir, bucket: bucket, files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: storetest.Publisher(t, pool), Logger: log}), jobs: jc}
 }
 
 func (w *world) candidate(t *testing.T, org string) store.Candidate {
@@ -151,6 +153,16 @@ func TestUploadKeepsTheBytesAndTheirChecksum(t *testing.T) {
 	}
 	if b := w.blobs(t); len(b) != 1 || b[0] != f.BlobKey {
 		t.Fatalf("bucket holds %v, want only %s", b, f.BlobKey)
+	}
+	// Other services hear of it once (atsbridge attaches resumes).
+	evs := storetest.Published(t, w.pool, files.EventCreated)
+	if len(evs) != 1 || evs[0].GetAggregateId() != f.ID || evs[0].GetOrganizationId() != org {
+		t.Fatalf("events %v", evs)
+	}
+	payload := &outreachv1.CandidateFile{}
+	if err := evs[0].GetPayload().UnmarshalTo(payload); err != nil || payload.GetSha256() != hex.EncodeToString(sum[:]) ||
+		payload.GetKind() != outreachv1.CandidateFileKind_CANDIDATE_FILE_KIND_RESUME || payload.GetCandidateId() != c.ID {
+		t.Fatalf("payload %v (%v)", payload, err)
 	}
 
 	// Bytes changed in the bucket are not passed off as the file.
@@ -242,6 +254,9 @@ func TestRefusedUploadsLeaveNothing(t *testing.T) {
 	if b := w.blobs(t); len(b) != 1 {
 		t.Fatalf("the bucket holds %v; only the exact-size file should be there", b)
 	}
+	if evs := storetest.Published(t, w.pool, files.EventCreated); len(evs) != 1 {
+		t.Fatalf("%d file.created events; only the exact-size file was stored", len(evs))
+	}
 	page, err := w.files.List(t.Context(), caller, files.Query{CandidateID: c.ID})
 	if err != nil || len(page.Files) != 1 {
 		t.Fatalf("files %v %v", page.Files, err)
@@ -275,6 +290,9 @@ func TestDeleteAndPurgeRemoveTheBytesByAJob(t *testing.T) {
 	}
 	if _, err := w.files.Get(t.Context(), caller, c.ID, gone.ID); !errors.Is(err, postgres.ErrNotFound) {
 		t.Fatalf("deleted file: %v", err)
+	}
+	if evs := storetest.Published(t, w.pool, files.EventDeleted); len(evs) != 1 || evs[0].GetAggregateId() != gone.ID {
+		t.Fatalf("file.deleted events %v", evs)
 	}
 	waitBlobs(t, w, kept.BlobKey)
 

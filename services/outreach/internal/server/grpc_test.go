@@ -109,7 +109,7 @@ func newWorld(t *testing.T) *world {
 		Jobs:          jobs.New(st),
 		Referrals:     referrals.New(st, pub, time.Now),
 		Conversations: conversations.New(st, pub, time.Now),
-		Files:         files.New(st, files.Options{Bucket: bucket, Jobs: jc}),
+		Files:         files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub}),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

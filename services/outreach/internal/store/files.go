@@ -42,6 +42,16 @@ type File struct {
 // only if the deletion commits.
 type RemoveBlobs func(ctx context.Context, tx pgx.Tx, keys []string) error
 
+// FileChange is a file added (After) or deleted (Before), for the
+// callback that publishes it.
+type FileChange struct {
+	Before, After *File
+}
+
+// PublishFile is called inside the transaction of each change of a file,
+// last; its error rolls the change back.
+type PublishFile func(ctx context.Context, tx pgx.Tx, c FileChange) error
+
 const fileColumns = `id::text, org_id::text, candidate_id::text, kind, name, content_type, size_bytes, sha256, blob_key, uploader_user_id, created_at`
 
 func scanFile(row pgx.Row) (File, error) {
@@ -71,8 +81,9 @@ func (s *Store) FileByContent(ctx context.Context, orgID, candidateID string, su
 // candidate (a merged id: its survivor), with a "file_added" entry on its
 // timeline. Under the candidate's row lock it first looks for a file with
 // the same content: if there is one, it is returned with created false and
-// nothing changes, so a retried upload makes one file.
-func (s *Store) CreateFile(ctx context.Context, orgID, candidateID string, f File) (_ File, created bool, err error) {
+// nothing changes, so a retried upload makes one file. publish runs last,
+// for a file created.
+func (s *Store) CreateFile(ctx context.Context, orgID, candidateID string, f File, publish PublishFile) (_ File, created bool, err error) {
 	ctx, sp := span(ctx, "CreateFile")
 	defer func() { end(sp, err) }()
 	var out File
@@ -104,7 +115,10 @@ func (s *Store) CreateFile(ctx context.Context, orgID, candidateID string, f Fil
 			return err
 		}
 		created = true
-		return addEntry(ctx, tx, orgID, c.ID, KindFileAdded, f.UploaderUserID, fileDetail(out))
+		if err := addEntry(ctx, tx, orgID, c.ID, KindFileAdded, f.UploaderUserID, fileDetail(out)); err != nil {
+			return err
+		}
+		return publish(ctx, tx, FileChange{After: &out})
 	})
 	if err != nil {
 		return File{}, false, err
@@ -175,8 +189,9 @@ func (s *Store) Files(ctx context.Context, orgID, candidateID, kind string, afte
 
 // DeleteFile deletes a file's row under its lock, unless allow (which sees
 // it) refuses, puts a "file_deleted" entry on the candidate's timeline and
-// hands its blob key to remove in the same transaction.
-func (s *Store) DeleteFile(ctx context.Context, orgID, candidateID, id, actor string, allow func(File) error, remove RemoveBlobs) (_ File, err error) {
+// hands its blob key to remove and the change to publish in the same
+// transaction.
+func (s *Store) DeleteFile(ctx context.Context, orgID, candidateID, id, actor string, allow func(File) error, remove RemoveBlobs, publish PublishFile) (_ File, err error) {
 	ctx, sp := span(ctx, "DeleteFile")
 	defer func() { end(sp, err) }()
 	var out File
@@ -195,7 +210,10 @@ func (s *Store) DeleteFile(ctx context.Context, orgID, candidateID, id, actor st
 			return err
 		}
 		out = f
-		return remove(ctx, tx, []string{f.BlobKey})
+		if err := remove(ctx, tx, []string{f.BlobKey}); err != nil {
+			return err
+		}
+		return publish(ctx, tx, FileChange{Before: &f})
 	})
 	return out, err
 }

@@ -23,12 +23,14 @@ func mustCreateFile(t *testing.T, st *store.Store, org, candidateID, content str
 	}
 	sum := sha256.Sum256([]byte(content))
 	f, created, err := st.CreateFile(t.Context(), org, candidateID, store.File{ID: id, Kind: "resume", Name: "cv.pdf",
-		ContentType: "application/pdf", Size: int64(len(content)), SHA256: sum[:], BlobKey: "orgs/" + org + "/files/" + id, UploaderUserID: "u"})
+		ContentType: "application/pdf", Size: int64(len(content)), SHA256: sum[:], BlobKey: "orgs/" + org + "/files/" + id, UploaderUserID: "u"}, noFileEvents)
 	if err != nil || !created {
 		t.Fatalf("create file: %v (created %v)", err, created)
 	}
 	return f
 }
+
+func noFileEvents(context.Context, pgx.Tx, store.FileChange) error { return nil }
 
 func noRemoval(t *testing.T) store.RemoveBlobs {
 	return func(context.Context, pgx.Tx, []string) error {
@@ -50,7 +52,7 @@ func TestFilesAreKeptPerCandidateAndOrganization(t *testing.T) {
 	// The same content again is the same file: no second row, no second
 	// timeline entry.
 	again, created, err := st.CreateFile(t.Context(), org, c.ID, store.File{ID: "", Kind: "resume", Name: "other.pdf", ContentType: "application/pdf",
-		Size: 3, SHA256: f.SHA256, BlobKey: "orgs/" + org + "/files/another", UploaderUserID: "u"})
+		Size: 3, SHA256: f.SHA256, BlobKey: "orgs/" + org + "/files/another", UploaderUserID: "u"}, noFileEvents)
 	if err != nil || created || again.ID != f.ID {
 		t.Fatalf("same content again: %+v created=%v %v", again, created, err)
 	}
@@ -73,7 +75,7 @@ func TestFilesAreKeptPerCandidateAndOrganization(t *testing.T) {
 	if _, err := st.Files(t.Context(), other, c.ID, "", nil, 10); !errors.Is(err, postgres.ErrNotFound) {
 		t.Fatalf("list from another organization: %v", err)
 	}
-	if _, err := st.DeleteFile(t.Context(), other, c.ID, f.ID, "u", func(store.File) error { return nil }, noRemoval(t)); !errors.Is(err, postgres.ErrNotFound) {
+	if _, err := st.DeleteFile(t.Context(), other, c.ID, f.ID, "u", func(store.File) error { return nil }, noRemoval(t), noFileEvents); !errors.Is(err, postgres.ErrNotFound) {
 		t.Fatalf("delete from another organization: %v", err)
 	}
 
@@ -102,7 +104,7 @@ func TestFilesArePagedNewestFirst(t *testing.T) {
 	if _, err := st.DeleteFile(t.Context(), org, c.ID, page[1].ID, "u", func(store.File) error { return nil }, func(_ context.Context, _ pgx.Tx, keys []string) error {
 		removed = append(removed, keys...)
 		return nil
-	}); err != nil {
+	}, noFileEvents); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(removed, []string{page[1].BlobKey}) {
@@ -128,12 +130,12 @@ func TestDeleteFileKeepsItWhenRefusedOrWhenRemovalFails(t *testing.T) {
 	c := mustCreate(t, st, store.Candidate{OrgID: org, Name: "Ada", Emails: []string{"ada@example.com"}})
 	f := mustCreateFile(t, st, org, c.ID, "x")
 	refused := errors.New("not yours")
-	if _, err := st.DeleteFile(t.Context(), org, c.ID, f.ID, "u", func(store.File) error { return refused }, noRemoval(t)); !errors.Is(err, refused) {
+	if _, err := st.DeleteFile(t.Context(), org, c.ID, f.ID, "u", func(store.File) error { return refused }, noRemoval(t), noFileEvents); !errors.Is(err, refused) {
 		t.Fatalf("refused delete: %v", err)
 	}
 	failed := errors.New("queue down")
 	if _, err := st.DeleteFile(t.Context(), org, c.ID, f.ID, "u", func(store.File) error { return nil },
-		func(context.Context, pgx.Tx, []string) error { return failed }); !errors.Is(err, failed) {
+		func(context.Context, pgx.Tx, []string) error { return failed }, noFileEvents); !errors.Is(err, failed) {
 		t.Fatalf("delete whose removal could not be enqueued: %v", err)
 	}
 	if _, err := st.File(t.Context(), org, c.ID, f.ID); err != nil {
@@ -183,7 +185,7 @@ func TestCreateFileRefusesACandidateThatIsNotLive(t *testing.T) {
 	}
 	sum := sha256.Sum256([]byte("x"))
 	if _, _, err := st.CreateFile(t.Context(), org, c.ID, store.File{Kind: "resume", Name: "cv.pdf", ContentType: "application/pdf", Size: 1,
-		SHA256: sum[:], BlobKey: "k", UploaderUserID: "u"}); !errors.Is(err, store.ErrNotLive) {
+		SHA256: sum[:], BlobKey: "k", UploaderUserID: "u"}, noFileEvents); !errors.Is(err, store.ErrNotLive) {
 		t.Fatalf("file on a deleted candidate: %v", err)
 	}
 }

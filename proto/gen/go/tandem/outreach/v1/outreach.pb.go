@@ -6180,7 +6180,8 @@ func (x *ConversationLogged) GetSenderUserId() string {
 	return ""
 }
 
-// A file on a candidate.
+// A file on a candidate; also the payload of the `file.created` and
+// `file.deleted` events.
 type CandidateFile struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
 	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
