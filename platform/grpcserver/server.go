@@ -80,6 +80,10 @@ type Options struct {
 	// MaxDeadline bounds every call: a client's longer deadline, or none,
 	// is cut to it (DefaultMaxDeadline). Health and reflection are exempt.
 	MaxDeadline time.Duration
+	// MethodMaxDeadlines overrides MaxDeadline for the methods named
+	// ("/pkg.Svc/Method"): a stream that carries a file moves as fast as
+	// its client sends, and a slow link is not a hung dependency.
+	MethodMaxDeadlines map[string]time.Duration
 	// ServerOptions are passed to grpc.NewServer after the builder's own.
 	ServerOptions []grpc.ServerOption
 	// Closers is released after the server stops; nil makes a new list.

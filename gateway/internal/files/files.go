@@ -42,7 +42,8 @@ const (
 	// chunk is the size of the messages the bytes travel in (outreach
 	// takes up to 1 MiB a message).
 	chunk = 256 << 10
-	// Timeout bounds an upload (body included) or a download.
+	// Timeout bounds an upload (body included) or a download, as outreach
+	// bounds their streams (server.FileStreamDeadline).
 	Timeout = 5 * time.Minute
 )
 
@@ -264,6 +265,10 @@ func (rt *Routes) bodyFailed(w http.ResponseWriter, r *http.Request, err error) 
 
 func (rt *Routes) download(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	// The server's write timeout is for JSON answers; a file may take as
+	// long as the route's deadline to reach a slow client.
+	//nolint:errcheck // a ResponseWriter without deadlines (a test recorder) has no connection to hold
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(Timeout + 5*time.Second))
 	fileID := strings.TrimSuffix(r.PathValue("file"), ":download")
 	stream, err := rt.Outreach.DownloadCandidateFile(rest.OutgoingContext(r), &outreachv1.DownloadCandidateFileRequest{
 		CandidateId: r.PathValue("candidate"), FileId: fileID})

@@ -173,6 +173,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,
+		// Files stream as fast as their clients (ADR 17).
+		MaxDeadlines: server.MaxDeadlines,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), handler)
 	return rt.Serve(ctx)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -24,6 +25,18 @@ const (
 	// downloadChunk is the size of the chunks a download sends.
 	downloadChunk = 256 << 10
 )
+
+// FileStreamDeadline bounds an upload or a download. They move as fast as
+// the client on the far side of the gateway, not as fast as the service,
+// so the service's own bound (30 s by default) would cut off a 10 MB file
+// on a slow link; the gateway gives these routes as long.
+const FileStreamDeadline = 5 * time.Minute
+
+// MaxDeadlines are the methods with a bound of their own.
+var MaxDeadlines = map[string]time.Duration{
+	svc + "UploadCandidateFile":   FileStreamDeadline,
+	svc + "DownloadCandidateFile": FileStreamDeadline,
+}
 
 var fileKindToProto = map[string]outreachv1.CandidateFileKind{
 	files.KindResume: outreachv1.CandidateFileKind_CANDIDATE_FILE_KIND_RESUME,

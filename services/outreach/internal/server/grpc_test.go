@@ -99,6 +99,8 @@ func newWorld(t *testing.T) *world {
 	srv := grpcserver.New(grpcserver.Options{
 		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks, Services: authz.ServiceTokens{Current: serviceToken}},
 		Validators: server.Validators,
+		// As cmd/outreach sets them.
+		MethodMaxDeadlines: server.MaxDeadlines,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
