@@ -267,8 +267,9 @@ func (rt *Routes) download(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	// The server's write timeout is for JSON answers; a file may take as
 	// long as the route's deadline to reach a slow client.
+	rc := http.NewResponseController(w)
 	//nolint:errcheck // a ResponseWriter without deadlines (a test recorder) has no connection to hold
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(Timeout + 5*time.Second))
+	_ = rc.SetWriteDeadline(time.Now().Add(Timeout + 5*time.Second))
 	fileID := strings.TrimSuffix(r.PathValue("file"), ":download")
 	stream, err := rt.Outreach.DownloadCandidateFile(rest.OutgoingContext(r), &outreachv1.DownloadCandidateFileRequest{
 		CandidateId: r.PathValue("candidate"), FileId: fileID})
@@ -317,6 +318,10 @@ func (rt *Routes) download(w http.ResponseWriter, r *http.Request) {
 		}
 		n, err := w.Write(msg.GetChunk())
 		written += int64(n)
+		if err == nil {
+			// Each chunk goes out as it comes: the gateway holds one at a time.
+			err = rc.Flush()
+		}
 		if err != nil {
 			return // the client has gone
 		}

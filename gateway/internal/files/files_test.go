@@ -78,6 +78,17 @@ func (o *outreach) UploadCandidateFile(stream grpc.ClientStreamingServer[outreac
 }
 
 func (o *outreach) DownloadCandidateFile(req *outreachv1.DownloadCandidateFileRequest, stream grpc.ServerStreamingServer[outreachv1.DownloadCandidateFileResponse]) error {
+	if req.GetFileId() == "broken" {
+		// The bytes in the bucket fail their checksum after the first chunk.
+		if err := stream.Send(&outreachv1.DownloadCandidateFileResponse{Part: &outreachv1.DownloadCandidateFileResponse_File{File: &outreachv1.CandidateFile{
+			Id: "broken", Filename: "x.pdf", SizeBytes: 2000, Sha256: strings.Repeat("00", 32), ContentType: "application/pdf"}}}); err != nil {
+			return err
+		}
+		if err := stream.Send(&outreachv1.DownloadCandidateFileResponse{Part: &outreachv1.DownloadCandidateFileResponse_Chunk{Chunk: make([]byte, 1000)}}); err != nil {
+			return err
+		}
+		return status.Error(codes.Internal, "internal error")
+	}
 	if req.GetFileId() != "f1" {
 		return status.Error(codes.NotFound, "file not found")
 	}
@@ -398,6 +409,22 @@ func TestDownloadSendsTheBytesWithTypeNameAndChecksum(t *testing.T) {
 	if resp, b := do(t, req); resp.StatusCode != http.StatusNotFound || errorOf(t, b).Status != "NOT_FOUND" {
 		t.Fatalf("unknown file: %d %s", resp.StatusCode, b)
 	}
+	// A download that fails midway is cut short, never passed off whole.
+	req, err = http.NewRequestWithContext(t.Context(), http.MethodGet, w.url+"/v1/candidates/c1/files/broken:download", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer tdm_test")
+	broken, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(broken.Body)
+	broken.Body.Close()
+	if broken.StatusCode != http.StatusOK || !errors.Is(err, io.ErrUnexpectedEOF) || len(got) != 1000 {
+		t.Fatalf("broken download: %d, %d bytes, %v; want the body cut short", broken.StatusCode, len(got), err)
+	}
+
 	// Without ":download" the path is GetCandidateFile's.
 	req, err = http.NewRequestWithContext(t.Context(), http.MethodGet, w.url+"/v1/candidates/c1/files/f1", nil)
 	if err != nil {
