@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,4 +323,58 @@ func waitBlobs(t *testing.T, w *world, want ...string) {
 		}
 		return nil
 	})
+}
+
+// blockingReader signals its first read, then waits for release before
+// giving its content.
+type blockingReader struct {
+	started chan struct{}
+	release chan struct{}
+	r       io.Reader
+	once    bool
+}
+
+func (b *blockingReader) Read(p []byte) (int, error) {
+	if !b.once {
+		b.once = true
+		close(b.started)
+		<-b.release
+	}
+	return b.r.Read(p)
+}
+
+// Uploads beyond the replica's bound wait for a turn, reading nothing, and
+// give up with their deadline.
+func TestUploadsWaitForATurn(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	one := files.New(w.st, files.Options{Bucket: w.bucket, Jobs: w.jobs, Publisher: storetest.Publisher(t, w.pool), MaxConcurrentUploads: 1})
+	org := uuid.NewString()
+	c := w.candidate(t, org)
+	caller := recruiter(org)
+	first := &blockingReader{started: make(chan struct{}), release: make(chan struct{}), r: bytes.NewReader(tinyPDF())}
+	var once sync.Once
+	release := func() { once.Do(func() { close(first.release) }) }
+	t.Cleanup(release) // a failure below must not leave the first upload waiting
+	done := make(chan error, 1)
+	go func() {
+		_, err := one.Upload(t.Context(), caller, files.Upload{CandidateID: c.ID, Kind: files.KindResume, Filename: "a.pdf"}, first)
+		done <- err
+	}()
+	<-first.started // the first upload holds the only turn
+
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	second := &countingReader{r: bytes.NewReader(tinyDOCX(t))}
+	if _, err := one.Upload(ctx, caller, files.Upload{CandidateID: c.ID, Kind: files.KindResume, Filename: "b.docx"}, second); !errors.Is(err, context.DeadlineExceeded) || second.n != 0 {
+		t.Fatalf("an upload without a turn: %v, %d bytes read", err, second.n)
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("the first upload: %v", err)
+	}
+	// The turn is free again.
+	if _, err := one.Upload(t.Context(), caller, files.Upload{CandidateID: c.ID, Kind: files.KindResume, Filename: "b.docx"}, bytes.NewReader(tinyDOCX(t))); err != nil {
+		t.Fatal(err)
+	}
 }
