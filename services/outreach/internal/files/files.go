@@ -18,6 +18,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -108,8 +109,11 @@ type Files struct {
 	jobs   JobInserter
 	pub    Publisher
 	slots  chan struct{}
-	log    *slog.Logger
-	now    func() time.Time
+	// buffers hold uploads while they are checked: MaxSize+1 bytes each,
+	// at most one per slot in use, reused rather than grown per upload.
+	buffers *sync.Pool
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // New returns the rules over st.
@@ -123,7 +127,8 @@ func New(st Store, opts Options) *Files {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Files{store: st, bucket: opts.Bucket, jobs: opts.Jobs, pub: opts.Publisher, slots: make(chan struct{}, opts.MaxConcurrentUploads), log: opts.Logger, now: opts.Now}
+	buffers := &sync.Pool{New: func() any { b := make([]byte, MaxSize+1); return &b }}
+	return &Files{buffers: buffers, store: st, bucket: opts.Bucket, jobs: opts.Jobs, pub: opts.Publisher, slots: make(chan struct{}, opts.MaxConcurrentUploads), log: opts.Logger, now: opts.Now}
 }
 
 // Upload is what an upload says before its bytes.
@@ -186,14 +191,16 @@ func (f *Files) Upload(ctx context.Context, caller authz.Principal, u Upload, co
 	case <-ctx.Done():
 		return store.File{}, ctx.Err()
 	}
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(io.LimitReader(content, MaxSize+1)); err != nil {
+	buf := f.buffers.Get().(*[]byte) //nolint:forcetypeassert // the pool holds nothing else
+	defer f.buffers.Put(buf)
+	n, err := io.ReadFull(content, *buf)
+	switch {
+	case n > MaxSize:
+		return store.File{}, TooLarge()
+	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF):
 		return store.File{}, err
 	}
-	if buf.Len() > MaxSize {
-		return store.File{}, TooLarge()
-	}
-	data := buf.Bytes()
+	data := (*buf)[:n]
 	t, err := Sniff(data)
 	var refused *RefusedError
 	if errors.As(err, &refused) {
