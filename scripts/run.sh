@@ -10,6 +10,9 @@ export TANDEM_REDIS_URL=${TANDEM_REDIS_URL:-redis://localhost:6379/0}
 export TANDEM_LOG_FORMAT=${TANDEM_LOG_FORMAT:-text}
 # Reflection (grpcurl list) is for development; production leaves it off.
 export TANDEM_GRPC_REFLECTION=${TANDEM_GRPC_REFLECTION:-true}
+# Candidates' files go to a local directory (make clean removes it); production
+# names an s3:// bucket.
+export TANDEM_FILES_BUCKET_URL=${TANDEM_FILES_BUCKET_URL:-file://$PWD/.run/files?create_dir=true}
 
 scripts/deps.sh
 

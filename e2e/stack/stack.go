@@ -164,9 +164,12 @@ type Stack struct {
 	DatabaseURL  string
 	RedisPrefix  string
 	ServiceToken string
-	Procs        map[string]*Process
-	t            testing.TB
-	redis        redis.UniversalClient
+	// FilesDir is the directory outreach's file:// bucket keeps candidates'
+	// files in, one per stack.
+	FilesDir string
+	Procs    map[string]*Process
+	t        testing.TB
+	redis    redis.UniversalClient
 }
 
 // Redis is a client of the Redis every process of the stack uses.
@@ -234,10 +237,16 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	s.Procs["providersim"] = &Process{Name: "providersim", Addr: msAddr, bin: filepath.Join(binDir, "providersim"), t: t, logs: &logtest.Buffer{},
 		args: []string{"-microsoft-addr", msAddr, "-graph-addr", graphAddr, "-ashby-addr", ashbyAddr, "-lever-addr", leverAddr, "-lever-oauth-addr", leverOAuthAddr, "-allow-http-loopback",
 			"-redirect-uri", s.GatewayURL + "/oauth/microsoft/callback", "-redirect-uri", s.GatewayURL + "/oauth/microsoft/adminconsent/callback"}}
+	s.FilesDir = t.TempDir()
+	filesBucket := "TANDEM_FILES_BUCKET_URL=" + (&url.URL{Scheme: "file", Path: filepath.ToSlash(s.FilesDir)}).String()
 	envOf := func(name string) []string {
+		env := common
+		if name == "outreach" {
+			env = append(slices.Clone(env), filesBucket)
+		}
 		via, ok := opts.PostgresVia[name]
 		if !ok {
-			return common
+			return env
 		}
 		u, err := url.Parse(s.DatabaseURL)
 		if err != nil {
@@ -245,7 +254,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		}
 		u.Host = via
 		// The last value of a variable is the one a process sees.
-		return append(slices.Clone(common), "TANDEM_DATABASE_URL="+u.String())
+		return append(slices.Clone(env), "TANDEM_DATABASE_URL="+u.String())
 	}
 	gwArgs := []string{}
 	svcAddrs := map[string]string{}

@@ -25,7 +25,7 @@ func (s *Server) unaryDeadline(ctx context.Context, req any, info *grpc.UnarySer
 	if exempt(info.FullMethod) {
 		return h(ctx, req)
 	}
-	ctx, cancel := withMaxDeadline(ctx, s.opts.MaxDeadline)
+	ctx, cancel := withMaxDeadline(ctx, s.maxDeadline(info.FullMethod))
 	defer cancel()
 	return h(ctx, req)
 }
@@ -37,7 +37,15 @@ func (s *Server) streamDeadline(srv any, ss grpc.ServerStream, info *grpc.Stream
 	if exempt(info.FullMethod) {
 		return h(srv, ss)
 	}
-	ctx, cancel := withMaxDeadline(ss.Context(), s.opts.MaxDeadline)
+	ctx, cancel := withMaxDeadline(ss.Context(), s.maxDeadline(info.FullMethod))
 	defer cancel()
 	return h(srv, authedStream{ServerStream: ss, ctx: ctx})
+}
+
+// maxDeadline is the bound of a method's calls.
+func (s *Server) maxDeadline(method string) time.Duration {
+	if d, ok := s.opts.MethodMaxDeadlines[method]; ok && d > 0 {
+		return d
+	}
+	return s.opts.MaxDeadline
 }

@@ -58,3 +58,25 @@ func longer(t *testing.T, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// A method named in MethodMaxDeadlines has its own bound; the others keep
+// the server's.
+func TestAMethodMayHaveItsOwnMaximumDeadline(t *testing.T) {
+	t.Parallel()
+	h := start(t, Options{Auth: allowAll, MaxDeadline: 300 * time.Millisecond,
+		MethodMaxDeadlines: map[string]time.Duration{testpb.TestService_UnaryCall_FullMethodName: time.Hour}}, nil)
+	resp, err := h.client.UnaryCall(t.Context(), &testpb.SimpleRequest{Payload: &testpb.Payload{Body: []byte("deadline")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := time.ParseDuration(resp.GetUsername()); err != nil || got < 59*time.Minute {
+		t.Fatalf("the handler had %s left, want about an hour", resp.GetUsername())
+	}
+	stream, err := h.client.StreamingOutputCall(t.Context(), &testpb.StreamingOutputCallRequest{ResponseParameters: []*testpb.ResponseParameters{{Size: 1}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stream.Recv(); err != nil {
+		t.Fatalf("another method: %v", err)
+	}
+}

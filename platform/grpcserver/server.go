@@ -64,7 +64,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Auth authenticates every RPC; nil means DenyAll.
 	Auth Authenticator
-	// Validators maps full method names ("/pkg.Svc/Method") to request checks.
+	// Validators maps full method names ("/pkg.Svc/Method") to request
+	// checks; on a stream, the check runs on each message received.
 	Validators map[string]Validator
 	// Checks gate health: NOT_SERVING until every one passes.
 	Checks []Check
@@ -79,6 +80,10 @@ type Options struct {
 	// MaxDeadline bounds every call: a client's longer deadline, or none,
 	// is cut to it (DefaultMaxDeadline). Health and reflection are exempt.
 	MaxDeadline time.Duration
+	// MethodMaxDeadlines overrides MaxDeadline for the methods named
+	// ("/pkg.Svc/Method"): a stream that carries a file moves as fast as
+	// its client sends, and a slow link is not a hung dependency.
+	MethodMaxDeadlines map[string]time.Duration
 	// ServerOptions are passed to grpc.NewServer after the builder's own.
 	ServerOptions []grpc.ServerOption
 	// Closers is released after the server stops; nil makes a new list.
@@ -128,7 +133,7 @@ func New(opts Options) *Server {
 			filters.ServicePrefix("grpc.health."), filters.ServicePrefix("grpc.reflection."))))),
 		grpc.ForceServerCodecV2(s.codec),
 		grpc.ChainUnaryInterceptor(s.unaryDeadline, s.unaryOutcome, s.unaryRecover, s.unaryDecoded, s.unaryAuth, s.unaryValidate),
-		grpc.ChainStreamInterceptor(s.streamDeadline, s.streamOutcome, s.streamRecover, s.streamDecoded, s.streamAuth),
+		grpc.ChainStreamInterceptor(s.streamDeadline, s.streamOutcome, s.streamRecover, s.streamDecoded, s.streamAuth, s.streamValidate),
 	}, opts.ServerOptions...)
 	s.grpc = grpc.NewServer(serverOpts...)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
@@ -251,6 +256,29 @@ func (s *Server) unaryValidate(ctx context.Context, req any, info *grpc.UnarySer
 		}
 	}
 	return h(ctx, req)
+}
+
+// validatedStream runs a method's validator on every message the handler
+// receives: the one request of a server stream, and each message of a
+// client stream (a validator of a stream's messages sees them one at a
+// time; what depends on their order is the handler's to check).
+type validatedStream struct {
+	grpc.ServerStream
+	validate Validator
+}
+
+func (v validatedStream) RecvMsg(m any) error {
+	if err := v.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return v.validate(m)
+}
+
+func (s *Server) streamValidate(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	if v, ok := s.opts.Validators[info.FullMethod]; ok {
+		return h(srv, validatedStream{ss, v})
+	}
+	return h(srv, ss)
 }
 
 // watchHealth runs the checks until ctx ends, flipping health between

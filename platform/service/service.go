@@ -185,20 +185,24 @@ type ServerSpec struct {
 	Auth grpcserver.Authenticator
 	// Validators check requests before handlers run.
 	Validators map[string]grpcserver.Validator
+	// MaxDeadlines are methods' own bounds instead of the service's
+	// -grpc-max-deadline (streams of files).
+	MaxDeadlines map[string]time.Duration
 }
 
 // NewServer builds the gRPC server; register services on rt.Server.GRPC().
 func (rt *Runtime) NewServer(s ServerSpec) *grpcserver.Server {
 	rt.Server = grpcserver.New(grpcserver.Options{
-		Logger:          rt.Log,
-		Auth:            s.Auth,
-		Validators:      s.Validators,
-		HealthInterval:  rt.cfg.HealthInterval,
-		DrainDelay:      rt.cfg.DrainDelay,
-		ShutdownTimeout: rt.cfg.ShutdownTimeout,
-		MaxDeadline:     rt.cfg.GRPCMaxDeadline,
-		Closers:         rt.closers,
-		Reflection:      rt.cfg.GRPCReflection,
+		Logger:             rt.Log,
+		Auth:               s.Auth,
+		Validators:         s.Validators,
+		HealthInterval:     rt.cfg.HealthInterval,
+		DrainDelay:         rt.cfg.DrainDelay,
+		ShutdownTimeout:    rt.cfg.ShutdownTimeout,
+		MaxDeadline:        rt.cfg.GRPCMaxDeadline,
+		MethodMaxDeadlines: s.MaxDeadlines,
+		Closers:            rt.closers,
+		Reflection:         rt.cfg.GRPCReflection,
 	})
 	return rt.Server
 }

@@ -215,10 +215,23 @@ func mergeFragment(doc, frag *openapi3.T) error {
 	doc.Components.Parameters = frag.Components.Parameters
 	doc.Components.Headers = frag.Components.Headers
 	for path, item := range frag.Paths.Map() {
-		if doc.Paths.Value(path) != nil {
-			return fmt.Errorf("fragment: %s is also a generated path", path)
+		into := doc.Paths.Value(path)
+		if into == nil {
+			doc.Paths.Set(path, item)
+			continue
 		}
-		doc.Paths.Set(path, item)
+		// A gateway route may share a path with RPCs on other methods
+		// (uploading a candidate's file beside listing them); one method
+		// of one path is one operation.
+		if len(item.Parameters) > 0 {
+			return fmt.Errorf("fragment: %s is also a generated path; declare its parameters on the operations", path)
+		}
+		for method, op := range item.Operations() {
+			if into.GetOperation(method) != nil {
+				return fmt.Errorf("fragment: %s %s is also a generated path's operation", method, path)
+			}
+			into.SetOperation(method, op)
+		}
 	}
 	return nil
 }

@@ -180,6 +180,21 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
+// A gateway route on the path of an RPC with another method joins that
+// path's item.
+func TestFragmentRouteSharesARPCPathOnAnotherMethod(t *testing.T) {
+	in := inputs(t)
+	in.Fragment = []byte(strings.Replace(string(in.Fragment), "  /healthz:\n    get:", "  /v1/sessions:exchange:\n    get:", 1))
+	doc, err := Generate(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := doc.Paths.Value("/v1/sessions:exchange")
+	if item == nil || item.Get == nil || item.Get.OperationID != "healthz" || item.Post == nil || item.Post.OperationID != "exchange" {
+		t.Fatalf("the path holds %+v", item)
+	}
+}
+
 func TestGenerateRefuses(t *testing.T) {
 	for name, c := range map[string]struct {
 		change func(*Inputs)
@@ -200,8 +215,8 @@ func TestGenerateRefuses(t *testing.T) {
 			in.Fragment = []byte(strings.Replace(string(in.Fragment), "    PayloadTooLarge:", "    SomethingElse:", 1))
 		}, `no component response "PayloadTooLarge"`},
 		"a fragment route that is also an RPC's": {func(in *Inputs) {
-			in.Fragment = []byte(strings.Replace(string(in.Fragment), "  /healthz:", "  /v1/sessions:exchange:", 1))
-		}, "also a generated path"},
+			in.Fragment = []byte(strings.Replace(string(in.Fragment), "  /healthz:", "  /v1/users/{userId}:", 1))
+		}, "GET /v1/users/{userId} is also a generated path's operation"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			in := inputs(t)

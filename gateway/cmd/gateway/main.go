@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/tandemhq/tandem/gateway/internal/config"
+	"github.com/tandemhq/tandem/gateway/internal/files"
 	"github.com/tandemhq/tandem/gateway/internal/oauth"
 	"github.com/tandemhq/tandem/gateway/internal/openapi"
 	"github.com/tandemhq/tandem/gateway/internal/rest"
@@ -98,6 +99,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Binding:  oauth.NewBinding(cfg.ServiceTokens.Current.Value(), cfg.PublicURL),
 	}
 	routes.Register(gw)
+	// Files' bytes stream through routes of their own (upload, download).
+	(&files.Routes{Outreach: outreachv1.NewOutreachServiceClient(gw.Conn("outreach")), Log: log}).Register(gw)
 	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))
 
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -24,7 +24,9 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/tandemhq/tandem/platform/grpcclient"
 )
@@ -119,7 +121,7 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(allowMetadata(ReturnedMetadata)),
 		runtime.WithOutgoingTrailerMatcher(func(string) (string, bool) { return "", false }),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &jsonMarshaler{runtime.JSONPb{
-			MarshalOptions:   protojson.MarshalOptions{EmitUnpopulated: true},
+			MarshalOptions:   responseJSON,
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}}),
 		runtime.WithMiddlewares(validPathParams),
@@ -153,6 +155,27 @@ func New(ctx context.Context, opts Options) (*Gateway, error) {
 // services themselves (OAuth callbacks, webhook ingress).
 func (g *Gateway) Conn(name string) *grpc.ClientConn { return g.conns[name] }
 
+// responseJSON is how the REST API writes messages: every field, set or not.
+var responseJSON = protojson.MarshalOptions{EmitUnpopulated: true}
+
+// MarshalJSON writes a response message as the REST API writes them, for
+// plain routes that answer with one.
+func MarshalJSON(m proto.Message) ([]byte, error) { return responseJSON.Marshal(m) }
+
+// OutgoingContext is the context of a plain route's call to a service on
+// behalf of the caller: the caller's Authorization and the allow-listed
+// headers (ForwardedHeaders) as gRPC metadata, as grpc-gateway forwards
+// them for the REST API.
+func OutgoingContext(r *http.Request) context.Context {
+	var pairs []string
+	for _, h := range append([]string{"Authorization"}, ForwardedHeaders...) {
+		for _, v := range r.Header.Values(h) {
+			pairs = append(pairs, strings.ToLower(h), v)
+		}
+	}
+	return metadata.AppendToOutgoingContext(r.Context(), pairs...)
+}
+
 // HandlePlain adds a plain HTTP route (an OAuth redirect, a webhook) beside
 // the REST API. Patterns follow net/http's ServeMux ("POST /webhooks/ashby").
 // Call before Handler.
@@ -175,7 +198,8 @@ func (g *Gateway) Handler() http.Handler {
 				AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 				// Bearer tokens, not cookies: no credentials mode.
 				AllowedHeaders: append([]string{"Authorization", "Content-Type"}, ForwardedHeaders...),
-				ExposedHeaders: []string{"X-Request-Id"},
+				// A download's name and checksum are for the page too.
+				ExposedHeaders: []string{"X-Request-Id", "Content-Disposition", "Repr-Digest"},
 				MaxAge:         600,
 			}).Handler(h)
 		}
@@ -199,12 +223,19 @@ type dispatch struct {
 func (d dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h, limits := d.api, d.limits
 	if _, pattern := d.plain.Handler(r); pattern != "" {
-		h = d.plain
-		if l, ok := d.routes[pattern]; ok {
-			limits = l
+		l, ok := d.routes[pattern]
+		if !ok || l.when == nil || l.when(r) {
+			h = d.plain
+			if ok {
+				limits = l
+			}
 		}
 	}
-	if !readBody(w, r, limits) {
+	if limits.stream {
+		if !streamBody(w, r, limits) {
+			return
+		}
+	} else if !readBody(w, r, limits) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), limits.requestTimeout)

@@ -4,16 +4,22 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/service"
@@ -21,6 +27,7 @@ import (
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
+	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
@@ -49,6 +56,40 @@ type Config struct {
 	Identity identityclient.Config
 	// Events names the services that receive outreach's events.
 	Events events.Config
+	// Files says where candidates' files are kept.
+	Files FilesConfig
+}
+
+// FilesConfig is the file storage's settings (ADR 17).
+type FilesConfig struct {
+	// BucketURL is a gocloud.dev/blob URL: file:///dir for one machine,
+	// s3://bucket?region=... (or an S3-compatible endpoint) in production.
+	BucketURL string
+	// MaxConcurrentUploads bounds the uploads a replica holds in memory.
+	MaxConcurrentUploads int
+}
+
+// defaultBucketURL is a local directory, for make run and a developer's
+// machine; more than one replica needs a shared bucket.
+func defaultBucketURL() string {
+	return (&url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(os.TempDir(), "tandem-files")), RawQuery: "create_dir=true"}).String()
+}
+
+// Register implements config.Group.
+func (c *FilesConfig) Register(fs *flag.FlagSet) {
+	fs.StringVar(&c.BucketURL, "files-bucket-url", defaultBucketURL(), "where candidates' files are kept: file:///dir (one machine) or s3://bucket?region=... (production)")
+	fs.IntVar(&c.MaxConcurrentUploads, "files-max-concurrent-uploads", files.DefaultMaxConcurrentUploads, "uploads a replica holds in memory at once (each up to 10 MB); more wait")
+}
+
+// Validate implements config.Group.
+func (c *FilesConfig) Validate(p *config.Problems) {
+	u, err := url.Parse(c.BucketURL)
+	if err != nil || (u.Scheme != "file" && u.Scheme != "s3") {
+		p.Addf("files-bucket-url", "must be a file:// or s3:// URL")
+	}
+	if c.MaxConcurrentUploads < 1 {
+		p.Addf("files-max-concurrent-uploads", "must be at least 1")
+	}
 }
 
 // loadConfig reads the runtime's and identity's settings through
@@ -56,7 +97,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events)
+	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Files)
 	return c, err
 }
 
@@ -89,10 +130,23 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
+	// Files' bytes are in a bucket; the bucket is opened (and checked) at
+	// start, so a wrong URL stops the service here.
+	bucket, err := files.OpenBucket(ctx, cfg.Files.BucketURL)
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("files bucket", func(context.Context) error { return bucket.Close() })
+	if strings.HasPrefix(cfg.Files.BucketURL, "file:") {
+		rt.Log.WarnContext(ctx, "candidates' files are kept in a local directory; more than one replica needs a shared bucket (s3://)", slog.String("files_bucket_url", cfg.Files.BucketURL))
+	}
 	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
 	delivery.AddTo(workers, queues)
 	st := store.New(rt.DB)
-	river.AddWorker(workers, candidates.NewPurgeWorker(st, rt.Log))
+	// A purge removes the purged candidates' files too: their bytes by a
+	// job it enqueues in its transaction.
+	river.AddWorker(workers, candidates.NewPurgeWorker(st, files.EnqueueRemovalFromJob, rt.Log))
+	river.AddWorker(workers, files.NewRemoveBlobsWorker(bucket, rt.Log))
 	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery)}
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic})
 	if err != nil {
@@ -113,10 +167,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Jobs:          jobs.New(st),
 		Referrals:     referrals.New(st, pub, time.Now),
 		Conversations: conversations.New(st, pub, time.Now),
+		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
+			Logger: rt.Log}),
 	})
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,
+		// Files stream as fast as their clients (ADR 17).
+		MaxDeadlines: server.MaxDeadlines,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), handler)
 	return rt.Serve(ctx)

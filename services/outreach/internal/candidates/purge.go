@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
 // Deleted candidates can be restored for RestoreWindow; after it they are
@@ -19,7 +21,7 @@ const (
 
 // DeletedCandidatePurger is what the worker needs of the store.
 type DeletedCandidatePurger interface {
-	PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int) (int, error)
+	PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int, removeBlobs store.RemoveBlobs) (int, error)
 }
 
 // PurgeArgs are the arguments of a candidates_purge job.
@@ -33,17 +35,20 @@ func (PurgeArgs) Kind() string { return PurgeKind }
 type PurgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
 
-	store DeletedCandidatePurger
-	log   *slog.Logger
-	now   func() time.Time
+	store       DeletedCandidatePurger
+	removeBlobs store.RemoveBlobs
+	log         *slog.Logger
+	now         func() time.Time
 }
 
-// NewPurgeWorker returns the worker; log may be nil.
-func NewPurgeWorker(st DeletedCandidatePurger, log *slog.Logger) *PurgeWorker {
+// NewPurgeWorker returns the worker. The purged candidates' files are
+// handed to removeBlobs in the purge's transaction, which enqueues the
+// removal of their bytes (files.EnqueueRemovalFromJob); log may be nil.
+func NewPurgeWorker(st DeletedCandidatePurger, removeBlobs store.RemoveBlobs, log *slog.Logger) *PurgeWorker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &PurgeWorker{store: st, log: log, now: time.Now}
+	return &PurgeWorker{store: st, removeBlobs: removeBlobs, log: log, now: time.Now}
 }
 
 // Work purges batch after batch; a failure leaves the rest for the retry
@@ -52,7 +57,7 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 	before := w.now().Add(-RestoreWindow)
 	total := 0
 	for {
-		n, err := w.store.PurgeDeletedCandidates(ctx, before, purgeBatch)
+		n, err := w.store.PurgeDeletedCandidates(ctx, before, purgeBatch, w.removeBlobs)
 		total += n
 		if err != nil {
 			w.log.WarnContext(ctx, "purging deleted candidates failed", slog.Int("purged", total), slog.Any("error", err))

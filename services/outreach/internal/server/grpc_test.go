@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"net"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +24,13 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/grpcserver"
+	riverjobs "github.com/tandemhq/tandem/platform/jobs"
+	"github.com/tandemhq/tandem/platform/logging"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
+	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
@@ -61,6 +66,8 @@ type world struct {
 	// pool is the test's database, whose outbox the publisher of notes,
 	// referrals and conversations writes (storetest.Published reads it).
 	pool *pgxpool.Pool
+	// bucketDir is where the file:// bucket keeps files' bytes.
+	bucketDir string
 }
 
 // serviceToken is what services present to internal RPCs here.
@@ -73,10 +80,27 @@ func newWorld(t *testing.T) *world {
 	pool := storetest.New(t)
 	st := store.New(pool)
 	pub := storetest.Publisher(t, pool)
+	if err := riverjobs.Migrate(t.Context(), pool, "outreach", logging.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	// Jobs are enqueued, not worked: what they do is tested in their
+	// packages.
+	jc, err := riverjobs.New(pool, riverjobs.Options{Schema: "outreach", Logger: logging.Discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucketDir := t.TempDir()
+	bucket, err := files.OpenBucket(t.Context(), (&url.URL{Scheme: "file", Path: filepath.ToSlash(bucketDir)}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = bucket.Close() })
 	toks := tokens{}
 	srv := grpcserver.New(grpcserver.Options{
 		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks, Services: authz.ServiceTokens{Current: serviceToken}},
 		Validators: server.Validators,
+		// As cmd/outreach sets them.
+		MethodMaxDeadlines: server.MaxDeadlines,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
@@ -87,6 +111,7 @@ func newWorld(t *testing.T) *world {
 		Jobs:          jobs.New(st),
 		Referrals:     referrals.New(st, pub, time.Now),
 		Conversations: conversations.New(st, pub, time.Now),
+		Files:         files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub}),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -106,7 +131,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), pool: pool}
+	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), pool: pool, bucketDir: bucketDir}
 }
 
 // as returns a context calling as someone with role in org.

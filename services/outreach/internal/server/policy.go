@@ -56,4 +56,14 @@ var Policy = authz.Policy{
 	// The mailbox service and outreach's flows record messages; the
 	// organization comes in the request, which only a service may name.
 	svc + "RecordConversationMessage": authz.Internal(),
+	// Files follow notes: whoever may see a candidate may read its files
+	// (every member sees candidates); Hiring Managers and above add them,
+	// as they add notes (feedback, a scorecard). Who may delete a
+	// particular file (Recruiters and above any, others their own) is the
+	// files package's rule.
+	svc + "UploadCandidateFile":   authz.AtLeast(authz.RoleHiringManager),
+	svc + "ListCandidateFiles":    authz.AnyMember(),
+	svc + "GetCandidateFile":      authz.AnyMember(),
+	svc + "DownloadCandidateFile": authz.AnyMember(),
+	svc + "DeleteCandidateFile":   authz.AtLeast(authz.RoleHiringManager),
 }

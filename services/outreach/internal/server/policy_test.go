@@ -15,6 +15,7 @@ import (
 
 const svc = "/tandem.outreach.v1.OutreachService/"
 
+// serviceMethods are the unary RPCs; streams, the streaming ones.
 func serviceMethods() []string {
 	var out []string
 	for _, m := range outreachv1.OutreachService_ServiceDesc.Methods {
@@ -23,11 +24,19 @@ func serviceMethods() []string {
 	return out
 }
 
+func streams() []string {
+	var out []string
+	for _, s := range outreachv1.OutreachService_ServiceDesc.Streams {
+		out = append(out, svc+s.StreamName)
+	}
+	return out
+}
+
 func TestEveryRPCHasARule(t *testing.T) {
 	if missing := server.Policy.Missing(outreachv1.OutreachService_ServiceDesc); len(missing) != 0 {
 		t.Errorf("RPCs without an authorization rule: %v", missing)
 	}
-	methods := serviceMethods()
+	methods := append(serviceMethods(), streams()...)
 	for m := range server.Policy {
 		if !slices.Contains(methods, m) {
 			t.Errorf("a rule for %s, which the service does not have", m)
@@ -41,7 +50,10 @@ func TestEveryRPCHasARule(t *testing.T) {
 }
 
 // Every outreach RPC for people has a REST route; an internal one (for
-// services only) has none, so the gateway never exposes it.
+// services only) has none, so the gateway never exposes it. A unary RPC's
+// route is an HTTP rule; a streaming one's (file upload and download) is
+// the gateway's own, in the OpenAPI document's fragment, and has no HTTP
+// rule (grpc-gateway would buffer or wrap the bytes).
 func TestEveryRPCHasARESTRouteUnlessInternal(t *testing.T) {
 	routed := restRoutedMethods(t)
 	for _, m := range serviceMethods() {
@@ -53,6 +65,42 @@ func TestEveryRPCHasARESTRouteUnlessInternal(t *testing.T) {
 			t.Errorf("%s has no REST route", m)
 		}
 	}
+	documented := documentedRPCs(t)
+	for _, m := range streams() {
+		if slices.Contains(routed, m) {
+			t.Errorf("%s streams but has an HTTP rule", m)
+		}
+		if !documented[m] {
+			t.Errorf("%s has no gateway route in the OpenAPI document", m)
+		}
+		if server.Policy[m].String() == "internal" {
+			t.Errorf("%s is internal but routed", m)
+		}
+	}
+}
+
+// documentedRPCs are the RPCs with an operation in the OpenAPI document.
+func documentedRPCs(t *testing.T) map[string]bool {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "gateway", "internal", "openapi", "tandem.openapi.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RPC string `json:"x-tandem-rpc"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, item := range doc.Paths {
+		for _, op := range item {
+			out[op.RPC] = true
+		}
+	}
+	return out
 }
 
 func TestRoleRulesOfThePolicy(t *testing.T) {
@@ -71,6 +119,8 @@ func TestRoleRulesOfThePolicy(t *testing.T) {
 		"CreateReferral": readers, "GetReferral": readers, "ListReferrals": readers,
 		"ListConversations": "roles(super_admin,admin,recruiter,hiring_manager)", "GetConversation": "roles(super_admin,admin,recruiter,hiring_manager)",
 		"RecordConversationMessage": "internal",
+		"UploadCandidateFile":       "roles(super_admin,admin,recruiter,hiring_manager)", "ListCandidateFiles": readers,
+		"GetCandidateFile": readers, "DownloadCandidateFile": readers, "DeleteCandidateFile": "roles(super_admin,admin,recruiter,hiring_manager)",
 	} {
 		if got := server.Policy[svc+method].String(); got != want {
 			t.Errorf("%s: %s, want %s", method, got, want)

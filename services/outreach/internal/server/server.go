@@ -1,13 +1,14 @@
 // Package server is the gRPC handler of the outreach service. Each handler
 // translates: it reads the request and the caller, calls one domain package
 // (candidates, stages, timeline, notes, customfields, jobs, referrals,
-// conversations), and turns the answer and its errors into protos. Rules live
+// conversations, files), and turns the answer and its errors into protos. Rules live
 // in those packages, records in the store; this package has neither.
 package server
 
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
@@ -15,6 +16,7 @@ import (
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
+	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
@@ -81,6 +83,14 @@ type (
 		Get(ctx context.Context, orgID string, q conversations.Query) (conversations.Thread, error)
 		Record(ctx context.Context, r store.MessageRecord, idempotencyKey string) (conversations.Recorded, error)
 	}
+	// Files keeps files on candidates.
+	Files interface {
+		Upload(ctx context.Context, caller authz.Principal, u files.Upload, content io.Reader) (store.File, error)
+		List(ctx context.Context, caller authz.Principal, q files.Query) (files.Page, error)
+		Get(ctx context.Context, caller authz.Principal, candidateID, id string) (store.File, error)
+		Open(ctx context.Context, caller authz.Principal, candidateID, id string) (store.File, io.ReadCloser, error)
+		Delete(ctx context.Context, caller authz.Principal, candidateID, id string) error
+	}
 )
 
 // Domain is every domain package the handlers call.
@@ -94,6 +104,8 @@ type Domain struct {
 	Jobs          Jobs
 	Referrals     Referrals
 	Conversations Conversations
+	// Files is the candidates' resumes and other files.
+	Files Files
 }
 
 // Server implements outreachv1.OutreachServiceServer.

@@ -21,6 +21,8 @@ var kindToProto = map[string]outreachv1.TimelineKind{
 	store.KindReferralCreated: outreachv1.TimelineKind_TIMELINE_KIND_REFERRAL_CREATED,
 	store.KindMessageSent:     outreachv1.TimelineKind_TIMELINE_KIND_MESSAGE_SENT,
 	store.KindMessageReceived: outreachv1.TimelineKind_TIMELINE_KIND_MESSAGE_RECEIVED,
+	store.KindFileAdded:       outreachv1.TimelineKind_TIMELINE_KIND_FILE_ADDED,
+	store.KindFileDeleted:     outreachv1.TimelineKind_TIMELINE_KIND_FILE_DELETED,
 }
 
 var sourceToProto = map[string]outreachv1.StageChangeSource{
@@ -56,6 +58,9 @@ func entryProto(e store.Entry) *outreachv1.TimelineEntry {
 	case store.KindMessageSent, store.KindMessageReceived:
 		out.Detail = &outreachv1.TimelineEntry_Message{Message: &outreachv1.MessageLogged{ConversationId: d["conversation_id"], MessageId: d["message_id"],
 			Kind: conversations.KindToProto[d["message_kind"]]}}
+	case store.KindFileAdded, store.KindFileDeleted:
+		out.Detail = &outreachv1.TimelineEntry_File{File: &outreachv1.FileChange{FileId: d["file_id"], Filename: d["name"],
+			Kind: fileKindToProto[d["kind"]], ContentType: d["content_type"], Sha256: d["sha256"]}}
 	}
 	return out
 }

@@ -97,4 +97,14 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "RecordConversationMessage": both(
 		required("organization_id", (*outreachv1.RecordConversationMessageRequest).GetOrganizationId),
 		present("message", func(r *outreachv1.RecordConversationMessageRequest) bool { return r.GetMessage() != nil })),
+
+	// Files. On the upload stream the check runs on each message.
+	svc + "UploadCandidateFile": uploadPart,
+	svc + "ListCandidateFiles":  required("candidate_id", (*outreachv1.ListCandidateFilesRequest).GetCandidateId),
+	svc + "GetCandidateFile": both(required("candidate_id", (*outreachv1.GetCandidateFileRequest).GetCandidateId),
+		required("file_id", (*outreachv1.GetCandidateFileRequest).GetFileId)),
+	svc + "DownloadCandidateFile": both(required("candidate_id", (*outreachv1.DownloadCandidateFileRequest).GetCandidateId),
+		required("file_id", (*outreachv1.DownloadCandidateFileRequest).GetFileId)),
+	svc + "DeleteCandidateFile": both(required("candidate_id", (*outreachv1.DeleteCandidateFileRequest).GetCandidateId),
+		required("file_id", (*outreachv1.DeleteCandidateFileRequest).GetFileId)),
 }

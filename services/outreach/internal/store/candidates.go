@@ -347,6 +347,12 @@ func (s *Store) MergeCandidates(ctx context.Context, orgID, survivorID, mergedID
 		if out, err = writeCandidate(ctx, tx, survivor, next); err != nil {
 			return err
 		}
+		// Files move to the survivor (their blob keys do not name the
+		// candidate, so nothing moves in the bucket).
+		if _, err := tx.Exec(ctx, `UPDATE candidate_files SET candidate_id = $2
+			WHERE candidate_id = $1 OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = $1)`, merged.ID, survivor.ID); err != nil {
+			return postgres.MapError(err)
+		}
 		if _, err := tx.Exec(ctx, `UPDATE candidates SET merged_into = $2, updated_at = now() WHERE id = $1 OR merged_into = $1`, merged.ID, survivor.ID); err != nil {
 			return postgres.MapError(err)
 		}
@@ -506,9 +512,11 @@ func equalStrings(a, b []string) bool {
 
 // PurgeDeletedCandidates removes for good up to limit candidates deleted
 // before the given time, with everything that is theirs (addresses,
-// timeline, notes, referrals, conversations) and the candidates merged into them, and returns how
-// many it removed. Their addresses are free again afterwards.
-func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int) (_ int, err error) {
+// timeline, notes, referrals, conversations, files) and the candidates
+// merged into them, and returns how many it removed. Their addresses are
+// free again afterwards. The blob keys of their files go to removeBlobs in
+// the same transaction.
+func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int, removeBlobs RemoveBlobs) (_ int, err error) {
 	ctx, sp := span(ctx, "PurgeDeletedCandidates")
 	defer func() { end(sp, err) }()
 	var n int
@@ -524,6 +532,21 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 		n = len(doomed)
 		if n == 0 {
 			return nil
+		}
+		rows, err = tx.Query(ctx, `DELETE FROM candidate_files
+			WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))
+			RETURNING blob_key`, doomed)
+		if err != nil {
+			return postgres.MapError(err)
+		}
+		keys, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return postgres.MapError(err)
+		}
+		if len(keys) > 0 {
+			if err := removeBlobs(ctx, tx, keys); err != nil {
+				return err
+			}
 		}
 		for _, q := range []string{
 			`DELETE FROM conversation_messages WHERE conversation_id IN (SELECT id FROM conversations WHERE candidate_id = ANY($1::uuid[]))`,

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func TestPurgeRemovesLongDeletedCandidatesWithAllTheirs(t *testing.T) {
 		func(context.Context, pgx.Tx, store.MessageLogged) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+	file := mustCreateFile(t, st, org, mergedIn.ID, "cv-of-merged")
 	if _, err := st.MergeCandidates(t.Context(), org, old.ID, mergedIn.ID, "u", func(s, m store.Candidate) store.Candidate {
 		s.Emails = append(s.Emails, m.Emails...)
 		return s
@@ -51,9 +53,21 @@ func TestPurgeRemovesLongDeletedCandidatesWithAllTheirs(t *testing.T) {
 	if _, err := pool.Exec(t.Context(), `UPDATE candidates SET deleted_at = now() - interval '31 days' WHERE id = $1`, old.ID); err != nil {
 		t.Fatal(err)
 	}
-	n, err := st.PurgeDeletedCandidates(t.Context(), time.Now().Add(-30*24*time.Hour), 10)
+	var removed []string
+	n, err := st.PurgeDeletedCandidates(t.Context(), time.Now().Add(-30*24*time.Hour), 10, func(_ context.Context, _ pgx.Tx, keys []string) error {
+		removed = append(removed, keys...)
+		return nil
+	})
 	if err != nil || n != 1 {
 		t.Fatalf("purged %d, %v", n, err)
+	}
+	// The merged candidate's file went to the survivor, and goes with it.
+	if !slices.Equal(removed, []string{file.BlobKey}) {
+		t.Fatalf("blobs handed over for removal: %v, want %s", removed, file.BlobKey)
+	}
+	var files int
+	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM candidate_files`).Scan(&files); err != nil || files != 0 {
+		t.Fatalf("%d file rows left (%v)", files, err)
 	}
 	var left int
 	if err := pool.QueryRow(t.Context(), `SELECT count(*) FROM candidates`).Scan(&left); err != nil || left != 1 {

@@ -26,7 +26,7 @@ const (
 
 // Kinds are the entry kinds there are.
 var Kinds = []string{store.KindCreated, store.KindMerged, store.KindStageChanged, store.KindNote,
-	store.KindReferralCreated, store.KindMessageSent, store.KindMessageReceived}
+	store.KindReferralCreated, store.KindMessageSent, store.KindMessageReceived, store.KindFileAdded, store.KindFileDeleted}
 
 // Store is what the package needs of the store.
 type Store interface {

@@ -245,6 +245,8 @@ const (
 	TimelineKind_TIMELINE_KIND_MERGED        TimelineKind = 2
 	TimelineKind_TIMELINE_KIND_STAGE_CHANGED TimelineKind = 3
 	TimelineKind_TIMELINE_KIND_NOTE          TimelineKind = 4
+	TimelineKind_TIMELINE_KIND_FILE_ADDED    TimelineKind = 5
+	TimelineKind_TIMELINE_KIND_FILE_DELETED  TimelineKind = 6
 	// A referral of the candidate to a job.
 	TimelineKind_TIMELINE_KIND_REFERRAL_CREATED TimelineKind = 20
 	// A message sent to the candidate.
@@ -262,6 +264,8 @@ var (
 		2:  "TIMELINE_KIND_MERGED",
 		3:  "TIMELINE_KIND_STAGE_CHANGED",
 		4:  "TIMELINE_KIND_NOTE",
+		5:  "TIMELINE_KIND_FILE_ADDED",
+		6:  "TIMELINE_KIND_FILE_DELETED",
 		20: "TIMELINE_KIND_REFERRAL_CREATED",
 		21: "TIMELINE_KIND_MESSAGE_SENT",
 		22: "TIMELINE_KIND_MESSAGE_RECEIVED",
@@ -272,6 +276,8 @@ var (
 		"TIMELINE_KIND_MERGED":           2,
 		"TIMELINE_KIND_STAGE_CHANGED":    3,
 		"TIMELINE_KIND_NOTE":             4,
+		"TIMELINE_KIND_FILE_ADDED":       5,
+		"TIMELINE_KIND_FILE_DELETED":     6,
 		"TIMELINE_KIND_REFERRAL_CREATED": 20,
 		"TIMELINE_KIND_MESSAGE_SENT":     21,
 		"TIMELINE_KIND_MESSAGE_RECEIVED": 22,
@@ -634,6 +640,56 @@ func (x MessageKind) Number() protoreflect.EnumNumber {
 // Deprecated: Use MessageKind.Descriptor instead.
 func (MessageKind) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+}
+
+// What a file is to the candidate.
+type CandidateFileKind int32
+
+const (
+	CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED CandidateFileKind = 0
+	CandidateFileKind_CANDIDATE_FILE_KIND_RESUME      CandidateFileKind = 1
+	CandidateFileKind_CANDIDATE_FILE_KIND_OTHER       CandidateFileKind = 2
+)
+
+// Enum value maps for CandidateFileKind.
+var (
+	CandidateFileKind_name = map[int32]string{
+		0: "CANDIDATE_FILE_KIND_UNSPECIFIED",
+		1: "CANDIDATE_FILE_KIND_RESUME",
+		2: "CANDIDATE_FILE_KIND_OTHER",
+	}
+	CandidateFileKind_value = map[string]int32{
+		"CANDIDATE_FILE_KIND_UNSPECIFIED": 0,
+		"CANDIDATE_FILE_KIND_RESUME":      1,
+		"CANDIDATE_FILE_KIND_OTHER":       2,
+	}
+)
+
+func (x CandidateFileKind) Enum() *CandidateFileKind {
+	p := new(CandidateFileKind)
+	*p = x
+	return p
+}
+
+func (x CandidateFileKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateFileKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[11].Descriptor()
+}
+
+func (CandidateFileKind) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[11]
+}
+
+func (x CandidateFileKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateFileKind.Descriptor instead.
+func (CandidateFileKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
 }
 
 // A person a recruiter keeps in touch with.
@@ -2664,6 +2720,7 @@ type TimelineEntry struct {
 	//	*TimelineEntry_Note
 	//	*TimelineEntry_Referral
 	//	*TimelineEntry_Message
+	//	*TimelineEntry_File
 	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2786,6 +2843,15 @@ func (x *TimelineEntry) GetMessage() *MessageLogged {
 	return nil
 }
 
+func (x *TimelineEntry) GetFile() *FileChange {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
 type isTimelineEntry_Detail interface {
 	isTimelineEntry_Detail()
 }
@@ -2810,6 +2876,11 @@ type TimelineEntry_Message struct {
 	Message *MessageLogged `protobuf:"bytes,21,opt,name=message,proto3,oneof"`
 }
 
+type TimelineEntry_File struct {
+	// With FILE_ADDED and FILE_DELETED.
+	File *FileChange `protobuf:"bytes,9,opt,name=file,proto3,oneof"`
+}
+
 func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
@@ -2819,6 +2890,8 @@ func (*TimelineEntry_Note) isTimelineEntry_Detail() {}
 func (*TimelineEntry_Referral) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Message) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_File) isTimelineEntry_Detail() {}
 
 // A stage move on the timeline.
 type StageChange struct {
@@ -6107,6 +6180,832 @@ func (x *ConversationLogged) GetSenderUserId() string {
 	return ""
 }
 
+// A file on a candidate; also the payload of the `file.created` and
+// `file.deleted` events.
+type CandidateFile struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CandidateId string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Kind        CandidateFileKind      `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	// The uploader's name for it, cleaned (no path, no control characters)
+	// and with the extension of its type.
+	Filename string `protobuf:"bytes,4,opt,name=filename,proto3" json:"filename,omitempty"`
+	// application/pdf, application/msword or
+	// application/vnd.openxmlformats-officedocument.wordprocessingml.document,
+	// as sniffed from the content.
+	ContentType string `protobuf:"bytes,5,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	SizeBytes   int64  `protobuf:"varint,6,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	// SHA-256 of the content, lower-case hex.
+	Sha256         string                 `protobuf:"bytes,7,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	UploaderUserId string                 `protobuf:"bytes,8,opt,name=uploader_user_id,json=uploaderUserId,proto3" json:"uploader_user_id,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CandidateFile) Reset() {
+	*x = CandidateFile{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CandidateFile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CandidateFile) ProtoMessage() {}
+
+func (x *CandidateFile) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CandidateFile.ProtoReflect.Descriptor instead.
+func (*CandidateFile) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *CandidateFile) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *CandidateFile) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetSizeBytes() int64 {
+	if x != nil {
+		return x.SizeBytes
+	}
+	return 0
+}
+
+func (x *CandidateFile) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetUploaderUserId() string {
+	if x != nil {
+		return x.UploaderUserId
+	}
+	return ""
+}
+
+func (x *CandidateFile) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// A file added or deleted, on the timeline.
+type FileChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FileId        string                 `protobuf:"bytes,1,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	Filename      string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	Kind          CandidateFileKind      `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	ContentType   string                 `protobuf:"bytes,4,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Sha256        string                 `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileChange) Reset() {
+	*x = FileChange{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileChange) ProtoMessage() {}
+
+func (x *FileChange) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
+func (*FileChange) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *FileChange) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+func (x *FileChange) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *FileChange) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *FileChange) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *FileChange) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+// What an upload is, before its bytes.
+type UploadCandidateFileMetadata struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Kind        CandidateFileKind      `protobuf:"varint,2,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	// The file's name, as the uploader has it; 1 to 200 characters.
+	Filename      string `protobuf:"bytes,3,opt,name=filename,proto3" json:"filename,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCandidateFileMetadata) Reset() {
+	*x = UploadCandidateFileMetadata{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCandidateFileMetadata) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCandidateFileMetadata) ProtoMessage() {}
+
+func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCandidateFileMetadata.ProtoReflect.Descriptor instead.
+func (*UploadCandidateFileMetadata) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *UploadCandidateFileMetadata) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *UploadCandidateFileMetadata) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *UploadCandidateFileMetadata) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+type UploadCandidateFileRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*UploadCandidateFileRequest_Metadata
+	//	*UploadCandidateFileRequest_Chunk
+	Part          isUploadCandidateFileRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCandidateFileRequest) Reset() {
+	*x = UploadCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCandidateFileRequest) ProtoMessage() {}
+
+func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*UploadCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *UploadCandidateFileRequest) GetPart() isUploadCandidateFileRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *UploadCandidateFileRequest) GetMetadata() *UploadCandidateFileMetadata {
+	if x != nil {
+		if x, ok := x.Part.(*UploadCandidateFileRequest_Metadata); ok {
+			return x.Metadata
+		}
+	}
+	return nil
+}
+
+func (x *UploadCandidateFileRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*UploadCandidateFileRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isUploadCandidateFileRequest_Part interface {
+	isUploadCandidateFileRequest_Part()
+}
+
+type UploadCandidateFileRequest_Metadata struct {
+	// The first message, and only the first.
+	Metadata *UploadCandidateFileMetadata `protobuf:"bytes,1,opt,name=metadata,proto3,oneof"`
+}
+
+type UploadCandidateFileRequest_Chunk struct {
+	// The bytes, in order, at most 1 MiB a message.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*UploadCandidateFileRequest_Metadata) isUploadCandidateFileRequest_Part() {}
+
+func (*UploadCandidateFileRequest_Chunk) isUploadCandidateFileRequest_Part() {}
+
+type UploadCandidateFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          *CandidateFile         `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadCandidateFileResponse) Reset() {
+	*x = UploadCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadCandidateFileResponse) ProtoMessage() {}
+
+func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*UploadCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *UploadCandidateFileResponse) GetFile() *CandidateFile {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type ListCandidateFilesRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Only files of this kind; every kind when unset.
+	Kind CandidateFileKind `protobuf:"varint,2,opt,name=kind,proto3,enum=tandem.outreach.v1.CandidateFileKind" json:"kind,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateFilesRequest) Reset() {
+	*x = ListCandidateFilesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateFilesRequest) ProtoMessage() {}
+
+func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateFilesRequest.ProtoReflect.Descriptor instead.
+func (*ListCandidateFilesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *ListCandidateFilesRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListCandidateFilesRequest) GetKind() CandidateFileKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CandidateFileKind_CANDIDATE_FILE_KIND_UNSPECIFIED
+}
+
+func (x *ListCandidateFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCandidateFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListCandidateFilesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Files []*CandidateFile       `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateFilesResponse) Reset() {
+	*x = ListCandidateFilesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateFilesResponse) ProtoMessage() {}
+
+func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateFilesResponse.ProtoReflect.Descriptor instead.
+func (*ListCandidateFilesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *ListCandidateFilesResponse) GetFiles() []*CandidateFile {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ListCandidateFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetCandidateFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateFileRequest) Reset() {
+	*x = GetCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateFileRequest) ProtoMessage() {}
+
+func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*GetCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *GetCandidateFileRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *GetCandidateFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+type GetCandidateFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          *CandidateFile         `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateFileResponse) Reset() {
+	*x = GetCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateFileResponse) ProtoMessage() {}
+
+func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*GetCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *GetCandidateFileResponse) GetFile() *CandidateFile {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type DownloadCandidateFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadCandidateFileRequest) Reset() {
+	*x = DownloadCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadCandidateFileRequest) ProtoMessage() {}
+
+func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*DownloadCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *DownloadCandidateFileRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *DownloadCandidateFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+type DownloadCandidateFileResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*DownloadCandidateFileResponse_File
+	//	*DownloadCandidateFileResponse_Chunk
+	Part          isDownloadCandidateFileResponse_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadCandidateFileResponse) Reset() {
+	*x = DownloadCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadCandidateFileResponse) ProtoMessage() {}
+
+func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*DownloadCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *DownloadCandidateFileResponse) GetPart() isDownloadCandidateFileResponse_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *DownloadCandidateFileResponse) GetFile() *CandidateFile {
+	if x != nil {
+		if x, ok := x.Part.(*DownloadCandidateFileResponse_File); ok {
+			return x.File
+		}
+	}
+	return nil
+}
+
+func (x *DownloadCandidateFileResponse) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*DownloadCandidateFileResponse_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isDownloadCandidateFileResponse_Part interface {
+	isDownloadCandidateFileResponse_Part()
+}
+
+type DownloadCandidateFileResponse_File struct {
+	// The first message.
+	File *CandidateFile `protobuf:"bytes,1,opt,name=file,proto3,oneof"`
+}
+
+type DownloadCandidateFileResponse_Chunk struct {
+	// The bytes, in order.
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*DownloadCandidateFileResponse_File) isDownloadCandidateFileResponse_Part() {}
+
+func (*DownloadCandidateFileResponse_Chunk) isDownloadCandidateFileResponse_Part() {}
+
+type DeleteCandidateFileRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FileId        string                 `protobuf:"bytes,2,opt,name=file_id,json=fileId,proto3" json:"file_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateFileRequest) Reset() {
+	*x = DeleteCandidateFileRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateFileRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateFileRequest) ProtoMessage() {}
+
+func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateFileRequest.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateFileRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *DeleteCandidateFileRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *DeleteCandidateFileRequest) GetFileId() string {
+	if x != nil {
+		return x.FileId
+	}
+	return ""
+}
+
+type DeleteCandidateFileResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteCandidateFileResponse) Reset() {
+	*x = DeleteCandidateFileResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteCandidateFileResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteCandidateFileResponse) ProtoMessage() {}
+
+func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteCandidateFileResponse.ProtoReflect.Descriptor instead.
+func (*DeleteCandidateFileResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -6250,7 +7149,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
 	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
 	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\"\x8f\x04\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\xc5\x04\n" +
 	"\rTimelineEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
@@ -6262,7 +7161,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x05merge\x18\a \x01(\v2\x19.tandem.outreach.v1.MergeH\x00R\x05merge\x123\n" +
 	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04note\x12?\n" +
 	"\breferral\x18\x14 \x01(\v2!.tandem.outreach.v1.ReferralAddedH\x00R\breferral\x12=\n" +
-	"\amessage\x18\x15 \x01(\v2!.tandem.outreach.v1.MessageLoggedH\x00R\amessageB\b\n" +
+	"\amessage\x18\x15 \x01(\v2!.tandem.outreach.v1.MessageLoggedH\x00R\amessage\x124\n" +
+	"\x04file\x18\t \x01(\v2\x1e.tandem.outreach.v1.FileChangeH\x00R\x04fileB\b\n" +
 	"\x06detail\"\xf4\x01\n" +
 	"\vStageChange\x12\"\n" +
 	"\rfrom_stage_id\x18\x01 \x01(\tR\vfromStageId\x12&\n" +
@@ -6524,7 +7424,61 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	" \x01(\tR\x11internetMessageId\x12=\n" +
 	"\fmessage_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\vmessageTime\x122\n" +
 	"\x15mailbox_connection_id\x18\f \x01(\tR\x13mailboxConnectionId\x12$\n" +
-	"\x0esender_user_id\x18\r \x01(\tR\fsenderUserId*\x7f\n" +
+	"\x0esender_user_id\x18\r \x01(\tR\fsenderUserId\"\xda\x02\n" +
+	"\rCandidateFile\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x129\n" +
+	"\x04kind\x18\x03 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12\x1a\n" +
+	"\bfilename\x18\x04 \x01(\tR\bfilename\x12!\n" +
+	"\fcontent_type\x18\x05 \x01(\tR\vcontentType\x12\x1d\n" +
+	"\n" +
+	"size_bytes\x18\x06 \x01(\x03R\tsizeBytes\x12\x16\n" +
+	"\x06sha256\x18\a \x01(\tR\x06sha256\x12(\n" +
+	"\x10uploader_user_id\x18\b \x01(\tR\x0euploaderUserId\x12;\n" +
+	"\vcreate_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"\xb7\x01\n" +
+	"\n" +
+	"FileChange\x12\x17\n" +
+	"\afile_id\x18\x01 \x01(\tR\x06fileId\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x129\n" +
+	"\x04kind\x18\x03 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12!\n" +
+	"\fcontent_type\x18\x04 \x01(\tR\vcontentType\x12\x16\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\"\x97\x01\n" +
+	"\x1bUploadCandidateFileMetadata\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x129\n" +
+	"\x04kind\x18\x02 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12\x1a\n" +
+	"\bfilename\x18\x03 \x01(\tR\bfilename\"\x8b\x01\n" +
+	"\x1aUploadCandidateFileRequest\x12M\n" +
+	"\bmetadata\x18\x01 \x01(\v2/.tandem.outreach.v1.UploadCandidateFileMetadataH\x00R\bmetadata\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"T\n" +
+	"\x1bUploadCandidateFileResponse\x125\n" +
+	"\x04file\x18\x01 \x01(\v2!.tandem.outreach.v1.CandidateFileR\x04file\"\xb5\x01\n" +
+	"\x19ListCandidateFilesRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x129\n" +
+	"\x04kind\x18\x02 \x01(\x0e2%.tandem.outreach.v1.CandidateFileKindR\x04kind\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"}\n" +
+	"\x1aListCandidateFilesResponse\x127\n" +
+	"\x05files\x18\x01 \x03(\v2!.tandem.outreach.v1.CandidateFileR\x05files\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x17GetCandidateFileRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\"Q\n" +
+	"\x18GetCandidateFileResponse\x125\n" +
+	"\x04file\x18\x01 \x01(\v2!.tandem.outreach.v1.CandidateFileR\x04file\"Z\n" +
+	"\x1cDownloadCandidateFileRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\"x\n" +
+	"\x1dDownloadCandidateFileResponse\x127\n" +
+	"\x04file\x18\x01 \x01(\v2!.tandem.outreach.v1.CandidateFileH\x00R\x04file\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"X\n" +
+	"\x1aDeleteCandidateFileRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
+	"\afile_id\x18\x02 \x01(\tR\x06fileId\"\x1d\n" +
+	"\x1bDeleteCandidateFileResponse*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -6542,13 +7496,15 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11StageChangeSource\x12#\n" +
 	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
-	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\x83\x02\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\xc1\x02\n" +
 	"\fTimelineKind\x12\x1d\n" +
 	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
 	"\x14TIMELINE_KIND_MERGED\x10\x02\x12\x1f\n" +
 	"\x1bTIMELINE_KIND_STAGE_CHANGED\x10\x03\x12\x16\n" +
-	"\x12TIMELINE_KIND_NOTE\x10\x04\x12\"\n" +
+	"\x12TIMELINE_KIND_NOTE\x10\x04\x12\x1c\n" +
+	"\x18TIMELINE_KIND_FILE_ADDED\x10\x05\x12\x1e\n" +
+	"\x1aTIMELINE_KIND_FILE_DELETED\x10\x06\x12\"\n" +
 	"\x1eTIMELINE_KIND_REFERRAL_CREATED\x10\x14\x12\x1e\n" +
 	"\x1aTIMELINE_KIND_MESSAGE_SENT\x10\x15\x12\"\n" +
 	"\x1eTIMELINE_KIND_MESSAGE_RECEIVED\x10\x16*j\n" +
@@ -6581,7 +7537,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11MESSAGE_KIND_SENT\x10\x01\x12\x16\n" +
 	"\x12MESSAGE_KIND_REPLY\x10\x02\x12\x1b\n" +
 	"\x17MESSAGE_KIND_AUTO_REPLY\x10\x03\x12\x17\n" +
-	"\x13MESSAGE_KIND_BOUNCE\x10\x042\x82\x1b\n" +
+	"\x13MESSAGE_KIND_BOUNCE\x10\x04*w\n" +
+	"\x11CandidateFileKind\x12#\n" +
+	"\x1fCANDIDATE_FILE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
+	"\x1aCANDIDATE_FILE_KIND_RESUME\x10\x01\x12\x1d\n" +
+	"\x19CANDIDATE_FILE_KIND_OTHER\x10\x022\xd8\x1f\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -6619,7 +7579,12 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rListReferrals\x12(.tandem.outreach.v1.ListReferralsRequest\x1a).tandem.outreach.v1.ListReferralsResponse\x12p\n" +
 	"\x11ListConversations\x12,.tandem.outreach.v1.ListConversationsRequest\x1a-.tandem.outreach.v1.ListConversationsResponse\x12j\n" +
 	"\x0fGetConversation\x12*.tandem.outreach.v1.GetConversationRequest\x1a+.tandem.outreach.v1.GetConversationResponse\x12\x88\x01\n" +
-	"\x19RecordConversationMessage\x124.tandem.outreach.v1.RecordConversationMessageRequest\x1a5.tandem.outreach.v1.RecordConversationMessageResponseB\xd8\x01\n" +
+	"\x19RecordConversationMessage\x124.tandem.outreach.v1.RecordConversationMessageRequest\x1a5.tandem.outreach.v1.RecordConversationMessageResponse\x12x\n" +
+	"\x13UploadCandidateFile\x12..tandem.outreach.v1.UploadCandidateFileRequest\x1a/.tandem.outreach.v1.UploadCandidateFileResponse(\x01\x12s\n" +
+	"\x12ListCandidateFiles\x12-.tandem.outreach.v1.ListCandidateFilesRequest\x1a..tandem.outreach.v1.ListCandidateFilesResponse\x12m\n" +
+	"\x10GetCandidateFile\x12+.tandem.outreach.v1.GetCandidateFileRequest\x1a,.tandem.outreach.v1.GetCandidateFileResponse\x12~\n" +
+	"\x15DownloadCandidateFile\x120.tandem.outreach.v1.DownloadCandidateFileRequest\x1a1.tandem.outreach.v1.DownloadCandidateFileResponse0\x01\x12v\n" +
+	"\x13DeleteCandidateFile\x12..tandem.outreach.v1.DeleteCandidateFileRequest\x1a/.tandem.outreach.v1.DeleteCandidateFileResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -6634,8 +7599,8 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 11)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 87)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 100)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -6648,261 +7613,296 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(JobSource)(0),                              // 8: tandem.outreach.v1.JobSource
 	(MessageDirection)(0),                       // 9: tandem.outreach.v1.MessageDirection
 	(MessageKind)(0),                            // 10: tandem.outreach.v1.MessageKind
-	(*Candidate)(nil),                           // 11: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 12: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 13: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 14: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 15: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 16: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 17: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 18: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 19: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 20: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 21: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 22: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 23: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 24: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 25: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 26: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 27: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 28: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 29: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 30: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 31: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 32: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 33: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 34: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 35: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 36: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 37: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 38: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 39: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 40: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 41: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 42: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 43: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 44: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 45: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 46: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 47: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 48: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 49: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 50: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 51: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 52: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 53: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 54: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 55: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 56: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 57: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 58: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 59: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 60: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 61: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 62: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 63: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 64: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 65: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	(*Job)(nil),                                 // 66: tandem.outreach.v1.Job
-	(*CreateJobRequest)(nil),                    // 67: tandem.outreach.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),                   // 68: tandem.outreach.v1.CreateJobResponse
-	(*GetJobRequest)(nil),                       // 69: tandem.outreach.v1.GetJobRequest
-	(*GetJobResponse)(nil),                      // 70: tandem.outreach.v1.GetJobResponse
-	(*UpdateJobRequest)(nil),                    // 71: tandem.outreach.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),                   // 72: tandem.outreach.v1.UpdateJobResponse
-	(*ListJobsRequest)(nil),                     // 73: tandem.outreach.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),                    // 74: tandem.outreach.v1.ListJobsResponse
-	(*CloseJobRequest)(nil),                     // 75: tandem.outreach.v1.CloseJobRequest
-	(*CloseJobResponse)(nil),                    // 76: tandem.outreach.v1.CloseJobResponse
-	(*Referral)(nil),                            // 77: tandem.outreach.v1.Referral
-	(*CreateReferralRequest)(nil),               // 78: tandem.outreach.v1.CreateReferralRequest
-	(*CreateReferralResponse)(nil),              // 79: tandem.outreach.v1.CreateReferralResponse
-	(*GetReferralRequest)(nil),                  // 80: tandem.outreach.v1.GetReferralRequest
-	(*GetReferralResponse)(nil),                 // 81: tandem.outreach.v1.GetReferralResponse
-	(*ListReferralsRequest)(nil),                // 82: tandem.outreach.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),               // 83: tandem.outreach.v1.ListReferralsResponse
-	(*ReferralCreated)(nil),                     // 84: tandem.outreach.v1.ReferralCreated
-	(*ReferralAdded)(nil),                       // 85: tandem.outreach.v1.ReferralAdded
-	(*NoteChanged)(nil),                         // 86: tandem.outreach.v1.NoteChanged
-	(*Conversation)(nil),                        // 87: tandem.outreach.v1.Conversation
-	(*ConversationMessage)(nil),                 // 88: tandem.outreach.v1.ConversationMessage
-	(*ListConversationsRequest)(nil),            // 89: tandem.outreach.v1.ListConversationsRequest
-	(*ListConversationsResponse)(nil),           // 90: tandem.outreach.v1.ListConversationsResponse
-	(*GetConversationRequest)(nil),              // 91: tandem.outreach.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 92: tandem.outreach.v1.GetConversationResponse
-	(*RecordConversationMessageRequest)(nil),    // 93: tandem.outreach.v1.RecordConversationMessageRequest
-	(*RecordConversationMessageResponse)(nil),   // 94: tandem.outreach.v1.RecordConversationMessageResponse
-	(*MessageLogged)(nil),                       // 95: tandem.outreach.v1.MessageLogged
-	(*ConversationLogged)(nil),                  // 96: tandem.outreach.v1.ConversationLogged
-	nil,                                         // 97: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 98: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 99: google.protobuf.FieldMask
+	(CandidateFileKind)(0),                      // 11: tandem.outreach.v1.CandidateFileKind
+	(*Candidate)(nil),                           // 12: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 13: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 14: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 15: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 16: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 17: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 18: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 19: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 20: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 21: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 22: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 23: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 24: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 25: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 26: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 27: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 28: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 29: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 30: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 31: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 32: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 33: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 34: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 35: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 36: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 37: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 38: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 39: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 40: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 41: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 42: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 43: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 44: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 45: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 46: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 47: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 48: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 49: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 50: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 51: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 52: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 53: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 54: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 55: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 56: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 57: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 58: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 59: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 60: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 61: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 62: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 63: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 64: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 65: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 66: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*Job)(nil),                                 // 67: tandem.outreach.v1.Job
+	(*CreateJobRequest)(nil),                    // 68: tandem.outreach.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),                   // 69: tandem.outreach.v1.CreateJobResponse
+	(*GetJobRequest)(nil),                       // 70: tandem.outreach.v1.GetJobRequest
+	(*GetJobResponse)(nil),                      // 71: tandem.outreach.v1.GetJobResponse
+	(*UpdateJobRequest)(nil),                    // 72: tandem.outreach.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),                   // 73: tandem.outreach.v1.UpdateJobResponse
+	(*ListJobsRequest)(nil),                     // 74: tandem.outreach.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),                    // 75: tandem.outreach.v1.ListJobsResponse
+	(*CloseJobRequest)(nil),                     // 76: tandem.outreach.v1.CloseJobRequest
+	(*CloseJobResponse)(nil),                    // 77: tandem.outreach.v1.CloseJobResponse
+	(*Referral)(nil),                            // 78: tandem.outreach.v1.Referral
+	(*CreateReferralRequest)(nil),               // 79: tandem.outreach.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),              // 80: tandem.outreach.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),                  // 81: tandem.outreach.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),                 // 82: tandem.outreach.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),                // 83: tandem.outreach.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),               // 84: tandem.outreach.v1.ListReferralsResponse
+	(*ReferralCreated)(nil),                     // 85: tandem.outreach.v1.ReferralCreated
+	(*ReferralAdded)(nil),                       // 86: tandem.outreach.v1.ReferralAdded
+	(*NoteChanged)(nil),                         // 87: tandem.outreach.v1.NoteChanged
+	(*Conversation)(nil),                        // 88: tandem.outreach.v1.Conversation
+	(*ConversationMessage)(nil),                 // 89: tandem.outreach.v1.ConversationMessage
+	(*ListConversationsRequest)(nil),            // 90: tandem.outreach.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),           // 91: tandem.outreach.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),              // 92: tandem.outreach.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 93: tandem.outreach.v1.GetConversationResponse
+	(*RecordConversationMessageRequest)(nil),    // 94: tandem.outreach.v1.RecordConversationMessageRequest
+	(*RecordConversationMessageResponse)(nil),   // 95: tandem.outreach.v1.RecordConversationMessageResponse
+	(*MessageLogged)(nil),                       // 96: tandem.outreach.v1.MessageLogged
+	(*ConversationLogged)(nil),                  // 97: tandem.outreach.v1.ConversationLogged
+	(*CandidateFile)(nil),                       // 98: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 99: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 100: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 101: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 102: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 103: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 104: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 105: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 106: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 107: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 108: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 109: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 110: tandem.outreach.v1.DeleteCandidateFileResponse
+	nil,                                         // 111: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 112: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 113: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	12,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	98,  // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	98,  // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	98,  // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	97,  // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	13,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	112, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	112, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	112, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	111, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	11,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	11,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	11,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	11,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	99,  // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	11,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	113, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	12,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	11,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	12,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,   // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	11,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	11,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	11,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	11,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	11,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	31,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	12,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	12,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	12,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	32,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,   // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	32,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	32,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	32,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	32,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	99,  // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	32,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	32,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	32,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	11,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	33,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	33,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	33,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	33,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	113, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	33,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	33,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	33,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	12,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	98,  // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	47,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	48,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	51,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	85,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
-	95,  // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
-	3,   // 39: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,   // 40: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	46,  // 41: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,   // 42: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,   // 43: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	98,  // 44: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	98,  // 45: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	52,  // 46: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	52,  // 47: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	52,  // 48: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	52,  // 49: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	99,  // 50: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	52,  // 51: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	6,   // 52: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	61,  // 53: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	61,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	61,  // 55: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	7,   // 56: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
-	8,   // 57: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	98,  // 58: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	98,  // 59: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	66,  // 60: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	66,  // 61: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	66,  // 62: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
-	66,  // 63: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	99,  // 64: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	66,  // 65: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	7,   // 66: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
-	66,  // 67: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
-	66,  // 68: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	98,  // 69: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	77,  // 70: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
-	77,  // 71: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	77,  // 72: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	77,  // 73: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
-	8,   // 74: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	98,  // 75: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	98,  // 76: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	98,  // 77: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	98,  // 78: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
-	9,   // 79: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
-	10,  // 80: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	98,  // 81: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	98,  // 82: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
-	87,  // 83: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
-	87,  // 84: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	88,  // 85: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
-	88,  // 86: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
-	87,  // 87: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	88,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
-	10,  // 89: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	9,   // 90: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
-	10,  // 91: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	98,  // 92: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
-	13,  // 93: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	15,  // 94: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	17,  // 95: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	19,  // 96: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	21,  // 97: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	23,  // 98: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	25,  // 99: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	27,  // 100: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	29,  // 101: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	33,  // 102: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	35,  // 103: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	37,  // 104: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	39,  // 105: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	41,  // 106: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	43,  // 107: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	49,  // 108: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	53,  // 109: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	55,  // 110: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	57,  // 111: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	59,  // 112: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	62,  // 113: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	64,  // 114: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	67,  // 115: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	69,  // 116: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	71,  // 117: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	73,  // 118: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	75,  // 119: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	78,  // 120: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	80,  // 121: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	82,  // 122: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	89,  // 123: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	91,  // 124: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	93,  // 125: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	14,  // 126: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	16,  // 127: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	18,  // 128: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	20,  // 129: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	22,  // 130: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	24,  // 131: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	26,  // 132: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	28,  // 133: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	30,  // 134: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	34,  // 135: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	36,  // 136: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	38,  // 137: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	40,  // 138: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	42,  // 139: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	44,  // 140: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	50,  // 141: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	54,  // 142: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	56,  // 143: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	58,  // 144: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	60,  // 145: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	63,  // 146: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	65,  // 147: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	68,  // 148: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	70,  // 149: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	72,  // 150: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	74,  // 151: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	76,  // 152: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	79,  // 153: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	81,  // 154: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	83,  // 155: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	90,  // 156: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	92,  // 157: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	94,  // 158: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	126, // [126:159] is the sub-list for method output_type
-	93,  // [93:126] is the sub-list for method input_type
-	93,  // [93:93] is the sub-list for extension type_name
-	93,  // [93:93] is the sub-list for extension extendee
-	0,   // [0:93] is the sub-list for field type_name
+	112, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	48,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	49,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	52,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	86,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
+	96,  // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
+	99,  // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	3,   // 40: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 41: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	47,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	112, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	112, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	53,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	53,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	53,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	53,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	113, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	53,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	62,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	62,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	62,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
+	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
+	112, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	112, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	67,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	67,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	67,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
+	67,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	113, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	67,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
+	67,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
+	67,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
+	112, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	78,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
+	78,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	78,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	78,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
+	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
+	112, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	112, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	112, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	112, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
+	112, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	112, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	88,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
+	88,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	89,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
+	89,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
+	88,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	89,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
+	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	112, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	112, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	100, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	98,  // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	11,  // 100: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	98,  // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	98,  // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	98,  // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	14,  // 104: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	16,  // 105: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	18,  // 106: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	20,  // 107: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	22,  // 108: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	24,  // 109: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	26,  // 110: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	28,  // 111: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	30,  // 112: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	34,  // 113: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	36,  // 114: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	38,  // 115: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	40,  // 116: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	42,  // 117: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	44,  // 118: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	50,  // 119: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	54,  // 120: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	56,  // 121: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	58,  // 122: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	60,  // 123: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	63,  // 124: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	65,  // 125: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	68,  // 126: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	70,  // 127: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	72,  // 128: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	74,  // 129: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	76,  // 130: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	79,  // 131: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	81,  // 132: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	83,  // 133: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	90,  // 134: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	92,  // 135: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	94,  // 136: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	101, // 137: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	103, // 138: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	105, // 139: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	107, // 140: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	109, // 141: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	15,  // 142: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	17,  // 143: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	19,  // 144: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	21,  // 145: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	23,  // 146: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	25,  // 147: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	27,  // 148: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	29,  // 149: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	31,  // 150: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	35,  // 151: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	37,  // 152: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	39,  // 153: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	41,  // 154: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	43,  // 155: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	45,  // 156: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	51,  // 157: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	55,  // 158: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	57,  // 159: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	59,  // 160: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	61,  // 161: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	64,  // 162: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	66,  // 163: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	69,  // 164: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	71,  // 165: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	73,  // 166: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	75,  // 167: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	77,  // 168: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	80,  // 169: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	82,  // 170: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	84,  // 171: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	91,  // 172: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	93,  // 173: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	95,  // 174: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	102, // 175: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	104, // 176: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	106, // 177: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	108, // 178: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	110, // 179: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	142, // [142:180] is the sub-list for method output_type
+	104, // [104:142] is the sub-list for method input_type
+	104, // [104:104] is the sub-list for extension type_name
+	104, // [104:104] is the sub-list for extension extendee
+	0,   // [0:104] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -6916,14 +7916,23 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		(*TimelineEntry_Note)(nil),
 		(*TimelineEntry_Referral)(nil),
 		(*TimelineEntry_Message)(nil),
+		(*TimelineEntry_File)(nil),
+	}
+	file_tandem_outreach_v1_outreach_proto_msgTypes[89].OneofWrappers = []any{
+		(*UploadCandidateFileRequest_Metadata)(nil),
+		(*UploadCandidateFileRequest_Chunk)(nil),
+	}
+	file_tandem_outreach_v1_outreach_proto_msgTypes[96].OneofWrappers = []any{
+		(*DownloadCandidateFileResponse_File)(nil),
+		(*DownloadCandidateFileResponse_Chunk)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      11,
-			NumMessages:   87,
+			NumEnums:      12,
+			NumMessages:   100,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,11 @@ const (
 	OutreachService_ListConversations_FullMethodName           = "/tandem.outreach.v1.OutreachService/ListConversations"
 	OutreachService_GetConversation_FullMethodName             = "/tandem.outreach.v1.OutreachService/GetConversation"
 	OutreachService_RecordConversationMessage_FullMethodName   = "/tandem.outreach.v1.OutreachService/RecordConversationMessage"
+	OutreachService_UploadCandidateFile_FullMethodName         = "/tandem.outreach.v1.OutreachService/UploadCandidateFile"
+	OutreachService_ListCandidateFiles_FullMethodName          = "/tandem.outreach.v1.OutreachService/ListCandidateFiles"
+	OutreachService_GetCandidateFile_FullMethodName            = "/tandem.outreach.v1.OutreachService/GetCandidateFile"
+	OutreachService_DownloadCandidateFile_FullMethodName       = "/tandem.outreach.v1.OutreachService/DownloadCandidateFile"
+	OutreachService_DeleteCandidateFile_FullMethodName         = "/tandem.outreach.v1.OutreachService/DeleteCandidateFile"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -171,6 +176,27 @@ type OutreachServiceClient interface {
 	// it replies to, or a new one; the message goes on the candidate's
 	// timeline and is published as `conversation.logged`.
 	RecordConversationMessage(ctx context.Context, in *RecordConversationMessageRequest, opts ...grpc.CallOption) (*RecordConversationMessageResponse, error)
+	// Uploads a file to a candidate: the first message is the metadata, the
+	// next ones the bytes in chunks (at most 1 MiB each). PDF, DOC or DOCX
+	// up to 10 MB, the type decided from the content, never from the name
+	// or a declared type; anything else is INVALID_ARGUMENT on field `file`
+	// (reason `file_type_not_accepted` or `file_too_large`), and nothing is
+	// kept. The same content uploaded to the same candidate again answers the
+	// file stored the first time. On REST: POST /v1/candidates/{candidateId}/files
+	// (multipart/form-data or the raw bytes), served by the gateway. Hiring
+	// Manager and above.
+	UploadCandidateFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadCandidateFileRequest, UploadCandidateFileResponse], error)
+	// The candidate's files, newest first, a page at a time.
+	ListCandidateFiles(ctx context.Context, in *ListCandidateFilesRequest, opts ...grpc.CallOption) (*ListCandidateFilesResponse, error)
+	// One file's metadata.
+	GetCandidateFile(ctx context.Context, in *GetCandidateFileRequest, opts ...grpc.CallOption) (*GetCandidateFileResponse, error)
+	// A file: its metadata in the first message, then its bytes in chunks.
+	// On REST: GET /v1/candidates/{candidateId}/files/{fileId}:download,
+	// served by the gateway.
+	DownloadCandidateFile(ctx context.Context, in *DownloadCandidateFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadCandidateFileResponse], error)
+	// Deletes a file: Recruiters and above any file, Hiring Managers the ones
+	// they uploaded.
+	DeleteCandidateFile(ctx context.Context, in *DeleteCandidateFileRequest, opts ...grpc.CallOption) (*DeleteCandidateFileResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -511,6 +537,68 @@ func (c *outreachServiceClient) RecordConversationMessage(ctx context.Context, i
 	return out, nil
 }
 
+func (c *outreachServiceClient) UploadCandidateFile(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadCandidateFileRequest, UploadCandidateFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OutreachService_ServiceDesc.Streams[0], OutreachService_UploadCandidateFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadCandidateFileRequest, UploadCandidateFileResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OutreachService_UploadCandidateFileClient = grpc.ClientStreamingClient[UploadCandidateFileRequest, UploadCandidateFileResponse]
+
+func (c *outreachServiceClient) ListCandidateFiles(ctx context.Context, in *ListCandidateFilesRequest, opts ...grpc.CallOption) (*ListCandidateFilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCandidateFilesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListCandidateFiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetCandidateFile(ctx context.Context, in *GetCandidateFileRequest, opts ...grpc.CallOption) (*GetCandidateFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCandidateFileResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetCandidateFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) DownloadCandidateFile(ctx context.Context, in *DownloadCandidateFileRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[DownloadCandidateFileResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &OutreachService_ServiceDesc.Streams[1], OutreachService_DownloadCandidateFile_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadCandidateFileRequest, DownloadCandidateFileResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OutreachService_DownloadCandidateFileClient = grpc.ServerStreamingClient[DownloadCandidateFileResponse]
+
+func (c *outreachServiceClient) DeleteCandidateFile(ctx context.Context, in *DeleteCandidateFileRequest, opts ...grpc.CallOption) (*DeleteCandidateFileResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteCandidateFileResponse)
+	err := c.cc.Invoke(ctx, OutreachService_DeleteCandidateFile_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -628,6 +716,27 @@ type OutreachServiceServer interface {
 	// it replies to, or a new one; the message goes on the candidate's
 	// timeline and is published as `conversation.logged`.
 	RecordConversationMessage(context.Context, *RecordConversationMessageRequest) (*RecordConversationMessageResponse, error)
+	// Uploads a file to a candidate: the first message is the metadata, the
+	// next ones the bytes in chunks (at most 1 MiB each). PDF, DOC or DOCX
+	// up to 10 MB, the type decided from the content, never from the name
+	// or a declared type; anything else is INVALID_ARGUMENT on field `file`
+	// (reason `file_type_not_accepted` or `file_too_large`), and nothing is
+	// kept. The same content uploaded to the same candidate again answers the
+	// file stored the first time. On REST: POST /v1/candidates/{candidateId}/files
+	// (multipart/form-data or the raw bytes), served by the gateway. Hiring
+	// Manager and above.
+	UploadCandidateFile(grpc.ClientStreamingServer[UploadCandidateFileRequest, UploadCandidateFileResponse]) error
+	// The candidate's files, newest first, a page at a time.
+	ListCandidateFiles(context.Context, *ListCandidateFilesRequest) (*ListCandidateFilesResponse, error)
+	// One file's metadata.
+	GetCandidateFile(context.Context, *GetCandidateFileRequest) (*GetCandidateFileResponse, error)
+	// A file: its metadata in the first message, then its bytes in chunks.
+	// On REST: GET /v1/candidates/{candidateId}/files/{fileId}:download,
+	// served by the gateway.
+	DownloadCandidateFile(*DownloadCandidateFileRequest, grpc.ServerStreamingServer[DownloadCandidateFileResponse]) error
+	// Deletes a file: Recruiters and above any file, Hiring Managers the ones
+	// they uploaded.
+	DeleteCandidateFile(context.Context, *DeleteCandidateFileRequest) (*DeleteCandidateFileResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -736,6 +845,21 @@ func (UnimplementedOutreachServiceServer) GetConversation(context.Context, *GetC
 }
 func (UnimplementedOutreachServiceServer) RecordConversationMessage(context.Context, *RecordConversationMessageRequest) (*RecordConversationMessageResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecordConversationMessage not implemented")
+}
+func (UnimplementedOutreachServiceServer) UploadCandidateFile(grpc.ClientStreamingServer[UploadCandidateFileRequest, UploadCandidateFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method UploadCandidateFile not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListCandidateFiles(context.Context, *ListCandidateFilesRequest) (*ListCandidateFilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCandidateFiles not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetCandidateFile(context.Context, *GetCandidateFileRequest) (*GetCandidateFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCandidateFile not implemented")
+}
+func (UnimplementedOutreachServiceServer) DownloadCandidateFile(*DownloadCandidateFileRequest, grpc.ServerStreamingServer[DownloadCandidateFileResponse]) error {
+	return status.Error(codes.Unimplemented, "method DownloadCandidateFile not implemented")
+}
+func (UnimplementedOutreachServiceServer) DeleteCandidateFile(context.Context, *DeleteCandidateFileRequest) (*DeleteCandidateFileResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteCandidateFile not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -1352,6 +1476,78 @@ func _OutreachService_RecordConversationMessage_Handler(srv interface{}, ctx con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_UploadCandidateFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(OutreachServiceServer).UploadCandidateFile(&grpc.GenericServerStream[UploadCandidateFileRequest, UploadCandidateFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OutreachService_UploadCandidateFileServer = grpc.ClientStreamingServer[UploadCandidateFileRequest, UploadCandidateFileResponse]
+
+func _OutreachService_ListCandidateFiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCandidateFilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListCandidateFiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListCandidateFiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListCandidateFiles(ctx, req.(*ListCandidateFilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetCandidateFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCandidateFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetCandidateFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetCandidateFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetCandidateFile(ctx, req.(*GetCandidateFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_DownloadCandidateFile_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadCandidateFileRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(OutreachServiceServer).DownloadCandidateFile(m, &grpc.GenericServerStream[DownloadCandidateFileRequest, DownloadCandidateFileResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type OutreachService_DownloadCandidateFileServer = grpc.ServerStreamingServer[DownloadCandidateFileResponse]
+
+func _OutreachService_DeleteCandidateFile_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteCandidateFileRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).DeleteCandidateFile(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_DeleteCandidateFile_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).DeleteCandidateFile(ctx, req.(*DeleteCandidateFileRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1491,7 +1687,30 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "RecordConversationMessage",
 			Handler:    _OutreachService_RecordConversationMessage_Handler,
 		},
+		{
+			MethodName: "ListCandidateFiles",
+			Handler:    _OutreachService_ListCandidateFiles_Handler,
+		},
+		{
+			MethodName: "GetCandidateFile",
+			Handler:    _OutreachService_GetCandidateFile_Handler,
+		},
+		{
+			MethodName: "DeleteCandidateFile",
+			Handler:    _OutreachService_DeleteCandidateFile_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "UploadCandidateFile",
+			Handler:       _OutreachService_UploadCandidateFile_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "DownloadCandidateFile",
+			Handler:       _OutreachService_DownloadCandidateFile_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "tandem/outreach/v1/outreach.proto",
 }
