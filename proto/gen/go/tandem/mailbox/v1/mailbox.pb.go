@@ -9,7 +9,9 @@ package mailboxv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +22,1151 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// What an inbound message was taken for.
+type InboundKind int32
+
+const (
+	InboundKind_INBOUND_KIND_UNSPECIFIED InboundKind = 0
+	// A person's answer to a message Tandem sent.
+	InboundKind_INBOUND_KIND_REPLY InboundKind = 1
+	// An out-of-office or other automatic answer.
+	InboundKind_INBOUND_KIND_AUTO_REPLY InboundKind = 2
+	// A non-delivery report.
+	InboundKind_INBOUND_KIND_BOUNCE InboundKind = 3
+	// Mail that answers nothing Tandem sent.
+	InboundKind_INBOUND_KIND_UNRELATED InboundKind = 4
+)
+
+// Enum value maps for InboundKind.
+var (
+	InboundKind_name = map[int32]string{
+		0: "INBOUND_KIND_UNSPECIFIED",
+		1: "INBOUND_KIND_REPLY",
+		2: "INBOUND_KIND_AUTO_REPLY",
+		3: "INBOUND_KIND_BOUNCE",
+		4: "INBOUND_KIND_UNRELATED",
+	}
+	InboundKind_value = map[string]int32{
+		"INBOUND_KIND_UNSPECIFIED": 0,
+		"INBOUND_KIND_REPLY":       1,
+		"INBOUND_KIND_AUTO_REPLY":  2,
+		"INBOUND_KIND_BOUNCE":      3,
+		"INBOUND_KIND_UNRELATED":   4,
+	}
+)
+
+func (x InboundKind) Enum() *InboundKind {
+	p := new(InboundKind)
+	*p = x
+	return p
+}
+
+func (x InboundKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (InboundKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_mailbox_v1_mailbox_proto_enumTypes[0].Descriptor()
+}
+
+func (InboundKind) Type() protoreflect.EnumType {
+	return &file_tandem_mailbox_v1_mailbox_proto_enumTypes[0]
+}
+
+func (x InboundKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use InboundKind.Descriptor instead.
+func (InboundKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{0}
+}
+
+// One Graph notification, as the gateway read it.
+type GraphNotification struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// Checked against the subscription's secret; never stored or logged.
+	ClientState string `protobuf:"bytes,2,opt,name=client_state,json=clientState,proto3" json:"client_state,omitempty"`
+	// "created" (change notifications); empty for lifecycle notifications.
+	ChangeType string `protobuf:"bytes,3,opt,name=change_type,json=changeType,proto3" json:"change_type,omitempty"`
+	// The message's id (resourceData.id).
+	ResourceId string `protobuf:"bytes,4,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// "reauthorizationRequired", "subscriptionRemoved" or "missed" for
+	// lifecycle notifications; empty for change notifications.
+	LifecycleEvent         string                 `protobuf:"bytes,5,opt,name=lifecycle_event,json=lifecycleEvent,proto3" json:"lifecycle_event,omitempty"`
+	TenantId               string                 `protobuf:"bytes,6,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	SubscriptionExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=subscription_expire_time,json=subscriptionExpireTime,proto3" json:"subscription_expire_time,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *GraphNotification) Reset() {
+	*x = GraphNotification{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GraphNotification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GraphNotification) ProtoMessage() {}
+
+func (x *GraphNotification) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GraphNotification.ProtoReflect.Descriptor instead.
+func (*GraphNotification) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GraphNotification) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetClientState() string {
+	if x != nil {
+		return x.ClientState
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetChangeType() string {
+	if x != nil {
+		return x.ChangeType
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetResourceId() string {
+	if x != nil {
+		return x.ResourceId
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetLifecycleEvent() string {
+	if x != nil {
+		return x.LifecycleEvent
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetSubscriptionExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubscriptionExpireTime
+	}
+	return nil
+}
+
+type AcceptNotificationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notifications []*GraphNotification   `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptNotificationsRequest) Reset() {
+	*x = AcceptNotificationsRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptNotificationsRequest) ProtoMessage() {}
+
+func (x *AcceptNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*AcceptNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AcceptNotificationsRequest) GetNotifications() []*GraphNotification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+type AcceptNotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Notifications stored for work.
+	Accepted int32 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Notifications ignored: unknown subscription or wrong clientState.
+	Rejected      int32 `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptNotificationsResponse) Reset() {
+	*x = AcceptNotificationsResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptNotificationsResponse) ProtoMessage() {}
+
+func (x *AcceptNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*AcceptNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AcceptNotificationsResponse) GetAccepted() int32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *AcceptNotificationsResponse) GetRejected() int32 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+// A message that arrived in a connected mailbox's Inbox.
+type InboundMessage struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The mailbox connection it arrived in.
+	ConnectionId      string      `protobuf:"bytes,3,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Kind              InboundKind `protobuf:"varint,4,opt,name=kind,proto3,enum=tandem.mailbox.v1.InboundKind" json:"kind,omitempty"`
+	InternetMessageId string      `protobuf:"bytes,5,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	ConversationId    string      `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	FromAddress       string      `protobuf:"bytes,7,opt,name=from_address,json=fromAddress,proto3" json:"from_address,omitempty"`
+	Subject           string      `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The start of the body, as text.
+	Snippet     string                 `protobuf:"bytes,9,opt,name=snippet,proto3" json:"snippet,omitempty"`
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// The Tandem message it answers, when matched, and its submitter's key.
+	SentMessageId      string `protobuf:"bytes,11,opt,name=sent_message_id,json=sentMessageId,proto3" json:"sent_message_id,omitempty"`
+	SentIdempotencyKey string `protobuf:"bytes,12,opt,name=sent_idempotency_key,json=sentIdempotencyKey,proto3" json:"sent_idempotency_key,omitempty"`
+	// How it was matched: "conversation", "reference", "sender" or empty.
+	MatchMethod string `protobuf:"bytes,13,opt,name=match_method,json=matchMethod,proto3" json:"match_method,omitempty"`
+	// For a bounce: the recipient that failed and whether for good.
+	BouncedRecipient string `protobuf:"bytes,14,opt,name=bounced_recipient,json=bouncedRecipient,proto3" json:"bounced_recipient,omitempty"`
+	BouncePermanent  bool   `protobuf:"varint,15,opt,name=bounce_permanent,json=bouncePermanent,proto3" json:"bounce_permanent,omitempty"`
+	// For a bounce: the enhanced status code ("5.1.1").
+	BounceStatus string `protobuf:"bytes,16,opt,name=bounce_status,json=bounceStatus,proto3" json:"bounce_status,omitempty"`
+	// How it was heard of first: "notification" or "catch_up".
+	DetectedBy    string `protobuf:"bytes,17,opt,name=detected_by,json=detectedBy,proto3" json:"detected_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InboundMessage) Reset() {
+	*x = InboundMessage{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InboundMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InboundMessage) ProtoMessage() {}
+
+func (x *InboundMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InboundMessage.ProtoReflect.Descriptor instead.
+func (*InboundMessage) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *InboundMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetKind() InboundKind {
+	if x != nil {
+		return x.Kind
+	}
+	return InboundKind_INBOUND_KIND_UNSPECIFIED
+}
+
+func (x *InboundMessage) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetFromAddress() string {
+	if x != nil {
+		return x.FromAddress
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetSnippet() string {
+	if x != nil {
+		return x.Snippet
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *InboundMessage) GetSentMessageId() string {
+	if x != nil {
+		return x.SentMessageId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetSentIdempotencyKey() string {
+	if x != nil {
+		return x.SentIdempotencyKey
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetMatchMethod() string {
+	if x != nil {
+		return x.MatchMethod
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetBouncedRecipient() string {
+	if x != nil {
+		return x.BouncedRecipient
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetBouncePermanent() bool {
+	if x != nil {
+		return x.BouncePermanent
+	}
+	return false
+}
+
+func (x *InboundMessage) GetBounceStatus() string {
+	if x != nil {
+		return x.BounceStatus
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetDetectedBy() string {
+	if x != nil {
+		return x.DetectedBy
+	}
+	return ""
+}
+
+type ListInboundMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox connection; empty: the caller's own.
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInboundMessagesRequest) Reset() {
+	*x = ListInboundMessagesRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInboundMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInboundMessagesRequest) ProtoMessage() {}
+
+func (x *ListInboundMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInboundMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListInboundMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListInboundMessagesRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *ListInboundMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInboundMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListInboundMessagesResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	InboundMessages []*InboundMessage      `protobuf:"bytes,1,rep,name=inbound_messages,json=inboundMessages,proto3" json:"inbound_messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInboundMessagesResponse) Reset() {
+	*x = ListInboundMessagesResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInboundMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInboundMessagesResponse) ProtoMessage() {}
+
+func (x *ListInboundMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInboundMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListInboundMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListInboundMessagesResponse) GetInboundMessages() []*InboundMessage {
+	if x != nil {
+		return x.InboundMessages
+	}
+	return nil
+}
+
+func (x *ListInboundMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CheckRecipientsRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// Up to 500 addresses.
+	Addresses     []string `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRecipientsRequest) Reset() {
+	*x = CheckRecipientsRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRecipientsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRecipientsRequest) ProtoMessage() {}
+
+func (x *CheckRecipientsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRecipientsRequest.ProtoReflect.Descriptor instead.
+func (*CheckRecipientsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *CheckRecipientsRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CheckRecipientsRequest) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+// An address the organization may no longer write to.
+type UndeliverableAddress struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// The bounce's status code and the message it bounced.
+	Status           string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	InboundMessageId string                 `protobuf:"bytes,3,opt,name=inbound_message_id,json=inboundMessageId,proto3" json:"inbound_message_id,omitempty"`
+	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UndeliverableAddress) Reset() {
+	*x = UndeliverableAddress{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeliverableAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeliverableAddress) ProtoMessage() {}
+
+func (x *UndeliverableAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeliverableAddress.ProtoReflect.Descriptor instead.
+func (*UndeliverableAddress) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *UndeliverableAddress) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *UndeliverableAddress) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *UndeliverableAddress) GetInboundMessageId() string {
+	if x != nil {
+		return x.InboundMessageId
+	}
+	return ""
+}
+
+func (x *UndeliverableAddress) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type CheckRecipientsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The undeliverable ones among the addresses asked about.
+	Undeliverable []*UndeliverableAddress `protobuf:"bytes,1,rep,name=undeliverable,proto3" json:"undeliverable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRecipientsResponse) Reset() {
+	*x = CheckRecipientsResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRecipientsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRecipientsResponse) ProtoMessage() {}
+
+func (x *CheckRecipientsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRecipientsResponse.ProtoReflect.Descriptor instead.
+func (*CheckRecipientsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CheckRecipientsResponse) GetUndeliverable() []*UndeliverableAddress {
+	if x != nil {
+		return x.Undeliverable
+	}
+	return nil
+}
+
+type GetInboundSyncStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox connection; empty: the caller's own.
+	ConnectionId  string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInboundSyncStateRequest) Reset() {
+	*x = GetInboundSyncStateRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInboundSyncStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInboundSyncStateRequest) ProtoMessage() {}
+
+func (x *GetInboundSyncStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInboundSyncStateRequest.ProtoReflect.Descriptor instead.
+func (*GetInboundSyncStateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetInboundSyncStateRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+type GetInboundSyncStateResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// "active", "pending" (being created), "failed" or empty when none.
+	SubscriptionStatus     string                 `protobuf:"bytes,2,opt,name=subscription_status,json=subscriptionStatus,proto3" json:"subscription_status,omitempty"`
+	SubscriptionExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=subscription_expire_time,json=subscriptionExpireTime,proto3" json:"subscription_expire_time,omitempty"`
+	// The last delta catch-up that finished, and whether a sync cursor is kept.
+	LastCatchUpTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_catch_up_time,json=lastCatchUpTime,proto3" json:"last_catch_up_time,omitempty"`
+	HasSyncCursor   bool                   `protobuf:"varint,5,opt,name=has_sync_cursor,json=hasSyncCursor,proto3" json:"has_sync_cursor,omitempty"`
+	// Inbound messages recorded so far.
+	InboundMessages int64 `protobuf:"varint,6,opt,name=inbound_messages,json=inboundMessages,proto3" json:"inbound_messages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetInboundSyncStateResponse) Reset() {
+	*x = GetInboundSyncStateResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInboundSyncStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInboundSyncStateResponse) ProtoMessage() {}
+
+func (x *GetInboundSyncStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInboundSyncStateResponse.ProtoReflect.Descriptor instead.
+func (*GetInboundSyncStateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetInboundSyncStateResponse) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *GetInboundSyncStateResponse) GetSubscriptionStatus() string {
+	if x != nil {
+		return x.SubscriptionStatus
+	}
+	return ""
+}
+
+func (x *GetInboundSyncStateResponse) GetSubscriptionExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubscriptionExpireTime
+	}
+	return nil
+}
+
+func (x *GetInboundSyncStateResponse) GetLastCatchUpTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastCatchUpTime
+	}
+	return nil
+}
+
+func (x *GetInboundSyncStateResponse) GetHasSyncCursor() bool {
+	if x != nil {
+		return x.HasSyncCursor
+	}
+	return false
+}
+
+func (x *GetInboundSyncStateResponse) GetInboundMessages() int64 {
+	if x != nil {
+		return x.InboundMessages
+	}
+	return 0
+}
+
+// Event payload of "message.received" (tandem.events.v1.Event.payload):
+// a message arrived that answers one Tandem sent, or bounced it.
+type MessageReceived struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	InboundMessageId   string                 `protobuf:"bytes,1,opt,name=inbound_message_id,json=inboundMessageId,proto3" json:"inbound_message_id,omitempty"`
+	ConnectionId       string                 `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Kind               InboundKind            `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.mailbox.v1.InboundKind" json:"kind,omitempty"`
+	SentMessageId      string                 `protobuf:"bytes,4,opt,name=sent_message_id,json=sentMessageId,proto3" json:"sent_message_id,omitempty"`
+	SentIdempotencyKey string                 `protobuf:"bytes,5,opt,name=sent_idempotency_key,json=sentIdempotencyKey,proto3" json:"sent_idempotency_key,omitempty"`
+	ConversationId     string                 `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	InternetMessageId  string                 `protobuf:"bytes,7,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	FromAddress        string                 `protobuf:"bytes,8,opt,name=from_address,json=fromAddress,proto3" json:"from_address,omitempty"`
+	Subject            string                 `protobuf:"bytes,9,opt,name=subject,proto3" json:"subject,omitempty"`
+	Snippet            string                 `protobuf:"bytes,10,opt,name=snippet,proto3" json:"snippet,omitempty"`
+	BouncedRecipient   string                 `protobuf:"bytes,11,opt,name=bounced_recipient,json=bouncedRecipient,proto3" json:"bounced_recipient,omitempty"`
+	BouncePermanent    bool                   `protobuf:"varint,12,opt,name=bounce_permanent,json=bouncePermanent,proto3" json:"bounce_permanent,omitempty"`
+	ReceiveTime        *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *MessageReceived) Reset() {
+	*x = MessageReceived{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageReceived) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageReceived) ProtoMessage() {}
+
+func (x *MessageReceived) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageReceived.ProtoReflect.Descriptor instead.
+func (*MessageReceived) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *MessageReceived) GetInboundMessageId() string {
+	if x != nil {
+		return x.InboundMessageId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetKind() InboundKind {
+	if x != nil {
+		return x.Kind
+	}
+	return InboundKind_INBOUND_KIND_UNSPECIFIED
+}
+
+func (x *MessageReceived) GetSentMessageId() string {
+	if x != nil {
+		return x.SentMessageId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetSentIdempotencyKey() string {
+	if x != nil {
+		return x.SentIdempotencyKey
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetFromAddress() string {
+	if x != nil {
+		return x.FromAddress
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetSnippet() string {
+	if x != nil {
+		return x.Snippet
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetBouncedRecipient() string {
+	if x != nil {
+		return x.BouncedRecipient
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetBouncePermanent() bool {
+	if x != nil {
+		return x.BouncePermanent
+	}
+	return false
+}
+
+func (x *MessageReceived) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
 var File_tandem_mailbox_v1_mailbox_proto protoreflect.FileDescriptor
 
 const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1ftandem/mailbox/v1/mailbox.proto\x12\x11tandem.mailbox.v12\x10\n" +
-	"\x0eMailboxServiceB\xd0\x01\n" +
+	"\x1ftandem/mailbox/v1/mailbox.proto\x12\x11tandem.mailbox.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbd\x02\n" +
+	"\x11GraphNotification\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12!\n" +
+	"\fclient_state\x18\x02 \x01(\tR\vclientState\x12\x1f\n" +
+	"\vchange_type\x18\x03 \x01(\tR\n" +
+	"changeType\x12\x1f\n" +
+	"\vresource_id\x18\x04 \x01(\tR\n" +
+	"resourceId\x12'\n" +
+	"\x0flifecycle_event\x18\x05 \x01(\tR\x0elifecycleEvent\x12\x1b\n" +
+	"\ttenant_id\x18\x06 \x01(\tR\btenantId\x12T\n" +
+	"\x18subscription_expire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x16subscriptionExpireTime\"h\n" +
+	"\x1aAcceptNotificationsRequest\x12J\n" +
+	"\rnotifications\x18\x01 \x03(\v2$.tandem.mailbox.v1.GraphNotificationR\rnotifications\"U\n" +
+	"\x1bAcceptNotificationsResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\x05R\baccepted\x12\x1a\n" +
+	"\brejected\x18\x02 \x01(\x05R\brejected\"\xac\x05\n" +
+	"\x0eInboundMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12#\n" +
+	"\rconnection_id\x18\x03 \x01(\tR\fconnectionId\x122\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x1e.tandem.mailbox.v1.InboundKindR\x04kind\x12.\n" +
+	"\x13internet_message_id\x18\x05 \x01(\tR\x11internetMessageId\x12'\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tR\x0econversationId\x12!\n" +
+	"\ffrom_address\x18\a \x01(\tR\vfromAddress\x12\x18\n" +
+	"\asubject\x18\b \x01(\tR\asubject\x12\x18\n" +
+	"\asnippet\x18\t \x01(\tR\asnippet\x12=\n" +
+	"\freceive_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12&\n" +
+	"\x0fsent_message_id\x18\v \x01(\tR\rsentMessageId\x120\n" +
+	"\x14sent_idempotency_key\x18\f \x01(\tR\x12sentIdempotencyKey\x12!\n" +
+	"\fmatch_method\x18\r \x01(\tR\vmatchMethod\x12+\n" +
+	"\x11bounced_recipient\x18\x0e \x01(\tR\x10bouncedRecipient\x12)\n" +
+	"\x10bounce_permanent\x18\x0f \x01(\bR\x0fbouncePermanent\x12#\n" +
+	"\rbounce_status\x18\x10 \x01(\tR\fbounceStatus\x12\x1f\n" +
+	"\vdetected_by\x18\x11 \x01(\tR\n" +
+	"detectedBy\"}\n" +
+	"\x1aListInboundMessagesRequest\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x93\x01\n" +
+	"\x1bListInboundMessagesResponse\x12L\n" +
+	"\x10inbound_messages\x18\x01 \x03(\v2!.tandem.mailbox.v1.InboundMessageR\x0finboundMessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"_\n" +
+	"\x16CheckRecipientsRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1c\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\"\xb3\x01\n" +
+	"\x14UndeliverableAddress\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12,\n" +
+	"\x12inbound_message_id\x18\x03 \x01(\tR\x10inboundMessageId\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"h\n" +
+	"\x17CheckRecipientsResponse\x12M\n" +
+	"\rundeliverable\x18\x01 \x03(\v2'.tandem.mailbox.v1.UndeliverableAddressR\rundeliverable\"A\n" +
+	"\x1aGetInboundSyncStateRequest\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\"\xe5\x02\n" +
+	"\x1bGetInboundSyncStateResponse\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12/\n" +
+	"\x13subscription_status\x18\x02 \x01(\tR\x12subscriptionStatus\x12T\n" +
+	"\x18subscription_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x16subscriptionExpireTime\x12G\n" +
+	"\x12last_catch_up_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastCatchUpTime\x12&\n" +
+	"\x0fhas_sync_cursor\x18\x05 \x01(\bR\rhasSyncCursor\x12)\n" +
+	"\x10inbound_messages\x18\x06 \x01(\x03R\x0finboundMessages\"\xb9\x04\n" +
+	"\x0fMessageReceived\x12,\n" +
+	"\x12inbound_message_id\x18\x01 \x01(\tR\x10inboundMessageId\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x122\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1e.tandem.mailbox.v1.InboundKindR\x04kind\x12&\n" +
+	"\x0fsent_message_id\x18\x04 \x01(\tR\rsentMessageId\x120\n" +
+	"\x14sent_idempotency_key\x18\x05 \x01(\tR\x12sentIdempotencyKey\x12'\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tR\x0econversationId\x12.\n" +
+	"\x13internet_message_id\x18\a \x01(\tR\x11internetMessageId\x12!\n" +
+	"\ffrom_address\x18\b \x01(\tR\vfromAddress\x12\x18\n" +
+	"\asubject\x18\t \x01(\tR\asubject\x12\x18\n" +
+	"\asnippet\x18\n" +
+	" \x01(\tR\asnippet\x12+\n" +
+	"\x11bounced_recipient\x18\v \x01(\tR\x10bouncedRecipient\x12)\n" +
+	"\x10bounce_permanent\x18\f \x01(\bR\x0fbouncePermanent\x12=\n" +
+	"\freceive_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime*\x95\x01\n" +
+	"\vInboundKind\x12\x1c\n" +
+	"\x18INBOUND_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12INBOUND_KIND_REPLY\x10\x01\x12\x1b\n" +
+	"\x17INBOUND_KIND_AUTO_REPLY\x10\x02\x12\x17\n" +
+	"\x13INBOUND_KIND_BOUNCE\x10\x03\x12\x1a\n" +
+	"\x16INBOUND_KIND_UNRELATED\x10\x042\x10\n" +
+	"\x0eMailboxService2\xe3\x03\n" +
+	"\x15MailboxInboundService\x12t\n" +
+	"\x13AcceptNotifications\x12-.tandem.mailbox.v1.AcceptNotificationsRequest\x1a..tandem.mailbox.v1.AcceptNotificationsResponse\x12t\n" +
+	"\x13ListInboundMessages\x12-.tandem.mailbox.v1.ListInboundMessagesRequest\x1a..tandem.mailbox.v1.ListInboundMessagesResponse\x12h\n" +
+	"\x0fCheckRecipients\x12).tandem.mailbox.v1.CheckRecipientsRequest\x1a*.tandem.mailbox.v1.CheckRecipientsResponse\x12t\n" +
+	"\x13GetInboundSyncState\x12-.tandem.mailbox.v1.GetInboundSyncStateRequest\x1a..tandem.mailbox.v1.GetInboundSyncStateResponseB\xd0\x01\n" +
 	"\x15com.tandem.mailbox.v1B\fMailboxProtoP\x01ZCgithub.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1;mailboxv1\xa2\x02\x03TMX\xaa\x02\x11Tandem.Mailbox.V1\xca\x02\x11Tandem\\Mailbox\\V1\xe2\x02\x1dTandem\\Mailbox\\V1\\GPBMetadata\xea\x02\x13Tandem::Mailbox::V1b\x06proto3"
 
-var file_tandem_mailbox_v1_mailbox_proto_goTypes = []any{}
+var (
+	file_tandem_mailbox_v1_mailbox_proto_rawDescOnce sync.Once
+	file_tandem_mailbox_v1_mailbox_proto_rawDescData []byte
+)
+
+func file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP() []byte {
+	file_tandem_mailbox_v1_mailbox_proto_rawDescOnce.Do(func() {
+		file_tandem_mailbox_v1_mailbox_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tandem_mailbox_v1_mailbox_proto_rawDesc), len(file_tandem_mailbox_v1_mailbox_proto_rawDesc)))
+	})
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescData
+}
+
+var file_tandem_mailbox_v1_mailbox_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_tandem_mailbox_v1_mailbox_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_tandem_mailbox_v1_mailbox_proto_goTypes = []any{
+	(InboundKind)(0),                    // 0: tandem.mailbox.v1.InboundKind
+	(*GraphNotification)(nil),           // 1: tandem.mailbox.v1.GraphNotification
+	(*AcceptNotificationsRequest)(nil),  // 2: tandem.mailbox.v1.AcceptNotificationsRequest
+	(*AcceptNotificationsResponse)(nil), // 3: tandem.mailbox.v1.AcceptNotificationsResponse
+	(*InboundMessage)(nil),              // 4: tandem.mailbox.v1.InboundMessage
+	(*ListInboundMessagesRequest)(nil),  // 5: tandem.mailbox.v1.ListInboundMessagesRequest
+	(*ListInboundMessagesResponse)(nil), // 6: tandem.mailbox.v1.ListInboundMessagesResponse
+	(*CheckRecipientsRequest)(nil),      // 7: tandem.mailbox.v1.CheckRecipientsRequest
+	(*UndeliverableAddress)(nil),        // 8: tandem.mailbox.v1.UndeliverableAddress
+	(*CheckRecipientsResponse)(nil),     // 9: tandem.mailbox.v1.CheckRecipientsResponse
+	(*GetInboundSyncStateRequest)(nil),  // 10: tandem.mailbox.v1.GetInboundSyncStateRequest
+	(*GetInboundSyncStateResponse)(nil), // 11: tandem.mailbox.v1.GetInboundSyncStateResponse
+	(*MessageReceived)(nil),             // 12: tandem.mailbox.v1.MessageReceived
+	(*timestamppb.Timestamp)(nil),       // 13: google.protobuf.Timestamp
+}
 var file_tandem_mailbox_v1_mailbox_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	13, // 0: tandem.mailbox.v1.GraphNotification.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	1,  // 1: tandem.mailbox.v1.AcceptNotificationsRequest.notifications:type_name -> tandem.mailbox.v1.GraphNotification
+	0,  // 2: tandem.mailbox.v1.InboundMessage.kind:type_name -> tandem.mailbox.v1.InboundKind
+	13, // 3: tandem.mailbox.v1.InboundMessage.receive_time:type_name -> google.protobuf.Timestamp
+	4,  // 4: tandem.mailbox.v1.ListInboundMessagesResponse.inbound_messages:type_name -> tandem.mailbox.v1.InboundMessage
+	13, // 5: tandem.mailbox.v1.UndeliverableAddress.create_time:type_name -> google.protobuf.Timestamp
+	8,  // 6: tandem.mailbox.v1.CheckRecipientsResponse.undeliverable:type_name -> tandem.mailbox.v1.UndeliverableAddress
+	13, // 7: tandem.mailbox.v1.GetInboundSyncStateResponse.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	13, // 8: tandem.mailbox.v1.GetInboundSyncStateResponse.last_catch_up_time:type_name -> google.protobuf.Timestamp
+	0,  // 9: tandem.mailbox.v1.MessageReceived.kind:type_name -> tandem.mailbox.v1.InboundKind
+	13, // 10: tandem.mailbox.v1.MessageReceived.receive_time:type_name -> google.protobuf.Timestamp
+	2,  // 11: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:input_type -> tandem.mailbox.v1.AcceptNotificationsRequest
+	5,  // 12: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:input_type -> tandem.mailbox.v1.ListInboundMessagesRequest
+	7,  // 13: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:input_type -> tandem.mailbox.v1.CheckRecipientsRequest
+	10, // 14: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:input_type -> tandem.mailbox.v1.GetInboundSyncStateRequest
+	3,  // 15: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:output_type -> tandem.mailbox.v1.AcceptNotificationsResponse
+	6,  // 16: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:output_type -> tandem.mailbox.v1.ListInboundMessagesResponse
+	9,  // 17: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:output_type -> tandem.mailbox.v1.CheckRecipientsResponse
+	11, // 18: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:output_type -> tandem.mailbox.v1.GetInboundSyncStateResponse
+	15, // [15:19] is the sub-list for method output_type
+	11, // [11:15] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_tandem_mailbox_v1_mailbox_proto_init() }
@@ -47,13 +1179,15 @@ func file_tandem_mailbox_v1_mailbox_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_mailbox_v1_mailbox_proto_rawDesc), len(file_tandem_mailbox_v1_mailbox_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      1,
+			NumMessages:   12,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_tandem_mailbox_v1_mailbox_proto_goTypes,
 		DependencyIndexes: file_tandem_mailbox_v1_mailbox_proto_depIdxs,
+		EnumInfos:         file_tandem_mailbox_v1_mailbox_proto_enumTypes,
+		MessageInfos:      file_tandem_mailbox_v1_mailbox_proto_msgTypes,
 	}.Build()
 	File_tandem_mailbox_v1_mailbox_proto = out.File
 	file_tandem_mailbox_v1_mailbox_proto_goTypes = nil

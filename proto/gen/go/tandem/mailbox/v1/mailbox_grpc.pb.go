@@ -7,7 +7,10 @@
 package mailboxv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -79,4 +82,248 @@ var MailboxService_ServiceDesc = grpc.ServiceDesc{
 	Methods:     []grpc.MethodDesc{},
 	Streams:     []grpc.StreamDesc{},
 	Metadata:    "tandem/mailbox/v1/mailbox.proto",
+}
+
+const (
+	MailboxInboundService_AcceptNotifications_FullMethodName = "/tandem.mailbox.v1.MailboxInboundService/AcceptNotifications"
+	MailboxInboundService_ListInboundMessages_FullMethodName = "/tandem.mailbox.v1.MailboxInboundService/ListInboundMessages"
+	MailboxInboundService_CheckRecipients_FullMethodName     = "/tandem.mailbox.v1.MailboxInboundService/CheckRecipients"
+	MailboxInboundService_GetInboundSyncState_FullMethodName = "/tandem.mailbox.v1.MailboxInboundService/GetInboundSyncState"
+)
+
+// MailboxInboundServiceClient is the client API for MailboxInboundService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// MailboxInboundService hears back from the connected mailboxes: Graph's change
+// and lifecycle notifications (through the gateway), the messages that arrive,
+// and what they are.
+type MailboxInboundServiceClient interface {
+	// Takes the notifications of one POST to the gateway's /webhooks/graph:
+	// each is checked against its subscription's clientState, and the accepted
+	// ones are stored as jobs before the call returns. Internal (the gateway).
+	AcceptNotifications(ctx context.Context, in *AcceptNotificationsRequest, opts ...grpc.CallOption) (*AcceptNotificationsResponse, error)
+	// Inbound messages of a mailbox, newest first: what each was taken for
+	// and which sent message it answers. A user reads their own mailbox's;
+	// Admins and above any mailbox of their organization.
+	ListInboundMessages(ctx context.Context, in *ListInboundMessagesRequest, opts ...grpc.CallOption) (*ListInboundMessagesResponse, error)
+	// Whether an address is undeliverable for the organization (a permanent
+	// bounce). Internal (the send pipeline and outreach check it).
+	CheckRecipients(ctx context.Context, in *CheckRecipientsRequest, opts ...grpc.CallOption) (*CheckRecipientsResponse, error)
+	// The mailbox's subscription and catch-up state. A user reads their own;
+	// Admins and above any of their organization.
+	GetInboundSyncState(ctx context.Context, in *GetInboundSyncStateRequest, opts ...grpc.CallOption) (*GetInboundSyncStateResponse, error)
+}
+
+type mailboxInboundServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewMailboxInboundServiceClient(cc grpc.ClientConnInterface) MailboxInboundServiceClient {
+	return &mailboxInboundServiceClient{cc}
+}
+
+func (c *mailboxInboundServiceClient) AcceptNotifications(ctx context.Context, in *AcceptNotificationsRequest, opts ...grpc.CallOption) (*AcceptNotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptNotificationsResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_AcceptNotifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxInboundServiceClient) ListInboundMessages(ctx context.Context, in *ListInboundMessagesRequest, opts ...grpc.CallOption) (*ListInboundMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInboundMessagesResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_ListInboundMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxInboundServiceClient) CheckRecipients(ctx context.Context, in *CheckRecipientsRequest, opts ...grpc.CallOption) (*CheckRecipientsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckRecipientsResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_CheckRecipients_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxInboundServiceClient) GetInboundSyncState(ctx context.Context, in *GetInboundSyncStateRequest, opts ...grpc.CallOption) (*GetInboundSyncStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInboundSyncStateResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_GetInboundSyncState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MailboxInboundServiceServer is the server API for MailboxInboundService service.
+// All implementations must embed UnimplementedMailboxInboundServiceServer
+// for forward compatibility.
+//
+// MailboxInboundService hears back from the connected mailboxes: Graph's change
+// and lifecycle notifications (through the gateway), the messages that arrive,
+// and what they are.
+type MailboxInboundServiceServer interface {
+	// Takes the notifications of one POST to the gateway's /webhooks/graph:
+	// each is checked against its subscription's clientState, and the accepted
+	// ones are stored as jobs before the call returns. Internal (the gateway).
+	AcceptNotifications(context.Context, *AcceptNotificationsRequest) (*AcceptNotificationsResponse, error)
+	// Inbound messages of a mailbox, newest first: what each was taken for
+	// and which sent message it answers. A user reads their own mailbox's;
+	// Admins and above any mailbox of their organization.
+	ListInboundMessages(context.Context, *ListInboundMessagesRequest) (*ListInboundMessagesResponse, error)
+	// Whether an address is undeliverable for the organization (a permanent
+	// bounce). Internal (the send pipeline and outreach check it).
+	CheckRecipients(context.Context, *CheckRecipientsRequest) (*CheckRecipientsResponse, error)
+	// The mailbox's subscription and catch-up state. A user reads their own;
+	// Admins and above any of their organization.
+	GetInboundSyncState(context.Context, *GetInboundSyncStateRequest) (*GetInboundSyncStateResponse, error)
+	mustEmbedUnimplementedMailboxInboundServiceServer()
+}
+
+// UnimplementedMailboxInboundServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedMailboxInboundServiceServer struct{}
+
+func (UnimplementedMailboxInboundServiceServer) AcceptNotifications(context.Context, *AcceptNotificationsRequest) (*AcceptNotificationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptNotifications not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) ListInboundMessages(context.Context, *ListInboundMessagesRequest) (*ListInboundMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInboundMessages not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) CheckRecipients(context.Context, *CheckRecipientsRequest) (*CheckRecipientsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckRecipients not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) GetInboundSyncState(context.Context, *GetInboundSyncStateRequest) (*GetInboundSyncStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInboundSyncState not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) mustEmbedUnimplementedMailboxInboundServiceServer() {}
+func (UnimplementedMailboxInboundServiceServer) testEmbeddedByValue()                               {}
+
+// UnsafeMailboxInboundServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to MailboxInboundServiceServer will
+// result in compilation errors.
+type UnsafeMailboxInboundServiceServer interface {
+	mustEmbedUnimplementedMailboxInboundServiceServer()
+}
+
+func RegisterMailboxInboundServiceServer(s grpc.ServiceRegistrar, srv MailboxInboundServiceServer) {
+	// If the following call panics, it indicates UnimplementedMailboxInboundServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&MailboxInboundService_ServiceDesc, srv)
+}
+
+func _MailboxInboundService_AcceptNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).AcceptNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_AcceptNotifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).AcceptNotifications(ctx, req.(*AcceptNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxInboundService_ListInboundMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInboundMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).ListInboundMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_ListInboundMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).ListInboundMessages(ctx, req.(*ListInboundMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxInboundService_CheckRecipients_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckRecipientsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).CheckRecipients(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_CheckRecipients_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).CheckRecipients(ctx, req.(*CheckRecipientsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxInboundService_GetInboundSyncState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInboundSyncStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).GetInboundSyncState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_GetInboundSyncState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).GetInboundSyncState(ctx, req.(*GetInboundSyncStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// MailboxInboundService_ServiceDesc is the grpc.ServiceDesc for MailboxInboundService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var MailboxInboundService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "tandem.mailbox.v1.MailboxInboundService",
+	HandlerType: (*MailboxInboundServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "AcceptNotifications",
+			Handler:    _MailboxInboundService_AcceptNotifications_Handler,
+		},
+		{
+			MethodName: "ListInboundMessages",
+			Handler:    _MailboxInboundService_ListInboundMessages_Handler,
+		},
+		{
+			MethodName: "CheckRecipients",
+			Handler:    _MailboxInboundService_CheckRecipients_Handler,
+		},
+		{
+			MethodName: "GetInboundSyncState",
+			Handler:    _MailboxInboundService_GetInboundSyncState_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/mailbox/v1/mailbox.proto",
 }
