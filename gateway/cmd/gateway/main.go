@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
 	"github.com/tandemhq/tandem/gateway/internal/config"
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
 			{Name: "outreach", Addr: cfg.OutreachAddr, Register: outreachv1.RegisterOutreachServiceHandler},
 			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr},
-			{Name: "mailbox", Addr: cfg.MailboxAddr, Register: mailboxv1.RegisterMailboxInboundServiceHandler},
+			{Name: "mailbox", Addr: cfg.MailboxAddr, Register: registerMailbox},
 		},
 		OpenAPI:      doc,
 		Logger:       log,
@@ -149,4 +150,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// registerMailbox installs both of mailbox's REST services: sending and
+// inbound mail.
+func registerMailbox(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+	if err := mailboxv1.RegisterMailboxServiceHandler(ctx, mux, conn); err != nil {
+		return err
+	}
+	return mailboxv1.RegisterMailboxInboundServiceHandler(ctx, mux, conn)
 }
