@@ -20,9 +20,11 @@ import (
 	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	mailboxconfig "github.com/tandemhq/tandem/services/mailbox/internal/config"
 	"github.com/tandemhq/tandem/services/mailbox/internal/graph"
+	"github.com/tandemhq/tandem/services/mailbox/internal/inbound"
 	"github.com/tandemhq/tandem/services/mailbox/internal/mailboxes"
 	"github.com/tandemhq/tandem/services/mailbox/internal/server"
 	"github.com/tandemhq/tandem/services/mailbox/internal/store"
+	"github.com/tandemhq/tandem/services/mailbox/internal/subscriptions"
 	"github.com/tandemhq/tandem/services/mailbox/migrations"
 )
 
@@ -50,6 +52,9 @@ type Config struct {
 	// (outreach gets message.sent).
 	Events  events.Config
 	Mailbox mailboxconfig.Settings
+	// Inbound is hearing back: the subscriptions' webhook URL, the
+	// catch-up schedule.
+	Inbound subscriptions.Config
 }
 
 // loadConfig reads the runtime's and identity's settings through
@@ -57,7 +62,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("mailbox", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Mailbox)
+	c.Service, err = service.LoadConfig("mailbox", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Mailbox, &c.Inbound)
 	return c, err
 }
 
@@ -107,7 +112,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}}
 	delivery.AddTo(workers, queues)
 	river.AddWorker(workers, mailboxes.NewFetchAddressesWorker(st, graphClient, rt.Log))
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues})
+	in, err := newInboundSide(cfg.Inbound, rt.DB, rt.Redis, rt.Keys(inbound.CursorPurpose), graphClient, st, workers, rt.Log)
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: in.periodic})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -122,11 +131,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, typ := range []string{mailboxes.EventConnected, mailboxes.EventReconnectRequired, mailboxes.EventDisconnected} {
 		sink.Handle(typ, registry.ApplyConnectionChanged)
 	}
+	inboundHandler := in.start(jc, pub, registry)
 
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
 	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New())
+	mailboxv1.RegisterMailboxInboundServiceServer(srv.GRPC(), inboundHandler)
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }

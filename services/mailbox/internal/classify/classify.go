@@ -204,7 +204,7 @@ const exchangeFailedTo = "delivery has failed to these recipients or groups:"
 
 // senderSideStatuses blame the sending mailbox, not the recipient.
 var senderSideStatuses = []string{
-	"5.1.90", // the sender reached its daily recipient limit
+	"5.1.90",             // the sender reached its daily recipient limit
 	"5.2.121", "5.2.122", // the sender's hourly limits
 	"5.7.708", "5.7.750", // the tenant is blocked from sending
 }
