@@ -20,6 +20,13 @@ type Settings struct {
 	// a mailbox starts with.
 	DefaultDailyMessageLimit int
 	DefaultMinGap            time.Duration
+	// ConfirmAfter is how long after a send attempt a message that still
+	// reads as a draft in Graph is taken not to have left (ADR 19).
+	ConfirmAfter time.Duration
+	// SendJobTimeout bounds one run of a send job; RescueAfter is when River
+	// runs again a job whose process died (it must exceed SendJobTimeout).
+	SendJobTimeout time.Duration
+	RescueAfter    time.Duration
 }
 
 // Register implements config.Group.
@@ -27,6 +34,9 @@ func (s *Settings) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.GraphURL, "graph-url", graph.DefaultBaseURL, "Microsoft Graph's base URL without the version (https://graph.microsoft.com)")
 	fs.IntVar(&s.DefaultDailyMessageLimit, "mailbox-daily-limit", mailboxes.DefaultDailyMessageLimit, "messages a new mailbox may send in 24 hours")
 	fs.DurationVar(&s.DefaultMinGap, "mailbox-min-gap", mailboxes.DefaultMinGap, "shortest time between two messages of a new mailbox")
+	fs.DurationVar(&s.ConfirmAfter, "send-confirm-after", 2*time.Minute, "how long a sent draft may still read as a draft before it is taken not to have left")
+	fs.DurationVar(&s.SendJobTimeout, "send-job-timeout", time.Minute, "longest run of one send job")
+	fs.DurationVar(&s.RescueAfter, "stuck-job-rescue-after", 3*time.Minute, "when a job whose process died is run again")
 }
 
 // Validate implements config.Group.
@@ -39,5 +49,14 @@ func (s *Settings) Validate(p *config.Problems) {
 	}
 	if s.DefaultMinGap < 0 || s.DefaultMinGap > time.Hour {
 		p.Addf("mailbox-min-gap", "must be between 0 and 1h")
+	}
+	if s.ConfirmAfter < time.Second || s.ConfirmAfter > time.Hour {
+		p.Addf("send-confirm-after", "must be between 1s and 1h")
+	}
+	if s.SendJobTimeout < 5*time.Second || s.SendJobTimeout > 10*time.Minute {
+		p.Addf("send-job-timeout", "must be between 5s and 10m")
+	}
+	if s.RescueAfter <= s.SendJobTimeout {
+		p.Addf("stuck-job-rescue-after", "must be longer than send-job-timeout")
 	}
 }
