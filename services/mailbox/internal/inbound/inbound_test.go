@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/poll"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -314,6 +315,36 @@ func TestAutoReplyBounceAndStrangersAreToldApart(t *testing.T) {
 	e.settle()
 	if n := e.outbox(); n != 2 {
 		t.Errorf("%d message.received, want 2 (the stranger's answers nothing)", n)
+	}
+	// Paged, newest first, for the owner; nobody else's.
+	owner := authz.Principal{OrgID: orgID, UserID: userID, Role: authz.RoleRecruiter}
+	page1, next, err := e.reader.List(e.ctx, owner, "", 2, "")
+	if err != nil || len(page1) != 2 || next == "" {
+		t.Fatalf("page 1: %d %q %v", len(page1), next, err)
+	}
+	page2, last, err := e.reader.List(e.ctx, owner, mailboxID, 2, next)
+	if err != nil || len(page2) != 1 || last != "" || page2[0].ID == page1[0].ID || page2[0].ID == page1[1].ID {
+		t.Fatalf("page 2: %+v %q %v", page2, last, err)
+	}
+	if page1[0].ReceivedAt.Before(page1[1].ReceivedAt) || page1[1].ReceivedAt.Before(page2[0].ReceivedAt) {
+		t.Error("not newest first")
+	}
+	if _, _, err := e.reader.List(e.ctx, owner, "", 2, "not-a-token"); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("a bad token: %v", err)
+	}
+	for name, p := range map[string]authz.Principal{
+		"a colleague":          {OrgID: orgID, UserID: uuid.NewString(), Role: authz.RoleRecruiter},
+		"another organization": {OrgID: uuid.NewString(), UserID: userID, Role: authz.RoleAdmin},
+	} {
+		if _, _, err := e.reader.List(e.ctx, p, mailboxID, 0, ""); !errors.Is(err, apperr.ErrNotFound) {
+			t.Errorf("%s: %v, want not found", name, err)
+		}
+	}
+	if list, _, err := e.reader.List(e.ctx, authz.Principal{OrgID: orgID, UserID: uuid.NewString(), Role: authz.RoleAdmin}, mailboxID, 0, ""); err != nil || len(list) != 3 {
+		t.Errorf("an admin of the organization: %d %v", len(list), err)
+	}
+	if _, err := e.reader.CheckRecipients(e.ctx, orgID, []string{"not an address"}); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("a bad address: %v", err)
 	}
 	und, err := e.reader.CheckRecipients(e.ctx, orgID, []string{"Nobody@Example.net", candidate})
 	if err != nil || len(und) != 1 || und[0].Address != "nobody@example.net" || und[0].Status != "5.1.1" {
