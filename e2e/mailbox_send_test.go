@@ -199,3 +199,193 @@ func TestScenario_MB_1(t *testing.T) {
 		t.Errorf("a REST route to SubmitMessage: %d %s", code, body)
 	}
 }
+
+// submitBatch submits n messages with keys prefix-0... to the candidates in
+// turn and returns their ids in submit order.
+func submitBatch(t testing.TB, s *stack.Stack, mb mailboxv1.MailboxServiceClient, orgID, mailboxID, prefix string, n int, candidates []string) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		m := submitWhenKnown(t, s, mb, &mailboxv1.SubmitMessageRequest{
+			OrganizationId: orgID, MailboxId: mailboxID,
+			To:      []*mailboxv1.Recipient{{Address: candidates[i%len(candidates)]}},
+			Subject: fmt.Sprintf("Message %d", i), HtmlBody: fmt.Sprintf("<p>Message %d</p>", i),
+			IdempotencyKey: fmt.Sprintf("%s-%d", prefix, i),
+		})
+		ids[i] = m.GetId()
+	}
+	return ids
+}
+
+// listAll reads every message of a mailbox, page by page.
+func listAll(t testing.TB, s *stack.Stack, mb mailboxv1.MailboxServiceClient, orgID, mailboxID string) ([]*mailboxv1.Message, error) {
+	t.Helper()
+	var out []*mailboxv1.Message
+	token := ""
+	for {
+		ctx, cancel := context.WithTimeout(asOutreach(t.Context(), s), 10*time.Second)
+		resp, err := mb.ListMessages(ctx, &mailboxv1.ListMessagesRequest{OrganizationId: orgID, MailboxId: mailboxID, PageSize: 200, PageToken: token})
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, resp.GetMessages()...)
+		if token = resp.GetNextPageToken(); token == "" {
+			return out, nil
+		}
+	}
+}
+
+// waitAllSent polls until every message of the mailbox is sent.
+func waitAllSent(t testing.TB, s *stack.Stack, mb mailboxv1.MailboxServiceClient, orgID, mailboxID string, n int, within time.Duration) []*mailboxv1.Message {
+	t.Helper()
+	var list []*mailboxv1.Message
+	poll.Until(t, within, func() error {
+		var err error
+		if list, err = listAll(t, s, mb, orgID, mailboxID); err != nil {
+			return err
+		}
+		sent := 0
+		for _, m := range list {
+			switch m.GetState() {
+			case mailboxv1.MessageState_MESSAGE_STATE_SENT:
+				sent++
+			case mailboxv1.MessageState_MESSAGE_STATE_FAILED, mailboxv1.MessageState_MESSAGE_STATE_CANCELLED:
+				t.Fatalf("message %s is %v: %s", m.GetId(), m.GetState(), m.GetStatusReason())
+			}
+		}
+		if sent != n {
+			return fmt.Errorf("%d of %d sent", sent, n)
+		}
+		return nil
+	})
+	return list
+}
+
+// userRequests is how many Graph requests the simulator has seen for upn's
+// mailbox, of the operations sending uses.
+func userRequests(t testing.TB, ctl *simclient.Client, upn string) int64 {
+	t.Helper()
+	counters, err := ctl.Counters(t.Context(), "graph.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, op := range []string{"getUser", "createMessage", "createReply", "sendDraft", "getMessage", "listMessages", "deleteMessage"} {
+		n += counters["graph."+op+"/user="+upn]
+	}
+	return n
+}
+
+// exactlyOnce checks that Sent Items and the candidates' inboxes hold each
+// message exactly once, and nothing else of ours.
+func exactlyOnce(t testing.TB, ctl *simclient.Client, upn string, candidates, ids []string) {
+	t.Helper()
+	sentItems := copiesByMarker(t, ctl, upn, "sentitems")
+	delivered := map[string]int{}
+	for _, c := range candidates {
+		for id, n := range copiesByMarker(t, ctl, c, "inbox") {
+			delivered[id] += n
+		}
+	}
+	for _, id := range ids {
+		if sentItems[id] != 1 || delivered[id] != 1 {
+			t.Errorf("message %s: %d in Sent Items, %d delivered; want 1 and 1", id, sentItems[id], delivered[id])
+		}
+	}
+	if len(sentItems) != len(ids) || len(delivered) != len(ids) {
+		t.Errorf("%d messages in Sent Items and %d delivered, want %d", len(sentItems), len(delivered), len(ids))
+	}
+	if n, err := ctl.Counter(t.Context(), "graph.sentAgain"); err != nil || n != 0 {
+		t.Errorf("a draft was sent twice: %d, %v", n, err)
+	}
+}
+
+// MB-4: a backlog within the limits. With the per-minute rate lowered to
+// 10 on both sides (so the test takes a minute, not several), the
+// simulator never sees the mailbox over its rate or over 4 requests at
+// once, nothing goes to it before a 429's Retry-After, and every message
+// is delivered in the end, once.
+func TestScenario_MB_4(t *testing.T) {
+	const perMinute = 10
+	s := stack.Start(t, binDir, stack.Options{Env: []string{
+		fmt.Sprintf("TANDEM_MESSAGES_PER_MINUTE=%d", perMinute), "TANDEM_MAILBOX_MIN_GAP=0s",
+	}})
+	ctx := t.Context()
+	ctl := sim(t, s)
+	if _, err := ctl.SetGraphLimits(ctx, simclient.GraphLimits{MessagesPerMinute: perMinute}); err != nil {
+		t.Fatal(err)
+	}
+	userAPI, conn := connectedMailbox(t, s, contosoUser)
+	mb := mailboxClient(t, s, "mailbox")
+	// The first send is refused with a fractional Retry-After.
+	if _, err := ctl.AddFault(ctx, simclient.Fault{Endpoint: "graph.sendDraft", Mailbox: contosoUser, Status: http.StatusTooManyRequests, RetryAfter: "2.5", Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	candidates := []string{"ada@example.com", "alan@example.com"}
+	const n = 14
+	ids := submitBatch(t, s, mb, conn.GetOrganizationId(), conn.GetId(), "backlog", n, candidates)
+
+	// Nothing reaches Graph for the mailbox until the Retry-After is over.
+	poll.Until(t, 30*time.Second, func() error {
+		if got, err := ctl.Counter(ctx, "graph.faults"); err != nil || got != 1 {
+			return fmt.Errorf("the 429 was answered %d times (%v)", got, err)
+		}
+		return nil
+	})
+	before, at := userRequests(t, ctl, contosoUser), time.Now()
+	poll.Until(t, 5*time.Second, func() error {
+		if time.Since(at) < 2*time.Second {
+			if got := userRequests(t, ctl, contosoUser); got != before {
+				t.Fatalf("%d requests %s after a Retry-After of 2.5s", got-before, time.Since(at))
+			}
+			return fmt.Errorf("watching")
+		}
+		return nil
+	})
+
+	// Under the backlog the health says when the next one may go.
+	poll.Until(t, 90*time.Second, func() error {
+		h := &mailboxv1.GetMailboxHealthResponse{}
+		userAPI.must("GET", "/v1/mailboxes/"+conn.GetId()+"/health", nil, h)
+		if h.GetHealth().GetSentToday() < perMinute || h.GetHealth().GetQueueDepth() == 0 {
+			return fmt.Errorf("health %v", h.GetHealth())
+		}
+		if next := h.GetHealth().GetNextSendTime().AsTime(); h.GetHealth().GetMessagesPerMinute() != perMinute || !next.After(time.Now().Add(-time.Second)) {
+			t.Fatalf("health under a backlog: %v", h.GetHealth())
+		}
+		return nil
+	})
+
+	list := waitAllSent(t, s, mb, conn.GetOrganizationId(), conn.GetId(), n, 3*time.Minute)
+	var sentAt []time.Time
+	for _, m := range list {
+		sentAt = append(sentAt, m.GetSentTime().AsTime())
+	}
+	slices.SortFunc(sentAt, func(a, b time.Time) int { return a.Compare(b) })
+	for i := perMinute; i < len(sentAt); i++ {
+		if gap := sentAt[i].Sub(sentAt[i-perMinute]); gap < time.Minute {
+			t.Errorf("%d messages within %s", perMinute+1, gap)
+		}
+	}
+	for name, want := range map[string]int64{
+		"graph.overLimit.messagesPerMinute/user=" + contosoUser: 0, // never over Exchange's rate
+		"graph.throttled/user=" + contosoUser:                   0, // never over 4 at once or 10,000 per 10 minutes
+		"graph.sendDraft/user=" + contosoUser:                   n + 1,
+	} {
+		if got, err := ctl.Counter(ctx, name); err != nil || got != want {
+			t.Errorf("%s = %d (%v), want %d", name, got, err, want)
+		}
+	}
+	exactlyOnce(t, ctl, contosoUser, candidates, ids)
+	// In submit order.
+	byID := map[string]time.Time{}
+	for _, m := range list {
+		byID[m.GetId()] = m.GetSentTime().AsTime()
+	}
+	for i := 1; i < len(ids); i++ {
+		if byID[ids[i]].Before(byID[ids[i-1]]) {
+			t.Errorf("message %d went before message %d", i, i-1)
+		}
+	}
+}
