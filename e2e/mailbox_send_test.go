@@ -329,7 +329,7 @@ func TestScenario_MB_4(t *testing.T) {
 	// Nothing reaches Graph for the mailbox until the Retry-After is over.
 	poll.Until(t, 30*time.Second, func() error {
 		if got, err := ctl.Counter(ctx, "graph.faults"); err != nil || got != 1 {
-			return fmt.Errorf("the 429 was answered %d times (%v)", got, err)
+			return fmt.Errorf("the 429 was answered %d times (%w)", got, err)
 		}
 		return nil
 	})
