@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	graphClient, err := graph.New(graph.Options{BaseURL: cfg.Mailbox.GraphURL, Tokens: graph.NewIdentityTokens(identity.Identity()),
-		HTTP: limits.HTTP(rt.Log, graphMaxWait)})
+		HTTP: limits.HTTP(rt.Log, graphMaxWait), SendHTTP: limits.HTTP(rt.Log, time.Nanosecond)})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -111,7 +111,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
 
 	st := store.New(rt.DB)
-	minute, err := ratelimit.NewQuota(rt.Redis, rt.Keys("sent-per-minute"), sending.MinuteWindow)
+	minute, err := ratelimit.NewQuota(rt.Redis, rt.Keys("sent-per-minute"), sending.MinuteWindow(cfg.Mailbox.MessagesPerMinute))
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -139,10 +139,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
 	sendWorker.SendWorker = sending.NewSendWorker(sending.SendWorkerOptions{Store: st, Jobs: jc, Mail: graphClient,
-		Limits: sending.NewLimits(st, minute), Publisher: pub, Logger: rt.Log,
+		Limits: sending.NewLimits(st, minute, cfg.Mailbox.MessagesPerMinute), Publisher: pub, Logger: rt.Log,
 		Timing: sending.Timing{ConfirmAfter: cfg.Mailbox.ConfirmAfter, JobTimeout: cfg.Mailbox.SendJobTimeout}})
 
-	pipeline := sending.New(st, jc, rt.Log)
+	pipeline := sending.New(st, jc, cfg.Mailbox.MessagesPerMinute, rt.Log)
 	registry := mailboxes.New(st, jc, mailboxes.Settings{DailyMessageLimit: cfg.Mailbox.DefaultDailyMessageLimit, MinGap: cfg.Mailbox.DefaultMinGap}, rt.Log)
 	// A mailbox connected again lets its held queue go.
 	registry.OnConnected(pipeline.ReleaseOnConnect)

@@ -10,6 +10,7 @@ import (
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/services/mailbox/internal/graph"
 	"github.com/tandemhq/tandem/services/mailbox/internal/mailboxes"
+	"github.com/tandemhq/tandem/services/mailbox/internal/sending"
 )
 
 // Settings are the mailbox service's own flags (TANDEM_* fallbacks).
@@ -27,6 +28,9 @@ type Settings struct {
 	// runs again a job whose process died (it must exceed SendJobTimeout).
 	SendJobTimeout time.Duration
 	RescueAfter    time.Duration
+	// MessagesPerMinute is Exchange's rate per mailbox; raise it only
+	// against a simulator whose limit is raised too (benchmarks).
+	MessagesPerMinute int
 }
 
 // Register implements config.Group.
@@ -37,6 +41,7 @@ func (s *Settings) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&s.ConfirmAfter, "send-confirm-after", 2*time.Minute, "how long a sent draft may still read as a draft before it is taken not to have left")
 	fs.DurationVar(&s.SendJobTimeout, "send-job-timeout", time.Minute, "longest run of one send job")
 	fs.DurationVar(&s.RescueAfter, "stuck-job-rescue-after", 3*time.Minute, "when a job whose process died is run again")
+	fs.IntVar(&s.MessagesPerMinute, "messages-per-minute", sending.MessagesPerMinute, "messages a mailbox may send a minute (Exchange's limit; raise only against a simulator)")
 }
 
 // Validate implements config.Group.
@@ -55,6 +60,9 @@ func (s *Settings) Validate(p *config.Problems) {
 	}
 	if s.SendJobTimeout < 5*time.Second || s.SendJobTimeout > 10*time.Minute {
 		p.Addf("send-job-timeout", "must be between 5s and 10m")
+	}
+	if s.MessagesPerMinute < 1 || s.MessagesPerMinute > 100_000 {
+		p.Addf("messages-per-minute", "must be between 1 and 100000")
 	}
 	if s.RescueAfter <= s.SendJobTimeout {
 		p.Addf("stuck-job-rescue-after", "must be longer than send-job-timeout")

@@ -103,7 +103,7 @@ func newEnv(t *testing.T) *env {
 	}
 	rdb := pgtest.NewRedis(t)
 	prefix := pgtest.RedisPrefixCleaned(t, rdb)
-	minute, err := ratelimit.NewQuota(rdb, redisx.ServiceKeys(prefix, "mailbox", "sent-per-minute"), MinuteWindow)
+	minute, err := ratelimit.NewQuota(rdb, redisx.ServiceKeys(prefix, "mailbox", "sent-per-minute"), MinuteWindow(MessagesPerMinute))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,9 +118,9 @@ func newEnv(t *testing.T) *env {
 	}
 	e := &env{t: t, ctx: ctx, pool: pool, st: store.New(pool), jc: jc, sim: sim, ctl: sim.Client(), tokens: tokens, mail: mail,
 		pub: &published{}, clock: time.Now().Truncate(time.Microsecond)}
-	e.pipeline = New(e.st, jc, log)
+	e.pipeline = New(e.st, jc, MessagesPerMinute, log)
 	e.pipeline.now = e.now
-	e.worker = NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: jc, Mail: mail, Limits: NewLimits(e.st, minute), Publisher: e.pub,
+	e.worker = NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: jc, Mail: mail, Limits: NewLimits(e.st, minute, MessagesPerMinute), Publisher: e.pub,
 		Timing: Timing{ConfirmAfter: 2 * time.Minute}, Logger: log})
 	e.worker.now = e.now
 	e.cleaner = NewCleanDraftsWorker(e.st, mail, log)

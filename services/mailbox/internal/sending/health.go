@@ -11,7 +11,9 @@ import (
 
 // Health is what a mailbox is doing and may do.
 type Health struct {
-	Mailbox         store.Mailbox
+	Mailbox store.Mailbox
+	// PerMinute is the per-minute limit in force.
+	PerMinute       int
 	QueueDepth      int64
 	SentToday       int64
 	RecipientsToday int64
@@ -23,7 +25,7 @@ type Health struct {
 // Health reports on mb (the caller's right to see it is checked by the
 // registry).
 func (p *Pipeline) Health(ctx context.Context, mb store.Mailbox) (Health, error) {
-	h := Health{Mailbox: mb}
+	h := Health{Mailbox: mb, PerMinute: p.perMinute}
 	var err error
 	if h.QueueDepth, err = p.store.QueueDepth(ctx, mb.ID); err != nil {
 		return Health{}, err
@@ -49,8 +51,8 @@ func (p *Pipeline) Health(ctx context.Context, mb store.Mailbox) (Health, error)
 	if n := len(attempts); n >= mb.DailyMessageLimit {
 		later(attempts[n-mb.DailyMessageLimit].At.Add(day))
 	}
-	if n := len(attempts); n >= MessagesPerMinute {
-		later(attempts[n-MessagesPerMinute].At.Add(time.Minute))
+	if n := len(attempts); n >= p.perMinute {
+		later(attempts[n-p.perMinute].At.Add(time.Minute))
 	}
 	if n := len(attempts); n > 0 {
 		later(attempts[n-1].At.Add(mb.MinGap))

@@ -25,12 +25,12 @@ type MinuteQuota interface {
 	Refund(ctx context.Context, key string, n int64) error
 }
 
-// NewMinuteQuota returns the per-minute window over Redis. Its slices are
-// a second wide, so it errs strict by at most a second.
-func NewMinuteQuota(q *ratelimit.Quota) MinuteQuota { return q }
-
-// MinuteWindow is the window NewMinuteQuota's quota must be built with.
-var MinuteWindow = ratelimit.Window{Max: MessagesPerMinute, Length: perMinuteWindowSpan, Buckets: 60}
+// MinuteWindow is the window of the per-minute quota of perMinute
+// messages (MessagesPerMinute, unless a simulator's limit is raised). Its
+// slices are a second wide, so it errs strict by at most a second.
+func MinuteWindow(perMinute int) ratelimit.Window {
+	return ratelimit.Window{Max: int64(perMinute), Length: perMinuteWindowSpan, Buckets: 60}
+}
 
 // Limits decides when a mailbox's next message may go. The daily limits
 // (the owner's message limit, Exchange's 10,000 recipients) and the
@@ -40,12 +40,16 @@ var MinuteWindow = ratelimit.Window{Max: MessagesPerMinute, Length: perMinuteWin
 // serialised already, since a mailbox sends one message at a time. The
 // per-minute rate is a Redis quota shared by every replica.
 type Limits struct {
-	store  Store
-	minute MinuteQuota
+	store     Store
+	minute    MinuteQuota
+	perMinute int
 }
 
-// NewLimits returns the limits.
-func NewLimits(st Store, minute MinuteQuota) *Limits { return &Limits{store: st, minute: minute} }
+// NewLimits returns the limits; minute holds perMinute messages a minute
+// (built with MinuteWindow(perMinute)).
+func NewLimits(st Store, minute MinuteQuota, perMinute int) *Limits {
+	return &Limits{store: st, minute: minute, perMinute: perMinute}
+}
 
 // decision is when a message may go, and if not now, why.
 type decision struct {
@@ -98,7 +102,7 @@ func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, no
 		return decision{}, fmt.Errorf("sending: per-minute quota: %w", err)
 	}
 	if !d.Allowed {
-		return decision{at: now.Add(d.RetryAfter), reason: fmt.Sprintf("Exchange's limit of %d messages a minute", MessagesPerMinute)}, nil
+		return decision{at: now.Add(d.RetryAfter), reason: fmt.Sprintf("Exchange's limit of %d messages a minute", l.perMinute)}, nil
 	}
 	return decision{at: now, took: true}, nil
 }

@@ -98,19 +98,27 @@ type Submission struct {
 
 // Pipeline accepts, lists and cancels messages.
 type Pipeline struct {
-	store Store
-	jobs  Jobs
-	log   *slog.Logger
-	now   func() time.Time
+	store     Store
+	jobs      Jobs
+	perMinute int
+	log       *slog.Logger
+	now       func() time.Time
 }
 
-// New returns the pipeline.
-func New(st Store, jobs Jobs, log *slog.Logger) *Pipeline {
+// New returns the pipeline; perMinute is the per-minute limit in force
+// (MessagesPerMinute unless raised for a simulator).
+func New(st Store, jobs Jobs, perMinute int, log *slog.Logger) *Pipeline {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Pipeline{store: st, jobs: jobs, log: log, now: time.Now}
+	if perMinute <= 0 {
+		perMinute = MessagesPerMinute
+	}
+	return &Pipeline{store: st, jobs: jobs, perMinute: perMinute, log: log, now: time.Now}
 }
+
+// PerMinute is the per-minute limit in force.
+func (p *Pipeline) PerMinute() int { return p.perMinute }
 
 // Submit stores s as a queued message with its send job, in one
 // transaction, unless its key made a message already: then that message

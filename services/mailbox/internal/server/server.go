@@ -224,7 +224,7 @@ func healthProto(h sending.Health) *mailboxv1.MailboxHealth {
 		MailboxId: mb.ID, OrganizationId: mb.OrgID, UserId: mb.UserID, Address: mb.Address, OwnAddresses: mb.OwnAddresses,
 		Status: mailboxStatuses[mb.Status], StatusReason: mb.StatusReason, QueueDepth: h.QueueDepth,
 		SentToday: h.SentToday, RecipientsToday: h.RecipientsToday, DailyMessageLimit: int64(mb.DailyMessageLimit),
-		DailyRecipientLimit: sending.RecipientsPerDay, MessagesPerMinute: sending.MessagesPerMinute,
+		DailyRecipientLimit: sending.RecipientsPerDay, MessagesPerMinute: int64(h.PerMinute),
 		MinGap: durationpb.New(mb.MinGap), LastError: mb.LastError, LastErrorTime: ts(mb.LastErrorAt), LastSentTime: ts(mb.LastSentAt),
 	}
 	if !h.NextSendTime.IsZero() {
