@@ -130,17 +130,23 @@ func TestReplyFromANotificationIsRecordedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := e.waitRecords(1)[0]
-	ds := e.deliveries()
-	e.settle()
-	delivered := 0
-	for _, d := range ds {
-		if d.Kind == "change" && d.State == simclient.DeliveryDelivered {
-			delivered++
+	poll.Until(t, 20*time.Second, func() error {
+		ds, err := e.ctl.Deliveries(e.ctx)
+		if err != nil {
+			return err
 		}
-	}
-	if delivered < 2 {
-		t.Fatalf("%d change notifications delivered, want the reply's twice", delivered)
-	}
+		delivered := 0
+		for _, d := range ds {
+			if d.Kind == "change" && d.State == simclient.DeliveryDelivered {
+				delivered++
+			}
+		}
+		if delivered < 2 {
+			return fmt.Errorf("%d change notifications delivered, want the reply's twice", delivered)
+		}
+		return nil
+	})
+	e.settle()
 	if n := len(e.records()); n != 1 {
 		t.Fatalf("%d inbound messages after a repeated notification, want 1", n)
 	}
