@@ -11,8 +11,12 @@ import (
 
 // retryLater turns a throttled Graph call into a snooze until its
 // Retry-After, so a mailbox over its limits waits without spending the
-// job's attempts; other errors retry with River's backoff.
+// job's attempts, and a mailbox whose addresses are on their way into a
+// short snooze; other errors retry with River's backoff.
 func retryLater(err error) error {
+	if errors.Is(err, ErrAddressesUnknown) {
+		return river.JobSnooze(5 * time.Second)
+	}
 	var ge *graph.Error
 	if errors.As(err, &ge) && ge.Throttled() {
 		return river.JobSnooze(max(ge.RetryAfter, time.Second))
