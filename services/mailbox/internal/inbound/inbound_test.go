@@ -437,3 +437,68 @@ func TestLifecycleNotifications(t *testing.T) {
 		t.Fatalf("after missed: %+v", got)
 	}
 }
+
+func TestRenewalBeforeExpiryAndRecreationWhenGraphForgot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.settle()
+	subs, err := e.ctl.Subscriptions(e.ctx)
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("subscriptions %v %v", subs, err)
+	}
+	first := subs[0]
+	expiry := func() time.Time {
+		var at time.Time
+		if err := e.db.QueryRow(e.ctx, `SELECT expires_at FROM inbox_subscriptions WHERE mailbox_id = $1`, mailboxID).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	// Nothing is due a week ahead.
+	if n, err := e.subs.ScheduleDue(e.ctx); err != nil || n != 0 {
+		t.Fatalf("due: %d %v", n, err)
+	}
+	// Within a day of expiry it is renewed, at Graph too.
+	soon := time.Now().Add(2 * time.Hour)
+	if _, err := e.db.Exec(e.ctx, `UPDATE inbox_subscriptions SET expires_at = $2 WHERE mailbox_id = $1`, mailboxID, soon); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.subs.ScheduleDue(e.ctx); err != nil || n != 1 {
+		t.Fatalf("due: %d %v", n, err)
+	}
+	poll.Until(t, 20*time.Second, func() error {
+		if at := expiry(); at.Before(time.Now().Add(6 * 24 * time.Hour)) {
+			return fmt.Errorf("expires %v", at)
+		}
+		return nil
+	})
+	now, err := e.ctl.Subscriptions(e.ctx)
+	if err != nil || len(now) != 1 || now[0].ID != first.ID || !now[0].ExpirationDateTime.After(first.ExpirationDateTime.Add(-time.Minute)) {
+		t.Fatalf("after the renewal: %+v %v", now, err)
+	}
+
+	// Graph drops the subscription and its lifecycle notification is lost:
+	// the renewal finds it gone and makes a new one.
+	if err := e.ctl.AddNotificationFault(e.ctx, simclient.NotificationFault{Mode: simclient.NotifyDrop, Lifecycle: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ctl.TriggerLifecycle(e.ctx, first.ID, simclient.LifecycleSubscriptionRemoved); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.subs.Ensure(e.ctx, mailboxID, false); err != nil {
+		t.Fatal(err)
+	}
+	now, err = e.ctl.Subscriptions(e.ctx)
+	if err != nil || len(now) != 1 || now[0].ID == first.ID {
+		t.Fatalf("after Graph forgot it: %+v %v", now, err)
+	}
+	// And notifications reach the new one.
+	e.settle()
+	sent := e.send("After the recreation", candidate)
+	if _, err := e.ctl.Reply(e.ctx, simclient.Reply{From: candidate, InternetMessageID: sent.InternetMessageID, Body: "Got it"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.waitRecords(1)[0]; got.DetectedBy != inbound.ByNotification || got.SentMessageID != sent.ID {
+		t.Fatalf("recorded %+v", got)
+	}
+}
