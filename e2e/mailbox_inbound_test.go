@@ -279,6 +279,13 @@ func TestScenario_MB_3(t *testing.T) {
 	if st.GetInboundMessages() != 2 || st.GetSubscriptionExpireTime().AsTime().Before(time.Now().Add(6*24*time.Hour)) {
 		t.Fatalf("sync state %v", st)
 	}
+	// The mailbox's health says the same.
+	health := &mailboxv1.GetMailboxHealthResponse{}
+	w.userAPI.must("GET", "/v1/mailboxes/"+w.conn.GetId()+"/health", nil, health)
+	if h := health.GetHealth(); h.GetSubscriptionStatus() != "active" || !h.GetSubscriptionExpireTime().AsTime().Equal(st.GetSubscriptionExpireTime().AsTime()) ||
+		h.GetLastCatchUpTime() == nil {
+		t.Fatalf("health %v", h)
+	}
 }
 
 // MB-6: an out-of-office auto-reply is not taken for a reply; a bounce

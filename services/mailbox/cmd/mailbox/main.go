@@ -150,12 +150,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, typ := range []string{mailboxes.EventConnected, mailboxes.EventReconnectRequired, mailboxes.EventDisconnected} {
 		sink.Handle(typ, registry.ApplyConnectionChanged)
 	}
-	inboundHandler := in.start(jc, pub, registry)
+	inboundHandler, inboundReader := in.start(jc, pub, registry)
 
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry}))
+	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry, Inbound: inboundReader}))
 	mailboxv1.RegisterMailboxInboundServiceServer(srv.GRPC(), inboundHandler)
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
