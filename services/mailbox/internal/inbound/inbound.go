@@ -254,8 +254,9 @@ func (in *Inbox) understand(ctx context.Context, m store.Mailbox, msg graph.Inbo
 		return Record{}, err
 	}
 	// An answer cannot come before the message it answers: an old mail
-	// from the same person is not a reply to a newer one.
-	if res.Method == match.BySender && !msg.ReceivedAt.IsZero() && msg.ReceivedAt.Before(res.Sent.SentAt) {
+	// from the same person is not a reply to a newer one (Graph's times
+	// are whole seconds).
+	if res.Method == match.BySender && !msg.ReceivedAt.IsZero() && msg.ReceivedAt.Before(res.Sent.SentAt.Truncate(time.Second)) {
 		res = match.Result{}
 	}
 	internetID := msg.InternetMessageID
