@@ -502,3 +502,21 @@ func TestRenewalBeforeExpiryAndRecreationWhenGraphForgot(t *testing.T) {
 		t.Fatalf("recorded %+v", got)
 	}
 }
+
+// A recipient who writes a new message instead of answering in the thread
+// has still answered: matched by their address.
+func TestAFreshMessageFromARecipientIsAReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.settle()
+	sent := e.send("A role", candidate)
+	msg, err := e.ctl.Inbound(e.ctx, simclient.InboundMessage{From: simclient.Address{Address: strings.ToUpper(candidate)},
+		To: []simclient.Address{{Address: recruiter}}, Subject: "Question about the role", Body: "Is it remote?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitRecords(1)[0]
+	if got.InternetMessageID != msg.InternetMessageID || got.Kind != "reply" || got.MatchMethod != string(match.BySender) || got.SentMessageID != sent.ID {
+		t.Fatalf("recorded %+v", got)
+	}
+}
