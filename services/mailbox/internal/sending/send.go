@@ -413,6 +413,12 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 		}); err != nil {
 			return fmt.Errorf("sending: publish message.sent: %w", err)
 		}
+		if sent.MayHaveOrphans {
+			// A draft of an attempt whose answer was lost may be in Drafts.
+			if _, err := w.jobs.InsertTx(ctx, tx, CleanDraftsArgs{MailboxID: sent.MailboxID}, cleanInsertOpts()); err != nil {
+				return fmt.Errorf("sending: enqueue the draft cleanup: %w", err)
+			}
+		}
 		return wakeHead(ctx, tx, w.store, w.jobs, sent.MailboxID, w.clock())
 	})
 	if errors.Is(err, store.ErrStateChanged) {
