@@ -118,7 +118,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// The send worker needs the River client and the publisher, which need
 	// the workers: it is added first and given them before River starts.
 	sendWorker := &lateSendWorker{}
-	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}}
+	// The next message of a mailbox is made available (JobRetryTx) when the
+	// one ahead is sent; River finds it within a poll interval, which is
+	// what a mailbox's messages wait between them.
+	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50,
+		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}
 	delivery.AddTo(workers, queues)
 	river.AddWorker(workers, mailboxes.NewFetchAddressesWorker(st, graphClient, rt.Log))
 	river.AddWorker[sending.SendArgs](workers, sendWorker)
