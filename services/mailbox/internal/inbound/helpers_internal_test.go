@@ -68,8 +68,8 @@ func TestRetryLater(t *testing.T) {
 	if err := retryLater(&graph.Error{Kind: graph.Throttled, RetryAfter: 3 * time.Second}); !errors.As(err, &snooze) || snooze.Duration != 3*time.Second {
 		t.Errorf("throttled: %v", err)
 	}
-	if err := retryLater(ErrAddressesUnknown); !errors.As(err, &snooze) {
-		t.Errorf("addresses unknown: %v", err)
+	if err := retryLater(ErrAddressesUnknown); !errors.Is(err, ErrAddressesUnknown) || errors.As(err, &snooze) {
+		t.Errorf("addresses unknown: %v, want River's retry", err)
 	}
 	boom := errors.New("boom")
 	if err := retryLater(boom); !errors.Is(err, boom) {

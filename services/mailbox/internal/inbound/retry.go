@@ -11,12 +11,10 @@ import (
 
 // retryLater turns a throttled Graph call into a snooze until its
 // Retry-After, so a mailbox over its limits waits without spending the
-// job's attempts, and a mailbox whose addresses are on their way into a
-// short snooze; other errors retry with River's backoff.
+// job's attempts; other errors (ErrAddressesUnknown too: the addresses come
+// within seconds of the connection) retry with River's backoff, a bounded
+// number of times.
 func retryLater(err error) error {
-	if errors.Is(err, ErrAddressesUnknown) {
-		return river.JobSnooze(5 * time.Second)
-	}
 	var ge *graph.Error
 	if errors.As(err, &ge) && ge.Throttled() {
 		return river.JobSnooze(max(ge.RetryAfter, time.Second))
