@@ -25,6 +25,7 @@ import (
 	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/telemetry"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 )
 
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
 			{Name: "outreach", Addr: cfg.OutreachAddr, Register: outreachv1.RegisterOutreachServiceHandler},
 			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr},
-			{Name: "mailbox", Addr: cfg.MailboxAddr},
+			{Name: "mailbox", Addr: cfg.MailboxAddr, Register: mailboxv1.RegisterMailboxServiceHandler},
 		},
 		OpenAPI:      doc,
 		Logger:       log,

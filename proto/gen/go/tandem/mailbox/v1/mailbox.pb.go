@@ -9,7 +9,10 @@ package mailboxv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +23,1567 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Where a message is on its way.
+type MessageState int32
+
+const (
+	MessageState_MESSAGE_STATE_UNSPECIFIED MessageState = 0
+	// Waiting for its time, its turn in the mailbox's queue or the limits.
+	MessageState_MESSAGE_STATE_QUEUED MessageState = 1
+	// Being handed to Microsoft: it may have left already.
+	MessageState_MESSAGE_STATE_SENDING MessageState = 2
+	// Microsoft accepted it.
+	MessageState_MESSAGE_STATE_SENT MessageState = 3
+	// It cannot be sent (error says why); nothing more is tried.
+	MessageState_MESSAGE_STATE_FAILED MessageState = 4
+	// Cancelled before it left.
+	MessageState_MESSAGE_STATE_CANCELLED MessageState = 5
+)
+
+// Enum value maps for MessageState.
+var (
+	MessageState_name = map[int32]string{
+		0: "MESSAGE_STATE_UNSPECIFIED",
+		1: "MESSAGE_STATE_QUEUED",
+		2: "MESSAGE_STATE_SENDING",
+		3: "MESSAGE_STATE_SENT",
+		4: "MESSAGE_STATE_FAILED",
+		5: "MESSAGE_STATE_CANCELLED",
+	}
+	MessageState_value = map[string]int32{
+		"MESSAGE_STATE_UNSPECIFIED": 0,
+		"MESSAGE_STATE_QUEUED":      1,
+		"MESSAGE_STATE_SENDING":     2,
+		"MESSAGE_STATE_SENT":        3,
+		"MESSAGE_STATE_FAILED":      4,
+		"MESSAGE_STATE_CANCELLED":   5,
+	}
+)
+
+func (x MessageState) Enum() *MessageState {
+	p := new(MessageState)
+	*p = x
+	return p
+}
+
+func (x MessageState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageState) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_mailbox_v1_mailbox_proto_enumTypes[0].Descriptor()
+}
+
+func (MessageState) Type() protoreflect.EnumType {
+	return &file_tandem_mailbox_v1_mailbox_proto_enumTypes[0]
+}
+
+func (x MessageState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageState.Descriptor instead.
+func (MessageState) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{0}
+}
+
+// The state of a mailbox's connection, as the mailbox service knows it.
+type MailboxStatus int32
+
+const (
+	MailboxStatus_MAILBOX_STATUS_UNSPECIFIED MailboxStatus = 0
+	// Sending works.
+	MailboxStatus_MAILBOX_STATUS_CONNECTED MailboxStatus = 1
+	// The token is gone: the queue is held until the user connects again.
+	MailboxStatus_MAILBOX_STATUS_RECONNECT_REQUIRED MailboxStatus = 2
+	// The user disconnected it: nothing is sent.
+	MailboxStatus_MAILBOX_STATUS_DISCONNECTED MailboxStatus = 3
+)
+
+// Enum value maps for MailboxStatus.
+var (
+	MailboxStatus_name = map[int32]string{
+		0: "MAILBOX_STATUS_UNSPECIFIED",
+		1: "MAILBOX_STATUS_CONNECTED",
+		2: "MAILBOX_STATUS_RECONNECT_REQUIRED",
+		3: "MAILBOX_STATUS_DISCONNECTED",
+	}
+	MailboxStatus_value = map[string]int32{
+		"MAILBOX_STATUS_UNSPECIFIED":        0,
+		"MAILBOX_STATUS_CONNECTED":          1,
+		"MAILBOX_STATUS_RECONNECT_REQUIRED": 2,
+		"MAILBOX_STATUS_DISCONNECTED":       3,
+	}
+)
+
+func (x MailboxStatus) Enum() *MailboxStatus {
+	p := new(MailboxStatus)
+	*p = x
+	return p
+}
+
+func (x MailboxStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MailboxStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_mailbox_v1_mailbox_proto_enumTypes[1].Descriptor()
+}
+
+func (MailboxStatus) Type() protoreflect.EnumType {
+	return &file_tandem_mailbox_v1_mailbox_proto_enumTypes[1]
+}
+
+func (x MailboxStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MailboxStatus.Descriptor instead.
+func (MailboxStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{1}
+}
+
+// An address a message goes to.
+type Recipient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An SMTP address, e.g. "ada@example.com".
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// The display name, optional.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recipient) Reset() {
+	*x = Recipient{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recipient) ProtoMessage() {}
+
+func (x *Recipient) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
+func (*Recipient) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Recipient) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Recipient) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// An e-mail sent, or to be sent, from a recruiter's mailbox.
+type Message struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The sender's mailbox (its identity connection id).
+	MailboxId string `protobuf:"bytes,3,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	// The caller's key that made it.
+	IdempotencyKey string       `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	State          MessageState `protobuf:"varint,5,opt,name=state,proto3,enum=tandem.mailbox.v1.MessageState" json:"state,omitempty"`
+	To             []*Recipient `protobuf:"bytes,6,rep,name=to,proto3" json:"to,omitempty"`
+	Cc             []*Recipient `protobuf:"bytes,7,rep,name=cc,proto3" json:"cc,omitempty"`
+	Subject        string       `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	HtmlBody       string       `protobuf:"bytes,9,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// The Graph id of the message this one answers, when it is a reply.
+	ReplyToProviderMessageId string `protobuf:"bytes,10,opt,name=reply_to_provider_message_id,json=replyToProviderMessageId,proto3" json:"reply_to_provider_message_id,omitempty"`
+	// Not sent before this time.
+	SendAfter *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=send_after,json=sendAfter,proto3" json:"send_after,omitempty"`
+	// Graph's immutable id of the sent message (its draft's id).
+	ProviderMessageId string `protobuf:"bytes,12,opt,name=provider_message_id,json=providerMessageId,proto3" json:"provider_message_id,omitempty"`
+	// The RFC 5322 Message-ID and Graph's conversation, once known.
+	InternetMessageId string `protobuf:"bytes,13,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	ConversationId    string `protobuf:"bytes,14,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Why it failed, or why it waits (the mailbox needs reconnecting), for
+	// people.
+	StatusReason  string                 `protobuf:"bytes,15,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	SentTime      *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=sent_time,json=sentTime,proto3" json:"sent_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Message) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Message) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *Message) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *Message) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Message) GetState() MessageState {
+	if x != nil {
+		return x.State
+	}
+	return MessageState_MESSAGE_STATE_UNSPECIFIED
+}
+
+func (x *Message) GetTo() []*Recipient {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *Message) GetCc() []*Recipient {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *Message) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Message) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *Message) GetReplyToProviderMessageId() string {
+	if x != nil {
+		return x.ReplyToProviderMessageId
+	}
+	return ""
+}
+
+func (x *Message) GetSendAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendAfter
+	}
+	return nil
+}
+
+func (x *Message) GetProviderMessageId() string {
+	if x != nil {
+		return x.ProviderMessageId
+	}
+	return ""
+}
+
+func (x *Message) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *Message) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *Message) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *Message) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Message) GetSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentTime
+	}
+	return nil
+}
+
+func (x *Message) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type SubmitMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organization the message belongs to; the mailbox must be one of
+	// its own.
+	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The sender's mailbox: its identity connection id.
+	MailboxId string `protobuf:"bytes,2,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	// 1 to 500 recipients in to and cc together; at least one in to.
+	To []*Recipient `protobuf:"bytes,3,rep,name=to,proto3" json:"to,omitempty"`
+	Cc []*Recipient `protobuf:"bytes,4,rep,name=cc,proto3" json:"cc,omitempty"`
+	// Up to 255 characters; not empty.
+	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Up to 1 MB of HTML.
+	HtmlBody string `protobuf:"bytes,6,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// Optional: answer this message (its Graph id) in its thread, with
+	// createReply, so In-Reply-To, References and the conversation stay right.
+	// The subject is then Outlook's ("RE: ..."), and to/cc add to the reply's
+	// own recipients only when given.
+	ReplyToProviderMessageId string `protobuf:"bytes,7,opt,name=reply_to_provider_message_id,json=replyToProviderMessageId,proto3" json:"reply_to_provider_message_id,omitempty"`
+	// Optional: not before this time.
+	SendAfter *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=send_after,json=sendAfter,proto3" json:"send_after,omitempty"`
+	// Required, up to 200 characters, unique per caller and organization.
+	IdempotencyKey string `protobuf:"bytes,9,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SubmitMessageRequest) Reset() {
+	*x = SubmitMessageRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitMessageRequest) ProtoMessage() {}
+
+func (x *SubmitMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitMessageRequest.ProtoReflect.Descriptor instead.
+func (*SubmitMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SubmitMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetTo() []*Recipient {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *SubmitMessageRequest) GetCc() []*Recipient {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *SubmitMessageRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetReplyToProviderMessageId() string {
+	if x != nil {
+		return x.ReplyToProviderMessageId
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetSendAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendAfter
+	}
+	return nil
+}
+
+func (x *SubmitMessageRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type SubmitMessageResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// False when the key had made this message already.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitMessageResponse) Reset() {
+	*x = SubmitMessageResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitMessageResponse) ProtoMessage() {}
+
+func (x *SubmitMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitMessageResponse.ProtoReflect.Descriptor instead.
+func (*SubmitMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SubmitMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SubmitMessageResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type GetMessageRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	MessageId      string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetMessageRequest) Reset() {
+	*x = GetMessageRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageRequest) ProtoMessage() {}
+
+func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
+func (*GetMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *GetMessageRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+type GetMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageResponse) Reset() {
+	*x = GetMessageResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageResponse) ProtoMessage() {}
+
+func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
+func (*GetMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type ListMessagesRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	MailboxId      string                 `protobuf:"bytes,2,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListMessagesRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMessagesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CancelMessageRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	MessageId      string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CancelMessageRequest) Reset() {
+	*x = CancelMessageRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelMessageRequest) ProtoMessage() {}
+
+func (x *CancelMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelMessageRequest.ProtoReflect.Descriptor instead.
+func (*CancelMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CancelMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CancelMessageRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+type CancelMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelMessageResponse) Reset() {
+	*x = CancelMessageResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelMessageResponse) ProtoMessage() {}
+
+func (x *CancelMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelMessageResponse.ProtoReflect.Descriptor instead.
+func (*CancelMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CancelMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// What a mailbox is doing and may do.
+type MailboxHealth struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MailboxId      string                 `protobuf:"bytes,1,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// Whose mailbox it is.
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The mailbox's primary SMTP address.
+	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// Every address that delivers to it (its mail and proxy addresses).
+	OwnAddresses []string      `protobuf:"bytes,5,rep,name=own_addresses,json=ownAddresses,proto3" json:"own_addresses,omitempty"`
+	Status       MailboxStatus `protobuf:"varint,6,opt,name=status,proto3,enum=tandem.mailbox.v1.MailboxStatus" json:"status,omitempty"`
+	StatusReason string        `protobuf:"bytes,7,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	// Messages waiting or being sent.
+	QueueDepth int64 `protobuf:"varint,8,opt,name=queue_depth,json=queueDepth,proto3" json:"queue_depth,omitempty"`
+	// Over the last 24 hours.
+	SentToday       int64 `protobuf:"varint,9,opt,name=sent_today,json=sentToday,proto3" json:"sent_today,omitempty"`
+	RecipientsToday int64 `protobuf:"varint,10,opt,name=recipients_today,json=recipientsToday,proto3" json:"recipients_today,omitempty"`
+	// The limits in force.
+	DailyMessageLimit   int64                `protobuf:"varint,11,opt,name=daily_message_limit,json=dailyMessageLimit,proto3" json:"daily_message_limit,omitempty"`
+	DailyRecipientLimit int64                `protobuf:"varint,12,opt,name=daily_recipient_limit,json=dailyRecipientLimit,proto3" json:"daily_recipient_limit,omitempty"`
+	MessagesPerMinute   int64                `protobuf:"varint,13,opt,name=messages_per_minute,json=messagesPerMinute,proto3" json:"messages_per_minute,omitempty"`
+	MinGap              *durationpb.Duration `protobuf:"bytes,14,opt,name=min_gap,json=minGap,proto3" json:"min_gap,omitempty"`
+	// The earliest time the next message may go, when one waits.
+	NextSendTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=next_send_time,json=nextSendTime,proto3" json:"next_send_time,omitempty"`
+	// The last failure of a send, for people.
+	LastError     string                 `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	LastSentTime  *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_sent_time,json=lastSentTime,proto3" json:"last_sent_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailboxHealth) Reset() {
+	*x = MailboxHealth{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailboxHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailboxHealth) ProtoMessage() {}
+
+func (x *MailboxHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailboxHealth.ProtoReflect.Descriptor instead.
+func (*MailboxHealth) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MailboxHealth) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetOwnAddresses() []string {
+	if x != nil {
+		return x.OwnAddresses
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetStatus() MailboxStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MailboxStatus_MAILBOX_STATUS_UNSPECIFIED
+}
+
+func (x *MailboxHealth) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetQueueDepth() int64 {
+	if x != nil {
+		return x.QueueDepth
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetSentToday() int64 {
+	if x != nil {
+		return x.SentToday
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetRecipientsToday() int64 {
+	if x != nil {
+		return x.RecipientsToday
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetDailyMessageLimit() int64 {
+	if x != nil {
+		return x.DailyMessageLimit
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetDailyRecipientLimit() int64 {
+	if x != nil {
+		return x.DailyRecipientLimit
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetMessagesPerMinute() int64 {
+	if x != nil {
+		return x.MessagesPerMinute
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetMinGap() *durationpb.Duration {
+	if x != nil {
+		return x.MinGap
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetNextSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextSendTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetLastSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSentTime
+	}
+	return nil
+}
+
+type GetMailboxHealthRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailboxId     string                 `protobuf:"bytes,1,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailboxHealthRequest) Reset() {
+	*x = GetMailboxHealthRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailboxHealthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailboxHealthRequest) ProtoMessage() {}
+
+func (x *GetMailboxHealthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailboxHealthRequest.ProtoReflect.Descriptor instead.
+func (*GetMailboxHealthRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetMailboxHealthRequest) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+type GetMailboxHealthResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Health        *MailboxHealth         `protobuf:"bytes,1,opt,name=health,proto3" json:"health,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailboxHealthResponse) Reset() {
+	*x = GetMailboxHealthResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailboxHealthResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailboxHealthResponse) ProtoMessage() {}
+
+func (x *GetMailboxHealthResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailboxHealthResponse.ProtoReflect.Descriptor instead.
+func (*GetMailboxHealthResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetMailboxHealthResponse) GetHealth() *MailboxHealth {
+	if x != nil {
+		return x.Health
+	}
+	return nil
+}
+
+type ListMailboxesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailboxesRequest) Reset() {
+	*x = ListMailboxesRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailboxesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailboxesRequest) ProtoMessage() {}
+
+func (x *ListMailboxesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailboxesRequest.ProtoReflect.Descriptor instead.
+func (*ListMailboxesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListMailboxesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMailboxesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMailboxesResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Mailboxes []*MailboxHealth       `protobuf:"bytes,1,rep,name=mailboxes,proto3" json:"mailboxes,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailboxesResponse) Reset() {
+	*x = ListMailboxesResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailboxesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailboxesResponse) ProtoMessage() {}
+
+func (x *ListMailboxesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailboxesResponse.ProtoReflect.Descriptor instead.
+func (*ListMailboxesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListMailboxesResponse) GetMailboxes() []*MailboxHealth {
+	if x != nil {
+		return x.Mailboxes
+	}
+	return nil
+}
+
+func (x *ListMailboxesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The payload of the `message.sent` event (to outreach): Microsoft accepted
+// the message. The aggregate is the message; it is published once.
+type MessageSent struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	MessageId         string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MailboxId         string                 `protobuf:"bytes,2,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	IdempotencyKey    string                 `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	ProviderMessageId string                 `protobuf:"bytes,4,opt,name=provider_message_id,json=providerMessageId,proto3" json:"provider_message_id,omitempty"`
+	InternetMessageId string                 `protobuf:"bytes,5,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	ConversationId    string                 `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	SentTime          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=sent_time,json=sentTime,proto3" json:"sent_time,omitempty"`
+	To                []*Recipient           `protobuf:"bytes,8,rep,name=to,proto3" json:"to,omitempty"`
+	Cc                []*Recipient           `protobuf:"bytes,9,rep,name=cc,proto3" json:"cc,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MessageSent) Reset() {
+	*x = MessageSent{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageSent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageSent) ProtoMessage() {}
+
+func (x *MessageSent) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageSent.ProtoReflect.Descriptor instead.
+func (*MessageSent) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *MessageSent) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *MessageSent) GetProviderMessageId() string {
+	if x != nil {
+		return x.ProviderMessageId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentTime
+	}
+	return nil
+}
+
+func (x *MessageSent) GetTo() []*Recipient {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *MessageSent) GetCc() []*Recipient {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
 var File_tandem_mailbox_v1_mailbox_proto protoreflect.FileDescriptor
 
 const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1ftandem/mailbox/v1/mailbox.proto\x12\x11tandem.mailbox.v12\x10\n" +
-	"\x0eMailboxServiceB\xd0\x01\n" +
+	"\x1ftandem/mailbox/v1/mailbox.proto\x12\x11tandem.mailbox.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
+	"\tRecipient\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xb0\x06\n" +
+	"\aMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x03 \x01(\tR\tmailboxId\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x125\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x1f.tandem.mailbox.v1.MessageStateR\x05state\x12,\n" +
+	"\x02to\x18\x06 \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02to\x12,\n" +
+	"\x02cc\x18\a \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02cc\x12\x18\n" +
+	"\asubject\x18\b \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\t \x01(\tR\bhtmlBody\x12>\n" +
+	"\x1creply_to_provider_message_id\x18\n" +
+	" \x01(\tR\x18replyToProviderMessageId\x129\n" +
+	"\n" +
+	"send_after\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tsendAfter\x12.\n" +
+	"\x13provider_message_id\x18\f \x01(\tR\x11providerMessageId\x12.\n" +
+	"\x13internet_message_id\x18\r \x01(\tR\x11internetMessageId\x12'\n" +
+	"\x0fconversation_id\x18\x0e \x01(\tR\x0econversationId\x12#\n" +
+	"\rstatus_reason\x18\x0f \x01(\tR\fstatusReason\x12;\n" +
+	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x127\n" +
+	"\tsent_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\bsentTime\x12;\n" +
+	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x95\x03\n" +
+	"\x14SubmitMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x02 \x01(\tR\tmailboxId\x12,\n" +
+	"\x02to\x18\x03 \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02to\x12,\n" +
+	"\x02cc\x18\x04 \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02cc\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\x06 \x01(\tR\bhtmlBody\x12>\n" +
+	"\x1creply_to_provider_message_id\x18\a \x01(\tR\x18replyToProviderMessageId\x129\n" +
+	"\n" +
+	"send_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tsendAfter\x12'\n" +
+	"\x0fidempotency_key\x18\t \x01(\tR\x0eidempotencyKey\"g\n" +
+	"\x15SubmitMessageResponse\x124\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"[\n" +
+	"\x11GetMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\"J\n" +
+	"\x12GetMessageResponse\x124\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\x99\x01\n" +
+	"\x13ListMessagesRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x02 \x01(\tR\tmailboxId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"v\n" +
+	"\x14ListMessagesResponse\x126\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1a.tandem.mailbox.v1.MessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
+	"\x14CancelMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\"M\n" +
+	"\x15CancelMessageResponse\x124\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\xa8\x06\n" +
+	"\rMailboxHealth\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x18\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\x12#\n" +
+	"\rown_addresses\x18\x05 \x03(\tR\fownAddresses\x128\n" +
+	"\x06status\x18\x06 \x01(\x0e2 .tandem.mailbox.v1.MailboxStatusR\x06status\x12#\n" +
+	"\rstatus_reason\x18\a \x01(\tR\fstatusReason\x12\x1f\n" +
+	"\vqueue_depth\x18\b \x01(\x03R\n" +
+	"queueDepth\x12\x1d\n" +
+	"\n" +
+	"sent_today\x18\t \x01(\x03R\tsentToday\x12)\n" +
+	"\x10recipients_today\x18\n" +
+	" \x01(\x03R\x0frecipientsToday\x12.\n" +
+	"\x13daily_message_limit\x18\v \x01(\x03R\x11dailyMessageLimit\x122\n" +
+	"\x15daily_recipient_limit\x18\f \x01(\x03R\x13dailyRecipientLimit\x12.\n" +
+	"\x13messages_per_minute\x18\r \x01(\x03R\x11messagesPerMinute\x122\n" +
+	"\amin_gap\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06minGap\x12@\n" +
+	"\x0enext_send_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fnextSendTime\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x10 \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12@\n" +
+	"\x0elast_sent_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\"8\n" +
+	"\x17GetMailboxHealthRequest\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\"T\n" +
+	"\x18GetMailboxHealthResponse\x128\n" +
+	"\x06health\x18\x01 \x01(\v2 .tandem.mailbox.v1.MailboxHealthR\x06health\"R\n" +
+	"\x14ListMailboxesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x7f\n" +
+	"\x15ListMailboxesResponse\x12>\n" +
+	"\tmailboxes\x18\x01 \x03(\v2 .tandem.mailbox.v1.MailboxHealthR\tmailboxes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x03\n" +
+	"\vMessageSent\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x02 \x01(\tR\tmailboxId\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12.\n" +
+	"\x13provider_message_id\x18\x04 \x01(\tR\x11providerMessageId\x12.\n" +
+	"\x13internet_message_id\x18\x05 \x01(\tR\x11internetMessageId\x12'\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tR\x0econversationId\x127\n" +
+	"\tsent_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bsentTime\x12,\n" +
+	"\x02to\x18\b \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02to\x12,\n" +
+	"\x02cc\x18\t \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02cc*\xb1\x01\n" +
+	"\fMessageState\x12\x1d\n" +
+	"\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x19\n" +
+	"\x15MESSAGE_STATE_SENDING\x10\x02\x12\x16\n" +
+	"\x12MESSAGE_STATE_SENT\x10\x03\x12\x18\n" +
+	"\x14MESSAGE_STATE_FAILED\x10\x04\x12\x1b\n" +
+	"\x17MESSAGE_STATE_CANCELLED\x10\x05*\x95\x01\n" +
+	"\rMailboxStatus\x12\x1e\n" +
+	"\x1aMAILBOX_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18MAILBOX_STATUS_CONNECTED\x10\x01\x12%\n" +
+	"!MAILBOX_STATUS_RECONNECT_REQUIRED\x10\x02\x12\x1f\n" +
+	"\x1bMAILBOX_STATUS_DISCONNECTED\x10\x032\xe5\x04\n" +
+	"\x0eMailboxService\x12b\n" +
+	"\rSubmitMessage\x12'.tandem.mailbox.v1.SubmitMessageRequest\x1a(.tandem.mailbox.v1.SubmitMessageResponse\x12Y\n" +
+	"\n" +
+	"GetMessage\x12$.tandem.mailbox.v1.GetMessageRequest\x1a%.tandem.mailbox.v1.GetMessageResponse\x12_\n" +
+	"\fListMessages\x12&.tandem.mailbox.v1.ListMessagesRequest\x1a'.tandem.mailbox.v1.ListMessagesResponse\x12b\n" +
+	"\rCancelMessage\x12'.tandem.mailbox.v1.CancelMessageRequest\x1a(.tandem.mailbox.v1.CancelMessageResponse\x12k\n" +
+	"\x10GetMailboxHealth\x12*.tandem.mailbox.v1.GetMailboxHealthRequest\x1a+.tandem.mailbox.v1.GetMailboxHealthResponse\x12b\n" +
+	"\rListMailboxes\x12'.tandem.mailbox.v1.ListMailboxesRequest\x1a(.tandem.mailbox.v1.ListMailboxesResponseB\xd0\x01\n" +
 	"\x15com.tandem.mailbox.v1B\fMailboxProtoP\x01ZCgithub.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1;mailboxv1\xa2\x02\x03TMX\xaa\x02\x11Tandem.Mailbox.V1\xca\x02\x11Tandem\\Mailbox\\V1\xe2\x02\x1dTandem\\Mailbox\\V1\\GPBMetadata\xea\x02\x13Tandem::Mailbox::V1b\x06proto3"
 
-var file_tandem_mailbox_v1_mailbox_proto_goTypes = []any{}
+var (
+	file_tandem_mailbox_v1_mailbox_proto_rawDescOnce sync.Once
+	file_tandem_mailbox_v1_mailbox_proto_rawDescData []byte
+)
+
+func file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP() []byte {
+	file_tandem_mailbox_v1_mailbox_proto_rawDescOnce.Do(func() {
+		file_tandem_mailbox_v1_mailbox_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tandem_mailbox_v1_mailbox_proto_rawDesc), len(file_tandem_mailbox_v1_mailbox_proto_rawDesc)))
+	})
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescData
+}
+
+var file_tandem_mailbox_v1_mailbox_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_tandem_mailbox_v1_mailbox_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_tandem_mailbox_v1_mailbox_proto_goTypes = []any{
+	(MessageState)(0),                // 0: tandem.mailbox.v1.MessageState
+	(MailboxStatus)(0),               // 1: tandem.mailbox.v1.MailboxStatus
+	(*Recipient)(nil),                // 2: tandem.mailbox.v1.Recipient
+	(*Message)(nil),                  // 3: tandem.mailbox.v1.Message
+	(*SubmitMessageRequest)(nil),     // 4: tandem.mailbox.v1.SubmitMessageRequest
+	(*SubmitMessageResponse)(nil),    // 5: tandem.mailbox.v1.SubmitMessageResponse
+	(*GetMessageRequest)(nil),        // 6: tandem.mailbox.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),       // 7: tandem.mailbox.v1.GetMessageResponse
+	(*ListMessagesRequest)(nil),      // 8: tandem.mailbox.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),     // 9: tandem.mailbox.v1.ListMessagesResponse
+	(*CancelMessageRequest)(nil),     // 10: tandem.mailbox.v1.CancelMessageRequest
+	(*CancelMessageResponse)(nil),    // 11: tandem.mailbox.v1.CancelMessageResponse
+	(*MailboxHealth)(nil),            // 12: tandem.mailbox.v1.MailboxHealth
+	(*GetMailboxHealthRequest)(nil),  // 13: tandem.mailbox.v1.GetMailboxHealthRequest
+	(*GetMailboxHealthResponse)(nil), // 14: tandem.mailbox.v1.GetMailboxHealthResponse
+	(*ListMailboxesRequest)(nil),     // 15: tandem.mailbox.v1.ListMailboxesRequest
+	(*ListMailboxesResponse)(nil),    // 16: tandem.mailbox.v1.ListMailboxesResponse
+	(*MessageSent)(nil),              // 17: tandem.mailbox.v1.MessageSent
+	(*timestamppb.Timestamp)(nil),    // 18: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 19: google.protobuf.Duration
+}
 var file_tandem_mailbox_v1_mailbox_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: tandem.mailbox.v1.Message.state:type_name -> tandem.mailbox.v1.MessageState
+	2,  // 1: tandem.mailbox.v1.Message.to:type_name -> tandem.mailbox.v1.Recipient
+	2,  // 2: tandem.mailbox.v1.Message.cc:type_name -> tandem.mailbox.v1.Recipient
+	18, // 3: tandem.mailbox.v1.Message.send_after:type_name -> google.protobuf.Timestamp
+	18, // 4: tandem.mailbox.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	18, // 5: tandem.mailbox.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
+	18, // 6: tandem.mailbox.v1.Message.update_time:type_name -> google.protobuf.Timestamp
+	2,  // 7: tandem.mailbox.v1.SubmitMessageRequest.to:type_name -> tandem.mailbox.v1.Recipient
+	2,  // 8: tandem.mailbox.v1.SubmitMessageRequest.cc:type_name -> tandem.mailbox.v1.Recipient
+	18, // 9: tandem.mailbox.v1.SubmitMessageRequest.send_after:type_name -> google.protobuf.Timestamp
+	3,  // 10: tandem.mailbox.v1.SubmitMessageResponse.message:type_name -> tandem.mailbox.v1.Message
+	3,  // 11: tandem.mailbox.v1.GetMessageResponse.message:type_name -> tandem.mailbox.v1.Message
+	3,  // 12: tandem.mailbox.v1.ListMessagesResponse.messages:type_name -> tandem.mailbox.v1.Message
+	3,  // 13: tandem.mailbox.v1.CancelMessageResponse.message:type_name -> tandem.mailbox.v1.Message
+	1,  // 14: tandem.mailbox.v1.MailboxHealth.status:type_name -> tandem.mailbox.v1.MailboxStatus
+	19, // 15: tandem.mailbox.v1.MailboxHealth.min_gap:type_name -> google.protobuf.Duration
+	18, // 16: tandem.mailbox.v1.MailboxHealth.next_send_time:type_name -> google.protobuf.Timestamp
+	18, // 17: tandem.mailbox.v1.MailboxHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	18, // 18: tandem.mailbox.v1.MailboxHealth.last_sent_time:type_name -> google.protobuf.Timestamp
+	12, // 19: tandem.mailbox.v1.GetMailboxHealthResponse.health:type_name -> tandem.mailbox.v1.MailboxHealth
+	12, // 20: tandem.mailbox.v1.ListMailboxesResponse.mailboxes:type_name -> tandem.mailbox.v1.MailboxHealth
+	18, // 21: tandem.mailbox.v1.MessageSent.sent_time:type_name -> google.protobuf.Timestamp
+	2,  // 22: tandem.mailbox.v1.MessageSent.to:type_name -> tandem.mailbox.v1.Recipient
+	2,  // 23: tandem.mailbox.v1.MessageSent.cc:type_name -> tandem.mailbox.v1.Recipient
+	4,  // 24: tandem.mailbox.v1.MailboxService.SubmitMessage:input_type -> tandem.mailbox.v1.SubmitMessageRequest
+	6,  // 25: tandem.mailbox.v1.MailboxService.GetMessage:input_type -> tandem.mailbox.v1.GetMessageRequest
+	8,  // 26: tandem.mailbox.v1.MailboxService.ListMessages:input_type -> tandem.mailbox.v1.ListMessagesRequest
+	10, // 27: tandem.mailbox.v1.MailboxService.CancelMessage:input_type -> tandem.mailbox.v1.CancelMessageRequest
+	13, // 28: tandem.mailbox.v1.MailboxService.GetMailboxHealth:input_type -> tandem.mailbox.v1.GetMailboxHealthRequest
+	15, // 29: tandem.mailbox.v1.MailboxService.ListMailboxes:input_type -> tandem.mailbox.v1.ListMailboxesRequest
+	5,  // 30: tandem.mailbox.v1.MailboxService.SubmitMessage:output_type -> tandem.mailbox.v1.SubmitMessageResponse
+	7,  // 31: tandem.mailbox.v1.MailboxService.GetMessage:output_type -> tandem.mailbox.v1.GetMessageResponse
+	9,  // 32: tandem.mailbox.v1.MailboxService.ListMessages:output_type -> tandem.mailbox.v1.ListMessagesResponse
+	11, // 33: tandem.mailbox.v1.MailboxService.CancelMessage:output_type -> tandem.mailbox.v1.CancelMessageResponse
+	14, // 34: tandem.mailbox.v1.MailboxService.GetMailboxHealth:output_type -> tandem.mailbox.v1.GetMailboxHealthResponse
+	16, // 35: tandem.mailbox.v1.MailboxService.ListMailboxes:output_type -> tandem.mailbox.v1.ListMailboxesResponse
+	30, // [30:36] is the sub-list for method output_type
+	24, // [24:30] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_tandem_mailbox_v1_mailbox_proto_init() }
@@ -47,13 +1596,15 @@ func file_tandem_mailbox_v1_mailbox_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_mailbox_v1_mailbox_proto_rawDesc), len(file_tandem_mailbox_v1_mailbox_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      2,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_tandem_mailbox_v1_mailbox_proto_goTypes,
 		DependencyIndexes: file_tandem_mailbox_v1_mailbox_proto_depIdxs,
+		EnumInfos:         file_tandem_mailbox_v1_mailbox_proto_enumTypes,
+		MessageInfos:      file_tandem_mailbox_v1_mailbox_proto_msgTypes,
 	}.Build()
 	File_tandem_mailbox_v1_mailbox_proto = out.File
 	file_tandem_mailbox_v1_mailbox_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package mailboxv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,13 +18,44 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	MailboxService_SubmitMessage_FullMethodName    = "/tandem.mailbox.v1.MailboxService/SubmitMessage"
+	MailboxService_GetMessage_FullMethodName       = "/tandem.mailbox.v1.MailboxService/GetMessage"
+	MailboxService_ListMessages_FullMethodName     = "/tandem.mailbox.v1.MailboxService/ListMessages"
+	MailboxService_CancelMessage_FullMethodName    = "/tandem.mailbox.v1.MailboxService/CancelMessage"
+	MailboxService_GetMailboxHealth_FullMethodName = "/tandem.mailbox.v1.MailboxService/GetMailboxHealth"
+	MailboxService_ListMailboxes_FullMethodName    = "/tandem.mailbox.v1.MailboxService/ListMailboxes"
+)
+
 // MailboxServiceClient is the client API for MailboxService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // MailboxService is the public API of the mailbox service. Its RPCs arrive with
 // the features that need them; the service runs and reports health already.
+//
+// RPCs marked "internal" are for other Tandem services only (outreach): they
+// refuse user and API tokens, have no REST route, and take the organization
+// they act on in the request.
 type MailboxServiceClient interface {
+	// Internal: accepts a message to send from a connected mailbox and returns
+	// once it is stored with its send job. The same idempotency key returns
+	// the same message and never queues a second; the same key with other
+	// content is AlreadyExists.
+	SubmitMessage(ctx context.Context, in *SubmitMessageRequest, opts ...grpc.CallOption) (*SubmitMessageResponse, error)
+	// Internal: one message and where it is on its way.
+	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
+	// Internal: a mailbox's messages, newest first.
+	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
+	// Internal: stops a message that has not left yet; one that is leaving or
+	// left is FailedPrecondition.
+	CancelMessage(ctx context.Context, in *CancelMessageRequest, opts ...grpc.CallOption) (*CancelMessageResponse, error)
+	// A mailbox's connection, queue and sending limits: for its owner and the
+	// organization's admins.
+	GetMailboxHealth(ctx context.Context, in *GetMailboxHealthRequest, opts ...grpc.CallOption) (*GetMailboxHealthResponse, error)
+	// The organization's connected mailboxes with their health (Admin and
+	// Super Admin).
+	ListMailboxes(ctx context.Context, in *ListMailboxesRequest, opts ...grpc.CallOption) (*ListMailboxesResponse, error)
 }
 
 type mailboxServiceClient struct {
@@ -32,13 +66,95 @@ func NewMailboxServiceClient(cc grpc.ClientConnInterface) MailboxServiceClient {
 	return &mailboxServiceClient{cc}
 }
 
+func (c *mailboxServiceClient) SubmitMessage(ctx context.Context, in *SubmitMessageRequest, opts ...grpc.CallOption) (*SubmitMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_SubmitMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMessagesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) CancelMessage(ctx context.Context, in *CancelMessageRequest, opts ...grpc.CallOption) (*CancelMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_CancelMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetMailboxHealth(ctx context.Context, in *GetMailboxHealthRequest, opts ...grpc.CallOption) (*GetMailboxHealthResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMailboxHealthResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetMailboxHealth_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListMailboxes(ctx context.Context, in *ListMailboxesRequest, opts ...grpc.CallOption) (*ListMailboxesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMailboxesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListMailboxes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MailboxServiceServer is the server API for MailboxService service.
 // All implementations must embed UnimplementedMailboxServiceServer
 // for forward compatibility.
 //
 // MailboxService is the public API of the mailbox service. Its RPCs arrive with
 // the features that need them; the service runs and reports health already.
+//
+// RPCs marked "internal" are for other Tandem services only (outreach): they
+// refuse user and API tokens, have no REST route, and take the organization
+// they act on in the request.
 type MailboxServiceServer interface {
+	// Internal: accepts a message to send from a connected mailbox and returns
+	// once it is stored with its send job. The same idempotency key returns
+	// the same message and never queues a second; the same key with other
+	// content is AlreadyExists.
+	SubmitMessage(context.Context, *SubmitMessageRequest) (*SubmitMessageResponse, error)
+	// Internal: one message and where it is on its way.
+	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
+	// Internal: a mailbox's messages, newest first.
+	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
+	// Internal: stops a message that has not left yet; one that is leaving or
+	// left is FailedPrecondition.
+	CancelMessage(context.Context, *CancelMessageRequest) (*CancelMessageResponse, error)
+	// A mailbox's connection, queue and sending limits: for its owner and the
+	// organization's admins.
+	GetMailboxHealth(context.Context, *GetMailboxHealthRequest) (*GetMailboxHealthResponse, error)
+	// The organization's connected mailboxes with their health (Admin and
+	// Super Admin).
+	ListMailboxes(context.Context, *ListMailboxesRequest) (*ListMailboxesResponse, error)
 	mustEmbedUnimplementedMailboxServiceServer()
 }
 
@@ -49,6 +165,24 @@ type MailboxServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedMailboxServiceServer struct{}
 
+func (UnimplementedMailboxServiceServer) SubmitMessage(context.Context, *SubmitMessageRequest) (*SubmitMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMessages not implemented")
+}
+func (UnimplementedMailboxServiceServer) CancelMessage(context.Context, *CancelMessageRequest) (*CancelMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetMailboxHealth(context.Context, *GetMailboxHealthRequest) (*GetMailboxHealthResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMailboxHealth not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListMailboxes(context.Context, *ListMailboxesRequest) (*ListMailboxesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMailboxes not implemented")
+}
 func (UnimplementedMailboxServiceServer) mustEmbedUnimplementedMailboxServiceServer() {}
 func (UnimplementedMailboxServiceServer) testEmbeddedByValue()                        {}
 
@@ -70,13 +204,146 @@ func RegisterMailboxServiceServer(s grpc.ServiceRegistrar, srv MailboxServiceSer
 	s.RegisterService(&MailboxService_ServiceDesc, srv)
 }
 
+func _MailboxService_SubmitMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).SubmitMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_SubmitMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).SubmitMessage(ctx, req.(*SubmitMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetMessage(ctx, req.(*GetMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListMessages(ctx, req.(*ListMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_CancelMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).CancelMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_CancelMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).CancelMessage(ctx, req.(*CancelMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetMailboxHealth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMailboxHealthRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetMailboxHealth(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetMailboxHealth_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetMailboxHealth(ctx, req.(*GetMailboxHealthRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListMailboxes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMailboxesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListMailboxes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListMailboxes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListMailboxes(ctx, req.(*ListMailboxesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MailboxService_ServiceDesc is the grpc.ServiceDesc for MailboxService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var MailboxService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "tandem.mailbox.v1.MailboxService",
 	HandlerType: (*MailboxServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "tandem/mailbox/v1/mailbox.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "SubmitMessage",
+			Handler:    _MailboxService_SubmitMessage_Handler,
+		},
+		{
+			MethodName: "GetMessage",
+			Handler:    _MailboxService_GetMessage_Handler,
+		},
+		{
+			MethodName: "ListMessages",
+			Handler:    _MailboxService_ListMessages_Handler,
+		},
+		{
+			MethodName: "CancelMessage",
+			Handler:    _MailboxService_CancelMessage_Handler,
+		},
+		{
+			MethodName: "GetMailboxHealth",
+			Handler:    _MailboxService_GetMailboxHealth_Handler,
+		},
+		{
+			MethodName: "ListMailboxes",
+			Handler:    _MailboxService_ListMailboxes_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/mailbox/v1/mailbox.proto",
 }
