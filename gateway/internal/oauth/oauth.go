@@ -150,7 +150,7 @@ var page = template.Must(template.New("outcome").Parse(`<!doctype html>
 {{if .Error}}<p id="error">{{.Error}}</p>{{else}}
 <p id="outcome" data-outcome="{{.Outcome}}">{{.Message}}</p>
 {{if .User}}<p id="user">{{.User.DisplayName}} &lt;{{.User.Email}}&gt; · {{.User.Role}}{{if .Org}} · {{.Org.DisplayName}}{{end}}</p>{{end}}
-{{if .Connection}}<p id="connection">Mailbox {{.Connection.Account}}: {{.Connection.Status}}</p>{{end}}
+{{if .Connection}}<p id="connection">{{if eq .Connection.Provider "lever"}}Lever{{else}}Mailbox {{.Connection.Account}}{{end}}: {{.Connection.Status}}</p>{{end}}
 {{if .AdminConsentURL}}<p>Forward this link to your IT admin: <a id="admin-consent-url" href="{{.AdminConsentURL}}">{{.AdminConsentURL}}</a></p>{{end}}
 {{end}}
 <p><a href="/oauth/microsoft/start?flow=sign_in">Sign in with Microsoft</a></p>
