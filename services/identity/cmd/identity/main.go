@@ -116,6 +116,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	refreshers := map[string]vault.Refresher{}
 	var leverTokens *lever.TokenClient
 	if cfg.LeverAuthorizeURL != "" {
+		if cfg.LeverClientSecret.Value() == config.DevLeverClientSecret {
+			log.WarnContext(ctx, "using the simulator's Lever client secret; set TANDEM_LEVER_CLIENT_SECRET (and TANDEM_LEVER_TOKEN_URL) in production")
+		}
 		// Lever's token endpoint is Auth0's: one bucket for the app, shared
 		// by every replica, well under Auth0's limits.
 		leverLimiter, err := ratelimit.NewLimiter(rt.Redis, rt.Keys("ratelimit-leverauth"), ratelimit.Limit{Events: 10, Per: time.Second, Burst: 20})

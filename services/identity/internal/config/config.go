@@ -22,6 +22,8 @@ const DefaultGRPCAddr = "127.0.0.1:9101"
 const (
 	DevKeyRing      = "dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
 	DevServiceToken = config.DevServiceToken
+	// DevLeverClientSecret is the simulator's Lever app secret.
+	DevLeverClientSecret = "tandem-local-secret"
 )
 
 // Config is everything the identity binary reads at start.
@@ -108,7 +110,7 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.LeverAuthorizeURL, "lever-authorize-url", "http://127.0.0.1:9205/authorize", "Lever's OAuth authorize endpoint")
 	fs.StringVar(&c.LeverTokenURL, "lever-token-url", "http://127.0.0.1:9205/oauth/token", "Lever's OAuth token endpoint (https://auth.lever.co/oauth/token)")
 	fs.StringVar(&c.LeverClientID, "lever-client-id", "tandem-local", "Tandem's Lever client id")
-	config.SecretFlag(fs, &c.LeverClientSecret, "lever-client-secret", "tandem-local-secret", "Tandem's Lever client secret")
+	config.SecretFlag(fs, &c.LeverClientSecret, "lever-client-secret", DevLeverClientSecret, "Tandem's Lever client secret")
 	fs.StringVar(&c.LeverAudience, "lever-audience", "https://api.lever.co/v1/", "Lever API audience (trailing slash matters)")
 	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "the gateway's external base URL")
 	fs.StringVar(&c.FrontendURL, "frontend-url", "", "the frontend's base URL; empty uses the gateway's built-in pages")

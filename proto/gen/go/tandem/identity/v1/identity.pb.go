@@ -393,7 +393,7 @@ type Connection struct {
 	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
 	// The user the connection belongs to, for personal connections (mailbox).
 	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// "microsoft_mailbox", later "lever", "ashby".
+	// "microsoft_mailbox", or "lever" (the organization's, no user).
 	Provider string           `protobuf:"bytes,4,opt,name=provider,proto3" json:"provider,omitempty"`
 	Status   ConnectionStatus `protobuf:"varint,5,opt,name=status,proto3,enum=tandem.identity.v1.ConnectionStatus" json:"status,omitempty"`
 	// Why the connection is in its status, for people.
