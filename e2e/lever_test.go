@@ -111,6 +111,13 @@ func TestScenario_LV_1(t *testing.T) {
 	code, body = adminAPI.call("POST", "/v1/integrations/lever:connect", &identityv1.ConnectLeverRequest{}, nil)
 	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
 
+	// The import's first Lever call is held, so its progress shows.
+	ctl := simclient.New(s.MicrosoftURL, nil)
+	stall, err := ctl.AddFault(t.Context(), simclient.Fault{Endpoint: "lever.listStages", Stall: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	// The Super Admin connects: the gateway, Lever's sign-in and consent,
 	// the gateway's callback, the frontend.
 	connect := &identityv1.ConnectLeverResponse{}
@@ -149,8 +156,22 @@ func TestScenario_LV_1(t *testing.T) {
 	}
 	connID := res.GetConnection().GetId()
 
-	// The integration imports, then reports connected with what it brought.
+	// The integration imports (syncing), then reports connected with what
+	// it brought.
 	var ats *atsbridgev1.AtsConnection
+	poll.Until(t, 30*time.Second, func() error {
+		ats = getAts(t, ownerAPI)
+		if ats.GetStatus() != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_SYNCING || ats.GetHealth().GetSyncStartTime() == nil {
+			return fmt.Errorf("ATS connection %v", ats)
+		}
+		return nil
+	})
+	if ats.GetHealth().GetLastSyncTime() != nil || ats.GetHealth().GetStages() != 0 {
+		t.Fatalf("while syncing: %v", ats)
+	}
+	if err := ctl.RemoveFault(t.Context(), stall.ID); err != nil {
+		t.Fatal(err)
+	}
 	poll.Until(t, 30*time.Second, func() error {
 		ats = getAts(t, ownerAPI)
 		if ats.GetStatus() != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_CONNECTED || ats.GetHealth().GetLastSyncTime() == nil {
@@ -158,7 +179,6 @@ func TestScenario_LV_1(t *testing.T) {
 		}
 		return nil
 	})
-	ctl := simclient.New(s.MicrosoftURL, nil)
 	acct, err := ctl.LeverAccount(t.Context(), providersim.DemoLeverAccount)
 	if err != nil {
 		t.Fatal(err)

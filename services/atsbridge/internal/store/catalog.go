@@ -78,12 +78,14 @@ func (s *Store) ReplaceCatalog(ctx context.Context, id string, generation int64,
 			return err
 		}
 		published := 0
+		for _, p := range cat.Postings {
+			if p.Published() {
+				published++
+			}
+		}
 		if err := copyRows(ctx, tx, "ats_postings", []string{"connection_id", "remote_id", "title", "state", "team", "department", "location", "commitment", "remote_updated_at"},
 			len(cat.Postings), func(i int) []any {
 				p := cat.Postings[i]
-				if p.Published() {
-					published++
-				}
 				return []any{id, p.RemoteID, p.Title, p.State, p.Team, p.Department, p.Location, p.Commitment, p.RemoteUpdatedAt}
 			}); err != nil {
 			return err
