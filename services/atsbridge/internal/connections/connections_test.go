@@ -285,7 +285,46 @@ func TestNoTokenFromIdentity(t *testing.T) {
 	if err := w.work(w.jobs.last(t)); err != nil {
 		t.Fatal(err)
 	}
-	if h := w.health(); h.Status != store.StatusConnected || h.Reason == "" || h.Errors.Total != 2 {
+	if h := w.health(); h.Status != store.StatusReconnectRequired || h.Reason != connections.ReasonNoToken || h.Errors.Total != 2 {
 		t.Fatalf("without a token: %+v", h)
 	}
+	// Reconnected in identity: the import runs again, and lands.
+	w.tokens.err = nil
+	w.deliver(identityv1.ConnectionStatus_CONNECTION_STATUS_CONNECTED, "", time.Now().Add(time.Minute))
+	if err := w.work(w.jobs.last(t)); err != nil {
+		t.Fatal(err)
+	}
+	if h := w.health(); h.Status != store.StatusConnected || h.Reason != "" || h.Counts.Users == 0 {
+		t.Fatalf("after reconnecting: %+v", h)
+	}
+}
+
+func TestUnreadableEventsAreRefused(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	payload, err := anypb.New(&identityv1.MailboxConnectionChanged{ConnectionId: w.connID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ev := range map[string]*eventsv1.Event{
+		"another payload": {Id: uuid.NewString(), Type: connections.EventConnectionChanged, OrganizationId: w.org, Payload: payload},
+		"no status":       {Id: uuid.NewString(), Type: connections.EventConnectionChanged, OrganizationId: w.org, Payload: mustAny(t, &identityv1.AtsConnectionChanged{ConnectionId: w.connID, Provider: "lever"})},
+	} {
+		err := w.st.InTx(t.Context(), func(tx pgx.Tx) error { return w.conns.ApplyConnectionChanged(t.Context(), tx, ev) })
+		if !errors.Is(err, apperr.ErrInvalidArgument) {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	if h := w.health(); h.ID != "" {
+		t.Fatalf("an unreadable event recorded a connection: %+v", h)
+	}
+}
+
+func mustAny(t *testing.T, m *identityv1.AtsConnectionChanged) *anypb.Any {
+	t.Helper()
+	a, err := anypb.New(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }

@@ -51,6 +51,7 @@ type AccessTokenGetter interface {
 // Reasons shown on the connection.
 const (
 	ReasonTokenRefused = "Lever refused Tandem's access; a Super Admin must connect Lever again"
+	ReasonNoToken      = "Tandem holds no working Lever authorization; a Super Admin must connect Lever again"
 	reasonImportFailed = "the import from Lever failed; it runs again when Lever is reconnected"
 )
 
@@ -98,7 +99,11 @@ func (w *ImportWorker) Work(ctx context.Context, job *river.Job[ImportArgs]) err
 		// Identity holds no working token: its event with the new status
 		// is on its way; the import waits for the next connection.
 		log.InfoContext(ctx, "no token for the import; waiting for a reconnect")
-		return w.fail(ctx, conn, a, store.ErrorUnauthorized, "identity holds no working token for the connection")
+		w.record(ctx, conn.ID, store.ErrorUnauthorized, "identity holds no working token for the connection")
+		if _, err := w.store.MarkRefused(ctx, conn.ID, a.Generation, ReasonNoToken); err != nil {
+			return err
+		}
+		return nil
 	default:
 		return w.retry(ctx, conn, job, store.ErrorUnavailable, "identity could not hand out a token", err)
 	}
