@@ -134,3 +134,23 @@ func TestLeverRevokedIsReconnectRequired(t *testing.T) {
 		t.Fatal("a refused grant was sent to Lever again")
 	}
 }
+
+// A deployment without Lever's Refresher never sends a Lever refresh token
+// elsewhere: the refresh is Unavailable and the connection kept.
+func TestNoRefresherForTheProvider(t *testing.T) {
+	t.Parallel()
+	w := newLeverWorld(t)
+	plain := w.replica(func(o *vault.Options) {
+		o.Refresher = refresherFunc(func(context.Context, string, []string) (vault.Credentials, error) {
+			t.Error("a Lever refresh token went to the default Refresher")
+			return vault.Credentials{}, errors.New("wrong provider")
+		})
+		o.Clock = w.now
+	})
+	w.offset.Store(int64(2 * time.Hour))
+	_, err := plain.AccessToken(t.Context(), "org-1", "conn-lever")
+	wantUnavailable(t, err)
+	if rc, _ := w.sink.counts(); rc != 0 || w.refreshes() != 0 {
+		t.Fatalf("the connection was given up (%d) or refreshed (%d)", rc, w.refreshes())
+	}
+}

@@ -185,8 +185,8 @@ type Options struct {
 	Prefix  string // the deployment's -redis-prefix, e.g. "tandem:"
 	Durable DurableStore
 	Sealer  Sealer
-	// Refresher refreshes credentials whose Provider has no entry in
-	// Refreshers (Microsoft's, which were stored without a provider).
+	// Refresher refreshes credentials stored without a Provider
+	// (Microsoft's).
 	Refresher Refresher
 	// Refreshers refresh each provider's credentials: providers differ in
 	// their token endpoints and in what a refresh does (Lever rotates the
@@ -383,13 +383,15 @@ func checkIDs(orgID, connID string) error {
 	return nil
 }
 
-// refresherFor is the Refresher of a provider's credentials; nil when
-// there is none (a configuration without that provider).
+// refresherFor is the Refresher of a provider's credentials: the default
+// one for credentials without a provider, nil for a provider this
+// deployment has no Refresher of (Lever not configured): its refresh
+// token must never go to another provider.
 func (v *Vault) refresherFor(provider string) Refresher {
-	if r, ok := v.refreshers[provider]; ok {
-		return r
+	if provider == "" {
+		return v.refresher
 	}
-	return v.refresher
+	return v.refreshers[provider]
 }
 
 // due reports whether c should be refreshed at now: within RefreshBefore
