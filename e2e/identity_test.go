@@ -224,10 +224,9 @@ func TestScenario_ID_6(t *testing.T) {
 	owner, ownerAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
 	recruiter, recruiterAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
 
-	// Connecting Lever is not offered until it is built: no route, for
-	// anyone.
-	code, body := ownerAPI.call("POST", "/v1/integrations/lever:connect", &identityv1.ConnectLeverRequest{}, nil)
-	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+	// Only a Super Admin connects Lever (TestScenario_LV_1 connects it).
+	code, body := recruiterAPI.call("POST", "/v1/integrations/lever:connect", &identityv1.ConnectLeverRequest{}, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
 
 	// Admins and Super Admins configure the organization; others cannot.
 	rename := &identityv1.Organization{DisplayName: "Contoso Talent"}

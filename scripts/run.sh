@@ -52,8 +52,11 @@ if [ -x bin/providersim ]; then
   start providersim bin/providersim -allow-http-loopback
 fi
 # Events between services (ADR 15): identity tells mailbox about mailbox
-# connections; mailbox tells outreach what it sent and what came back.
-start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104 TANDEM_EVENT_ROUTES='mailbox=mailbox.*' bin/identity
+# connections and atsbridge about the ATS connection; mailbox tells
+# outreach what it sent and what came back. Identity's Lever OAuth and
+# atsbridge's Lever API default to the simulator (9205, 9204).
+start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104,atsbridge=localhost:9103 \
+  TANDEM_EVENT_ROUTES='mailbox=mailbox.*,atsbridge=ats.*' bin/identity
 start outreach bin/outreach
 start atsbridge bin/atsbridge
 # Graph posts the mailboxes' notifications to the gateway's /webhooks/graph.

@@ -31,6 +31,8 @@ import (
 	"github.com/tandemhq/tandem/platform/logging/logtest"
 	"github.com/tandemhq/tandem/platform/pgtest"
 	"github.com/tandemhq/tandem/platform/poll"
+	"github.com/tandemhq/tandem/providersim"
+	"github.com/tandemhq/tandem/providersim/simclient"
 )
 
 // Services are the gRPC services, in start order.
@@ -271,7 +273,9 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		// Events between services (ADR 15), as scripts/run.sh routes them.
 		switch name {
 		case "identity":
-			args = append(args, "-event-subscribers", "mailbox="+svcAddrs["mailbox"], "-event-routes", "mailbox=mailbox.*")
+			args = append(args, identityArgs(svcAddrs, s.LeverOAuthURL)...)
+		case "atsbridge":
+			args = append(args, "-lever-url", s.LeverURL)
 		case "mailbox":
 			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent|message.received",
 				"-graph-url", s.GraphURL, "-webhook-base-url", s.GatewayURL)
@@ -282,7 +286,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	for i := 2; i <= opts.IdentityReplicas+1; i++ {
 		name, addr := fmt.Sprintf("identity-%d", i), next()
 		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"),
-			args: []string{"-grpc-addr", addr, "-event-subscribers", "mailbox=" + svcAddrs["mailbox"], "-event-routes", "mailbox=mailbox.*"}, env: envOf(name), t: t, logs: &logtest.Buffer{}}
+			args: append([]string{"-grpc-addr", addr}, identityArgs(svcAddrs, s.LeverOAuthURL)...), env: envOf(name), t: t, logs: &logtest.Buffer{}}
 	}
 	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &logtest.Buffer{}}
 
@@ -300,6 +304,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	})
 	s.Procs["providersim"].Start()
 	s.waitHTTP(s.MicrosoftURL+"/_sim/health", 30*time.Second)
+	s.registerLeverApp()
 	for name, p := range s.Procs {
 		if name != "providersim" {
 			p.Start()
@@ -310,6 +315,27 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		s.waitServing(s.Procs[fmt.Sprintf("identity-%d", i)], 60*time.Second)
 	}
 	return s
+}
+
+// identityArgs are identity's events (mailbox.* to mailbox, ats.* to
+// atsbridge, as scripts/run.sh routes them) and its Lever OAuth server.
+func identityArgs(svcAddrs map[string]string, leverOAuthURL string) []string {
+	return []string{"-event-subscribers", "mailbox=" + svcAddrs["mailbox"] + ",atsbridge=" + svcAddrs["atsbridge"],
+		"-event-routes", "mailbox=mailbox.*,atsbridge=ats.*",
+		"-lever-authorize-url", leverOAuthURL + "/authorize", "-lever-token-url", leverOAuthURL + "/oauth/token"}
+}
+
+// registerLeverApp points the simulator's Lever app at this stack's
+// gateway: Lever redirects only to a registered URI.
+func (s *Stack) registerLeverApp() {
+	s.t.Helper()
+	app := providersim.DefaultLeverClient()
+	app.RedirectURIs = []string{s.GatewayURL + "/oauth/lever/callback"}
+	ctx, cancel := context.WithTimeout(s.t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := simclient.New(s.MicrosoftURL, nil).CreateLeverClient(ctx, app); err != nil {
+		s.t.Fatalf("registering the Lever app: %v", err)
+	}
 }
 
 // waitServing polls a process's gRPC health until it says SERVING.

@@ -27,6 +27,7 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/telemetry"
+	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
@@ -77,7 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Upstreams: []rest.Upstream{
 			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
 			{Name: "outreach", Addr: cfg.OutreachAddr, Register: outreachv1.RegisterOutreachServiceHandler},
-			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr},
+			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr, Register: atsbridgev1.RegisterAtsBridgeServiceHandler},
 			{Name: "mailbox", Addr: cfg.MailboxAddr, Register: registerMailbox},
 		},
 		OpenAPI:      doc,

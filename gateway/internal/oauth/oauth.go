@@ -40,6 +40,10 @@ func (r *Routes) Register(g *rest.Gateway) {
 	g.HandlePlain("GET /oauth/microsoft/start", http.HandlerFunc(r.start))
 	g.HandlePlain("GET /oauth/microsoft/callback", http.HandlerFunc(r.callback("authorize")))
 	g.HandlePlain("GET /oauth/microsoft/adminconsent/callback", http.HandlerFunc(r.callback("admin_consent")))
+	// Lever is another authorization server: its own start (a ticket from
+	// ConnectLever only) and its own exact redirect URI (DESIGN §4).
+	g.HandlePlain("GET /oauth/lever/start", http.HandlerFunc(r.leverStart))
+	g.HandlePlain("GET /oauth/lever/callback", http.HandlerFunc(r.callback("lever")))
 	g.HandlePlain("GET /app/auth/complete", http.HandlerFunc(r.complete))
 }
 
@@ -100,6 +104,21 @@ func (r *Routes) start(w http.ResponseWriter, req *http.Request) {
 	http.Redirect(w, req, resp.GetRedirectUrl(), http.StatusFound)
 }
 
+// leverStart starts a Lever connection: only with the ticket ConnectLever
+// handed out, never a sign-in flow by name.
+func (r *Routes) leverStart(w http.ResponseWriter, req *http.Request) {
+	q := req.URL.Query()
+	if q.Get("ticket") == "" {
+		rest.WriteInvalid(req.Context(), w, "ticket", "is required: start from ConnectLever")
+		return
+	}
+	if q.Has("flow") {
+		rest.WriteInvalid(req.Context(), w, "flow", "is not taken here: the ticket names the flow")
+		return
+	}
+	r.start(w, req)
+}
+
 func (r *Routes) callback(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		q := req.URL.Query()
@@ -131,7 +150,7 @@ var page = template.Must(template.New("outcome").Parse(`<!doctype html>
 {{if .Error}}<p id="error">{{.Error}}</p>{{else}}
 <p id="outcome" data-outcome="{{.Outcome}}">{{.Message}}</p>
 {{if .User}}<p id="user">{{.User.DisplayName}} &lt;{{.User.Email}}&gt; · {{.User.Role}}{{if .Org}} · {{.Org.DisplayName}}{{end}}</p>{{end}}
-{{if .Connection}}<p id="connection">Mailbox {{.Connection.Account}}: {{.Connection.Status}}</p>{{end}}
+{{if .Connection}}<p id="connection">{{if eq .Connection.Provider "lever"}}Lever{{else}}Mailbox {{.Connection.Account}}{{end}}: {{.Connection.Status}}</p>{{end}}
 {{if .AdminConsentURL}}<p>Forward this link to your IT admin: <a id="admin-consent-url" href="{{.AdminConsentURL}}">{{.AdminConsentURL}}</a></p>{{end}}
 {{end}}
 <p><a href="/oauth/microsoft/start?flow=sign_in">Sign in with Microsoft</a></p>

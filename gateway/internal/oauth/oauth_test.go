@@ -248,3 +248,28 @@ func TestBindingValuesExpire(t *testing.T) {
 		}
 	}
 }
+
+func TestLeverRoutes(t *testing.T) {
+	srv, id := serve(t, "https://tandem.example")
+	// The Lever start takes ConnectLever's ticket only.
+	for _, q := range []string{"", "?flow=sign_in", "?ticket=t&flow=sign_in"} {
+		if resp := get(t, srv.URL+"/oauth/lever/start"+q); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("lever start %q: %d", q, resp.StatusCode)
+		}
+	}
+	if id.begin != nil {
+		t.Fatal("a refused Lever start reached identity")
+	}
+	resp := get(t, srv.URL+"/oauth/lever/start?ticket=t")
+	if resp.StatusCode != http.StatusFound || id.begin.GetTicket() != "t" || id.begin.GetFlow() != "" {
+		t.Fatalf("lever start: %d %v", resp.StatusCode, id.begin)
+	}
+	cookie := setCookie(t, resp)
+	// Lever's callback is its own: identity is told which, with the
+	// browser's binding.
+	resp = get(t, srv.URL+"/oauth/lever/callback?state=s&code=c", cookie)
+	if resp.StatusCode != http.StatusFound || id.complete.GetCallback() != "lever" || id.complete.GetState() != "s" ||
+		id.complete.GetCode() != "c" || string(id.complete.GetBrowserBindingHash()) != string(hash(cookie.Value)) {
+		t.Fatalf("lever callback: %d %v", resp.StatusCode, id.complete)
+	}
+}

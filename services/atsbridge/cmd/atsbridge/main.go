@@ -3,21 +3,37 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
+	"github.com/riverqueue/river"
+
+	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
+	"github.com/tandemhq/tandem/platform/providerhttp"
+	"github.com/tandemhq/tandem/platform/ratelimit"
 	"github.com/tandemhq/tandem/platform/service"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	atsconfig "github.com/tandemhq/tandem/services/atsbridge/internal/config"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 	"github.com/tandemhq/tandem/services/atsbridge/migrations"
 )
 
 // defaultGRPCAddr is the service's port in the local stack.
 const defaultGRPCAddr = "127.0.0.1:9103"
+
+// leverMaxWait is the longest a Lever call waits in a worker for the
+// limit or a Retry-After; longer waits snooze the job instead.
+const leverMaxWait = 5 * time.Second
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -32,14 +48,15 @@ func main() {
 type Config struct {
 	Service  service.Config
 	Identity identityclient.Config
+	ATS      atsconfig.Settings
 }
 
-// loadConfig reads the runtime's and identity's settings through
-// config.Load, like every binary.
+// loadConfig reads the runtime's, identity's and atsbridge's settings
+// through config.Load, like every binary.
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity)
+	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS)
 	return c, err
 }
 
@@ -52,15 +69,55 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The sink records what it receives in event_versions (ADR 15).
+	if err := events.Migrate(ctx, rt.DB, "atsbridge", rt.Log); err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
 	identity, err := identityclient.Dial(cfg.Identity, "atsbridge")
 	if err != nil {
-		_ = rt.Close(ctx)
-		return err
+		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("identity client", func(context.Context) error { return identity.Close() })
+
+	// Each Lever connection's budget, shared by every replica (ADR 6).
+	limit := connections.RateLimit{PerSecond: float64(cfg.ATS.LeverRatePerSecond), Burst: cfg.ATS.LeverBurst}
+	limiter, err := ratelimit.NewLimiter(rt.Redis, rt.Keys("ratelimit-lever"), ratelimit.Limit{Events: cfg.ATS.LeverRatePerSecond, Per: time.Second, Burst: cfg.ATS.LeverBurst})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	leverAPI, err := lever.New(cfg.ATS.LeverURL, providerhttp.New(providerhttp.Options{Provider: "lever", Limiter: limiter,
+		MaxRetryAfter: leverMaxWait, Logger: rt.Log}))
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+
+	st := store.New(rt.DB)
+	workers := river.NewWorkers()
+	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, rt.Log))
+	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
+		Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	conns := connections.New(st, jc, limit, rt.Log)
+	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
+	sink.Handle(connections.EventConnectionChanged, conns.ApplyConnectionChanged)
+
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
-	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New())
+	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns))
+	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
+}
+
+// accessTokens fits identity's generated client to the importer's
+// interface.
+type accessTokens struct {
+	api identityv1.IdentityServiceClient
+}
+
+func (a accessTokens) GetAccessToken(ctx context.Context, req *identityv1.GetAccessTokenRequest) (*identityv1.GetAccessTokenResponse, error) {
+	return a.api.GetAccessToken(ctx, req)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tandemhq/tandem/services/identity/internal/lever"
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft"
 	"github.com/tandemhq/tandem/services/identity/internal/signin"
 	"github.com/tandemhq/tandem/services/identity/internal/store"
@@ -24,14 +25,39 @@ func (e codeExchanger) ExchangeCode(ctx context.Context, code, redirectURI, veri
 	return signin.Tokens{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, IDToken: t.IDToken, ExpiresAt: t.ExpiresAt(now), Scopes: t.Scopes}, nil
 }
 
+// leverExchanger redeems Lever's codes; nil (Lever not configured) leaves
+// the flows without one.
+func leverExchanger(c *lever.TokenClient) signin.LeverExchanger {
+	if c == nil {
+		return nil
+	}
+	return leverCodes{c}
+}
+
+type leverCodes struct{ c *lever.TokenClient }
+
+func (e leverCodes) ExchangeLeverCode(ctx context.Context, code, redirectURI, verifier string) (signin.Tokens, error) {
+	now := time.Now()
+	t, err := e.c.ExchangeCode(ctx, code, redirectURI, verifier)
+	if err != nil {
+		return signin.Tokens{}, err
+	}
+	return signin.Tokens{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, ExpiresAt: t.ExpiresAt(now), Scopes: t.Scopes}, nil
+}
+
 type credentialsPut struct{ v *vault.Vault }
 
 // Put keeps the scopes the mailbox asked for, not every scope the token
 // happens to carry: refreshing with an unrelated scope an admin later
-// withdrew (User.Read, say) would fail although mail still works.
+// withdrew (User.Read, say) would fail although mail still works. Lever's
+// refresh takes no scopes; its grant's are kept as granted.
 func (p credentialsPut) Put(ctx context.Context, orgID, connID string, t signin.Tokens) error {
+	scopes := signin.MailboxScopes
+	if t.Provider != "" {
+		scopes = t.Scopes
+	}
 	return p.v.Put(ctx, orgID, connID, vault.Credentials{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken,
-		ExpiresAt: t.ExpiresAt, RefreshedAt: time.Now(), Scopes: signin.MailboxScopes})
+		ExpiresAt: t.ExpiresAt, RefreshedAt: time.Now(), Scopes: scopes, Provider: t.Provider})
 }
 
 type accessTokens struct{ v *vault.Vault }

@@ -28,6 +28,7 @@ import (
 	"github.com/tandemhq/tandem/services/identity/internal/apitokens"
 	"github.com/tandemhq/tandem/services/identity/internal/config"
 	"github.com/tandemhq/tandem/services/identity/internal/connections"
+	"github.com/tandemhq/tandem/services/identity/internal/lever"
 	"github.com/tandemhq/tandem/services/identity/internal/login"
 	"github.com/tandemhq/tandem/services/identity/internal/members"
 	"github.com/tandemhq/tandem/services/identity/internal/microsoft"
@@ -110,8 +111,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_ = rt.Close(ctx)
 		return err
 	}
+	// Each provider refreshes its own credentials; Lever's come only when
+	// it is configured.
+	refreshers := map[string]vault.Refresher{}
+	var leverTokens *lever.TokenClient
+	if cfg.LeverAuthorizeURL != "" {
+		if cfg.LeverClientSecret.Value() == config.DevLeverClientSecret {
+			log.WarnContext(ctx, "using the simulator's Lever client secret; set TANDEM_LEVER_CLIENT_SECRET (and TANDEM_LEVER_TOKEN_URL) in production")
+		}
+		// Lever's token endpoint is Auth0's: one bucket for the app, shared
+		// by every replica, well under Auth0's limits.
+		leverLimiter, err := ratelimit.NewLimiter(rt.Redis, rt.Keys("ratelimit-leverauth"), ratelimit.Limit{Events: 10, Per: time.Second, Burst: 20})
+		if err != nil {
+			_ = rt.Close(ctx)
+			return err
+		}
+		leverTokens, err = lever.NewTokenClient(lever.TokenClientOptions{TokenURL: cfg.LeverTokenURL, ClientID: cfg.LeverClientID,
+			ClientSecret: cfg.LeverClientSecret.Value(), Audience: cfg.LeverAudience,
+			HTTP: providerhttp.New(providerhttp.Options{Provider: "leverauth", Limiter: leverLimiter, Logger: log})})
+		if err != nil {
+			_ = rt.Close(ctx)
+			return err
+		}
+		refreshers[vault.ProviderLever] = vault.LeverRefresher{Client: leverTokens}
+	}
 	credentials, err := vault.New(vault.Options{Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Durable: st.SealedCredentials(), Sealer: sealer,
-		Refresher: vault.MicrosoftRefresher{Client: tokens}, Sink: st, RefreshBefore: cfg.VaultRefreshBefore, Logger: log})
+		Refresher: vault.MicrosoftRefresher{Client: tokens}, Refreshers: refreshers, Sink: st, RefreshBefore: cfg.VaultRefreshBefore, Logger: log})
 	if err != nil {
 		_ = rt.Close(ctx)
 		return err
@@ -120,9 +145,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	verifier := signin.NewMicrosoftIDVerifier(cfg.MicrosoftAuthority, cfg.MicrosoftTenant, cfg.MicrosoftClientID, msHTTP)
 	flows := signin.New(signin.Options{
 		Config: signin.Config{Authority: cfg.MicrosoftAuthority, Tenant: cfg.MicrosoftTenant, ClientID: cfg.MicrosoftClientID,
-			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL},
+			PublicURL: cfg.PublicURL, FrontendURL: cfg.FrontendURL,
+			Lever: signin.LeverConfig{AuthorizeURL: cfg.LeverAuthorizeURL, ClientID: cfg.LeverClientID, Audience: cfg.LeverAudience}},
 		Redis: rt.Redis, Prefix: cfg.Service.RedisPrefix, Store: st,
-		Exchanger: codeExchanger{tokens}, Verifier: verifier, Addresses: verifier,
+		Exchanger: codeExchanger{tokens}, Lever: leverExchanger(leverTokens), Verifier: verifier, Addresses: verifier,
 		Vault: credentialsPut{credentials}, Logger: log,
 	})
 	apiTokens := apitokens.New(st)
@@ -159,8 +185,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		vault.CheckConnectionsPeriodicJob(cfg.CheckConnectionsEvery),
 		sessions.PrunePeriodicJob(time.Hour, sessions.DefaultEndedRetention),
 	}
-	// Mailbox connections' status changes go to their subscribers (the
-	// mailbox service) through River jobs enqueued in the transaction of
+	// Mailbox and ATS connections' status changes go to their subscribers
+	// (the mailbox service, atsbridge) through River jobs enqueued in the transaction of
 	// the change (ADR 15).
 	subs, err := cfg.Events.Subscribers()
 	if err != nil {
@@ -185,6 +211,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
 	st.PublishMailboxChanges(pub)
+	st.PublishAtsConnectionChanges(pub)
 	return rt.Serve(ctx)
 }
 

@@ -22,6 +22,8 @@ const DefaultGRPCAddr = "127.0.0.1:9101"
 const (
 	DevKeyRing      = "dev1:ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZHVjdGk="
 	DevServiceToken = config.DevServiceToken
+	// DevLeverClientSecret is the simulator's Lever app secret.
+	DevLeverClientSecret = "tandem-local-secret"
 )
 
 // Config is everything the identity binary reads at start.
@@ -40,7 +42,9 @@ type Config struct {
 	MicrosoftClientSecret config.Secret
 
 	LeverAuthorizeURL string
+	LeverTokenURL     string
 	LeverClientID     string
+	LeverClientSecret config.Secret
 	LeverAudience     string
 
 	// PublicURL is where browsers reach the gateway (redirect URIs).
@@ -104,7 +108,9 @@ func (c *Config) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.MicrosoftClientID, "microsoft-client-id", "tandem-local", "the app's client id")
 	config.SecretFlag(fs, &c.MicrosoftClientSecret, "microsoft-client-secret", "tandem-local-secret", "the app's client secret")
 	fs.StringVar(&c.LeverAuthorizeURL, "lever-authorize-url", "http://127.0.0.1:9205/authorize", "Lever's OAuth authorize endpoint")
+	fs.StringVar(&c.LeverTokenURL, "lever-token-url", "http://127.0.0.1:9205/oauth/token", "Lever's OAuth token endpoint (https://auth.lever.co/oauth/token)")
 	fs.StringVar(&c.LeverClientID, "lever-client-id", "tandem-local", "Tandem's Lever client id")
+	config.SecretFlag(fs, &c.LeverClientSecret, "lever-client-secret", DevLeverClientSecret, "Tandem's Lever client secret")
 	fs.StringVar(&c.LeverAudience, "lever-audience", "https://api.lever.co/v1/", "Lever API audience (trailing slash matters)")
 	fs.StringVar(&c.PublicURL, "public-url", "http://localhost:8080", "the gateway's external base URL")
 	fs.StringVar(&c.FrontendURL, "frontend-url", "", "the frontend's base URL; empty uses the gateway's built-in pages")
@@ -161,9 +167,22 @@ func (c *Config) validate(p *config.Problems) {
 	if c.RevocationRestoreEvery < 100*time.Millisecond || c.RevocationRestoreEvery > time.Minute {
 		p.Addf("revocation-restore-every", "must be between 100ms and 1m")
 	}
+	// Lever is optional: an empty authorize URL turns it off; set, it
+	// needs the rest.
 	if c.LeverAuthorizeURL != "" {
-		if u, err := url.Parse(c.LeverAuthorizeURL); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			p.Addf("lever-authorize-url", "must be an absolute http(s) URL")
+		for name, v := range map[string]string{"lever-authorize-url": c.LeverAuthorizeURL, "lever-token-url": c.LeverTokenURL} {
+			if u, err := url.Parse(v); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+				p.Addf(name, "must be an absolute http(s) URL")
+			}
+		}
+		if c.LeverClientID == "" {
+			p.Addf("lever-client-id", "is required with lever-authorize-url")
+		}
+		if c.LeverClientSecret.Value() == "" {
+			p.Addf("lever-client-secret", "is required with lever-authorize-url")
+		}
+		if !strings.HasSuffix(c.LeverAudience, "/") {
+			p.Addf("lever-audience", "must end with a slash, as Lever's API identifier does")
 		}
 	}
 	if c.VaultRefreshBefore < 0 {

@@ -73,6 +73,11 @@ func TestBadValuesNameTheSetting(t *testing.T) {
 		{[]string{"-key-ring=not-a-ring"}, "key-ring"},
 		{[]string{"-key-ring=" + ring2, "-key-ring-primary=k3"}, "key-ring-primary"},
 		{[]string{"-grpc-addr=9101"}, "grpc-addr"},
+		{[]string{"-lever-token-url=auth.lever.co/oauth/token"}, "lever-token-url"},
+		{[]string{"-lever-authorize-url=auth.lever.co"}, "lever-authorize-url"},
+		{[]string{"-lever-client-secret="}, "lever-client-secret"},
+		{[]string{"-lever-client-id="}, "lever-client-id"},
+		{[]string{"-lever-audience=https://api.lever.co/v1"}, "lever-audience"},
 		{[]string{"migrate"}, "command"},
 	} {
 		_, err := config.Load(tc.args, &bytes.Buffer{})
@@ -137,6 +142,7 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 		"service-token":           "service-token-secret-" + strings.Repeat("s", 20),
 		"service-token-previous":  "previous-token-secret-" + strings.Repeat("p", 20),
 		"microsoft-client-secret": "client-secret-value",
+		"lever-client-secret":     "lever-secret-value",
 		"database-url":            "postgres://tandem:db-password@db.example:5432/tandem",
 		"redis-url":               "redis://:redis-password@redis.example:6379/0",
 	}
@@ -156,7 +162,7 @@ func TestPrintConfigRedactsSecrets(t *testing.T) {
 	if !strings.Contains(printed, "public-url=https://tandem.example") || !strings.Contains(printed, "microsoft-client-secret=[redacted]") {
 		t.Fatalf("printed configuration:\n%s", printed)
 	}
-	for _, secret := range []string{secrets["service-token"], secrets["service-token-previous"], "client-secret-value",
+	for _, secret := range []string{secrets["service-token"], secrets["service-token-previous"], "client-secret-value", "lever-secret-value",
 		"db-password", "redis-password", "MDEyMzQ1Njc4", "ZmVkY2JhOTg3"} {
 		if strings.Contains(printed, secret) {
 			t.Errorf("-print-config shows a secret (%.8s...):\n%s", secret, printed)

@@ -24,6 +24,8 @@ type Store interface {
 	UpsertPersonalConnection(ctx context.Context, c store.Connection) (store.Connection, error)
 	Connection(ctx context.Context, orgID, id string) (store.Connection, error)
 	ConnectionByID(ctx context.Context, id string) (store.Connection, error)
+	OrgConnection(ctx context.Context, orgID, provider string) (store.Connection, error)
+	UpsertOrgConnection(ctx context.Context, c store.Connection) (store.Connection, error)
 }
 
 // Tickets starts a personal OAuth flow in the browser.
@@ -120,6 +122,39 @@ func (c *Connections) DisconnectMailbox(ctx context.Context, caller authz.Princi
 	}
 	return c.store.UpsertPersonalConnection(ctx, store.Connection{OrgID: caller.OrgID, UserID: caller.UserID, Provider: store.ProviderMicrosoftMailbox,
 		Status: store.StatusDisconnected, Reason: "disconnected by the user"})
+}
+
+// ConnectLever starts connecting the organization's Lever account and
+// returns the URL the browser opens. Only a Super Admin gets here (the
+// RPC's policy); the flow checks the role again when it completes.
+func (c *Connections) ConnectLever(ctx context.Context, caller authz.Principal) (string, error) {
+	if caller.UserID == "" {
+		return "", apperr.FailedPrecondition("not_a_person", "a person must connect Lever: Lever asks its Super Admin to consent")
+	}
+	u, err := c.store.User(ctx, caller.OrgID, caller.UserID)
+	if err != nil {
+		return "", err
+	}
+	return c.tickets.NewTicket(ctx, signin.FlowLever, caller.OrgID, caller.UserID, u.Email)
+}
+
+// DisconnectLever forgets the organization's Lever tokens, then records
+// the connection as disconnected (which tells atsbridge). One never
+// connected is reported disconnected, and nothing changes.
+func (c *Connections) DisconnectLever(ctx context.Context, caller authz.Principal) (store.Connection, error) {
+	conn, err := c.store.OrgConnection(ctx, caller.OrgID, store.ProviderLever)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return store.Connection{OrgID: caller.OrgID, Provider: store.ProviderLever,
+			Status: store.StatusDisconnected, Reason: "not connected yet", UpdatedAt: c.now()}, nil
+	}
+	if err != nil {
+		return store.Connection{}, err
+	}
+	if err := c.vault.Delete(ctx, conn.ID); err != nil {
+		return store.Connection{}, err
+	}
+	return c.store.UpsertOrgConnection(ctx, store.Connection{OrgID: caller.OrgID, Provider: store.ProviderLever,
+		Status: store.StatusDisconnected, Reason: "disconnected by a Super Admin"})
 }
 
 // Get returns a connection of the organization, its status checked.

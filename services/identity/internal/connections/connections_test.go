@@ -54,6 +54,23 @@ func (f *fakeStore) ConnectionByID(_ context.Context, id string) (store.Connecti
 	return store.Connection{}, postgres.ErrNotFound
 }
 
+func (f *fakeStore) OrgConnection(_ context.Context, orgID, provider string) (store.Connection, error) {
+	for _, c := range f.conns {
+		if c.OrgID == orgID && c.UserID == "" && c.Provider == provider {
+			return c, nil
+		}
+	}
+	return store.Connection{}, postgres.ErrNotFound
+}
+
+func (f *fakeStore) UpsertOrgConnection(ctx context.Context, c store.Connection) (store.Connection, error) {
+	if old, err := f.OrgConnection(ctx, c.OrgID, c.Provider); err == nil {
+		c.ID = old.ID
+	}
+	f.conns[c.ID] = c
+	return c, nil
+}
+
 type tickets struct{ flow, email string }
 
 func (t *tickets) NewTicket(_ context.Context, flow, _, _, email string) (string, error) {
@@ -177,5 +194,37 @@ func TestStatusIsChecked(t *testing.T) {
 	v.checked = nil
 	if got, err := c.Get(ctx, "org", "wait"); err != nil || got.Status != store.StatusAwaitingAdminApproval || len(v.checked) != 0 {
 		t.Fatalf("a connection not connected: %+v, %v, checked %v", got, err, v.checked)
+	}
+}
+
+func TestLever(t *testing.T) {
+	st := &fakeStore{conns: map[string]store.Connection{}}
+	tk, v := &tickets{}, &vault{}
+	c := connections.New(st, tk, v, reconnectReason)
+	ctx := t.Context()
+	admin := authz.Principal{Kind: authz.KindUser, OrgID: "org", UserID: "sa", Role: authz.RoleSuperAdmin}
+
+	u, err := c.ConnectLever(ctx, admin)
+	if err != nil || u == "" || tk.flow != signin.FlowLever || tk.email != "sa@x.example" {
+		t.Fatalf("ConnectLever = %q, %v; ticket %+v", u, err, tk)
+	}
+	if _, err := c.ConnectLever(ctx, authz.Principal{Kind: authz.KindAPIToken, OrgID: "org", Role: authz.RoleSuperAdmin}); !errors.Is(err, apperr.ErrFailedPrecondition) {
+		t.Fatalf("an API token connecting Lever: want FailedPrecondition, got %v", err)
+	}
+
+	// Never connected: reported disconnected, nothing deleted.
+	got, err := c.DisconnectLever(ctx, admin)
+	if err != nil || got.Status != store.StatusDisconnected || len(v.deleted) != 0 {
+		t.Fatalf("DisconnectLever before any connection = %+v, %v, deleted %v", got, err, v.deleted)
+	}
+
+	st.conns["lv"] = store.Connection{ID: "lv", OrgID: "org", Provider: store.ProviderLever, Status: store.StatusConnected}
+	st.conns["other"] = store.Connection{ID: "other", OrgID: "org2", Provider: store.ProviderLever, Status: store.StatusConnected}
+	got, err = c.DisconnectLever(ctx, admin)
+	if err != nil || got.ID != "lv" || got.Status != store.StatusDisconnected || got.Reason == "" {
+		t.Fatalf("DisconnectLever = %+v, %v", got, err)
+	}
+	if len(v.deleted) != 1 || v.deleted[0] != "lv" || st.conns["other"].Status != store.StatusConnected {
+		t.Fatalf("only this organization's tokens go: deleted %v, other %+v", v.deleted, st.conns["other"])
 	}
 }

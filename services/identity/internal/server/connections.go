@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/platform/authz"
@@ -63,10 +61,30 @@ func (s *Server) GetConnection(ctx context.Context, req *identityv1.GetConnectio
 	return &identityv1.GetConnectionResponse{Connection: connProto(c)}, nil
 }
 
-// ConnectLever is not served until the Lever integration is built: it has
-// no REST route, and says so rather than start a flow that cannot finish.
-func (s *Server) ConnectLever(context.Context, *identityv1.ConnectLeverRequest) (*identityv1.ConnectLeverResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "connecting Lever is not available yet")
+// ConnectLever implements the RPC.
+func (s *Server) ConnectLever(ctx context.Context, _ *identityv1.ConnectLeverRequest) (*identityv1.ConnectLeverResponse, error) {
+	p, err := authz.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	url, err := s.d.Connections.ConnectLever(ctx, p)
+	if err != nil {
+		return nil, mapErr(err, "user")
+	}
+	return &identityv1.ConnectLeverResponse{AuthorizeUrl: url}, nil
+}
+
+// DisconnectLever implements the RPC.
+func (s *Server) DisconnectLever(ctx context.Context, _ *identityv1.DisconnectLeverRequest) (*identityv1.DisconnectLeverResponse, error) {
+	p, err := authz.Caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.d.Connections.DisconnectLever(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return &identityv1.DisconnectLeverResponse{Connection: connProto(c)}, nil
 }
 
 // GetAccessToken implements the internal RPC.

@@ -224,8 +224,23 @@ func TestCallersAreChecked(t *testing.T) {
 	wantCode(t, "a Recruiter on UpdateOrganization", err, codes.PermissionDenied)
 	_, err = w.client.ConnectLever(recruiterCtx, &identityv1.ConnectLeverRequest{})
 	wantCode(t, "a Recruiter on ConnectLever", err, codes.PermissionDenied)
-	_, err = w.client.ConnectLever(ownerCtx, &identityv1.ConnectLeverRequest{})
-	wantCode(t, "the Super Admin on ConnectLever, not built yet", err, codes.Unimplemented)
+	_, err = w.client.DisconnectLever(recruiterCtx, &identityv1.DisconnectLeverRequest{})
+	wantCode(t, "a Recruiter on DisconnectLever", err, codes.PermissionDenied)
+	// Only a Super Admin connects Lever (ID-6): not even an Admin.
+	leverAdmin, _ := w.person("tenant-a", "lever-admin@a.example")
+	if _, err := w.client.UpdateUser(ownerCtx, &identityv1.UpdateUserRequest{User: &identityv1.User{Id: leverAdmin.ID, Role: identityv1.Role_ROLE_ADMIN},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"role"}}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.client.ConnectLever(w.as(leverAdmin), &identityv1.ConnectLeverRequest{})
+	wantCode(t, "an Admin on ConnectLever", err, codes.PermissionDenied)
+	_, err = w.client.DisconnectLever(w.as(leverAdmin), &identityv1.DisconnectLeverRequest{})
+	wantCode(t, "an Admin on DisconnectLever", err, codes.PermissionDenied)
+	// The Super Admin gets the start URL of the Lever flow.
+	lv, err := w.client.ConnectLever(ownerCtx, &identityv1.ConnectLeverRequest{})
+	if err != nil || !strings.HasPrefix(lv.GetAuthorizeUrl(), "http://localhost:8080/oauth/lever/start?ticket=") {
+		t.Fatalf("the Super Admin on ConnectLever: %v, %v", lv, err)
+	}
 	if org, err := w.client.UpdateOrganization(ownerCtx, rename); err != nil || org.GetOrganization().GetDisplayName() != "Renamed" {
 		t.Fatalf("the owner renames: %v, %v", org, err)
 	}

@@ -59,6 +59,8 @@ type (
 		ConnectMailbox(ctx context.Context, caller authz.Principal) (string, error)
 		DisconnectMailbox(ctx context.Context, caller authz.Principal) (store.Connection, error)
 		Get(ctx context.Context, orgID, id string) (store.Connection, error)
+		ConnectLever(ctx context.Context, caller authz.Principal) (string, error)
+		DisconnectLever(ctx context.Context, caller authz.Principal) (store.Connection, error)
 		AccessToken(ctx context.Context, connectionID string) (string, time.Time, error)
 	}
 	// Revocations is the durable record of ended sessions.
@@ -115,6 +117,7 @@ var Policy = authz.Policy{
 	svc + "DisconnectMailbox":     authz.AnyMember(),
 	svc + "GetConnection":         authz.AtLeast(authz.RoleAdmin),
 	svc + "ConnectLever":          authz.Roles(authz.RoleSuperAdmin),
+	svc + "DisconnectLever":       authz.Roles(authz.RoleSuperAdmin),
 	svc + "BeginAuthorization":    authz.Internal(),
 	svc + "CompleteAuthorization": authz.Internal(),
 	svc + "AuthenticateApiToken":  authz.Internal(),

@@ -28,8 +28,8 @@ func callback(req any) error {
 	if r.GetState() == "" {
 		return apperr.InvalidArgument("state", "is required")
 	}
-	if c := r.GetCallback(); c != "authorize" && c != "admin_consent" {
-		return apperr.InvalidArgument("callback", `must be "authorize" or "admin_consent"`)
+	if c := r.GetCallback(); c != "authorize" && c != "admin_consent" && c != "lever" {
+		return apperr.InvalidArgument("callback", `must be "authorize", "admin_consent" or "lever"`)
 	}
 	return nil
 }

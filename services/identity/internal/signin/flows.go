@@ -51,6 +51,8 @@ const (
 	FlowAdminConsent = "admin_consent"
 	flowAdminConfirm = "admin_confirm"
 	FlowMailbox      = "mailbox"
+	// FlowLever connects the organization's Lever account (lever.go).
+	FlowLever = "lever"
 )
 
 // Outcomes the frontend learns from the one-time code.
@@ -59,6 +61,7 @@ const (
 	OutcomeMailboxConnected      = "mailbox_connected"
 	OutcomeAdminApprovalRequired = "admin_approval_required"
 	OutcomeAdminConsentGranted   = "admin_consent_granted"
+	OutcomeLeverConnected        = "lever_connected"
 	OutcomeDeclined              = "declined"
 	OutcomeFailed                = "failed"
 )
@@ -70,6 +73,8 @@ type Tokens struct {
 	IDToken      string
 	ExpiresAt    time.Time
 	Scopes       []string
+	// Provider is whose tokens these are: "" for Microsoft's, "lever".
+	Provider string
 }
 
 // CodeExchanger redeems an authorization code at the token endpoint.
@@ -135,6 +140,8 @@ type Store interface {
 	PersonalConnection(ctx context.Context, orgID, userID, provider string) (store.Connection, error)
 	UpsertPersonalConnection(ctx context.Context, c store.Connection) (store.Connection, error)
 	SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) error
+	UpsertOrgConnection(ctx context.Context, c store.Connection) (store.Connection, error)
+	OrgConnection(ctx context.Context, orgID, provider string) (store.Connection, error)
 }
 
 // Config says where Microsoft and Tandem are.
@@ -149,6 +156,8 @@ type Config struct {
 	// FrontendURL receives the one-time code at /auth/complete; empty means
 	// the gateway's built-in page under PublicURL + "/app".
 	FrontendURL string
+	// Lever is where Lever's authorization server is (lever.go).
+	Lever LeverConfig
 }
 
 // RedirectURI is the sign-in and mailbox callback.
@@ -180,6 +189,7 @@ type Flows struct {
 	prefix    string
 	store     Store
 	exchange  CodeExchanger
+	lever     LeverExchanger
 	verify    IDVerifier
 	addresses AddressLookup
 	vault     CredentialVault
@@ -194,7 +204,9 @@ type Options struct {
 	Prefix    string
 	Store     Store
 	Exchanger CodeExchanger
-	Verifier  IDVerifier
+	// Lever redeems Lever's codes; nil leaves Lever flows unavailable.
+	Lever    LeverExchanger
+	Verifier IDVerifier
 	// Addresses answers for ID tokens without an email claim; nil falls back
 	// to the UPN.
 	Addresses AddressLookup
@@ -211,7 +223,7 @@ func New(o Options) *Flows {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Flows{cfg: o.Config, redis: o.Redis, prefix: o.Prefix, store: o.Store, exchange: o.Exchanger, verify: o.Verifier, addresses: o.Addresses, vault: o.Vault, log: o.Logger, now: o.Now}
+	return &Flows{cfg: o.Config, redis: o.Redis, prefix: o.Prefix, store: o.Store, exchange: o.Exchanger, lever: o.Lever, verify: o.Verifier, addresses: o.Addresses, vault: o.Vault, log: o.Logger, now: o.Now}
 }
 
 // Config returns the flows' configuration.
@@ -305,14 +317,19 @@ func (f *Flows) take(ctx context.Context, kind, secret string, v any) (bool, err
 	return true, json.Unmarshal(b, v)
 }
 
-// NewTicket lets a signed-in user start a personal flow (the mailbox)
-// in the browser: the REST call returns a start URL carrying the ticket.
+// NewTicket lets a signed-in user start a flow that needs them (the
+// mailbox, Lever) in the browser: the REST call returns a start URL
+// carrying the ticket, on the start route of the flow's provider.
 func (f *Flows) NewTicket(ctx context.Context, flow, orgID, userID, email string) (string, error) {
 	t := randomToken(32)
 	if err := f.put(ctx, "ticket", t, ticket{Flow: flow, OrgID: orgID, UserID: userID, Email: email}, ticketTTL); err != nil {
 		return "", err
 	}
-	return f.cfg.PublicURL + "/oauth/microsoft/start?ticket=" + url.QueryEscape(t), nil
+	start := "/oauth/microsoft/start"
+	if flow == FlowLever {
+		start = "/oauth/lever/start"
+	}
+	return f.cfg.PublicURL + start + "?ticket=" + url.QueryEscape(t), nil
 }
 
 // BeginRequest starts a flow.
@@ -360,6 +377,8 @@ func (f *Flows) Begin(ctx context.Context, r BeginRequest) (string, error) {
 		return f.authorize(ctx, state, st, SignInScopes, hint)
 	case FlowMailbox:
 		return f.authorize(ctx, state, st, MailboxScopes, hint)
+	case FlowLever:
+		return f.authorizeLever(ctx, state, st)
 	case FlowAdminConsent:
 		if err := f.put(ctx, "state", state, st, stateTTL); err != nil {
 			return "", err
@@ -425,11 +444,17 @@ func (f *Flows) Complete(ctx context.Context, r CompleteRequest) (string, error)
 		return "", apperr.PermissionDenied("this sign-in was started in another browser")
 	}
 	wantCallback := "authorize"
-	if st.Flow == FlowAdminConsent {
+	switch st.Flow {
+	case FlowAdminConsent:
 		wantCallback = "admin_consent"
+	case FlowLever:
+		wantCallback = "lever"
 	}
 	if r.Callback != wantCallback {
 		return "", apperr.InvalidArgument("state", "does not belong to this callback")
+	}
+	if st.Flow == FlowLever {
+		return f.completeLever(ctx, st, r)
 	}
 	if r.Error != "" {
 		return f.failed(ctx, st, r)

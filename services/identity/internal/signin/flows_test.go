@@ -59,9 +59,8 @@ func TestBeginValidates(t *testing.T) {
 	_, err = e.flows.Begin(ctx, signin.BeginRequest{Ticket: ticket, BindingHash: br.binding})
 	wantKind(t, "a used ticket", err, apperr.ErrInvalidArgument, "ticket")
 
-	// A ticket for a flow identity does not run (Lever, until it is built)
-	// starts nothing.
-	start, err = e.flows.NewTicket(ctx, "lever", "org-1", "user-1", "")
+	// A ticket for a flow identity does not run starts nothing.
+	start, err = e.flows.NewTicket(ctx, "greenhouse", "org-1", "user-1", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,12 +105,14 @@ func newEnv(t *testing.T) *env {
 		return signin.New(signin.Options{
 			Config: c, Redis: rdb, Prefix: prefix, Store: st,
 			Exchanger: codeExchanger{microsofttest.TokenClient(t, sim, microsofttest.HTTP(logging.Discard()))},
+			Lever:     leverCodes{leverTokenClient(t, sim)},
 			Verifier:  verifier, Addresses: verifier,
 			Vault: v,
 		})
 	}
 	flows := with(signin.Config{Authority: sim.MicrosoftURL(), Tenant: "organizations", ClientID: providersim.DefaultClientID,
-		PublicURL: publicURL, FrontendURL: frontendURL})
+		PublicURL: publicURL, FrontendURL: frontendURL,
+		Lever: signin.LeverConfig{AuthorizeURL: sim.LeverOAuthURL() + "/authorize", ClientID: providersim.DefaultLeverClientID, Audience: providersim.LeverAudience}})
 	return &env{t: t, sim: sim, ctl: sim.Client(), store: st, flows: flows, vault: v, with: with, verifiers: map[string]string{}}
 }
 

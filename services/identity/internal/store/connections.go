@@ -18,8 +18,14 @@ const (
 	StatusDisconnected          = "disconnected"
 )
 
-// ProviderMicrosoftMailbox is a user's Outlook mailbox.
-const ProviderMicrosoftMailbox = "microsoft_mailbox"
+// Providers of connections.
+const (
+	// ProviderMicrosoftMailbox is a user's Outlook mailbox.
+	ProviderMicrosoftMailbox = "microsoft_mailbox"
+	// ProviderLever is an organization's Lever account (one per
+	// organization).
+	ProviderLever = "lever"
+)
 
 // Connection is the durable record of a connection to a provider account.
 type Connection struct {
@@ -79,6 +85,47 @@ func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (_ C
 	return out, postgres.MapError(err)
 }
 
+// UpsertOrgConnection records the state of the organization's connection
+// to a provider (Lever), one per organization, creating it on first use.
+// An ATS connection whose status changes publishes ats.connection_changed
+// in the same transaction (PublishAtsConnectionChanges).
+func (s *Store) UpsertOrgConnection(ctx context.Context, c Connection) (_ Connection, err error) {
+	ctx, sp := span(ctx, "UpsertOrgConnection")
+	defer func() { end(sp, err) }()
+	if c.Scopes == nil {
+		c.Scopes = []string{}
+	}
+	var out Connection
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		before := ""
+		err := tx.QueryRow(ctx, `SELECT status FROM connections WHERE org_id = $1 AND provider = $2 AND user_id IS NULL FOR UPDATE`, c.OrgID, c.Provider).Scan(&before)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		out, err = scanConn(tx.QueryRow(ctx, `INSERT INTO connections (org_id, provider, status, reason, account, scopes, refreshed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (org_id, provider) WHERE user_id IS NULL DO UPDATE SET
+			status = excluded.status, reason = excluded.reason,
+			account = CASE WHEN excluded.account = '' THEN connections.account ELSE excluded.account END,
+			scopes = CASE WHEN cardinality(excluded.scopes) = 0 THEN connections.scopes ELSE excluded.scopes END,
+			refreshed_at = coalesce(excluded.refreshed_at, connections.refreshed_at),
+			updated_at = now()
+		RETURNING `+connColumns, c.OrgID, c.Provider, c.Status, c.Reason, c.Account, c.Scopes, c.RefreshedAt))
+		if err != nil {
+			return err
+		}
+		return s.publishAtsChange(ctx, tx, before, out)
+	})
+	return out, postgres.MapError(err)
+}
+
+// OrgConnection returns the organization's connection to a provider.
+func (s *Store) OrgConnection(ctx context.Context, orgID, provider string) (_ Connection, err error) {
+	ctx, sp := span(ctx, "OrgConnection")
+	defer func() { end(sp, err) }()
+	return scanConn(s.db.QueryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE org_id = $1 AND provider = $2 AND user_id IS NULL`, orgID, provider))
+}
+
 // PersonalConnection returns a user's connection to a provider.
 func (s *Store) PersonalConnection(ctx context.Context, orgID, userID, provider string) (_ Connection, err error) {
 	ctx, sp := span(ctx, "PersonalConnection")
@@ -108,8 +155,8 @@ func (s *Store) ConnectionByID(ctx context.Context, id string) (_ Connection, er
 }
 
 // SetConnectionStatus changes a connection's status and reason; a mailbox
-// whose status changes publishes its mailbox.* event in the same
-// transaction.
+// or an ATS connection whose status changes publishes its event in the
+// same transaction.
 func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) (err error) {
 	ctx, sp := span(ctx, "SetConnectionStatus")
 	defer func() { end(sp, err) }()
@@ -130,7 +177,10 @@ func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reas
 		if err != nil {
 			return err
 		}
-		return s.publishMailboxChange(ctx, tx, before, c)
+		if err := s.publishMailboxChange(ctx, tx, before, c); err != nil {
+			return err
+		}
+		return s.publishAtsChange(ctx, tx, before, c)
 	})
 	return postgres.MapError(err)
 }

@@ -38,6 +38,8 @@ type Store struct {
 	// mailboxEvents, when set, publishes mailbox connections' status
 	// changes.
 	mailboxEvents EventPublisher
+	// atsEvents, when set, publishes ATS connections' status changes.
+	atsEvents EventPublisher
 }
 
 // New returns a store over db (whose search_path is the identity schema).

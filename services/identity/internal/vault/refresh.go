@@ -187,7 +187,12 @@ func (v *Vault) latest(ctx context.Context, orgID, connID string) (record, error
 func (v *Vault) refreshAt(ctx context.Context, orgID, connID string, cur record, force bool) (Token, error) {
 	retried := false
 	for {
-		fresh, err := v.refresher.Refresh(ctx, cur.creds.RefreshToken, cur.creds.Scopes)
+		refresher := v.refresherFor(cur.creds.Provider)
+		if refresher == nil {
+			return Token{}, apperr.Unavailable("this provider's tokens cannot be refreshed here",
+				fmt.Errorf("vault: no refresher for provider %q", cur.creds.Provider))
+		}
+		fresh, err := refresher.Refresh(ctx, cur.creds.RefreshToken, cur.creds.Scopes)
 		if err == nil {
 			return v.commit(ctx, orgID, connID, cur, fresh)
 		}
@@ -234,6 +239,8 @@ func (v *Vault) commit(ctx context.Context, orgID, connID string, cur record, fr
 	if len(fresh.Scopes) == 0 {
 		fresh.Scopes = cur.creds.Scopes
 	}
+	// The provider is the connection's, whatever the Refresher says.
+	fresh.Provider = cur.creds.Provider
 	if fresh.RefreshedAt.IsZero() {
 		fresh.RefreshedAt = v.now()
 	}

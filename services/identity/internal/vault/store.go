@@ -283,6 +283,7 @@ type storedCredentials struct {
 	ExpiresAt    time.Time `json:"exp,omitzero"`
 	RefreshedAt  time.Time `json:"ref,omitzero"`
 	Scopes       []string  `json:"scp,omitempty"`
+	Provider     string    `json:"prv,omitempty"`
 }
 
 func (v *Vault) seal(ctx context.Context, orgID, connID string, c Credentials) (string, error) {

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -64,12 +65,16 @@ type Credentials struct {
 	// Scopes are what a refresh asks for; empty lets the provider use the
 	// original grant's.
 	Scopes []string
+	// Provider picks the Refresher (Options.Refreshers); empty is the
+	// default one (credentials stored before providers were recorded are
+	// Microsoft's).
+	Provider string
 }
 
 // String shows everything but the tokens.
 func (c Credentials) String() string {
-	return fmt.Sprintf("vault.Credentials{expires_at: %s, refreshed_at: %s, scopes: %q, tokens: REDACTED}",
-		c.ExpiresAt.Format(time.RFC3339), c.RefreshedAt.Format(time.RFC3339), c.Scopes)
+	return fmt.Sprintf("vault.Credentials{provider: %q, expires_at: %s, refreshed_at: %s, scopes: %q, tokens: REDACTED}",
+		c.Provider, c.ExpiresAt.Format(time.RFC3339), c.RefreshedAt.Format(time.RFC3339), c.Scopes)
 }
 
 // GoString shows everything but the tokens.
@@ -80,7 +85,7 @@ func (c Credentials) Format(f fmt.State, _ rune) { fmt.Fprint(f, c.String()) }
 
 // LogValue shows everything but the tokens.
 func (c Credentials) LogValue() slog.Value {
-	return slog.GroupValue(slog.Time("expires_at", c.ExpiresAt), slog.Time("refreshed_at", c.RefreshedAt), slog.Any("scopes", c.Scopes))
+	return slog.GroupValue(slog.String("provider", c.Provider), slog.Time("expires_at", c.ExpiresAt), slog.Time("refreshed_at", c.RefreshedAt), slog.Any("scopes", c.Scopes))
 }
 
 // Token is an access token and when it expires.
@@ -173,15 +178,21 @@ func reconnectRequired(reason string, cause error) error {
 		Wrap(&reconnectError{reason: reason, cause: cause})
 }
 
-// Options configure a Vault. Redis, Durable, Sealer, Refresher and Sink
-// are required.
+// Options configure a Vault. Redis, Durable, Sealer, Sink and a Refresher
+// (or Refreshers) are required.
 type Options struct {
-	Redis     redis.UniversalClient
-	Prefix    string // the deployment's -redis-prefix, e.g. "tandem:"
-	Durable   DurableStore
-	Sealer    Sealer
+	Redis   redis.UniversalClient
+	Prefix  string // the deployment's -redis-prefix, e.g. "tandem:"
+	Durable DurableStore
+	Sealer  Sealer
+	// Refresher refreshes credentials stored without a Provider
+	// (Microsoft's).
 	Refresher Refresher
-	Sink      ConnectionSink
+	// Refreshers refresh each provider's credentials: providers differ in
+	// their token endpoints and in what a refresh does (Lever rotates the
+	// refresh token and kills the old one; Microsoft keeps both valid).
+	Refreshers map[string]Refresher
+	Sink       ConnectionSink
 	// Clock decides when tokens are due; default time.Now.
 	Clock func() time.Time
 	// RefreshBefore is how long before expiry a token is refreshed, capped
@@ -209,6 +220,7 @@ type Vault struct {
 	durable        DurableStore
 	sealer         Sealer
 	refresher      Refresher
+	refreshers     map[string]Refresher
 	sink           ConnectionSink
 	now            func() time.Time
 	refreshBefore  time.Duration
@@ -226,8 +238,8 @@ type Vault struct {
 
 // New checks o and returns a vault.
 func New(o Options) (*Vault, error) {
-	if o.Redis == nil || o.Durable == nil || o.Sealer == nil || o.Refresher == nil || o.Sink == nil {
-		return nil, errors.New("vault: Redis, Durable, Sealer, Refresher and Sink are required")
+	if o.Redis == nil || o.Durable == nil || o.Sealer == nil || (o.Refresher == nil && len(o.Refreshers) == 0) || o.Sink == nil {
+		return nil, errors.New("vault: Redis, Durable, Sealer, a Refresher and Sink are required")
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -254,6 +266,7 @@ func New(o Options) (*Vault, error) {
 		durable:        o.Durable,
 		sealer:         o.Sealer,
 		refresher:      o.Refresher,
+		refreshers:     maps.Clone(o.Refreshers),
 		sink:           o.Sink,
 		now:            o.Clock,
 		refreshBefore:  o.RefreshBefore,
@@ -368,6 +381,17 @@ func checkIDs(orgID, connID string) error {
 		return apperr.InvalidArgument("connection_id", "required")
 	}
 	return nil
+}
+
+// refresherFor is the Refresher of a provider's credentials: the default
+// one for credentials without a provider, nil for a provider this
+// deployment has no Refresher of (Lever not configured): its refresh
+// token must never go to another provider.
+func (v *Vault) refresherFor(provider string) Refresher {
+	if provider == "" {
+		return v.refresher
+	}
+	return v.refreshers[provider]
 }
 
 // due reports whether c should be refreshed at now: within RefreshBefore

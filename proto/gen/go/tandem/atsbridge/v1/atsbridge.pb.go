@@ -9,7 +9,9 @@ package atsbridgev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +22,1146 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Status of the organization's ATS connection.
+type AtsConnectionStatus int32
+
+const (
+	AtsConnectionStatus_ATS_CONNECTION_STATUS_UNSPECIFIED AtsConnectionStatus = 0
+	// Connected, and the last import finished.
+	AtsConnectionStatus_ATS_CONNECTION_STATUS_CONNECTED AtsConnectionStatus = 1
+	// Connected; an import is running.
+	AtsConnectionStatus_ATS_CONNECTION_STATUS_SYNCING AtsConnectionStatus = 2
+	// The grant was revoked or expired: a Super Admin must connect again.
+	AtsConnectionStatus_ATS_CONNECTION_STATUS_RECONNECT_REQUIRED AtsConnectionStatus = 3
+	// Disconnected, or never connected.
+	AtsConnectionStatus_ATS_CONNECTION_STATUS_DISCONNECTED AtsConnectionStatus = 4
+)
+
+// Enum value maps for AtsConnectionStatus.
+var (
+	AtsConnectionStatus_name = map[int32]string{
+		0: "ATS_CONNECTION_STATUS_UNSPECIFIED",
+		1: "ATS_CONNECTION_STATUS_CONNECTED",
+		2: "ATS_CONNECTION_STATUS_SYNCING",
+		3: "ATS_CONNECTION_STATUS_RECONNECT_REQUIRED",
+		4: "ATS_CONNECTION_STATUS_DISCONNECTED",
+	}
+	AtsConnectionStatus_value = map[string]int32{
+		"ATS_CONNECTION_STATUS_UNSPECIFIED":        0,
+		"ATS_CONNECTION_STATUS_CONNECTED":          1,
+		"ATS_CONNECTION_STATUS_SYNCING":            2,
+		"ATS_CONNECTION_STATUS_RECONNECT_REQUIRED": 3,
+		"ATS_CONNECTION_STATUS_DISCONNECTED":       4,
+	}
+)
+
+func (x AtsConnectionStatus) Enum() *AtsConnectionStatus {
+	p := new(AtsConnectionStatus)
+	*p = x
+	return p
+}
+
+func (x AtsConnectionStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AtsConnectionStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_atsbridge_v1_atsbridge_proto_enumTypes[0].Descriptor()
+}
+
+func (AtsConnectionStatus) Type() protoreflect.EnumType {
+	return &file_tandem_atsbridge_v1_atsbridge_proto_enumTypes[0]
+}
+
+func (x AtsConnectionStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AtsConnectionStatus.Descriptor instead.
+func (AtsConnectionStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{0}
+}
+
+// The organization's connection to its ATS.
+type AtsConnection struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// "lever".
+	Provider string              `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
+	Status   AtsConnectionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=tandem.atsbridge.v1.AtsConnectionStatus" json:"status,omitempty"`
+	// Why the connection is in its status, for people.
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The provider account, when known.
+	Account       string                 `protobuf:"bytes,6,opt,name=account,proto3" json:"account,omitempty"`
+	Health        *AtsConnectionHealth   `protobuf:"bytes,7,opt,name=health,proto3" json:"health,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsConnection) Reset() {
+	*x = AtsConnection{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsConnection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsConnection) ProtoMessage() {}
+
+func (x *AtsConnection) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsConnection.ProtoReflect.Descriptor instead.
+func (*AtsConnection) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *AtsConnection) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AtsConnection) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *AtsConnection) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AtsConnection) GetStatus() AtsConnectionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return AtsConnectionStatus_ATS_CONNECTION_STATUS_UNSPECIFIED
+}
+
+func (x *AtsConnection) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AtsConnection) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *AtsConnection) GetHealth() *AtsConnectionHealth {
+	if x != nil {
+		return x.Health
+	}
+	return nil
+}
+
+func (x *AtsConnection) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+// How the connection has been doing.
+type AtsConnectionHealth struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The last call the ATS answered successfully.
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	// When the last import finished.
+	LastSyncTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_sync_time,json=lastSyncTime,proto3" json:"last_sync_time,omitempty"`
+	// When the running (or last) import started.
+	SyncStartTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=sync_start_time,json=syncStartTime,proto3" json:"sync_start_time,omitempty"`
+	// Writes to the ATS waiting to go out.
+	PendingPushes int64 `protobuf:"varint,4,opt,name=pending_pushes,json=pendingPushes,proto3" json:"pending_pushes,omitempty"`
+	// The connection's request budget at the ATS, shared by every replica.
+	RateLimitPerSecond float64 `protobuf:"fixed64,5,opt,name=rate_limit_per_second,json=rateLimitPerSecond,proto3" json:"rate_limit_per_second,omitempty"`
+	RateLimitBurst     int32   `protobuf:"varint,6,opt,name=rate_limit_burst,json=rateLimitBurst,proto3" json:"rate_limit_burst,omitempty"`
+	// Calls the ATS refused for the rate limit in the last 24 hours.
+	RateLimitedLastDay int64 `protobuf:"varint,7,opt,name=rate_limited_last_day,json=rateLimitedLastDay,proto3" json:"rate_limited_last_day,omitempty"`
+	// Failed calls and imports in the last 24 hours, and the last one's
+	// description (never the provider's text).
+	ErrorsLastDay int64                  `protobuf:"varint,8,opt,name=errors_last_day,json=errorsLastDay,proto3" json:"errors_last_day,omitempty"`
+	LastError     string                 `protobuf:"bytes,9,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	// What the last import brought in.
+	Stages            int64 `protobuf:"varint,11,opt,name=stages,proto3" json:"stages,omitempty"`
+	Postings          int64 `protobuf:"varint,12,opt,name=postings,proto3" json:"postings,omitempty"`
+	PublishedPostings int64 `protobuf:"varint,13,opt,name=published_postings,json=publishedPostings,proto3" json:"published_postings,omitempty"`
+	Users             int64 `protobuf:"varint,14,opt,name=users,proto3" json:"users,omitempty"`
+	ArchiveReasons    int64 `protobuf:"varint,15,opt,name=archive_reasons,json=archiveReasons,proto3" json:"archive_reasons,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *AtsConnectionHealth) Reset() {
+	*x = AtsConnectionHealth{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsConnectionHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsConnectionHealth) ProtoMessage() {}
+
+func (x *AtsConnectionHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsConnectionHealth.ProtoReflect.Descriptor instead.
+func (*AtsConnectionHealth) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AtsConnectionHealth) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetLastSyncTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSyncTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetSyncStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SyncStartTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetPendingPushes() int64 {
+	if x != nil {
+		return x.PendingPushes
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetRateLimitPerSecond() float64 {
+	if x != nil {
+		return x.RateLimitPerSecond
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetRateLimitBurst() int32 {
+	if x != nil {
+		return x.RateLimitBurst
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetRateLimitedLastDay() int64 {
+	if x != nil {
+		return x.RateLimitedLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetErrorsLastDay() int64 {
+	if x != nil {
+		return x.ErrorsLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *AtsConnectionHealth) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetStages() int64 {
+	if x != nil {
+		return x.Stages
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetPostings() int64 {
+	if x != nil {
+		return x.Postings
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetPublishedPostings() int64 {
+	if x != nil {
+		return x.PublishedPostings
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetUsers() int64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetArchiveReasons() int64 {
+	if x != nil {
+		return x.ArchiveReasons
+	}
+	return 0
+}
+
+type GetAtsConnectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAtsConnectionRequest) Reset() {
+	*x = GetAtsConnectionRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAtsConnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAtsConnectionRequest) ProtoMessage() {}
+
+func (x *GetAtsConnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAtsConnectionRequest.ProtoReflect.Descriptor instead.
+func (*GetAtsConnectionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{2}
+}
+
+type GetAtsConnectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connection    *AtsConnection         `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAtsConnectionResponse) Reset() {
+	*x = GetAtsConnectionResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAtsConnectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAtsConnectionResponse) ProtoMessage() {}
+
+func (x *GetAtsConnectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAtsConnectionResponse.ProtoReflect.Descriptor instead.
+func (*GetAtsConnectionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *GetAtsConnectionResponse) GetConnection() *AtsConnection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
+// A pipeline stage of the ATS.
+type AtsStage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ATS's id of the stage.
+	RemoteId string `protobuf:"bytes,1,opt,name=remote_id,json=remoteId,proto3" json:"remote_id,omitempty"`
+	Name     string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// 0-based position in the ATS's pipeline.
+	Position      int32 `protobuf:"varint,3,opt,name=position,proto3" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsStage) Reset() {
+	*x = AtsStage{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsStage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsStage) ProtoMessage() {}
+
+func (x *AtsStage) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsStage.ProtoReflect.Descriptor instead.
+func (*AtsStage) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *AtsStage) GetRemoteId() string {
+	if x != nil {
+		return x.RemoteId
+	}
+	return ""
+}
+
+func (x *AtsStage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AtsStage) GetPosition() int32 {
+	if x != nil {
+		return x.Position
+	}
+	return 0
+}
+
+type ListAtsStagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most 100; default 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAtsStagesRequest) Reset() {
+	*x = ListAtsStagesRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAtsStagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAtsStagesRequest) ProtoMessage() {}
+
+func (x *ListAtsStagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAtsStagesRequest.ProtoReflect.Descriptor instead.
+func (*ListAtsStagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListAtsStagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAtsStagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAtsStagesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stages        []*AtsStage            `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAtsStagesResponse) Reset() {
+	*x = ListAtsStagesResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAtsStagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAtsStagesResponse) ProtoMessage() {}
+
+func (x *ListAtsStagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAtsStagesResponse.ProtoReflect.Descriptor instead.
+func (*ListAtsStagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListAtsStagesResponse) GetStages() []*AtsStage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
+func (x *ListAtsStagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// A job posting of the ATS.
+type AtsPosting struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RemoteId string                 `protobuf:"bytes,1,opt,name=remote_id,json=remoteId,proto3" json:"remote_id,omitempty"`
+	Title    string                 `protobuf:"bytes,2,opt,name=title,proto3" json:"title,omitempty"`
+	// The ATS's state: published, internal, closed, draft, pending, rejected.
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// Whether the posting is published: only those are offered for linking.
+	Published        bool                   `protobuf:"varint,4,opt,name=published,proto3" json:"published,omitempty"`
+	Team             string                 `protobuf:"bytes,5,opt,name=team,proto3" json:"team,omitempty"`
+	Department       string                 `protobuf:"bytes,6,opt,name=department,proto3" json:"department,omitempty"`
+	Location         string                 `protobuf:"bytes,7,opt,name=location,proto3" json:"location,omitempty"`
+	Commitment       string                 `protobuf:"bytes,8,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	RemoteUpdateTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=remote_update_time,json=remoteUpdateTime,proto3" json:"remote_update_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *AtsPosting) Reset() {
+	*x = AtsPosting{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsPosting) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsPosting) ProtoMessage() {}
+
+func (x *AtsPosting) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsPosting.ProtoReflect.Descriptor instead.
+func (*AtsPosting) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AtsPosting) GetRemoteId() string {
+	if x != nil {
+		return x.RemoteId
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetPublished() bool {
+	if x != nil {
+		return x.Published
+	}
+	return false
+}
+
+func (x *AtsPosting) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetCommitment() string {
+	if x != nil {
+		return x.Commitment
+	}
+	return ""
+}
+
+func (x *AtsPosting) GetRemoteUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RemoteUpdateTime
+	}
+	return nil
+}
+
+type ListAtsPostingsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only published postings.
+	PublishedOnly bool `protobuf:"varint,3,opt,name=published_only,json=publishedOnly,proto3" json:"published_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAtsPostingsRequest) Reset() {
+	*x = ListAtsPostingsRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAtsPostingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAtsPostingsRequest) ProtoMessage() {}
+
+func (x *ListAtsPostingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAtsPostingsRequest.ProtoReflect.Descriptor instead.
+func (*ListAtsPostingsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListAtsPostingsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAtsPostingsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAtsPostingsRequest) GetPublishedOnly() bool {
+	if x != nil {
+		return x.PublishedOnly
+	}
+	return false
+}
+
+type ListAtsPostingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Postings      []*AtsPosting          `protobuf:"bytes,1,rep,name=postings,proto3" json:"postings,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAtsPostingsResponse) Reset() {
+	*x = ListAtsPostingsResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAtsPostingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAtsPostingsResponse) ProtoMessage() {}
+
+func (x *ListAtsPostingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAtsPostingsResponse.ProtoReflect.Descriptor instead.
+func (*ListAtsPostingsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListAtsPostingsResponse) GetPostings() []*AtsPosting {
+	if x != nil {
+		return x.Postings
+	}
+	return nil
+}
+
+func (x *ListAtsPostingsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// A user of the ATS.
+type AtsUser struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RemoteId string                 `protobuf:"bytes,1,opt,name=remote_id,json=remoteId,proto3" json:"remote_id,omitempty"`
+	Name     string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Email    string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	// The ATS's access role (Lever: super admin, admin, team member, ...).
+	AccessRole    string `protobuf:"bytes,4,opt,name=access_role,json=accessRole,proto3" json:"access_role,omitempty"`
+	Deactivated   bool   `protobuf:"varint,5,opt,name=deactivated,proto3" json:"deactivated,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsUser) Reset() {
+	*x = AtsUser{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsUser) ProtoMessage() {}
+
+func (x *AtsUser) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsUser.ProtoReflect.Descriptor instead.
+func (*AtsUser) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AtsUser) GetRemoteId() string {
+	if x != nil {
+		return x.RemoteId
+	}
+	return ""
+}
+
+func (x *AtsUser) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AtsUser) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *AtsUser) GetAccessRole() string {
+	if x != nil {
+		return x.AccessRole
+	}
+	return ""
+}
+
+func (x *AtsUser) GetDeactivated() bool {
+	if x != nil {
+		return x.Deactivated
+	}
+	return false
+}
+
+type ListAtsUsersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAtsUsersRequest) Reset() {
+	*x = ListAtsUsersRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAtsUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAtsUsersRequest) ProtoMessage() {}
+
+func (x *ListAtsUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAtsUsersRequest.ProtoReflect.Descriptor instead.
+func (*ListAtsUsersRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListAtsUsersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAtsUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListAtsUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*AtsUser             `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAtsUsersResponse) Reset() {
+	*x = ListAtsUsersResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAtsUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAtsUsersResponse) ProtoMessage() {}
+
+func (x *ListAtsUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAtsUsersResponse.ProtoReflect.Descriptor instead.
+func (*ListAtsUsersResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListAtsUsersResponse) GetUsers() []*AtsUser {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ListAtsUsersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_tandem_atsbridge_v1_atsbridge_proto protoreflect.FileDescriptor
 
 const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\n" +
-	"#tandem/atsbridge/v1/atsbridge.proto\x12\x13tandem.atsbridge.v12\x12\n" +
-	"\x10AtsBridgeServiceB\xe0\x01\n" +
+	"#tandem/atsbridge/v1/atsbridge.proto\x12\x13tandem.atsbridge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n" +
+	"\rAtsConnection\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12\x1a\n" +
+	"\bprovider\x18\x03 \x01(\tR\bprovider\x12@\n" +
+	"\x06status\x18\x04 \x01(\x0e2(.tandem.atsbridge.v1.AtsConnectionStatusR\x06status\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x18\n" +
+	"\aaccount\x18\x06 \x01(\tR\aaccount\x12@\n" +
+	"\x06health\x18\a \x01(\v2(.tandem.atsbridge.v1.AtsConnectionHealthR\x06health\x12;\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\xc7\x05\n" +
+	"\x13AtsConnectionHealth\x12F\n" +
+	"\x11last_success_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12@\n" +
+	"\x0elast_sync_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\flastSyncTime\x12B\n" +
+	"\x0fsync_start_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\rsyncStartTime\x12%\n" +
+	"\x0epending_pushes\x18\x04 \x01(\x03R\rpendingPushes\x121\n" +
+	"\x15rate_limit_per_second\x18\x05 \x01(\x01R\x12rateLimitPerSecond\x12(\n" +
+	"\x10rate_limit_burst\x18\x06 \x01(\x05R\x0erateLimitBurst\x121\n" +
+	"\x15rate_limited_last_day\x18\a \x01(\x03R\x12rateLimitedLastDay\x12&\n" +
+	"\x0ferrors_last_day\x18\b \x01(\x03R\rerrorsLastDay\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\t \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12\x16\n" +
+	"\x06stages\x18\v \x01(\x03R\x06stages\x12\x1a\n" +
+	"\bpostings\x18\f \x01(\x03R\bpostings\x12-\n" +
+	"\x12published_postings\x18\r \x01(\x03R\x11publishedPostings\x12\x14\n" +
+	"\x05users\x18\x0e \x01(\x03R\x05users\x12'\n" +
+	"\x0farchive_reasons\x18\x0f \x01(\x03R\x0earchiveReasons\"\x19\n" +
+	"\x17GetAtsConnectionRequest\"^\n" +
+	"\x18GetAtsConnectionResponse\x12B\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2\".tandem.atsbridge.v1.AtsConnectionR\n" +
+	"connection\"W\n" +
+	"\bAtsStage\x12\x1b\n" +
+	"\tremote_id\x18\x01 \x01(\tR\bremoteId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1a\n" +
+	"\bposition\x18\x03 \x01(\x05R\bposition\"R\n" +
+	"\x14ListAtsStagesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"v\n" +
+	"\x15ListAtsStagesResponse\x125\n" +
+	"\x06stages\x18\x01 \x03(\v2\x1d.tandem.atsbridge.v1.AtsStageR\x06stages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xad\x02\n" +
+	"\n" +
+	"AtsPosting\x12\x1b\n" +
+	"\tremote_id\x18\x01 \x01(\tR\bremoteId\x12\x14\n" +
+	"\x05title\x18\x02 \x01(\tR\x05title\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x1c\n" +
+	"\tpublished\x18\x04 \x01(\bR\tpublished\x12\x12\n" +
+	"\x04team\x18\x05 \x01(\tR\x04team\x12\x1e\n" +
+	"\n" +
+	"department\x18\x06 \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\blocation\x18\a \x01(\tR\blocation\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\b \x01(\tR\n" +
+	"commitment\x12H\n" +
+	"\x12remote_update_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x10remoteUpdateTime\"{\n" +
+	"\x16ListAtsPostingsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12%\n" +
+	"\x0epublished_only\x18\x03 \x01(\bR\rpublishedOnly\"~\n" +
+	"\x17ListAtsPostingsResponse\x12;\n" +
+	"\bpostings\x18\x01 \x03(\v2\x1f.tandem.atsbridge.v1.AtsPostingR\bpostings\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x93\x01\n" +
+	"\aAtsUser\x12\x1b\n" +
+	"\tremote_id\x18\x01 \x01(\tR\bremoteId\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05email\x18\x03 \x01(\tR\x05email\x12\x1f\n" +
+	"\vaccess_role\x18\x04 \x01(\tR\n" +
+	"accessRole\x12 \n" +
+	"\vdeactivated\x18\x05 \x01(\bR\vdeactivated\"Q\n" +
+	"\x13ListAtsUsersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"r\n" +
+	"\x14ListAtsUsersResponse\x122\n" +
+	"\x05users\x18\x01 \x03(\v2\x1c.tandem.atsbridge.v1.AtsUserR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xda\x01\n" +
+	"\x13AtsConnectionStatus\x12%\n" +
+	"!ATS_CONNECTION_STATUS_UNSPECIFIED\x10\x00\x12#\n" +
+	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
+	"\x1dATS_CONNECTION_STATUS_SYNCING\x10\x02\x12,\n" +
+	"(ATS_CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12&\n" +
+	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xbe\x03\n" +
+	"\x10AtsBridgeService\x12o\n" +
+	"\x10GetAtsConnection\x12,.tandem.atsbridge.v1.GetAtsConnectionRequest\x1a-.tandem.atsbridge.v1.GetAtsConnectionResponse\x12f\n" +
+	"\rListAtsStages\x12).tandem.atsbridge.v1.ListAtsStagesRequest\x1a*.tandem.atsbridge.v1.ListAtsStagesResponse\x12l\n" +
+	"\x0fListAtsPostings\x12+.tandem.atsbridge.v1.ListAtsPostingsRequest\x1a,.tandem.atsbridge.v1.ListAtsPostingsResponse\x12c\n" +
+	"\fListAtsUsers\x12(.tandem.atsbridge.v1.ListAtsUsersRequest\x1a).tandem.atsbridge.v1.ListAtsUsersResponseB\xe0\x01\n" +
 	"\x17com.tandem.atsbridge.v1B\x0eAtsbridgeProtoP\x01ZGgithub.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1;atsbridgev1\xa2\x02\x03TAX\xaa\x02\x13Tandem.Atsbridge.V1\xca\x02\x13Tandem\\Atsbridge\\V1\xe2\x02\x1fTandem\\Atsbridge\\V1\\GPBMetadata\xea\x02\x15Tandem::Atsbridge::V1b\x06proto3"
 
-var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{}
+var (
+	file_tandem_atsbridge_v1_atsbridge_proto_rawDescOnce sync.Once
+	file_tandem_atsbridge_v1_atsbridge_proto_rawDescData []byte
+)
+
+func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
+	file_tandem_atsbridge_v1_atsbridge_proto_rawDescOnce.Do(func() {
+		file_tandem_atsbridge_v1_atsbridge_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)))
+	})
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescData
+}
+
+var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
+	(AtsConnectionStatus)(0),         // 0: tandem.atsbridge.v1.AtsConnectionStatus
+	(*AtsConnection)(nil),            // 1: tandem.atsbridge.v1.AtsConnection
+	(*AtsConnectionHealth)(nil),      // 2: tandem.atsbridge.v1.AtsConnectionHealth
+	(*GetAtsConnectionRequest)(nil),  // 3: tandem.atsbridge.v1.GetAtsConnectionRequest
+	(*GetAtsConnectionResponse)(nil), // 4: tandem.atsbridge.v1.GetAtsConnectionResponse
+	(*AtsStage)(nil),                 // 5: tandem.atsbridge.v1.AtsStage
+	(*ListAtsStagesRequest)(nil),     // 6: tandem.atsbridge.v1.ListAtsStagesRequest
+	(*ListAtsStagesResponse)(nil),    // 7: tandem.atsbridge.v1.ListAtsStagesResponse
+	(*AtsPosting)(nil),               // 8: tandem.atsbridge.v1.AtsPosting
+	(*ListAtsPostingsRequest)(nil),   // 9: tandem.atsbridge.v1.ListAtsPostingsRequest
+	(*ListAtsPostingsResponse)(nil),  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse
+	(*AtsUser)(nil),                  // 11: tandem.atsbridge.v1.AtsUser
+	(*ListAtsUsersRequest)(nil),      // 12: tandem.atsbridge.v1.ListAtsUsersRequest
+	(*ListAtsUsersResponse)(nil),     // 13: tandem.atsbridge.v1.ListAtsUsersResponse
+	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+}
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
+	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
+	14, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	14, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	14, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	14, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	14, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	1,  // 7: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
+	5,  // 8: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
+	14, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	8,  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
+	11, // 11: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
+	3,  // 12: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
+	6,  // 13: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
+	9,  // 14: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
+	12, // 15: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
+	4,  // 16: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 17: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 18: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 19: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	16, // [16:20] is the sub-list for method output_type
+	12, // [12:16] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_tandem_atsbridge_v1_atsbridge_proto_init() }
@@ -47,13 +1174,15 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      1,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_tandem_atsbridge_v1_atsbridge_proto_goTypes,
 		DependencyIndexes: file_tandem_atsbridge_v1_atsbridge_proto_depIdxs,
+		EnumInfos:         file_tandem_atsbridge_v1_atsbridge_proto_enumTypes,
+		MessageInfos:      file_tandem_atsbridge_v1_atsbridge_proto_msgTypes,
 	}.Build()
 	File_tandem_atsbridge_v1_atsbridge_proto = out.File
 	file_tandem_atsbridge_v1_atsbridge_proto_goTypes = nil

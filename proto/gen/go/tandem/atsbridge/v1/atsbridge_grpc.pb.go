@@ -7,13 +7,23 @@
 package atsbridgev1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
 // is compatible with the grpc package it is being compiled against.
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
+
+const (
+	AtsBridgeService_GetAtsConnection_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/GetAtsConnection"
+	AtsBridgeService_ListAtsStages_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsStages"
+	AtsBridgeService_ListAtsPostings_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsPostings"
+	AtsBridgeService_ListAtsUsers_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsUsers"
+)
 
 // AtsBridgeServiceClient is the client API for AtsBridgeService service.
 //
@@ -22,6 +32,16 @@ const _ = grpc.SupportPackageIsVersion9
 // AtsBridgeService is the public API of the atsbridge service. Its RPCs arrive with
 // the features that need them; the service runs and reports health already.
 type AtsBridgeServiceClient interface {
+	// ---- ATS connection and import (issue 15, LV-1) ----
+	// The organization's ATS connection: its status and health. An
+	// organization that never connected one is reported disconnected.
+	GetAtsConnection(ctx context.Context, in *GetAtsConnectionRequest, opts ...grpc.CallOption) (*GetAtsConnectionResponse, error)
+	// The ATS's pipeline stages, in the ATS's order.
+	ListAtsStages(ctx context.Context, in *ListAtsStagesRequest, opts ...grpc.CallOption) (*ListAtsStagesResponse, error)
+	// The ATS's job postings; published_only keeps those offered for linking.
+	ListAtsPostings(ctx context.Context, in *ListAtsPostingsRequest, opts ...grpc.CallOption) (*ListAtsPostingsResponse, error)
+	// The ATS's users, with their e-mail (to map recruiters to them).
+	ListAtsUsers(ctx context.Context, in *ListAtsUsersRequest, opts ...grpc.CallOption) (*ListAtsUsersResponse, error)
 }
 
 type atsBridgeServiceClient struct {
@@ -32,6 +52,46 @@ func NewAtsBridgeServiceClient(cc grpc.ClientConnInterface) AtsBridgeServiceClie
 	return &atsBridgeServiceClient{cc}
 }
 
+func (c *atsBridgeServiceClient) GetAtsConnection(ctx context.Context, in *GetAtsConnectionRequest, opts ...grpc.CallOption) (*GetAtsConnectionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetAtsConnectionResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_GetAtsConnection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) ListAtsStages(ctx context.Context, in *ListAtsStagesRequest, opts ...grpc.CallOption) (*ListAtsStagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAtsStagesResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ListAtsStages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) ListAtsPostings(ctx context.Context, in *ListAtsPostingsRequest, opts ...grpc.CallOption) (*ListAtsPostingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAtsPostingsResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ListAtsPostings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) ListAtsUsers(ctx context.Context, in *ListAtsUsersRequest, opts ...grpc.CallOption) (*ListAtsUsersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAtsUsersResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ListAtsUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AtsBridgeServiceServer is the server API for AtsBridgeService service.
 // All implementations must embed UnimplementedAtsBridgeServiceServer
 // for forward compatibility.
@@ -39,6 +99,16 @@ func NewAtsBridgeServiceClient(cc grpc.ClientConnInterface) AtsBridgeServiceClie
 // AtsBridgeService is the public API of the atsbridge service. Its RPCs arrive with
 // the features that need them; the service runs and reports health already.
 type AtsBridgeServiceServer interface {
+	// ---- ATS connection and import (issue 15, LV-1) ----
+	// The organization's ATS connection: its status and health. An
+	// organization that never connected one is reported disconnected.
+	GetAtsConnection(context.Context, *GetAtsConnectionRequest) (*GetAtsConnectionResponse, error)
+	// The ATS's pipeline stages, in the ATS's order.
+	ListAtsStages(context.Context, *ListAtsStagesRequest) (*ListAtsStagesResponse, error)
+	// The ATS's job postings; published_only keeps those offered for linking.
+	ListAtsPostings(context.Context, *ListAtsPostingsRequest) (*ListAtsPostingsResponse, error)
+	// The ATS's users, with their e-mail (to map recruiters to them).
+	ListAtsUsers(context.Context, *ListAtsUsersRequest) (*ListAtsUsersResponse, error)
 	mustEmbedUnimplementedAtsBridgeServiceServer()
 }
 
@@ -49,6 +119,18 @@ type AtsBridgeServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedAtsBridgeServiceServer struct{}
 
+func (UnimplementedAtsBridgeServiceServer) GetAtsConnection(context.Context, *GetAtsConnectionRequest) (*GetAtsConnectionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetAtsConnection not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ListAtsStages(context.Context, *ListAtsStagesRequest) (*ListAtsStagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAtsStages not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ListAtsPostings(context.Context, *ListAtsPostingsRequest) (*ListAtsPostingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAtsPostings not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ListAtsUsers(context.Context, *ListAtsUsersRequest) (*ListAtsUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAtsUsers not implemented")
+}
 func (UnimplementedAtsBridgeServiceServer) mustEmbedUnimplementedAtsBridgeServiceServer() {}
 func (UnimplementedAtsBridgeServiceServer) testEmbeddedByValue()                          {}
 
@@ -70,13 +152,102 @@ func RegisterAtsBridgeServiceServer(s grpc.ServiceRegistrar, srv AtsBridgeServic
 	s.RegisterService(&AtsBridgeService_ServiceDesc, srv)
 }
 
+func _AtsBridgeService_GetAtsConnection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetAtsConnectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).GetAtsConnection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_GetAtsConnection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).GetAtsConnection(ctx, req.(*GetAtsConnectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_ListAtsStages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAtsStagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ListAtsStages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ListAtsStages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ListAtsStages(ctx, req.(*ListAtsStagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_ListAtsPostings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAtsPostingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ListAtsPostings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ListAtsPostings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ListAtsPostings(ctx, req.(*ListAtsPostingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_ListAtsUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAtsUsersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ListAtsUsers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ListAtsUsers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ListAtsUsers(ctx, req.(*ListAtsUsersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AtsBridgeService_ServiceDesc is the grpc.ServiceDesc for AtsBridgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var AtsBridgeService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "tandem.atsbridge.v1.AtsBridgeService",
 	HandlerType: (*AtsBridgeServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "tandem/atsbridge/v1/atsbridge.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "GetAtsConnection",
+			Handler:    _AtsBridgeService_GetAtsConnection_Handler,
+		},
+		{
+			MethodName: "ListAtsStages",
+			Handler:    _AtsBridgeService_ListAtsStages_Handler,
+		},
+		{
+			MethodName: "ListAtsPostings",
+			Handler:    _AtsBridgeService_ListAtsPostings_Handler,
+		},
+		{
+			MethodName: "ListAtsUsers",
+			Handler:    _AtsBridgeService_ListAtsUsers_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/atsbridge/v1/atsbridge.proto",
 }

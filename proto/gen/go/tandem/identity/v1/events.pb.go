@@ -115,6 +115,97 @@ func (x *MailboxConnectionChanged) GetChangeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// The payload of `ats.connection_changed`: the organization's ATS
+// connection (Lever now) was connected, needs reconnecting, or was
+// disconnected. The aggregate is the connection; the event's version is
+// change_time in microseconds, so a receiver keeps the newest status.
+type AtsConnectionChanged struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// "lever".
+	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The provider account, when known.
+	Account string           `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
+	Status  ConnectionStatus `protobuf:"varint,4,opt,name=status,proto3,enum=tandem.identity.v1.ConnectionStatus" json:"status,omitempty"`
+	// Why the connection is in its status, for people.
+	Reason        string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsConnectionChanged) Reset() {
+	*x = AtsConnectionChanged{}
+	mi := &file_tandem_identity_v1_events_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsConnectionChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsConnectionChanged) ProtoMessage() {}
+
+func (x *AtsConnectionChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_events_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsConnectionChanged.ProtoReflect.Descriptor instead.
+func (*AtsConnectionChanged) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_events_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AtsConnectionChanged) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *AtsConnectionChanged) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AtsConnectionChanged) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *AtsConnectionChanged) GetStatus() ConnectionStatus {
+	if x != nil {
+		return x.Status
+	}
+	return ConnectionStatus_CONNECTION_STATUS_UNSPECIFIED
+}
+
+func (x *AtsConnectionChanged) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *AtsConnectionChanged) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
 var File_tandem_identity_v1_events_proto protoreflect.FileDescriptor
 
 const file_tandem_identity_v1_events_proto_rawDesc = "" +
@@ -123,6 +214,14 @@ const file_tandem_identity_v1_events_proto_rawDesc = "" +
 	"\x18MailboxConnectionChanged\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x18\n" +
+	"\aaccount\x18\x03 \x01(\tR\aaccount\x12<\n" +
+	"\x06status\x18\x04 \x01(\x0e2$.tandem.identity.v1.ConnectionStatusR\x06status\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12;\n" +
+	"\vchange_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\"\x84\x02\n" +
+	"\x14AtsConnectionChanged\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1a\n" +
+	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x18\n" +
 	"\aaccount\x18\x03 \x01(\tR\aaccount\x12<\n" +
 	"\x06status\x18\x04 \x01(\x0e2$.tandem.identity.v1.ConnectionStatusR\x06status\x12\x16\n" +
 	"\x06reason\x18\x05 \x01(\tR\x06reason\x12;\n" +
@@ -142,20 +241,23 @@ func file_tandem_identity_v1_events_proto_rawDescGZIP() []byte {
 	return file_tandem_identity_v1_events_proto_rawDescData
 }
 
-var file_tandem_identity_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_tandem_identity_v1_events_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_tandem_identity_v1_events_proto_goTypes = []any{
 	(*MailboxConnectionChanged)(nil), // 0: tandem.identity.v1.MailboxConnectionChanged
-	(ConnectionStatus)(0),            // 1: tandem.identity.v1.ConnectionStatus
-	(*timestamppb.Timestamp)(nil),    // 2: google.protobuf.Timestamp
+	(*AtsConnectionChanged)(nil),     // 1: tandem.identity.v1.AtsConnectionChanged
+	(ConnectionStatus)(0),            // 2: tandem.identity.v1.ConnectionStatus
+	(*timestamppb.Timestamp)(nil),    // 3: google.protobuf.Timestamp
 }
 var file_tandem_identity_v1_events_proto_depIdxs = []int32{
-	1, // 0: tandem.identity.v1.MailboxConnectionChanged.status:type_name -> tandem.identity.v1.ConnectionStatus
-	2, // 1: tandem.identity.v1.MailboxConnectionChanged.change_time:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2, // 0: tandem.identity.v1.MailboxConnectionChanged.status:type_name -> tandem.identity.v1.ConnectionStatus
+	3, // 1: tandem.identity.v1.MailboxConnectionChanged.change_time:type_name -> google.protobuf.Timestamp
+	2, // 2: tandem.identity.v1.AtsConnectionChanged.status:type_name -> tandem.identity.v1.ConnectionStatus
+	3, // 3: tandem.identity.v1.AtsConnectionChanged.change_time:type_name -> google.protobuf.Timestamp
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_tandem_identity_v1_events_proto_init() }
@@ -170,7 +272,7 @@ func file_tandem_identity_v1_events_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_identity_v1_events_proto_rawDesc), len(file_tandem_identity_v1_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

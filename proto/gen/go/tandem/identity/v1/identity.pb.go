@@ -393,7 +393,7 @@ type Connection struct {
 	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
 	// The user the connection belongs to, for personal connections (mailbox).
 	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// "microsoft_mailbox", later "lever", "ashby".
+	// "microsoft_mailbox", or "lever" (the organization's, no user).
 	Provider string           `protobuf:"bytes,4,opt,name=provider,proto3" json:"provider,omitempty"`
 	Status   ConnectionStatus `protobuf:"varint,5,opt,name=status,proto3,enum=tandem.identity.v1.ConnectionStatus" json:"status,omitempty"`
 	// Why the connection is in its status, for people.
@@ -2193,8 +2193,9 @@ func (*ConnectLeverRequest) Descriptor() ([]byte, []int) {
 }
 
 type ConnectLeverResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	AuthorizeUrl  string                 `protobuf:"bytes,1,opt,name=authorize_url,json=authorizeUrl,proto3" json:"authorize_url,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Open this in the browser: it starts the consent at Lever.
+	AuthorizeUrl  string `protobuf:"bytes,1,opt,name=authorize_url,json=authorizeUrl,proto3" json:"authorize_url,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2236,11 +2237,92 @@ func (x *ConnectLeverResponse) GetAuthorizeUrl() string {
 	return ""
 }
 
+type DisconnectLeverRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectLeverRequest) Reset() {
+	*x = DisconnectLeverRequest{}
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectLeverRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectLeverRequest) ProtoMessage() {}
+
+func (x *DisconnectLeverRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectLeverRequest.ProtoReflect.Descriptor instead.
+func (*DisconnectLeverRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{41}
+}
+
+type DisconnectLeverResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organization's Lever connection, now disconnected.
+	Connection    *Connection `protobuf:"bytes,1,opt,name=connection,proto3" json:"connection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DisconnectLeverResponse) Reset() {
+	*x = DisconnectLeverResponse{}
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DisconnectLeverResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DisconnectLeverResponse) ProtoMessage() {}
+
+func (x *DisconnectLeverResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DisconnectLeverResponse.ProtoReflect.Descriptor instead.
+func (*DisconnectLeverResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *DisconnectLeverResponse) GetConnection() *Connection {
+	if x != nil {
+		return x.Connection
+	}
+	return nil
+}
+
 type BeginAuthorizationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "sign_in" or "admin_consent"; empty with a ticket.
 	Flow string `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
-	// A one-time ticket from ConnectMailbox.
+	// A one-time ticket from ConnectMailbox or ConnectLever.
 	Ticket string `protobuf:"bytes,2,opt,name=ticket,proto3" json:"ticket,omitempty"`
 	// SHA-256 of the random value in the browser's flow cookie, so only that
 	// browser can complete the flow.
@@ -2257,7 +2339,7 @@ type BeginAuthorizationRequest struct {
 
 func (x *BeginAuthorizationRequest) Reset() {
 	*x = BeginAuthorizationRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[41]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2351,7 @@ func (x *BeginAuthorizationRequest) String() string {
 func (*BeginAuthorizationRequest) ProtoMessage() {}
 
 func (x *BeginAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[41]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2364,7 @@ func (x *BeginAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*BeginAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{41}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BeginAuthorizationRequest) GetFlow() string {
@@ -2329,7 +2411,7 @@ type BeginAuthorizationResponse struct {
 
 func (x *BeginAuthorizationResponse) Reset() {
 	*x = BeginAuthorizationResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[42]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2341,7 +2423,7 @@ func (x *BeginAuthorizationResponse) String() string {
 func (*BeginAuthorizationResponse) ProtoMessage() {}
 
 func (x *BeginAuthorizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[42]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2354,7 +2436,7 @@ func (x *BeginAuthorizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginAuthorizationResponse.ProtoReflect.Descriptor instead.
 func (*BeginAuthorizationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{42}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BeginAuthorizationResponse) GetRedirectUrl() string {
@@ -2366,7 +2448,7 @@ func (x *BeginAuthorizationResponse) GetRedirectUrl() string {
 
 type CompleteAuthorizationRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Which callback was hit: "authorize" or "admin_consent".
+	// Which callback was hit: "authorize", "admin_consent" or "lever".
 	Callback           string `protobuf:"bytes,1,opt,name=callback,proto3" json:"callback,omitempty"`
 	State              string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
 	Code               string `protobuf:"bytes,3,opt,name=code,proto3" json:"code,omitempty"`
@@ -2392,7 +2474,7 @@ type CompleteAuthorizationRequest struct {
 
 func (x *CompleteAuthorizationRequest) Reset() {
 	*x = CompleteAuthorizationRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[43]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2404,7 +2486,7 @@ func (x *CompleteAuthorizationRequest) String() string {
 func (*CompleteAuthorizationRequest) ProtoMessage() {}
 
 func (x *CompleteAuthorizationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[43]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2417,7 +2499,7 @@ func (x *CompleteAuthorizationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteAuthorizationRequest.ProtoReflect.Descriptor instead.
 func (*CompleteAuthorizationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{43}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CompleteAuthorizationRequest) GetCallback() string {
@@ -2494,7 +2576,7 @@ type CompleteAuthorizationResponse struct {
 
 func (x *CompleteAuthorizationResponse) Reset() {
 	*x = CompleteAuthorizationResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[44]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2506,7 +2588,7 @@ func (x *CompleteAuthorizationResponse) String() string {
 func (*CompleteAuthorizationResponse) ProtoMessage() {}
 
 func (x *CompleteAuthorizationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[44]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2519,7 +2601,7 @@ func (x *CompleteAuthorizationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteAuthorizationResponse.ProtoReflect.Descriptor instead.
 func (*CompleteAuthorizationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{44}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CompleteAuthorizationResponse) GetRedirectUrl() string {
@@ -2538,7 +2620,7 @@ type AuthenticateApiTokenRequest struct {
 
 func (x *AuthenticateApiTokenRequest) Reset() {
 	*x = AuthenticateApiTokenRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[45]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2550,7 +2632,7 @@ func (x *AuthenticateApiTokenRequest) String() string {
 func (*AuthenticateApiTokenRequest) ProtoMessage() {}
 
 func (x *AuthenticateApiTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[45]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2563,7 +2645,7 @@ func (x *AuthenticateApiTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateApiTokenRequest.ProtoReflect.Descriptor instead.
 func (*AuthenticateApiTokenRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{45}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AuthenticateApiTokenRequest) GetToken() string {
@@ -2585,7 +2667,7 @@ type AuthenticateApiTokenResponse struct {
 
 func (x *AuthenticateApiTokenResponse) Reset() {
 	*x = AuthenticateApiTokenResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[46]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2597,7 +2679,7 @@ func (x *AuthenticateApiTokenResponse) String() string {
 func (*AuthenticateApiTokenResponse) ProtoMessage() {}
 
 func (x *AuthenticateApiTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[46]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2610,7 +2692,7 @@ func (x *AuthenticateApiTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthenticateApiTokenResponse.ProtoReflect.Descriptor instead.
 func (*AuthenticateApiTokenResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{46}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AuthenticateApiTokenResponse) GetOrganizationId() string {
@@ -2649,7 +2731,7 @@ type ListSigningKeysRequest struct {
 
 func (x *ListSigningKeysRequest) Reset() {
 	*x = ListSigningKeysRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[47]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2661,7 +2743,7 @@ func (x *ListSigningKeysRequest) String() string {
 func (*ListSigningKeysRequest) ProtoMessage() {}
 
 func (x *ListSigningKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[47]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2674,7 +2756,7 @@ func (x *ListSigningKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSigningKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListSigningKeysRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{47}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{49}
 }
 
 type SigningKey struct {
@@ -2688,7 +2770,7 @@ type SigningKey struct {
 
 func (x *SigningKey) Reset() {
 	*x = SigningKey{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[48]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2700,7 +2782,7 @@ func (x *SigningKey) String() string {
 func (*SigningKey) ProtoMessage() {}
 
 func (x *SigningKey) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[48]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2713,7 +2795,7 @@ func (x *SigningKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SigningKey.ProtoReflect.Descriptor instead.
 func (*SigningKey) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{48}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SigningKey) GetKeyId() string {
@@ -2739,7 +2821,7 @@ type ListSigningKeysResponse struct {
 
 func (x *ListSigningKeysResponse) Reset() {
 	*x = ListSigningKeysResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[49]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2751,7 +2833,7 @@ func (x *ListSigningKeysResponse) String() string {
 func (*ListSigningKeysResponse) ProtoMessage() {}
 
 func (x *ListSigningKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[49]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2764,7 +2846,7 @@ func (x *ListSigningKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSigningKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListSigningKeysResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{49}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListSigningKeysResponse) GetKeys() []*SigningKey {
@@ -2784,7 +2866,7 @@ type CheckSessionRequest struct {
 
 func (x *CheckSessionRequest) Reset() {
 	*x = CheckSessionRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2796,7 +2878,7 @@ func (x *CheckSessionRequest) String() string {
 func (*CheckSessionRequest) ProtoMessage() {}
 
 func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[50]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2809,7 +2891,7 @@ func (x *CheckSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSessionRequest.ProtoReflect.Descriptor instead.
 func (*CheckSessionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{50}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CheckSessionRequest) GetSessionId() string {
@@ -2829,7 +2911,7 @@ type CheckSessionResponse struct {
 
 func (x *CheckSessionResponse) Reset() {
 	*x = CheckSessionResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2841,7 +2923,7 @@ func (x *CheckSessionResponse) String() string {
 func (*CheckSessionResponse) ProtoMessage() {}
 
 func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[51]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2854,7 +2936,7 @@ func (x *CheckSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckSessionResponse.ProtoReflect.Descriptor instead.
 func (*CheckSessionResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{51}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CheckSessionResponse) GetRevoked() bool {
@@ -2873,7 +2955,7 @@ type GetAccessTokenRequest struct {
 
 func (x *GetAccessTokenRequest) Reset() {
 	*x = GetAccessTokenRequest{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[52]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +2967,7 @@ func (x *GetAccessTokenRequest) String() string {
 func (*GetAccessTokenRequest) ProtoMessage() {}
 
 func (x *GetAccessTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[52]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +2980,7 @@ func (x *GetAccessTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessTokenRequest.ProtoReflect.Descriptor instead.
 func (*GetAccessTokenRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{52}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetAccessTokenRequest) GetConnectionId() string {
@@ -2918,7 +3000,7 @@ type GetAccessTokenResponse struct {
 
 func (x *GetAccessTokenResponse) Reset() {
 	*x = GetAccessTokenResponse{}
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[53]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2930,7 +3012,7 @@ func (x *GetAccessTokenResponse) String() string {
 func (*GetAccessTokenResponse) ProtoMessage() {}
 
 func (x *GetAccessTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_identity_v1_identity_proto_msgTypes[53]
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2943,7 +3025,7 @@ func (x *GetAccessTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessTokenResponse.ProtoReflect.Descriptor instead.
 func (*GetAccessTokenResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{53}
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetAccessTokenResponse) GetAccessToken() string {
@@ -3098,7 +3180,12 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"connection\"\x15\n" +
 	"\x13ConnectLeverRequest\";\n" +
 	"\x14ConnectLeverResponse\x12#\n" +
-	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"\xca\x01\n" +
+	"\rauthorize_url\x18\x01 \x01(\tR\fauthorizeUrl\"\x18\n" +
+	"\x16DisconnectLeverRequest\"Y\n" +
+	"\x17DisconnectLeverResponse\x12>\n" +
+	"\n" +
+	"connection\x18\x01 \x01(\v2\x1e.tandem.identity.v1.ConnectionR\n" +
+	"connection\"\xca\x01\n" +
 	"\x19BeginAuthorizationRequest\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x16\n" +
 	"\x06ticket\x18\x02 \x01(\tR\x06ticket\x120\n" +
@@ -3160,7 +3247,7 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x1bCONNECTION_STATUS_CONNECTED\x10\x01\x12-\n" +
 	")CONNECTION_STATUS_AWAITING_ADMIN_APPROVAL\x10\x02\x12(\n" +
 	"$CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12\"\n" +
-	"\x1eCONNECTION_STATUS_DISCONNECTED\x10\x042\xd4\x13\n" +
+	"\x1eCONNECTION_STATUS_DISCONNECTED\x10\x042\xc0\x14\n" +
 	"\x0fIdentityService\x12p\n" +
 	"\x11ExchangeLoginCode\x12,.tandem.identity.v1.ExchangeLoginCodeRequest\x1a-.tandem.identity.v1.ExchangeLoginCodeResponse\x12g\n" +
 	"\x0eRefreshSession\x12).tandem.identity.v1.RefreshSessionRequest\x1a*.tandem.identity.v1.RefreshSessionResponse\x12R\n" +
@@ -3181,7 +3268,8 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x0eConnectMailbox\x12).tandem.identity.v1.ConnectMailboxRequest\x1a*.tandem.identity.v1.ConnectMailboxResponse\x12p\n" +
 	"\x11DisconnectMailbox\x12,.tandem.identity.v1.DisconnectMailboxRequest\x1a-.tandem.identity.v1.DisconnectMailboxResponse\x12d\n" +
 	"\rGetConnection\x12(.tandem.identity.v1.GetConnectionRequest\x1a).tandem.identity.v1.GetConnectionResponse\x12a\n" +
-	"\fConnectLever\x12'.tandem.identity.v1.ConnectLeverRequest\x1a(.tandem.identity.v1.ConnectLeverResponse\x12s\n" +
+	"\fConnectLever\x12'.tandem.identity.v1.ConnectLeverRequest\x1a(.tandem.identity.v1.ConnectLeverResponse\x12j\n" +
+	"\x0fDisconnectLever\x12*.tandem.identity.v1.DisconnectLeverRequest\x1a+.tandem.identity.v1.DisconnectLeverResponse\x12s\n" +
 	"\x12BeginAuthorization\x12-.tandem.identity.v1.BeginAuthorizationRequest\x1a..tandem.identity.v1.BeginAuthorizationResponse\x12|\n" +
 	"\x15CompleteAuthorization\x120.tandem.identity.v1.CompleteAuthorizationRequest\x1a1.tandem.identity.v1.CompleteAuthorizationResponse\x12y\n" +
 	"\x14AuthenticateApiToken\x12/.tandem.identity.v1.AuthenticateApiTokenRequest\x1a0.tandem.identity.v1.AuthenticateApiTokenResponse\x12j\n" +
@@ -3203,7 +3291,7 @@ func file_tandem_identity_v1_identity_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_identity_v1_identity_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tandem_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_tandem_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
 var file_tandem_identity_v1_identity_proto_goTypes = []any{
 	(Role)(0),                             // 0: tandem.identity.v1.Role
 	(ConnectionStatus)(0),                 // 1: tandem.identity.v1.ConnectionStatus
@@ -3248,35 +3336,37 @@ var file_tandem_identity_v1_identity_proto_goTypes = []any{
 	(*GetConnectionResponse)(nil),         // 40: tandem.identity.v1.GetConnectionResponse
 	(*ConnectLeverRequest)(nil),           // 41: tandem.identity.v1.ConnectLeverRequest
 	(*ConnectLeverResponse)(nil),          // 42: tandem.identity.v1.ConnectLeverResponse
-	(*BeginAuthorizationRequest)(nil),     // 43: tandem.identity.v1.BeginAuthorizationRequest
-	(*BeginAuthorizationResponse)(nil),    // 44: tandem.identity.v1.BeginAuthorizationResponse
-	(*CompleteAuthorizationRequest)(nil),  // 45: tandem.identity.v1.CompleteAuthorizationRequest
-	(*CompleteAuthorizationResponse)(nil), // 46: tandem.identity.v1.CompleteAuthorizationResponse
-	(*AuthenticateApiTokenRequest)(nil),   // 47: tandem.identity.v1.AuthenticateApiTokenRequest
-	(*AuthenticateApiTokenResponse)(nil),  // 48: tandem.identity.v1.AuthenticateApiTokenResponse
-	(*ListSigningKeysRequest)(nil),        // 49: tandem.identity.v1.ListSigningKeysRequest
-	(*SigningKey)(nil),                    // 50: tandem.identity.v1.SigningKey
-	(*ListSigningKeysResponse)(nil),       // 51: tandem.identity.v1.ListSigningKeysResponse
-	(*CheckSessionRequest)(nil),           // 52: tandem.identity.v1.CheckSessionRequest
-	(*CheckSessionResponse)(nil),          // 53: tandem.identity.v1.CheckSessionResponse
-	(*GetAccessTokenRequest)(nil),         // 54: tandem.identity.v1.GetAccessTokenRequest
-	(*GetAccessTokenResponse)(nil),        // 55: tandem.identity.v1.GetAccessTokenResponse
-	(*timestamppb.Timestamp)(nil),         // 56: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 57: google.protobuf.FieldMask
+	(*DisconnectLeverRequest)(nil),        // 43: tandem.identity.v1.DisconnectLeverRequest
+	(*DisconnectLeverResponse)(nil),       // 44: tandem.identity.v1.DisconnectLeverResponse
+	(*BeginAuthorizationRequest)(nil),     // 45: tandem.identity.v1.BeginAuthorizationRequest
+	(*BeginAuthorizationResponse)(nil),    // 46: tandem.identity.v1.BeginAuthorizationResponse
+	(*CompleteAuthorizationRequest)(nil),  // 47: tandem.identity.v1.CompleteAuthorizationRequest
+	(*CompleteAuthorizationResponse)(nil), // 48: tandem.identity.v1.CompleteAuthorizationResponse
+	(*AuthenticateApiTokenRequest)(nil),   // 49: tandem.identity.v1.AuthenticateApiTokenRequest
+	(*AuthenticateApiTokenResponse)(nil),  // 50: tandem.identity.v1.AuthenticateApiTokenResponse
+	(*ListSigningKeysRequest)(nil),        // 51: tandem.identity.v1.ListSigningKeysRequest
+	(*SigningKey)(nil),                    // 52: tandem.identity.v1.SigningKey
+	(*ListSigningKeysResponse)(nil),       // 53: tandem.identity.v1.ListSigningKeysResponse
+	(*CheckSessionRequest)(nil),           // 54: tandem.identity.v1.CheckSessionRequest
+	(*CheckSessionResponse)(nil),          // 55: tandem.identity.v1.CheckSessionResponse
+	(*GetAccessTokenRequest)(nil),         // 56: tandem.identity.v1.GetAccessTokenRequest
+	(*GetAccessTokenResponse)(nil),        // 57: tandem.identity.v1.GetAccessTokenResponse
+	(*timestamppb.Timestamp)(nil),         // 58: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 59: google.protobuf.FieldMask
 }
 var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	0,  // 0: tandem.identity.v1.Organization.default_role:type_name -> tandem.identity.v1.Role
-	56, // 1: tandem.identity.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	56, // 2: tandem.identity.v1.Organization.admin_consent_time:type_name -> google.protobuf.Timestamp
+	58, // 1: tandem.identity.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	58, // 2: tandem.identity.v1.Organization.admin_consent_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: tandem.identity.v1.User.role:type_name -> tandem.identity.v1.Role
-	56, // 4: tandem.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	56, // 5: tandem.identity.v1.Session.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	56, // 6: tandem.identity.v1.Session.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	58, // 4: tandem.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	58, // 5: tandem.identity.v1.Session.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	58, // 6: tandem.identity.v1.Session.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: tandem.identity.v1.Connection.status:type_name -> tandem.identity.v1.ConnectionStatus
-	56, // 8: tandem.identity.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
+	58, // 8: tandem.identity.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 9: tandem.identity.v1.ApiToken.role:type_name -> tandem.identity.v1.Role
-	56, // 10: tandem.identity.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	56, // 11: tandem.identity.v1.ApiToken.revoke_time:type_name -> google.protobuf.Timestamp
+	58, // 10: tandem.identity.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	58, // 11: tandem.identity.v1.ApiToken.revoke_time:type_name -> google.protobuf.Timestamp
 	4,  // 12: tandem.identity.v1.ExchangeLoginCodeResponse.session:type_name -> tandem.identity.v1.Session
 	3,  // 13: tandem.identity.v1.ExchangeLoginCodeResponse.user:type_name -> tandem.identity.v1.User
 	2,  // 14: tandem.identity.v1.ExchangeLoginCodeResponse.organization:type_name -> tandem.identity.v1.Organization
@@ -3286,12 +3376,12 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	2,  // 18: tandem.identity.v1.GetMeResponse.organization:type_name -> tandem.identity.v1.Organization
 	2,  // 19: tandem.identity.v1.GetOrganizationResponse.organization:type_name -> tandem.identity.v1.Organization
 	2,  // 20: tandem.identity.v1.UpdateOrganizationRequest.organization:type_name -> tandem.identity.v1.Organization
-	57, // 21: tandem.identity.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 21: tandem.identity.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 22: tandem.identity.v1.UpdateOrganizationResponse.organization:type_name -> tandem.identity.v1.Organization
 	3,  // 23: tandem.identity.v1.ListUsersResponse.users:type_name -> tandem.identity.v1.User
 	3,  // 24: tandem.identity.v1.GetUserResponse.user:type_name -> tandem.identity.v1.User
 	3,  // 25: tandem.identity.v1.UpdateUserRequest.user:type_name -> tandem.identity.v1.User
-	57, // 26: tandem.identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59, // 26: tandem.identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 27: tandem.identity.v1.UpdateUserResponse.user:type_name -> tandem.identity.v1.User
 	0,  // 28: tandem.identity.v1.CreateApiTokenRequest.role:type_name -> tandem.identity.v1.Role
 	6,  // 29: tandem.identity.v1.CreateApiTokenResponse.api_token:type_name -> tandem.identity.v1.ApiToken
@@ -3300,62 +3390,65 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	5,  // 32: tandem.identity.v1.GetMailboxConnectionResponse.connection:type_name -> tandem.identity.v1.Connection
 	5,  // 33: tandem.identity.v1.DisconnectMailboxResponse.connection:type_name -> tandem.identity.v1.Connection
 	5,  // 34: tandem.identity.v1.GetConnectionResponse.connection:type_name -> tandem.identity.v1.Connection
-	0,  // 35: tandem.identity.v1.AuthenticateApiTokenResponse.role:type_name -> tandem.identity.v1.Role
-	50, // 36: tandem.identity.v1.ListSigningKeysResponse.keys:type_name -> tandem.identity.v1.SigningKey
-	56, // 37: tandem.identity.v1.GetAccessTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 38: tandem.identity.v1.IdentityService.ExchangeLoginCode:input_type -> tandem.identity.v1.ExchangeLoginCodeRequest
-	9,  // 39: tandem.identity.v1.IdentityService.RefreshSession:input_type -> tandem.identity.v1.RefreshSessionRequest
-	11, // 40: tandem.identity.v1.IdentityService.SignOut:input_type -> tandem.identity.v1.SignOutRequest
-	13, // 41: tandem.identity.v1.IdentityService.GetMe:input_type -> tandem.identity.v1.GetMeRequest
-	15, // 42: tandem.identity.v1.IdentityService.GetOrganization:input_type -> tandem.identity.v1.GetOrganizationRequest
-	17, // 43: tandem.identity.v1.IdentityService.UpdateOrganization:input_type -> tandem.identity.v1.UpdateOrganizationRequest
-	19, // 44: tandem.identity.v1.IdentityService.ListUsers:input_type -> tandem.identity.v1.ListUsersRequest
-	21, // 45: tandem.identity.v1.IdentityService.GetUser:input_type -> tandem.identity.v1.GetUserRequest
-	23, // 46: tandem.identity.v1.IdentityService.UpdateUser:input_type -> tandem.identity.v1.UpdateUserRequest
-	25, // 47: tandem.identity.v1.IdentityService.RemoveUser:input_type -> tandem.identity.v1.RemoveUserRequest
-	27, // 48: tandem.identity.v1.IdentityService.CreateApiToken:input_type -> tandem.identity.v1.CreateApiTokenRequest
-	29, // 49: tandem.identity.v1.IdentityService.ListApiTokens:input_type -> tandem.identity.v1.ListApiTokensRequest
-	31, // 50: tandem.identity.v1.IdentityService.RevokeApiToken:input_type -> tandem.identity.v1.RevokeApiTokenRequest
-	33, // 51: tandem.identity.v1.IdentityService.GetMailboxConnection:input_type -> tandem.identity.v1.GetMailboxConnectionRequest
-	35, // 52: tandem.identity.v1.IdentityService.ConnectMailbox:input_type -> tandem.identity.v1.ConnectMailboxRequest
-	37, // 53: tandem.identity.v1.IdentityService.DisconnectMailbox:input_type -> tandem.identity.v1.DisconnectMailboxRequest
-	39, // 54: tandem.identity.v1.IdentityService.GetConnection:input_type -> tandem.identity.v1.GetConnectionRequest
-	41, // 55: tandem.identity.v1.IdentityService.ConnectLever:input_type -> tandem.identity.v1.ConnectLeverRequest
-	43, // 56: tandem.identity.v1.IdentityService.BeginAuthorization:input_type -> tandem.identity.v1.BeginAuthorizationRequest
-	45, // 57: tandem.identity.v1.IdentityService.CompleteAuthorization:input_type -> tandem.identity.v1.CompleteAuthorizationRequest
-	47, // 58: tandem.identity.v1.IdentityService.AuthenticateApiToken:input_type -> tandem.identity.v1.AuthenticateApiTokenRequest
-	49, // 59: tandem.identity.v1.IdentityService.ListSigningKeys:input_type -> tandem.identity.v1.ListSigningKeysRequest
-	54, // 60: tandem.identity.v1.IdentityService.GetAccessToken:input_type -> tandem.identity.v1.GetAccessTokenRequest
-	52, // 61: tandem.identity.v1.IdentityService.CheckSession:input_type -> tandem.identity.v1.CheckSessionRequest
-	8,  // 62: tandem.identity.v1.IdentityService.ExchangeLoginCode:output_type -> tandem.identity.v1.ExchangeLoginCodeResponse
-	10, // 63: tandem.identity.v1.IdentityService.RefreshSession:output_type -> tandem.identity.v1.RefreshSessionResponse
-	12, // 64: tandem.identity.v1.IdentityService.SignOut:output_type -> tandem.identity.v1.SignOutResponse
-	14, // 65: tandem.identity.v1.IdentityService.GetMe:output_type -> tandem.identity.v1.GetMeResponse
-	16, // 66: tandem.identity.v1.IdentityService.GetOrganization:output_type -> tandem.identity.v1.GetOrganizationResponse
-	18, // 67: tandem.identity.v1.IdentityService.UpdateOrganization:output_type -> tandem.identity.v1.UpdateOrganizationResponse
-	20, // 68: tandem.identity.v1.IdentityService.ListUsers:output_type -> tandem.identity.v1.ListUsersResponse
-	22, // 69: tandem.identity.v1.IdentityService.GetUser:output_type -> tandem.identity.v1.GetUserResponse
-	24, // 70: tandem.identity.v1.IdentityService.UpdateUser:output_type -> tandem.identity.v1.UpdateUserResponse
-	26, // 71: tandem.identity.v1.IdentityService.RemoveUser:output_type -> tandem.identity.v1.RemoveUserResponse
-	28, // 72: tandem.identity.v1.IdentityService.CreateApiToken:output_type -> tandem.identity.v1.CreateApiTokenResponse
-	30, // 73: tandem.identity.v1.IdentityService.ListApiTokens:output_type -> tandem.identity.v1.ListApiTokensResponse
-	32, // 74: tandem.identity.v1.IdentityService.RevokeApiToken:output_type -> tandem.identity.v1.RevokeApiTokenResponse
-	34, // 75: tandem.identity.v1.IdentityService.GetMailboxConnection:output_type -> tandem.identity.v1.GetMailboxConnectionResponse
-	36, // 76: tandem.identity.v1.IdentityService.ConnectMailbox:output_type -> tandem.identity.v1.ConnectMailboxResponse
-	38, // 77: tandem.identity.v1.IdentityService.DisconnectMailbox:output_type -> tandem.identity.v1.DisconnectMailboxResponse
-	40, // 78: tandem.identity.v1.IdentityService.GetConnection:output_type -> tandem.identity.v1.GetConnectionResponse
-	42, // 79: tandem.identity.v1.IdentityService.ConnectLever:output_type -> tandem.identity.v1.ConnectLeverResponse
-	44, // 80: tandem.identity.v1.IdentityService.BeginAuthorization:output_type -> tandem.identity.v1.BeginAuthorizationResponse
-	46, // 81: tandem.identity.v1.IdentityService.CompleteAuthorization:output_type -> tandem.identity.v1.CompleteAuthorizationResponse
-	48, // 82: tandem.identity.v1.IdentityService.AuthenticateApiToken:output_type -> tandem.identity.v1.AuthenticateApiTokenResponse
-	51, // 83: tandem.identity.v1.IdentityService.ListSigningKeys:output_type -> tandem.identity.v1.ListSigningKeysResponse
-	55, // 84: tandem.identity.v1.IdentityService.GetAccessToken:output_type -> tandem.identity.v1.GetAccessTokenResponse
-	53, // 85: tandem.identity.v1.IdentityService.CheckSession:output_type -> tandem.identity.v1.CheckSessionResponse
-	62, // [62:86] is the sub-list for method output_type
-	38, // [38:62] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	5,  // 35: tandem.identity.v1.DisconnectLeverResponse.connection:type_name -> tandem.identity.v1.Connection
+	0,  // 36: tandem.identity.v1.AuthenticateApiTokenResponse.role:type_name -> tandem.identity.v1.Role
+	52, // 37: tandem.identity.v1.ListSigningKeysResponse.keys:type_name -> tandem.identity.v1.SigningKey
+	58, // 38: tandem.identity.v1.GetAccessTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	7,  // 39: tandem.identity.v1.IdentityService.ExchangeLoginCode:input_type -> tandem.identity.v1.ExchangeLoginCodeRequest
+	9,  // 40: tandem.identity.v1.IdentityService.RefreshSession:input_type -> tandem.identity.v1.RefreshSessionRequest
+	11, // 41: tandem.identity.v1.IdentityService.SignOut:input_type -> tandem.identity.v1.SignOutRequest
+	13, // 42: tandem.identity.v1.IdentityService.GetMe:input_type -> tandem.identity.v1.GetMeRequest
+	15, // 43: tandem.identity.v1.IdentityService.GetOrganization:input_type -> tandem.identity.v1.GetOrganizationRequest
+	17, // 44: tandem.identity.v1.IdentityService.UpdateOrganization:input_type -> tandem.identity.v1.UpdateOrganizationRequest
+	19, // 45: tandem.identity.v1.IdentityService.ListUsers:input_type -> tandem.identity.v1.ListUsersRequest
+	21, // 46: tandem.identity.v1.IdentityService.GetUser:input_type -> tandem.identity.v1.GetUserRequest
+	23, // 47: tandem.identity.v1.IdentityService.UpdateUser:input_type -> tandem.identity.v1.UpdateUserRequest
+	25, // 48: tandem.identity.v1.IdentityService.RemoveUser:input_type -> tandem.identity.v1.RemoveUserRequest
+	27, // 49: tandem.identity.v1.IdentityService.CreateApiToken:input_type -> tandem.identity.v1.CreateApiTokenRequest
+	29, // 50: tandem.identity.v1.IdentityService.ListApiTokens:input_type -> tandem.identity.v1.ListApiTokensRequest
+	31, // 51: tandem.identity.v1.IdentityService.RevokeApiToken:input_type -> tandem.identity.v1.RevokeApiTokenRequest
+	33, // 52: tandem.identity.v1.IdentityService.GetMailboxConnection:input_type -> tandem.identity.v1.GetMailboxConnectionRequest
+	35, // 53: tandem.identity.v1.IdentityService.ConnectMailbox:input_type -> tandem.identity.v1.ConnectMailboxRequest
+	37, // 54: tandem.identity.v1.IdentityService.DisconnectMailbox:input_type -> tandem.identity.v1.DisconnectMailboxRequest
+	39, // 55: tandem.identity.v1.IdentityService.GetConnection:input_type -> tandem.identity.v1.GetConnectionRequest
+	41, // 56: tandem.identity.v1.IdentityService.ConnectLever:input_type -> tandem.identity.v1.ConnectLeverRequest
+	43, // 57: tandem.identity.v1.IdentityService.DisconnectLever:input_type -> tandem.identity.v1.DisconnectLeverRequest
+	45, // 58: tandem.identity.v1.IdentityService.BeginAuthorization:input_type -> tandem.identity.v1.BeginAuthorizationRequest
+	47, // 59: tandem.identity.v1.IdentityService.CompleteAuthorization:input_type -> tandem.identity.v1.CompleteAuthorizationRequest
+	49, // 60: tandem.identity.v1.IdentityService.AuthenticateApiToken:input_type -> tandem.identity.v1.AuthenticateApiTokenRequest
+	51, // 61: tandem.identity.v1.IdentityService.ListSigningKeys:input_type -> tandem.identity.v1.ListSigningKeysRequest
+	56, // 62: tandem.identity.v1.IdentityService.GetAccessToken:input_type -> tandem.identity.v1.GetAccessTokenRequest
+	54, // 63: tandem.identity.v1.IdentityService.CheckSession:input_type -> tandem.identity.v1.CheckSessionRequest
+	8,  // 64: tandem.identity.v1.IdentityService.ExchangeLoginCode:output_type -> tandem.identity.v1.ExchangeLoginCodeResponse
+	10, // 65: tandem.identity.v1.IdentityService.RefreshSession:output_type -> tandem.identity.v1.RefreshSessionResponse
+	12, // 66: tandem.identity.v1.IdentityService.SignOut:output_type -> tandem.identity.v1.SignOutResponse
+	14, // 67: tandem.identity.v1.IdentityService.GetMe:output_type -> tandem.identity.v1.GetMeResponse
+	16, // 68: tandem.identity.v1.IdentityService.GetOrganization:output_type -> tandem.identity.v1.GetOrganizationResponse
+	18, // 69: tandem.identity.v1.IdentityService.UpdateOrganization:output_type -> tandem.identity.v1.UpdateOrganizationResponse
+	20, // 70: tandem.identity.v1.IdentityService.ListUsers:output_type -> tandem.identity.v1.ListUsersResponse
+	22, // 71: tandem.identity.v1.IdentityService.GetUser:output_type -> tandem.identity.v1.GetUserResponse
+	24, // 72: tandem.identity.v1.IdentityService.UpdateUser:output_type -> tandem.identity.v1.UpdateUserResponse
+	26, // 73: tandem.identity.v1.IdentityService.RemoveUser:output_type -> tandem.identity.v1.RemoveUserResponse
+	28, // 74: tandem.identity.v1.IdentityService.CreateApiToken:output_type -> tandem.identity.v1.CreateApiTokenResponse
+	30, // 75: tandem.identity.v1.IdentityService.ListApiTokens:output_type -> tandem.identity.v1.ListApiTokensResponse
+	32, // 76: tandem.identity.v1.IdentityService.RevokeApiToken:output_type -> tandem.identity.v1.RevokeApiTokenResponse
+	34, // 77: tandem.identity.v1.IdentityService.GetMailboxConnection:output_type -> tandem.identity.v1.GetMailboxConnectionResponse
+	36, // 78: tandem.identity.v1.IdentityService.ConnectMailbox:output_type -> tandem.identity.v1.ConnectMailboxResponse
+	38, // 79: tandem.identity.v1.IdentityService.DisconnectMailbox:output_type -> tandem.identity.v1.DisconnectMailboxResponse
+	40, // 80: tandem.identity.v1.IdentityService.GetConnection:output_type -> tandem.identity.v1.GetConnectionResponse
+	42, // 81: tandem.identity.v1.IdentityService.ConnectLever:output_type -> tandem.identity.v1.ConnectLeverResponse
+	44, // 82: tandem.identity.v1.IdentityService.DisconnectLever:output_type -> tandem.identity.v1.DisconnectLeverResponse
+	46, // 83: tandem.identity.v1.IdentityService.BeginAuthorization:output_type -> tandem.identity.v1.BeginAuthorizationResponse
+	48, // 84: tandem.identity.v1.IdentityService.CompleteAuthorization:output_type -> tandem.identity.v1.CompleteAuthorizationResponse
+	50, // 85: tandem.identity.v1.IdentityService.AuthenticateApiToken:output_type -> tandem.identity.v1.AuthenticateApiTokenResponse
+	53, // 86: tandem.identity.v1.IdentityService.ListSigningKeys:output_type -> tandem.identity.v1.ListSigningKeysResponse
+	57, // 87: tandem.identity.v1.IdentityService.GetAccessToken:output_type -> tandem.identity.v1.GetAccessTokenResponse
+	55, // 88: tandem.identity.v1.IdentityService.CheckSession:output_type -> tandem.identity.v1.CheckSessionResponse
+	64, // [64:89] is the sub-list for method output_type
+	39, // [39:64] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_tandem_identity_v1_identity_proto_init() }
@@ -3369,7 +3462,7 @@ func file_tandem_identity_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_identity_v1_identity_proto_rawDesc), len(file_tandem_identity_v1_identity_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   54,
+			NumMessages:   56,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

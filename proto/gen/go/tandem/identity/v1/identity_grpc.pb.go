@@ -37,6 +37,7 @@ const (
 	IdentityService_DisconnectMailbox_FullMethodName     = "/tandem.identity.v1.IdentityService/DisconnectMailbox"
 	IdentityService_GetConnection_FullMethodName         = "/tandem.identity.v1.IdentityService/GetConnection"
 	IdentityService_ConnectLever_FullMethodName          = "/tandem.identity.v1.IdentityService/ConnectLever"
+	IdentityService_DisconnectLever_FullMethodName       = "/tandem.identity.v1.IdentityService/DisconnectLever"
 	IdentityService_BeginAuthorization_FullMethodName    = "/tandem.identity.v1.IdentityService/BeginAuthorization"
 	IdentityService_CompleteAuthorization_FullMethodName = "/tandem.identity.v1.IdentityService/CompleteAuthorization"
 	IdentityService_AuthenticateApiToken_FullMethodName  = "/tandem.identity.v1.IdentityService/AuthenticateApiToken"
@@ -96,10 +97,14 @@ type IdentityServiceClient interface {
 	DisconnectMailbox(ctx context.Context, in *DisconnectMailboxRequest, opts ...grpc.CallOption) (*DisconnectMailboxResponse, error)
 	// Any connection of the organization (Admin and Super Admin).
 	GetConnection(ctx context.Context, in *GetConnectionRequest, opts ...grpc.CallOption) (*GetConnectionResponse, error)
-	// Will start connecting the organization's Lever account (Super Admin
-	// only). Not served yet: it answers UNIMPLEMENTED and has no REST route
-	// until the Lever integration is built.
+	// Starts connecting the organization's Lever account (Super Admin only):
+	// the response's URL is opened in the browser, which goes through Lever's
+	// consent and back to the gateway's /oauth/lever/callback.
 	ConnectLever(ctx context.Context, in *ConnectLeverRequest, opts ...grpc.CallOption) (*ConnectLeverResponse, error)
+	// ---- Lever connection (issue 15) ----
+	// Disconnects the organization's Lever account and forgets its tokens
+	// (Super Admin only).
+	DisconnectLever(ctx context.Context, in *DisconnectLeverRequest, opts ...grpc.CallOption) (*DisconnectLeverResponse, error)
 	// Internal: starts an OAuth flow for the browser bound to
 	// browser_binding_hash and says where to send it.
 	BeginAuthorization(ctx context.Context, in *BeginAuthorizationRequest, opts ...grpc.CallOption) (*BeginAuthorizationResponse, error)
@@ -307,6 +312,16 @@ func (c *identityServiceClient) ConnectLever(ctx context.Context, in *ConnectLev
 	return out, nil
 }
 
+func (c *identityServiceClient) DisconnectLever(ctx context.Context, in *DisconnectLeverRequest, opts ...grpc.CallOption) (*DisconnectLeverResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DisconnectLeverResponse)
+	err := c.cc.Invoke(ctx, IdentityService_DisconnectLever_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *identityServiceClient) BeginAuthorization(ctx context.Context, in *BeginAuthorizationRequest, opts ...grpc.CallOption) (*BeginAuthorizationResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(BeginAuthorizationResponse)
@@ -418,10 +433,14 @@ type IdentityServiceServer interface {
 	DisconnectMailbox(context.Context, *DisconnectMailboxRequest) (*DisconnectMailboxResponse, error)
 	// Any connection of the organization (Admin and Super Admin).
 	GetConnection(context.Context, *GetConnectionRequest) (*GetConnectionResponse, error)
-	// Will start connecting the organization's Lever account (Super Admin
-	// only). Not served yet: it answers UNIMPLEMENTED and has no REST route
-	// until the Lever integration is built.
+	// Starts connecting the organization's Lever account (Super Admin only):
+	// the response's URL is opened in the browser, which goes through Lever's
+	// consent and back to the gateway's /oauth/lever/callback.
 	ConnectLever(context.Context, *ConnectLeverRequest) (*ConnectLeverResponse, error)
+	// ---- Lever connection (issue 15) ----
+	// Disconnects the organization's Lever account and forgets its tokens
+	// (Super Admin only).
+	DisconnectLever(context.Context, *DisconnectLeverRequest) (*DisconnectLeverResponse, error)
 	// Internal: starts an OAuth flow for the browser bound to
 	// browser_binding_hash and says where to send it.
 	BeginAuthorization(context.Context, *BeginAuthorizationRequest) (*BeginAuthorizationResponse, error)
@@ -502,6 +521,9 @@ func (UnimplementedIdentityServiceServer) GetConnection(context.Context, *GetCon
 }
 func (UnimplementedIdentityServiceServer) ConnectLever(context.Context, *ConnectLeverRequest) (*ConnectLeverResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ConnectLever not implemented")
+}
+func (UnimplementedIdentityServiceServer) DisconnectLever(context.Context, *DisconnectLeverRequest) (*DisconnectLeverResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DisconnectLever not implemented")
 }
 func (UnimplementedIdentityServiceServer) BeginAuthorization(context.Context, *BeginAuthorizationRequest) (*BeginAuthorizationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method BeginAuthorization not implemented")
@@ -866,6 +888,24 @@ func _IdentityService_ConnectLever_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IdentityService_DisconnectLever_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DisconnectLeverRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IdentityServiceServer).DisconnectLever(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IdentityService_DisconnectLever_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IdentityServiceServer).DisconnectLever(ctx, req.(*DisconnectLeverRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _IdentityService_BeginAuthorization_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BeginAuthorizationRequest)
 	if err := dec(in); err != nil {
@@ -1052,6 +1092,10 @@ var IdentityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ConnectLever",
 			Handler:    _IdentityService_ConnectLever_Handler,
+		},
+		{
+			MethodName: "DisconnectLever",
+			Handler:    _IdentityService_DisconnectLever_Handler,
 		},
 		{
 			MethodName: "BeginAuthorization",

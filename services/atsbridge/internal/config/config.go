@@ -1,0 +1,42 @@
+// Package config holds atsbridge's own settings, a group for config.Load
+// beside the runtime's, identity's and the events'.
+package config
+
+import (
+	"flag"
+	"net/url"
+
+	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
+)
+
+// Settings are atsbridge's own flags (TANDEM_* fallbacks).
+type Settings struct {
+	// LeverURL is Lever's Data API host, without /v1.
+	LeverURL string
+	// LeverRatePerSecond and LeverBurst are each connection's budget at
+	// Lever, shared by every replica: Lever allows about 10 a second with
+	// bursts of 20 per token (providers.md §2.4).
+	LeverRatePerSecond int
+	LeverBurst         int
+}
+
+// Register implements config.Group.
+func (s *Settings) Register(fs *flag.FlagSet) {
+	fs.StringVar(&s.LeverURL, "lever-url", "http://127.0.0.1:9204", "Lever's Data API base URL without /v1 ("+lever.DefaultBaseURL+")")
+	fs.IntVar(&s.LeverRatePerSecond, "lever-rate", 10, "requests a second each Lever connection may make, across replicas")
+	fs.IntVar(&s.LeverBurst, "lever-burst", 20, "requests a Lever connection may make at once after a pause")
+}
+
+// Validate implements config.Group.
+func (s *Settings) Validate(p *config.Problems) {
+	if u, err := url.Parse(s.LeverURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" {
+		p.Addf("lever-url", "must be an absolute http(s) URL without a query")
+	}
+	if s.LeverRatePerSecond < 1 || s.LeverRatePerSecond > 1000 {
+		p.Addf("lever-rate", "must be between 1 and 1000")
+	}
+	if s.LeverBurst < 1 || s.LeverBurst > 1000 {
+		p.Addf("lever-burst", "must be between 1 and 1000")
+	}
+}

@@ -1,0 +1,76 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tandemhq/tandem/platform/authz"
+	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
+)
+
+// fakeConnections answers for the caller's organization only, and records
+// what the handlers passed.
+type fakeConnections struct {
+	org, token    string
+	size          int
+	publishedOnly bool
+}
+
+func (f *fakeConnections) Get(_ context.Context, orgID string) (connections.Health, error) {
+	f.org = orgID
+	synced := time.Unix(1700000000, 0)
+	return connections.Health{
+		Connection: store.Connection{ID: "c1", OrgID: orgID, Provider: "lever", Status: store.StatusSyncing, Reason: "importing",
+			LastSyncAt: &synced, Counts: store.Counts{Stages: 3, Postings: 5, PublishedPostings: 2, Users: 4, ArchiveReasons: 6}, UpdatedAt: synced},
+		Errors: store.RecentErrors{Total: 2, RateLimited: 1, Last: "Lever's rate limit was reached"},
+		Limit:  connections.RateLimit{PerSecond: 10, Burst: 20},
+	}, nil
+}
+
+func (f *fakeConnections) Stages(_ context.Context, orgID string, size int, token string) (connections.StagePage, error) {
+	f.org, f.size, f.token = orgID, size, token
+	return connections.StagePage{Stages: []store.Stage{{RemoteID: "s1", Name: "New lead", Position: 0}}, Next: "n"}, nil
+}
+
+func (f *fakeConnections) Postings(_ context.Context, orgID string, publishedOnly bool, size int, token string) (connections.PostingPage, error) {
+	f.org, f.publishedOnly, f.size, f.token = orgID, publishedOnly, size, token
+	return connections.PostingPage{Postings: []store.Posting{{RemoteID: "p1", Title: "Go", State: store.PostingPublished}, {RemoteID: "p2", State: "closed"}}}, nil
+}
+
+func (f *fakeConnections) Users(_ context.Context, orgID string, size int, token string) (connections.UserPage, error) {
+	f.org, f.size, f.token = orgID, size, token
+	return connections.UserPage{Users: []store.User{{RemoteID: "u1", Email: "a@x.example", Deactivated: true}}}, nil
+}
+
+func TestTranslates(t *testing.T) {
+	f := &fakeConnections{}
+	s := server.New(f)
+	ctx := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindUser, OrgID: "org-a", UserID: "u", Role: authz.RoleRecruiter})
+
+	got, err := s.GetAtsConnection(ctx, &atsbridgev1.GetAtsConnectionRequest{})
+	c, h := got.GetConnection(), got.GetConnection().GetHealth()
+	if err != nil || f.org != "org-a" || c.GetStatus() != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_SYNCING || c.GetReason() != "importing" ||
+		h.GetLastSyncTime().AsTime().Unix() != 1700000000 || h.GetLastSuccessTime() != nil || h.GetStages() != 3 || h.GetPublishedPostings() != 2 ||
+		h.GetErrorsLastDay() != 2 || h.GetRateLimitedLastDay() != 1 || h.GetRateLimitPerSecond() != 10 || h.GetRateLimitBurst() != 20 {
+		t.Fatalf("GetAtsConnection: %v, %v", got, err)
+	}
+	stages, err := s.ListAtsStages(ctx, &atsbridgev1.ListAtsStagesRequest{PageSize: 7, PageToken: "t"})
+	if err != nil || f.size != 7 || f.token != "t" || stages.GetNextPageToken() != "n" || stages.GetStages()[0].GetName() != "New lead" {
+		t.Fatalf("ListAtsStages: %v, %v", stages, err)
+	}
+	postings, err := s.ListAtsPostings(ctx, &atsbridgev1.ListAtsPostingsRequest{PublishedOnly: true})
+	if err != nil || !f.publishedOnly || !postings.GetPostings()[0].GetPublished() || postings.GetPostings()[1].GetPublished() {
+		t.Fatalf("ListAtsPostings: %v, %v", postings, err)
+	}
+	users, err := s.ListAtsUsers(ctx, &atsbridgev1.ListAtsUsersRequest{})
+	if err != nil || users.GetUsers()[0].GetEmail() != "a@x.example" || !users.GetUsers()[0].GetDeactivated() {
+		t.Fatalf("ListAtsUsers: %v, %v", users, err)
+	}
+	if _, err := s.GetAtsConnection(t.Context(), &atsbridgev1.GetAtsConnectionRequest{}); err == nil {
+		t.Fatal("a call without a caller was answered")
+	}
+}
