@@ -48,10 +48,13 @@ if [ -x bin/providersim ]; then
   # The webhook receiver is local http, which Graph refuses; the sim allows loopback.
   start providersim bin/providersim -allow-http-loopback
 fi
-start identity bin/identity
+# Events between services (ADR 15): identity tells mailbox about mailbox
+# connections; mailbox tells outreach what it sent.
+start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104 TANDEM_EVENT_ROUTES='mailbox=mailbox.*' bin/identity
 start outreach bin/outreach
 start atsbridge bin/atsbridge
-start mailbox bin/mailbox
+start mailbox env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=message.sent' \
+  TANDEM_GRAPH_URL="${TANDEM_GRAPH_URL:-http://127.0.0.1:9202}" bin/mailbox
 start gateway bin/gateway
 
 # Wait until the gateway says every service is SERVING.

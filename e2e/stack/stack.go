@@ -259,12 +259,21 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 			// The other services check callers' tokens with identity.
 			args = append(args, "-identity-addr", svcAddrs["identity"])
 		}
+		// Events between services (ADR 15), as scripts/run.sh routes them.
+		switch name {
+		case "identity":
+			args = append(args, "-event-subscribers", "mailbox="+svcAddrs["mailbox"], "-event-routes", "mailbox=mailbox.*")
+		case "mailbox":
+			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent",
+				"-graph-url", s.GraphURL)
+		}
 		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 		gwArgs = append(gwArgs, "-"+name+"-addr", addr)
 	}
 	for i := 2; i <= opts.IdentityReplicas+1; i++ {
 		name, addr := fmt.Sprintf("identity-%d", i), next()
-		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"), args: []string{"-grpc-addr", addr}, env: envOf(name), t: t, logs: &logtest.Buffer{}}
+		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, "identity"),
+			args: []string{"-grpc-addr", addr, "-event-subscribers", "mailbox=" + svcAddrs["mailbox"], "-event-routes", "mailbox=mailbox.*"}, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 	}
 	s.Procs["gateway"] = &Process{Name: "gateway", Addr: gwAddr, bin: filepath.Join(binDir, "gateway"), args: append(gwArgs, "-http-addr", gwAddr), env: common, t: t, logs: &logtest.Buffer{}}
 

@@ -292,6 +292,12 @@ type GraphLimits struct {
 	// SendBlockSeconds is how long a mailbox that went past RecipientsPerDay
 	// stays blocked from sending.
 	SendBlockSeconds float64 `json:"sendBlockSeconds"` // 86400
+	// SentItemsDelayMs is how long a sent draft stays in Drafts, still a
+	// draft to every read, after send answered 202, before it leaves and
+	// moves to Sent Items (Exchange files it asynchronously). 0: at once.
+	// A second send in that time is accepted and the message goes twice,
+	// so clients cannot lean on the draft's state right after a send.
+	SentItemsDelayMs int `json:"sentItemsDelayMs"` // 0
 }
 
 // Address is a mail address with a display name.

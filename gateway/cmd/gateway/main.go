@@ -15,16 +15,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
 
 	"github.com/tandemhq/tandem/gateway/internal/config"
 	"github.com/tandemhq/tandem/gateway/internal/oauth"
 	"github.com/tandemhq/tandem/gateway/internal/openapi"
 	"github.com/tandemhq/tandem/gateway/internal/rest"
+	"github.com/tandemhq/tandem/gateway/internal/webhooks"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/telemetry"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 )
 
@@ -74,7 +77,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			{Name: "identity", Addr: cfg.IdentityAddr, Register: identityv1.RegisterIdentityServiceHandler},
 			{Name: "outreach", Addr: cfg.OutreachAddr, Register: outreachv1.RegisterOutreachServiceHandler},
 			{Name: "atsbridge", Addr: cfg.AtsBridgeAddr},
-			{Name: "mailbox", Addr: cfg.MailboxAddr},
+			{Name: "mailbox", Addr: cfg.MailboxAddr, Register: registerMailbox},
 		},
 		OpenAPI:      doc,
 		Logger:       log,
@@ -98,6 +101,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Binding:  oauth.NewBinding(cfg.ServiceTokens.Current.Value(), cfg.PublicURL),
 	}
 	routes.Register(gw)
+	// Graph's change and lifecycle notifications, handed to mailbox.
+	(&webhooks.Graph{
+		Mailbox:  mailboxv1.NewMailboxInboundServiceClient(gw.Conn("mailbox")),
+		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceTokens.Current}),
+		Log:      log,
+	}).Register(gw)
 	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))
 
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)
@@ -141,4 +150,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return nil
 	}
 	return err
+}
+
+// registerMailbox installs both of mailbox's REST services: sending and
+// inbound mail.
+func registerMailbox(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error {
+	if err := mailboxv1.RegisterMailboxServiceHandler(ctx, mux, conn); err != nil {
+		return err
+	}
+	return mailboxv1.RegisterMailboxInboundServiceHandler(ctx, mux, conn)
 }

@@ -323,6 +323,10 @@ type queuedSend struct {
 	m    *message
 	save bool
 	at   time.Time
+	// draft marks a sent draft that stays in Drafts until at
+	// (SentItemsDelayMs); from is its sender.
+	draft bool
+	from  address
 }
 
 // releaseOutboxLocked sends the held submissions whose time has come.
@@ -333,6 +337,10 @@ func (s *Service) releaseOutboxLocked(now time.Time, events *[]event) {
 			kept = append(kept, q)
 			continue
 		}
+		if q.draft {
+			s.releaseDraftLocked(q, events)
+			continue
+		}
 		if q.m.folder != q.mb.wellKnown["outbox"] || q.mb.messages[q.m.key] != q.m {
 			continue // deleted or moved out of the Outbox before it went
 		}
@@ -341,6 +349,28 @@ func (s *Service) releaseOutboxLocked(now time.Time, events *[]event) {
 	}
 	clear(s.outbox[len(kept):])
 	s.outbox = kept
+}
+
+// releaseDraftLocked sends a draft whose send was accepted SentItemsDelayMs
+// ago. A draft sent again in that time has left already: the second
+// submission goes as a copy of its own, filed in Sent Items and delivered
+// again, as a second submission of the same item would.
+func (s *Service) releaseDraftLocked(q queuedSend, events *[]event) {
+	if q.mb.messages[q.m.key] != q.m {
+		return // deleted before it went
+	}
+	m := q.m
+	if !m.isDraft {
+		c := m.copyFor(q.at)
+		c.delivered, c.isDraft, c.isRead = false, false, true
+		s.counters.Inc("graph.sentAgain", "graph.sentAgain/user="+q.mb.person.UserPrincipalName)
+		m = c
+	}
+	m.isDraft, m.isRead = false, true
+	from := q.from
+	m.from, m.sender = &from, &from
+	s.transportLocked(q.mb, m, q.save, q.at, events)
+	s.deliverLocked(m, q.at, events)
 }
 
 // ReleaseOutbox sends held submissions that are due; it runs on every Graph
@@ -499,8 +529,19 @@ func (s *Service) sendDraft(req *request) *graphError {
 	if e != nil {
 		return e
 	}
-	s.submitLocked(mb, m, req.ownerAddress(), true, plan, req.now, &req.events)
 	s.counters.Inc("graph.sent", "graph.sent/user="+req.person.UserPrincipalName)
+	if delay := time.Duration(s.Limits().SentItemsDelayMs) * time.Millisecond; delay > 0 && !plan.blocked {
+		// Accepted, but filed later: until then the draft reads as a
+		// draft still.
+		at := req.now.Add(delay)
+		if plan.at.After(at) {
+			at = plan.at
+		}
+		s.outbox = append(s.outbox, queuedSend{mb: mb, m: m, save: true, at: at, draft: true, from: req.ownerAddress()})
+		req.w.WriteHeader(http.StatusAccepted)
+		return nil
+	}
+	s.submitLocked(mb, m, req.ownerAddress(), true, plan, req.now, &req.events)
 	req.w.WriteHeader(http.StatusAccepted)
 	return nil
 }

@@ -404,7 +404,7 @@ func (s *Service) handlers() map[string]func(*request) *graphError {
 
 func (s *Service) getUser(req *request) *graphError {
 	p := req.person
-	simcore.WriteJSON(req.w, http.StatusOK, obj{
+	out := obj{
 		{"@odata.context", s.base + "/v1.0/$metadata#users/$entity"},
 		{"businessPhones", []string{}},
 		{"displayName", p.DisplayName},
@@ -417,7 +417,23 @@ func (s *Service) getUser(req *request) *graphError {
 		{"surname", nullable(p.Surname)},
 		{"userPrincipalName", p.UserPrincipalName},
 		{"id", p.ID},
-	})
+	}
+	// Graph returns proxyAddresses only when $select names it: "SMTP:"
+	// marks the primary address, "smtp:" the others.
+	for _, f := range strings.Split(req.r.URL.Query().Get("$select"), ",") {
+		if strings.EqualFold(strings.TrimSpace(f), "proxyAddresses") {
+			proxies := []string{}
+			for _, a := range p.ProxyAddresses {
+				if strings.EqualFold(a, p.Mail) {
+					proxies = append(proxies, "SMTP:"+a)
+				} else {
+					proxies = append(proxies, "smtp:"+a)
+				}
+			}
+			out = append(out, kv{"proxyAddresses", proxies})
+		}
+	}
+	simcore.WriteJSON(req.w, http.StatusOK, out)
 	return nil
 }
 

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	"github.com/tandemhq/tandem/platform/ratelimit"
 	"github.com/tandemhq/tandem/platform/service"
@@ -157,10 +159,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		vault.CheckConnectionsPeriodicJob(cfg.CheckConnectionsEvery),
 		sessions.PrunePeriodicJob(time.Hour, sessions.DefaultEndedRetention),
 	}
-	if _, err := rt.NewJobs(service.JobsSpec{Workers: workers, Periodic: periodic}); err != nil {
+	// Mailbox connections' status changes go to their subscribers (the
+	// mailbox service) through River jobs enqueued in the transaction of
+	// the change (ADR 15).
+	subs, err := cfg.Events.Subscribers()
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	delivery, err := events.NewDelivery(events.DeliveryOptions{Source: "identity", Subscribers: subs,
+		Credentials: authz.ServiceCredentials{Name: "identity", Token: cfg.ServiceTokens.Current}, Logger: log})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	delivery.AddTo(workers, queues)
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic})
+	if err != nil {
 		_ = rt.Close(ctx)
 		return err
 	}
+	pub, err := events.NewPublisher(jc, events.PublisherOptions{Source: "identity", Subscribers: subs, Schema: "identity", DB: rt.DB, Logger: log})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
+	st.PublishMailboxChanges(pub)
 	return rt.Serve(ctx)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/envelope"
+	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/service"
 )
 
@@ -59,6 +60,10 @@ type Config struct {
 	// written again from Postgres.
 	RevocationRestoreEvery time.Duration
 
+	// Events names the services that receive identity's events (the
+	// mailbox service gets mailbox.*).
+	Events events.Config
+
 	// Command is "serve" (default) or "rotate-keys".
 	Command string
 }
@@ -68,7 +73,7 @@ type Config struct {
 func Load(args []string, out io.Writer) (*Config, error) {
 	var c Config
 	rest, err := config.Load("identity", args, out,
-		c.Service.Settings(DefaultGRPCAddr), &c.ServiceTokens,
+		c.Service.Settings(DefaultGRPCAddr), &c.ServiceTokens, &c.Events,
 		config.GroupFuncs{RegisterFunc: c.register, ValidateFunc: c.validate})
 	if err != nil {
 		return nil, err

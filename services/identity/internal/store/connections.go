@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -44,14 +45,23 @@ func scanConn(row pgx.Row) (Connection, error) {
 }
 
 // UpsertPersonalConnection records the state of a user's connection to a
-// provider, creating it on first use.
+// provider, creating it on first use. A mailbox whose status changes
+// publishes its mailbox.* event in the same transaction
+// (PublishMailboxChanges).
 func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (_ Connection, err error) {
 	ctx, sp := span(ctx, "UpsertPersonalConnection")
 	defer func() { end(sp, err) }()
 	if c.Scopes == nil {
 		c.Scopes = []string{}
 	}
-	return scanConn(s.db.QueryRow(ctx, `INSERT INTO connections (org_id, user_id, provider, status, reason, account, scopes, admin_consent_url, refreshed_at)
+	var out Connection
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		before := ""
+		err := tx.QueryRow(ctx, `SELECT status FROM connections WHERE user_id = $1 AND provider = $2 FOR UPDATE`, c.UserID, c.Provider).Scan(&before)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		out, err = scanConn(tx.QueryRow(ctx, `INSERT INTO connections (org_id, user_id, provider, status, reason, account, scopes, admin_consent_url, refreshed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (user_id, provider) WHERE user_id IS NOT NULL DO UPDATE SET
 			status = excluded.status, reason = excluded.reason,
@@ -61,6 +71,12 @@ func (s *Store) UpsertPersonalConnection(ctx context.Context, c Connection) (_ C
 			refreshed_at = coalesce(excluded.refreshed_at, connections.refreshed_at),
 			updated_at = now()
 		RETURNING `+connColumns, c.OrgID, c.UserID, c.Provider, c.Status, c.Reason, c.Account, c.Scopes, c.AdminConsentURL, c.RefreshedAt))
+		if err != nil {
+			return err
+		}
+		return s.publishMailboxChange(ctx, tx, before, out)
+	})
+	return out, postgres.MapError(err)
 }
 
 // PersonalConnection returns a user's connection to a provider.
@@ -91,11 +107,31 @@ func (s *Store) ConnectionByID(ctx context.Context, id string) (_ Connection, er
 	return scanConn(s.db.QueryRow(ctx, `SELECT `+connColumns+` FROM connections WHERE id = $1`, id))
 }
 
-// SetConnectionStatus changes a connection's status and reason.
+// SetConnectionStatus changes a connection's status and reason; a mailbox
+// whose status changes publishes its mailbox.* event in the same
+// transaction.
 func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reason string) (err error) {
 	ctx, sp := span(ctx, "SetConnectionStatus")
 	defer func() { end(sp, err) }()
-	_, err = s.db.Exec(ctx, `UPDATE connections SET status = $3, reason = $4, updated_at = now() WHERE org_id = $1 AND id = $2`, orgID, id, status, reason)
+	if !isUUID(id) {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		before := ""
+		err := tx.QueryRow(ctx, `SELECT status FROM connections WHERE org_id = $1 AND id = $2 FOR UPDATE`, orgID, id).Scan(&before)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c, err := scanConn(tx.QueryRow(ctx, `UPDATE connections SET status = $3, reason = $4, updated_at = now() WHERE org_id = $1 AND id = $2
+			RETURNING `+connColumns, orgID, id, status, reason))
+		if err != nil {
+			return err
+		}
+		return s.publishMailboxChange(ctx, tx, before, c)
+	})
 	return postgres.MapError(err)
 }
 

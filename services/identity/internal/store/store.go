@@ -35,6 +35,9 @@ var (
 // Store is the identity schema.
 type Store struct {
 	db *postgres.DB
+	// mailboxEvents, when set, publishes mailbox connections' status
+	// changes.
+	mailboxEvents EventPublisher
 }
 
 // New returns a store over db (whose search_path is the identity schema).

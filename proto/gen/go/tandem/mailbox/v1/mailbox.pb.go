@@ -9,7 +9,10 @@ package mailboxv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -20,21 +23,2681 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Where a message is on its way.
+type MessageState int32
+
+const (
+	MessageState_MESSAGE_STATE_UNSPECIFIED MessageState = 0
+	// Waiting for its time, its turn in the mailbox's queue or the limits.
+	MessageState_MESSAGE_STATE_QUEUED MessageState = 1
+	// Being handed to Microsoft: it may have left already.
+	MessageState_MESSAGE_STATE_SENDING MessageState = 2
+	// Microsoft accepted it.
+	MessageState_MESSAGE_STATE_SENT MessageState = 3
+	// It cannot be sent (error says why); nothing more is tried.
+	MessageState_MESSAGE_STATE_FAILED MessageState = 4
+	// Cancelled before it left.
+	MessageState_MESSAGE_STATE_CANCELLED MessageState = 5
+)
+
+// Enum value maps for MessageState.
+var (
+	MessageState_name = map[int32]string{
+		0: "MESSAGE_STATE_UNSPECIFIED",
+		1: "MESSAGE_STATE_QUEUED",
+		2: "MESSAGE_STATE_SENDING",
+		3: "MESSAGE_STATE_SENT",
+		4: "MESSAGE_STATE_FAILED",
+		5: "MESSAGE_STATE_CANCELLED",
+	}
+	MessageState_value = map[string]int32{
+		"MESSAGE_STATE_UNSPECIFIED": 0,
+		"MESSAGE_STATE_QUEUED":      1,
+		"MESSAGE_STATE_SENDING":     2,
+		"MESSAGE_STATE_SENT":        3,
+		"MESSAGE_STATE_FAILED":      4,
+		"MESSAGE_STATE_CANCELLED":   5,
+	}
+)
+
+func (x MessageState) Enum() *MessageState {
+	p := new(MessageState)
+	*p = x
+	return p
+}
+
+func (x MessageState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MessageState) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_mailbox_v1_mailbox_proto_enumTypes[0].Descriptor()
+}
+
+func (MessageState) Type() protoreflect.EnumType {
+	return &file_tandem_mailbox_v1_mailbox_proto_enumTypes[0]
+}
+
+func (x MessageState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MessageState.Descriptor instead.
+func (MessageState) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{0}
+}
+
+// The state of a mailbox's connection, as the mailbox service knows it.
+type MailboxStatus int32
+
+const (
+	MailboxStatus_MAILBOX_STATUS_UNSPECIFIED MailboxStatus = 0
+	// Sending works.
+	MailboxStatus_MAILBOX_STATUS_CONNECTED MailboxStatus = 1
+	// The token is gone: the queue is held until the user connects again.
+	MailboxStatus_MAILBOX_STATUS_RECONNECT_REQUIRED MailboxStatus = 2
+	// The user disconnected it: nothing is sent.
+	MailboxStatus_MAILBOX_STATUS_DISCONNECTED MailboxStatus = 3
+)
+
+// Enum value maps for MailboxStatus.
+var (
+	MailboxStatus_name = map[int32]string{
+		0: "MAILBOX_STATUS_UNSPECIFIED",
+		1: "MAILBOX_STATUS_CONNECTED",
+		2: "MAILBOX_STATUS_RECONNECT_REQUIRED",
+		3: "MAILBOX_STATUS_DISCONNECTED",
+	}
+	MailboxStatus_value = map[string]int32{
+		"MAILBOX_STATUS_UNSPECIFIED":        0,
+		"MAILBOX_STATUS_CONNECTED":          1,
+		"MAILBOX_STATUS_RECONNECT_REQUIRED": 2,
+		"MAILBOX_STATUS_DISCONNECTED":       3,
+	}
+)
+
+func (x MailboxStatus) Enum() *MailboxStatus {
+	p := new(MailboxStatus)
+	*p = x
+	return p
+}
+
+func (x MailboxStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MailboxStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_mailbox_v1_mailbox_proto_enumTypes[1].Descriptor()
+}
+
+func (MailboxStatus) Type() protoreflect.EnumType {
+	return &file_tandem_mailbox_v1_mailbox_proto_enumTypes[1]
+}
+
+func (x MailboxStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MailboxStatus.Descriptor instead.
+func (MailboxStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{1}
+}
+
+// What an inbound message was taken for.
+type InboundKind int32
+
+const (
+	InboundKind_INBOUND_KIND_UNSPECIFIED InboundKind = 0
+	// A person's answer to a message Tandem sent.
+	InboundKind_INBOUND_KIND_REPLY InboundKind = 1
+	// An out-of-office or other automatic answer.
+	InboundKind_INBOUND_KIND_AUTO_REPLY InboundKind = 2
+	// A non-delivery report.
+	InboundKind_INBOUND_KIND_BOUNCE InboundKind = 3
+	// Mail that answers nothing Tandem sent.
+	InboundKind_INBOUND_KIND_UNRELATED InboundKind = 4
+)
+
+// Enum value maps for InboundKind.
+var (
+	InboundKind_name = map[int32]string{
+		0: "INBOUND_KIND_UNSPECIFIED",
+		1: "INBOUND_KIND_REPLY",
+		2: "INBOUND_KIND_AUTO_REPLY",
+		3: "INBOUND_KIND_BOUNCE",
+		4: "INBOUND_KIND_UNRELATED",
+	}
+	InboundKind_value = map[string]int32{
+		"INBOUND_KIND_UNSPECIFIED": 0,
+		"INBOUND_KIND_REPLY":       1,
+		"INBOUND_KIND_AUTO_REPLY":  2,
+		"INBOUND_KIND_BOUNCE":      3,
+		"INBOUND_KIND_UNRELATED":   4,
+	}
+)
+
+func (x InboundKind) Enum() *InboundKind {
+	p := new(InboundKind)
+	*p = x
+	return p
+}
+
+func (x InboundKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (InboundKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_mailbox_v1_mailbox_proto_enumTypes[2].Descriptor()
+}
+
+func (InboundKind) Type() protoreflect.EnumType {
+	return &file_tandem_mailbox_v1_mailbox_proto_enumTypes[2]
+}
+
+func (x InboundKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use InboundKind.Descriptor instead.
+func (InboundKind) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{2}
+}
+
+// An address a message goes to.
+type Recipient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// An SMTP address, e.g. "ada@example.com".
+	Address string `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// The display name, optional.
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Recipient) Reset() {
+	*x = Recipient{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Recipient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Recipient) ProtoMessage() {}
+
+func (x *Recipient) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Recipient.ProtoReflect.Descriptor instead.
+func (*Recipient) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *Recipient) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *Recipient) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// An e-mail sent, or to be sent, from a recruiter's mailbox.
+type Message struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The sender's mailbox (its identity connection id).
+	MailboxId string `protobuf:"bytes,3,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	// The caller's key that made it.
+	IdempotencyKey string       `protobuf:"bytes,4,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	State          MessageState `protobuf:"varint,5,opt,name=state,proto3,enum=tandem.mailbox.v1.MessageState" json:"state,omitempty"`
+	To             []*Recipient `protobuf:"bytes,6,rep,name=to,proto3" json:"to,omitempty"`
+	Cc             []*Recipient `protobuf:"bytes,7,rep,name=cc,proto3" json:"cc,omitempty"`
+	Subject        string       `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	HtmlBody       string       `protobuf:"bytes,9,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// The Graph id of the message this one answers, when it is a reply.
+	ReplyToProviderMessageId string `protobuf:"bytes,10,opt,name=reply_to_provider_message_id,json=replyToProviderMessageId,proto3" json:"reply_to_provider_message_id,omitempty"`
+	// Not sent before this time.
+	SendAfter *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=send_after,json=sendAfter,proto3" json:"send_after,omitempty"`
+	// Graph's immutable id of the sent message (its draft's id).
+	ProviderMessageId string `protobuf:"bytes,12,opt,name=provider_message_id,json=providerMessageId,proto3" json:"provider_message_id,omitempty"`
+	// The RFC 5322 Message-ID and Graph's conversation, once known.
+	InternetMessageId string `protobuf:"bytes,13,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	ConversationId    string `protobuf:"bytes,14,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	// Why it failed, or why it waits (the mailbox needs reconnecting), for
+	// people.
+	StatusReason  string                 `protobuf:"bytes,15,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	SentTime      *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=sent_time,json=sentTime,proto3" json:"sent_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Message) Reset() {
+	*x = Message{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Message) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Message) ProtoMessage() {}
+
+func (x *Message) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Message.ProtoReflect.Descriptor instead.
+func (*Message) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Message) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Message) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *Message) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *Message) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *Message) GetState() MessageState {
+	if x != nil {
+		return x.State
+	}
+	return MessageState_MESSAGE_STATE_UNSPECIFIED
+}
+
+func (x *Message) GetTo() []*Recipient {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *Message) GetCc() []*Recipient {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *Message) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *Message) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *Message) GetReplyToProviderMessageId() string {
+	if x != nil {
+		return x.ReplyToProviderMessageId
+	}
+	return ""
+}
+
+func (x *Message) GetSendAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendAfter
+	}
+	return nil
+}
+
+func (x *Message) GetProviderMessageId() string {
+	if x != nil {
+		return x.ProviderMessageId
+	}
+	return ""
+}
+
+func (x *Message) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *Message) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *Message) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *Message) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Message) GetSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentTime
+	}
+	return nil
+}
+
+func (x *Message) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type SubmitMessageRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The organization the message belongs to; the mailbox must be one of
+	// its own.
+	OrganizationId string `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The sender's mailbox: its identity connection id.
+	MailboxId string `protobuf:"bytes,2,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	// 1 to 500 recipients in to and cc together; at least one in to.
+	To []*Recipient `protobuf:"bytes,3,rep,name=to,proto3" json:"to,omitempty"`
+	Cc []*Recipient `protobuf:"bytes,4,rep,name=cc,proto3" json:"cc,omitempty"`
+	// Up to 255 characters; not empty.
+	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Up to 1 MB of HTML.
+	HtmlBody string `protobuf:"bytes,6,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// Optional: answer this message (its Graph id) in its thread, with
+	// createReply, so In-Reply-To, References and the conversation stay right.
+	// The subject is then Outlook's ("RE: ..."), and to/cc add to the reply's
+	// own recipients only when given.
+	ReplyToProviderMessageId string `protobuf:"bytes,7,opt,name=reply_to_provider_message_id,json=replyToProviderMessageId,proto3" json:"reply_to_provider_message_id,omitempty"`
+	// Optional: not before this time.
+	SendAfter *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=send_after,json=sendAfter,proto3" json:"send_after,omitempty"`
+	// Required, up to 200 characters, unique per caller and organization.
+	IdempotencyKey string `protobuf:"bytes,9,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SubmitMessageRequest) Reset() {
+	*x = SubmitMessageRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitMessageRequest) ProtoMessage() {}
+
+func (x *SubmitMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitMessageRequest.ProtoReflect.Descriptor instead.
+func (*SubmitMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SubmitMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetTo() []*Recipient {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *SubmitMessageRequest) GetCc() []*Recipient {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+func (x *SubmitMessageRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetReplyToProviderMessageId() string {
+	if x != nil {
+		return x.ReplyToProviderMessageId
+	}
+	return ""
+}
+
+func (x *SubmitMessageRequest) GetSendAfter() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendAfter
+	}
+	return nil
+}
+
+func (x *SubmitMessageRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+type SubmitMessageResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Message *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	// False when the key had made this message already.
+	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubmitMessageResponse) Reset() {
+	*x = SubmitMessageResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubmitMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubmitMessageResponse) ProtoMessage() {}
+
+func (x *SubmitMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubmitMessageResponse.ProtoReflect.Descriptor instead.
+func (*SubmitMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *SubmitMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *SubmitMessageResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+type GetMessageRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	MessageId      string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetMessageRequest) Reset() {
+	*x = GetMessageRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageRequest) ProtoMessage() {}
+
+func (x *GetMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageRequest.ProtoReflect.Descriptor instead.
+func (*GetMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *GetMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *GetMessageRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+type GetMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMessageResponse) Reset() {
+	*x = GetMessageResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMessageResponse) ProtoMessage() {}
+
+func (x *GetMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMessageResponse.ProtoReflect.Descriptor instead.
+func (*GetMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+type ListMessagesRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	MailboxId      string                 `protobuf:"bytes,2,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesRequest) Reset() {
+	*x = ListMessagesRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesRequest) ProtoMessage() {}
+
+func (x *ListMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListMessagesRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *ListMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMessagesResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Messages []*Message             `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMessagesResponse) Reset() {
+	*x = ListMessagesResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMessagesResponse) ProtoMessage() {}
+
+func (x *ListMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListMessagesResponse) GetMessages() []*Message {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ListMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CancelMessageRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	MessageId      string                 `protobuf:"bytes,2,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CancelMessageRequest) Reset() {
+	*x = CancelMessageRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelMessageRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelMessageRequest) ProtoMessage() {}
+
+func (x *CancelMessageRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelMessageRequest.ProtoReflect.Descriptor instead.
+func (*CancelMessageRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *CancelMessageRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CancelMessageRequest) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+type CancelMessageResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       *Message               `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelMessageResponse) Reset() {
+	*x = CancelMessageResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelMessageResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelMessageResponse) ProtoMessage() {}
+
+func (x *CancelMessageResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelMessageResponse.ProtoReflect.Descriptor instead.
+func (*CancelMessageResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *CancelMessageResponse) GetMessage() *Message {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+// What a mailbox is doing and may do.
+type MailboxHealth struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	MailboxId      string                 `protobuf:"bytes,1,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// Whose mailbox it is.
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The mailbox's primary SMTP address.
+	Address string `protobuf:"bytes,4,opt,name=address,proto3" json:"address,omitempty"`
+	// Every address that delivers to it (its mail and proxy addresses).
+	OwnAddresses []string      `protobuf:"bytes,5,rep,name=own_addresses,json=ownAddresses,proto3" json:"own_addresses,omitempty"`
+	Status       MailboxStatus `protobuf:"varint,6,opt,name=status,proto3,enum=tandem.mailbox.v1.MailboxStatus" json:"status,omitempty"`
+	StatusReason string        `protobuf:"bytes,7,opt,name=status_reason,json=statusReason,proto3" json:"status_reason,omitempty"`
+	// Messages waiting or being sent.
+	QueueDepth int64 `protobuf:"varint,8,opt,name=queue_depth,json=queueDepth,proto3" json:"queue_depth,omitempty"`
+	// Over the last 24 hours.
+	SentToday       int64 `protobuf:"varint,9,opt,name=sent_today,json=sentToday,proto3" json:"sent_today,omitempty"`
+	RecipientsToday int64 `protobuf:"varint,10,opt,name=recipients_today,json=recipientsToday,proto3" json:"recipients_today,omitempty"`
+	// The limits in force.
+	DailyMessageLimit   int64                `protobuf:"varint,11,opt,name=daily_message_limit,json=dailyMessageLimit,proto3" json:"daily_message_limit,omitempty"`
+	DailyRecipientLimit int64                `protobuf:"varint,12,opt,name=daily_recipient_limit,json=dailyRecipientLimit,proto3" json:"daily_recipient_limit,omitempty"`
+	MessagesPerMinute   int64                `protobuf:"varint,13,opt,name=messages_per_minute,json=messagesPerMinute,proto3" json:"messages_per_minute,omitempty"`
+	MinGap              *durationpb.Duration `protobuf:"bytes,14,opt,name=min_gap,json=minGap,proto3" json:"min_gap,omitempty"`
+	// The earliest time the next message may go, when one waits.
+	NextSendTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=next_send_time,json=nextSendTime,proto3" json:"next_send_time,omitempty"`
+	// The last failure of a send, for people.
+	LastError     string                 `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
+	LastSentTime  *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_sent_time,json=lastSentTime,proto3" json:"last_sent_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MailboxHealth) Reset() {
+	*x = MailboxHealth{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MailboxHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MailboxHealth) ProtoMessage() {}
+
+func (x *MailboxHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MailboxHealth.ProtoReflect.Descriptor instead.
+func (*MailboxHealth) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *MailboxHealth) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetOwnAddresses() []string {
+	if x != nil {
+		return x.OwnAddresses
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetStatus() MailboxStatus {
+	if x != nil {
+		return x.Status
+	}
+	return MailboxStatus_MAILBOX_STATUS_UNSPECIFIED
+}
+
+func (x *MailboxHealth) GetStatusReason() string {
+	if x != nil {
+		return x.StatusReason
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetQueueDepth() int64 {
+	if x != nil {
+		return x.QueueDepth
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetSentToday() int64 {
+	if x != nil {
+		return x.SentToday
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetRecipientsToday() int64 {
+	if x != nil {
+		return x.RecipientsToday
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetDailyMessageLimit() int64 {
+	if x != nil {
+		return x.DailyMessageLimit
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetDailyRecipientLimit() int64 {
+	if x != nil {
+		return x.DailyRecipientLimit
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetMessagesPerMinute() int64 {
+	if x != nil {
+		return x.MessagesPerMinute
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetMinGap() *durationpb.Duration {
+	if x != nil {
+		return x.MinGap
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetNextSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextSendTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetLastErrorTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetLastSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSentTime
+	}
+	return nil
+}
+
+type GetMailboxHealthRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MailboxId     string                 `protobuf:"bytes,1,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailboxHealthRequest) Reset() {
+	*x = GetMailboxHealthRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailboxHealthRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailboxHealthRequest) ProtoMessage() {}
+
+func (x *GetMailboxHealthRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailboxHealthRequest.ProtoReflect.Descriptor instead.
+func (*GetMailboxHealthRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetMailboxHealthRequest) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+type GetMailboxHealthResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Health        *MailboxHealth         `protobuf:"bytes,1,opt,name=health,proto3" json:"health,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMailboxHealthResponse) Reset() {
+	*x = GetMailboxHealthResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMailboxHealthResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMailboxHealthResponse) ProtoMessage() {}
+
+func (x *GetMailboxHealthResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMailboxHealthResponse.ProtoReflect.Descriptor instead.
+func (*GetMailboxHealthResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetMailboxHealthResponse) GetHealth() *MailboxHealth {
+	if x != nil {
+		return x.Health
+	}
+	return nil
+}
+
+type ListMailboxesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailboxesRequest) Reset() {
+	*x = ListMailboxesRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailboxesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailboxesRequest) ProtoMessage() {}
+
+func (x *ListMailboxesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailboxesRequest.ProtoReflect.Descriptor instead.
+func (*ListMailboxesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ListMailboxesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMailboxesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListMailboxesResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Mailboxes []*MailboxHealth       `protobuf:"bytes,1,rep,name=mailboxes,proto3" json:"mailboxes,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMailboxesResponse) Reset() {
+	*x = ListMailboxesResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMailboxesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMailboxesResponse) ProtoMessage() {}
+
+func (x *ListMailboxesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMailboxesResponse.ProtoReflect.Descriptor instead.
+func (*ListMailboxesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListMailboxesResponse) GetMailboxes() []*MailboxHealth {
+	if x != nil {
+		return x.Mailboxes
+	}
+	return nil
+}
+
+func (x *ListMailboxesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// The payload of the `message.sent` event (to outreach): Microsoft accepted
+// the message. The aggregate is the message; it is published once.
+type MessageSent struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	MessageId         string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	MailboxId         string                 `protobuf:"bytes,2,opt,name=mailbox_id,json=mailboxId,proto3" json:"mailbox_id,omitempty"`
+	IdempotencyKey    string                 `protobuf:"bytes,3,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	ProviderMessageId string                 `protobuf:"bytes,4,opt,name=provider_message_id,json=providerMessageId,proto3" json:"provider_message_id,omitempty"`
+	InternetMessageId string                 `protobuf:"bytes,5,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	ConversationId    string                 `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	SentTime          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=sent_time,json=sentTime,proto3" json:"sent_time,omitempty"`
+	To                []*Recipient           `protobuf:"bytes,8,rep,name=to,proto3" json:"to,omitempty"`
+	Cc                []*Recipient           `protobuf:"bytes,9,rep,name=cc,proto3" json:"cc,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MessageSent) Reset() {
+	*x = MessageSent{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageSent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageSent) ProtoMessage() {}
+
+func (x *MessageSent) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageSent.ProtoReflect.Descriptor instead.
+func (*MessageSent) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *MessageSent) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetMailboxId() string {
+	if x != nil {
+		return x.MailboxId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *MessageSent) GetProviderMessageId() string {
+	if x != nil {
+		return x.ProviderMessageId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *MessageSent) GetSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentTime
+	}
+	return nil
+}
+
+func (x *MessageSent) GetTo() []*Recipient {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+func (x *MessageSent) GetCc() []*Recipient {
+	if x != nil {
+		return x.Cc
+	}
+	return nil
+}
+
+// One Graph notification, as the gateway read it.
+type GraphNotification struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	SubscriptionId string                 `protobuf:"bytes,1,opt,name=subscription_id,json=subscriptionId,proto3" json:"subscription_id,omitempty"`
+	// Checked against the subscription's secret; never stored or logged.
+	ClientState string `protobuf:"bytes,2,opt,name=client_state,json=clientState,proto3" json:"client_state,omitempty"`
+	// "created" (change notifications); empty for lifecycle notifications.
+	ChangeType string `protobuf:"bytes,3,opt,name=change_type,json=changeType,proto3" json:"change_type,omitempty"`
+	// The message's id (resourceData.id).
+	ResourceId string `protobuf:"bytes,4,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	// "reauthorizationRequired", "subscriptionRemoved" or "missed" for
+	// lifecycle notifications; empty for change notifications.
+	LifecycleEvent         string                 `protobuf:"bytes,5,opt,name=lifecycle_event,json=lifecycleEvent,proto3" json:"lifecycle_event,omitempty"`
+	TenantId               string                 `protobuf:"bytes,6,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	SubscriptionExpireTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=subscription_expire_time,json=subscriptionExpireTime,proto3" json:"subscription_expire_time,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *GraphNotification) Reset() {
+	*x = GraphNotification{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GraphNotification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GraphNotification) ProtoMessage() {}
+
+func (x *GraphNotification) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GraphNotification.ProtoReflect.Descriptor instead.
+func (*GraphNotification) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GraphNotification) GetSubscriptionId() string {
+	if x != nil {
+		return x.SubscriptionId
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetClientState() string {
+	if x != nil {
+		return x.ClientState
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetChangeType() string {
+	if x != nil {
+		return x.ChangeType
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetResourceId() string {
+	if x != nil {
+		return x.ResourceId
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetLifecycleEvent() string {
+	if x != nil {
+		return x.LifecycleEvent
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *GraphNotification) GetSubscriptionExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubscriptionExpireTime
+	}
+	return nil
+}
+
+type AcceptNotificationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Notifications []*GraphNotification   `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptNotificationsRequest) Reset() {
+	*x = AcceptNotificationsRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptNotificationsRequest) ProtoMessage() {}
+
+func (x *AcceptNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*AcceptNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *AcceptNotificationsRequest) GetNotifications() []*GraphNotification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+type AcceptNotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Notifications stored for work.
+	Accepted int32 `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// Notifications ignored: unknown subscription or wrong clientState.
+	Rejected      int32 `protobuf:"varint,2,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AcceptNotificationsResponse) Reset() {
+	*x = AcceptNotificationsResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AcceptNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AcceptNotificationsResponse) ProtoMessage() {}
+
+func (x *AcceptNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AcceptNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*AcceptNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *AcceptNotificationsResponse) GetAccepted() int32 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *AcceptNotificationsResponse) GetRejected() int32 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+// A message that arrived in a connected mailbox's Inbox.
+type InboundMessage struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Id             string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrganizationId string                 `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The mailbox connection it arrived in.
+	ConnectionId      string      `protobuf:"bytes,3,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Kind              InboundKind `protobuf:"varint,4,opt,name=kind,proto3,enum=tandem.mailbox.v1.InboundKind" json:"kind,omitempty"`
+	InternetMessageId string      `protobuf:"bytes,5,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	ConversationId    string      `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	FromAddress       string      `protobuf:"bytes,7,opt,name=from_address,json=fromAddress,proto3" json:"from_address,omitempty"`
+	Subject           string      `protobuf:"bytes,8,opt,name=subject,proto3" json:"subject,omitempty"`
+	// The start of the body, as text.
+	Snippet     string                 `protobuf:"bytes,9,opt,name=snippet,proto3" json:"snippet,omitempty"`
+	ReceiveTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	// The Tandem message it answers, when matched, and its submitter's key.
+	SentMessageId      string `protobuf:"bytes,11,opt,name=sent_message_id,json=sentMessageId,proto3" json:"sent_message_id,omitempty"`
+	SentIdempotencyKey string `protobuf:"bytes,12,opt,name=sent_idempotency_key,json=sentIdempotencyKey,proto3" json:"sent_idempotency_key,omitempty"`
+	// How it was matched: "conversation", "reference", "sender" or empty.
+	MatchMethod string `protobuf:"bytes,13,opt,name=match_method,json=matchMethod,proto3" json:"match_method,omitempty"`
+	// For a bounce: the recipient that failed and whether for good.
+	BouncedRecipient string `protobuf:"bytes,14,opt,name=bounced_recipient,json=bouncedRecipient,proto3" json:"bounced_recipient,omitempty"`
+	BouncePermanent  bool   `protobuf:"varint,15,opt,name=bounce_permanent,json=bouncePermanent,proto3" json:"bounce_permanent,omitempty"`
+	// For a bounce: the enhanced status code ("5.1.1").
+	BounceStatus string `protobuf:"bytes,16,opt,name=bounce_status,json=bounceStatus,proto3" json:"bounce_status,omitempty"`
+	// How it was heard of first: "notification" or "catch_up".
+	DetectedBy    string `protobuf:"bytes,17,opt,name=detected_by,json=detectedBy,proto3" json:"detected_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InboundMessage) Reset() {
+	*x = InboundMessage{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InboundMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InboundMessage) ProtoMessage() {}
+
+func (x *InboundMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InboundMessage.ProtoReflect.Descriptor instead.
+func (*InboundMessage) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *InboundMessage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetKind() InboundKind {
+	if x != nil {
+		return x.Kind
+	}
+	return InboundKind_INBOUND_KIND_UNSPECIFIED
+}
+
+func (x *InboundMessage) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetFromAddress() string {
+	if x != nil {
+		return x.FromAddress
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetSnippet() string {
+	if x != nil {
+		return x.Snippet
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
+func (x *InboundMessage) GetSentMessageId() string {
+	if x != nil {
+		return x.SentMessageId
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetSentIdempotencyKey() string {
+	if x != nil {
+		return x.SentIdempotencyKey
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetMatchMethod() string {
+	if x != nil {
+		return x.MatchMethod
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetBouncedRecipient() string {
+	if x != nil {
+		return x.BouncedRecipient
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetBouncePermanent() bool {
+	if x != nil {
+		return x.BouncePermanent
+	}
+	return false
+}
+
+func (x *InboundMessage) GetBounceStatus() string {
+	if x != nil {
+		return x.BounceStatus
+	}
+	return ""
+}
+
+func (x *InboundMessage) GetDetectedBy() string {
+	if x != nil {
+		return x.DetectedBy
+	}
+	return ""
+}
+
+type ListInboundMessagesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox connection; empty: the caller's own.
+	ConnectionId string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInboundMessagesRequest) Reset() {
+	*x = ListInboundMessagesRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInboundMessagesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInboundMessagesRequest) ProtoMessage() {}
+
+func (x *ListInboundMessagesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInboundMessagesRequest.ProtoReflect.Descriptor instead.
+func (*ListInboundMessagesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListInboundMessagesRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *ListInboundMessagesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListInboundMessagesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListInboundMessagesResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	InboundMessages []*InboundMessage      `protobuf:"bytes,1,rep,name=inbound_messages,json=inboundMessages,proto3" json:"inbound_messages,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListInboundMessagesResponse) Reset() {
+	*x = ListInboundMessagesResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListInboundMessagesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListInboundMessagesResponse) ProtoMessage() {}
+
+func (x *ListInboundMessagesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListInboundMessagesResponse.ProtoReflect.Descriptor instead.
+func (*ListInboundMessagesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListInboundMessagesResponse) GetInboundMessages() []*InboundMessage {
+	if x != nil {
+		return x.InboundMessages
+	}
+	return nil
+}
+
+func (x *ListInboundMessagesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CheckRecipientsRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// Up to 500 addresses.
+	Addresses     []string `protobuf:"bytes,2,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRecipientsRequest) Reset() {
+	*x = CheckRecipientsRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRecipientsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRecipientsRequest) ProtoMessage() {}
+
+func (x *CheckRecipientsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRecipientsRequest.ProtoReflect.Descriptor instead.
+func (*CheckRecipientsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CheckRecipientsRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CheckRecipientsRequest) GetAddresses() []string {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+// An address the organization may no longer write to.
+type UndeliverableAddress struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Address string                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	// The bounce's status code and the message it bounced.
+	Status           string                 `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	InboundMessageId string                 `protobuf:"bytes,3,opt,name=inbound_message_id,json=inboundMessageId,proto3" json:"inbound_message_id,omitempty"`
+	CreateTime       *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UndeliverableAddress) Reset() {
+	*x = UndeliverableAddress{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndeliverableAddress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndeliverableAddress) ProtoMessage() {}
+
+func (x *UndeliverableAddress) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndeliverableAddress.ProtoReflect.Descriptor instead.
+func (*UndeliverableAddress) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *UndeliverableAddress) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
+}
+
+func (x *UndeliverableAddress) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *UndeliverableAddress) GetInboundMessageId() string {
+	if x != nil {
+		return x.InboundMessageId
+	}
+	return ""
+}
+
+func (x *UndeliverableAddress) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type CheckRecipientsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The undeliverable ones among the addresses asked about.
+	Undeliverable []*UndeliverableAddress `protobuf:"bytes,1,rep,name=undeliverable,proto3" json:"undeliverable,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckRecipientsResponse) Reset() {
+	*x = CheckRecipientsResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckRecipientsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckRecipientsResponse) ProtoMessage() {}
+
+func (x *CheckRecipientsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckRecipientsResponse.ProtoReflect.Descriptor instead.
+func (*CheckRecipientsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CheckRecipientsResponse) GetUndeliverable() []*UndeliverableAddress {
+	if x != nil {
+		return x.Undeliverable
+	}
+	return nil
+}
+
+type GetInboundSyncStateRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox connection; empty: the caller's own.
+	ConnectionId  string `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetInboundSyncStateRequest) Reset() {
+	*x = GetInboundSyncStateRequest{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInboundSyncStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInboundSyncStateRequest) ProtoMessage() {}
+
+func (x *GetInboundSyncStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInboundSyncStateRequest.ProtoReflect.Descriptor instead.
+func (*GetInboundSyncStateRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *GetInboundSyncStateRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+type GetInboundSyncStateResponse struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// "active", "pending" (being created), "failed" or empty when none.
+	SubscriptionStatus     string                 `protobuf:"bytes,2,opt,name=subscription_status,json=subscriptionStatus,proto3" json:"subscription_status,omitempty"`
+	SubscriptionExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=subscription_expire_time,json=subscriptionExpireTime,proto3" json:"subscription_expire_time,omitempty"`
+	// The last delta catch-up that finished, and whether a sync cursor is kept.
+	LastCatchUpTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=last_catch_up_time,json=lastCatchUpTime,proto3" json:"last_catch_up_time,omitempty"`
+	HasSyncCursor   bool                   `protobuf:"varint,5,opt,name=has_sync_cursor,json=hasSyncCursor,proto3" json:"has_sync_cursor,omitempty"`
+	// Inbound messages recorded so far.
+	InboundMessages int64 `protobuf:"varint,6,opt,name=inbound_messages,json=inboundMessages,proto3" json:"inbound_messages,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetInboundSyncStateResponse) Reset() {
+	*x = GetInboundSyncStateResponse{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetInboundSyncStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetInboundSyncStateResponse) ProtoMessage() {}
+
+func (x *GetInboundSyncStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetInboundSyncStateResponse.ProtoReflect.Descriptor instead.
+func (*GetInboundSyncStateResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetInboundSyncStateResponse) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *GetInboundSyncStateResponse) GetSubscriptionStatus() string {
+	if x != nil {
+		return x.SubscriptionStatus
+	}
+	return ""
+}
+
+func (x *GetInboundSyncStateResponse) GetSubscriptionExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubscriptionExpireTime
+	}
+	return nil
+}
+
+func (x *GetInboundSyncStateResponse) GetLastCatchUpTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastCatchUpTime
+	}
+	return nil
+}
+
+func (x *GetInboundSyncStateResponse) GetHasSyncCursor() bool {
+	if x != nil {
+		return x.HasSyncCursor
+	}
+	return false
+}
+
+func (x *GetInboundSyncStateResponse) GetInboundMessages() int64 {
+	if x != nil {
+		return x.InboundMessages
+	}
+	return 0
+}
+
+// Event payload of "message.received" (tandem.events.v1.Event.payload):
+// a message arrived that answers one Tandem sent, or bounced it.
+type MessageReceived struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	InboundMessageId   string                 `protobuf:"bytes,1,opt,name=inbound_message_id,json=inboundMessageId,proto3" json:"inbound_message_id,omitempty"`
+	ConnectionId       string                 `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Kind               InboundKind            `protobuf:"varint,3,opt,name=kind,proto3,enum=tandem.mailbox.v1.InboundKind" json:"kind,omitempty"`
+	SentMessageId      string                 `protobuf:"bytes,4,opt,name=sent_message_id,json=sentMessageId,proto3" json:"sent_message_id,omitempty"`
+	SentIdempotencyKey string                 `protobuf:"bytes,5,opt,name=sent_idempotency_key,json=sentIdempotencyKey,proto3" json:"sent_idempotency_key,omitempty"`
+	ConversationId     string                 `protobuf:"bytes,6,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	InternetMessageId  string                 `protobuf:"bytes,7,opt,name=internet_message_id,json=internetMessageId,proto3" json:"internet_message_id,omitempty"`
+	FromAddress        string                 `protobuf:"bytes,8,opt,name=from_address,json=fromAddress,proto3" json:"from_address,omitempty"`
+	Subject            string                 `protobuf:"bytes,9,opt,name=subject,proto3" json:"subject,omitempty"`
+	Snippet            string                 `protobuf:"bytes,10,opt,name=snippet,proto3" json:"snippet,omitempty"`
+	BouncedRecipient   string                 `protobuf:"bytes,11,opt,name=bounced_recipient,json=bouncedRecipient,proto3" json:"bounced_recipient,omitempty"`
+	BouncePermanent    bool                   `protobuf:"varint,12,opt,name=bounce_permanent,json=bouncePermanent,proto3" json:"bounce_permanent,omitempty"`
+	ReceiveTime        *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=receive_time,json=receiveTime,proto3" json:"receive_time,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *MessageReceived) Reset() {
+	*x = MessageReceived{}
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MessageReceived) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MessageReceived) ProtoMessage() {}
+
+func (x *MessageReceived) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_mailbox_v1_mailbox_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MessageReceived.ProtoReflect.Descriptor instead.
+func (*MessageReceived) Descriptor() ([]byte, []int) {
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MessageReceived) GetInboundMessageId() string {
+	if x != nil {
+		return x.InboundMessageId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetKind() InboundKind {
+	if x != nil {
+		return x.Kind
+	}
+	return InboundKind_INBOUND_KIND_UNSPECIFIED
+}
+
+func (x *MessageReceived) GetSentMessageId() string {
+	if x != nil {
+		return x.SentMessageId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetSentIdempotencyKey() string {
+	if x != nil {
+		return x.SentIdempotencyKey
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetInternetMessageId() string {
+	if x != nil {
+		return x.InternetMessageId
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetFromAddress() string {
+	if x != nil {
+		return x.FromAddress
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetSnippet() string {
+	if x != nil {
+		return x.Snippet
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetBouncedRecipient() string {
+	if x != nil {
+		return x.BouncedRecipient
+	}
+	return ""
+}
+
+func (x *MessageReceived) GetBouncePermanent() bool {
+	if x != nil {
+		return x.BouncePermanent
+	}
+	return false
+}
+
+func (x *MessageReceived) GetReceiveTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReceiveTime
+	}
+	return nil
+}
+
 var File_tandem_mailbox_v1_mailbox_proto protoreflect.FileDescriptor
 
 const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\n" +
-	"\x1ftandem/mailbox/v1/mailbox.proto\x12\x11tandem.mailbox.v12\x10\n" +
-	"\x0eMailboxServiceB\xd0\x01\n" +
+	"\x1ftandem/mailbox/v1/mailbox.proto\x12\x11tandem.mailbox.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
+	"\tRecipient\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\xb0\x06\n" +
+	"\aMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x03 \x01(\tR\tmailboxId\x12'\n" +
+	"\x0fidempotency_key\x18\x04 \x01(\tR\x0eidempotencyKey\x125\n" +
+	"\x05state\x18\x05 \x01(\x0e2\x1f.tandem.mailbox.v1.MessageStateR\x05state\x12,\n" +
+	"\x02to\x18\x06 \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02to\x12,\n" +
+	"\x02cc\x18\a \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02cc\x12\x18\n" +
+	"\asubject\x18\b \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\t \x01(\tR\bhtmlBody\x12>\n" +
+	"\x1creply_to_provider_message_id\x18\n" +
+	" \x01(\tR\x18replyToProviderMessageId\x129\n" +
+	"\n" +
+	"send_after\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tsendAfter\x12.\n" +
+	"\x13provider_message_id\x18\f \x01(\tR\x11providerMessageId\x12.\n" +
+	"\x13internet_message_id\x18\r \x01(\tR\x11internetMessageId\x12'\n" +
+	"\x0fconversation_id\x18\x0e \x01(\tR\x0econversationId\x12#\n" +
+	"\rstatus_reason\x18\x0f \x01(\tR\fstatusReason\x12;\n" +
+	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x127\n" +
+	"\tsent_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\bsentTime\x12;\n" +
+	"\vupdate_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"\x95\x03\n" +
+	"\x14SubmitMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x02 \x01(\tR\tmailboxId\x12,\n" +
+	"\x02to\x18\x03 \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02to\x12,\n" +
+	"\x02cc\x18\x04 \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02cc\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\x06 \x01(\tR\bhtmlBody\x12>\n" +
+	"\x1creply_to_provider_message_id\x18\a \x01(\tR\x18replyToProviderMessageId\x129\n" +
+	"\n" +
+	"send_after\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tsendAfter\x12'\n" +
+	"\x0fidempotency_key\x18\t \x01(\tR\x0eidempotencyKey\"g\n" +
+	"\x15SubmitMessageResponse\x124\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\"[\n" +
+	"\x11GetMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\"J\n" +
+	"\x12GetMessageResponse\x124\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\x99\x01\n" +
+	"\x13ListMessagesRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x02 \x01(\tR\tmailboxId\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"v\n" +
+	"\x14ListMessagesResponse\x126\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1a.tandem.mailbox.v1.MessageR\bmessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"^\n" +
+	"\x14CancelMessageRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x02 \x01(\tR\tmessageId\"M\n" +
+	"\x15CancelMessageResponse\x124\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\xa8\x06\n" +
+	"\rMailboxHealth\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x18\n" +
+	"\aaddress\x18\x04 \x01(\tR\aaddress\x12#\n" +
+	"\rown_addresses\x18\x05 \x03(\tR\fownAddresses\x128\n" +
+	"\x06status\x18\x06 \x01(\x0e2 .tandem.mailbox.v1.MailboxStatusR\x06status\x12#\n" +
+	"\rstatus_reason\x18\a \x01(\tR\fstatusReason\x12\x1f\n" +
+	"\vqueue_depth\x18\b \x01(\x03R\n" +
+	"queueDepth\x12\x1d\n" +
+	"\n" +
+	"sent_today\x18\t \x01(\x03R\tsentToday\x12)\n" +
+	"\x10recipients_today\x18\n" +
+	" \x01(\x03R\x0frecipientsToday\x12.\n" +
+	"\x13daily_message_limit\x18\v \x01(\x03R\x11dailyMessageLimit\x122\n" +
+	"\x15daily_recipient_limit\x18\f \x01(\x03R\x13dailyRecipientLimit\x12.\n" +
+	"\x13messages_per_minute\x18\r \x01(\x03R\x11messagesPerMinute\x122\n" +
+	"\amin_gap\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\x06minGap\x12@\n" +
+	"\x0enext_send_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\fnextSendTime\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x10 \x01(\tR\tlastError\x12B\n" +
+	"\x0flast_error_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12@\n" +
+	"\x0elast_sent_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\"8\n" +
+	"\x17GetMailboxHealthRequest\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\"T\n" +
+	"\x18GetMailboxHealthResponse\x128\n" +
+	"\x06health\x18\x01 \x01(\v2 .tandem.mailbox.v1.MailboxHealthR\x06health\"R\n" +
+	"\x14ListMailboxesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x7f\n" +
+	"\x15ListMailboxesResponse\x12>\n" +
+	"\tmailboxes\x18\x01 \x03(\v2 .tandem.mailbox.v1.MailboxHealthR\tmailboxes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x03\n" +
+	"\vMessageSent\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1d\n" +
+	"\n" +
+	"mailbox_id\x18\x02 \x01(\tR\tmailboxId\x12'\n" +
+	"\x0fidempotency_key\x18\x03 \x01(\tR\x0eidempotencyKey\x12.\n" +
+	"\x13provider_message_id\x18\x04 \x01(\tR\x11providerMessageId\x12.\n" +
+	"\x13internet_message_id\x18\x05 \x01(\tR\x11internetMessageId\x12'\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tR\x0econversationId\x127\n" +
+	"\tsent_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bsentTime\x12,\n" +
+	"\x02to\x18\b \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02to\x12,\n" +
+	"\x02cc\x18\t \x03(\v2\x1c.tandem.mailbox.v1.RecipientR\x02cc\"\xbd\x02\n" +
+	"\x11GraphNotification\x12'\n" +
+	"\x0fsubscription_id\x18\x01 \x01(\tR\x0esubscriptionId\x12!\n" +
+	"\fclient_state\x18\x02 \x01(\tR\vclientState\x12\x1f\n" +
+	"\vchange_type\x18\x03 \x01(\tR\n" +
+	"changeType\x12\x1f\n" +
+	"\vresource_id\x18\x04 \x01(\tR\n" +
+	"resourceId\x12'\n" +
+	"\x0flifecycle_event\x18\x05 \x01(\tR\x0elifecycleEvent\x12\x1b\n" +
+	"\ttenant_id\x18\x06 \x01(\tR\btenantId\x12T\n" +
+	"\x18subscription_expire_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x16subscriptionExpireTime\"h\n" +
+	"\x1aAcceptNotificationsRequest\x12J\n" +
+	"\rnotifications\x18\x01 \x03(\v2$.tandem.mailbox.v1.GraphNotificationR\rnotifications\"U\n" +
+	"\x1bAcceptNotificationsResponse\x12\x1a\n" +
+	"\baccepted\x18\x01 \x01(\x05R\baccepted\x12\x1a\n" +
+	"\brejected\x18\x02 \x01(\x05R\brejected\"\xac\x05\n" +
+	"\x0eInboundMessage\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12#\n" +
+	"\rconnection_id\x18\x03 \x01(\tR\fconnectionId\x122\n" +
+	"\x04kind\x18\x04 \x01(\x0e2\x1e.tandem.mailbox.v1.InboundKindR\x04kind\x12.\n" +
+	"\x13internet_message_id\x18\x05 \x01(\tR\x11internetMessageId\x12'\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tR\x0econversationId\x12!\n" +
+	"\ffrom_address\x18\a \x01(\tR\vfromAddress\x12\x18\n" +
+	"\asubject\x18\b \x01(\tR\asubject\x12\x18\n" +
+	"\asnippet\x18\t \x01(\tR\asnippet\x12=\n" +
+	"\freceive_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime\x12&\n" +
+	"\x0fsent_message_id\x18\v \x01(\tR\rsentMessageId\x120\n" +
+	"\x14sent_idempotency_key\x18\f \x01(\tR\x12sentIdempotencyKey\x12!\n" +
+	"\fmatch_method\x18\r \x01(\tR\vmatchMethod\x12+\n" +
+	"\x11bounced_recipient\x18\x0e \x01(\tR\x10bouncedRecipient\x12)\n" +
+	"\x10bounce_permanent\x18\x0f \x01(\bR\x0fbouncePermanent\x12#\n" +
+	"\rbounce_status\x18\x10 \x01(\tR\fbounceStatus\x12\x1f\n" +
+	"\vdetected_by\x18\x11 \x01(\tR\n" +
+	"detectedBy\"}\n" +
+	"\x1aListInboundMessagesRequest\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x93\x01\n" +
+	"\x1bListInboundMessagesResponse\x12L\n" +
+	"\x10inbound_messages\x18\x01 \x03(\v2!.tandem.mailbox.v1.InboundMessageR\x0finboundMessages\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"_\n" +
+	"\x16CheckRecipientsRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x1c\n" +
+	"\taddresses\x18\x02 \x03(\tR\taddresses\"\xb3\x01\n" +
+	"\x14UndeliverableAddress\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x16\n" +
+	"\x06status\x18\x02 \x01(\tR\x06status\x12,\n" +
+	"\x12inbound_message_id\x18\x03 \x01(\tR\x10inboundMessageId\x12;\n" +
+	"\vcreate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"h\n" +
+	"\x17CheckRecipientsResponse\x12M\n" +
+	"\rundeliverable\x18\x01 \x03(\v2'.tandem.mailbox.v1.UndeliverableAddressR\rundeliverable\"A\n" +
+	"\x1aGetInboundSyncStateRequest\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\"\xe5\x02\n" +
+	"\x1bGetInboundSyncStateResponse\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12/\n" +
+	"\x13subscription_status\x18\x02 \x01(\tR\x12subscriptionStatus\x12T\n" +
+	"\x18subscription_expire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x16subscriptionExpireTime\x12G\n" +
+	"\x12last_catch_up_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastCatchUpTime\x12&\n" +
+	"\x0fhas_sync_cursor\x18\x05 \x01(\bR\rhasSyncCursor\x12)\n" +
+	"\x10inbound_messages\x18\x06 \x01(\x03R\x0finboundMessages\"\xb9\x04\n" +
+	"\x0fMessageReceived\x12,\n" +
+	"\x12inbound_message_id\x18\x01 \x01(\tR\x10inboundMessageId\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x122\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x1e.tandem.mailbox.v1.InboundKindR\x04kind\x12&\n" +
+	"\x0fsent_message_id\x18\x04 \x01(\tR\rsentMessageId\x120\n" +
+	"\x14sent_idempotency_key\x18\x05 \x01(\tR\x12sentIdempotencyKey\x12'\n" +
+	"\x0fconversation_id\x18\x06 \x01(\tR\x0econversationId\x12.\n" +
+	"\x13internet_message_id\x18\a \x01(\tR\x11internetMessageId\x12!\n" +
+	"\ffrom_address\x18\b \x01(\tR\vfromAddress\x12\x18\n" +
+	"\asubject\x18\t \x01(\tR\asubject\x12\x18\n" +
+	"\asnippet\x18\n" +
+	" \x01(\tR\asnippet\x12+\n" +
+	"\x11bounced_recipient\x18\v \x01(\tR\x10bouncedRecipient\x12)\n" +
+	"\x10bounce_permanent\x18\f \x01(\bR\x0fbouncePermanent\x12=\n" +
+	"\freceive_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\vreceiveTime*\xb1\x01\n" +
+	"\fMessageState\x12\x1d\n" +
+	"\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x19\n" +
+	"\x15MESSAGE_STATE_SENDING\x10\x02\x12\x16\n" +
+	"\x12MESSAGE_STATE_SENT\x10\x03\x12\x18\n" +
+	"\x14MESSAGE_STATE_FAILED\x10\x04\x12\x1b\n" +
+	"\x17MESSAGE_STATE_CANCELLED\x10\x05*\x95\x01\n" +
+	"\rMailboxStatus\x12\x1e\n" +
+	"\x1aMAILBOX_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18MAILBOX_STATUS_CONNECTED\x10\x01\x12%\n" +
+	"!MAILBOX_STATUS_RECONNECT_REQUIRED\x10\x02\x12\x1f\n" +
+	"\x1bMAILBOX_STATUS_DISCONNECTED\x10\x03*\x95\x01\n" +
+	"\vInboundKind\x12\x1c\n" +
+	"\x18INBOUND_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12INBOUND_KIND_REPLY\x10\x01\x12\x1b\n" +
+	"\x17INBOUND_KIND_AUTO_REPLY\x10\x02\x12\x17\n" +
+	"\x13INBOUND_KIND_BOUNCE\x10\x03\x12\x1a\n" +
+	"\x16INBOUND_KIND_UNRELATED\x10\x042\xe5\x04\n" +
+	"\x0eMailboxService\x12b\n" +
+	"\rSubmitMessage\x12'.tandem.mailbox.v1.SubmitMessageRequest\x1a(.tandem.mailbox.v1.SubmitMessageResponse\x12Y\n" +
+	"\n" +
+	"GetMessage\x12$.tandem.mailbox.v1.GetMessageRequest\x1a%.tandem.mailbox.v1.GetMessageResponse\x12_\n" +
+	"\fListMessages\x12&.tandem.mailbox.v1.ListMessagesRequest\x1a'.tandem.mailbox.v1.ListMessagesResponse\x12b\n" +
+	"\rCancelMessage\x12'.tandem.mailbox.v1.CancelMessageRequest\x1a(.tandem.mailbox.v1.CancelMessageResponse\x12k\n" +
+	"\x10GetMailboxHealth\x12*.tandem.mailbox.v1.GetMailboxHealthRequest\x1a+.tandem.mailbox.v1.GetMailboxHealthResponse\x12b\n" +
+	"\rListMailboxes\x12'.tandem.mailbox.v1.ListMailboxesRequest\x1a(.tandem.mailbox.v1.ListMailboxesResponse2\xe3\x03\n" +
+	"\x15MailboxInboundService\x12t\n" +
+	"\x13AcceptNotifications\x12-.tandem.mailbox.v1.AcceptNotificationsRequest\x1a..tandem.mailbox.v1.AcceptNotificationsResponse\x12t\n" +
+	"\x13ListInboundMessages\x12-.tandem.mailbox.v1.ListInboundMessagesRequest\x1a..tandem.mailbox.v1.ListInboundMessagesResponse\x12h\n" +
+	"\x0fCheckRecipients\x12).tandem.mailbox.v1.CheckRecipientsRequest\x1a*.tandem.mailbox.v1.CheckRecipientsResponse\x12t\n" +
+	"\x13GetInboundSyncState\x12-.tandem.mailbox.v1.GetInboundSyncStateRequest\x1a..tandem.mailbox.v1.GetInboundSyncStateResponseB\xd0\x01\n" +
 	"\x15com.tandem.mailbox.v1B\fMailboxProtoP\x01ZCgithub.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1;mailboxv1\xa2\x02\x03TMX\xaa\x02\x11Tandem.Mailbox.V1\xca\x02\x11Tandem\\Mailbox\\V1\xe2\x02\x1dTandem\\Mailbox\\V1\\GPBMetadata\xea\x02\x13Tandem::Mailbox::V1b\x06proto3"
 
-var file_tandem_mailbox_v1_mailbox_proto_goTypes = []any{}
+var (
+	file_tandem_mailbox_v1_mailbox_proto_rawDescOnce sync.Once
+	file_tandem_mailbox_v1_mailbox_proto_rawDescData []byte
+)
+
+func file_tandem_mailbox_v1_mailbox_proto_rawDescGZIP() []byte {
+	file_tandem_mailbox_v1_mailbox_proto_rawDescOnce.Do(func() {
+		file_tandem_mailbox_v1_mailbox_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_tandem_mailbox_v1_mailbox_proto_rawDesc), len(file_tandem_mailbox_v1_mailbox_proto_rawDesc)))
+	})
+	return file_tandem_mailbox_v1_mailbox_proto_rawDescData
+}
+
+var file_tandem_mailbox_v1_mailbox_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_tandem_mailbox_v1_mailbox_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_tandem_mailbox_v1_mailbox_proto_goTypes = []any{
+	(MessageState)(0),                   // 0: tandem.mailbox.v1.MessageState
+	(MailboxStatus)(0),                  // 1: tandem.mailbox.v1.MailboxStatus
+	(InboundKind)(0),                    // 2: tandem.mailbox.v1.InboundKind
+	(*Recipient)(nil),                   // 3: tandem.mailbox.v1.Recipient
+	(*Message)(nil),                     // 4: tandem.mailbox.v1.Message
+	(*SubmitMessageRequest)(nil),        // 5: tandem.mailbox.v1.SubmitMessageRequest
+	(*SubmitMessageResponse)(nil),       // 6: tandem.mailbox.v1.SubmitMessageResponse
+	(*GetMessageRequest)(nil),           // 7: tandem.mailbox.v1.GetMessageRequest
+	(*GetMessageResponse)(nil),          // 8: tandem.mailbox.v1.GetMessageResponse
+	(*ListMessagesRequest)(nil),         // 9: tandem.mailbox.v1.ListMessagesRequest
+	(*ListMessagesResponse)(nil),        // 10: tandem.mailbox.v1.ListMessagesResponse
+	(*CancelMessageRequest)(nil),        // 11: tandem.mailbox.v1.CancelMessageRequest
+	(*CancelMessageResponse)(nil),       // 12: tandem.mailbox.v1.CancelMessageResponse
+	(*MailboxHealth)(nil),               // 13: tandem.mailbox.v1.MailboxHealth
+	(*GetMailboxHealthRequest)(nil),     // 14: tandem.mailbox.v1.GetMailboxHealthRequest
+	(*GetMailboxHealthResponse)(nil),    // 15: tandem.mailbox.v1.GetMailboxHealthResponse
+	(*ListMailboxesRequest)(nil),        // 16: tandem.mailbox.v1.ListMailboxesRequest
+	(*ListMailboxesResponse)(nil),       // 17: tandem.mailbox.v1.ListMailboxesResponse
+	(*MessageSent)(nil),                 // 18: tandem.mailbox.v1.MessageSent
+	(*GraphNotification)(nil),           // 19: tandem.mailbox.v1.GraphNotification
+	(*AcceptNotificationsRequest)(nil),  // 20: tandem.mailbox.v1.AcceptNotificationsRequest
+	(*AcceptNotificationsResponse)(nil), // 21: tandem.mailbox.v1.AcceptNotificationsResponse
+	(*InboundMessage)(nil),              // 22: tandem.mailbox.v1.InboundMessage
+	(*ListInboundMessagesRequest)(nil),  // 23: tandem.mailbox.v1.ListInboundMessagesRequest
+	(*ListInboundMessagesResponse)(nil), // 24: tandem.mailbox.v1.ListInboundMessagesResponse
+	(*CheckRecipientsRequest)(nil),      // 25: tandem.mailbox.v1.CheckRecipientsRequest
+	(*UndeliverableAddress)(nil),        // 26: tandem.mailbox.v1.UndeliverableAddress
+	(*CheckRecipientsResponse)(nil),     // 27: tandem.mailbox.v1.CheckRecipientsResponse
+	(*GetInboundSyncStateRequest)(nil),  // 28: tandem.mailbox.v1.GetInboundSyncStateRequest
+	(*GetInboundSyncStateResponse)(nil), // 29: tandem.mailbox.v1.GetInboundSyncStateResponse
+	(*MessageReceived)(nil),             // 30: tandem.mailbox.v1.MessageReceived
+	(*timestamppb.Timestamp)(nil),       // 31: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 32: google.protobuf.Duration
+}
 var file_tandem_mailbox_v1_mailbox_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	0,  // 0: tandem.mailbox.v1.Message.state:type_name -> tandem.mailbox.v1.MessageState
+	3,  // 1: tandem.mailbox.v1.Message.to:type_name -> tandem.mailbox.v1.Recipient
+	3,  // 2: tandem.mailbox.v1.Message.cc:type_name -> tandem.mailbox.v1.Recipient
+	31, // 3: tandem.mailbox.v1.Message.send_after:type_name -> google.protobuf.Timestamp
+	31, // 4: tandem.mailbox.v1.Message.create_time:type_name -> google.protobuf.Timestamp
+	31, // 5: tandem.mailbox.v1.Message.sent_time:type_name -> google.protobuf.Timestamp
+	31, // 6: tandem.mailbox.v1.Message.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 7: tandem.mailbox.v1.SubmitMessageRequest.to:type_name -> tandem.mailbox.v1.Recipient
+	3,  // 8: tandem.mailbox.v1.SubmitMessageRequest.cc:type_name -> tandem.mailbox.v1.Recipient
+	31, // 9: tandem.mailbox.v1.SubmitMessageRequest.send_after:type_name -> google.protobuf.Timestamp
+	4,  // 10: tandem.mailbox.v1.SubmitMessageResponse.message:type_name -> tandem.mailbox.v1.Message
+	4,  // 11: tandem.mailbox.v1.GetMessageResponse.message:type_name -> tandem.mailbox.v1.Message
+	4,  // 12: tandem.mailbox.v1.ListMessagesResponse.messages:type_name -> tandem.mailbox.v1.Message
+	4,  // 13: tandem.mailbox.v1.CancelMessageResponse.message:type_name -> tandem.mailbox.v1.Message
+	1,  // 14: tandem.mailbox.v1.MailboxHealth.status:type_name -> tandem.mailbox.v1.MailboxStatus
+	32, // 15: tandem.mailbox.v1.MailboxHealth.min_gap:type_name -> google.protobuf.Duration
+	31, // 16: tandem.mailbox.v1.MailboxHealth.next_send_time:type_name -> google.protobuf.Timestamp
+	31, // 17: tandem.mailbox.v1.MailboxHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	31, // 18: tandem.mailbox.v1.MailboxHealth.last_sent_time:type_name -> google.protobuf.Timestamp
+	13, // 19: tandem.mailbox.v1.GetMailboxHealthResponse.health:type_name -> tandem.mailbox.v1.MailboxHealth
+	13, // 20: tandem.mailbox.v1.ListMailboxesResponse.mailboxes:type_name -> tandem.mailbox.v1.MailboxHealth
+	31, // 21: tandem.mailbox.v1.MessageSent.sent_time:type_name -> google.protobuf.Timestamp
+	3,  // 22: tandem.mailbox.v1.MessageSent.to:type_name -> tandem.mailbox.v1.Recipient
+	3,  // 23: tandem.mailbox.v1.MessageSent.cc:type_name -> tandem.mailbox.v1.Recipient
+	31, // 24: tandem.mailbox.v1.GraphNotification.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	19, // 25: tandem.mailbox.v1.AcceptNotificationsRequest.notifications:type_name -> tandem.mailbox.v1.GraphNotification
+	2,  // 26: tandem.mailbox.v1.InboundMessage.kind:type_name -> tandem.mailbox.v1.InboundKind
+	31, // 27: tandem.mailbox.v1.InboundMessage.receive_time:type_name -> google.protobuf.Timestamp
+	22, // 28: tandem.mailbox.v1.ListInboundMessagesResponse.inbound_messages:type_name -> tandem.mailbox.v1.InboundMessage
+	31, // 29: tandem.mailbox.v1.UndeliverableAddress.create_time:type_name -> google.protobuf.Timestamp
+	26, // 30: tandem.mailbox.v1.CheckRecipientsResponse.undeliverable:type_name -> tandem.mailbox.v1.UndeliverableAddress
+	31, // 31: tandem.mailbox.v1.GetInboundSyncStateResponse.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 32: tandem.mailbox.v1.GetInboundSyncStateResponse.last_catch_up_time:type_name -> google.protobuf.Timestamp
+	2,  // 33: tandem.mailbox.v1.MessageReceived.kind:type_name -> tandem.mailbox.v1.InboundKind
+	31, // 34: tandem.mailbox.v1.MessageReceived.receive_time:type_name -> google.protobuf.Timestamp
+	5,  // 35: tandem.mailbox.v1.MailboxService.SubmitMessage:input_type -> tandem.mailbox.v1.SubmitMessageRequest
+	7,  // 36: tandem.mailbox.v1.MailboxService.GetMessage:input_type -> tandem.mailbox.v1.GetMessageRequest
+	9,  // 37: tandem.mailbox.v1.MailboxService.ListMessages:input_type -> tandem.mailbox.v1.ListMessagesRequest
+	11, // 38: tandem.mailbox.v1.MailboxService.CancelMessage:input_type -> tandem.mailbox.v1.CancelMessageRequest
+	14, // 39: tandem.mailbox.v1.MailboxService.GetMailboxHealth:input_type -> tandem.mailbox.v1.GetMailboxHealthRequest
+	16, // 40: tandem.mailbox.v1.MailboxService.ListMailboxes:input_type -> tandem.mailbox.v1.ListMailboxesRequest
+	20, // 41: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:input_type -> tandem.mailbox.v1.AcceptNotificationsRequest
+	23, // 42: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:input_type -> tandem.mailbox.v1.ListInboundMessagesRequest
+	25, // 43: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:input_type -> tandem.mailbox.v1.CheckRecipientsRequest
+	28, // 44: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:input_type -> tandem.mailbox.v1.GetInboundSyncStateRequest
+	6,  // 45: tandem.mailbox.v1.MailboxService.SubmitMessage:output_type -> tandem.mailbox.v1.SubmitMessageResponse
+	8,  // 46: tandem.mailbox.v1.MailboxService.GetMessage:output_type -> tandem.mailbox.v1.GetMessageResponse
+	10, // 47: tandem.mailbox.v1.MailboxService.ListMessages:output_type -> tandem.mailbox.v1.ListMessagesResponse
+	12, // 48: tandem.mailbox.v1.MailboxService.CancelMessage:output_type -> tandem.mailbox.v1.CancelMessageResponse
+	15, // 49: tandem.mailbox.v1.MailboxService.GetMailboxHealth:output_type -> tandem.mailbox.v1.GetMailboxHealthResponse
+	17, // 50: tandem.mailbox.v1.MailboxService.ListMailboxes:output_type -> tandem.mailbox.v1.ListMailboxesResponse
+	21, // 51: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:output_type -> tandem.mailbox.v1.AcceptNotificationsResponse
+	24, // 52: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:output_type -> tandem.mailbox.v1.ListInboundMessagesResponse
+	27, // 53: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:output_type -> tandem.mailbox.v1.CheckRecipientsResponse
+	29, // 54: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:output_type -> tandem.mailbox.v1.GetInboundSyncStateResponse
+	45, // [45:55] is the sub-list for method output_type
+	35, // [35:45] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_tandem_mailbox_v1_mailbox_proto_init() }
@@ -47,13 +2710,15 @@ func file_tandem_mailbox_v1_mailbox_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_mailbox_v1_mailbox_proto_rawDesc), len(file_tandem_mailbox_v1_mailbox_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   0,
+			NumEnums:      3,
+			NumMessages:   28,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_tandem_mailbox_v1_mailbox_proto_goTypes,
 		DependencyIndexes: file_tandem_mailbox_v1_mailbox_proto_depIdxs,
+		EnumInfos:         file_tandem_mailbox_v1_mailbox_proto_enumTypes,
+		MessageInfos:      file_tandem_mailbox_v1_mailbox_proto_msgTypes,
 	}.Build()
 	File_tandem_mailbox_v1_mailbox_proto = out.File
 	file_tandem_mailbox_v1_mailbox_proto_goTypes = nil

@@ -7,7 +7,10 @@
 package mailboxv1
 
 import (
+	context "context"
 	grpc "google.golang.org/grpc"
+	codes "google.golang.org/grpc/codes"
+	status "google.golang.org/grpc/status"
 )
 
 // This is a compile-time assertion to ensure that this generated file
@@ -15,13 +18,44 @@ import (
 // Requires gRPC-Go v1.64.0 or later.
 const _ = grpc.SupportPackageIsVersion9
 
+const (
+	MailboxService_SubmitMessage_FullMethodName    = "/tandem.mailbox.v1.MailboxService/SubmitMessage"
+	MailboxService_GetMessage_FullMethodName       = "/tandem.mailbox.v1.MailboxService/GetMessage"
+	MailboxService_ListMessages_FullMethodName     = "/tandem.mailbox.v1.MailboxService/ListMessages"
+	MailboxService_CancelMessage_FullMethodName    = "/tandem.mailbox.v1.MailboxService/CancelMessage"
+	MailboxService_GetMailboxHealth_FullMethodName = "/tandem.mailbox.v1.MailboxService/GetMailboxHealth"
+	MailboxService_ListMailboxes_FullMethodName    = "/tandem.mailbox.v1.MailboxService/ListMailboxes"
+)
+
 // MailboxServiceClient is the client API for MailboxService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // MailboxService is the public API of the mailbox service. Its RPCs arrive with
 // the features that need them; the service runs and reports health already.
+//
+// RPCs marked "internal" are for other Tandem services only (outreach): they
+// refuse user and API tokens, have no REST route, and take the organization
+// they act on in the request.
 type MailboxServiceClient interface {
+	// Internal: accepts a message to send from a connected mailbox and returns
+	// once it is stored with its send job. The same idempotency key returns
+	// the same message and never queues a second; the same key with other
+	// content is AlreadyExists.
+	SubmitMessage(ctx context.Context, in *SubmitMessageRequest, opts ...grpc.CallOption) (*SubmitMessageResponse, error)
+	// Internal: one message and where it is on its way.
+	GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error)
+	// Internal: a mailbox's messages, newest first.
+	ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error)
+	// Internal: stops a message that has not left yet; one that is leaving or
+	// left is FailedPrecondition.
+	CancelMessage(ctx context.Context, in *CancelMessageRequest, opts ...grpc.CallOption) (*CancelMessageResponse, error)
+	// A mailbox's connection, queue and sending limits: for its owner and the
+	// organization's admins.
+	GetMailboxHealth(ctx context.Context, in *GetMailboxHealthRequest, opts ...grpc.CallOption) (*GetMailboxHealthResponse, error)
+	// The organization's connected mailboxes with their health (Admin and
+	// Super Admin).
+	ListMailboxes(ctx context.Context, in *ListMailboxesRequest, opts ...grpc.CallOption) (*ListMailboxesResponse, error)
 }
 
 type mailboxServiceClient struct {
@@ -32,13 +66,95 @@ func NewMailboxServiceClient(cc grpc.ClientConnInterface) MailboxServiceClient {
 	return &mailboxServiceClient{cc}
 }
 
+func (c *mailboxServiceClient) SubmitMessage(ctx context.Context, in *SubmitMessageRequest, opts ...grpc.CallOption) (*SubmitMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SubmitMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_SubmitMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetMessage(ctx context.Context, in *GetMessageRequest, opts ...grpc.CallOption) (*GetMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListMessages(ctx context.Context, in *ListMessagesRequest, opts ...grpc.CallOption) (*ListMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMessagesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) CancelMessage(ctx context.Context, in *CancelMessageRequest, opts ...grpc.CallOption) (*CancelMessageResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelMessageResponse)
+	err := c.cc.Invoke(ctx, MailboxService_CancelMessage_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) GetMailboxHealth(ctx context.Context, in *GetMailboxHealthRequest, opts ...grpc.CallOption) (*GetMailboxHealthResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMailboxHealthResponse)
+	err := c.cc.Invoke(ctx, MailboxService_GetMailboxHealth_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxServiceClient) ListMailboxes(ctx context.Context, in *ListMailboxesRequest, opts ...grpc.CallOption) (*ListMailboxesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMailboxesResponse)
+	err := c.cc.Invoke(ctx, MailboxService_ListMailboxes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MailboxServiceServer is the server API for MailboxService service.
 // All implementations must embed UnimplementedMailboxServiceServer
 // for forward compatibility.
 //
 // MailboxService is the public API of the mailbox service. Its RPCs arrive with
 // the features that need them; the service runs and reports health already.
+//
+// RPCs marked "internal" are for other Tandem services only (outreach): they
+// refuse user and API tokens, have no REST route, and take the organization
+// they act on in the request.
 type MailboxServiceServer interface {
+	// Internal: accepts a message to send from a connected mailbox and returns
+	// once it is stored with its send job. The same idempotency key returns
+	// the same message and never queues a second; the same key with other
+	// content is AlreadyExists.
+	SubmitMessage(context.Context, *SubmitMessageRequest) (*SubmitMessageResponse, error)
+	// Internal: one message and where it is on its way.
+	GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error)
+	// Internal: a mailbox's messages, newest first.
+	ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error)
+	// Internal: stops a message that has not left yet; one that is leaving or
+	// left is FailedPrecondition.
+	CancelMessage(context.Context, *CancelMessageRequest) (*CancelMessageResponse, error)
+	// A mailbox's connection, queue and sending limits: for its owner and the
+	// organization's admins.
+	GetMailboxHealth(context.Context, *GetMailboxHealthRequest) (*GetMailboxHealthResponse, error)
+	// The organization's connected mailboxes with their health (Admin and
+	// Super Admin).
+	ListMailboxes(context.Context, *ListMailboxesRequest) (*ListMailboxesResponse, error)
 	mustEmbedUnimplementedMailboxServiceServer()
 }
 
@@ -49,6 +165,24 @@ type MailboxServiceServer interface {
 // pointer dereference when methods are called.
 type UnimplementedMailboxServiceServer struct{}
 
+func (UnimplementedMailboxServiceServer) SubmitMessage(context.Context, *SubmitMessageRequest) (*SubmitMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SubmitMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetMessage(context.Context, *GetMessageRequest) (*GetMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListMessages(context.Context, *ListMessagesRequest) (*ListMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMessages not implemented")
+}
+func (UnimplementedMailboxServiceServer) CancelMessage(context.Context, *CancelMessageRequest) (*CancelMessageResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelMessage not implemented")
+}
+func (UnimplementedMailboxServiceServer) GetMailboxHealth(context.Context, *GetMailboxHealthRequest) (*GetMailboxHealthResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMailboxHealth not implemented")
+}
+func (UnimplementedMailboxServiceServer) ListMailboxes(context.Context, *ListMailboxesRequest) (*ListMailboxesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMailboxes not implemented")
+}
 func (UnimplementedMailboxServiceServer) mustEmbedUnimplementedMailboxServiceServer() {}
 func (UnimplementedMailboxServiceServer) testEmbeddedByValue()                        {}
 
@@ -70,13 +204,390 @@ func RegisterMailboxServiceServer(s grpc.ServiceRegistrar, srv MailboxServiceSer
 	s.RegisterService(&MailboxService_ServiceDesc, srv)
 }
 
+func _MailboxService_SubmitMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SubmitMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).SubmitMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_SubmitMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).SubmitMessage(ctx, req.(*SubmitMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetMessage(ctx, req.(*GetMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListMessages(ctx, req.(*ListMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_CancelMessage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelMessageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).CancelMessage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_CancelMessage_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).CancelMessage(ctx, req.(*CancelMessageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_GetMailboxHealth_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMailboxHealthRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).GetMailboxHealth(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_GetMailboxHealth_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).GetMailboxHealth(ctx, req.(*GetMailboxHealthRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxService_ListMailboxes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMailboxesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxServiceServer).ListMailboxes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxService_ListMailboxes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxServiceServer).ListMailboxes(ctx, req.(*ListMailboxesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MailboxService_ServiceDesc is the grpc.ServiceDesc for MailboxService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var MailboxService_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "tandem.mailbox.v1.MailboxService",
 	HandlerType: (*MailboxServiceServer)(nil),
-	Methods:     []grpc.MethodDesc{},
-	Streams:     []grpc.StreamDesc{},
-	Metadata:    "tandem/mailbox/v1/mailbox.proto",
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "SubmitMessage",
+			Handler:    _MailboxService_SubmitMessage_Handler,
+		},
+		{
+			MethodName: "GetMessage",
+			Handler:    _MailboxService_GetMessage_Handler,
+		},
+		{
+			MethodName: "ListMessages",
+			Handler:    _MailboxService_ListMessages_Handler,
+		},
+		{
+			MethodName: "CancelMessage",
+			Handler:    _MailboxService_CancelMessage_Handler,
+		},
+		{
+			MethodName: "GetMailboxHealth",
+			Handler:    _MailboxService_GetMailboxHealth_Handler,
+		},
+		{
+			MethodName: "ListMailboxes",
+			Handler:    _MailboxService_ListMailboxes_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/mailbox/v1/mailbox.proto",
+}
+
+const (
+	MailboxInboundService_AcceptNotifications_FullMethodName = "/tandem.mailbox.v1.MailboxInboundService/AcceptNotifications"
+	MailboxInboundService_ListInboundMessages_FullMethodName = "/tandem.mailbox.v1.MailboxInboundService/ListInboundMessages"
+	MailboxInboundService_CheckRecipients_FullMethodName     = "/tandem.mailbox.v1.MailboxInboundService/CheckRecipients"
+	MailboxInboundService_GetInboundSyncState_FullMethodName = "/tandem.mailbox.v1.MailboxInboundService/GetInboundSyncState"
+)
+
+// MailboxInboundServiceClient is the client API for MailboxInboundService service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// MailboxInboundService hears back from the connected mailboxes: Graph's change
+// and lifecycle notifications (through the gateway), the messages that arrive,
+// and what they are.
+type MailboxInboundServiceClient interface {
+	// Takes the notifications of one POST to the gateway's /webhooks/graph:
+	// each is checked against its subscription's clientState, and the accepted
+	// ones are stored as jobs before the call returns. Internal (the gateway).
+	AcceptNotifications(ctx context.Context, in *AcceptNotificationsRequest, opts ...grpc.CallOption) (*AcceptNotificationsResponse, error)
+	// Inbound messages of a mailbox, newest first: what each was taken for
+	// and which sent message it answers. A user reads their own mailbox's;
+	// Admins and above any mailbox of their organization.
+	ListInboundMessages(ctx context.Context, in *ListInboundMessagesRequest, opts ...grpc.CallOption) (*ListInboundMessagesResponse, error)
+	// Whether an address is undeliverable for the organization (a permanent
+	// bounce). Internal (the send pipeline and outreach check it).
+	CheckRecipients(ctx context.Context, in *CheckRecipientsRequest, opts ...grpc.CallOption) (*CheckRecipientsResponse, error)
+	// The mailbox's subscription and catch-up state. A user reads their own;
+	// Admins and above any of their organization.
+	GetInboundSyncState(ctx context.Context, in *GetInboundSyncStateRequest, opts ...grpc.CallOption) (*GetInboundSyncStateResponse, error)
+}
+
+type mailboxInboundServiceClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewMailboxInboundServiceClient(cc grpc.ClientConnInterface) MailboxInboundServiceClient {
+	return &mailboxInboundServiceClient{cc}
+}
+
+func (c *mailboxInboundServiceClient) AcceptNotifications(ctx context.Context, in *AcceptNotificationsRequest, opts ...grpc.CallOption) (*AcceptNotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AcceptNotificationsResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_AcceptNotifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxInboundServiceClient) ListInboundMessages(ctx context.Context, in *ListInboundMessagesRequest, opts ...grpc.CallOption) (*ListInboundMessagesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListInboundMessagesResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_ListInboundMessages_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxInboundServiceClient) CheckRecipients(ctx context.Context, in *CheckRecipientsRequest, opts ...grpc.CallOption) (*CheckRecipientsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckRecipientsResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_CheckRecipients_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *mailboxInboundServiceClient) GetInboundSyncState(ctx context.Context, in *GetInboundSyncStateRequest, opts ...grpc.CallOption) (*GetInboundSyncStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetInboundSyncStateResponse)
+	err := c.cc.Invoke(ctx, MailboxInboundService_GetInboundSyncState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MailboxInboundServiceServer is the server API for MailboxInboundService service.
+// All implementations must embed UnimplementedMailboxInboundServiceServer
+// for forward compatibility.
+//
+// MailboxInboundService hears back from the connected mailboxes: Graph's change
+// and lifecycle notifications (through the gateway), the messages that arrive,
+// and what they are.
+type MailboxInboundServiceServer interface {
+	// Takes the notifications of one POST to the gateway's /webhooks/graph:
+	// each is checked against its subscription's clientState, and the accepted
+	// ones are stored as jobs before the call returns. Internal (the gateway).
+	AcceptNotifications(context.Context, *AcceptNotificationsRequest) (*AcceptNotificationsResponse, error)
+	// Inbound messages of a mailbox, newest first: what each was taken for
+	// and which sent message it answers. A user reads their own mailbox's;
+	// Admins and above any mailbox of their organization.
+	ListInboundMessages(context.Context, *ListInboundMessagesRequest) (*ListInboundMessagesResponse, error)
+	// Whether an address is undeliverable for the organization (a permanent
+	// bounce). Internal (the send pipeline and outreach check it).
+	CheckRecipients(context.Context, *CheckRecipientsRequest) (*CheckRecipientsResponse, error)
+	// The mailbox's subscription and catch-up state. A user reads their own;
+	// Admins and above any of their organization.
+	GetInboundSyncState(context.Context, *GetInboundSyncStateRequest) (*GetInboundSyncStateResponse, error)
+	mustEmbedUnimplementedMailboxInboundServiceServer()
+}
+
+// UnimplementedMailboxInboundServiceServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedMailboxInboundServiceServer struct{}
+
+func (UnimplementedMailboxInboundServiceServer) AcceptNotifications(context.Context, *AcceptNotificationsRequest) (*AcceptNotificationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AcceptNotifications not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) ListInboundMessages(context.Context, *ListInboundMessagesRequest) (*ListInboundMessagesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListInboundMessages not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) CheckRecipients(context.Context, *CheckRecipientsRequest) (*CheckRecipientsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckRecipients not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) GetInboundSyncState(context.Context, *GetInboundSyncStateRequest) (*GetInboundSyncStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetInboundSyncState not implemented")
+}
+func (UnimplementedMailboxInboundServiceServer) mustEmbedUnimplementedMailboxInboundServiceServer() {}
+func (UnimplementedMailboxInboundServiceServer) testEmbeddedByValue()                               {}
+
+// UnsafeMailboxInboundServiceServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to MailboxInboundServiceServer will
+// result in compilation errors.
+type UnsafeMailboxInboundServiceServer interface {
+	mustEmbedUnimplementedMailboxInboundServiceServer()
+}
+
+func RegisterMailboxInboundServiceServer(s grpc.ServiceRegistrar, srv MailboxInboundServiceServer) {
+	// If the following call panics, it indicates UnimplementedMailboxInboundServiceServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&MailboxInboundService_ServiceDesc, srv)
+}
+
+func _MailboxInboundService_AcceptNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AcceptNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).AcceptNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_AcceptNotifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).AcceptNotifications(ctx, req.(*AcceptNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxInboundService_ListInboundMessages_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListInboundMessagesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).ListInboundMessages(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_ListInboundMessages_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).ListInboundMessages(ctx, req.(*ListInboundMessagesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxInboundService_CheckRecipients_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckRecipientsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).CheckRecipients(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_CheckRecipients_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).CheckRecipients(ctx, req.(*CheckRecipientsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MailboxInboundService_GetInboundSyncState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetInboundSyncStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MailboxInboundServiceServer).GetInboundSyncState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MailboxInboundService_GetInboundSyncState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MailboxInboundServiceServer).GetInboundSyncState(ctx, req.(*GetInboundSyncStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// MailboxInboundService_ServiceDesc is the grpc.ServiceDesc for MailboxInboundService service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var MailboxInboundService_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "tandem.mailbox.v1.MailboxInboundService",
+	HandlerType: (*MailboxInboundServiceServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "AcceptNotifications",
+			Handler:    _MailboxInboundService_AcceptNotifications_Handler,
+		},
+		{
+			MethodName: "ListInboundMessages",
+			Handler:    _MailboxInboundService_ListInboundMessages_Handler,
+		},
+		{
+			MethodName: "CheckRecipients",
+			Handler:    _MailboxInboundService_CheckRecipients_Handler,
+		},
+		{
+			MethodName: "GetInboundSyncState",
+			Handler:    _MailboxInboundService_GetInboundSyncState_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tandem/mailbox/v1/mailbox.proto",
 }
