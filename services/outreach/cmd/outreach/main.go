@@ -10,6 +10,9 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	// Flow schedules are computed in the flows' time zones: the binary
+	// carries the database, so every machine computes the same times.
+	_ "time/tzdata"
 
 	"github.com/riverqueue/river"
 
@@ -20,6 +23,8 @@ import (
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
+	"github.com/tandemhq/tandem/services/outreach/internal/flows"
+	"github.com/tandemhq/tandem/services/outreach/internal/mailboxclient"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
 	"github.com/tandemhq/tandem/services/outreach/internal/stages"
@@ -46,6 +51,8 @@ type Config struct {
 	Identity identityclient.Config
 	// Events names the services that receive outreach's events.
 	Events events.Config
+	// Mailbox is where flow steps are handed for sending.
+	Mailbox mailboxclient.Config
 }
 
 // loadConfig reads the runtime's and identity's settings through
@@ -53,7 +60,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events)
+	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Mailbox)
 	return c, err
 }
 
@@ -86,11 +93,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
-	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	// outreach receives mailbox's events (message.sent, message.received)
+	// and records their ids in event_versions (ADR 15).
+	if err := events.Migrate(ctx, rt.DB, "outreach", rt.Log); err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	mailbox, err := mailboxclient.Dial(cfg.Mailbox, authz.ServiceCredentials{Name: "outreach", Token: cfg.Identity.ServiceTokens.Current})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("mailbox client", func(context.Context) error { return mailbox.Close() })
+	// Step jobs have a queue of their own: a burst of due steps does not
+	// hold up purges, and event delivery has its own (ADR 15).
+	workers := river.NewWorkers()
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, flows.QueueSteps: {MaxWorkers: 50}}
 	delivery.AddTo(workers, queues)
 	st := store.New(rt.DB)
+	// The publisher needs the River client, which needs its workers, one
+	// of which runs the flows' rules: the rules get the publisher and the
+	// client once both exist, before anything is served.
+	var pubHolder publisherHolder
+	stageRules := stages.New(st, &pubHolder, time.Now)
+	flowRules := flows.New(flows.Options{Store: st, Publisher: &pubHolder, StagePublish: stageRules.PublishMove, Mailbox: mailbox, Logger: rt.Log})
 	river.AddWorker(workers, candidates.NewPurgeWorker(st, rt.Log))
-	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery)}
+	river.AddWorker(workers, flows.NewStepWorker(flowRules))
+	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
+	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery), events.PrunePeriodicJob(0, 0)}
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
@@ -100,18 +128,29 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
+	pubHolder.Publisher = pub
+	flowRules.SetJobs(jc)
 
 	handler := server.New(server.Domain{
 		Candidates:   candidates.New(st, time.Now),
-		Stages:       stages.New(st, pub, time.Now),
+		Stages:       stageRules,
 		Timeline:     timeline.New(st),
 		Notes:        notes.New(st),
 		CustomFields: customfields.New(st),
+		Flows:        flowRules,
 	})
+	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
+	sink.Handle(flows.EventMessageSent, flowRules.ApplyMessageSent)
+	sink.Handle(flows.EventMessageReceived, flowRules.ApplyMessageReceived)
 	srv := rt.NewServer(service.ServerSpec{
-		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),
+		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), handler)
+	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
+
+// publisherHolder lets the domain be built before the publisher, which
+// needs the River client its workers go into; it is set before serving.
+type publisherHolder struct{ *events.Publisher }

@@ -67,6 +67,8 @@ type Domain struct {
 	Notes      Notes
 	// CustomFields is the organization's custom field definitions.
 	CustomFields CustomFields
+	// Flows is the organization's flows, enrollments and their figures.
+	Flows Flows
 }
 
 // Server implements outreachv1.OutreachServiceServer.

@@ -84,4 +84,27 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "CreateCustomFieldDefinition": present("definition", func(r *outreachv1.CreateCustomFieldDefinitionRequest) bool {
 		return r.GetDefinition() != nil
 	}),
+	svc + "CreateFlow":     present("flow", func(r *outreachv1.CreateFlowRequest) bool { return r.GetFlow() != nil }),
+	svc + "GetFlow":        required("flow_id", (*outreachv1.GetFlowRequest).GetFlowId),
+	svc + "GetFlowVersion": required("flow_id", (*outreachv1.GetFlowVersionRequest).GetFlowId),
+	svc + "UpdateFlow": both(
+		required("flow.id", func(r *outreachv1.UpdateFlowRequest) string { return r.GetFlow().GetId() }),
+		present("update_mask", func(r *outreachv1.UpdateFlowRequest) bool { return len(r.GetUpdateMask().GetPaths()) > 0 })),
+	svc + "ActivateFlow": required("flow_id", (*outreachv1.ActivateFlowRequest).GetFlowId),
+	svc + "PauseFlow":    required("flow_id", (*outreachv1.PauseFlowRequest).GetFlowId),
+	svc + "ResumeFlow":   required("flow_id", (*outreachv1.ResumeFlowRequest).GetFlowId),
+	svc + "CompleteFlow": required("flow_id", (*outreachv1.CompleteFlowRequest).GetFlowId),
+	svc + "ArchiveFlow":  required("flow_id", (*outreachv1.ArchiveFlowRequest).GetFlowId),
+	svc + "PreviewFlowStep": both(
+		required("flow_id", (*outreachv1.PreviewFlowStepRequest).GetFlowId),
+		required("candidate_id", (*outreachv1.PreviewFlowStepRequest).GetCandidateId)),
+	svc + "EnrollCandidates":        required("flow_id", (*outreachv1.EnrollCandidatesRequest).GetFlowId),
+	svc + "ListEnrollments":         required("flow_id", (*outreachv1.ListEnrollmentsRequest).GetFlowId),
+	svc + "GetEnrollment":           required("enrollment_id", (*outreachv1.GetEnrollmentRequest).GetEnrollmentId),
+	svc + "RemoveEnrollment":        required("enrollment_id", (*outreachv1.RemoveEnrollmentRequest).GetEnrollmentId),
+	svc + "PauseEnrollment":         required("enrollment_id", (*outreachv1.PauseEnrollmentRequest).GetEnrollmentId),
+	svc + "ResumeEnrollment":        required("enrollment_id", (*outreachv1.ResumeEnrollmentRequest).GetEnrollmentId),
+	svc + "GetFlowStats":            required("flow_id", (*outreachv1.GetFlowStatsRequest).GetFlowId),
+	svc + "GrantSendingDelegation":  required("grantee_user_id", (*outreachv1.GrantSendingDelegationRequest).GetGranteeUserId),
+	svc + "RevokeSendingDelegation": required("grantee_user_id", (*outreachv1.RevokeSendingDelegationRequest).GetGranteeUserId),
 }

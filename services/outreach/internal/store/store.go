@@ -85,7 +85,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 }
 
 // answers are the errors that refuse a request rather than fail it.
-var answers = []error{postgres.ErrNotFound, ErrFieldKeyTaken, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage}
+var answers = []error{postgres.ErrNotFound, ErrFieldKeyTaken, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage, ErrAlreadyEnrolled}
 
 func isAnswer(err error) bool {
 	for _, a := range answers {
@@ -95,5 +95,6 @@ func isAnswer(err error) bool {
 	}
 	var dup *DuplicateEmailError
 	var full *StageHasCandidatesError
-	return errors.As(err, &dup) || errors.As(err, &full)
+	var other *InAnotherFlowError
+	return errors.As(err, &dup) || errors.As(err, &full) || errors.As(err, &other)
 }

@@ -404,6 +404,380 @@ func (CustomFieldType) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
 }
 
+// Where a flow is in its life.
+type FlowStatus int32
+
+const (
+	FlowStatus_FLOW_STATUS_UNSPECIFIED FlowStatus = 0
+	// Being written: nothing is sent.
+	FlowStatus_FLOW_STATUS_DRAFT  FlowStatus = 1
+	FlowStatus_FLOW_STATUS_ACTIVE FlowStatus = 2
+	// Nothing is sent until it resumes.
+	FlowStatus_FLOW_STATUS_PAUSED FlowStatus = 3
+	// Every enrollment has finished, or it was completed by hand.
+	FlowStatus_FLOW_STATUS_COMPLETED FlowStatus = 4
+	FlowStatus_FLOW_STATUS_ARCHIVED  FlowStatus = 5
+)
+
+// Enum value maps for FlowStatus.
+var (
+	FlowStatus_name = map[int32]string{
+		0: "FLOW_STATUS_UNSPECIFIED",
+		1: "FLOW_STATUS_DRAFT",
+		2: "FLOW_STATUS_ACTIVE",
+		3: "FLOW_STATUS_PAUSED",
+		4: "FLOW_STATUS_COMPLETED",
+		5: "FLOW_STATUS_ARCHIVED",
+	}
+	FlowStatus_value = map[string]int32{
+		"FLOW_STATUS_UNSPECIFIED": 0,
+		"FLOW_STATUS_DRAFT":       1,
+		"FLOW_STATUS_ACTIVE":      2,
+		"FLOW_STATUS_PAUSED":      3,
+		"FLOW_STATUS_COMPLETED":   4,
+		"FLOW_STATUS_ARCHIVED":    5,
+	}
+)
+
+func (x FlowStatus) Enum() *FlowStatus {
+	p := new(FlowStatus)
+	*p = x
+	return p
+}
+
+func (x FlowStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FlowStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[7].Descriptor()
+}
+
+func (FlowStatus) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[7]
+}
+
+func (x FlowStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FlowStatus.Descriptor instead.
+func (FlowStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+}
+
+// What a step's delay counts.
+type DelayUnit int32
+
+const (
+	DelayUnit_DELAY_UNIT_UNSPECIFIED DelayUnit = 0
+	// Elapsed hours.
+	DelayUnit_DELAY_UNIT_HOURS DelayUnit = 1
+	// Calendar days, at the same time of day in the flow's time zone.
+	DelayUnit_DELAY_UNIT_DAYS DelayUnit = 2
+	// Days of the sending window that are not holidays.
+	DelayUnit_DELAY_UNIT_BUSINESS_DAYS DelayUnit = 3
+)
+
+// Enum value maps for DelayUnit.
+var (
+	DelayUnit_name = map[int32]string{
+		0: "DELAY_UNIT_UNSPECIFIED",
+		1: "DELAY_UNIT_HOURS",
+		2: "DELAY_UNIT_DAYS",
+		3: "DELAY_UNIT_BUSINESS_DAYS",
+	}
+	DelayUnit_value = map[string]int32{
+		"DELAY_UNIT_UNSPECIFIED":   0,
+		"DELAY_UNIT_HOURS":         1,
+		"DELAY_UNIT_DAYS":          2,
+		"DELAY_UNIT_BUSINESS_DAYS": 3,
+	}
+)
+
+func (x DelayUnit) Enum() *DelayUnit {
+	p := new(DelayUnit)
+	*p = x
+	return p
+}
+
+func (x DelayUnit) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DelayUnit) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[8].Descriptor()
+}
+
+func (DelayUnit) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[8]
+}
+
+func (x DelayUnit) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DelayUnit.Descriptor instead.
+func (DelayUnit) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+}
+
+// A day of the week.
+type Weekday int32
+
+const (
+	Weekday_WEEKDAY_UNSPECIFIED Weekday = 0
+	Weekday_WEEKDAY_MONDAY      Weekday = 1
+	Weekday_WEEKDAY_TUESDAY     Weekday = 2
+	Weekday_WEEKDAY_WEDNESDAY   Weekday = 3
+	Weekday_WEEKDAY_THURSDAY    Weekday = 4
+	Weekday_WEEKDAY_FRIDAY      Weekday = 5
+	Weekday_WEEKDAY_SATURDAY    Weekday = 6
+	Weekday_WEEKDAY_SUNDAY      Weekday = 7
+)
+
+// Enum value maps for Weekday.
+var (
+	Weekday_name = map[int32]string{
+		0: "WEEKDAY_UNSPECIFIED",
+		1: "WEEKDAY_MONDAY",
+		2: "WEEKDAY_TUESDAY",
+		3: "WEEKDAY_WEDNESDAY",
+		4: "WEEKDAY_THURSDAY",
+		5: "WEEKDAY_FRIDAY",
+		6: "WEEKDAY_SATURDAY",
+		7: "WEEKDAY_SUNDAY",
+	}
+	Weekday_value = map[string]int32{
+		"WEEKDAY_UNSPECIFIED": 0,
+		"WEEKDAY_MONDAY":      1,
+		"WEEKDAY_TUESDAY":     2,
+		"WEEKDAY_WEDNESDAY":   3,
+		"WEEKDAY_THURSDAY":    4,
+		"WEEKDAY_FRIDAY":      5,
+		"WEEKDAY_SATURDAY":    6,
+		"WEEKDAY_SUNDAY":      7,
+	}
+)
+
+func (x Weekday) Enum() *Weekday {
+	p := new(Weekday)
+	*p = x
+	return p
+}
+
+func (x Weekday) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Weekday) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[9].Descriptor()
+}
+
+func (Weekday) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[9]
+}
+
+func (x Weekday) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Weekday.Descriptor instead.
+func (Weekday) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
+}
+
+// Where an enrollment is.
+type EnrollmentStatus int32
+
+const (
+	EnrollmentStatus_ENROLLMENT_STATUS_UNSPECIFIED EnrollmentStatus = 0
+	// Its steps go out on schedule (while the flow is active).
+	EnrollmentStatus_ENROLLMENT_STATUS_ACTIVE EnrollmentStatus = 1
+	// Held by hand: nothing goes out until it resumes.
+	EnrollmentStatus_ENROLLMENT_STATUS_PAUSED EnrollmentStatus = 2
+	// Nothing more goes out; stop_reason says why.
+	EnrollmentStatus_ENROLLMENT_STATUS_STOPPED EnrollmentStatus = 3
+)
+
+// Enum value maps for EnrollmentStatus.
+var (
+	EnrollmentStatus_name = map[int32]string{
+		0: "ENROLLMENT_STATUS_UNSPECIFIED",
+		1: "ENROLLMENT_STATUS_ACTIVE",
+		2: "ENROLLMENT_STATUS_PAUSED",
+		3: "ENROLLMENT_STATUS_STOPPED",
+	}
+	EnrollmentStatus_value = map[string]int32{
+		"ENROLLMENT_STATUS_UNSPECIFIED": 0,
+		"ENROLLMENT_STATUS_ACTIVE":      1,
+		"ENROLLMENT_STATUS_PAUSED":      2,
+		"ENROLLMENT_STATUS_STOPPED":     3,
+	}
+)
+
+func (x EnrollmentStatus) Enum() *EnrollmentStatus {
+	p := new(EnrollmentStatus)
+	*p = x
+	return p
+}
+
+func (x EnrollmentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EnrollmentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[10].Descriptor()
+}
+
+func (EnrollmentStatus) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[10]
+}
+
+func (x EnrollmentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EnrollmentStatus.Descriptor instead.
+func (EnrollmentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+}
+
+// Why an enrollment stopped.
+type StopReason int32
+
+const (
+	StopReason_STOP_REASON_UNSPECIFIED StopReason = 0
+	StopReason_STOP_REASON_REPLIED     StopReason = 1
+	StopReason_STOP_REASON_BOUNCED     StopReason = 2
+	// Every step was sent.
+	StopReason_STOP_REASON_FINISHED       StopReason = 3
+	StopReason_STOP_REASON_REMOVED        StopReason = 4
+	StopReason_STOP_REASON_FLOW_COMPLETED StopReason = 5
+	// The candidate was moved to a stage after Replied (Interested, Not
+	// interested, Hired, ...).
+	StopReason_STOP_REASON_STAGE_FINAL StopReason = 6
+	// The candidate has no deliverable address left, or was deleted.
+	StopReason_STOP_REASON_UNDELIVERABLE StopReason = 7
+)
+
+// Enum value maps for StopReason.
+var (
+	StopReason_name = map[int32]string{
+		0: "STOP_REASON_UNSPECIFIED",
+		1: "STOP_REASON_REPLIED",
+		2: "STOP_REASON_BOUNCED",
+		3: "STOP_REASON_FINISHED",
+		4: "STOP_REASON_REMOVED",
+		5: "STOP_REASON_FLOW_COMPLETED",
+		6: "STOP_REASON_STAGE_FINAL",
+		7: "STOP_REASON_UNDELIVERABLE",
+	}
+	StopReason_value = map[string]int32{
+		"STOP_REASON_UNSPECIFIED":    0,
+		"STOP_REASON_REPLIED":        1,
+		"STOP_REASON_BOUNCED":        2,
+		"STOP_REASON_FINISHED":       3,
+		"STOP_REASON_REMOVED":        4,
+		"STOP_REASON_FLOW_COMPLETED": 5,
+		"STOP_REASON_STAGE_FINAL":    6,
+		"STOP_REASON_UNDELIVERABLE":  7,
+	}
+)
+
+func (x StopReason) Enum() *StopReason {
+	p := new(StopReason)
+	*p = x
+	return p
+}
+
+func (x StopReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StopReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[11].Descriptor()
+}
+
+func (StopReason) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[11]
+}
+
+func (x StopReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StopReason.Descriptor instead.
+func (StopReason) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
+}
+
+// What became of one candidate of EnrollCandidates.
+type EnrollOutcome int32
+
+const (
+	EnrollOutcome_ENROLL_OUTCOME_UNSPECIFIED EnrollOutcome = 0
+	EnrollOutcome_ENROLL_OUTCOME_ENROLLED    EnrollOutcome = 1
+	// In this flow already (enrollment_id names it).
+	EnrollOutcome_ENROLL_OUTCOME_ALREADY_ENROLLED EnrollOutcome = 2
+	// In another flow that is running (other_flow_id names it).
+	EnrollOutcome_ENROLL_OUTCOME_IN_ANOTHER_FLOW EnrollOutcome = 3
+	EnrollOutcome_ENROLL_OUTCOME_NO_EMAIL        EnrollOutcome = 4
+	// Every address of the candidate bounced for good.
+	EnrollOutcome_ENROLL_OUTCOME_UNDELIVERABLE EnrollOutcome = 5
+	// No such candidate in the organization (or deleted).
+	EnrollOutcome_ENROLL_OUTCOME_NOT_FOUND EnrollOutcome = 6
+)
+
+// Enum value maps for EnrollOutcome.
+var (
+	EnrollOutcome_name = map[int32]string{
+		0: "ENROLL_OUTCOME_UNSPECIFIED",
+		1: "ENROLL_OUTCOME_ENROLLED",
+		2: "ENROLL_OUTCOME_ALREADY_ENROLLED",
+		3: "ENROLL_OUTCOME_IN_ANOTHER_FLOW",
+		4: "ENROLL_OUTCOME_NO_EMAIL",
+		5: "ENROLL_OUTCOME_UNDELIVERABLE",
+		6: "ENROLL_OUTCOME_NOT_FOUND",
+	}
+	EnrollOutcome_value = map[string]int32{
+		"ENROLL_OUTCOME_UNSPECIFIED":      0,
+		"ENROLL_OUTCOME_ENROLLED":         1,
+		"ENROLL_OUTCOME_ALREADY_ENROLLED": 2,
+		"ENROLL_OUTCOME_IN_ANOTHER_FLOW":  3,
+		"ENROLL_OUTCOME_NO_EMAIL":         4,
+		"ENROLL_OUTCOME_UNDELIVERABLE":    5,
+		"ENROLL_OUTCOME_NOT_FOUND":        6,
+	}
+)
+
+func (x EnrollOutcome) Enum() *EnrollOutcome {
+	p := new(EnrollOutcome)
+	*p = x
+	return p
+}
+
+func (x EnrollOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EnrollOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[12].Descriptor()
+}
+
+func (EnrollOutcome) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[12]
+}
+
+func (x EnrollOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EnrollOutcome.Descriptor instead.
+func (EnrollOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
+}
+
 // A person a recruiter keeps in touch with.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3573,6 +3947,3035 @@ func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefi
 	return nil
 }
 
+// Who a flow's e-mails come from.
+type FlowSender struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identity connection id of the sender's connected mailbox.
+	MailboxConnectionId string `protobuf:"bytes,1,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	// The sender; the flow's owner, or a teammate who granted the owner a
+	// sending delegation. Empty: the owner.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The sender's name and address as templates show them
+	// ({{ sender.name }}, {{ sender.email }}).
+	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Email         string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowSender) Reset() {
+	*x = FlowSender{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowSender) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowSender) ProtoMessage() {}
+
+func (x *FlowSender) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowSender.ProtoReflect.Descriptor instead.
+func (*FlowSender) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *FlowSender) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *FlowSender) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *FlowSender) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *FlowSender) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// When e-mails may leave, in the flow's time zone.
+type SendingWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At least one day; each at most once.
+	Days []Weekday `protobuf:"varint,1,rep,packed,name=days,proto3,enum=tandem.outreach.v1.Weekday" json:"days,omitempty"`
+	// "HH:MM", 24-hour; start before end; end may be "24:00".
+	StartTime     string `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       string `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendingWindow) Reset() {
+	*x = SendingWindow{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendingWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendingWindow) ProtoMessage() {}
+
+func (x *SendingWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendingWindow.ProtoReflect.Descriptor instead.
+func (*SendingWindow) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *SendingWindow) GetDays() []Weekday {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *SendingWindow) GetStartTime() string {
+	if x != nil {
+		return x.StartTime
+	}
+	return ""
+}
+
+func (x *SendingWindow) GetEndTime() string {
+	if x != nil {
+		return x.EndTime
+	}
+	return ""
+}
+
+// One e-mail of a flow.
+type FlowStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long after the previous step (after enrollment, for the first).
+	DelayUnit DelayUnit `protobuf:"varint,1,opt,name=delay_unit,json=delayUnit,proto3,enum=tandem.outreach.v1.DelayUnit" json:"delay_unit,omitempty"`
+	// 0 to 365 (hours: up to 8,760).
+	Delay int32 `protobuf:"varint,2,opt,name=delay,proto3" json:"delay,omitempty"`
+	// A Liquid template, plain text: up to 255 characters.
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// A Liquid template of HTML: up to 100,000 characters. Values are
+	// HTML-escaped where they land.
+	Body string `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	// Start a thread of its own rather than reply in the previous step's
+	// thread (the first step always starts one).
+	NewThread     bool `protobuf:"varint,5,opt,name=new_thread,json=newThread,proto3" json:"new_thread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowStep) Reset() {
+	*x = FlowStep{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowStep) ProtoMessage() {}
+
+func (x *FlowStep) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowStep.ProtoReflect.Descriptor instead.
+func (*FlowStep) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *FlowStep) GetDelayUnit() DelayUnit {
+	if x != nil {
+		return x.DelayUnit
+	}
+	return DelayUnit_DELAY_UNIT_UNSPECIFIED
+}
+
+func (x *FlowStep) GetDelay() int32 {
+	if x != nil {
+		return x.Delay
+	}
+	return 0
+}
+
+func (x *FlowStep) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *FlowStep) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *FlowStep) GetNewThread() bool {
+	if x != nil {
+		return x.NewThread
+	}
+	return false
+}
+
+// A multi-step sequence of e-mails.
+type Flow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, 1 to 200 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Output only: the user who created it.
+	OwnerUserId string `protobuf:"bytes,3,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	// Output only.
+	Status FlowStatus `protobuf:"varint,4,opt,name=status,proto3,enum=tandem.outreach.v1.FlowStatus" json:"status,omitempty"`
+	// Output only: the current version; grows when an Active or Paused flow
+	// is edited.
+	Version int32       `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Sender  *FlowSender `protobuf:"bytes,6,opt,name=sender,proto3" json:"sender,omitempty"`
+	// An IANA time zone ("Europe/Berlin"). Empty: UTC (identity keeps no
+	// time zone of users or organizations yet).
+	TimeZone string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Empty: Monday to Friday, 08:00 to 18:00.
+	Window *SendingWindow `protobuf:"bytes,8,opt,name=window,proto3" json:"window,omitempty"`
+	// Dates ("2026-12-25") on which nothing is sent.
+	Holidays []string `protobuf:"bytes,9,rep,name=holidays,proto3" json:"holidays,omitempty"`
+	// 1 to 20 steps, in order.
+	Steps []*FlowStep `protobuf:"bytes,10,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Optional: the organization's open role the flow recruits for.
+	JobId string `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Flow) Reset() {
+	*x = Flow{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Flow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Flow) ProtoMessage() {}
+
+func (x *Flow) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Flow.ProtoReflect.Descriptor instead.
+func (*Flow) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *Flow) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Flow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Flow) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *Flow) GetStatus() FlowStatus {
+	if x != nil {
+		return x.Status
+	}
+	return FlowStatus_FLOW_STATUS_UNSPECIFIED
+}
+
+func (x *Flow) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Flow) GetSender() *FlowSender {
+	if x != nil {
+		return x.Sender
+	}
+	return nil
+}
+
+func (x *Flow) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Flow) GetWindow() *SendingWindow {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *Flow) GetHolidays() []string {
+	if x != nil {
+		return x.Holidays
+	}
+	return nil
+}
+
+func (x *Flow) GetSteps() []*FlowStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *Flow) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *Flow) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Flow) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type CreateFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFlowRequest) Reset() {
+	*x = CreateFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFlowRequest) ProtoMessage() {}
+
+func (x *CreateFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFlowRequest.ProtoReflect.Descriptor instead.
+func (*CreateFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *CreateFlowRequest) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type CreateFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFlowResponse) Reset() {
+	*x = CreateFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFlowResponse) ProtoMessage() {}
+
+func (x *CreateFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFlowResponse.ProtoReflect.Descriptor instead.
+func (*CreateFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *CreateFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type GetFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowRequest) Reset() {
+	*x = GetFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowRequest) ProtoMessage() {}
+
+func (x *GetFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowRequest.ProtoReflect.Descriptor instead.
+func (*GetFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *GetFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type GetFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowResponse) Reset() {
+	*x = GetFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowResponse) ProtoMessage() {}
+
+func (x *GetFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowResponse.ProtoReflect.Descriptor instead.
+func (*GetFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ListFlowsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only flows in this status; unset: every status but Archived.
+	Status        FlowStatus `protobuf:"varint,3,opt,name=status,proto3,enum=tandem.outreach.v1.FlowStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFlowsRequest) Reset() {
+	*x = ListFlowsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFlowsRequest) ProtoMessage() {}
+
+func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
+func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *ListFlowsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFlowsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListFlowsRequest) GetStatus() FlowStatus {
+	if x != nil {
+		return x.Status
+	}
+	return FlowStatus_FLOW_STATUS_UNSPECIFIED
+}
+
+type ListFlowsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Flows []*Flow                `protobuf:"bytes,1,rep,name=flows,proto3" json:"flows,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFlowsResponse) Reset() {
+	*x = ListFlowsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFlowsResponse) ProtoMessage() {}
+
+func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
+func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *ListFlowsResponse) GetFlows() []*Flow {
+	if x != nil {
+		return x.Flows
+	}
+	return nil
+}
+
+func (x *ListFlowsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type UpdateFlowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow.id names the flow.
+	Flow *Flow `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	// Any of "name", "sender", "time_zone", "window", "holidays", "steps",
+	// "job_id".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFlowRequest) Reset() {
+	*x = UpdateFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFlowRequest) ProtoMessage() {}
+
+func (x *UpdateFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFlowRequest.ProtoReflect.Descriptor instead.
+func (*UpdateFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *UpdateFlowRequest) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+func (x *UpdateFlowRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFlowResponse) Reset() {
+	*x = UpdateFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFlowResponse) ProtoMessage() {}
+
+func (x *UpdateFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFlowResponse.ProtoReflect.Descriptor instead.
+func (*UpdateFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *UpdateFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type GetFlowVersionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowVersionRequest) Reset() {
+	*x = GetFlowVersionRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowVersionRequest) ProtoMessage() {}
+
+func (x *GetFlowVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowVersionRequest.ProtoReflect.Descriptor instead.
+func (*GetFlowVersionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *GetFlowVersionRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *GetFlowVersionRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetFlowVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flow with the settings and steps of that version.
+	Flow          *Flow `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowVersionResponse) Reset() {
+	*x = GetFlowVersionResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowVersionResponse) ProtoMessage() {}
+
+func (x *GetFlowVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowVersionResponse.ProtoReflect.Descriptor instead.
+func (*GetFlowVersionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *GetFlowVersionResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ActivateFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateFlowRequest) Reset() {
+	*x = ActivateFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateFlowRequest) ProtoMessage() {}
+
+func (x *ActivateFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateFlowRequest.ProtoReflect.Descriptor instead.
+func (*ActivateFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ActivateFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type ActivateFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateFlowResponse) Reset() {
+	*x = ActivateFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateFlowResponse) ProtoMessage() {}
+
+func (x *ActivateFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateFlowResponse.ProtoReflect.Descriptor instead.
+func (*ActivateFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *ActivateFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type PauseFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseFlowRequest) Reset() {
+	*x = PauseFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseFlowRequest) ProtoMessage() {}
+
+func (x *PauseFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseFlowRequest.ProtoReflect.Descriptor instead.
+func (*PauseFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *PauseFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type PauseFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseFlowResponse) Reset() {
+	*x = PauseFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseFlowResponse) ProtoMessage() {}
+
+func (x *PauseFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseFlowResponse.ProtoReflect.Descriptor instead.
+func (*PauseFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *PauseFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ResumeFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFlowRequest) Reset() {
+	*x = ResumeFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFlowRequest) ProtoMessage() {}
+
+func (x *ResumeFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFlowRequest.ProtoReflect.Descriptor instead.
+func (*ResumeFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *ResumeFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type ResumeFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFlowResponse) Reset() {
+	*x = ResumeFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFlowResponse) ProtoMessage() {}
+
+func (x *ResumeFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFlowResponse.ProtoReflect.Descriptor instead.
+func (*ResumeFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ResumeFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type CompleteFlowRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// Must be true: completing stops every enrollment for good.
+	Confirm       bool `protobuf:"varint,2,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteFlowRequest) Reset() {
+	*x = CompleteFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteFlowRequest) ProtoMessage() {}
+
+func (x *CompleteFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteFlowRequest.ProtoReflect.Descriptor instead.
+func (*CompleteFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *CompleteFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *CompleteFlowRequest) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
+}
+
+type CompleteFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteFlowResponse) Reset() {
+	*x = CompleteFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteFlowResponse) ProtoMessage() {}
+
+func (x *CompleteFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteFlowResponse.ProtoReflect.Descriptor instead.
+func (*CompleteFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *CompleteFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ArchiveFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveFlowRequest) Reset() {
+	*x = ArchiveFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveFlowRequest) ProtoMessage() {}
+
+func (x *ArchiveFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveFlowRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ArchiveFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type ArchiveFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveFlowResponse) Reset() {
+	*x = ArchiveFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveFlowResponse) ProtoMessage() {}
+
+func (x *ArchiveFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveFlowResponse.ProtoReflect.Descriptor instead.
+func (*ArchiveFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *ArchiveFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type PreviewFlowStepRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// 0 for the first step.
+	StepIndex   int32  `protobuf:"varint,2,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
+	CandidateId string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The version to render; 0: the current one.
+	Version       int32 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewFlowStepRequest) Reset() {
+	*x = PreviewFlowStepRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewFlowStepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewFlowStepRequest) ProtoMessage() {}
+
+func (x *PreviewFlowStepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewFlowStepRequest.ProtoReflect.Descriptor instead.
+func (*PreviewFlowStepRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *PreviewFlowStepRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *PreviewFlowStepRequest) GetStepIndex() int32 {
+	if x != nil {
+		return x.StepIndex
+	}
+	return 0
+}
+
+func (x *PreviewFlowStepRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *PreviewFlowStepRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type PreviewFlowStepResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	HtmlBody      string                 `protobuf:"bytes,2,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewFlowStepResponse) Reset() {
+	*x = PreviewFlowStepResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewFlowStepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewFlowStepResponse) ProtoMessage() {}
+
+func (x *PreviewFlowStepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewFlowStepResponse.ProtoReflect.Descriptor instead.
+func (*PreviewFlowStepResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *PreviewFlowStepResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *PreviewFlowStepResponse) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+// A candidate going through a flow.
+type Enrollment struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	FlowId      string                 `protobuf:"bytes,2,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	CandidateId string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The version of the flow the candidate receives.
+	FlowVersion int32            `protobuf:"varint,4,opt,name=flow_version,json=flowVersion,proto3" json:"flow_version,omitempty"`
+	Status      EnrollmentStatus `protobuf:"varint,5,opt,name=status,proto3,enum=tandem.outreach.v1.EnrollmentStatus" json:"status,omitempty"`
+	// The step to send next (or being sent).
+	StepIndex int32 `protobuf:"varint,6,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
+	// Steps sent so far.
+	StepsSent int32 `protobuf:"varint,7,opt,name=steps_sent,json=stepsSent,proto3" json:"steps_sent,omitempty"`
+	// When the next step goes out; unset when none is scheduled (the flow is
+	// a draft, the step is with the mailbox, or the enrollment stopped).
+	NextSendTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_send_time,json=nextSendTime,proto3" json:"next_send_time,omitempty"`
+	StopReason   StopReason             `protobuf:"varint,9,opt,name=stop_reason,json=stopReason,proto3,enum=tandem.outreach.v1.StopReason" json:"stop_reason,omitempty"`
+	// The address the steps go to.
+	ToAddress     string                 `protobuf:"bytes,10,opt,name=to_address,json=toAddress,proto3" json:"to_address,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	StopTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=stop_time,json=stopTime,proto3" json:"stop_time,omitempty"`
+	LastSentTime  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_sent_time,json=lastSentTime,proto3" json:"last_sent_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Enrollment) Reset() {
+	*x = Enrollment{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Enrollment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Enrollment) ProtoMessage() {}
+
+func (x *Enrollment) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Enrollment.ProtoReflect.Descriptor instead.
+func (*Enrollment) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *Enrollment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Enrollment) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *Enrollment) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *Enrollment) GetFlowVersion() int32 {
+	if x != nil {
+		return x.FlowVersion
+	}
+	return 0
+}
+
+func (x *Enrollment) GetStatus() EnrollmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return EnrollmentStatus_ENROLLMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Enrollment) GetStepIndex() int32 {
+	if x != nil {
+		return x.StepIndex
+	}
+	return 0
+}
+
+func (x *Enrollment) GetStepsSent() int32 {
+	if x != nil {
+		return x.StepsSent
+	}
+	return 0
+}
+
+func (x *Enrollment) GetNextSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextSendTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetStopReason() StopReason {
+	if x != nil {
+		return x.StopReason
+	}
+	return StopReason_STOP_REASON_UNSPECIFIED
+}
+
+func (x *Enrollment) GetToAddress() string {
+	if x != nil {
+		return x.ToAddress
+	}
+	return ""
+}
+
+func (x *Enrollment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetStopTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StopTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetLastSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSentTime
+	}
+	return nil
+}
+
+type EnrollCandidatesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// 1 to 1,000 candidate ids.
+	CandidateIds  []string `protobuf:"bytes,2,rep,name=candidate_ids,json=candidateIds,proto3" json:"candidate_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollCandidatesRequest) Reset() {
+	*x = EnrollCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollCandidatesRequest) ProtoMessage() {}
+
+func (x *EnrollCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*EnrollCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *EnrollCandidatesRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *EnrollCandidatesRequest) GetCandidateIds() []string {
+	if x != nil {
+		return x.CandidateIds
+	}
+	return nil
+}
+
+type EnrollmentResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position in candidate_ids.
+	Index         int32         `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	CandidateId   string        `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Outcome       EnrollOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=tandem.outreach.v1.EnrollOutcome" json:"outcome,omitempty"`
+	EnrollmentId  string        `protobuf:"bytes,4,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	OtherFlowId   string        `protobuf:"bytes,5,opt,name=other_flow_id,json=otherFlowId,proto3" json:"other_flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollmentResult) Reset() {
+	*x = EnrollmentResult{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollmentResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollmentResult) ProtoMessage() {}
+
+func (x *EnrollmentResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollmentResult.ProtoReflect.Descriptor instead.
+func (*EnrollmentResult) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *EnrollmentResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *EnrollmentResult) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *EnrollmentResult) GetOutcome() EnrollOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return EnrollOutcome_ENROLL_OUTCOME_UNSPECIFIED
+}
+
+func (x *EnrollmentResult) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+func (x *EnrollmentResult) GetOtherFlowId() string {
+	if x != nil {
+		return x.OtherFlowId
+	}
+	return ""
+}
+
+type EnrollCandidatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*EnrollmentResult    `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollCandidatesResponse) Reset() {
+	*x = EnrollCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollCandidatesResponse) ProtoMessage() {}
+
+func (x *EnrollCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*EnrollCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *EnrollCandidatesResponse) GetResults() []*EnrollmentResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type ListEnrollmentsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrollmentsRequest) Reset() {
+	*x = ListEnrollmentsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrollmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrollmentsRequest) ProtoMessage() {}
+
+func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrollmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListEnrollmentsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *ListEnrollmentsRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *ListEnrollmentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEnrollmentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEnrollmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollments   []*Enrollment          `protobuf:"bytes,1,rep,name=enrollments,proto3" json:"enrollments,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrollmentsResponse) Reset() {
+	*x = ListEnrollmentsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrollmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrollmentsResponse) ProtoMessage() {}
+
+func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrollmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListEnrollmentsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *ListEnrollmentsResponse) GetEnrollments() []*Enrollment {
+	if x != nil {
+		return x.Enrollments
+	}
+	return nil
+}
+
+func (x *ListEnrollmentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEnrollmentRequest) Reset() {
+	*x = GetEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEnrollmentRequest) ProtoMessage() {}
+
+func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*GetEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *GetEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type GetEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEnrollmentResponse) Reset() {
+	*x = GetEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEnrollmentResponse) ProtoMessage() {}
+
+func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*GetEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *GetEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type RemoveEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveEnrollmentRequest) Reset() {
+	*x = RemoveEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveEnrollmentRequest) ProtoMessage() {}
+
+func (x *RemoveEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*RemoveEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
+}
+
+func (x *RemoveEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type RemoveEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveEnrollmentResponse) Reset() {
+	*x = RemoveEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveEnrollmentResponse) ProtoMessage() {}
+
+func (x *RemoveEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*RemoveEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *RemoveEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type PauseEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseEnrollmentRequest) Reset() {
+	*x = PauseEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseEnrollmentRequest) ProtoMessage() {}
+
+func (x *PauseEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*PauseEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
+}
+
+func (x *PauseEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type PauseEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseEnrollmentResponse) Reset() {
+	*x = PauseEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseEnrollmentResponse) ProtoMessage() {}
+
+func (x *PauseEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*PauseEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
+}
+
+func (x *PauseEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type ResumeEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeEnrollmentRequest) Reset() {
+	*x = ResumeEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeEnrollmentRequest) ProtoMessage() {}
+
+func (x *ResumeEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*ResumeEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
+}
+
+func (x *ResumeEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type ResumeEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeEnrollmentResponse) Reset() {
+	*x = ResumeEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeEnrollmentResponse) ProtoMessage() {}
+
+func (x *ResumeEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*ResumeEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
+}
+
+func (x *ResumeEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+// Figures of one step, over every version of the flow.
+type FlowStepStats struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StepIndex int32                  `protobuf:"varint,1,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
+	Sent      int64                  `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	Opened    int64                  `protobuf:"varint,3,opt,name=opened,proto3" json:"opened,omitempty"`
+	// Replies and bounces to this step's e-mail; interested: candidates who
+	// reached Interested or later after this step was their last.
+	Replied    int64 `protobuf:"varint,4,opt,name=replied,proto3" json:"replied,omitempty"`
+	Interested int64 `protobuf:"varint,5,opt,name=interested,proto3" json:"interested,omitempty"`
+	Bounced    int64 `protobuf:"varint,6,opt,name=bounced,proto3" json:"bounced,omitempty"`
+	// Over sent; 0 when nothing was sent.
+	OpenRate       float64 `protobuf:"fixed64,7,opt,name=open_rate,json=openRate,proto3" json:"open_rate,omitempty"`
+	ReplyRate      float64 `protobuf:"fixed64,8,opt,name=reply_rate,json=replyRate,proto3" json:"reply_rate,omitempty"`
+	InterestedRate float64 `protobuf:"fixed64,9,opt,name=interested_rate,json=interestedRate,proto3" json:"interested_rate,omitempty"`
+	BounceRate     float64 `protobuf:"fixed64,10,opt,name=bounce_rate,json=bounceRate,proto3" json:"bounce_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FlowStepStats) Reset() {
+	*x = FlowStepStats{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowStepStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowStepStats) ProtoMessage() {}
+
+func (x *FlowStepStats) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowStepStats.ProtoReflect.Descriptor instead.
+func (*FlowStepStats) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
+}
+
+func (x *FlowStepStats) GetStepIndex() int32 {
+	if x != nil {
+		return x.StepIndex
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetReplied() int64 {
+	if x != nil {
+		return x.Replied
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetInterested() int64 {
+	if x != nil {
+		return x.Interested
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetBounced() int64 {
+	if x != nil {
+		return x.Bounced
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetOpenRate() float64 {
+	if x != nil {
+		return x.OpenRate
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetReplyRate() float64 {
+	if x != nil {
+		return x.ReplyRate
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetInterestedRate() float64 {
+	if x != nil {
+		return x.InterestedRate
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetBounceRate() float64 {
+	if x != nil {
+		return x.BounceRate
+	}
+	return 0
+}
+
+// Figures of a flow, kept current as things happen.
+type FlowStats struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// Candidates enrolled, ever.
+	Enrolled int64 `protobuf:"varint,2,opt,name=enrolled,proto3" json:"enrolled,omitempty"`
+	// Candidates who got at least one e-mail.
+	Contacted int64 `protobuf:"varint,3,opt,name=contacted,proto3" json:"contacted,omitempty"`
+	// E-mails sent.
+	Sent int64 `protobuf:"varint,4,opt,name=sent,proto3" json:"sent,omitempty"`
+	// Opens, where the mailbox reports them; opens_known says whether it does.
+	Opened     int64 `protobuf:"varint,5,opt,name=opened,proto3" json:"opened,omitempty"`
+	OpensKnown bool  `protobuf:"varint,6,opt,name=opens_known,json=opensKnown,proto3" json:"opens_known,omitempty"`
+	// Candidates who replied, reached Interested or later, or bounced.
+	Replied    int64 `protobuf:"varint,7,opt,name=replied,proto3" json:"replied,omitempty"`
+	Interested int64 `protobuf:"varint,8,opt,name=interested,proto3" json:"interested,omitempty"`
+	Bounced    int64 `protobuf:"varint,9,opt,name=bounced,proto3" json:"bounced,omitempty"`
+	// Over contacted; 0 when nobody was contacted.
+	OpenRate       float64          `protobuf:"fixed64,10,opt,name=open_rate,json=openRate,proto3" json:"open_rate,omitempty"`
+	ReplyRate      float64          `protobuf:"fixed64,11,opt,name=reply_rate,json=replyRate,proto3" json:"reply_rate,omitempty"`
+	InterestedRate float64          `protobuf:"fixed64,12,opt,name=interested_rate,json=interestedRate,proto3" json:"interested_rate,omitempty"`
+	BounceRate     float64          `protobuf:"fixed64,13,opt,name=bounce_rate,json=bounceRate,proto3" json:"bounce_rate,omitempty"`
+	Steps          []*FlowStepStats `protobuf:"bytes,14,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FlowStats) Reset() {
+	*x = FlowStats{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowStats) ProtoMessage() {}
+
+func (x *FlowStats) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowStats.ProtoReflect.Descriptor instead.
+func (*FlowStats) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
+}
+
+func (x *FlowStats) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *FlowStats) GetEnrolled() int64 {
+	if x != nil {
+		return x.Enrolled
+	}
+	return 0
+}
+
+func (x *FlowStats) GetContacted() int64 {
+	if x != nil {
+		return x.Contacted
+	}
+	return 0
+}
+
+func (x *FlowStats) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *FlowStats) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *FlowStats) GetOpensKnown() bool {
+	if x != nil {
+		return x.OpensKnown
+	}
+	return false
+}
+
+func (x *FlowStats) GetReplied() int64 {
+	if x != nil {
+		return x.Replied
+	}
+	return 0
+}
+
+func (x *FlowStats) GetInterested() int64 {
+	if x != nil {
+		return x.Interested
+	}
+	return 0
+}
+
+func (x *FlowStats) GetBounced() int64 {
+	if x != nil {
+		return x.Bounced
+	}
+	return 0
+}
+
+func (x *FlowStats) GetOpenRate() float64 {
+	if x != nil {
+		return x.OpenRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetReplyRate() float64 {
+	if x != nil {
+		return x.ReplyRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetInterestedRate() float64 {
+	if x != nil {
+		return x.InterestedRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetBounceRate() float64 {
+	if x != nil {
+		return x.BounceRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetSteps() []*FlowStepStats {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+type GetFlowStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowStatsRequest) Reset() {
+	*x = GetFlowStatsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowStatsRequest) ProtoMessage() {}
+
+func (x *GetFlowStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetFlowStatsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
+}
+
+func (x *GetFlowStatsRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type GetFlowStatsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stats         *FlowStats             `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowStatsResponse) Reset() {
+	*x = GetFlowStatsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowStatsResponse) ProtoMessage() {}
+
+func (x *GetFlowStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetFlowStatsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
+}
+
+func (x *GetFlowStatsResponse) GetStats() *FlowStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// A user's permission for a teammate to send flows from the user's mailbox.
+type SendingDelegation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox's owner, who granted it.
+	GrantorUserId string `protobuf:"bytes,1,opt,name=grantor_user_id,json=grantorUserId,proto3" json:"grantor_user_id,omitempty"`
+	// The teammate who may send on the grantor's behalf.
+	GranteeUserId string                 `protobuf:"bytes,2,opt,name=grantee_user_id,json=granteeUserId,proto3" json:"grantee_user_id,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendingDelegation) Reset() {
+	*x = SendingDelegation{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendingDelegation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendingDelegation) ProtoMessage() {}
+
+func (x *SendingDelegation) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendingDelegation.ProtoReflect.Descriptor instead.
+func (*SendingDelegation) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *SendingDelegation) GetGrantorUserId() string {
+	if x != nil {
+		return x.GrantorUserId
+	}
+	return ""
+}
+
+func (x *SendingDelegation) GetGranteeUserId() string {
+	if x != nil {
+		return x.GranteeUserId
+	}
+	return ""
+}
+
+func (x *SendingDelegation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type GrantSendingDelegationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GranteeUserId string                 `protobuf:"bytes,1,opt,name=grantee_user_id,json=granteeUserId,proto3" json:"grantee_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantSendingDelegationRequest) Reset() {
+	*x = GrantSendingDelegationRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantSendingDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantSendingDelegationRequest) ProtoMessage() {}
+
+func (x *GrantSendingDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantSendingDelegationRequest.ProtoReflect.Descriptor instead.
+func (*GrantSendingDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *GrantSendingDelegationRequest) GetGranteeUserId() string {
+	if x != nil {
+		return x.GranteeUserId
+	}
+	return ""
+}
+
+type GrantSendingDelegationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delegation    *SendingDelegation     `protobuf:"bytes,1,opt,name=delegation,proto3" json:"delegation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantSendingDelegationResponse) Reset() {
+	*x = GrantSendingDelegationResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantSendingDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantSendingDelegationResponse) ProtoMessage() {}
+
+func (x *GrantSendingDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantSendingDelegationResponse.ProtoReflect.Descriptor instead.
+func (*GrantSendingDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *GrantSendingDelegationResponse) GetDelegation() *SendingDelegation {
+	if x != nil {
+		return x.Delegation
+	}
+	return nil
+}
+
+type ListSendingDelegationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSendingDelegationsRequest) Reset() {
+	*x = ListSendingDelegationsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSendingDelegationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSendingDelegationsRequest) ProtoMessage() {}
+
+func (x *ListSendingDelegationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSendingDelegationsRequest.ProtoReflect.Descriptor instead.
+func (*ListSendingDelegationsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *ListSendingDelegationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSendingDelegationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSendingDelegationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delegations   []*SendingDelegation   `protobuf:"bytes,1,rep,name=delegations,proto3" json:"delegations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSendingDelegationsResponse) Reset() {
+	*x = ListSendingDelegationsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSendingDelegationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSendingDelegationsResponse) ProtoMessage() {}
+
+func (x *ListSendingDelegationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSendingDelegationsResponse.ProtoReflect.Descriptor instead.
+func (*ListSendingDelegationsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *ListSendingDelegationsResponse) GetDelegations() []*SendingDelegation {
+	if x != nil {
+		return x.Delegations
+	}
+	return nil
+}
+
+func (x *ListSendingDelegationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RevokeSendingDelegationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GranteeUserId string                 `protobuf:"bytes,1,opt,name=grantee_user_id,json=granteeUserId,proto3" json:"grantee_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSendingDelegationRequest) Reset() {
+	*x = RevokeSendingDelegationRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSendingDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSendingDelegationRequest) ProtoMessage() {}
+
+func (x *RevokeSendingDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSendingDelegationRequest.ProtoReflect.Descriptor instead.
+func (*RevokeSendingDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *RevokeSendingDelegationRequest) GetGranteeUserId() string {
+	if x != nil {
+		return x.GranteeUserId
+	}
+	return ""
+}
+
+type RevokeSendingDelegationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSendingDelegationResponse) Reset() {
+	*x = RevokeSendingDelegationResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSendingDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSendingDelegationResponse) ProtoMessage() {}
+
+func (x *RevokeSendingDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSendingDelegationResponse.ProtoReflect.Descriptor instead.
+func (*RevokeSendingDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{105}
+}
+
+// The payload of `enrollment.created` (to atsbridge): a candidate was
+// enrolled in a flow. The aggregate is the enrollment; published once.
+type EnrollmentCreated struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	FlowId       string                 `protobuf:"bytes,2,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	CandidateId  string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FlowVersion  int32                  `protobuf:"varint,4,opt,name=flow_version,json=flowVersion,proto3" json:"flow_version,omitempty"`
+	// The flow's job, when it has one.
+	JobId         string `protobuf:"bytes,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	OwnerUserId   string `protobuf:"bytes,6,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	SenderUserId  string `protobuf:"bytes,7,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	ActorUserId   string `protobuf:"bytes,8,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollmentCreated) Reset() {
+	*x = EnrollmentCreated{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollmentCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollmentCreated) ProtoMessage() {}
+
+func (x *EnrollmentCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollmentCreated.ProtoReflect.Descriptor instead.
+func (*EnrollmentCreated) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *EnrollmentCreated) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetFlowVersion() int32 {
+	if x != nil {
+		return x.FlowVersion
+	}
+	return 0
+}
+
+func (x *EnrollmentCreated) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -3798,7 +7201,238 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"definition\"#\n" +
 	"!ListCustomFieldDefinitionsRequest\"q\n" +
 	"\"ListCustomFieldDefinitionsResponse\x12K\n" +
-	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions*\x7f\n" +
+	"\vdefinitions\x18\x01 \x03(\v2).tandem.outreach.v1.CustomFieldDefinitionR\vdefinitions\"\x92\x01\n" +
+	"\n" +
+	"FlowSender\x122\n" +
+	"\x15mailbox_connection_id\x18\x01 \x01(\tR\x13mailboxConnectionId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"z\n" +
+	"\rSendingWindow\x12/\n" +
+	"\x04days\x18\x01 \x03(\x0e2\x1b.tandem.outreach.v1.WeekdayR\x04days\x12\x1d\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\tR\tstartTime\x12\x19\n" +
+	"\bend_time\x18\x03 \x01(\tR\aendTime\"\xab\x01\n" +
+	"\bFlowStep\x12<\n" +
+	"\n" +
+	"delay_unit\x18\x01 \x01(\x0e2\x1d.tandem.outreach.v1.DelayUnitR\tdelayUnit\x12\x14\n" +
+	"\x05delay\x18\x02 \x01(\x05R\x05delay\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12\x1d\n" +
+	"\n" +
+	"new_thread\x18\x05 \x01(\bR\tnewThread\"\x91\x04\n" +
+	"\x04Flow\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\rowner_user_id\x18\x03 \x01(\tR\vownerUserId\x126\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1e.tandem.outreach.v1.FlowStatusR\x06status\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x05R\aversion\x126\n" +
+	"\x06sender\x18\x06 \x01(\v2\x1e.tandem.outreach.v1.FlowSenderR\x06sender\x12\x1b\n" +
+	"\ttime_zone\x18\a \x01(\tR\btimeZone\x129\n" +
+	"\x06window\x18\b \x01(\v2!.tandem.outreach.v1.SendingWindowR\x06window\x12\x1a\n" +
+	"\bholidays\x18\t \x03(\tR\bholidays\x122\n" +
+	"\x05steps\x18\n" +
+	" \x03(\v2\x1c.tandem.outreach.v1.FlowStepR\x05steps\x12\x15\n" +
+	"\x06job_id\x18\v \x01(\tR\x05jobId\x12;\n" +
+	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"A\n" +
+	"\x11CreateFlowRequest\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"B\n" +
+	"\x12CreateFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\")\n" +
+	"\x0eGetFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"?\n" +
+	"\x0fGetFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"\x86\x01\n" +
+	"\x10ListFlowsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x126\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1e.tandem.outreach.v1.FlowStatusR\x06status\"k\n" +
+	"\x11ListFlowsResponse\x12.\n" +
+	"\x05flows\x18\x01 \x03(\v2\x18.tandem.outreach.v1.FlowR\x05flows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"~\n" +
+	"\x11UpdateFlowRequest\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"B\n" +
+	"\x12UpdateFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"J\n" +
+	"\x15GetFlowVersionRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\"F\n" +
+	"\x16GetFlowVersionResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\".\n" +
+	"\x13ActivateFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"D\n" +
+	"\x14ActivateFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"+\n" +
+	"\x10PauseFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"A\n" +
+	"\x11PauseFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\",\n" +
+	"\x11ResumeFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"B\n" +
+	"\x12ResumeFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"H\n" +
+	"\x13CompleteFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x18\n" +
+	"\aconfirm\x18\x02 \x01(\bR\aconfirm\"D\n" +
+	"\x14CompleteFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"-\n" +
+	"\x12ArchiveFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"C\n" +
+	"\x13ArchiveFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"\x8d\x01\n" +
+	"\x16PreviewFlowStepRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x1d\n" +
+	"\n" +
+	"step_index\x18\x02 \x01(\x05R\tstepIndex\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x05R\aversion\"P\n" +
+	"\x17PreviewFlowStepResponse\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\x02 \x01(\tR\bhtmlBody\"\x8e\x05\n" +
+	"\n" +
+	"Enrollment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\aflow_id\x18\x02 \x01(\tR\x06flowId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12!\n" +
+	"\fflow_version\x18\x04 \x01(\x05R\vflowVersion\x12<\n" +
+	"\x06status\x18\x05 \x01(\x0e2$.tandem.outreach.v1.EnrollmentStatusR\x06status\x12\x1d\n" +
+	"\n" +
+	"step_index\x18\x06 \x01(\x05R\tstepIndex\x12\x1d\n" +
+	"\n" +
+	"steps_sent\x18\a \x01(\x05R\tstepsSent\x12@\n" +
+	"\x0enext_send_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\fnextSendTime\x12?\n" +
+	"\vstop_reason\x18\t \x01(\x0e2\x1e.tandem.outreach.v1.StopReasonR\n" +
+	"stopReason\x12\x1d\n" +
+	"\n" +
+	"to_address\x18\n" +
+	" \x01(\tR\ttoAddress\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x127\n" +
+	"\tstop_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bstopTime\x12@\n" +
+	"\x0elast_sent_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\"W\n" +
+	"\x17EnrollCandidatesRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12#\n" +
+	"\rcandidate_ids\x18\x02 \x03(\tR\fcandidateIds\"\xd1\x01\n" +
+	"\x10EnrollmentResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12;\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2!.tandem.outreach.v1.EnrollOutcomeR\aoutcome\x12#\n" +
+	"\renrollment_id\x18\x04 \x01(\tR\fenrollmentId\x12\"\n" +
+	"\rother_flow_id\x18\x05 \x01(\tR\votherFlowId\"Z\n" +
+	"\x18EnrollCandidatesResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.tandem.outreach.v1.EnrollmentResultR\aresults\"m\n" +
+	"\x16ListEnrollmentsRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x83\x01\n" +
+	"\x17ListEnrollmentsResponse\x12@\n" +
+	"\venrollments\x18\x01 \x03(\v2\x1e.tandem.outreach.v1.EnrollmentR\venrollments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x14GetEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"W\n" +
+	"\x15GetEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\">\n" +
+	"\x17RemoveEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"Z\n" +
+	"\x18RemoveEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\"=\n" +
+	"\x16PauseEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"Y\n" +
+	"\x17PauseEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\">\n" +
+	"\x17ResumeEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"Z\n" +
+	"\x18ResumeEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\"\xb4\x02\n" +
+	"\rFlowStepStats\x12\x1d\n" +
+	"\n" +
+	"step_index\x18\x01 \x01(\x05R\tstepIndex\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06opened\x18\x03 \x01(\x03R\x06opened\x12\x18\n" +
+	"\areplied\x18\x04 \x01(\x03R\areplied\x12\x1e\n" +
+	"\n" +
+	"interested\x18\x05 \x01(\x03R\n" +
+	"interested\x12\x18\n" +
+	"\abounced\x18\x06 \x01(\x03R\abounced\x12\x1b\n" +
+	"\topen_rate\x18\a \x01(\x01R\bopenRate\x12\x1d\n" +
+	"\n" +
+	"reply_rate\x18\b \x01(\x01R\treplyRate\x12'\n" +
+	"\x0finterested_rate\x18\t \x01(\x01R\x0einterestedRate\x12\x1f\n" +
+	"\vbounce_rate\x18\n" +
+	" \x01(\x01R\n" +
+	"bounceRate\"\xbe\x03\n" +
+	"\tFlowStats\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x1a\n" +
+	"\benrolled\x18\x02 \x01(\x03R\benrolled\x12\x1c\n" +
+	"\tcontacted\x18\x03 \x01(\x03R\tcontacted\x12\x12\n" +
+	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06opened\x18\x05 \x01(\x03R\x06opened\x12\x1f\n" +
+	"\vopens_known\x18\x06 \x01(\bR\n" +
+	"opensKnown\x12\x18\n" +
+	"\areplied\x18\a \x01(\x03R\areplied\x12\x1e\n" +
+	"\n" +
+	"interested\x18\b \x01(\x03R\n" +
+	"interested\x12\x18\n" +
+	"\abounced\x18\t \x01(\x03R\abounced\x12\x1b\n" +
+	"\topen_rate\x18\n" +
+	" \x01(\x01R\bopenRate\x12\x1d\n" +
+	"\n" +
+	"reply_rate\x18\v \x01(\x01R\treplyRate\x12'\n" +
+	"\x0finterested_rate\x18\f \x01(\x01R\x0einterestedRate\x12\x1f\n" +
+	"\vbounce_rate\x18\r \x01(\x01R\n" +
+	"bounceRate\x127\n" +
+	"\x05steps\x18\x0e \x03(\v2!.tandem.outreach.v1.FlowStepStatsR\x05steps\".\n" +
+	"\x13GetFlowStatsRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"K\n" +
+	"\x14GetFlowStatsResponse\x123\n" +
+	"\x05stats\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.FlowStatsR\x05stats\"\xa0\x01\n" +
+	"\x11SendingDelegation\x12&\n" +
+	"\x0fgrantor_user_id\x18\x01 \x01(\tR\rgrantorUserId\x12&\n" +
+	"\x0fgrantee_user_id\x18\x02 \x01(\tR\rgranteeUserId\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"G\n" +
+	"\x1dGrantSendingDelegationRequest\x12&\n" +
+	"\x0fgrantee_user_id\x18\x01 \x01(\tR\rgranteeUserId\"g\n" +
+	"\x1eGrantSendingDelegationResponse\x12E\n" +
+	"\n" +
+	"delegation\x18\x01 \x01(\v2%.tandem.outreach.v1.SendingDelegationR\n" +
+	"delegation\"[\n" +
+	"\x1dListSendingDelegationsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x91\x01\n" +
+	"\x1eListSendingDelegationsResponse\x12G\n" +
+	"\vdelegations\x18\x01 \x03(\v2%.tandem.outreach.v1.SendingDelegationR\vdelegations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
+	"\x1eRevokeSendingDelegationRequest\x12&\n" +
+	"\x0fgrantee_user_id\x18\x01 \x01(\tR\rgranteeUserId\"!\n" +
+	"\x1fRevokeSendingDelegationResponse\"\x9c\x02\n" +
+	"\x11EnrollmentCreated\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\x12\x17\n" +
+	"\aflow_id\x18\x02 \x01(\tR\x06flowId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12!\n" +
+	"\fflow_version\x18\x04 \x01(\x05R\vflowVersion\x12\x15\n" +
+	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x12\"\n" +
+	"\rowner_user_id\x18\x06 \x01(\tR\vownerUserId\x12$\n" +
+	"\x0esender_user_id\x18\a \x01(\tR\fsenderUserId\x12\"\n" +
+	"\ractor_user_id\x18\b \x01(\tR\vactorUserId*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -3833,7 +7467,52 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x18CUSTOM_FIELD_TYPE_NUMBER\x10\x02\x12\x1a\n" +
 	"\x16CUSTOM_FIELD_TYPE_DATE\x10\x03\x12\x19\n" +
 	"\x15CUSTOM_FIELD_TYPE_URL\x10\x04\x12\x1c\n" +
-	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x052\xb7\x12\n" +
+	"\x18CUSTOM_FIELD_TYPE_CHOICE\x10\x05*\xa5\x01\n" +
+	"\n" +
+	"FlowStatus\x12\x1b\n" +
+	"\x17FLOW_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11FLOW_STATUS_DRAFT\x10\x01\x12\x16\n" +
+	"\x12FLOW_STATUS_ACTIVE\x10\x02\x12\x16\n" +
+	"\x12FLOW_STATUS_PAUSED\x10\x03\x12\x19\n" +
+	"\x15FLOW_STATUS_COMPLETED\x10\x04\x12\x18\n" +
+	"\x14FLOW_STATUS_ARCHIVED\x10\x05*p\n" +
+	"\tDelayUnit\x12\x1a\n" +
+	"\x16DELAY_UNIT_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10DELAY_UNIT_HOURS\x10\x01\x12\x13\n" +
+	"\x0fDELAY_UNIT_DAYS\x10\x02\x12\x1c\n" +
+	"\x18DELAY_UNIT_BUSINESS_DAYS\x10\x03*\xb6\x01\n" +
+	"\aWeekday\x12\x17\n" +
+	"\x13WEEKDAY_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eWEEKDAY_MONDAY\x10\x01\x12\x13\n" +
+	"\x0fWEEKDAY_TUESDAY\x10\x02\x12\x15\n" +
+	"\x11WEEKDAY_WEDNESDAY\x10\x03\x12\x14\n" +
+	"\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n" +
+	"\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n" +
+	"\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n" +
+	"\x0eWEEKDAY_SUNDAY\x10\a*\x90\x01\n" +
+	"\x10EnrollmentStatus\x12!\n" +
+	"\x1dENROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18ENROLLMENT_STATUS_ACTIVE\x10\x01\x12\x1c\n" +
+	"\x18ENROLLMENT_STATUS_PAUSED\x10\x02\x12\x1d\n" +
+	"\x19ENROLLMENT_STATUS_STOPPED\x10\x03*\xea\x01\n" +
+	"\n" +
+	"StopReason\x12\x1b\n" +
+	"\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13STOP_REASON_REPLIED\x10\x01\x12\x17\n" +
+	"\x13STOP_REASON_BOUNCED\x10\x02\x12\x18\n" +
+	"\x14STOP_REASON_FINISHED\x10\x03\x12\x17\n" +
+	"\x13STOP_REASON_REMOVED\x10\x04\x12\x1e\n" +
+	"\x1aSTOP_REASON_FLOW_COMPLETED\x10\x05\x12\x1b\n" +
+	"\x17STOP_REASON_STAGE_FINAL\x10\x06\x12\x1d\n" +
+	"\x19STOP_REASON_UNDELIVERABLE\x10\a*\xf2\x01\n" +
+	"\rEnrollOutcome\x12\x1e\n" +
+	"\x1aENROLL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17ENROLL_OUTCOME_ENROLLED\x10\x01\x12#\n" +
+	"\x1fENROLL_OUTCOME_ALREADY_ENROLLED\x10\x02\x12\"\n" +
+	"\x1eENROLL_OUTCOME_IN_ANOTHER_FLOW\x10\x03\x12\x1b\n" +
+	"\x17ENROLL_OUTCOME_NO_EMAIL\x10\x04\x12 \n" +
+	"\x1cENROLL_OUTCOME_UNDELIVERABLE\x10\x05\x12\x1c\n" +
+	"\x18ENROLL_OUTCOME_NOT_FOUND\x10\x062\xc6#\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -3860,7 +7539,31 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
 	"DeleteNote\x12%.tandem.outreach.v1.DeleteNoteRequest\x1a&.tandem.outreach.v1.DeleteNoteResponse\x12\x8e\x01\n" +
 	"\x1bCreateCustomFieldDefinition\x126.tandem.outreach.v1.CreateCustomFieldDefinitionRequest\x1a7.tandem.outreach.v1.CreateCustomFieldDefinitionResponse\x12\x8b\x01\n" +
-	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponseB\xd8\x01\n" +
+	"\x1aListCustomFieldDefinitions\x125.tandem.outreach.v1.ListCustomFieldDefinitionsRequest\x1a6.tandem.outreach.v1.ListCustomFieldDefinitionsResponse\x12[\n" +
+	"\n" +
+	"CreateFlow\x12%.tandem.outreach.v1.CreateFlowRequest\x1a&.tandem.outreach.v1.CreateFlowResponse\x12R\n" +
+	"\aGetFlow\x12\".tandem.outreach.v1.GetFlowRequest\x1a#.tandem.outreach.v1.GetFlowResponse\x12X\n" +
+	"\tListFlows\x12$.tandem.outreach.v1.ListFlowsRequest\x1a%.tandem.outreach.v1.ListFlowsResponse\x12[\n" +
+	"\n" +
+	"UpdateFlow\x12%.tandem.outreach.v1.UpdateFlowRequest\x1a&.tandem.outreach.v1.UpdateFlowResponse\x12g\n" +
+	"\x0eGetFlowVersion\x12).tandem.outreach.v1.GetFlowVersionRequest\x1a*.tandem.outreach.v1.GetFlowVersionResponse\x12a\n" +
+	"\fActivateFlow\x12'.tandem.outreach.v1.ActivateFlowRequest\x1a(.tandem.outreach.v1.ActivateFlowResponse\x12X\n" +
+	"\tPauseFlow\x12$.tandem.outreach.v1.PauseFlowRequest\x1a%.tandem.outreach.v1.PauseFlowResponse\x12[\n" +
+	"\n" +
+	"ResumeFlow\x12%.tandem.outreach.v1.ResumeFlowRequest\x1a&.tandem.outreach.v1.ResumeFlowResponse\x12a\n" +
+	"\fCompleteFlow\x12'.tandem.outreach.v1.CompleteFlowRequest\x1a(.tandem.outreach.v1.CompleteFlowResponse\x12^\n" +
+	"\vArchiveFlow\x12&.tandem.outreach.v1.ArchiveFlowRequest\x1a'.tandem.outreach.v1.ArchiveFlowResponse\x12j\n" +
+	"\x0fPreviewFlowStep\x12*.tandem.outreach.v1.PreviewFlowStepRequest\x1a+.tandem.outreach.v1.PreviewFlowStepResponse\x12m\n" +
+	"\x10EnrollCandidates\x12+.tandem.outreach.v1.EnrollCandidatesRequest\x1a,.tandem.outreach.v1.EnrollCandidatesResponse\x12j\n" +
+	"\x0fListEnrollments\x12*.tandem.outreach.v1.ListEnrollmentsRequest\x1a+.tandem.outreach.v1.ListEnrollmentsResponse\x12d\n" +
+	"\rGetEnrollment\x12(.tandem.outreach.v1.GetEnrollmentRequest\x1a).tandem.outreach.v1.GetEnrollmentResponse\x12m\n" +
+	"\x10RemoveEnrollment\x12+.tandem.outreach.v1.RemoveEnrollmentRequest\x1a,.tandem.outreach.v1.RemoveEnrollmentResponse\x12j\n" +
+	"\x0fPauseEnrollment\x12*.tandem.outreach.v1.PauseEnrollmentRequest\x1a+.tandem.outreach.v1.PauseEnrollmentResponse\x12m\n" +
+	"\x10ResumeEnrollment\x12+.tandem.outreach.v1.ResumeEnrollmentRequest\x1a,.tandem.outreach.v1.ResumeEnrollmentResponse\x12a\n" +
+	"\fGetFlowStats\x12'.tandem.outreach.v1.GetFlowStatsRequest\x1a(.tandem.outreach.v1.GetFlowStatsResponse\x12\x7f\n" +
+	"\x16GrantSendingDelegation\x121.tandem.outreach.v1.GrantSendingDelegationRequest\x1a2.tandem.outreach.v1.GrantSendingDelegationResponse\x12\x7f\n" +
+	"\x16ListSendingDelegations\x121.tandem.outreach.v1.ListSendingDelegationsRequest\x1a2.tandem.outreach.v1.ListSendingDelegationsResponse\x12\x82\x01\n" +
+	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -3875,8 +7578,8 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 13)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 108)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -3885,169 +7588,310 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(TimelineKind)(0),                           // 4: tandem.outreach.v1.TimelineKind
 	(NoteVisibility)(0),                         // 5: tandem.outreach.v1.NoteVisibility
 	(CustomFieldType)(0),                        // 6: tandem.outreach.v1.CustomFieldType
-	(*Candidate)(nil),                           // 7: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 8: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 9: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 10: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 11: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 12: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 13: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 14: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 15: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 16: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 17: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 18: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 19: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 20: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 21: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 22: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 23: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 24: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 25: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 26: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 27: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 28: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 29: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 30: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 31: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 32: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 33: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 34: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 35: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 36: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 37: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 38: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 39: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 40: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 41: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 42: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 43: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 44: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 45: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 46: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 47: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 48: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 49: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 50: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 51: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 52: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 53: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 54: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 55: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 56: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 57: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 58: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 59: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 60: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 61: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	nil,                           // 62: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil), // 63: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil), // 64: google.protobuf.FieldMask
+	(FlowStatus)(0),                             // 7: tandem.outreach.v1.FlowStatus
+	(DelayUnit)(0),                              // 8: tandem.outreach.v1.DelayUnit
+	(Weekday)(0),                                // 9: tandem.outreach.v1.Weekday
+	(EnrollmentStatus)(0),                       // 10: tandem.outreach.v1.EnrollmentStatus
+	(StopReason)(0),                             // 11: tandem.outreach.v1.StopReason
+	(EnrollOutcome)(0),                          // 12: tandem.outreach.v1.EnrollOutcome
+	(*Candidate)(nil),                           // 13: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 14: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 15: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 16: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 17: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 18: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 19: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 20: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 21: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 22: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 23: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 24: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 25: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 26: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 27: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 28: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 29: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 30: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 31: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 32: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 33: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 34: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 35: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 36: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 37: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 38: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 39: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 40: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 41: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 42: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 43: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 44: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 45: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 46: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 47: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 48: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 49: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 50: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 51: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 52: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 53: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 54: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 55: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 56: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 57: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 58: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 59: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 60: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 61: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 62: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 63: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 64: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 65: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 66: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 67: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*FlowSender)(nil),                          // 68: tandem.outreach.v1.FlowSender
+	(*SendingWindow)(nil),                       // 69: tandem.outreach.v1.SendingWindow
+	(*FlowStep)(nil),                            // 70: tandem.outreach.v1.FlowStep
+	(*Flow)(nil),                                // 71: tandem.outreach.v1.Flow
+	(*CreateFlowRequest)(nil),                   // 72: tandem.outreach.v1.CreateFlowRequest
+	(*CreateFlowResponse)(nil),                  // 73: tandem.outreach.v1.CreateFlowResponse
+	(*GetFlowRequest)(nil),                      // 74: tandem.outreach.v1.GetFlowRequest
+	(*GetFlowResponse)(nil),                     // 75: tandem.outreach.v1.GetFlowResponse
+	(*ListFlowsRequest)(nil),                    // 76: tandem.outreach.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),                   // 77: tandem.outreach.v1.ListFlowsResponse
+	(*UpdateFlowRequest)(nil),                   // 78: tandem.outreach.v1.UpdateFlowRequest
+	(*UpdateFlowResponse)(nil),                  // 79: tandem.outreach.v1.UpdateFlowResponse
+	(*GetFlowVersionRequest)(nil),               // 80: tandem.outreach.v1.GetFlowVersionRequest
+	(*GetFlowVersionResponse)(nil),              // 81: tandem.outreach.v1.GetFlowVersionResponse
+	(*ActivateFlowRequest)(nil),                 // 82: tandem.outreach.v1.ActivateFlowRequest
+	(*ActivateFlowResponse)(nil),                // 83: tandem.outreach.v1.ActivateFlowResponse
+	(*PauseFlowRequest)(nil),                    // 84: tandem.outreach.v1.PauseFlowRequest
+	(*PauseFlowResponse)(nil),                   // 85: tandem.outreach.v1.PauseFlowResponse
+	(*ResumeFlowRequest)(nil),                   // 86: tandem.outreach.v1.ResumeFlowRequest
+	(*ResumeFlowResponse)(nil),                  // 87: tandem.outreach.v1.ResumeFlowResponse
+	(*CompleteFlowRequest)(nil),                 // 88: tandem.outreach.v1.CompleteFlowRequest
+	(*CompleteFlowResponse)(nil),                // 89: tandem.outreach.v1.CompleteFlowResponse
+	(*ArchiveFlowRequest)(nil),                  // 90: tandem.outreach.v1.ArchiveFlowRequest
+	(*ArchiveFlowResponse)(nil),                 // 91: tandem.outreach.v1.ArchiveFlowResponse
+	(*PreviewFlowStepRequest)(nil),              // 92: tandem.outreach.v1.PreviewFlowStepRequest
+	(*PreviewFlowStepResponse)(nil),             // 93: tandem.outreach.v1.PreviewFlowStepResponse
+	(*Enrollment)(nil),                          // 94: tandem.outreach.v1.Enrollment
+	(*EnrollCandidatesRequest)(nil),             // 95: tandem.outreach.v1.EnrollCandidatesRequest
+	(*EnrollmentResult)(nil),                    // 96: tandem.outreach.v1.EnrollmentResult
+	(*EnrollCandidatesResponse)(nil),            // 97: tandem.outreach.v1.EnrollCandidatesResponse
+	(*ListEnrollmentsRequest)(nil),              // 98: tandem.outreach.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),             // 99: tandem.outreach.v1.ListEnrollmentsResponse
+	(*GetEnrollmentRequest)(nil),                // 100: tandem.outreach.v1.GetEnrollmentRequest
+	(*GetEnrollmentResponse)(nil),               // 101: tandem.outreach.v1.GetEnrollmentResponse
+	(*RemoveEnrollmentRequest)(nil),             // 102: tandem.outreach.v1.RemoveEnrollmentRequest
+	(*RemoveEnrollmentResponse)(nil),            // 103: tandem.outreach.v1.RemoveEnrollmentResponse
+	(*PauseEnrollmentRequest)(nil),              // 104: tandem.outreach.v1.PauseEnrollmentRequest
+	(*PauseEnrollmentResponse)(nil),             // 105: tandem.outreach.v1.PauseEnrollmentResponse
+	(*ResumeEnrollmentRequest)(nil),             // 106: tandem.outreach.v1.ResumeEnrollmentRequest
+	(*ResumeEnrollmentResponse)(nil),            // 107: tandem.outreach.v1.ResumeEnrollmentResponse
+	(*FlowStepStats)(nil),                       // 108: tandem.outreach.v1.FlowStepStats
+	(*FlowStats)(nil),                           // 109: tandem.outreach.v1.FlowStats
+	(*GetFlowStatsRequest)(nil),                 // 110: tandem.outreach.v1.GetFlowStatsRequest
+	(*GetFlowStatsResponse)(nil),                // 111: tandem.outreach.v1.GetFlowStatsResponse
+	(*SendingDelegation)(nil),                   // 112: tandem.outreach.v1.SendingDelegation
+	(*GrantSendingDelegationRequest)(nil),       // 113: tandem.outreach.v1.GrantSendingDelegationRequest
+	(*GrantSendingDelegationResponse)(nil),      // 114: tandem.outreach.v1.GrantSendingDelegationResponse
+	(*ListSendingDelegationsRequest)(nil),       // 115: tandem.outreach.v1.ListSendingDelegationsRequest
+	(*ListSendingDelegationsResponse)(nil),      // 116: tandem.outreach.v1.ListSendingDelegationsResponse
+	(*RevokeSendingDelegationRequest)(nil),      // 117: tandem.outreach.v1.RevokeSendingDelegationRequest
+	(*RevokeSendingDelegationResponse)(nil),     // 118: tandem.outreach.v1.RevokeSendingDelegationResponse
+	(*EnrollmentCreated)(nil),                   // 119: tandem.outreach.v1.EnrollmentCreated
+	nil,                                         // 120: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 121: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 122: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	8,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	63, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	63, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	63, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	62, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
-	0,  // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	7,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	64, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	7,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	1,  // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	7,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	1,  // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	7,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	7,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	7,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	27, // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
-	2,  // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	28, // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	28, // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	28, // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	28, // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	64, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	28, // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	28, // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	28, // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	7,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,  // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	63, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	43, // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	44, // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	47, // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	3,  // 37: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,  // 38: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	42, // 39: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,  // 40: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,  // 41: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	63, // 42: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	63, // 43: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	48, // 44: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	48, // 45: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	48, // 46: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	48, // 47: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	64, // 48: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	48, // 49: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	6,  // 50: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	57, // 51: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	57, // 52: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	57, // 53: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	9,  // 54: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	11, // 55: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	13, // 56: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	15, // 57: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	17, // 58: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	19, // 59: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	21, // 60: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	23, // 61: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	25, // 62: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	29, // 63: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	31, // 64: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	33, // 65: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	35, // 66: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	37, // 67: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	39, // 68: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	45, // 69: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	49, // 70: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	51, // 71: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	53, // 72: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	55, // 73: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	58, // 74: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	60, // 75: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	10, // 76: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	12, // 77: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	14, // 78: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	16, // 79: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	18, // 80: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	20, // 81: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	22, // 82: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	24, // 83: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	26, // 84: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	30, // 85: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	32, // 86: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	34, // 87: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	36, // 88: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	38, // 89: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	40, // 90: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	46, // 91: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	50, // 92: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	52, // 93: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	54, // 94: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	56, // 95: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	59, // 96: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	61, // 97: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	76, // [76:98] is the sub-list for method output_type
-	54, // [54:76] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	14,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	121, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	121, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	121, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	120, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
+	13,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	13,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	13,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	13,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	122, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	13,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	13,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	1,   // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	13,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	13,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	13,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	13,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	13,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	33,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	2,   // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
+	34,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	34,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	34,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	34,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	122, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	34,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	34,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	34,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	13,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
+	121, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	49,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	50,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	53,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	3,   // 37: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 38: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	48,  // 39: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,   // 40: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,   // 41: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	121, // 42: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	121, // 43: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	54,  // 44: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	54,  // 45: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	54,  // 46: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	54,  // 47: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	122, // 48: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	54,  // 49: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,   // 50: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	63,  // 51: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	63,  // 52: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	63,  // 53: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	9,   // 54: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
+	8,   // 55: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
+	7,   // 56: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
+	68,  // 57: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
+	69,  // 58: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
+	70,  // 59: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
+	121, // 60: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	121, // 61: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	71,  // 62: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 63: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 64: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	7,   // 65: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
+	71,  // 66: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
+	71,  // 67: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 68: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	71,  // 69: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 70: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 71: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 72: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 73: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 74: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	71,  // 75: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	10,  // 76: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
+	121, // 77: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	11,  // 78: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
+	121, // 79: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	121, // 80: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	121, // 81: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	121, // 82: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	12,  // 83: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
+	96,  // 84: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
+	94,  // 85: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
+	94,  // 86: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	94,  // 87: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	94,  // 88: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	94,  // 89: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	108, // 90: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
+	109, // 91: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
+	121, // 92: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	112, // 93: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
+	112, // 94: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
+	15,  // 95: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	17,  // 96: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	19,  // 97: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	21,  // 98: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	23,  // 99: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	25,  // 100: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	27,  // 101: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	29,  // 102: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	31,  // 103: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	35,  // 104: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	37,  // 105: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	39,  // 106: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	41,  // 107: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	43,  // 108: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	45,  // 109: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	51,  // 110: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	55,  // 111: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	57,  // 112: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	59,  // 113: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	61,  // 114: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	64,  // 115: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	66,  // 116: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	72,  // 117: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	74,  // 118: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	76,  // 119: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	78,  // 120: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	80,  // 121: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	82,  // 122: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	84,  // 123: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	86,  // 124: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	88,  // 125: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	90,  // 126: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	92,  // 127: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	95,  // 128: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	98,  // 129: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	100, // 130: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	102, // 131: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	104, // 132: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	106, // 133: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	110, // 134: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	113, // 135: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	115, // 136: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	117, // 137: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	16,  // 138: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	18,  // 139: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	20,  // 140: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	22,  // 141: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	24,  // 142: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	26,  // 143: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	28,  // 144: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	30,  // 145: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	32,  // 146: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	36,  // 147: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	38,  // 148: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	40,  // 149: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	42,  // 150: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	44,  // 151: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	46,  // 152: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	52,  // 153: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	56,  // 154: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	58,  // 155: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	60,  // 156: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	62,  // 157: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	65,  // 158: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	67,  // 159: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	73,  // 160: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	75,  // 161: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	77,  // 162: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	79,  // 163: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	81,  // 164: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	83,  // 165: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	85,  // 166: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	87,  // 167: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	89,  // 168: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	91,  // 169: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	93,  // 170: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	97,  // 171: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	99,  // 172: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	101, // 173: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	103, // 174: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	105, // 175: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	107, // 176: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	111, // 177: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	114, // 178: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	116, // 179: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	118, // 180: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	138, // [138:181] is the sub-list for method output_type
+	95,  // [95:138] is the sub-list for method input_type
+	95,  // [95:95] is the sub-list for extension type_name
+	95,  // [95:95] is the sub-list for extension extendee
+	0,   // [0:95] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -4065,8 +7909,8 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   56,
+			NumEnums:      13,
+			NumMessages:   108,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
