@@ -64,6 +64,12 @@ func (m *fakeMailbox) Submit(_ context.Context, msg flows.Message) (flows.Submit
 	return flows.Submitted{MessageID: "msg-" + msg.IdempotencyKey}, nil
 }
 
+func (m *fakeMailbox) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}
+
 func (m *fakeMailbox) messages() []flows.Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -469,8 +475,8 @@ func TestStepIsHandedToMailboxOnceEvenWhenRunTwice(t *testing.T) {
 	w.run(b)
 	w.run(b)
 	msgs := w.mail.messages()
-	if len(msgs) != 2 || w.mail.calls != 3 {
-		t.Fatalf("%d messages from %d calls", len(msgs), w.mail.calls)
+	if len(msgs) != 2 || w.mail.count() != 3 {
+		t.Fatalf("%d messages from %d calls", len(msgs), w.mail.count())
 	}
 	if msgs[0].IdempotencyKey != flows.IdempotencyKey(a.ID, 0, 1) || msgs[0].To != "ada@example.com" || msgs[0].MailboxID != "conn-1" || msgs[0].ReplyTo != "" {
 		t.Fatalf("message %+v", msgs[0])

@@ -60,7 +60,8 @@ type world struct {
 // listener and a fresh database.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	st := store.New(storetest.New(t))
+	pool := storetest.New(t)
+	st := store.New(pool)
 	toks := tokens{}
 	srv := grpcserver.New(grpcserver.Options{
 		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks},
@@ -72,6 +73,7 @@ func newWorld(t *testing.T) *world {
 		Timeline:     timeline.New(st),
 		Notes:        notes.New(st),
 		CustomFields: customfields.New(st),
+		Flows:        newFlows(t, pool, st),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
