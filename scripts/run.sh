@@ -53,8 +53,9 @@ fi
 start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104 TANDEM_EVENT_ROUTES='mailbox=mailbox.*' bin/identity
 start outreach bin/outreach
 start atsbridge bin/atsbridge
-start mailbox env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=message.sent' \
-  TANDEM_GRAPH_URL="${TANDEM_GRAPH_URL:-http://127.0.0.1:9202}" bin/mailbox
+# Graph posts the mailboxes' notifications to the gateway's /webhooks/graph.
+start mailbox env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=message.sent|message.received' \
+  TANDEM_GRAPH_URL="${TANDEM_GRAPH_URL:-http://127.0.0.1:9202}" TANDEM_WEBHOOK_BASE_URL="${TANDEM_WEBHOOK_BASE_URL:-http://localhost:8080}" bin/mailbox
 start gateway bin/gateway
 
 # Wait until the gateway says every service is SERVING.

@@ -264,8 +264,8 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		case "identity":
 			args = append(args, "-event-subscribers", "mailbox="+svcAddrs["mailbox"], "-event-routes", "mailbox=mailbox.*")
 		case "mailbox":
-			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent",
-				"-graph-url", s.GraphURL)
+			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent|message.received",
+				"-graph-url", s.GraphURL, "-webhook-base-url", s.GatewayURL)
 		}
 		s.Procs[name] = &Process{Name: name, Addr: addr, bin: filepath.Join(binDir, name), args: args, env: envOf(name), t: t, logs: &logtest.Buffer{}}
 		gwArgs = append(gwArgs, "-"+name+"-addr", addr)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -65,13 +66,20 @@ type Options struct {
 	Queues map[string]river.QueueConfig
 	// Periodic jobs are enqueued on schedule by the elected leader.
 	Periodic []*river.PeriodicJob
-	Logger   *slog.Logger
+	// RescueStuckJobsAfter is how long a job may run before River takes it
+	// for one whose worker died and runs it again; zero is River's default
+	// (an hour). It must exceed every worker's timeout.
+	RescueStuckJobsAfter time.Duration
+	// JobTimeout bounds a job's run unless its worker says otherwise; zero
+	// is River's default (a minute).
+	JobTimeout time.Duration
+	Logger     *slog.Logger
 }
 
 // New returns a River client on schema. With workers, Start begins working
 // jobs; without, the client only inserts.
 func New(pool *pgxpool.Pool, opts Options) (*Client, error) {
-	cfg := &river.Config{Schema: opts.Schema, Logger: opts.Logger}
+	cfg := &river.Config{Schema: opts.Schema, Logger: opts.Logger, RescueStuckJobsAfter: opts.RescueStuckJobsAfter, JobTimeout: opts.JobTimeout}
 	if opts.Workers != nil {
 		cfg.Workers = opts.Workers
 		cfg.Queues = opts.Queues

@@ -210,12 +210,16 @@ type JobsSpec struct {
 	Workers  *river.Workers
 	Queues   map[string]river.QueueConfig
 	Periodic []*river.PeriodicJob
+	// RescueStuckJobsAfter and JobTimeout: see jobs.Options.
+	RescueStuckJobsAfter time.Duration
+	JobTimeout           time.Duration
 }
 
 // NewJobs builds the River client on the service's schema. Without it, Serve
 // makes an insert-only one.
 func (rt *Runtime) NewJobs(s JobsSpec) (*jobs.Client, error) {
-	jc, err := jobs.New(rt.DB, jobs.Options{Schema: rt.spec.Name, Workers: s.Workers, Queues: s.Queues, Periodic: s.Periodic, Logger: rt.Log})
+	jc, err := jobs.New(rt.DB, jobs.Options{Schema: rt.spec.Name, Workers: s.Workers, Queues: s.Queues, Periodic: s.Periodic,
+		RescueStuckJobsAfter: s.RescueStuckJobsAfter, JobTimeout: s.JobTimeout, Logger: rt.Log})
 	if err != nil {
 		return nil, err
 	}

@@ -16,12 +16,14 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
+	"github.com/tandemhq/tandem/platform/ratelimit"
 	"github.com/tandemhq/tandem/platform/service"
 	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	mailboxconfig "github.com/tandemhq/tandem/services/mailbox/internal/config"
 	"github.com/tandemhq/tandem/services/mailbox/internal/graph"
 	"github.com/tandemhq/tandem/services/mailbox/internal/inbound"
 	"github.com/tandemhq/tandem/services/mailbox/internal/mailboxes"
+	"github.com/tandemhq/tandem/services/mailbox/internal/sending"
 	"github.com/tandemhq/tandem/services/mailbox/internal/server"
 	"github.com/tandemhq/tandem/services/mailbox/internal/store"
 	"github.com/tandemhq/tandem/services/mailbox/internal/subscriptions"
@@ -92,7 +94,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	graphClient, err := graph.New(graph.Options{BaseURL: cfg.Mailbox.GraphURL, Tokens: graph.NewIdentityTokens(identity.Identity()),
-		HTTP: limits.HTTP(rt.Log, graphMaxWait)})
+		HTTP: limits.HTTP(rt.Log, graphMaxWait), SendHTTP: limits.HTTP(rt.Log, time.Nanosecond)})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -109,14 +111,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
 
 	st := store.New(rt.DB)
-	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 20}}
+	minute, err := ratelimit.NewQuota(rt.Redis, rt.Keys("sent-per-minute"), sending.MinuteWindow(cfg.Mailbox.MessagesPerMinute))
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	// The send worker needs the River client and the publisher, which need
+	// the workers: it is added first and given them before River starts.
+	sendWorker := &lateSendWorker{}
+	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}}
 	delivery.AddTo(workers, queues)
 	river.AddWorker(workers, mailboxes.NewFetchAddressesWorker(st, graphClient, rt.Log))
+	river.AddWorker[sending.SendArgs](workers, sendWorker)
+	river.AddWorker(workers, sending.NewCleanDraftsWorker(st, graphClient, rt.Log))
 	in, err := newInboundSide(cfg.Inbound, rt.DB, rt.Redis, rt.Keys(inbound.CursorPurpose), graphClient, st, workers, rt.Log)
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: in.periodic})
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues,
+		Periodic:             append([]*river.PeriodicJob{sending.CleanDraftsPeriodicJob(sending.DefaultCleanEvery)}, in.periodic...),
+		RescueStuckJobsAfter: cfg.Mailbox.RescueAfter, JobTimeout: cfg.Mailbox.SendJobTimeout})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -125,8 +138,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
+	sendWorker.SendWorker = sending.NewSendWorker(sending.SendWorkerOptions{Store: st, Jobs: jc, Mail: graphClient,
+		Limits: sending.NewLimits(st, minute, cfg.Mailbox.MessagesPerMinute), Publisher: pub, Logger: rt.Log,
+		Timing: sending.Timing{ConfirmAfter: cfg.Mailbox.ConfirmAfter, JobTimeout: cfg.Mailbox.SendJobTimeout}})
 
+	pipeline := sending.New(st, jc, cfg.Mailbox.MessagesPerMinute, rt.Log)
 	registry := mailboxes.New(st, jc, mailboxes.Settings{DailyMessageLimit: cfg.Mailbox.DefaultDailyMessageLimit, MinGap: cfg.Mailbox.DefaultMinGap}, rt.Log)
+	// A mailbox connected again lets its held queue go.
+	registry.OnConnected(pipeline.ReleaseOnConnect)
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
 	for _, typ := range []string{mailboxes.EventConnected, mailboxes.EventReconnectRequired, mailboxes.EventDisconnected} {
 		sink.Handle(typ, registry.ApplyConnectionChanged)
@@ -136,8 +155,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New())
+	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry}))
 	mailboxv1.RegisterMailboxInboundServiceServer(srv.GRPC(), inboundHandler)
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
+}
+
+// lateSendWorker is the send worker, registered with River before the
+// River client it needs exists; it is set before River starts.
+type lateSendWorker struct {
+	*sending.SendWorker
 }

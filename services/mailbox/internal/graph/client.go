@@ -57,13 +57,19 @@ type Options struct {
 	// HTTP sends the requests; default a providerhttp client named "graph".
 	// Its limiter and semaphore, if any, apply per mailbox.
 	HTTP *providerhttp.Client
+	// SendHTTP sends the send of a draft; default HTTP. It should wait for
+	// nothing (a tiny MaxRetryAfter, same limits): a send held back by a
+	// Retry-After must come back to the caller, whose per-minute slot was
+	// taken for now, not for whenever the wait ends.
+	SendHTTP *providerhttp.Client
 }
 
 // Client calls Graph for any mailbox. It is safe for concurrent use.
 type Client struct {
-	base   string
-	tokens TokenSource
-	http   *providerhttp.Client
+	base     string
+	tokens   TokenSource
+	http     *providerhttp.Client
+	sendHTTP *providerhttp.Client
 }
 
 // New checks o and returns a client.
@@ -81,7 +87,10 @@ func New(o Options) (*Client, error) {
 	if o.HTTP == nil {
 		o.HTTP = providerhttp.New(providerhttp.Options{Provider: "graph"})
 	}
-	return &Client{base: u.String() + "/v1.0", tokens: o.Tokens, http: o.HTTP}, nil
+	if o.SendHTTP == nil {
+		o.SendHTTP = o.HTTP
+	}
+	return &Client{base: u.String() + "/v1.0", tokens: o.Tokens, http: o.HTTP, sendHTTP: o.SendHTTP}, nil
 }
 
 // Mailbox names the mailbox a call is for: its identity connection id,
@@ -404,7 +413,11 @@ func (c *Client) call(ctx context.Context, mb Mailbox, op, method, path string, 
 	if retrySafe {
 		req = providerhttp.RetrySafe(req)
 	}
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if op == "send" {
+		hc = c.sendHTTP
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return transportError(ctx, op, method, retrySafe, err)
 	}

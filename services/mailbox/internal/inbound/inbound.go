@@ -55,6 +55,11 @@ const (
 	ByCatchUp      = "catch_up"
 )
 
+// watchMargin is how much before the watch began mail still counts:
+// Graph's receivedDateTime has whole seconds and Microsoft's clock is not
+// ours.
+const watchMargin = 5 * time.Minute
+
 // snippetLen is how much of a body travels in the event and the record.
 const snippetLen = 500
 
@@ -152,7 +157,8 @@ func (in *Inbox) watched(ctx context.Context, mailboxID string) (store.Mailbox, 
 		// No token: the catch-up after the reconnection finds it.
 		return store.Mailbox{}, time.Time{}, false, nil
 	}
-	return m, since, true, nil
+	// Graph's times are whole seconds by its own clock.
+	return m, since.Add(-watchMargin), true, nil
 }
 
 // Fetch reads a message a notification named and records it.

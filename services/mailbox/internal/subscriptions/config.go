@@ -41,8 +41,8 @@ func (c *Config) Validate(p *config.Problems) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		p.Addf("webhook-base-url", "must be an absolute http(s) URL without a query (https://tandem.example.com)")
 	}
-	if c.CatchUpEvery < 10*time.Second || c.CatchUpEvery > 24*time.Hour {
-		p.Addf("inbound-catch-up-every", "must be between 10s and 24h")
+	if c.CatchUpEvery < time.Second || c.CatchUpEvery > 24*time.Hour {
+		p.Addf("inbound-catch-up-every", "must be between 1s and 24h")
 	}
 	if c.RenewBefore < time.Minute || c.RenewBefore > 6*24*time.Hour {
 		p.Addf("subscription-renew-before", "must be between 1m and 144h (subscriptions live at most 7 days)")

@@ -1,0 +1,89 @@
+package sending
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tandemhq/tandem/services/mailbox/internal/store"
+)
+
+// Health is what a mailbox is doing and may do.
+type Health struct {
+	Mailbox store.Mailbox
+	// PerMinute is the per-minute limit in force.
+	PerMinute       int
+	QueueDepth      int64
+	SentToday       int64
+	RecipientsToday int64
+	// NextSendTime is when the next message may go, when one waits; zero
+	// when the queue is empty.
+	NextSendTime time.Time
+}
+
+// Health reports on mb (the caller's right to see it is checked by the
+// registry).
+func (p *Pipeline) Health(ctx context.Context, mb store.Mailbox) (Health, error) {
+	h := Health{Mailbox: mb, PerMinute: p.perMinute}
+	var err error
+	if h.QueueDepth, err = p.store.QueueDepth(ctx, mb.ID); err != nil {
+		return Health{}, err
+	}
+	now := p.now()
+	attempts, err := p.store.AttemptsSince(ctx, mb.ID, now.Add(-day))
+	if err != nil {
+		return Health{}, err
+	}
+	h.SentToday = int64(len(attempts))
+	for _, a := range attempts {
+		h.RecipientsToday += int64(a.Recipients)
+	}
+	if h.QueueDepth == 0 {
+		return h, nil
+	}
+	next := now
+	later := func(t time.Time) {
+		if t.After(next) {
+			next = t
+		}
+	}
+	if n := len(attempts); n >= mb.DailyMessageLimit {
+		later(attempts[n-mb.DailyMessageLimit].At.Add(day))
+	}
+	if n := len(attempts); n >= p.perMinute {
+		later(attempts[n-p.perMinute].At.Add(time.Minute))
+	}
+	if n := len(attempts); n > 0 {
+		later(attempts[n-1].At.Add(mb.MinGap))
+	}
+	if h.RecipientsToday >= RecipientsPerDay && len(attempts) > 0 {
+		later(attempts[0].At.Add(day))
+	}
+	if head, err := p.store.QueueHead(ctx, nil, mb.ID, now); err == nil {
+		if head.State == store.StateQueued {
+			later(head.SendAfter)
+		}
+	}
+	h.NextSendTime = next
+	return h, nil
+}
+
+// ReleaseOnConnect is the registry's OnConnected hook: a mailbox connected
+// again lets its queue go at once, instead of after the held message's
+// safety-net wait.
+func (p *Pipeline) ReleaseOnConnect(ctx context.Context, tx pgx.Tx, mb store.Mailbox) error {
+	ids, err := p.store.ActiveJobIDs(ctx, tx, mb.ID, 1)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if _, err := p.jobs.JobRetryTx(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	if len(ids) > 0 {
+		p.log.InfoContext(ctx, "mailbox connected again; its queue goes on", "mailbox", mb.ID)
+	}
+	return nil
+}

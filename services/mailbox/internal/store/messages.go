@@ -1,0 +1,440 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tandemhq/tandem/platform/postgres"
+)
+
+// Message states.
+const (
+	StateQueued    = "queued"
+	StateDrafted   = "drafted"
+	StateSending   = "sending"
+	StateSent      = "sent"
+	StateFailed    = "failed"
+	StateCancelled = "cancelled"
+)
+
+// Final reports whether a message in state s is done with.
+func Final(s string) bool { return s == StateSent || s == StateFailed || s == StateCancelled }
+
+// ErrStateChanged means a transition found the message in another state
+// than it expected: another worker, or a cancel, got there first.
+var ErrStateChanged = errors.New("store: the message is no longer in the expected state")
+
+// Recipient is an address of a message.
+type Recipient struct {
+	Address string `json:"address"`
+	Name    string `json:"name,omitempty"`
+}
+
+// Message is a message to send.
+type Message struct {
+	ID                string
+	OrgID             string
+	MailboxID         string
+	Seq               int64
+	Caller            string
+	IdempotencyKey    string
+	RequestHash       []byte
+	State             string
+	To, Cc            []Recipient
+	RecipientCount    int
+	Subject           string
+	HTMLBody          string
+	ReplyToProviderID string
+	SendAfter         time.Time
+	JobID             *int64
+	DraftStartedAt    *time.Time
+	DraftID           string
+	InternetMessageID string
+	ConversationID    string
+	SendAttemptedAt   *time.Time
+	SentAt            *time.Time
+	StatusReason      string
+	MayHaveOrphans    bool
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+const messageColumns = `id::text, org_id::text, mailbox_id::text, seq, caller, idempotency_key, request_hash, state, to_recipients, cc_recipients,
+	recipient_count, subject, html_body, reply_to_provider_id, send_after, job_id, draft_started_at, draft_id, internet_message_id,
+	conversation_id, send_attempted_at, sent_at, status_reason, may_have_orphans, created_at, updated_at`
+
+func scanMessage(row pgx.Row) (Message, error) {
+	var m Message
+	var to, cc []byte
+	err := row.Scan(&m.ID, &m.OrgID, &m.MailboxID, &m.Seq, &m.Caller, &m.IdempotencyKey, &m.RequestHash, &m.State, &to, &cc,
+		&m.RecipientCount, &m.Subject, &m.HTMLBody, &m.ReplyToProviderID, &m.SendAfter, &m.JobID, &m.DraftStartedAt, &m.DraftID,
+		&m.InternetMessageID, &m.ConversationID, &m.SendAttemptedAt, &m.SentAt, &m.StatusReason, &m.MayHaveOrphans, &m.CreatedAt, &m.UpdatedAt)
+	if err != nil {
+		return Message{}, postgres.MapError(err)
+	}
+	if err := json.Unmarshal(to, &m.To); err != nil {
+		return Message{}, fmt.Errorf("store: to_recipients: %w", err)
+	}
+	if err := json.Unmarshal(cc, &m.Cc); err != nil {
+		return Message{}, fmt.Errorf("store: cc_recipients: %w", err)
+	}
+	return m, nil
+}
+
+func scanMessages(rows pgx.Rows, err error) ([]Message, error) {
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, postgres.MapError(rows.Err())
+}
+
+// InsertMessage stores m in tx as queued unless the caller's key made a
+// message already; created says which, and the message returned is the
+// one the key names.
+func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, created bool, err error) {
+	ctx, sp := span(ctx, "InsertMessage")
+	defer func() { end(sp, err) }()
+	to, err := json.Marshal(m.To)
+	if err != nil {
+		return Message{}, false, err
+	}
+	cc, err := json.Marshal(m.Cc)
+	if err != nil {
+		return Message{}, false, err
+	}
+	out, err := scanMessage(tx.QueryRow(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
+			to_recipients, cc_recipients, recipient_count, subject, html_body, reply_to_provider_id, send_after)
+		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (org_id, caller, idempotency_key) DO NOTHING
+		RETURNING `+messageColumns,
+		m.ID, m.OrgID, m.MailboxID, m.Caller, m.IdempotencyKey, m.RequestHash, to, cc, m.RecipientCount, m.Subject, m.HTMLBody,
+		m.ReplyToProviderID, m.SendAfter))
+	if err == nil {
+		return out, true, nil
+	}
+	if !errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, false, err
+	}
+	out, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND caller = $2 AND idempotency_key = $3`,
+		m.OrgID, m.Caller, m.IdempotencyKey))
+	return out, false, err
+}
+
+// SetJobID records the send job of a message.
+func (s *Store) SetJobID(ctx context.Context, tx pgx.Tx, id string, jobID int64) (err error) {
+	ctx, sp := span(ctx, "SetJobID")
+	defer func() { end(sp, err) }()
+	_, err = tx.Exec(ctx, `UPDATE messages SET job_id = $2 WHERE id = $1`, id, jobID)
+	return postgres.MapError(err)
+}
+
+// Message returns a message of the organization.
+func (s *Store) Message(ctx context.Context, orgID, id string) (_ Message, err error) {
+	ctx, sp := span(ctx, "Message")
+	defer func() { end(sp, err) }()
+	if !isUUID(id) || !isUUID(orgID) {
+		return Message{}, postgres.ErrNotFound
+	}
+	return scanMessage(s.db.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND id = $2`, orgID, id))
+}
+
+// MessageByID returns a message whatever its organization, for its job.
+func (s *Store) MessageByID(ctx context.Context, id string) (_ Message, err error) {
+	ctx, sp := span(ctx, "MessageByID")
+	defer func() { end(sp, err) }()
+	if !isUUID(id) {
+		return Message{}, postgres.ErrNotFound
+	}
+	return scanMessage(s.db.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE id = $1`, id))
+}
+
+// MessageCursor is where a page of a mailbox's messages starts after.
+type MessageCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// ListMessages returns at most limit messages of a mailbox of the
+// organization, newest first, after the cursor (nil: from the newest).
+func (s *Store) ListMessages(ctx context.Context, orgID, mailboxID string, after *MessageCursor, limit int) (_ []Message, err error) {
+	ctx, sp := span(ctx, "ListMessages")
+	defer func() { end(sp, err) }()
+	if !isUUID(orgID) || !isUUID(mailboxID) {
+		return nil, nil
+	}
+	if after == nil {
+		return scanMessages(s.db.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND mailbox_id = $2
+			ORDER BY created_at DESC, id DESC LIMIT $3`, orgID, mailboxID, limit))
+	}
+	return scanMessages(s.db.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND mailbox_id = $2
+		AND (created_at, id) < ($3, $4::uuid) ORDER BY created_at DESC, id DESC LIMIT $5`, orgID, mailboxID, after.CreatedAt, after.ID, limit))
+}
+
+// QueueHead is the message of a mailbox whose turn it is: the one already
+// on its way to Graph (drafted or sending) if there is one, else the
+// oldest queued message due at now. A message due later does not hold up
+// the ones behind it.
+func (s *Store) QueueHead(ctx context.Context, q pgx.Tx, mailboxID string, now time.Time) (_ Message, err error) {
+	ctx, sp := span(ctx, "QueueHead")
+	defer func() { end(sp, err) }()
+	const sql = `SELECT ` + messageColumns + ` FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending')
+		AND (state <> 'queued' OR send_after <= $2) ORDER BY (state = 'queued'), seq LIMIT 1`
+	if q != nil {
+		return scanMessage(q.QueryRow(ctx, sql, mailboxID, now))
+	}
+	return scanMessage(s.db.QueryRow(ctx, sql, mailboxID, now))
+}
+
+// transition updates one message from one of the states from, with set
+// (SQL assignments over $2...) and args; ErrStateChanged when it was not
+// in one of them.
+func transition(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, id string, from []string, set string, args ...any) (Message, error) {
+	all := append([]any{id, from}, args...)
+	m, err := scanMessage(q.QueryRow(ctx, `UPDATE messages SET `+set+`, updated_at = now() WHERE id = $1 AND state = ANY($2)
+		RETURNING `+messageColumns, all...))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, ErrStateChanged
+	}
+	return m, err
+}
+
+// StartDraft notes that a draft is about to be created for a queued
+// message; a second start means Graph may hold a draft of an earlier one.
+func (s *Store) StartDraft(ctx context.Context, id string, at time.Time) (_ Message, err error) {
+	ctx, sp := span(ctx, "StartDraft")
+	defer func() { end(sp, err) }()
+	return transition(ctx, s.db, id, []string{StateQueued},
+		`may_have_orphans = may_have_orphans OR draft_started_at IS NOT NULL, draft_started_at = $3, status_reason = ''`, at)
+}
+
+// RecordDraft moves a queued message to drafted with its draft.
+func (s *Store) RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string) (_ Message, err error) {
+	ctx, sp := span(ctx, "RecordDraft")
+	defer func() { end(sp, err) }()
+	return transition(ctx, s.db, id, []string{StateQueued},
+		`state = 'drafted', draft_id = $3, internet_message_id = $4, conversation_id = $5`, draftID, internetMessageID, conversationID)
+}
+
+// ForgetDraft moves a drafted message back to queued when its draft is
+// gone (deleted in Outlook before it was sent): a new one is made.
+func (s *Store) ForgetDraft(ctx context.Context, id string) (_ Message, err error) {
+	ctx, sp := span(ctx, "ForgetDraft")
+	defer func() { end(sp, err) }()
+	return transition(ctx, s.db, id, []string{StateDrafted}, `state = 'queued', draft_id = '', internet_message_id = '', conversation_id = ''`)
+}
+
+// MarkSending records, before send is called, that it is: from now on the
+// message may have left. A message in state sending already is taken over
+// only if its attempt is still prevAttempt (a re-send after recovery), so
+// two workers never both send.
+func (s *Store) MarkSending(ctx context.Context, id string, prevAttempt *time.Time, at time.Time) (_ Message, err error) {
+	ctx, sp := span(ctx, "MarkSending")
+	defer func() { end(sp, err) }()
+	if prevAttempt == nil {
+		return transition(ctx, s.db, id, []string{StateDrafted}, `state = 'sending', send_attempted_at = $3`, at)
+	}
+	m, err := scanMessage(s.db.QueryRow(ctx, `UPDATE messages SET send_attempted_at = $2, updated_at = now()
+		WHERE id = $1 AND state = 'sending' AND send_attempted_at = $3 RETURNING `+messageColumns, id, at, *prevAttempt))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, ErrStateChanged
+	}
+	return m, err
+}
+
+// SendRefused moves a sending message back to drafted when Graph refused
+// the send (429): it certainly did not leave.
+func (s *Store) SendRefused(ctx context.Context, id string, reason string) (_ Message, err error) {
+	ctx, sp := span(ctx, "SendRefused")
+	defer func() { end(sp, err) }()
+	return transition(ctx, s.db, id, []string{StateSending}, `state = 'drafted', send_attempted_at = NULL, status_reason = $3`, reason)
+}
+
+// MarkSent records in tx that the message left.
+func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (_ Message, err error) {
+	ctx, sp := span(ctx, "MarkSent")
+	defer func() { end(sp, err) }()
+	m, err := transition(ctx, tx, id, []string{StateSending}, `state = 'sent', sent_at = $3, status_reason = ''`, at)
+	if err != nil {
+		return Message{}, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE mailboxes SET last_sent_at = greatest(coalesce(last_sent_at, $2), $2) WHERE id = $1`, m.MailboxID, at)
+	return m, postgres.MapError(err)
+}
+
+// MarkFailed records in tx that the message cannot be sent; a draft it
+// had is left for the cleanup.
+func (s *Store) MarkFailed(ctx context.Context, tx pgx.Tx, id, reason string, from ...string) (_ Message, err error) {
+	ctx, sp := span(ctx, "MarkFailed")
+	defer func() { end(sp, err) }()
+	if len(from) == 0 {
+		from = []string{StateQueued, StateDrafted, StateSending}
+	}
+	return transition(ctx, tx, id, from, `state = 'failed', status_reason = $3, may_have_orphans = may_have_orphans OR draft_id <> '' OR draft_started_at IS NOT NULL`, reason)
+}
+
+// Cancel cancels in tx a message that has not started to leave.
+func (s *Store) Cancel(ctx context.Context, tx pgx.Tx, orgID, id string) (_ Message, err error) {
+	ctx, sp := span(ctx, "Cancel")
+	defer func() { end(sp, err) }()
+	if !isUUID(id) || !isUUID(orgID) {
+		return Message{}, postgres.ErrNotFound
+	}
+	m, err := scanMessage(tx.QueryRow(ctx, `UPDATE messages SET state = 'cancelled', status_reason = 'cancelled',
+			may_have_orphans = may_have_orphans OR draft_id <> '' OR draft_started_at IS NOT NULL, updated_at = now()
+		WHERE org_id = $1 AND id = $2 AND state IN ('queued', 'drafted') RETURNING `+messageColumns, orgID, id))
+	if errors.Is(err, postgres.ErrNotFound) {
+		if _, gerr := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND id = $2`, orgID, id)); gerr != nil {
+			return Message{}, gerr
+		}
+		return Message{}, ErrStateChanged
+	}
+	return m, err
+}
+
+// SetStatusReason notes why a message waits.
+func (s *Store) SetStatusReason(ctx context.Context, id, reason string) (err error) {
+	ctx, sp := span(ctx, "SetStatusReason")
+	defer func() { end(sp, err) }()
+	_, err = s.db.Exec(ctx, `UPDATE messages SET status_reason = $2 WHERE id = $1 AND status_reason <> $2`, id, reason)
+	return postgres.MapError(err)
+}
+
+// SendStats is what a mailbox handed to Graph since a time.
+type SendStats struct {
+	Messages   int64
+	Recipients int64
+	// Oldest is the earliest attempt counted, Latest the latest.
+	Oldest, Latest *time.Time
+}
+
+// SendStatsSince counts the messages of a mailbox whose send was attempted
+// at or after since (sending or sent: one that may have left counts).
+func (s *Store) SendStatsSince(ctx context.Context, mailboxID string, since time.Time) (_ SendStats, err error) {
+	ctx, sp := span(ctx, "SendStatsSince")
+	defer func() { end(sp, err) }()
+	var st SendStats
+	err = s.db.QueryRow(ctx, `SELECT count(*), coalesce(sum(recipient_count), 0), min(send_attempted_at), max(send_attempted_at) FROM messages
+		WHERE mailbox_id = $1 AND send_attempted_at >= $2 AND state IN ('sending', 'sent')`, mailboxID, since).
+		Scan(&st.Messages, &st.Recipients, &st.Oldest, &st.Latest)
+	return st, postgres.MapError(err)
+}
+
+// AttemptsSince lists, oldest first, the send attempts of a mailbox since
+// a time (sending or sent), for the limits that count them.
+func (s *Store) AttemptsSince(ctx context.Context, mailboxID string, since time.Time) (_ []AttemptRow, err error) {
+	ctx, sp := span(ctx, "AttemptsSince")
+	defer func() { end(sp, err) }()
+	rows, err := s.db.Query(ctx, `SELECT send_attempted_at, recipient_count FROM messages
+		WHERE mailbox_id = $1 AND send_attempted_at >= $2 AND state IN ('sending', 'sent') ORDER BY send_attempted_at`, mailboxID, since)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []AttemptRow
+	for rows.Next() {
+		var a AttemptRow
+		if err := rows.Scan(&a.At, &a.Recipients); err != nil {
+			return nil, postgres.MapError(err)
+		}
+		out = append(out, a)
+	}
+	return out, postgres.MapError(rows.Err())
+}
+
+// AttemptRow is one send attempt counted against a mailbox's limits.
+type AttemptRow struct {
+	At         time.Time
+	Recipients int
+}
+
+// QueueDepth counts a mailbox's messages still on their way.
+func (s *Store) QueueDepth(ctx context.Context, mailboxID string) (_ int64, err error) {
+	ctx, sp := span(ctx, "QueueDepth")
+	defer func() { end(sp, err) }()
+	var n int64
+	err = s.db.QueryRow(ctx, `SELECT count(*) FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending')`, mailboxID).Scan(&n)
+	return n, postgres.MapError(err)
+}
+
+// ActiveJobIDs returns the send jobs of a mailbox's messages still on their
+// way, in queue order.
+func (s *Store) ActiveJobIDs(ctx context.Context, tx pgx.Tx, mailboxID string, limit int) (_ []int64, err error) {
+	ctx, sp := span(ctx, "ActiveJobIDs")
+	defer func() { end(sp, err) }()
+	rows, err := tx.Query(ctx, `SELECT job_id FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending') AND job_id IS NOT NULL
+		ORDER BY (state = 'queued'), seq LIMIT $2`, mailboxID, limit)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, postgres.MapError(err)
+		}
+		out = append(out, id)
+	}
+	return out, postgres.MapError(rows.Err())
+}
+
+// OrphanCandidates lists the messages of a mailbox that may have left a
+// draft behind, by id.
+func (s *Store) OrphanCandidates(ctx context.Context, mailboxID string) (_ map[string]Message, err error) {
+	ctx, sp := span(ctx, "OrphanCandidates")
+	defer func() { end(sp, err) }()
+	list, err := scanMessages(s.db.Query(ctx, `SELECT `+messageColumns+` FROM messages WHERE mailbox_id = $1 AND may_have_orphans`, mailboxID))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Message, len(list))
+	for _, m := range list {
+		out[m.ID] = m
+	}
+	return out, nil
+}
+
+// OrphansCleared clears the mark of the final messages whose drafts the
+// cleanup has dealt with.
+func (s *Store) OrphansCleared(ctx context.Context, ids []string) (err error) {
+	ctx, sp := span(ctx, "OrphansCleared")
+	defer func() { end(sp, err) }()
+	_, err = s.db.Exec(ctx, `UPDATE messages SET may_have_orphans = false WHERE id = ANY($1::uuid[]) AND state IN ('sent', 'failed', 'cancelled')`, ids)
+	return postgres.MapError(err)
+}
+
+// MailboxesWithOrphans lists mailboxes that may hold orphaned drafts.
+func (s *Store) MailboxesWithOrphans(ctx context.Context, limit int) (_ []string, err error) {
+	ctx, sp := span(ctx, "MailboxesWithOrphans")
+	defer func() { end(sp, err) }()
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT mailbox_id::text FROM messages WHERE may_have_orphans LIMIT $1`, limit)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, postgres.MapError(err)
+		}
+		out = append(out, id)
+	}
+	return out, postgres.MapError(rows.Err())
+}
