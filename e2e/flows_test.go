@@ -1,0 +1,193 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tandemhq/tandem/e2e/stack"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+)
+
+// e2eFlow is a flow whose first step waits 30 days: nothing in this test
+// falls due, so what it checks is the schedule, not the sending.
+func e2eFlow() *outreachv1.Flow {
+	return &outreachv1.Flow{
+		Name:     "Staff engineers",
+		Sender:   &outreachv1.FlowSender{MailboxConnectionId: "mailbox-of-megan", DisplayName: "Megan Bowen", Email: contosoAdmin},
+		TimeZone: "Europe/Berlin",
+		Window: &outreachv1.SendingWindow{StartTime: "08:00", EndTime: "18:00", Days: []outreachv1.Weekday{
+			outreachv1.Weekday_WEEKDAY_MONDAY, outreachv1.Weekday_WEEKDAY_TUESDAY, outreachv1.Weekday_WEEKDAY_WEDNESDAY,
+			outreachv1.Weekday_WEEKDAY_THURSDAY, outreachv1.Weekday_WEEKDAY_FRIDAY}},
+		Steps: []*outreachv1.FlowStep{
+			{DelayUnit: outreachv1.DelayUnit_DELAY_UNIT_DAYS, Delay: 30, Subject: "Hello {{ candidate.first_name }}",
+				Body: `<p>Hi {{ candidate.first_name | default: "there" }}, {{ sender.name }} here.</p>`},
+			{DelayUnit: outreachv1.DelayUnit_DELAY_UNIT_BUSINESS_DAYS, Delay: 3, Subject: "Following up", Body: "<p>Any thoughts?</p>"},
+		},
+	}
+}
+
+// OUT-2: the flow lifecycle through the gateway. Draft (nothing
+// scheduled), Active, Paused, Completed, Archived; editing an active flow
+// makes a new version and enrolled candidates keep theirs; templates with
+// an unknown variable are refused naming the step and the variable; a
+// Member cannot activate or edit another's flow; another organization
+// sees none of it.
+func TestScenario_OUT_2(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	_, ownerAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
+	recruiter, recruiterAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+
+	newCandidate := func(name, email string) string {
+		t.Helper()
+		out := &outreachv1.CreateCandidateResponse{}
+		recruiterAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: name, Emails: []string{email}}, out)
+		return out.GetCandidate().GetId()
+	}
+	ada, bob := newCandidate("Ada Lovelace", "ada@engines.example"), newCandidate("Bob Babbage", "bob@engines.example")
+
+	// An unknown variable is refused, naming the step, the line and the variable.
+	bad := e2eFlow()
+	bad.Steps[1].Body = "<p>Hi\n{{ candidate.nickname }}</p>"
+	code, body := recruiterAPI.call("POST", "/v1/flows", bad, nil)
+	wantError(t, code, body, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if !strings.Contains(string(body), `"field":"flow.steps[1].body"`) || !strings.Contains(string(body), `candidate.nickname`) ||
+		!strings.Contains(string(body), "line 2") {
+		t.Fatalf("the refusal should name the step, line and variable: %s", body)
+	}
+
+	created := &outreachv1.CreateFlowResponse{}
+	recruiterAPI.must("POST", "/v1/flows", e2eFlow(), created)
+	flow := created.GetFlow()
+	if flow.GetStatus() != outreachv1.FlowStatus_FLOW_STATUS_DRAFT || flow.GetVersion() != 1 || flow.GetOwnerUserId() != recruiter.GetUser().GetId() {
+		t.Fatalf("created %v", flow)
+	}
+	base := "/v1/flows/" + flow.GetId()
+
+	// Enrolled in a Draft: nothing is scheduled.
+	enrolled := &outreachv1.EnrollCandidatesResponse{}
+	recruiterAPI.must("POST", base+"/enrollments:batchCreate", &outreachv1.EnrollCandidatesRequest{CandidateIds: []string{ada}}, enrolled)
+	adaEnrollment := enrolled.GetResults()[0].GetEnrollmentId()
+	if enrolled.GetResults()[0].GetOutcome() != outreachv1.EnrollOutcome_ENROLL_OUTCOME_ENROLLED {
+		t.Fatalf("enroll %v", enrolled)
+	}
+	enrollment := func(id string) *outreachv1.Enrollment {
+		t.Helper()
+		out := &outreachv1.GetEnrollmentResponse{}
+		ownerAPI.must("GET", "/v1/enrollments/"+id, nil, out)
+		return out.GetEnrollment()
+	}
+	if e := enrollment(adaEnrollment); e.GetNextSendTime() != nil || e.GetFlowVersion() != 1 {
+		t.Fatalf("a Draft scheduled %v", e)
+	}
+
+	// Activated: Ada's first step is scheduled, in the window, 30 days on.
+	recruiterAPI.must("POST", base+":activate", &outreachv1.ActivateFlowRequest{}, &outreachv1.ActivateFlowResponse{})
+	e := enrollment(adaEnrollment)
+	if e.GetNextSendTime() == nil || e.GetStatus() != outreachv1.EnrollmentStatus_ENROLLMENT_STATUS_ACTIVE {
+		t.Fatalf("activation scheduled nothing: %v", e)
+	}
+	if h := e.GetNextSendTime().AsTime().In(berlin(t)); h.Hour() < 8 || h.Hour() >= 18 || h.Weekday() == 0 || h.Weekday() == 6 {
+		t.Fatalf("scheduled outside the window: %s", h)
+	}
+
+	// Editing the active flow makes version 2; Ada keeps 1, Bob gets 2.
+	edit := e2eFlow()
+	edit.Steps[1].Subject = "Still interested, {{ candidate.first_name }}?"
+	updated := &outreachv1.UpdateFlowResponse{}
+	recruiterAPI.must("PATCH", base+"?updateMask=steps", edit, updated)
+	if updated.GetFlow().GetVersion() != 2 || updated.GetFlow().GetStatus() != outreachv1.FlowStatus_FLOW_STATUS_ACTIVE {
+		t.Fatalf("edit %v", updated.GetFlow())
+	}
+	recruiterAPI.must("POST", base+"/enrollments:batchCreate", &outreachv1.EnrollCandidatesRequest{CandidateIds: []string{bob, ada}}, enrolled)
+	bobEnrollment := enrolled.GetResults()[0].GetEnrollmentId()
+	if enrolled.GetResults()[1].GetOutcome() != outreachv1.EnrollOutcome_ENROLL_OUTCOME_ALREADY_ENROLLED {
+		t.Fatalf("enroll again %v", enrolled)
+	}
+	if enrollment(adaEnrollment).GetFlowVersion() != 1 || enrollment(bobEnrollment).GetFlowVersion() != 2 {
+		t.Fatal("enrolled candidates did not keep their versions")
+	}
+	v1 := &outreachv1.GetFlowVersionResponse{}
+	ownerAPI.must("GET", base+"/versions/1", nil, v1)
+	if v1.GetFlow().GetSteps()[1].GetSubject() != "Following up" {
+		t.Fatalf("version 1 %v", v1.GetFlow())
+	}
+	preview := &outreachv1.PreviewFlowStepResponse{}
+	ownerAPI.must("POST", base+":previewStep", &outreachv1.PreviewFlowStepRequest{StepIndex: 1, CandidateId: bob}, preview)
+	if preview.GetSubject() != "Still interested, Bob?" {
+		t.Fatalf("preview %v", preview)
+	}
+
+	// The Super Admin's own flow: a Recruiter cannot touch it, and neither
+	// can a Member.
+	theirs := &outreachv1.CreateFlowResponse{}
+	ownerAPI.must("POST", "/v1/flows", e2eFlow(), theirs)
+	code, body = recruiterAPI.call("POST", "/v1/flows/"+theirs.GetFlow().GetId()+":activate", &outreachv1.ActivateFlowRequest{}, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
+	ownerAPI.must("PATCH", "/v1/users/"+recruiter.GetUser().GetId()+"?updateMask=role", &identityv1.User{Role: identityv1.Role_ROLE_MEMBER}, &identityv1.UpdateUserResponse{})
+	_, memberAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+	code, body = memberAPI.call("POST", "/v1/flows/"+theirs.GetFlow().GetId()+":activate", &outreachv1.ActivateFlowRequest{}, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
+	code, body = memberAPI.call("PATCH", "/v1/flows/"+theirs.GetFlow().GetId()+"?updateMask=name", &outreachv1.Flow{Name: "Mine now"}, nil)
+	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
+	memberAPI.must("GET", base, nil, &outreachv1.GetFlowResponse{})
+
+	// Paused, then resumed, by an Admin and above (the owner is a Member now).
+	got := &outreachv1.PauseFlowResponse{}
+	ownerAPI.must("POST", base+":pause", &outreachv1.PauseFlowRequest{}, got)
+	if got.GetFlow().GetStatus() != outreachv1.FlowStatus_FLOW_STATUS_PAUSED {
+		t.Fatalf("pause %v", got.GetFlow())
+	}
+	code, body = ownerAPI.call("POST", base+":archive", &outreachv1.ArchiveFlowRequest{}, nil)
+	wantError(t, code, body, http.StatusBadRequest, "FAILED_PRECONDITION")
+	ownerAPI.must("POST", base+":resume", &outreachv1.ResumeFlowRequest{}, &outreachv1.ResumeFlowResponse{})
+
+	// Completing asks for confirmation, then stops every enrollment.
+	code, body = ownerAPI.call("POST", base+":complete", &outreachv1.CompleteFlowRequest{}, nil)
+	wantError(t, code, body, http.StatusBadRequest, "INVALID_ARGUMENT")
+	if !strings.Contains(string(body), `"field":"confirm"`) {
+		t.Fatalf("the refusal should name confirm: %s", body)
+	}
+	completed := &outreachv1.CompleteFlowResponse{}
+	ownerAPI.must("POST", base+":complete", &outreachv1.CompleteFlowRequest{Confirm: true}, completed)
+	if completed.GetFlow().GetStatus() != outreachv1.FlowStatus_FLOW_STATUS_COMPLETED {
+		t.Fatalf("complete %v", completed.GetFlow())
+	}
+	for _, id := range []string{adaEnrollment, bobEnrollment} {
+		if e := enrollment(id); e.GetStatus() != outreachv1.EnrollmentStatus_ENROLLMENT_STATUS_STOPPED ||
+			e.GetStopReason() != outreachv1.StopReason_STOP_REASON_FLOW_COMPLETED || e.GetStepsSent() != 0 || e.GetNextSendTime() != nil {
+			t.Fatalf("after completion %v", e)
+		}
+	}
+	stats := &outreachv1.GetFlowStatsResponse{}
+	ownerAPI.must("GET", base+"/stats", nil, stats)
+	if stats.GetStats().GetEnrolled() != 2 || stats.GetStats().GetSent() != 0 {
+		t.Fatalf("stats %v", stats.GetStats())
+	}
+	ownerAPI.must("POST", base+":archive", &outreachv1.ArchiveFlowRequest{}, &outreachv1.ArchiveFlowResponse{})
+	listed := &outreachv1.ListFlowsResponse{}
+	ownerAPI.must("GET", "/v1/flows", nil, listed)
+	if len(listed.GetFlows()) != 1 || listed.GetFlows()[0].GetId() != theirs.GetFlow().GetId() {
+		t.Fatalf("archived flows are listed: %v", listed)
+	}
+
+	// Another organization sees none of it.
+	_, otherAPI := signedIn(t, s, newBrowser(t, s), as{email: fabrikamAdmin, consentForOrg: true})
+	code, body = otherAPI.call("GET", "/v1/flows/"+theirs.GetFlow().GetId(), nil, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+	code, body = otherAPI.call("POST", "/v1/flows/"+theirs.GetFlow().GetId()+"/enrollments:batchCreate", &outreachv1.EnrollCandidatesRequest{CandidateIds: []string{ada}}, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+	code, body = otherAPI.call("GET", "/v1/enrollments/"+adaEnrollment, nil, nil)
+	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+}
+
+func berlin(t *testing.T) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
