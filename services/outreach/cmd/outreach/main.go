@@ -106,7 +106,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Step jobs have a queue of their own: a burst of due steps does not
 	// hold up purges, and event delivery has its own (ADR 15).
 	workers := river.NewWorkers()
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, flows.QueueSteps: {MaxWorkers: 50}}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, flows.QueueSteps: flows.StepQueue()}
 	delivery.AddTo(workers, queues)
 	st := store.New(rt.DB)
 	// The publisher needs the River client, which needs its workers, one

@@ -284,7 +284,7 @@ func (f *Flows) ResumeEnrollment(ctx context.Context, caller authz.Principal, id
 		if err != nil {
 			return err
 		}
-		cal, err := calendar(v.Current)
+		cal, err := f.calendar(v.Current)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func (f *Flows) ApplyMessageSent(ctx context.Context, tx pgx.Tx, ev *eventsv1.Ev
 	var job *river.InsertManyParams
 	if e.Running() && e.NextStep == step {
 		if step+1 < len(fl.Current.Steps) {
-			cal, err := calendar(fl.Current)
+			cal, err := f.calendar(fl.Current)
 			if err != nil {
 				return err
 			}

@@ -167,3 +167,23 @@ func TestBounceStopsAndMarksTheAddress(t *testing.T) {
 		t.Fatalf("figures %+v", st)
 	}
 }
+
+// A follow-up one business day after a Friday send in Berlin leaves on
+// Monday at the same wall-clock time, although the clocks moved on Sunday.
+func TestFollowUpAcrossDaylightSaving(t *testing.T) {
+	w := newWorld(t)
+	in := input()
+	in.Steps[1].Delay = 1
+	f := w.flow(in)
+	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	e := w.enrollment(w.enroll(f.ID, w.candidate("Ada", "ada@example.com").ID)[0].EnrollmentID)
+	w.run(e)
+	friday := time.Date(2026, 3, 27, 15, 0, 0, 0, time.UTC) // 16:00 CET
+	w.sent(e, 0, friday)
+	monday := time.Date(2026, 3, 30, 14, 0, 0, 0, time.UTC) // 16:00 CEST
+	if got := w.enrollment(e.ID); got.NextSendAt == nil || !got.NextSendAt.Equal(monday) {
+		t.Fatalf("follow-up at %v, want %s", got.NextSendAt, monday)
+	}
+}

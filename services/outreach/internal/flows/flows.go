@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -114,6 +115,8 @@ type Flows struct {
 	templates *templates.Engine
 	log       *slog.Logger
 	now       func() time.Time
+	// locations caches loaded time zones by name.
+	locations sync.Map
 }
 
 // New returns the rules. SetJobs must be called before anything is
@@ -337,7 +340,7 @@ func (f *Flows) restagger(ctx context.Context, tx pgx.Tx, fl store.Flow, due []s
 			}
 			v, versions[e.FlowVersion] = at.Current, at.Current
 		}
-		cal, err := calendar(v)
+		cal, err := f.calendar(v)
 		if err != nil {
 			return err
 		}
@@ -373,7 +376,7 @@ func (f *Flows) Archive(ctx context.Context, caller authz.Principal, id string) 
 
 // firstSend is when a new enrollment's first step may leave.
 func (f *Flows) firstSend(v store.FlowVersion, now time.Time) (time.Time, error) {
-	cal, err := calendar(v)
+	cal, err := f.calendar(v)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -406,9 +409,23 @@ func (f *Flows) insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertMa
 	return nil
 }
 
+// location loads a time zone once: every step job needs its flow's, and
+// loading parses the zone's file each time.
+func (f *Flows) location(name string) (*time.Location, error) {
+	if loc, ok := f.locations.Load(name); ok {
+		return loc.(*time.Location), nil //nolint:forcetypeassert // only *time.Location is stored
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	f.locations.Store(name, loc)
+	return loc, nil
+}
+
 // calendar is the sending rules of a version.
-func calendar(v store.FlowVersion) (schedule.Calendar, error) {
-	loc, err := time.LoadLocation(v.TimeZone)
+func (f *Flows) calendar(v store.FlowVersion) (schedule.Calendar, error) {
+	loc, err := f.location(v.TimeZone)
 	if err != nil {
 		return schedule.Calendar{}, fmt.Errorf("flow time zone %q: %w", v.TimeZone, err)
 	}

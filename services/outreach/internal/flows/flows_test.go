@@ -41,6 +41,8 @@ type fakeMailbox struct {
 	calls int
 	byKey map[string]flows.Message
 	order []string
+	// at is when each message (in order) was first handed over.
+	at []time.Time
 	// fail makes the next Submit store the message and then fail, as a
 	// connection lost after mailbox committed would.
 	fail bool
@@ -56,6 +58,7 @@ func (m *fakeMailbox) Submit(_ context.Context, msg flows.Message) (flows.Submit
 	if _, ok := m.byKey[msg.IdempotencyKey]; !ok {
 		m.byKey[msg.IdempotencyKey] = msg
 		m.order = append(m.order, msg.IdempotencyKey)
+		m.at = append(m.at, time.Now())
 	}
 	if m.fail {
 		m.fail = false
@@ -104,7 +107,7 @@ func (p *recordingPublisher) types() []string {
 }
 
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	pool  *pgxpool.Pool
 	st    *store.Store
 	rules *flows.Flows
@@ -115,9 +118,15 @@ type world struct {
 	owner authz.Principal
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
-	pool := storetest.New(t)
+	return newWorldOn(t, storetest.New(t))
+}
+
+// newWorldOn is newWorld on a pool of the caller's (a larger one, for
+// benchmarks), migrated already.
+func newWorldOn(t testing.TB, pool *pgxpool.Pool) *world {
+	t.Helper()
 	if err := jobs.Migrate(t.Context(), pool, "outreach", logging.Discard()); err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,7 @@ func (f *Flows) apply(ctx context.Context, orgID, owner string, cur store.Flow, 
 		}
 		v.JobID = in.JobID
 	}
-	cal, err := calendar(*v)
+	cal, err := f.calendar(*v)
 	if err != nil {
 		return store.Flow{}, apperr.InvalidArgument("flow.time_zone", "must be an IANA time zone such as Europe/Berlin")
 	}

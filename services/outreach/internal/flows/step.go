@@ -79,6 +79,14 @@ const (
 	QueueSteps = "flow_steps"
 )
 
+// StepQueue is the step queue's configuration: 50 workers, each mostly
+// waiting on mailbox, and a 10 ms fetch cooldown (River fetches one batch
+// per cooldown; its default 100 ms would cap the queue at 500 steps a
+// second, docs/benchmarks.md).
+func StepQueue() river.QueueConfig {
+	return river.QueueConfig{MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond}
+}
+
 // StepArgs are a step job's: the enrollment, its step and the schedule
 // number the job was inserted with.
 type StepArgs struct {
@@ -224,7 +232,7 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 	if to == "" {
 		return nil, f.stop(ctx, tx, e, store.StopUndeliverable, now)
 	}
-	cal, err := calendar(fl.Current)
+	cal, err := f.calendar(fl.Current)
 	if err != nil {
 		return nil, err
 	}

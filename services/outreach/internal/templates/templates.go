@@ -12,6 +12,7 @@ import (
 	"html"
 	"io"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/osteele/liquid"
@@ -63,6 +64,35 @@ var allowedTags = map[string]bool{"if": true, "elsif": true, "else": true, "unle
 // Engine parses and renders templates; safe for concurrent use.
 type Engine struct {
 	liquid *liquid.Engine
+	// parsed caches templates by source: every send of a step renders
+	// the same two, and parsing costs more than rendering.
+	mu     sync.Mutex
+	parsed map[string]*liquid.Template
+}
+
+// maxParsed bounds the cache; past it the cache starts again, which
+// costs a parse per template and nothing else.
+const maxParsed = 4096
+
+// parse returns the parsed template of src, from the cache when it can.
+func (e *Engine) parse(src string) (*liquid.Template, error) {
+	e.mu.Lock()
+	t, ok := e.parsed[src]
+	e.mu.Unlock()
+	if ok {
+		return t, nil
+	}
+	t, serr := e.liquid.ParseTemplateLocation([]byte(src), "", 1)
+	if serr != nil {
+		return nil, &Error{Line: serr.LineNumber(), Reason: "syntax error: " + causeText(serr)}
+	}
+	e.mu.Lock()
+	if len(e.parsed) >= maxParsed {
+		e.parsed = map[string]*liquid.Template{}
+	}
+	e.parsed[src] = t
+	e.mu.Unlock()
+	return t, nil
 }
 
 // errSandbox is what a refused tag does if a template gets past the check.
@@ -76,7 +106,7 @@ func New() *Engine {
 	for _, tag := range []string{"include", "cycle", "assign"} {
 		e.RegisterTag(tag, func(render.Context) (string, error) { return "", errSandbox })
 	}
-	return &Engine{liquid: e}
+	return &Engine{liquid: e, parsed: map[string]*liquid.Template{}}
 }
 
 // Check parses src and refuses what the sandbox or the fields do not
@@ -116,9 +146,9 @@ type Values struct {
 
 // RenderText renders a plain-text template (a subject).
 func (e *Engine) RenderText(src string, v Values) (string, error) {
-	t, serr := e.liquid.ParseTemplateLocation([]byte(src), "", 1)
-	if serr != nil {
-		return "", &Error{Line: serr.LineNumber(), Reason: "syntax error: " + causeText(serr)}
+	t, err := e.parse(src)
+	if err != nil {
+		return "", err
 	}
 	return e.render(t, v, false)
 }
@@ -127,9 +157,9 @@ func (e *Engine) RenderText(src string, v Values) (string, error) {
 // so a candidate named "<b>" shows as text and cannot inject markup. The
 // template's own markup (and its literal defaults) is the author's.
 func (e *Engine) RenderHTML(src string, v Values) (string, error) {
-	t, serr := e.liquid.ParseTemplateLocation([]byte(src), "", 1)
-	if serr != nil {
-		return "", &Error{Line: serr.LineNumber(), Reason: "syntax error: " + causeText(serr)}
+	t, err := e.parse(src)
+	if err != nil {
+		return "", err
 	}
 	return e.render(t, v, true)
 }
