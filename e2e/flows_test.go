@@ -1,14 +1,17 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tandemhq/tandem/e2e/stack"
+	"github.com/tandemhq/tandem/platform/poll"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/providersim/simclient"
 )
 
 // e2eFlow is a flow whose first step waits 30 days: nothing in this test
@@ -190,4 +193,163 @@ func berlin(t *testing.T) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// windowZone picks a time zone where it is now between 02:00 and 21:59,
+// so that a window from an hour ago to two hours on is one day's: the
+// test then checks that steps leave inside a window that is not UTC's.
+func windowZone(t *testing.T) (*time.Location, string, string) {
+	t.Helper()
+	for _, name := range []string{"America/New_York", "Europe/Berlin", "Asia/Tokyo", "America/Los_Angeles", "Australia/Sydney"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := time.Now().In(loc).Hour(); h >= 2 && h <= 21 {
+			return loc, fmt.Sprintf("%02d:00", h-1), fmt.Sprintf("%02d:00", h+2)
+		}
+	}
+	t.Fatal("no zone where it is daytime")
+	return nil, "", ""
+}
+
+// OUT-1, MB-2, the flow half of MB-3 and OUT-7, through the gateway,
+// mailbox and the Graph simulator: a recruiter with a connected mailbox
+// builds a flow of three steps (templates with fallbacks, a window in
+// another time zone), activates it and enrolls a candidate. The first
+// e-mail leaves inside the window and moves the candidate to Contacted;
+// the follow-up is a reply in the same thread (In-Reply-To); the
+// candidate's reply stops the third step and moves them to Replied; the
+// flow's figures say so.
+func TestScenario_OUT_1(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{})
+	ctl := sim(t, s)
+	recruiterAPI, conn := connectedMailbox(t, s, contosoUser)
+	// mailbox hears of the connection through identity's event.
+	poll.Until(t, 30*time.Second, func() error {
+		if code, body := recruiterAPI.call("GET", "/v1/mailboxes/"+conn.GetId()+"/health", nil, nil); code != http.StatusOK {
+			return fmt.Errorf("mailbox health %d %s", code, body)
+		}
+		return nil
+	})
+	const address = "ada.lovelace@engines.example"
+	cand := &outreachv1.CreateCandidateResponse{}
+	recruiterAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Ada Lovelace", Emails: []string{address}, Company: ""}, cand)
+	ada := cand.GetCandidate().GetId()
+
+	loc, start, end := windowZone(t)
+	all := []outreachv1.Weekday{outreachv1.Weekday_WEEKDAY_MONDAY, outreachv1.Weekday_WEEKDAY_TUESDAY, outreachv1.Weekday_WEEKDAY_WEDNESDAY,
+		outreachv1.Weekday_WEEKDAY_THURSDAY, outreachv1.Weekday_WEEKDAY_FRIDAY, outreachv1.Weekday_WEEKDAY_SATURDAY, outreachv1.Weekday_WEEKDAY_SUNDAY}
+	created := &outreachv1.CreateFlowResponse{}
+	recruiterAPI.must("POST", "/v1/flows", &outreachv1.Flow{
+		Name:     "Analytical engineers",
+		Sender:   &outreachv1.FlowSender{MailboxConnectionId: conn.GetId(), DisplayName: "Adele Vance", Email: contosoUser},
+		TimeZone: loc.String(),
+		Window:   &outreachv1.SendingWindow{Days: all, StartTime: start, EndTime: end},
+		Steps: []*outreachv1.FlowStep{
+			{DelayUnit: outreachv1.DelayUnit_DELAY_UNIT_HOURS, Subject: "A role at Contoso, {{ candidate.first_name }}",
+				Body: `<p>Hi {{ candidate.first_name }}, {{ sender.first_name }} here about {{ candidate.company | default: "your work" }}.</p>`},
+			{DelayUnit: outreachv1.DelayUnit_DELAY_UNIT_HOURS, Subject: "Following up", Body: "<p>Any thoughts, {{ candidate.first_name }}?</p>"},
+			{DelayUnit: outreachv1.DelayUnit_DELAY_UNIT_DAYS, Delay: 1, Subject: "Last note", Body: "<p>Closing the loop.</p>"},
+		},
+	}, created)
+	flowID := created.GetFlow().GetId()
+	recruiterAPI.must("POST", "/v1/flows/"+flowID+":activate", &outreachv1.ActivateFlowRequest{}, &outreachv1.ActivateFlowResponse{})
+	enrolled := &outreachv1.EnrollCandidatesResponse{}
+	recruiterAPI.must("POST", "/v1/flows/"+flowID+"/enrollments:batchCreate", &outreachv1.EnrollCandidatesRequest{CandidateIds: []string{ada}}, enrolled)
+	enrollmentID := enrolled.GetResults()[0].GetEnrollmentId()
+	enrollment := func() *outreachv1.Enrollment {
+		t.Helper()
+		out := &outreachv1.GetEnrollmentResponse{}
+		recruiterAPI.must("GET", "/v1/enrollments/"+enrollmentID, nil, out)
+		return out.GetEnrollment()
+	}
+
+	// Both steps leave, the second once the first is sent; the third waits
+	// a day.
+	poll.Until(t, 90*time.Second, func() error {
+		if e := enrollment(); e.GetStepsSent() != 2 || e.GetNextSendTime() == nil {
+			return fmt.Errorf("enrollment %v", e)
+		}
+		return nil
+	})
+	e := enrollment()
+	if sent := e.GetLastSentTime().AsTime().In(loc); sent.Format("15:04") < start || sent.Format("15:04") >= end {
+		t.Fatalf("sent at %s, outside %s-%s in %s", sent, start, end, loc)
+	}
+	if next := e.GetNextSendTime().AsTime(); next.Before(e.GetLastSentTime().AsTime().Add(23 * time.Hour)) {
+		t.Fatalf("the third step is due at %s, a day after %s", next, e.GetLastSentTime().AsTime())
+	}
+	inbox, err := ctl.Messages(t.Context(), address, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inbox) != 2 {
+		t.Fatalf("the candidate got %d messages, want 2: %+v", len(inbox), inbox)
+	}
+	first, follow := inbox[0], inbox[1]
+	if first.ReceivedAt.After(follow.ReceivedAt) {
+		first, follow = follow, first
+	}
+	if first.Subject != "A role at Contoso, Ada" || !strings.Contains(first.Body, "Hi Ada, Adele here about your work.") {
+		t.Fatalf("first e-mail %q %q", first.Subject, first.Body)
+	}
+	// MB-2: the follow-up answers the first in its thread.
+	if follow.HeaderValue("In-Reply-To") != first.InternetMessageID || follow.ConversationID != first.ConversationID ||
+		!strings.HasPrefix(follow.Subject, "RE: ") || !strings.Contains(follow.Body, "Any thoughts, Ada?") {
+		t.Fatalf("the follow-up is not a reply in the thread: In-Reply-To %q (first %q), conversation %q/%q, subject %q",
+			follow.HeaderValue("In-Reply-To"), first.InternetMessageID, follow.ConversationID, first.ConversationID, follow.Subject)
+	}
+	stageName := func() string {
+		t.Helper()
+		c := &outreachv1.GetCandidateResponse{}
+		recruiterAPI.must("GET", "/v1/candidates/"+ada, nil, c)
+		stages := &outreachv1.ListStagesResponse{}
+		recruiterAPI.must("GET", "/v1/stages", nil, stages)
+		for _, st := range stages.GetStages() {
+			if st.GetId() == c.GetCandidate().GetStageId() {
+				return st.GetName()
+			}
+		}
+		return ""
+	}
+	if got := stageName(); got != "Contacted" {
+		t.Fatalf("after the first e-mail the candidate is %q", got)
+	}
+
+	// MB-3, the flow's half: the candidate answers; the third step never
+	// leaves and the candidate is Replied.
+	if _, err := ctl.Reply(t.Context(), simclient.Reply{From: address, InternetMessageID: follow.InternetMessageID, Body: "Happy to talk."}); err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 60*time.Second, func() error {
+		if e := enrollment(); e.GetStatus() != outreachv1.EnrollmentStatus_ENROLLMENT_STATUS_STOPPED || e.GetStopReason() != outreachv1.StopReason_STOP_REASON_REPLIED {
+			return fmt.Errorf("enrollment %v", e)
+		}
+		return nil
+	})
+	if e := enrollment(); e.GetNextSendTime() != nil || e.GetStepsSent() != 2 {
+		t.Fatalf("after the reply %v", e)
+	}
+	poll.Until(t, 30*time.Second, func() error {
+		if got := stageName(); got != "Replied" {
+			return fmt.Errorf("stage %q", got)
+		}
+		return nil
+	})
+
+	// OUT-7: the figures, per flow and per step.
+	stats := &outreachv1.GetFlowStatsResponse{}
+	recruiterAPI.must("GET", "/v1/flows/"+flowID+"/stats", nil, stats)
+	st := stats.GetStats()
+	if st.GetEnrolled() != 1 || st.GetContacted() != 1 || st.GetSent() != 2 || st.GetReplied() != 1 || st.GetReplyRate() != 1 ||
+		st.GetBounced() != 0 || st.GetOpensKnown() || len(st.GetSteps()) != 2 || st.GetSteps()[1].GetReplied() != 1 || st.GetSteps()[0].GetSent() != 1 {
+		t.Fatalf("figures %v", st)
+	}
+	// The flow finished with its only enrollment.
+	got := &outreachv1.GetFlowResponse{}
+	recruiterAPI.must("GET", "/v1/flows/"+flowID, nil, got)
+	if got.GetFlow().GetStatus() != outreachv1.FlowStatus_FLOW_STATUS_COMPLETED {
+		t.Fatalf("flow %v", got.GetFlow())
+	}
 }

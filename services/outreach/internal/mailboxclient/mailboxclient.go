@@ -63,7 +63,8 @@ func (c *Client) Close() error {
 	return c.conn.Close()
 }
 
-// Submit implements flows.Mailbox. Mailbox's refusals become the flows
+// Submit implements flows.Mailbox. Mailbox's refusals (a bad request, a
+// caller it does not allow) and a key used before become the flows
 // sentinels; anything else is temporary, and the step job tries again
 // with the same key.
 func (c *Client) Submit(ctx context.Context, m flows.Message) (flows.Submitted, error) {
@@ -77,8 +78,10 @@ func (c *Client) Submit(ctx context.Context, m flows.Message) (flows.Submitted, 
 		return flows.Submitted{MessageID: resp.GetMessage().GetId()}, nil
 	case codes.AlreadyExists:
 		return flows.Submitted{}, fmt.Errorf("%w: %w", flows.ErrKeyUsed, err)
-	case codes.InvalidArgument, codes.NotFound, codes.PermissionDenied:
+	case codes.InvalidArgument, codes.PermissionDenied:
 		return flows.Submitted{}, fmt.Errorf("%w: %w", flows.ErrRefused, err)
 	}
+	// NotFound included: a mailbox connected a moment ago reaches mailbox
+	// through identity's event, which may still be on its way.
 	return flows.Submitted{}, fmt.Errorf("mailbox submit: %w", err)
 }

@@ -31,6 +31,8 @@ func (f *fakeMailbox) SubmitMessage(_ context.Context, r *mailboxv1.SubmitMessag
 		return nil, status.Error(codes.InvalidArgument, "no such mailbox")
 	case "down":
 		return nil, status.Error(codes.Unavailable, "try later")
+	case "unknown":
+		return nil, status.Error(codes.NotFound, "no such mailbox yet")
 	}
 	return &mailboxv1.SubmitMessageResponse{Message: &mailboxv1.Message{Id: "m-1"}, Created: true}, nil
 }
@@ -76,8 +78,10 @@ func TestSubmit(t *testing.T) {
 			t.Fatalf("%s: %v", subject, err)
 		}
 	}
-	msg.Subject = "down"
-	if _, err := c.Submit(t.Context(), msg); err == nil || errors.Is(err, flows.ErrRefused) || errors.Is(err, flows.ErrKeyUsed) {
-		t.Fatalf("a temporary failure: %v", err)
+	for _, subject := range []string{"down", "unknown"} {
+		msg.Subject = subject
+		if _, err := c.Submit(t.Context(), msg); err == nil || errors.Is(err, flows.ErrRefused) || errors.Is(err, flows.ErrKeyUsed) {
+			t.Fatalf("%s is temporary: %v", subject, err)
+		}
 	}
 }
