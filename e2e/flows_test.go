@@ -1,15 +1,18 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tandemhq/tandem/e2e/stack"
 	"github.com/tandemhq/tandem/platform/poll"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/providersim/simclient"
 )
@@ -352,4 +355,122 @@ func TestScenario_OUT_1(t *testing.T) {
 	if got.GetFlow().GetStatus() != outreachv1.FlowStatus_FLOW_STATUS_COMPLETED {
 		t.Fatalf("flow %v", got.GetFlow())
 	}
+}
+
+// outreach gets SIGKILL while 500 first steps are due; after its restart
+// every step was handed to mailbox exactly once: mailbox holds one message
+// per enrollment key, and the simulator's Sent Items one copy of each.
+func TestFaults_FlowStepsSurviveKill(t *testing.T) {
+	const n = 500
+	s := stack.Start(t, binDir, stack.Options{Env: []string{
+		"TANDEM_MESSAGES_PER_MINUTE=5000", "TANDEM_MAILBOX_MIN_GAP=0s",
+		// A killed replica's running jobs are taken again after this.
+		"TANDEM_STUCK_JOB_RESCUE_AFTER=40s", "TANDEM_SEND_JOB_TIMEOUT=30s",
+	}})
+	ctx := t.Context()
+	ctl := sim(t, s)
+	if _, err := ctl.SetGraphLimits(ctx, simclient.GraphLimits{MessagesPerMinute: 5000}); err != nil {
+		t.Fatal(err)
+	}
+	recruiterAPI, conn := connectedMailbox(t, s, contosoUser)
+	poll.Until(t, 30*time.Second, func() error {
+		if code, body := recruiterAPI.call("GET", "/v1/mailboxes/"+conn.GetId()+"/health", nil, nil); code != http.StatusOK {
+			return fmt.Errorf("mailbox health %d %s", code, body)
+		}
+		return nil
+	})
+	batch := &outreachv1.BatchCreateCandidatesRequest{}
+	for i := range n {
+		batch.Candidates = append(batch.Candidates, &outreachv1.Candidate{Name: fmt.Sprintf("Candidate %d", i), Emails: []string{fmt.Sprintf("c%d@kill.example", i)}})
+	}
+	created := &outreachv1.BatchCreateCandidatesResponse{}
+	recruiterAPI.must("POST", "/v1/candidates:batchCreate", batch, created)
+	enroll := &outreachv1.EnrollCandidatesRequest{}
+	for _, r := range created.GetResults() {
+		enroll.CandidateIds = append(enroll.CandidateIds, r.GetCandidateId())
+	}
+	every := []outreachv1.Weekday{outreachv1.Weekday_WEEKDAY_MONDAY, outreachv1.Weekday_WEEKDAY_TUESDAY, outreachv1.Weekday_WEEKDAY_WEDNESDAY,
+		outreachv1.Weekday_WEEKDAY_THURSDAY, outreachv1.Weekday_WEEKDAY_FRIDAY, outreachv1.Weekday_WEEKDAY_SATURDAY, outreachv1.Weekday_WEEKDAY_SUNDAY}
+	flow := &outreachv1.CreateFlowResponse{}
+	recruiterAPI.must("POST", "/v1/flows", &outreachv1.Flow{
+		Name: "Kill test", Sender: &outreachv1.FlowSender{MailboxConnectionId: conn.GetId()}, TimeZone: "UTC",
+		Window: &outreachv1.SendingWindow{Days: every, StartTime: "00:00", EndTime: "24:00"},
+		Steps:  []*outreachv1.FlowStep{{DelayUnit: outreachv1.DelayUnit_DELAY_UNIT_HOURS, Subject: "Hello {{ candidate.name }}", Body: "<p>Hi</p>"}},
+	}, flow)
+	base := "/v1/flows/" + flow.GetFlow().GetId()
+	// Enrolled in the Draft, all due the moment it is activated.
+	enrolled := &outreachv1.EnrollCandidatesResponse{}
+	recruiterAPI.must("POST", base+"/enrollments:batchCreate", enroll, enrolled)
+	recruiterAPI.must("POST", base+":activate", &outreachv1.ActivateFlowRequest{}, &outreachv1.ActivateFlowResponse{})
+
+	mb := mailboxClient(t, s, "mailbox")
+	keys := func() map[string]int {
+		t.Helper()
+		out := map[string]int{}
+		token := ""
+		for {
+			c, cancel := context.WithTimeout(asOutreach(ctx, s), 10*time.Second)
+			page, err := mb.ListMessages(c, &mailboxv1.ListMessagesRequest{OrganizationId: conn.GetOrganizationId(), MailboxId: conn.GetId(), PageSize: 200, PageToken: token})
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range page.GetMessages() {
+				out[m.GetIdempotencyKey()]++
+			}
+			if token = page.GetNextPageToken(); token == "" {
+				return out
+			}
+		}
+	}
+	// Killed in the middle of handing the steps over.
+	poll.Until(t, 60*time.Second, func() error {
+		if k := len(keys()); k < 20 {
+			return fmt.Errorf("%d handed over", k)
+		}
+		return nil
+	})
+	if _, err := s.Procs["outreach"].Signal(syscall.SIGKILL, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	atKill := len(keys())
+	s.Procs["outreach"].Start()
+	t.Logf("%d of %d steps were with mailbox when outreach was killed", atKill, n)
+
+	poll.Until(t, 4*time.Minute, func() error {
+		if k := len(keys()); k != n {
+			return fmt.Errorf("%d of %d handed over", k, n)
+		}
+		return nil
+	})
+	for k, c := range keys() {
+		if c != 1 || !strings.HasPrefix(k, "flowstep:") {
+			t.Errorf("key %s: %d messages", k, c)
+		}
+	}
+	// What mailbox has sent so far reached the simulator once each, and
+	// outreach counted each send once.
+	var sentItems map[string]int
+	poll.Until(t, 60*time.Second, func() error {
+		if sentItems = copiesByMarker(t, ctl, contosoUser, "sentitems"); len(sentItems) == 0 {
+			return fmt.Errorf("nothing sent yet")
+		}
+		return nil
+	})
+	for id, c := range sentItems {
+		if c != 1 {
+			t.Errorf("message %s is %d times in Sent Items", id, c)
+		}
+	}
+	health := &mailboxv1.GetMailboxHealthResponse{}
+	recruiterAPI.must("GET", "/v1/mailboxes/"+conn.GetId()+"/health", nil, health)
+	t.Logf("%d of %d sent by mailbox so far; mailbox health %v", len(sentItems), n, health.GetHealth())
+	poll.Until(t, 60*time.Second, func() error {
+		st := &outreachv1.GetFlowStatsResponse{}
+		recruiterAPI.must("GET", base+"/stats", nil, st)
+		if got := st.GetStats().GetSent(); got < int64(len(sentItems)) || got > n {
+			return fmt.Errorf("outreach counted %d sent, the simulator has %d", got, len(sentItems))
+		}
+		return nil
+	})
 }

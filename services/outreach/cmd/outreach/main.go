@@ -4,6 +4,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/service"
@@ -53,6 +55,36 @@ type Config struct {
 	Events events.Config
 	// Mailbox is where flow steps are handed for sending.
 	Mailbox mailboxclient.Config
+	// Jobs tunes River.
+	Jobs jobSettings
+}
+
+// jobSettings are River's settings that the service exposes.
+type jobSettings struct {
+	// RescueAfter is when River runs again a job whose process died (a
+	// step job of a killed replica): longer than every worker's timeout.
+	RescueAfter time.Duration
+}
+
+// jobTimeout bounds every job that does not say otherwise (purges,
+// prunes: batches that resume on the next run); step jobs and event
+// deliveries have 30 s of their own. minRescueAfter exceeds them all, as
+// River requires.
+const (
+	jobTimeout     = 30 * time.Second
+	minRescueAfter = 35 * time.Second
+)
+
+// Register implements config.Group.
+func (j *jobSettings) Register(fs *flag.FlagSet) {
+	fs.DurationVar(&j.RescueAfter, "stuck-job-rescue-after", 2*time.Minute, "when a job whose process died (a flow step, an event delivery) is run again")
+}
+
+// Validate implements config.Group.
+func (j *jobSettings) Validate(p *config.Problems) {
+	if j.RescueAfter < minRescueAfter || j.RescueAfter > 24*time.Hour {
+		p.Addf("stuck-job-rescue-after", "must be between %s and 24h", minRescueAfter)
+	}
 }
 
 // loadConfig reads the runtime's and identity's settings through
@@ -60,7 +92,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Mailbox)
+	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Mailbox, &c.Jobs)
 	return c, err
 }
 
@@ -119,7 +151,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	river.AddWorker(workers, flows.NewStepWorker(flowRules))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
 	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery), events.PrunePeriodicJob(0, 0)}
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic})
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic, RescueStuckJobsAfter: cfg.Jobs.RescueAfter, JobTimeout: jobTimeout})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
