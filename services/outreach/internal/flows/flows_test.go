@@ -574,3 +574,29 @@ func TestPausedFlowSendsNothingAndResumeSpreadsTheBacklog(t *testing.T) {
 		t.Fatal("a resumed enrollment did not send")
 	}
 }
+
+// A deleted candidate's enrollment stops at its next step and goes with
+// the candidate when it is purged.
+func TestDeletedCandidateStopsAndIsPurged(t *testing.T) {
+	w := newWorld(t)
+	f := w.flow(input())
+	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	ada := w.candidate("Ada", "ada@example.com")
+	e := w.enrollment(w.enroll(f.ID, ada.ID)[0].EnrollmentID)
+	if _, err := w.st.DeleteCandidate(t.Context(), w.org, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	w.run(e)
+	if got := w.enrollment(e.ID); got.Status != store.EnrollmentStopped || got.StopReason != store.StopRemoved || len(w.mail.messages()) != 0 {
+		t.Fatalf("after deletion %+v", got)
+	}
+	n, err := w.st.PurgeDeletedCandidates(t.Context(), time.Now().Add(time.Hour), 10)
+	if err != nil || n != 1 {
+		t.Fatalf("purge %d %v", n, err)
+	}
+	if _, err := w.st.Enrollment(t.Context(), w.org, e.ID); err == nil {
+		t.Fatal("the enrollment outlived its candidate")
+	}
+}

@@ -494,7 +494,7 @@ func equalStrings(a, b []string) bool {
 
 // PurgeDeletedCandidates removes for good up to limit candidates deleted
 // before the given time, with everything that is theirs (addresses,
-// timeline, notes) and the candidates merged into them, and returns how
+// timeline, notes, flow enrollments) and the candidates merged into them, and returns how
 // many it removed. Their addresses are free again afterwards.
 func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int) (_ int, err error) {
 	ctx, sp := span(ctx, "PurgeDeletedCandidates")
@@ -515,6 +515,7 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 		}
 		for _, q := range []string{
 			`DELETE FROM notes WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
+			`DELETE FROM enrollments WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
 			`DELETE FROM timeline_entries WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
 			`DELETE FROM candidate_emails WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM candidates WHERE merged_into = ANY($1::uuid[])`,
