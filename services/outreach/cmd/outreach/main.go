@@ -149,6 +149,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	flowRules := flows.New(flows.Options{Store: st, Publisher: &pubHolder, StagePublish: stageRules.PublishMove, Mailbox: mailbox, Logger: rt.Log})
 	river.AddWorker(workers, candidates.NewPurgeWorker(st, rt.Log))
 	river.AddWorker(workers, flows.NewStepWorker(flowRules))
+	river.AddWorker(workers, flows.NewCancelWorker(flowRules))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
 	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery), events.PrunePeriodicJob(0, 0)}
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic, RescueStuckJobsAfter: cfg.Jobs.RescueAfter, JobTimeout: jobTimeout})

@@ -232,13 +232,13 @@ var errStopped = apperr.FailedPrecondition("enrollment_stopped", "the enrollment
 // Remove stops an enrollment for good.
 func (f *Flows) Remove(ctx context.Context, caller authz.Principal, id string) (store.Enrollment, error) {
 	var flowID string
-	e, err := f.changeEnrollment(ctx, caller, id, func(_ pgx.Tx, fl store.Flow, e *store.Enrollment) error {
+	e, err := f.changeEnrollment(ctx, caller, id, func(tx pgx.Tx, fl store.Flow, e *store.Enrollment) error {
 		if !e.Running() {
 			return errStopped
 		}
 		flowID = fl.ID
 		e.Stop(store.StopRemoved, f.now())
-		return nil
+		return f.cancelSubmitted(ctx, tx, e)
 	})
 	if err != nil {
 		return e, err

@@ -87,7 +87,7 @@ func (f *Flows) ApplyMessageSent(ctx context.Context, tx pgx.Tx, ev *eventsv1.Ev
 		e.ConversationID = p.GetConversationId()
 	}
 	if e.SubmittedStep == step {
-		e.SubmittedStep = -1
+		e.SubmittedStep, e.SubmittedMessageID = -1, ""
 	}
 	flowDelta := store.Stats{Sent: 1}
 	if first {

@@ -2,8 +2,10 @@ package flows_test
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 	"testing"
 	"time"
 
@@ -185,5 +187,42 @@ func TestFollowUpAcrossDaylightSaving(t *testing.T) {
 	monday := time.Date(2026, 3, 30, 14, 0, 0, 0, time.UTC) // 16:00 CEST
 	if got := w.enrollment(e.ID); got.NextSendAt == nil || !got.NextSendAt.Equal(monday) {
 		t.Fatalf("follow-up at %v, want %s", got.NextSendAt, monday)
+	}
+}
+
+// A reply that arrives while a step is still queued in mailbox cancels it.
+func TestReplyCancelsAQueuedStep(t *testing.T) {
+	w := newWorld(t)
+	f := w.flow(input())
+	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	e := w.enrollment(w.enroll(f.ID, w.candidate("Ada", "ada@example.com").ID)[0].EnrollmentID)
+	w.run(e)
+	w.sent(e, 0, w.clock.now())
+	e = w.enrollment(e.ID)
+	w.clock.set(*e.NextSendAt)
+	w.run(e) // the follow-up is with mailbox, not sent yet
+	queued := w.enrollment(e.ID)
+	if queued.SubmittedStep != 1 || queued.SubmittedMessageID != "msg-"+flows.IdempotencyKey(e.ID, 1, 1) {
+		t.Fatalf("submitted %+v", queued)
+	}
+	w.deliver(flows.EventMessageReceived, &mailboxv1.MessageReceived{Kind: mailboxv1.InboundKind_INBOUND_KIND_REPLY, SentIdempotencyKey: flows.IdempotencyKey(e.ID, 0, 1)})
+	var args []byte
+	if err := w.pool.QueryRow(t.Context(), `SELECT args FROM river_job WHERE kind = $1`, flows.CancelKind).Scan(&args); err != nil {
+		t.Fatalf("no cancel job: %v", err)
+	}
+	var ca flows.CancelArgs
+	if err := json.Unmarshal(args, &ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := flows.NewCancelWorker(w.rules).Work(t.Context(), &river.Job[flows.CancelArgs]{Args: ca}); err != nil {
+		t.Fatal(err)
+	}
+	if len(w.mail.cancelled) != 1 || w.mail.cancelled[0] != queued.SubmittedMessageID {
+		t.Fatalf("cancelled %v", w.mail.cancelled)
+	}
+	if got := w.enrollment(e.ID); got.Status != store.EnrollmentStopped || got.StopReason != store.StopReplied {
+		t.Fatalf("after the reply %+v", got)
 	}
 }

@@ -43,6 +43,8 @@ type fakeMailbox struct {
 	order []string
 	// at is when each message (in order) was first handed over.
 	at []time.Time
+	// cancelled are the message ids asked to be cancelled.
+	cancelled []string
 	// fail makes the next Submit store the message and then fail, as a
 	// connection lost after mailbox committed would.
 	fail bool
@@ -65,6 +67,13 @@ func (m *fakeMailbox) Submit(_ context.Context, msg flows.Message) (flows.Submit
 		return flows.Submitted{}, errors.New("connection reset")
 	}
 	return flows.Submitted{MessageID: "msg-" + msg.IdempotencyKey}, nil
+}
+
+func (m *fakeMailbox) Cancel(_ context.Context, _, messageID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cancelled = append(m.cancelled, messageID)
+	return nil
 }
 
 func (m *fakeMailbox) count() int {

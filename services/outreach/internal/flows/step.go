@@ -21,6 +21,9 @@ import (
 // second message.
 type Mailbox interface {
 	Submit(ctx context.Context, m Message) (Submitted, error)
+	// Cancel stops a message that has not left; one that is leaving or
+	// left is ErrTooLate.
+	Cancel(ctx context.Context, orgID, messageID string) error
 }
 
 // Message is one step's e-mail, rendered.
@@ -51,6 +54,8 @@ var (
 	// (the candidate's name changed between two attempts): that message
 	// is the step's.
 	ErrKeyUsed = errors.New("the idempotency key made a message already")
+	// ErrTooLate is a cancel of a message that is leaving or left.
+	ErrTooLate = errors.New("the message is leaving or left")
 )
 
 // IdempotencyKey is the key of a step of an enrollment on its version; a
@@ -174,7 +179,7 @@ func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 		if e.ScheduleSeq != a.Seq || e.SubmittedStep >= a.Step {
 			return nil
 		}
-		e.SubmittedStep, e.NextSendAt, e.ToAddress = a.Step, nil, ob.to
+		e.SubmittedStep, e.SubmittedMessageID, e.NextSendAt, e.ToAddress = a.Step, sub.MessageID, nil, ob.to
 		_, err = store.WriteEnrollment(ctx, tx, e)
 		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", e.ID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
 		return err
@@ -250,10 +255,13 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 	return &outbound{flow: fl, e: e, candidate: c, to: to}, nil
 }
 
-// stop stops e for reason, and completes its flow if it was the last
-// running enrollment.
+// stop stops e for reason, cancels a step still queued in mailbox, and
+// completes its flow if it was the last running enrollment.
 func (f *Flows) stop(ctx context.Context, tx pgx.Tx, e store.Enrollment, reason string, now time.Time) error {
 	e.Stop(reason, now)
+	if err := f.cancelSubmitted(ctx, tx, &e); err != nil {
+		return err
+	}
 	if _, err := store.WriteEnrollment(ctx, tx, e); err != nil {
 		return err
 	}
@@ -282,4 +290,49 @@ func deliverable(ctx context.Context, tx pgx.Tx, orgID string, c store.Candidate
 		}
 	}
 	return first, nil
+}
+
+// CancelKind is the River kind of a job that cancels a step queued in
+// mailbox (a reply or a removal came first).
+const CancelKind = "flow_step_cancel"
+
+// CancelArgs name the mailbox message to cancel.
+type CancelArgs struct {
+	OrgID     string `json:"org_id"`
+	MessageID string `json:"message_id"`
+}
+
+// Kind implements river.JobArgs.
+func (CancelArgs) Kind() string { return CancelKind }
+
+// cancelSubmitted enqueues, in tx, the cancel of e's step that is with
+// mailbox and not known to be sent; the call to mailbox happens in the
+// job, outside the transaction.
+func (f *Flows) cancelSubmitted(ctx context.Context, tx pgx.Tx, e *store.Enrollment) error {
+	if e.SubmittedStep < 0 || e.SubmittedMessageID == "" {
+		return nil
+	}
+	job := river.InsertManyParams{Args: CancelArgs{OrgID: e.OrgID, MessageID: e.SubmittedMessageID}, InsertOpts: &river.InsertOpts{Queue: QueueSteps}}
+	e.SubmittedMessageID = ""
+	return f.insertJobs(ctx, tx, []river.InsertManyParams{job})
+}
+
+// CancelWorker runs cancel jobs.
+type CancelWorker struct {
+	river.WorkerDefaults[CancelArgs]
+	flows *Flows
+}
+
+// NewCancelWorker returns the worker over the rules.
+func NewCancelWorker(f *Flows) *CancelWorker { return &CancelWorker{flows: f} }
+
+// Work asks mailbox to cancel; a message that is leaving or left is
+// beyond reach, and its message.sent is recorded as any other.
+func (w *CancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) error {
+	err := w.flows.mailbox.Cancel(ctx, job.Args.OrgID, job.Args.MessageID)
+	if errors.Is(err, ErrTooLate) {
+		w.flows.log.InfoContext(ctx, "a stopped enrollment's step had left already", slog.String("message_id", job.Args.MessageID))
+		return nil
+	}
+	return err
 }

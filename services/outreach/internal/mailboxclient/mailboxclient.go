@@ -85,3 +85,17 @@ func (c *Client) Submit(ctx context.Context, m flows.Message) (flows.Submitted, 
 	// through identity's event, which may still be on its way.
 	return flows.Submitted{}, fmt.Errorf("mailbox submit: %w", err)
 }
+
+// Cancel implements flows.Mailbox: a message that is leaving or left is
+// FailedPrecondition in mailbox, flows.ErrTooLate here; one mailbox does
+// not have is nothing to cancel.
+func (c *Client) Cancel(ctx context.Context, orgID, messageID string) error {
+	_, err := c.rpc.CancelMessage(ctx, &mailboxv1.CancelMessageRequest{OrganizationId: orgID, MessageId: messageID})
+	switch status.Code(err) {
+	case codes.OK, codes.NotFound:
+		return nil
+	case codes.FailedPrecondition:
+		return fmt.Errorf("%w: %w", flows.ErrTooLate, err)
+	}
+	return fmt.Errorf("mailbox cancel: %w", err)
+}

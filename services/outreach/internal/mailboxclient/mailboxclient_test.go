@@ -37,6 +37,18 @@ func (f *fakeMailbox) SubmitMessage(_ context.Context, r *mailboxv1.SubmitMessag
 	return &mailboxv1.SubmitMessageResponse{Message: &mailboxv1.Message{Id: "m-1"}, Created: true}, nil
 }
 
+func (f *fakeMailbox) CancelMessage(_ context.Context, r *mailboxv1.CancelMessageRequest) (*mailboxv1.CancelMessageResponse, error) {
+	switch r.GetMessageId() {
+	case "left":
+		return nil, status.Error(codes.FailedPrecondition, "it left")
+	case "gone":
+		return nil, status.Error(codes.NotFound, "no such message")
+	case "down":
+		return nil, status.Error(codes.Unavailable, "try later")
+	}
+	return &mailboxv1.CancelMessageResponse{}, nil
+}
+
 func TestSubmit(t *testing.T) {
 	fake := &fakeMailbox{}
 	srv := grpc.NewServer()
@@ -77,6 +89,18 @@ func TestSubmit(t *testing.T) {
 		if _, err := c.Submit(t.Context(), msg); !errors.Is(err, want) {
 			t.Fatalf("%s: %v", subject, err)
 		}
+	}
+	if err := c.Cancel(t.Context(), "org", "queued"); err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	if err := c.Cancel(t.Context(), "org", "gone"); err != nil {
+		t.Fatalf("cancel of a message mailbox does not have: %v", err)
+	}
+	if err := c.Cancel(t.Context(), "org", "left"); !errors.Is(err, flows.ErrTooLate) {
+		t.Fatalf("cancel of a sent message: %v", err)
+	}
+	if err := c.Cancel(t.Context(), "org", "down"); err == nil || errors.Is(err, flows.ErrTooLate) {
+		t.Fatalf("cancel while mailbox is down: %v", err)
 	}
 	for _, subject := range []string{"down", "unknown"} {
 		msg.Subject = subject

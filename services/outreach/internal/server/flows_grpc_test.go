@@ -26,6 +26,8 @@ func (refusingMailbox) Submit(context.Context, flows.Message) (flows.Submitted, 
 	return flows.Submitted{}, flows.ErrRefused
 }
 
+func (refusingMailbox) Cancel(context.Context, string, string) error { return nil }
+
 func newFlows(t *testing.T, pool *pgxpool.Pool, st *store.Store) *flows.Flows {
 	t.Helper()
 	if err := jobs.Migrate(t.Context(), pool, "outreach", logging.Discard()); err != nil {

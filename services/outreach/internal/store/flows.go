@@ -272,7 +272,9 @@ type Enrollment struct {
 	ScheduleSeq int
 	// SubmittedStep is the step with mailbox, waiting for message.sent;
 	// -1 when none.
-	SubmittedStep         int
+	SubmittedStep int
+	// SubmittedMessageID is mailbox's message of the submitted step.
+	SubmittedMessageID    string
 	StepsSent             int
 	ToAddress             string
 	LastProviderMessageID string
@@ -295,13 +297,13 @@ func (e Enrollment) Running() bool {
 
 const enrollmentColumns = `id::text, org_id::text, flow_id::text, candidate_id::text, flow_version, status, stop_reason, next_step,
 	next_send_at, schedule_seq, submitted_step, steps_sent, to_address, last_provider_message_id, last_internet_message_id,
-	conversation_id, last_sent_at, replied_at, bounced_at, interested_at, created_by, created_at, updated_at, stopped_at`
+	conversation_id, last_sent_at, replied_at, bounced_at, interested_at, created_by, created_at, updated_at, stopped_at, submitted_message_id`
 
 func scanEnrollment(row pgx.Row) (Enrollment, error) {
 	var e Enrollment
 	err := row.Scan(&e.ID, &e.OrgID, &e.FlowID, &e.CandidateID, &e.FlowVersion, &e.Status, &e.StopReason, &e.NextStep,
 		&e.NextSendAt, &e.ScheduleSeq, &e.SubmittedStep, &e.StepsSent, &e.ToAddress, &e.LastProviderMessageID, &e.LastInternetMessageID,
-		&e.ConversationID, &e.LastSentAt, &e.RepliedAt, &e.BouncedAt, &e.InterestedAt, &e.CreatedBy, &e.CreatedAt, &e.UpdatedAt, &e.StoppedAt)
+		&e.ConversationID, &e.LastSentAt, &e.RepliedAt, &e.BouncedAt, &e.InterestedAt, &e.CreatedBy, &e.CreatedAt, &e.UpdatedAt, &e.StoppedAt, &e.SubmittedMessageID)
 	return e, postgres.MapError(err)
 }
 
@@ -392,10 +394,10 @@ func WriteEnrollment(ctx context.Context, tx pgx.Tx, e Enrollment) (Enrollment, 
 	return scanEnrollment(tx.QueryRow(ctx, `UPDATE enrollments SET status = $2, stop_reason = $3, next_step = $4, next_send_at = $5,
 		schedule_seq = $6, submitted_step = $7, steps_sent = $8, to_address = $9, last_provider_message_id = $10,
 		last_internet_message_id = $11, conversation_id = $12, last_sent_at = $13, replied_at = $14, bounced_at = $15,
-		interested_at = $16, stopped_at = $17, updated_at = now() WHERE id = $1 RETURNING `+enrollmentColumns,
+		interested_at = $16, stopped_at = $17, submitted_message_id = $18, updated_at = now() WHERE id = $1 RETURNING `+enrollmentColumns,
 		e.ID, e.Status, e.StopReason, e.NextStep, e.NextSendAt, e.ScheduleSeq, e.SubmittedStep, e.StepsSent, e.ToAddress,
 		e.LastProviderMessageID, e.LastInternetMessageID, e.ConversationID, e.LastSentAt, e.RepliedAt, e.BouncedAt,
-		e.InterestedAt, e.StoppedAt))
+		e.InterestedAt, e.StoppedAt, e.SubmittedMessageID))
 }
 
 // Stop marks e stopped for reason at now (the caller writes it).
