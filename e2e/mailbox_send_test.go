@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -277,25 +278,35 @@ func userRequests(t testing.TB, ctl *simclient.Client, upn string) int64 {
 	return n
 }
 
-// exactlyOnce checks that Sent Items and the candidates' inboxes hold each
-// message exactly once, and nothing else of ours.
+// exactlyOnce waits until Sent Items and the candidates' inboxes hold each
+// message exactly once (Graph files sent messages a little late), and
+// checks nothing else of ours is there and no draft of ours is left.
 func exactlyOnce(t testing.TB, ctl *simclient.Client, upn string, candidates, ids []string) {
 	t.Helper()
-	sentItems := copiesByMarker(t, ctl, upn, "sentitems")
-	delivered := map[string]int{}
-	for _, c := range candidates {
-		for id, n := range copiesByMarker(t, ctl, c, "inbox") {
-			delivered[id] += n
+	poll.Until(t, 60*time.Second, func() error {
+		sentItems := copiesByMarker(t, ctl, upn, "sentitems")
+		delivered := map[string]int{}
+		for _, c := range candidates {
+			for id, n := range copiesByMarker(t, ctl, c, "inbox") {
+				delivered[id] += n
+			}
 		}
-	}
-	for _, id := range ids {
-		if sentItems[id] != 1 || delivered[id] != 1 {
-			t.Errorf("message %s: %d in Sent Items, %d delivered; want 1 and 1", id, sentItems[id], delivered[id])
+		for _, id := range ids {
+			if sentItems[id] > 1 || delivered[id] > 1 {
+				t.Fatalf("message %s: %d in Sent Items, %d delivered", id, sentItems[id], delivered[id])
+			}
+			if sentItems[id] != 1 || delivered[id] != 1 {
+				return fmt.Errorf("message %s: %d in Sent Items, %d delivered; want 1 and 1", id, sentItems[id], delivered[id])
+			}
 		}
-	}
-	if len(sentItems) != len(ids) || len(delivered) != len(ids) {
-		t.Errorf("%d messages in Sent Items and %d delivered, want %d", len(sentItems), len(delivered), len(ids))
-	}
+		if len(sentItems) != len(ids) || len(delivered) != len(ids) {
+			t.Fatalf("%d messages in Sent Items and %d delivered, want %d", len(sentItems), len(delivered), len(ids))
+		}
+		if drafts := copiesByMarker(t, ctl, upn, "drafts"); len(drafts) != 0 {
+			return fmt.Errorf("drafts of ours left in Drafts: %v", drafts)
+		}
+		return nil
+	})
 	if n, err := ctl.Counter(t.Context(), "graph.sentAgain"); err != nil || n != 0 {
 		t.Errorf("a draft was sent twice: %d, %v", n, err)
 	}
@@ -387,5 +398,128 @@ func TestScenario_MB_4(t *testing.T) {
 		if byID[ids[i]].Before(byID[ids[i-1]]) {
 			t.Errorf("message %d went before message %d", i, i-1)
 		}
+	}
+}
+
+// sentCount is how many of the mailbox's messages are sent.
+func sentCount(t testing.TB, s *stack.Stack, mb mailboxv1.MailboxServiceClient, orgID, mailboxID string) (int, error) {
+	list, err := listAll(t, s, mb, orgID, mailboxID)
+	n := 0
+	for _, m := range list {
+		if m.GetState() == mailboxv1.MessageState_MESSAGE_STATE_SENT {
+			n++
+		}
+	}
+	return n, err
+}
+
+// stallAndKill holds the next request of endpoint for upn in the
+// simulator, SIGKILLs the mailbox process while it waits there, lets the
+// request through (the simulator then carries it out: the draft is made,
+// or the send goes, with nobody left to record it) and starts the mailbox
+// again.
+func stallAndKill(t testing.TB, s *stack.Stack, ctl *simclient.Client, endpoint, upn string) {
+	t.Helper()
+	f, err := ctl.AddFault(t.Context(), simclient.Fault{Endpoint: endpoint, Mailbox: upn, Stall: true, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poll.Until(t, 60*time.Second, func() error {
+		faults, err := ctl.Faults(t.Context())
+		if err != nil {
+			return err
+		}
+		for _, x := range faults {
+			if x.ID == f.ID && x.Remaining == 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("no request stalled at %s yet", endpoint)
+	})
+	kill(t, s)
+	if err := ctl.RemoveFault(t.Context(), f.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.Procs["mailbox"].Start()
+}
+
+func kill(t testing.TB, s *stack.Stack) {
+	t.Helper()
+	if _, err := s.Procs["mailbox"].Signal(syscall.SIGKILL, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitSent polls until at least n of the mailbox's messages are sent.
+func waitSent(t testing.TB, s *stack.Stack, mb mailboxv1.MailboxServiceClient, orgID, mailboxID string, n int, within time.Duration) {
+	t.Helper()
+	poll.Until(t, within, func() error {
+		got, err := sentCount(t, s, mb, orgID, mailboxID)
+		if err != nil {
+			return err
+		}
+		if got < n {
+			return fmt.Errorf("%d sent, waiting for %d", got, n)
+		}
+		return nil
+	})
+}
+
+// MB-5: the mailbox process is SIGKILLed during a batch of 200 sends:
+// between a draft's creation and its record, between a send and its
+// record (with Graph filing sent messages late), and at a random moment;
+// restarted each time, it sends every message exactly once.
+func TestScenario_MB_5(t *testing.T) {
+	s := stack.Start(t, binDir, stack.Options{Env: []string{
+		// Limits raised on both sides so 200 messages take seconds; a
+		// killed process's jobs are taken over within seconds too.
+		"TANDEM_MESSAGES_PER_MINUTE=100000", "TANDEM_MAILBOX_MIN_GAP=0s",
+		"TANDEM_SEND_CONFIRM_AFTER=6s", "TANDEM_SEND_JOB_TIMEOUT=6s", "TANDEM_STUCK_JOB_RESCUE_AFTER=8s",
+	}})
+	ctx := t.Context()
+	ctl := sim(t, s)
+	if _, err := ctl.SetGraphLimits(ctx, simclient.GraphLimits{MessagesPerMinute: 100_000, SentItemsDelayMs: 1500}); err != nil {
+		t.Fatal(err)
+	}
+	_, conn := connectedMailbox(t, s, contosoUser)
+	mb := mailboxClient(t, s, "mailbox")
+	orgID, mailboxID := conn.GetOrganizationId(), conn.GetId()
+	candidates := []string{"ada@example.com", "alan@example.com", "grace@example.com", "edsger@example.com"}
+	const n = 200
+
+	// The first draft's creation is held, so the batch is all queued
+	// before the first kill.
+	f, err := ctl.AddFault(ctx, simclient.Fault{Endpoint: "graph.createMessage", Mailbox: contosoUser, Stall: true, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := submitBatch(t, s, mb, orgID, mailboxID, "batch", n, candidates)
+	if err := ctl.RemoveFault(ctx, f.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	stallAndKill(t, s, ctl, "graph.createMessage", contosoUser) // between draft and record
+	waitSent(t, s, mb, orgID, mailboxID, 60, 3*time.Minute)
+	stallAndKill(t, s, ctl, "graph.sendDraft", contosoUser) // between send and record
+	waitSent(t, s, mb, orgID, mailboxID, 120, 3*time.Minute)
+	kill(t, s) // at random
+	s.Procs["mailbox"].Start()
+
+	waitAllSent(t, s, mb, orgID, mailboxID, n, 4*time.Minute)
+	exactlyOnce(t, ctl, contosoUser, candidates, ids)
+	// The kill between draft and record left a draft nobody recorded: one
+	// more was created, none more sent, and the orphan was deleted.
+	counters, err := ctl.Counters(ctx, "graph.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := counters["graph.createMessage/user="+contosoUser]; c <= n {
+		t.Errorf("%d drafts created: the first kill left none behind", c)
+	}
+	if c := counters["graph.sendDraft/user="+contosoUser]; c != n {
+		t.Errorf("%d sends for %d messages", c, n)
+	}
+	if c := counters["graph.deleteMessage/user="+contosoUser]; c < 1 {
+		t.Errorf("no orphaned draft deleted")
 	}
 }

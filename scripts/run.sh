@@ -49,7 +49,7 @@ if [ -x bin/providersim ]; then
   start providersim bin/providersim -allow-http-loopback
 fi
 # Events between services (ADR 15): identity tells mailbox about mailbox
-# connections; mailbox tells outreach what it sent.
+# connections; mailbox tells outreach what it sent and what came back.
 start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104 TANDEM_EVENT_ROUTES='mailbox=mailbox.*' bin/identity
 start outreach bin/outreach
 start atsbridge bin/atsbridge

@@ -88,9 +88,10 @@ func newInboundSide(cfg subscriptions.Config, db *pgxpool.Pool, rdb redis.Univer
 
 // start gives the inbound side the River client and the publisher, hooks
 // it to the registry (a mailbox that connects is subscribed in the same
-// transaction) and returns its gRPC handler.
-func (side *inboundSide) start(jc *jobs.Client, pub *events.Publisher, reg *mailboxes.Registry) *server.Inbound {
+// transaction) and returns its gRPC handler and its reader (for health).
+func (side *inboundSide) start(jc *jobs.Client, pub *events.Publisher, reg *mailboxes.Registry) (*server.Inbound, *inbound.Reader) {
 	side.jobs.c, side.publisher.p = jc, pub
 	reg.OnConnected(side.subs.Watch)
-	return server.NewInbound(side.subs, inbound.NewReader(side.inStore, reg, side.cursors))
+	reader := inbound.NewReader(side.inStore, reg, side.cursors)
+	return server.NewInbound(side.subs, reader), reader
 }

@@ -118,7 +118,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// The send worker needs the River client and the publisher, which need
 	// the workers: it is added first and given them before River starts.
 	sendWorker := &lateSendWorker{}
-	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50}}
+	// The next message of a mailbox is made available (JobRetryTx) when the
+	// one ahead is sent; River finds it within a poll interval, which is
+	// what a mailbox's messages wait between them.
+	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50,
+		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}
 	delivery.AddTo(workers, queues)
 	river.AddWorker(workers, mailboxes.NewFetchAddressesWorker(st, graphClient, rt.Log))
 	river.AddWorker[sending.SendArgs](workers, sendWorker)
@@ -150,12 +154,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, typ := range []string{mailboxes.EventConnected, mailboxes.EventReconnectRequired, mailboxes.EventDisconnected} {
 		sink.Handle(typ, registry.ApplyConnectionChanged)
 	}
-	inboundHandler := in.start(jc, pub, registry)
+	inboundHandler, inboundReader := in.start(jc, pub, registry)
 
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry}))
+	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry, Inbound: inboundReader}))
 	mailboxv1.RegisterMailboxInboundServiceServer(srv.GRPC(), inboundHandler)
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)

@@ -442,6 +442,13 @@ func (c *Client) call(ctx context.Context, mb Mailbox, op, method, path string, 
 		}
 		return nil
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		// A refused token (revoked, or rotated away) is not asked for
+		// again: the next call fetches a fresh one from identity.
+		if f, ok := c.tokens.(interface{ Forget(connectionID string) }); ok {
+			f.Forget(mb.ConnectionID)
+		}
+	}
 	return decodeError(op, method, retrySafe, resp, data)
 }
 

@@ -46,7 +46,9 @@ const deltaSelect = "id,internetMessageId,conversationId,receivedDateTime"
 func (c *Client) InboxDelta(ctx context.Context, mb Mailbox, link string, since time.Time) (DeltaPage, error) {
 	path := ""
 	if link == "" {
-		q := url.Values{"$select": {deltaSelect}, "changeType": {"created"}}
+		// $top sets the page size of the round (Graph's default is 10);
+		// the token keeps it for the pages after.
+		q := url.Values{"$select": {deltaSelect}, "changeType": {"created"}, "$top": {"100"}}
 		if !since.IsZero() {
 			q.Set("$filter", "receivedDateTime ge "+since.UTC().Format(time.RFC3339))
 		}

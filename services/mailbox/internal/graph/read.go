@@ -19,8 +19,12 @@ type InboundMessage struct {
 	From       string
 	Sender     string
 	ReceivedAt time.Time
-	// Preview is Graph's bodyPreview (text, 255 characters at most).
-	Preview string
+	// Preview is Graph's bodyPreview (text, 255 characters at most);
+	// UniqueBody the body without the quoted thread (HTML when
+	// UniqueBodyHTML).
+	Preview        string
+	UniqueBody     string
+	UniqueBodyHTML bool
 	// Body is the body; BodyHTML says it is HTML.
 	Body     string
 	BodyHTML bool
@@ -33,7 +37,7 @@ type InboundMessage struct {
 // messageClassProperty is PR_MESSAGE_CLASS as a Graph extended property.
 const messageClassProperty = "String 0x001A"
 
-const inboundSelect = "id,internetMessageId,conversationId,subject,from,sender,receivedDateTime,bodyPreview,body,internetMessageHeaders"
+const inboundSelect = "id,internetMessageId,conversationId,subject,from,sender,receivedDateTime,bodyPreview,body,uniqueBody,internetMessageHeaders"
 
 // GetInboundMessage reads a message that arrived, with its internet
 // headers and its message class; a missing one (deleted since) is an
@@ -53,6 +57,7 @@ func (c *Client) GetInboundMessage(ctx context.Context, mb Mailbox, id string) (
 		ReceivedDateTime  string         `json:"receivedDateTime"`
 		BodyPreview       string         `json:"bodyPreview"`
 		Body              *bodyJSON      `json:"body"`
+		UniqueBody        *bodyJSON      `json:"uniqueBody"`
 		Headers           []Header       `json:"internetMessageHeaders"`
 		Properties        []struct {
 			ID    string `json:"id"`
@@ -72,6 +77,9 @@ func (c *Client) GetInboundMessage(ctx context.Context, mb Mailbox, id string) (
 	}
 	if out.Body != nil {
 		m.Body, m.BodyHTML = out.Body.Content, strings.EqualFold(out.Body.ContentType, "html")
+	}
+	if out.UniqueBody != nil {
+		m.UniqueBody, m.UniqueBodyHTML = out.UniqueBody.Content, strings.EqualFold(out.UniqueBody.ContentType, "html")
 	}
 	if t, err := time.Parse(time.RFC3339, out.ReceivedDateTime); err == nil {
 		m.ReceivedAt = t

@@ -39,6 +39,10 @@ import (
 	"github.com/tandemhq/tandem/services/mailbox/internal/store"
 )
 
+// ErrAddressesUnknown is a mailbox whose own addresses Graph has not told
+// yet: matching waits for them.
+var ErrAddressesUnknown = errors.New("inbound: the mailbox's own addresses are not known yet")
+
 // EventReceived is the type of the event published for each inbound
 // message that answers (or bounced) something Tandem sent.
 const EventReceived = "message.received"
@@ -212,9 +216,12 @@ func (in *Inbox) receive(ctx context.Context, m store.Mailbox, since time.Time, 
 
 // understand classifies and matches a message into a record.
 func (in *Inbox) understand(ctx context.Context, m store.Mailbox, msg graph.InboundMessage, via string) (Record, error) {
-	text := msg.Body
+	text, unique := msg.Body, msg.UniqueBody
 	if msg.BodyHTML {
 		text = htmlText(text)
+	}
+	if msg.UniqueBodyHTML {
+		unique = htmlText(unique)
 	}
 	headers := make([]classify.Header, 0, len(msg.Headers))
 	for _, h := range msg.Headers {
@@ -235,7 +242,9 @@ func (in *Inbox) understand(ctx context.Context, m store.Mailbox, msg graph.Inbo
 	}
 	own := match.OwnAddresses(m.Address, m.OwnAddresses)
 	if len(own) == 0 {
-		own = match.OwnAddresses(m.Account, nil)
+		// The mailbox's addresses come from Graph in their own job right
+		// after it connects; its sign-in name is not one of them.
+		return Record{}, ErrAddressesUnknown
 	}
 	res, err := match.Match(ctx, sentOf{in.sent, m.ID}, own, match.Inbound{
 		ConversationID: msg.ConversationID, InReplyTo: hdr("In-Reply-To"), References: refs,
@@ -245,8 +254,9 @@ func (in *Inbox) understand(ctx context.Context, m store.Mailbox, msg graph.Inbo
 		return Record{}, err
 	}
 	// An answer cannot come before the message it answers: an old mail
-	// from the same person is not a reply to a newer one.
-	if res.Method == match.BySender && !msg.ReceivedAt.IsZero() && msg.ReceivedAt.Before(res.Sent.SentAt) {
+	// from the same person is not a reply to a newer one (Graph's times
+	// are whole seconds).
+	if res.Method == match.BySender && !msg.ReceivedAt.IsZero() && msg.ReceivedAt.Before(res.Sent.SentAt.Truncate(time.Second)) {
 		res = match.Result{}
 	}
 	internetID := msg.InternetMessageID
@@ -256,7 +266,7 @@ func (in *Inbox) understand(ctx context.Context, m store.Mailbox, msg graph.Inbo
 	r := Record{
 		OrgID: m.OrgID, MailboxID: m.ID, GraphMessageID: msg.ID, InternetMessageID: internetID,
 		ConversationID: msg.ConversationID, Kind: string(c.Kind), Marker: c.Marker, FromAddress: match.Address(msg.From),
-		Subject: truncate(msg.Subject, 998), Snippet: snippet(msg.Preview, text), ReceivedAt: msg.ReceivedAt, DetectedBy: via,
+		Subject: truncate(msg.Subject, 998), Snippet: snippet(unique, msg.Preview, text), ReceivedAt: msg.ReceivedAt, DetectedBy: via,
 		MatchMethod: string(res.Method), SentMessageID: res.Sent.ID, SentIdempotencyKey: res.Sent.IdempotencyKey,
 	}
 	if r.ReceivedAt.IsZero() {
@@ -404,11 +414,15 @@ func htmlText(s string) string {
 	return html.UnescapeString(tags.ReplaceAllString(s, " "))
 }
 
-// snippet is the start of the text, on one line.
-func snippet(preview, text string) string {
-	s := preview
-	if s == "" {
-		s = text
+// snippet is the start of what the sender wrote, on one line: Graph's
+// uniqueBody (the message without the quoted thread) when it has one, else
+// the preview, else the body.
+func snippet(unique, preview, text string) string {
+	s := unique
+	for _, next := range []string{preview, text} {
+		if strings.TrimSpace(s) == "" {
+			s = next
+		}
 	}
 	return truncate(strings.TrimSpace(whitespace.ReplaceAllString(s, " ")), snippetLen)
 }

@@ -130,17 +130,23 @@ func TestReplyFromANotificationIsRecordedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := e.waitRecords(1)[0]
-	ds := e.deliveries()
-	e.settle()
-	delivered := 0
-	for _, d := range ds {
-		if d.Kind == "change" && d.State == simclient.DeliveryDelivered {
-			delivered++
+	poll.Until(t, 20*time.Second, func() error {
+		ds, err := e.ctl.Deliveries(e.ctx)
+		if err != nil {
+			return err
 		}
-	}
-	if delivered < 2 {
-		t.Fatalf("%d change notifications delivered, want the reply's twice", delivered)
-	}
+		delivered := 0
+		for _, d := range ds {
+			if d.Kind == "change" && d.State == simclient.DeliveryDelivered {
+				delivered++
+			}
+		}
+		if delivered < 2 {
+			return fmt.Errorf("%d change notifications delivered, want the reply's twice", delivered)
+		}
+		return nil
+	})
+	e.settle()
 	if n := len(e.records()); n != 1 {
 		t.Fatalf("%d inbound messages after a repeated notification, want 1", n)
 	}
@@ -429,5 +435,88 @@ func TestLifecycleNotifications(t *testing.T) {
 	}
 	if got := e.waitRecords(1)[0]; got.Kind != "reply" || got.DetectedBy != inbound.ByCatchUp {
 		t.Fatalf("after missed: %+v", got)
+	}
+}
+
+func TestRenewalBeforeExpiryAndRecreationWhenGraphForgot(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.settle()
+	subs, err := e.ctl.Subscriptions(e.ctx)
+	if err != nil || len(subs) != 1 {
+		t.Fatalf("subscriptions %v %v", subs, err)
+	}
+	first := subs[0]
+	expiry := func() time.Time {
+		var at time.Time
+		if err := e.db.QueryRow(e.ctx, `SELECT expires_at FROM inbox_subscriptions WHERE mailbox_id = $1`, mailboxID).Scan(&at); err != nil {
+			t.Fatal(err)
+		}
+		return at
+	}
+	// Nothing is due a week ahead.
+	if n, err := e.subs.ScheduleDue(e.ctx); err != nil || n != 0 {
+		t.Fatalf("due: %d %v", n, err)
+	}
+	// Within a day of expiry it is renewed, at Graph too.
+	soon := time.Now().Add(2 * time.Hour)
+	if _, err := e.db.Exec(e.ctx, `UPDATE inbox_subscriptions SET expires_at = $2 WHERE mailbox_id = $1`, mailboxID, soon); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := e.subs.ScheduleDue(e.ctx); err != nil || n != 1 {
+		t.Fatalf("due: %d %v", n, err)
+	}
+	poll.Until(t, 20*time.Second, func() error {
+		if at := expiry(); at.Before(time.Now().Add(6 * 24 * time.Hour)) {
+			return fmt.Errorf("expires %v", at)
+		}
+		return nil
+	})
+	now, err := e.ctl.Subscriptions(e.ctx)
+	if err != nil || len(now) != 1 || now[0].ID != first.ID || !now[0].ExpirationDateTime.After(first.ExpirationDateTime.Add(-time.Minute)) {
+		t.Fatalf("after the renewal: %+v %v", now, err)
+	}
+
+	// Graph drops the subscription and its lifecycle notification is lost:
+	// the renewal finds it gone and makes a new one.
+	if err := e.ctl.AddNotificationFault(e.ctx, simclient.NotificationFault{Mode: simclient.NotifyDrop, Lifecycle: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ctl.TriggerLifecycle(e.ctx, first.ID, simclient.LifecycleSubscriptionRemoved); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.subs.Ensure(e.ctx, mailboxID, false); err != nil {
+		t.Fatal(err)
+	}
+	now, err = e.ctl.Subscriptions(e.ctx)
+	if err != nil || len(now) != 1 || now[0].ID == first.ID {
+		t.Fatalf("after Graph forgot it: %+v %v", now, err)
+	}
+	// And notifications reach the new one.
+	e.settle()
+	sent := e.send("After the recreation", candidate)
+	if _, err := e.ctl.Reply(e.ctx, simclient.Reply{From: candidate, InternetMessageID: sent.InternetMessageID, Body: "Got it"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.waitRecords(1)[0]; got.DetectedBy != inbound.ByNotification || got.SentMessageID != sent.ID {
+		t.Fatalf("recorded %+v", got)
+	}
+}
+
+// A recipient who writes a new message instead of answering in the thread
+// has still answered: matched by their address.
+func TestAFreshMessageFromARecipientIsAReply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.settle()
+	sent := e.send("A role", candidate)
+	msg, err := e.ctl.Inbound(e.ctx, simclient.InboundMessage{From: simclient.Address{Address: strings.ToUpper(candidate)},
+		To: []simclient.Address{{Address: recruiter}}, Subject: "Question about the role", Body: "Is it remote?"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := e.waitRecords(1)[0]
+	if got.InternetMessageID != msg.InternetMessageID || got.Kind != "reply" || got.MatchMethod != string(match.BySender) || got.SentMessageID != sent.ID {
+		t.Fatalf("recorded %+v", got)
 	}
 }

@@ -111,14 +111,20 @@ type SyncState struct {
 	InboundMessages    int64
 }
 
-// State returns a mailbox's sync state.
+// State returns the sync state of a mailbox the caller may see.
 func (r *Reader) State(ctx context.Context, caller authz.Principal, mailboxID string) (SyncState, error) {
 	m, err := r.mailbox(ctx, caller, mailboxID)
 	if err != nil {
 		return SyncState{}, err
 	}
-	st := SyncState{MailboxID: m.ID}
-	status, expires, caught, err := r.store.Subscription(ctx, m.ID)
+	return r.Sync(ctx, m.ID)
+}
+
+// Sync returns a mailbox's sync state, for a caller already allowed to see
+// the mailbox (its health).
+func (r *Reader) Sync(ctx context.Context, mailboxID string) (SyncState, error) {
+	st := SyncState{MailboxID: mailboxID}
+	status, expires, caught, err := r.store.Subscription(ctx, mailboxID)
 	switch {
 	case errors.Is(err, postgres.ErrNotFound):
 	case err != nil:
@@ -126,10 +132,10 @@ func (r *Reader) State(ctx context.Context, caller authz.Principal, mailboxID st
 	default:
 		st.SubscriptionStatus, st.SubscriptionExpiry, st.LastCatchUpAt = status, expires, caught
 	}
-	if _, st.HasCursor, err = r.cursors.Get(ctx, m.ID); err != nil {
+	if _, st.HasCursor, err = r.cursors.Get(ctx, mailboxID); err != nil {
 		return SyncState{}, err
 	}
-	if st.InboundMessages, err = r.store.Count(ctx, m.ID); err != nil {
+	if st.InboundMessages, err = r.store.Count(ctx, mailboxID); err != nil {
 		return SyncState{}, err
 	}
 	return st, nil

@@ -77,7 +77,9 @@ type Timing struct {
 	// mailbox's queue; the one ahead wakes it when it is done. Default 30s.
 	WaitTurn time.Duration
 	// Hold is the safety-net wait of a message whose mailbox must be
-	// connected again; the connection wakes it. Default 10 minutes.
+	// connected again; the connection's event wakes it, and this wait
+	// covers a reconnection identity had no status change to tell of.
+	// Default 2 minutes.
 	Hold time.Duration
 	// JobTimeout bounds one run of a send job. Default 1 minute.
 	JobTimeout time.Duration
@@ -92,7 +94,7 @@ func (t Timing) withDefaults() Timing {
 	def(&t.ConfirmAfter, 2*time.Minute)
 	def(&t.ConfirmPoll, 2*time.Second)
 	def(&t.WaitTurn, 30*time.Second)
-	def(&t.Hold, 10*time.Minute)
+	def(&t.Hold, 2*time.Minute)
 	def(&t.JobTimeout, time.Minute)
 	return t
 }
@@ -412,6 +414,12 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 			},
 		}); err != nil {
 			return fmt.Errorf("sending: publish message.sent: %w", err)
+		}
+		if sent.MayHaveOrphans {
+			// A draft of an attempt whose answer was lost may be in Drafts.
+			if _, err := w.jobs.InsertTx(ctx, tx, CleanDraftsArgs{MailboxID: sent.MailboxID}, cleanInsertOpts()); err != nil {
+				return fmt.Errorf("sending: enqueue the draft cleanup: %w", err)
+			}
 		}
 		return wakeHead(ctx, tx, w.store, w.jobs, sent.MailboxID, w.clock())
 	})

@@ -39,6 +39,9 @@ type (
 type Domain struct {
 	Sending   Sending
 	Mailboxes Mailboxes
+	// Inbound adds the subscription and catch-up state to health; nil
+	// leaves them out.
+	Inbound InboundHealth
 }
 
 // Server implements mailboxv1.MailboxServiceServer.
@@ -141,7 +144,11 @@ func (s *Server) GetMailboxHealth(ctx context.Context, req *mailboxv1.GetMailbox
 	if err != nil {
 		return nil, err
 	}
-	return &mailboxv1.GetMailboxHealthResponse{Health: healthProto(h)}, nil
+	hp := healthProto(h)
+	if err := s.addInbound(ctx, hp); err != nil {
+		return nil, err
+	}
+	return &mailboxv1.GetMailboxHealthResponse{Health: hp}, nil
 }
 
 // ListMailboxes implements mailboxv1.MailboxServiceServer.
@@ -160,7 +167,11 @@ func (s *Server) ListMailboxes(ctx context.Context, req *mailboxv1.ListMailboxes
 		if err != nil {
 			return nil, err
 		}
-		out.Mailboxes = append(out.Mailboxes, healthProto(h))
+		hp := healthProto(h)
+		if err := s.addInbound(ctx, hp); err != nil {
+			return nil, err
+		}
+		out.Mailboxes = append(out.Mailboxes, hp)
 	}
 	return out, nil
 }

@@ -159,6 +159,11 @@ func (s *Subscriptions) Watch(ctx context.Context, tx pgx.Tx, m store.Mailbox) e
 	if _, err := s.jobs.InsertTx(ctx, tx, EnsureArgs{MailboxID: m.ID}, nil); err != nil {
 		return fmt.Errorf("subscriptions: enqueue the subscription of %s: %w", m.ID, err)
 	}
+	// A mailbox that comes back from reconnect_required may have mail
+	// whose notifications found no token.
+	if _, err := s.jobs.InsertTx(ctx, tx, inbound.CatchUpArgs{MailboxID: m.ID}, nil); err != nil {
+		return fmt.Errorf("subscriptions: enqueue a catch-up of %s: %w", m.ID, err)
+	}
 	return nil
 }
 

@@ -963,8 +963,14 @@ type MailboxHealth struct {
 	LastError     string                 `protobuf:"bytes,16,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
 	LastErrorTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=last_error_time,json=lastErrorTime,proto3" json:"last_error_time,omitempty"`
 	LastSentTime  *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=last_sent_time,json=lastSentTime,proto3" json:"last_sent_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Hearing back (inbound mail): the Inbox subscription's status
+	// ("active", "pending", "failed", "stopped"; empty when none) and expiry,
+	// and the last delta catch-up that finished.
+	SubscriptionStatus     string                 `protobuf:"bytes,19,opt,name=subscription_status,json=subscriptionStatus,proto3" json:"subscription_status,omitempty"`
+	SubscriptionExpireTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=subscription_expire_time,json=subscriptionExpireTime,proto3" json:"subscription_expire_time,omitempty"`
+	LastCatchUpTime        *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=last_catch_up_time,json=lastCatchUpTime,proto3" json:"last_catch_up_time,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *MailboxHealth) Reset() {
@@ -1119,6 +1125,27 @@ func (x *MailboxHealth) GetLastErrorTime() *timestamppb.Timestamp {
 func (x *MailboxHealth) GetLastSentTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.LastSentTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetSubscriptionStatus() string {
+	if x != nil {
+		return x.SubscriptionStatus
+	}
+	return ""
+}
+
+func (x *MailboxHealth) GetSubscriptionExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SubscriptionExpireTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetLastCatchUpTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastCatchUpTime
 	}
 	return nil
 }
@@ -2428,7 +2455,7 @@ const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tR\tmessageId\"M\n" +
 	"\x15CancelMessageResponse\x124\n" +
-	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\xa8\x06\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\xf8\a\n" +
 	"\rMailboxHealth\x12\x1d\n" +
 	"\n" +
 	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\x12'\n" +
@@ -2452,7 +2479,10 @@ const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x10 \x01(\tR\tlastError\x12B\n" +
 	"\x0flast_error_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\rlastErrorTime\x12@\n" +
-	"\x0elast_sent_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\"8\n" +
+	"\x0elast_sent_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\x12/\n" +
+	"\x13subscription_status\x18\x13 \x01(\tR\x12subscriptionStatus\x12T\n" +
+	"\x18subscription_expire_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\x16subscriptionExpireTime\x12G\n" +
+	"\x12last_catch_up_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastCatchUpTime\"8\n" +
 	"\x17GetMailboxHealthRequest\x12\x1d\n" +
 	"\n" +
 	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\"T\n" +
@@ -2657,47 +2687,49 @@ var file_tandem_mailbox_v1_mailbox_proto_depIdxs = []int32{
 	31, // 16: tandem.mailbox.v1.MailboxHealth.next_send_time:type_name -> google.protobuf.Timestamp
 	31, // 17: tandem.mailbox.v1.MailboxHealth.last_error_time:type_name -> google.protobuf.Timestamp
 	31, // 18: tandem.mailbox.v1.MailboxHealth.last_sent_time:type_name -> google.protobuf.Timestamp
-	13, // 19: tandem.mailbox.v1.GetMailboxHealthResponse.health:type_name -> tandem.mailbox.v1.MailboxHealth
-	13, // 20: tandem.mailbox.v1.ListMailboxesResponse.mailboxes:type_name -> tandem.mailbox.v1.MailboxHealth
-	31, // 21: tandem.mailbox.v1.MessageSent.sent_time:type_name -> google.protobuf.Timestamp
-	3,  // 22: tandem.mailbox.v1.MessageSent.to:type_name -> tandem.mailbox.v1.Recipient
-	3,  // 23: tandem.mailbox.v1.MessageSent.cc:type_name -> tandem.mailbox.v1.Recipient
-	31, // 24: tandem.mailbox.v1.GraphNotification.subscription_expire_time:type_name -> google.protobuf.Timestamp
-	19, // 25: tandem.mailbox.v1.AcceptNotificationsRequest.notifications:type_name -> tandem.mailbox.v1.GraphNotification
-	2,  // 26: tandem.mailbox.v1.InboundMessage.kind:type_name -> tandem.mailbox.v1.InboundKind
-	31, // 27: tandem.mailbox.v1.InboundMessage.receive_time:type_name -> google.protobuf.Timestamp
-	22, // 28: tandem.mailbox.v1.ListInboundMessagesResponse.inbound_messages:type_name -> tandem.mailbox.v1.InboundMessage
-	31, // 29: tandem.mailbox.v1.UndeliverableAddress.create_time:type_name -> google.protobuf.Timestamp
-	26, // 30: tandem.mailbox.v1.CheckRecipientsResponse.undeliverable:type_name -> tandem.mailbox.v1.UndeliverableAddress
-	31, // 31: tandem.mailbox.v1.GetInboundSyncStateResponse.subscription_expire_time:type_name -> google.protobuf.Timestamp
-	31, // 32: tandem.mailbox.v1.GetInboundSyncStateResponse.last_catch_up_time:type_name -> google.protobuf.Timestamp
-	2,  // 33: tandem.mailbox.v1.MessageReceived.kind:type_name -> tandem.mailbox.v1.InboundKind
-	31, // 34: tandem.mailbox.v1.MessageReceived.receive_time:type_name -> google.protobuf.Timestamp
-	5,  // 35: tandem.mailbox.v1.MailboxService.SubmitMessage:input_type -> tandem.mailbox.v1.SubmitMessageRequest
-	7,  // 36: tandem.mailbox.v1.MailboxService.GetMessage:input_type -> tandem.mailbox.v1.GetMessageRequest
-	9,  // 37: tandem.mailbox.v1.MailboxService.ListMessages:input_type -> tandem.mailbox.v1.ListMessagesRequest
-	11, // 38: tandem.mailbox.v1.MailboxService.CancelMessage:input_type -> tandem.mailbox.v1.CancelMessageRequest
-	14, // 39: tandem.mailbox.v1.MailboxService.GetMailboxHealth:input_type -> tandem.mailbox.v1.GetMailboxHealthRequest
-	16, // 40: tandem.mailbox.v1.MailboxService.ListMailboxes:input_type -> tandem.mailbox.v1.ListMailboxesRequest
-	20, // 41: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:input_type -> tandem.mailbox.v1.AcceptNotificationsRequest
-	23, // 42: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:input_type -> tandem.mailbox.v1.ListInboundMessagesRequest
-	25, // 43: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:input_type -> tandem.mailbox.v1.CheckRecipientsRequest
-	28, // 44: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:input_type -> tandem.mailbox.v1.GetInboundSyncStateRequest
-	6,  // 45: tandem.mailbox.v1.MailboxService.SubmitMessage:output_type -> tandem.mailbox.v1.SubmitMessageResponse
-	8,  // 46: tandem.mailbox.v1.MailboxService.GetMessage:output_type -> tandem.mailbox.v1.GetMessageResponse
-	10, // 47: tandem.mailbox.v1.MailboxService.ListMessages:output_type -> tandem.mailbox.v1.ListMessagesResponse
-	12, // 48: tandem.mailbox.v1.MailboxService.CancelMessage:output_type -> tandem.mailbox.v1.CancelMessageResponse
-	15, // 49: tandem.mailbox.v1.MailboxService.GetMailboxHealth:output_type -> tandem.mailbox.v1.GetMailboxHealthResponse
-	17, // 50: tandem.mailbox.v1.MailboxService.ListMailboxes:output_type -> tandem.mailbox.v1.ListMailboxesResponse
-	21, // 51: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:output_type -> tandem.mailbox.v1.AcceptNotificationsResponse
-	24, // 52: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:output_type -> tandem.mailbox.v1.ListInboundMessagesResponse
-	27, // 53: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:output_type -> tandem.mailbox.v1.CheckRecipientsResponse
-	29, // 54: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:output_type -> tandem.mailbox.v1.GetInboundSyncStateResponse
-	45, // [45:55] is the sub-list for method output_type
-	35, // [35:45] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	31, // 19: tandem.mailbox.v1.MailboxHealth.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 20: tandem.mailbox.v1.MailboxHealth.last_catch_up_time:type_name -> google.protobuf.Timestamp
+	13, // 21: tandem.mailbox.v1.GetMailboxHealthResponse.health:type_name -> tandem.mailbox.v1.MailboxHealth
+	13, // 22: tandem.mailbox.v1.ListMailboxesResponse.mailboxes:type_name -> tandem.mailbox.v1.MailboxHealth
+	31, // 23: tandem.mailbox.v1.MessageSent.sent_time:type_name -> google.protobuf.Timestamp
+	3,  // 24: tandem.mailbox.v1.MessageSent.to:type_name -> tandem.mailbox.v1.Recipient
+	3,  // 25: tandem.mailbox.v1.MessageSent.cc:type_name -> tandem.mailbox.v1.Recipient
+	31, // 26: tandem.mailbox.v1.GraphNotification.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	19, // 27: tandem.mailbox.v1.AcceptNotificationsRequest.notifications:type_name -> tandem.mailbox.v1.GraphNotification
+	2,  // 28: tandem.mailbox.v1.InboundMessage.kind:type_name -> tandem.mailbox.v1.InboundKind
+	31, // 29: tandem.mailbox.v1.InboundMessage.receive_time:type_name -> google.protobuf.Timestamp
+	22, // 30: tandem.mailbox.v1.ListInboundMessagesResponse.inbound_messages:type_name -> tandem.mailbox.v1.InboundMessage
+	31, // 31: tandem.mailbox.v1.UndeliverableAddress.create_time:type_name -> google.protobuf.Timestamp
+	26, // 32: tandem.mailbox.v1.CheckRecipientsResponse.undeliverable:type_name -> tandem.mailbox.v1.UndeliverableAddress
+	31, // 33: tandem.mailbox.v1.GetInboundSyncStateResponse.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 34: tandem.mailbox.v1.GetInboundSyncStateResponse.last_catch_up_time:type_name -> google.protobuf.Timestamp
+	2,  // 35: tandem.mailbox.v1.MessageReceived.kind:type_name -> tandem.mailbox.v1.InboundKind
+	31, // 36: tandem.mailbox.v1.MessageReceived.receive_time:type_name -> google.protobuf.Timestamp
+	5,  // 37: tandem.mailbox.v1.MailboxService.SubmitMessage:input_type -> tandem.mailbox.v1.SubmitMessageRequest
+	7,  // 38: tandem.mailbox.v1.MailboxService.GetMessage:input_type -> tandem.mailbox.v1.GetMessageRequest
+	9,  // 39: tandem.mailbox.v1.MailboxService.ListMessages:input_type -> tandem.mailbox.v1.ListMessagesRequest
+	11, // 40: tandem.mailbox.v1.MailboxService.CancelMessage:input_type -> tandem.mailbox.v1.CancelMessageRequest
+	14, // 41: tandem.mailbox.v1.MailboxService.GetMailboxHealth:input_type -> tandem.mailbox.v1.GetMailboxHealthRequest
+	16, // 42: tandem.mailbox.v1.MailboxService.ListMailboxes:input_type -> tandem.mailbox.v1.ListMailboxesRequest
+	20, // 43: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:input_type -> tandem.mailbox.v1.AcceptNotificationsRequest
+	23, // 44: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:input_type -> tandem.mailbox.v1.ListInboundMessagesRequest
+	25, // 45: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:input_type -> tandem.mailbox.v1.CheckRecipientsRequest
+	28, // 46: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:input_type -> tandem.mailbox.v1.GetInboundSyncStateRequest
+	6,  // 47: tandem.mailbox.v1.MailboxService.SubmitMessage:output_type -> tandem.mailbox.v1.SubmitMessageResponse
+	8,  // 48: tandem.mailbox.v1.MailboxService.GetMessage:output_type -> tandem.mailbox.v1.GetMessageResponse
+	10, // 49: tandem.mailbox.v1.MailboxService.ListMessages:output_type -> tandem.mailbox.v1.ListMessagesResponse
+	12, // 50: tandem.mailbox.v1.MailboxService.CancelMessage:output_type -> tandem.mailbox.v1.CancelMessageResponse
+	15, // 51: tandem.mailbox.v1.MailboxService.GetMailboxHealth:output_type -> tandem.mailbox.v1.GetMailboxHealthResponse
+	17, // 52: tandem.mailbox.v1.MailboxService.ListMailboxes:output_type -> tandem.mailbox.v1.ListMailboxesResponse
+	21, // 53: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:output_type -> tandem.mailbox.v1.AcceptNotificationsResponse
+	24, // 54: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:output_type -> tandem.mailbox.v1.ListInboundMessagesResponse
+	27, // 55: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:output_type -> tandem.mailbox.v1.CheckRecipientsResponse
+	29, // 56: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:output_type -> tandem.mailbox.v1.GetInboundSyncStateResponse
+	47, // [47:57] is the sub-list for method output_type
+	37, // [37:47] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_tandem_mailbox_v1_mailbox_proto_init() }
