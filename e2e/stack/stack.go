@@ -263,6 +263,8 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 	for _, name := range Services {
 		svcAddrs[name] = next()
 	}
+	// outreach hands flow steps to mailbox (-mailbox-addr).
+	common = append(common, "TANDEM_MAILBOX_ADDR="+svcAddrs["mailbox"])
 	for _, name := range Services {
 		addr := svcAddrs[name]
 		args := []string{"-grpc-addr", addr}

@@ -15,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	// Flow schedules are computed in the flows' time zones: the binary
+	// carries the database, so every machine computes the same times.
+	_ "time/tzdata"
 
 	"github.com/riverqueue/river"
 
@@ -28,7 +31,9 @@ import (
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
+	"github.com/tandemhq/tandem/services/outreach/internal/flows"
 	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
+	"github.com/tandemhq/tandem/services/outreach/internal/mailboxclient"
 	"github.com/tandemhq/tandem/services/outreach/internal/notes"
 	"github.com/tandemhq/tandem/services/outreach/internal/referrals"
 	"github.com/tandemhq/tandem/services/outreach/internal/server"
@@ -58,6 +63,38 @@ type Config struct {
 	Events events.Config
 	// Files says where candidates' files are kept.
 	Files FilesConfig
+	// Mailbox is where flow steps are handed for sending.
+	Mailbox mailboxclient.Config
+	// Jobs tunes River.
+	Jobs jobSettings
+}
+
+// jobSettings are River's settings that the service exposes.
+type jobSettings struct {
+	// RescueAfter is when River runs again a job whose process died (a
+	// step job of a killed replica): longer than every worker's timeout.
+	RescueAfter time.Duration
+}
+
+// jobTimeout bounds every job that does not say otherwise (purges,
+// prunes: batches that resume on the next run); step jobs and event
+// deliveries have 30 s of their own. minRescueAfter exceeds them all, as
+// River requires.
+const (
+	jobTimeout     = 30 * time.Second
+	minRescueAfter = 35 * time.Second
+)
+
+// Register implements config.Group.
+func (j *jobSettings) Register(fs *flag.FlagSet) {
+	fs.DurationVar(&j.RescueAfter, "stuck-job-rescue-after", 2*time.Minute, "when a job whose process died (a flow step, an event delivery) is run again")
+}
+
+// Validate implements config.Group.
+func (j *jobSettings) Validate(p *config.Problems) {
+	if j.RescueAfter < minRescueAfter || j.RescueAfter > 24*time.Hour {
+		p.Addf("stuck-job-rescue-after", "must be between %s and 24h", minRescueAfter)
+	}
 }
 
 // FilesConfig is the file storage's settings (ADR 17).
@@ -97,7 +134,7 @@ func (c *FilesConfig) Validate(p *config.Problems) {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Files)
+	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Files, &c.Mailbox, &c.Jobs)
 	return c, err
 }
 
@@ -140,15 +177,37 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if strings.HasPrefix(cfg.Files.BucketURL, "file:") {
 		rt.Log.WarnContext(ctx, "candidates' files are kept in a local directory; more than one replica needs a shared bucket (s3://)", slog.String("files_bucket_url", cfg.Files.BucketURL))
 	}
-	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	// outreach receives mailbox's events (message.sent, message.received)
+	// and records their ids in event_versions (ADR 15).
+	if err := events.Migrate(ctx, rt.DB, "outreach", rt.Log); err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	mailbox, err := mailboxclient.Dial(cfg.Mailbox, authz.ServiceCredentials{Name: "outreach", Token: cfg.Identity.ServiceTokens.Current})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("mailbox client", func(context.Context) error { return mailbox.Close() })
+	// Step jobs have a queue of their own: a burst of due steps does not
+	// hold up purges, and event delivery has its own (ADR 15).
+	workers := river.NewWorkers()
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, flows.QueueSteps: flows.StepQueue()}
 	delivery.AddTo(workers, queues)
 	st := store.New(rt.DB)
+	// The publisher needs the River client, which needs its workers, one
+	// of which runs the flows' rules: the rules get the publisher and the
+	// client once both exist, before anything is served.
+	var pubHolder publisherHolder
+	stageRules := stages.New(st, &pubHolder, time.Now)
+	flowRules := flows.New(flows.Options{Store: st, Publisher: &pubHolder, StagePublish: stageRules.PublishMove, Mailbox: mailbox, Logger: rt.Log})
 	// A purge removes the purged candidates' files too: their bytes by a
 	// job it enqueues in its transaction.
 	river.AddWorker(workers, candidates.NewPurgeWorker(st, files.EnqueueRemovalFromJob, rt.Log))
 	river.AddWorker(workers, files.NewRemoveBlobsWorker(bucket, rt.Log))
-	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery)}
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic})
+	river.AddWorker(workers, flows.NewStepWorker(flowRules))
+	river.AddWorker(workers, flows.NewCancelWorker(flowRules))
+	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
+	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery), events.PrunePeriodicJob(0, 0)}
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic, RescueStuckJobsAfter: cfg.Jobs.RescueAfter, JobTimeout: jobTimeout})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -157,10 +216,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
+	pubHolder.Publisher = pub
+	flowRules.SetJobs(jc)
 
 	handler := server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
-		Stages:        stages.New(st, pub, time.Now),
+		Stages:        stageRules,
 		Timeline:      timeline.New(st),
 		Notes:         notes.New(st, pub, time.Now),
 		CustomFields:  customfields.New(st),
@@ -169,13 +230,22 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Conversations: conversations.New(st, pub, time.Now),
 		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
 			Logger: rt.Log}),
+		Flows: flowRules,
 	})
+	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
+	sink.Handle(flows.EventMessageSent, flowRules.ApplyMessageSent)
+	sink.Handle(flows.EventMessageReceived, flowRules.ApplyMessageReceived)
 	srv := rt.NewServer(service.ServerSpec{
-		Auth:       identity.Authenticator(server.Policy, rt.Redis, cfg.Service.RedisPrefix, rt.Log),
+		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,
 		// Files stream as fast as their clients (ADR 17).
 		MaxDeadlines: server.MaxDeadlines,
 	})
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), handler)
+	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
+
+// publisherHolder lets the domain be built before the publisher, which
+// needs the River client its workers go into; it is set before serving.
+type publisherHolder struct{ *events.Publisher }

@@ -66,4 +66,28 @@ var Policy = authz.Policy{
 	svc + "GetCandidateFile":      authz.AnyMember(),
 	svc + "DownloadCandidateFile": authz.AnyMember(),
 	svc + "DeleteCandidateFile":   authz.AtLeast(authz.RoleHiringManager),
+	// Flows: who may change a particular flow (its owner, Admins and
+	// above) is the flows package's rule; Members and Hiring Managers
+	// read them.
+	svc + "CreateFlow":              authz.AtLeast(authz.RoleRecruiter),
+	svc + "GetFlow":                 authz.AnyMember(),
+	svc + "ListFlows":               authz.AnyMember(),
+	svc + "UpdateFlow":              authz.AtLeast(authz.RoleRecruiter),
+	svc + "GetFlowVersion":          authz.AnyMember(),
+	svc + "ActivateFlow":            authz.AtLeast(authz.RoleRecruiter),
+	svc + "PauseFlow":               authz.AtLeast(authz.RoleRecruiter),
+	svc + "ResumeFlow":              authz.AtLeast(authz.RoleRecruiter),
+	svc + "CompleteFlow":            authz.AtLeast(authz.RoleRecruiter),
+	svc + "ArchiveFlow":             authz.AtLeast(authz.RoleRecruiter),
+	svc + "PreviewFlowStep":         authz.AnyMember(),
+	svc + "EnrollCandidates":        authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListEnrollments":         authz.AnyMember(),
+	svc + "GetEnrollment":           authz.AnyMember(),
+	svc + "RemoveEnrollment":        authz.AtLeast(authz.RoleRecruiter),
+	svc + "PauseEnrollment":         authz.AtLeast(authz.RoleRecruiter),
+	svc + "ResumeEnrollment":        authz.AtLeast(authz.RoleRecruiter),
+	svc + "GetFlowStats":            authz.AnyMember(),
+	svc + "GrantSendingDelegation":  authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListSendingDelegations":  authz.AtLeast(authz.RoleRecruiter),
+	svc + "RevokeSendingDelegation": authz.AtLeast(authz.RoleRecruiter),
 }

@@ -106,6 +106,8 @@ type Domain struct {
 	Conversations Conversations
 	// Files is the candidates' resumes and other files.
 	Files Files
+	// Flows is the organization's flows, enrollments and their figures.
+	Flows Flows
 }
 
 // Server implements outreachv1.OutreachServiceServer.

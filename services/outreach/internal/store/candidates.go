@@ -512,10 +512,10 @@ func equalStrings(a, b []string) bool {
 
 // PurgeDeletedCandidates removes for good up to limit candidates deleted
 // before the given time, with everything that is theirs (addresses,
-// timeline, notes, referrals, conversations, files) and the candidates
-// merged into them, and returns how many it removed. Their addresses are
-// free again afterwards. The blob keys of their files go to removeBlobs in
-// the same transaction.
+// timeline, notes, referrals, conversations, files, flow enrollments) and
+// the candidates merged into them, and returns how many it removed. Their
+// addresses are free again afterwards. The blob keys of their files go to
+// removeBlobs in the same transaction.
 func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, limit int, removeBlobs RemoveBlobs) (_ int, err error) {
 	ctx, sp := span(ctx, "PurgeDeletedCandidates")
 	defer func() { end(sp, err) }()
@@ -553,6 +553,7 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 			`DELETE FROM conversations WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM referrals WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM notes WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
+			`DELETE FROM enrollments WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
 			`DELETE FROM timeline_entries WHERE candidate_id = ANY($1::uuid[]) OR candidate_id IN (SELECT id FROM candidates WHERE merged_into = ANY($1::uuid[]))`,
 			`DELETE FROM candidate_emails WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM candidates WHERE merged_into = ANY($1::uuid[])`,

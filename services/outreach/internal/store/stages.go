@@ -343,6 +343,9 @@ func moveCandidate(ctx context.Context, tx pgx.Tx, c Candidate, from, to Stage, 
 	if err != nil {
 		return Candidate{}, err
 	}
+	if err := afterStageMove(ctx, tx, after, to); err != nil {
+		return Candidate{}, fmt.Errorf("flows after a stage move: %w", err)
+	}
 	if err := publish(ctx, tx, StageMove{Move: m, Candidate: after, From: from, To: to}); err != nil {
 		return Candidate{}, fmt.Errorf("publish stage move: %w", err)
 	}

@@ -86,7 +86,7 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 
 // answers are the errors that refuse a request rather than fail it.
 var answers = []error{postgres.ErrNotFound, ErrFieldKeyTaken, ErrNotLive, ErrNotDeleted, ErrStageNotFound, ErrStageNameTaken, ErrStageOrder, ErrLastStage, ErrJobNotOpen,
-	ErrConversationNotFound, ErrBadCursor}
+	ErrConversationNotFound, ErrBadCursor, ErrAlreadyEnrolled}
 
 func isAnswer(err error) bool {
 	for _, a := range answers {
@@ -98,5 +98,6 @@ func isAnswer(err error) bool {
 	var full *StageHasCandidatesError
 	var taken *ExternalJobTakenError
 	var referred *ReferralExistsError
-	return errors.As(err, &dup) || errors.As(err, &full) || errors.As(err, &taken) || errors.As(err, &referred)
+	var other *InAnotherFlowError
+	return errors.As(err, &dup) || errors.As(err, &full) || errors.As(err, &taken) || errors.As(err, &referred) || errors.As(err, &other)
 }

@@ -692,6 +692,380 @@ func (CandidateFileKind) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
 }
 
+// Where a flow is in its life.
+type FlowStatus int32
+
+const (
+	FlowStatus_FLOW_STATUS_UNSPECIFIED FlowStatus = 0
+	// Being written: nothing is sent.
+	FlowStatus_FLOW_STATUS_DRAFT  FlowStatus = 1
+	FlowStatus_FLOW_STATUS_ACTIVE FlowStatus = 2
+	// Nothing is sent until it resumes.
+	FlowStatus_FLOW_STATUS_PAUSED FlowStatus = 3
+	// Every enrollment has finished, or it was completed by hand.
+	FlowStatus_FLOW_STATUS_COMPLETED FlowStatus = 4
+	FlowStatus_FLOW_STATUS_ARCHIVED  FlowStatus = 5
+)
+
+// Enum value maps for FlowStatus.
+var (
+	FlowStatus_name = map[int32]string{
+		0: "FLOW_STATUS_UNSPECIFIED",
+		1: "FLOW_STATUS_DRAFT",
+		2: "FLOW_STATUS_ACTIVE",
+		3: "FLOW_STATUS_PAUSED",
+		4: "FLOW_STATUS_COMPLETED",
+		5: "FLOW_STATUS_ARCHIVED",
+	}
+	FlowStatus_value = map[string]int32{
+		"FLOW_STATUS_UNSPECIFIED": 0,
+		"FLOW_STATUS_DRAFT":       1,
+		"FLOW_STATUS_ACTIVE":      2,
+		"FLOW_STATUS_PAUSED":      3,
+		"FLOW_STATUS_COMPLETED":   4,
+		"FLOW_STATUS_ARCHIVED":    5,
+	}
+)
+
+func (x FlowStatus) Enum() *FlowStatus {
+	p := new(FlowStatus)
+	*p = x
+	return p
+}
+
+func (x FlowStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FlowStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[12].Descriptor()
+}
+
+func (FlowStatus) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[12]
+}
+
+func (x FlowStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FlowStatus.Descriptor instead.
+func (FlowStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
+}
+
+// What a step's delay counts.
+type DelayUnit int32
+
+const (
+	DelayUnit_DELAY_UNIT_UNSPECIFIED DelayUnit = 0
+	// Elapsed hours.
+	DelayUnit_DELAY_UNIT_HOURS DelayUnit = 1
+	// Calendar days, at the same time of day in the flow's time zone.
+	DelayUnit_DELAY_UNIT_DAYS DelayUnit = 2
+	// Days of the sending window that are not holidays.
+	DelayUnit_DELAY_UNIT_BUSINESS_DAYS DelayUnit = 3
+)
+
+// Enum value maps for DelayUnit.
+var (
+	DelayUnit_name = map[int32]string{
+		0: "DELAY_UNIT_UNSPECIFIED",
+		1: "DELAY_UNIT_HOURS",
+		2: "DELAY_UNIT_DAYS",
+		3: "DELAY_UNIT_BUSINESS_DAYS",
+	}
+	DelayUnit_value = map[string]int32{
+		"DELAY_UNIT_UNSPECIFIED":   0,
+		"DELAY_UNIT_HOURS":         1,
+		"DELAY_UNIT_DAYS":          2,
+		"DELAY_UNIT_BUSINESS_DAYS": 3,
+	}
+)
+
+func (x DelayUnit) Enum() *DelayUnit {
+	p := new(DelayUnit)
+	*p = x
+	return p
+}
+
+func (x DelayUnit) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DelayUnit) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[13].Descriptor()
+}
+
+func (DelayUnit) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[13]
+}
+
+func (x DelayUnit) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DelayUnit.Descriptor instead.
+func (DelayUnit) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{13}
+}
+
+// A day of the week.
+type Weekday int32
+
+const (
+	Weekday_WEEKDAY_UNSPECIFIED Weekday = 0
+	Weekday_WEEKDAY_MONDAY      Weekday = 1
+	Weekday_WEEKDAY_TUESDAY     Weekday = 2
+	Weekday_WEEKDAY_WEDNESDAY   Weekday = 3
+	Weekday_WEEKDAY_THURSDAY    Weekday = 4
+	Weekday_WEEKDAY_FRIDAY      Weekday = 5
+	Weekday_WEEKDAY_SATURDAY    Weekday = 6
+	Weekday_WEEKDAY_SUNDAY      Weekday = 7
+)
+
+// Enum value maps for Weekday.
+var (
+	Weekday_name = map[int32]string{
+		0: "WEEKDAY_UNSPECIFIED",
+		1: "WEEKDAY_MONDAY",
+		2: "WEEKDAY_TUESDAY",
+		3: "WEEKDAY_WEDNESDAY",
+		4: "WEEKDAY_THURSDAY",
+		5: "WEEKDAY_FRIDAY",
+		6: "WEEKDAY_SATURDAY",
+		7: "WEEKDAY_SUNDAY",
+	}
+	Weekday_value = map[string]int32{
+		"WEEKDAY_UNSPECIFIED": 0,
+		"WEEKDAY_MONDAY":      1,
+		"WEEKDAY_TUESDAY":     2,
+		"WEEKDAY_WEDNESDAY":   3,
+		"WEEKDAY_THURSDAY":    4,
+		"WEEKDAY_FRIDAY":      5,
+		"WEEKDAY_SATURDAY":    6,
+		"WEEKDAY_SUNDAY":      7,
+	}
+)
+
+func (x Weekday) Enum() *Weekday {
+	p := new(Weekday)
+	*p = x
+	return p
+}
+
+func (x Weekday) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Weekday) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[14].Descriptor()
+}
+
+func (Weekday) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[14]
+}
+
+func (x Weekday) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Weekday.Descriptor instead.
+func (Weekday) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{14}
+}
+
+// Where an enrollment is.
+type EnrollmentStatus int32
+
+const (
+	EnrollmentStatus_ENROLLMENT_STATUS_UNSPECIFIED EnrollmentStatus = 0
+	// Its steps go out on schedule (while the flow is active).
+	EnrollmentStatus_ENROLLMENT_STATUS_ACTIVE EnrollmentStatus = 1
+	// Held by hand: nothing goes out until it resumes.
+	EnrollmentStatus_ENROLLMENT_STATUS_PAUSED EnrollmentStatus = 2
+	// Nothing more goes out; stop_reason says why.
+	EnrollmentStatus_ENROLLMENT_STATUS_STOPPED EnrollmentStatus = 3
+)
+
+// Enum value maps for EnrollmentStatus.
+var (
+	EnrollmentStatus_name = map[int32]string{
+		0: "ENROLLMENT_STATUS_UNSPECIFIED",
+		1: "ENROLLMENT_STATUS_ACTIVE",
+		2: "ENROLLMENT_STATUS_PAUSED",
+		3: "ENROLLMENT_STATUS_STOPPED",
+	}
+	EnrollmentStatus_value = map[string]int32{
+		"ENROLLMENT_STATUS_UNSPECIFIED": 0,
+		"ENROLLMENT_STATUS_ACTIVE":      1,
+		"ENROLLMENT_STATUS_PAUSED":      2,
+		"ENROLLMENT_STATUS_STOPPED":     3,
+	}
+)
+
+func (x EnrollmentStatus) Enum() *EnrollmentStatus {
+	p := new(EnrollmentStatus)
+	*p = x
+	return p
+}
+
+func (x EnrollmentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EnrollmentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[15].Descriptor()
+}
+
+func (EnrollmentStatus) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[15]
+}
+
+func (x EnrollmentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EnrollmentStatus.Descriptor instead.
+func (EnrollmentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{15}
+}
+
+// Why an enrollment stopped.
+type StopReason int32
+
+const (
+	StopReason_STOP_REASON_UNSPECIFIED StopReason = 0
+	StopReason_STOP_REASON_REPLIED     StopReason = 1
+	StopReason_STOP_REASON_BOUNCED     StopReason = 2
+	// Every step was sent.
+	StopReason_STOP_REASON_FINISHED       StopReason = 3
+	StopReason_STOP_REASON_REMOVED        StopReason = 4
+	StopReason_STOP_REASON_FLOW_COMPLETED StopReason = 5
+	// The candidate was moved to a stage after Replied (Interested, Not
+	// interested, Hired, ...).
+	StopReason_STOP_REASON_STAGE_FINAL StopReason = 6
+	// The candidate has no deliverable address left, or was deleted.
+	StopReason_STOP_REASON_UNDELIVERABLE StopReason = 7
+)
+
+// Enum value maps for StopReason.
+var (
+	StopReason_name = map[int32]string{
+		0: "STOP_REASON_UNSPECIFIED",
+		1: "STOP_REASON_REPLIED",
+		2: "STOP_REASON_BOUNCED",
+		3: "STOP_REASON_FINISHED",
+		4: "STOP_REASON_REMOVED",
+		5: "STOP_REASON_FLOW_COMPLETED",
+		6: "STOP_REASON_STAGE_FINAL",
+		7: "STOP_REASON_UNDELIVERABLE",
+	}
+	StopReason_value = map[string]int32{
+		"STOP_REASON_UNSPECIFIED":    0,
+		"STOP_REASON_REPLIED":        1,
+		"STOP_REASON_BOUNCED":        2,
+		"STOP_REASON_FINISHED":       3,
+		"STOP_REASON_REMOVED":        4,
+		"STOP_REASON_FLOW_COMPLETED": 5,
+		"STOP_REASON_STAGE_FINAL":    6,
+		"STOP_REASON_UNDELIVERABLE":  7,
+	}
+)
+
+func (x StopReason) Enum() *StopReason {
+	p := new(StopReason)
+	*p = x
+	return p
+}
+
+func (x StopReason) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StopReason) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[16].Descriptor()
+}
+
+func (StopReason) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[16]
+}
+
+func (x StopReason) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StopReason.Descriptor instead.
+func (StopReason) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{16}
+}
+
+// What became of one candidate of EnrollCandidates.
+type EnrollOutcome int32
+
+const (
+	EnrollOutcome_ENROLL_OUTCOME_UNSPECIFIED EnrollOutcome = 0
+	EnrollOutcome_ENROLL_OUTCOME_ENROLLED    EnrollOutcome = 1
+	// In this flow already (enrollment_id names it).
+	EnrollOutcome_ENROLL_OUTCOME_ALREADY_ENROLLED EnrollOutcome = 2
+	// In another flow that is running (other_flow_id names it).
+	EnrollOutcome_ENROLL_OUTCOME_IN_ANOTHER_FLOW EnrollOutcome = 3
+	EnrollOutcome_ENROLL_OUTCOME_NO_EMAIL        EnrollOutcome = 4
+	// Every address of the candidate bounced for good.
+	EnrollOutcome_ENROLL_OUTCOME_UNDELIVERABLE EnrollOutcome = 5
+	// No such candidate in the organization (or deleted).
+	EnrollOutcome_ENROLL_OUTCOME_NOT_FOUND EnrollOutcome = 6
+)
+
+// Enum value maps for EnrollOutcome.
+var (
+	EnrollOutcome_name = map[int32]string{
+		0: "ENROLL_OUTCOME_UNSPECIFIED",
+		1: "ENROLL_OUTCOME_ENROLLED",
+		2: "ENROLL_OUTCOME_ALREADY_ENROLLED",
+		3: "ENROLL_OUTCOME_IN_ANOTHER_FLOW",
+		4: "ENROLL_OUTCOME_NO_EMAIL",
+		5: "ENROLL_OUTCOME_UNDELIVERABLE",
+		6: "ENROLL_OUTCOME_NOT_FOUND",
+	}
+	EnrollOutcome_value = map[string]int32{
+		"ENROLL_OUTCOME_UNSPECIFIED":      0,
+		"ENROLL_OUTCOME_ENROLLED":         1,
+		"ENROLL_OUTCOME_ALREADY_ENROLLED": 2,
+		"ENROLL_OUTCOME_IN_ANOTHER_FLOW":  3,
+		"ENROLL_OUTCOME_NO_EMAIL":         4,
+		"ENROLL_OUTCOME_UNDELIVERABLE":    5,
+		"ENROLL_OUTCOME_NOT_FOUND":        6,
+	}
+)
+
+func (x EnrollOutcome) Enum() *EnrollOutcome {
+	p := new(EnrollOutcome)
+	*p = x
+	return p
+}
+
+func (x EnrollOutcome) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EnrollOutcome) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[17].Descriptor()
+}
+
+func (EnrollOutcome) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[17]
+}
+
+func (x EnrollOutcome) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EnrollOutcome.Descriptor instead.
+func (EnrollOutcome) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{17}
+}
+
 // A person a recruiter keeps in touch with.
 type Candidate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -7006,6 +7380,3035 @@ func (*DeleteCandidateFileResponse) Descriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
 }
 
+// Who a flow's e-mails come from.
+type FlowSender struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The identity connection id of the sender's connected mailbox.
+	MailboxConnectionId string `protobuf:"bytes,1,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	// The sender; the flow's owner, or a teammate who granted the owner a
+	// sending delegation. Empty: the owner.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The sender's name and address as templates show them
+	// ({{ sender.name }}, {{ sender.email }}).
+	DisplayName   string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	Email         string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowSender) Reset() {
+	*x = FlowSender{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowSender) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowSender) ProtoMessage() {}
+
+func (x *FlowSender) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowSender.ProtoReflect.Descriptor instead.
+func (*FlowSender) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{99}
+}
+
+func (x *FlowSender) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *FlowSender) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *FlowSender) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *FlowSender) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+// When e-mails may leave, in the flow's time zone.
+type SendingWindow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At least one day; each at most once.
+	Days []Weekday `protobuf:"varint,1,rep,packed,name=days,proto3,enum=tandem.outreach.v1.Weekday" json:"days,omitempty"`
+	// "HH:MM", 24-hour; start before end; end may be "24:00".
+	StartTime     string `protobuf:"bytes,2,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       string `protobuf:"bytes,3,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendingWindow) Reset() {
+	*x = SendingWindow{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendingWindow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendingWindow) ProtoMessage() {}
+
+func (x *SendingWindow) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendingWindow.ProtoReflect.Descriptor instead.
+func (*SendingWindow) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{100}
+}
+
+func (x *SendingWindow) GetDays() []Weekday {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *SendingWindow) GetStartTime() string {
+	if x != nil {
+		return x.StartTime
+	}
+	return ""
+}
+
+func (x *SendingWindow) GetEndTime() string {
+	if x != nil {
+		return x.EndTime
+	}
+	return ""
+}
+
+// One e-mail of a flow.
+type FlowStep struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How long after the previous step (after enrollment, for the first).
+	DelayUnit DelayUnit `protobuf:"varint,1,opt,name=delay_unit,json=delayUnit,proto3,enum=tandem.outreach.v1.DelayUnit" json:"delay_unit,omitempty"`
+	// 0 to 365 (hours: up to 8,760).
+	Delay int32 `protobuf:"varint,2,opt,name=delay,proto3" json:"delay,omitempty"`
+	// A Liquid template, plain text: up to 255 characters.
+	Subject string `protobuf:"bytes,3,opt,name=subject,proto3" json:"subject,omitempty"`
+	// A Liquid template of HTML: up to 100,000 characters. Values are
+	// HTML-escaped where they land.
+	Body string `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	// Start a thread of its own rather than reply in the previous step's
+	// thread (the first step always starts one).
+	NewThread     bool `protobuf:"varint,5,opt,name=new_thread,json=newThread,proto3" json:"new_thread,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowStep) Reset() {
+	*x = FlowStep{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowStep) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowStep) ProtoMessage() {}
+
+func (x *FlowStep) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowStep.ProtoReflect.Descriptor instead.
+func (*FlowStep) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{101}
+}
+
+func (x *FlowStep) GetDelayUnit() DelayUnit {
+	if x != nil {
+		return x.DelayUnit
+	}
+	return DelayUnit_DELAY_UNIT_UNSPECIFIED
+}
+
+func (x *FlowStep) GetDelay() int32 {
+	if x != nil {
+		return x.Delay
+	}
+	return 0
+}
+
+func (x *FlowStep) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *FlowStep) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *FlowStep) GetNewThread() bool {
+	if x != nil {
+		return x.NewThread
+	}
+	return false
+}
+
+// A multi-step sequence of e-mails.
+type Flow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Required, 1 to 200 characters.
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Output only: the user who created it.
+	OwnerUserId string `protobuf:"bytes,3,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	// Output only.
+	Status FlowStatus `protobuf:"varint,4,opt,name=status,proto3,enum=tandem.outreach.v1.FlowStatus" json:"status,omitempty"`
+	// Output only: the current version; grows when an Active or Paused flow
+	// is edited.
+	Version int32       `protobuf:"varint,5,opt,name=version,proto3" json:"version,omitempty"`
+	Sender  *FlowSender `protobuf:"bytes,6,opt,name=sender,proto3" json:"sender,omitempty"`
+	// An IANA time zone ("Europe/Berlin"). Empty: UTC (identity keeps no
+	// time zone of users or organizations yet).
+	TimeZone string `protobuf:"bytes,7,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Empty: Monday to Friday, 08:00 to 18:00.
+	Window *SendingWindow `protobuf:"bytes,8,opt,name=window,proto3" json:"window,omitempty"`
+	// Dates ("2026-12-25") on which nothing is sent.
+	Holidays []string `protobuf:"bytes,9,rep,name=holidays,proto3" json:"holidays,omitempty"`
+	// 1 to 20 steps, in order.
+	Steps []*FlowStep `protobuf:"bytes,10,rep,name=steps,proto3" json:"steps,omitempty"`
+	// Optional: the organization's open role the flow recruits for.
+	JobId string `protobuf:"bytes,11,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Output only.
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Flow) Reset() {
+	*x = Flow{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Flow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Flow) ProtoMessage() {}
+
+func (x *Flow) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Flow.ProtoReflect.Descriptor instead.
+func (*Flow) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{102}
+}
+
+func (x *Flow) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Flow) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Flow) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *Flow) GetStatus() FlowStatus {
+	if x != nil {
+		return x.Status
+	}
+	return FlowStatus_FLOW_STATUS_UNSPECIFIED
+}
+
+func (x *Flow) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Flow) GetSender() *FlowSender {
+	if x != nil {
+		return x.Sender
+	}
+	return nil
+}
+
+func (x *Flow) GetTimeZone() string {
+	if x != nil {
+		return x.TimeZone
+	}
+	return ""
+}
+
+func (x *Flow) GetWindow() *SendingWindow {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+func (x *Flow) GetHolidays() []string {
+	if x != nil {
+		return x.Holidays
+	}
+	return nil
+}
+
+func (x *Flow) GetSteps() []*FlowStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+func (x *Flow) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *Flow) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Flow) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+type CreateFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFlowRequest) Reset() {
+	*x = CreateFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFlowRequest) ProtoMessage() {}
+
+func (x *CreateFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFlowRequest.ProtoReflect.Descriptor instead.
+func (*CreateFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{103}
+}
+
+func (x *CreateFlowRequest) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type CreateFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateFlowResponse) Reset() {
+	*x = CreateFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateFlowResponse) ProtoMessage() {}
+
+func (x *CreateFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateFlowResponse.ProtoReflect.Descriptor instead.
+func (*CreateFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{104}
+}
+
+func (x *CreateFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type GetFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowRequest) Reset() {
+	*x = GetFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowRequest) ProtoMessage() {}
+
+func (x *GetFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowRequest.ProtoReflect.Descriptor instead.
+func (*GetFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{105}
+}
+
+func (x *GetFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type GetFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowResponse) Reset() {
+	*x = GetFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowResponse) ProtoMessage() {}
+
+func (x *GetFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowResponse.ProtoReflect.Descriptor instead.
+func (*GetFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{106}
+}
+
+func (x *GetFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ListFlowsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize  int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only flows in this status; unset: every status but Archived.
+	Status        FlowStatus `protobuf:"varint,3,opt,name=status,proto3,enum=tandem.outreach.v1.FlowStatus" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFlowsRequest) Reset() {
+	*x = ListFlowsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFlowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFlowsRequest) ProtoMessage() {}
+
+func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
+func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{107}
+}
+
+func (x *ListFlowsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListFlowsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListFlowsRequest) GetStatus() FlowStatus {
+	if x != nil {
+		return x.Status
+	}
+	return FlowStatus_FLOW_STATUS_UNSPECIFIED
+}
+
+type ListFlowsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Flows []*Flow                `protobuf:"bytes,1,rep,name=flows,proto3" json:"flows,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFlowsResponse) Reset() {
+	*x = ListFlowsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFlowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFlowsResponse) ProtoMessage() {}
+
+func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
+func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{108}
+}
+
+func (x *ListFlowsResponse) GetFlows() []*Flow {
+	if x != nil {
+		return x.Flows
+	}
+	return nil
+}
+
+func (x *ListFlowsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type UpdateFlowRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// flow.id names the flow.
+	Flow *Flow `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	// Any of "name", "sender", "time_zone", "window", "holidays", "steps",
+	// "job_id".
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFlowRequest) Reset() {
+	*x = UpdateFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFlowRequest) ProtoMessage() {}
+
+func (x *UpdateFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFlowRequest.ProtoReflect.Descriptor instead.
+func (*UpdateFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{109}
+}
+
+func (x *UpdateFlowRequest) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+func (x *UpdateFlowRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+type UpdateFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateFlowResponse) Reset() {
+	*x = UpdateFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateFlowResponse) ProtoMessage() {}
+
+func (x *UpdateFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateFlowResponse.ProtoReflect.Descriptor instead.
+func (*UpdateFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{110}
+}
+
+func (x *UpdateFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type GetFlowVersionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	Version       int32                  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowVersionRequest) Reset() {
+	*x = GetFlowVersionRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowVersionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowVersionRequest) ProtoMessage() {}
+
+func (x *GetFlowVersionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowVersionRequest.ProtoReflect.Descriptor instead.
+func (*GetFlowVersionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{111}
+}
+
+func (x *GetFlowVersionRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *GetFlowVersionRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetFlowVersionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The flow with the settings and steps of that version.
+	Flow          *Flow `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowVersionResponse) Reset() {
+	*x = GetFlowVersionResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowVersionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowVersionResponse) ProtoMessage() {}
+
+func (x *GetFlowVersionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowVersionResponse.ProtoReflect.Descriptor instead.
+func (*GetFlowVersionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{112}
+}
+
+func (x *GetFlowVersionResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ActivateFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateFlowRequest) Reset() {
+	*x = ActivateFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateFlowRequest) ProtoMessage() {}
+
+func (x *ActivateFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateFlowRequest.ProtoReflect.Descriptor instead.
+func (*ActivateFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{113}
+}
+
+func (x *ActivateFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type ActivateFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActivateFlowResponse) Reset() {
+	*x = ActivateFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActivateFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActivateFlowResponse) ProtoMessage() {}
+
+func (x *ActivateFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActivateFlowResponse.ProtoReflect.Descriptor instead.
+func (*ActivateFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{114}
+}
+
+func (x *ActivateFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type PauseFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseFlowRequest) Reset() {
+	*x = PauseFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseFlowRequest) ProtoMessage() {}
+
+func (x *PauseFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseFlowRequest.ProtoReflect.Descriptor instead.
+func (*PauseFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{115}
+}
+
+func (x *PauseFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type PauseFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseFlowResponse) Reset() {
+	*x = PauseFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseFlowResponse) ProtoMessage() {}
+
+func (x *PauseFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseFlowResponse.ProtoReflect.Descriptor instead.
+func (*PauseFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{116}
+}
+
+func (x *PauseFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ResumeFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFlowRequest) Reset() {
+	*x = ResumeFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFlowRequest) ProtoMessage() {}
+
+func (x *ResumeFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFlowRequest.ProtoReflect.Descriptor instead.
+func (*ResumeFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{117}
+}
+
+func (x *ResumeFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type ResumeFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeFlowResponse) Reset() {
+	*x = ResumeFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeFlowResponse) ProtoMessage() {}
+
+func (x *ResumeFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeFlowResponse.ProtoReflect.Descriptor instead.
+func (*ResumeFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{118}
+}
+
+func (x *ResumeFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type CompleteFlowRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// Must be true: completing stops every enrollment for good.
+	Confirm       bool `protobuf:"varint,2,opt,name=confirm,proto3" json:"confirm,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteFlowRequest) Reset() {
+	*x = CompleteFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteFlowRequest) ProtoMessage() {}
+
+func (x *CompleteFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteFlowRequest.ProtoReflect.Descriptor instead.
+func (*CompleteFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{119}
+}
+
+func (x *CompleteFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *CompleteFlowRequest) GetConfirm() bool {
+	if x != nil {
+		return x.Confirm
+	}
+	return false
+}
+
+type CompleteFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteFlowResponse) Reset() {
+	*x = CompleteFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteFlowResponse) ProtoMessage() {}
+
+func (x *CompleteFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteFlowResponse.ProtoReflect.Descriptor instead.
+func (*CompleteFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{120}
+}
+
+func (x *CompleteFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type ArchiveFlowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveFlowRequest) Reset() {
+	*x = ArchiveFlowRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveFlowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveFlowRequest) ProtoMessage() {}
+
+func (x *ArchiveFlowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveFlowRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveFlowRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{121}
+}
+
+func (x *ArchiveFlowRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type ArchiveFlowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          *Flow                  `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveFlowResponse) Reset() {
+	*x = ArchiveFlowResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveFlowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveFlowResponse) ProtoMessage() {}
+
+func (x *ArchiveFlowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveFlowResponse.ProtoReflect.Descriptor instead.
+func (*ArchiveFlowResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{122}
+}
+
+func (x *ArchiveFlowResponse) GetFlow() *Flow {
+	if x != nil {
+		return x.Flow
+	}
+	return nil
+}
+
+type PreviewFlowStepRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// 0 for the first step.
+	StepIndex   int32  `protobuf:"varint,2,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
+	CandidateId string `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The version to render; 0: the current one.
+	Version       int32 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewFlowStepRequest) Reset() {
+	*x = PreviewFlowStepRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewFlowStepRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewFlowStepRequest) ProtoMessage() {}
+
+func (x *PreviewFlowStepRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewFlowStepRequest.ProtoReflect.Descriptor instead.
+func (*PreviewFlowStepRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{123}
+}
+
+func (x *PreviewFlowStepRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *PreviewFlowStepRequest) GetStepIndex() int32 {
+	if x != nil {
+		return x.StepIndex
+	}
+	return 0
+}
+
+func (x *PreviewFlowStepRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *PreviewFlowStepRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type PreviewFlowStepResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Subject       string                 `protobuf:"bytes,1,opt,name=subject,proto3" json:"subject,omitempty"`
+	HtmlBody      string                 `protobuf:"bytes,2,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewFlowStepResponse) Reset() {
+	*x = PreviewFlowStepResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewFlowStepResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewFlowStepResponse) ProtoMessage() {}
+
+func (x *PreviewFlowStepResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewFlowStepResponse.ProtoReflect.Descriptor instead.
+func (*PreviewFlowStepResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{124}
+}
+
+func (x *PreviewFlowStepResponse) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *PreviewFlowStepResponse) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+// A candidate going through a flow.
+type Enrollment struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	FlowId      string                 `protobuf:"bytes,2,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	CandidateId string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The version of the flow the candidate receives.
+	FlowVersion int32            `protobuf:"varint,4,opt,name=flow_version,json=flowVersion,proto3" json:"flow_version,omitempty"`
+	Status      EnrollmentStatus `protobuf:"varint,5,opt,name=status,proto3,enum=tandem.outreach.v1.EnrollmentStatus" json:"status,omitempty"`
+	// The step to send next (or being sent).
+	StepIndex int32 `protobuf:"varint,6,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
+	// Steps sent so far.
+	StepsSent int32 `protobuf:"varint,7,opt,name=steps_sent,json=stepsSent,proto3" json:"steps_sent,omitempty"`
+	// When the next step goes out; unset when none is scheduled (the flow is
+	// a draft, the step is with the mailbox, or the enrollment stopped).
+	NextSendTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=next_send_time,json=nextSendTime,proto3" json:"next_send_time,omitempty"`
+	StopReason   StopReason             `protobuf:"varint,9,opt,name=stop_reason,json=stopReason,proto3,enum=tandem.outreach.v1.StopReason" json:"stop_reason,omitempty"`
+	// The address the steps go to.
+	ToAddress     string                 `protobuf:"bytes,10,opt,name=to_address,json=toAddress,proto3" json:"to_address,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	StopTime      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=stop_time,json=stopTime,proto3" json:"stop_time,omitempty"`
+	LastSentTime  *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_sent_time,json=lastSentTime,proto3" json:"last_sent_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Enrollment) Reset() {
+	*x = Enrollment{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Enrollment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Enrollment) ProtoMessage() {}
+
+func (x *Enrollment) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Enrollment.ProtoReflect.Descriptor instead.
+func (*Enrollment) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{125}
+}
+
+func (x *Enrollment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Enrollment) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *Enrollment) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *Enrollment) GetFlowVersion() int32 {
+	if x != nil {
+		return x.FlowVersion
+	}
+	return 0
+}
+
+func (x *Enrollment) GetStatus() EnrollmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return EnrollmentStatus_ENROLLMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Enrollment) GetStepIndex() int32 {
+	if x != nil {
+		return x.StepIndex
+	}
+	return 0
+}
+
+func (x *Enrollment) GetStepsSent() int32 {
+	if x != nil {
+		return x.StepsSent
+	}
+	return 0
+}
+
+func (x *Enrollment) GetNextSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextSendTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetStopReason() StopReason {
+	if x != nil {
+		return x.StopReason
+	}
+	return StopReason_STOP_REASON_UNSPECIFIED
+}
+
+func (x *Enrollment) GetToAddress() string {
+	if x != nil {
+		return x.ToAddress
+	}
+	return ""
+}
+
+func (x *Enrollment) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetStopTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StopTime
+	}
+	return nil
+}
+
+func (x *Enrollment) GetLastSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSentTime
+	}
+	return nil
+}
+
+type EnrollCandidatesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// 1 to 1,000 candidate ids.
+	CandidateIds  []string `protobuf:"bytes,2,rep,name=candidate_ids,json=candidateIds,proto3" json:"candidate_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollCandidatesRequest) Reset() {
+	*x = EnrollCandidatesRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollCandidatesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollCandidatesRequest) ProtoMessage() {}
+
+func (x *EnrollCandidatesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollCandidatesRequest.ProtoReflect.Descriptor instead.
+func (*EnrollCandidatesRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{126}
+}
+
+func (x *EnrollCandidatesRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *EnrollCandidatesRequest) GetCandidateIds() []string {
+	if x != nil {
+		return x.CandidateIds
+	}
+	return nil
+}
+
+type EnrollmentResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The position in candidate_ids.
+	Index         int32         `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`
+	CandidateId   string        `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	Outcome       EnrollOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=tandem.outreach.v1.EnrollOutcome" json:"outcome,omitempty"`
+	EnrollmentId  string        `protobuf:"bytes,4,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	OtherFlowId   string        `protobuf:"bytes,5,opt,name=other_flow_id,json=otherFlowId,proto3" json:"other_flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollmentResult) Reset() {
+	*x = EnrollmentResult{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollmentResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollmentResult) ProtoMessage() {}
+
+func (x *EnrollmentResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollmentResult.ProtoReflect.Descriptor instead.
+func (*EnrollmentResult) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{127}
+}
+
+func (x *EnrollmentResult) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *EnrollmentResult) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *EnrollmentResult) GetOutcome() EnrollOutcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return EnrollOutcome_ENROLL_OUTCOME_UNSPECIFIED
+}
+
+func (x *EnrollmentResult) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+func (x *EnrollmentResult) GetOtherFlowId() string {
+	if x != nil {
+		return x.OtherFlowId
+	}
+	return ""
+}
+
+type EnrollCandidatesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*EnrollmentResult    `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollCandidatesResponse) Reset() {
+	*x = EnrollCandidatesResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollCandidatesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollCandidatesResponse) ProtoMessage() {}
+
+func (x *EnrollCandidatesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollCandidatesResponse.ProtoReflect.Descriptor instead.
+func (*EnrollCandidatesResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{128}
+}
+
+func (x *EnrollCandidatesResponse) GetResults() []*EnrollmentResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+type ListEnrollmentsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrollmentsRequest) Reset() {
+	*x = ListEnrollmentsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrollmentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrollmentsRequest) ProtoMessage() {}
+
+func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrollmentsRequest.ProtoReflect.Descriptor instead.
+func (*ListEnrollmentsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{129}
+}
+
+func (x *ListEnrollmentsRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *ListEnrollmentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListEnrollmentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListEnrollmentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollments   []*Enrollment          `protobuf:"bytes,1,rep,name=enrollments,proto3" json:"enrollments,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEnrollmentsResponse) Reset() {
+	*x = ListEnrollmentsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEnrollmentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEnrollmentsResponse) ProtoMessage() {}
+
+func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEnrollmentsResponse.ProtoReflect.Descriptor instead.
+func (*ListEnrollmentsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{130}
+}
+
+func (x *ListEnrollmentsResponse) GetEnrollments() []*Enrollment {
+	if x != nil {
+		return x.Enrollments
+	}
+	return nil
+}
+
+func (x *ListEnrollmentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type GetEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEnrollmentRequest) Reset() {
+	*x = GetEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEnrollmentRequest) ProtoMessage() {}
+
+func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*GetEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{131}
+}
+
+func (x *GetEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type GetEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetEnrollmentResponse) Reset() {
+	*x = GetEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetEnrollmentResponse) ProtoMessage() {}
+
+func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*GetEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{132}
+}
+
+func (x *GetEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type RemoveEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveEnrollmentRequest) Reset() {
+	*x = RemoveEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveEnrollmentRequest) ProtoMessage() {}
+
+func (x *RemoveEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*RemoveEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{133}
+}
+
+func (x *RemoveEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type RemoveEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveEnrollmentResponse) Reset() {
+	*x = RemoveEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveEnrollmentResponse) ProtoMessage() {}
+
+func (x *RemoveEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*RemoveEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{134}
+}
+
+func (x *RemoveEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type PauseEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseEnrollmentRequest) Reset() {
+	*x = PauseEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseEnrollmentRequest) ProtoMessage() {}
+
+func (x *PauseEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*PauseEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{135}
+}
+
+func (x *PauseEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type PauseEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseEnrollmentResponse) Reset() {
+	*x = PauseEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseEnrollmentResponse) ProtoMessage() {}
+
+func (x *PauseEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*PauseEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{136}
+}
+
+func (x *PauseEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+type ResumeEnrollmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId  string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeEnrollmentRequest) Reset() {
+	*x = ResumeEnrollmentRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeEnrollmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeEnrollmentRequest) ProtoMessage() {}
+
+func (x *ResumeEnrollmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeEnrollmentRequest.ProtoReflect.Descriptor instead.
+func (*ResumeEnrollmentRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{137}
+}
+
+func (x *ResumeEnrollmentRequest) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+type ResumeEnrollmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enrollment    *Enrollment            `protobuf:"bytes,1,opt,name=enrollment,proto3" json:"enrollment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeEnrollmentResponse) Reset() {
+	*x = ResumeEnrollmentResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeEnrollmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeEnrollmentResponse) ProtoMessage() {}
+
+func (x *ResumeEnrollmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeEnrollmentResponse.ProtoReflect.Descriptor instead.
+func (*ResumeEnrollmentResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{138}
+}
+
+func (x *ResumeEnrollmentResponse) GetEnrollment() *Enrollment {
+	if x != nil {
+		return x.Enrollment
+	}
+	return nil
+}
+
+// Figures of one step, over every version of the flow.
+type FlowStepStats struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	StepIndex int32                  `protobuf:"varint,1,opt,name=step_index,json=stepIndex,proto3" json:"step_index,omitempty"`
+	Sent      int64                  `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	Opened    int64                  `protobuf:"varint,3,opt,name=opened,proto3" json:"opened,omitempty"`
+	// Replies and bounces to this step's e-mail; interested: candidates who
+	// reached Interested or later after this step was their last.
+	Replied    int64 `protobuf:"varint,4,opt,name=replied,proto3" json:"replied,omitempty"`
+	Interested int64 `protobuf:"varint,5,opt,name=interested,proto3" json:"interested,omitempty"`
+	Bounced    int64 `protobuf:"varint,6,opt,name=bounced,proto3" json:"bounced,omitempty"`
+	// Over sent; 0 when nothing was sent.
+	OpenRate       float64 `protobuf:"fixed64,7,opt,name=open_rate,json=openRate,proto3" json:"open_rate,omitempty"`
+	ReplyRate      float64 `protobuf:"fixed64,8,opt,name=reply_rate,json=replyRate,proto3" json:"reply_rate,omitempty"`
+	InterestedRate float64 `protobuf:"fixed64,9,opt,name=interested_rate,json=interestedRate,proto3" json:"interested_rate,omitempty"`
+	BounceRate     float64 `protobuf:"fixed64,10,opt,name=bounce_rate,json=bounceRate,proto3" json:"bounce_rate,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FlowStepStats) Reset() {
+	*x = FlowStepStats{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowStepStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowStepStats) ProtoMessage() {}
+
+func (x *FlowStepStats) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowStepStats.ProtoReflect.Descriptor instead.
+func (*FlowStepStats) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{139}
+}
+
+func (x *FlowStepStats) GetStepIndex() int32 {
+	if x != nil {
+		return x.StepIndex
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetReplied() int64 {
+	if x != nil {
+		return x.Replied
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetInterested() int64 {
+	if x != nil {
+		return x.Interested
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetBounced() int64 {
+	if x != nil {
+		return x.Bounced
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetOpenRate() float64 {
+	if x != nil {
+		return x.OpenRate
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetReplyRate() float64 {
+	if x != nil {
+		return x.ReplyRate
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetInterestedRate() float64 {
+	if x != nil {
+		return x.InterestedRate
+	}
+	return 0
+}
+
+func (x *FlowStepStats) GetBounceRate() float64 {
+	if x != nil {
+		return x.BounceRate
+	}
+	return 0
+}
+
+// Figures of a flow, kept current as things happen.
+type FlowStats struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	FlowId string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	// Candidates enrolled, ever.
+	Enrolled int64 `protobuf:"varint,2,opt,name=enrolled,proto3" json:"enrolled,omitempty"`
+	// Candidates who got at least one e-mail.
+	Contacted int64 `protobuf:"varint,3,opt,name=contacted,proto3" json:"contacted,omitempty"`
+	// E-mails sent.
+	Sent int64 `protobuf:"varint,4,opt,name=sent,proto3" json:"sent,omitempty"`
+	// Opens, where the mailbox reports them; opens_known says whether it does.
+	Opened     int64 `protobuf:"varint,5,opt,name=opened,proto3" json:"opened,omitempty"`
+	OpensKnown bool  `protobuf:"varint,6,opt,name=opens_known,json=opensKnown,proto3" json:"opens_known,omitempty"`
+	// Candidates who replied, reached Interested or later, or bounced.
+	Replied    int64 `protobuf:"varint,7,opt,name=replied,proto3" json:"replied,omitempty"`
+	Interested int64 `protobuf:"varint,8,opt,name=interested,proto3" json:"interested,omitempty"`
+	Bounced    int64 `protobuf:"varint,9,opt,name=bounced,proto3" json:"bounced,omitempty"`
+	// Over contacted; 0 when nobody was contacted.
+	OpenRate       float64          `protobuf:"fixed64,10,opt,name=open_rate,json=openRate,proto3" json:"open_rate,omitempty"`
+	ReplyRate      float64          `protobuf:"fixed64,11,opt,name=reply_rate,json=replyRate,proto3" json:"reply_rate,omitempty"`
+	InterestedRate float64          `protobuf:"fixed64,12,opt,name=interested_rate,json=interestedRate,proto3" json:"interested_rate,omitempty"`
+	BounceRate     float64          `protobuf:"fixed64,13,opt,name=bounce_rate,json=bounceRate,proto3" json:"bounce_rate,omitempty"`
+	Steps          []*FlowStepStats `protobuf:"bytes,14,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *FlowStats) Reset() {
+	*x = FlowStats{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowStats) ProtoMessage() {}
+
+func (x *FlowStats) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowStats.ProtoReflect.Descriptor instead.
+func (*FlowStats) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{140}
+}
+
+func (x *FlowStats) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *FlowStats) GetEnrolled() int64 {
+	if x != nil {
+		return x.Enrolled
+	}
+	return 0
+}
+
+func (x *FlowStats) GetContacted() int64 {
+	if x != nil {
+		return x.Contacted
+	}
+	return 0
+}
+
+func (x *FlowStats) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *FlowStats) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *FlowStats) GetOpensKnown() bool {
+	if x != nil {
+		return x.OpensKnown
+	}
+	return false
+}
+
+func (x *FlowStats) GetReplied() int64 {
+	if x != nil {
+		return x.Replied
+	}
+	return 0
+}
+
+func (x *FlowStats) GetInterested() int64 {
+	if x != nil {
+		return x.Interested
+	}
+	return 0
+}
+
+func (x *FlowStats) GetBounced() int64 {
+	if x != nil {
+		return x.Bounced
+	}
+	return 0
+}
+
+func (x *FlowStats) GetOpenRate() float64 {
+	if x != nil {
+		return x.OpenRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetReplyRate() float64 {
+	if x != nil {
+		return x.ReplyRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetInterestedRate() float64 {
+	if x != nil {
+		return x.InterestedRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetBounceRate() float64 {
+	if x != nil {
+		return x.BounceRate
+	}
+	return 0
+}
+
+func (x *FlowStats) GetSteps() []*FlowStepStats {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
+type GetFlowStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	FlowId        string                 `protobuf:"bytes,1,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowStatsRequest) Reset() {
+	*x = GetFlowStatsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowStatsRequest) ProtoMessage() {}
+
+func (x *GetFlowStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetFlowStatsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{141}
+}
+
+func (x *GetFlowStatsRequest) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+type GetFlowStatsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stats         *FlowStats             `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFlowStatsResponse) Reset() {
+	*x = GetFlowStatsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFlowStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFlowStatsResponse) ProtoMessage() {}
+
+func (x *GetFlowStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFlowStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetFlowStatsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{142}
+}
+
+func (x *GetFlowStatsResponse) GetStats() *FlowStats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
+// A user's permission for a teammate to send flows from the user's mailbox.
+type SendingDelegation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The mailbox's owner, who granted it.
+	GrantorUserId string `protobuf:"bytes,1,opt,name=grantor_user_id,json=grantorUserId,proto3" json:"grantor_user_id,omitempty"`
+	// The teammate who may send on the grantor's behalf.
+	GranteeUserId string                 `protobuf:"bytes,2,opt,name=grantee_user_id,json=granteeUserId,proto3" json:"grantee_user_id,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendingDelegation) Reset() {
+	*x = SendingDelegation{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendingDelegation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendingDelegation) ProtoMessage() {}
+
+func (x *SendingDelegation) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendingDelegation.ProtoReflect.Descriptor instead.
+func (*SendingDelegation) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{143}
+}
+
+func (x *SendingDelegation) GetGrantorUserId() string {
+	if x != nil {
+		return x.GrantorUserId
+	}
+	return ""
+}
+
+func (x *SendingDelegation) GetGranteeUserId() string {
+	if x != nil {
+		return x.GranteeUserId
+	}
+	return ""
+}
+
+func (x *SendingDelegation) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+type GrantSendingDelegationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GranteeUserId string                 `protobuf:"bytes,1,opt,name=grantee_user_id,json=granteeUserId,proto3" json:"grantee_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantSendingDelegationRequest) Reset() {
+	*x = GrantSendingDelegationRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantSendingDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantSendingDelegationRequest) ProtoMessage() {}
+
+func (x *GrantSendingDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantSendingDelegationRequest.ProtoReflect.Descriptor instead.
+func (*GrantSendingDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{144}
+}
+
+func (x *GrantSendingDelegationRequest) GetGranteeUserId() string {
+	if x != nil {
+		return x.GranteeUserId
+	}
+	return ""
+}
+
+type GrantSendingDelegationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delegation    *SendingDelegation     `protobuf:"bytes,1,opt,name=delegation,proto3" json:"delegation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantSendingDelegationResponse) Reset() {
+	*x = GrantSendingDelegationResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantSendingDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantSendingDelegationResponse) ProtoMessage() {}
+
+func (x *GrantSendingDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantSendingDelegationResponse.ProtoReflect.Descriptor instead.
+func (*GrantSendingDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{145}
+}
+
+func (x *GrantSendingDelegationResponse) GetDelegation() *SendingDelegation {
+	if x != nil {
+		return x.Delegation
+	}
+	return nil
+}
+
+type ListSendingDelegationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 200; 50 when unset.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSendingDelegationsRequest) Reset() {
+	*x = ListSendingDelegationsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSendingDelegationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSendingDelegationsRequest) ProtoMessage() {}
+
+func (x *ListSendingDelegationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSendingDelegationsRequest.ProtoReflect.Descriptor instead.
+func (*ListSendingDelegationsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{146}
+}
+
+func (x *ListSendingDelegationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSendingDelegationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSendingDelegationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delegations   []*SendingDelegation   `protobuf:"bytes,1,rep,name=delegations,proto3" json:"delegations,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSendingDelegationsResponse) Reset() {
+	*x = ListSendingDelegationsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSendingDelegationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSendingDelegationsResponse) ProtoMessage() {}
+
+func (x *ListSendingDelegationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSendingDelegationsResponse.ProtoReflect.Descriptor instead.
+func (*ListSendingDelegationsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{147}
+}
+
+func (x *ListSendingDelegationsResponse) GetDelegations() []*SendingDelegation {
+	if x != nil {
+		return x.Delegations
+	}
+	return nil
+}
+
+func (x *ListSendingDelegationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type RevokeSendingDelegationRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	GranteeUserId string                 `protobuf:"bytes,1,opt,name=grantee_user_id,json=granteeUserId,proto3" json:"grantee_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSendingDelegationRequest) Reset() {
+	*x = RevokeSendingDelegationRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSendingDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSendingDelegationRequest) ProtoMessage() {}
+
+func (x *RevokeSendingDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSendingDelegationRequest.ProtoReflect.Descriptor instead.
+func (*RevokeSendingDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{148}
+}
+
+func (x *RevokeSendingDelegationRequest) GetGranteeUserId() string {
+	if x != nil {
+		return x.GranteeUserId
+	}
+	return ""
+}
+
+type RevokeSendingDelegationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSendingDelegationResponse) Reset() {
+	*x = RevokeSendingDelegationResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSendingDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSendingDelegationResponse) ProtoMessage() {}
+
+func (x *RevokeSendingDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSendingDelegationResponse.ProtoReflect.Descriptor instead.
+func (*RevokeSendingDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{149}
+}
+
+// The payload of `enrollment.created` (to atsbridge): a candidate was
+// enrolled in a flow. The aggregate is the enrollment; published once.
+type EnrollmentCreated struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	EnrollmentId string                 `protobuf:"bytes,1,opt,name=enrollment_id,json=enrollmentId,proto3" json:"enrollment_id,omitempty"`
+	FlowId       string                 `protobuf:"bytes,2,opt,name=flow_id,json=flowId,proto3" json:"flow_id,omitempty"`
+	CandidateId  string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	FlowVersion  int32                  `protobuf:"varint,4,opt,name=flow_version,json=flowVersion,proto3" json:"flow_version,omitempty"`
+	// The flow's job, when it has one.
+	JobId         string `protobuf:"bytes,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	OwnerUserId   string `protobuf:"bytes,6,opt,name=owner_user_id,json=ownerUserId,proto3" json:"owner_user_id,omitempty"`
+	SenderUserId  string `protobuf:"bytes,7,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	ActorUserId   string `protobuf:"bytes,8,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnrollmentCreated) Reset() {
+	*x = EnrollmentCreated{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnrollmentCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnrollmentCreated) ProtoMessage() {}
+
+func (x *EnrollmentCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnrollmentCreated.ProtoReflect.Descriptor instead.
+func (*EnrollmentCreated) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{150}
+}
+
+func (x *EnrollmentCreated) GetEnrollmentId() string {
+	if x != nil {
+		return x.EnrollmentId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetFlowId() string {
+	if x != nil {
+		return x.FlowId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetFlowVersion() int32 {
+	if x != nil {
+		return x.FlowVersion
+	}
+	return 0
+}
+
+func (x *EnrollmentCreated) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetOwnerUserId() string {
+	if x != nil {
+		return x.OwnerUserId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
+func (x *EnrollmentCreated) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -7478,7 +10881,238 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1aDeleteCandidateFileRequest\x12!\n" +
 	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x17\n" +
 	"\afile_id\x18\x02 \x01(\tR\x06fileId\"\x1d\n" +
-	"\x1bDeleteCandidateFileResponse*\x7f\n" +
+	"\x1bDeleteCandidateFileResponse\"\x92\x01\n" +
+	"\n" +
+	"FlowSender\x122\n" +
+	"\x15mailbox_connection_id\x18\x01 \x01(\tR\x13mailboxConnectionId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12!\n" +
+	"\fdisplay_name\x18\x03 \x01(\tR\vdisplayName\x12\x14\n" +
+	"\x05email\x18\x04 \x01(\tR\x05email\"z\n" +
+	"\rSendingWindow\x12/\n" +
+	"\x04days\x18\x01 \x03(\x0e2\x1b.tandem.outreach.v1.WeekdayR\x04days\x12\x1d\n" +
+	"\n" +
+	"start_time\x18\x02 \x01(\tR\tstartTime\x12\x19\n" +
+	"\bend_time\x18\x03 \x01(\tR\aendTime\"\xab\x01\n" +
+	"\bFlowStep\x12<\n" +
+	"\n" +
+	"delay_unit\x18\x01 \x01(\x0e2\x1d.tandem.outreach.v1.DelayUnitR\tdelayUnit\x12\x14\n" +
+	"\x05delay\x18\x02 \x01(\x05R\x05delay\x12\x18\n" +
+	"\asubject\x18\x03 \x01(\tR\asubject\x12\x12\n" +
+	"\x04body\x18\x04 \x01(\tR\x04body\x12\x1d\n" +
+	"\n" +
+	"new_thread\x18\x05 \x01(\bR\tnewThread\"\x91\x04\n" +
+	"\x04Flow\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\"\n" +
+	"\rowner_user_id\x18\x03 \x01(\tR\vownerUserId\x126\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1e.tandem.outreach.v1.FlowStatusR\x06status\x12\x18\n" +
+	"\aversion\x18\x05 \x01(\x05R\aversion\x126\n" +
+	"\x06sender\x18\x06 \x01(\v2\x1e.tandem.outreach.v1.FlowSenderR\x06sender\x12\x1b\n" +
+	"\ttime_zone\x18\a \x01(\tR\btimeZone\x129\n" +
+	"\x06window\x18\b \x01(\v2!.tandem.outreach.v1.SendingWindowR\x06window\x12\x1a\n" +
+	"\bholidays\x18\t \x03(\tR\bholidays\x122\n" +
+	"\x05steps\x18\n" +
+	" \x03(\v2\x1c.tandem.outreach.v1.FlowStepR\x05steps\x12\x15\n" +
+	"\x06job_id\x18\v \x01(\tR\x05jobId\x12;\n" +
+	"\vcreate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\"A\n" +
+	"\x11CreateFlowRequest\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"B\n" +
+	"\x12CreateFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\")\n" +
+	"\x0eGetFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"?\n" +
+	"\x0fGetFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"\x86\x01\n" +
+	"\x10ListFlowsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x126\n" +
+	"\x06status\x18\x03 \x01(\x0e2\x1e.tandem.outreach.v1.FlowStatusR\x06status\"k\n" +
+	"\x11ListFlowsResponse\x12.\n" +
+	"\x05flows\x18\x01 \x03(\v2\x18.tandem.outreach.v1.FlowR\x05flows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"~\n" +
+	"\x11UpdateFlowRequest\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\x12;\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"B\n" +
+	"\x12UpdateFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"J\n" +
+	"\x15GetFlowVersionRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\"F\n" +
+	"\x16GetFlowVersionResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\".\n" +
+	"\x13ActivateFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"D\n" +
+	"\x14ActivateFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"+\n" +
+	"\x10PauseFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"A\n" +
+	"\x11PauseFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\",\n" +
+	"\x11ResumeFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"B\n" +
+	"\x12ResumeFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"H\n" +
+	"\x13CompleteFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x18\n" +
+	"\aconfirm\x18\x02 \x01(\bR\aconfirm\"D\n" +
+	"\x14CompleteFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"-\n" +
+	"\x12ArchiveFlowRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"C\n" +
+	"\x13ArchiveFlowResponse\x12,\n" +
+	"\x04flow\x18\x01 \x01(\v2\x18.tandem.outreach.v1.FlowR\x04flow\"\x8d\x01\n" +
+	"\x16PreviewFlowStepRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x1d\n" +
+	"\n" +
+	"step_index\x18\x02 \x01(\x05R\tstepIndex\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x05R\aversion\"P\n" +
+	"\x17PreviewFlowStepResponse\x12\x18\n" +
+	"\asubject\x18\x01 \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\x02 \x01(\tR\bhtmlBody\"\x8e\x05\n" +
+	"\n" +
+	"Enrollment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
+	"\aflow_id\x18\x02 \x01(\tR\x06flowId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12!\n" +
+	"\fflow_version\x18\x04 \x01(\x05R\vflowVersion\x12<\n" +
+	"\x06status\x18\x05 \x01(\x0e2$.tandem.outreach.v1.EnrollmentStatusR\x06status\x12\x1d\n" +
+	"\n" +
+	"step_index\x18\x06 \x01(\x05R\tstepIndex\x12\x1d\n" +
+	"\n" +
+	"steps_sent\x18\a \x01(\x05R\tstepsSent\x12@\n" +
+	"\x0enext_send_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\fnextSendTime\x12?\n" +
+	"\vstop_reason\x18\t \x01(\x0e2\x1e.tandem.outreach.v1.StopReasonR\n" +
+	"stopReason\x12\x1d\n" +
+	"\n" +
+	"to_address\x18\n" +
+	" \x01(\tR\ttoAddress\x12;\n" +
+	"\vcreate_time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x127\n" +
+	"\tstop_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bstopTime\x12@\n" +
+	"\x0elast_sent_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\"W\n" +
+	"\x17EnrollCandidatesRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12#\n" +
+	"\rcandidate_ids\x18\x02 \x03(\tR\fcandidateIds\"\xd1\x01\n" +
+	"\x10EnrollmentResult\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x05R\x05index\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12;\n" +
+	"\aoutcome\x18\x03 \x01(\x0e2!.tandem.outreach.v1.EnrollOutcomeR\aoutcome\x12#\n" +
+	"\renrollment_id\x18\x04 \x01(\tR\fenrollmentId\x12\"\n" +
+	"\rother_flow_id\x18\x05 \x01(\tR\votherFlowId\"Z\n" +
+	"\x18EnrollCandidatesResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.tandem.outreach.v1.EnrollmentResultR\aresults\"m\n" +
+	"\x16ListEnrollmentsRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x83\x01\n" +
+	"\x17ListEnrollmentsResponse\x12@\n" +
+	"\venrollments\x18\x01 \x03(\v2\x1e.tandem.outreach.v1.EnrollmentR\venrollments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x14GetEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"W\n" +
+	"\x15GetEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\">\n" +
+	"\x17RemoveEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"Z\n" +
+	"\x18RemoveEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\"=\n" +
+	"\x16PauseEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"Y\n" +
+	"\x17PauseEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\">\n" +
+	"\x17ResumeEnrollmentRequest\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\"Z\n" +
+	"\x18ResumeEnrollmentResponse\x12>\n" +
+	"\n" +
+	"enrollment\x18\x01 \x01(\v2\x1e.tandem.outreach.v1.EnrollmentR\n" +
+	"enrollment\"\xb4\x02\n" +
+	"\rFlowStepStats\x12\x1d\n" +
+	"\n" +
+	"step_index\x18\x01 \x01(\x05R\tstepIndex\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06opened\x18\x03 \x01(\x03R\x06opened\x12\x18\n" +
+	"\areplied\x18\x04 \x01(\x03R\areplied\x12\x1e\n" +
+	"\n" +
+	"interested\x18\x05 \x01(\x03R\n" +
+	"interested\x12\x18\n" +
+	"\abounced\x18\x06 \x01(\x03R\abounced\x12\x1b\n" +
+	"\topen_rate\x18\a \x01(\x01R\bopenRate\x12\x1d\n" +
+	"\n" +
+	"reply_rate\x18\b \x01(\x01R\treplyRate\x12'\n" +
+	"\x0finterested_rate\x18\t \x01(\x01R\x0einterestedRate\x12\x1f\n" +
+	"\vbounce_rate\x18\n" +
+	" \x01(\x01R\n" +
+	"bounceRate\"\xbe\x03\n" +
+	"\tFlowStats\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\x12\x1a\n" +
+	"\benrolled\x18\x02 \x01(\x03R\benrolled\x12\x1c\n" +
+	"\tcontacted\x18\x03 \x01(\x03R\tcontacted\x12\x12\n" +
+	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06opened\x18\x05 \x01(\x03R\x06opened\x12\x1f\n" +
+	"\vopens_known\x18\x06 \x01(\bR\n" +
+	"opensKnown\x12\x18\n" +
+	"\areplied\x18\a \x01(\x03R\areplied\x12\x1e\n" +
+	"\n" +
+	"interested\x18\b \x01(\x03R\n" +
+	"interested\x12\x18\n" +
+	"\abounced\x18\t \x01(\x03R\abounced\x12\x1b\n" +
+	"\topen_rate\x18\n" +
+	" \x01(\x01R\bopenRate\x12\x1d\n" +
+	"\n" +
+	"reply_rate\x18\v \x01(\x01R\treplyRate\x12'\n" +
+	"\x0finterested_rate\x18\f \x01(\x01R\x0einterestedRate\x12\x1f\n" +
+	"\vbounce_rate\x18\r \x01(\x01R\n" +
+	"bounceRate\x127\n" +
+	"\x05steps\x18\x0e \x03(\v2!.tandem.outreach.v1.FlowStepStatsR\x05steps\".\n" +
+	"\x13GetFlowStatsRequest\x12\x17\n" +
+	"\aflow_id\x18\x01 \x01(\tR\x06flowId\"K\n" +
+	"\x14GetFlowStatsResponse\x123\n" +
+	"\x05stats\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.FlowStatsR\x05stats\"\xa0\x01\n" +
+	"\x11SendingDelegation\x12&\n" +
+	"\x0fgrantor_user_id\x18\x01 \x01(\tR\rgrantorUserId\x12&\n" +
+	"\x0fgrantee_user_id\x18\x02 \x01(\tR\rgranteeUserId\x12;\n" +
+	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"G\n" +
+	"\x1dGrantSendingDelegationRequest\x12&\n" +
+	"\x0fgrantee_user_id\x18\x01 \x01(\tR\rgranteeUserId\"g\n" +
+	"\x1eGrantSendingDelegationResponse\x12E\n" +
+	"\n" +
+	"delegation\x18\x01 \x01(\v2%.tandem.outreach.v1.SendingDelegationR\n" +
+	"delegation\"[\n" +
+	"\x1dListSendingDelegationsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x91\x01\n" +
+	"\x1eListSendingDelegationsResponse\x12G\n" +
+	"\vdelegations\x18\x01 \x03(\v2%.tandem.outreach.v1.SendingDelegationR\vdelegations\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"H\n" +
+	"\x1eRevokeSendingDelegationRequest\x12&\n" +
+	"\x0fgrantee_user_id\x18\x01 \x01(\tR\rgranteeUserId\"!\n" +
+	"\x1fRevokeSendingDelegationResponse\"\x9c\x02\n" +
+	"\x11EnrollmentCreated\x12#\n" +
+	"\renrollment_id\x18\x01 \x01(\tR\fenrollmentId\x12\x17\n" +
+	"\aflow_id\x18\x02 \x01(\tR\x06flowId\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12!\n" +
+	"\fflow_version\x18\x04 \x01(\x05R\vflowVersion\x12\x15\n" +
+	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x12\"\n" +
+	"\rowner_user_id\x18\x06 \x01(\tR\vownerUserId\x12$\n" +
+	"\x0esender_user_id\x18\a \x01(\tR\fsenderUserId\x12\"\n" +
+	"\ractor_user_id\x18\b \x01(\tR\vactorUserId*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -7541,7 +11175,52 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11CandidateFileKind\x12#\n" +
 	"\x1fCANDIDATE_FILE_KIND_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aCANDIDATE_FILE_KIND_RESUME\x10\x01\x12\x1d\n" +
-	"\x19CANDIDATE_FILE_KIND_OTHER\x10\x022\xd8\x1f\n" +
+	"\x19CANDIDATE_FILE_KIND_OTHER\x10\x02*\xa5\x01\n" +
+	"\n" +
+	"FlowStatus\x12\x1b\n" +
+	"\x17FLOW_STATUS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11FLOW_STATUS_DRAFT\x10\x01\x12\x16\n" +
+	"\x12FLOW_STATUS_ACTIVE\x10\x02\x12\x16\n" +
+	"\x12FLOW_STATUS_PAUSED\x10\x03\x12\x19\n" +
+	"\x15FLOW_STATUS_COMPLETED\x10\x04\x12\x18\n" +
+	"\x14FLOW_STATUS_ARCHIVED\x10\x05*p\n" +
+	"\tDelayUnit\x12\x1a\n" +
+	"\x16DELAY_UNIT_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10DELAY_UNIT_HOURS\x10\x01\x12\x13\n" +
+	"\x0fDELAY_UNIT_DAYS\x10\x02\x12\x1c\n" +
+	"\x18DELAY_UNIT_BUSINESS_DAYS\x10\x03*\xb6\x01\n" +
+	"\aWeekday\x12\x17\n" +
+	"\x13WEEKDAY_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eWEEKDAY_MONDAY\x10\x01\x12\x13\n" +
+	"\x0fWEEKDAY_TUESDAY\x10\x02\x12\x15\n" +
+	"\x11WEEKDAY_WEDNESDAY\x10\x03\x12\x14\n" +
+	"\x10WEEKDAY_THURSDAY\x10\x04\x12\x12\n" +
+	"\x0eWEEKDAY_FRIDAY\x10\x05\x12\x14\n" +
+	"\x10WEEKDAY_SATURDAY\x10\x06\x12\x12\n" +
+	"\x0eWEEKDAY_SUNDAY\x10\a*\x90\x01\n" +
+	"\x10EnrollmentStatus\x12!\n" +
+	"\x1dENROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18ENROLLMENT_STATUS_ACTIVE\x10\x01\x12\x1c\n" +
+	"\x18ENROLLMENT_STATUS_PAUSED\x10\x02\x12\x1d\n" +
+	"\x19ENROLLMENT_STATUS_STOPPED\x10\x03*\xea\x01\n" +
+	"\n" +
+	"StopReason\x12\x1b\n" +
+	"\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13STOP_REASON_REPLIED\x10\x01\x12\x17\n" +
+	"\x13STOP_REASON_BOUNCED\x10\x02\x12\x18\n" +
+	"\x14STOP_REASON_FINISHED\x10\x03\x12\x17\n" +
+	"\x13STOP_REASON_REMOVED\x10\x04\x12\x1e\n" +
+	"\x1aSTOP_REASON_FLOW_COMPLETED\x10\x05\x12\x1b\n" +
+	"\x17STOP_REASON_STAGE_FINAL\x10\x06\x12\x1d\n" +
+	"\x19STOP_REASON_UNDELIVERABLE\x10\a*\xf2\x01\n" +
+	"\rEnrollOutcome\x12\x1e\n" +
+	"\x1aENROLL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17ENROLL_OUTCOME_ENROLLED\x10\x01\x12#\n" +
+	"\x1fENROLL_OUTCOME_ALREADY_ENROLLED\x10\x02\x12\"\n" +
+	"\x1eENROLL_OUTCOME_IN_ANOTHER_FLOW\x10\x03\x12\x1b\n" +
+	"\x17ENROLL_OUTCOME_NO_EMAIL\x10\x04\x12 \n" +
+	"\x1cENROLL_OUTCOME_UNDELIVERABLE\x10\x05\x12\x1c\n" +
+	"\x18ENROLL_OUTCOME_NOT_FOUND\x10\x062\xe70\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -7584,7 +11263,31 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x12ListCandidateFiles\x12-.tandem.outreach.v1.ListCandidateFilesRequest\x1a..tandem.outreach.v1.ListCandidateFilesResponse\x12m\n" +
 	"\x10GetCandidateFile\x12+.tandem.outreach.v1.GetCandidateFileRequest\x1a,.tandem.outreach.v1.GetCandidateFileResponse\x12~\n" +
 	"\x15DownloadCandidateFile\x120.tandem.outreach.v1.DownloadCandidateFileRequest\x1a1.tandem.outreach.v1.DownloadCandidateFileResponse0\x01\x12v\n" +
-	"\x13DeleteCandidateFile\x12..tandem.outreach.v1.DeleteCandidateFileRequest\x1a/.tandem.outreach.v1.DeleteCandidateFileResponseB\xd8\x01\n" +
+	"\x13DeleteCandidateFile\x12..tandem.outreach.v1.DeleteCandidateFileRequest\x1a/.tandem.outreach.v1.DeleteCandidateFileResponse\x12[\n" +
+	"\n" +
+	"CreateFlow\x12%.tandem.outreach.v1.CreateFlowRequest\x1a&.tandem.outreach.v1.CreateFlowResponse\x12R\n" +
+	"\aGetFlow\x12\".tandem.outreach.v1.GetFlowRequest\x1a#.tandem.outreach.v1.GetFlowResponse\x12X\n" +
+	"\tListFlows\x12$.tandem.outreach.v1.ListFlowsRequest\x1a%.tandem.outreach.v1.ListFlowsResponse\x12[\n" +
+	"\n" +
+	"UpdateFlow\x12%.tandem.outreach.v1.UpdateFlowRequest\x1a&.tandem.outreach.v1.UpdateFlowResponse\x12g\n" +
+	"\x0eGetFlowVersion\x12).tandem.outreach.v1.GetFlowVersionRequest\x1a*.tandem.outreach.v1.GetFlowVersionResponse\x12a\n" +
+	"\fActivateFlow\x12'.tandem.outreach.v1.ActivateFlowRequest\x1a(.tandem.outreach.v1.ActivateFlowResponse\x12X\n" +
+	"\tPauseFlow\x12$.tandem.outreach.v1.PauseFlowRequest\x1a%.tandem.outreach.v1.PauseFlowResponse\x12[\n" +
+	"\n" +
+	"ResumeFlow\x12%.tandem.outreach.v1.ResumeFlowRequest\x1a&.tandem.outreach.v1.ResumeFlowResponse\x12a\n" +
+	"\fCompleteFlow\x12'.tandem.outreach.v1.CompleteFlowRequest\x1a(.tandem.outreach.v1.CompleteFlowResponse\x12^\n" +
+	"\vArchiveFlow\x12&.tandem.outreach.v1.ArchiveFlowRequest\x1a'.tandem.outreach.v1.ArchiveFlowResponse\x12j\n" +
+	"\x0fPreviewFlowStep\x12*.tandem.outreach.v1.PreviewFlowStepRequest\x1a+.tandem.outreach.v1.PreviewFlowStepResponse\x12m\n" +
+	"\x10EnrollCandidates\x12+.tandem.outreach.v1.EnrollCandidatesRequest\x1a,.tandem.outreach.v1.EnrollCandidatesResponse\x12j\n" +
+	"\x0fListEnrollments\x12*.tandem.outreach.v1.ListEnrollmentsRequest\x1a+.tandem.outreach.v1.ListEnrollmentsResponse\x12d\n" +
+	"\rGetEnrollment\x12(.tandem.outreach.v1.GetEnrollmentRequest\x1a).tandem.outreach.v1.GetEnrollmentResponse\x12m\n" +
+	"\x10RemoveEnrollment\x12+.tandem.outreach.v1.RemoveEnrollmentRequest\x1a,.tandem.outreach.v1.RemoveEnrollmentResponse\x12j\n" +
+	"\x0fPauseEnrollment\x12*.tandem.outreach.v1.PauseEnrollmentRequest\x1a+.tandem.outreach.v1.PauseEnrollmentResponse\x12m\n" +
+	"\x10ResumeEnrollment\x12+.tandem.outreach.v1.ResumeEnrollmentRequest\x1a,.tandem.outreach.v1.ResumeEnrollmentResponse\x12a\n" +
+	"\fGetFlowStats\x12'.tandem.outreach.v1.GetFlowStatsRequest\x1a(.tandem.outreach.v1.GetFlowStatsResponse\x12\x7f\n" +
+	"\x16GrantSendingDelegation\x121.tandem.outreach.v1.GrantSendingDelegationRequest\x1a2.tandem.outreach.v1.GrantSendingDelegationResponse\x12\x7f\n" +
+	"\x16ListSendingDelegations\x121.tandem.outreach.v1.ListSendingDelegationsRequest\x1a2.tandem.outreach.v1.ListSendingDelegationsResponse\x12\x82\x01\n" +
+	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -7599,8 +11302,8 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 12)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 100)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 152)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -7614,295 +11317,436 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(MessageDirection)(0),                       // 9: tandem.outreach.v1.MessageDirection
 	(MessageKind)(0),                            // 10: tandem.outreach.v1.MessageKind
 	(CandidateFileKind)(0),                      // 11: tandem.outreach.v1.CandidateFileKind
-	(*Candidate)(nil),                           // 12: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 13: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 14: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 15: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 16: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 17: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 18: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 19: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 20: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 21: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 22: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 23: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 24: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 25: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 26: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 27: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 28: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 29: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 30: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 31: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 32: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 33: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 34: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 35: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 36: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 37: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 38: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 39: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 40: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 41: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 42: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 43: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 44: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 45: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 46: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 47: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 48: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 49: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 50: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 51: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 52: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 53: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 54: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 55: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 56: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 57: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 58: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 59: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 60: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 61: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 62: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 63: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 64: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 65: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 66: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	(*Job)(nil),                                 // 67: tandem.outreach.v1.Job
-	(*CreateJobRequest)(nil),                    // 68: tandem.outreach.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),                   // 69: tandem.outreach.v1.CreateJobResponse
-	(*GetJobRequest)(nil),                       // 70: tandem.outreach.v1.GetJobRequest
-	(*GetJobResponse)(nil),                      // 71: tandem.outreach.v1.GetJobResponse
-	(*UpdateJobRequest)(nil),                    // 72: tandem.outreach.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),                   // 73: tandem.outreach.v1.UpdateJobResponse
-	(*ListJobsRequest)(nil),                     // 74: tandem.outreach.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),                    // 75: tandem.outreach.v1.ListJobsResponse
-	(*CloseJobRequest)(nil),                     // 76: tandem.outreach.v1.CloseJobRequest
-	(*CloseJobResponse)(nil),                    // 77: tandem.outreach.v1.CloseJobResponse
-	(*Referral)(nil),                            // 78: tandem.outreach.v1.Referral
-	(*CreateReferralRequest)(nil),               // 79: tandem.outreach.v1.CreateReferralRequest
-	(*CreateReferralResponse)(nil),              // 80: tandem.outreach.v1.CreateReferralResponse
-	(*GetReferralRequest)(nil),                  // 81: tandem.outreach.v1.GetReferralRequest
-	(*GetReferralResponse)(nil),                 // 82: tandem.outreach.v1.GetReferralResponse
-	(*ListReferralsRequest)(nil),                // 83: tandem.outreach.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),               // 84: tandem.outreach.v1.ListReferralsResponse
-	(*ReferralCreated)(nil),                     // 85: tandem.outreach.v1.ReferralCreated
-	(*ReferralAdded)(nil),                       // 86: tandem.outreach.v1.ReferralAdded
-	(*NoteChanged)(nil),                         // 87: tandem.outreach.v1.NoteChanged
-	(*Conversation)(nil),                        // 88: tandem.outreach.v1.Conversation
-	(*ConversationMessage)(nil),                 // 89: tandem.outreach.v1.ConversationMessage
-	(*ListConversationsRequest)(nil),            // 90: tandem.outreach.v1.ListConversationsRequest
-	(*ListConversationsResponse)(nil),           // 91: tandem.outreach.v1.ListConversationsResponse
-	(*GetConversationRequest)(nil),              // 92: tandem.outreach.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 93: tandem.outreach.v1.GetConversationResponse
-	(*RecordConversationMessageRequest)(nil),    // 94: tandem.outreach.v1.RecordConversationMessageRequest
-	(*RecordConversationMessageResponse)(nil),   // 95: tandem.outreach.v1.RecordConversationMessageResponse
-	(*MessageLogged)(nil),                       // 96: tandem.outreach.v1.MessageLogged
-	(*ConversationLogged)(nil),                  // 97: tandem.outreach.v1.ConversationLogged
-	(*CandidateFile)(nil),                       // 98: tandem.outreach.v1.CandidateFile
-	(*FileChange)(nil),                          // 99: tandem.outreach.v1.FileChange
-	(*UploadCandidateFileMetadata)(nil),         // 100: tandem.outreach.v1.UploadCandidateFileMetadata
-	(*UploadCandidateFileRequest)(nil),          // 101: tandem.outreach.v1.UploadCandidateFileRequest
-	(*UploadCandidateFileResponse)(nil),         // 102: tandem.outreach.v1.UploadCandidateFileResponse
-	(*ListCandidateFilesRequest)(nil),           // 103: tandem.outreach.v1.ListCandidateFilesRequest
-	(*ListCandidateFilesResponse)(nil),          // 104: tandem.outreach.v1.ListCandidateFilesResponse
-	(*GetCandidateFileRequest)(nil),             // 105: tandem.outreach.v1.GetCandidateFileRequest
-	(*GetCandidateFileResponse)(nil),            // 106: tandem.outreach.v1.GetCandidateFileResponse
-	(*DownloadCandidateFileRequest)(nil),        // 107: tandem.outreach.v1.DownloadCandidateFileRequest
-	(*DownloadCandidateFileResponse)(nil),       // 108: tandem.outreach.v1.DownloadCandidateFileResponse
-	(*DeleteCandidateFileRequest)(nil),          // 109: tandem.outreach.v1.DeleteCandidateFileRequest
-	(*DeleteCandidateFileResponse)(nil),         // 110: tandem.outreach.v1.DeleteCandidateFileResponse
-	nil,                                         // 111: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 112: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 113: google.protobuf.FieldMask
+	(FlowStatus)(0),                             // 12: tandem.outreach.v1.FlowStatus
+	(DelayUnit)(0),                              // 13: tandem.outreach.v1.DelayUnit
+	(Weekday)(0),                                // 14: tandem.outreach.v1.Weekday
+	(EnrollmentStatus)(0),                       // 15: tandem.outreach.v1.EnrollmentStatus
+	(StopReason)(0),                             // 16: tandem.outreach.v1.StopReason
+	(EnrollOutcome)(0),                          // 17: tandem.outreach.v1.EnrollOutcome
+	(*Candidate)(nil),                           // 18: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 19: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 20: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 21: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 22: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 23: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 24: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 25: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 26: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 27: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 28: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 29: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 30: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 31: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 32: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 33: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 34: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 35: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 36: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 37: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 38: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 39: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 40: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 41: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 42: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 43: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 44: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 45: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 46: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 47: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 48: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 49: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 50: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 51: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 52: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 53: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 54: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 55: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 56: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 57: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 58: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 59: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 60: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 61: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 62: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 63: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 64: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 65: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 66: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 67: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 68: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 69: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 70: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 71: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 72: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*Job)(nil),                                 // 73: tandem.outreach.v1.Job
+	(*CreateJobRequest)(nil),                    // 74: tandem.outreach.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),                   // 75: tandem.outreach.v1.CreateJobResponse
+	(*GetJobRequest)(nil),                       // 76: tandem.outreach.v1.GetJobRequest
+	(*GetJobResponse)(nil),                      // 77: tandem.outreach.v1.GetJobResponse
+	(*UpdateJobRequest)(nil),                    // 78: tandem.outreach.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),                   // 79: tandem.outreach.v1.UpdateJobResponse
+	(*ListJobsRequest)(nil),                     // 80: tandem.outreach.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),                    // 81: tandem.outreach.v1.ListJobsResponse
+	(*CloseJobRequest)(nil),                     // 82: tandem.outreach.v1.CloseJobRequest
+	(*CloseJobResponse)(nil),                    // 83: tandem.outreach.v1.CloseJobResponse
+	(*Referral)(nil),                            // 84: tandem.outreach.v1.Referral
+	(*CreateReferralRequest)(nil),               // 85: tandem.outreach.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),              // 86: tandem.outreach.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),                  // 87: tandem.outreach.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),                 // 88: tandem.outreach.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),                // 89: tandem.outreach.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),               // 90: tandem.outreach.v1.ListReferralsResponse
+	(*ReferralCreated)(nil),                     // 91: tandem.outreach.v1.ReferralCreated
+	(*ReferralAdded)(nil),                       // 92: tandem.outreach.v1.ReferralAdded
+	(*NoteChanged)(nil),                         // 93: tandem.outreach.v1.NoteChanged
+	(*Conversation)(nil),                        // 94: tandem.outreach.v1.Conversation
+	(*ConversationMessage)(nil),                 // 95: tandem.outreach.v1.ConversationMessage
+	(*ListConversationsRequest)(nil),            // 96: tandem.outreach.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),           // 97: tandem.outreach.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),              // 98: tandem.outreach.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 99: tandem.outreach.v1.GetConversationResponse
+	(*RecordConversationMessageRequest)(nil),    // 100: tandem.outreach.v1.RecordConversationMessageRequest
+	(*RecordConversationMessageResponse)(nil),   // 101: tandem.outreach.v1.RecordConversationMessageResponse
+	(*MessageLogged)(nil),                       // 102: tandem.outreach.v1.MessageLogged
+	(*ConversationLogged)(nil),                  // 103: tandem.outreach.v1.ConversationLogged
+	(*CandidateFile)(nil),                       // 104: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 105: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 106: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 107: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 108: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 109: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 110: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 111: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 112: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 113: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 114: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 115: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 116: tandem.outreach.v1.DeleteCandidateFileResponse
+	(*FlowSender)(nil),                          // 117: tandem.outreach.v1.FlowSender
+	(*SendingWindow)(nil),                       // 118: tandem.outreach.v1.SendingWindow
+	(*FlowStep)(nil),                            // 119: tandem.outreach.v1.FlowStep
+	(*Flow)(nil),                                // 120: tandem.outreach.v1.Flow
+	(*CreateFlowRequest)(nil),                   // 121: tandem.outreach.v1.CreateFlowRequest
+	(*CreateFlowResponse)(nil),                  // 122: tandem.outreach.v1.CreateFlowResponse
+	(*GetFlowRequest)(nil),                      // 123: tandem.outreach.v1.GetFlowRequest
+	(*GetFlowResponse)(nil),                     // 124: tandem.outreach.v1.GetFlowResponse
+	(*ListFlowsRequest)(nil),                    // 125: tandem.outreach.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),                   // 126: tandem.outreach.v1.ListFlowsResponse
+	(*UpdateFlowRequest)(nil),                   // 127: tandem.outreach.v1.UpdateFlowRequest
+	(*UpdateFlowResponse)(nil),                  // 128: tandem.outreach.v1.UpdateFlowResponse
+	(*GetFlowVersionRequest)(nil),               // 129: tandem.outreach.v1.GetFlowVersionRequest
+	(*GetFlowVersionResponse)(nil),              // 130: tandem.outreach.v1.GetFlowVersionResponse
+	(*ActivateFlowRequest)(nil),                 // 131: tandem.outreach.v1.ActivateFlowRequest
+	(*ActivateFlowResponse)(nil),                // 132: tandem.outreach.v1.ActivateFlowResponse
+	(*PauseFlowRequest)(nil),                    // 133: tandem.outreach.v1.PauseFlowRequest
+	(*PauseFlowResponse)(nil),                   // 134: tandem.outreach.v1.PauseFlowResponse
+	(*ResumeFlowRequest)(nil),                   // 135: tandem.outreach.v1.ResumeFlowRequest
+	(*ResumeFlowResponse)(nil),                  // 136: tandem.outreach.v1.ResumeFlowResponse
+	(*CompleteFlowRequest)(nil),                 // 137: tandem.outreach.v1.CompleteFlowRequest
+	(*CompleteFlowResponse)(nil),                // 138: tandem.outreach.v1.CompleteFlowResponse
+	(*ArchiveFlowRequest)(nil),                  // 139: tandem.outreach.v1.ArchiveFlowRequest
+	(*ArchiveFlowResponse)(nil),                 // 140: tandem.outreach.v1.ArchiveFlowResponse
+	(*PreviewFlowStepRequest)(nil),              // 141: tandem.outreach.v1.PreviewFlowStepRequest
+	(*PreviewFlowStepResponse)(nil),             // 142: tandem.outreach.v1.PreviewFlowStepResponse
+	(*Enrollment)(nil),                          // 143: tandem.outreach.v1.Enrollment
+	(*EnrollCandidatesRequest)(nil),             // 144: tandem.outreach.v1.EnrollCandidatesRequest
+	(*EnrollmentResult)(nil),                    // 145: tandem.outreach.v1.EnrollmentResult
+	(*EnrollCandidatesResponse)(nil),            // 146: tandem.outreach.v1.EnrollCandidatesResponse
+	(*ListEnrollmentsRequest)(nil),              // 147: tandem.outreach.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),             // 148: tandem.outreach.v1.ListEnrollmentsResponse
+	(*GetEnrollmentRequest)(nil),                // 149: tandem.outreach.v1.GetEnrollmentRequest
+	(*GetEnrollmentResponse)(nil),               // 150: tandem.outreach.v1.GetEnrollmentResponse
+	(*RemoveEnrollmentRequest)(nil),             // 151: tandem.outreach.v1.RemoveEnrollmentRequest
+	(*RemoveEnrollmentResponse)(nil),            // 152: tandem.outreach.v1.RemoveEnrollmentResponse
+	(*PauseEnrollmentRequest)(nil),              // 153: tandem.outreach.v1.PauseEnrollmentRequest
+	(*PauseEnrollmentResponse)(nil),             // 154: tandem.outreach.v1.PauseEnrollmentResponse
+	(*ResumeEnrollmentRequest)(nil),             // 155: tandem.outreach.v1.ResumeEnrollmentRequest
+	(*ResumeEnrollmentResponse)(nil),            // 156: tandem.outreach.v1.ResumeEnrollmentResponse
+	(*FlowStepStats)(nil),                       // 157: tandem.outreach.v1.FlowStepStats
+	(*FlowStats)(nil),                           // 158: tandem.outreach.v1.FlowStats
+	(*GetFlowStatsRequest)(nil),                 // 159: tandem.outreach.v1.GetFlowStatsRequest
+	(*GetFlowStatsResponse)(nil),                // 160: tandem.outreach.v1.GetFlowStatsResponse
+	(*SendingDelegation)(nil),                   // 161: tandem.outreach.v1.SendingDelegation
+	(*GrantSendingDelegationRequest)(nil),       // 162: tandem.outreach.v1.GrantSendingDelegationRequest
+	(*GrantSendingDelegationResponse)(nil),      // 163: tandem.outreach.v1.GrantSendingDelegationResponse
+	(*ListSendingDelegationsRequest)(nil),       // 164: tandem.outreach.v1.ListSendingDelegationsRequest
+	(*ListSendingDelegationsResponse)(nil),      // 165: tandem.outreach.v1.ListSendingDelegationsResponse
+	(*RevokeSendingDelegationRequest)(nil),      // 166: tandem.outreach.v1.RevokeSendingDelegationRequest
+	(*RevokeSendingDelegationResponse)(nil),     // 167: tandem.outreach.v1.RevokeSendingDelegationResponse
+	(*EnrollmentCreated)(nil),                   // 168: tandem.outreach.v1.EnrollmentCreated
+	nil,                                         // 169: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 170: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 171: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	13,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	112, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	112, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	112, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	111, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	19,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	170, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	170, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	170, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	169, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	12,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	12,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	12,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	12,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	113, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	12,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	171, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	18,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	12,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	18,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,   // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	12,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	12,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	12,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	12,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	12,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	32,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	18,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	18,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	18,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	38,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,   // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	33,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	33,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	33,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	33,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	113, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	33,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	33,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	33,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	12,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	39,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	39,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	39,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	39,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	171, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	39,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	39,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	39,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	18,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	112, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	48,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	49,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	52,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	86,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
-	96,  // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
-	99,  // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	170, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	54,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	55,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	58,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	92,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
+	102, // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
+	105, // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
 	3,   // 40: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 41: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	47,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	53,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
 	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
 	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	112, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	112, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	53,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	53,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	53,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	53,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	113, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	53,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	170, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	170, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	59,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	59,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	59,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	59,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	171, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	59,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
 	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	62,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	62,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	62,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	68,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	68,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	68,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
 	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
 	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	112, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	112, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	67,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	67,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	67,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
-	67,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	113, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	67,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	170, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	170, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	73,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	73,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	73,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
+	73,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	171, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	73,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
 	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
-	67,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
-	67,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	112, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	78,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
-	78,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	78,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	78,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
+	73,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
+	73,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
+	170, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	84,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
+	84,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	84,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	84,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
 	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	112, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	112, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	112, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	112, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	170, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	170, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	170, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	170, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
 	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	112, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	112, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
-	88,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
-	88,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	89,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
-	89,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
-	88,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	89,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
+	170, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	170, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	94,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
+	94,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	95,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
+	95,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
+	94,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	95,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
 	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
 	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	112, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	170, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
 	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	112, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	170, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
 	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
 	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	100, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
-	98,  // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	106, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	104, // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
 	11,  // 100: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	98,  // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
-	98,  // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	98,  // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	14,  // 104: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	16,  // 105: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	18,  // 106: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	20,  // 107: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	22,  // 108: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	24,  // 109: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	26,  // 110: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	28,  // 111: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	30,  // 112: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	34,  // 113: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	36,  // 114: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	38,  // 115: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	40,  // 116: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	42,  // 117: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	44,  // 118: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	50,  // 119: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	54,  // 120: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	56,  // 121: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	58,  // 122: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	60,  // 123: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	63,  // 124: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	65,  // 125: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	68,  // 126: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	70,  // 127: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	72,  // 128: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	74,  // 129: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	76,  // 130: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	79,  // 131: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	81,  // 132: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	83,  // 133: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	90,  // 134: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	92,  // 135: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	94,  // 136: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	101, // 137: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	103, // 138: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	105, // 139: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	107, // 140: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	109, // 141: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	15,  // 142: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	17,  // 143: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	19,  // 144: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	21,  // 145: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	23,  // 146: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	25,  // 147: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	27,  // 148: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	29,  // 149: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	31,  // 150: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	35,  // 151: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	37,  // 152: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	39,  // 153: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	41,  // 154: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	43,  // 155: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	45,  // 156: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	51,  // 157: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	55,  // 158: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	57,  // 159: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	59,  // 160: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	61,  // 161: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	64,  // 162: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	66,  // 163: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	69,  // 164: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	71,  // 165: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	73,  // 166: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	75,  // 167: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	77,  // 168: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	80,  // 169: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	82,  // 170: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	84,  // 171: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	91,  // 172: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	93,  // 173: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	95,  // 174: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	102, // 175: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	104, // 176: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	106, // 177: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	108, // 178: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	110, // 179: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	142, // [142:180] is the sub-list for method output_type
-	104, // [104:142] is the sub-list for method input_type
-	104, // [104:104] is the sub-list for extension type_name
-	104, // [104:104] is the sub-list for extension extendee
-	0,   // [0:104] is the sub-list for field type_name
+	104, // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	104, // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	104, // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	14,  // 104: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
+	13,  // 105: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
+	12,  // 106: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
+	117, // 107: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
+	118, // 108: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
+	119, // 109: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
+	170, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	170, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	120, // 112: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 113: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 114: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	12,  // 115: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
+	120, // 116: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
+	120, // 117: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	171, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	120, // 119: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 120: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 121: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 122: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 123: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 124: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	120, // 125: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	15,  // 126: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
+	170, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	16,  // 128: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
+	170, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	170, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	170, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	170, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	17,  // 133: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
+	145, // 134: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
+	143, // 135: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
+	143, // 136: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	143, // 137: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	143, // 138: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	143, // 139: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	157, // 140: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
+	158, // 141: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
+	170, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	161, // 143: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
+	161, // 144: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
+	20,  // 145: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	22,  // 146: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	24,  // 147: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	26,  // 148: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	28,  // 149: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	30,  // 150: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	32,  // 151: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	34,  // 152: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	36,  // 153: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	40,  // 154: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	42,  // 155: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	44,  // 156: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	46,  // 157: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	48,  // 158: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	50,  // 159: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	56,  // 160: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	60,  // 161: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	62,  // 162: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	64,  // 163: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	66,  // 164: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	69,  // 165: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	71,  // 166: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	74,  // 167: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	76,  // 168: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	78,  // 169: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	80,  // 170: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	82,  // 171: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	85,  // 172: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	87,  // 173: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	89,  // 174: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	96,  // 175: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	98,  // 176: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	100, // 177: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	107, // 178: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	109, // 179: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	111, // 180: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	113, // 181: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	115, // 182: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	121, // 183: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	123, // 184: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	125, // 185: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	127, // 186: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	129, // 187: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	131, // 188: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	133, // 189: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	135, // 190: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	137, // 191: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	139, // 192: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	141, // 193: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	144, // 194: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	147, // 195: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	149, // 196: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	151, // 197: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	153, // 198: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	155, // 199: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	159, // 200: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	162, // 201: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	164, // 202: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	166, // 203: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	21,  // 204: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	23,  // 205: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	25,  // 206: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	27,  // 207: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	29,  // 208: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	31,  // 209: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	33,  // 210: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	35,  // 211: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	37,  // 212: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	41,  // 213: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	43,  // 214: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	45,  // 215: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	47,  // 216: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	49,  // 217: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	51,  // 218: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	57,  // 219: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	61,  // 220: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	63,  // 221: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	65,  // 222: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	67,  // 223: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	70,  // 224: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	72,  // 225: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	75,  // 226: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	77,  // 227: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	79,  // 228: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	81,  // 229: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	83,  // 230: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	86,  // 231: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	88,  // 232: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	90,  // 233: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	97,  // 234: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	99,  // 235: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	101, // 236: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	108, // 237: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	110, // 238: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	112, // 239: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	114, // 240: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	116, // 241: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	122, // 242: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	124, // 243: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	126, // 244: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	128, // 245: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	130, // 246: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	132, // 247: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	134, // 248: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	136, // 249: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	138, // 250: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	140, // 251: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	142, // 252: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	146, // 253: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	148, // 254: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	150, // 255: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	152, // 256: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	154, // 257: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	156, // 258: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	160, // 259: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	163, // 260: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	165, // 261: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	167, // 262: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	204, // [204:263] is the sub-list for method output_type
+	145, // [145:204] is the sub-list for method input_type
+	145, // [145:145] is the sub-list for extension type_name
+	145, // [145:145] is the sub-list for extension extendee
+	0,   // [0:145] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -7931,8 +11775,8 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      12,
-			NumMessages:   100,
+			NumEnums:      18,
+			NumMessages:   152,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

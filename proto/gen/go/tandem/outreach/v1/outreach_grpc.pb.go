@@ -57,6 +57,27 @@ const (
 	OutreachService_GetCandidateFile_FullMethodName            = "/tandem.outreach.v1.OutreachService/GetCandidateFile"
 	OutreachService_DownloadCandidateFile_FullMethodName       = "/tandem.outreach.v1.OutreachService/DownloadCandidateFile"
 	OutreachService_DeleteCandidateFile_FullMethodName         = "/tandem.outreach.v1.OutreachService/DeleteCandidateFile"
+	OutreachService_CreateFlow_FullMethodName                  = "/tandem.outreach.v1.OutreachService/CreateFlow"
+	OutreachService_GetFlow_FullMethodName                     = "/tandem.outreach.v1.OutreachService/GetFlow"
+	OutreachService_ListFlows_FullMethodName                   = "/tandem.outreach.v1.OutreachService/ListFlows"
+	OutreachService_UpdateFlow_FullMethodName                  = "/tandem.outreach.v1.OutreachService/UpdateFlow"
+	OutreachService_GetFlowVersion_FullMethodName              = "/tandem.outreach.v1.OutreachService/GetFlowVersion"
+	OutreachService_ActivateFlow_FullMethodName                = "/tandem.outreach.v1.OutreachService/ActivateFlow"
+	OutreachService_PauseFlow_FullMethodName                   = "/tandem.outreach.v1.OutreachService/PauseFlow"
+	OutreachService_ResumeFlow_FullMethodName                  = "/tandem.outreach.v1.OutreachService/ResumeFlow"
+	OutreachService_CompleteFlow_FullMethodName                = "/tandem.outreach.v1.OutreachService/CompleteFlow"
+	OutreachService_ArchiveFlow_FullMethodName                 = "/tandem.outreach.v1.OutreachService/ArchiveFlow"
+	OutreachService_PreviewFlowStep_FullMethodName             = "/tandem.outreach.v1.OutreachService/PreviewFlowStep"
+	OutreachService_EnrollCandidates_FullMethodName            = "/tandem.outreach.v1.OutreachService/EnrollCandidates"
+	OutreachService_ListEnrollments_FullMethodName             = "/tandem.outreach.v1.OutreachService/ListEnrollments"
+	OutreachService_GetEnrollment_FullMethodName               = "/tandem.outreach.v1.OutreachService/GetEnrollment"
+	OutreachService_RemoveEnrollment_FullMethodName            = "/tandem.outreach.v1.OutreachService/RemoveEnrollment"
+	OutreachService_PauseEnrollment_FullMethodName             = "/tandem.outreach.v1.OutreachService/PauseEnrollment"
+	OutreachService_ResumeEnrollment_FullMethodName            = "/tandem.outreach.v1.OutreachService/ResumeEnrollment"
+	OutreachService_GetFlowStats_FullMethodName                = "/tandem.outreach.v1.OutreachService/GetFlowStats"
+	OutreachService_GrantSendingDelegation_FullMethodName      = "/tandem.outreach.v1.OutreachService/GrantSendingDelegation"
+	OutreachService_ListSendingDelegations_FullMethodName      = "/tandem.outreach.v1.OutreachService/ListSendingDelegations"
+	OutreachService_RevokeSendingDelegation_FullMethodName     = "/tandem.outreach.v1.OutreachService/RevokeSendingDelegation"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -197,6 +218,64 @@ type OutreachServiceClient interface {
 	// Deletes a file: Recruiters and above any file, Hiring Managers the ones
 	// they uploaded.
 	DeleteCandidateFile(ctx context.Context, in *DeleteCandidateFileRequest, opts ...grpc.CallOption) (*DeleteCandidateFileResponse, error)
+	// Creates a Draft flow owned by the caller. The sender is the caller or
+	// a teammate who granted the caller sending on their behalf. Templates
+	// that use an unknown variable or do not parse are INVALID_ARGUMENT
+	// naming the step (`steps[i].subject` / `steps[i].body`), the line and
+	// the variable. Recruiter and above.
+	CreateFlow(ctx context.Context, in *CreateFlowRequest, opts ...grpc.CallOption) (*CreateFlowResponse, error)
+	// One flow, at its current version.
+	GetFlow(ctx context.Context, in *GetFlowRequest, opts ...grpc.CallOption) (*GetFlowResponse, error)
+	// The organization's flows, newest first, a page at a time.
+	ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error)
+	// Changes the fields named by update_mask. A Draft flow changes in place;
+	// an Active or Paused one gets a new version, which new enrollments
+	// take while enrolled candidates keep theirs. Its owner, or an Admin.
+	UpdateFlow(ctx context.Context, in *UpdateFlowRequest, opts ...grpc.CallOption) (*UpdateFlowResponse, error)
+	// One version of a flow, as enrolled candidates on it receive it.
+	GetFlowVersion(ctx context.Context, in *GetFlowVersionRequest, opts ...grpc.CallOption) (*GetFlowVersionResponse, error)
+	// Draft to Active: enrolled candidates' first steps are scheduled. Its
+	// owner, or an Admin.
+	ActivateFlow(ctx context.Context, in *ActivateFlowRequest, opts ...grpc.CallOption) (*ActivateFlowResponse, error)
+	// Active to Paused: nothing is sent until it resumes. Its owner, or an
+	// Admin.
+	PauseFlow(ctx context.Context, in *PauseFlowRequest, opts ...grpc.CallOption) (*PauseFlowResponse, error)
+	// Paused to Active: steps that fell due while paused go out in the
+	// window, spread out rather than in a burst. Its owner, or an Admin.
+	ResumeFlow(ctx context.Context, in *ResumeFlowRequest, opts ...grpc.CallOption) (*ResumeFlowResponse, error)
+	// Active or Paused to Completed, stopping every enrollment; needs
+	// confirm. Its owner, or an Admin.
+	CompleteFlow(ctx context.Context, in *CompleteFlowRequest, opts ...grpc.CallOption) (*CompleteFlowResponse, error)
+	// Draft or Completed to Archived. Its owner, or an Admin.
+	ArchiveFlow(ctx context.Context, in *ArchiveFlowRequest, opts ...grpc.CallOption) (*ArchiveFlowResponse, error)
+	// Renders a step of the flow for one candidate, as it would be sent.
+	PreviewFlowStep(ctx context.Context, in *PreviewFlowStepRequest, opts ...grpc.CallOption) (*PreviewFlowStepResponse, error)
+	// Enrolls up to 1,000 candidates, reporting each. A candidate is in at
+	// most one active flow. Its owner, or an Admin.
+	EnrollCandidates(ctx context.Context, in *EnrollCandidatesRequest, opts ...grpc.CallOption) (*EnrollCandidatesResponse, error)
+	// A flow's enrollments, oldest first, a page at a time.
+	ListEnrollments(ctx context.Context, in *ListEnrollmentsRequest, opts ...grpc.CallOption) (*ListEnrollmentsResponse, error)
+	// One enrollment.
+	GetEnrollment(ctx context.Context, in *GetEnrollmentRequest, opts ...grpc.CallOption) (*GetEnrollmentResponse, error)
+	// Stops one enrollment for good (reason REMOVED). The flow's owner, or an
+	// Admin.
+	RemoveEnrollment(ctx context.Context, in *RemoveEnrollmentRequest, opts ...grpc.CallOption) (*RemoveEnrollmentResponse, error)
+	// Holds one enrollment: nothing is sent to the candidate until it
+	// resumes. The flow's owner, or an Admin.
+	PauseEnrollment(ctx context.Context, in *PauseEnrollmentRequest, opts ...grpc.CallOption) (*PauseEnrollmentResponse, error)
+	// Resumes a held enrollment; a step that fell due goes out in the window.
+	ResumeEnrollment(ctx context.Context, in *ResumeEnrollmentRequest, opts ...grpc.CallOption) (*ResumeEnrollmentResponse, error)
+	// Per-flow and per-step figures: enrolled, sent, opened where known,
+	// replied, interested, bounced, as counts and rates.
+	GetFlowStats(ctx context.Context, in *GetFlowStatsRequest, opts ...grpc.CallOption) (*GetFlowStatsResponse, error)
+	// Lets a teammate send flows from the caller's mailbox, on the caller's
+	// behalf. Recruiter and above.
+	GrantSendingDelegation(ctx context.Context, in *GrantSendingDelegationRequest, opts ...grpc.CallOption) (*GrantSendingDelegationResponse, error)
+	// The delegations the caller granted and received.
+	ListSendingDelegations(ctx context.Context, in *ListSendingDelegationsRequest, opts ...grpc.CallOption) (*ListSendingDelegationsResponse, error)
+	// Withdraws a delegation the caller granted. Flows already set up keep
+	// their sender.
+	RevokeSendingDelegation(ctx context.Context, in *RevokeSendingDelegationRequest, opts ...grpc.CallOption) (*RevokeSendingDelegationResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -599,6 +678,216 @@ func (c *outreachServiceClient) DeleteCandidateFile(ctx context.Context, in *Del
 	return out, nil
 }
 
+func (c *outreachServiceClient) CreateFlow(ctx context.Context, in *CreateFlowRequest, opts ...grpc.CallOption) (*CreateFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CreateFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetFlow(ctx context.Context, in *GetFlowRequest, opts ...grpc.CallOption) (*GetFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListFlows(ctx context.Context, in *ListFlowsRequest, opts ...grpc.CallOption) (*ListFlowsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFlowsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListFlows_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) UpdateFlow(ctx context.Context, in *UpdateFlowRequest, opts ...grpc.CallOption) (*UpdateFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_UpdateFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetFlowVersion(ctx context.Context, in *GetFlowVersionRequest, opts ...grpc.CallOption) (*GetFlowVersionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFlowVersionResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetFlowVersion_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ActivateFlow(ctx context.Context, in *ActivateFlowRequest, opts ...grpc.CallOption) (*ActivateFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ActivateFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ActivateFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) PauseFlow(ctx context.Context, in *PauseFlowRequest, opts ...grpc.CallOption) (*PauseFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_PauseFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ResumeFlow(ctx context.Context, in *ResumeFlowRequest, opts ...grpc.CallOption) (*ResumeFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ResumeFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CompleteFlow(ctx context.Context, in *CompleteFlowRequest, opts ...grpc.CallOption) (*CompleteFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CompleteFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ArchiveFlow(ctx context.Context, in *ArchiveFlowRequest, opts ...grpc.CallOption) (*ArchiveFlowResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ArchiveFlowResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ArchiveFlow_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) PreviewFlowStep(ctx context.Context, in *PreviewFlowStepRequest, opts ...grpc.CallOption) (*PreviewFlowStepResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewFlowStepResponse)
+	err := c.cc.Invoke(ctx, OutreachService_PreviewFlowStep_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) EnrollCandidates(ctx context.Context, in *EnrollCandidatesRequest, opts ...grpc.CallOption) (*EnrollCandidatesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EnrollCandidatesResponse)
+	err := c.cc.Invoke(ctx, OutreachService_EnrollCandidates_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListEnrollments(ctx context.Context, in *ListEnrollmentsRequest, opts ...grpc.CallOption) (*ListEnrollmentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEnrollmentsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListEnrollments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetEnrollment(ctx context.Context, in *GetEnrollmentRequest, opts ...grpc.CallOption) (*GetEnrollmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetEnrollmentResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetEnrollment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) RemoveEnrollment(ctx context.Context, in *RemoveEnrollmentRequest, opts ...grpc.CallOption) (*RemoveEnrollmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveEnrollmentResponse)
+	err := c.cc.Invoke(ctx, OutreachService_RemoveEnrollment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) PauseEnrollment(ctx context.Context, in *PauseEnrollmentRequest, opts ...grpc.CallOption) (*PauseEnrollmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseEnrollmentResponse)
+	err := c.cc.Invoke(ctx, OutreachService_PauseEnrollment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ResumeEnrollment(ctx context.Context, in *ResumeEnrollmentRequest, opts ...grpc.CallOption) (*ResumeEnrollmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeEnrollmentResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ResumeEnrollment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GetFlowStats(ctx context.Context, in *GetFlowStatsRequest, opts ...grpc.CallOption) (*GetFlowStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFlowStatsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetFlowStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) GrantSendingDelegation(ctx context.Context, in *GrantSendingDelegationRequest, opts ...grpc.CallOption) (*GrantSendingDelegationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GrantSendingDelegationResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GrantSendingDelegation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListSendingDelegations(ctx context.Context, in *ListSendingDelegationsRequest, opts ...grpc.CallOption) (*ListSendingDelegationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSendingDelegationsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListSendingDelegations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) RevokeSendingDelegation(ctx context.Context, in *RevokeSendingDelegationRequest, opts ...grpc.CallOption) (*RevokeSendingDelegationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeSendingDelegationResponse)
+	err := c.cc.Invoke(ctx, OutreachService_RevokeSendingDelegation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -737,6 +1026,64 @@ type OutreachServiceServer interface {
 	// Deletes a file: Recruiters and above any file, Hiring Managers the ones
 	// they uploaded.
 	DeleteCandidateFile(context.Context, *DeleteCandidateFileRequest) (*DeleteCandidateFileResponse, error)
+	// Creates a Draft flow owned by the caller. The sender is the caller or
+	// a teammate who granted the caller sending on their behalf. Templates
+	// that use an unknown variable or do not parse are INVALID_ARGUMENT
+	// naming the step (`steps[i].subject` / `steps[i].body`), the line and
+	// the variable. Recruiter and above.
+	CreateFlow(context.Context, *CreateFlowRequest) (*CreateFlowResponse, error)
+	// One flow, at its current version.
+	GetFlow(context.Context, *GetFlowRequest) (*GetFlowResponse, error)
+	// The organization's flows, newest first, a page at a time.
+	ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error)
+	// Changes the fields named by update_mask. A Draft flow changes in place;
+	// an Active or Paused one gets a new version, which new enrollments
+	// take while enrolled candidates keep theirs. Its owner, or an Admin.
+	UpdateFlow(context.Context, *UpdateFlowRequest) (*UpdateFlowResponse, error)
+	// One version of a flow, as enrolled candidates on it receive it.
+	GetFlowVersion(context.Context, *GetFlowVersionRequest) (*GetFlowVersionResponse, error)
+	// Draft to Active: enrolled candidates' first steps are scheduled. Its
+	// owner, or an Admin.
+	ActivateFlow(context.Context, *ActivateFlowRequest) (*ActivateFlowResponse, error)
+	// Active to Paused: nothing is sent until it resumes. Its owner, or an
+	// Admin.
+	PauseFlow(context.Context, *PauseFlowRequest) (*PauseFlowResponse, error)
+	// Paused to Active: steps that fell due while paused go out in the
+	// window, spread out rather than in a burst. Its owner, or an Admin.
+	ResumeFlow(context.Context, *ResumeFlowRequest) (*ResumeFlowResponse, error)
+	// Active or Paused to Completed, stopping every enrollment; needs
+	// confirm. Its owner, or an Admin.
+	CompleteFlow(context.Context, *CompleteFlowRequest) (*CompleteFlowResponse, error)
+	// Draft or Completed to Archived. Its owner, or an Admin.
+	ArchiveFlow(context.Context, *ArchiveFlowRequest) (*ArchiveFlowResponse, error)
+	// Renders a step of the flow for one candidate, as it would be sent.
+	PreviewFlowStep(context.Context, *PreviewFlowStepRequest) (*PreviewFlowStepResponse, error)
+	// Enrolls up to 1,000 candidates, reporting each. A candidate is in at
+	// most one active flow. Its owner, or an Admin.
+	EnrollCandidates(context.Context, *EnrollCandidatesRequest) (*EnrollCandidatesResponse, error)
+	// A flow's enrollments, oldest first, a page at a time.
+	ListEnrollments(context.Context, *ListEnrollmentsRequest) (*ListEnrollmentsResponse, error)
+	// One enrollment.
+	GetEnrollment(context.Context, *GetEnrollmentRequest) (*GetEnrollmentResponse, error)
+	// Stops one enrollment for good (reason REMOVED). The flow's owner, or an
+	// Admin.
+	RemoveEnrollment(context.Context, *RemoveEnrollmentRequest) (*RemoveEnrollmentResponse, error)
+	// Holds one enrollment: nothing is sent to the candidate until it
+	// resumes. The flow's owner, or an Admin.
+	PauseEnrollment(context.Context, *PauseEnrollmentRequest) (*PauseEnrollmentResponse, error)
+	// Resumes a held enrollment; a step that fell due goes out in the window.
+	ResumeEnrollment(context.Context, *ResumeEnrollmentRequest) (*ResumeEnrollmentResponse, error)
+	// Per-flow and per-step figures: enrolled, sent, opened where known,
+	// replied, interested, bounced, as counts and rates.
+	GetFlowStats(context.Context, *GetFlowStatsRequest) (*GetFlowStatsResponse, error)
+	// Lets a teammate send flows from the caller's mailbox, on the caller's
+	// behalf. Recruiter and above.
+	GrantSendingDelegation(context.Context, *GrantSendingDelegationRequest) (*GrantSendingDelegationResponse, error)
+	// The delegations the caller granted and received.
+	ListSendingDelegations(context.Context, *ListSendingDelegationsRequest) (*ListSendingDelegationsResponse, error)
+	// Withdraws a delegation the caller granted. Flows already set up keep
+	// their sender.
+	RevokeSendingDelegation(context.Context, *RevokeSendingDelegationRequest) (*RevokeSendingDelegationResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -860,6 +1207,69 @@ func (UnimplementedOutreachServiceServer) DownloadCandidateFile(*DownloadCandida
 }
 func (UnimplementedOutreachServiceServer) DeleteCandidateFile(context.Context, *DeleteCandidateFileRequest) (*DeleteCandidateFileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCandidateFile not implemented")
+}
+func (UnimplementedOutreachServiceServer) CreateFlow(context.Context, *CreateFlowRequest) (*CreateFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetFlow(context.Context, *GetFlowRequest) (*GetFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListFlows(context.Context, *ListFlowsRequest) (*ListFlowsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFlows not implemented")
+}
+func (UnimplementedOutreachServiceServer) UpdateFlow(context.Context, *UpdateFlowRequest) (*UpdateFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetFlowVersion(context.Context, *GetFlowVersionRequest) (*GetFlowVersionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFlowVersion not implemented")
+}
+func (UnimplementedOutreachServiceServer) ActivateFlow(context.Context, *ActivateFlowRequest) (*ActivateFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ActivateFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) PauseFlow(context.Context, *PauseFlowRequest) (*PauseFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) ResumeFlow(context.Context, *ResumeFlowRequest) (*ResumeFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) CompleteFlow(context.Context, *CompleteFlowRequest) (*CompleteFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CompleteFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) ArchiveFlow(context.Context, *ArchiveFlowRequest) (*ArchiveFlowResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ArchiveFlow not implemented")
+}
+func (UnimplementedOutreachServiceServer) PreviewFlowStep(context.Context, *PreviewFlowStepRequest) (*PreviewFlowStepResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewFlowStep not implemented")
+}
+func (UnimplementedOutreachServiceServer) EnrollCandidates(context.Context, *EnrollCandidatesRequest) (*EnrollCandidatesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EnrollCandidates not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListEnrollments(context.Context, *ListEnrollmentsRequest) (*ListEnrollmentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEnrollments not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetEnrollment(context.Context, *GetEnrollmentRequest) (*GetEnrollmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetEnrollment not implemented")
+}
+func (UnimplementedOutreachServiceServer) RemoveEnrollment(context.Context, *RemoveEnrollmentRequest) (*RemoveEnrollmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveEnrollment not implemented")
+}
+func (UnimplementedOutreachServiceServer) PauseEnrollment(context.Context, *PauseEnrollmentRequest) (*PauseEnrollmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseEnrollment not implemented")
+}
+func (UnimplementedOutreachServiceServer) ResumeEnrollment(context.Context, *ResumeEnrollmentRequest) (*ResumeEnrollmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeEnrollment not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetFlowStats(context.Context, *GetFlowStatsRequest) (*GetFlowStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetFlowStats not implemented")
+}
+func (UnimplementedOutreachServiceServer) GrantSendingDelegation(context.Context, *GrantSendingDelegationRequest) (*GrantSendingDelegationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GrantSendingDelegation not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListSendingDelegations(context.Context, *ListSendingDelegationsRequest) (*ListSendingDelegationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSendingDelegations not implemented")
+}
+func (UnimplementedOutreachServiceServer) RevokeSendingDelegation(context.Context, *RevokeSendingDelegationRequest) (*RevokeSendingDelegationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RevokeSendingDelegation not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -1548,6 +1958,384 @@ func _OutreachService_DeleteCandidateFile_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_CreateFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CreateFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CreateFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CreateFlow(ctx, req.(*CreateFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetFlow(ctx, req.(*GetFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListFlows_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFlowsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListFlows(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListFlows_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListFlows(ctx, req.(*ListFlowsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_UpdateFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).UpdateFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_UpdateFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).UpdateFlow(ctx, req.(*UpdateFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetFlowVersion_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFlowVersionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetFlowVersion(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetFlowVersion_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetFlowVersion(ctx, req.(*GetFlowVersionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ActivateFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ActivateFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ActivateFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ActivateFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ActivateFlow(ctx, req.(*ActivateFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_PauseFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).PauseFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_PauseFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).PauseFlow(ctx, req.(*PauseFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ResumeFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ResumeFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ResumeFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ResumeFlow(ctx, req.(*ResumeFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CompleteFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CompleteFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CompleteFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CompleteFlow(ctx, req.(*CompleteFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ArchiveFlow_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ArchiveFlowRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ArchiveFlow(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ArchiveFlow_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ArchiveFlow(ctx, req.(*ArchiveFlowRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_PreviewFlowStep_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewFlowStepRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).PreviewFlowStep(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_PreviewFlowStep_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).PreviewFlowStep(ctx, req.(*PreviewFlowStepRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_EnrollCandidates_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EnrollCandidatesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).EnrollCandidates(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_EnrollCandidates_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).EnrollCandidates(ctx, req.(*EnrollCandidatesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListEnrollments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEnrollmentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListEnrollments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListEnrollments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListEnrollments(ctx, req.(*ListEnrollmentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetEnrollment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetEnrollmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetEnrollment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetEnrollment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetEnrollment(ctx, req.(*GetEnrollmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_RemoveEnrollment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveEnrollmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).RemoveEnrollment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_RemoveEnrollment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).RemoveEnrollment(ctx, req.(*RemoveEnrollmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_PauseEnrollment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseEnrollmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).PauseEnrollment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_PauseEnrollment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).PauseEnrollment(ctx, req.(*PauseEnrollmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ResumeEnrollment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeEnrollmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ResumeEnrollment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ResumeEnrollment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ResumeEnrollment(ctx, req.(*ResumeEnrollmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GetFlowStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFlowStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetFlowStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetFlowStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetFlowStats(ctx, req.(*GetFlowStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_GrantSendingDelegation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GrantSendingDelegationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GrantSendingDelegation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GrantSendingDelegation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GrantSendingDelegation(ctx, req.(*GrantSendingDelegationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListSendingDelegations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSendingDelegationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListSendingDelegations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListSendingDelegations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListSendingDelegations(ctx, req.(*ListSendingDelegationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_RevokeSendingDelegation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeSendingDelegationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).RevokeSendingDelegation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_RevokeSendingDelegation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).RevokeSendingDelegation(ctx, req.(*RevokeSendingDelegationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1698,6 +2486,90 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCandidateFile",
 			Handler:    _OutreachService_DeleteCandidateFile_Handler,
+		},
+		{
+			MethodName: "CreateFlow",
+			Handler:    _OutreachService_CreateFlow_Handler,
+		},
+		{
+			MethodName: "GetFlow",
+			Handler:    _OutreachService_GetFlow_Handler,
+		},
+		{
+			MethodName: "ListFlows",
+			Handler:    _OutreachService_ListFlows_Handler,
+		},
+		{
+			MethodName: "UpdateFlow",
+			Handler:    _OutreachService_UpdateFlow_Handler,
+		},
+		{
+			MethodName: "GetFlowVersion",
+			Handler:    _OutreachService_GetFlowVersion_Handler,
+		},
+		{
+			MethodName: "ActivateFlow",
+			Handler:    _OutreachService_ActivateFlow_Handler,
+		},
+		{
+			MethodName: "PauseFlow",
+			Handler:    _OutreachService_PauseFlow_Handler,
+		},
+		{
+			MethodName: "ResumeFlow",
+			Handler:    _OutreachService_ResumeFlow_Handler,
+		},
+		{
+			MethodName: "CompleteFlow",
+			Handler:    _OutreachService_CompleteFlow_Handler,
+		},
+		{
+			MethodName: "ArchiveFlow",
+			Handler:    _OutreachService_ArchiveFlow_Handler,
+		},
+		{
+			MethodName: "PreviewFlowStep",
+			Handler:    _OutreachService_PreviewFlowStep_Handler,
+		},
+		{
+			MethodName: "EnrollCandidates",
+			Handler:    _OutreachService_EnrollCandidates_Handler,
+		},
+		{
+			MethodName: "ListEnrollments",
+			Handler:    _OutreachService_ListEnrollments_Handler,
+		},
+		{
+			MethodName: "GetEnrollment",
+			Handler:    _OutreachService_GetEnrollment_Handler,
+		},
+		{
+			MethodName: "RemoveEnrollment",
+			Handler:    _OutreachService_RemoveEnrollment_Handler,
+		},
+		{
+			MethodName: "PauseEnrollment",
+			Handler:    _OutreachService_PauseEnrollment_Handler,
+		},
+		{
+			MethodName: "ResumeEnrollment",
+			Handler:    _OutreachService_ResumeEnrollment_Handler,
+		},
+		{
+			MethodName: "GetFlowStats",
+			Handler:    _OutreachService_GetFlowStats_Handler,
+		},
+		{
+			MethodName: "GrantSendingDelegation",
+			Handler:    _OutreachService_GrantSendingDelegation_Handler,
+		},
+		{
+			MethodName: "ListSendingDelegations",
+			Handler:    _OutreachService_ListSendingDelegations_Handler,
+		},
+		{
+			MethodName: "RevokeSendingDelegation",
+			Handler:    _OutreachService_RevokeSendingDelegation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

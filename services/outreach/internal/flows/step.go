@@ -1,0 +1,338 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/services/outreach/internal/store"
+)
+
+// Mailbox takes a message to send (mailbox's SubmitMessage): it returns
+// once the message is durably queued, and the same key never queues a
+// second message.
+type Mailbox interface {
+	Submit(ctx context.Context, m Message) (Submitted, error)
+	// Cancel stops a message that has not left; one that is leaving or
+	// left is ErrTooLate.
+	Cancel(ctx context.Context, orgID, messageID string) error
+}
+
+// Message is one step's e-mail, rendered.
+type Message struct {
+	OrgID     string
+	MailboxID string
+	To        string
+	ToName    string
+	Subject   string
+	HTMLBody  string
+	// ReplyTo is the provider id of the message this one answers in its
+	// thread; empty for a new thread.
+	ReplyTo        string
+	IdempotencyKey string
+}
+
+// Submitted is mailbox's answer.
+type Submitted struct {
+	MessageID string
+}
+
+// Mailbox's refusals, as a Mailbox implementation reports them.
+var (
+	// ErrRefused is a message mailbox will never take (no such mailbox in
+	// the organization, a recipient it refuses): retrying cannot help.
+	ErrRefused = errors.New("mailbox refused the message")
+	// ErrKeyUsed is a key that made a message already, with other content
+	// (the candidate's name changed between two attempts): that message
+	// is the step's.
+	ErrKeyUsed = errors.New("the idempotency key made a message already")
+	// ErrTooLate is a cancel of a message that is leaving or left.
+	ErrTooLate = errors.New("the message is leaving or left")
+)
+
+// IdempotencyKey is the key of a step of an enrollment on its version; a
+// retry, a rescheduled job and a second replica all use the same one.
+func IdempotencyKey(enrollmentID string, step, version int) string {
+	return fmt.Sprintf("flowstep:%s:%d:v%d", enrollmentID, step, version)
+}
+
+// parseKey reads an IdempotencyKey; ok is false for other keys.
+func parseKey(key string) (enrollmentID string, step, version int, ok bool) {
+	parts := strings.Split(key, ":")
+	if len(parts) != 4 || parts[0] != "flowstep" || !strings.HasPrefix(parts[3], "v") {
+		return "", 0, 0, false
+	}
+	step, err1 := strconv.Atoi(parts[2])
+	version, err2 := strconv.Atoi(parts[3][1:])
+	if err1 != nil || err2 != nil || step < 0 {
+		return "", 0, 0, false
+	}
+	return parts[1], step, version, true
+}
+
+// StepKind is the River kind of a step job; QueueSteps its queue.
+const (
+	StepKind   = "flow_step"
+	QueueSteps = "flow_steps"
+)
+
+// StepQueue is the step queue's configuration: 50 workers, each mostly
+// waiting on mailbox, and a 10 ms fetch cooldown (River fetches one batch
+// per cooldown; its default 100 ms would cap the queue at 500 steps a
+// second, docs/benchmarks.md).
+func StepQueue() river.QueueConfig {
+	return river.QueueConfig{MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond}
+}
+
+// StepArgs are a step job's: the enrollment, its step and the schedule
+// number the job was inserted with.
+type StepArgs struct {
+	OrgID        string `json:"org_id"`
+	EnrollmentID string `json:"enrollment_id"`
+	Step         int    `json:"step"`
+	Seq          int    `json:"seq"`
+}
+
+// Kind implements river.JobArgs.
+func (StepArgs) Kind() string { return StepKind }
+
+func stepJob(e store.Enrollment, at time.Time) river.InsertManyParams {
+	return river.InsertManyParams{
+		Args:       StepArgs{OrgID: e.OrgID, EnrollmentID: e.ID, Step: e.NextStep, Seq: e.ScheduleSeq},
+		InsertOpts: &river.InsertOpts{ScheduledAt: at, Queue: QueueSteps},
+	}
+}
+
+// StepWorker runs step jobs.
+type StepWorker struct {
+	river.WorkerDefaults[StepArgs]
+	flows *Flows
+}
+
+// NewStepWorker returns the worker over the rules.
+func NewStepWorker(f *Flows) *StepWorker { return &StepWorker{flows: f} }
+
+// Timeout bounds one attempt: a render and one call to mailbox.
+func (*StepWorker) Timeout(*river.Job[StepArgs]) time.Duration { return 30 * time.Second }
+
+// Work sends the step, if it should still go.
+func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
+	return w.flows.RunStep(ctx, job.Args)
+}
+
+// outbound is a step that passed the checks, ready to render and send.
+type outbound struct {
+	flow      store.Flow // at the enrollment's version
+	e         store.Enrollment
+	candidate store.Candidate
+	to        string
+}
+
+// RunStep re-checks a due step and hands it to mailbox: the flow and the
+// enrollment are active and this job is the step's latest, the candidate
+// neither replied nor bounced and has a deliverable address, and now is
+// inside the window (else the step moves to the window's next opening).
+func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
+	var ob *outbound
+	err := f.store.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		ob, err = f.checkStep(ctx, tx, a)
+		return err
+	})
+	if err != nil || ob == nil {
+		return err
+	}
+	msg, err := f.render(ctx, ob.flow, ob.e.NextStep, ob.candidate, ob.to)
+	if err != nil {
+		return fmt.Errorf("render step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
+	}
+	msg.OrgID, msg.MailboxID, msg.To = a.OrgID, ob.flow.Current.MailboxConnectionID, ob.to
+	msg.ToName = ob.candidate.Name
+	msg.IdempotencyKey = IdempotencyKey(ob.e.ID, a.Step, ob.e.FlowVersion)
+	if step := ob.flow.Current.Steps[a.Step]; a.Step > 0 && !step.NewThread {
+		msg.ReplyTo = ob.e.LastProviderMessageID
+	}
+	sub, err := f.mailbox.Submit(ctx, msg)
+	switch {
+	case errors.Is(err, ErrKeyUsed):
+		f.log.InfoContext(ctx, "step was submitted before", slog.String("enrollment_id", a.EnrollmentID), slog.Int("step", a.Step))
+	case errors.Is(err, ErrRefused):
+		f.log.WarnContext(ctx, "mailbox refused a step; it is not retried", slog.String("enrollment_id", a.EnrollmentID),
+			slog.Int("step", a.Step), slog.Any("error", err))
+		return river.JobCancel(err)
+	case err != nil:
+		return fmt.Errorf("submit step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
+	}
+	return f.store.InTx(ctx, func(tx pgx.Tx) error {
+		e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
+		if err != nil {
+			return err
+		}
+		if e.ScheduleSeq != a.Seq || e.SubmittedStep >= a.Step {
+			return nil
+		}
+		e.SubmittedStep, e.SubmittedMessageID, e.NextSendAt, e.ToAddress = a.Step, sub.MessageID, nil, ob.to
+		_, err = store.WriteEnrollment(ctx, tx, e)
+		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", e.ID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
+		return err
+	})
+}
+
+// checkStep returns the step to send, or nil when there is nothing to
+// send now (rescheduling or stopping the enrollment as needed).
+func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound, error) {
+	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
+	if errors.Is(err, postgres.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A superseded job, a step sent already, or a held enrollment: the
+	// job that matters is another one, or resuming makes one.
+	if e.ScheduleSeq != a.Seq || e.NextStep != a.Step || e.SubmittedStep >= a.Step || e.StepsSent > a.Step || e.Status != store.EnrollmentActive {
+		return nil, nil
+	}
+	current, err := store.FlowTx(ctx, tx, a.OrgID, e.FlowID, "")
+	if err != nil {
+		return nil, err
+	}
+	if current.Status != store.FlowActive {
+		return nil, nil // resuming the flow schedules it again
+	}
+	fl, err := store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion)
+	if err != nil {
+		return nil, err
+	}
+	if a.Step >= len(fl.Current.Steps) {
+		return nil, fmt.Errorf("enrollment %s: step %d of a version with %d", e.ID, a.Step, len(fl.Current.Steps))
+	}
+	now := f.now()
+	if e.RepliedAt != nil || e.BouncedAt != nil {
+		reason := store.StopReplied
+		if e.RepliedAt == nil {
+			reason = store.StopBounced
+		}
+		return nil, f.stop(ctx, tx, e, reason, now)
+	}
+	c, err := store.CandidateTx(ctx, tx, a.OrgID, e.CandidateID)
+	if err != nil && !errors.Is(err, postgres.ErrNotFound) {
+		return nil, err
+	}
+	if err != nil || !c.Live() {
+		return nil, f.stop(ctx, tx, e, store.StopRemoved, now)
+	}
+	to, err := deliverable(ctx, tx, a.OrgID, c, e.ToAddress)
+	if err != nil {
+		return nil, err
+	}
+	if to == "" {
+		return nil, f.stop(ctx, tx, e, store.StopUndeliverable, now)
+	}
+	cal, err := f.calendar(fl.Current)
+	if err != nil {
+		return nil, err
+	}
+	if !cal.Inside(now) {
+		at, err := cal.Fit(now)
+		if err != nil {
+			return nil, err
+		}
+		job, err := f.reschedule(ctx, tx, &e, at)
+		if err != nil {
+			return nil, err
+		}
+		return nil, f.insertJobs(ctx, tx, []river.InsertManyParams{job})
+	}
+	return &outbound{flow: fl, e: e, candidate: c, to: to}, nil
+}
+
+// stop stops e for reason, cancels a step still queued in mailbox, and
+// completes its flow if it was the last running enrollment.
+func (f *Flows) stop(ctx context.Context, tx pgx.Tx, e store.Enrollment, reason string, now time.Time) error {
+	e.Stop(reason, now)
+	if err := f.cancelSubmitted(ctx, tx, &e); err != nil {
+		return err
+	}
+	if _, err := store.WriteEnrollment(ctx, tx, e); err != nil {
+		return err
+	}
+	_, err := store.CompleteIfDone(ctx, tx, e.FlowID)
+	return err
+}
+
+// deliverable picks the address to write to: the one used before while
+// it stays the candidate's and deliverable, else the first deliverable
+// one; "" when none is.
+func deliverable(ctx context.Context, tx pgx.Tx, orgID string, c store.Candidate, prefer string) (string, error) {
+	bad, err := store.Undeliverable(ctx, tx, orgID, c.Emails)
+	if err != nil {
+		return "", err
+	}
+	first := ""
+	for _, a := range c.Emails {
+		if bad[a] {
+			continue
+		}
+		if strings.EqualFold(a, prefer) {
+			return a, nil
+		}
+		if first == "" {
+			first = a
+		}
+	}
+	return first, nil
+}
+
+// CancelKind is the River kind of a job that cancels a step queued in
+// mailbox (a reply or a removal came first).
+const CancelKind = "flow_step_cancel"
+
+// CancelArgs name the mailbox message to cancel.
+type CancelArgs struct {
+	OrgID     string `json:"org_id"`
+	MessageID string `json:"message_id"`
+}
+
+// Kind implements river.JobArgs.
+func (CancelArgs) Kind() string { return CancelKind }
+
+// cancelSubmitted enqueues, in tx, the cancel of e's step that is with
+// mailbox and not known to be sent; the call to mailbox happens in the
+// job, outside the transaction.
+func (f *Flows) cancelSubmitted(ctx context.Context, tx pgx.Tx, e *store.Enrollment) error {
+	if e.SubmittedStep < 0 || e.SubmittedMessageID == "" {
+		return nil
+	}
+	job := river.InsertManyParams{Args: CancelArgs{OrgID: e.OrgID, MessageID: e.SubmittedMessageID}, InsertOpts: &river.InsertOpts{Queue: QueueSteps}}
+	e.SubmittedMessageID = ""
+	return f.insertJobs(ctx, tx, []river.InsertManyParams{job})
+}
+
+// CancelWorker runs cancel jobs.
+type CancelWorker struct {
+	river.WorkerDefaults[CancelArgs]
+	flows *Flows
+}
+
+// NewCancelWorker returns the worker over the rules.
+func NewCancelWorker(f *Flows) *CancelWorker { return &CancelWorker{flows: f} }
+
+// Work asks mailbox to cancel; a message that is leaving or left is
+// beyond reach, and its message.sent is recorded as any other.
+func (w *CancelWorker) Work(ctx context.Context, job *river.Job[CancelArgs]) error {
+	err := w.flows.mailbox.Cancel(ctx, job.Args.OrgID, job.Args.MessageID)
+	if errors.Is(err, ErrTooLate) {
+		w.flows.log.InfoContext(ctx, "a stopped enrollment's step had left already", slog.String("message_id", job.Args.MessageID))
+		return nil
+	}
+	return err
+}
