@@ -43,8 +43,15 @@ func (SendArgs) Kind() string { return SendKind }
 // at maxRetryWait, and snoozes do not count).
 const sendMaxAttempts = 100_000
 
-func sendInsertOpts(at time.Time) *river.InsertOpts {
-	return &river.InsertOpts{ScheduledAt: at, MaxAttempts: sendMaxAttempts}
+// sendInsertOpts schedules the job at at when that is later than now; a
+// job due now is inserted available, not left for River's scheduler, which
+// looks every few seconds.
+func sendInsertOpts(at, now time.Time) *river.InsertOpts {
+	opts := &river.InsertOpts{MaxAttempts: sendMaxAttempts}
+	if at.After(now) {
+		opts.ScheduledAt = at
+	}
+	return opts
 }
 
 // Mail is what the worker needs of Graph (graph.Client).

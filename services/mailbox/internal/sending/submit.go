@@ -158,7 +158,7 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 			// accepted before the disconnection still gets its answer.
 			return errDisconnected
 		}
-		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, sendInsertOpts(out.SendAfter))
+		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, sendInsertOpts(out.SendAfter, now))
 		if err != nil {
 			return fmt.Errorf("sending: enqueue the send: %w", err)
 		}
