@@ -81,7 +81,9 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 		b.Cleanup(func() {
 			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			_ = jc.Stop(stop)
+			if err := jc.Stop(stop); err != nil {
+				b.Errorf("stop a replica: %v", err)
+			}
 		})
 	}
 	pipeline := New(e.st, e.jc, perMinute, log)
@@ -134,4 +136,3 @@ func (r *jobsRef) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, o
 func (r *jobsRef) JobRetryTx(ctx context.Context, tx pgx.Tx, id int64) (*rivertype.JobRow, error) {
 	return r.c.JobRetryTx(ctx, tx, id)
 }
-
