@@ -331,3 +331,30 @@ func TestCancelStopsAMessageBeforeItLeavesOnly(t *testing.T) {
 		t.Errorf("a cancelled message went: %d", n)
 	}
 }
+
+func TestAMailboxsMessagesArePagedNewestFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mb := e.connect(mailboxA, org, adele, store.StatusChange{})
+	var ids []string
+	for _, k := range []string{"k1", "k2", "k3"} {
+		ids = append(ids, e.submit(mb, k, "cand@example.com").ID)
+	}
+	page, next, err := e.pipeline.List(e.ctx, org, mb.ID, 2, "")
+	if err != nil || len(page) != 2 || next == "" || page[0].ID != ids[2] || page[1].ID != ids[1] {
+		t.Fatalf("first page: %d, %q, %v", len(page), next, err)
+	}
+	page, next, err = e.pipeline.List(e.ctx, org, mb.ID, 2, next)
+	if err != nil || len(page) != 1 || next != "" || page[0].ID != ids[0] {
+		t.Fatalf("second page: %d, %q, %v", len(page), next, err)
+	}
+	if _, _, err := e.pipeline.List(e.ctx, org, mb.ID, 2, "not-a-token"); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("a bad token: %v", err)
+	}
+	if _, _, err := e.pipeline.List(e.ctx, org, mb.ID, 201, ""); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("a page too large: %v", err)
+	}
+	if _, _, err := e.pipeline.List(e.ctx, otherOrg, mb.ID, 2, ""); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("another organization's mailbox: %v", err)
+	}
+}
