@@ -279,7 +279,7 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 // send sends a recorded draft when the limits let it go.
 func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
 	now := w.clock()
-	dec, err := w.limits.next(ctx, mb, m, now, false)
+	dec, err := w.limits.next(ctx, mb, m, now)
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -365,7 +365,7 @@ func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Mess
 		if now.Before(deadline) {
 			return store.Message{}, river.JobSnooze(min(deadline.Sub(now), w.timing.ConfirmPoll))
 		}
-		dec, err := w.limits.next(ctx, mb, m, now, true)
+		dec, err := w.limits.next(ctx, mb, m, now)
 		if err != nil {
 			return store.Message{}, err
 		}
