@@ -19,6 +19,7 @@ import (
 
 	"github.com/tandemhq/tandem/e2e/stack"
 	"github.com/tandemhq/tandem/platform/poll"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
 	"github.com/tandemhq/tandem/providersim/simclient"
 )
@@ -521,5 +522,81 @@ func TestScenario_MB_5(t *testing.T) {
 	}
 	if c := counters["graph.deleteMessage/user="+contosoUser]; c < 1 {
 		t.Errorf("no orphaned draft deleted")
+	}
+}
+
+// A mailbox whose grant is revoked holds its queue and says so; connected
+// again, it sends what waited at once.
+func TestMailbox_AQueueWaitsForTheMailboxToBeConnectedAgain(t *testing.T) {
+	// 6-second tokens, refreshed 3 seconds ahead: a revoked grant shows at
+	// the next refresh, within seconds.
+	s := stack.Start(t, binDir, stack.Options{Env: []string{"TANDEM_VAULT_REFRESH_BEFORE=3s"}})
+	ctx := t.Context()
+	ctl := sim(t, s)
+	if err := ctl.SetLifetimes(ctx, simclient.Lifetimes{AccessTokenSeconds: 6}); err != nil {
+		t.Fatal(err)
+	}
+	br := newBrowser(t, s)
+	_, userAPI := signedIn(t, s, br, as{email: contosoUser})
+	connect := func() *mailboxv1.MailboxHealth {
+		t.Helper()
+		c := &identityv1.ConnectMailboxResponse{}
+		userAPI.must("POST", "/v1/mailboxConnection:connect", &identityv1.ConnectMailboxRequest{}, c)
+		res := exchange(t, br, loginCode(t, br.walk(br.open(c.GetAuthorizeUrl()), as{email: contosoUser})))
+		if res.GetOutcome() != "mailbox_connected" {
+			t.Fatalf("connect mailbox: %v", res)
+		}
+		return &mailboxv1.MailboxHealth{MailboxId: res.GetConnection().GetId(), OrganizationId: res.GetConnection().GetOrganizationId()}
+	}
+	conn := connect()
+	mb := mailboxClient(t, s, "mailbox")
+	req := func(key string) *mailboxv1.SubmitMessageRequest {
+		return &mailboxv1.SubmitMessageRequest{OrganizationId: conn.GetOrganizationId(), MailboxId: conn.GetMailboxId(),
+			To: []*mailboxv1.Recipient{{Address: "ada@example.com"}}, Subject: "Hello " + key, HtmlBody: "<p>Hello</p>", IdempotencyKey: key}
+	}
+	first := submitWhenKnown(t, s, mb, req("before"))
+	waitState(t, s, mb, conn.GetOrganizationId(), first.GetId(), mailboxv1.MessageState_MESSAGE_STATE_SENT, 60*time.Second)
+
+	if _, err := ctl.RevokeSessions(ctx, contosoUser); err != nil {
+		t.Fatal(err)
+	}
+	// Identity finds out at its next refresh.
+	idc := identityClient(t, s, "identity")
+	poll.Until(t, 30*time.Second, func() error {
+		_, err := idc.GetAccessToken(asService(ctx, s), &identityv1.GetAccessTokenRequest{ConnectionId: conn.GetMailboxId()})
+		if status.Code(err) != codes.FailedPrecondition {
+			return fmt.Errorf("identity still hands out a token (%w)", err)
+		}
+		return nil
+	})
+	held := submitWhenKnown(t, s, mb, req("while-revoked"))
+	health := func() *mailboxv1.MailboxHealth {
+		h := &mailboxv1.GetMailboxHealthResponse{}
+		userAPI.must("GET", "/v1/mailboxes/"+conn.GetMailboxId()+"/health", nil, h)
+		return h.GetHealth()
+	}
+	poll.Until(t, 60*time.Second, func() error {
+		h := health()
+		m := waitState(t, s, mb, conn.GetOrganizationId(), held.GetId(), mailboxv1.MessageState_MESSAGE_STATE_QUEUED, 10*time.Second)
+		if h.GetStatus() != mailboxv1.MailboxStatus_MAILBOX_STATUS_RECONNECT_REQUIRED || h.GetStatusReason() == "" || h.GetQueueDepth() != 1 ||
+			!strings.Contains(m.GetStatusReason(), "connected again") {
+			return fmt.Errorf("health %v, message %q", h, m.GetStatusReason())
+		}
+		return nil
+	})
+
+	// Connected again: the held message goes at once, not after its
+	// safety-net wait.
+	connect()
+	start := time.Now()
+	waitState(t, s, mb, conn.GetOrganizationId(), held.GetId(), mailboxv1.MessageState_MESSAGE_STATE_SENT, 60*time.Second)
+	if took := time.Since(start); took > time.Minute {
+		t.Errorf("the queue went %s after the reconnection", took)
+	}
+	if h := health(); h.GetStatus() != mailboxv1.MailboxStatus_MAILBOX_STATUS_CONNECTED || h.GetQueueDepth() != 0 {
+		t.Errorf("health after reconnecting: %v", h)
+	}
+	if got := copiesByMarker(t, ctl, "ada@example.com", "inbox"); got[first.GetId()] != 1 || got[held.GetId()] != 1 {
+		t.Errorf("delivered %v", got)
 	}
 }

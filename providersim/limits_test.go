@@ -263,3 +263,54 @@ func TestInjectedFaults(t *testing.T) {
 		t.Errorf("graph.faults %d (err %v)", n, err)
 	}
 }
+
+// With sentItemsDelayMs, a sent draft reads as a draft until Exchange
+// files it; a second send in that time goes too. /me tells the proxy
+// addresses when asked for them.
+func TestSentItemsDelay(t *testing.T) {
+	e := start(t)
+	if err := e.c.SetLifetimes(e.ctx, simclient.Lifetimes{AccessTokenSeconds: 7 * 24 * 3600}); err != nil {
+		t.Fatal(err)
+	}
+	token := e.graphToken(providersim.DemoContosoUser)
+	if _, err := e.c.SetGraphLimits(e.ctx, simclient.GraphLimits{SentItemsDelayMs: 10_000}); err != nil {
+		t.Fatal(err)
+	}
+	const candidate = "cand@x.example"
+	draft := e.graphJSON("POST", "/v1.0/me/messages", token, mail(candidate), 201, "Prefer", `IdType="ImmutableId"`)
+	path := "/v1.0/me/messages/" + draft["id"].(string)
+	for range 2 {
+		if s, _, raw := e.graphCall("POST", path+"/send", token, nil, "Prefer", `IdType="ImmutableId"`); s != 202 {
+			t.Fatalf("send: %d %s", s, raw)
+		}
+		if got := e.graphJSON("GET", path, token, nil, 200, "Prefer", `IdType="ImmutableId"`); got["isDraft"] != true {
+			t.Fatalf("right after the send: isDraft %v", got["isDraft"])
+		}
+	}
+	if list, err := e.c.Messages(e.ctx, candidate, ""); err != nil || len(list) != 0 {
+		t.Fatalf("delivered before the delay: %d, %v", len(list), err)
+	}
+	if _, err := e.c.AdvanceClock(e.ctx, 11*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "both sends delivered", func() bool {
+		list, err := e.c.Messages(e.ctx, candidate, "")
+		return err == nil && len(list) == 2
+	})
+	if got := e.graphJSON("GET", path, token, nil, 200, "Prefer", `IdType="ImmutableId"`); got["isDraft"] != false {
+		t.Errorf("after the delay: isDraft %v", got["isDraft"])
+	}
+	if n, err := e.c.Counter(e.ctx, "graph.sentAgain"); err != nil || n != 1 {
+		t.Errorf("graph.sentAgain %d, %v", n, err)
+	}
+
+	alias := e.graphToken(providersim.DemoContosoAlias)
+	me := e.graphJSON("GET", "/v1.0/me?$select=mail,proxyAddresses", alias, nil, 200)
+	proxies, _ := me["proxyAddresses"].([]any)
+	if len(proxies) < 2 || proxies[0] != "SMTP:"+providersim.DemoContosoAliasMail {
+		t.Errorf("proxyAddresses %v", me["proxyAddresses"])
+	}
+	if plain := e.graphJSON("GET", "/v1.0/me", alias, nil, 200); plain["proxyAddresses"] != nil {
+		t.Errorf("proxyAddresses without $select: %v", plain["proxyAddresses"])
+	}
+}

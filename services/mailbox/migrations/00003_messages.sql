@@ -37,7 +37,11 @@ CREATE TABLE messages (
     may_have_orphans      boolean NOT NULL DEFAULT false,
     created_at            timestamptz NOT NULL DEFAULT now(),
     updated_at            timestamptz NOT NULL DEFAULT now(),
-    UNIQUE (org_id, caller, idempotency_key)
+    UNIQUE (org_id, caller, idempotency_key),
+    -- A message on its way to Graph always has its draft, and one being
+    -- sent the time of its attempt: recovery starts from them.
+    CHECK (state NOT IN ('drafted', 'sending') OR draft_id <> ''),
+    CHECK (state <> 'sending' OR send_attempted_at IS NOT NULL)
 );
 
 -- The queue of each mailbox: what is still on its way, in order.

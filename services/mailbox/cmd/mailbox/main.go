@@ -16,6 +16,7 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
+	"github.com/tandemhq/tandem/platform/jobs"
 	"github.com/tandemhq/tandem/platform/ratelimit"
 	"github.com/tandemhq/tandem/platform/service"
 	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
@@ -115,36 +116,42 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
-	// The send worker needs the River client and the publisher, which need
-	// the workers: it is added first and given them before River starts.
-	sendWorker := &lateSendWorker{}
-	// The next message of a mailbox is made available (JobRetryTx) when the
-	// one ahead is sent; River finds it within a poll interval, which is
-	// what a mailbox's messages wait between them.
+	// The workers need the River client and the publisher, which need the
+	// workers: they get stand-ins, filled in before River starts.
+	jobsRef, pubRef := &riverRef{}, &publisherRef{}
 	workers, queues := river.NewWorkers(), map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 50,
+		// The next message of a mailbox is made available (JobRetryTx) when
+		// the one ahead is sent; River finds it within a poll interval,
+		// which is what a mailbox's messages wait between them.
 		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}
 	delivery.AddTo(workers, queues)
 	river.AddWorker(workers, mailboxes.NewFetchAddressesWorker(st, graphClient, rt.Log))
-	river.AddWorker[sending.SendArgs](workers, sendWorker)
+	river.AddWorker(workers, sending.NewSendWorker(sending.SendWorkerOptions{Store: st, Jobs: jobsRef, Mail: graphClient,
+		Limits: sending.NewLimits(st, minute, cfg.Mailbox.MessagesPerMinute), Publisher: pubRef, Logger: rt.Log,
+		Timing: sending.Timing{ConfirmAfter: cfg.Mailbox.ConfirmAfter, JobTimeout: cfg.Mailbox.SendJobTimeout}}))
 	river.AddWorker(workers, sending.NewCleanDraftsWorker(st, graphClient, rt.Log))
 	in, err := newInboundSide(cfg.Inbound, rt.DB, rt.Redis, rt.Keys(inbound.CursorPurpose), graphClient, st, workers, rt.Log)
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
+	river.AddWorker(workers, sending.NewReleaseWorker(st, jobsRef))
+	// mailbox receives identity's events: their ids are forgotten after
+	// 30 days (platform/events).
+	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues,
-		Periodic:             append([]*river.PeriodicJob{sending.CleanDraftsPeriodicJob(sending.DefaultCleanEvery)}, in.periodic...),
+		Periodic: append([]*river.PeriodicJob{sending.CleanDraftsPeriodicJob(sending.DefaultCleanEvery), events.PrunePeriodicJob(0, 0)},
+			in.periodic...),
 		RescueStuckJobsAfter: cfg.Mailbox.RescueAfter, JobTimeout: cfg.Mailbox.SendJobTimeout})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
+	jobsRef.Client = jc
 	pub, err := events.NewPublisher(jc, events.PublisherOptions{Source: "mailbox", Subscribers: subs, Schema: "mailbox", DB: rt.DB, Logger: rt.Log})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
-	sendWorker.SendWorker = sending.NewSendWorker(sending.SendWorkerOptions{Store: st, Jobs: jc, Mail: graphClient,
-		Limits: sending.NewLimits(st, minute, cfg.Mailbox.MessagesPerMinute), Publisher: pub, Logger: rt.Log,
-		Timing: sending.Timing{ConfirmAfter: cfg.Mailbox.ConfirmAfter, JobTimeout: cfg.Mailbox.SendJobTimeout}})
+	pubRef.Publisher = pub
 
 	pipeline := sending.New(st, jc, cfg.Mailbox.MessagesPerMinute, rt.Log)
 	registry := mailboxes.New(st, jc, mailboxes.Settings{DailyMessageLimit: cfg.Mailbox.DefaultDailyMessageLimit, MinGap: cfg.Mailbox.DefaultMinGap}, rt.Log)
@@ -165,8 +172,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	return rt.Serve(ctx)
 }
 
-// lateSendWorker is the send worker, registered with River before the
-// River client it needs exists; it is set before River starts.
-type lateSendWorker struct {
-	*sending.SendWorker
-}
+// riverRef and publisherRef stand in for the River client and the event
+// publisher in the sending workers, registered before those exist; both
+// are set before River starts, so no job ever sees them empty. (The
+// inbound side has its own forwarders, inbound.go.)
+type riverRef struct{ *jobs.Client }
+
+type publisherRef struct{ *events.Publisher }

@@ -43,8 +43,9 @@ func TestSentLogReadsTheSendPipelinesMessages(t *testing.T) {
 	insert := func(mailbox, key, state, internetID, conv, to string, sentAt time.Time) string {
 		id := uuid.NewString()
 		_, err := db.Exec(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
-			to_recipients, cc_recipients, recipient_count, subject, html_body, send_after, internet_message_id, conversation_id, sent_at)
-			VALUES ($1, $2, $3, 'outreach', $4, '\x00', $5, $6, '[{"address":"Cc@Example.org"}]', 2, 's', 'b', $7, $8, $9, $7)`,
+			to_recipients, cc_recipients, recipient_count, subject, html_body, send_after, internet_message_id, conversation_id, sent_at,
+			draft_id, send_attempted_at)
+			VALUES ($1, $2, $3, 'outreach', $4, '\x00', $5, $6, '[{"address":"Cc@Example.org"}]', 2, 's', 'b', $7, $8, $9, $7, 'draft-' || $4, $7)`,
 			id, orgID, mailbox, key, state, `[{"address":"`+to+`","name":"Jo"}]`, sentAt, internetID, conv)
 		if err != nil {
 			t.Fatal(err)

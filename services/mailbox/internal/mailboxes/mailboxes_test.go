@@ -115,3 +115,28 @@ func TestAMismatchedEventIsRefused(t *testing.T) {
 		t.Error("a disconnected event saying connected was applied")
 	}
 }
+
+func TestTheOrganizationsMailboxesArePaged(t *testing.T) {
+	t.Parallel()
+	r, _, pool, _ := newRegistry(t)
+	ids := []string{"00000000-0000-4000-8000-00000000e001", "00000000-0000-4000-8000-00000000e002", "00000000-0000-4000-8000-00000000e003"}
+	for _, id := range ids {
+		payload, err := anypb.New(&identityv1.MailboxConnectionChanged{ConnectionId: id, UserId: user,
+			Status: identityv1.ConnectionStatus_CONNECTION_STATUS_CONNECTED, ChangeTime: timestamppb.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apply(t, r, pool, &eventsv1.Event{Type: mailboxes.EventConnected, OrganizationId: org, AggregateId: id, Payload: payload})
+	}
+	page, next, err := r.List(t.Context(), org, 2, "")
+	if err != nil || len(page) != 2 || next == "" || page[0].ID != ids[0] {
+		t.Fatalf("first page: %d %q %v", len(page), next, err)
+	}
+	page, next, err = r.List(t.Context(), org, 2, next)
+	if err != nil || len(page) != 1 || next != "" || page[0].ID != ids[2] {
+		t.Fatalf("second page: %d %q %v", len(page), next, err)
+	}
+	if page, _, err := r.List(t.Context(), "00000000-0000-4000-8000-0000000000b2", 2, ""); err != nil || len(page) != 0 {
+		t.Errorf("another organization: %d, %v", len(page), err)
+	}
+}

@@ -65,7 +65,7 @@ func (p *published) sent() []*mailboxv1.MessageSent {
 // env is the pipeline over real Postgres, Redis and an in-process Graph
 // simulator, with a clock the test moves.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	pool     *pgxpool.Pool
 	st       *store.Store
@@ -82,7 +82,7 @@ type env struct {
 	clock    time.Time
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/tandemhq/tandem/services/mailbox/internal/store"
 )
@@ -82,8 +83,50 @@ func (p *Pipeline) ReleaseOnConnect(ctx context.Context, tx pgx.Tx, mb store.Mai
 			return err
 		}
 	}
-	if len(ids) > 0 {
-		p.log.InfoContext(ctx, "mailbox connected again; its queue goes on", "mailbox", mb.ID)
+	if len(ids) == 0 {
+		return nil
 	}
+	// A job that is running as this commits (holding, having read the old
+	// status) is not touched by JobRetryTx; a release a moment later finds
+	// it snoozed and wakes it.
+	if _, err := p.jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mb.ID}, &river.InsertOpts{ScheduledAt: p.now().Add(releaseAgainAfter)}); err != nil {
+		return err
+	}
+	p.log.InfoContext(ctx, "mailbox connected again; its queue goes on", "mailbox", mb.ID)
 	return nil
+}
+
+// releaseAgainAfter is when the release looks at the queue a second time.
+const releaseAgainAfter = 2 * time.Second
+
+// ReleaseKind wakes the head of a mailbox's queue.
+const ReleaseKind = "mailbox_release"
+
+// ReleaseArgs are the arguments of a mailbox_release job.
+type ReleaseArgs struct {
+	MailboxID string `json:"mailbox_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ReleaseArgs) Kind() string { return ReleaseKind }
+
+// ReleaseWorker runs mailbox_release jobs.
+type ReleaseWorker struct {
+	river.WorkerDefaults[ReleaseArgs]
+
+	store Store
+	jobs  Jobs
+	now   func() time.Time
+}
+
+// NewReleaseWorker returns the worker.
+func NewReleaseWorker(st Store, jobs Jobs) *ReleaseWorker {
+	return &ReleaseWorker{store: st, jobs: jobs, now: time.Now}
+}
+
+// Work wakes the mailbox's head message.
+func (w *ReleaseWorker) Work(ctx context.Context, job *river.Job[ReleaseArgs]) error {
+	return w.store.InTx(ctx, func(tx pgx.Tx) error {
+		return wakeHead(ctx, tx, w.store, w.jobs, job.Args.MailboxID, w.now())
+	})
 }

@@ -61,15 +61,18 @@ type decision struct {
 }
 
 // next returns the earliest time m may be sent from mb, taking its
-// per-minute slot when that is now. counted says m's own attempt is among
-// the attempts already (a re-send after recovery).
-func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, now time.Time, counted bool) (decision, error) {
-	attempts, err := l.store.AttemptsSince(ctx, mb.ID, now.Add(-day))
+// per-minute slot when that is now.
+func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, now time.Time) (decision, error) {
+	// The message itself is left out: sent again after recovery, its own
+	// earlier attempt is the one being repeated.
+	except := m.ID
+	if except == "" {
+		except = "00000000-0000-0000-0000-000000000000"
+	}
+	since := now.Add(-day)
+	u, err := l.store.UsageSince(ctx, mb.ID, since, except)
 	if err != nil {
 		return decision{}, err
-	}
-	if counted {
-		attempts = without(attempts, m.SendAttemptedAt)
 	}
 	at, reason := now, ""
 	later := func(t time.Time, why string) {
@@ -77,22 +80,23 @@ func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, no
 			at, reason = t, why
 		}
 	}
-	if n, limit := len(attempts), mb.DailyMessageLimit; n+1 > limit {
-		// The (n+1-limit)-th oldest must leave the day first.
-		later(attempts[n-limit].At.Add(day), fmt.Sprintf("the mailbox's limit of %d messages a day is reached", limit))
-	}
-	total := 0
-	for _, a := range attempts {
-		total += a.Recipients
-	}
-	for i := 0; total+m.RecipientCount > RecipientsPerDay && i < len(attempts); i++ {
-		total -= attempts[i].Recipients
-		if total+m.RecipientCount <= RecipientsPerDay {
-			later(attempts[i].At.Add(day), fmt.Sprintf("Exchange's limit of %d recipients a day is reached", RecipientsPerDay))
+	if limit := int64(mb.DailyMessageLimit); u.Messages+1 > limit {
+		// The (messages+1-limit)-th oldest must leave the day first.
+		first, err := l.store.NthAttemptSince(ctx, mb.ID, since, except, u.Messages-limit)
+		if err != nil {
+			return decision{}, err
 		}
+		later(first.Add(day), fmt.Sprintf("the mailbox's limit of %d messages a day is reached", limit))
 	}
-	if len(attempts) > 0 && mb.MinGap > 0 {
-		later(attempts[len(attempts)-1].At.Add(mb.MinGap), "the mailbox's minimum gap between messages")
+	if need := u.Recipients + int64(m.RecipientCount) - RecipientsPerDay; need > 0 {
+		freed, err := l.store.RecipientsFreedAt(ctx, mb.ID, since, except, need)
+		if err != nil {
+			return decision{}, err
+		}
+		later(freed.Add(day), fmt.Sprintf("Exchange's limit of %d recipients a day is reached", RecipientsPerDay))
+	}
+	if u.Latest != nil && mb.MinGap > 0 {
+		later(u.Latest.Add(mb.MinGap), "the mailbox's minimum gap between messages")
 	}
 	if at.After(now) {
 		return decision{at: at, reason: reason}, nil
@@ -113,16 +117,4 @@ func (l *Limits) refund(ctx context.Context, mailboxID string, d decision) error
 		return nil
 	}
 	return l.minute.Refund(ctx, mailboxID, 1)
-}
-
-func without(list []store.AttemptRow, at *time.Time) []store.AttemptRow {
-	if at == nil {
-		return list
-	}
-	for i, a := range list {
-		if a.At.Equal(*at) {
-			return append(list[:i:i], list[i+1:]...)
-		}
-	}
-	return list
 }

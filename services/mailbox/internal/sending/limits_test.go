@@ -1,9 +1,11 @@
 package sending
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tandemhq/tandem/platform/pgtest"
 	"github.com/tandemhq/tandem/platform/ratelimit"
@@ -31,7 +33,7 @@ func TestTwoReplicasShareThePerMinuteRate(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Go(func() {
-			d, err := replicas[i%2].next(e.ctx, mb, store.Message{RecipientCount: 1}, e.now(), false)
+			d, err := replicas[i%2].next(e.ctx, mb, store.Message{RecipientCount: 1}, e.now())
 			if err != nil {
 				t.Error(err)
 				return
@@ -46,5 +48,46 @@ func TestTwoReplicasShareThePerMinuteRate(t *testing.T) {
 	wg.Wait()
 	if n := allowed.Load(); n != MessagesPerMinute {
 		t.Errorf("%d of 40 allowed in a minute, want %d", n, MessagesPerMinute)
+	}
+}
+
+// The day's recipients and messages count what was attempted in the last
+// 24 hours; a message that does not fit waits until enough of them have
+// left the day.
+func TestTheDailyLimitsWaitForTheDayToMoveOn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mb := e.connect(mailboxA, org, adele, store.StatusChange{DailyMessageLimit: 25})
+	now := e.now()
+	// 20 messages of 490 recipients each, an hour apart, the first 23 hours ago.
+	for i := range 20 {
+		if _, err := e.pool.Exec(e.ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
+				to_recipients, cc_recipients, recipient_count, subject, html_body, send_after, draft_id, send_attempted_at, sent_at)
+			VALUES (gen_random_uuid(), $1, $2, 'outreach', $3, '\x00', 'sent', '[]', '[]', 490, 's', 'b', $4, 'd', $4, $4)`,
+			org, mb.ID, fmt.Sprintf("old-%d", i), now.Add(-23*time.Hour).Add(time.Duration(i)*time.Hour/2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err := ratelimit.NewQuota(pgtest.NewRedis(t), redisx.ServiceKeys(pgtest.RedisPrefix(t), "mailbox", "sent-per-minute"), MinuteWindow(MessagesPerMinute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := NewLimits(e.st, q, MessagesPerMinute)
+	// 9,800 sent: 200 more fit, 300 do not until the first message (490)
+	// leaves the day, 23 hours ago + 24 hours.
+	d, err := l.next(e.ctx, mb, store.Message{RecipientCount: 200}, now)
+	if err != nil || !d.took {
+		t.Fatalf("200 recipients: %+v, %v", d, err)
+	}
+	d, err = l.next(e.ctx, mb, store.Message{RecipientCount: 300}, now)
+	if err != nil || d.took || !d.at.Equal(now.Add(time.Hour)) || d.reason == "" {
+		t.Fatalf("300 recipients: %+v, %v", d, err)
+	}
+	// The owner's limit: 20 messages in the day are all it allows, so the
+	// next waits for the first to leave the day.
+	mb.DailyMessageLimit = 20
+	d, err = l.next(e.ctx, mb, store.Message{RecipientCount: 1}, now)
+	if err != nil || !d.at.Equal(now.Add(time.Hour)) {
+		t.Fatalf("daily message limit: %+v, %v", d, err)
 	}
 }

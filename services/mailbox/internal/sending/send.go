@@ -43,8 +43,15 @@ func (SendArgs) Kind() string { return SendKind }
 // at maxRetryWait, and snoozes do not count).
 const sendMaxAttempts = 100_000
 
-func sendInsertOpts(at time.Time) *river.InsertOpts {
-	return &river.InsertOpts{ScheduledAt: at, MaxAttempts: sendMaxAttempts}
+// sendInsertOpts schedules the job at at when that is later than now; a
+// job due now is inserted available, not left for River's scheduler, which
+// looks every few seconds.
+func sendInsertOpts(at, now time.Time) *river.InsertOpts {
+	opts := &river.InsertOpts{MaxAttempts: sendMaxAttempts}
+	if at.After(now) {
+		opts.ScheduledAt = at
+	}
+	return opts
 }
 
 // Mail is what the worker needs of Graph (graph.Client).
@@ -272,7 +279,7 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 // send sends a recorded draft when the limits let it go.
 func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
 	now := w.clock()
-	dec, err := w.limits.next(ctx, mb, m, now, false)
+	dec, err := w.limits.next(ctx, mb, m, now)
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -358,7 +365,7 @@ func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Mess
 		if now.Before(deadline) {
 			return store.Message{}, river.JobSnooze(min(deadline.Sub(now), w.timing.ConfirmPoll))
 		}
-		dec, err := w.limits.next(ctx, mb, m, now, true)
+		dec, err := w.limits.next(ctx, mb, m, now)
 		if err != nil {
 			return store.Message{}, err
 		}

@@ -331,3 +331,67 @@ func TestCancelStopsAMessageBeforeItLeavesOnly(t *testing.T) {
 		t.Errorf("a cancelled message went: %d", n)
 	}
 }
+
+func TestAMailboxsMessagesArePagedNewestFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mb := e.connect(mailboxA, org, adele, store.StatusChange{})
+	var ids []string
+	for _, k := range []string{"k1", "k2", "k3"} {
+		ids = append(ids, e.submit(mb, k, "cand@example.com").ID)
+	}
+	page, next, err := e.pipeline.List(e.ctx, org, mb.ID, 2, "")
+	if err != nil || len(page) != 2 || next == "" || page[0].ID != ids[2] || page[1].ID != ids[1] {
+		t.Fatalf("first page: %d, %q, %v", len(page), next, err)
+	}
+	page, next, err = e.pipeline.List(e.ctx, org, mb.ID, 2, next)
+	if err != nil || len(page) != 1 || next != "" || page[0].ID != ids[0] {
+		t.Fatalf("second page: %d, %q, %v", len(page), next, err)
+	}
+	if _, _, err := e.pipeline.List(e.ctx, org, mb.ID, 2, "not-a-token"); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("a bad token: %v", err)
+	}
+	if _, _, err := e.pipeline.List(e.ctx, org, mb.ID, 201, ""); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Errorf("a page too large: %v", err)
+	}
+	if _, _, err := e.pipeline.List(e.ctx, otherOrg, mb.ID, 2, ""); !errors.Is(err, apperr.ErrNotFound) {
+		t.Errorf("another organization's mailbox: %v", err)
+	}
+}
+
+// A message cancelled after its draft was made never sends it: the draft
+// is deleted by the cleanup its cancel enqueued.
+func TestACancelledMessagesDraftIsDeleted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	mb := e.connect(mailboxA, org, adele, store.StatusChange{MinGap: time.Hour})
+	e.drain(e.submit(mb, "k1", "cand@example.com"), 5)
+	// The gap holds the second message once its draft is made.
+	m := e.submit(mb, "k2", "cand@example.com")
+	if snooze, err := e.work(m); err != nil || snooze <= 0 || e.message(m.ID).State != store.StateDrafted {
+		t.Fatalf("waiting for the gap: %s, %v, %s", snooze, err, e.message(m.ID).State)
+	}
+	if n := e.copies(adele, "drafts", m.ID); n != 1 {
+		t.Fatalf("%d drafts", n)
+	}
+	got, err := e.pipeline.Cancel(e.ctx, org, m.ID)
+	if err != nil || got.State != store.StateCancelled || !got.MayHaveOrphans {
+		t.Fatalf("cancel: %+v, %v", got, err)
+	}
+	if err := e.cleaner.clean(e.ctx, mb.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.copies(adele, "drafts", m.ID); n != 0 {
+		t.Errorf("%d drafts left", n)
+	}
+	if n := e.copies("cand@example.com", "inbox", m.ID); n != 0 {
+		t.Errorf("a cancelled message went: %d", n)
+	}
+	if e.message(m.ID).MayHaveOrphans {
+		t.Error("the mark stays")
+	}
+	h, err := e.pipeline.Health(e.ctx, mb)
+	if err != nil || h.QueueDepth != 0 || h.SentToday != 1 || !h.NextSendTime.IsZero() {
+		t.Errorf("health %+v, %v", h, err)
+	}
+}

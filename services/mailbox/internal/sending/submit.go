@@ -67,6 +67,9 @@ type Store interface {
 	SetStatusReason(ctx context.Context, id, reason string) error
 	RecordMailboxError(ctx context.Context, id, reason string, at time.Time) error
 	AttemptsSince(ctx context.Context, mailboxID string, since time.Time) ([]store.AttemptRow, error)
+	UsageSince(ctx context.Context, mailboxID string, since time.Time, except string) (store.DayUsage, error)
+	NthAttemptSince(ctx context.Context, mailboxID string, since time.Time, except string, n int64) (time.Time, error)
+	RecipientsFreedAt(ctx context.Context, mailboxID string, since time.Time, except string, need int64) (time.Time, error)
 	QueueDepth(ctx context.Context, mailboxID string) (int64, error)
 	ActiveJobIDs(ctx context.Context, tx pgx.Tx, mailboxID string, limit int) ([]int64, error)
 	OrphanCandidates(ctx context.Context, mailboxID string) (map[string]store.Message, error)
@@ -158,7 +161,7 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 			// accepted before the disconnection still gets its answer.
 			return errDisconnected
 		}
-		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, sendInsertOpts(out.SendAfter))
+		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, sendInsertOpts(out.SendAfter, now))
 		if err != nil {
 			return fmt.Errorf("sending: enqueue the send: %w", err)
 		}

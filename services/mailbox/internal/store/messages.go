@@ -357,6 +357,54 @@ func (s *Store) AttemptsSince(ctx context.Context, mailboxID string, since time.
 	return out, postgres.MapError(rows.Err())
 }
 
+// DayUsage is what a mailbox attempted to send since a time, other than
+// one message: what its daily limits are counted from.
+type DayUsage struct {
+	Messages   int64
+	Recipients int64
+	// Latest is the latest attempt, if any.
+	Latest *time.Time
+}
+
+// usageWhere selects a mailbox's attempts since $2 (sending or sent),
+// leaving out message $3.
+const usageWhere = `mailbox_id = $1 AND send_attempted_at >= $2 AND state IN ('sending', 'sent') AND id <> $3::uuid`
+
+// UsageSince sums the attempts of a mailbox since a time, leaving out
+// the message except (its own earlier attempt, when it is sent again).
+func (s *Store) UsageSince(ctx context.Context, mailboxID string, since time.Time, except string) (_ DayUsage, err error) {
+	ctx, sp := span(ctx, "UsageSince")
+	defer func() { end(sp, err) }()
+	var u DayUsage
+	err = s.db.QueryRow(ctx, `SELECT count(*), coalesce(sum(recipient_count), 0), max(send_attempted_at) FROM messages WHERE `+usageWhere,
+		mailboxID, since, except).Scan(&u.Messages, &u.Recipients, &u.Latest)
+	return u, postgres.MapError(err)
+}
+
+// NthAttemptSince is the time of the n-th oldest (from 0) attempt counted
+// by UsageSince.
+func (s *Store) NthAttemptSince(ctx context.Context, mailboxID string, since time.Time, except string, n int64) (_ time.Time, err error) {
+	ctx, sp := span(ctx, "NthAttemptSince")
+	defer func() { end(sp, err) }()
+	var at time.Time
+	err = s.db.QueryRow(ctx, `SELECT send_attempted_at FROM messages WHERE `+usageWhere+` ORDER BY send_attempted_at, id OFFSET $4 LIMIT 1`,
+		mailboxID, since, except, n).Scan(&at)
+	return at, postgres.MapError(err)
+}
+
+// RecipientsFreedAt is the time of the oldest attempt counted by
+// UsageSince by which, oldest first, at least need recipients were sent:
+// when it leaves the window, need recipients fit again.
+func (s *Store) RecipientsFreedAt(ctx context.Context, mailboxID string, since time.Time, except string, need int64) (_ time.Time, err error) {
+	ctx, sp := span(ctx, "RecipientsFreedAt")
+	defer func() { end(sp, err) }()
+	var at time.Time
+	err = s.db.QueryRow(ctx, `SELECT send_attempted_at FROM (
+			SELECT send_attempted_at, id, sum(recipient_count) OVER (ORDER BY send_attempted_at, id) AS freed FROM messages WHERE `+usageWhere+`
+		) AS attempts WHERE freed >= $4 ORDER BY send_attempted_at, id LIMIT 1`, mailboxID, since, except, need).Scan(&at)
+	return at, postgres.MapError(err)
+}
+
 // AttemptRow is one send attempt counted against a mailbox's limits.
 type AttemptRow struct {
 	At         time.Time

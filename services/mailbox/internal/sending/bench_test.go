@@ -1,0 +1,138 @@
+package sending
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tandemhq/tandem/platform/jobs"
+	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/poll"
+	"github.com/tandemhq/tandem/platform/ratelimit"
+	"github.com/tandemhq/tandem/platform/redisx"
+	"github.com/tandemhq/tandem/providersim"
+	"github.com/tandemhq/tandem/providersim/simclient"
+	"github.com/tandemhq/tandem/services/mailbox/internal/graph"
+	"github.com/tandemhq/tandem/services/mailbox/internal/store"
+)
+
+// BenchmarkSendAcrossMailboxes is the pipeline's throughput with the
+// limits raised (simulator and ours): 200 mailboxes, two replicas (two
+// River clients with their own workers, Graph clients and limit clients
+// over one Postgres and one Redis), the simulator in process. Each
+// iteration sends 5 messages from every mailbox and waits until all are
+// sent; messages/s is the figure docs/benchmarks.md records.
+//
+//	go test -run '^$' -bench BenchmarkSendAcrossMailboxes -benchtime 3x ./internal/sending/
+func BenchmarkSendAcrossMailboxes(b *testing.B) {
+	const mailboxes, perMailbox, perMinute = 200, 5, 1_000_000
+	e := newEnv(b)
+	ctx := e.ctx
+	if _, err := e.ctl.SetGraphLimits(ctx, simclient.GraphLimits{MessagesPerMinute: perMinute, RequestsPerWindow: 1_000_000_000}); err != nil {
+		b.Fatal(err)
+	}
+	tenant, err := e.ctl.Tenant(ctx, providersim.DemoContosoDomain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var boxes []store.Mailbox
+	for i := range mailboxes {
+		upn := fmt.Sprintf("bench%03d@%s", i, providersim.DemoContosoDomain)
+		if _, err := e.ctl.CreateUser(ctx, tenant.ID, simclient.User{UserPrincipalName: upn, DisplayName: upn}); err != nil {
+			b.Fatal(err)
+		}
+		boxes = append(boxes, e.connect(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), org, upn, store.StatusChange{}))
+	}
+	rdb := pgtest.NewRedis(b)
+	prefix := pgtest.RedisPrefixCleaned(b, rdb)
+	log := slog.New(slog.DiscardHandler)
+	for range 2 {
+		limits, err := graph.NewSharedLimits(rdb, redisx.ServiceKeys(prefix, "mailbox", "graph-concurrency"), redisx.ServiceKeys(prefix, "mailbox", "graph-requests"), log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mail, err := graph.New(graph.Options{BaseURL: e.sim.GraphURL(), Tokens: e.tokens, HTTP: limits.HTTP(log, 5*time.Second), SendHTTP: limits.HTTP(log, time.Nanosecond)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		q, err := ratelimit.NewQuota(rdb, redisx.ServiceKeys(prefix, "mailbox", "sent-per-minute"), MinuteWindow(perMinute))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref := &jobsRef{}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: ref, Mail: mail, Limits: NewLimits(e.st, q, perMinute), Publisher: e.pub, Logger: log}))
+		jc, err := jobs.New(e.pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref.c = jc
+		if err := jc.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := jc.Stop(stop); err != nil {
+				b.Errorf("stop a replica: %v", err)
+			}
+		})
+	}
+	pipeline := New(e.st, e.jc, perMinute, log)
+	round := 0
+	var sent time.Duration
+	total := 0
+	for b.Loop() {
+		round++
+		start := time.Now()
+		var wg sync.WaitGroup
+		for i, mb := range boxes {
+			wg.Go(func() {
+				for k := range perMailbox {
+					if _, _, err := pipeline.Submit(ctx, Submission{OrgID: org, MailboxID: mb.ID, Caller: caller,
+						To: []Recipient{{Address: fmt.Sprintf("cand%d@example.com", i)}}, Subject: "Bench", HTMLBody: "<p>x</p>",
+						IdempotencyKey: fmt.Sprintf("r%d-%d-%d", round, i, k)}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		want := round * mailboxes * perMailbox
+		if err := poll.Wait(ctx, 5*time.Minute, func() error {
+			var n int
+			if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM messages WHERE state = 'sent'`).Scan(&n); err != nil {
+				return err
+			}
+			if n < want {
+				return fmt.Errorf("%d of %d sent", n, want)
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		sent += time.Since(start)
+		total += mailboxes * perMailbox
+	}
+	b.ReportMetric(float64(total)/sent.Seconds(), "messages/s")
+}
+
+// jobsRef is the River client of a replica, set once it exists.
+type jobsRef struct{ c *jobs.Client }
+
+func (r *jobsRef) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return r.c.InsertTx(ctx, tx, args, opts)
+}
+
+func (r *jobsRef) JobRetryTx(ctx context.Context, tx pgx.Tx, id int64) (*rivertype.JobRow, error) {
+	return r.c.JobRetryTx(ctx, tx, id)
+}
