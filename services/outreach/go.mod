@@ -5,8 +5,8 @@ go 1.26.8
 require (
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/richardlehane/mscfb v1.0.9
 	github.com/osteele/liquid v1.6.0
+	github.com/richardlehane/mscfb v1.0.9
 	github.com/riverqueue/river v0.51.1
 	github.com/riverqueue/river/rivertype v0.51.1
 	github.com/tandemhq/tandem/platform v0.0.0
