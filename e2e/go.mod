@@ -74,7 +74,7 @@ require (
 require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/tandemhq/tandem/proto v0.0.0
 	github.com/tandemhq/tandem/providersim v0.0.0
 	golang.org/x/net v0.61.0 // indirect
