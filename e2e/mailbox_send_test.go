@@ -471,12 +471,12 @@ func waitSent(t testing.TB, s *stack.Stack, mb mailboxv1.MailboxServiceClient, o
 // record (with Graph filing sent messages late), and at a random moment;
 // restarted each time, it sends every message exactly once.
 func TestScenario_MB_5(t *testing.T) {
-	s := stack.Start(t, binDir, stack.Options{Env: []string{
+	s := stack.Start(t, binDir, stack.Options{ProcessEnv: map[string][]string{"mailbox": {
 		// Limits raised on both sides so 200 messages take seconds; a
 		// killed process's jobs are taken over within seconds too.
 		"TANDEM_MESSAGES_PER_MINUTE=100000", "TANDEM_MAILBOX_MIN_GAP=0s",
 		"TANDEM_SEND_CONFIRM_AFTER=6s", "TANDEM_SEND_JOB_TIMEOUT=6s", "TANDEM_STUCK_JOB_RESCUE_AFTER=8s",
-	}})
+	}}})
 	ctx := t.Context()
 	ctl := sim(t, s)
 	if _, err := ctl.SetGraphLimits(ctx, simclient.GraphLimits{MessagesPerMinute: 100_000, SentItemsDelayMs: 1500}); err != nil {

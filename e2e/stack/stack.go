@@ -199,6 +199,9 @@ type Options struct {
 	// PostgresVia sends the named processes' Postgres connections to
 	// another host:port (a FaultProxy in front of Postgres) instead.
 	PostgresVia map[string]string
+	// ProcessEnv is added to the named processes' environment only, after
+	// Env: settings that one service reads and another would refuse.
+	ProcessEnv map[string][]string
 }
 
 // FrontendURL is the frontend every stack names.
@@ -246,6 +249,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		if name == "outreach" {
 			env = append(slices.Clone(env), filesBucket)
 		}
+		env = append(slices.Clone(env), opts.ProcessEnv[name]...)
 		via, ok := opts.PostgresVia[name]
 		if !ok {
 			return env

@@ -38,54 +38,9 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 	if _, err := e.ctl.SetGraphLimits(ctx, simclient.GraphLimits{MessagesPerMinute: perMinute, RequestsPerWindow: 1_000_000_000}); err != nil {
 		b.Fatal(err)
 	}
-	tenant, err := e.ctl.Tenant(ctx, providersim.DemoContosoDomain)
-	if err != nil {
-		b.Fatal(err)
-	}
-	var boxes []store.Mailbox
-	for i := range mailboxes {
-		upn := fmt.Sprintf("bench%03d@%s", i, providersim.DemoContosoDomain)
-		if _, err := e.ctl.CreateUser(ctx, tenant.ID, simclient.User{UserPrincipalName: upn, DisplayName: upn}); err != nil {
-			b.Fatal(err)
-		}
-		boxes = append(boxes, e.connect(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), org, upn, store.StatusChange{}))
-	}
-	rdb := pgtest.NewRedis(b)
-	prefix := pgtest.RedisPrefixCleaned(b, rdb)
+	boxes := benchMailboxes(b, e, mailboxes, store.StatusChange{})
+	startReplicas(b, e, 2, perMinute)
 	log := slog.New(slog.DiscardHandler)
-	for range 2 {
-		limits, err := graph.NewSharedLimits(rdb, redisx.ServiceKeys(prefix, "mailbox", "graph-concurrency"), redisx.ServiceKeys(prefix, "mailbox", "graph-requests"), log)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mail, err := graph.New(graph.Options{BaseURL: e.sim.GraphURL(), Tokens: e.tokens, HTTP: limits.HTTP(log, 5*time.Second), SendHTTP: limits.HTTP(log, time.Nanosecond)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		q, err := ratelimit.NewQuota(rdb, redisx.ServiceKeys(prefix, "mailbox", "sent-per-minute"), MinuteWindow(perMinute))
-		if err != nil {
-			b.Fatal(err)
-		}
-		ref := &jobsRef{}
-		workers := river.NewWorkers()
-		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: ref, Mail: mail, Limits: NewLimits(e.st, q, perMinute), Publisher: e.pub, Logger: log}))
-		jc, err := jobs.New(e.pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
-			river.QueueDefault: {MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ref.c = jc
-		if err := jc.Start(ctx); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := jc.Stop(stop); err != nil {
-				b.Errorf("stop a replica: %v", err)
-			}
-		})
-	}
 	pipeline := New(e.st, e.jc, perMinute, log)
 	round := 0
 	var sent time.Duration
@@ -124,6 +79,69 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 		total += mailboxes * perMailbox
 	}
 	b.ReportMetric(float64(total)/sent.Seconds(), "messages/s")
+}
+
+// benchMailboxes creates n users in the simulator's Contoso tenant and
+// connects their mailboxes with the settings of s.
+func benchMailboxes(b *testing.B, e *env, n int, s store.StatusChange) []store.Mailbox {
+	b.Helper()
+	tenant, err := e.ctl.Tenant(e.ctx, providersim.DemoContosoDomain)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var boxes []store.Mailbox
+	for i := range n {
+		upn := fmt.Sprintf("bench%03d@%s", i, providersim.DemoContosoDomain)
+		if _, err := e.ctl.CreateUser(e.ctx, tenant.ID, simclient.User{UserPrincipalName: upn, DisplayName: upn}); err != nil {
+			b.Fatal(err)
+		}
+		boxes = append(boxes, e.connect(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), org, upn, s))
+	}
+	return boxes
+}
+
+// startReplicas runs n sending replicas (each its own River client with 50
+// workers, Graph client and limit clients) over e's Postgres and one
+// Redis, stopped when the benchmark ends.
+func startReplicas(b *testing.B, e *env, n, perMinute int) {
+	b.Helper()
+	ctx := e.ctx
+	rdb := pgtest.NewRedis(b)
+	prefix := pgtest.RedisPrefixCleaned(b, rdb)
+	log := slog.New(slog.DiscardHandler)
+	for range n {
+		limits, err := graph.NewSharedLimits(rdb, redisx.ServiceKeys(prefix, "mailbox", "graph-concurrency"), redisx.ServiceKeys(prefix, "mailbox", "graph-requests"), log)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mail, err := graph.New(graph.Options{BaseURL: e.sim.GraphURL(), Tokens: e.tokens, HTTP: limits.HTTP(log, 5*time.Second), SendHTTP: limits.HTTP(log, time.Nanosecond)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		q, err := ratelimit.NewQuota(rdb, redisx.ServiceKeys(prefix, "mailbox", "sent-per-minute"), MinuteWindow(perMinute))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref := &jobsRef{}
+		workers := river.NewWorkers()
+		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: ref, Mail: mail, Limits: NewLimits(e.st, q, perMinute), Publisher: e.pub, Logger: log}))
+		jc, err := jobs.New(e.pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ref.c = jc
+		if err := jc.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			stop, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := jc.Stop(stop); err != nil {
+				b.Errorf("stop a replica: %v", err)
+			}
+		})
+	}
 }
 
 // jobsRef is the River client of a replica, set once it exists.
