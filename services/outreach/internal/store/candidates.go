@@ -365,6 +365,7 @@ func (s *Store) MergeCandidates(ctx context.Context, orgID, survivorID, mergedID
 		for _, q := range []string{
 			`UPDATE referrals SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
 			`UPDATE conversations SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
+			`UPDATE candidate_emails_sent SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
 		} {
 			if _, err := tx.Exec(ctx, q, merged.ID, survivor.ID, orgID); err != nil {
 				return postgres.MapError(err)
@@ -552,6 +553,7 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 			}
 		}
 		for _, q := range []string{
+			`DELETE FROM candidate_emails_sent WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM conversation_messages WHERE conversation_id IN (SELECT id FROM conversations WHERE candidate_id = ANY($1::uuid[]))`,
 			`DELETE FROM conversations WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM referrals WHERE candidate_id = ANY($1::uuid[])`,
