@@ -183,6 +183,7 @@ func (l *Log) received(ctx context.Context, tx pgx.Tx, orgID string, p *mailboxv
 			return err
 		}
 		r.CandidateID = s.CandidateID
+		r.Message.MessageAt = notBefore(r.Message.MessageAt, s.LastSentAt)
 		return l.record(ctx, tx, r)
 	}
 	e, err := store.EmailTx(ctx, tx, orgID, id, "")
@@ -196,6 +197,7 @@ func (l *Log) received(ctx context.Context, tx pgx.Tx, orgID string, p *mailboxv
 		return err
 	}
 	r.CandidateID = e.CandidateID
+	r.Message.MessageAt = notBefore(r.Message.MessageAt, e.SentAt)
 	if e.ConversationID != "" {
 		r.ConversationID = e.ConversationID
 	}
@@ -233,4 +235,14 @@ func dedupeKey(internetMessageID, key string) string {
 		return "mid:" + internetMessageID
 	}
 	return "key:" + key
+}
+
+// notBefore keeps an answer after what it answers in its thread: Graph
+// gives received times to the second, so a reply within the second of
+// the send would otherwise sort before it.
+func notBefore(at time.Time, sent *time.Time) time.Time {
+	if sent != nil && at.Before(*sent) {
+		return *sent
+	}
+	return at
 }

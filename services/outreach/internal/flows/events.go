@@ -230,6 +230,8 @@ type SentStep struct {
 	To                  string
 	Subject             string
 	HTMLBody            string
+	// LastSentAt is when the enrollment's last step left.
+	LastSentAt *time.Time
 }
 
 // StepOf tells whose flow step a mailbox message's idempotency key names,
@@ -254,7 +256,7 @@ func (f *Flows) StepOf(ctx context.Context, tx pgx.Tx, orgID, key string, render
 	}
 	v := fl.Current
 	s = SentStep{CandidateID: e.CandidateID, MailboxConnectionID: v.MailboxConnectionID, SenderUserID: v.SenderUserID,
-		SenderEmail: v.SenderEmail, To: e.ToAddress}
+		SenderEmail: v.SenderEmail, To: e.ToAddress, LastSentAt: e.LastSentAt}
 	if !render || step >= len(v.Steps) {
 		return s, true, nil
 	}
