@@ -432,3 +432,44 @@ func TestFlowStepsAreLoggedAndUnmatchedMailIsNot(t *testing.T) {
 		t.Fatalf("messages logged: %d, %v", n, err)
 	}
 }
+
+func TestAnAddressThatBouncedMeanwhileIsNotSent(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ada := w.candidate("Ada", "ada@example.com")
+	e := w.send(w.input(ada.ID, "req-1"))
+	if err := w.st.InTx(t.Context(), func(tx pgx.Tx) error {
+		return store.MarkUndeliverable(t.Context(), tx, w.org, "ada@example.com", "bounced")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.submit(e)
+	if got := w.email(e.ID); got.State != store.EmailFailed || len(w.mail.submitted()) != 0 {
+		t.Fatalf("an e-mail to an address that bounced meanwhile: %+v, %v", got, w.mail.submitted())
+	}
+}
+
+func TestAPermanentBounceIsLoggedAndMarksTheAddress(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	ada := w.candidate("Ada", "ada@example.com")
+	e := w.send(w.input(ada.ID, "req-1"))
+	w.submit(e)
+	key := emails.IdempotencyKey(e.ID)
+	w.sent(key, "<one@acme.test>")
+	w.deliver(flows.EventMessageReceived, &mailboxv1.MessageReceived{InboundMessageId: "in-ndr", ConnectionId: "conn-1",
+		Kind: mailboxv1.InboundKind_INBOUND_KIND_BOUNCE, SentIdempotencyKey: key, ConversationId: "thread-<one@acme.test>",
+		InternetMessageId: "<ndr@acme.test>", FromAddress: "postmaster@acme.test", BouncedRecipient: "ada@example.com", BouncePermanent: true,
+		ReceiveTime: timestamppb.New(w.now.Add(time.Minute))})
+	_, msgs := w.thread(ada.ID)
+	if len(msgs) != 1 || len(msgs[0]) != 2 || msgs[0][1].Kind != "bounce" {
+		t.Fatalf("the bounce in the thread: %+v", msgs)
+	}
+	if s := w.stageName(ada.ID); s != store.StageContacted {
+		t.Fatalf("a bounce moved the candidate to %s", s)
+	}
+	_, err := w.m.Send(t.Context(), w.caller, w.input(ada.ID, "req-2"))
+	if !isPrecondition(err) {
+		t.Fatalf("an e-mail to an address that bounced for good: %v", err)
+	}
+}

@@ -65,6 +65,15 @@ func (m *Emails) submit(ctx context.Context, a SubmitArgs) error {
 	if err != nil {
 		return err
 	}
+	// The candidate deleted, or the address bounced, since the e-mail was
+	// written: it does not go.
+	if why, err := m.stillDeliverable(ctx, e); err != nil || why != "" {
+		if why != "" {
+			m.log.InfoContext(ctx, "e-mail not handed to mailbox", slog.String("email_id", e.ID), slog.String("why", why))
+			return m.setState(ctx, e, store.EmailFailed)
+		}
+		return err
+	}
 	sub, err := m.mailbox.Submit(ctx, flows.Message{OrgID: e.OrgID, MailboxID: e.MailboxConnectionID, To: e.ToAddress, ToName: e.ToName,
 		Subject: e.Subject, HTMLBody: e.HTMLBody, ReplyTo: e.ReplyToProviderID, IdempotencyKey: IdempotencyKey(e.ID), SendAfter: e.SendAt})
 	state := store.EmailQueued
@@ -97,6 +106,39 @@ func (m *Emails) submit(ctx context.Context, a SubmitArgs) error {
 			return nil // sent already (message.sent came first), or cancelled
 		}
 		cur.State, cur.MailboxMessageID = state, sub.MessageID
+		_, err = store.WriteEmailTx(ctx, tx, cur)
+		return err
+	})
+}
+
+// stillDeliverable says why e may not go now ("" when it may).
+func (m *Emails) stillDeliverable(ctx context.Context, e store.CandidateEmail) (why string, err error) {
+	err = m.store.InTx(ctx, func(tx pgx.Tx) error {
+		c, err := store.CandidateTx(ctx, tx, e.OrgID, e.CandidateID)
+		if errors.Is(err, postgres.ErrNotFound) || (err == nil && !c.Live()) {
+			why = "the candidate is deleted"
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		bad, err := store.Undeliverable(ctx, tx, e.OrgID, []string{e.ToAddress})
+		if bad[e.ToAddress] {
+			why = "the address bounced"
+		}
+		return err
+	})
+	return why, err
+}
+
+// setState moves a pending e-mail to state.
+func (m *Emails) setState(ctx context.Context, e store.CandidateEmail, state string) error {
+	return m.store.InTx(ctx, func(tx pgx.Tx) error {
+		cur, err := store.EmailTx(ctx, tx, e.OrgID, e.ID, "FOR UPDATE")
+		if err != nil || cur.State != store.EmailPending {
+			return err
+		}
+		cur.State = state
 		_, err = store.WriteEmailTx(ctx, tx, cur)
 		return err
 	})
