@@ -30,6 +30,7 @@ import (
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
+	"github.com/tandemhq/tandem/services/outreach/internal/emails"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
 	"github.com/tandemhq/tandem/services/outreach/internal/flows"
 	"github.com/tandemhq/tandem/services/outreach/internal/jobs"
@@ -205,6 +206,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	river.AddWorker(workers, files.NewRemoveBlobsWorker(bucket, rt.Log))
 	river.AddWorker(workers, flows.NewStepWorker(flowRules))
 	river.AddWorker(workers, flows.NewCancelWorker(flowRules))
+	// One-off e-mails go to mailbox through jobs of their own.
+	oneOff := emails.New(emails.Options{Store: st, Mailbox: mailbox, Logger: rt.Log})
+	river.AddWorker(workers, emails.NewSubmitWorker(oneOff))
+	river.AddWorker(workers, emails.NewCancelWorker(oneOff))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
 	periodic := []*river.PeriodicJob{candidates.PurgePeriodicJob(candidates.DefaultPurgeEvery), events.PrunePeriodicJob(0, 0)}
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: periodic, RescueStuckJobsAfter: cfg.Jobs.RescueAfter, JobTimeout: jobTimeout})
@@ -218,6 +223,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("event publisher", func(context.Context) error { return pub.Close() })
 	pubHolder.Publisher = pub
 	flowRules.SetJobs(jc)
+	oneOff.SetJobs(jc)
+	convs := conversations.New(st, pub, time.Now)
 
 	handler := server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
@@ -227,14 +234,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		CustomFields:  customfields.New(st),
 		Jobs:          jobs.New(st),
 		Referrals:     referrals.New(st, pub, time.Now),
-		Conversations: conversations.New(st, pub, time.Now),
+		Conversations: convs,
 		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
 			Logger: rt.Log}),
-		Flows: flowRules,
+		Flows:  flowRules,
+		Emails: oneOff,
 	})
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
-	sink.Handle(flows.EventMessageSent, flowRules.ApplyMessageSent)
-	sink.Handle(flows.EventMessageReceived, flowRules.ApplyMessageReceived)
+	// Mailbox's events act on the flows and then go into the candidates'
+	// conversations, in one transaction per event.
+	mailLog := emails.NewLog(oneOff, convs, flowRules, stageRules.PublishMove)
+	sink.Handle(flows.EventMessageSent, mailLog.Sent(flowRules.ApplyMessageSent))
+	sink.Handle(flows.EventMessageReceived, mailLog.Received(flowRules.ApplyMessageReceived))
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,

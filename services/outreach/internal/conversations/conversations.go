@@ -109,6 +109,17 @@ func (cs *Conversations) Record(ctx context.Context, r store.MessageRecord, idem
 	return Recorded{Conversation: conv, Message: msg, Created: created}, nil
 }
 
+// RecordTx records, inside the caller's transaction (an event's handler),
+// a message outreach itself vouches for: r is built by outreach, not read
+// from a request, and r.DedupeKey is set. Recording it again is a no-op.
+func (cs *Conversations) RecordTx(ctx context.Context, tx pgx.Tx, r store.MessageRecord) (Recorded, error) {
+	conv, msg, created, err := store.RecordMessageTx(ctx, tx, r, cs.publish)
+	if err != nil {
+		return Recorded{}, err
+	}
+	return Recorded{Conversation: conv, Message: msg, Created: created}, nil
+}
+
 // check returns r checked, with its dedupe key, or the first bad field
 // named.
 func check(r store.MessageRecord, key string) (store.MessageRecord, error) {

@@ -316,3 +316,45 @@ func TestTheSurvivorOfAMergeKeepsTheConversations(t *testing.T) {
 		t.Fatalf("a reply after the merge: %+v, %v", rec, err)
 	}
 }
+
+// RecordTx records in the caller's transaction: a message recorded
+// already, even for another candidate, comes back as it was, and the
+// caller's transaction goes on and commits its own work.
+func TestRecordTxInTheCallersTransaction(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	r := w.sent(1)
+	r.DedupeKey = "mid:" + r.Message.InternetMessageID
+	var first conversations.Recorded
+	err := pgx.BeginFunc(t.Context(), w.pool, func(tx pgx.Tx) error {
+		var err error
+		first, err = w.cs.RecordTx(t.Context(), tx, r)
+		return err
+	})
+	if err != nil || !first.Created {
+		t.Fatalf("record: %+v, %v", first, err)
+	}
+	other := w.newCandidate(t, "bob@example.com")
+	r.CandidateID = other.ID
+	err = pgx.BeginFunc(t.Context(), w.pool, func(tx pgx.Tx) error {
+		again, err := w.cs.RecordTx(t.Context(), tx, r)
+		if err != nil {
+			return err
+		}
+		if again.Created || again.Message.ID != first.Message.ID || again.Conversation.CandidateID != w.candidate.ID {
+			t.Errorf("recorded again: %+v", again)
+		}
+		_, err = tx.Exec(t.Context(), `UPDATE candidates SET title = 'after' WHERE id = $1`, other.ID)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := w.st.Candidate(t.Context(), w.org, other.ID); err != nil || c.Title != "after" {
+		t.Fatalf("the caller's transaction should commit: %+v, %v", c, err)
+	}
+	convs, err := w.st.Conversations(t.Context(), w.org, other.ID, nil, 10)
+	if err != nil || len(convs) != 0 {
+		t.Fatalf("the other candidate got a thread: %+v, %v", convs, err)
+	}
+}

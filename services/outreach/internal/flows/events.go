@@ -220,3 +220,58 @@ func (f *Flows) countAndStop(ctx context.Context, tx pgx.Tx, e store.Enrollment,
 	}
 	return f.stop(ctx, tx, e, reason, at)
 }
+
+// SentStep is a flow step's e-mail as its conversation records it.
+type SentStep struct {
+	CandidateID         string
+	MailboxConnectionID string
+	SenderUserID        string
+	SenderEmail         string
+	To                  string
+	Subject             string
+	HTMLBody            string
+	// LastSentAt is when the enrollment's last step left.
+	LastSentAt *time.Time
+}
+
+// StepOf tells whose flow step a mailbox message's idempotency key names,
+// with the step rendered again for the conversation (the templates and
+// the candidate's fields it used are what the step was sent with, barring
+// an edit in between); ok is false for a key that is not a step's.
+func (f *Flows) StepOf(ctx context.Context, tx pgx.Tx, orgID, key string, render bool) (s SentStep, ok bool, err error) {
+	id, step, version, ok := parseKey(key)
+	if !ok {
+		return SentStep{}, false, nil
+	}
+	e, err := store.EnrollmentTx(ctx, tx, orgID, id, "")
+	if errors.Is(err, postgres.ErrNotFound) {
+		return SentStep{}, false, nil
+	}
+	if err != nil {
+		return SentStep{}, false, err
+	}
+	fl, err := store.FlowAt(ctx, tx, orgID, e.FlowID, version)
+	if err != nil {
+		return SentStep{}, false, err
+	}
+	v := fl.Current
+	s = SentStep{CandidateID: e.CandidateID, MailboxConnectionID: v.MailboxConnectionID, SenderUserID: v.SenderUserID,
+		SenderEmail: v.SenderEmail, To: e.ToAddress, LastSentAt: e.LastSentAt}
+	if !render || step >= len(v.Steps) {
+		return s, true, nil
+	}
+	c, err := store.CandidateTx(ctx, tx, orgID, e.CandidateID)
+	if err != nil {
+		return SentStep{}, false, err
+	}
+	msg, err := f.render(ctx, fl, step, c, e.ToAddress)
+	if err != nil {
+		// A template that no longer renders still leaves the message
+		// logged, by its subject's template.
+		f.log.WarnContext(ctx, "a sent step does not render again for its conversation", slog.String("enrollment_id", e.ID), slog.Any("error", err))
+		s.Subject = v.Steps[step].Subject
+		return s, true, nil
+	}
+	s.Subject, s.HTMLBody = msg.Subject, msg.HTMLBody
+	return s, true, nil
+}

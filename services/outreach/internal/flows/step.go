@@ -38,6 +38,9 @@ type Message struct {
 	// thread; empty for a new thread.
 	ReplyTo        string
 	IdempotencyKey string
+	// SendAfter holds the message in mailbox until then (a scheduled
+	// one-off e-mail); nil: as soon as the mailbox may send.
+	SendAfter *time.Time
 }
 
 // Submitted is mailbox's answer.

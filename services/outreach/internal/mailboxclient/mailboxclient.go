@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/config"
@@ -71,6 +72,9 @@ func (c *Client) Submit(ctx context.Context, m flows.Message) (flows.Submitted, 
 	req := &mailboxv1.SubmitMessageRequest{
 		OrganizationId: m.OrgID, MailboxId: m.MailboxID, To: []*mailboxv1.Recipient{{Address: m.To, Name: m.ToName}},
 		Subject: m.Subject, HtmlBody: m.HTMLBody, ReplyToProviderMessageId: m.ReplyTo, IdempotencyKey: m.IdempotencyKey,
+	}
+	if m.SendAfter != nil {
+		req.SendAfter = timestamppb.New(*m.SendAfter)
 	}
 	resp, err := c.rpc.SubmitMessage(ctx, req)
 	switch status.Code(err) {

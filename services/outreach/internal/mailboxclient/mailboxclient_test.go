@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -83,6 +84,16 @@ func TestSubmit(t *testing.T) {
 	if r.GetOrganizationId() != "org" || r.GetMailboxId() != "conn-1" || r.GetTo()[0].GetAddress() != "ada@example.com" ||
 		r.GetReplyToProviderMessageId() != "graph-1" || r.GetIdempotencyKey() != "flowstep:e:1:v1" || r.GetHtmlBody() != "<p>x</p>" {
 		t.Fatalf("request %v", r)
+	}
+	if r.GetSendAfter() != nil {
+		t.Fatalf("a step has no send-after: %v", r.GetSendAfter())
+	}
+	// A scheduled one-off e-mail waits in mailbox until its time.
+	at := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	later := msg
+	later.SendAfter = &at
+	if _, err := c.Submit(t.Context(), later); err != nil || !fake.last.GetSendAfter().AsTime().Equal(at) {
+		t.Fatalf("send-after %v, %v", fake.last.GetSendAfter(), err)
 	}
 	for subject, want := range map[string]error{"used": flows.ErrKeyUsed, "refused": flows.ErrRefused} {
 		msg.Subject = subject

@@ -58,6 +58,7 @@ var stopReasonToProto = map[string]outreachv1.StopReason{
 	store.StopFinished: outreachv1.StopReason_STOP_REASON_FINISHED, store.StopRemoved: outreachv1.StopReason_STOP_REASON_REMOVED,
 	store.StopFlowCompleted: outreachv1.StopReason_STOP_REASON_FLOW_COMPLETED, store.StopStageFinal: outreachv1.StopReason_STOP_REASON_STAGE_FINAL,
 	store.StopUndeliverable: outreachv1.StopReason_STOP_REASON_UNDELIVERABLE,
+	store.StopMerged:        outreachv1.StopReason_STOP_REASON_MERGED,
 }
 
 var enrollOutcomeToProto = map[flows.Outcome]outreachv1.EnrollOutcome{

@@ -113,6 +113,7 @@ func newWorld(t *testing.T) *world {
 		Conversations: conversations.New(st, pub, time.Now),
 		Files:         files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub}),
 		Flows:         newFlows(t, pool, st),
+		Emails:        newEmails(t, pool, st),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

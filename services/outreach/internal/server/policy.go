@@ -90,4 +90,9 @@ var Policy = authz.Policy{
 	svc + "GrantSendingDelegation":  authz.AtLeast(authz.RoleRecruiter),
 	svc + "ListSendingDelegations":  authz.AtLeast(authz.RoleRecruiter),
 	svc + "RevokeSendingDelegation": authz.AtLeast(authz.RoleRecruiter),
+
+	// One-off e-mails: Recruiters and above write to candidates.
+	svc + "SendCandidateEmail":   authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListCandidateEmails":  authz.AtLeast(authz.RoleRecruiter),
+	svc + "CancelCandidateEmail": authz.AtLeast(authz.RoleRecruiter),
 }

@@ -108,6 +108,8 @@ type Domain struct {
 	Files Files
 	// Flows is the organization's flows, enrollments and their figures.
 	Flows Flows
+	// Emails is recruiters' one-off e-mails to candidates.
+	Emails Emails
 }
 
 // Server implements outreachv1.OutreachServiceServer.

@@ -130,4 +130,10 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "GetFlowStats":            required("flow_id", (*outreachv1.GetFlowStatsRequest).GetFlowId),
 	svc + "GrantSendingDelegation":  required("grantee_user_id", (*outreachv1.GrantSendingDelegationRequest).GetGranteeUserId),
 	svc + "RevokeSendingDelegation": required("grantee_user_id", (*outreachv1.RevokeSendingDelegationRequest).GetGranteeUserId),
+
+	svc + "SendCandidateEmail":  required("candidate_id", (*outreachv1.SendCandidateEmailRequest).GetCandidateId),
+	svc + "ListCandidateEmails": required("candidate_id", (*outreachv1.ListCandidateEmailsRequest).GetCandidateId),
+	svc + "CancelCandidateEmail": both(
+		required("candidate_id", (*outreachv1.CancelCandidateEmailRequest).GetCandidateId),
+		required("email_id", (*outreachv1.CancelCandidateEmailRequest).GetEmailId)),
 }

@@ -356,12 +356,16 @@ func (s *Store) MergeCandidates(ctx context.Context, orgID, survivorID, mergedID
 		if _, err := tx.Exec(ctx, `UPDATE candidates SET merged_into = $2, updated_at = now() WHERE id = $1 OR merged_into = $1`, merged.ID, survivor.ID); err != nil {
 			return postgres.MapError(err)
 		}
+		if err := moveEnrollments(ctx, tx, merged.ID, survivor.ID); err != nil {
+			return err
+		}
 		// The survivor keeps the referrals and conversations (lists read
 		// them by the live candidate); notes and timelines stay and are read
 		// through merged_into.
 		for _, q := range []string{
 			`UPDATE referrals SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
 			`UPDATE conversations SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
+			`UPDATE candidate_emails_sent SET candidate_id = $2 WHERE org_id = $3 AND candidate_id = $1`,
 		} {
 			if _, err := tx.Exec(ctx, q, merged.ID, survivor.ID, orgID); err != nil {
 				return postgres.MapError(err)
@@ -549,6 +553,7 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 			}
 		}
 		for _, q := range []string{
+			`DELETE FROM candidate_emails_sent WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM conversation_messages WHERE conversation_id IN (SELECT id FROM conversations WHERE candidate_id = ANY($1::uuid[]))`,
 			`DELETE FROM conversations WHERE candidate_id = ANY($1::uuid[])`,
 			`DELETE FROM referrals WHERE candidate_id = ANY($1::uuid[])`,
@@ -566,4 +571,35 @@ func (s *Store) PurgeDeletedCandidates(ctx context.Context, before time.Time, li
 		return nil
 	})
 	return n, err
+}
+
+// moveEnrollments gives the survivor the merged candidate's enrollments. A
+// candidate runs in one flow at a time and is in a flow once, so the
+// merged one's running enrollment, when the survivor runs one too, and its
+// enrollments in the survivor's flows stop with reason "merged" first
+// (their queued step jobs then find them stopped). Flows left with nothing
+// running complete.
+func moveEnrollments(ctx context.Context, tx pgx.Tx, mergedID, survivorID string) error {
+	rows, err := tx.Query(ctx, `UPDATE enrollments e SET status = 'stopped', stop_reason = 'merged', next_send_at = NULL,
+			stopped_at = coalesce(stopped_at, now()), updated_at = now()
+		WHERE e.candidate_id = $1 AND (
+			(e.status IN ('active', 'paused') AND EXISTS (SELECT 1 FROM enrollments s WHERE s.candidate_id = $2 AND s.status IN ('active', 'paused')))
+			OR EXISTS (SELECT 1 FROM enrollments s WHERE s.candidate_id = $2 AND s.flow_id = e.flow_id AND s.stop_reason <> 'merged'))
+		RETURNING flow_id::text`, mergedID, survivorID)
+	if err != nil {
+		return postgres.MapError(err)
+	}
+	flowIDs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return postgres.MapError(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE enrollments SET candidate_id = $2, updated_at = now() WHERE candidate_id = $1`, mergedID, survivorID); err != nil {
+		return postgres.MapError(err)
+	}
+	for _, id := range flowIDs {
+		if _, err := CompleteIfDone(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }

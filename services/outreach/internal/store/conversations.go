@@ -75,7 +75,10 @@ type MessageRecord struct {
 	SenderUserID           string
 	// DedupeKey makes recording the message again a no-op.
 	DedupeKey string
-	Message   Message
+	// ProviderMessageID is the mailbox provider's id of a sent message,
+	// which a later reply in the thread answers.
+	ProviderMessageID string
+	Message           Message
 }
 
 // MessageLogged is what recording a message publishes.
@@ -124,6 +127,41 @@ func (s *Store) RecordMessage(ctx context.Context, r MessageRecord, publish Publ
 	var conv Conversation
 	var msg Message
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		conv, msg, created, err = recordMessage(ctx, tx, r, publish)
+		return err
+	})
+	if errors.Is(err, errRecordedMeanwhile) {
+		return s.recorded(ctx, r)
+	}
+	if err != nil {
+		return Conversation{}, Message{}, false, err
+	}
+	return conv, msg, created, nil
+}
+
+// RecordMessageTx is RecordMessage inside the caller's transaction (an
+// event's handler), in a savepoint: a message recorded meanwhile for
+// another candidate undoes only what this call did.
+func RecordMessageTx(ctx context.Context, tx pgx.Tx, r MessageRecord, publish PublishMessage) (conv Conversation, msg Message, created bool, err error) {
+	err = pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+		var err error
+		conv, msg, created, err = recordMessage(ctx, sp, r, publish)
+		return err
+	})
+	if errors.Is(err, errRecordedMeanwhile) {
+		if msg, err = recordedMessage(ctx, tx, r.OrgID, r.DedupeKey, r.Message.InternetMessageID); err != nil {
+			return Conversation{}, Message{}, false, err
+		}
+		conv, err = scanConversation(tx.QueryRow(ctx, `SELECT `+conversationColumns+` FROM conversations WHERE id = $1`, msg.ConversationID))
+		return conv, msg, false, err
+	}
+	return conv, msg, created, err
+}
+
+// recordMessage is RecordMessage's work in tx.
+func recordMessage(ctx context.Context, tx pgx.Tx, r MessageRecord, publish PublishMessage) (conv Conversation, msg Message, created bool, err error) {
+	err = func() error {
 		// The candidate's row lock serialises its messages: a thread is
 		// found or made once, and a repeat committed meanwhile is seen.
 		c, err := candidate(ctx, tx, r.OrgID, r.CandidateID, "FOR UPDATE")
@@ -148,11 +186,11 @@ func (s *Store) RecordMessage(ctx context.Context, r MessageRecord, publish Publ
 		}
 		m := r.Message
 		msg, err = scanMessage(tx.QueryRow(ctx, `INSERT INTO conversation_messages (id, org_id, conversation_id, direction, kind, from_address, to_addresses, cc_addresses,
-				subject, body_text, body_html, snippet, internet_message_id, in_reply_to, message_at, mailbox_message_id, dedupe_key, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, now())
+				subject, body_text, body_html, snippet, internet_message_id, in_reply_to, message_at, mailbox_message_id, dedupe_key, provider_message_id, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, now())
 			ON CONFLICT DO NOTHING RETURNING `+messageColumns,
 			id, r.OrgID, conv.ID, m.Direction, m.Kind, m.From, nonNil(m.To), nonNil(m.Cc), m.Subject, m.BodyText, m.BodyHTML, m.Snippet,
-			m.InternetMessageID, m.InReplyTo, m.MessageAt, m.MailboxMessageID, r.DedupeKey))
+			m.InternetMessageID, m.InReplyTo, m.MessageAt, m.MailboxMessageID, r.DedupeKey, r.ProviderMessageID))
 		if errors.Is(err, postgres.ErrNotFound) {
 			// Recorded for another candidate meanwhile (the key is unique
 			// per organization): undo the thread this made.
@@ -177,14 +215,8 @@ func (s *Store) RecordMessage(ctx context.Context, r MessageRecord, publish Publ
 		}
 		created = true
 		return publish(ctx, tx, MessageLogged{Conversation: conv, Message: msg})
-	})
-	if errors.Is(err, errRecordedMeanwhile) {
-		return s.recorded(ctx, r)
-	}
-	if err != nil {
-		return Conversation{}, Message{}, false, err
-	}
-	return conv, msg, created, nil
+	}()
+	return conv, msg, created, err
 }
 
 // recorded reads a message recorded before, with its conversation.
@@ -321,4 +353,19 @@ func (s *Store) Messages(ctx context.Context, orgID, conversationID string, afte
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Message, error) { return scanMessage(r) })
 	return out, postgres.MapError(err)
+}
+
+// LastProviderMessageIDTx returns the provider id of the newest message of
+// a conversation of the candidate that has one (what a reply in its thread
+// answers), and the conversation's mailbox; postgres.ErrNotFound when the
+// conversation is not the candidate's, "" when none of its messages has one.
+func LastProviderMessageIDTx(ctx context.Context, tx pgx.Tx, orgID, candidateID, conversationID string) (providerID string, err error) {
+	if !isUUID(conversationID) {
+		return "", postgres.ErrNotFound
+	}
+	var found bool
+	err = tx.QueryRow(ctx, `SELECT true, coalesce((SELECT m.provider_message_id FROM conversation_messages m
+			WHERE m.conversation_id = c.id AND m.provider_message_id <> '' ORDER BY m.message_at DESC, m.id DESC LIMIT 1), '')
+		FROM conversations c WHERE c.org_id = $1 AND c.id = $2 AND c.candidate_id = $3`, orgID, conversationID, candidateID).Scan(&found, &providerID)
+	return providerID, postgres.MapError(err)
 }

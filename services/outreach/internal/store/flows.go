@@ -35,6 +35,7 @@ const (
 	StopFlowCompleted  = "flow_completed"
 	StopStageFinal     = "stage_final"
 	StopUndeliverable  = "undeliverable"
+	StopMerged         = "merged"
 	notSubmitted       = -1
 	flowStatsStepIndex = -1
 )

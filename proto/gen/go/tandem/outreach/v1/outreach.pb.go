@@ -947,6 +947,9 @@ const (
 	StopReason_STOP_REASON_STAGE_FINAL StopReason = 6
 	// The candidate has no deliverable address left, or was deleted.
 	StopReason_STOP_REASON_UNDELIVERABLE StopReason = 7
+	// The candidate was merged into another that was in a flow already, or
+	// in the same flow.
+	StopReason_STOP_REASON_MERGED StopReason = 8
 )
 
 // Enum value maps for StopReason.
@@ -960,6 +963,7 @@ var (
 		5: "STOP_REASON_FLOW_COMPLETED",
 		6: "STOP_REASON_STAGE_FINAL",
 		7: "STOP_REASON_UNDELIVERABLE",
+		8: "STOP_REASON_MERGED",
 	}
 	StopReason_value = map[string]int32{
 		"STOP_REASON_UNSPECIFIED":    0,
@@ -970,6 +974,7 @@ var (
 		"STOP_REASON_FLOW_COMPLETED": 5,
 		"STOP_REASON_STAGE_FINAL":    6,
 		"STOP_REASON_UNDELIVERABLE":  7,
+		"STOP_REASON_MERGED":         8,
 	}
 )
 
@@ -1064,6 +1069,70 @@ func (x EnrollOutcome) Number() protoreflect.EnumNumber {
 // Deprecated: Use EnrollOutcome.Descriptor instead.
 func (EnrollOutcome) EnumDescriptor() ([]byte, []int) {
 	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{17}
+}
+
+// Where a one-off e-mail is.
+type CandidateEmailState int32
+
+const (
+	CandidateEmailState_CANDIDATE_EMAIL_STATE_UNSPECIFIED CandidateEmailState = 0
+	// Stored; being handed to mailbox.
+	CandidateEmailState_CANDIDATE_EMAIL_STATE_PENDING CandidateEmailState = 1
+	// With mailbox, waiting for its send time or its turn.
+	CandidateEmailState_CANDIDATE_EMAIL_STATE_QUEUED CandidateEmailState = 2
+	// Left the mailbox; in the candidate's conversation.
+	CandidateEmailState_CANDIDATE_EMAIL_STATE_SENT CandidateEmailState = 3
+	// Cancelled before it left.
+	CandidateEmailState_CANDIDATE_EMAIL_STATE_CANCELLED CandidateEmailState = 4
+	// Mailbox refused it (the mailbox is not the organization's, ...).
+	CandidateEmailState_CANDIDATE_EMAIL_STATE_FAILED CandidateEmailState = 5
+)
+
+// Enum value maps for CandidateEmailState.
+var (
+	CandidateEmailState_name = map[int32]string{
+		0: "CANDIDATE_EMAIL_STATE_UNSPECIFIED",
+		1: "CANDIDATE_EMAIL_STATE_PENDING",
+		2: "CANDIDATE_EMAIL_STATE_QUEUED",
+		3: "CANDIDATE_EMAIL_STATE_SENT",
+		4: "CANDIDATE_EMAIL_STATE_CANCELLED",
+		5: "CANDIDATE_EMAIL_STATE_FAILED",
+	}
+	CandidateEmailState_value = map[string]int32{
+		"CANDIDATE_EMAIL_STATE_UNSPECIFIED": 0,
+		"CANDIDATE_EMAIL_STATE_PENDING":     1,
+		"CANDIDATE_EMAIL_STATE_QUEUED":      2,
+		"CANDIDATE_EMAIL_STATE_SENT":        3,
+		"CANDIDATE_EMAIL_STATE_CANCELLED":   4,
+		"CANDIDATE_EMAIL_STATE_FAILED":      5,
+	}
+)
+
+func (x CandidateEmailState) Enum() *CandidateEmailState {
+	p := new(CandidateEmailState)
+	*p = x
+	return p
+}
+
+func (x CandidateEmailState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CandidateEmailState) Descriptor() protoreflect.EnumDescriptor {
+	return file_tandem_outreach_v1_outreach_proto_enumTypes[18].Descriptor()
+}
+
+func (CandidateEmailState) Type() protoreflect.EnumType {
+	return &file_tandem_outreach_v1_outreach_proto_enumTypes[18]
+}
+
+func (x CandidateEmailState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CandidateEmailState.Descriptor instead.
+func (CandidateEmailState) EnumDescriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{18}
 }
 
 // A person a recruiter keeps in touch with.
@@ -10409,6 +10478,541 @@ func (x *EnrollmentCreated) GetActorUserId() string {
 	return ""
 }
 
+// A recruiter's one-off e-mail to a candidate.
+type CandidateEmail struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CandidateId string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The sender's connected mailbox (an identity connection id).
+	MailboxConnectionId string `protobuf:"bytes,3,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	// Whose mailbox it is: the caller, or a teammate who delegated sending.
+	SenderUserId string `protobuf:"bytes,4,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	// The user who wrote it.
+	CreatedBy string `protobuf:"bytes,5,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	ToAddress string `protobuf:"bytes,6,opt,name=to_address,json=toAddress,proto3" json:"to_address,omitempty"`
+	Subject   string `protobuf:"bytes,7,opt,name=subject,proto3" json:"subject,omitempty"`
+	HtmlBody  string `protobuf:"bytes,8,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// Unset: as soon as the mailbox may send.
+	SendTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=send_time,json=sendTime,proto3" json:"send_time,omitempty"`
+	// Set when it answers a conversation of the candidate.
+	ReplyConversationId string              `protobuf:"bytes,10,opt,name=reply_conversation_id,json=replyConversationId,proto3" json:"reply_conversation_id,omitempty"`
+	State               CandidateEmailState `protobuf:"varint,11,opt,name=state,proto3,enum=tandem.outreach.v1.CandidateEmailState" json:"state,omitempty"`
+	// Once sent: the conversation it is in.
+	ConversationId string                 `protobuf:"bytes,12,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	CreateTime     *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	SentTime       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=sent_time,json=sentTime,proto3" json:"sent_time,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *CandidateEmail) Reset() {
+	*x = CandidateEmail{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CandidateEmail) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CandidateEmail) ProtoMessage() {}
+
+func (x *CandidateEmail) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CandidateEmail.ProtoReflect.Descriptor instead.
+func (*CandidateEmail) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{151}
+}
+
+func (x *CandidateEmail) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetToAddress() string {
+	if x != nil {
+		return x.ToAddress
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendTime
+	}
+	return nil
+}
+
+func (x *CandidateEmail) GetReplyConversationId() string {
+	if x != nil {
+		return x.ReplyConversationId
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetState() CandidateEmailState {
+	if x != nil {
+		return x.State
+	}
+	return CandidateEmailState_CANDIDATE_EMAIL_STATE_UNSPECIFIED
+}
+
+func (x *CandidateEmail) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *CandidateEmail) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *CandidateEmail) GetUpdateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdateTime
+	}
+	return nil
+}
+
+func (x *CandidateEmail) GetSentTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SentTime
+	}
+	return nil
+}
+
+type SendCandidateEmailRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Required: the identity connection id of the sender's mailbox.
+	MailboxConnectionId string `protobuf:"bytes,2,opt,name=mailbox_connection_id,json=mailboxConnectionId,proto3" json:"mailbox_connection_id,omitempty"`
+	// Optional: the mailbox's owner when it is a teammate who granted the
+	// caller sending on their behalf; the caller when empty.
+	SenderUserId string `protobuf:"bytes,3,opt,name=sender_user_id,json=senderUserId,proto3" json:"sender_user_id,omitempty"`
+	// Optional: the sender's address, as the conversation shows it.
+	SenderEmail string `protobuf:"bytes,4,opt,name=sender_email,json=senderEmail,proto3" json:"sender_email,omitempty"`
+	// Required, up to 255 characters (ignored by Outlook for a reply, which
+	// keeps the thread's).
+	Subject string `protobuf:"bytes,5,opt,name=subject,proto3" json:"subject,omitempty"`
+	// Required, up to 1 MB of HTML.
+	HtmlBody string `protobuf:"bytes,6,opt,name=html_body,json=htmlBody,proto3" json:"html_body,omitempty"`
+	// Optional: not before this time (at most a year ahead).
+	SendTime *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=send_time,json=sendTime,proto3" json:"send_time,omitempty"`
+	// Optional: a conversation of the candidate; the e-mail answers its last
+	// message in its thread.
+	ReplyConversationId string `protobuf:"bytes,8,opt,name=reply_conversation_id,json=replyConversationId,proto3" json:"reply_conversation_id,omitempty"`
+	// Required, up to 200 characters: the same id returns the same e-mail.
+	RequestId     string `protobuf:"bytes,9,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendCandidateEmailRequest) Reset() {
+	*x = SendCandidateEmailRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendCandidateEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendCandidateEmailRequest) ProtoMessage() {}
+
+func (x *SendCandidateEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendCandidateEmailRequest.ProtoReflect.Descriptor instead.
+func (*SendCandidateEmailRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{152}
+}
+
+func (x *SendCandidateEmailRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetMailboxConnectionId() string {
+	if x != nil {
+		return x.MailboxConnectionId
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetSenderUserId() string {
+	if x != nil {
+		return x.SenderUserId
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetSenderEmail() string {
+	if x != nil {
+		return x.SenderEmail
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetSubject() string {
+	if x != nil {
+		return x.Subject
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetHtmlBody() string {
+	if x != nil {
+		return x.HtmlBody
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetSendTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.SendTime
+	}
+	return nil
+}
+
+func (x *SendCandidateEmailRequest) GetReplyConversationId() string {
+	if x != nil {
+		return x.ReplyConversationId
+	}
+	return ""
+}
+
+func (x *SendCandidateEmailRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type SendCandidateEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         *CandidateEmail        `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendCandidateEmailResponse) Reset() {
+	*x = SendCandidateEmailResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendCandidateEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendCandidateEmailResponse) ProtoMessage() {}
+
+func (x *SendCandidateEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendCandidateEmailResponse.ProtoReflect.Descriptor instead.
+func (*SendCandidateEmailResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{153}
+}
+
+func (x *SendCandidateEmailResponse) GetEmail() *CandidateEmail {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
+type ListCandidateEmailsRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// 1 to 200; 50 when 0.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateEmailsRequest) Reset() {
+	*x = ListCandidateEmailsRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateEmailsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateEmailsRequest) ProtoMessage() {}
+
+func (x *ListCandidateEmailsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateEmailsRequest.ProtoReflect.Descriptor instead.
+func (*ListCandidateEmailsRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{154}
+}
+
+func (x *ListCandidateEmailsRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListCandidateEmailsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCandidateEmailsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListCandidateEmailsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Emails        []*CandidateEmail      `protobuf:"bytes,1,rep,name=emails,proto3" json:"emails,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateEmailsResponse) Reset() {
+	*x = ListCandidateEmailsResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateEmailsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateEmailsResponse) ProtoMessage() {}
+
+func (x *ListCandidateEmailsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateEmailsResponse.ProtoReflect.Descriptor instead.
+func (*ListCandidateEmailsResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{155}
+}
+
+func (x *ListCandidateEmailsResponse) GetEmails() []*CandidateEmail {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *ListCandidateEmailsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type CancelCandidateEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CandidateId   string                 `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	EmailId       string                 `protobuf:"bytes,2,opt,name=email_id,json=emailId,proto3" json:"email_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelCandidateEmailRequest) Reset() {
+	*x = CancelCandidateEmailRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelCandidateEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelCandidateEmailRequest) ProtoMessage() {}
+
+func (x *CancelCandidateEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelCandidateEmailRequest.ProtoReflect.Descriptor instead.
+func (*CancelCandidateEmailRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{156}
+}
+
+func (x *CancelCandidateEmailRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *CancelCandidateEmailRequest) GetEmailId() string {
+	if x != nil {
+		return x.EmailId
+	}
+	return ""
+}
+
+type CancelCandidateEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         *CandidateEmail        `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelCandidateEmailResponse) Reset() {
+	*x = CancelCandidateEmailResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelCandidateEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelCandidateEmailResponse) ProtoMessage() {}
+
+func (x *CancelCandidateEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelCandidateEmailResponse.ProtoReflect.Descriptor instead.
+func (*CancelCandidateEmailResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{157}
+}
+
+func (x *CancelCandidateEmailResponse) GetEmail() *CandidateEmail {
+	if x != nil {
+		return x.Email
+	}
+	return nil
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -11112,7 +11716,54 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x12\"\n" +
 	"\rowner_user_id\x18\x06 \x01(\tR\vownerUserId\x12$\n" +
 	"\x0esender_user_id\x18\a \x01(\tR\fsenderUserId\x12\"\n" +
-	"\ractor_user_id\x18\b \x01(\tR\vactorUserId*\x7f\n" +
+	"\ractor_user_id\x18\b \x01(\tR\vactorUserId\"\x9a\x05\n" +
+	"\x0eCandidateEmail\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x122\n" +
+	"\x15mailbox_connection_id\x18\x03 \x01(\tR\x13mailboxConnectionId\x12$\n" +
+	"\x0esender_user_id\x18\x04 \x01(\tR\fsenderUserId\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x05 \x01(\tR\tcreatedBy\x12\x1d\n" +
+	"\n" +
+	"to_address\x18\x06 \x01(\tR\ttoAddress\x12\x18\n" +
+	"\asubject\x18\a \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\b \x01(\tR\bhtmlBody\x127\n" +
+	"\tsend_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\x122\n" +
+	"\x15reply_conversation_id\x18\n" +
+	" \x01(\tR\x13replyConversationId\x12=\n" +
+	"\x05state\x18\v \x01(\x0e2'.tandem.outreach.v1.CandidateEmailStateR\x05state\x12'\n" +
+	"\x0fconversation_id\x18\f \x01(\tR\x0econversationId\x12;\n" +
+	"\vcreate_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vupdate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"updateTime\x127\n" +
+	"\tsent_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\bsentTime\"\xfe\x02\n" +
+	"\x19SendCandidateEmailRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x122\n" +
+	"\x15mailbox_connection_id\x18\x02 \x01(\tR\x13mailboxConnectionId\x12$\n" +
+	"\x0esender_user_id\x18\x03 \x01(\tR\fsenderUserId\x12!\n" +
+	"\fsender_email\x18\x04 \x01(\tR\vsenderEmail\x12\x18\n" +
+	"\asubject\x18\x05 \x01(\tR\asubject\x12\x1b\n" +
+	"\thtml_body\x18\x06 \x01(\tR\bhtmlBody\x127\n" +
+	"\tsend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\bsendTime\x122\n" +
+	"\x15reply_conversation_id\x18\b \x01(\tR\x13replyConversationId\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\t \x01(\tR\trequestId\"V\n" +
+	"\x1aSendCandidateEmailResponse\x128\n" +
+	"\x05email\x18\x01 \x01(\v2\".tandem.outreach.v1.CandidateEmailR\x05email\"{\n" +
+	"\x1aListCandidateEmailsRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x81\x01\n" +
+	"\x1bListCandidateEmailsResponse\x12:\n" +
+	"\x06emails\x18\x01 \x03(\v2\".tandem.outreach.v1.CandidateEmailR\x06emails\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"[\n" +
+	"\x1bCancelCandidateEmailRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x19\n" +
+	"\bemail_id\x18\x02 \x01(\tR\aemailId\"X\n" +
+	"\x1cCancelCandidateEmailResponse\x128\n" +
+	"\x05email\x18\x01 \x01(\v2\".tandem.outreach.v1.CandidateEmailR\x05email*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -11202,7 +11853,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1dENROLLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18ENROLLMENT_STATUS_ACTIVE\x10\x01\x12\x1c\n" +
 	"\x18ENROLLMENT_STATUS_PAUSED\x10\x02\x12\x1d\n" +
-	"\x19ENROLLMENT_STATUS_STOPPED\x10\x03*\xea\x01\n" +
+	"\x19ENROLLMENT_STATUS_STOPPED\x10\x03*\x82\x02\n" +
 	"\n" +
 	"StopReason\x12\x1b\n" +
 	"\x17STOP_REASON_UNSPECIFIED\x10\x00\x12\x17\n" +
@@ -11212,7 +11863,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x13STOP_REASON_REMOVED\x10\x04\x12\x1e\n" +
 	"\x1aSTOP_REASON_FLOW_COMPLETED\x10\x05\x12\x1b\n" +
 	"\x17STOP_REASON_STAGE_FINAL\x10\x06\x12\x1d\n" +
-	"\x19STOP_REASON_UNDELIVERABLE\x10\a*\xf2\x01\n" +
+	"\x19STOP_REASON_UNDELIVERABLE\x10\a\x12\x16\n" +
+	"\x12STOP_REASON_MERGED\x10\b*\xf2\x01\n" +
 	"\rEnrollOutcome\x12\x1e\n" +
 	"\x1aENROLL_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17ENROLL_OUTCOME_ENROLLED\x10\x01\x12#\n" +
@@ -11220,7 +11872,14 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1eENROLL_OUTCOME_IN_ANOTHER_FLOW\x10\x03\x12\x1b\n" +
 	"\x17ENROLL_OUTCOME_NO_EMAIL\x10\x04\x12 \n" +
 	"\x1cENROLL_OUTCOME_UNDELIVERABLE\x10\x05\x12\x1c\n" +
-	"\x18ENROLL_OUTCOME_NOT_FOUND\x10\x062\xe70\n" +
+	"\x18ENROLL_OUTCOME_NOT_FOUND\x10\x06*\xe8\x01\n" +
+	"\x13CandidateEmailState\x12%\n" +
+	"!CANDIDATE_EMAIL_STATE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dCANDIDATE_EMAIL_STATE_PENDING\x10\x01\x12 \n" +
+	"\x1cCANDIDATE_EMAIL_STATE_QUEUED\x10\x02\x12\x1e\n" +
+	"\x1aCANDIDATE_EMAIL_STATE_SENT\x10\x03\x12#\n" +
+	"\x1fCANDIDATE_EMAIL_STATE_CANCELLED\x10\x04\x12 \n" +
+	"\x1cCANDIDATE_EMAIL_STATE_FAILED\x10\x052\xcf3\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -11287,7 +11946,10 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\fGetFlowStats\x12'.tandem.outreach.v1.GetFlowStatsRequest\x1a(.tandem.outreach.v1.GetFlowStatsResponse\x12\x7f\n" +
 	"\x16GrantSendingDelegation\x121.tandem.outreach.v1.GrantSendingDelegationRequest\x1a2.tandem.outreach.v1.GrantSendingDelegationResponse\x12\x7f\n" +
 	"\x16ListSendingDelegations\x121.tandem.outreach.v1.ListSendingDelegationsRequest\x1a2.tandem.outreach.v1.ListSendingDelegationsResponse\x12\x82\x01\n" +
-	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponseB\xd8\x01\n" +
+	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponse\x12s\n" +
+	"\x12SendCandidateEmail\x12-.tandem.outreach.v1.SendCandidateEmailRequest\x1a..tandem.outreach.v1.SendCandidateEmailResponse\x12v\n" +
+	"\x13ListCandidateEmails\x12..tandem.outreach.v1.ListCandidateEmailsRequest\x1a/.tandem.outreach.v1.ListCandidateEmailsResponse\x12y\n" +
+	"\x14CancelCandidateEmail\x12/.tandem.outreach.v1.CancelCandidateEmailRequest\x1a0.tandem.outreach.v1.CancelCandidateEmailResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -11302,8 +11964,8 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 	return file_tandem_outreach_v1_outreach_proto_rawDescData
 }
 
-var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 152)
+var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 159)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -11323,430 +11985,453 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(EnrollmentStatus)(0),                       // 15: tandem.outreach.v1.EnrollmentStatus
 	(StopReason)(0),                             // 16: tandem.outreach.v1.StopReason
 	(EnrollOutcome)(0),                          // 17: tandem.outreach.v1.EnrollOutcome
-	(*Candidate)(nil),                           // 18: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 19: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 20: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 21: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 22: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 23: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 24: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 25: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 26: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 27: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 28: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 29: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 30: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 31: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 32: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 33: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 34: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 35: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 36: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 37: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 38: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 39: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 40: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 41: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 42: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 43: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 44: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 45: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 46: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 47: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 48: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 49: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 50: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 51: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 52: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 53: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 54: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 55: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 56: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 57: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 58: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 59: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 60: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 61: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 62: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 63: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 64: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 65: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 66: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 67: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 68: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 69: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 70: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 71: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 72: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	(*Job)(nil),                                 // 73: tandem.outreach.v1.Job
-	(*CreateJobRequest)(nil),                    // 74: tandem.outreach.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),                   // 75: tandem.outreach.v1.CreateJobResponse
-	(*GetJobRequest)(nil),                       // 76: tandem.outreach.v1.GetJobRequest
-	(*GetJobResponse)(nil),                      // 77: tandem.outreach.v1.GetJobResponse
-	(*UpdateJobRequest)(nil),                    // 78: tandem.outreach.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),                   // 79: tandem.outreach.v1.UpdateJobResponse
-	(*ListJobsRequest)(nil),                     // 80: tandem.outreach.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),                    // 81: tandem.outreach.v1.ListJobsResponse
-	(*CloseJobRequest)(nil),                     // 82: tandem.outreach.v1.CloseJobRequest
-	(*CloseJobResponse)(nil),                    // 83: tandem.outreach.v1.CloseJobResponse
-	(*Referral)(nil),                            // 84: tandem.outreach.v1.Referral
-	(*CreateReferralRequest)(nil),               // 85: tandem.outreach.v1.CreateReferralRequest
-	(*CreateReferralResponse)(nil),              // 86: tandem.outreach.v1.CreateReferralResponse
-	(*GetReferralRequest)(nil),                  // 87: tandem.outreach.v1.GetReferralRequest
-	(*GetReferralResponse)(nil),                 // 88: tandem.outreach.v1.GetReferralResponse
-	(*ListReferralsRequest)(nil),                // 89: tandem.outreach.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),               // 90: tandem.outreach.v1.ListReferralsResponse
-	(*ReferralCreated)(nil),                     // 91: tandem.outreach.v1.ReferralCreated
-	(*ReferralAdded)(nil),                       // 92: tandem.outreach.v1.ReferralAdded
-	(*NoteChanged)(nil),                         // 93: tandem.outreach.v1.NoteChanged
-	(*Conversation)(nil),                        // 94: tandem.outreach.v1.Conversation
-	(*ConversationMessage)(nil),                 // 95: tandem.outreach.v1.ConversationMessage
-	(*ListConversationsRequest)(nil),            // 96: tandem.outreach.v1.ListConversationsRequest
-	(*ListConversationsResponse)(nil),           // 97: tandem.outreach.v1.ListConversationsResponse
-	(*GetConversationRequest)(nil),              // 98: tandem.outreach.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 99: tandem.outreach.v1.GetConversationResponse
-	(*RecordConversationMessageRequest)(nil),    // 100: tandem.outreach.v1.RecordConversationMessageRequest
-	(*RecordConversationMessageResponse)(nil),   // 101: tandem.outreach.v1.RecordConversationMessageResponse
-	(*MessageLogged)(nil),                       // 102: tandem.outreach.v1.MessageLogged
-	(*ConversationLogged)(nil),                  // 103: tandem.outreach.v1.ConversationLogged
-	(*CandidateFile)(nil),                       // 104: tandem.outreach.v1.CandidateFile
-	(*FileChange)(nil),                          // 105: tandem.outreach.v1.FileChange
-	(*UploadCandidateFileMetadata)(nil),         // 106: tandem.outreach.v1.UploadCandidateFileMetadata
-	(*UploadCandidateFileRequest)(nil),          // 107: tandem.outreach.v1.UploadCandidateFileRequest
-	(*UploadCandidateFileResponse)(nil),         // 108: tandem.outreach.v1.UploadCandidateFileResponse
-	(*ListCandidateFilesRequest)(nil),           // 109: tandem.outreach.v1.ListCandidateFilesRequest
-	(*ListCandidateFilesResponse)(nil),          // 110: tandem.outreach.v1.ListCandidateFilesResponse
-	(*GetCandidateFileRequest)(nil),             // 111: tandem.outreach.v1.GetCandidateFileRequest
-	(*GetCandidateFileResponse)(nil),            // 112: tandem.outreach.v1.GetCandidateFileResponse
-	(*DownloadCandidateFileRequest)(nil),        // 113: tandem.outreach.v1.DownloadCandidateFileRequest
-	(*DownloadCandidateFileResponse)(nil),       // 114: tandem.outreach.v1.DownloadCandidateFileResponse
-	(*DeleteCandidateFileRequest)(nil),          // 115: tandem.outreach.v1.DeleteCandidateFileRequest
-	(*DeleteCandidateFileResponse)(nil),         // 116: tandem.outreach.v1.DeleteCandidateFileResponse
-	(*FlowSender)(nil),                          // 117: tandem.outreach.v1.FlowSender
-	(*SendingWindow)(nil),                       // 118: tandem.outreach.v1.SendingWindow
-	(*FlowStep)(nil),                            // 119: tandem.outreach.v1.FlowStep
-	(*Flow)(nil),                                // 120: tandem.outreach.v1.Flow
-	(*CreateFlowRequest)(nil),                   // 121: tandem.outreach.v1.CreateFlowRequest
-	(*CreateFlowResponse)(nil),                  // 122: tandem.outreach.v1.CreateFlowResponse
-	(*GetFlowRequest)(nil),                      // 123: tandem.outreach.v1.GetFlowRequest
-	(*GetFlowResponse)(nil),                     // 124: tandem.outreach.v1.GetFlowResponse
-	(*ListFlowsRequest)(nil),                    // 125: tandem.outreach.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),                   // 126: tandem.outreach.v1.ListFlowsResponse
-	(*UpdateFlowRequest)(nil),                   // 127: tandem.outreach.v1.UpdateFlowRequest
-	(*UpdateFlowResponse)(nil),                  // 128: tandem.outreach.v1.UpdateFlowResponse
-	(*GetFlowVersionRequest)(nil),               // 129: tandem.outreach.v1.GetFlowVersionRequest
-	(*GetFlowVersionResponse)(nil),              // 130: tandem.outreach.v1.GetFlowVersionResponse
-	(*ActivateFlowRequest)(nil),                 // 131: tandem.outreach.v1.ActivateFlowRequest
-	(*ActivateFlowResponse)(nil),                // 132: tandem.outreach.v1.ActivateFlowResponse
-	(*PauseFlowRequest)(nil),                    // 133: tandem.outreach.v1.PauseFlowRequest
-	(*PauseFlowResponse)(nil),                   // 134: tandem.outreach.v1.PauseFlowResponse
-	(*ResumeFlowRequest)(nil),                   // 135: tandem.outreach.v1.ResumeFlowRequest
-	(*ResumeFlowResponse)(nil),                  // 136: tandem.outreach.v1.ResumeFlowResponse
-	(*CompleteFlowRequest)(nil),                 // 137: tandem.outreach.v1.CompleteFlowRequest
-	(*CompleteFlowResponse)(nil),                // 138: tandem.outreach.v1.CompleteFlowResponse
-	(*ArchiveFlowRequest)(nil),                  // 139: tandem.outreach.v1.ArchiveFlowRequest
-	(*ArchiveFlowResponse)(nil),                 // 140: tandem.outreach.v1.ArchiveFlowResponse
-	(*PreviewFlowStepRequest)(nil),              // 141: tandem.outreach.v1.PreviewFlowStepRequest
-	(*PreviewFlowStepResponse)(nil),             // 142: tandem.outreach.v1.PreviewFlowStepResponse
-	(*Enrollment)(nil),                          // 143: tandem.outreach.v1.Enrollment
-	(*EnrollCandidatesRequest)(nil),             // 144: tandem.outreach.v1.EnrollCandidatesRequest
-	(*EnrollmentResult)(nil),                    // 145: tandem.outreach.v1.EnrollmentResult
-	(*EnrollCandidatesResponse)(nil),            // 146: tandem.outreach.v1.EnrollCandidatesResponse
-	(*ListEnrollmentsRequest)(nil),              // 147: tandem.outreach.v1.ListEnrollmentsRequest
-	(*ListEnrollmentsResponse)(nil),             // 148: tandem.outreach.v1.ListEnrollmentsResponse
-	(*GetEnrollmentRequest)(nil),                // 149: tandem.outreach.v1.GetEnrollmentRequest
-	(*GetEnrollmentResponse)(nil),               // 150: tandem.outreach.v1.GetEnrollmentResponse
-	(*RemoveEnrollmentRequest)(nil),             // 151: tandem.outreach.v1.RemoveEnrollmentRequest
-	(*RemoveEnrollmentResponse)(nil),            // 152: tandem.outreach.v1.RemoveEnrollmentResponse
-	(*PauseEnrollmentRequest)(nil),              // 153: tandem.outreach.v1.PauseEnrollmentRequest
-	(*PauseEnrollmentResponse)(nil),             // 154: tandem.outreach.v1.PauseEnrollmentResponse
-	(*ResumeEnrollmentRequest)(nil),             // 155: tandem.outreach.v1.ResumeEnrollmentRequest
-	(*ResumeEnrollmentResponse)(nil),            // 156: tandem.outreach.v1.ResumeEnrollmentResponse
-	(*FlowStepStats)(nil),                       // 157: tandem.outreach.v1.FlowStepStats
-	(*FlowStats)(nil),                           // 158: tandem.outreach.v1.FlowStats
-	(*GetFlowStatsRequest)(nil),                 // 159: tandem.outreach.v1.GetFlowStatsRequest
-	(*GetFlowStatsResponse)(nil),                // 160: tandem.outreach.v1.GetFlowStatsResponse
-	(*SendingDelegation)(nil),                   // 161: tandem.outreach.v1.SendingDelegation
-	(*GrantSendingDelegationRequest)(nil),       // 162: tandem.outreach.v1.GrantSendingDelegationRequest
-	(*GrantSendingDelegationResponse)(nil),      // 163: tandem.outreach.v1.GrantSendingDelegationResponse
-	(*ListSendingDelegationsRequest)(nil),       // 164: tandem.outreach.v1.ListSendingDelegationsRequest
-	(*ListSendingDelegationsResponse)(nil),      // 165: tandem.outreach.v1.ListSendingDelegationsResponse
-	(*RevokeSendingDelegationRequest)(nil),      // 166: tandem.outreach.v1.RevokeSendingDelegationRequest
-	(*RevokeSendingDelegationResponse)(nil),     // 167: tandem.outreach.v1.RevokeSendingDelegationResponse
-	(*EnrollmentCreated)(nil),                   // 168: tandem.outreach.v1.EnrollmentCreated
-	nil,                                         // 169: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 170: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 171: google.protobuf.FieldMask
+	(CandidateEmailState)(0),                    // 18: tandem.outreach.v1.CandidateEmailState
+	(*Candidate)(nil),                           // 19: tandem.outreach.v1.Candidate
+	(*Link)(nil),                                // 20: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 21: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 22: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 23: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 24: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 25: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 26: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 27: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 28: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 29: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 30: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 31: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 32: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 33: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 34: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 35: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 36: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 37: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 38: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 39: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 40: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 41: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 42: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 43: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 44: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 45: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 46: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 47: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 48: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 49: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 50: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 51: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 52: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 53: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 54: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 55: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 56: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 57: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 58: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 59: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 60: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 61: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 62: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 63: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 64: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 65: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 66: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 67: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 68: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 69: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 70: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 71: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 72: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 73: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*Job)(nil),                                 // 74: tandem.outreach.v1.Job
+	(*CreateJobRequest)(nil),                    // 75: tandem.outreach.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),                   // 76: tandem.outreach.v1.CreateJobResponse
+	(*GetJobRequest)(nil),                       // 77: tandem.outreach.v1.GetJobRequest
+	(*GetJobResponse)(nil),                      // 78: tandem.outreach.v1.GetJobResponse
+	(*UpdateJobRequest)(nil),                    // 79: tandem.outreach.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),                   // 80: tandem.outreach.v1.UpdateJobResponse
+	(*ListJobsRequest)(nil),                     // 81: tandem.outreach.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),                    // 82: tandem.outreach.v1.ListJobsResponse
+	(*CloseJobRequest)(nil),                     // 83: tandem.outreach.v1.CloseJobRequest
+	(*CloseJobResponse)(nil),                    // 84: tandem.outreach.v1.CloseJobResponse
+	(*Referral)(nil),                            // 85: tandem.outreach.v1.Referral
+	(*CreateReferralRequest)(nil),               // 86: tandem.outreach.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),              // 87: tandem.outreach.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),                  // 88: tandem.outreach.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),                 // 89: tandem.outreach.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),                // 90: tandem.outreach.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),               // 91: tandem.outreach.v1.ListReferralsResponse
+	(*ReferralCreated)(nil),                     // 92: tandem.outreach.v1.ReferralCreated
+	(*ReferralAdded)(nil),                       // 93: tandem.outreach.v1.ReferralAdded
+	(*NoteChanged)(nil),                         // 94: tandem.outreach.v1.NoteChanged
+	(*Conversation)(nil),                        // 95: tandem.outreach.v1.Conversation
+	(*ConversationMessage)(nil),                 // 96: tandem.outreach.v1.ConversationMessage
+	(*ListConversationsRequest)(nil),            // 97: tandem.outreach.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),           // 98: tandem.outreach.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),              // 99: tandem.outreach.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 100: tandem.outreach.v1.GetConversationResponse
+	(*RecordConversationMessageRequest)(nil),    // 101: tandem.outreach.v1.RecordConversationMessageRequest
+	(*RecordConversationMessageResponse)(nil),   // 102: tandem.outreach.v1.RecordConversationMessageResponse
+	(*MessageLogged)(nil),                       // 103: tandem.outreach.v1.MessageLogged
+	(*ConversationLogged)(nil),                  // 104: tandem.outreach.v1.ConversationLogged
+	(*CandidateFile)(nil),                       // 105: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 106: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 107: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 108: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 109: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 110: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 111: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 112: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 113: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 114: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 115: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 116: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 117: tandem.outreach.v1.DeleteCandidateFileResponse
+	(*FlowSender)(nil),                          // 118: tandem.outreach.v1.FlowSender
+	(*SendingWindow)(nil),                       // 119: tandem.outreach.v1.SendingWindow
+	(*FlowStep)(nil),                            // 120: tandem.outreach.v1.FlowStep
+	(*Flow)(nil),                                // 121: tandem.outreach.v1.Flow
+	(*CreateFlowRequest)(nil),                   // 122: tandem.outreach.v1.CreateFlowRequest
+	(*CreateFlowResponse)(nil),                  // 123: tandem.outreach.v1.CreateFlowResponse
+	(*GetFlowRequest)(nil),                      // 124: tandem.outreach.v1.GetFlowRequest
+	(*GetFlowResponse)(nil),                     // 125: tandem.outreach.v1.GetFlowResponse
+	(*ListFlowsRequest)(nil),                    // 126: tandem.outreach.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),                   // 127: tandem.outreach.v1.ListFlowsResponse
+	(*UpdateFlowRequest)(nil),                   // 128: tandem.outreach.v1.UpdateFlowRequest
+	(*UpdateFlowResponse)(nil),                  // 129: tandem.outreach.v1.UpdateFlowResponse
+	(*GetFlowVersionRequest)(nil),               // 130: tandem.outreach.v1.GetFlowVersionRequest
+	(*GetFlowVersionResponse)(nil),              // 131: tandem.outreach.v1.GetFlowVersionResponse
+	(*ActivateFlowRequest)(nil),                 // 132: tandem.outreach.v1.ActivateFlowRequest
+	(*ActivateFlowResponse)(nil),                // 133: tandem.outreach.v1.ActivateFlowResponse
+	(*PauseFlowRequest)(nil),                    // 134: tandem.outreach.v1.PauseFlowRequest
+	(*PauseFlowResponse)(nil),                   // 135: tandem.outreach.v1.PauseFlowResponse
+	(*ResumeFlowRequest)(nil),                   // 136: tandem.outreach.v1.ResumeFlowRequest
+	(*ResumeFlowResponse)(nil),                  // 137: tandem.outreach.v1.ResumeFlowResponse
+	(*CompleteFlowRequest)(nil),                 // 138: tandem.outreach.v1.CompleteFlowRequest
+	(*CompleteFlowResponse)(nil),                // 139: tandem.outreach.v1.CompleteFlowResponse
+	(*ArchiveFlowRequest)(nil),                  // 140: tandem.outreach.v1.ArchiveFlowRequest
+	(*ArchiveFlowResponse)(nil),                 // 141: tandem.outreach.v1.ArchiveFlowResponse
+	(*PreviewFlowStepRequest)(nil),              // 142: tandem.outreach.v1.PreviewFlowStepRequest
+	(*PreviewFlowStepResponse)(nil),             // 143: tandem.outreach.v1.PreviewFlowStepResponse
+	(*Enrollment)(nil),                          // 144: tandem.outreach.v1.Enrollment
+	(*EnrollCandidatesRequest)(nil),             // 145: tandem.outreach.v1.EnrollCandidatesRequest
+	(*EnrollmentResult)(nil),                    // 146: tandem.outreach.v1.EnrollmentResult
+	(*EnrollCandidatesResponse)(nil),            // 147: tandem.outreach.v1.EnrollCandidatesResponse
+	(*ListEnrollmentsRequest)(nil),              // 148: tandem.outreach.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),             // 149: tandem.outreach.v1.ListEnrollmentsResponse
+	(*GetEnrollmentRequest)(nil),                // 150: tandem.outreach.v1.GetEnrollmentRequest
+	(*GetEnrollmentResponse)(nil),               // 151: tandem.outreach.v1.GetEnrollmentResponse
+	(*RemoveEnrollmentRequest)(nil),             // 152: tandem.outreach.v1.RemoveEnrollmentRequest
+	(*RemoveEnrollmentResponse)(nil),            // 153: tandem.outreach.v1.RemoveEnrollmentResponse
+	(*PauseEnrollmentRequest)(nil),              // 154: tandem.outreach.v1.PauseEnrollmentRequest
+	(*PauseEnrollmentResponse)(nil),             // 155: tandem.outreach.v1.PauseEnrollmentResponse
+	(*ResumeEnrollmentRequest)(nil),             // 156: tandem.outreach.v1.ResumeEnrollmentRequest
+	(*ResumeEnrollmentResponse)(nil),            // 157: tandem.outreach.v1.ResumeEnrollmentResponse
+	(*FlowStepStats)(nil),                       // 158: tandem.outreach.v1.FlowStepStats
+	(*FlowStats)(nil),                           // 159: tandem.outreach.v1.FlowStats
+	(*GetFlowStatsRequest)(nil),                 // 160: tandem.outreach.v1.GetFlowStatsRequest
+	(*GetFlowStatsResponse)(nil),                // 161: tandem.outreach.v1.GetFlowStatsResponse
+	(*SendingDelegation)(nil),                   // 162: tandem.outreach.v1.SendingDelegation
+	(*GrantSendingDelegationRequest)(nil),       // 163: tandem.outreach.v1.GrantSendingDelegationRequest
+	(*GrantSendingDelegationResponse)(nil),      // 164: tandem.outreach.v1.GrantSendingDelegationResponse
+	(*ListSendingDelegationsRequest)(nil),       // 165: tandem.outreach.v1.ListSendingDelegationsRequest
+	(*ListSendingDelegationsResponse)(nil),      // 166: tandem.outreach.v1.ListSendingDelegationsResponse
+	(*RevokeSendingDelegationRequest)(nil),      // 167: tandem.outreach.v1.RevokeSendingDelegationRequest
+	(*RevokeSendingDelegationResponse)(nil),     // 168: tandem.outreach.v1.RevokeSendingDelegationResponse
+	(*EnrollmentCreated)(nil),                   // 169: tandem.outreach.v1.EnrollmentCreated
+	(*CandidateEmail)(nil),                      // 170: tandem.outreach.v1.CandidateEmail
+	(*SendCandidateEmailRequest)(nil),           // 171: tandem.outreach.v1.SendCandidateEmailRequest
+	(*SendCandidateEmailResponse)(nil),          // 172: tandem.outreach.v1.SendCandidateEmailResponse
+	(*ListCandidateEmailsRequest)(nil),          // 173: tandem.outreach.v1.ListCandidateEmailsRequest
+	(*ListCandidateEmailsResponse)(nil),         // 174: tandem.outreach.v1.ListCandidateEmailsResponse
+	(*CancelCandidateEmailRequest)(nil),         // 175: tandem.outreach.v1.CancelCandidateEmailRequest
+	(*CancelCandidateEmailResponse)(nil),        // 176: tandem.outreach.v1.CancelCandidateEmailResponse
+	nil,                                         // 177: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 178: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 179: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	19,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	170, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	170, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	170, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	169, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	20,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	178, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	178, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	178, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	177, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	18,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	18,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	18,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	18,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	171, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	18,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	179, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	18,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	19,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
 	1,   // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	18,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	18,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	18,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	18,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	18,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	38,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	19,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	19,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	39,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
 	2,   // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	39,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	39,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	39,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	39,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	171, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	39,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	39,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	39,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	18,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	40,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	40,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	40,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	40,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	179, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	40,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	40,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	40,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	19,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	170, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	54,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	55,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	58,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	92,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
-	102, // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
-	105, // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	178, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	55,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	56,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	59,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	93,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
+	103, // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
+	106, // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
 	3,   // 40: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 41: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	53,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	54,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
 	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
 	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	170, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	170, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	59,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	59,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	59,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	59,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	171, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	59,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	178, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	178, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	60,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	60,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	60,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	60,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	179, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	60,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
 	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	68,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	68,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	68,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	69,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	69,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	69,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
 	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
 	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	170, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	170, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	73,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	73,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	73,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
-	73,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	171, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	73,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	178, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	178, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	74,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	74,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	74,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
+	74,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	179, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	74,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
 	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
-	73,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
-	73,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	170, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	84,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
-	84,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	84,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	84,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
+	74,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
+	74,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
+	178, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	85,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
+	85,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	85,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	85,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
 	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	170, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	170, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	170, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	170, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	178, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	178, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	178, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	178, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
 	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	170, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	170, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
-	94,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
-	94,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	95,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
-	95,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
-	94,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	95,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
+	178, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	178, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	95,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
+	95,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	96,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
+	96,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
+	95,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	96,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
 	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
 	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	170, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	178, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
 	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	170, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	178, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
 	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
 	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	106, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
-	104, // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	107, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	105, // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
 	11,  // 100: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	104, // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
-	104, // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	104, // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	105, // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	105, // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	105, // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
 	14,  // 104: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
 	13,  // 105: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
 	12,  // 106: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
-	117, // 107: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
-	118, // 108: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
-	119, // 109: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
-	170, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
-	170, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
-	120, // 112: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 113: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 114: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	118, // 107: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
+	119, // 108: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
+	120, // 109: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
+	178, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	178, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	121, // 112: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 113: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 114: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	12,  // 115: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
-	120, // 116: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
-	120, // 117: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	171, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
-	120, // 119: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 120: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 121: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 122: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 123: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 124: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	120, // 125: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 116: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
+	121, // 117: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	179, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	121, // 119: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 120: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 121: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 122: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 123: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 124: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	121, // 125: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	15,  // 126: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
-	170, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	178, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
 	16,  // 128: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
-	170, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
-	170, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
-	170, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
-	170, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	178, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	178, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	178, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	178, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
 	17,  // 133: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
-	145, // 134: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
-	143, // 135: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
-	143, // 136: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	143, // 137: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	143, // 138: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	143, // 139: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	157, // 140: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
-	158, // 141: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
-	170, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
-	161, // 143: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
-	161, // 144: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
-	20,  // 145: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	22,  // 146: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	24,  // 147: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	26,  // 148: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	28,  // 149: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	30,  // 150: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	32,  // 151: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	34,  // 152: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	36,  // 153: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	40,  // 154: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	42,  // 155: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	44,  // 156: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	46,  // 157: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	48,  // 158: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	50,  // 159: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	56,  // 160: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	60,  // 161: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	62,  // 162: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	64,  // 163: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	66,  // 164: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	69,  // 165: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	71,  // 166: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	74,  // 167: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	76,  // 168: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	78,  // 169: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	80,  // 170: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	82,  // 171: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	85,  // 172: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	87,  // 173: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	89,  // 174: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	96,  // 175: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	98,  // 176: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	100, // 177: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	107, // 178: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	109, // 179: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	111, // 180: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	113, // 181: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	115, // 182: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	121, // 183: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
-	123, // 184: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
-	125, // 185: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
-	127, // 186: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
-	129, // 187: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
-	131, // 188: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
-	133, // 189: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
-	135, // 190: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
-	137, // 191: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
-	139, // 192: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
-	141, // 193: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
-	144, // 194: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
-	147, // 195: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
-	149, // 196: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
-	151, // 197: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
-	153, // 198: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
-	155, // 199: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
-	159, // 200: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
-	162, // 201: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
-	164, // 202: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
-	166, // 203: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
-	21,  // 204: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	23,  // 205: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	25,  // 206: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	27,  // 207: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	29,  // 208: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	31,  // 209: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	33,  // 210: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	35,  // 211: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	37,  // 212: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	41,  // 213: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	43,  // 214: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	45,  // 215: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	47,  // 216: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	49,  // 217: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	51,  // 218: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	57,  // 219: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	61,  // 220: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	63,  // 221: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	65,  // 222: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	67,  // 223: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	70,  // 224: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	72,  // 225: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	75,  // 226: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	77,  // 227: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	79,  // 228: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	81,  // 229: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	83,  // 230: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	86,  // 231: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	88,  // 232: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	90,  // 233: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	97,  // 234: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	99,  // 235: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	101, // 236: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	108, // 237: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	110, // 238: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	112, // 239: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	114, // 240: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	116, // 241: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	122, // 242: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
-	124, // 243: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
-	126, // 244: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
-	128, // 245: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
-	130, // 246: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
-	132, // 247: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
-	134, // 248: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
-	136, // 249: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
-	138, // 250: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
-	140, // 251: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
-	142, // 252: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
-	146, // 253: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
-	148, // 254: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
-	150, // 255: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
-	152, // 256: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
-	154, // 257: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
-	156, // 258: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
-	160, // 259: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
-	163, // 260: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
-	165, // 261: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
-	167, // 262: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
-	204, // [204:263] is the sub-list for method output_type
-	145, // [145:204] is the sub-list for method input_type
-	145, // [145:145] is the sub-list for extension type_name
-	145, // [145:145] is the sub-list for extension extendee
-	0,   // [0:145] is the sub-list for field type_name
+	146, // 134: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
+	144, // 135: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
+	144, // 136: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	144, // 137: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	144, // 138: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	144, // 139: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	158, // 140: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
+	159, // 141: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
+	178, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	162, // 143: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
+	162, // 144: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
+	178, // 145: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
+	18,  // 146: tandem.outreach.v1.CandidateEmail.state:type_name -> tandem.outreach.v1.CandidateEmailState
+	178, // 147: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
+	178, // 148: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
+	178, // 149: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
+	178, // 150: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
+	170, // 151: tandem.outreach.v1.SendCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
+	170, // 152: tandem.outreach.v1.ListCandidateEmailsResponse.emails:type_name -> tandem.outreach.v1.CandidateEmail
+	170, // 153: tandem.outreach.v1.CancelCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
+	21,  // 154: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	23,  // 155: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	25,  // 156: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	27,  // 157: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	29,  // 158: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	31,  // 159: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	33,  // 160: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	35,  // 161: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	37,  // 162: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	41,  // 163: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	43,  // 164: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	45,  // 165: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	47,  // 166: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	49,  // 167: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	51,  // 168: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	57,  // 169: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	61,  // 170: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	63,  // 171: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	65,  // 172: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	67,  // 173: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	70,  // 174: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	72,  // 175: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	75,  // 176: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	77,  // 177: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	79,  // 178: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	81,  // 179: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	83,  // 180: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	86,  // 181: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	88,  // 182: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	90,  // 183: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	97,  // 184: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	99,  // 185: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	101, // 186: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	108, // 187: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	110, // 188: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	112, // 189: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	114, // 190: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	116, // 191: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	122, // 192: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	124, // 193: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	126, // 194: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	128, // 195: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	130, // 196: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	132, // 197: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	134, // 198: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	136, // 199: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	138, // 200: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	140, // 201: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	142, // 202: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	145, // 203: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	148, // 204: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	150, // 205: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	152, // 206: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	154, // 207: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	156, // 208: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	160, // 209: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	163, // 210: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	165, // 211: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	167, // 212: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	171, // 213: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
+	173, // 214: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
+	175, // 215: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
+	22,  // 216: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	24,  // 217: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	26,  // 218: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	28,  // 219: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	30,  // 220: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	32,  // 221: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	34,  // 222: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	36,  // 223: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	38,  // 224: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	42,  // 225: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	44,  // 226: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	46,  // 227: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	48,  // 228: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	50,  // 229: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	52,  // 230: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	58,  // 231: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	62,  // 232: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	64,  // 233: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	66,  // 234: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	68,  // 235: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	71,  // 236: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	73,  // 237: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	76,  // 238: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	78,  // 239: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	80,  // 240: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	82,  // 241: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	84,  // 242: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	87,  // 243: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	89,  // 244: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	91,  // 245: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	98,  // 246: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	100, // 247: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	102, // 248: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	109, // 249: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	111, // 250: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	113, // 251: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	115, // 252: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	117, // 253: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	123, // 254: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	125, // 255: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	127, // 256: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	129, // 257: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	131, // 258: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	133, // 259: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	135, // 260: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	137, // 261: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	139, // 262: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	141, // 263: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	143, // 264: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	147, // 265: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	149, // 266: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	151, // 267: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	153, // 268: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	155, // 269: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	157, // 270: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	161, // 271: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	164, // 272: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	166, // 273: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	168, // 274: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	172, // 275: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
+	174, // 276: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
+	176, // 277: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
+	216, // [216:278] is the sub-list for method output_type
+	154, // [154:216] is the sub-list for method input_type
+	154, // [154:154] is the sub-list for extension type_name
+	154, // [154:154] is the sub-list for extension extendee
+	0,   // [0:154] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -11775,8 +12460,8 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
-			NumEnums:      18,
-			NumMessages:   152,
+			NumEnums:      19,
+			NumMessages:   159,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -78,6 +78,9 @@ const (
 	OutreachService_GrantSendingDelegation_FullMethodName      = "/tandem.outreach.v1.OutreachService/GrantSendingDelegation"
 	OutreachService_ListSendingDelegations_FullMethodName      = "/tandem.outreach.v1.OutreachService/ListSendingDelegations"
 	OutreachService_RevokeSendingDelegation_FullMethodName     = "/tandem.outreach.v1.OutreachService/RevokeSendingDelegation"
+	OutreachService_SendCandidateEmail_FullMethodName          = "/tandem.outreach.v1.OutreachService/SendCandidateEmail"
+	OutreachService_ListCandidateEmails_FullMethodName         = "/tandem.outreach.v1.OutreachService/ListCandidateEmails"
+	OutreachService_CancelCandidateEmail_FullMethodName        = "/tandem.outreach.v1.OutreachService/CancelCandidateEmail"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -276,6 +279,19 @@ type OutreachServiceClient interface {
 	// Withdraws a delegation the caller granted. Flows already set up keep
 	// their sender.
 	RevokeSendingDelegation(ctx context.Context, in *RevokeSendingDelegationRequest, opts ...grpc.CallOption) (*RevokeSendingDelegationResponse, error)
+	// Sends an e-mail to a candidate from the caller's connected mailbox, or
+	// a teammate's who granted the caller sending on their behalf; now or at
+	// send_time; optionally as a reply in one of the candidate's
+	// conversations. The same request_id returns the same e-mail. A candidate
+	// without a deliverable address is FAILED_PRECONDITION. Recruiter and
+	// above.
+	SendCandidateEmail(ctx context.Context, in *SendCandidateEmailRequest, opts ...grpc.CallOption) (*SendCandidateEmailResponse, error)
+	// A candidate's one-off e-mails, newest first, a page at a time.
+	// Recruiter and above.
+	ListCandidateEmails(ctx context.Context, in *ListCandidateEmailsRequest, opts ...grpc.CallOption) (*ListCandidateEmailsResponse, error)
+	// Cancels an e-mail that has not left; one that left (or is leaving) is
+	// FAILED_PRECONDITION. Recruiter and above.
+	CancelCandidateEmail(ctx context.Context, in *CancelCandidateEmailRequest, opts ...grpc.CallOption) (*CancelCandidateEmailResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -888,6 +904,36 @@ func (c *outreachServiceClient) RevokeSendingDelegation(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *outreachServiceClient) SendCandidateEmail(ctx context.Context, in *SendCandidateEmailRequest, opts ...grpc.CallOption) (*SendCandidateEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendCandidateEmailResponse)
+	err := c.cc.Invoke(ctx, OutreachService_SendCandidateEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) ListCandidateEmails(ctx context.Context, in *ListCandidateEmailsRequest, opts ...grpc.CallOption) (*ListCandidateEmailsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCandidateEmailsResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListCandidateEmails_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *outreachServiceClient) CancelCandidateEmail(ctx context.Context, in *CancelCandidateEmailRequest, opts ...grpc.CallOption) (*CancelCandidateEmailResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelCandidateEmailResponse)
+	err := c.cc.Invoke(ctx, OutreachService_CancelCandidateEmail_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -1084,6 +1130,19 @@ type OutreachServiceServer interface {
 	// Withdraws a delegation the caller granted. Flows already set up keep
 	// their sender.
 	RevokeSendingDelegation(context.Context, *RevokeSendingDelegationRequest) (*RevokeSendingDelegationResponse, error)
+	// Sends an e-mail to a candidate from the caller's connected mailbox, or
+	// a teammate's who granted the caller sending on their behalf; now or at
+	// send_time; optionally as a reply in one of the candidate's
+	// conversations. The same request_id returns the same e-mail. A candidate
+	// without a deliverable address is FAILED_PRECONDITION. Recruiter and
+	// above.
+	SendCandidateEmail(context.Context, *SendCandidateEmailRequest) (*SendCandidateEmailResponse, error)
+	// A candidate's one-off e-mails, newest first, a page at a time.
+	// Recruiter and above.
+	ListCandidateEmails(context.Context, *ListCandidateEmailsRequest) (*ListCandidateEmailsResponse, error)
+	// Cancels an e-mail that has not left; one that left (or is leaving) is
+	// FAILED_PRECONDITION. Recruiter and above.
+	CancelCandidateEmail(context.Context, *CancelCandidateEmailRequest) (*CancelCandidateEmailResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -1270,6 +1329,15 @@ func (UnimplementedOutreachServiceServer) ListSendingDelegations(context.Context
 }
 func (UnimplementedOutreachServiceServer) RevokeSendingDelegation(context.Context, *RevokeSendingDelegationRequest) (*RevokeSendingDelegationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeSendingDelegation not implemented")
+}
+func (UnimplementedOutreachServiceServer) SendCandidateEmail(context.Context, *SendCandidateEmailRequest) (*SendCandidateEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendCandidateEmail not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListCandidateEmails(context.Context, *ListCandidateEmailsRequest) (*ListCandidateEmailsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCandidateEmails not implemented")
+}
+func (UnimplementedOutreachServiceServer) CancelCandidateEmail(context.Context, *CancelCandidateEmailRequest) (*CancelCandidateEmailResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelCandidateEmail not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -2336,6 +2404,60 @@ func _OutreachService_RevokeSendingDelegation_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_SendCandidateEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendCandidateEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).SendCandidateEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_SendCandidateEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).SendCandidateEmail(ctx, req.(*SendCandidateEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_ListCandidateEmails_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCandidateEmailsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListCandidateEmails(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListCandidateEmails_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListCandidateEmails(ctx, req.(*ListCandidateEmailsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _OutreachService_CancelCandidateEmail_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelCandidateEmailRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).CancelCandidateEmail(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_CancelCandidateEmail_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).CancelCandidateEmail(ctx, req.(*CancelCandidateEmailRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2570,6 +2692,18 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeSendingDelegation",
 			Handler:    _OutreachService_RevokeSendingDelegation_Handler,
+		},
+		{
+			MethodName: "SendCandidateEmail",
+			Handler:    _OutreachService_SendCandidateEmail_Handler,
+		},
+		{
+			MethodName: "ListCandidateEmails",
+			Handler:    _OutreachService_ListCandidateEmails_Handler,
+		},
+		{
+			MethodName: "CancelCandidateEmail",
+			Handler:    _OutreachService_CancelCandidateEmail_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
