@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/providerhttp"
@@ -23,6 +24,8 @@ import (
 	atsconfig "github.com/tandemhq/tandem/services/atsbridge/internal/config"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/outreachclient"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 	"github.com/tandemhq/tandem/services/atsbridge/migrations"
@@ -49,6 +52,7 @@ type Config struct {
 	Service  service.Config
 	Identity identityclient.Config
 	ATS      atsconfig.Settings
+	Outreach outreachclient.Config
 }
 
 // loadConfig reads the runtime's, identity's and atsbridge's settings
@@ -56,7 +60,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS)
+	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS, &c.Outreach)
 	return c, err
 }
 
@@ -78,6 +82,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("identity client", func(context.Context) error { return identity.Close() })
+	outreach, err := outreachclient.Dial(cfg.Outreach, authz.ServiceCredentials{Name: "atsbridge", Token: cfg.Identity.ServiceTokens.Current})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("outreach client", func(context.Context) error { return outreach.Close() })
 
 	// Each Lever connection's budget, shared by every replica (ADR 6).
 	limit := connections.RateLimit{PerSecond: float64(cfg.ATS.LeverRatePerSecond), Burst: cfg.ATS.LeverBurst}
@@ -107,7 +116,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns))
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)))
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }

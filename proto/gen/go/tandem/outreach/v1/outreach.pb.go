@@ -10409,6 +10409,95 @@ func (x *EnrollmentCreated) GetActorUserId() string {
 	return ""
 }
 
+type ListStagesForServiceRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListStagesForServiceRequest) Reset() {
+	*x = ListStagesForServiceRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesForServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesForServiceRequest) ProtoMessage() {}
+
+func (x *ListStagesForServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesForServiceRequest.ProtoReflect.Descriptor instead.
+func (*ListStagesForServiceRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{151}
+}
+
+func (x *ListStagesForServiceRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+type ListStagesForServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Active stages in order.
+	Stages        []*Stage `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStagesForServiceResponse) Reset() {
+	*x = ListStagesForServiceResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesForServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesForServiceResponse) ProtoMessage() {}
+
+func (x *ListStagesForServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesForServiceResponse.ProtoReflect.Descriptor instead.
+func (*ListStagesForServiceResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{152}
+}
+
+func (x *ListStagesForServiceResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -11112,7 +11201,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x12\"\n" +
 	"\rowner_user_id\x18\x06 \x01(\tR\vownerUserId\x12$\n" +
 	"\x0esender_user_id\x18\a \x01(\tR\fsenderUserId\x12\"\n" +
-	"\ractor_user_id\x18\b \x01(\tR\vactorUserId*\x7f\n" +
+	"\ractor_user_id\x18\b \x01(\tR\vactorUserId\"F\n" +
+	"\x1bListStagesForServiceRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\"Q\n" +
+	"\x1cListStagesForServiceResponse\x121\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -11220,7 +11313,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1eENROLL_OUTCOME_IN_ANOTHER_FLOW\x10\x03\x12\x1b\n" +
 	"\x17ENROLL_OUTCOME_NO_EMAIL\x10\x04\x12 \n" +
 	"\x1cENROLL_OUTCOME_UNDELIVERABLE\x10\x05\x12\x1c\n" +
-	"\x18ENROLL_OUTCOME_NOT_FOUND\x10\x062\xe70\n" +
+	"\x18ENROLL_OUTCOME_NOT_FOUND\x10\x062\xe21\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -11287,7 +11380,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\fGetFlowStats\x12'.tandem.outreach.v1.GetFlowStatsRequest\x1a(.tandem.outreach.v1.GetFlowStatsResponse\x12\x7f\n" +
 	"\x16GrantSendingDelegation\x121.tandem.outreach.v1.GrantSendingDelegationRequest\x1a2.tandem.outreach.v1.GrantSendingDelegationResponse\x12\x7f\n" +
 	"\x16ListSendingDelegations\x121.tandem.outreach.v1.ListSendingDelegationsRequest\x1a2.tandem.outreach.v1.ListSendingDelegationsResponse\x12\x82\x01\n" +
-	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponseB\xd8\x01\n" +
+	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponse\x12y\n" +
+	"\x14ListStagesForService\x12/.tandem.outreach.v1.ListStagesForServiceRequest\x1a0.tandem.outreach.v1.ListStagesForServiceResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -11303,7 +11397,7 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 18)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 152)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 154)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -11474,22 +11568,24 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(*RevokeSendingDelegationRequest)(nil),      // 166: tandem.outreach.v1.RevokeSendingDelegationRequest
 	(*RevokeSendingDelegationResponse)(nil),     // 167: tandem.outreach.v1.RevokeSendingDelegationResponse
 	(*EnrollmentCreated)(nil),                   // 168: tandem.outreach.v1.EnrollmentCreated
-	nil,                                         // 169: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 170: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 171: google.protobuf.FieldMask
+	(*ListStagesForServiceRequest)(nil),         // 169: tandem.outreach.v1.ListStagesForServiceRequest
+	(*ListStagesForServiceResponse)(nil),        // 170: tandem.outreach.v1.ListStagesForServiceResponse
+	nil,                                         // 171: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 172: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 173: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	19,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	170, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	170, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	170, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	169, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	172, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	172, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	172, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	171, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
 	18,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
 	18,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	18,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	18,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	171, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	173, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
 	18,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
 	18,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
@@ -11505,14 +11601,14 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	39,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
 	39,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	39,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	171, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	173, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
 	39,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	39,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
 	39,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	18,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	170, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	172, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
 	54,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
 	55,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
 	58,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
@@ -11524,13 +11620,13 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	53,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
 	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
 	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	170, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	170, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	172, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	172, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
 	59,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
 	59,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
 	59,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
 	59,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	171, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	173, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
 	59,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
 	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
 	68,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
@@ -11538,31 +11634,31 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	68,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
 	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
 	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	170, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	170, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	172, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	172, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
 	73,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
 	73,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
 	73,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
 	73,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	171, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	173, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
 	73,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
 	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
 	73,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
 	73,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	170, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	172, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
 	84,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
 	84,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
 	84,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
 	84,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
 	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	170, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	170, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	170, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	170, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	172, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	172, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	172, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	172, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
 	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	170, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	170, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	172, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	172, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
 	94,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
 	94,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
 	95,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
@@ -11572,9 +11668,9 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
 	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	170, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	172, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
 	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	170, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	172, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
 	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
 	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
 	106, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
@@ -11589,15 +11685,15 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	117, // 107: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
 	118, // 108: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
 	119, // 109: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
-	170, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
-	170, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	172, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	172, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
 	120, // 112: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
 	120, // 113: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	120, // 114: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	12,  // 115: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
 	120, // 116: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
 	120, // 117: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	171, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	173, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
 	120, // 119: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	120, // 120: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
 	120, // 121: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
@@ -11606,12 +11702,12 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	120, // 124: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	120, // 125: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	15,  // 126: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
-	170, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	172, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
 	16,  // 128: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
-	170, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
-	170, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
-	170, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
-	170, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	172, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	172, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	172, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	172, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
 	17,  // 133: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
 	145, // 134: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
 	143, // 135: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
@@ -11621,132 +11717,135 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	143, // 139: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
 	157, // 140: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
 	158, // 141: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
-	170, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	172, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
 	161, // 143: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
 	161, // 144: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
-	20,  // 145: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	22,  // 146: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	24,  // 147: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	26,  // 148: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	28,  // 149: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	30,  // 150: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	32,  // 151: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	34,  // 152: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	36,  // 153: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	40,  // 154: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	42,  // 155: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	44,  // 156: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	46,  // 157: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	48,  // 158: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	50,  // 159: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	56,  // 160: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	60,  // 161: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	62,  // 162: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	64,  // 163: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	66,  // 164: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	69,  // 165: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	71,  // 166: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	74,  // 167: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	76,  // 168: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	78,  // 169: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	80,  // 170: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	82,  // 171: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	85,  // 172: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	87,  // 173: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	89,  // 174: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	96,  // 175: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	98,  // 176: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	100, // 177: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	107, // 178: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	109, // 179: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	111, // 180: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	113, // 181: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	115, // 182: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	121, // 183: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
-	123, // 184: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
-	125, // 185: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
-	127, // 186: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
-	129, // 187: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
-	131, // 188: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
-	133, // 189: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
-	135, // 190: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
-	137, // 191: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
-	139, // 192: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
-	141, // 193: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
-	144, // 194: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
-	147, // 195: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
-	149, // 196: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
-	151, // 197: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
-	153, // 198: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
-	155, // 199: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
-	159, // 200: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
-	162, // 201: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
-	164, // 202: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
-	166, // 203: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
-	21,  // 204: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	23,  // 205: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	25,  // 206: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	27,  // 207: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	29,  // 208: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	31,  // 209: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	33,  // 210: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	35,  // 211: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	37,  // 212: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	41,  // 213: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	43,  // 214: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	45,  // 215: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	47,  // 216: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	49,  // 217: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	51,  // 218: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	57,  // 219: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	61,  // 220: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	63,  // 221: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	65,  // 222: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	67,  // 223: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	70,  // 224: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	72,  // 225: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	75,  // 226: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	77,  // 227: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	79,  // 228: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	81,  // 229: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	83,  // 230: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	86,  // 231: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	88,  // 232: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	90,  // 233: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	97,  // 234: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	99,  // 235: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	101, // 236: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	108, // 237: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	110, // 238: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	112, // 239: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	114, // 240: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	116, // 241: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	122, // 242: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
-	124, // 243: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
-	126, // 244: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
-	128, // 245: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
-	130, // 246: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
-	132, // 247: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
-	134, // 248: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
-	136, // 249: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
-	138, // 250: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
-	140, // 251: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
-	142, // 252: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
-	146, // 253: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
-	148, // 254: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
-	150, // 255: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
-	152, // 256: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
-	154, // 257: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
-	156, // 258: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
-	160, // 259: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
-	163, // 260: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
-	165, // 261: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
-	167, // 262: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
-	204, // [204:263] is the sub-list for method output_type
-	145, // [145:204] is the sub-list for method input_type
-	145, // [145:145] is the sub-list for extension type_name
-	145, // [145:145] is the sub-list for extension extendee
-	0,   // [0:145] is the sub-list for field type_name
+	39,  // 145: tandem.outreach.v1.ListStagesForServiceResponse.stages:type_name -> tandem.outreach.v1.Stage
+	20,  // 146: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	22,  // 147: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	24,  // 148: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	26,  // 149: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	28,  // 150: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	30,  // 151: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	32,  // 152: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	34,  // 153: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	36,  // 154: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	40,  // 155: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	42,  // 156: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	44,  // 157: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	46,  // 158: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	48,  // 159: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	50,  // 160: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	56,  // 161: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	60,  // 162: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	62,  // 163: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	64,  // 164: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	66,  // 165: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	69,  // 166: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	71,  // 167: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	74,  // 168: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	76,  // 169: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	78,  // 170: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	80,  // 171: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	82,  // 172: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	85,  // 173: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	87,  // 174: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	89,  // 175: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	96,  // 176: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	98,  // 177: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	100, // 178: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	107, // 179: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	109, // 180: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	111, // 181: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	113, // 182: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	115, // 183: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	121, // 184: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	123, // 185: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	125, // 186: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	127, // 187: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	129, // 188: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	131, // 189: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	133, // 190: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	135, // 191: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	137, // 192: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	139, // 193: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	141, // 194: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	144, // 195: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	147, // 196: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	149, // 197: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	151, // 198: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	153, // 199: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	155, // 200: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	159, // 201: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	162, // 202: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	164, // 203: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	166, // 204: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	169, // 205: tandem.outreach.v1.OutreachService.ListStagesForService:input_type -> tandem.outreach.v1.ListStagesForServiceRequest
+	21,  // 206: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	23,  // 207: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	25,  // 208: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	27,  // 209: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	29,  // 210: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	31,  // 211: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	33,  // 212: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	35,  // 213: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	37,  // 214: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	41,  // 215: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	43,  // 216: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	45,  // 217: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	47,  // 218: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	49,  // 219: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	51,  // 220: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	57,  // 221: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	61,  // 222: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	63,  // 223: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	65,  // 224: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	67,  // 225: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	70,  // 226: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	72,  // 227: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	75,  // 228: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	77,  // 229: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	79,  // 230: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	81,  // 231: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	83,  // 232: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	86,  // 233: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	88,  // 234: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	90,  // 235: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	97,  // 236: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	99,  // 237: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	101, // 238: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	108, // 239: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	110, // 240: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	112, // 241: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	114, // 242: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	116, // 243: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	122, // 244: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	124, // 245: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	126, // 246: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	128, // 247: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	130, // 248: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	132, // 249: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	134, // 250: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	136, // 251: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	138, // 252: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	140, // 253: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	142, // 254: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	146, // 255: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	148, // 256: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	150, // 257: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	152, // 258: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	154, // 259: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	156, // 260: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	160, // 261: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	163, // 262: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	165, // 263: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	167, // 264: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	170, // 265: tandem.outreach.v1.OutreachService.ListStagesForService:output_type -> tandem.outreach.v1.ListStagesForServiceResponse
+	206, // [206:266] is the sub-list for method output_type
+	146, // [146:206] is the sub-list for method input_type
+	146, // [146:146] is the sub-list for extension type_name
+	146, // [146:146] is the sub-list for extension extendee
+	0,   // [0:146] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -11776,7 +11875,7 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      18,
-			NumMessages:   152,
+			NumMessages:   154,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -78,6 +78,7 @@ const (
 	OutreachService_GrantSendingDelegation_FullMethodName      = "/tandem.outreach.v1.OutreachService/GrantSendingDelegation"
 	OutreachService_ListSendingDelegations_FullMethodName      = "/tandem.outreach.v1.OutreachService/ListSendingDelegations"
 	OutreachService_RevokeSendingDelegation_FullMethodName     = "/tandem.outreach.v1.OutreachService/RevokeSendingDelegation"
+	OutreachService_ListStagesForService_FullMethodName        = "/tandem.outreach.v1.OutreachService/ListStagesForService"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -276,6 +277,10 @@ type OutreachServiceClient interface {
 	// Withdraws a delegation the caller granted. Flows already set up keep
 	// their sender.
 	RevokeSendingDelegation(ctx context.Context, in *RevokeSendingDelegationRequest, opts ...grpc.CallOption) (*RevokeSendingDelegationResponse, error)
+	// ---- ATS stage mappings (issue 15 item 2) ----
+	// Internal (atsbridge): the organization's active stages, which the
+	// stage mapping must cover.
+	ListStagesForService(ctx context.Context, in *ListStagesForServiceRequest, opts ...grpc.CallOption) (*ListStagesForServiceResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -888,6 +893,16 @@ func (c *outreachServiceClient) RevokeSendingDelegation(ctx context.Context, in 
 	return out, nil
 }
 
+func (c *outreachServiceClient) ListStagesForService(ctx context.Context, in *ListStagesForServiceRequest, opts ...grpc.CallOption) (*ListStagesForServiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStagesForServiceResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListStagesForService_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -1084,6 +1099,10 @@ type OutreachServiceServer interface {
 	// Withdraws a delegation the caller granted. Flows already set up keep
 	// their sender.
 	RevokeSendingDelegation(context.Context, *RevokeSendingDelegationRequest) (*RevokeSendingDelegationResponse, error)
+	// ---- ATS stage mappings (issue 15 item 2) ----
+	// Internal (atsbridge): the organization's active stages, which the
+	// stage mapping must cover.
+	ListStagesForService(context.Context, *ListStagesForServiceRequest) (*ListStagesForServiceResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -1270,6 +1289,9 @@ func (UnimplementedOutreachServiceServer) ListSendingDelegations(context.Context
 }
 func (UnimplementedOutreachServiceServer) RevokeSendingDelegation(context.Context, *RevokeSendingDelegationRequest) (*RevokeSendingDelegationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method RevokeSendingDelegation not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListStagesForService(context.Context, *ListStagesForServiceRequest) (*ListStagesForServiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStagesForService not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -2336,6 +2358,24 @@ func _OutreachService_RevokeSendingDelegation_Handler(srv interface{}, ctx conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_ListStagesForService_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStagesForServiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListStagesForService(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListStagesForService_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListStagesForService(ctx, req.(*ListStagesForServiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2570,6 +2610,10 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeSendingDelegation",
 			Handler:    _OutreachService_RevokeSendingDelegation_Handler,
+		},
+		{
+			MethodName: "ListStagesForService",
+			Handler:    _OutreachService_ListStagesForService_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
