@@ -53,6 +53,9 @@ type Config struct {
 	Identity identityclient.Config
 	ATS      atsconfig.Settings
 	Outreach outreachclient.Config
+	// Events names the services that receive atsbridge's events
+	// (outreach: ats.job_*).
+	Events events.Config
 }
 
 // loadConfig reads the runtime's, identity's and atsbridge's settings
@@ -60,7 +63,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS, &c.Outreach)
+	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS, &c.Outreach, &c.Events)
 	return c, err
 }
 
@@ -100,15 +103,38 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 
-	st := store.New(rt.DB)
-	workers := river.NewWorkers()
-	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, rt.Log))
-	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
-		Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	// Events go out through River jobs enqueued in the transaction of the
+	// change (ADR 15): the import mirrors postings into outreach's jobs.
+	subs, err := cfg.Events.Subscribers()
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
+	delivery, err := events.NewDelivery(events.DeliveryOptions{Source: "atsbridge", Subscribers: subs,
+		Credentials: authz.ServiceCredentials{Name: "atsbridge", Token: cfg.Identity.ServiceTokens.Current}, Logger: rt.Log})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
+
+	st := store.New(rt.DB)
+	workers := river.NewWorkers()
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	delivery.AddTo(workers, queues)
+	// The publisher needs the River client, which needs the import worker
+	// that publishes: the worker gets it before anything runs.
+	var pub publisherHolder
+	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log))
+	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	publisher, err := events.NewPublisher(jc, events.PublisherOptions{Source: "atsbridge", Subscribers: subs, Schema: "atsbridge", DB: rt.DB, Logger: rt.Log})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("event publisher", func(context.Context) error { return publisher.Close() })
+	pub.Publisher = publisher
 	conns := connections.New(st, jc, limit, rt.Log)
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
 	sink.Handle(connections.EventConnectionChanged, conns.ApplyConnectionChanged)
@@ -120,6 +146,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
+
+// publisherHolder lets the import worker be built before the publisher,
+// which needs the River client the worker goes into; it is set before
+// serving.
+type publisherHolder struct{ *events.Publisher }
 
 // accessTokens fits identity's generated client to the importer's
 // interface.

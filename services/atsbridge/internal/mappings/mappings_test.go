@@ -82,7 +82,7 @@ func newWorld(t *testing.T) *world {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	worker := connections.NewImportWorker(st, token(levertest.AccessToken(t, sim)), api, nil)
+	worker := connections.NewImportWorker(st, token(levertest.AccessToken(t, sim)), api, nil, nil)
 	if err := worker.Work(ctx, &river.Job[connections.ImportArgs]{JobRow: &rivertype.JobRow{Attempt: 1},
 		Args: connections.ImportArgs{ConnectionID: w.connID, Generation: conn.SyncGeneration}}); err != nil {
 		t.Fatal(err)
