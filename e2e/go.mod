@@ -3,6 +3,7 @@ module github.com/tandemhq/tandem/e2e
 go 1.26.8
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tandemhq/tandem/platform v0.0.0
 	golang.org/x/mod v0.42.0
@@ -74,7 +75,7 @@ require (
 require (
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
-	github.com/jackc/pgx/v5 v5.12.0 // indirect
+	github.com/jackc/pgx/v5 v5.12.0
 	github.com/tandemhq/tandem/proto v0.0.0
 	github.com/tandemhq/tandem/providersim v0.0.0
 	golang.org/x/net v0.61.0 // indirect
