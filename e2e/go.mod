@@ -3,6 +3,7 @@ module github.com/tandemhq/tandem/e2e
 go 1.26.8
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tandemhq/tandem/platform v0.0.0
 	golang.org/x/mod v0.42.0

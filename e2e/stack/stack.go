@@ -280,8 +280,14 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		switch name {
 		case "identity":
 			args = append(args, identityArgs(svcAddrs, s.LeverOAuthURL)...)
+		case "outreach":
+			// Linking a flow to an ATS job is checked with atsbridge.
+			args = append(args, "-atsbridge-addr", svcAddrs["atsbridge"])
 		case "atsbridge":
-			args = append(args, "-lever-url", s.LeverURL)
+			// The import mirrors postings into outreach's jobs; the stage
+			// mapping reads outreach's stages.
+			args = append(args, "-lever-url", s.LeverURL, "-outreach-addr", svcAddrs["outreach"],
+				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced")
 		case "mailbox":
 			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent|message.received",
 				"-graph-url", s.GraphURL, "-webhook-base-url", s.GatewayURL)

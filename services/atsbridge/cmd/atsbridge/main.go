@@ -13,6 +13,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/providerhttp"
@@ -23,6 +24,8 @@ import (
 	atsconfig "github.com/tandemhq/tandem/services/atsbridge/internal/config"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/outreachclient"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 	"github.com/tandemhq/tandem/services/atsbridge/migrations"
@@ -49,6 +52,10 @@ type Config struct {
 	Service  service.Config
 	Identity identityclient.Config
 	ATS      atsconfig.Settings
+	Outreach outreachclient.Config
+	// Events names the services that receive atsbridge's events
+	// (outreach: ats.job_*).
+	Events events.Config
 }
 
 // loadConfig reads the runtime's, identity's and atsbridge's settings
@@ -56,7 +63,7 @@ type Config struct {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS)
+	c.Service, err = service.LoadConfig("atsbridge", defaultGRPCAddr, args, out, &c.Identity, &c.ATS, &c.Outreach, &c.Events)
 	return c, err
 }
 
@@ -78,6 +85,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("identity client", func(context.Context) error { return identity.Close() })
+	outreach, err := outreachclient.Dial(cfg.Outreach, authz.ServiceCredentials{Name: "atsbridge", Token: cfg.Identity.ServiceTokens.Current})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("outreach client", func(context.Context) error { return outreach.Close() })
 
 	// Each Lever connection's budget, shared by every replica (ADR 6).
 	limit := connections.RateLimit{PerSecond: float64(cfg.ATS.LeverRatePerSecond), Burst: cfg.ATS.LeverBurst}
@@ -91,15 +103,38 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 
-	st := store.New(rt.DB)
-	workers := river.NewWorkers()
-	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, rt.Log))
-	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}},
-		Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	// Events go out through River jobs enqueued in the transaction of the
+	// change (ADR 15): the import mirrors postings into outreach's jobs.
+	subs, err := cfg.Events.Subscribers()
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
+	delivery, err := events.NewDelivery(events.DeliveryOptions{Source: "atsbridge", Subscribers: subs,
+		Credentials: authz.ServiceCredentials{Name: "atsbridge", Token: cfg.Identity.ServiceTokens.Current}, Logger: rt.Log})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("event delivery", func(context.Context) error { return delivery.Close() })
+
+	st := store.New(rt.DB)
+	workers := river.NewWorkers()
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	delivery.AddTo(workers, queues)
+	// The publisher needs the River client, which needs the import worker
+	// that publishes: the worker gets it before anything runs.
+	var pub publisherHolder
+	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log))
+	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	publisher, err := events.NewPublisher(jc, events.PublisherOptions{Source: "atsbridge", Subscribers: subs, Schema: "atsbridge", DB: rt.DB, Logger: rt.Log})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("event publisher", func(context.Context) error { return publisher.Close() })
+	pub.Publisher = publisher
 	conns := connections.New(st, jc, limit, rt.Log)
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
 	sink.Handle(connections.EventConnectionChanged, conns.ApplyConnectionChanged)
@@ -107,10 +142,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns))
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)))
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
+
+// publisherHolder lets the import worker be built before the publisher,
+// which needs the River client the worker goes into; it is set before
+// serving.
+type publisherHolder struct{ *events.Publisher }
 
 // accessTokens fits identity's generated client to the importer's
 // interface.

@@ -42,7 +42,7 @@ type Store interface {
 	MarkSyncFailed(ctx context.Context, id string, generation int64, reason string) error
 	RecordError(ctx context.Context, id, kind, description string) error
 	RecentErrors(ctx context.Context, id string, since time.Time) (store.RecentErrors, error)
-	ReplaceCatalog(ctx context.Context, id string, generation int64, cat store.Catalog, at time.Time) (bool, error)
+	ReplaceCatalog(ctx context.Context, id string, generation int64, cat store.Catalog, at time.Time, onPostings store.PostingsChanged) (bool, error)
 	Stages(ctx context.Context, orgID string, after, limit int) ([]store.Stage, error)
 	Postings(ctx context.Context, orgID, afterID string, publishedOnly bool, limit int) ([]store.Posting, error)
 	Users(ctx context.Context, orgID, afterID string, limit int) ([]store.User, error)

@@ -93,7 +93,7 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, sim: sim, st: st, jobs: &jobs{}, tokens: &tokens{token: levertest.AccessToken(t, sim)},
 		org: uuid.NewString(), connID: uuid.NewString()}
 	w.conns = connections.New(st, w.jobs, connections.RateLimit{PerSecond: 10, Burst: 20}, nil)
-	w.worker = connections.NewImportWorker(st, w.tokens, api, nil)
+	w.worker = connections.NewImportWorker(st, w.tokens, api, nil, nil)
 	return w
 }
 
@@ -264,7 +264,7 @@ func TestRateLimitSnoozes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.worker = connections.NewImportWorker(w.st, w.tokens, api, nil)
+	w.worker = connections.NewImportWorker(w.st, w.tokens, api, nil, nil)
 	if err := w.work(w.jobs.last(t)); err != nil {
 		t.Fatal(err)
 	}

@@ -62,16 +62,20 @@ type ImportWorker struct {
 	store  Store
 	tokens AccessTokenGetter
 	ats    ATS
+	pub    Publisher
 	log    *slog.Logger
 	now    func() time.Time
 }
 
 // NewImportWorker returns the worker.
-func NewImportWorker(st Store, tokens AccessTokenGetter, ats ATS, log *slog.Logger) *ImportWorker {
+//
+// pub (may be nil: nothing is published) mirrors the postings that changed
+// into outreach's jobs (ats.job_synced).
+func NewImportWorker(st Store, tokens AccessTokenGetter, ats ATS, pub Publisher, log *slog.Logger) *ImportWorker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &ImportWorker{store: st, tokens: tokens, ats: ats, log: log, now: time.Now}
+	return &ImportWorker{store: st, tokens: tokens, ats: ats, pub: pub, log: log, now: time.Now}
 }
 
 // Timeout bounds one attempt: large accounts take many pages at 10 a
@@ -112,7 +116,8 @@ func (w *ImportWorker) Work(ctx context.Context, job *river.Job[ImportArgs]) err
 	if err != nil {
 		return w.callFailed(ctx, conn, job, err)
 	}
-	applied, err := w.store.ReplaceCatalog(ctx, conn.ID, a.Generation, cat, w.now())
+	at := w.now()
+	applied, err := w.store.ReplaceCatalog(ctx, conn.ID, a.Generation, cat, at, w.publishJobs(conn, at))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,12 @@ func TestRoles(t *testing.T) {
 		"ListAtsStages":    authz.AnyMember().String(),
 		"ListAtsPostings":  authz.AnyMember().String(),
 		"ListAtsUsers":     authz.AtLeast(authz.RoleAdmin).String(),
+		// Only admins change the mapping (LV-2: a recruiter cannot save).
+		"GetStageMapping":     authz.AnyMember().String(),
+		"ProposeStageMapping": "roles(super_admin,admin)",
+		"SaveStageMapping":    "roles(super_admin,admin)",
+		"DryRunStageMapping":  "roles(super_admin,admin)",
+		"CheckFlowLink":       "internal",
 	} {
 		if got := server.Policy["/tandem.atsbridge.v1.AtsBridgeService/"+rpc].String(); got != want {
 			t.Errorf("%s: %s, want %s", rpc, got, want)

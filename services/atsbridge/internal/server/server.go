@@ -24,6 +24,13 @@ var Policy = authz.Policy{
 	svc + "ListAtsStages":    authz.AnyMember(),
 	svc + "ListAtsPostings":  authz.AnyMember(),
 	svc + "ListAtsUsers":     authz.AtLeast(authz.RoleAdmin),
+	// Everyone sees the mapping flows are synced with; only admins change
+	// it, or try a change out on the linked candidates (LV-2, SYNC-2).
+	svc + "GetStageMapping":     authz.AnyMember(),
+	svc + "ProposeStageMapping": authz.AtLeast(authz.RoleAdmin),
+	svc + "SaveStageMapping":    authz.AtLeast(authz.RoleAdmin),
+	svc + "DryRunStageMapping":  authz.AtLeast(authz.RoleAdmin),
+	svc + "CheckFlowLink":       authz.Internal(),
 }
 
 const svc = "/tandem.atsbridge.v1.AtsBridgeService/"
@@ -40,10 +47,11 @@ type Connections interface {
 type Server struct {
 	atsbridgev1.UnimplementedAtsBridgeServiceServer
 	conns Connections
+	maps  Mappings
 }
 
 // New returns the handler.
-func New(conns Connections) *Server { return &Server{conns: conns} }
+func New(conns Connections, maps Mappings) *Server { return &Server{conns: conns, maps: maps} }
 
 var statuses = map[string]atsbridgev1.AtsConnectionStatus{
 	store.StatusConnected:         atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_CONNECTED,

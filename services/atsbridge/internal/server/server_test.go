@@ -2,12 +2,16 @@ package server_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
@@ -48,7 +52,7 @@ func (f *fakeConnections) Users(_ context.Context, orgID string, size int, token
 
 func TestTranslates(t *testing.T) {
 	f := &fakeConnections{}
-	s := server.New(f)
+	s := server.New(f, nil)
 	ctx := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindUser, OrgID: "org-a", UserID: "u", Role: authz.RoleRecruiter})
 
 	got, err := s.GetAtsConnection(ctx, &atsbridgev1.GetAtsConnectionRequest{})
@@ -72,5 +76,57 @@ func TestTranslates(t *testing.T) {
 	}
 	if _, err := s.GetAtsConnection(t.Context(), &atsbridgev1.GetAtsConnectionRequest{}); err == nil {
 		t.Fatal("a call without a caller was answered")
+	}
+}
+
+type fakeMappings struct {
+	server.Mappings
+	org, by string
+	base    int
+	table   store.Table
+}
+
+func (f *fakeMappings) Save(_ context.Context, orgID, by string, base int, t store.Table) (store.Mapping, error) {
+	f.org, f.by, f.base, f.table = orgID, by, base, t
+	if len(t.ToATS) == 0 {
+		return store.Mapping{}, &mappings.Invalid{Problems: []mappings.Problem{{Reason: mappings.ReasonIncomplete, Field: "to_ats", Description: `Tandem stage "New" has no place in the ATS`}}}
+	}
+	return store.Mapping{Version: base + 1, Table: t, CreatedBy: by}, nil
+}
+
+func (f *fakeMappings) CheckFlowLink(_ context.Context, orgID, posting string) (mappings.Refusal, error) {
+	f.org = orgID
+	if posting == "draft" {
+		return mappings.Refusal{Reason: mappings.ReasonPostingNotPublished, Description: "draft"}, nil
+	}
+	return mappings.Refusal{}, nil
+}
+
+func TestTranslatesMappings(t *testing.T) {
+	f := &fakeMappings{}
+	s := server.New(&fakeConnections{}, f)
+	ctx := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindUser, OrgID: "org-a", UserID: "u-admin", Role: authz.RoleAdmin})
+	row := &atsbridgev1.TandemToAtsRow{TandemStageId: "t1", Ats: &atsbridgev1.AtsPlace{ArchiveReasonId: "r1"}}
+	got, err := s.SaveStageMapping(ctx, &atsbridgev1.SaveStageMappingRequest{BaseVersion: 1, Mapping: &atsbridgev1.StageMapping{ToAts: []*atsbridgev1.TandemToAtsRow{row}}})
+	if err != nil || f.org != "org-a" || f.by != "u-admin" || f.base != 1 || got.GetMapping().GetVersion() != 2 ||
+		f.table.ToATS[0] != (store.ToATS{TandemStageID: "t1", ATS: store.Place{ArchiveReasonID: "r1"}}) || got.GetMapping().GetToAts()[0].GetAts().GetArchiveReasonId() != "r1" {
+		t.Fatalf("save: %v, %v (%+v)", got, err, f)
+	}
+	_, err = s.SaveStageMapping(ctx, &atsbridgev1.SaveStageMappingRequest{Mapping: &atsbridgev1.StageMapping{}})
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.KindInvalidArgument || ae.Field != "mapping.to_ats" || ae.Reason != mappings.ReasonIncomplete ||
+		!strings.Contains(ae.Public, `"New" has no place`) {
+		t.Fatalf("an incomplete table: %v", err)
+	}
+	if _, err := s.SaveStageMapping(ctx, &atsbridgev1.SaveStageMappingRequest{}); !errors.Is(err, apperr.ErrInvalidArgument) {
+		t.Fatalf("no mapping: %v", err)
+	}
+	svc := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindService, Service: "outreach"})
+	if r, err := s.CheckFlowLink(svc, &atsbridgev1.CheckFlowLinkRequest{OrganizationId: "org-b", ExternalJobId: "draft"}); err != nil || r.GetOk() ||
+		r.GetReason() != mappings.ReasonPostingNotPublished || f.org != "org-b" {
+		t.Fatalf("check: %v, %v", r, err)
+	}
+	if r, err := s.CheckFlowLink(svc, &atsbridgev1.CheckFlowLinkRequest{OrganizationId: "org-b", ExternalJobId: "p"}); err != nil || !r.GetOk() {
+		t.Fatalf("check: %v, %v", r, err)
 	}
 }

@@ -48,11 +48,20 @@ type Catalog struct {
 	ArchiveReasons []ArchiveReason
 }
 
+// PostingRemoved is the state of a posting the ATS no longer lists.
+const PostingRemoved = "removed"
+
+// PostingsChanged is told, in the import's transaction, the postings that
+// are new or changed since the last import, and those gone (state
+// PostingRemoved), so their mirrors follow in the same transaction.
+type PostingsChanged func(ctx context.Context, tx pgx.Tx, changed []Posting) error
+
 // ReplaceCatalog makes cat what the connection holds, in one transaction,
 // and marks the import of generation done (connected, counts, last sync)
 // at at. It lands nothing, and reports false, when the connection moved on
-// meanwhile (another import, a reconnect, a disconnect).
-func (s *Store) ReplaceCatalog(ctx context.Context, id string, generation int64, cat Catalog, at time.Time) (_ bool, err error) {
+// meanwhile (another import, a reconnect, a disconnect). onPostings (may
+// be nil) is told which postings changed.
+func (s *Store) ReplaceCatalog(ctx context.Context, id string, generation int64, cat Catalog, at time.Time, onPostings PostingsChanged) (_ bool, err error) {
 	ctx, sp := span(ctx, "ReplaceCatalog")
 	defer func() { end(sp, err) }()
 	applied := false
@@ -63,6 +72,10 @@ func (s *Store) ReplaceCatalog(ctx context.Context, id string, generation int64,
 		if errors.Is(err, pgx.ErrNoRows) {
 			return nil
 		}
+		if err != nil {
+			return err
+		}
+		before, err := postingsTx(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -102,6 +115,11 @@ func (s *Store) ReplaceCatalog(ctx context.Context, id string, generation int64,
 		}); err != nil {
 			return err
 		}
+		if onPostings != nil {
+			if err := onPostings(ctx, tx, changedPostings(before, cat.Postings)); err != nil {
+				return err
+			}
+		}
 		_, err = tx.Exec(ctx, `UPDATE ats_connections SET status = 'connected', status_reason = '', last_sync_at = $2, last_success_at = $2,
 			stages = $3, postings = $4, published_postings = $5, users = $6, archive_reasons = $7, updated_at = now() WHERE id = $1`,
 			id, at, len(cat.Stages), len(cat.Postings), published, len(cat.Users), len(cat.ArchiveReasons))
@@ -109,6 +127,54 @@ func (s *Store) ReplaceCatalog(ctx context.Context, id string, generation int64,
 		return err
 	})
 	return applied, postgres.MapError(err)
+}
+
+func postingsTx(ctx context.Context, tx pgx.Tx, connectionID string) (map[string]Posting, error) {
+	rows, err := tx.Query(ctx, `SELECT remote_id, title, state, team, department, location, commitment, remote_updated_at
+		FROM ats_postings WHERE connection_id = $1`, connectionID)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Posting, error) {
+		var p Posting
+		return p, r.Scan(&p.RemoteID, &p.Title, &p.State, &p.Team, &p.Department, &p.Location, &p.Commitment, &p.RemoteUpdatedAt)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]Posting, len(ps))
+	for _, p := range ps {
+		out[p.RemoteID] = p
+	}
+	return out, nil
+}
+
+// changedPostings are the postings of after that before lacks or holds
+// otherwise, then those before held that after lacks, as removed.
+func changedPostings(before map[string]Posting, after []Posting) []Posting {
+	var out []Posting
+	seen := make(map[string]bool, len(after))
+	for _, p := range after {
+		seen[p.RemoteID] = true
+		if old, ok := before[p.RemoteID]; !ok || !samePosting(old, p) {
+			out = append(out, p)
+		}
+	}
+	for id, p := range before {
+		if !seen[id] {
+			p.State = PostingRemoved
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func samePosting(a, b Posting) bool {
+	if (a.RemoteUpdatedAt == nil) != (b.RemoteUpdatedAt == nil) || (a.RemoteUpdatedAt != nil && !a.RemoteUpdatedAt.Equal(*b.RemoteUpdatedAt)) {
+		return false
+	}
+	a.RemoteUpdatedAt, b.RemoteUpdatedAt = nil, nil
+	return a == b
 }
 
 func copyRows(ctx context.Context, tx pgx.Tx, table string, columns []string, n int, row func(int) []any) error {

@@ -27,6 +27,7 @@ import (
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/service"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/atsjobs"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
@@ -66,6 +67,8 @@ type Config struct {
 	Files FilesConfig
 	// Mailbox is where flow steps are handed for sending.
 	Mailbox mailboxclient.Config
+	// ATSBridge checks links of flows to ATS jobs.
+	ATSBridge atsjobs.Config
 	// Jobs tunes River.
 	Jobs jobSettings
 }
@@ -135,7 +138,7 @@ func (c *FilesConfig) Validate(p *config.Problems) {
 func loadConfig(args []string, out io.Writer) (Config, error) {
 	var c Config
 	var err error
-	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Files, &c.Mailbox, &c.Jobs)
+	c.Service, err = service.LoadConfig("outreach", defaultGRPCAddr, args, out, &c.Identity, &c.Events, &c.Files, &c.Mailbox, &c.Jobs, &c.ATSBridge)
 	return c, err
 }
 
@@ -188,6 +191,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return errors.Join(err, rt.Close(ctx))
 	}
 	rt.AddCloser("mailbox client", func(context.Context) error { return mailbox.Close() })
+	atsbridge, err := atsjobs.Dial(cfg.ATSBridge, authz.ServiceCredentials{Name: "outreach", Token: cfg.Identity.ServiceTokens.Current})
+	if err != nil {
+		return errors.Join(err, rt.Close(ctx))
+	}
+	rt.AddCloser("atsbridge client", func(context.Context) error { return atsbridge.Close() })
 	// Step jobs have a queue of their own: a burst of due steps does not
 	// hold up purges, and event delivery has its own (ADR 15).
 	workers := river.NewWorkers()
@@ -199,7 +207,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// client once both exist, before anything is served.
 	var pubHolder publisherHolder
 	stageRules := stages.New(st, &pubHolder, time.Now)
-	flowRules := flows.New(flows.Options{Store: st, Publisher: &pubHolder, StagePublish: stageRules.PublishMove, Mailbox: mailbox, Logger: rt.Log})
+	flowRules := flows.New(flows.Options{Store: st, Publisher: &pubHolder, StagePublish: stageRules.PublishMove, Mailbox: mailbox,
+		JobLinks: atsjobs.NewLinks(st, atsbridge), Logger: rt.Log})
 	// A purge removes the purged candidates' files too: their bytes by a
 	// job it enqueues in its transaction.
 	river.AddWorker(workers, candidates.NewPurgeWorker(st, files.EnqueueRemovalFromJob, rt.Log))
@@ -246,6 +255,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	mailLog := emails.NewLog(oneOff, convs, flowRules, stageRules.PublishMove)
 	sink.Handle(flows.EventMessageSent, mailLog.Sent(flowRules.ApplyMessageSent))
 	sink.Handle(flows.EventMessageReceived, mailLog.Received(flowRules.ApplyMessageReceived))
+	// atsbridge mirrors the ATS's postings into the job list (LV-3).
+	sink.Handle(atsjobs.EventJobSynced, atsjobs.ApplyJobSynced)
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,

@@ -71,6 +71,12 @@ type Directory interface {
 	Organization(ctx context.Context, orgID string) (map[string]string, error)
 }
 
+// JobLinks says whether a flow of the organization may be linked to a
+// job; an error is the refusal.
+type JobLinks interface {
+	CheckJobLink(ctx context.Context, orgID, jobID string) error
+}
+
 // noDirectory knows nothing: job and organization fields render empty
 // (a template's default filter fills them) until one is wired.
 type noDirectory struct{}
@@ -99,7 +105,11 @@ type Options struct {
 	StagePublish store.Publish
 	Mailbox      Mailbox
 	Directory    Directory
-	Logger       *slog.Logger
+	// JobLinks checks a job a flow is linked to (atsjobs: an ATS's job
+	// needs a published posting and a saved stage mapping); nil checks
+	// nothing.
+	JobLinks JobLinks
+	Logger   *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -112,6 +122,7 @@ type Flows struct {
 	jobs      Jobs
 	mailbox   Mailbox
 	dir       Directory
+	jobLinks  JobLinks
 	templates *templates.Engine
 	log       *slog.Logger
 	now       func() time.Time
@@ -132,7 +143,7 @@ func New(o Options) *Flows {
 	if o.Directory == nil {
 		o.Directory = noDirectory{}
 	}
-	return &Flows{store: o.Store, pub: o.Publisher, stagePub: o.StagePublish, mailbox: o.Mailbox, dir: o.Directory,
+	return &Flows{store: o.Store, pub: o.Publisher, stagePub: o.StagePublish, mailbox: o.Mailbox, dir: o.Directory, jobLinks: o.JobLinks,
 		templates: templates.New(), log: o.Logger, now: o.Now}
 }
 

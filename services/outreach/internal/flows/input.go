@@ -145,6 +145,13 @@ func (f *Flows) apply(ctx context.Context, orgID, owner string, cur store.Flow, 
 		if in.JobID != "" && uuid.Validate(in.JobID) != nil {
 			return store.Flow{}, apperr.InvalidArgument("flow.job_id", "is not a job id")
 		}
+		// Only a job the flow is newly linked to is checked: a flow keeps
+		// its link when the ATS's side changes later.
+		if in.JobID != "" && in.JobID != cur.Current.JobID && f.jobLinks != nil {
+			if err := f.jobLinks.CheckJobLink(ctx, orgID, in.JobID); err != nil {
+				return store.Flow{}, err
+			}
+		}
 		v.JobID = in.JobID
 	}
 	cal, err := f.calendar(*v)

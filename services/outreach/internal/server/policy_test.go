@@ -118,8 +118,8 @@ func TestRoleRulesOfThePolicy(t *testing.T) {
 		"CreateJob": writers, "UpdateJob": writers, "CloseJob": writers, "GetJob": readers, "ListJobs": readers,
 		"CreateReferral": readers, "GetReferral": readers, "ListReferrals": readers,
 		"ListConversations": "roles(super_admin,admin,recruiter,hiring_manager)", "GetConversation": "roles(super_admin,admin,recruiter,hiring_manager)",
-		"RecordConversationMessage": "internal",
-		"UploadCandidateFile":       "roles(super_admin,admin,recruiter,hiring_manager)", "ListCandidateFiles": readers,
+		"RecordConversationMessage": "internal", "ListStagesForService": "internal",
+		"UploadCandidateFile": "roles(super_admin,admin,recruiter,hiring_manager)", "ListCandidateFiles": readers,
 		"GetCandidateFile": readers, "DownloadCandidateFile": readers, "DeleteCandidateFile": "roles(super_admin,admin,recruiter,hiring_manager)",
 	} {
 		if got := server.Policy[svc+method].String(); got != want {

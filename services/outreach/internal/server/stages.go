@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 
+	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -96,4 +97,18 @@ func (s *Server) MoveCandidateStage(ctx context.Context, req *outreachv1.MoveCan
 		return nil, mapErr(err, "candidate")
 	}
 	return &outreachv1.MoveCandidateStageResponse{Candidate: candidateProto(c)}, nil
+}
+
+// ListStagesForService implements the internal RPC: atsbridge's stage
+// mapping covers these. The organization comes in the request, since the
+// caller is a service (the policy admits only services).
+func (s *Server) ListStagesForService(ctx context.Context, req *outreachv1.ListStagesForServiceRequest) (*outreachv1.ListStagesForServiceResponse, error) {
+	if req.GetOrganizationId() == "" {
+		return nil, apperr.InvalidArgument("organization_id", "is required")
+	}
+	ss, err := s.d.Stages.List(ctx, req.GetOrganizationId(), false)
+	if err != nil {
+		return nil, err
+	}
+	return &outreachv1.ListStagesForServiceResponse{Stages: stagesProto(ss)}, nil
 }

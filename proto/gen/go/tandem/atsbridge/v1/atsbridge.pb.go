@@ -1006,6 +1006,1055 @@ func (x *ListAtsUsersResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Where a candidate is in the ATS: a pipeline stage, or archived with a
+// reason (Lever's hired is an archive reason of type hired). Exactly one
+// is set.
+type AtsPlace struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	StageId         string                 `protobuf:"bytes,1,opt,name=stage_id,json=stageId,proto3" json:"stage_id,omitempty"`
+	ArchiveReasonId string                 `protobuf:"bytes,2,opt,name=archive_reason_id,json=archiveReasonId,proto3" json:"archive_reason_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AtsPlace) Reset() {
+	*x = AtsPlace{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsPlace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsPlace) ProtoMessage() {}
+
+func (x *AtsPlace) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsPlace.ProtoReflect.Descriptor instead.
+func (*AtsPlace) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AtsPlace) GetStageId() string {
+	if x != nil {
+		return x.StageId
+	}
+	return ""
+}
+
+func (x *AtsPlace) GetArchiveReasonId() string {
+	if x != nil {
+		return x.ArchiveReasonId
+	}
+	return ""
+}
+
+// A Tandem stage's place in the ATS.
+type TandemToAtsRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TandemStageId string                 `protobuf:"bytes,1,opt,name=tandem_stage_id,json=tandemStageId,proto3" json:"tandem_stage_id,omitempty"`
+	Ats           *AtsPlace              `protobuf:"bytes,2,opt,name=ats,proto3" json:"ats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TandemToAtsRow) Reset() {
+	*x = TandemToAtsRow{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TandemToAtsRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TandemToAtsRow) ProtoMessage() {}
+
+func (x *TandemToAtsRow) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TandemToAtsRow.ProtoReflect.Descriptor instead.
+func (*TandemToAtsRow) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *TandemToAtsRow) GetTandemStageId() string {
+	if x != nil {
+		return x.TandemStageId
+	}
+	return ""
+}
+
+func (x *TandemToAtsRow) GetAts() *AtsPlace {
+	if x != nil {
+		return x.Ats
+	}
+	return nil
+}
+
+// An ATS place's Tandem stage.
+type AtsToTandemRow struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ats           *AtsPlace              `protobuf:"bytes,1,opt,name=ats,proto3" json:"ats,omitempty"`
+	TandemStageId string                 `protobuf:"bytes,2,opt,name=tandem_stage_id,json=tandemStageId,proto3" json:"tandem_stage_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsToTandemRow) Reset() {
+	*x = AtsToTandemRow{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsToTandemRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsToTandemRow) ProtoMessage() {}
+
+func (x *AtsToTandemRow) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsToTandemRow.ProtoReflect.Descriptor instead.
+func (*AtsToTandemRow) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *AtsToTandemRow) GetAts() *AtsPlace {
+	if x != nil {
+		return x.Ats
+	}
+	return nil
+}
+
+func (x *AtsToTandemRow) GetTandemStageId() string {
+	if x != nil {
+		return x.TandemStageId
+	}
+	return ""
+}
+
+type StageMapping struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Output only: 1 for the first save, one more for each save after.
+	Version int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	// Every active Tandem stage once.
+	ToAts []*TandemToAtsRow `protobuf:"bytes,2,rep,name=to_ats,json=toAts,proto3" json:"to_ats,omitempty"`
+	// Every ATS stage and archive reason once.
+	FromAts []*AtsToTandemRow `protobuf:"bytes,3,rep,name=from_ats,json=fromAts,proto3" json:"from_ats,omitempty"`
+	// Output only.
+	CreatedBy     string                 `protobuf:"bytes,4,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageMapping) Reset() {
+	*x = StageMapping{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageMapping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageMapping) ProtoMessage() {}
+
+func (x *StageMapping) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageMapping.ProtoReflect.Descriptor instead.
+func (*StageMapping) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *StageMapping) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *StageMapping) GetToAts() []*TandemToAtsRow {
+	if x != nil {
+		return x.ToAts
+	}
+	return nil
+}
+
+func (x *StageMapping) GetFromAts() []*AtsToTandemRow {
+	if x != nil {
+		return x.FromAts
+	}
+	return nil
+}
+
+func (x *StageMapping) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
+func (x *StageMapping) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+// Why a mapping cannot be saved.
+type StageMappingProblem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// incomplete, unknown_stage, duplicate_row, bad_place, bounce
+	Reason string `protobuf:"bytes,1,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The row, e.g. "to_ats[2]" or "tandem stage New".
+	Field         string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StageMappingProblem) Reset() {
+	*x = StageMappingProblem{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageMappingProblem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageMappingProblem) ProtoMessage() {}
+
+func (x *StageMappingProblem) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageMappingProblem.ProtoReflect.Descriptor instead.
+func (*StageMappingProblem) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *StageMappingProblem) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *StageMappingProblem) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *StageMappingProblem) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+type GetStageMappingRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 0: the current version.
+	Version       int32 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStageMappingRequest) Reset() {
+	*x = GetStageMappingRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStageMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStageMappingRequest) ProtoMessage() {}
+
+func (x *GetStageMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStageMappingRequest.ProtoReflect.Descriptor instead.
+func (*GetStageMappingRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetStageMappingRequest) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type GetStageMappingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mapping       *StageMapping          `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStageMappingResponse) Reset() {
+	*x = GetStageMappingResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStageMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStageMappingResponse) ProtoMessage() {}
+
+func (x *GetStageMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStageMappingResponse.ProtoReflect.Descriptor instead.
+func (*GetStageMappingResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetStageMappingResponse) GetMapping() *StageMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+type ProposeStageMappingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeStageMappingRequest) Reset() {
+	*x = ProposeStageMappingRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeStageMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeStageMappingRequest) ProtoMessage() {}
+
+func (x *ProposeStageMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeStageMappingRequest.ProtoReflect.Descriptor instead.
+func (*ProposeStageMappingRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{20}
+}
+
+type ProposeStageMappingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mapping       *StageMapping          `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	Problems      []*StageMappingProblem `protobuf:"bytes,2,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeStageMappingResponse) Reset() {
+	*x = ProposeStageMappingResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeStageMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeStageMappingResponse) ProtoMessage() {}
+
+func (x *ProposeStageMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeStageMappingResponse.ProtoReflect.Descriptor instead.
+func (*ProposeStageMappingResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ProposeStageMappingResponse) GetMapping() *StageMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+func (x *ProposeStageMappingResponse) GetProblems() []*StageMappingProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+type SaveStageMappingRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Mapping *StageMapping          `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	// The version the table was edited from (0 before the first save). A
+	// save over a newer version is refused; a retry of a save that landed
+	// returns that version.
+	BaseVersion   int32 `protobuf:"varint,2,opt,name=base_version,json=baseVersion,proto3" json:"base_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveStageMappingRequest) Reset() {
+	*x = SaveStageMappingRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveStageMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveStageMappingRequest) ProtoMessage() {}
+
+func (x *SaveStageMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveStageMappingRequest.ProtoReflect.Descriptor instead.
+func (*SaveStageMappingRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SaveStageMappingRequest) GetMapping() *StageMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+func (x *SaveStageMappingRequest) GetBaseVersion() int32 {
+	if x != nil {
+		return x.BaseVersion
+	}
+	return 0
+}
+
+type SaveStageMappingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mapping       *StageMapping          `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SaveStageMappingResponse) Reset() {
+	*x = SaveStageMappingResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SaveStageMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SaveStageMappingResponse) ProtoMessage() {}
+
+func (x *SaveStageMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SaveStageMappingResponse.ProtoReflect.Descriptor instead.
+func (*SaveStageMappingResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SaveStageMappingResponse) GetMapping() *StageMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+type DryRunStageMappingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Mapping       *StageMapping          `protobuf:"bytes,1,opt,name=mapping,proto3" json:"mapping,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunStageMappingRequest) Reset() {
+	*x = DryRunStageMappingRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunStageMappingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunStageMappingRequest) ProtoMessage() {}
+
+func (x *DryRunStageMappingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunStageMappingRequest.ProtoReflect.Descriptor instead.
+func (*DryRunStageMappingRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DryRunStageMappingRequest) GetMapping() *StageMapping {
+	if x != nil {
+		return x.Mapping
+	}
+	return nil
+}
+
+// Linked candidates that would move from one Tandem stage to another.
+type StageMove struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Empty: the candidate had no Tandem stage under the version it was
+	// synced with.
+	FromTandemStageId string `protobuf:"bytes,1,opt,name=from_tandem_stage_id,json=fromTandemStageId,proto3" json:"from_tandem_stage_id,omitempty"`
+	ToTandemStageId   string `protobuf:"bytes,2,opt,name=to_tandem_stage_id,json=toTandemStageId,proto3" json:"to_tandem_stage_id,omitempty"`
+	Candidates        int64  `protobuf:"varint,3,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *StageMove) Reset() {
+	*x = StageMove{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StageMove) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StageMove) ProtoMessage() {}
+
+func (x *StageMove) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StageMove.ProtoReflect.Descriptor instead.
+func (*StageMove) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *StageMove) GetFromTandemStageId() string {
+	if x != nil {
+		return x.FromTandemStageId
+	}
+	return ""
+}
+
+func (x *StageMove) GetToTandemStageId() string {
+	if x != nil {
+		return x.ToTandemStageId
+	}
+	return ""
+}
+
+func (x *StageMove) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+// Linked candidates at an ATS place the mapping has no row for.
+type UnmappedPlace struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ats           *AtsPlace              `protobuf:"bytes,1,opt,name=ats,proto3" json:"ats,omitempty"`
+	Candidates    int64                  `protobuf:"varint,2,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnmappedPlace) Reset() {
+	*x = UnmappedPlace{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnmappedPlace) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnmappedPlace) ProtoMessage() {}
+
+func (x *UnmappedPlace) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnmappedPlace.ProtoReflect.Descriptor instead.
+func (*UnmappedPlace) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *UnmappedPlace) GetAts() *AtsPlace {
+	if x != nil {
+		return x.Ats
+	}
+	return nil
+}
+
+func (x *UnmappedPlace) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+type DryRunStageMappingResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	LinkedCandidates int64                  `protobuf:"varint,1,opt,name=linked_candidates,json=linkedCandidates,proto3" json:"linked_candidates,omitempty"`
+	Moves            []*StageMove           `protobuf:"bytes,2,rep,name=moves,proto3" json:"moves,omitempty"`
+	Unchanged        int64                  `protobuf:"varint,3,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
+	Unmapped         []*UnmappedPlace       `protobuf:"bytes,4,rep,name=unmapped,proto3" json:"unmapped,omitempty"`
+	// Everything that keeps the mapping from being saved, bounces included.
+	Problems      []*StageMappingProblem `protobuf:"bytes,5,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DryRunStageMappingResponse) Reset() {
+	*x = DryRunStageMappingResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DryRunStageMappingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DryRunStageMappingResponse) ProtoMessage() {}
+
+func (x *DryRunStageMappingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DryRunStageMappingResponse.ProtoReflect.Descriptor instead.
+func (*DryRunStageMappingResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *DryRunStageMappingResponse) GetLinkedCandidates() int64 {
+	if x != nil {
+		return x.LinkedCandidates
+	}
+	return 0
+}
+
+func (x *DryRunStageMappingResponse) GetMoves() []*StageMove {
+	if x != nil {
+		return x.Moves
+	}
+	return nil
+}
+
+func (x *DryRunStageMappingResponse) GetUnchanged() int64 {
+	if x != nil {
+		return x.Unchanged
+	}
+	return 0
+}
+
+func (x *DryRunStageMappingResponse) GetUnmapped() []*UnmappedPlace {
+	if x != nil {
+		return x.Unmapped
+	}
+	return nil
+}
+
+func (x *DryRunStageMappingResponse) GetProblems() []*StageMappingProblem {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+type CheckFlowLinkRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The ATS's posting id (the job's external id).
+	ExternalJobId string `protobuf:"bytes,2,opt,name=external_job_id,json=externalJobId,proto3" json:"external_job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckFlowLinkRequest) Reset() {
+	*x = CheckFlowLinkRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckFlowLinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckFlowLinkRequest) ProtoMessage() {}
+
+func (x *CheckFlowLinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckFlowLinkRequest.ProtoReflect.Descriptor instead.
+func (*CheckFlowLinkRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *CheckFlowLinkRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *CheckFlowLinkRequest) GetExternalJobId() string {
+	if x != nil {
+		return x.ExternalJobId
+	}
+	return ""
+}
+
+type CheckFlowLinkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Ok    bool                   `protobuf:"varint,1,opt,name=ok,proto3" json:"ok,omitempty"`
+	// When not ok: not_connected, posting_not_found, posting_not_published,
+	// stage_mapping_required.
+	Reason        string `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckFlowLinkResponse) Reset() {
+	*x = CheckFlowLinkResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckFlowLinkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckFlowLinkResponse) ProtoMessage() {}
+
+func (x *CheckFlowLinkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckFlowLinkResponse.ProtoReflect.Descriptor instead.
+func (*CheckFlowLinkResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *CheckFlowLinkResponse) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *CheckFlowLinkResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CheckFlowLinkResponse) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+// Payload of ats.job_synced: a posting as the last import saw it.
+type AtsJobSynced struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId  string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Provider      string                 `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	ExternalId    string                 `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	Title         string                 `protobuf:"bytes,4,opt,name=title,proto3" json:"title,omitempty"`
+	State         string                 `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
+	Published     bool                   `protobuf:"varint,6,opt,name=published,proto3" json:"published,omitempty"`
+	Team          string                 `protobuf:"bytes,7,opt,name=team,proto3" json:"team,omitempty"`
+	Department    string                 `protobuf:"bytes,8,opt,name=department,proto3" json:"department,omitempty"`
+	Location      string                 `protobuf:"bytes,9,opt,name=location,proto3" json:"location,omitempty"`
+	Commitment    string                 `protobuf:"bytes,10,opt,name=commitment,proto3" json:"commitment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsJobSynced) Reset() {
+	*x = AtsJobSynced{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsJobSynced) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsJobSynced) ProtoMessage() {}
+
+func (x *AtsJobSynced) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsJobSynced.ProtoReflect.Descriptor instead.
+func (*AtsJobSynced) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *AtsJobSynced) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetExternalId() string {
+	if x != nil {
+		return x.ExternalId
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetPublished() bool {
+	if x != nil {
+		return x.Published
+	}
+	return false
+}
+
+func (x *AtsJobSynced) GetTeam() string {
+	if x != nil {
+		return x.Team
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetDepartment() string {
+	if x != nil {
+		return x.Department
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetLocation() string {
+	if x != nil {
+		return x.Location
+	}
+	return ""
+}
+
+func (x *AtsJobSynced) GetCommitment() string {
+	if x != nil {
+		return x.Commitment
+	}
+	return ""
+}
+
 var File_tandem_atsbridge_v1_atsbridge_proto protoreflect.FileDescriptor
 
 const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
@@ -1091,18 +2140,100 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"r\n" +
 	"\x14ListAtsUsersResponse\x122\n" +
 	"\x05users\x18\x01 \x03(\v2\x1c.tandem.atsbridge.v1.AtsUserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xda\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"Q\n" +
+	"\bAtsPlace\x12\x19\n" +
+	"\bstage_id\x18\x01 \x01(\tR\astageId\x12*\n" +
+	"\x11archive_reason_id\x18\x02 \x01(\tR\x0farchiveReasonId\"i\n" +
+	"\x0eTandemToAtsRow\x12&\n" +
+	"\x0ftandem_stage_id\x18\x01 \x01(\tR\rtandemStageId\x12/\n" +
+	"\x03ats\x18\x02 \x01(\v2\x1d.tandem.atsbridge.v1.AtsPlaceR\x03ats\"i\n" +
+	"\x0eAtsToTandemRow\x12/\n" +
+	"\x03ats\x18\x01 \x01(\v2\x1d.tandem.atsbridge.v1.AtsPlaceR\x03ats\x12&\n" +
+	"\x0ftandem_stage_id\x18\x02 \x01(\tR\rtandemStageId\"\x80\x02\n" +
+	"\fStageMapping\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\x12:\n" +
+	"\x06to_ats\x18\x02 \x03(\v2#.tandem.atsbridge.v1.TandemToAtsRowR\x05toAts\x12>\n" +
+	"\bfrom_ats\x18\x03 \x03(\v2#.tandem.atsbridge.v1.AtsToTandemRowR\afromAts\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x04 \x01(\tR\tcreatedBy\x12;\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\"e\n" +
+	"\x13StageMappingProblem\x12\x16\n" +
+	"\x06reason\x18\x01 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"2\n" +
+	"\x16GetStageMappingRequest\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\x05R\aversion\"V\n" +
+	"\x17GetStageMappingResponse\x12;\n" +
+	"\amapping\x18\x01 \x01(\v2!.tandem.atsbridge.v1.StageMappingR\amapping\"\x1c\n" +
+	"\x1aProposeStageMappingRequest\"\xa0\x01\n" +
+	"\x1bProposeStageMappingResponse\x12;\n" +
+	"\amapping\x18\x01 \x01(\v2!.tandem.atsbridge.v1.StageMappingR\amapping\x12D\n" +
+	"\bproblems\x18\x02 \x03(\v2(.tandem.atsbridge.v1.StageMappingProblemR\bproblems\"y\n" +
+	"\x17SaveStageMappingRequest\x12;\n" +
+	"\amapping\x18\x01 \x01(\v2!.tandem.atsbridge.v1.StageMappingR\amapping\x12!\n" +
+	"\fbase_version\x18\x02 \x01(\x05R\vbaseVersion\"W\n" +
+	"\x18SaveStageMappingResponse\x12;\n" +
+	"\amapping\x18\x01 \x01(\v2!.tandem.atsbridge.v1.StageMappingR\amapping\"X\n" +
+	"\x19DryRunStageMappingRequest\x12;\n" +
+	"\amapping\x18\x01 \x01(\v2!.tandem.atsbridge.v1.StageMappingR\amapping\"\x89\x01\n" +
+	"\tStageMove\x12/\n" +
+	"\x14from_tandem_stage_id\x18\x01 \x01(\tR\x11fromTandemStageId\x12+\n" +
+	"\x12to_tandem_stage_id\x18\x02 \x01(\tR\x0ftoTandemStageId\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x03 \x01(\x03R\n" +
+	"candidates\"`\n" +
+	"\rUnmappedPlace\x12/\n" +
+	"\x03ats\x18\x01 \x01(\v2\x1d.tandem.atsbridge.v1.AtsPlaceR\x03ats\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x02 \x01(\x03R\n" +
+	"candidates\"\xa3\x02\n" +
+	"\x1aDryRunStageMappingResponse\x12+\n" +
+	"\x11linked_candidates\x18\x01 \x01(\x03R\x10linkedCandidates\x124\n" +
+	"\x05moves\x18\x02 \x03(\v2\x1e.tandem.atsbridge.v1.StageMoveR\x05moves\x12\x1c\n" +
+	"\tunchanged\x18\x03 \x01(\x03R\tunchanged\x12>\n" +
+	"\bunmapped\x18\x04 \x03(\v2\".tandem.atsbridge.v1.UnmappedPlaceR\bunmapped\x12D\n" +
+	"\bproblems\x18\x05 \x03(\v2(.tandem.atsbridge.v1.StageMappingProblemR\bproblems\"g\n" +
+	"\x14CheckFlowLinkRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12&\n" +
+	"\x0fexternal_job_id\x18\x02 \x01(\tR\rexternalJobId\"a\n" +
+	"\x15CheckFlowLinkResponse\x12\x0e\n" +
+	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12 \n" +
+	"\vdescription\x18\x03 \x01(\tR\vdescription\"\xaa\x02\n" +
+	"\fAtsJobSynced\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1a\n" +
+	"\bprovider\x18\x02 \x01(\tR\bprovider\x12\x1f\n" +
+	"\vexternal_id\x18\x03 \x01(\tR\n" +
+	"externalId\x12\x14\n" +
+	"\x05title\x18\x04 \x01(\tR\x05title\x12\x14\n" +
+	"\x05state\x18\x05 \x01(\tR\x05state\x12\x1c\n" +
+	"\tpublished\x18\x06 \x01(\bR\tpublished\x12\x12\n" +
+	"\x04team\x18\a \x01(\tR\x04team\x12\x1e\n" +
+	"\n" +
+	"department\x18\b \x01(\tR\n" +
+	"department\x12\x1a\n" +
+	"\blocation\x18\t \x01(\tR\blocation\x12\x1e\n" +
+	"\n" +
+	"commitment\x18\n" +
+	" \x01(\tR\n" +
+	"commitment*\xda\x01\n" +
 	"\x13AtsConnectionStatus\x12%\n" +
 	"!ATS_CONNECTION_STATUS_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
 	"\x1dATS_CONNECTION_STATUS_SYNCING\x10\x02\x12,\n" +
 	"(ATS_CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12&\n" +
-	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xbe\x03\n" +
+	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xf6\a\n" +
 	"\x10AtsBridgeService\x12o\n" +
 	"\x10GetAtsConnection\x12,.tandem.atsbridge.v1.GetAtsConnectionRequest\x1a-.tandem.atsbridge.v1.GetAtsConnectionResponse\x12f\n" +
 	"\rListAtsStages\x12).tandem.atsbridge.v1.ListAtsStagesRequest\x1a*.tandem.atsbridge.v1.ListAtsStagesResponse\x12l\n" +
 	"\x0fListAtsPostings\x12+.tandem.atsbridge.v1.ListAtsPostingsRequest\x1a,.tandem.atsbridge.v1.ListAtsPostingsResponse\x12c\n" +
-	"\fListAtsUsers\x12(.tandem.atsbridge.v1.ListAtsUsersRequest\x1a).tandem.atsbridge.v1.ListAtsUsersResponseB\xe0\x01\n" +
+	"\fListAtsUsers\x12(.tandem.atsbridge.v1.ListAtsUsersRequest\x1a).tandem.atsbridge.v1.ListAtsUsersResponse\x12l\n" +
+	"\x0fGetStageMapping\x12+.tandem.atsbridge.v1.GetStageMappingRequest\x1a,.tandem.atsbridge.v1.GetStageMappingResponse\x12x\n" +
+	"\x13ProposeStageMapping\x12/.tandem.atsbridge.v1.ProposeStageMappingRequest\x1a0.tandem.atsbridge.v1.ProposeStageMappingResponse\x12o\n" +
+	"\x10SaveStageMapping\x12,.tandem.atsbridge.v1.SaveStageMappingRequest\x1a-.tandem.atsbridge.v1.SaveStageMappingResponse\x12u\n" +
+	"\x12DryRunStageMapping\x12..tandem.atsbridge.v1.DryRunStageMappingRequest\x1a/.tandem.atsbridge.v1.DryRunStageMappingResponse\x12f\n" +
+	"\rCheckFlowLink\x12).tandem.atsbridge.v1.CheckFlowLinkRequest\x1a*.tandem.atsbridge.v1.CheckFlowLinkResponseB\xe0\x01\n" +
 	"\x17com.tandem.atsbridge.v1B\x0eAtsbridgeProtoP\x01ZGgithub.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1;atsbridgev1\xa2\x02\x03TAX\xaa\x02\x13Tandem.Atsbridge.V1\xca\x02\x13Tandem\\Atsbridge\\V1\xe2\x02\x1fTandem\\Atsbridge\\V1\\GPBMetadata\xea\x02\x15Tandem::Atsbridge::V1b\x06proto3"
 
 var (
@@ -1118,50 +2249,93 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
-	(AtsConnectionStatus)(0),         // 0: tandem.atsbridge.v1.AtsConnectionStatus
-	(*AtsConnection)(nil),            // 1: tandem.atsbridge.v1.AtsConnection
-	(*AtsConnectionHealth)(nil),      // 2: tandem.atsbridge.v1.AtsConnectionHealth
-	(*GetAtsConnectionRequest)(nil),  // 3: tandem.atsbridge.v1.GetAtsConnectionRequest
-	(*GetAtsConnectionResponse)(nil), // 4: tandem.atsbridge.v1.GetAtsConnectionResponse
-	(*AtsStage)(nil),                 // 5: tandem.atsbridge.v1.AtsStage
-	(*ListAtsStagesRequest)(nil),     // 6: tandem.atsbridge.v1.ListAtsStagesRequest
-	(*ListAtsStagesResponse)(nil),    // 7: tandem.atsbridge.v1.ListAtsStagesResponse
-	(*AtsPosting)(nil),               // 8: tandem.atsbridge.v1.AtsPosting
-	(*ListAtsPostingsRequest)(nil),   // 9: tandem.atsbridge.v1.ListAtsPostingsRequest
-	(*ListAtsPostingsResponse)(nil),  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse
-	(*AtsUser)(nil),                  // 11: tandem.atsbridge.v1.AtsUser
-	(*ListAtsUsersRequest)(nil),      // 12: tandem.atsbridge.v1.ListAtsUsersRequest
-	(*ListAtsUsersResponse)(nil),     // 13: tandem.atsbridge.v1.ListAtsUsersResponse
-	(*timestamppb.Timestamp)(nil),    // 14: google.protobuf.Timestamp
+	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
+	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
+	(*AtsConnectionHealth)(nil),         // 2: tandem.atsbridge.v1.AtsConnectionHealth
+	(*GetAtsConnectionRequest)(nil),     // 3: tandem.atsbridge.v1.GetAtsConnectionRequest
+	(*GetAtsConnectionResponse)(nil),    // 4: tandem.atsbridge.v1.GetAtsConnectionResponse
+	(*AtsStage)(nil),                    // 5: tandem.atsbridge.v1.AtsStage
+	(*ListAtsStagesRequest)(nil),        // 6: tandem.atsbridge.v1.ListAtsStagesRequest
+	(*ListAtsStagesResponse)(nil),       // 7: tandem.atsbridge.v1.ListAtsStagesResponse
+	(*AtsPosting)(nil),                  // 8: tandem.atsbridge.v1.AtsPosting
+	(*ListAtsPostingsRequest)(nil),      // 9: tandem.atsbridge.v1.ListAtsPostingsRequest
+	(*ListAtsPostingsResponse)(nil),     // 10: tandem.atsbridge.v1.ListAtsPostingsResponse
+	(*AtsUser)(nil),                     // 11: tandem.atsbridge.v1.AtsUser
+	(*ListAtsUsersRequest)(nil),         // 12: tandem.atsbridge.v1.ListAtsUsersRequest
+	(*ListAtsUsersResponse)(nil),        // 13: tandem.atsbridge.v1.ListAtsUsersResponse
+	(*AtsPlace)(nil),                    // 14: tandem.atsbridge.v1.AtsPlace
+	(*TandemToAtsRow)(nil),              // 15: tandem.atsbridge.v1.TandemToAtsRow
+	(*AtsToTandemRow)(nil),              // 16: tandem.atsbridge.v1.AtsToTandemRow
+	(*StageMapping)(nil),                // 17: tandem.atsbridge.v1.StageMapping
+	(*StageMappingProblem)(nil),         // 18: tandem.atsbridge.v1.StageMappingProblem
+	(*GetStageMappingRequest)(nil),      // 19: tandem.atsbridge.v1.GetStageMappingRequest
+	(*GetStageMappingResponse)(nil),     // 20: tandem.atsbridge.v1.GetStageMappingResponse
+	(*ProposeStageMappingRequest)(nil),  // 21: tandem.atsbridge.v1.ProposeStageMappingRequest
+	(*ProposeStageMappingResponse)(nil), // 22: tandem.atsbridge.v1.ProposeStageMappingResponse
+	(*SaveStageMappingRequest)(nil),     // 23: tandem.atsbridge.v1.SaveStageMappingRequest
+	(*SaveStageMappingResponse)(nil),    // 24: tandem.atsbridge.v1.SaveStageMappingResponse
+	(*DryRunStageMappingRequest)(nil),   // 25: tandem.atsbridge.v1.DryRunStageMappingRequest
+	(*StageMove)(nil),                   // 26: tandem.atsbridge.v1.StageMove
+	(*UnmappedPlace)(nil),               // 27: tandem.atsbridge.v1.UnmappedPlace
+	(*DryRunStageMappingResponse)(nil),  // 28: tandem.atsbridge.v1.DryRunStageMappingResponse
+	(*CheckFlowLinkRequest)(nil),        // 29: tandem.atsbridge.v1.CheckFlowLinkRequest
+	(*CheckFlowLinkResponse)(nil),       // 30: tandem.atsbridge.v1.CheckFlowLinkResponse
+	(*AtsJobSynced)(nil),                // 31: tandem.atsbridge.v1.AtsJobSynced
+	(*timestamppb.Timestamp)(nil),       // 32: google.protobuf.Timestamp
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	14, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	14, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	14, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	14, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	14, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	32, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	32, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	32, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	32, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	32, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
 	5,  // 8: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	14, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	32, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
 	11, // 11: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
-	3,  // 12: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
-	6,  // 13: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
-	9,  // 14: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
-	12, // 15: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
-	4,  // 16: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
-	7,  // 17: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
-	10, // 18: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
-	13, // 19: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
-	16, // [16:20] is the sub-list for method output_type
-	12, // [12:16] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	14, // 12: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	14, // 13: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	15, // 14: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
+	16, // 15: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
+	32, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	17, // 17: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 18: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	18, // 19: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
+	17, // 20: tandem.atsbridge.v1.SaveStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 21: tandem.atsbridge.v1.SaveStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 22: tandem.atsbridge.v1.DryRunStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	14, // 23: tandem.atsbridge.v1.UnmappedPlace.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	26, // 24: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
+	27, // 25: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
+	18, // 26: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
+	3,  // 27: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
+	6,  // 28: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
+	9,  // 29: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
+	12, // 30: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
+	19, // 31: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
+	21, // 32: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
+	23, // 33: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
+	25, // 34: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
+	29, // 35: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
+	4,  // 36: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 39: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	20, // 40: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
+	22, // 41: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
+	24, // 42: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
+	28, // 43: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
+	30, // 44: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
+	36, // [36:45] is the sub-list for method output_type
+	27, // [27:36] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_tandem_atsbridge_v1_atsbridge_proto_init() }
@@ -1175,7 +2349,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,10 +19,15 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AtsBridgeService_GetAtsConnection_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/GetAtsConnection"
-	AtsBridgeService_ListAtsStages_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsStages"
-	AtsBridgeService_ListAtsPostings_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsPostings"
-	AtsBridgeService_ListAtsUsers_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsUsers"
+	AtsBridgeService_GetAtsConnection_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/GetAtsConnection"
+	AtsBridgeService_ListAtsStages_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsStages"
+	AtsBridgeService_ListAtsPostings_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsPostings"
+	AtsBridgeService_ListAtsUsers_FullMethodName        = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsUsers"
+	AtsBridgeService_GetStageMapping_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/GetStageMapping"
+	AtsBridgeService_ProposeStageMapping_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ProposeStageMapping"
+	AtsBridgeService_SaveStageMapping_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/SaveStageMapping"
+	AtsBridgeService_DryRunStageMapping_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/DryRunStageMapping"
+	AtsBridgeService_CheckFlowLink_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/CheckFlowLink"
 )
 
 // AtsBridgeServiceClient is the client API for AtsBridgeService service.
@@ -42,6 +47,20 @@ type AtsBridgeServiceClient interface {
 	ListAtsPostings(ctx context.Context, in *ListAtsPostingsRequest, opts ...grpc.CallOption) (*ListAtsPostingsResponse, error)
 	// The ATS's users, with their e-mail (to map recruiters to them).
 	ListAtsUsers(ctx context.Context, in *ListAtsUsersRequest, opts ...grpc.CallOption) (*ListAtsUsersResponse, error)
+	// ---- Stage mappings and jobs (issue 15 items 2 and 3) ----
+	// The organization's stage mapping: the current version, or the one
+	// asked for. NotFound before the first save.
+	GetStageMapping(ctx context.Context, in *GetStageMappingRequest, opts ...grpc.CallOption) (*GetStageMappingResponse, error)
+	// The default mapping proposed from the ATS's stages and Tandem's, with
+	// the problems it still has (none on Lever's default pipeline).
+	ProposeStageMapping(ctx context.Context, in *ProposeStageMappingRequest, opts ...grpc.CallOption) (*ProposeStageMappingResponse, error)
+	// Saves a complete, valid mapping as a new version. Admin and above.
+	SaveStageMapping(ctx context.Context, in *SaveStageMappingRequest, opts ...grpc.CallOption) (*SaveStageMappingResponse, error)
+	// What a mapping would do to the candidates already linked, before it
+	// is saved. Admin and above.
+	DryRunStageMapping(ctx context.Context, in *DryRunStageMappingRequest, opts ...grpc.CallOption) (*DryRunStageMappingResponse, error)
+	// Internal (outreach): whether a flow may be linked to the ATS job.
+	CheckFlowLink(ctx context.Context, in *CheckFlowLinkRequest, opts ...grpc.CallOption) (*CheckFlowLinkResponse, error)
 }
 
 type atsBridgeServiceClient struct {
@@ -92,6 +111,56 @@ func (c *atsBridgeServiceClient) ListAtsUsers(ctx context.Context, in *ListAtsUs
 	return out, nil
 }
 
+func (c *atsBridgeServiceClient) GetStageMapping(ctx context.Context, in *GetStageMappingRequest, opts ...grpc.CallOption) (*GetStageMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetStageMappingResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_GetStageMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) ProposeStageMapping(ctx context.Context, in *ProposeStageMappingRequest, opts ...grpc.CallOption) (*ProposeStageMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProposeStageMappingResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ProposeStageMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) SaveStageMapping(ctx context.Context, in *SaveStageMappingRequest, opts ...grpc.CallOption) (*SaveStageMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SaveStageMappingResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_SaveStageMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) DryRunStageMapping(ctx context.Context, in *DryRunStageMappingRequest, opts ...grpc.CallOption) (*DryRunStageMappingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DryRunStageMappingResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_DryRunStageMapping_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) CheckFlowLink(ctx context.Context, in *CheckFlowLinkRequest, opts ...grpc.CallOption) (*CheckFlowLinkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckFlowLinkResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_CheckFlowLink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AtsBridgeServiceServer is the server API for AtsBridgeService service.
 // All implementations must embed UnimplementedAtsBridgeServiceServer
 // for forward compatibility.
@@ -109,6 +178,20 @@ type AtsBridgeServiceServer interface {
 	ListAtsPostings(context.Context, *ListAtsPostingsRequest) (*ListAtsPostingsResponse, error)
 	// The ATS's users, with their e-mail (to map recruiters to them).
 	ListAtsUsers(context.Context, *ListAtsUsersRequest) (*ListAtsUsersResponse, error)
+	// ---- Stage mappings and jobs (issue 15 items 2 and 3) ----
+	// The organization's stage mapping: the current version, or the one
+	// asked for. NotFound before the first save.
+	GetStageMapping(context.Context, *GetStageMappingRequest) (*GetStageMappingResponse, error)
+	// The default mapping proposed from the ATS's stages and Tandem's, with
+	// the problems it still has (none on Lever's default pipeline).
+	ProposeStageMapping(context.Context, *ProposeStageMappingRequest) (*ProposeStageMappingResponse, error)
+	// Saves a complete, valid mapping as a new version. Admin and above.
+	SaveStageMapping(context.Context, *SaveStageMappingRequest) (*SaveStageMappingResponse, error)
+	// What a mapping would do to the candidates already linked, before it
+	// is saved. Admin and above.
+	DryRunStageMapping(context.Context, *DryRunStageMappingRequest) (*DryRunStageMappingResponse, error)
+	// Internal (outreach): whether a flow may be linked to the ATS job.
+	CheckFlowLink(context.Context, *CheckFlowLinkRequest) (*CheckFlowLinkResponse, error)
 	mustEmbedUnimplementedAtsBridgeServiceServer()
 }
 
@@ -130,6 +213,21 @@ func (UnimplementedAtsBridgeServiceServer) ListAtsPostings(context.Context, *Lis
 }
 func (UnimplementedAtsBridgeServiceServer) ListAtsUsers(context.Context, *ListAtsUsersRequest) (*ListAtsUsersResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAtsUsers not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) GetStageMapping(context.Context, *GetStageMappingRequest) (*GetStageMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStageMapping not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ProposeStageMapping(context.Context, *ProposeStageMappingRequest) (*ProposeStageMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ProposeStageMapping not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) SaveStageMapping(context.Context, *SaveStageMappingRequest) (*SaveStageMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SaveStageMapping not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) DryRunStageMapping(context.Context, *DryRunStageMappingRequest) (*DryRunStageMappingResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DryRunStageMapping not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) CheckFlowLink(context.Context, *CheckFlowLinkRequest) (*CheckFlowLinkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckFlowLink not implemented")
 }
 func (UnimplementedAtsBridgeServiceServer) mustEmbedUnimplementedAtsBridgeServiceServer() {}
 func (UnimplementedAtsBridgeServiceServer) testEmbeddedByValue()                          {}
@@ -224,6 +322,96 @@ func _AtsBridgeService_ListAtsUsers_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AtsBridgeService_GetStageMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStageMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).GetStageMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_GetStageMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).GetStageMapping(ctx, req.(*GetStageMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_ProposeStageMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProposeStageMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ProposeStageMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ProposeStageMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ProposeStageMapping(ctx, req.(*ProposeStageMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_SaveStageMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SaveStageMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).SaveStageMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_SaveStageMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).SaveStageMapping(ctx, req.(*SaveStageMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_DryRunStageMapping_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DryRunStageMappingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).DryRunStageMapping(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_DryRunStageMapping_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).DryRunStageMapping(ctx, req.(*DryRunStageMappingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_CheckFlowLink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckFlowLinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).CheckFlowLink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_CheckFlowLink_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).CheckFlowLink(ctx, req.(*CheckFlowLinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AtsBridgeService_ServiceDesc is the grpc.ServiceDesc for AtsBridgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -246,6 +434,26 @@ var AtsBridgeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAtsUsers",
 			Handler:    _AtsBridgeService_ListAtsUsers_Handler,
+		},
+		{
+			MethodName: "GetStageMapping",
+			Handler:    _AtsBridgeService_GetStageMapping_Handler,
+		},
+		{
+			MethodName: "ProposeStageMapping",
+			Handler:    _AtsBridgeService_ProposeStageMapping_Handler,
+		},
+		{
+			MethodName: "SaveStageMapping",
+			Handler:    _AtsBridgeService_SaveStageMapping_Handler,
+		},
+		{
+			MethodName: "DryRunStageMapping",
+			Handler:    _AtsBridgeService_DryRunStageMapping_Handler,
+		},
+		{
+			MethodName: "CheckFlowLink",
+			Handler:    _AtsBridgeService_CheckFlowLink_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -11013,6 +11013,95 @@ func (x *CancelCandidateEmailResponse) GetEmail() *CandidateEmail {
 	return nil
 }
 
+type ListStagesForServiceRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListStagesForServiceRequest) Reset() {
+	*x = ListStagesForServiceRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesForServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesForServiceRequest) ProtoMessage() {}
+
+func (x *ListStagesForServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesForServiceRequest.ProtoReflect.Descriptor instead.
+func (*ListStagesForServiceRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{158}
+}
+
+func (x *ListStagesForServiceRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+type ListStagesForServiceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Active stages in order.
+	Stages        []*Stage `protobuf:"bytes,1,rep,name=stages,proto3" json:"stages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListStagesForServiceResponse) Reset() {
+	*x = ListStagesForServiceResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListStagesForServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListStagesForServiceResponse) ProtoMessage() {}
+
+func (x *ListStagesForServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListStagesForServiceResponse.ProtoReflect.Descriptor instead.
+func (*ListStagesForServiceResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{159}
+}
+
+func (x *ListStagesForServiceResponse) GetStages() []*Stage {
+	if x != nil {
+		return x.Stages
+	}
+	return nil
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
@@ -11763,7 +11852,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x19\n" +
 	"\bemail_id\x18\x02 \x01(\tR\aemailId\"X\n" +
 	"\x1cCancelCandidateEmailResponse\x128\n" +
-	"\x05email\x18\x01 \x01(\v2\".tandem.outreach.v1.CandidateEmailR\x05email*\x7f\n" +
+	"\x05email\x18\x01 \x01(\v2\".tandem.outreach.v1.CandidateEmailR\x05email\"F\n" +
+	"\x1bListStagesForServiceRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\"Q\n" +
+	"\x1cListStagesForServiceResponse\x121\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -11879,7 +11972,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1cCANDIDATE_EMAIL_STATE_QUEUED\x10\x02\x12\x1e\n" +
 	"\x1aCANDIDATE_EMAIL_STATE_SENT\x10\x03\x12#\n" +
 	"\x1fCANDIDATE_EMAIL_STATE_CANCELLED\x10\x04\x12 \n" +
-	"\x1cCANDIDATE_EMAIL_STATE_FAILED\x10\x052\xcf3\n" +
+	"\x1cCANDIDATE_EMAIL_STATE_FAILED\x10\x052\xca4\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -11949,7 +12042,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x17RevokeSendingDelegation\x122.tandem.outreach.v1.RevokeSendingDelegationRequest\x1a3.tandem.outreach.v1.RevokeSendingDelegationResponse\x12s\n" +
 	"\x12SendCandidateEmail\x12-.tandem.outreach.v1.SendCandidateEmailRequest\x1a..tandem.outreach.v1.SendCandidateEmailResponse\x12v\n" +
 	"\x13ListCandidateEmails\x12..tandem.outreach.v1.ListCandidateEmailsRequest\x1a/.tandem.outreach.v1.ListCandidateEmailsResponse\x12y\n" +
-	"\x14CancelCandidateEmail\x12/.tandem.outreach.v1.CancelCandidateEmailRequest\x1a0.tandem.outreach.v1.CancelCandidateEmailResponseB\xd8\x01\n" +
+	"\x14CancelCandidateEmail\x12/.tandem.outreach.v1.CancelCandidateEmailRequest\x1a0.tandem.outreach.v1.CancelCandidateEmailResponse\x12y\n" +
+	"\x14ListStagesForService\x12/.tandem.outreach.v1.ListStagesForServiceRequest\x1a0.tandem.outreach.v1.ListStagesForServiceResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -11965,7 +12059,7 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 159)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 161)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -12144,22 +12238,24 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(*ListCandidateEmailsResponse)(nil),         // 174: tandem.outreach.v1.ListCandidateEmailsResponse
 	(*CancelCandidateEmailRequest)(nil),         // 175: tandem.outreach.v1.CancelCandidateEmailRequest
 	(*CancelCandidateEmailResponse)(nil),        // 176: tandem.outreach.v1.CancelCandidateEmailResponse
-	nil,                                         // 177: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 178: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 179: google.protobuf.FieldMask
+	(*ListStagesForServiceRequest)(nil),         // 177: tandem.outreach.v1.ListStagesForServiceRequest
+	(*ListStagesForServiceResponse)(nil),        // 178: tandem.outreach.v1.ListStagesForServiceResponse
+	nil,                                         // 179: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 180: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 181: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	20,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	178, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	178, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	178, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	177, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	180, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	180, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	180, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	179, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
 	19,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
 	19,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	19,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	19,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	179, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	181, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
 	19,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
 	19,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
@@ -12175,14 +12271,14 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	40,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
 	40,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	40,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	179, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	181, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
 	40,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	40,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
 	40,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	19,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	178, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	180, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
 	55,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
 	56,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
 	59,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
@@ -12194,13 +12290,13 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	54,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
 	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
 	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	178, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	178, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	180, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	180, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
 	60,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
 	60,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
 	60,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
 	60,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	179, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	181, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
 	60,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
 	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
 	69,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
@@ -12208,31 +12304,31 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	69,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
 	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
 	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	178, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	178, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	180, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	180, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
 	74,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
 	74,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
 	74,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
 	74,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	179, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	181, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
 	74,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
 	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
 	74,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
 	74,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	178, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	180, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
 	85,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
 	85,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
 	85,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
 	85,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
 	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	178, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	178, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	178, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	178, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	180, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	180, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	180, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	180, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
 	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	178, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	178, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	180, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	180, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
 	95,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
 	95,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
 	96,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
@@ -12242,9 +12338,9 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
 	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
 	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	178, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	180, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
 	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	178, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	180, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
 	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
 	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
 	107, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
@@ -12259,15 +12355,15 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	118, // 107: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
 	119, // 108: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
 	120, // 109: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
-	178, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
-	178, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	180, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	180, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
 	121, // 112: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
 	121, // 113: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	121, // 114: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	12,  // 115: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
 	121, // 116: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
 	121, // 117: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	179, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	181, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
 	121, // 119: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	121, // 120: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
 	121, // 121: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
@@ -12276,12 +12372,12 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	121, // 124: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	121, // 125: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
 	15,  // 126: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
-	178, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	180, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
 	16,  // 128: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
-	178, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
-	178, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
-	178, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
-	178, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	180, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	180, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	180, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	180, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
 	17,  // 133: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
 	146, // 134: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
 	144, // 135: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
@@ -12291,147 +12387,150 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	144, // 139: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
 	158, // 140: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
 	159, // 141: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
-	178, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	180, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
 	162, // 143: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
 	162, // 144: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
-	178, // 145: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
+	180, // 145: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
 	18,  // 146: tandem.outreach.v1.CandidateEmail.state:type_name -> tandem.outreach.v1.CandidateEmailState
-	178, // 147: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
-	178, // 148: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
-	178, // 149: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
-	178, // 150: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
+	180, // 147: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
+	180, // 148: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
+	180, // 149: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
+	180, // 150: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
 	170, // 151: tandem.outreach.v1.SendCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
 	170, // 152: tandem.outreach.v1.ListCandidateEmailsResponse.emails:type_name -> tandem.outreach.v1.CandidateEmail
 	170, // 153: tandem.outreach.v1.CancelCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
-	21,  // 154: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	23,  // 155: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	25,  // 156: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	27,  // 157: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	29,  // 158: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	31,  // 159: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	33,  // 160: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	35,  // 161: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	37,  // 162: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	41,  // 163: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	43,  // 164: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	45,  // 165: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	47,  // 166: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	49,  // 167: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	51,  // 168: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	57,  // 169: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	61,  // 170: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	63,  // 171: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	65,  // 172: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	67,  // 173: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	70,  // 174: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	72,  // 175: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	75,  // 176: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	77,  // 177: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	79,  // 178: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	81,  // 179: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	83,  // 180: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	86,  // 181: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	88,  // 182: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	90,  // 183: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	97,  // 184: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	99,  // 185: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	101, // 186: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	108, // 187: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	110, // 188: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	112, // 189: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	114, // 190: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	116, // 191: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	122, // 192: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
-	124, // 193: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
-	126, // 194: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
-	128, // 195: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
-	130, // 196: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
-	132, // 197: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
-	134, // 198: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
-	136, // 199: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
-	138, // 200: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
-	140, // 201: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
-	142, // 202: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
-	145, // 203: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
-	148, // 204: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
-	150, // 205: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
-	152, // 206: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
-	154, // 207: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
-	156, // 208: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
-	160, // 209: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
-	163, // 210: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
-	165, // 211: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
-	167, // 212: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
-	171, // 213: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
-	173, // 214: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
-	175, // 215: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
-	22,  // 216: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	24,  // 217: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	26,  // 218: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	28,  // 219: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	30,  // 220: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	32,  // 221: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	34,  // 222: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	36,  // 223: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	38,  // 224: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	42,  // 225: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	44,  // 226: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	46,  // 227: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	48,  // 228: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	50,  // 229: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	52,  // 230: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	58,  // 231: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	62,  // 232: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	64,  // 233: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	66,  // 234: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	68,  // 235: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	71,  // 236: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	73,  // 237: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	76,  // 238: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	78,  // 239: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	80,  // 240: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	82,  // 241: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	84,  // 242: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	87,  // 243: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	89,  // 244: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	91,  // 245: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	98,  // 246: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	100, // 247: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	102, // 248: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	109, // 249: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	111, // 250: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	113, // 251: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	115, // 252: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	117, // 253: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	123, // 254: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
-	125, // 255: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
-	127, // 256: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
-	129, // 257: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
-	131, // 258: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
-	133, // 259: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
-	135, // 260: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
-	137, // 261: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
-	139, // 262: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
-	141, // 263: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
-	143, // 264: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
-	147, // 265: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
-	149, // 266: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
-	151, // 267: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
-	153, // 268: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
-	155, // 269: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
-	157, // 270: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
-	161, // 271: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
-	164, // 272: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
-	166, // 273: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
-	168, // 274: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
-	172, // 275: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
-	174, // 276: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
-	176, // 277: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
-	216, // [216:278] is the sub-list for method output_type
-	154, // [154:216] is the sub-list for method input_type
-	154, // [154:154] is the sub-list for extension type_name
-	154, // [154:154] is the sub-list for extension extendee
-	0,   // [0:154] is the sub-list for field type_name
+	40,  // 154: tandem.outreach.v1.ListStagesForServiceResponse.stages:type_name -> tandem.outreach.v1.Stage
+	21,  // 155: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	23,  // 156: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	25,  // 157: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	27,  // 158: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	29,  // 159: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	31,  // 160: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	33,  // 161: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	35,  // 162: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	37,  // 163: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	41,  // 164: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	43,  // 165: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	45,  // 166: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	47,  // 167: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	49,  // 168: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	51,  // 169: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	57,  // 170: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	61,  // 171: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	63,  // 172: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	65,  // 173: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	67,  // 174: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	70,  // 175: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	72,  // 176: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	75,  // 177: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	77,  // 178: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	79,  // 179: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	81,  // 180: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	83,  // 181: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	86,  // 182: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	88,  // 183: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	90,  // 184: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	97,  // 185: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	99,  // 186: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	101, // 187: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	108, // 188: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	110, // 189: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	112, // 190: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	114, // 191: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	116, // 192: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	122, // 193: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	124, // 194: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	126, // 195: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	128, // 196: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	130, // 197: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	132, // 198: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	134, // 199: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	136, // 200: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	138, // 201: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	140, // 202: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	142, // 203: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	145, // 204: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	148, // 205: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	150, // 206: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	152, // 207: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	154, // 208: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	156, // 209: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	160, // 210: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	163, // 211: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	165, // 212: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	167, // 213: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	171, // 214: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
+	173, // 215: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
+	175, // 216: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
+	177, // 217: tandem.outreach.v1.OutreachService.ListStagesForService:input_type -> tandem.outreach.v1.ListStagesForServiceRequest
+	22,  // 218: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	24,  // 219: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	26,  // 220: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	28,  // 221: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	30,  // 222: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	32,  // 223: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	34,  // 224: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	36,  // 225: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	38,  // 226: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	42,  // 227: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	44,  // 228: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	46,  // 229: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	48,  // 230: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	50,  // 231: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	52,  // 232: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	58,  // 233: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	62,  // 234: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	64,  // 235: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	66,  // 236: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	68,  // 237: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	71,  // 238: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	73,  // 239: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	76,  // 240: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	78,  // 241: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	80,  // 242: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	82,  // 243: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	84,  // 244: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	87,  // 245: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	89,  // 246: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	91,  // 247: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	98,  // 248: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	100, // 249: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	102, // 250: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	109, // 251: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	111, // 252: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	113, // 253: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	115, // 254: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	117, // 255: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	123, // 256: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	125, // 257: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	127, // 258: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	129, // 259: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	131, // 260: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	133, // 261: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	135, // 262: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	137, // 263: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	139, // 264: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	141, // 265: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	143, // 266: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	147, // 267: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	149, // 268: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	151, // 269: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	153, // 270: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	155, // 271: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	157, // 272: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	161, // 273: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	164, // 274: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	166, // 275: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	168, // 276: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	172, // 277: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
+	174, // 278: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
+	176, // 279: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
+	178, // 280: tandem.outreach.v1.OutreachService.ListStagesForService:output_type -> tandem.outreach.v1.ListStagesForServiceResponse
+	218, // [218:281] is the sub-list for method output_type
+	155, // [155:218] is the sub-list for method input_type
+	155, // [155:155] is the sub-list for extension type_name
+	155, // [155:155] is the sub-list for extension extendee
+	0,   // [0:155] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -12461,7 +12560,7 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      19,
-			NumMessages:   159,
+			NumMessages:   161,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

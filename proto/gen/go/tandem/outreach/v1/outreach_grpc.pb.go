@@ -81,6 +81,7 @@ const (
 	OutreachService_SendCandidateEmail_FullMethodName          = "/tandem.outreach.v1.OutreachService/SendCandidateEmail"
 	OutreachService_ListCandidateEmails_FullMethodName         = "/tandem.outreach.v1.OutreachService/ListCandidateEmails"
 	OutreachService_CancelCandidateEmail_FullMethodName        = "/tandem.outreach.v1.OutreachService/CancelCandidateEmail"
+	OutreachService_ListStagesForService_FullMethodName        = "/tandem.outreach.v1.OutreachService/ListStagesForService"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -292,6 +293,11 @@ type OutreachServiceClient interface {
 	// Cancels an e-mail that has not left; one that left (or is leaving) is
 	// FAILED_PRECONDITION. Recruiter and above.
 	CancelCandidateEmail(ctx context.Context, in *CancelCandidateEmailRequest, opts ...grpc.CallOption) (*CancelCandidateEmailResponse, error)
+	// ---- end of one-off e-mails ----
+	// ---- ATS stage mappings (issue 15 item 2) ----
+	// Internal (atsbridge): the organization's active stages, which the
+	// stage mapping must cover.
+	ListStagesForService(ctx context.Context, in *ListStagesForServiceRequest, opts ...grpc.CallOption) (*ListStagesForServiceResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -934,6 +940,16 @@ func (c *outreachServiceClient) CancelCandidateEmail(ctx context.Context, in *Ca
 	return out, nil
 }
 
+func (c *outreachServiceClient) ListStagesForService(ctx context.Context, in *ListStagesForServiceRequest, opts ...grpc.CallOption) (*ListStagesForServiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListStagesForServiceResponse)
+	err := c.cc.Invoke(ctx, OutreachService_ListStagesForService_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -1143,6 +1159,11 @@ type OutreachServiceServer interface {
 	// Cancels an e-mail that has not left; one that left (or is leaving) is
 	// FAILED_PRECONDITION. Recruiter and above.
 	CancelCandidateEmail(context.Context, *CancelCandidateEmailRequest) (*CancelCandidateEmailResponse, error)
+	// ---- end of one-off e-mails ----
+	// ---- ATS stage mappings (issue 15 item 2) ----
+	// Internal (atsbridge): the organization's active stages, which the
+	// stage mapping must cover.
+	ListStagesForService(context.Context, *ListStagesForServiceRequest) (*ListStagesForServiceResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -1338,6 +1359,9 @@ func (UnimplementedOutreachServiceServer) ListCandidateEmails(context.Context, *
 }
 func (UnimplementedOutreachServiceServer) CancelCandidateEmail(context.Context, *CancelCandidateEmailRequest) (*CancelCandidateEmailResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelCandidateEmail not implemented")
+}
+func (UnimplementedOutreachServiceServer) ListStagesForService(context.Context, *ListStagesForServiceRequest) (*ListStagesForServiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListStagesForService not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -2458,6 +2482,24 @@ func _OutreachService_CancelCandidateEmail_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_ListStagesForService_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListStagesForServiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).ListStagesForService(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_ListStagesForService_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).ListStagesForService(ctx, req.(*ListStagesForServiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2704,6 +2746,10 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelCandidateEmail",
 			Handler:    _OutreachService_CancelCandidateEmail_Handler,
+		},
+		{
+			MethodName: "ListStagesForService",
+			Handler:    _OutreachService_ListStagesForService_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
