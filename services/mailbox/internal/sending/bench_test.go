@@ -124,6 +124,7 @@ func startReplicas(b *testing.B, e *env, n, perMinute int) {
 		}
 		ref := &jobsRef{}
 		workers := river.NewWorkers()
+		river.AddWorker(workers, NewReleaseWorker(e.st, ref))
 		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: ref, Mail: mail, Limits: NewLimits(e.st, q, perMinute), Publisher: e.pub, Logger: log}))
 		jc, err := jobs.New(e.pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}})

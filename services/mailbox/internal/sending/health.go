@@ -124,9 +124,34 @@ func NewReleaseWorker(st Store, jobs Jobs) *ReleaseWorker {
 	return &ReleaseWorker{store: st, jobs: jobs, now: time.Now}
 }
 
-// Work wakes the mailbox's head message.
+// Work wakes the mailbox's head message. A head whose job is running is
+// looked at again every releasePoll, up to releaseWait: a run that only
+// decides to wait is over in milliseconds, and one that lasts is the head
+// sending itself, which needs no wake.
 func (w *ReleaseWorker) Work(ctx context.Context, job *river.Job[ReleaseArgs]) error {
-	return w.store.InTx(ctx, func(tx pgx.Tx) error {
-		return wakeHead(ctx, tx, w.store, w.jobs, job.Args.MailboxID, w.now())
-	})
+	deadline := w.now().Add(releaseWait)
+	for {
+		var running bool
+		err := w.store.InTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			running, err = retryHead(ctx, tx, w.store, w.jobs, job.Args.MailboxID, w.now())
+			return err
+		})
+		if err != nil || !running || w.now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(releasePoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
+
+// How a release waits for a running head job.
+const (
+	releasePoll = 25 * time.Millisecond
+	releaseWait = 2 * time.Second
+)

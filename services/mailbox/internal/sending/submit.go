@@ -334,18 +334,41 @@ func (p *Pipeline) Cancel(ctx context.Context, orgID, id string) (store.Message,
 
 // wakeHead makes the send job of the mailbox's next message run now.
 func wakeHead(ctx context.Context, tx pgx.Tx, st Store, jobs Jobs, mailboxID string, now time.Time) error {
-	head, err := st.QueueHead(ctx, tx, mailboxID, now)
-	if errors.Is(err, postgres.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
+	running, err := retryHead(ctx, tx, st, jobs, mailboxID, now)
+	if err != nil || !running {
 		return err
 	}
-	if head.JobID == nil {
-		return nil
-	}
-	if _, err := jobs.JobRetryTx(ctx, tx, *head.JobID); err != nil && !errors.Is(err, river.ErrNotFound) {
-		return fmt.Errorf("sending: wake the next message: %w", err)
+	// River leaves a running job alone: the head's job is in a run of its
+	// own, most likely its safety-net run deciding to wait its turn again,
+	// and this wake would be lost, the message waiting its whole WaitTurn.
+	// Every waiting message's safety net falls due together, so under a
+	// backlog this is the common case, not a rare one. A release job wakes
+	// it once that run is over (ReleaseWorker).
+	if _, err := jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mailboxID}, nil); err != nil {
+		return fmt.Errorf("sending: wake the next message again: %w", err)
 	}
 	return nil
+}
+
+// retryHead makes the head message's job available now, and reports
+// whether River left it alone because it is running.
+func retryHead(ctx context.Context, tx pgx.Tx, st Store, jobs Jobs, mailboxID string, now time.Time) (running bool, err error) {
+	head, err := st.QueueHead(ctx, tx, mailboxID, now)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if head.JobID == nil {
+		return false, nil
+	}
+	row, err := jobs.JobRetryTx(ctx, tx, *head.JobID)
+	if errors.Is(err, river.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("sending: wake the next message: %w", err)
+	}
+	return row != nil && row.State == rivertype.JobStateRunning, nil
 }
