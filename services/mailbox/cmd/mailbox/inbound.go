@@ -1,18 +1,13 @@
 package main
 
 import (
-	"context"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
-	"github.com/tandemhq/tandem/platform/events"
-	"github.com/tandemhq/tandem/platform/jobs"
 	"github.com/tandemhq/tandem/platform/redisx"
 	"github.com/tandemhq/tandem/services/mailbox/internal/graph"
 	"github.com/tandemhq/tandem/services/mailbox/internal/inbound"
@@ -22,37 +17,10 @@ import (
 	"github.com/tandemhq/tandem/services/mailbox/internal/subscriptions"
 )
 
-// The inbound side's jobs need the River client and the event publisher,
-// which are built from the workers: the domain gets them through these
-// references, filled in once they exist and before any job runs (Serve
-// starts the workers).
-
-// lateJobs forwards to the River client once it is set.
-type lateJobs struct{ c *jobs.Client }
-
-func (l *lateJobs) Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
-	return l.c.Insert(ctx, args, opts)
-}
-
-func (l *lateJobs) InsertTx(ctx context.Context, tx pgx.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
-	return l.c.InsertTx(ctx, tx, args, opts)
-}
-
-func (l *lateJobs) InsertManyTx(ctx context.Context, tx pgx.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error) {
-	return l.c.InsertManyTx(ctx, tx, params)
-}
-
-// latePublisher forwards to the event publisher once it is set.
-type latePublisher struct{ p *events.Publisher }
-
-func (l *latePublisher) Publish(ctx context.Context, tx pgx.Tx, ev events.Event) (string, error) {
-	return l.p.Publish(ctx, tx, ev)
-}
-
 // inboundSide is hearing back: subscriptions, notifications, catch-ups.
 type inboundSide struct {
-	jobs      *lateJobs
-	publisher *latePublisher
+	jobs      *riverRef
+	publisher *publisherRef
 	subs      *subscriptions.Subscriptions
 	inStore   *inbound.Store
 	cursors   *inbound.Cursors
@@ -61,8 +29,10 @@ type inboundSide struct {
 
 // newInboundSide builds the inbound side and adds its workers.
 func newInboundSide(cfg subscriptions.Config, db *pgxpool.Pool, rdb redis.UniversalClient, cursorKeys redisx.Keys,
-	gc *graph.Client, st *store.Store, workers *river.Workers, log *slog.Logger) (*inboundSide, error) {
-	side := &inboundSide{jobs: &lateJobs{}, publisher: &latePublisher{}}
+	gc *graph.Client, st *store.Store, workers *river.Workers, jobsRef *riverRef, pubRef *publisherRef, log *slog.Logger) (*inboundSide, error) {
+	// The River client and the publisher are built from the workers: the
+	// domain gets references, filled in before any job runs (main.go).
+	side := &inboundSide{jobs: jobsRef, publisher: pubRef}
 	subStore := subscriptions.NewStore(db)
 	subs, err := subscriptions.New(subscriptions.Options{Store: subStore, DB: db, Graph: gc, Mailboxes: st, Jobs: side.jobs, Config: cfg, Log: log})
 	if err != nil {
@@ -86,11 +56,10 @@ func newInboundSide(cfg subscriptions.Config, db *pgxpool.Pool, rdb redis.Univer
 	return side, nil
 }
 
-// start gives the inbound side the River client and the publisher, hooks
-// it to the registry (a mailbox that connects is subscribed in the same
-// transaction) and returns its gRPC handler and its reader (for health).
-func (side *inboundSide) start(jc *jobs.Client, pub *events.Publisher, reg *mailboxes.Registry) (*server.Inbound, *inbound.Reader) {
-	side.jobs.c, side.publisher.p = jc, pub
+// start hooks the inbound side to the registry (a mailbox that connects is
+// subscribed in the same transaction) and returns its gRPC handler and its
+// reader (for health).
+func (side *inboundSide) start(reg *mailboxes.Registry) (*server.Inbound, *inbound.Reader) {
 	reg.OnConnected(side.subs.Watch)
 	reader := inbound.NewReader(side.inStore, reg, side.cursors)
 	return server.NewInbound(side.subs, reader), reader

@@ -130,7 +130,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Limits: sending.NewLimits(st, minute, cfg.Mailbox.MessagesPerMinute), Publisher: pubRef, Logger: rt.Log,
 		Timing: sending.Timing{ConfirmAfter: cfg.Mailbox.ConfirmAfter, JobTimeout: cfg.Mailbox.SendJobTimeout}}))
 	river.AddWorker(workers, sending.NewCleanDraftsWorker(st, graphClient, rt.Log))
-	in, err := newInboundSide(cfg.Inbound, rt.DB, rt.Redis, rt.Keys(inbound.CursorPurpose), graphClient, st, workers, rt.Log)
+	in, err := newInboundSide(cfg.Inbound, rt.DB, rt.Redis, rt.Keys(inbound.CursorPurpose), graphClient, st, workers, jobsRef, pubRef, rt.Log)
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -161,7 +161,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	for _, typ := range []string{mailboxes.EventConnected, mailboxes.EventReconnectRequired, mailboxes.EventDisconnected} {
 		sink.Handle(typ, registry.ApplyConnectionChanged)
 	}
-	inboundHandler, inboundReader := in.start(jc, pub, registry)
+	inboundHandler, inboundReader := in.start(registry)
 
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
@@ -173,9 +173,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 // riverRef and publisherRef stand in for the River client and the event
-// publisher in the sending workers, registered before those exist; both
-// are set before River starts, so no job ever sees them empty. (The
-// inbound side has its own forwarders, inbound.go.)
+// publisher in the workers (sending and inbound), registered before those
+// exist; both are set before River starts, so no job ever sees them empty.
 type riverRef struct{ *jobs.Client }
 
 type publisherRef struct{ *events.Publisher }
