@@ -10,9 +10,7 @@ import (
 	"context"
 	"crypto/md5" //nolint:gosec // Content-MD5 is the bucket's transfer check, not a security measure
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
@@ -30,6 +28,7 @@ import (
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -326,14 +325,9 @@ func (f *Files) List(ctx context.Context, caller authz.Principal, q Query) (Page
 	if q.Kind != "" && q.Kind != KindResume && q.Kind != KindOther {
 		return Page{}, apperr.InvalidArgument("kind", "must be resume or other")
 	}
-	size := q.PageSize
-	switch {
-	case size < 0:
-		return Page{}, apperr.InvalidArgument("page_size", "must not be negative")
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := paging.Size(q.PageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return Page{}, err
 	}
 	c, err := f.store.Candidate(ctx, caller.OrgID, q.CandidateID)
 	if err != nil {
@@ -341,7 +335,7 @@ func (f *Files) List(ctx context.Context, caller authz.Principal, q Query) (Page
 	}
 	var after *store.FilePosition
 	if q.PageToken != "" {
-		tok, err := decodeToken(q.PageToken)
+		tok, err := paging.Decode[pageToken](q.PageToken)
 		if err != nil || tok.CandidateID != c.ID || tok.Kind != q.Kind {
 			return Page{}, apperr.InvalidArgument("page_token", "is not a token of this list")
 		}
@@ -355,23 +349,11 @@ func (f *Files) List(ctx context.Context, caller authz.Principal, q Query) (Page
 	if len(rows) > size {
 		page.Files = rows[:size]
 		last := page.Files[size-1]
-		b, err := json.Marshal(pageToken{CandidateID: c.ID, Kind: q.Kind, CreatedAt: last.CreatedAt, ID: last.ID})
-		if err != nil {
-			return Page{}, fmt.Errorf("page token: %w", err)
+		if page.NextPageToken, err = paging.Encode(pageToken{CandidateID: c.ID, Kind: q.Kind, CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+			return Page{}, err
 		}
-		page.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return page, nil
-}
-
-func decodeToken(s string) (pageToken, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return pageToken{}, err
-	}
-	var t pageToken
-	err = json.Unmarshal(b, &t)
-	return t, err
 }
 
 var errNotTheUploader = apperr.PermissionDenied("only the file's uploader or a recruiter may delete it")

@@ -7,8 +7,6 @@ package jobs
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/validate"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -232,13 +231,13 @@ func (js *Jobs) List(ctx context.Context, caller authz.Principal, q Query) (Page
 	case !manages(caller):
 		f.Statuses = []string{store.JobOpen, store.JobClosed}
 	}
-	size, err := pageSize(q.PageSize)
+	size, err := paging.Size(q.PageSize, DefaultPageSize, MaxPageSize)
 	if err != nil {
 		return Page{}, err
 	}
 	after := ""
 	if q.PageToken != "" {
-		tok, err := decode(q.PageToken)
+		tok, err := paging.Decode[pageToken](q.PageToken)
 		if err != nil || tok.Status != q.Status {
 			return Page{}, apperr.InvalidArgument("page_token", "is not a token of this list")
 		}
@@ -254,33 +253,9 @@ func (js *Jobs) List(ctx context.Context, caller authz.Principal, q Query) (Page
 	page := Page{Jobs: found}
 	if len(found) > size {
 		page.Jobs = found[:size]
-		b, err := json.Marshal(pageToken{Status: q.Status, After: page.Jobs[size-1].ID})
-		if err != nil {
-			return Page{}, fmt.Errorf("page token: %w", err)
+		if page.NextPageToken, err = paging.Encode(pageToken{Status: q.Status, After: page.Jobs[size-1].ID}); err != nil {
+			return Page{}, err
 		}
-		page.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return page, nil
-}
-
-func pageSize(n int) (int, error) {
-	switch {
-	case n < 0:
-		return 0, apperr.InvalidArgument("page_size", "must not be negative")
-	case n == 0:
-		return DefaultPageSize, nil
-	case n > MaxPageSize:
-		return MaxPageSize, nil
-	}
-	return n, nil
-}
-
-func decode(s string) (pageToken, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return pageToken{}, err
-	}
-	var t pageToken
-	err = json.Unmarshal(b, &t)
-	return t, err
 }

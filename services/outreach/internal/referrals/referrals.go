@@ -9,10 +9,7 @@ package referrals
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -23,6 +20,7 @@ import (
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/validate"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
@@ -230,14 +228,9 @@ func (rs *Referrals) List(ctx context.Context, caller authz.Principal, q Query) 
 		}
 		f.ReferrerUserID = caller.UserID
 	}
-	size := q.PageSize
-	switch {
-	case size < 0:
-		return Page{}, apperr.InvalidArgument("page_size", "must not be negative")
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := paging.Size(q.PageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return Page{}, err
 	}
 	if q.CandidateID != "" {
 		c, err := rs.store.Candidate(ctx, caller.OrgID, q.CandidateID)
@@ -249,7 +242,7 @@ func (rs *Referrals) List(ctx context.Context, caller authz.Principal, q Query) 
 	bound := pageToken{Referrer: f.ReferrerUserID, Job: f.JobID, Candidate: f.CandidateID}
 	after := ""
 	if q.PageToken != "" {
-		tok, err := decode(q.PageToken)
+		tok, err := paging.Decode[pageToken](q.PageToken)
 		if err != nil || tok.Referrer != bound.Referrer || tok.Job != bound.Job || tok.Candidate != bound.Candidate {
 			return Page{}, apperr.InvalidArgument("page_token", "is not a token of this list")
 		}
@@ -266,21 +259,9 @@ func (rs *Referrals) List(ctx context.Context, caller authz.Principal, q Query) 
 	if len(found) > size {
 		page.Referrals = found[:size]
 		bound.After = page.Referrals[size-1].ID
-		b, err := json.Marshal(bound)
-		if err != nil {
-			return Page{}, fmt.Errorf("page token: %w", err)
+		if page.NextPageToken, err = paging.Encode(bound); err != nil {
+			return Page{}, err
 		}
-		page.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return page, nil
-}
-
-func decode(s string) (pageToken, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return pageToken{}, err
-	}
-	var t pageToken
-	err = json.Unmarshal(b, &t)
-	return t, err
 }

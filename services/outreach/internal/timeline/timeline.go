@@ -6,14 +6,13 @@ package timeline
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
@@ -71,14 +70,9 @@ func (t *Timeline) List(ctx context.Context, caller authz.Principal, q Query) (P
 			return Page{}, apperr.InvalidArgument(fmt.Sprintf("kinds[%d]", i), "is not a kind of entry")
 		}
 	}
-	size := q.PageSize
-	switch {
-	case size < 0:
-		return Page{}, apperr.InvalidArgument("page_size", "must not be negative")
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := paging.Size(q.PageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return Page{}, err
 	}
 	c, err := t.store.Candidate(ctx, orgID, q.CandidateID)
 	if err != nil {
@@ -86,7 +80,7 @@ func (t *Timeline) List(ctx context.Context, caller authz.Principal, q Query) (P
 	}
 	after := ""
 	if q.PageToken != "" {
-		tok, err := decode(q.PageToken)
+		tok, err := paging.Decode[pageToken](q.PageToken)
 		if err != nil || tok.CandidateID != c.ID || !slices.Equal(tok.Kinds, q.Kinds) {
 			return Page{}, apperr.InvalidArgument("page_token", "is not a token of this timeline")
 		}
@@ -103,21 +97,9 @@ func (t *Timeline) List(ctx context.Context, caller authz.Principal, q Query) (P
 	page := Page{Entries: entries}
 	if len(entries) > size {
 		page.Entries = entries[:size]
-		b, err := json.Marshal(pageToken{CandidateID: c.ID, Kinds: q.Kinds, After: page.Entries[size-1].ID})
-		if err != nil {
-			return Page{}, fmt.Errorf("page token: %w", err)
+		if page.NextPageToken, err = paging.Encode(pageToken{CandidateID: c.ID, Kinds: q.Kinds, After: page.Entries[size-1].ID}); err != nil {
+			return Page{}, err
 		}
-		page.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return page, nil
-}
-
-func decode(s string) (pageToken, error) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return pageToken{}, err
-	}
-	var t pageToken
-	err = json.Unmarshal(b, &t)
-	return t, err
 }
