@@ -8,8 +8,6 @@ package conversations
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/events"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/validate"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -292,7 +291,7 @@ func (cs *Conversations) List(ctx context.Context, orgID string, q Query) (Conve
 	if len(found) > size {
 		page.Conversations = found[:size]
 		last := page.Conversations[size-1]
-		if page.NextPageToken, err = encode(pageToken{Of: q.ID, At: last.LastMessageAt, After: last.ID}); err != nil {
+		if page.NextPageToken, err = paging.Encode(pageToken{Of: q.ID, At: last.LastMessageAt, After: last.ID}); err != nil {
 			return ConversationsPage{}, err
 		}
 	}
@@ -328,7 +327,7 @@ func (cs *Conversations) Get(ctx context.Context, orgID string, q Query) (Thread
 	if len(found) > size {
 		t.Messages = found[:size]
 		last := t.Messages[size-1]
-		if t.NextPageToken, err = encode(pageToken{Of: q.ID, At: last.MessageAt, After: last.ID}); err != nil {
+		if t.NextPageToken, err = paging.Encode(pageToken{Of: q.ID, At: last.MessageAt, After: last.ID}); err != nil {
 			return Thread{}, err
 		}
 	}
@@ -341,33 +340,16 @@ func badToken(cause error) error {
 
 // cursor reads the page size and token of q.
 func cursor(q Query) (int, *store.TimeCursor, error) {
-	size := q.PageSize
-	switch {
-	case size < 0:
-		return 0, nil, apperr.InvalidArgument("page_size", "must not be negative")
-	case size == 0:
-		size = DefaultPageSize
-	case size > MaxPageSize:
-		size = MaxPageSize
+	size, err := paging.Size(q.PageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return 0, nil, err
 	}
 	if q.PageToken == "" {
 		return size, nil, nil
 	}
-	b, err := base64.RawURLEncoding.DecodeString(q.PageToken)
-	var t pageToken
-	if err == nil {
-		err = json.Unmarshal(b, &t)
-	}
+	t, err := paging.Decode[pageToken](q.PageToken)
 	if err != nil || t.Of != q.ID {
-		return 0, nil, apperr.InvalidArgument("page_token", "is not a token of this list")
+		return 0, nil, paging.ErrBadToken
 	}
 	return size, &store.TimeCursor{At: t.At, ID: t.After}, nil
-}
-
-func encode(t pageToken) (string, error) {
-	b, err := json.Marshal(t)
-	if err != nil {
-		return "", fmt.Errorf("page token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
 }

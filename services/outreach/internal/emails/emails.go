@@ -9,8 +9,6 @@ package emails
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/validate"
 	"github.com/tandemhq/tandem/services/outreach/internal/flows"
@@ -345,23 +344,15 @@ type pageToken struct {
 
 // List returns a page of a candidate's e-mails, newest first.
 func (m *Emails) List(ctx context.Context, orgID, candidateID string, pageSize int, token string) (Page, error) {
-	switch {
-	case pageSize < 0:
-		return Page{}, apperr.InvalidArgument("page_size", "must not be negative")
-	case pageSize == 0:
-		pageSize = DefaultPageSize
-	case pageSize > MaxPageSize:
-		pageSize = MaxPageSize
+	pageSize, err := paging.Size(pageSize, DefaultPageSize, MaxPageSize)
+	if err != nil {
+		return Page{}, err
 	}
 	var after *store.TimeCursor
 	if token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(token)
-		var t pageToken
-		if err == nil {
-			err = json.Unmarshal(b, &t)
-		}
+		t, err := paging.Decode[pageToken](token)
 		if err != nil || t.Of != candidateID {
-			return Page{}, apperr.InvalidArgument("page_token", "is not a token of this list")
+			return Page{}, paging.ErrBadToken
 		}
 		after = &store.TimeCursor{At: t.At, ID: t.After}
 	}
@@ -378,11 +369,9 @@ func (m *Emails) List(ctx context.Context, orgID, candidateID string, pageSize i
 	if len(found) > pageSize {
 		p.Emails = found[:pageSize]
 		last := p.Emails[pageSize-1]
-		b, err := json.Marshal(pageToken{Of: candidateID, At: last.CreatedAt, After: last.ID})
-		if err != nil {
-			return Page{}, fmt.Errorf("page token: %w", err)
+		if p.NextPageToken, err = paging.Encode(pageToken{Of: candidateID, At: last.CreatedAt, After: last.ID}); err != nil {
+			return Page{}, err
 		}
-		p.NextPageToken = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return p, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
@@ -44,8 +45,8 @@ func (f *Flows) Delegations(ctx context.Context, caller authz.Principal, pageSiz
 	}
 	var after *store.DelegationCursor
 	if pageToken != "" {
-		var c store.DelegationCursor
-		if err := decodeToken(pageToken, &c); err != nil {
+		c, err := paging.Decode[store.DelegationCursor](pageToken)
+		if err != nil {
 			return nil, "", err
 		}
 		after = &c
@@ -58,7 +59,7 @@ func (f *Flows) Delegations(ctx context.Context, caller authz.Principal, pageSiz
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[len(out)-1]
-		if next, err = encodeToken(store.DelegationCursor{Grantor: last.GrantorUserID, Grantee: last.GranteeUserID}); err != nil {
+		if next, err = paging.Encode(store.DelegationCursor{Grantor: last.GrantorUserID, Grantee: last.GranteeUserID}); err != nil {
 			return nil, "", err
 		}
 	}

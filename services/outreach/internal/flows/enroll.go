@@ -12,6 +12,7 @@ import (
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -177,13 +178,13 @@ func (f *Flows) ListEnrollments(ctx context.Context, orgID, flowID string, pageS
 	}
 	var after string
 	if pageToken != "" {
-		if err := decodeToken(pageToken, &after); err != nil {
+		if after, err = paging.Decode[string](pageToken); err != nil {
 			return nil, "", err
 		}
 	}
 	out, err := f.store.ListEnrollments(ctx, orgID, flowID, after, limit+1)
 	if errors.Is(err, postgres.ErrNotFound) {
-		return nil, "", errBadToken
+		return nil, "", paging.ErrBadToken
 	}
 	if err != nil {
 		return nil, "", err
@@ -191,7 +192,7 @@ func (f *Flows) ListEnrollments(ctx context.Context, orgID, flowID string, pageS
 	next := ""
 	if len(out) > limit {
 		out = out[:limit]
-		if next, err = encodeToken(out[len(out)-1].ID); err != nil {
+		if next, err = paging.Encode(out[len(out)-1].ID); err != nil {
 			return nil, "", err
 		}
 	}

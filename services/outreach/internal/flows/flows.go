@@ -28,6 +28,7 @@ import (
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
+	"github.com/tandemhq/tandem/platform/paging"
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/services/outreach/internal/schedule"
 	"github.com/tandemhq/tandem/services/outreach/internal/store"
@@ -238,15 +239,15 @@ func (f *Flows) List(ctx context.Context, orgID, status string, pageSize int, pa
 	}
 	var after *store.FlowCursor
 	if pageToken != "" {
-		var c store.FlowCursor
-		if err := decodeToken(pageToken, &c); err != nil {
+		c, err := paging.Decode[store.FlowCursor](pageToken)
+		if err != nil {
 			return nil, "", err
 		}
 		after = &c
 	}
 	out, err := f.store.ListFlows(ctx, orgID, status, after, limit+1)
 	if errors.Is(err, postgres.ErrNotFound) {
-		return nil, "", errBadToken
+		return nil, "", paging.ErrBadToken
 	}
 	if err != nil {
 		return nil, "", err
@@ -255,7 +256,7 @@ func (f *Flows) List(ctx context.Context, orgID, status string, pageSize int, pa
 	if len(out) > limit {
 		out = out[:limit]
 		last := out[len(out)-1]
-		if next, err = encodeToken(store.FlowCursor{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
+		if next, err = paging.Encode(store.FlowCursor{CreatedAt: last.CreatedAt, ID: last.ID}); err != nil {
 			return nil, "", err
 		}
 	}

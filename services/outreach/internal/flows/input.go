@@ -2,8 +2,6 @@ package flows
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -276,8 +274,6 @@ func templateError(step int, part string, err error) error {
 	return e.Wrap(err)
 }
 
-var errBadToken = apperr.InvalidArgument("page_token", "is not a token of this list")
-
 func pageLimit(size int) (int, error) {
 	switch {
 	case size < 0 || size > maxPageSize:
@@ -286,20 +282,4 @@ func pageLimit(size int) (int, error) {
 		return defaultPage, nil
 	}
 	return size, nil
-}
-
-func encodeToken(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("page token: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-func decodeToken(s string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || json.Unmarshal(b, v) != nil {
-		return errBadToken
-	}
-	return nil
 }
