@@ -2055,6 +2055,112 @@ func (x *AtsJobSynced) GetCommitment() string {
 	return ""
 }
 
+// Payload of ats.linked (to outreach): a Tandem candidate is linked to
+// its record in the ATS, found or created by a push. The aggregate is the
+// candidate; the version the link's creation in microseconds.
+type AtsLinked struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Provider     string                 `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	CandidateId  string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Tandem's job the candidacy is for.
+	JobId               string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	RemoteCandidateId   string `protobuf:"bytes,5,opt,name=remote_candidate_id,json=remoteCandidateId,proto3" json:"remote_candidate_id,omitempty"`
+	RemoteOpportunityId string `protobuf:"bytes,6,opt,name=remote_opportunity_id,json=remoteOpportunityId,proto3" json:"remote_opportunity_id,omitempty"`
+	// The profile's page in the ATS.
+	Url string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
+	// Whether the push created it (false: it was there and was linked).
+	Created       bool `protobuf:"varint,8,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsLinked) Reset() {
+	*x = AtsLinked{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsLinked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsLinked) ProtoMessage() {}
+
+func (x *AtsLinked) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsLinked.ProtoReflect.Descriptor instead.
+func (*AtsLinked) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AtsLinked) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetRemoteCandidateId() string {
+	if x != nil {
+		return x.RemoteCandidateId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetRemoteOpportunityId() string {
+	if x != nil {
+		return x.RemoteOpportunityId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 var File_tandem_atsbridge_v1_atsbridge_proto protoreflect.FileDescriptor
 
 const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
@@ -2217,7 +2323,16 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\n" +
 	"commitment\x18\n" +
 	" \x01(\tR\n" +
-	"commitment*\xda\x01\n" +
+	"commitment\"\x96\x02\n" +
+	"\tAtsLinked\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1a\n" +
+	"\bprovider\x18\x02 \x01(\tR\bprovider\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x15\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\x12.\n" +
+	"\x13remote_candidate_id\x18\x05 \x01(\tR\x11remoteCandidateId\x122\n" +
+	"\x15remote_opportunity_id\x18\x06 \x01(\tR\x13remoteOpportunityId\x12\x10\n" +
+	"\x03url\x18\a \x01(\tR\x03url\x12\x18\n" +
+	"\acreated\x18\b \x01(\bR\acreated*\xda\x01\n" +
 	"\x13AtsConnectionStatus\x12%\n" +
 	"!ATS_CONNECTION_STATUS_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
@@ -2249,7 +2364,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
 	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
@@ -2283,26 +2398,27 @@ var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(*CheckFlowLinkRequest)(nil),        // 29: tandem.atsbridge.v1.CheckFlowLinkRequest
 	(*CheckFlowLinkResponse)(nil),       // 30: tandem.atsbridge.v1.CheckFlowLinkResponse
 	(*AtsJobSynced)(nil),                // 31: tandem.atsbridge.v1.AtsJobSynced
-	(*timestamppb.Timestamp)(nil),       // 32: google.protobuf.Timestamp
+	(*AtsLinked)(nil),                   // 32: tandem.atsbridge.v1.AtsLinked
+	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	32, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	32, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	32, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	32, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	32, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	33, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	33, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	33, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	33, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	33, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
 	5,  // 8: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	32, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	33, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
 	11, // 11: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
 	14, // 12: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	14, // 13: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	15, // 14: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
 	16, // 15: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	32, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	33, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
 	17, // 17: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	17, // 18: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	18, // 19: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
@@ -2349,7 +2465,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
