@@ -66,9 +66,9 @@ func (ps *Pushes) ApplyEnrollmentCreated(ctx context.Context, tx pgx.Tx, ev *eve
 	}
 	return ps.add(ctx, tx, store.Push{
 		OperationID: "enrollment:" + p.GetEnrollmentId(), OrgID: ev.GetOrganizationId(), ConnectionID: conn.ID, CandidateID: p.GetCandidateId(),
-		Kind:        KindLinkCandidate,
-		Payload:     payload(linkPayload{EnrollmentID: p.GetEnrollmentId(), FlowID: p.GetFlowId(), JobID: p.GetJobId(), OwnerUserID: p.GetOwnerUserId()}),
-		TriggerID:   ev.GetId(), TriggerType: ev.GetType(), ActorUserID: actor,
+		Kind:      KindLinkCandidate,
+		Payload:   payload(linkPayload{EnrollmentID: p.GetEnrollmentId(), FlowID: p.GetFlowId(), JobID: p.GetJobId(), OwnerUserID: p.GetOwnerUserId()}),
+		TriggerID: ev.GetId(), TriggerType: ev.GetType(), ActorUserID: actor,
 	})
 }
 

@@ -27,7 +27,7 @@ import (
 
 // Reasons a push waits or fails, as the audit log and the push show them.
 const (
-	reasonHeld        = "the ATS connection needs reconnecting; the push waits and goes after reconnection"
+	reasonHeld         = "the ATS connection needs reconnecting; the push waits and goes after reconnection"
 	reasonTokenRefused = "Lever refused Tandem's access; a Super Admin must connect Lever again"
 )
 
