@@ -117,7 +117,7 @@ func (p *published) Publish(_ context.Context, _ pgx.Tx, ev events.Event) (strin
 }
 
 type world struct {
-	t       *testing.T
+	t       testing.TB
 	sim     *providersim.Sim
 	pool    *pgxpool.Pool
 	st      *store.Store
@@ -137,7 +137,7 @@ type world struct {
 
 const recruiter = "user-megan"
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := t.Context()
 	sim, err := providersim.Start(ctx, providersim.Options{})
