@@ -29,7 +29,13 @@ type syncedLever struct {
 
 func linkedFlow(t *testing.T) syncedLever {
 	t.Helper()
-	c := connectLever(t)
+	return linkFlow(t, connectLever(t))
+}
+
+// linkFlow saves the proposed mapping of a connected Lever and links a
+// flow to its Senior Go Engineer posting.
+func linkFlow(t *testing.T, c connectedLever) syncedLever {
+	t.Helper()
 	open := c.leverJobs(t)
 	proposed := c.propose(t)
 	c.owner.must("PUT", "/v1/atsConnection/stageMapping", &atsbridgev1.SaveStageMappingRequest{Mapping: proposed.GetMapping()}, &atsbridgev1.SaveStageMappingResponse{})
