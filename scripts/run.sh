@@ -58,7 +58,7 @@ fi
 start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104,atsbridge=localhost:9103 \
   TANDEM_EVENT_ROUTES='mailbox=mailbox.*,atsbridge=ats.*' bin/identity
 # outreach tells atsbridge of enrollments and stage moves (pushes to the ATS).
-start outreach env TANDEM_EVENT_SUBSCRIBERS=atsbridge=localhost:9103 TANDEM_EVENT_ROUTES='atsbridge=enrollment.created|candidate.stage_changed' bin/outreach
+start outreach env TANDEM_EVENT_SUBSCRIBERS=atsbridge=localhost:9103 TANDEM_EVENT_ROUTES='atsbridge=enrollment.created|candidate.stage_changed|note.created' bin/outreach
 # atsbridge mirrors the ATS's postings into outreach's jobs; it reads
 # Tandem's stages from outreach and outreach checks flow links with it
 # (default addresses).

@@ -283,7 +283,7 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 		case "outreach":
 			// Linking a flow to an ATS job is checked with atsbridge.
 			args = append(args, "-atsbridge-addr", svcAddrs["atsbridge"],
-				"-event-subscribers", "atsbridge="+svcAddrs["atsbridge"], "-event-routes", "atsbridge=enrollment.created|candidate.stage_changed")
+				"-event-subscribers", "atsbridge="+svcAddrs["atsbridge"], "-event-routes", "atsbridge=enrollment.created|candidate.stage_changed|note.created")
 		case "atsbridge":
 			// The import mirrors postings into outreach's jobs; the stage
 			// mapping reads outreach's stages.

@@ -152,6 +152,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Outreach's changes that the ATS must see.
 	sink.Handle(pushes.EventEnrollmentCreated, push.ApplyEnrollmentCreated)
 	sink.Handle(pushes.EventStageChanged, push.ApplyStageChanged)
+	sink.Handle(pushes.EventNoteCreated, push.ApplyNoteCreated)
 
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.

@@ -31,6 +31,13 @@ type stagePayload struct {
 	StageVersion int64  `json:"stage_version"`
 }
 
+// notePayload is an add_note push's.
+type notePayload struct {
+	NoteID    string `json:"note_id"`
+	Body      string `json:"body"`
+	CreatedAt int64  `json:"created_at_ms"`
+}
+
 // connection is the organization's ATS connection, in tx; false when it
 // has none.
 func connection(ctx context.Context, tx pgx.Tx, orgID string) (store.Connection, bool, error) {
@@ -108,5 +115,38 @@ func (ps *Pushes) ApplyStageChanged(ctx context.Context, tx pgx.Tx, ev *eventsv1
 		OrgID:       ev.GetOrganizationId(), ConnectionID: conn.ID, CandidateID: p.GetCandidateId(), Kind: KindMoveStage,
 		Payload:   payload(stagePayload{ToStageID: p.GetToStageId(), ToStageName: p.GetToStageName(), StageVersion: version}),
 		TriggerID: ev.GetId(), TriggerType: ev.GetType(), ActorUserID: p.GetActorUserId(),
+	})
+}
+
+// ApplyNoteCreated is the events.Handler of note.created: a public note
+// on a candidate the ATS knows becomes an add_note push (private notes
+// never leave Tandem; outreach publishes none, and one that came would be
+// dropped here too).
+func (ps *Pushes) ApplyNoteCreated(ctx context.Context, tx pgx.Tx, ev *eventsv1.Event) error {
+	var p outreachv1.NoteChanged
+	if err := ev.GetPayload().UnmarshalTo(&p); err != nil {
+		return apperr.InvalidArgument("payload", "not a NoteChanged")
+	}
+	if ev.GetOrganizationId() == "" || p.GetCandidateId() == "" || p.GetNoteId() == "" {
+		return apperr.InvalidArgument("payload", "a note needs an organization, a candidate and an id")
+	}
+	if p.GetPrivate() || p.GetBody() == "" {
+		return nil
+	}
+	conn, ok, err := connection(ctx, tx, ev.GetOrganizationId())
+	if err != nil || !ok {
+		return err
+	}
+	if err := store.LockCandidate(ctx, tx, conn.ID, p.GetCandidateId()); err != nil {
+		return err
+	}
+	known, err := store.HasSyncState(ctx, tx, conn.ID, p.GetCandidateId())
+	if err != nil || !known {
+		return err
+	}
+	return ps.add(ctx, tx, store.Push{
+		OperationID: "note:" + p.GetNoteId(), OrgID: ev.GetOrganizationId(), ConnectionID: conn.ID, CandidateID: p.GetCandidateId(), Kind: KindAddNote,
+		Payload:   payload(notePayload{NoteID: p.GetNoteId(), Body: p.GetBody(), CreatedAt: p.GetCreateTime().AsTime().UnixMilli()}),
+		TriggerID: ev.GetId(), TriggerType: ev.GetType(), ActorUserID: p.GetAuthorUserId(),
 	})
 }

@@ -59,12 +59,15 @@ const (
 	// KindMoveStage moves the candidate's opportunities to the place its
 	// new Tandem stage maps to.
 	KindMoveStage = "move_stage"
+	// KindAddNote sends a public note to the candidate's opportunities.
+	KindAddNote = "add_note"
 )
 
 // Event types the pushes act on, and the one they publish.
 const (
 	EventEnrollmentCreated = "enrollment.created"
 	EventStageChanged      = "candidate.stage_changed"
+	EventNoteCreated       = "note.created"
 	EventLinked            = "ats.linked"
 )
 

@@ -453,3 +453,35 @@ func TestARecruiterWithoutALeverUserFailsClearly(t *testing.T) {
 		t.Fatalf("audit %v", got)
 	}
 }
+
+func TestPublicNotesFollowTheCandidate(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	eve := w.candidate("eve@example.org")
+	w.enroll(eve)
+	w.drain()
+	note := func(id, body string, private bool) {
+		w.deliver(pushes.EventNoteCreated, &outreachv1.NoteChanged{NoteId: id, CandidateId: eve, AuthorUserId: recruiter, Body: body, Private: private,
+			CreateTime: timestamppb.New(time.UnixMilli(1_800_000_000_000))}, w.ps.ApplyNoteCreated)
+	}
+	note("n2", "", true)
+	if got := w.jobs.take(); len(got) != 0 {
+		t.Fatalf("a private note was pushed: %v", got)
+	}
+	note("n3", "Available from March", false)
+	w.drain()
+	o := w.opportunities("eve@example.org")[0]
+	if len(o.Notes) != 2 || o.Notes[1].Value != "Available from March" || o.Notes[1].CreatedAt != 1_800_000_000_000 {
+		t.Fatalf("notes %+v", o.Notes)
+	}
+	// The same note again (a push retried after a crash) is not sent twice.
+	if _, err := w.pool.Exec(t.Context(), `UPDATE ats_pushes SET state = 'pending' WHERE operation_id = 'note:n3'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.work("note:n3"); err != nil {
+		t.Fatal(err)
+	}
+	if o := w.opportunities("eve@example.org")[0]; len(o.Notes) != 2 {
+		t.Fatalf("notes after the retry %+v", o.Notes)
+	}
+}

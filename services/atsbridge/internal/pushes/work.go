@@ -166,6 +166,8 @@ func (ps *Pushes) run(ctx context.Context, a *attempt) (outcome, error) {
 		return ps.link(ctx, a)
 	case KindMoveStage:
 		return ps.move(ctx, a)
+	case KindAddNote:
+		return ps.note(ctx, a)
 	}
 	return outcome{}, fail("unknown push kind %q", a.push.Kind)
 }
@@ -389,6 +391,45 @@ func (ps *Pushes) move(ctx context.Context, a *attempt) (outcome, error) {
 		}
 		l.ATS, l.MappingVersion = target, a.mapping.Version
 		out.written = append(out.written, l)
+	}
+	return out, nil
+}
+
+// note sends a public note to each linked opportunity that does not have
+// it yet (the link's own push may have sent it with the others).
+func (ps *Pushes) note(ctx context.Context, a *attempt) (outcome, error) {
+	var p notePayload
+	if err := json.Unmarshal(a.push.Payload, &p); err != nil {
+		return outcome{}, fail("unreadable push payload")
+	}
+	if len(a.links) == 0 {
+		return outcome{state: store.PushSkipped, note: "the candidate is not linked to the ATS"}, nil
+	}
+	asUser := ""
+	if u, err := ps.performer(ctx, a, a.push.ActorUserID); err == nil {
+		asUser = u
+	} else if !isPermanent(err) {
+		return outcome{}, err
+	}
+	out := outcome{state: store.PushSucceeded}
+	for _, l := range a.links {
+		have, err := ps.ats.Notes(ctx, a.auth, l.RemoteOpportunityID)
+		if err != nil {
+			return outcome{}, err
+		}
+		if hasNote(have, p.Body, p.CreatedAt) {
+			continue
+		}
+		id, err := ps.ats.AddNote(ctx, a.auth, l.RemoteOpportunityID, asUser, p.Body, p.CreatedAt)
+		if err != nil {
+			return outcome{}, err
+		}
+		out.entries = append(out.entries, ps.entry(a, "add_note", "public notes follow the candidate",
+			&audit.Exchange{Method: "POST", Path: "/opportunities/" + l.RemoteOpportunityID + "/notes", Body: map[string]any{"note_id": p.NoteID, "createdAt": p.CreatedAt}},
+			&audit.Exchange{Status: 201, Body: map[string]any{"noteId": id}}))
+	}
+	if len(out.entries) == 0 {
+		out.state, out.note = store.PushSkipped, "the ATS has the note already"
 	}
 	return out, nil
 }
