@@ -1,6 +1,7 @@
 package pushes_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -68,7 +69,13 @@ func BenchmarkPushBacklog(b *testing.B) {
 		if err := rc.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
-		b.Cleanup(func() { _ = rc.Stop(b.Context()) })
+		b.Cleanup(func() {
+			stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := rc.Stop(stopCtx); err != nil {
+				b.Error(err)
+			}
+		})
 
 		ids := make([]string, candidates)
 		for i := range ids {
