@@ -405,7 +405,7 @@ func (f *Flows) reschedule(ctx context.Context, tx pgx.Tx, e *store.Enrollment, 
 		return river.InsertManyParams{}, err
 	}
 	*e = written
-	return stepJob(*e, at), nil
+	return f.stepJob(*e, at), nil
 }
 
 func (f *Flows) insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {

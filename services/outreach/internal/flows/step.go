@@ -88,30 +88,54 @@ const (
 )
 
 // StepQueue is the step queue's configuration: 50 workers, each mostly
-// waiting on mailbox, and a 10 ms fetch cooldown (River fetches one batch
+// waiting on mailbox; a 10 ms fetch cooldown (River fetches one batch
 // per cooldown; its default 100 ms would cap the queue at 500 steps a
-// second, docs/benchmarks.md).
+// second, docs/benchmarks.md); and a 100 ms poll, which is how soon a
+// step is taken once due (ADR 26: River's scheduler sweeps every 5 s and
+// makes a step available up to 5 s before it is due, the poll finds it).
 func StepQueue() river.QueueConfig {
-	return river.QueueConfig{MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond}
+	return river.QueueConfig{MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: StepPoll}
 }
 
+// StepPoll is how often a step queue looks for steps that fell due.
+const StepPoll = 100 * time.Millisecond
+
+// schedulerLead is River's scheduler interval (5 s, not configurable in
+// the version used): a job scheduled for later becomes available at a
+// sweep up to this long before its time, so one due sooner than this
+// after its insert could wait for the next sweep, past its time. Such a
+// step is inserted available and snoozes until it is due (ADR 26).
+const schedulerLead = 5 * time.Second
+
 // StepArgs are a step job's: the enrollment, its step and the schedule
-// number the job was inserted with.
+// number the job was inserted with, and when it is due if it was
+// inserted before (a step due within schedulerLead).
 type StepArgs struct {
-	OrgID        string `json:"org_id"`
-	EnrollmentID string `json:"enrollment_id"`
-	Step         int    `json:"step"`
-	Seq          int    `json:"seq"`
+	OrgID        string    `json:"org_id"`
+	EnrollmentID string    `json:"enrollment_id"`
+	Step         int       `json:"step"`
+	Seq          int       `json:"seq"`
+	DueAt        time.Time `json:"due_at,omitzero"`
 }
 
 // Kind implements river.JobArgs.
 func (StepArgs) Kind() string { return StepKind }
 
-func stepJob(e store.Enrollment, at time.Time) river.InsertManyParams {
-	return river.InsertManyParams{
-		Args:       StepArgs{OrgID: e.OrgID, EnrollmentID: e.ID, Step: e.NextStep, Seq: e.ScheduleSeq},
-		InsertOpts: &river.InsertOpts{ScheduledAt: at, Queue: QueueSteps},
+// stepJob is e's next step's job, due at: a step due now (or before) is
+// available at once; one due within schedulerLead is available at once
+// and snoozes until at; a later one is scheduled for at, and River's
+// scheduler makes it available before then.
+func (f *Flows) stepJob(e store.Enrollment, at time.Time) river.InsertManyParams {
+	args := StepArgs{OrgID: e.OrgID, EnrollmentID: e.ID, Step: e.NextStep, Seq: e.ScheduleSeq}
+	opts := &river.InsertOpts{Queue: QueueSteps}
+	switch lead := at.Sub(f.now()); {
+	case lead <= 0:
+	case lead < schedulerLead:
+		args.DueAt = at
+	default:
+		opts.ScheduledAt = at
 	}
+	return river.InsertManyParams{Args: args, InsertOpts: opts}
 }
 
 // StepWorker runs step jobs.
@@ -128,6 +152,11 @@ func (*StepWorker) Timeout(*river.Job[StepArgs]) time.Duration { return 30 * tim
 
 // Work sends the step, if it should still go.
 func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
+	// A snooze shorter than River's scheduler interval leaves the job
+	// available for its new time, so the queue's poll takes it then.
+	if early := job.Args.DueAt.Sub(w.flows.now()); early > 0 {
+		return river.JobSnooze(early)
+	}
 	return w.flows.RunStep(ctx, job.Args)
 }
 
