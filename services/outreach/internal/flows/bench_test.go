@@ -102,7 +102,7 @@ func (w *benchWorld) start(b *testing.B) {
 func (w *benchWorld) report(b *testing.B, n int, start time.Time, due func(flows.Message) time.Time) {
 	b.Helper()
 	poll.Until(b, 30*time.Minute, func() error {
-		if got := len(w.mail.messages()); got < n {
+		if got := w.mail.handed(); got < n {
 			return fmt.Errorf("%d of %d handed over", got, n)
 		}
 		return nil

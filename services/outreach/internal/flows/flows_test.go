@@ -93,6 +93,13 @@ func (m *fakeMailbox) count() int {
 	return m.calls
 }
 
+// handed is how many messages were handed over.
+func (m *fakeMailbox) handed() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.order)
+}
+
 func (m *fakeMailbox) messages() []flows.Message {
 	m.mu.Lock()
 	defer m.mu.Unlock()

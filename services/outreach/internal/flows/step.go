@@ -174,11 +174,22 @@ type outbound struct {
 // inside the window (else the step moves to the window's next opening).
 func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 	var ob *outbound
+	// Most steps pass their checks and write nothing here: they read
+	// without locking (a transaction that locks a row must flush the log
+	// when it commits). One that must stop or move the enrollment checks
+	// again under the enrollment's lock and writes.
 	err := f.store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		ob, err = f.checkStep(ctx, tx, a)
+		ob, err = f.checkStep(ctx, tx, a, false)
 		return err
 	})
+	if errors.Is(err, errNeedsLock) {
+		err = f.store.InTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			ob, err = f.checkStep(ctx, tx, a, true)
+			return err
+		})
+	}
 	if err != nil || ob == nil {
 		return err
 	}
@@ -203,25 +214,30 @@ func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 	case err != nil:
 		return fmt.Errorf("submit step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
 	}
-	return f.store.InTx(ctx, func(tx pgx.Tx) error {
-		e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		if e.ScheduleSeq != a.Seq || e.SubmittedStep >= a.Step {
-			return nil
-		}
-		e.SubmittedStep, e.SubmittedMessageID, e.NextSendAt, e.ToAddress = a.Step, sub.MessageID, nil, ob.to
-		_, err = store.WriteEnrollment(ctx, tx, e)
-		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", e.ID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
-		return err
-	})
+	// A rescheduled enrollment, or a step recorded already (a retry after
+	// this write), is left as it is.
+	wrote, err := f.store.RecordSubmitted(ctx, a.OrgID, a.EnrollmentID, a.Seq, a.Step, sub.MessageID, ob.to)
+	if err != nil {
+		return fmt.Errorf("record step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
+	}
+	if wrote {
+		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", a.EnrollmentID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
+	}
+	return nil
 }
 
+// errNeedsLock is a check that must write: it is run again locked.
+var errNeedsLock = errors.New("the step's check must write under the enrollment's lock")
+
 // checkStep returns the step to send, or nil when there is nothing to
-// send now (rescheduling or stopping the enrollment as needed).
-func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound, error) {
-	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
+// send now (rescheduling or stopping the enrollment as needed, which
+// only a locked check does: unlocked, it returns errNeedsLock instead).
+func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs, locked bool) (*outbound, error) {
+	lock := ""
+	if locked {
+		lock = "FOR UPDATE"
+	}
+	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, lock)
 	if errors.Is(err, postgres.ErrNotFound) {
 		return nil, nil
 	}
@@ -240,14 +256,19 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 	if current.Status != store.FlowActive {
 		return nil, nil // resuming the flow schedules it again
 	}
-	fl, err := store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion)
-	if err != nil {
-		return nil, err
+	fl := current
+	if e.FlowVersion != current.Current.Version {
+		if fl, err = store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion); err != nil {
+			return nil, err
+		}
 	}
 	if a.Step >= len(fl.Current.Steps) {
 		return nil, fmt.Errorf("enrollment %s: step %d of a version with %d", e.ID, a.Step, len(fl.Current.Steps))
 	}
 	now := f.now()
+	if !locked && (e.RepliedAt != nil || e.BouncedAt != nil) {
+		return nil, errNeedsLock
+	}
 	if e.RepliedAt != nil || e.BouncedAt != nil {
 		reason := store.StopReplied
 		if e.RepliedAt == nil {
@@ -260,6 +281,9 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 		return nil, err
 	}
 	if err != nil || !c.Live() {
+		if !locked {
+			return nil, errNeedsLock
+		}
 		return nil, f.stop(ctx, tx, e, store.StopRemoved, now)
 	}
 	to, err := deliverable(ctx, tx, a.OrgID, c, e.ToAddress)
@@ -267,6 +291,9 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 		return nil, err
 	}
 	if to == "" {
+		if !locked {
+			return nil, errNeedsLock
+		}
 		return nil, f.stop(ctx, tx, e, store.StopUndeliverable, now)
 	}
 	cal, err := f.calendar(fl.Current)
@@ -274,6 +301,9 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 		return nil, err
 	}
 	if !cal.Inside(now) {
+		if !locked {
+			return nil, errNeedsLock
+		}
 		at, err := cal.Fit(now)
 		if err != nil {
 			return nil, err
