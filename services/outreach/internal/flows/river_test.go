@@ -157,3 +157,40 @@ func TestResumedStepsLeaveOnTime(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordSubmittedKeepsTheLatestSchedule: the hand-off's bookkeeping
+// writes only for the job of the enrollment's current schedule and a
+// step not recorded yet; a retry, or a job the enrollment was scheduled
+// again after, leaves the record as it is.
+func TestRecordSubmittedKeepsTheLatestSchedule(t *testing.T) {
+	w := newWorld(t)
+	f := w.flow(input())
+	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	e := w.enrollment(w.enroll(f.ID, w.candidate("Ada", "ada@example.com").ID)[0].EnrollmentID)
+	w.run(e)
+	sent := w.enrollment(e.ID)
+	if sent.SubmittedStep != 0 || sent.SubmittedMessageID == "" || sent.NextSendAt != nil {
+		t.Fatalf("after the hand-off %+v", sent)
+	}
+	for _, c := range []struct {
+		name      string
+		seq, step int
+	}{{"the same step again", sent.ScheduleSeq, 0}, {"an older schedule", sent.ScheduleSeq - 1, 1}} {
+		wrote, err := w.st.RecordSubmitted(t.Context(), w.org, e.ID, c.seq, c.step, "msg-other", "other@example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.enrollment(e.ID); wrote || got.SubmittedStep != 0 || got.SubmittedMessageID != sent.SubmittedMessageID || got.ToAddress != sent.ToAddress {
+			t.Fatalf("%s wrote %v: %+v", c.name, wrote, got)
+		}
+	}
+	wrote, err := w.st.RecordSubmitted(t.Context(), w.org, e.ID, sent.ScheduleSeq, 1, "msg-next", "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.enrollment(e.ID); !wrote || got.SubmittedStep != 1 || got.SubmittedMessageID != "msg-next" {
+		t.Fatalf("the next step of the current schedule wrote %v: %+v", wrote, got)
+	}
+}
