@@ -187,6 +187,20 @@ func TestScenario_OUT_2(t *testing.T) {
 	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
 	code, body = otherAPI.call("GET", "/v1/enrollments/"+adaEnrollment, nil, nil)
 	wantError(t, code, body, http.StatusNotFound, "NOT_FOUND")
+	// Nor can it enroll Contoso's candidate in a flow of its own: the
+	// candidate is not found there, and nothing is enrolled.
+	own := &outreachv1.CreateFlowResponse{}
+	otherAPI.must("POST", "/v1/flows", e2eFlow(), own)
+	foreign := &outreachv1.EnrollCandidatesResponse{}
+	otherAPI.must("POST", "/v1/flows/"+own.GetFlow().GetId()+"/enrollments:batchCreate", &outreachv1.EnrollCandidatesRequest{CandidateIds: []string{ada}}, foreign)
+	if r := foreign.GetResults(); len(r) != 1 || r[0].GetOutcome() != outreachv1.EnrollOutcome_ENROLL_OUTCOME_NOT_FOUND || r[0].GetEnrollmentId() != "" {
+		t.Fatalf("another organization's candidate: %v", foreign)
+	}
+	ownStats := &outreachv1.GetFlowStatsResponse{}
+	otherAPI.must("GET", "/v1/flows/"+own.GetFlow().GetId()+"/stats", nil, ownStats)
+	if ownStats.GetStats().GetEnrolled() != 0 {
+		t.Fatalf("another organization's candidate was enrolled: %v", ownStats.GetStats())
+	}
 }
 
 func berlin(t *testing.T) *time.Location {

@@ -128,7 +128,7 @@ func (f *Flows) enrollOne(ctx context.Context, tx pgx.Tx, caller authz.Principal
 		}
 		r.Outcome, r.EnrollmentID = Enrolled, e.ID
 		if first != nil {
-			j := stepJob(e, *first)
+			j := f.stepJob(e, *first)
 			job = &j
 		}
 		_, err = f.pub.Publish(ctx, sp, events.Event{

@@ -44,6 +44,7 @@ type Store interface {
 	FlowVersion(ctx context.Context, orgID, id string, version int) (store.Flow, error)
 	ListFlows(ctx context.Context, orgID, status string, after *store.FlowCursor, limit int) ([]store.Flow, error)
 	Enrollment(ctx context.Context, orgID, id string) (store.Enrollment, error)
+	RecordSubmitted(ctx context.Context, orgID, id string, seq, step int, messageID, to string) (bool, error)
 	ListEnrollments(ctx context.Context, orgID, flowID, afterID string, limit int) ([]store.Enrollment, error)
 	FlowStats(ctx context.Context, orgID, flowID string) ([]store.StepStats, error)
 	FieldDefinitions(ctx context.Context, orgID string) ([]store.FieldDefinition, error)
@@ -405,7 +406,7 @@ func (f *Flows) reschedule(ctx context.Context, tx pgx.Tx, e *store.Enrollment, 
 		return river.InsertManyParams{}, err
 	}
 	*e = written
-	return stepJob(*e, at), nil
+	return f.stepJob(*e, at), nil
 }
 
 func (f *Flows) insertJobs(ctx context.Context, tx pgx.Tx, jobs []river.InsertManyParams) error {

@@ -25,14 +25,25 @@ import (
 	"github.com/tandemhq/tandem/services/outreach/internal/store/storetest"
 )
 
-// clock is a settable now.
+// clock is a settable now, or the real one once it follows.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu   sync.Mutex
+	t    time.Time
+	live bool
 }
 
-func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.live {
+		return time.Now()
+	}
+	return c.t
+}
+func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t, c.live = t, false }
+
+// follow makes the clock the real one, as River's is.
+func (c *clock) follow() { c.mu.Lock(); defer c.mu.Unlock(); c.live = true }
 
 // fakeMailbox keeps what it was given by idempotency key, as mailbox
 // does: the same key never makes a second message.
@@ -80,6 +91,13 @@ func (m *fakeMailbox) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.calls
+}
+
+// handed is how many messages were handed over.
+func (m *fakeMailbox) handed() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.order)
 }
 
 func (m *fakeMailbox) messages() []flows.Message {

@@ -88,30 +88,54 @@ const (
 )
 
 // StepQueue is the step queue's configuration: 50 workers, each mostly
-// waiting on mailbox, and a 10 ms fetch cooldown (River fetches one batch
+// waiting on mailbox; a 10 ms fetch cooldown (River fetches one batch
 // per cooldown; its default 100 ms would cap the queue at 500 steps a
-// second, docs/benchmarks.md).
+// second, docs/benchmarks.md); and a 100 ms poll, which is how soon a
+// step is taken once due (ADR 26: River's scheduler sweeps every 5 s and
+// makes a step available up to 5 s before it is due, the poll finds it).
 func StepQueue() river.QueueConfig {
-	return river.QueueConfig{MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond}
+	return river.QueueConfig{MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: StepPoll}
 }
 
+// StepPoll is how often a step queue looks for steps that fell due.
+const StepPoll = 100 * time.Millisecond
+
+// schedulerLead is River's scheduler interval (5 s, not configurable in
+// the version used): a job scheduled for later becomes available at a
+// sweep up to this long before its time, so one due sooner than this
+// after its insert could wait for the next sweep, past its time. Such a
+// step is inserted available and snoozes until it is due (ADR 26).
+const schedulerLead = 5 * time.Second
+
 // StepArgs are a step job's: the enrollment, its step and the schedule
-// number the job was inserted with.
+// number the job was inserted with, and when it is due if it was
+// inserted before (a step due within schedulerLead).
 type StepArgs struct {
-	OrgID        string `json:"org_id"`
-	EnrollmentID string `json:"enrollment_id"`
-	Step         int    `json:"step"`
-	Seq          int    `json:"seq"`
+	OrgID        string    `json:"org_id"`
+	EnrollmentID string    `json:"enrollment_id"`
+	Step         int       `json:"step"`
+	Seq          int       `json:"seq"`
+	DueAt        time.Time `json:"due_at,omitzero"`
 }
 
 // Kind implements river.JobArgs.
 func (StepArgs) Kind() string { return StepKind }
 
-func stepJob(e store.Enrollment, at time.Time) river.InsertManyParams {
-	return river.InsertManyParams{
-		Args:       StepArgs{OrgID: e.OrgID, EnrollmentID: e.ID, Step: e.NextStep, Seq: e.ScheduleSeq},
-		InsertOpts: &river.InsertOpts{ScheduledAt: at, Queue: QueueSteps},
+// stepJob is e's next step's job, due at: a step due now (or before) is
+// available at once; one due within schedulerLead is available at once
+// and snoozes until at; a later one is scheduled for at, and River's
+// scheduler makes it available before then.
+func (f *Flows) stepJob(e store.Enrollment, at time.Time) river.InsertManyParams {
+	args := StepArgs{OrgID: e.OrgID, EnrollmentID: e.ID, Step: e.NextStep, Seq: e.ScheduleSeq}
+	opts := &river.InsertOpts{Queue: QueueSteps}
+	switch lead := at.Sub(f.now()); {
+	case lead <= 0:
+	case lead < schedulerLead:
+		args.DueAt = at
+	default:
+		opts.ScheduledAt = at
 	}
+	return river.InsertManyParams{Args: args, InsertOpts: opts}
 }
 
 // StepWorker runs step jobs.
@@ -128,6 +152,11 @@ func (*StepWorker) Timeout(*river.Job[StepArgs]) time.Duration { return 30 * tim
 
 // Work sends the step, if it should still go.
 func (w *StepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
+	// A snooze shorter than River's scheduler interval leaves the job
+	// available for its new time, so the queue's poll takes it then.
+	if early := job.Args.DueAt.Sub(w.flows.now()); early > 0 {
+		return river.JobSnooze(early)
+	}
 	return w.flows.RunStep(ctx, job.Args)
 }
 
@@ -145,11 +174,22 @@ type outbound struct {
 // inside the window (else the step moves to the window's next opening).
 func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 	var ob *outbound
+	// Most steps pass their checks and write nothing here: they read
+	// without locking (a transaction that locks a row must flush the log
+	// when it commits). One that must stop or move the enrollment checks
+	// again under the enrollment's lock and writes.
 	err := f.store.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		ob, err = f.checkStep(ctx, tx, a)
+		ob, err = f.checkStep(ctx, tx, a, false)
 		return err
 	})
+	if errors.Is(err, errNeedsLock) {
+		err = f.store.InTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			ob, err = f.checkStep(ctx, tx, a, true)
+			return err
+		})
+	}
 	if err != nil || ob == nil {
 		return err
 	}
@@ -174,25 +214,30 @@ func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 	case err != nil:
 		return fmt.Errorf("submit step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
 	}
-	return f.store.InTx(ctx, func(tx pgx.Tx) error {
-		e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		if e.ScheduleSeq != a.Seq || e.SubmittedStep >= a.Step {
-			return nil
-		}
-		e.SubmittedStep, e.SubmittedMessageID, e.NextSendAt, e.ToAddress = a.Step, sub.MessageID, nil, ob.to
-		_, err = store.WriteEnrollment(ctx, tx, e)
-		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", e.ID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
-		return err
-	})
+	// A rescheduled enrollment, or a step recorded already (a retry after
+	// this write), is left as it is.
+	wrote, err := f.store.RecordSubmitted(ctx, a.OrgID, a.EnrollmentID, a.Seq, a.Step, sub.MessageID, ob.to)
+	if err != nil {
+		return fmt.Errorf("record step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
+	}
+	if wrote {
+		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", a.EnrollmentID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
+	}
+	return nil
 }
 
+// errNeedsLock is a check that must write: it is run again locked.
+var errNeedsLock = errors.New("the step's check must write under the enrollment's lock")
+
 // checkStep returns the step to send, or nil when there is nothing to
-// send now (rescheduling or stopping the enrollment as needed).
-func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound, error) {
-	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
+// send now (rescheduling or stopping the enrollment as needed, which
+// only a locked check does: unlocked, it returns errNeedsLock instead).
+func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs, locked bool) (*outbound, error) {
+	lock := ""
+	if locked {
+		lock = "FOR UPDATE"
+	}
+	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, lock)
 	if errors.Is(err, postgres.ErrNotFound) {
 		return nil, nil
 	}
@@ -211,14 +256,19 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 	if current.Status != store.FlowActive {
 		return nil, nil // resuming the flow schedules it again
 	}
-	fl, err := store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion)
-	if err != nil {
-		return nil, err
+	fl := current
+	if e.FlowVersion != current.Current.Version {
+		if fl, err = store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion); err != nil {
+			return nil, err
+		}
 	}
 	if a.Step >= len(fl.Current.Steps) {
 		return nil, fmt.Errorf("enrollment %s: step %d of a version with %d", e.ID, a.Step, len(fl.Current.Steps))
 	}
 	now := f.now()
+	if !locked && (e.RepliedAt != nil || e.BouncedAt != nil) {
+		return nil, errNeedsLock
+	}
 	if e.RepliedAt != nil || e.BouncedAt != nil {
 		reason := store.StopReplied
 		if e.RepliedAt == nil {
@@ -231,6 +281,9 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 		return nil, err
 	}
 	if err != nil || !c.Live() {
+		if !locked {
+			return nil, errNeedsLock
+		}
 		return nil, f.stop(ctx, tx, e, store.StopRemoved, now)
 	}
 	to, err := deliverable(ctx, tx, a.OrgID, c, e.ToAddress)
@@ -238,6 +291,9 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 		return nil, err
 	}
 	if to == "" {
+		if !locked {
+			return nil, errNeedsLock
+		}
 		return nil, f.stop(ctx, tx, e, store.StopUndeliverable, now)
 	}
 	cal, err := f.calendar(fl.Current)
@@ -245,6 +301,9 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs) (*outbound
 		return nil, err
 	}
 	if !cal.Inside(now) {
+		if !locked {
+			return nil, errNeedsLock
+		}
 		at, err := cal.Fit(now)
 		if err != nil {
 			return nil, err
