@@ -85,7 +85,10 @@ func TestCandidateForSyncAndATSLinks(t *testing.T) {
 	if ps := c.GetCandidate().GetAtsProfiles(); len(ps) != 1 || ps[0].GetRemoteOpportunityId() != "opp-1" || ps[0].GetUrl() == "" || ps[0].GetJobId() != job.GetJob().GetId() {
 		t.Fatalf("ATS profiles: %v", ps)
 	}
-	bad, _ := anypb.New(&atsbridgev1.AtsLinked{Provider: "workday", CandidateId: id, RemoteOpportunityId: "x"})
+	bad, err := anypb.New(&atsbridgev1.AtsLinked{Provider: "workday", CandidateId: id, RemoteOpportunityId: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := pgx.BeginFunc(t.Context(), w.pool, func(tx pgx.Tx) error {
 		return profiles.ApplyLinked(t.Context(), tx, &eventsv1.Event{Id: uuid.NewString(), Type: atsprofiles.EventLinked, OrganizationId: org, Payload: bad})
 	}); err == nil {
