@@ -84,6 +84,17 @@ type pageToken struct {
 	After  int64  `json:"a"`
 }
 
+// Log reads the sync audit log of a database.
+type Log struct{ db Querier }
+
+// NewLog returns the log kept in db.
+func NewLog(db Querier) *Log { return &Log{db: db} }
+
+// List is List over the log's database.
+func (l *Log) List(ctx context.Context, f Filter, pageSize int, token string) (Page, error) {
+	return List(ctx, l.db, f, pageSize, token)
+}
+
 // List returns a page of the organization's decisions that f selects, in
 // the order they were taken (id ascending), so a candidate's log reads as
 // its history. A candidate or connection of another organization selects

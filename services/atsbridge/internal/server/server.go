@@ -31,6 +31,9 @@ var Policy = authz.Policy{
 	svc + "SaveStageMapping":    authz.AtLeast(authz.RoleAdmin),
 	svc + "DryRunStageMapping":  authz.AtLeast(authz.RoleAdmin),
 	svc + "CheckFlowLink":       authz.Internal(),
+	// Everyone sees what the sync did and why (SYNC-1); the log keeps no
+	// secrets.
+	svc + "ListSyncAudit": authz.AnyMember(),
 }
 
 const svc = "/tandem.atsbridge.v1.AtsBridgeService/"
@@ -48,10 +51,13 @@ type Server struct {
 	atsbridgev1.UnimplementedAtsBridgeServiceServer
 	conns Connections
 	maps  Mappings
+	audit SyncAudit
 }
 
 // New returns the handler.
-func New(conns Connections, maps Mappings) *Server { return &Server{conns: conns, maps: maps} }
+func New(conns Connections, maps Mappings, audit SyncAudit) *Server {
+	return &Server{conns: conns, maps: maps, audit: audit}
+}
 
 var statuses = map[string]atsbridgev1.AtsConnectionStatus{
 	store.StatusConnected:         atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_CONNECTED,
