@@ -98,6 +98,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
+	// The health record reads the budget in use from the same limiter.
+	limit.Meter = limiter
 	leverAPI, err := lever.New(cfg.ATS.LeverURL, providerhttp.New(providerhttp.Options{Provider: "lever", Limiter: limiter,
 		MaxRetryAfter: leverMaxWait, Logger: rt.Log}))
 	if err != nil {

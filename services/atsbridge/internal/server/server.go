@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/platform/authz"
@@ -84,16 +85,23 @@ func (s *Server) GetAtsConnection(ctx context.Context, _ *atsbridgev1.GetAtsConn
 		return nil, err
 	}
 	c := h.Connection
+	health := &atsbridgev1.AtsConnectionHealth{
+		LastSuccessTime: ts(c.LastSuccessAt), LastSyncTime: ts(c.LastSyncAt), SyncStartTime: ts(c.SyncStartedAt),
+		PendingPushes: h.Sync.PendingPushes, RateLimitPerSecond: h.Limit.PerSecond, RateLimitBurst: int32(h.Limit.Burst), //nolint:gosec // a configured burst, validated small
+		RateLimitedLastDay: h.Errors.RateLimited, ErrorsLastDay: h.Errors.Total, LastError: h.Errors.Last, LastErrorTime: ts(h.Errors.LastAt),
+		Stages: int64(c.Counts.Stages), Postings: int64(c.Counts.Postings), PublishedPostings: int64(c.Counts.PublishedPostings),
+		Users: int64(c.Counts.Users), ArchiveReasons: int64(c.Counts.ArchiveReasons),
+		HeldPushes: h.Sync.HeldPushes, FailedPushesLastDay: h.Sync.FailedPushes, NextRetryTime: ts(h.Sync.NextRetryAt),
+		WebhookDeliveriesLastDay: h.Sync.Webhooks, WebhooksAppliedLastDay: h.Sync.WebhooksApplied, WebhooksIgnoredLastDay: h.Sync.WebhooksIgnored,
+		LastWebhookTime: ts(h.Sync.LastWebhookAt), RecoveredTime: ts(c.RecoveredAt),
+	}
+	if b := h.Budget; b != nil {
+		health.RateLimitAvailable = proto.Int32(int32(b.Available)) //nolint:gosec // at most the configured burst
+		health.RateLimitUsed = proto.Int32(int32(b.Used))           //nolint:gosec // at most the configured burst
+	}
 	return &atsbridgev1.GetAtsConnectionResponse{Connection: &atsbridgev1.AtsConnection{
 		Id: c.ID, OrganizationId: c.OrgID, Provider: c.Provider, Status: statuses[c.Status], Reason: c.Reason, Account: c.Account,
-		UpdateTime: timestamppb.New(c.UpdatedAt),
-		Health: &atsbridgev1.AtsConnectionHealth{
-			LastSuccessTime: ts(c.LastSuccessAt), LastSyncTime: ts(c.LastSyncAt), SyncStartTime: ts(c.SyncStartedAt),
-			PendingPushes: h.PendingPushes, RateLimitPerSecond: h.Limit.PerSecond, RateLimitBurst: int32(h.Limit.Burst), //nolint:gosec // a configured burst, validated small
-			RateLimitedLastDay: h.Errors.RateLimited, ErrorsLastDay: h.Errors.Total, LastError: h.Errors.Last, LastErrorTime: ts(h.Errors.LastAt),
-			Stages: int64(c.Counts.Stages), Postings: int64(c.Counts.Postings), PublishedPostings: int64(c.Counts.PublishedPostings),
-			Users: int64(c.Counts.Users), ArchiveReasons: int64(c.Counts.ArchiveReasons),
-		},
+		UpdateTime: timestamppb.New(c.UpdatedAt), Health: health,
 	}}, nil
 }
 

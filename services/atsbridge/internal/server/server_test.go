@@ -10,6 +10,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/ratelimit"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
@@ -34,6 +35,9 @@ func (f *fakeConnections) Get(_ context.Context, orgID string) (connections.Heal
 			LastSyncAt: &synced, Counts: store.Counts{Stages: 3, Postings: 5, PublishedPostings: 2, Users: 4, ArchiveReasons: 6}, UpdatedAt: synced},
 		Errors: store.RecentErrors{Total: 2, RateLimited: 1, Last: "Lever's rate limit was reached"},
 		Limit:  connections.RateLimit{PerSecond: 10, Burst: 20},
+		Sync: store.SyncHealth{PendingPushes: 3, HeldPushes: 2, NextRetryAt: &synced, FailedPushes: 1, Webhooks: 5,
+			WebhooksApplied: 4, WebhooksIgnored: 1, LastWebhookAt: &synced},
+		Budget: &ratelimit.Budget{Burst: 20, Available: 15, Used: 5},
 	}, nil
 }
 
@@ -63,6 +67,11 @@ func TestTranslates(t *testing.T) {
 		h.GetLastSyncTime().AsTime().Unix() != 1700000000 || h.GetLastSuccessTime() != nil || h.GetStages() != 3 || h.GetPublishedPostings() != 2 ||
 		h.GetErrorsLastDay() != 2 || h.GetRateLimitedLastDay() != 1 || h.GetRateLimitPerSecond() != 10 || h.GetRateLimitBurst() != 20 {
 		t.Fatalf("GetAtsConnection: %v, %v", got, err)
+	}
+	if h.GetPendingPushes() != 3 || h.GetHeldPushes() != 2 || h.GetFailedPushesLastDay() != 1 || h.GetNextRetryTime().AsTime().Unix() != 1700000000 ||
+		h.GetWebhookDeliveriesLastDay() != 5 || h.GetWebhooksAppliedLastDay() != 4 || h.GetWebhooksIgnoredLastDay() != 1 ||
+		h.GetLastWebhookTime() == nil || h.GetRecoveredTime() != nil || h.RateLimitAvailable == nil || h.GetRateLimitAvailable() != 15 || h.GetRateLimitUsed() != 5 {
+		t.Fatalf("GetAtsConnection's sync health: %v", h)
 	}
 	stages, err := s.ListAtsStages(ctx, &atsbridgev1.ListAtsStagesRequest{PageSize: 7, PageToken: "t"})
 	if err != nil || f.size != 7 || f.token != "t" || stages.GetNextPageToken() != "n" || stages.GetStages()[0].GetName() != "New lead" {

@@ -214,8 +214,31 @@ type AtsConnectionHealth struct {
 	PublishedPostings int64 `protobuf:"varint,13,opt,name=published_postings,json=publishedPostings,proto3" json:"published_postings,omitempty"`
 	Users             int64 `protobuf:"varint,14,opt,name=users,proto3" json:"users,omitempty"`
 	ArchiveReasons    int64 `protobuf:"varint,15,opt,name=archive_reasons,json=archiveReasons,proto3" json:"archive_reasons,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Writes to the ATS held until the connection works again: they wait,
+	// they do not fail, and go out after reconnection.
+	HeldPushes int64 `protobuf:"varint,16,opt,name=held_pushes,json=heldPushes,proto3" json:"held_pushes,omitempty"`
+	// Writes that failed for good in the last 24 hours.
+	FailedPushesLastDay int64 `protobuf:"varint,17,opt,name=failed_pushes_last_day,json=failedPushesLastDay,proto3" json:"failed_pushes_last_day,omitempty"`
+	// The earliest a waiting write is tried again.
+	NextRetryTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=next_retry_time,json=nextRetryTime,proto3" json:"next_retry_time,omitempty"`
+	// Webhook deliveries received in the last 24 hours, and of those the
+	// ones applied and the ones ignored (echoes of Tandem's own changes,
+	// nothing linked).
+	WebhookDeliveriesLastDay int64 `protobuf:"varint,19,opt,name=webhook_deliveries_last_day,json=webhookDeliveriesLastDay,proto3" json:"webhook_deliveries_last_day,omitempty"`
+	WebhooksAppliedLastDay   int64 `protobuf:"varint,20,opt,name=webhooks_applied_last_day,json=webhooksAppliedLastDay,proto3" json:"webhooks_applied_last_day,omitempty"`
+	WebhooksIgnoredLastDay   int64 `protobuf:"varint,21,opt,name=webhooks_ignored_last_day,json=webhooksIgnoredLastDay,proto3" json:"webhooks_ignored_last_day,omitempty"`
+	// The last webhook delivery received.
+	LastWebhookTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=last_webhook_time,json=lastWebhookTime,proto3" json:"last_webhook_time,omitempty"`
+	// When the connection last came back to connected after it needed
+	// reconnecting or was disconnected; unset if it never did.
+	RecoveredTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=recovered_time,json=recoveredTime,proto3" json:"recovered_time,omitempty"`
+	// The rate limit budget now: of rate_limit_burst requests, how many may
+	// go at once and how many are spent (recently, or held by the ATS's
+	// Retry-After). Unset when the limiter cannot tell.
+	RateLimitAvailable *int32 `protobuf:"varint,24,opt,name=rate_limit_available,json=rateLimitAvailable,proto3,oneof" json:"rate_limit_available,omitempty"`
+	RateLimitUsed      *int32 `protobuf:"varint,25,opt,name=rate_limit_used,json=rateLimitUsed,proto3,oneof" json:"rate_limit_used,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AtsConnectionHealth) Reset() {
@@ -349,6 +372,76 @@ func (x *AtsConnectionHealth) GetUsers() int64 {
 func (x *AtsConnectionHealth) GetArchiveReasons() int64 {
 	if x != nil {
 		return x.ArchiveReasons
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetHeldPushes() int64 {
+	if x != nil {
+		return x.HeldPushes
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetFailedPushesLastDay() int64 {
+	if x != nil {
+		return x.FailedPushesLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetNextRetryTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRetryTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetWebhookDeliveriesLastDay() int64 {
+	if x != nil {
+		return x.WebhookDeliveriesLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetWebhooksAppliedLastDay() int64 {
+	if x != nil {
+		return x.WebhooksAppliedLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetWebhooksIgnoredLastDay() int64 {
+	if x != nil {
+		return x.WebhooksIgnoredLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetLastWebhookTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastWebhookTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetRecoveredTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecoveredTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetRateLimitAvailable() int32 {
+	if x != nil && x.RateLimitAvailable != nil {
+		return *x.RateLimitAvailable
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetRateLimitUsed() int32 {
+	if x != nil && x.RateLimitUsed != nil {
+		return *x.RateLimitUsed
 	}
 	return 0
 }
@@ -2488,7 +2581,8 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\aaccount\x18\x06 \x01(\tR\aaccount\x12@\n" +
 	"\x06health\x18\a \x01(\v2(.tandem.atsbridge.v1.AtsConnectionHealthR\x06health\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc7\x05\n" +
+	"updateTime\"\xb2\n" +
+	"\n" +
 	"\x13AtsConnectionHealth\x12F\n" +
 	"\x11last_success_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12@\n" +
 	"\x0elast_sync_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\flastSyncTime\x12B\n" +
@@ -2506,7 +2600,20 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\bpostings\x18\f \x01(\x03R\bpostings\x12-\n" +
 	"\x12published_postings\x18\r \x01(\x03R\x11publishedPostings\x12\x14\n" +
 	"\x05users\x18\x0e \x01(\x03R\x05users\x12'\n" +
-	"\x0farchive_reasons\x18\x0f \x01(\x03R\x0earchiveReasons\"\x19\n" +
+	"\x0farchive_reasons\x18\x0f \x01(\x03R\x0earchiveReasons\x12\x1f\n" +
+	"\vheld_pushes\x18\x10 \x01(\x03R\n" +
+	"heldPushes\x123\n" +
+	"\x16failed_pushes_last_day\x18\x11 \x01(\x03R\x13failedPushesLastDay\x12B\n" +
+	"\x0fnext_retry_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\rnextRetryTime\x12=\n" +
+	"\x1bwebhook_deliveries_last_day\x18\x13 \x01(\x03R\x18webhookDeliveriesLastDay\x129\n" +
+	"\x19webhooks_applied_last_day\x18\x14 \x01(\x03R\x16webhooksAppliedLastDay\x129\n" +
+	"\x19webhooks_ignored_last_day\x18\x15 \x01(\x03R\x16webhooksIgnoredLastDay\x12F\n" +
+	"\x11last_webhook_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastWebhookTime\x12A\n" +
+	"\x0erecovered_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\rrecoveredTime\x125\n" +
+	"\x14rate_limit_available\x18\x18 \x01(\x05H\x00R\x12rateLimitAvailable\x88\x01\x01\x12+\n" +
+	"\x0frate_limit_used\x18\x19 \x01(\x05H\x01R\rrateLimitUsed\x88\x01\x01B\x17\n" +
+	"\x15_rate_limit_availableB\x12\n" +
+	"\x10_rate_limit_used\"\x19\n" +
 	"\x17GetAtsConnectionRequest\"^\n" +
 	"\x18GetAtsConnectionResponse\x12B\n" +
 	"\n" +
@@ -2757,56 +2864,59 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	36, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
 	36, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
 	36, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
-	1,  // 7: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
-	5,  // 8: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	36, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
-	8,  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
-	11, // 11: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
-	14, // 12: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
-	14, // 13: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
-	15, // 14: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
-	16, // 15: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	36, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
-	17, // 17: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	17, // 18: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	18, // 19: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	17, // 20: tandem.atsbridge.v1.SaveStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	17, // 21: tandem.atsbridge.v1.SaveStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	17, // 22: tandem.atsbridge.v1.DryRunStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	14, // 23: tandem.atsbridge.v1.UnmappedPlace.ats:type_name -> tandem.atsbridge.v1.AtsPlace
-	26, // 24: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
-	27, // 25: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
-	18, // 26: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	37, // 27: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
-	32, // 28: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
-	32, // 29: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
-	36, // 30: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
-	33, // 31: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
-	3,  // 32: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
-	6,  // 33: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
-	9,  // 34: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
-	12, // 35: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
-	19, // 36: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
-	21, // 37: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
-	23, // 38: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
-	25, // 39: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
-	29, // 40: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
-	34, // 41: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
-	4,  // 42: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
-	7,  // 43: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
-	10, // 44: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
-	13, // 45: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
-	20, // 46: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
-	22, // 47: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
-	24, // 48: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
-	28, // 49: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
-	30, // 50: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
-	35, // 51: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
-	42, // [42:52] is the sub-list for method output_type
-	32, // [32:42] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	36, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
+	36, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
+	36, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
+	1,  // 10: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
+	5,  // 11: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
+	36, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	8,  // 13: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
+	11, // 14: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
+	14, // 15: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	14, // 16: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	15, // 17: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
+	16, // 18: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
+	36, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	17, // 20: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 21: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	18, // 22: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
+	17, // 23: tandem.atsbridge.v1.SaveStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 24: tandem.atsbridge.v1.SaveStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 25: tandem.atsbridge.v1.DryRunStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	14, // 26: tandem.atsbridge.v1.UnmappedPlace.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	26, // 27: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
+	27, // 28: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
+	18, // 29: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
+	37, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
+	32, // 31: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
+	32, // 32: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
+	36, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
+	33, // 34: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
+	3,  // 35: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
+	6,  // 36: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
+	9,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
+	12, // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
+	19, // 39: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
+	21, // 40: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
+	23, // 41: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
+	25, // 42: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
+	29, // 43: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
+	34, // 44: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
+	4,  // 45: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 46: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 47: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 48: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	20, // 49: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
+	22, // 50: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
+	24, // 51: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
+	28, // 52: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
+	30, // 53: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
+	35, // 54: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
+	45, // [45:55] is the sub-list for method output_type
+	35, // [35:45] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_tandem_atsbridge_v1_atsbridge_proto_init() }
@@ -2814,6 +2924,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 	if File_tandem_atsbridge_v1_atsbridge_proto != nil {
 		return
 	}
+	file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
