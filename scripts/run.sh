@@ -57,11 +57,12 @@ fi
 # atsbridge's Lever API default to the simulator (9205, 9204).
 start identity env TANDEM_EVENT_SUBSCRIBERS=mailbox=localhost:9104,atsbridge=localhost:9103 \
   TANDEM_EVENT_ROUTES='mailbox=mailbox.*,atsbridge=ats.*' bin/identity
-start outreach bin/outreach
+# outreach tells atsbridge of enrollments and stage moves (pushes to the ATS).
+start outreach env TANDEM_EVENT_SUBSCRIBERS=atsbridge=localhost:9103 TANDEM_EVENT_ROUTES='atsbridge=enrollment.created|candidate.stage_changed' bin/outreach
 # atsbridge mirrors the ATS's postings into outreach's jobs; it reads
 # Tandem's stages from outreach and outreach checks flow links with it
 # (default addresses).
-start atsbridge env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=ats.job_synced' bin/atsbridge
+start atsbridge env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=ats.job_synced|ats.linked' bin/atsbridge
 # Graph posts the mailboxes' notifications to the gateway's /webhooks/graph.
 start mailbox env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=message.sent|message.received' \
   TANDEM_GRAPH_URL="${TANDEM_GRAPH_URL:-http://127.0.0.1:9202}" TANDEM_WEBHOOK_BASE_URL="${TANDEM_WEBHOOK_BASE_URL:-http://localhost:8080}" bin/mailbox

@@ -282,12 +282,13 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 			args = append(args, identityArgs(svcAddrs, s.LeverOAuthURL)...)
 		case "outreach":
 			// Linking a flow to an ATS job is checked with atsbridge.
-			args = append(args, "-atsbridge-addr", svcAddrs["atsbridge"])
+			args = append(args, "-atsbridge-addr", svcAddrs["atsbridge"],
+				"-event-subscribers", "atsbridge="+svcAddrs["atsbridge"], "-event-routes", "atsbridge=enrollment.created|candidate.stage_changed")
 		case "atsbridge":
 			// The import mirrors postings into outreach's jobs; the stage
 			// mapping reads outreach's stages.
 			args = append(args, "-lever-url", s.LeverURL, "-outreach-addr", svcAddrs["outreach"],
-				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced")
+				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced|ats.linked", "-push-claim", "20s")
 		case "mailbox":
 			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent|message.received",
 				"-graph-url", s.GraphURL, "-webhook-base-url", s.GatewayURL)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/events"
@@ -27,6 +29,7 @@ import (
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/outreachclient"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/pushes"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 	"github.com/tandemhq/tandem/services/atsbridge/migrations"
@@ -121,14 +124,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	st := store.New(rt.DB)
 	workers := river.NewWorkers()
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, pushes.Queue: {MaxWorkers: cfg.ATS.PushWorkers}}
 	delivery.AddTo(workers, queues)
 	// The publisher needs the River client, which needs the import worker
 	// that publishes: the worker gets it before anything runs.
 	var pub publisherHolder
 	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	// Tandem's changes go to the ATS as pushes (package pushes).
+	push := pushes.New(st, accessTokens{identity.Identity()}, leverAPI, outreach, users{identity.Identity()}, &pub,
+		pushes.Options{Claim: cfg.ATS.PushClaim, Logger: rt.Log})
+	river.AddWorker(workers, push.Worker())
+	river.AddWorker(workers, push.SweepWorker())
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues,
+		Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0), pushes.SweepPeriodicJob(0)}})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -138,9 +147,14 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return publisher.Close() })
 	pub.Publisher = publisher
+	push.SetJobs(jc)
 	conns := connections.New(st, jc, limit, rt.Log)
+	conns.OnConnected(push.ReleaseHeld)
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
 	sink.Handle(connections.EventConnectionChanged, conns.ApplyConnectionChanged)
+	// Outreach's changes that the ATS must see.
+	sink.Handle(pushes.EventEnrollmentCreated, push.ApplyEnrollmentCreated)
+	sink.Handle(pushes.EventStageChanged, push.ApplyStageChanged)
 
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
@@ -159,6 +173,23 @@ type publisherHolder struct{ *events.Publisher }
 // interface.
 type accessTokens struct {
 	api identityv1.IdentityServiceClient
+}
+
+// users reads the recruiter a push acts for from identity.
+type users struct {
+	api identityv1.IdentityServiceClient
+}
+
+// UserEmail implements pushes.Users.
+func (u users) UserEmail(ctx context.Context, orgID, userID string) (string, error) {
+	resp, err := u.api.GetUserForService(ctx, &identityv1.GetUserForServiceRequest{OrganizationId: orgID, UserId: userID})
+	if status.Code(err) == codes.NotFound {
+		return "", pushes.ErrGone
+	}
+	if err != nil {
+		return "", fmt.Errorf("identity GetUserForService: %w", err)
+	}
+	return resp.GetUser().GetEmail(), nil
 }
 
 func (a accessTokens) GetAccessToken(ctx context.Context, req *identityv1.GetAccessTokenRequest) (*identityv1.GetAccessTokenResponse, error) {

@@ -5,6 +5,7 @@ package config
 import (
 	"flag"
 	"net/url"
+	"time"
 
 	"github.com/tandemhq/tandem/platform/config"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
@@ -19,6 +20,11 @@ type Settings struct {
 	// bursts of 20 per token (providers.md §2.4).
 	LeverRatePerSecond int
 	LeverBurst         int
+	// PushClaim is how long a worker owns the push it works: after a
+	// crash, the push goes again once it runs out.
+	PushClaim time.Duration
+	// PushWorkers is how many pushes one replica works at once.
+	PushWorkers int
 }
 
 // Register implements config.Group.
@@ -26,6 +32,8 @@ func (s *Settings) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.LeverURL, "lever-url", "http://127.0.0.1:9204", "Lever's Data API base URL without /v1 ("+lever.DefaultBaseURL+")")
 	fs.IntVar(&s.LeverRatePerSecond, "lever-rate", 10, "requests a second each Lever connection may make, across replicas")
 	fs.IntVar(&s.LeverBurst, "lever-burst", 20, "requests a Lever connection may make at once after a pause")
+	fs.DurationVar(&s.PushClaim, "push-claim", 2*time.Minute, "how long a worker owns the push it works; a push of a crashed worker goes again after it")
+	fs.IntVar(&s.PushWorkers, "push-workers", 20, "pushes to the ATS one replica works at once")
 }
 
 // Validate implements config.Group.
@@ -38,5 +46,11 @@ func (s *Settings) Validate(p *config.Problems) {
 	}
 	if s.LeverBurst < 1 || s.LeverBurst > 1000 {
 		p.Addf("lever-burst", "must be between 1 and 1000")
+	}
+	if s.PushClaim < 4*time.Second || s.PushClaim > time.Hour {
+		p.Addf("push-claim", "must be between 4s and 1h")
+	}
+	if s.PushWorkers < 1 || s.PushWorkers > 1000 {
+		p.Addf("push-workers", "must be between 1 and 1000")
 	}
 }

@@ -78,6 +78,15 @@ type Connections struct {
 	limit RateLimit
 	log   *slog.Logger
 	now   func() time.Time
+	// reconnected runs in the transaction that records a connection
+	// connected again (the pushes release what they held).
+	reconnected func(ctx context.Context, tx pgx.Tx, connectionID string) error
+}
+
+// OnConnected sets what runs, in the event's transaction, when a
+// connection is recorded connected (the held pushes are released).
+func (c *Connections) OnConnected(fn func(ctx context.Context, tx pgx.Tx, connectionID string) error) {
+	c.reconnected = fn
 }
 
 // New returns the connections over st, enqueueing imports with jobs.
@@ -123,6 +132,9 @@ func (c *Connections) ApplyConnectionChanged(ctx context.Context, tx pgx.Tx, ev 
 	}
 	if _, err := c.jobs.InsertTx(ctx, tx, ImportArgs{ConnectionID: conn.ID, Generation: conn.SyncGeneration}, nil); err != nil {
 		return fmt.Errorf("connections: enqueue the import: %w", err)
+	}
+	if c.reconnected != nil {
+		return c.reconnected(ctx, tx, conn.ID)
 	}
 	return nil
 }

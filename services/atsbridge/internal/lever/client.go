@@ -14,6 +14,7 @@
 package lever
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -172,37 +173,61 @@ func list[T any](ctx context.Context, c *Client, a Auth, path string, q url.Valu
 }
 
 func (c *Client) get(ctx context.Context, a Auth, path string, q url.Values, into any) error {
+	return c.do(ctx, a, http.MethodGet, path, q, nil, into)
+}
+
+// do sends one request (body, when not nil, as JSON) and decodes Lever's
+// answer into into (when not nil). Non-2xx answers are *APIError.
+func (c *Client) do(ctx context.Context, a Auth, method, path string, q url.Values, body any, into any) error {
 	if a.ConnectionID == "" || a.Token == "" {
 		return errors.New("lever: a connection and its token are required")
 	}
 	ctx = providerhttp.WithKey(ctx, a.ConnectionID)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path+"?"+q.Encode(), nil)
+	target := c.base + path
+	if len(q) > 0 {
+		target += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("lever: %s %s: encoding the body: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, rd)
 	if err != nil {
 		return fmt.Errorf("lever: request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+a.Token)
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ra *providerhttp.RetryAfterError
 		if errors.As(err, &ra) || ctx.Err() != nil {
-			return fmt.Errorf("lever: GET %s: %w", path, err)
+			return fmt.Errorf("lever: %s %s: %w", method, path, err)
 		}
-		return fmt.Errorf("%w: GET %s: %w", ErrUnavailable, path, err)
+		return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPageBody+1))
 	if err != nil {
-		return fmt.Errorf("%w: GET %s: reading the response: %w", ErrUnavailable, path, err)
+		return fmt.Errorf("%w: %s %s: reading the response: %w", ErrUnavailable, method, path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return decodeError(path, resp.StatusCode, data)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return decodeError(method, path, resp.StatusCode, data)
 	}
 	if len(data) > maxPageBody {
-		return fmt.Errorf("%w: GET %s: a page over %d bytes", ErrUnexpectedResponse, path, maxPageBody)
+		return fmt.Errorf("%w: %s %s: a body over %d bytes", ErrUnexpectedResponse, method, path, maxPageBody)
+	}
+	if into == nil {
+		return nil
 	}
 	if err := json.Unmarshal(data, into); err != nil {
-		return fmt.Errorf("%w: GET %s: the body is not Lever's JSON", ErrUnexpectedResponse, path)
+		return fmt.Errorf("%w: %s %s: the body is not Lever's JSON", ErrUnexpectedResponse, method, path)
 	}
 	return nil
 }

@@ -20,6 +20,10 @@ var (
 	// ErrUnavailable is Lever failing now (5xx, the network); try again
 	// later.
 	ErrUnavailable = errors.New("lever: unavailable")
+	// ErrInvalid is Lever refusing what was sent (400): a missing or
+	// deactivated perform_as user, a stage or posting that is gone. Sending
+	// it again changes nothing.
+	ErrInvalid = errors.New("lever: the request was refused as invalid")
 	// ErrUnexpectedResponse is an answer that is not Lever's.
 	ErrUnexpectedResponse = errors.New("lever: unexpected response")
 )
@@ -28,13 +32,14 @@ var (
 // code (UNCONFIRMED names: branch on the status, through the sentinels).
 // Lever's message is never kept: it can quote what was sent.
 type APIError struct {
+	Method     string
 	Path       string
 	StatusCode int
 	Code       string
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("lever: GET %s: HTTP %d %s", e.Path, e.StatusCode, e.Code)
+	return fmt.Sprintf("lever: %s %s: HTTP %d %s", e.Method, e.Path, e.StatusCode, e.Code)
 }
 
 // Is puts the sentinel of the status in the chain.
@@ -48,11 +53,13 @@ func (e *APIError) Is(target error) bool {
 		return e.StatusCode == http.StatusNotFound
 	case ErrUnavailable:
 		return e.StatusCode >= 500
+	case ErrInvalid:
+		return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity
 	}
 	return false
 }
 
-func decodeError(path string, status int, data []byte) error {
+func decodeError(method, path string, status int, data []byte) error {
 	var ej struct {
 		Code string `json:"code"`
 	}
@@ -63,5 +70,5 @@ func decodeError(path string, status int, data []byte) error {
 	if len(ej.Code) > 64 {
 		ej.Code = ""
 	}
-	return &APIError{Path: path, StatusCode: status, Code: ej.Code}
+	return &APIError{Method: method, Path: path, StatusCode: status, Code: ej.Code}
 }

@@ -1,5 +1,6 @@
-// Package outreachclient reads Tandem's stages from outreach over its
-// internal ListStagesForService RPC (mappings.TandemStages).
+// Package outreachclient reads from outreach over its internal RPCs:
+// Tandem's stages (ListStagesForService, mappings.TandemStages) and what a
+// push writes of a candidate (GetCandidateForSync, pushes.Candidates).
 //
 // A read rather than a copy kept from events: the mapping must cover the
 // stages as they are when it is saved or checked, outreach changes them
@@ -13,6 +14,8 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
@@ -20,6 +23,7 @@ import (
 	"github.com/tandemhq/tandem/platform/grpcclient"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/pushes"
 )
 
 // DefaultAddr is outreach's port in the local stack (DESIGN §6).
@@ -79,6 +83,41 @@ func (c *Client) ActiveStages(ctx context.Context, orgID string) ([]mappings.Tan
 		if !s.GetRetired() {
 			out = append(out, mappings.TandemStage{ID: s.GetId(), Name: s.GetName()})
 		}
+	}
+	return out, nil
+}
+
+// jobSources names outreach's job sources as atsbridge's providers.
+var jobSources = map[outreachv1.JobSource]string{outreachv1.JobSource_JOB_SOURCE_LEVER: "lever", outreachv1.JobSource_JOB_SOURCE_ASHBY: "ashby"}
+
+// CandidateForSync implements pushes.Candidates. A candidate or job that
+// outreach does not have (any more) is pushes.ErrGone.
+func (c *Client) CandidateForSync(ctx context.Context, orgID, candidateID, jobID string) (pushes.Candidate, error) {
+	resp, err := c.rpc.GetCandidateForSync(ctx, &outreachv1.GetCandidateForSyncRequest{OrganizationId: orgID, CandidateId: candidateID, JobId: jobID})
+	if status.Code(err) == codes.NotFound {
+		return pushes.Candidate{}, pushes.ErrGone
+	}
+	if err != nil {
+		return pushes.Candidate{}, fmt.Errorf("outreach GetCandidateForSync: %w", err)
+	}
+	pc := resp.GetCandidate()
+	out := pushes.Candidate{ID: pc.GetId(), Name: pc.GetName(), Location: pc.GetLocation(), Phone: pc.GetPhone(), Emails: pc.GetEmails(), StageID: pc.GetStageId()}
+	switch {
+	case pc.GetTitle() != "" && pc.GetCompany() != "":
+		out.Headline = pc.GetTitle() + " at " + pc.GetCompany()
+	case pc.GetTitle() != "":
+		out.Headline = pc.GetTitle()
+	default:
+		out.Headline = pc.GetCompany()
+	}
+	for _, l := range pc.GetLinks() {
+		out.Links = append(out.Links, l.GetUrl())
+	}
+	for _, n := range resp.GetPublicNotes() {
+		out.Notes = append(out.Notes, pushes.Note{ID: n.GetId(), Body: n.GetBody(), CreatedAt: n.GetCreateTime().AsTime()})
+	}
+	if j := resp.GetJob(); j != nil {
+		out.Job = pushes.Job{ID: j.GetId(), Source: jobSources[j.GetExternalSource()], ExternalID: j.GetExternalId()}
 	}
 	return out, nil
 }

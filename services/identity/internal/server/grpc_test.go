@@ -217,6 +217,17 @@ func TestCallersAreChecked(t *testing.T) {
 	}
 	_, err = w.client.GetMe(asService(ctx), &identityv1.GetMeRequest{})
 	wantCode(t, "a service on GetMe", err, codes.PermissionDenied)
+	// A service reads a user of the organization it names.
+	_, err = w.client.GetUserForService(ownerCtx, &identityv1.GetUserForServiceRequest{OrganizationId: owner.OrgID, UserId: owner.ID})
+	wantCode(t, "a Super Admin's token on GetUserForService", err, codes.PermissionDenied)
+	u, err := w.client.GetUserForService(asService(ctx), &identityv1.GetUserForServiceRequest{OrganizationId: owner.OrgID, UserId: owner.ID})
+	if err != nil || u.GetUser().GetEmail() != "owner@a.example" {
+		t.Fatalf("GetUserForService: %v, %v", u, err)
+	}
+	_, err = w.client.GetUserForService(asService(ctx), &identityv1.GetUserForServiceRequest{OrganizationId: "00000000-0000-0000-0000-000000000000", UserId: owner.ID})
+	wantCode(t, "a user asked for under another organization", err, codes.NotFound)
+	_, err = w.client.GetUserForService(asService(ctx), &identityv1.GetUserForServiceRequest{UserId: owner.ID})
+	wantCode(t, "GetUserForService without an organization", err, codes.InvalidArgument)
 
 	// Recruiters cannot change the organization.
 	rename := &identityv1.UpdateOrganizationRequest{Organization: &identityv1.Organization{DisplayName: "Renamed"}, UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"display_name"}}}

@@ -67,7 +67,7 @@ func TestInternalRPCsAreTheOnesWithoutARESTRoute(t *testing.T) {
 		}
 	}
 	slices.Sort(internal)
-	want := []string{"AuthenticateApiToken", "BeginAuthorization", "CheckSession", "CompleteAuthorization", "GetAccessToken", "ListSigningKeys"}
+	want := []string{"AuthenticateApiToken", "BeginAuthorization", "CheckSession", "CompleteAuthorization", "GetAccessToken", "GetUserForService", "ListSigningKeys"}
 	if !slices.Equal(internal, want) {
 		t.Errorf("internal RPCs %v, want %v", internal, want)
 	}

@@ -124,6 +124,7 @@ var Policy = authz.Policy{
 	svc + "ListSigningKeys":       authz.Internal(),
 	svc + "GetAccessToken":        authz.Internal(),
 	svc + "CheckSession":          authz.Internal(),
+	svc + "GetUserForService":     authz.Internal(),
 }
 
 // mapErr names what was not found; apperr errors and anything else pass

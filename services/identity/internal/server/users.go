@@ -38,6 +38,16 @@ func (s *Server) GetUser(ctx context.Context, req *identityv1.GetUserRequest) (*
 	return &identityv1.GetUserResponse{User: userProto(u)}, nil
 }
 
+// GetUserForService implements the internal RPC: the organization comes
+// in the request, since the caller is a service.
+func (s *Server) GetUserForService(ctx context.Context, req *identityv1.GetUserForServiceRequest) (*identityv1.GetUserForServiceResponse, error) {
+	u, err := s.d.Members.Get(ctx, req.GetOrganizationId(), req.GetUserId())
+	if err != nil {
+		return nil, mapErr(err, "user")
+	}
+	return &identityv1.GetUserForServiceResponse{User: userProto(u)}, nil
+}
+
 // UpdateUser implements the RPC: only the role can change.
 func (s *Server) UpdateUser(ctx context.Context, req *identityv1.UpdateUserRequest) (*identityv1.UpdateUserResponse, error) {
 	p, err := authz.Caller(ctx)

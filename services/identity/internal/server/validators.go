@@ -48,4 +48,10 @@ var Validators = map[string]grpcserver.Validator{
 	svc + "AuthenticateApiToken":  required("token", (*identityv1.AuthenticateApiTokenRequest).GetToken),
 	svc + "GetAccessToken":        required("connection_id", (*identityv1.GetAccessTokenRequest).GetConnectionId),
 	svc + "CheckSession":          required("session_id", (*identityv1.CheckSessionRequest).GetSessionId),
+	svc + "GetUserForService": func(req any) error {
+		if err := required("organization_id", (*identityv1.GetUserForServiceRequest).GetOrganizationId)(req); err != nil {
+			return err
+		}
+		return required("user_id", (*identityv1.GetUserForServiceRequest).GetUserId)(req)
+	},
 }

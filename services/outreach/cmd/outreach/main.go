@@ -28,6 +28,7 @@ import (
 	"github.com/tandemhq/tandem/platform/service"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/atsjobs"
+	"github.com/tandemhq/tandem/services/outreach/internal/atsprofiles"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
@@ -235,6 +236,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	oneOff.SetJobs(jc)
 	convs := conversations.New(st, pub, time.Now)
 
+	profiles := atsprofiles.New(st)
 	handler := server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
 		Stages:        stageRules,
@@ -246,8 +248,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Conversations: convs,
 		Files: files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub, MaxConcurrentUploads: cfg.Files.MaxConcurrentUploads,
 			Logger: rt.Log}),
-		Flows:  flowRules,
-		Emails: oneOff,
+		Flows:       flowRules,
+		Emails:      oneOff,
+		ATSProfiles: profiles,
 	})
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
 	// Mailbox's events act on the flows and then go into the candidates'
@@ -257,6 +260,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	sink.Handle(flows.EventMessageReceived, mailLog.Received(flowRules.ApplyMessageReceived))
 	// atsbridge mirrors the ATS's postings into the job list (LV-3).
 	sink.Handle(atsjobs.EventJobSynced, atsjobs.ApplyJobSynced)
+	// atsbridge's pushes link candidates to their ATS records (LV-4).
+	sink.Handle(atsprofiles.EventLinked, profiles.ApplyLinked)
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,

@@ -32,7 +32,15 @@ func (s *Server) GetCandidate(ctx context.Context, req *outreachv1.GetCandidateR
 	if err != nil {
 		return nil, mapErr(err, "candidate")
 	}
-	return &outreachv1.GetCandidateResponse{Candidate: candidateProto(c)}, nil
+	out := candidateProto(c)
+	if s.d.ATSProfiles != nil {
+		ps, err := s.d.ATSProfiles.List(ctx, orgID, c.ID)
+		if err != nil {
+			return nil, err
+		}
+		out.AtsProfiles = atsProfilesProto(ps)
+	}
+	return &outreachv1.GetCandidateResponse{Candidate: out}, nil
 }
 
 // UpdateCandidate implements the RPC.

@@ -27,6 +27,7 @@ import (
 	riverjobs "github.com/tandemhq/tandem/platform/jobs"
 	"github.com/tandemhq/tandem/platform/logging"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/atsprofiles"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/customfields"
@@ -114,6 +115,7 @@ func newWorld(t *testing.T) *world {
 		Files:         files.New(st, files.Options{Bucket: bucket, Jobs: jc, Publisher: pub}),
 		Flows:         newFlows(t, pool, st),
 		Emails:        newEmails(t, pool, st),
+		ATSProfiles:   atsprofiles.New(st),
 	}))
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

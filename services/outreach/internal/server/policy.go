@@ -25,12 +25,14 @@ var Policy = authz.Policy{
 	svc + "ListStages":            authz.AnyMember(),
 	// atsbridge's stage mapping covers the organization's stages.
 	svc + "ListStagesForService": authz.Internal(),
-	svc + "CreateStage":          authz.AtLeast(authz.RoleAdmin),
-	svc + "UpdateStage":          authz.AtLeast(authz.RoleAdmin),
-	svc + "ReorderStages":        authz.AtLeast(authz.RoleAdmin),
-	svc + "RetireStage":          authz.AtLeast(authz.RoleAdmin),
-	svc + "MoveCandidateStage":   authz.AtLeast(authz.RoleRecruiter),
-	svc + "ListTimeline":         authz.AnyMember(),
+	// atsbridge reads what a push writes of a candidate.
+	svc + "GetCandidateForSync": authz.Internal(),
+	svc + "CreateStage":         authz.AtLeast(authz.RoleAdmin),
+	svc + "UpdateStage":         authz.AtLeast(authz.RoleAdmin),
+	svc + "ReorderStages":       authz.AtLeast(authz.RoleAdmin),
+	svc + "RetireStage":         authz.AtLeast(authz.RoleAdmin),
+	svc + "MoveCandidateStage":  authz.AtLeast(authz.RoleRecruiter),
+	svc + "ListTimeline":        authz.AnyMember(),
 	// Who may change or see a particular note (its author, admins) is the
 	// notes package's rule.
 	svc + "CreateNote": authz.AtLeast(authz.RoleHiringManager),

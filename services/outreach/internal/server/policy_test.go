@@ -118,7 +118,7 @@ func TestRoleRulesOfThePolicy(t *testing.T) {
 		"CreateJob": writers, "UpdateJob": writers, "CloseJob": writers, "GetJob": readers, "ListJobs": readers,
 		"CreateReferral": readers, "GetReferral": readers, "ListReferrals": readers,
 		"ListConversations": "roles(super_admin,admin,recruiter,hiring_manager)", "GetConversation": "roles(super_admin,admin,recruiter,hiring_manager)",
-		"RecordConversationMessage": "internal", "ListStagesForService": "internal",
+		"RecordConversationMessage": "internal", "ListStagesForService": "internal", "GetCandidateForSync": "internal",
 		"UploadCandidateFile": "roles(super_admin,admin,recruiter,hiring_manager)", "ListCandidateFiles": readers,
 		"GetCandidateFile": readers, "DownloadCandidateFile": readers, "DeleteCandidateFile": "roles(super_admin,admin,recruiter,hiring_manager)",
 	} {

@@ -14,6 +14,7 @@ import (
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/postgres"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
+	"github.com/tandemhq/tandem/services/outreach/internal/atsprofiles"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
 	"github.com/tandemhq/tandem/services/outreach/internal/conversations"
 	"github.com/tandemhq/tandem/services/outreach/internal/files"
@@ -83,6 +84,12 @@ type (
 		Get(ctx context.Context, orgID string, q conversations.Query) (conversations.Thread, error)
 		Record(ctx context.Context, r store.MessageRecord, idempotencyKey string) (conversations.Recorded, error)
 	}
+	// ATSProfiles keeps candidates' records in the ATS and what atsbridge
+	// reads of a candidate it pushes.
+	ATSProfiles interface {
+		List(ctx context.Context, orgID, candidateID string) ([]store.ATSProfile, error)
+		ForSync(ctx context.Context, orgID, candidateID, jobID string) (atsprofiles.ForSync, error)
+	}
 	// Files keeps files on candidates.
 	Files interface {
 		Upload(ctx context.Context, caller authz.Principal, u files.Upload, content io.Reader) (store.File, error)
@@ -110,6 +117,8 @@ type Domain struct {
 	Flows Flows
 	// Emails is recruiters' one-off e-mails to candidates.
 	Emails Emails
+	// ATSProfiles is the candidates' records in the ATS.
+	ATSProfiles ATSProfiles
 }
 
 // Server implements outreachv1.OutreachServiceServer.

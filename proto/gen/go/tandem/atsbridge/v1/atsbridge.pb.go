@@ -2149,6 +2149,112 @@ func (x *AtsJobSynced) GetCommitment() string {
 	return ""
 }
 
+// Payload of ats.linked (to outreach): a Tandem candidate is linked to
+// its record in the ATS, found or created by a push. The aggregate is the
+// candidate; the version the link's creation in microseconds.
+type AtsLinked struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	Provider     string                 `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	CandidateId  string                 `protobuf:"bytes,3,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Tandem's job the candidacy is for.
+	JobId               string `protobuf:"bytes,4,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	RemoteCandidateId   string `protobuf:"bytes,5,opt,name=remote_candidate_id,json=remoteCandidateId,proto3" json:"remote_candidate_id,omitempty"`
+	RemoteOpportunityId string `protobuf:"bytes,6,opt,name=remote_opportunity_id,json=remoteOpportunityId,proto3" json:"remote_opportunity_id,omitempty"`
+	// The profile's page in the ATS.
+	Url string `protobuf:"bytes,7,opt,name=url,proto3" json:"url,omitempty"`
+	// Whether the push created it (false: it was there and was linked).
+	Created       bool `protobuf:"varint,8,opt,name=created,proto3" json:"created,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsLinked) Reset() {
+	*x = AtsLinked{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsLinked) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsLinked) ProtoMessage() {}
+
+func (x *AtsLinked) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsLinked.ProtoReflect.Descriptor instead.
+func (*AtsLinked) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *AtsLinked) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetRemoteCandidateId() string {
+	if x != nil {
+		return x.RemoteCandidateId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetRemoteOpportunityId() string {
+	if x != nil {
+		return x.RemoteOpportunityId
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *AtsLinked) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
 // A request the bridge sent to the ATS, or the ATS's answer, as the log
 // keeps it: never a token, a key or a signature.
 type SyncAuditExchange struct {
@@ -2165,7 +2271,7 @@ type SyncAuditExchange struct {
 
 func (x *SyncAuditExchange) Reset() {
 	*x = SyncAuditExchange{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[31]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2283,7 @@ func (x *SyncAuditExchange) String() string {
 func (*SyncAuditExchange) ProtoMessage() {}
 
 func (x *SyncAuditExchange) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[31]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2296,7 @@ func (x *SyncAuditExchange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncAuditExchange.ProtoReflect.Descriptor instead.
 func (*SyncAuditExchange) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{31}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SyncAuditExchange) GetMethod() string {
@@ -2263,7 +2369,7 @@ type SyncAuditEntry struct {
 
 func (x *SyncAuditEntry) Reset() {
 	*x = SyncAuditEntry{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[32]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2275,7 +2381,7 @@ func (x *SyncAuditEntry) String() string {
 func (*SyncAuditEntry) ProtoMessage() {}
 
 func (x *SyncAuditEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[32]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2288,7 +2394,7 @@ func (x *SyncAuditEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncAuditEntry.ProtoReflect.Descriptor instead.
 func (*SyncAuditEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{32}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SyncAuditEntry) GetId() int64 {
@@ -2444,7 +2550,7 @@ type ListSyncAuditRequest struct {
 
 func (x *ListSyncAuditRequest) Reset() {
 	*x = ListSyncAuditRequest{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[33]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2456,7 +2562,7 @@ func (x *ListSyncAuditRequest) String() string {
 func (*ListSyncAuditRequest) ProtoMessage() {}
 
 func (x *ListSyncAuditRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[33]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2469,7 +2575,7 @@ func (x *ListSyncAuditRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncAuditRequest.ProtoReflect.Descriptor instead.
 func (*ListSyncAuditRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{33}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListSyncAuditRequest) GetCandidateId() string {
@@ -2525,7 +2631,7 @@ type ListSyncAuditResponse struct {
 
 func (x *ListSyncAuditResponse) Reset() {
 	*x = ListSyncAuditResponse{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2643,7 @@ func (x *ListSyncAuditResponse) String() string {
 func (*ListSyncAuditResponse) ProtoMessage() {}
 
 func (x *ListSyncAuditResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +2656,7 @@ func (x *ListSyncAuditResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSyncAuditResponse.ProtoReflect.Descriptor instead.
 func (*ListSyncAuditResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{34}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListSyncAuditResponse) GetEntries() []*SyncAuditEntry {
@@ -2743,7 +2849,16 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\n" +
 	"commitment\x18\n" +
 	" \x01(\tR\n" +
-	"commitment\"\x83\x01\n" +
+	"commitment\"\x96\x02\n" +
+	"\tAtsLinked\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x1a\n" +
+	"\bprovider\x18\x02 \x01(\tR\bprovider\x12!\n" +
+	"\fcandidate_id\x18\x03 \x01(\tR\vcandidateId\x12\x15\n" +
+	"\x06job_id\x18\x04 \x01(\tR\x05jobId\x12.\n" +
+	"\x13remote_candidate_id\x18\x05 \x01(\tR\x11remoteCandidateId\x122\n" +
+	"\x15remote_opportunity_id\x18\x06 \x01(\tR\x13remoteOpportunityId\x12\x10\n" +
+	"\x03url\x18\a \x01(\tR\x03url\x12\x18\n" +
+	"\acreated\x18\b \x01(\bR\acreated\"\x83\x01\n" +
 	"\x11SyncAuditExchange\x12\x16\n" +
 	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
@@ -2815,7 +2930,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
 	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
@@ -2849,34 +2964,35 @@ var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(*CheckFlowLinkRequest)(nil),        // 29: tandem.atsbridge.v1.CheckFlowLinkRequest
 	(*CheckFlowLinkResponse)(nil),       // 30: tandem.atsbridge.v1.CheckFlowLinkResponse
 	(*AtsJobSynced)(nil),                // 31: tandem.atsbridge.v1.AtsJobSynced
-	(*SyncAuditExchange)(nil),           // 32: tandem.atsbridge.v1.SyncAuditExchange
-	(*SyncAuditEntry)(nil),              // 33: tandem.atsbridge.v1.SyncAuditEntry
-	(*ListSyncAuditRequest)(nil),        // 34: tandem.atsbridge.v1.ListSyncAuditRequest
-	(*ListSyncAuditResponse)(nil),       // 35: tandem.atsbridge.v1.ListSyncAuditResponse
-	(*timestamppb.Timestamp)(nil),       // 36: google.protobuf.Timestamp
-	(*structpb.Value)(nil),              // 37: google.protobuf.Value
+	(*AtsLinked)(nil),                   // 32: tandem.atsbridge.v1.AtsLinked
+	(*SyncAuditExchange)(nil),           // 33: tandem.atsbridge.v1.SyncAuditExchange
+	(*SyncAuditEntry)(nil),              // 34: tandem.atsbridge.v1.SyncAuditEntry
+	(*ListSyncAuditRequest)(nil),        // 35: tandem.atsbridge.v1.ListSyncAuditRequest
+	(*ListSyncAuditResponse)(nil),       // 36: tandem.atsbridge.v1.ListSyncAuditResponse
+	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
+	(*structpb.Value)(nil),              // 38: google.protobuf.Value
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	36, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	36, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	36, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	36, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	36, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
-	36, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
-	36, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
-	36, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
+	37, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	37, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	37, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	37, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	37, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	37, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
+	37, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
+	37, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
 	5,  // 11: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	36, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	37, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 13: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
 	11, // 14: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
 	14, // 15: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	14, // 16: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	15, // 17: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
 	16, // 18: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	36, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	37, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
 	17, // 20: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	17, // 21: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	18, // 22: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
@@ -2887,11 +3003,11 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	26, // 27: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
 	27, // 28: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
 	18, // 29: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	37, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
-	32, // 31: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
-	32, // 32: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
-	36, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
-	33, // 34: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
+	38, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
+	33, // 31: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
+	33, // 32: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
+	37, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
+	34, // 34: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
 	3,  // 35: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
 	6,  // 36: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
 	9,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
@@ -2901,7 +3017,7 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	23, // 41: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
 	25, // 42: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
 	29, // 43: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
-	34, // 44: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
+	35, // 44: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
 	4,  // 45: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
 	7,  // 46: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
 	10, // 47: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
@@ -2911,7 +3027,7 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	24, // 51: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
 	28, // 52: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
 	30, // 53: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
-	35, // 54: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
+	36, // 54: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
 	45, // [45:55] is the sub-list for method output_type
 	35, // [35:45] is the sub-list for method input_type
 	35, // [35:35] is the sub-list for extension type_name
@@ -2931,7 +3047,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

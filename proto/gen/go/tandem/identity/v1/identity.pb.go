@@ -3042,6 +3042,102 @@ func (x *GetAccessTokenResponse) GetExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetUserForServiceRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	UserId         string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetUserForServiceRequest) Reset() {
+	*x = GetUserForServiceRequest{}
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserForServiceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserForServiceRequest) ProtoMessage() {}
+
+func (x *GetUserForServiceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserForServiceRequest.ProtoReflect.Descriptor instead.
+func (*GetUserForServiceRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *GetUserForServiceRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *GetUserForServiceRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type GetUserForServiceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUserForServiceResponse) Reset() {
+	*x = GetUserForServiceResponse{}
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUserForServiceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUserForServiceResponse) ProtoMessage() {}
+
+func (x *GetUserForServiceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_identity_v1_identity_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUserForServiceResponse.ProtoReflect.Descriptor instead.
+func (*GetUserForServiceResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_identity_v1_identity_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GetUserForServiceResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_tandem_identity_v1_identity_proto protoreflect.FileDescriptor
 
 const file_tandem_identity_v1_identity_proto_rawDesc = "" +
@@ -3233,7 +3329,12 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x16GetAccessTokenResponse\x12!\n" +
 	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12;\n" +
 	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"expireTime*\x80\x01\n" +
+	"expireTime\"\\\n" +
+	"\x18GetUserForServiceRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\"I\n" +
+	"\x19GetUserForServiceResponse\x12,\n" +
+	"\x04user\x18\x01 \x01(\v2\x18.tandem.identity.v1.UserR\x04user*\x80\x01\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10ROLE_SUPER_ADMIN\x10\x01\x12\x0e\n" +
@@ -3247,7 +3348,7 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x1bCONNECTION_STATUS_CONNECTED\x10\x01\x12-\n" +
 	")CONNECTION_STATUS_AWAITING_ADMIN_APPROVAL\x10\x02\x12(\n" +
 	"$CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12\"\n" +
-	"\x1eCONNECTION_STATUS_DISCONNECTED\x10\x042\xc0\x14\n" +
+	"\x1eCONNECTION_STATUS_DISCONNECTED\x10\x042\xb2\x15\n" +
 	"\x0fIdentityService\x12p\n" +
 	"\x11ExchangeLoginCode\x12,.tandem.identity.v1.ExchangeLoginCodeRequest\x1a-.tandem.identity.v1.ExchangeLoginCodeResponse\x12g\n" +
 	"\x0eRefreshSession\x12).tandem.identity.v1.RefreshSessionRequest\x1a*.tandem.identity.v1.RefreshSessionResponse\x12R\n" +
@@ -3275,7 +3376,8 @@ const file_tandem_identity_v1_identity_proto_rawDesc = "" +
 	"\x14AuthenticateApiToken\x12/.tandem.identity.v1.AuthenticateApiTokenRequest\x1a0.tandem.identity.v1.AuthenticateApiTokenResponse\x12j\n" +
 	"\x0fListSigningKeys\x12*.tandem.identity.v1.ListSigningKeysRequest\x1a+.tandem.identity.v1.ListSigningKeysResponse\x12g\n" +
 	"\x0eGetAccessToken\x12).tandem.identity.v1.GetAccessTokenRequest\x1a*.tandem.identity.v1.GetAccessTokenResponse\x12a\n" +
-	"\fCheckSession\x12'.tandem.identity.v1.CheckSessionRequest\x1a(.tandem.identity.v1.CheckSessionResponseB\xd8\x01\n" +
+	"\fCheckSession\x12'.tandem.identity.v1.CheckSessionRequest\x1a(.tandem.identity.v1.CheckSessionResponse\x12p\n" +
+	"\x11GetUserForService\x12,.tandem.identity.v1.GetUserForServiceRequest\x1a-.tandem.identity.v1.GetUserForServiceResponseB\xd8\x01\n" +
 	"\x16com.tandem.identity.v1B\rIdentityProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1;identityv1\xa2\x02\x03TIX\xaa\x02\x12Tandem.Identity.V1\xca\x02\x12Tandem\\Identity\\V1\xe2\x02\x1eTandem\\Identity\\V1\\GPBMetadata\xea\x02\x14Tandem::Identity::V1b\x06proto3"
 
 var (
@@ -3291,7 +3393,7 @@ func file_tandem_identity_v1_identity_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_identity_v1_identity_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_tandem_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 56)
+var file_tandem_identity_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 58)
 var file_tandem_identity_v1_identity_proto_goTypes = []any{
 	(Role)(0),                             // 0: tandem.identity.v1.Role
 	(ConnectionStatus)(0),                 // 1: tandem.identity.v1.ConnectionStatus
@@ -3351,22 +3453,24 @@ var file_tandem_identity_v1_identity_proto_goTypes = []any{
 	(*CheckSessionResponse)(nil),          // 55: tandem.identity.v1.CheckSessionResponse
 	(*GetAccessTokenRequest)(nil),         // 56: tandem.identity.v1.GetAccessTokenRequest
 	(*GetAccessTokenResponse)(nil),        // 57: tandem.identity.v1.GetAccessTokenResponse
-	(*timestamppb.Timestamp)(nil),         // 58: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),         // 59: google.protobuf.FieldMask
+	(*GetUserForServiceRequest)(nil),      // 58: tandem.identity.v1.GetUserForServiceRequest
+	(*GetUserForServiceResponse)(nil),     // 59: tandem.identity.v1.GetUserForServiceResponse
+	(*timestamppb.Timestamp)(nil),         // 60: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),         // 61: google.protobuf.FieldMask
 }
 var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	0,  // 0: tandem.identity.v1.Organization.default_role:type_name -> tandem.identity.v1.Role
-	58, // 1: tandem.identity.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
-	58, // 2: tandem.identity.v1.Organization.admin_consent_time:type_name -> google.protobuf.Timestamp
+	60, // 1: tandem.identity.v1.Organization.create_time:type_name -> google.protobuf.Timestamp
+	60, // 2: tandem.identity.v1.Organization.admin_consent_time:type_name -> google.protobuf.Timestamp
 	0,  // 3: tandem.identity.v1.User.role:type_name -> tandem.identity.v1.Role
-	58, // 4: tandem.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	58, // 5: tandem.identity.v1.Session.access_token_expire_time:type_name -> google.protobuf.Timestamp
-	58, // 6: tandem.identity.v1.Session.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
+	60, // 4: tandem.identity.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	60, // 5: tandem.identity.v1.Session.access_token_expire_time:type_name -> google.protobuf.Timestamp
+	60, // 6: tandem.identity.v1.Session.refresh_token_expire_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: tandem.identity.v1.Connection.status:type_name -> tandem.identity.v1.ConnectionStatus
-	58, // 8: tandem.identity.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
+	60, // 8: tandem.identity.v1.Connection.update_time:type_name -> google.protobuf.Timestamp
 	0,  // 9: tandem.identity.v1.ApiToken.role:type_name -> tandem.identity.v1.Role
-	58, // 10: tandem.identity.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
-	58, // 11: tandem.identity.v1.ApiToken.revoke_time:type_name -> google.protobuf.Timestamp
+	60, // 10: tandem.identity.v1.ApiToken.create_time:type_name -> google.protobuf.Timestamp
+	60, // 11: tandem.identity.v1.ApiToken.revoke_time:type_name -> google.protobuf.Timestamp
 	4,  // 12: tandem.identity.v1.ExchangeLoginCodeResponse.session:type_name -> tandem.identity.v1.Session
 	3,  // 13: tandem.identity.v1.ExchangeLoginCodeResponse.user:type_name -> tandem.identity.v1.User
 	2,  // 14: tandem.identity.v1.ExchangeLoginCodeResponse.organization:type_name -> tandem.identity.v1.Organization
@@ -3376,12 +3480,12 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	2,  // 18: tandem.identity.v1.GetMeResponse.organization:type_name -> tandem.identity.v1.Organization
 	2,  // 19: tandem.identity.v1.GetOrganizationResponse.organization:type_name -> tandem.identity.v1.Organization
 	2,  // 20: tandem.identity.v1.UpdateOrganizationRequest.organization:type_name -> tandem.identity.v1.Organization
-	59, // 21: tandem.identity.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61, // 21: tandem.identity.v1.UpdateOrganizationRequest.update_mask:type_name -> google.protobuf.FieldMask
 	2,  // 22: tandem.identity.v1.UpdateOrganizationResponse.organization:type_name -> tandem.identity.v1.Organization
 	3,  // 23: tandem.identity.v1.ListUsersResponse.users:type_name -> tandem.identity.v1.User
 	3,  // 24: tandem.identity.v1.GetUserResponse.user:type_name -> tandem.identity.v1.User
 	3,  // 25: tandem.identity.v1.UpdateUserRequest.user:type_name -> tandem.identity.v1.User
-	59, // 26: tandem.identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61, // 26: tandem.identity.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
 	3,  // 27: tandem.identity.v1.UpdateUserResponse.user:type_name -> tandem.identity.v1.User
 	0,  // 28: tandem.identity.v1.CreateApiTokenRequest.role:type_name -> tandem.identity.v1.Role
 	6,  // 29: tandem.identity.v1.CreateApiTokenResponse.api_token:type_name -> tandem.identity.v1.ApiToken
@@ -3393,62 +3497,65 @@ var file_tandem_identity_v1_identity_proto_depIdxs = []int32{
 	5,  // 35: tandem.identity.v1.DisconnectLeverResponse.connection:type_name -> tandem.identity.v1.Connection
 	0,  // 36: tandem.identity.v1.AuthenticateApiTokenResponse.role:type_name -> tandem.identity.v1.Role
 	52, // 37: tandem.identity.v1.ListSigningKeysResponse.keys:type_name -> tandem.identity.v1.SigningKey
-	58, // 38: tandem.identity.v1.GetAccessTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
-	7,  // 39: tandem.identity.v1.IdentityService.ExchangeLoginCode:input_type -> tandem.identity.v1.ExchangeLoginCodeRequest
-	9,  // 40: tandem.identity.v1.IdentityService.RefreshSession:input_type -> tandem.identity.v1.RefreshSessionRequest
-	11, // 41: tandem.identity.v1.IdentityService.SignOut:input_type -> tandem.identity.v1.SignOutRequest
-	13, // 42: tandem.identity.v1.IdentityService.GetMe:input_type -> tandem.identity.v1.GetMeRequest
-	15, // 43: tandem.identity.v1.IdentityService.GetOrganization:input_type -> tandem.identity.v1.GetOrganizationRequest
-	17, // 44: tandem.identity.v1.IdentityService.UpdateOrganization:input_type -> tandem.identity.v1.UpdateOrganizationRequest
-	19, // 45: tandem.identity.v1.IdentityService.ListUsers:input_type -> tandem.identity.v1.ListUsersRequest
-	21, // 46: tandem.identity.v1.IdentityService.GetUser:input_type -> tandem.identity.v1.GetUserRequest
-	23, // 47: tandem.identity.v1.IdentityService.UpdateUser:input_type -> tandem.identity.v1.UpdateUserRequest
-	25, // 48: tandem.identity.v1.IdentityService.RemoveUser:input_type -> tandem.identity.v1.RemoveUserRequest
-	27, // 49: tandem.identity.v1.IdentityService.CreateApiToken:input_type -> tandem.identity.v1.CreateApiTokenRequest
-	29, // 50: tandem.identity.v1.IdentityService.ListApiTokens:input_type -> tandem.identity.v1.ListApiTokensRequest
-	31, // 51: tandem.identity.v1.IdentityService.RevokeApiToken:input_type -> tandem.identity.v1.RevokeApiTokenRequest
-	33, // 52: tandem.identity.v1.IdentityService.GetMailboxConnection:input_type -> tandem.identity.v1.GetMailboxConnectionRequest
-	35, // 53: tandem.identity.v1.IdentityService.ConnectMailbox:input_type -> tandem.identity.v1.ConnectMailboxRequest
-	37, // 54: tandem.identity.v1.IdentityService.DisconnectMailbox:input_type -> tandem.identity.v1.DisconnectMailboxRequest
-	39, // 55: tandem.identity.v1.IdentityService.GetConnection:input_type -> tandem.identity.v1.GetConnectionRequest
-	41, // 56: tandem.identity.v1.IdentityService.ConnectLever:input_type -> tandem.identity.v1.ConnectLeverRequest
-	43, // 57: tandem.identity.v1.IdentityService.DisconnectLever:input_type -> tandem.identity.v1.DisconnectLeverRequest
-	45, // 58: tandem.identity.v1.IdentityService.BeginAuthorization:input_type -> tandem.identity.v1.BeginAuthorizationRequest
-	47, // 59: tandem.identity.v1.IdentityService.CompleteAuthorization:input_type -> tandem.identity.v1.CompleteAuthorizationRequest
-	49, // 60: tandem.identity.v1.IdentityService.AuthenticateApiToken:input_type -> tandem.identity.v1.AuthenticateApiTokenRequest
-	51, // 61: tandem.identity.v1.IdentityService.ListSigningKeys:input_type -> tandem.identity.v1.ListSigningKeysRequest
-	56, // 62: tandem.identity.v1.IdentityService.GetAccessToken:input_type -> tandem.identity.v1.GetAccessTokenRequest
-	54, // 63: tandem.identity.v1.IdentityService.CheckSession:input_type -> tandem.identity.v1.CheckSessionRequest
-	8,  // 64: tandem.identity.v1.IdentityService.ExchangeLoginCode:output_type -> tandem.identity.v1.ExchangeLoginCodeResponse
-	10, // 65: tandem.identity.v1.IdentityService.RefreshSession:output_type -> tandem.identity.v1.RefreshSessionResponse
-	12, // 66: tandem.identity.v1.IdentityService.SignOut:output_type -> tandem.identity.v1.SignOutResponse
-	14, // 67: tandem.identity.v1.IdentityService.GetMe:output_type -> tandem.identity.v1.GetMeResponse
-	16, // 68: tandem.identity.v1.IdentityService.GetOrganization:output_type -> tandem.identity.v1.GetOrganizationResponse
-	18, // 69: tandem.identity.v1.IdentityService.UpdateOrganization:output_type -> tandem.identity.v1.UpdateOrganizationResponse
-	20, // 70: tandem.identity.v1.IdentityService.ListUsers:output_type -> tandem.identity.v1.ListUsersResponse
-	22, // 71: tandem.identity.v1.IdentityService.GetUser:output_type -> tandem.identity.v1.GetUserResponse
-	24, // 72: tandem.identity.v1.IdentityService.UpdateUser:output_type -> tandem.identity.v1.UpdateUserResponse
-	26, // 73: tandem.identity.v1.IdentityService.RemoveUser:output_type -> tandem.identity.v1.RemoveUserResponse
-	28, // 74: tandem.identity.v1.IdentityService.CreateApiToken:output_type -> tandem.identity.v1.CreateApiTokenResponse
-	30, // 75: tandem.identity.v1.IdentityService.ListApiTokens:output_type -> tandem.identity.v1.ListApiTokensResponse
-	32, // 76: tandem.identity.v1.IdentityService.RevokeApiToken:output_type -> tandem.identity.v1.RevokeApiTokenResponse
-	34, // 77: tandem.identity.v1.IdentityService.GetMailboxConnection:output_type -> tandem.identity.v1.GetMailboxConnectionResponse
-	36, // 78: tandem.identity.v1.IdentityService.ConnectMailbox:output_type -> tandem.identity.v1.ConnectMailboxResponse
-	38, // 79: tandem.identity.v1.IdentityService.DisconnectMailbox:output_type -> tandem.identity.v1.DisconnectMailboxResponse
-	40, // 80: tandem.identity.v1.IdentityService.GetConnection:output_type -> tandem.identity.v1.GetConnectionResponse
-	42, // 81: tandem.identity.v1.IdentityService.ConnectLever:output_type -> tandem.identity.v1.ConnectLeverResponse
-	44, // 82: tandem.identity.v1.IdentityService.DisconnectLever:output_type -> tandem.identity.v1.DisconnectLeverResponse
-	46, // 83: tandem.identity.v1.IdentityService.BeginAuthorization:output_type -> tandem.identity.v1.BeginAuthorizationResponse
-	48, // 84: tandem.identity.v1.IdentityService.CompleteAuthorization:output_type -> tandem.identity.v1.CompleteAuthorizationResponse
-	50, // 85: tandem.identity.v1.IdentityService.AuthenticateApiToken:output_type -> tandem.identity.v1.AuthenticateApiTokenResponse
-	53, // 86: tandem.identity.v1.IdentityService.ListSigningKeys:output_type -> tandem.identity.v1.ListSigningKeysResponse
-	57, // 87: tandem.identity.v1.IdentityService.GetAccessToken:output_type -> tandem.identity.v1.GetAccessTokenResponse
-	55, // 88: tandem.identity.v1.IdentityService.CheckSession:output_type -> tandem.identity.v1.CheckSessionResponse
-	64, // [64:89] is the sub-list for method output_type
-	39, // [39:64] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	60, // 38: tandem.identity.v1.GetAccessTokenResponse.expire_time:type_name -> google.protobuf.Timestamp
+	3,  // 39: tandem.identity.v1.GetUserForServiceResponse.user:type_name -> tandem.identity.v1.User
+	7,  // 40: tandem.identity.v1.IdentityService.ExchangeLoginCode:input_type -> tandem.identity.v1.ExchangeLoginCodeRequest
+	9,  // 41: tandem.identity.v1.IdentityService.RefreshSession:input_type -> tandem.identity.v1.RefreshSessionRequest
+	11, // 42: tandem.identity.v1.IdentityService.SignOut:input_type -> tandem.identity.v1.SignOutRequest
+	13, // 43: tandem.identity.v1.IdentityService.GetMe:input_type -> tandem.identity.v1.GetMeRequest
+	15, // 44: tandem.identity.v1.IdentityService.GetOrganization:input_type -> tandem.identity.v1.GetOrganizationRequest
+	17, // 45: tandem.identity.v1.IdentityService.UpdateOrganization:input_type -> tandem.identity.v1.UpdateOrganizationRequest
+	19, // 46: tandem.identity.v1.IdentityService.ListUsers:input_type -> tandem.identity.v1.ListUsersRequest
+	21, // 47: tandem.identity.v1.IdentityService.GetUser:input_type -> tandem.identity.v1.GetUserRequest
+	23, // 48: tandem.identity.v1.IdentityService.UpdateUser:input_type -> tandem.identity.v1.UpdateUserRequest
+	25, // 49: tandem.identity.v1.IdentityService.RemoveUser:input_type -> tandem.identity.v1.RemoveUserRequest
+	27, // 50: tandem.identity.v1.IdentityService.CreateApiToken:input_type -> tandem.identity.v1.CreateApiTokenRequest
+	29, // 51: tandem.identity.v1.IdentityService.ListApiTokens:input_type -> tandem.identity.v1.ListApiTokensRequest
+	31, // 52: tandem.identity.v1.IdentityService.RevokeApiToken:input_type -> tandem.identity.v1.RevokeApiTokenRequest
+	33, // 53: tandem.identity.v1.IdentityService.GetMailboxConnection:input_type -> tandem.identity.v1.GetMailboxConnectionRequest
+	35, // 54: tandem.identity.v1.IdentityService.ConnectMailbox:input_type -> tandem.identity.v1.ConnectMailboxRequest
+	37, // 55: tandem.identity.v1.IdentityService.DisconnectMailbox:input_type -> tandem.identity.v1.DisconnectMailboxRequest
+	39, // 56: tandem.identity.v1.IdentityService.GetConnection:input_type -> tandem.identity.v1.GetConnectionRequest
+	41, // 57: tandem.identity.v1.IdentityService.ConnectLever:input_type -> tandem.identity.v1.ConnectLeverRequest
+	43, // 58: tandem.identity.v1.IdentityService.DisconnectLever:input_type -> tandem.identity.v1.DisconnectLeverRequest
+	45, // 59: tandem.identity.v1.IdentityService.BeginAuthorization:input_type -> tandem.identity.v1.BeginAuthorizationRequest
+	47, // 60: tandem.identity.v1.IdentityService.CompleteAuthorization:input_type -> tandem.identity.v1.CompleteAuthorizationRequest
+	49, // 61: tandem.identity.v1.IdentityService.AuthenticateApiToken:input_type -> tandem.identity.v1.AuthenticateApiTokenRequest
+	51, // 62: tandem.identity.v1.IdentityService.ListSigningKeys:input_type -> tandem.identity.v1.ListSigningKeysRequest
+	56, // 63: tandem.identity.v1.IdentityService.GetAccessToken:input_type -> tandem.identity.v1.GetAccessTokenRequest
+	54, // 64: tandem.identity.v1.IdentityService.CheckSession:input_type -> tandem.identity.v1.CheckSessionRequest
+	58, // 65: tandem.identity.v1.IdentityService.GetUserForService:input_type -> tandem.identity.v1.GetUserForServiceRequest
+	8,  // 66: tandem.identity.v1.IdentityService.ExchangeLoginCode:output_type -> tandem.identity.v1.ExchangeLoginCodeResponse
+	10, // 67: tandem.identity.v1.IdentityService.RefreshSession:output_type -> tandem.identity.v1.RefreshSessionResponse
+	12, // 68: tandem.identity.v1.IdentityService.SignOut:output_type -> tandem.identity.v1.SignOutResponse
+	14, // 69: tandem.identity.v1.IdentityService.GetMe:output_type -> tandem.identity.v1.GetMeResponse
+	16, // 70: tandem.identity.v1.IdentityService.GetOrganization:output_type -> tandem.identity.v1.GetOrganizationResponse
+	18, // 71: tandem.identity.v1.IdentityService.UpdateOrganization:output_type -> tandem.identity.v1.UpdateOrganizationResponse
+	20, // 72: tandem.identity.v1.IdentityService.ListUsers:output_type -> tandem.identity.v1.ListUsersResponse
+	22, // 73: tandem.identity.v1.IdentityService.GetUser:output_type -> tandem.identity.v1.GetUserResponse
+	24, // 74: tandem.identity.v1.IdentityService.UpdateUser:output_type -> tandem.identity.v1.UpdateUserResponse
+	26, // 75: tandem.identity.v1.IdentityService.RemoveUser:output_type -> tandem.identity.v1.RemoveUserResponse
+	28, // 76: tandem.identity.v1.IdentityService.CreateApiToken:output_type -> tandem.identity.v1.CreateApiTokenResponse
+	30, // 77: tandem.identity.v1.IdentityService.ListApiTokens:output_type -> tandem.identity.v1.ListApiTokensResponse
+	32, // 78: tandem.identity.v1.IdentityService.RevokeApiToken:output_type -> tandem.identity.v1.RevokeApiTokenResponse
+	34, // 79: tandem.identity.v1.IdentityService.GetMailboxConnection:output_type -> tandem.identity.v1.GetMailboxConnectionResponse
+	36, // 80: tandem.identity.v1.IdentityService.ConnectMailbox:output_type -> tandem.identity.v1.ConnectMailboxResponse
+	38, // 81: tandem.identity.v1.IdentityService.DisconnectMailbox:output_type -> tandem.identity.v1.DisconnectMailboxResponse
+	40, // 82: tandem.identity.v1.IdentityService.GetConnection:output_type -> tandem.identity.v1.GetConnectionResponse
+	42, // 83: tandem.identity.v1.IdentityService.ConnectLever:output_type -> tandem.identity.v1.ConnectLeverResponse
+	44, // 84: tandem.identity.v1.IdentityService.DisconnectLever:output_type -> tandem.identity.v1.DisconnectLeverResponse
+	46, // 85: tandem.identity.v1.IdentityService.BeginAuthorization:output_type -> tandem.identity.v1.BeginAuthorizationResponse
+	48, // 86: tandem.identity.v1.IdentityService.CompleteAuthorization:output_type -> tandem.identity.v1.CompleteAuthorizationResponse
+	50, // 87: tandem.identity.v1.IdentityService.AuthenticateApiToken:output_type -> tandem.identity.v1.AuthenticateApiTokenResponse
+	53, // 88: tandem.identity.v1.IdentityService.ListSigningKeys:output_type -> tandem.identity.v1.ListSigningKeysResponse
+	57, // 89: tandem.identity.v1.IdentityService.GetAccessToken:output_type -> tandem.identity.v1.GetAccessTokenResponse
+	55, // 90: tandem.identity.v1.IdentityService.CheckSession:output_type -> tandem.identity.v1.CheckSessionResponse
+	59, // 91: tandem.identity.v1.IdentityService.GetUserForService:output_type -> tandem.identity.v1.GetUserForServiceResponse
+	66, // [66:92] is the sub-list for method output_type
+	40, // [40:66] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_tandem_identity_v1_identity_proto_init() }
@@ -3462,7 +3569,7 @@ func file_tandem_identity_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_identity_v1_identity_proto_rawDesc), len(file_tandem_identity_v1_identity_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   56,
+			NumMessages:   58,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -44,6 +44,7 @@ const (
 	IdentityService_ListSigningKeys_FullMethodName       = "/tandem.identity.v1.IdentityService/ListSigningKeys"
 	IdentityService_GetAccessToken_FullMethodName        = "/tandem.identity.v1.IdentityService/GetAccessToken"
 	IdentityService_CheckSession_FullMethodName          = "/tandem.identity.v1.IdentityService/CheckSession"
+	IdentityService_GetUserForService_FullMethodName     = "/tandem.identity.v1.IdentityService/GetUserForService"
 )
 
 // IdentityServiceClient is the client API for IdentityService service.
@@ -122,6 +123,9 @@ type IdentityServiceClient interface {
 	// record. Services ask it while the revocation set in Redis is not
 	// known to be complete.
 	CheckSession(ctx context.Context, in *CheckSessionRequest, opts ...grpc.CallOption) (*CheckSessionResponse, error)
+	// Internal: one user of an organization, for a service acting for it
+	// (atsbridge maps a recruiter to their ATS user by e-mail).
+	GetUserForService(ctx context.Context, in *GetUserForServiceRequest, opts ...grpc.CallOption) (*GetUserForServiceResponse, error)
 }
 
 type identityServiceClient struct {
@@ -382,6 +386,16 @@ func (c *identityServiceClient) CheckSession(ctx context.Context, in *CheckSessi
 	return out, nil
 }
 
+func (c *identityServiceClient) GetUserForService(ctx context.Context, in *GetUserForServiceRequest, opts ...grpc.CallOption) (*GetUserForServiceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUserForServiceResponse)
+	err := c.cc.Invoke(ctx, IdentityService_GetUserForService_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IdentityServiceServer is the server API for IdentityService service.
 // All implementations must embed UnimplementedIdentityServiceServer
 // for forward compatibility.
@@ -458,6 +472,9 @@ type IdentityServiceServer interface {
 	// record. Services ask it while the revocation set in Redis is not
 	// known to be complete.
 	CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error)
+	// Internal: one user of an organization, for a service acting for it
+	// (atsbridge maps a recruiter to their ATS user by e-mail).
+	GetUserForService(context.Context, *GetUserForServiceRequest) (*GetUserForServiceResponse, error)
 	mustEmbedUnimplementedIdentityServiceServer()
 }
 
@@ -542,6 +559,9 @@ func (UnimplementedIdentityServiceServer) GetAccessToken(context.Context, *GetAc
 }
 func (UnimplementedIdentityServiceServer) CheckSession(context.Context, *CheckSessionRequest) (*CheckSessionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckSession not implemented")
+}
+func (UnimplementedIdentityServiceServer) GetUserForService(context.Context, *GetUserForServiceRequest) (*GetUserForServiceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUserForService not implemented")
 }
 func (UnimplementedIdentityServiceServer) mustEmbedUnimplementedIdentityServiceServer() {}
 func (UnimplementedIdentityServiceServer) testEmbeddedByValue()                         {}
@@ -1014,6 +1034,24 @@ func _IdentityService_CheckSession_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IdentityService_GetUserForService_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUserForServiceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IdentityServiceServer).GetUserForService(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IdentityService_GetUserForService_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IdentityServiceServer).GetUserForService(ctx, req.(*GetUserForServiceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IdentityService_ServiceDesc is the grpc.ServiceDesc for IdentityService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1120,6 +1158,10 @@ var IdentityService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckSession",
 			Handler:    _IdentityService_CheckSession_Handler,
+		},
+		{
+			MethodName: "GetUserForService",
+			Handler:    _IdentityService_GetUserForService_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1175,7 +1175,10 @@ type Candidate struct {
 	// Values of the organization's custom fields, by key, each written as its
 	// type says: text; a number ("42", "-1.5"); a date ("2026-12-01"); an
 	// http or https URL; or one of the field's options.
-	CustomFields  map[string]string `protobuf:"bytes,18,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	CustomFields map[string]string `protobuf:"bytes,18,rep,name=custom_fields,json=customFields,proto3" json:"custom_fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Output only: the candidate's records in the organization's ATS, as
+	// atsbridge linked them (GetCandidate fills it; lists leave it empty).
+	AtsProfiles   []*AtsProfile `protobuf:"bytes,19,rep,name=ats_profiles,json=atsProfiles,proto3" json:"ats_profiles,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1336,6 +1339,103 @@ func (x *Candidate) GetCustomFields() map[string]string {
 	return nil
 }
 
+func (x *Candidate) GetAtsProfiles() []*AtsProfile {
+	if x != nil {
+		return x.AtsProfiles
+	}
+	return nil
+}
+
+// A candidate's record in the ATS (Lever: an opportunity on a posting).
+type AtsProfile struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "lever".
+	Provider string `protobuf:"bytes,1,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The ATS's candidate (Lever: the contact) and its candidacy (Lever: the
+	// opportunity).
+	RemoteCandidateId   string `protobuf:"bytes,2,opt,name=remote_candidate_id,json=remoteCandidateId,proto3" json:"remote_candidate_id,omitempty"`
+	RemoteOpportunityId string `protobuf:"bytes,3,opt,name=remote_opportunity_id,json=remoteOpportunityId,proto3" json:"remote_opportunity_id,omitempty"`
+	// The profile's page in the ATS.
+	Url string `protobuf:"bytes,4,opt,name=url,proto3" json:"url,omitempty"`
+	// Tandem's job the candidacy is for.
+	JobId         string                 `protobuf:"bytes,5,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	LinkTime      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=link_time,json=linkTime,proto3" json:"link_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsProfile) Reset() {
+	*x = AtsProfile{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsProfile) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsProfile) ProtoMessage() {}
+
+func (x *AtsProfile) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsProfile.ProtoReflect.Descriptor instead.
+func (*AtsProfile) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *AtsProfile) GetProvider() string {
+	if x != nil {
+		return x.Provider
+	}
+	return ""
+}
+
+func (x *AtsProfile) GetRemoteCandidateId() string {
+	if x != nil {
+		return x.RemoteCandidateId
+	}
+	return ""
+}
+
+func (x *AtsProfile) GetRemoteOpportunityId() string {
+	if x != nil {
+		return x.RemoteOpportunityId
+	}
+	return ""
+}
+
+func (x *AtsProfile) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *AtsProfile) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+func (x *AtsProfile) GetLinkTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LinkTime
+	}
+	return nil
+}
+
 // A profile of a candidate on the web.
 type Link struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1348,7 +1448,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1360,7 +1460,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[1]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1373,7 +1473,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{1}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Link) GetKind() LinkKind {
@@ -1399,7 +1499,7 @@ type CreateCandidateRequest struct {
 
 func (x *CreateCandidateRequest) Reset() {
 	*x = CreateCandidateRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1411,7 +1511,7 @@ func (x *CreateCandidateRequest) String() string {
 func (*CreateCandidateRequest) ProtoMessage() {}
 
 func (x *CreateCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[2]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1424,7 +1524,7 @@ func (x *CreateCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCandidateRequest.ProtoReflect.Descriptor instead.
 func (*CreateCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{2}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CreateCandidateRequest) GetCandidate() *Candidate {
@@ -1443,7 +1543,7 @@ type CreateCandidateResponse struct {
 
 func (x *CreateCandidateResponse) Reset() {
 	*x = CreateCandidateResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1455,7 +1555,7 @@ func (x *CreateCandidateResponse) String() string {
 func (*CreateCandidateResponse) ProtoMessage() {}
 
 func (x *CreateCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[3]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1468,7 +1568,7 @@ func (x *CreateCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCandidateResponse.ProtoReflect.Descriptor instead.
 func (*CreateCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{3}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateCandidateResponse) GetCandidate() *Candidate {
@@ -1487,7 +1587,7 @@ type GetCandidateRequest struct {
 
 func (x *GetCandidateRequest) Reset() {
 	*x = GetCandidateRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1499,7 +1599,7 @@ func (x *GetCandidateRequest) String() string {
 func (*GetCandidateRequest) ProtoMessage() {}
 
 func (x *GetCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[4]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1512,7 +1612,7 @@ func (x *GetCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{4}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetCandidateRequest) GetCandidateId() string {
@@ -1531,7 +1631,7 @@ type GetCandidateResponse struct {
 
 func (x *GetCandidateResponse) Reset() {
 	*x = GetCandidateResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1543,7 +1643,7 @@ func (x *GetCandidateResponse) String() string {
 func (*GetCandidateResponse) ProtoMessage() {}
 
 func (x *GetCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[5]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1556,7 +1656,7 @@ func (x *GetCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{5}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetCandidateResponse) GetCandidate() *Candidate {
@@ -1579,7 +1679,7 @@ type UpdateCandidateRequest struct {
 
 func (x *UpdateCandidateRequest) Reset() {
 	*x = UpdateCandidateRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +1691,7 @@ func (x *UpdateCandidateRequest) String() string {
 func (*UpdateCandidateRequest) ProtoMessage() {}
 
 func (x *UpdateCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[6]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +1704,7 @@ func (x *UpdateCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCandidateRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{6}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UpdateCandidateRequest) GetCandidate() *Candidate {
@@ -1630,7 +1730,7 @@ type UpdateCandidateResponse struct {
 
 func (x *UpdateCandidateResponse) Reset() {
 	*x = UpdateCandidateResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1742,7 @@ func (x *UpdateCandidateResponse) String() string {
 func (*UpdateCandidateResponse) ProtoMessage() {}
 
 func (x *UpdateCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[7]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1755,7 @@ func (x *UpdateCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCandidateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{7}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateCandidateResponse) GetCandidate() *Candidate {
@@ -1677,7 +1777,7 @@ type ListCandidatesRequest struct {
 
 func (x *ListCandidatesRequest) Reset() {
 	*x = ListCandidatesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1689,7 +1789,7 @@ func (x *ListCandidatesRequest) String() string {
 func (*ListCandidatesRequest) ProtoMessage() {}
 
 func (x *ListCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[8]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1702,7 +1802,7 @@ func (x *ListCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*ListCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{8}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ListCandidatesRequest) GetPageSize() int32 {
@@ -1737,7 +1837,7 @@ type ListCandidatesResponse struct {
 
 func (x *ListCandidatesResponse) Reset() {
 	*x = ListCandidatesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1849,7 @@ func (x *ListCandidatesResponse) String() string {
 func (*ListCandidatesResponse) ProtoMessage() {}
 
 func (x *ListCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[9]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1862,7 @@ func (x *ListCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*ListCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{9}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListCandidatesResponse) GetCandidates() []*Candidate {
@@ -1804,7 +1904,7 @@ type SearchCandidatesRequest struct {
 
 func (x *SearchCandidatesRequest) Reset() {
 	*x = SearchCandidatesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1816,7 +1916,7 @@ func (x *SearchCandidatesRequest) String() string {
 func (*SearchCandidatesRequest) ProtoMessage() {}
 
 func (x *SearchCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[10]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1829,7 +1929,7 @@ func (x *SearchCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*SearchCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{10}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SearchCandidatesRequest) GetName() string {
@@ -1906,7 +2006,7 @@ type SearchCandidatesResponse struct {
 
 func (x *SearchCandidatesResponse) Reset() {
 	*x = SearchCandidatesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1918,7 +2018,7 @@ func (x *SearchCandidatesResponse) String() string {
 func (*SearchCandidatesResponse) ProtoMessage() {}
 
 func (x *SearchCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[11]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1931,7 +2031,7 @@ func (x *SearchCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*SearchCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{11}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SearchCandidatesResponse) GetCandidates() []*Candidate {
@@ -1957,7 +2057,7 @@ type DeleteCandidateRequest struct {
 
 func (x *DeleteCandidateRequest) Reset() {
 	*x = DeleteCandidateRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1969,7 +2069,7 @@ func (x *DeleteCandidateRequest) String() string {
 func (*DeleteCandidateRequest) ProtoMessage() {}
 
 func (x *DeleteCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[12]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1982,7 +2082,7 @@ func (x *DeleteCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{12}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteCandidateRequest) GetCandidateId() string {
@@ -2001,7 +2101,7 @@ type DeleteCandidateResponse struct {
 
 func (x *DeleteCandidateResponse) Reset() {
 	*x = DeleteCandidateResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +2113,7 @@ func (x *DeleteCandidateResponse) String() string {
 func (*DeleteCandidateResponse) ProtoMessage() {}
 
 func (x *DeleteCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[13]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2126,7 @@ func (x *DeleteCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{13}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteCandidateResponse) GetCandidate() *Candidate {
@@ -2045,7 +2145,7 @@ type UndeleteCandidateRequest struct {
 
 func (x *UndeleteCandidateRequest) Reset() {
 	*x = UndeleteCandidateRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2057,7 +2157,7 @@ func (x *UndeleteCandidateRequest) String() string {
 func (*UndeleteCandidateRequest) ProtoMessage() {}
 
 func (x *UndeleteCandidateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[14]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2070,7 +2170,7 @@ func (x *UndeleteCandidateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteCandidateRequest.ProtoReflect.Descriptor instead.
 func (*UndeleteCandidateRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{14}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UndeleteCandidateRequest) GetCandidateId() string {
@@ -2089,7 +2189,7 @@ type UndeleteCandidateResponse struct {
 
 func (x *UndeleteCandidateResponse) Reset() {
 	*x = UndeleteCandidateResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2201,7 @@ func (x *UndeleteCandidateResponse) String() string {
 func (*UndeleteCandidateResponse) ProtoMessage() {}
 
 func (x *UndeleteCandidateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[15]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2214,7 @@ func (x *UndeleteCandidateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndeleteCandidateResponse.ProtoReflect.Descriptor instead.
 func (*UndeleteCandidateResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{15}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UndeleteCandidateResponse) GetCandidate() *Candidate {
@@ -2136,7 +2236,7 @@ type MergeCandidatesRequest struct {
 
 func (x *MergeCandidatesRequest) Reset() {
 	*x = MergeCandidatesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2148,7 +2248,7 @@ func (x *MergeCandidatesRequest) String() string {
 func (*MergeCandidatesRequest) ProtoMessage() {}
 
 func (x *MergeCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[16]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2161,7 +2261,7 @@ func (x *MergeCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*MergeCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{16}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MergeCandidatesRequest) GetSurvivorId() string {
@@ -2188,7 +2288,7 @@ type MergeCandidatesResponse struct {
 
 func (x *MergeCandidatesResponse) Reset() {
 	*x = MergeCandidatesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2200,7 +2300,7 @@ func (x *MergeCandidatesResponse) String() string {
 func (*MergeCandidatesResponse) ProtoMessage() {}
 
 func (x *MergeCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[17]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2213,7 +2313,7 @@ func (x *MergeCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*MergeCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{17}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MergeCandidatesResponse) GetCandidate() *Candidate {
@@ -2233,7 +2333,7 @@ type BatchCreateCandidatesRequest struct {
 
 func (x *BatchCreateCandidatesRequest) Reset() {
 	*x = BatchCreateCandidatesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2345,7 @@ func (x *BatchCreateCandidatesRequest) String() string {
 func (*BatchCreateCandidatesRequest) ProtoMessage() {}
 
 func (x *BatchCreateCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[18]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2358,7 @@ func (x *BatchCreateCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*BatchCreateCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{18}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *BatchCreateCandidatesRequest) GetCandidates() []*Candidate {
@@ -2278,7 +2378,7 @@ type BatchCreateCandidatesResponse struct {
 
 func (x *BatchCreateCandidatesResponse) Reset() {
 	*x = BatchCreateCandidatesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2290,7 +2390,7 @@ func (x *BatchCreateCandidatesResponse) String() string {
 func (*BatchCreateCandidatesResponse) ProtoMessage() {}
 
 func (x *BatchCreateCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[19]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2303,7 +2403,7 @@ func (x *BatchCreateCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*BatchCreateCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{19}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *BatchCreateCandidatesResponse) GetResults() []*BatchCreateResult {
@@ -2331,7 +2431,7 @@ type BatchCreateResult struct {
 
 func (x *BatchCreateResult) Reset() {
 	*x = BatchCreateResult{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2343,7 +2443,7 @@ func (x *BatchCreateResult) String() string {
 func (*BatchCreateResult) ProtoMessage() {}
 
 func (x *BatchCreateResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[20]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2356,7 +2456,7 @@ func (x *BatchCreateResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchCreateResult.ProtoReflect.Descriptor instead.
 func (*BatchCreateResult) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{20}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *BatchCreateResult) GetIndex() int32 {
@@ -2411,7 +2511,7 @@ type Stage struct {
 
 func (x *Stage) Reset() {
 	*x = Stage{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2423,7 +2523,7 @@ func (x *Stage) String() string {
 func (*Stage) ProtoMessage() {}
 
 func (x *Stage) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[21]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2436,7 +2536,7 @@ func (x *Stage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Stage.ProtoReflect.Descriptor instead.
 func (*Stage) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{21}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Stage) GetId() string {
@@ -2477,7 +2577,7 @@ type ListStagesRequest struct {
 
 func (x *ListStagesRequest) Reset() {
 	*x = ListStagesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2489,7 +2589,7 @@ func (x *ListStagesRequest) String() string {
 func (*ListStagesRequest) ProtoMessage() {}
 
 func (x *ListStagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[22]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2502,7 +2602,7 @@ func (x *ListStagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStagesRequest.ProtoReflect.Descriptor instead.
 func (*ListStagesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{22}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListStagesRequest) GetShowRetired() bool {
@@ -2521,7 +2621,7 @@ type ListStagesResponse struct {
 
 func (x *ListStagesResponse) Reset() {
 	*x = ListStagesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2533,7 +2633,7 @@ func (x *ListStagesResponse) String() string {
 func (*ListStagesResponse) ProtoMessage() {}
 
 func (x *ListStagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[23]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2546,7 +2646,7 @@ func (x *ListStagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStagesResponse.ProtoReflect.Descriptor instead.
 func (*ListStagesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{23}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ListStagesResponse) GetStages() []*Stage {
@@ -2565,7 +2665,7 @@ type CreateStageRequest struct {
 
 func (x *CreateStageRequest) Reset() {
 	*x = CreateStageRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2577,7 +2677,7 @@ func (x *CreateStageRequest) String() string {
 func (*CreateStageRequest) ProtoMessage() {}
 
 func (x *CreateStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[24]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2590,7 +2690,7 @@ func (x *CreateStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStageRequest.ProtoReflect.Descriptor instead.
 func (*CreateStageRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{24}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CreateStageRequest) GetStage() *Stage {
@@ -2609,7 +2709,7 @@ type CreateStageResponse struct {
 
 func (x *CreateStageResponse) Reset() {
 	*x = CreateStageResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2721,7 @@ func (x *CreateStageResponse) String() string {
 func (*CreateStageResponse) ProtoMessage() {}
 
 func (x *CreateStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[25]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2734,7 @@ func (x *CreateStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateStageResponse.ProtoReflect.Descriptor instead.
 func (*CreateStageResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{25}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CreateStageResponse) GetStage() *Stage {
@@ -2656,7 +2756,7 @@ type UpdateStageRequest struct {
 
 func (x *UpdateStageRequest) Reset() {
 	*x = UpdateStageRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2668,7 +2768,7 @@ func (x *UpdateStageRequest) String() string {
 func (*UpdateStageRequest) ProtoMessage() {}
 
 func (x *UpdateStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[26]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2681,7 +2781,7 @@ func (x *UpdateStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStageRequest.ProtoReflect.Descriptor instead.
 func (*UpdateStageRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{26}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *UpdateStageRequest) GetStage() *Stage {
@@ -2707,7 +2807,7 @@ type UpdateStageResponse struct {
 
 func (x *UpdateStageResponse) Reset() {
 	*x = UpdateStageResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2719,7 +2819,7 @@ func (x *UpdateStageResponse) String() string {
 func (*UpdateStageResponse) ProtoMessage() {}
 
 func (x *UpdateStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[27]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2732,7 +2832,7 @@ func (x *UpdateStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateStageResponse.ProtoReflect.Descriptor instead.
 func (*UpdateStageResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{27}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *UpdateStageResponse) GetStage() *Stage {
@@ -2752,7 +2852,7 @@ type ReorderStagesRequest struct {
 
 func (x *ReorderStagesRequest) Reset() {
 	*x = ReorderStagesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2764,7 +2864,7 @@ func (x *ReorderStagesRequest) String() string {
 func (*ReorderStagesRequest) ProtoMessage() {}
 
 func (x *ReorderStagesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[28]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2777,7 +2877,7 @@ func (x *ReorderStagesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReorderStagesRequest.ProtoReflect.Descriptor instead.
 func (*ReorderStagesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{28}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReorderStagesRequest) GetStageIds() []string {
@@ -2796,7 +2896,7 @@ type ReorderStagesResponse struct {
 
 func (x *ReorderStagesResponse) Reset() {
 	*x = ReorderStagesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2808,7 +2908,7 @@ func (x *ReorderStagesResponse) String() string {
 func (*ReorderStagesResponse) ProtoMessage() {}
 
 func (x *ReorderStagesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[29]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2821,7 +2921,7 @@ func (x *ReorderStagesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReorderStagesResponse.ProtoReflect.Descriptor instead.
 func (*ReorderStagesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{29}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReorderStagesResponse) GetStages() []*Stage {
@@ -2842,7 +2942,7 @@ type RetireStageRequest struct {
 
 func (x *RetireStageRequest) Reset() {
 	*x = RetireStageRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2854,7 +2954,7 @@ func (x *RetireStageRequest) String() string {
 func (*RetireStageRequest) ProtoMessage() {}
 
 func (x *RetireStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[30]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2867,7 +2967,7 @@ func (x *RetireStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireStageRequest.ProtoReflect.Descriptor instead.
 func (*RetireStageRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{30}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *RetireStageRequest) GetStageId() string {
@@ -2895,7 +2995,7 @@ type RetireStageResponse struct {
 
 func (x *RetireStageResponse) Reset() {
 	*x = RetireStageResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +3007,7 @@ func (x *RetireStageResponse) String() string {
 func (*RetireStageResponse) ProtoMessage() {}
 
 func (x *RetireStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[31]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +3020,7 @@ func (x *RetireStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireStageResponse.ProtoReflect.Descriptor instead.
 func (*RetireStageResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{31}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *RetireStageResponse) GetStage() *Stage {
@@ -2949,7 +3049,7 @@ type MoveCandidateStageRequest struct {
 
 func (x *MoveCandidateStageRequest) Reset() {
 	*x = MoveCandidateStageRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2961,7 +3061,7 @@ func (x *MoveCandidateStageRequest) String() string {
 func (*MoveCandidateStageRequest) ProtoMessage() {}
 
 func (x *MoveCandidateStageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[32]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2974,7 +3074,7 @@ func (x *MoveCandidateStageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveCandidateStageRequest.ProtoReflect.Descriptor instead.
 func (*MoveCandidateStageRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{32}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *MoveCandidateStageRequest) GetCandidateId() string {
@@ -3007,7 +3107,7 @@ type MoveCandidateStageResponse struct {
 
 func (x *MoveCandidateStageResponse) Reset() {
 	*x = MoveCandidateStageResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3119,7 @@ func (x *MoveCandidateStageResponse) String() string {
 func (*MoveCandidateStageResponse) ProtoMessage() {}
 
 func (x *MoveCandidateStageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[33]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3132,7 @@ func (x *MoveCandidateStageResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MoveCandidateStageResponse.ProtoReflect.Descriptor instead.
 func (*MoveCandidateStageResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{33}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *MoveCandidateStageResponse) GetCandidate() *Candidate {
@@ -3061,7 +3161,7 @@ type CandidateStageChanged struct {
 
 func (x *CandidateStageChanged) Reset() {
 	*x = CandidateStageChanged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3073,7 +3173,7 @@ func (x *CandidateStageChanged) String() string {
 func (*CandidateStageChanged) ProtoMessage() {}
 
 func (x *CandidateStageChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[34]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3086,7 +3186,7 @@ func (x *CandidateStageChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateStageChanged.ProtoReflect.Descriptor instead.
 func (*CandidateStageChanged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{34}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CandidateStageChanged) GetCandidateId() string {
@@ -3171,7 +3271,7 @@ type TimelineEntry struct {
 
 func (x *TimelineEntry) Reset() {
 	*x = TimelineEntry{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3183,7 +3283,7 @@ func (x *TimelineEntry) String() string {
 func (*TimelineEntry) ProtoMessage() {}
 
 func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[35]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3196,7 +3296,7 @@ func (x *TimelineEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelineEntry.ProtoReflect.Descriptor instead.
 func (*TimelineEntry) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{35}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *TimelineEntry) GetId() string {
@@ -3351,7 +3451,7 @@ type StageChange struct {
 
 func (x *StageChange) Reset() {
 	*x = StageChange{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3363,7 +3463,7 @@ func (x *StageChange) String() string {
 func (*StageChange) ProtoMessage() {}
 
 func (x *StageChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[36]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3376,7 +3476,7 @@ func (x *StageChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
 func (*StageChange) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{36}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StageChange) GetFromStageId() string {
@@ -3432,7 +3532,7 @@ type Merge struct {
 
 func (x *Merge) Reset() {
 	*x = Merge{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3544,7 @@ func (x *Merge) String() string {
 func (*Merge) ProtoMessage() {}
 
 func (x *Merge) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3557,7 @@ func (x *Merge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Merge.ProtoReflect.Descriptor instead.
 func (*Merge) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{37}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Merge) GetSurvivorId() string {
@@ -3488,7 +3588,7 @@ type ListTimelineRequest struct {
 
 func (x *ListTimelineRequest) Reset() {
 	*x = ListTimelineRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3500,7 +3600,7 @@ func (x *ListTimelineRequest) String() string {
 func (*ListTimelineRequest) ProtoMessage() {}
 
 func (x *ListTimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3513,7 +3613,7 @@ func (x *ListTimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTimelineRequest.ProtoReflect.Descriptor instead.
 func (*ListTimelineRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{38}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ListTimelineRequest) GetCandidateId() string {
@@ -3555,7 +3655,7 @@ type ListTimelineResponse struct {
 
 func (x *ListTimelineResponse) Reset() {
 	*x = ListTimelineResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3567,7 +3667,7 @@ func (x *ListTimelineResponse) String() string {
 func (*ListTimelineResponse) ProtoMessage() {}
 
 func (x *ListTimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3580,7 +3680,7 @@ func (x *ListTimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTimelineResponse.ProtoReflect.Descriptor instead.
 func (*ListTimelineResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{39}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListTimelineResponse) GetEntries() []*TimelineEntry {
@@ -3608,7 +3708,7 @@ type NoteAdded struct {
 
 func (x *NoteAdded) Reset() {
 	*x = NoteAdded{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3720,7 @@ func (x *NoteAdded) String() string {
 func (*NoteAdded) ProtoMessage() {}
 
 func (x *NoteAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3733,7 @@ func (x *NoteAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteAdded.ProtoReflect.Descriptor instead.
 func (*NoteAdded) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{40}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *NoteAdded) GetNoteId() string {
@@ -3673,7 +3773,7 @@ type Note struct {
 
 func (x *Note) Reset() {
 	*x = Note{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3685,7 +3785,7 @@ func (x *Note) String() string {
 func (*Note) ProtoMessage() {}
 
 func (x *Note) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3698,7 +3798,7 @@ func (x *Note) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Note.ProtoReflect.Descriptor instead.
 func (*Note) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{41}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *Note) GetId() string {
@@ -3760,7 +3860,7 @@ type CreateNoteRequest struct {
 
 func (x *CreateNoteRequest) Reset() {
 	*x = CreateNoteRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3772,7 +3872,7 @@ func (x *CreateNoteRequest) String() string {
 func (*CreateNoteRequest) ProtoMessage() {}
 
 func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3785,7 +3885,7 @@ func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
 func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{42}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateNoteRequest) GetCandidateId() string {
@@ -3811,7 +3911,7 @@ type CreateNoteResponse struct {
 
 func (x *CreateNoteResponse) Reset() {
 	*x = CreateNoteResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3823,7 +3923,7 @@ func (x *CreateNoteResponse) String() string {
 func (*CreateNoteResponse) ProtoMessage() {}
 
 func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3836,7 +3936,7 @@ func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
 func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{43}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateNoteResponse) GetNote() *Note {
@@ -3855,7 +3955,7 @@ type ListNotesRequest struct {
 
 func (x *ListNotesRequest) Reset() {
 	*x = ListNotesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3867,7 +3967,7 @@ func (x *ListNotesRequest) String() string {
 func (*ListNotesRequest) ProtoMessage() {}
 
 func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3880,7 +3980,7 @@ func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
 func (*ListNotesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{44}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListNotesRequest) GetCandidateId() string {
@@ -3899,7 +3999,7 @@ type ListNotesResponse struct {
 
 func (x *ListNotesResponse) Reset() {
 	*x = ListNotesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3911,7 +4011,7 @@ func (x *ListNotesResponse) String() string {
 func (*ListNotesResponse) ProtoMessage() {}
 
 func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3924,7 +4024,7 @@ func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
 func (*ListNotesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{45}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListNotesResponse) GetNotes() []*Note {
@@ -3946,7 +4046,7 @@ type UpdateNoteRequest struct {
 
 func (x *UpdateNoteRequest) Reset() {
 	*x = UpdateNoteRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3958,7 +4058,7 @@ func (x *UpdateNoteRequest) String() string {
 func (*UpdateNoteRequest) ProtoMessage() {}
 
 func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3971,7 +4071,7 @@ func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNoteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{46}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UpdateNoteRequest) GetNote() *Note {
@@ -3997,7 +4097,7 @@ type UpdateNoteResponse struct {
 
 func (x *UpdateNoteResponse) Reset() {
 	*x = UpdateNoteResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4009,7 +4109,7 @@ func (x *UpdateNoteResponse) String() string {
 func (*UpdateNoteResponse) ProtoMessage() {}
 
 func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4022,7 +4122,7 @@ func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNoteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{47}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateNoteResponse) GetNote() *Note {
@@ -4041,7 +4141,7 @@ type DeleteNoteRequest struct {
 
 func (x *DeleteNoteRequest) Reset() {
 	*x = DeleteNoteRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4053,7 +4153,7 @@ func (x *DeleteNoteRequest) String() string {
 func (*DeleteNoteRequest) ProtoMessage() {}
 
 func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4066,7 +4166,7 @@ func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNoteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{48}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *DeleteNoteRequest) GetNoteId() string {
@@ -4084,7 +4184,7 @@ type DeleteNoteResponse struct {
 
 func (x *DeleteNoteResponse) Reset() {
 	*x = DeleteNoteResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4096,7 +4196,7 @@ func (x *DeleteNoteResponse) String() string {
 func (*DeleteNoteResponse) ProtoMessage() {}
 
 func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4109,7 +4209,7 @@ func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNoteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{50}
 }
 
 // A field the organization adds to its candidates.
@@ -4129,7 +4229,7 @@ type CustomFieldDefinition struct {
 
 func (x *CustomFieldDefinition) Reset() {
 	*x = CustomFieldDefinition{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4141,7 +4241,7 @@ func (x *CustomFieldDefinition) String() string {
 func (*CustomFieldDefinition) ProtoMessage() {}
 
 func (x *CustomFieldDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4154,7 +4254,7 @@ func (x *CustomFieldDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldDefinition.ProtoReflect.Descriptor instead.
 func (*CustomFieldDefinition) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{50}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *CustomFieldDefinition) GetKey() string {
@@ -4194,7 +4294,7 @@ type CreateCustomFieldDefinitionRequest struct {
 
 func (x *CreateCustomFieldDefinitionRequest) Reset() {
 	*x = CreateCustomFieldDefinitionRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4206,7 +4306,7 @@ func (x *CreateCustomFieldDefinitionRequest) String() string {
 func (*CreateCustomFieldDefinitionRequest) ProtoMessage() {}
 
 func (x *CreateCustomFieldDefinitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4219,7 +4319,7 @@ func (x *CreateCustomFieldDefinitionRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CreateCustomFieldDefinitionRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomFieldDefinitionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{51}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CreateCustomFieldDefinitionRequest) GetDefinition() *CustomFieldDefinition {
@@ -4238,7 +4338,7 @@ type CreateCustomFieldDefinitionResponse struct {
 
 func (x *CreateCustomFieldDefinitionResponse) Reset() {
 	*x = CreateCustomFieldDefinitionResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4250,7 +4350,7 @@ func (x *CreateCustomFieldDefinitionResponse) String() string {
 func (*CreateCustomFieldDefinitionResponse) ProtoMessage() {}
 
 func (x *CreateCustomFieldDefinitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4263,7 +4363,7 @@ func (x *CreateCustomFieldDefinitionResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use CreateCustomFieldDefinitionResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomFieldDefinitionResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{52}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateCustomFieldDefinitionResponse) GetDefinition() *CustomFieldDefinition {
@@ -4281,7 +4381,7 @@ type ListCustomFieldDefinitionsRequest struct {
 
 func (x *ListCustomFieldDefinitionsRequest) Reset() {
 	*x = ListCustomFieldDefinitionsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4293,7 +4393,7 @@ func (x *ListCustomFieldDefinitionsRequest) String() string {
 func (*ListCustomFieldDefinitionsRequest) ProtoMessage() {}
 
 func (x *ListCustomFieldDefinitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4306,7 +4406,7 @@ func (x *ListCustomFieldDefinitionsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListCustomFieldDefinitionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCustomFieldDefinitionsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{53}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{54}
 }
 
 type ListCustomFieldDefinitionsResponse struct {
@@ -4318,7 +4418,7 @@ type ListCustomFieldDefinitionsResponse struct {
 
 func (x *ListCustomFieldDefinitionsResponse) Reset() {
 	*x = ListCustomFieldDefinitionsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4330,7 +4430,7 @@ func (x *ListCustomFieldDefinitionsResponse) String() string {
 func (*ListCustomFieldDefinitionsResponse) ProtoMessage() {}
 
 func (x *ListCustomFieldDefinitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4343,7 +4443,7 @@ func (x *ListCustomFieldDefinitionsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListCustomFieldDefinitionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCustomFieldDefinitionsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{54}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefinition {
@@ -4383,7 +4483,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4395,7 +4495,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4408,7 +4508,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *Job) GetId() string {
@@ -4497,7 +4597,7 @@ type CreateJobRequest struct {
 
 func (x *CreateJobRequest) Reset() {
 	*x = CreateJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4509,7 +4609,7 @@ func (x *CreateJobRequest) String() string {
 func (*CreateJobRequest) ProtoMessage() {}
 
 func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4522,7 +4622,7 @@ func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *CreateJobRequest) GetJob() *Job {
@@ -4541,7 +4641,7 @@ type CreateJobResponse struct {
 
 func (x *CreateJobResponse) Reset() {
 	*x = CreateJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4553,7 +4653,7 @@ func (x *CreateJobResponse) String() string {
 func (*CreateJobResponse) ProtoMessage() {}
 
 func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4566,7 +4666,7 @@ func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobResponse.ProtoReflect.Descriptor instead.
 func (*CreateJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateJobResponse) GetJob() *Job {
@@ -4585,7 +4685,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4597,7 +4697,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4610,7 +4710,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -4629,7 +4729,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4641,7 +4741,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4654,7 +4754,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -4677,7 +4777,7 @@ type UpdateJobRequest struct {
 
 func (x *UpdateJobRequest) Reset() {
 	*x = UpdateJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4689,7 +4789,7 @@ func (x *UpdateJobRequest) String() string {
 func (*UpdateJobRequest) ProtoMessage() {}
 
 func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4702,7 +4802,7 @@ func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobRequest.ProtoReflect.Descriptor instead.
 func (*UpdateJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *UpdateJobRequest) GetJob() *Job {
@@ -4728,7 +4828,7 @@ type UpdateJobResponse struct {
 
 func (x *UpdateJobResponse) Reset() {
 	*x = UpdateJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4740,7 +4840,7 @@ func (x *UpdateJobResponse) String() string {
 func (*UpdateJobResponse) ProtoMessage() {}
 
 func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4753,7 +4853,7 @@ func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobResponse.ProtoReflect.Descriptor instead.
 func (*UpdateJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *UpdateJobResponse) GetJob() *Job {
@@ -4776,7 +4876,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4788,7 +4888,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4801,7 +4901,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ListJobsRequest) GetStatus() JobStatus {
@@ -4836,7 +4936,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4848,7 +4948,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4861,7 +4961,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -4887,7 +4987,7 @@ type CloseJobRequest struct {
 
 func (x *CloseJobRequest) Reset() {
 	*x = CloseJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4899,7 +4999,7 @@ func (x *CloseJobRequest) String() string {
 func (*CloseJobRequest) ProtoMessage() {}
 
 func (x *CloseJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4912,7 +5012,7 @@ func (x *CloseJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseJobRequest.ProtoReflect.Descriptor instead.
 func (*CloseJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *CloseJobRequest) GetJobId() string {
@@ -4931,7 +5031,7 @@ type CloseJobResponse struct {
 
 func (x *CloseJobResponse) Reset() {
 	*x = CloseJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4943,7 +5043,7 @@ func (x *CloseJobResponse) String() string {
 func (*CloseJobResponse) ProtoMessage() {}
 
 func (x *CloseJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4956,7 +5056,7 @@ func (x *CloseJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseJobResponse.ProtoReflect.Descriptor instead.
 func (*CloseJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CloseJobResponse) GetJob() *Job {
@@ -5000,7 +5100,7 @@ type Referral struct {
 
 func (x *Referral) Reset() {
 	*x = Referral{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5012,7 +5112,7 @@ func (x *Referral) String() string {
 func (*Referral) ProtoMessage() {}
 
 func (x *Referral) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5025,7 +5125,7 @@ func (x *Referral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Referral.ProtoReflect.Descriptor instead.
 func (*Referral) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *Referral) GetId() string {
@@ -5114,7 +5214,7 @@ type CreateReferralRequest struct {
 
 func (x *CreateReferralRequest) Reset() {
 	*x = CreateReferralRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5126,7 +5226,7 @@ func (x *CreateReferralRequest) String() string {
 func (*CreateReferralRequest) ProtoMessage() {}
 
 func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5139,7 +5239,7 @@ func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralRequest.ProtoReflect.Descriptor instead.
 func (*CreateReferralRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *CreateReferralRequest) GetReferral() *Referral {
@@ -5158,7 +5258,7 @@ type CreateReferralResponse struct {
 
 func (x *CreateReferralResponse) Reset() {
 	*x = CreateReferralResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5170,7 +5270,7 @@ func (x *CreateReferralResponse) String() string {
 func (*CreateReferralResponse) ProtoMessage() {}
 
 func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5183,7 +5283,7 @@ func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralResponse.ProtoReflect.Descriptor instead.
 func (*CreateReferralResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{68}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CreateReferralResponse) GetReferral() *Referral {
@@ -5202,7 +5302,7 @@ type GetReferralRequest struct {
 
 func (x *GetReferralRequest) Reset() {
 	*x = GetReferralRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5214,7 +5314,7 @@ func (x *GetReferralRequest) String() string {
 func (*GetReferralRequest) ProtoMessage() {}
 
 func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5227,7 +5327,7 @@ func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralRequest.ProtoReflect.Descriptor instead.
 func (*GetReferralRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{69}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *GetReferralRequest) GetReferralId() string {
@@ -5246,7 +5346,7 @@ type GetReferralResponse struct {
 
 func (x *GetReferralResponse) Reset() {
 	*x = GetReferralResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5258,7 +5358,7 @@ func (x *GetReferralResponse) String() string {
 func (*GetReferralResponse) ProtoMessage() {}
 
 func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5271,7 +5371,7 @@ func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralResponse.ProtoReflect.Descriptor instead.
 func (*GetReferralResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{70}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetReferralResponse) GetReferral() *Referral {
@@ -5299,7 +5399,7 @@ type ListReferralsRequest struct {
 
 func (x *ListReferralsRequest) Reset() {
 	*x = ListReferralsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5311,7 +5411,7 @@ func (x *ListReferralsRequest) String() string {
 func (*ListReferralsRequest) ProtoMessage() {}
 
 func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5324,7 +5424,7 @@ func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsRequest.ProtoReflect.Descriptor instead.
 func (*ListReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{71}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ListReferralsRequest) GetReferrerUserId() string {
@@ -5373,7 +5473,7 @@ type ListReferralsResponse struct {
 
 func (x *ListReferralsResponse) Reset() {
 	*x = ListReferralsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5385,7 +5485,7 @@ func (x *ListReferralsResponse) String() string {
 func (*ListReferralsResponse) ProtoMessage() {}
 
 func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5398,7 +5498,7 @@ func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsResponse.ProtoReflect.Descriptor instead.
 func (*ListReferralsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{72}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListReferralsResponse) GetReferrals() []*Referral {
@@ -5441,7 +5541,7 @@ type ReferralCreated struct {
 
 func (x *ReferralCreated) Reset() {
 	*x = ReferralCreated{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5453,7 +5553,7 @@ func (x *ReferralCreated) String() string {
 func (*ReferralCreated) ProtoMessage() {}
 
 func (x *ReferralCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5466,7 +5566,7 @@ func (x *ReferralCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralCreated.ProtoReflect.Descriptor instead.
 func (*ReferralCreated) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{73}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ReferralCreated) GetReferralId() string {
@@ -5573,7 +5673,7 @@ type ReferralAdded struct {
 
 func (x *ReferralAdded) Reset() {
 	*x = ReferralAdded{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5585,7 +5685,7 @@ func (x *ReferralAdded) String() string {
 func (*ReferralAdded) ProtoMessage() {}
 
 func (x *ReferralAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5598,7 +5698,7 @@ func (x *ReferralAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralAdded.ProtoReflect.Descriptor instead.
 func (*ReferralAdded) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{74}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ReferralAdded) GetReferralId() string {
@@ -5649,7 +5749,7 @@ type NoteChanged struct {
 
 func (x *NoteChanged) Reset() {
 	*x = NoteChanged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5661,7 +5761,7 @@ func (x *NoteChanged) String() string {
 func (*NoteChanged) ProtoMessage() {}
 
 func (x *NoteChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5674,7 +5774,7 @@ func (x *NoteChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteChanged.ProtoReflect.Descriptor instead.
 func (*NoteChanged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{75}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *NoteChanged) GetNoteId() string {
@@ -5748,7 +5848,7 @@ type Conversation struct {
 
 func (x *Conversation) Reset() {
 	*x = Conversation{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5760,7 +5860,7 @@ func (x *Conversation) String() string {
 func (*Conversation) ProtoMessage() {}
 
 func (x *Conversation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5773,7 +5873,7 @@ func (x *Conversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
 func (*Conversation) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{76}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *Conversation) GetId() string {
@@ -5875,7 +5975,7 @@ type ConversationMessage struct {
 
 func (x *ConversationMessage) Reset() {
 	*x = ConversationMessage{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5887,7 +5987,7 @@ func (x *ConversationMessage) String() string {
 func (*ConversationMessage) ProtoMessage() {}
 
 func (x *ConversationMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5900,7 +6000,7 @@ func (x *ConversationMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationMessage.ProtoReflect.Descriptor instead.
 func (*ConversationMessage) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{77}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ConversationMessage) GetId() string {
@@ -6027,7 +6127,7 @@ type ListConversationsRequest struct {
 
 func (x *ListConversationsRequest) Reset() {
 	*x = ListConversationsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6039,7 +6139,7 @@ func (x *ListConversationsRequest) String() string {
 func (*ListConversationsRequest) ProtoMessage() {}
 
 func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6052,7 +6152,7 @@ func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
 func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{78}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ListConversationsRequest) GetCandidateId() string {
@@ -6087,7 +6187,7 @@ type ListConversationsResponse struct {
 
 func (x *ListConversationsResponse) Reset() {
 	*x = ListConversationsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6099,7 +6199,7 @@ func (x *ListConversationsResponse) String() string {
 func (*ListConversationsResponse) ProtoMessage() {}
 
 func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6112,7 +6212,7 @@ func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
 func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{79}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ListConversationsResponse) GetConversations() []*Conversation {
@@ -6141,7 +6241,7 @@ type GetConversationRequest struct {
 
 func (x *GetConversationRequest) Reset() {
 	*x = GetConversationRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6153,7 +6253,7 @@ func (x *GetConversationRequest) String() string {
 func (*GetConversationRequest) ProtoMessage() {}
 
 func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6166,7 +6266,7 @@ func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{80}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *GetConversationRequest) GetConversationId() string {
@@ -6203,7 +6303,7 @@ type GetConversationResponse struct {
 
 func (x *GetConversationResponse) Reset() {
 	*x = GetConversationResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6215,7 +6315,7 @@ func (x *GetConversationResponse) String() string {
 func (*GetConversationResponse) ProtoMessage() {}
 
 func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6228,7 +6328,7 @@ func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationResponse.ProtoReflect.Descriptor instead.
 func (*GetConversationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{81}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetConversationResponse) GetConversation() *Conversation {
@@ -6275,7 +6375,7 @@ type RecordConversationMessageRequest struct {
 
 func (x *RecordConversationMessageRequest) Reset() {
 	*x = RecordConversationMessageRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6287,7 +6387,7 @@ func (x *RecordConversationMessageRequest) String() string {
 func (*RecordConversationMessageRequest) ProtoMessage() {}
 
 func (x *RecordConversationMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6300,7 +6400,7 @@ func (x *RecordConversationMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConversationMessageRequest.ProtoReflect.Descriptor instead.
 func (*RecordConversationMessageRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{82}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *RecordConversationMessageRequest) GetOrganizationId() string {
@@ -6371,7 +6471,7 @@ type RecordConversationMessageResponse struct {
 
 func (x *RecordConversationMessageResponse) Reset() {
 	*x = RecordConversationMessageResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6383,7 +6483,7 @@ func (x *RecordConversationMessageResponse) String() string {
 func (*RecordConversationMessageResponse) ProtoMessage() {}
 
 func (x *RecordConversationMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6396,7 +6496,7 @@ func (x *RecordConversationMessageResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use RecordConversationMessageResponse.ProtoReflect.Descriptor instead.
 func (*RecordConversationMessageResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{83}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RecordConversationMessageResponse) GetConversation() *Conversation {
@@ -6432,7 +6532,7 @@ type MessageLogged struct {
 
 func (x *MessageLogged) Reset() {
 	*x = MessageLogged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6444,7 +6544,7 @@ func (x *MessageLogged) String() string {
 func (*MessageLogged) ProtoMessage() {}
 
 func (x *MessageLogged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6457,7 +6557,7 @@ func (x *MessageLogged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageLogged.ProtoReflect.Descriptor instead.
 func (*MessageLogged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{84}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *MessageLogged) GetConversationId() string {
@@ -6504,7 +6604,7 @@ type ConversationLogged struct {
 
 func (x *ConversationLogged) Reset() {
 	*x = ConversationLogged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6516,7 +6616,7 @@ func (x *ConversationLogged) String() string {
 func (*ConversationLogged) ProtoMessage() {}
 
 func (x *ConversationLogged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6529,7 +6629,7 @@ func (x *ConversationLogged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationLogged.ProtoReflect.Descriptor instead.
 func (*ConversationLogged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{85}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *ConversationLogged) GetConversationId() string {
@@ -6648,7 +6748,7 @@ type CandidateFile struct {
 
 func (x *CandidateFile) Reset() {
 	*x = CandidateFile{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6660,7 +6760,7 @@ func (x *CandidateFile) String() string {
 func (*CandidateFile) ProtoMessage() {}
 
 func (x *CandidateFile) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6673,7 +6773,7 @@ func (x *CandidateFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateFile.ProtoReflect.Descriptor instead.
 func (*CandidateFile) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *CandidateFile) GetId() string {
@@ -6753,7 +6853,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6765,7 +6865,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6778,7 +6878,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *FileChange) GetFileId() string {
@@ -6829,7 +6929,7 @@ type UploadCandidateFileMetadata struct {
 
 func (x *UploadCandidateFileMetadata) Reset() {
 	*x = UploadCandidateFileMetadata{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6841,7 +6941,7 @@ func (x *UploadCandidateFileMetadata) String() string {
 func (*UploadCandidateFileMetadata) ProtoMessage() {}
 
 func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6854,7 +6954,7 @@ func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileMetadata.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileMetadata) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UploadCandidateFileMetadata) GetCandidateId() string {
@@ -6891,7 +6991,7 @@ type UploadCandidateFileRequest struct {
 
 func (x *UploadCandidateFileRequest) Reset() {
 	*x = UploadCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6903,7 +7003,7 @@ func (x *UploadCandidateFileRequest) String() string {
 func (*UploadCandidateFileRequest) ProtoMessage() {}
 
 func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6916,7 +7016,7 @@ func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *UploadCandidateFileRequest) GetPart() isUploadCandidateFileRequest_Part {
@@ -6971,7 +7071,7 @@ type UploadCandidateFileResponse struct {
 
 func (x *UploadCandidateFileResponse) Reset() {
 	*x = UploadCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6983,7 +7083,7 @@ func (x *UploadCandidateFileResponse) String() string {
 func (*UploadCandidateFileResponse) ProtoMessage() {}
 
 func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6996,7 +7096,7 @@ func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *UploadCandidateFileResponse) GetFile() *CandidateFile {
@@ -7020,7 +7120,7 @@ type ListCandidateFilesRequest struct {
 
 func (x *ListCandidateFilesRequest) Reset() {
 	*x = ListCandidateFilesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7032,7 +7132,7 @@ func (x *ListCandidateFilesRequest) String() string {
 func (*ListCandidateFilesRequest) ProtoMessage() {}
 
 func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7045,7 +7145,7 @@ func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListCandidateFilesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ListCandidateFilesRequest) GetCandidateId() string {
@@ -7087,7 +7187,7 @@ type ListCandidateFilesResponse struct {
 
 func (x *ListCandidateFilesResponse) Reset() {
 	*x = ListCandidateFilesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7099,7 +7199,7 @@ func (x *ListCandidateFilesResponse) String() string {
 func (*ListCandidateFilesResponse) ProtoMessage() {}
 
 func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7112,7 +7212,7 @@ func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListCandidateFilesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListCandidateFilesResponse) GetFiles() []*CandidateFile {
@@ -7139,7 +7239,7 @@ type GetCandidateFileRequest struct {
 
 func (x *GetCandidateFileRequest) Reset() {
 	*x = GetCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7151,7 +7251,7 @@ func (x *GetCandidateFileRequest) String() string {
 func (*GetCandidateFileRequest) ProtoMessage() {}
 
 func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7164,7 +7264,7 @@ func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *GetCandidateFileRequest) GetCandidateId() string {
@@ -7190,7 +7290,7 @@ type GetCandidateFileResponse struct {
 
 func (x *GetCandidateFileResponse) Reset() {
 	*x = GetCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7202,7 +7302,7 @@ func (x *GetCandidateFileResponse) String() string {
 func (*GetCandidateFileResponse) ProtoMessage() {}
 
 func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7215,7 +7315,7 @@ func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *GetCandidateFileResponse) GetFile() *CandidateFile {
@@ -7235,7 +7335,7 @@ type DownloadCandidateFileRequest struct {
 
 func (x *DownloadCandidateFileRequest) Reset() {
 	*x = DownloadCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7247,7 +7347,7 @@ func (x *DownloadCandidateFileRequest) String() string {
 func (*DownloadCandidateFileRequest) ProtoMessage() {}
 
 func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7260,7 +7360,7 @@ func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*DownloadCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *DownloadCandidateFileRequest) GetCandidateId() string {
@@ -7290,7 +7390,7 @@ type DownloadCandidateFileResponse struct {
 
 func (x *DownloadCandidateFileResponse) Reset() {
 	*x = DownloadCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7302,7 +7402,7 @@ func (x *DownloadCandidateFileResponse) String() string {
 func (*DownloadCandidateFileResponse) ProtoMessage() {}
 
 func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7315,7 +7415,7 @@ func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*DownloadCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *DownloadCandidateFileResponse) GetPart() isDownloadCandidateFileResponse_Part {
@@ -7371,7 +7471,7 @@ type DeleteCandidateFileRequest struct {
 
 func (x *DeleteCandidateFileRequest) Reset() {
 	*x = DeleteCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7383,7 +7483,7 @@ func (x *DeleteCandidateFileRequest) String() string {
 func (*DeleteCandidateFileRequest) ProtoMessage() {}
 
 func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7396,7 +7496,7 @@ func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *DeleteCandidateFileRequest) GetCandidateId() string {
@@ -7421,7 +7521,7 @@ type DeleteCandidateFileResponse struct {
 
 func (x *DeleteCandidateFileResponse) Reset() {
 	*x = DeleteCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7433,7 +7533,7 @@ func (x *DeleteCandidateFileResponse) String() string {
 func (*DeleteCandidateFileResponse) ProtoMessage() {}
 
 func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7446,7 +7546,7 @@ func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{99}
 }
 
 // Who a flow's e-mails come from.
@@ -7467,7 +7567,7 @@ type FlowSender struct {
 
 func (x *FlowSender) Reset() {
 	*x = FlowSender{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7479,7 +7579,7 @@ func (x *FlowSender) String() string {
 func (*FlowSender) ProtoMessage() {}
 
 func (x *FlowSender) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7492,7 +7592,7 @@ func (x *FlowSender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowSender.ProtoReflect.Descriptor instead.
 func (*FlowSender) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{99}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{100}
 }
 
 func (x *FlowSender) GetMailboxConnectionId() string {
@@ -7537,7 +7637,7 @@ type SendingWindow struct {
 
 func (x *SendingWindow) Reset() {
 	*x = SendingWindow{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7549,7 +7649,7 @@ func (x *SendingWindow) String() string {
 func (*SendingWindow) ProtoMessage() {}
 
 func (x *SendingWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7562,7 +7662,7 @@ func (x *SendingWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendingWindow.ProtoReflect.Descriptor instead.
 func (*SendingWindow) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{100}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *SendingWindow) GetDays() []Weekday {
@@ -7607,7 +7707,7 @@ type FlowStep struct {
 
 func (x *FlowStep) Reset() {
 	*x = FlowStep{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7619,7 +7719,7 @@ func (x *FlowStep) String() string {
 func (*FlowStep) ProtoMessage() {}
 
 func (x *FlowStep) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7632,7 +7732,7 @@ func (x *FlowStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowStep.ProtoReflect.Descriptor instead.
 func (*FlowStep) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{101}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *FlowStep) GetDelayUnit() DelayUnit {
@@ -7705,7 +7805,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7717,7 +7817,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7730,7 +7830,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{102}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *Flow) GetId() string {
@@ -7833,7 +7933,7 @@ type CreateFlowRequest struct {
 
 func (x *CreateFlowRequest) Reset() {
 	*x = CreateFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7845,7 +7945,7 @@ func (x *CreateFlowRequest) String() string {
 func (*CreateFlowRequest) ProtoMessage() {}
 
 func (x *CreateFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7858,7 +7958,7 @@ func (x *CreateFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFlowRequest.ProtoReflect.Descriptor instead.
 func (*CreateFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{103}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *CreateFlowRequest) GetFlow() *Flow {
@@ -7877,7 +7977,7 @@ type CreateFlowResponse struct {
 
 func (x *CreateFlowResponse) Reset() {
 	*x = CreateFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7889,7 +7989,7 @@ func (x *CreateFlowResponse) String() string {
 func (*CreateFlowResponse) ProtoMessage() {}
 
 func (x *CreateFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7902,7 +8002,7 @@ func (x *CreateFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFlowResponse.ProtoReflect.Descriptor instead.
 func (*CreateFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{104}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *CreateFlowResponse) GetFlow() *Flow {
@@ -7921,7 +8021,7 @@ type GetFlowRequest struct {
 
 func (x *GetFlowRequest) Reset() {
 	*x = GetFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7933,7 +8033,7 @@ func (x *GetFlowRequest) String() string {
 func (*GetFlowRequest) ProtoMessage() {}
 
 func (x *GetFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7946,7 +8046,7 @@ func (x *GetFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowRequest.ProtoReflect.Descriptor instead.
 func (*GetFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{105}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *GetFlowRequest) GetFlowId() string {
@@ -7965,7 +8065,7 @@ type GetFlowResponse struct {
 
 func (x *GetFlowResponse) Reset() {
 	*x = GetFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7977,7 +8077,7 @@ func (x *GetFlowResponse) String() string {
 func (*GetFlowResponse) ProtoMessage() {}
 
 func (x *GetFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7990,7 +8090,7 @@ func (x *GetFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowResponse.ProtoReflect.Descriptor instead.
 func (*GetFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{106}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *GetFlowResponse) GetFlow() *Flow {
@@ -8013,7 +8113,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8025,7 +8125,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8038,7 +8138,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{107}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *ListFlowsRequest) GetPageSize() int32 {
@@ -8073,7 +8173,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8085,7 +8185,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8098,7 +8198,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{108}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -8128,7 +8228,7 @@ type UpdateFlowRequest struct {
 
 func (x *UpdateFlowRequest) Reset() {
 	*x = UpdateFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8140,7 +8240,7 @@ func (x *UpdateFlowRequest) String() string {
 func (*UpdateFlowRequest) ProtoMessage() {}
 
 func (x *UpdateFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8153,7 +8253,7 @@ func (x *UpdateFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFlowRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{109}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *UpdateFlowRequest) GetFlow() *Flow {
@@ -8179,7 +8279,7 @@ type UpdateFlowResponse struct {
 
 func (x *UpdateFlowResponse) Reset() {
 	*x = UpdateFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8191,7 +8291,7 @@ func (x *UpdateFlowResponse) String() string {
 func (*UpdateFlowResponse) ProtoMessage() {}
 
 func (x *UpdateFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8204,7 +8304,7 @@ func (x *UpdateFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFlowResponse.ProtoReflect.Descriptor instead.
 func (*UpdateFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{110}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *UpdateFlowResponse) GetFlow() *Flow {
@@ -8224,7 +8324,7 @@ type GetFlowVersionRequest struct {
 
 func (x *GetFlowVersionRequest) Reset() {
 	*x = GetFlowVersionRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8236,7 +8336,7 @@ func (x *GetFlowVersionRequest) String() string {
 func (*GetFlowVersionRequest) ProtoMessage() {}
 
 func (x *GetFlowVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8249,7 +8349,7 @@ func (x *GetFlowVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetFlowVersionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{111}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *GetFlowVersionRequest) GetFlowId() string {
@@ -8276,7 +8376,7 @@ type GetFlowVersionResponse struct {
 
 func (x *GetFlowVersionResponse) Reset() {
 	*x = GetFlowVersionResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8288,7 +8388,7 @@ func (x *GetFlowVersionResponse) String() string {
 func (*GetFlowVersionResponse) ProtoMessage() {}
 
 func (x *GetFlowVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8301,7 +8401,7 @@ func (x *GetFlowVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetFlowVersionResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{112}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetFlowVersionResponse) GetFlow() *Flow {
@@ -8320,7 +8420,7 @@ type ActivateFlowRequest struct {
 
 func (x *ActivateFlowRequest) Reset() {
 	*x = ActivateFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8332,7 +8432,7 @@ func (x *ActivateFlowRequest) String() string {
 func (*ActivateFlowRequest) ProtoMessage() {}
 
 func (x *ActivateFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8345,7 +8445,7 @@ func (x *ActivateFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateFlowRequest.ProtoReflect.Descriptor instead.
 func (*ActivateFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{113}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *ActivateFlowRequest) GetFlowId() string {
@@ -8364,7 +8464,7 @@ type ActivateFlowResponse struct {
 
 func (x *ActivateFlowResponse) Reset() {
 	*x = ActivateFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8376,7 +8476,7 @@ func (x *ActivateFlowResponse) String() string {
 func (*ActivateFlowResponse) ProtoMessage() {}
 
 func (x *ActivateFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8389,7 +8489,7 @@ func (x *ActivateFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateFlowResponse.ProtoReflect.Descriptor instead.
 func (*ActivateFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{114}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ActivateFlowResponse) GetFlow() *Flow {
@@ -8408,7 +8508,7 @@ type PauseFlowRequest struct {
 
 func (x *PauseFlowRequest) Reset() {
 	*x = PauseFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8420,7 +8520,7 @@ func (x *PauseFlowRequest) String() string {
 func (*PauseFlowRequest) ProtoMessage() {}
 
 func (x *PauseFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8433,7 +8533,7 @@ func (x *PauseFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseFlowRequest.ProtoReflect.Descriptor instead.
 func (*PauseFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{115}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *PauseFlowRequest) GetFlowId() string {
@@ -8452,7 +8552,7 @@ type PauseFlowResponse struct {
 
 func (x *PauseFlowResponse) Reset() {
 	*x = PauseFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8464,7 +8564,7 @@ func (x *PauseFlowResponse) String() string {
 func (*PauseFlowResponse) ProtoMessage() {}
 
 func (x *PauseFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8477,7 +8577,7 @@ func (x *PauseFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseFlowResponse.ProtoReflect.Descriptor instead.
 func (*PauseFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{116}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PauseFlowResponse) GetFlow() *Flow {
@@ -8496,7 +8596,7 @@ type ResumeFlowRequest struct {
 
 func (x *ResumeFlowRequest) Reset() {
 	*x = ResumeFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8508,7 +8608,7 @@ func (x *ResumeFlowRequest) String() string {
 func (*ResumeFlowRequest) ProtoMessage() {}
 
 func (x *ResumeFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8521,7 +8621,7 @@ func (x *ResumeFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeFlowRequest.ProtoReflect.Descriptor instead.
 func (*ResumeFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{117}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *ResumeFlowRequest) GetFlowId() string {
@@ -8540,7 +8640,7 @@ type ResumeFlowResponse struct {
 
 func (x *ResumeFlowResponse) Reset() {
 	*x = ResumeFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8552,7 +8652,7 @@ func (x *ResumeFlowResponse) String() string {
 func (*ResumeFlowResponse) ProtoMessage() {}
 
 func (x *ResumeFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8565,7 +8665,7 @@ func (x *ResumeFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeFlowResponse.ProtoReflect.Descriptor instead.
 func (*ResumeFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{118}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ResumeFlowResponse) GetFlow() *Flow {
@@ -8586,7 +8686,7 @@ type CompleteFlowRequest struct {
 
 func (x *CompleteFlowRequest) Reset() {
 	*x = CompleteFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8598,7 +8698,7 @@ func (x *CompleteFlowRequest) String() string {
 func (*CompleteFlowRequest) ProtoMessage() {}
 
 func (x *CompleteFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8611,7 +8711,7 @@ func (x *CompleteFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteFlowRequest.ProtoReflect.Descriptor instead.
 func (*CompleteFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{119}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *CompleteFlowRequest) GetFlowId() string {
@@ -8637,7 +8737,7 @@ type CompleteFlowResponse struct {
 
 func (x *CompleteFlowResponse) Reset() {
 	*x = CompleteFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8649,7 +8749,7 @@ func (x *CompleteFlowResponse) String() string {
 func (*CompleteFlowResponse) ProtoMessage() {}
 
 func (x *CompleteFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8662,7 +8762,7 @@ func (x *CompleteFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteFlowResponse.ProtoReflect.Descriptor instead.
 func (*CompleteFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{120}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *CompleteFlowResponse) GetFlow() *Flow {
@@ -8681,7 +8781,7 @@ type ArchiveFlowRequest struct {
 
 func (x *ArchiveFlowRequest) Reset() {
 	*x = ArchiveFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8693,7 +8793,7 @@ func (x *ArchiveFlowRequest) String() string {
 func (*ArchiveFlowRequest) ProtoMessage() {}
 
 func (x *ArchiveFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8706,7 +8806,7 @@ func (x *ArchiveFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveFlowRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{121}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *ArchiveFlowRequest) GetFlowId() string {
@@ -8725,7 +8825,7 @@ type ArchiveFlowResponse struct {
 
 func (x *ArchiveFlowResponse) Reset() {
 	*x = ArchiveFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8737,7 +8837,7 @@ func (x *ArchiveFlowResponse) String() string {
 func (*ArchiveFlowResponse) ProtoMessage() {}
 
 func (x *ArchiveFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8750,7 +8850,7 @@ func (x *ArchiveFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveFlowResponse.ProtoReflect.Descriptor instead.
 func (*ArchiveFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{122}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *ArchiveFlowResponse) GetFlow() *Flow {
@@ -8774,7 +8874,7 @@ type PreviewFlowStepRequest struct {
 
 func (x *PreviewFlowStepRequest) Reset() {
 	*x = PreviewFlowStepRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8786,7 +8886,7 @@ func (x *PreviewFlowStepRequest) String() string {
 func (*PreviewFlowStepRequest) ProtoMessage() {}
 
 func (x *PreviewFlowStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8799,7 +8899,7 @@ func (x *PreviewFlowStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewFlowStepRequest.ProtoReflect.Descriptor instead.
 func (*PreviewFlowStepRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{123}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *PreviewFlowStepRequest) GetFlowId() string {
@@ -8840,7 +8940,7 @@ type PreviewFlowStepResponse struct {
 
 func (x *PreviewFlowStepResponse) Reset() {
 	*x = PreviewFlowStepResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8852,7 +8952,7 @@ func (x *PreviewFlowStepResponse) String() string {
 func (*PreviewFlowStepResponse) ProtoMessage() {}
 
 func (x *PreviewFlowStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8865,7 +8965,7 @@ func (x *PreviewFlowStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewFlowStepResponse.ProtoReflect.Descriptor instead.
 func (*PreviewFlowStepResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{124}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *PreviewFlowStepResponse) GetSubject() string {
@@ -8911,7 +9011,7 @@ type Enrollment struct {
 
 func (x *Enrollment) Reset() {
 	*x = Enrollment{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8923,7 +9023,7 @@ func (x *Enrollment) String() string {
 func (*Enrollment) ProtoMessage() {}
 
 func (x *Enrollment) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8936,7 +9036,7 @@ func (x *Enrollment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Enrollment.ProtoReflect.Descriptor instead.
 func (*Enrollment) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{125}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *Enrollment) GetId() string {
@@ -9048,7 +9148,7 @@ type EnrollCandidatesRequest struct {
 
 func (x *EnrollCandidatesRequest) Reset() {
 	*x = EnrollCandidatesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9060,7 +9160,7 @@ func (x *EnrollCandidatesRequest) String() string {
 func (*EnrollCandidatesRequest) ProtoMessage() {}
 
 func (x *EnrollCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9073,7 +9173,7 @@ func (x *EnrollCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*EnrollCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{126}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *EnrollCandidatesRequest) GetFlowId() string {
@@ -9104,7 +9204,7 @@ type EnrollmentResult struct {
 
 func (x *EnrollmentResult) Reset() {
 	*x = EnrollmentResult{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9116,7 +9216,7 @@ func (x *EnrollmentResult) String() string {
 func (*EnrollmentResult) ProtoMessage() {}
 
 func (x *EnrollmentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9129,7 +9229,7 @@ func (x *EnrollmentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollmentResult.ProtoReflect.Descriptor instead.
 func (*EnrollmentResult) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{127}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *EnrollmentResult) GetIndex() int32 {
@@ -9176,7 +9276,7 @@ type EnrollCandidatesResponse struct {
 
 func (x *EnrollCandidatesResponse) Reset() {
 	*x = EnrollCandidatesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9188,7 +9288,7 @@ func (x *EnrollCandidatesResponse) String() string {
 func (*EnrollCandidatesResponse) ProtoMessage() {}
 
 func (x *EnrollCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9201,7 +9301,7 @@ func (x *EnrollCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*EnrollCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{128}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *EnrollCandidatesResponse) GetResults() []*EnrollmentResult {
@@ -9223,7 +9323,7 @@ type ListEnrollmentsRequest struct {
 
 func (x *ListEnrollmentsRequest) Reset() {
 	*x = ListEnrollmentsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9235,7 +9335,7 @@ func (x *ListEnrollmentsRequest) String() string {
 func (*ListEnrollmentsRequest) ProtoMessage() {}
 
 func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9248,7 +9348,7 @@ func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrollmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListEnrollmentsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{129}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *ListEnrollmentsRequest) GetFlowId() string {
@@ -9282,7 +9382,7 @@ type ListEnrollmentsResponse struct {
 
 func (x *ListEnrollmentsResponse) Reset() {
 	*x = ListEnrollmentsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9294,7 +9394,7 @@ func (x *ListEnrollmentsResponse) String() string {
 func (*ListEnrollmentsResponse) ProtoMessage() {}
 
 func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9307,7 +9407,7 @@ func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrollmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListEnrollmentsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{130}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *ListEnrollmentsResponse) GetEnrollments() []*Enrollment {
@@ -9333,7 +9433,7 @@ type GetEnrollmentRequest struct {
 
 func (x *GetEnrollmentRequest) Reset() {
 	*x = GetEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9345,7 +9445,7 @@ func (x *GetEnrollmentRequest) String() string {
 func (*GetEnrollmentRequest) ProtoMessage() {}
 
 func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9358,7 +9458,7 @@ func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*GetEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{131}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *GetEnrollmentRequest) GetEnrollmentId() string {
@@ -9377,7 +9477,7 @@ type GetEnrollmentResponse struct {
 
 func (x *GetEnrollmentResponse) Reset() {
 	*x = GetEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9389,7 +9489,7 @@ func (x *GetEnrollmentResponse) String() string {
 func (*GetEnrollmentResponse) ProtoMessage() {}
 
 func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9402,7 +9502,7 @@ func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*GetEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{132}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *GetEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9421,7 +9521,7 @@ type RemoveEnrollmentRequest struct {
 
 func (x *RemoveEnrollmentRequest) Reset() {
 	*x = RemoveEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9433,7 +9533,7 @@ func (x *RemoveEnrollmentRequest) String() string {
 func (*RemoveEnrollmentRequest) ProtoMessage() {}
 
 func (x *RemoveEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9446,7 +9546,7 @@ func (x *RemoveEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*RemoveEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{133}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *RemoveEnrollmentRequest) GetEnrollmentId() string {
@@ -9465,7 +9565,7 @@ type RemoveEnrollmentResponse struct {
 
 func (x *RemoveEnrollmentResponse) Reset() {
 	*x = RemoveEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9477,7 +9577,7 @@ func (x *RemoveEnrollmentResponse) String() string {
 func (*RemoveEnrollmentResponse) ProtoMessage() {}
 
 func (x *RemoveEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9490,7 +9590,7 @@ func (x *RemoveEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*RemoveEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{134}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *RemoveEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9509,7 +9609,7 @@ type PauseEnrollmentRequest struct {
 
 func (x *PauseEnrollmentRequest) Reset() {
 	*x = PauseEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9521,7 +9621,7 @@ func (x *PauseEnrollmentRequest) String() string {
 func (*PauseEnrollmentRequest) ProtoMessage() {}
 
 func (x *PauseEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9534,7 +9634,7 @@ func (x *PauseEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*PauseEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{135}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *PauseEnrollmentRequest) GetEnrollmentId() string {
@@ -9553,7 +9653,7 @@ type PauseEnrollmentResponse struct {
 
 func (x *PauseEnrollmentResponse) Reset() {
 	*x = PauseEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9565,7 +9665,7 @@ func (x *PauseEnrollmentResponse) String() string {
 func (*PauseEnrollmentResponse) ProtoMessage() {}
 
 func (x *PauseEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9578,7 +9678,7 @@ func (x *PauseEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*PauseEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{136}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *PauseEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9597,7 +9697,7 @@ type ResumeEnrollmentRequest struct {
 
 func (x *ResumeEnrollmentRequest) Reset() {
 	*x = ResumeEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9609,7 +9709,7 @@ func (x *ResumeEnrollmentRequest) String() string {
 func (*ResumeEnrollmentRequest) ProtoMessage() {}
 
 func (x *ResumeEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9622,7 +9722,7 @@ func (x *ResumeEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*ResumeEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{137}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *ResumeEnrollmentRequest) GetEnrollmentId() string {
@@ -9641,7 +9741,7 @@ type ResumeEnrollmentResponse struct {
 
 func (x *ResumeEnrollmentResponse) Reset() {
 	*x = ResumeEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9653,7 +9753,7 @@ func (x *ResumeEnrollmentResponse) String() string {
 func (*ResumeEnrollmentResponse) ProtoMessage() {}
 
 func (x *ResumeEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9666,7 +9766,7 @@ func (x *ResumeEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*ResumeEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{138}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *ResumeEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9698,7 +9798,7 @@ type FlowStepStats struct {
 
 func (x *FlowStepStats) Reset() {
 	*x = FlowStepStats{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9710,7 +9810,7 @@ func (x *FlowStepStats) String() string {
 func (*FlowStepStats) ProtoMessage() {}
 
 func (x *FlowStepStats) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9723,7 +9823,7 @@ func (x *FlowStepStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowStepStats.ProtoReflect.Descriptor instead.
 func (*FlowStepStats) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{139}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *FlowStepStats) GetStepIndex() int32 {
@@ -9825,7 +9925,7 @@ type FlowStats struct {
 
 func (x *FlowStats) Reset() {
 	*x = FlowStats{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9837,7 +9937,7 @@ func (x *FlowStats) String() string {
 func (*FlowStats) ProtoMessage() {}
 
 func (x *FlowStats) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9850,7 +9950,7 @@ func (x *FlowStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowStats.ProtoReflect.Descriptor instead.
 func (*FlowStats) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{140}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *FlowStats) GetFlowId() string {
@@ -9960,7 +10060,7 @@ type GetFlowStatsRequest struct {
 
 func (x *GetFlowStatsRequest) Reset() {
 	*x = GetFlowStatsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9972,7 +10072,7 @@ func (x *GetFlowStatsRequest) String() string {
 func (*GetFlowStatsRequest) ProtoMessage() {}
 
 func (x *GetFlowStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9985,7 +10085,7 @@ func (x *GetFlowStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetFlowStatsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{141}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *GetFlowStatsRequest) GetFlowId() string {
@@ -10004,7 +10104,7 @@ type GetFlowStatsResponse struct {
 
 func (x *GetFlowStatsResponse) Reset() {
 	*x = GetFlowStatsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10016,7 +10116,7 @@ func (x *GetFlowStatsResponse) String() string {
 func (*GetFlowStatsResponse) ProtoMessage() {}
 
 func (x *GetFlowStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10029,7 +10129,7 @@ func (x *GetFlowStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetFlowStatsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{142}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *GetFlowStatsResponse) GetStats() *FlowStats {
@@ -10053,7 +10153,7 @@ type SendingDelegation struct {
 
 func (x *SendingDelegation) Reset() {
 	*x = SendingDelegation{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10065,7 +10165,7 @@ func (x *SendingDelegation) String() string {
 func (*SendingDelegation) ProtoMessage() {}
 
 func (x *SendingDelegation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10078,7 +10178,7 @@ func (x *SendingDelegation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendingDelegation.ProtoReflect.Descriptor instead.
 func (*SendingDelegation) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{143}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *SendingDelegation) GetGrantorUserId() string {
@@ -10111,7 +10211,7 @@ type GrantSendingDelegationRequest struct {
 
 func (x *GrantSendingDelegationRequest) Reset() {
 	*x = GrantSendingDelegationRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10123,7 +10223,7 @@ func (x *GrantSendingDelegationRequest) String() string {
 func (*GrantSendingDelegationRequest) ProtoMessage() {}
 
 func (x *GrantSendingDelegationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10136,7 +10236,7 @@ func (x *GrantSendingDelegationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSendingDelegationRequest.ProtoReflect.Descriptor instead.
 func (*GrantSendingDelegationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{144}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *GrantSendingDelegationRequest) GetGranteeUserId() string {
@@ -10155,7 +10255,7 @@ type GrantSendingDelegationResponse struct {
 
 func (x *GrantSendingDelegationResponse) Reset() {
 	*x = GrantSendingDelegationResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10167,7 +10267,7 @@ func (x *GrantSendingDelegationResponse) String() string {
 func (*GrantSendingDelegationResponse) ProtoMessage() {}
 
 func (x *GrantSendingDelegationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10180,7 +10280,7 @@ func (x *GrantSendingDelegationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSendingDelegationResponse.ProtoReflect.Descriptor instead.
 func (*GrantSendingDelegationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{145}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *GrantSendingDelegationResponse) GetDelegation() *SendingDelegation {
@@ -10201,7 +10301,7 @@ type ListSendingDelegationsRequest struct {
 
 func (x *ListSendingDelegationsRequest) Reset() {
 	*x = ListSendingDelegationsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10213,7 +10313,7 @@ func (x *ListSendingDelegationsRequest) String() string {
 func (*ListSendingDelegationsRequest) ProtoMessage() {}
 
 func (x *ListSendingDelegationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10226,7 +10326,7 @@ func (x *ListSendingDelegationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSendingDelegationsRequest.ProtoReflect.Descriptor instead.
 func (*ListSendingDelegationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{146}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *ListSendingDelegationsRequest) GetPageSize() int32 {
@@ -10253,7 +10353,7 @@ type ListSendingDelegationsResponse struct {
 
 func (x *ListSendingDelegationsResponse) Reset() {
 	*x = ListSendingDelegationsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10265,7 +10365,7 @@ func (x *ListSendingDelegationsResponse) String() string {
 func (*ListSendingDelegationsResponse) ProtoMessage() {}
 
 func (x *ListSendingDelegationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10278,7 +10378,7 @@ func (x *ListSendingDelegationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSendingDelegationsResponse.ProtoReflect.Descriptor instead.
 func (*ListSendingDelegationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{147}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *ListSendingDelegationsResponse) GetDelegations() []*SendingDelegation {
@@ -10304,7 +10404,7 @@ type RevokeSendingDelegationRequest struct {
 
 func (x *RevokeSendingDelegationRequest) Reset() {
 	*x = RevokeSendingDelegationRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10316,7 +10416,7 @@ func (x *RevokeSendingDelegationRequest) String() string {
 func (*RevokeSendingDelegationRequest) ProtoMessage() {}
 
 func (x *RevokeSendingDelegationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10329,7 +10429,7 @@ func (x *RevokeSendingDelegationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSendingDelegationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSendingDelegationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{148}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *RevokeSendingDelegationRequest) GetGranteeUserId() string {
@@ -10347,7 +10447,7 @@ type RevokeSendingDelegationResponse struct {
 
 func (x *RevokeSendingDelegationResponse) Reset() {
 	*x = RevokeSendingDelegationResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10359,7 +10459,7 @@ func (x *RevokeSendingDelegationResponse) String() string {
 func (*RevokeSendingDelegationResponse) ProtoMessage() {}
 
 func (x *RevokeSendingDelegationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10372,7 +10472,7 @@ func (x *RevokeSendingDelegationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSendingDelegationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSendingDelegationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{149}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{150}
 }
 
 // The payload of `enrollment.created` (to atsbridge): a candidate was
@@ -10394,7 +10494,7 @@ type EnrollmentCreated struct {
 
 func (x *EnrollmentCreated) Reset() {
 	*x = EnrollmentCreated{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10406,7 +10506,7 @@ func (x *EnrollmentCreated) String() string {
 func (*EnrollmentCreated) ProtoMessage() {}
 
 func (x *EnrollmentCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10419,7 +10519,7 @@ func (x *EnrollmentCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollmentCreated.ProtoReflect.Descriptor instead.
 func (*EnrollmentCreated) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{150}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{151}
 }
 
 func (x *EnrollmentCreated) GetEnrollmentId() string {
@@ -10508,7 +10608,7 @@ type CandidateEmail struct {
 
 func (x *CandidateEmail) Reset() {
 	*x = CandidateEmail{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10520,7 +10620,7 @@ func (x *CandidateEmail) String() string {
 func (*CandidateEmail) ProtoMessage() {}
 
 func (x *CandidateEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10533,7 +10633,7 @@ func (x *CandidateEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateEmail.ProtoReflect.Descriptor instead.
 func (*CandidateEmail) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{151}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *CandidateEmail) GetId() string {
@@ -10669,7 +10769,7 @@ type SendCandidateEmailRequest struct {
 
 func (x *SendCandidateEmailRequest) Reset() {
 	*x = SendCandidateEmailRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10681,7 +10781,7 @@ func (x *SendCandidateEmailRequest) String() string {
 func (*SendCandidateEmailRequest) ProtoMessage() {}
 
 func (x *SendCandidateEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10694,7 +10794,7 @@ func (x *SendCandidateEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCandidateEmailRequest.ProtoReflect.Descriptor instead.
 func (*SendCandidateEmailRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{152}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *SendCandidateEmailRequest) GetCandidateId() string {
@@ -10769,7 +10869,7 @@ type SendCandidateEmailResponse struct {
 
 func (x *SendCandidateEmailResponse) Reset() {
 	*x = SendCandidateEmailResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10781,7 +10881,7 @@ func (x *SendCandidateEmailResponse) String() string {
 func (*SendCandidateEmailResponse) ProtoMessage() {}
 
 func (x *SendCandidateEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10794,7 +10894,7 @@ func (x *SendCandidateEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCandidateEmailResponse.ProtoReflect.Descriptor instead.
 func (*SendCandidateEmailResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{153}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *SendCandidateEmailResponse) GetEmail() *CandidateEmail {
@@ -10816,7 +10916,7 @@ type ListCandidateEmailsRequest struct {
 
 func (x *ListCandidateEmailsRequest) Reset() {
 	*x = ListCandidateEmailsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10828,7 +10928,7 @@ func (x *ListCandidateEmailsRequest) String() string {
 func (*ListCandidateEmailsRequest) ProtoMessage() {}
 
 func (x *ListCandidateEmailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10841,7 +10941,7 @@ func (x *ListCandidateEmailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateEmailsRequest.ProtoReflect.Descriptor instead.
 func (*ListCandidateEmailsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{154}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *ListCandidateEmailsRequest) GetCandidateId() string {
@@ -10875,7 +10975,7 @@ type ListCandidateEmailsResponse struct {
 
 func (x *ListCandidateEmailsResponse) Reset() {
 	*x = ListCandidateEmailsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10887,7 +10987,7 @@ func (x *ListCandidateEmailsResponse) String() string {
 func (*ListCandidateEmailsResponse) ProtoMessage() {}
 
 func (x *ListCandidateEmailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10900,7 +11000,7 @@ func (x *ListCandidateEmailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateEmailsResponse.ProtoReflect.Descriptor instead.
 func (*ListCandidateEmailsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{155}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *ListCandidateEmailsResponse) GetEmails() []*CandidateEmail {
@@ -10927,7 +11027,7 @@ type CancelCandidateEmailRequest struct {
 
 func (x *CancelCandidateEmailRequest) Reset() {
 	*x = CancelCandidateEmailRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10939,7 +11039,7 @@ func (x *CancelCandidateEmailRequest) String() string {
 func (*CancelCandidateEmailRequest) ProtoMessage() {}
 
 func (x *CancelCandidateEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10952,7 +11052,7 @@ func (x *CancelCandidateEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCandidateEmailRequest.ProtoReflect.Descriptor instead.
 func (*CancelCandidateEmailRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{156}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *CancelCandidateEmailRequest) GetCandidateId() string {
@@ -10978,7 +11078,7 @@ type CancelCandidateEmailResponse struct {
 
 func (x *CancelCandidateEmailResponse) Reset() {
 	*x = CancelCandidateEmailResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10990,7 +11090,7 @@ func (x *CancelCandidateEmailResponse) String() string {
 func (*CancelCandidateEmailResponse) ProtoMessage() {}
 
 func (x *CancelCandidateEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11003,7 +11103,7 @@ func (x *CancelCandidateEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCandidateEmailResponse.ProtoReflect.Descriptor instead.
 func (*CancelCandidateEmailResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{157}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *CancelCandidateEmailResponse) GetEmail() *CandidateEmail {
@@ -11022,7 +11122,7 @@ type ListStagesForServiceRequest struct {
 
 func (x *ListStagesForServiceRequest) Reset() {
 	*x = ListStagesForServiceRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11034,7 +11134,7 @@ func (x *ListStagesForServiceRequest) String() string {
 func (*ListStagesForServiceRequest) ProtoMessage() {}
 
 func (x *ListStagesForServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11047,7 +11147,7 @@ func (x *ListStagesForServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStagesForServiceRequest.ProtoReflect.Descriptor instead.
 func (*ListStagesForServiceRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{158}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{159}
 }
 
 func (x *ListStagesForServiceRequest) GetOrganizationId() string {
@@ -11067,7 +11167,7 @@ type ListStagesForServiceResponse struct {
 
 func (x *ListStagesForServiceResponse) Reset() {
 	*x = ListStagesForServiceResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11079,7 +11179,7 @@ func (x *ListStagesForServiceResponse) String() string {
 func (*ListStagesForServiceResponse) ProtoMessage() {}
 
 func (x *ListStagesForServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11092,7 +11192,7 @@ func (x *ListStagesForServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStagesForServiceResponse.ProtoReflect.Descriptor instead.
 func (*ListStagesForServiceResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{159}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *ListStagesForServiceResponse) GetStages() []*Stage {
@@ -11102,11 +11202,134 @@ func (x *ListStagesForServiceResponse) GetStages() []*Stage {
 	return nil
 }
 
+type GetCandidateForSyncRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	CandidateId    string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Optional: the job whose ATS posting the push needs.
+	JobId         string `protobuf:"bytes,3,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateForSyncRequest) Reset() {
+	*x = GetCandidateForSyncRequest{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[161]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateForSyncRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateForSyncRequest) ProtoMessage() {}
+
+func (x *GetCandidateForSyncRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[161]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateForSyncRequest.ProtoReflect.Descriptor instead.
+func (*GetCandidateForSyncRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{161}
+}
+
+func (x *GetCandidateForSyncRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *GetCandidateForSyncRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *GetCandidateForSyncRequest) GetJobId() string {
+	if x != nil {
+		return x.JobId
+	}
+	return ""
+}
+
+type GetCandidateForSyncResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Candidate *Candidate             `protobuf:"bytes,1,opt,name=candidate,proto3" json:"candidate,omitempty"`
+	// Public notes, oldest first.
+	PublicNotes []*Note `protobuf:"bytes,2,rep,name=public_notes,json=publicNotes,proto3" json:"public_notes,omitempty"`
+	// The job asked for.
+	Job           *Job `protobuf:"bytes,3,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCandidateForSyncResponse) Reset() {
+	*x = GetCandidateForSyncResponse{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[162]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCandidateForSyncResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCandidateForSyncResponse) ProtoMessage() {}
+
+func (x *GetCandidateForSyncResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[162]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCandidateForSyncResponse.ProtoReflect.Descriptor instead.
+func (*GetCandidateForSyncResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{162}
+}
+
+func (x *GetCandidateForSyncResponse) GetCandidate() *Candidate {
+	if x != nil {
+		return x.Candidate
+	}
+	return nil
+}
+
+func (x *GetCandidateForSyncResponse) GetPublicNotes() []*Note {
+	if x != nil {
+		return x.PublicNotes
+	}
+	return nil
+}
+
+func (x *GetCandidateForSyncResponse) GetJob() *Job {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
 var File_tandem_outreach_v1_outreach_proto protoreflect.FileDescriptor
 
 const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\n" +
-	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd4\x05\n" +
+	"!tandem/outreach/v1/outreach.proto\x12\x12tandem.outreach.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x97\x06\n" +
 	"\tCandidate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -11129,10 +11352,19 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"deleteTime\x12\x19\n" +
 	"\bstage_id\x18\x10 \x01(\tR\astageId\x12#\n" +
 	"\rstage_version\x18\x11 \x01(\x03R\fstageVersion\x12T\n" +
-	"\rcustom_fields\x18\x12 \x03(\v2/.tandem.outreach.v1.Candidate.CustomFieldsEntryR\fcustomFields\x1a?\n" +
+	"\rcustom_fields\x18\x12 \x03(\v2/.tandem.outreach.v1.Candidate.CustomFieldsEntryR\fcustomFields\x12A\n" +
+	"\fats_profiles\x18\x13 \x03(\v2\x1e.tandem.outreach.v1.AtsProfileR\vatsProfiles\x1a?\n" +
 	"\x11CustomFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"J\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xee\x01\n" +
+	"\n" +
+	"AtsProfile\x12\x1a\n" +
+	"\bprovider\x18\x01 \x01(\tR\bprovider\x12.\n" +
+	"\x13remote_candidate_id\x18\x02 \x01(\tR\x11remoteCandidateId\x122\n" +
+	"\x15remote_opportunity_id\x18\x03 \x01(\tR\x13remoteOpportunityId\x12\x10\n" +
+	"\x03url\x18\x04 \x01(\tR\x03url\x12\x15\n" +
+	"\x06job_id\x18\x05 \x01(\tR\x05jobId\x127\n" +
+	"\tlink_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\blinkTime\"J\n" +
 	"\x04Link\x120\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1c.tandem.outreach.v1.LinkKindR\x04kind\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\"U\n" +
@@ -11856,7 +12088,15 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1bListStagesForServiceRequest\x12'\n" +
 	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\"Q\n" +
 	"\x1cListStagesForServiceResponse\x121\n" +
-	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages*\x7f\n" +
+	"\x06stages\x18\x01 \x03(\v2\x19.tandem.outreach.v1.StageR\x06stages\"\x7f\n" +
+	"\x1aGetCandidateForSyncRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12\x15\n" +
+	"\x06job_id\x18\x03 \x01(\tR\x05jobId\"\xc2\x01\n" +
+	"\x1bGetCandidateForSyncResponse\x12;\n" +
+	"\tcandidate\x18\x01 \x01(\v2\x1d.tandem.outreach.v1.CandidateR\tcandidate\x12;\n" +
+	"\fpublic_notes\x18\x02 \x03(\v2\x18.tandem.outreach.v1.NoteR\vpublicNotes\x12)\n" +
+	"\x03job\x18\x03 \x01(\v2\x17.tandem.outreach.v1.JobR\x03job*\x7f\n" +
 	"\bLinkKind\x12\x19\n" +
 	"\x15LINK_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12LINK_KIND_LINKEDIN\x10\x01\x12\x14\n" +
@@ -11972,7 +12212,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1cCANDIDATE_EMAIL_STATE_QUEUED\x10\x02\x12\x1e\n" +
 	"\x1aCANDIDATE_EMAIL_STATE_SENT\x10\x03\x12#\n" +
 	"\x1fCANDIDATE_EMAIL_STATE_CANCELLED\x10\x04\x12 \n" +
-	"\x1cCANDIDATE_EMAIL_STATE_FAILED\x10\x052\xca4\n" +
+	"\x1cCANDIDATE_EMAIL_STATE_FAILED\x10\x052\xc25\n" +
 	"\x0fOutreachService\x12j\n" +
 	"\x0fCreateCandidate\x12*.tandem.outreach.v1.CreateCandidateRequest\x1a+.tandem.outreach.v1.CreateCandidateResponse\x12a\n" +
 	"\fGetCandidate\x12'.tandem.outreach.v1.GetCandidateRequest\x1a(.tandem.outreach.v1.GetCandidateResponse\x12j\n" +
@@ -12043,7 +12283,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x12SendCandidateEmail\x12-.tandem.outreach.v1.SendCandidateEmailRequest\x1a..tandem.outreach.v1.SendCandidateEmailResponse\x12v\n" +
 	"\x13ListCandidateEmails\x12..tandem.outreach.v1.ListCandidateEmailsRequest\x1a/.tandem.outreach.v1.ListCandidateEmailsResponse\x12y\n" +
 	"\x14CancelCandidateEmail\x12/.tandem.outreach.v1.CancelCandidateEmailRequest\x1a0.tandem.outreach.v1.CancelCandidateEmailResponse\x12y\n" +
-	"\x14ListStagesForService\x12/.tandem.outreach.v1.ListStagesForServiceRequest\x1a0.tandem.outreach.v1.ListStagesForServiceResponseB\xd8\x01\n" +
+	"\x14ListStagesForService\x12/.tandem.outreach.v1.ListStagesForServiceRequest\x1a0.tandem.outreach.v1.ListStagesForServiceResponse\x12v\n" +
+	"\x13GetCandidateForSync\x12..tandem.outreach.v1.GetCandidateForSyncRequest\x1a/.tandem.outreach.v1.GetCandidateForSyncResponseB\xd8\x01\n" +
 	"\x16com.tandem.outreach.v1B\rOutreachProtoP\x01ZEgithub.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1;outreachv1\xa2\x02\x03TOX\xaa\x02\x12Tandem.Outreach.V1\xca\x02\x12Tandem\\Outreach\\V1\xe2\x02\x1eTandem\\Outreach\\V1\\GPBMetadata\xea\x02\x14Tandem::Outreach::V1b\x06proto3"
 
 var (
@@ -12059,7 +12300,7 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 161)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -12081,456 +12322,466 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(EnrollOutcome)(0),                          // 17: tandem.outreach.v1.EnrollOutcome
 	(CandidateEmailState)(0),                    // 18: tandem.outreach.v1.CandidateEmailState
 	(*Candidate)(nil),                           // 19: tandem.outreach.v1.Candidate
-	(*Link)(nil),                                // 20: tandem.outreach.v1.Link
-	(*CreateCandidateRequest)(nil),              // 21: tandem.outreach.v1.CreateCandidateRequest
-	(*CreateCandidateResponse)(nil),             // 22: tandem.outreach.v1.CreateCandidateResponse
-	(*GetCandidateRequest)(nil),                 // 23: tandem.outreach.v1.GetCandidateRequest
-	(*GetCandidateResponse)(nil),                // 24: tandem.outreach.v1.GetCandidateResponse
-	(*UpdateCandidateRequest)(nil),              // 25: tandem.outreach.v1.UpdateCandidateRequest
-	(*UpdateCandidateResponse)(nil),             // 26: tandem.outreach.v1.UpdateCandidateResponse
-	(*ListCandidatesRequest)(nil),               // 27: tandem.outreach.v1.ListCandidatesRequest
-	(*ListCandidatesResponse)(nil),              // 28: tandem.outreach.v1.ListCandidatesResponse
-	(*SearchCandidatesRequest)(nil),             // 29: tandem.outreach.v1.SearchCandidatesRequest
-	(*SearchCandidatesResponse)(nil),            // 30: tandem.outreach.v1.SearchCandidatesResponse
-	(*DeleteCandidateRequest)(nil),              // 31: tandem.outreach.v1.DeleteCandidateRequest
-	(*DeleteCandidateResponse)(nil),             // 32: tandem.outreach.v1.DeleteCandidateResponse
-	(*UndeleteCandidateRequest)(nil),            // 33: tandem.outreach.v1.UndeleteCandidateRequest
-	(*UndeleteCandidateResponse)(nil),           // 34: tandem.outreach.v1.UndeleteCandidateResponse
-	(*MergeCandidatesRequest)(nil),              // 35: tandem.outreach.v1.MergeCandidatesRequest
-	(*MergeCandidatesResponse)(nil),             // 36: tandem.outreach.v1.MergeCandidatesResponse
-	(*BatchCreateCandidatesRequest)(nil),        // 37: tandem.outreach.v1.BatchCreateCandidatesRequest
-	(*BatchCreateCandidatesResponse)(nil),       // 38: tandem.outreach.v1.BatchCreateCandidatesResponse
-	(*BatchCreateResult)(nil),                   // 39: tandem.outreach.v1.BatchCreateResult
-	(*Stage)(nil),                               // 40: tandem.outreach.v1.Stage
-	(*ListStagesRequest)(nil),                   // 41: tandem.outreach.v1.ListStagesRequest
-	(*ListStagesResponse)(nil),                  // 42: tandem.outreach.v1.ListStagesResponse
-	(*CreateStageRequest)(nil),                  // 43: tandem.outreach.v1.CreateStageRequest
-	(*CreateStageResponse)(nil),                 // 44: tandem.outreach.v1.CreateStageResponse
-	(*UpdateStageRequest)(nil),                  // 45: tandem.outreach.v1.UpdateStageRequest
-	(*UpdateStageResponse)(nil),                 // 46: tandem.outreach.v1.UpdateStageResponse
-	(*ReorderStagesRequest)(nil),                // 47: tandem.outreach.v1.ReorderStagesRequest
-	(*ReorderStagesResponse)(nil),               // 48: tandem.outreach.v1.ReorderStagesResponse
-	(*RetireStageRequest)(nil),                  // 49: tandem.outreach.v1.RetireStageRequest
-	(*RetireStageResponse)(nil),                 // 50: tandem.outreach.v1.RetireStageResponse
-	(*MoveCandidateStageRequest)(nil),           // 51: tandem.outreach.v1.MoveCandidateStageRequest
-	(*MoveCandidateStageResponse)(nil),          // 52: tandem.outreach.v1.MoveCandidateStageResponse
-	(*CandidateStageChanged)(nil),               // 53: tandem.outreach.v1.CandidateStageChanged
-	(*TimelineEntry)(nil),                       // 54: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 55: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 56: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 57: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 58: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 59: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 60: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 61: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 62: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 63: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 64: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 65: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 66: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 67: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 68: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 69: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 70: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 71: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 72: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 73: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	(*Job)(nil),                                 // 74: tandem.outreach.v1.Job
-	(*CreateJobRequest)(nil),                    // 75: tandem.outreach.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),                   // 76: tandem.outreach.v1.CreateJobResponse
-	(*GetJobRequest)(nil),                       // 77: tandem.outreach.v1.GetJobRequest
-	(*GetJobResponse)(nil),                      // 78: tandem.outreach.v1.GetJobResponse
-	(*UpdateJobRequest)(nil),                    // 79: tandem.outreach.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),                   // 80: tandem.outreach.v1.UpdateJobResponse
-	(*ListJobsRequest)(nil),                     // 81: tandem.outreach.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),                    // 82: tandem.outreach.v1.ListJobsResponse
-	(*CloseJobRequest)(nil),                     // 83: tandem.outreach.v1.CloseJobRequest
-	(*CloseJobResponse)(nil),                    // 84: tandem.outreach.v1.CloseJobResponse
-	(*Referral)(nil),                            // 85: tandem.outreach.v1.Referral
-	(*CreateReferralRequest)(nil),               // 86: tandem.outreach.v1.CreateReferralRequest
-	(*CreateReferralResponse)(nil),              // 87: tandem.outreach.v1.CreateReferralResponse
-	(*GetReferralRequest)(nil),                  // 88: tandem.outreach.v1.GetReferralRequest
-	(*GetReferralResponse)(nil),                 // 89: tandem.outreach.v1.GetReferralResponse
-	(*ListReferralsRequest)(nil),                // 90: tandem.outreach.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),               // 91: tandem.outreach.v1.ListReferralsResponse
-	(*ReferralCreated)(nil),                     // 92: tandem.outreach.v1.ReferralCreated
-	(*ReferralAdded)(nil),                       // 93: tandem.outreach.v1.ReferralAdded
-	(*NoteChanged)(nil),                         // 94: tandem.outreach.v1.NoteChanged
-	(*Conversation)(nil),                        // 95: tandem.outreach.v1.Conversation
-	(*ConversationMessage)(nil),                 // 96: tandem.outreach.v1.ConversationMessage
-	(*ListConversationsRequest)(nil),            // 97: tandem.outreach.v1.ListConversationsRequest
-	(*ListConversationsResponse)(nil),           // 98: tandem.outreach.v1.ListConversationsResponse
-	(*GetConversationRequest)(nil),              // 99: tandem.outreach.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 100: tandem.outreach.v1.GetConversationResponse
-	(*RecordConversationMessageRequest)(nil),    // 101: tandem.outreach.v1.RecordConversationMessageRequest
-	(*RecordConversationMessageResponse)(nil),   // 102: tandem.outreach.v1.RecordConversationMessageResponse
-	(*MessageLogged)(nil),                       // 103: tandem.outreach.v1.MessageLogged
-	(*ConversationLogged)(nil),                  // 104: tandem.outreach.v1.ConversationLogged
-	(*CandidateFile)(nil),                       // 105: tandem.outreach.v1.CandidateFile
-	(*FileChange)(nil),                          // 106: tandem.outreach.v1.FileChange
-	(*UploadCandidateFileMetadata)(nil),         // 107: tandem.outreach.v1.UploadCandidateFileMetadata
-	(*UploadCandidateFileRequest)(nil),          // 108: tandem.outreach.v1.UploadCandidateFileRequest
-	(*UploadCandidateFileResponse)(nil),         // 109: tandem.outreach.v1.UploadCandidateFileResponse
-	(*ListCandidateFilesRequest)(nil),           // 110: tandem.outreach.v1.ListCandidateFilesRequest
-	(*ListCandidateFilesResponse)(nil),          // 111: tandem.outreach.v1.ListCandidateFilesResponse
-	(*GetCandidateFileRequest)(nil),             // 112: tandem.outreach.v1.GetCandidateFileRequest
-	(*GetCandidateFileResponse)(nil),            // 113: tandem.outreach.v1.GetCandidateFileResponse
-	(*DownloadCandidateFileRequest)(nil),        // 114: tandem.outreach.v1.DownloadCandidateFileRequest
-	(*DownloadCandidateFileResponse)(nil),       // 115: tandem.outreach.v1.DownloadCandidateFileResponse
-	(*DeleteCandidateFileRequest)(nil),          // 116: tandem.outreach.v1.DeleteCandidateFileRequest
-	(*DeleteCandidateFileResponse)(nil),         // 117: tandem.outreach.v1.DeleteCandidateFileResponse
-	(*FlowSender)(nil),                          // 118: tandem.outreach.v1.FlowSender
-	(*SendingWindow)(nil),                       // 119: tandem.outreach.v1.SendingWindow
-	(*FlowStep)(nil),                            // 120: tandem.outreach.v1.FlowStep
-	(*Flow)(nil),                                // 121: tandem.outreach.v1.Flow
-	(*CreateFlowRequest)(nil),                   // 122: tandem.outreach.v1.CreateFlowRequest
-	(*CreateFlowResponse)(nil),                  // 123: tandem.outreach.v1.CreateFlowResponse
-	(*GetFlowRequest)(nil),                      // 124: tandem.outreach.v1.GetFlowRequest
-	(*GetFlowResponse)(nil),                     // 125: tandem.outreach.v1.GetFlowResponse
-	(*ListFlowsRequest)(nil),                    // 126: tandem.outreach.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),                   // 127: tandem.outreach.v1.ListFlowsResponse
-	(*UpdateFlowRequest)(nil),                   // 128: tandem.outreach.v1.UpdateFlowRequest
-	(*UpdateFlowResponse)(nil),                  // 129: tandem.outreach.v1.UpdateFlowResponse
-	(*GetFlowVersionRequest)(nil),               // 130: tandem.outreach.v1.GetFlowVersionRequest
-	(*GetFlowVersionResponse)(nil),              // 131: tandem.outreach.v1.GetFlowVersionResponse
-	(*ActivateFlowRequest)(nil),                 // 132: tandem.outreach.v1.ActivateFlowRequest
-	(*ActivateFlowResponse)(nil),                // 133: tandem.outreach.v1.ActivateFlowResponse
-	(*PauseFlowRequest)(nil),                    // 134: tandem.outreach.v1.PauseFlowRequest
-	(*PauseFlowResponse)(nil),                   // 135: tandem.outreach.v1.PauseFlowResponse
-	(*ResumeFlowRequest)(nil),                   // 136: tandem.outreach.v1.ResumeFlowRequest
-	(*ResumeFlowResponse)(nil),                  // 137: tandem.outreach.v1.ResumeFlowResponse
-	(*CompleteFlowRequest)(nil),                 // 138: tandem.outreach.v1.CompleteFlowRequest
-	(*CompleteFlowResponse)(nil),                // 139: tandem.outreach.v1.CompleteFlowResponse
-	(*ArchiveFlowRequest)(nil),                  // 140: tandem.outreach.v1.ArchiveFlowRequest
-	(*ArchiveFlowResponse)(nil),                 // 141: tandem.outreach.v1.ArchiveFlowResponse
-	(*PreviewFlowStepRequest)(nil),              // 142: tandem.outreach.v1.PreviewFlowStepRequest
-	(*PreviewFlowStepResponse)(nil),             // 143: tandem.outreach.v1.PreviewFlowStepResponse
-	(*Enrollment)(nil),                          // 144: tandem.outreach.v1.Enrollment
-	(*EnrollCandidatesRequest)(nil),             // 145: tandem.outreach.v1.EnrollCandidatesRequest
-	(*EnrollmentResult)(nil),                    // 146: tandem.outreach.v1.EnrollmentResult
-	(*EnrollCandidatesResponse)(nil),            // 147: tandem.outreach.v1.EnrollCandidatesResponse
-	(*ListEnrollmentsRequest)(nil),              // 148: tandem.outreach.v1.ListEnrollmentsRequest
-	(*ListEnrollmentsResponse)(nil),             // 149: tandem.outreach.v1.ListEnrollmentsResponse
-	(*GetEnrollmentRequest)(nil),                // 150: tandem.outreach.v1.GetEnrollmentRequest
-	(*GetEnrollmentResponse)(nil),               // 151: tandem.outreach.v1.GetEnrollmentResponse
-	(*RemoveEnrollmentRequest)(nil),             // 152: tandem.outreach.v1.RemoveEnrollmentRequest
-	(*RemoveEnrollmentResponse)(nil),            // 153: tandem.outreach.v1.RemoveEnrollmentResponse
-	(*PauseEnrollmentRequest)(nil),              // 154: tandem.outreach.v1.PauseEnrollmentRequest
-	(*PauseEnrollmentResponse)(nil),             // 155: tandem.outreach.v1.PauseEnrollmentResponse
-	(*ResumeEnrollmentRequest)(nil),             // 156: tandem.outreach.v1.ResumeEnrollmentRequest
-	(*ResumeEnrollmentResponse)(nil),            // 157: tandem.outreach.v1.ResumeEnrollmentResponse
-	(*FlowStepStats)(nil),                       // 158: tandem.outreach.v1.FlowStepStats
-	(*FlowStats)(nil),                           // 159: tandem.outreach.v1.FlowStats
-	(*GetFlowStatsRequest)(nil),                 // 160: tandem.outreach.v1.GetFlowStatsRequest
-	(*GetFlowStatsResponse)(nil),                // 161: tandem.outreach.v1.GetFlowStatsResponse
-	(*SendingDelegation)(nil),                   // 162: tandem.outreach.v1.SendingDelegation
-	(*GrantSendingDelegationRequest)(nil),       // 163: tandem.outreach.v1.GrantSendingDelegationRequest
-	(*GrantSendingDelegationResponse)(nil),      // 164: tandem.outreach.v1.GrantSendingDelegationResponse
-	(*ListSendingDelegationsRequest)(nil),       // 165: tandem.outreach.v1.ListSendingDelegationsRequest
-	(*ListSendingDelegationsResponse)(nil),      // 166: tandem.outreach.v1.ListSendingDelegationsResponse
-	(*RevokeSendingDelegationRequest)(nil),      // 167: tandem.outreach.v1.RevokeSendingDelegationRequest
-	(*RevokeSendingDelegationResponse)(nil),     // 168: tandem.outreach.v1.RevokeSendingDelegationResponse
-	(*EnrollmentCreated)(nil),                   // 169: tandem.outreach.v1.EnrollmentCreated
-	(*CandidateEmail)(nil),                      // 170: tandem.outreach.v1.CandidateEmail
-	(*SendCandidateEmailRequest)(nil),           // 171: tandem.outreach.v1.SendCandidateEmailRequest
-	(*SendCandidateEmailResponse)(nil),          // 172: tandem.outreach.v1.SendCandidateEmailResponse
-	(*ListCandidateEmailsRequest)(nil),          // 173: tandem.outreach.v1.ListCandidateEmailsRequest
-	(*ListCandidateEmailsResponse)(nil),         // 174: tandem.outreach.v1.ListCandidateEmailsResponse
-	(*CancelCandidateEmailRequest)(nil),         // 175: tandem.outreach.v1.CancelCandidateEmailRequest
-	(*CancelCandidateEmailResponse)(nil),        // 176: tandem.outreach.v1.CancelCandidateEmailResponse
-	(*ListStagesForServiceRequest)(nil),         // 177: tandem.outreach.v1.ListStagesForServiceRequest
-	(*ListStagesForServiceResponse)(nil),        // 178: tandem.outreach.v1.ListStagesForServiceResponse
-	nil,                                         // 179: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 180: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 181: google.protobuf.FieldMask
+	(*AtsProfile)(nil),                          // 20: tandem.outreach.v1.AtsProfile
+	(*Link)(nil),                                // 21: tandem.outreach.v1.Link
+	(*CreateCandidateRequest)(nil),              // 22: tandem.outreach.v1.CreateCandidateRequest
+	(*CreateCandidateResponse)(nil),             // 23: tandem.outreach.v1.CreateCandidateResponse
+	(*GetCandidateRequest)(nil),                 // 24: tandem.outreach.v1.GetCandidateRequest
+	(*GetCandidateResponse)(nil),                // 25: tandem.outreach.v1.GetCandidateResponse
+	(*UpdateCandidateRequest)(nil),              // 26: tandem.outreach.v1.UpdateCandidateRequest
+	(*UpdateCandidateResponse)(nil),             // 27: tandem.outreach.v1.UpdateCandidateResponse
+	(*ListCandidatesRequest)(nil),               // 28: tandem.outreach.v1.ListCandidatesRequest
+	(*ListCandidatesResponse)(nil),              // 29: tandem.outreach.v1.ListCandidatesResponse
+	(*SearchCandidatesRequest)(nil),             // 30: tandem.outreach.v1.SearchCandidatesRequest
+	(*SearchCandidatesResponse)(nil),            // 31: tandem.outreach.v1.SearchCandidatesResponse
+	(*DeleteCandidateRequest)(nil),              // 32: tandem.outreach.v1.DeleteCandidateRequest
+	(*DeleteCandidateResponse)(nil),             // 33: tandem.outreach.v1.DeleteCandidateResponse
+	(*UndeleteCandidateRequest)(nil),            // 34: tandem.outreach.v1.UndeleteCandidateRequest
+	(*UndeleteCandidateResponse)(nil),           // 35: tandem.outreach.v1.UndeleteCandidateResponse
+	(*MergeCandidatesRequest)(nil),              // 36: tandem.outreach.v1.MergeCandidatesRequest
+	(*MergeCandidatesResponse)(nil),             // 37: tandem.outreach.v1.MergeCandidatesResponse
+	(*BatchCreateCandidatesRequest)(nil),        // 38: tandem.outreach.v1.BatchCreateCandidatesRequest
+	(*BatchCreateCandidatesResponse)(nil),       // 39: tandem.outreach.v1.BatchCreateCandidatesResponse
+	(*BatchCreateResult)(nil),                   // 40: tandem.outreach.v1.BatchCreateResult
+	(*Stage)(nil),                               // 41: tandem.outreach.v1.Stage
+	(*ListStagesRequest)(nil),                   // 42: tandem.outreach.v1.ListStagesRequest
+	(*ListStagesResponse)(nil),                  // 43: tandem.outreach.v1.ListStagesResponse
+	(*CreateStageRequest)(nil),                  // 44: tandem.outreach.v1.CreateStageRequest
+	(*CreateStageResponse)(nil),                 // 45: tandem.outreach.v1.CreateStageResponse
+	(*UpdateStageRequest)(nil),                  // 46: tandem.outreach.v1.UpdateStageRequest
+	(*UpdateStageResponse)(nil),                 // 47: tandem.outreach.v1.UpdateStageResponse
+	(*ReorderStagesRequest)(nil),                // 48: tandem.outreach.v1.ReorderStagesRequest
+	(*ReorderStagesResponse)(nil),               // 49: tandem.outreach.v1.ReorderStagesResponse
+	(*RetireStageRequest)(nil),                  // 50: tandem.outreach.v1.RetireStageRequest
+	(*RetireStageResponse)(nil),                 // 51: tandem.outreach.v1.RetireStageResponse
+	(*MoveCandidateStageRequest)(nil),           // 52: tandem.outreach.v1.MoveCandidateStageRequest
+	(*MoveCandidateStageResponse)(nil),          // 53: tandem.outreach.v1.MoveCandidateStageResponse
+	(*CandidateStageChanged)(nil),               // 54: tandem.outreach.v1.CandidateStageChanged
+	(*TimelineEntry)(nil),                       // 55: tandem.outreach.v1.TimelineEntry
+	(*StageChange)(nil),                         // 56: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 57: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 58: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 59: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 60: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 61: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 62: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 63: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 64: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 65: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 66: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 67: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 68: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 69: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 70: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 71: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 72: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 73: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 74: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*Job)(nil),                                 // 75: tandem.outreach.v1.Job
+	(*CreateJobRequest)(nil),                    // 76: tandem.outreach.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),                   // 77: tandem.outreach.v1.CreateJobResponse
+	(*GetJobRequest)(nil),                       // 78: tandem.outreach.v1.GetJobRequest
+	(*GetJobResponse)(nil),                      // 79: tandem.outreach.v1.GetJobResponse
+	(*UpdateJobRequest)(nil),                    // 80: tandem.outreach.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),                   // 81: tandem.outreach.v1.UpdateJobResponse
+	(*ListJobsRequest)(nil),                     // 82: tandem.outreach.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),                    // 83: tandem.outreach.v1.ListJobsResponse
+	(*CloseJobRequest)(nil),                     // 84: tandem.outreach.v1.CloseJobRequest
+	(*CloseJobResponse)(nil),                    // 85: tandem.outreach.v1.CloseJobResponse
+	(*Referral)(nil),                            // 86: tandem.outreach.v1.Referral
+	(*CreateReferralRequest)(nil),               // 87: tandem.outreach.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),              // 88: tandem.outreach.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),                  // 89: tandem.outreach.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),                 // 90: tandem.outreach.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),                // 91: tandem.outreach.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),               // 92: tandem.outreach.v1.ListReferralsResponse
+	(*ReferralCreated)(nil),                     // 93: tandem.outreach.v1.ReferralCreated
+	(*ReferralAdded)(nil),                       // 94: tandem.outreach.v1.ReferralAdded
+	(*NoteChanged)(nil),                         // 95: tandem.outreach.v1.NoteChanged
+	(*Conversation)(nil),                        // 96: tandem.outreach.v1.Conversation
+	(*ConversationMessage)(nil),                 // 97: tandem.outreach.v1.ConversationMessage
+	(*ListConversationsRequest)(nil),            // 98: tandem.outreach.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),           // 99: tandem.outreach.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),              // 100: tandem.outreach.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 101: tandem.outreach.v1.GetConversationResponse
+	(*RecordConversationMessageRequest)(nil),    // 102: tandem.outreach.v1.RecordConversationMessageRequest
+	(*RecordConversationMessageResponse)(nil),   // 103: tandem.outreach.v1.RecordConversationMessageResponse
+	(*MessageLogged)(nil),                       // 104: tandem.outreach.v1.MessageLogged
+	(*ConversationLogged)(nil),                  // 105: tandem.outreach.v1.ConversationLogged
+	(*CandidateFile)(nil),                       // 106: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 107: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 108: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 109: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 110: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 111: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 112: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 113: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 114: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 115: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 116: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 117: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 118: tandem.outreach.v1.DeleteCandidateFileResponse
+	(*FlowSender)(nil),                          // 119: tandem.outreach.v1.FlowSender
+	(*SendingWindow)(nil),                       // 120: tandem.outreach.v1.SendingWindow
+	(*FlowStep)(nil),                            // 121: tandem.outreach.v1.FlowStep
+	(*Flow)(nil),                                // 122: tandem.outreach.v1.Flow
+	(*CreateFlowRequest)(nil),                   // 123: tandem.outreach.v1.CreateFlowRequest
+	(*CreateFlowResponse)(nil),                  // 124: tandem.outreach.v1.CreateFlowResponse
+	(*GetFlowRequest)(nil),                      // 125: tandem.outreach.v1.GetFlowRequest
+	(*GetFlowResponse)(nil),                     // 126: tandem.outreach.v1.GetFlowResponse
+	(*ListFlowsRequest)(nil),                    // 127: tandem.outreach.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),                   // 128: tandem.outreach.v1.ListFlowsResponse
+	(*UpdateFlowRequest)(nil),                   // 129: tandem.outreach.v1.UpdateFlowRequest
+	(*UpdateFlowResponse)(nil),                  // 130: tandem.outreach.v1.UpdateFlowResponse
+	(*GetFlowVersionRequest)(nil),               // 131: tandem.outreach.v1.GetFlowVersionRequest
+	(*GetFlowVersionResponse)(nil),              // 132: tandem.outreach.v1.GetFlowVersionResponse
+	(*ActivateFlowRequest)(nil),                 // 133: tandem.outreach.v1.ActivateFlowRequest
+	(*ActivateFlowResponse)(nil),                // 134: tandem.outreach.v1.ActivateFlowResponse
+	(*PauseFlowRequest)(nil),                    // 135: tandem.outreach.v1.PauseFlowRequest
+	(*PauseFlowResponse)(nil),                   // 136: tandem.outreach.v1.PauseFlowResponse
+	(*ResumeFlowRequest)(nil),                   // 137: tandem.outreach.v1.ResumeFlowRequest
+	(*ResumeFlowResponse)(nil),                  // 138: tandem.outreach.v1.ResumeFlowResponse
+	(*CompleteFlowRequest)(nil),                 // 139: tandem.outreach.v1.CompleteFlowRequest
+	(*CompleteFlowResponse)(nil),                // 140: tandem.outreach.v1.CompleteFlowResponse
+	(*ArchiveFlowRequest)(nil),                  // 141: tandem.outreach.v1.ArchiveFlowRequest
+	(*ArchiveFlowResponse)(nil),                 // 142: tandem.outreach.v1.ArchiveFlowResponse
+	(*PreviewFlowStepRequest)(nil),              // 143: tandem.outreach.v1.PreviewFlowStepRequest
+	(*PreviewFlowStepResponse)(nil),             // 144: tandem.outreach.v1.PreviewFlowStepResponse
+	(*Enrollment)(nil),                          // 145: tandem.outreach.v1.Enrollment
+	(*EnrollCandidatesRequest)(nil),             // 146: tandem.outreach.v1.EnrollCandidatesRequest
+	(*EnrollmentResult)(nil),                    // 147: tandem.outreach.v1.EnrollmentResult
+	(*EnrollCandidatesResponse)(nil),            // 148: tandem.outreach.v1.EnrollCandidatesResponse
+	(*ListEnrollmentsRequest)(nil),              // 149: tandem.outreach.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),             // 150: tandem.outreach.v1.ListEnrollmentsResponse
+	(*GetEnrollmentRequest)(nil),                // 151: tandem.outreach.v1.GetEnrollmentRequest
+	(*GetEnrollmentResponse)(nil),               // 152: tandem.outreach.v1.GetEnrollmentResponse
+	(*RemoveEnrollmentRequest)(nil),             // 153: tandem.outreach.v1.RemoveEnrollmentRequest
+	(*RemoveEnrollmentResponse)(nil),            // 154: tandem.outreach.v1.RemoveEnrollmentResponse
+	(*PauseEnrollmentRequest)(nil),              // 155: tandem.outreach.v1.PauseEnrollmentRequest
+	(*PauseEnrollmentResponse)(nil),             // 156: tandem.outreach.v1.PauseEnrollmentResponse
+	(*ResumeEnrollmentRequest)(nil),             // 157: tandem.outreach.v1.ResumeEnrollmentRequest
+	(*ResumeEnrollmentResponse)(nil),            // 158: tandem.outreach.v1.ResumeEnrollmentResponse
+	(*FlowStepStats)(nil),                       // 159: tandem.outreach.v1.FlowStepStats
+	(*FlowStats)(nil),                           // 160: tandem.outreach.v1.FlowStats
+	(*GetFlowStatsRequest)(nil),                 // 161: tandem.outreach.v1.GetFlowStatsRequest
+	(*GetFlowStatsResponse)(nil),                // 162: tandem.outreach.v1.GetFlowStatsResponse
+	(*SendingDelegation)(nil),                   // 163: tandem.outreach.v1.SendingDelegation
+	(*GrantSendingDelegationRequest)(nil),       // 164: tandem.outreach.v1.GrantSendingDelegationRequest
+	(*GrantSendingDelegationResponse)(nil),      // 165: tandem.outreach.v1.GrantSendingDelegationResponse
+	(*ListSendingDelegationsRequest)(nil),       // 166: tandem.outreach.v1.ListSendingDelegationsRequest
+	(*ListSendingDelegationsResponse)(nil),      // 167: tandem.outreach.v1.ListSendingDelegationsResponse
+	(*RevokeSendingDelegationRequest)(nil),      // 168: tandem.outreach.v1.RevokeSendingDelegationRequest
+	(*RevokeSendingDelegationResponse)(nil),     // 169: tandem.outreach.v1.RevokeSendingDelegationResponse
+	(*EnrollmentCreated)(nil),                   // 170: tandem.outreach.v1.EnrollmentCreated
+	(*CandidateEmail)(nil),                      // 171: tandem.outreach.v1.CandidateEmail
+	(*SendCandidateEmailRequest)(nil),           // 172: tandem.outreach.v1.SendCandidateEmailRequest
+	(*SendCandidateEmailResponse)(nil),          // 173: tandem.outreach.v1.SendCandidateEmailResponse
+	(*ListCandidateEmailsRequest)(nil),          // 174: tandem.outreach.v1.ListCandidateEmailsRequest
+	(*ListCandidateEmailsResponse)(nil),         // 175: tandem.outreach.v1.ListCandidateEmailsResponse
+	(*CancelCandidateEmailRequest)(nil),         // 176: tandem.outreach.v1.CancelCandidateEmailRequest
+	(*CancelCandidateEmailResponse)(nil),        // 177: tandem.outreach.v1.CancelCandidateEmailResponse
+	(*ListStagesForServiceRequest)(nil),         // 178: tandem.outreach.v1.ListStagesForServiceRequest
+	(*ListStagesForServiceResponse)(nil),        // 179: tandem.outreach.v1.ListStagesForServiceResponse
+	(*GetCandidateForSyncRequest)(nil),          // 180: tandem.outreach.v1.GetCandidateForSyncRequest
+	(*GetCandidateForSyncResponse)(nil),         // 181: tandem.outreach.v1.GetCandidateForSyncResponse
+	nil,                                         // 182: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 183: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 184: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
-	20,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	180, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	180, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	180, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	179, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
-	0,   // 5: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
-	19,  // 6: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	19,  // 7: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	19,  // 8: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	19,  // 9: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	181, // 10: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
-	19,  // 11: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	1,   // 12: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	19,  // 13: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	1,   // 14: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
-	19,  // 15: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
-	19,  // 16: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	19,  // 17: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	19,  // 18: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	19,  // 19: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
-	39,  // 20: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
-	2,   // 21: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
-	40,  // 22: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	40,  // 23: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	40,  // 24: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	40,  // 25: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	181, // 26: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
-	40,  // 27: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	40,  // 28: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
-	40,  // 29: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
-	19,  // 30: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	3,   // 31: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,   // 32: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	180, // 33: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	55,  // 34: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	56,  // 35: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	59,  // 36: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	93,  // 37: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
-	103, // 38: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
-	106, // 39: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
-	3,   // 40: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,   // 41: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	54,  // 42: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,   // 43: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,   // 44: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	180, // 45: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	180, // 46: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	60,  // 47: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	60,  // 48: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	60,  // 49: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	60,  // 50: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	181, // 51: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	60,  // 52: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	6,   // 53: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	69,  // 54: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	69,  // 55: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	69,  // 56: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	7,   // 57: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
-	8,   // 58: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	180, // 59: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	180, // 60: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	74,  // 61: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	74,  // 62: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	74,  // 63: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
-	74,  // 64: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	181, // 65: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	74,  // 66: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	7,   // 67: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
-	74,  // 68: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
-	74,  // 69: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	180, // 70: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	85,  // 71: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
-	85,  // 72: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	85,  // 73: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	85,  // 74: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
-	8,   // 75: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	180, // 76: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	180, // 77: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	180, // 78: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	180, // 79: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
-	9,   // 80: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
-	10,  // 81: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	180, // 82: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	180, // 83: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
-	95,  // 84: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
-	95,  // 85: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	96,  // 86: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
-	96,  // 87: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
-	95,  // 88: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	96,  // 89: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
-	10,  // 90: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	9,   // 91: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
-	10,  // 92: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	180, // 93: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
-	11,  // 94: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	180, // 95: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
-	11,  // 96: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	11,  // 97: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	107, // 98: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
-	105, // 99: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	11,  // 100: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	105, // 101: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
-	105, // 102: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	105, // 103: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	14,  // 104: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
-	13,  // 105: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
-	12,  // 106: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
-	118, // 107: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
-	119, // 108: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
-	120, // 109: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
-	180, // 110: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
-	180, // 111: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
-	121, // 112: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 113: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 114: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	12,  // 115: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
-	121, // 116: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
-	121, // 117: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	181, // 118: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
-	121, // 119: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 120: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 121: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 122: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 123: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 124: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	121, // 125: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	15,  // 126: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
-	180, // 127: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
-	16,  // 128: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
-	180, // 129: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
-	180, // 130: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
-	180, // 131: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
-	180, // 132: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
-	17,  // 133: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
-	146, // 134: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
-	144, // 135: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
-	144, // 136: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	144, // 137: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	144, // 138: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	144, // 139: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	158, // 140: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
-	159, // 141: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
-	180, // 142: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
-	162, // 143: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
-	162, // 144: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
-	180, // 145: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
-	18,  // 146: tandem.outreach.v1.CandidateEmail.state:type_name -> tandem.outreach.v1.CandidateEmailState
-	180, // 147: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
-	180, // 148: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
-	180, // 149: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
-	180, // 150: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
-	170, // 151: tandem.outreach.v1.SendCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
-	170, // 152: tandem.outreach.v1.ListCandidateEmailsResponse.emails:type_name -> tandem.outreach.v1.CandidateEmail
-	170, // 153: tandem.outreach.v1.CancelCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
-	40,  // 154: tandem.outreach.v1.ListStagesForServiceResponse.stages:type_name -> tandem.outreach.v1.Stage
-	21,  // 155: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	23,  // 156: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	25,  // 157: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	27,  // 158: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	29,  // 159: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	31,  // 160: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	33,  // 161: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	35,  // 162: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	37,  // 163: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	41,  // 164: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	43,  // 165: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	45,  // 166: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	47,  // 167: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	49,  // 168: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	51,  // 169: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	57,  // 170: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	61,  // 171: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	63,  // 172: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	65,  // 173: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	67,  // 174: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	70,  // 175: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	72,  // 176: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	75,  // 177: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	77,  // 178: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	79,  // 179: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	81,  // 180: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	83,  // 181: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	86,  // 182: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	88,  // 183: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	90,  // 184: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	97,  // 185: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	99,  // 186: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	101, // 187: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	108, // 188: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	110, // 189: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	112, // 190: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	114, // 191: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	116, // 192: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	122, // 193: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
-	124, // 194: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
-	126, // 195: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
-	128, // 196: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
-	130, // 197: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
-	132, // 198: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
-	134, // 199: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
-	136, // 200: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
-	138, // 201: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
-	140, // 202: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
-	142, // 203: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
-	145, // 204: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
-	148, // 205: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
-	150, // 206: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
-	152, // 207: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
-	154, // 208: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
-	156, // 209: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
-	160, // 210: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
-	163, // 211: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
-	165, // 212: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
-	167, // 213: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
-	171, // 214: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
-	173, // 215: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
-	175, // 216: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
-	177, // 217: tandem.outreach.v1.OutreachService.ListStagesForService:input_type -> tandem.outreach.v1.ListStagesForServiceRequest
-	22,  // 218: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	24,  // 219: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	26,  // 220: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	28,  // 221: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	30,  // 222: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	32,  // 223: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	34,  // 224: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	36,  // 225: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	38,  // 226: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	42,  // 227: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	44,  // 228: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	46,  // 229: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	48,  // 230: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	50,  // 231: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	52,  // 232: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	58,  // 233: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	62,  // 234: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	64,  // 235: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	66,  // 236: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	68,  // 237: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	71,  // 238: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	73,  // 239: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	76,  // 240: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	78,  // 241: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	80,  // 242: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	82,  // 243: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	84,  // 244: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	87,  // 245: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	89,  // 246: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	91,  // 247: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	98,  // 248: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	100, // 249: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	102, // 250: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	109, // 251: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	111, // 252: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	113, // 253: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	115, // 254: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	117, // 255: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	123, // 256: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
-	125, // 257: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
-	127, // 258: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
-	129, // 259: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
-	131, // 260: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
-	133, // 261: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
-	135, // 262: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
-	137, // 263: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
-	139, // 264: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
-	141, // 265: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
-	143, // 266: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
-	147, // 267: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
-	149, // 268: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
-	151, // 269: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
-	153, // 270: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
-	155, // 271: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
-	157, // 272: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
-	161, // 273: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
-	164, // 274: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
-	166, // 275: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
-	168, // 276: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
-	172, // 277: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
-	174, // 278: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
-	176, // 279: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
-	178, // 280: tandem.outreach.v1.OutreachService.ListStagesForService:output_type -> tandem.outreach.v1.ListStagesForServiceResponse
-	218, // [218:281] is the sub-list for method output_type
-	155, // [155:218] is the sub-list for method input_type
-	155, // [155:155] is the sub-list for extension type_name
-	155, // [155:155] is the sub-list for extension extendee
-	0,   // [0:155] is the sub-list for field type_name
+	21,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
+	183, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	183, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	183, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	182, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	20,  // 5: tandem.outreach.v1.Candidate.ats_profiles:type_name -> tandem.outreach.v1.AtsProfile
+	183, // 6: tandem.outreach.v1.AtsProfile.link_time:type_name -> google.protobuf.Timestamp
+	0,   // 7: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
+	19,  // 8: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 9: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 10: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 11: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
+	184, // 12: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	19,  // 13: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	1,   // 14: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	19,  // 15: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	1,   // 16: tandem.outreach.v1.SearchCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
+	19,  // 17: tandem.outreach.v1.SearchCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
+	19,  // 18: tandem.outreach.v1.DeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 19: tandem.outreach.v1.UndeleteCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 20: tandem.outreach.v1.MergeCandidatesResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	19,  // 21: tandem.outreach.v1.BatchCreateCandidatesRequest.candidates:type_name -> tandem.outreach.v1.Candidate
+	40,  // 22: tandem.outreach.v1.BatchCreateCandidatesResponse.results:type_name -> tandem.outreach.v1.BatchCreateResult
+	2,   // 23: tandem.outreach.v1.BatchCreateResult.outcome:type_name -> tandem.outreach.v1.BatchOutcome
+	41,  // 24: tandem.outreach.v1.ListStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	41,  // 25: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	41,  // 26: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	41,  // 27: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
+	184, // 28: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	41,  // 29: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	41,  // 30: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
+	41,  // 31: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
+	19,  // 32: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	3,   // 33: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 34: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
+	183, // 35: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	56,  // 36: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	57,  // 37: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	60,  // 38: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	94,  // 39: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
+	104, // 40: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
+	107, // 41: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	3,   // 42: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 43: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	55,  // 44: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,   // 45: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,   // 46: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	183, // 47: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	183, // 48: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	61,  // 49: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	61,  // 50: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	61,  // 51: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	61,  // 52: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	184, // 53: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	61,  // 54: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,   // 55: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	70,  // 56: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	70,  // 57: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	70,  // 58: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	7,   // 59: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
+	8,   // 60: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
+	183, // 61: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	183, // 62: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	75,  // 63: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	75,  // 64: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	75,  // 65: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
+	75,  // 66: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	184, // 67: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	75,  // 68: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	7,   // 69: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
+	75,  // 70: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
+	75,  // 71: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
+	183, // 72: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	86,  // 73: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
+	86,  // 74: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	86,  // 75: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	86,  // 76: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
+	8,   // 77: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
+	183, // 78: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	183, // 79: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	183, // 80: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	183, // 81: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	9,   // 82: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 83: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
+	183, // 84: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	183, // 85: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	96,  // 86: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
+	96,  // 87: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	97,  // 88: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
+	97,  // 89: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
+	96,  // 90: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	97,  // 91: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
+	10,  // 92: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	9,   // 93: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 94: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	183, // 95: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	11,  // 96: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	183, // 97: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	11,  // 98: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	11,  // 99: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	108, // 100: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	106, // 101: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	11,  // 102: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	106, // 103: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	106, // 104: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	106, // 105: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	14,  // 106: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
+	13,  // 107: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
+	12,  // 108: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
+	119, // 109: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
+	120, // 110: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
+	121, // 111: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
+	183, // 112: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	183, // 113: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	122, // 114: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 115: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 116: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	12,  // 117: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
+	122, // 118: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
+	122, // 119: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	184, // 120: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	122, // 121: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 122: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 123: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 124: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 125: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 126: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	122, // 127: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	15,  // 128: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
+	183, // 129: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	16,  // 130: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
+	183, // 131: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	183, // 132: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	183, // 133: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	183, // 134: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	17,  // 135: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
+	147, // 136: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
+	145, // 137: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
+	145, // 138: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	145, // 139: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	145, // 140: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	145, // 141: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	159, // 142: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
+	160, // 143: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
+	183, // 144: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	163, // 145: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
+	163, // 146: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
+	183, // 147: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
+	18,  // 148: tandem.outreach.v1.CandidateEmail.state:type_name -> tandem.outreach.v1.CandidateEmailState
+	183, // 149: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
+	183, // 150: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
+	183, // 151: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
+	183, // 152: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
+	171, // 153: tandem.outreach.v1.SendCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
+	171, // 154: tandem.outreach.v1.ListCandidateEmailsResponse.emails:type_name -> tandem.outreach.v1.CandidateEmail
+	171, // 155: tandem.outreach.v1.CancelCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
+	41,  // 156: tandem.outreach.v1.ListStagesForServiceResponse.stages:type_name -> tandem.outreach.v1.Stage
+	19,  // 157: tandem.outreach.v1.GetCandidateForSyncResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	61,  // 158: tandem.outreach.v1.GetCandidateForSyncResponse.public_notes:type_name -> tandem.outreach.v1.Note
+	75,  // 159: tandem.outreach.v1.GetCandidateForSyncResponse.job:type_name -> tandem.outreach.v1.Job
+	22,  // 160: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	24,  // 161: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	26,  // 162: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	28,  // 163: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	30,  // 164: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	32,  // 165: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	34,  // 166: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	36,  // 167: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	38,  // 168: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	42,  // 169: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	44,  // 170: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	46,  // 171: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	48,  // 172: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	50,  // 173: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	52,  // 174: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	58,  // 175: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	62,  // 176: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	64,  // 177: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	66,  // 178: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	68,  // 179: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	71,  // 180: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	73,  // 181: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	76,  // 182: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	78,  // 183: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	80,  // 184: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	82,  // 185: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	84,  // 186: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	87,  // 187: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	89,  // 188: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	91,  // 189: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	98,  // 190: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	100, // 191: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	102, // 192: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	109, // 193: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	111, // 194: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	113, // 195: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	115, // 196: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	117, // 197: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	123, // 198: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	125, // 199: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	127, // 200: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	129, // 201: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	131, // 202: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	133, // 203: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	135, // 204: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	137, // 205: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	139, // 206: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	141, // 207: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	143, // 208: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	146, // 209: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	149, // 210: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	151, // 211: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	153, // 212: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	155, // 213: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	157, // 214: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	161, // 215: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	164, // 216: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	166, // 217: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	168, // 218: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	172, // 219: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
+	174, // 220: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
+	176, // 221: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
+	178, // 222: tandem.outreach.v1.OutreachService.ListStagesForService:input_type -> tandem.outreach.v1.ListStagesForServiceRequest
+	180, // 223: tandem.outreach.v1.OutreachService.GetCandidateForSync:input_type -> tandem.outreach.v1.GetCandidateForSyncRequest
+	23,  // 224: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	25,  // 225: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	27,  // 226: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	29,  // 227: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	31,  // 228: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	33,  // 229: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	35,  // 230: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	37,  // 231: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	39,  // 232: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	43,  // 233: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	45,  // 234: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	47,  // 235: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	49,  // 236: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	51,  // 237: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	53,  // 238: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	59,  // 239: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	63,  // 240: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	65,  // 241: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	67,  // 242: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	69,  // 243: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	72,  // 244: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	74,  // 245: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	77,  // 246: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	79,  // 247: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	81,  // 248: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	83,  // 249: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	85,  // 250: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	88,  // 251: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	90,  // 252: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	92,  // 253: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	99,  // 254: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	101, // 255: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	103, // 256: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	110, // 257: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	112, // 258: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	114, // 259: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	116, // 260: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	118, // 261: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	124, // 262: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	126, // 263: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	128, // 264: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	130, // 265: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	132, // 266: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	134, // 267: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	136, // 268: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	138, // 269: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	140, // 270: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	142, // 271: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	144, // 272: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	148, // 273: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	150, // 274: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	152, // 275: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	154, // 276: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	156, // 277: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	158, // 278: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	162, // 279: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	165, // 280: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	167, // 281: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	169, // 282: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	173, // 283: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
+	175, // 284: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
+	177, // 285: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
+	179, // 286: tandem.outreach.v1.OutreachService.ListStagesForService:output_type -> tandem.outreach.v1.ListStagesForServiceResponse
+	181, // 287: tandem.outreach.v1.OutreachService.GetCandidateForSync:output_type -> tandem.outreach.v1.GetCandidateForSyncResponse
+	224, // [224:288] is the sub-list for method output_type
+	160, // [160:224] is the sub-list for method input_type
+	160, // [160:160] is the sub-list for extension type_name
+	160, // [160:160] is the sub-list for extension extendee
+	0,   // [0:160] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -12538,7 +12789,7 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 	if File_tandem_outreach_v1_outreach_proto != nil {
 		return
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[35].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[36].OneofWrappers = []any{
 		(*TimelineEntry_StageChange)(nil),
 		(*TimelineEntry_Merge)(nil),
 		(*TimelineEntry_Note)(nil),
@@ -12546,11 +12797,11 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		(*TimelineEntry_Message)(nil),
 		(*TimelineEntry_File)(nil),
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[89].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[90].OneofWrappers = []any{
 		(*UploadCandidateFileRequest_Metadata)(nil),
 		(*UploadCandidateFileRequest_Chunk)(nil),
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[96].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[97].OneofWrappers = []any{
 		(*DownloadCandidateFileResponse_File)(nil),
 		(*DownloadCandidateFileResponse_Chunk)(nil),
 	}
@@ -12560,7 +12811,7 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      19,
-			NumMessages:   161,
+			NumMessages:   164,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -82,6 +82,7 @@ const (
 	OutreachService_ListCandidateEmails_FullMethodName         = "/tandem.outreach.v1.OutreachService/ListCandidateEmails"
 	OutreachService_CancelCandidateEmail_FullMethodName        = "/tandem.outreach.v1.OutreachService/CancelCandidateEmail"
 	OutreachService_ListStagesForService_FullMethodName        = "/tandem.outreach.v1.OutreachService/ListStagesForService"
+	OutreachService_GetCandidateForSync_FullMethodName         = "/tandem.outreach.v1.OutreachService/GetCandidateForSync"
 )
 
 // OutreachServiceClient is the client API for OutreachService service.
@@ -298,6 +299,10 @@ type OutreachServiceClient interface {
 	// Internal (atsbridge): the organization's active stages, which the
 	// stage mapping must cover.
 	ListStagesForService(ctx context.Context, in *ListStagesForServiceRequest, opts ...grpc.CallOption) (*ListStagesForServiceResponse, error)
+	// Internal (atsbridge): what a push to the ATS writes of a candidate:
+	// the candidate as it is now, its public notes (private ones never
+	// leave Tandem), and the flow's job when one is asked for.
+	GetCandidateForSync(ctx context.Context, in *GetCandidateForSyncRequest, opts ...grpc.CallOption) (*GetCandidateForSyncResponse, error)
 }
 
 type outreachServiceClient struct {
@@ -950,6 +955,16 @@ func (c *outreachServiceClient) ListStagesForService(ctx context.Context, in *Li
 	return out, nil
 }
 
+func (c *outreachServiceClient) GetCandidateForSync(ctx context.Context, in *GetCandidateForSyncRequest, opts ...grpc.CallOption) (*GetCandidateForSyncResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCandidateForSyncResponse)
+	err := c.cc.Invoke(ctx, OutreachService_GetCandidateForSync_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // OutreachServiceServer is the server API for OutreachService service.
 // All implementations must embed UnimplementedOutreachServiceServer
 // for forward compatibility.
@@ -1164,6 +1179,10 @@ type OutreachServiceServer interface {
 	// Internal (atsbridge): the organization's active stages, which the
 	// stage mapping must cover.
 	ListStagesForService(context.Context, *ListStagesForServiceRequest) (*ListStagesForServiceResponse, error)
+	// Internal (atsbridge): what a push to the ATS writes of a candidate:
+	// the candidate as it is now, its public notes (private ones never
+	// leave Tandem), and the flow's job when one is asked for.
+	GetCandidateForSync(context.Context, *GetCandidateForSyncRequest) (*GetCandidateForSyncResponse, error)
 	mustEmbedUnimplementedOutreachServiceServer()
 }
 
@@ -1362,6 +1381,9 @@ func (UnimplementedOutreachServiceServer) CancelCandidateEmail(context.Context, 
 }
 func (UnimplementedOutreachServiceServer) ListStagesForService(context.Context, *ListStagesForServiceRequest) (*ListStagesForServiceResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListStagesForService not implemented")
+}
+func (UnimplementedOutreachServiceServer) GetCandidateForSync(context.Context, *GetCandidateForSyncRequest) (*GetCandidateForSyncResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCandidateForSync not implemented")
 }
 func (UnimplementedOutreachServiceServer) mustEmbedUnimplementedOutreachServiceServer() {}
 func (UnimplementedOutreachServiceServer) testEmbeddedByValue()                         {}
@@ -2500,6 +2522,24 @@ func _OutreachService_ListStagesForService_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _OutreachService_GetCandidateForSync_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCandidateForSyncRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(OutreachServiceServer).GetCandidateForSync(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: OutreachService_GetCandidateForSync_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(OutreachServiceServer).GetCandidateForSync(ctx, req.(*GetCandidateForSyncRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // OutreachService_ServiceDesc is the grpc.ServiceDesc for OutreachService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -2750,6 +2790,10 @@ var OutreachService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListStagesForService",
 			Handler:    _OutreachService_ListStagesForService_Handler,
+		},
+		{
+			MethodName: "GetCandidateForSync",
+			Handler:    _OutreachService_GetCandidateForSync_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
