@@ -3,18 +3,23 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/tandemhq/tandem/e2e/stack"
 	"github.com/tandemhq/tandem/platform/poll"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	mailboxv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/mailbox/v1"
+	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simclient"
 )
@@ -196,4 +201,104 @@ func atsHealth(t *testing.T, s *stack.Stack, ctl *simclient.Client, ownerAPI api
 	wantError(t, code, body, http.StatusBadRequest, "INVALID_ARGUMENT")
 	code, body = memberAPI.call("GET", "/v1/candidates/not-a-candidate/syncAudit", nil, nil)
 	wantError(t, code, body, http.StatusBadRequest, "INVALID_ARGUMENT")
+}
+
+// SYNC-1 (the read side): every sync decision for a candidate is in its
+// audit log, in order, with the rule applied, the request and the answer
+// and who acted, readable per candidate and per connection; another
+// organization reads none of it.
+func TestScenario_SYNC_1_Read(t *testing.T) {
+	c := linkedFlow(t)
+	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
+	c.owner.must("POST", "/v1/candidates/"+sam+"/notes", &outreachv1.Note{Body: "Strong Go", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}, &outreachv1.CreateNoteResponse{})
+	c.enroll(t, sam)
+	opp := c.linked(t, "sam.rivera@example.org")
+	var target *outreachv1.Stage
+	for _, st := range c.stages {
+		if st.GetName() != "New" && c.atsStageOf(t, st.GetId()) != opp.StageID {
+			target = st
+			break
+		}
+	}
+	if target == nil {
+		t.Fatal("no stage that moves the opportunity")
+	}
+	c.owner.must("POST", "/v1/candidates/"+sam+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: target.GetId(), Reason: "called back"}, &outreachv1.MoveCandidateStageResponse{})
+
+	read := func(a api, path string) []*atsbridgev1.SyncAuditEntry {
+		t.Helper()
+		var all []*atsbridgev1.SyncAuditEntry
+		for tok, pages := "", 0; ; pages++ {
+			page := &atsbridgev1.ListSyncAuditResponse{}
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			a.must("GET", path+sep+"pageSize=2&pageToken="+url.QueryEscape(tok), nil, page)
+			all = append(all, page.GetEntries()...)
+			if tok = page.GetNextPageToken(); tok == "" || pages > 50 {
+				return all
+			}
+		}
+	}
+	actions := func(es []*atsbridgev1.SyncAuditEntry) []string {
+		out := make([]string, 0, len(es))
+		for _, e := range es {
+			out = append(out, e.GetAction())
+		}
+		return out
+	}
+	var log []*atsbridgev1.SyncAuditEntry
+	poll.Until(t, 60*time.Second, func() error {
+		log = read(c.owner, "/v1/candidates/"+sam+"/syncAudit")
+		if got := actions(log); !slices.Contains(got, "create_opportunity") || !slices.Contains(got, "move_stage") {
+			return fmt.Errorf("the log holds %v", got)
+		}
+		return nil
+	})
+	if got := actions(log); slices.Index(got, "create_opportunity") > slices.Index(got, "move_stage") {
+		t.Fatalf("the log is out of order: %v", got)
+	}
+	for i, e := range log {
+		if e.GetCandidateId() != sam || e.GetConnectionId() != c.connID || e.GetDirection() != "push" || e.GetOccurTime() == nil ||
+			(i > 0 && e.GetId() <= log[i-1].GetId()) {
+			t.Fatalf("entry %d: %v", i, e)
+		}
+		raw, err := protojson.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(string(raw)), "bearer") {
+			t.Fatalf("entry %d keeps a credential: %s", i, raw)
+		}
+	}
+	for _, e := range log {
+		switch e.GetAction() {
+		case "create_opportunity":
+			if e.GetOutcome() != "succeeded" || e.GetRequest().GetMethod() != "POST" || e.GetRule() == "" || e.GetMappingVersion() < 1 {
+				t.Errorf("the creation: %v", e)
+			}
+		case "move_stage":
+			if e.GetOutcome() != "succeeded" || e.GetRequest().GetPath() != "/opportunities/"+opp.ID+"/stage" || e.GetRule() == "" ||
+				e.GetResponse() == nil || e.GetTriggerType() == "" {
+				t.Errorf("the stage move: %v", e)
+			}
+		}
+	}
+
+	// Per connection, and filtered.
+	if conn := read(c.owner, "/v1/atsConnection/syncAudit?direction=push"); len(conn) < len(log) {
+		t.Fatalf("the connection's log has %d entries, the candidate's %d", len(conn), len(log))
+	}
+	if moves := read(c.owner, "/v1/atsConnection/syncAudit?action=move_stage"); len(moves) != 1 || moves[0].GetCandidateId() != sam {
+		t.Fatalf("the stage moves: %v", moves)
+	}
+	// Another organization reads none of it.
+	_, other := signedIn(t, c.s, newBrowser(t, c.s), as{email: fabrikamAdmin, consentForOrg: true})
+	if got := read(other, "/v1/candidates/"+sam+"/syncAudit"); len(got) != 0 {
+		t.Fatalf("another organization reads %v", got)
+	}
+	if got := read(other, "/v1/atsConnection/syncAudit"); len(got) != 0 {
+		t.Fatalf("another organization reads %v", got)
+	}
 }
