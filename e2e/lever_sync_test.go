@@ -27,7 +27,13 @@ type syncedLever struct {
 
 func linkedFlow(t *testing.T) syncedLever {
 	t.Helper()
-	c := connectLever(t)
+	return connectLever(t).linkFlow(t)
+}
+
+// linkFlow saves the proposed mapping and links a flow to the Senior Go
+// Engineer posting.
+func (c connectedLever) linkFlow(t *testing.T) syncedLever {
+	t.Helper()
 	open := c.leverJobs(t)
 	proposed := c.propose(t)
 	c.owner.must("PUT", "/v1/atsConnection/stageMapping", &atsbridgev1.SaveStageMappingRequest{Mapping: proposed.GetMapping()}, &atsbridgev1.SaveStageMappingResponse{})

@@ -162,6 +162,26 @@ func atsHealth(t *testing.T, s *stack.Stack, ctl *simclient.Client, ownerAPI api
 		t.Fatalf("a connected ATS: %v", ats)
 	}
 
+	// A candidate on a flow linked to the posting: the link is pushed.
+	acct, err := ctl.LeverAccount(t.Context(), providersim.DemoLeverAccount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := connectedLever{s: s, owner: ownerAPI, connID: connID, acct: acct}.linkFlow(t)
+	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
+	c.enroll(t, sam)
+	opp := c.linked(t, "sam.rivera@example.org")
+	var target *outreachv1.Stage
+	for _, st := range c.stages {
+		if st.GetName() != "New" && c.atsStageOf(t, st.GetId()) != opp.StageID {
+			target = st
+			break
+		}
+	}
+	if target == nil {
+		t.Fatal("no stage that moves the opportunity")
+	}
+
 	// The customer revokes Tandem in Lever: the status says so, and why.
 	if _, err := ctl.RevokeLever(t.Context(), providersim.DemoLeverAccount, providersim.DefaultLeverClientID); err != nil {
 		t.Fatal(err)
@@ -178,15 +198,32 @@ func atsHealth(t *testing.T, s *stack.Stack, ctl *simclient.Client, ownerAPI api
 		t.Fatalf("a revoked connection says it recovered: %v", ats)
 	}
 
-	// Connected again: it says it recovered.
+	// A stage move while revoked waits: the health shows it held.
+	c.owner.must("POST", "/v1/candidates/"+sam+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: target.GetId(), Reason: "called back"}, &outreachv1.MoveCandidateStageResponse{})
+	poll.Until(t, 60*time.Second, func() error {
+		if h := getAts(t, memberAPI).GetHealth(); h.GetHeldPushes() != 1 {
+			return fmt.Errorf("health %v", h)
+		}
+		return nil
+	})
+
+	// Connected again: it says it recovered, and what waited goes through.
 	before := time.Now()
 	if again := connectLever(); again != connID {
-		t.Logf("reconnecting made connection %s (was %s)", again, connID)
+		t.Fatalf("reconnecting made connection %s (was %s)", again, connID)
 	}
 	ats = connected()
 	if rt := ats.GetHealth().GetRecoveredTime(); rt == nil || rt.AsTime().Before(before.Add(-time.Second)) {
 		t.Fatalf("after reconnecting (at %v): %v", before, ats)
 	}
+	poll.Until(t, 60*time.Second, func() error {
+		o := c.linked(t, "sam.rivera@example.org")
+		h := getAts(t, memberAPI).GetHealth()
+		if o.StageID != c.atsStageOf(t, target.GetId()) || h.GetHeldPushes() != 0 || h.GetPendingPushes() != 0 {
+			return fmt.Errorf("opportunity at %s, health %v", o.StageID, h)
+		}
+		return nil
+	})
 
 	// The sync audit log reads through both routes (SYNC-1's read side;
 	// the pushes and webhooks that write it are built apart), and refuses
