@@ -35,6 +35,12 @@ func connectLever(t *testing.T) connectedLever {
 	t.Helper()
 	s := stack.Start(t, binDir, stack.Options{})
 	_, owner := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
+	return connectLeverAs(t, s, owner)
+}
+
+// connectLeverAs is connectLever for a Super Admin of a running stack.
+func connectLeverAs(t *testing.T, s *stack.Stack, owner api) connectedLever {
+	t.Helper()
 	connect := &identityv1.ConnectLeverResponse{}
 	owner.must("POST", "/v1/integrations/lever:connect", &identityv1.ConnectLeverRequest{}, connect)
 	br := leverBrowser(t, s)

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tandemhq/tandem/platform/poll"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
+	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simclient"
@@ -27,12 +29,12 @@ type syncedLever struct {
 
 func linkedFlow(t *testing.T) syncedLever {
 	t.Helper()
-	return connectLever(t).linkFlow(t)
+	return linkFlow(t, connectLever(t))
 }
 
-// linkFlow saves the proposed mapping and links a flow to the Senior Go
-// Engineer posting.
-func (c connectedLever) linkFlow(t *testing.T) syncedLever {
+// linkFlow saves the proposed mapping of a connected Lever and links a
+// flow to its Senior Go Engineer posting.
+func linkFlow(t *testing.T, c connectedLever) syncedLever {
 	t.Helper()
 	open := c.leverJobs(t)
 	proposed := c.propose(t)
@@ -194,5 +196,221 @@ func TestScenario_LV_4(t *testing.T) {
 	created, err := sim(t, c.s).Counter(t.Context(), "lever.createOpportunity")
 	if err != nil || created != 1 {
 		t.Fatalf("%d createOpportunity calls (%v), want 1", created, err)
+	}
+}
+
+// moveStage moves a candidate in Tandem, as a recruiter does.
+func (c syncedLever) moveStage(t *testing.T, candidateID, stageID string) {
+	t.Helper()
+	c.owner.must("POST", "/v1/candidates/"+candidateID+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: stageID}, &outreachv1.MoveCandidateStageResponse{})
+}
+
+// movesTo counts the opportunity's moves to stageID made through the API.
+func movesTo(o simclient.LeverOpportunity, stageID string) int {
+	n := 0
+	for _, ch := range o.StageChanges {
+		if ch.ToStageID == stageID {
+			n++
+		}
+	}
+	return n
+}
+
+// LV-5, Tandem's half: a stage change here moves the opportunity, once,
+// attributed to the recruiter; a change that Lever already shows is not
+// sent again.
+func TestScenario_LV_5_Push(t *testing.T) {
+	c := linkedFlow(t)
+	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
+	c.enroll(t, sam)
+	opp := c.linked(t, "sam.rivera@example.org")
+	contacted := c.stage(t, "Contacted")
+	want := c.atsStageOf(t, contacted.GetId())
+	c.moveStage(t, sam, contacted.GetId())
+	poll.Until(t, 30*time.Second, func() error {
+		if o := c.linked(t, "sam.rivera@example.org"); o.StageID != want {
+			return fmt.Errorf("opportunity at %s, want %s", o.StageID, want)
+		}
+		return nil
+	})
+	o := c.linked(t, "sam.rivera@example.org")
+	if o.ID != opp.ID || movesTo(o, want) != 1 {
+		t.Fatalf("opportunity %s moved %d times to %s", o.ID, movesTo(o, want), want)
+	}
+	if last := o.StageChanges[len(o.StageChanges)-1]; last.UserID != c.leverUser(t, providersim.DemoLeverSuperAdmin) {
+		t.Fatalf("the move is attributed to %q, want the recruiter's Lever user", last.UserID)
+	}
+	// An archive stage: Not interested maps to an archive reason (or a
+	// stage); either way the opportunity ends where the mapping says.
+	notInterested := c.stage(t, "Not interested")
+	var place *atsbridgev1.AtsPlace
+	for _, r := range c.mapping.GetToAts() {
+		if r.GetTandemStageId() == notInterested.GetId() {
+			place = r.GetAts()
+		}
+	}
+	c.moveStage(t, sam, notInterested.GetId())
+	poll.Until(t, 30*time.Second, func() error {
+		o := c.linked(t, "sam.rivera@example.org")
+		if place.GetArchiveReasonId() != "" && o.ArchiveReasonID != place.GetArchiveReasonId() || place.GetStageId() != "" && o.StageID != place.GetStageId() {
+			return fmt.Errorf("opportunity at %s/%s, want %v", o.StageID, o.ArchiveReasonID, place)
+		}
+		return nil
+	})
+}
+
+// reconnect runs LV-1's consent again for the same Super Admin.
+func (c connectedLever) reconnect(t *testing.T) {
+	t.Helper()
+	connect := &identityv1.ConnectLeverResponse{}
+	c.owner.must("POST", "/v1/integrations/lever:connect", &identityv1.ConnectLeverRequest{}, connect)
+	br := leverBrowser(t, c.s)
+	done := br.follow(br.consentAtLever(connect.GetAuthorizeUrl(), providersim.DemoLeverSuperAdmin))
+	if done.Redirect == nil {
+		t.Fatalf("callback: %d %s", done.Status, done.Body)
+	}
+	if res := exchange(t, br, loginCode(t, done)); res.GetOutcome() != "lever_connected" {
+		t.Fatalf("reconnect Lever: %v", res)
+	}
+}
+
+// LV-6: the customer revokes Tandem's access in Lever. The next push finds
+// out: the connection says so with the reason, the pushes wait instead of
+// failing, and after the Super Admin connects again each goes through
+// once.
+func TestScenario_LV_6(t *testing.T) {
+	c := linkedFlow(t)
+	ctx := t.Context()
+	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
+	c.enroll(t, sam)
+	c.linked(t, "sam.rivera@example.org")
+
+	if _, err := sim(t, c.s).RevokeLever(ctx, providersim.DemoLeverAccount, providersim.DefaultLeverClientID); err != nil {
+		t.Fatal(err)
+	}
+	contacted, interested := c.stage(t, "Contacted"), c.stage(t, "Interested")
+	c.moveStage(t, sam, contacted.GetId())
+	c.moveStage(t, sam, interested.GetId())
+	// Enrolled while revoked: the link waits too.
+	ada := c.newCandidate(t, "Ada Lovelace", "ada@engines.example")
+	c.enroll(t, ada)
+	var conn *atsbridgev1.AtsConnection
+	poll.Until(t, 60*time.Second, func() error {
+		conn = getAts(t, c.owner)
+		if s := conn.GetStatus(); (s != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_RECONNECT_REQUIRED && s != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_DISCONNECTED) ||
+			conn.GetReason() == "" {
+			return fmt.Errorf("ATS connection %v", conn)
+		}
+		return nil
+	})
+	if got := c.opportunities(t, "ada@engines.example"); len(got) != 0 {
+		t.Fatalf("Ada reached Lever while access was revoked: %v", got)
+	}
+
+	c.reconnect(t)
+	wantStage := c.atsStageOf(t, interested.GetId())
+	poll.Until(t, 90*time.Second, func() error {
+		if o := c.linked(t, "sam.rivera@example.org"); o.StageID != wantStage {
+			return fmt.Errorf("Sam's opportunity at %s, want %s", o.StageID, wantStage)
+		}
+		if got := c.opportunities(t, "ada@engines.example"); len(got) != 1 {
+			return fmt.Errorf("Ada has %d opportunities", len(got))
+		}
+		return nil
+	})
+	o := c.linked(t, "sam.rivera@example.org")
+	if n := movesTo(o, c.atsStageOf(t, contacted.GetId())); n != 1 {
+		t.Errorf("Sam moved %d times to the Contacted stage, want 1", n)
+	}
+	if n := movesTo(o, wantStage); n != 1 {
+		t.Errorf("Sam moved %d times to the Interested stage, want 1", n)
+	}
+	if s := getAts(t, c.owner).GetStatus(); s != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_CONNECTED {
+		t.Errorf("after reconnecting: %v", s)
+	}
+}
+
+// A kill test: atsbridge gets SIGKILL while 200 enrollments' pushes and
+// then 200 stage moves go out; after restarting, Lever holds exactly one
+// opportunity per candidate and each move once.
+func TestFaults_LeverPushesSurviveKill(t *testing.T) {
+	const n = 200
+	c := linkedFlow(t)
+	batch := &outreachv1.BatchCreateCandidatesRequest{}
+	for i := range n {
+		batch.Candidates = append(batch.Candidates, &outreachv1.Candidate{Name: fmt.Sprintf("Candidate %d", i), Emails: []string{fmt.Sprintf("c%d@kill.example", i)}})
+	}
+	created := &outreachv1.BatchCreateCandidatesResponse{}
+	c.owner.must("POST", "/v1/candidates:batchCreate", batch, created)
+	var ids []string
+	for _, r := range created.GetResults() {
+		ids = append(ids, r.GetCandidateId())
+	}
+	c.enroll(t, ids...)
+
+	perEmail := func() map[string]simclient.LeverOpportunity {
+		t.Helper()
+		all, err := sim(t, c.s).LeverOpportunities(t.Context(), providersim.DemoLeverAccount)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]simclient.LeverOpportunity{}
+		for _, o := range all {
+			if len(o.Emails) == 1 && strings.HasSuffix(o.Emails[0], "@kill.example") && slices.Contains(o.PostingIDs, c.posting) {
+				if _, dup := out[o.Emails[0]]; dup {
+					t.Fatalf("%s has two opportunities", o.Emails[0])
+				}
+				out[o.Emails[0]] = o
+			}
+		}
+		return out
+	}
+	kill := func(atLeast int, done func() int) {
+		t.Helper()
+		poll.Until(t, 2*time.Minute, func() error {
+			if k := done(); k < atLeast {
+				return fmt.Errorf("%d done", k)
+			}
+			return nil
+		})
+		if _, err := c.s.Procs["atsbridge"].Signal(syscall.SIGKILL, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("atsbridge killed with %d of %d done", done(), n)
+		c.s.Procs["atsbridge"].Start()
+	}
+	kill(20, func() int { return len(perEmail()) })
+	poll.Until(t, 4*time.Minute, func() error {
+		if k := len(perEmail()); k != n {
+			return fmt.Errorf("%d of %d opportunities", k, n)
+		}
+		return nil
+	})
+
+	contacted := c.stage(t, "Contacted")
+	want := c.atsStageOf(t, contacted.GetId())
+	for _, id := range ids {
+		c.moveStage(t, id, contacted.GetId())
+	}
+	moved := func() int {
+		k := 0
+		for _, o := range perEmail() {
+			if o.StageID == want {
+				k++
+			}
+		}
+		return k
+	}
+	kill(20, moved)
+	poll.Until(t, 4*time.Minute, func() error {
+		if k := moved(); k != n {
+			return fmt.Errorf("%d of %d moved", k, n)
+		}
+		return nil
+	})
+	for email, o := range perEmail() {
+		if m := movesTo(o, want); m != 1 {
+			t.Errorf("%s moved %d times", email, m)
+		}
 	}
 }

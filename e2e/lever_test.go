@@ -186,7 +186,7 @@ func TestScenario_LV_1(t *testing.T) {
 	h := ats.GetHealth()
 	if ats.GetId() != connID || ats.GetProvider() != "lever" || h.GetStages() != int64(len(acct.Stages)) || h.GetPostings() != int64(len(acct.Postings)) ||
 		h.GetUsers() != int64(len(acct.Users)) || h.GetArchiveReasons() != int64(len(acct.ArchiveReasons)) || h.GetLastSuccessTime() == nil ||
-		h.GetRateLimitPerSecond() != 10 || h.GetRateLimitBurst() != 20 || h.GetErrorsLastDay() != 0 {
+		h.GetRateLimitPerSecond() != 10 || h.GetRateLimitBurst() != 15 || h.GetErrorsLastDay() != 0 {
 		t.Fatalf("health %v; account: %d stages, %d postings, %d users, %d archive reasons", ats, len(acct.Stages), len(acct.Postings), len(acct.Users), len(acct.ArchiveReasons))
 	}
 

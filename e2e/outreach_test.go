@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tandemhq/tandem/e2e/stack"
+	"github.com/tandemhq/tandem/platform/poll"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 )
@@ -82,9 +85,9 @@ func TestScenario_OUT_3(t *testing.T) {
 	otherAPI.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Grace at Fabrikam", Emails: []string{"grace@navy.example"}}, &outreachv1.CreateCandidateResponse{})
 }
 
-// OUT-6 (its Tandem half; the ATS half comes with atsbridge): each
-// organization has its stage set with the defaults; admins shape it; a
-// move is on the candidate's timeline; a Member cannot move candidates.
+// OUT-6: each organization has its stage set with the defaults; admins
+// shape it; a move is on the candidate's timeline and reaches the ATS; a
+// Member cannot move candidates.
 func TestScenario_OUT_6(t *testing.T) {
 	s := stack.Start(t, binDir, stack.Options{})
 	_, adminAPI := signedIn(t, s, newBrowser(t, s), as{email: contosoUser}) // Super Admin
@@ -128,6 +131,22 @@ func TestScenario_OUT_6(t *testing.T) {
 		t.Fatalf("filtered by kind: %v", tl.GetEntries())
 	}
 
+	// The ATS half: with Lever connected and a flow linked to a posting,
+	// the candidate's next move reaches Lever.
+	lv := linkFlow(t, connectLeverAs(t, s, adminAPI))
+	lv.enroll(t, id)
+	lv.linked(t, "katherine@nasa.example")
+	for _, st := range []*outreachv1.Stage{ss[1], ss[3]} {
+		recruiterAPI.must("POST", "/v1/candidates/"+id+":moveStage", &outreachv1.MoveCandidateStageRequest{StageId: st.GetId()}, moved)
+		wantATS := lv.atsStageOf(t, st.GetId())
+		poll.Until(t, 30*time.Second, func() error {
+			if o := lv.linked(t, "katherine@nasa.example"); o.StageID != wantATS {
+				return fmt.Errorf("the Lever opportunity is at %s, want %s (%s)", o.StageID, wantATS, st.GetName())
+			}
+			return nil
+		})
+	}
+
 	// Admins rename, add, reorder and retire; a recruiter cannot.
 	code, body := recruiterAPI.call("POST", "/v1/stages", &outreachv1.Stage{Name: "Phone screen"}, nil)
 	wantError(t, code, body, http.StatusForbidden, "PERMISSION_DENIED")
@@ -152,7 +171,7 @@ func TestScenario_OUT_6(t *testing.T) {
 	}
 	got := &outreachv1.GetCandidateResponse{}
 	recruiterAPI.must("GET", "/v1/candidates/"+id, nil, got)
-	if got.GetCandidate().GetStageId() != added.GetStage().GetId() || got.GetCandidate().GetStageVersion() != 2 {
+	if got.GetCandidate().GetStageId() != added.GetStage().GetId() || got.GetCandidate().GetStageVersion() != 4 {
 		t.Fatalf("the candidate should be in Phone screen: %v", got.GetCandidate())
 	}
 

@@ -156,7 +156,7 @@ func atsHealth(t *testing.T, s *stack.Stack, ctl *simclient.Client, ownerAPI api
 	h := ats.GetHealth()
 	// The import's calls spent some of the budget; nothing waits to go.
 	if ats.GetId() != connID || h.GetLastSuccessTime() == nil || h.GetPendingPushes() != 0 || h.GetHeldPushes() != 0 ||
-		h.GetFailedPushesLastDay() != 0 || h.GetNextRetryTime() != nil || h.GetRateLimitBurst() != 20 ||
+		h.GetFailedPushesLastDay() != 0 || h.GetNextRetryTime() != nil || h.GetRateLimitBurst() < 1 ||
 		h.RateLimitAvailable == nil || h.GetRateLimitAvailable()+h.GetRateLimitUsed() != h.GetRateLimitBurst() ||
 		h.GetWebhookDeliveriesLastDay() != 0 || h.GetRecoveredTime() != nil {
 		t.Fatalf("a connected ATS: %v", ats)
@@ -167,7 +167,7 @@ func atsHealth(t *testing.T, s *stack.Stack, ctl *simclient.Client, ownerAPI api
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := connectedLever{s: s, owner: ownerAPI, connID: connID, acct: acct}.linkFlow(t)
+	c := linkFlow(t, connectedLever{s: s, owner: ownerAPI, connID: connID, acct: acct})
 	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
 	c.enroll(t, sam)
 	opp := c.linked(t, "sam.rivera@example.org")

@@ -124,7 +124,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	st := store.New(rt.DB)
 	workers := river.NewWorkers()
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, pushes.Queue: {MaxWorkers: cfg.ATS.PushWorkers}}
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, pushes.Queue: pushes.QueueConfig(cfg.ATS.PushWorkers)}
 	delivery.AddTo(workers, queues)
 	// The publisher needs the River client, which needs the import worker
 	// that publishes: the worker gets it before anything runs.

@@ -31,7 +31,9 @@ type Settings struct {
 func (s *Settings) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.LeverURL, "lever-url", "http://127.0.0.1:9204", "Lever's Data API base URL without /v1 ("+lever.DefaultBaseURL+")")
 	fs.IntVar(&s.LeverRatePerSecond, "lever-rate", 10, "requests a second each Lever connection may make, across replicas")
-	fs.IntVar(&s.LeverBurst, "lever-burst", 20, "requests a Lever connection may make at once after a pause")
+	// 15, below Lever's 20: requests timed to this bucket reach Lever's a
+	// little early or late, and a full burst would then meet a 429.
+	fs.IntVar(&s.LeverBurst, "lever-burst", 15, "requests a Lever connection may make at once after a pause (Lever allows 20)")
 	fs.DurationVar(&s.PushClaim, "push-claim", 2*time.Minute, "how long a worker owns the push it works; a push of a crashed worker goes again after it")
 	fs.IntVar(&s.PushWorkers, "push-workers", 20, "pushes to the ATS one replica works at once")
 }

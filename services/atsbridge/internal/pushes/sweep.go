@@ -20,6 +20,15 @@ func (SweepArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: river.UniqueOpts{ByPeriod: 5 * time.Second}}
 }
 
+// QueueConfig is the pushes' River queue for workers at once on a
+// replica. A push waits for no other work: the queue fetches 10 ms after
+// the last fetch while busy and polls every 100 ms while idle, so a push
+// starts within about 100 ms of its event (River's default poll, a second,
+// would cap the delay from a stage change to Lever at that).
+func QueueConfig(workers int) river.QueueConfig {
+	return river.QueueConfig{MaxWorkers: workers, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond}
+}
+
 // sweepBatch bounds one sweep.
 const sweepBatch = 500
 

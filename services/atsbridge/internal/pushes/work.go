@@ -457,6 +457,10 @@ func (ps *Pushes) finish(ctx context.Context, a attempt, out outcome) error {
 func (ps *Pushes) failed(ctx context.Context, a attempt, err error, log *slog.Logger) error {
 	var ra *providerhttp.RetryAfterError
 	switch {
+	case errors.Is(err, lever.ErrUnauthorized) && !ps.grantRevoked(ctx, a):
+		// Identity refreshed the token: the next attempt uses the new one.
+		log.InfoContext(ctx, "Lever refused the token; identity refreshed it and the push goes again")
+		return river.JobSnooze(backoff(a.number))
 	case errors.Is(err, errRefused) || errors.Is(err, lever.ErrUnauthorized):
 		log.WarnContext(ctx, "the ATS refused the connection's access; the push is held", slog.Any("error", err))
 		if rerr := ps.store.RecordError(ctx, a.conn.ID, store.ErrorUnauthorized, "Lever refused the access token"); rerr != nil {
@@ -499,6 +503,20 @@ func (ps *Pushes) failed(ctx context.Context, a attempt, err error, log *slog.Lo
 		return rerr
 	}
 	return river.JobSnooze(time.Until(next))
+}
+
+// grantRevoked asks identity to refresh the token Lever refused: a
+// refused refresh (the customer revoked Tandem's access) turns the
+// connection reconnect_required there, and identity's event brings the
+// status here; a refresh that could not be made now counts as not revoked
+// (the push is tried again).
+func (ps *Pushes) grantRevoked(ctx context.Context, a attempt) bool {
+	_, err := ps.tokens.GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: a.conn.ID, Refresh: true})
+	switch status.Code(err) {
+	case codes.FailedPrecondition, codes.NotFound:
+		return true
+	}
+	return false
 }
 
 // backoff grows with the attempts, from a second to five minutes.

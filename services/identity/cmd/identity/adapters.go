@@ -67,6 +67,11 @@ func (a accessTokens) AccessToken(ctx context.Context, orgID, connID string) (st
 	return t.Value, t.ExpiresAt, err
 }
 
+func (a accessTokens) RefreshedToken(ctx context.Context, orgID, connID string) (string, time.Time, error) {
+	t, err := a.v.RefreshedToken(ctx, orgID, connID)
+	return t.Value, t.ExpiresAt, err
+}
+
 func (a accessTokens) Delete(ctx context.Context, connID string) error {
 	return a.v.Delete(ctx, connID)
 }

@@ -36,6 +36,8 @@ type Tickets interface {
 // Vault holds the connections' tokens.
 type Vault interface {
 	AccessToken(ctx context.Context, orgID, connectionID string) (string, time.Time, error)
+	// RefreshedToken refreshes now: the provider refused the current one.
+	RefreshedToken(ctx context.Context, orgID, connectionID string) (string, time.Time, error)
 	Delete(ctx context.Context, connectionID string) error
 	// Check answers nil when the connection's credentials are really
 	// there (restoring what Redis lost from their durable copy), and an
@@ -178,4 +180,17 @@ func (c *Connections) AccessToken(ctx context.Context, connectionID string) (str
 		return "", time.Time{}, apperr.FailedPrecondition(conn.Status, "the connection is "+strings.ReplaceAll(conn.Status, "_", " ")+": "+conn.Reason)
 	}
 	return c.vault.AccessToken(ctx, conn.OrgID, conn.ID)
+}
+
+// RefreshedAccessToken is AccessToken after the provider refused the
+// token handed out: it refreshes now.
+func (c *Connections) RefreshedAccessToken(ctx context.Context, connectionID string) (string, time.Time, error) {
+	conn, err := c.store.ConnectionByID(ctx, connectionID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if conn.Status != store.StatusConnected {
+		return "", time.Time{}, apperr.FailedPrecondition(conn.Status, "the connection is "+strings.ReplaceAll(conn.Status, "_", " ")+": "+conn.Reason)
+	}
+	return c.vault.RefreshedToken(ctx, conn.OrgID, conn.ID)
 }

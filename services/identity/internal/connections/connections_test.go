@@ -113,6 +113,10 @@ func (v *vault) AccessToken(context.Context, string, string) (string, time.Time,
 	return "at", time.Unix(1, 0), nil
 }
 
+func (v *vault) RefreshedToken(context.Context, string, string) (string, time.Time, error) {
+	return "at2", time.Unix(2, 0), nil
+}
+
 func (v *vault) Delete(_ context.Context, id string) error {
 	v.deleted = append(v.deleted, id)
 	return nil

@@ -89,7 +89,11 @@ func (s *Server) DisconnectLever(ctx context.Context, _ *identityv1.DisconnectLe
 
 // GetAccessToken implements the internal RPC.
 func (s *Server) GetAccessToken(ctx context.Context, req *identityv1.GetAccessTokenRequest) (*identityv1.GetAccessTokenResponse, error) {
-	tok, exp, err := s.d.Connections.AccessToken(ctx, req.GetConnectionId())
+	get := s.d.Connections.AccessToken
+	if req.GetRefresh() {
+		get = s.d.Connections.RefreshedAccessToken
+	}
+	tok, exp, err := get(ctx, req.GetConnectionId())
 	if err != nil {
 		return nil, mapErr(err, "connection")
 	}

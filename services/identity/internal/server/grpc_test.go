@@ -47,6 +47,9 @@ type noTokens struct{}
 func (noTokens) AccessToken(context.Context, string, string) (string, time.Time, error) {
 	return "", time.Time{}, errors.New("no tokens in this test")
 }
+func (noTokens) RefreshedToken(context.Context, string, string) (string, time.Time, error) {
+	return "", time.Time{}, errors.New("no tokens in this test")
+}
 func (noTokens) Delete(context.Context, string) error { return nil }
 
 // Check takes every connection's credentials to be there: this world tests

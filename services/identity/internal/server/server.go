@@ -62,6 +62,7 @@ type (
 		ConnectLever(ctx context.Context, caller authz.Principal) (string, error)
 		DisconnectLever(ctx context.Context, caller authz.Principal) (store.Connection, error)
 		AccessToken(ctx context.Context, connectionID string) (string, time.Time, error)
+		RefreshedAccessToken(ctx context.Context, connectionID string) (string, time.Time, error)
 	}
 	// Revocations is the durable record of ended sessions.
 	Revocations interface {

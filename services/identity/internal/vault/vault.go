@@ -357,6 +357,22 @@ func (v *Vault) AccessToken(ctx context.Context, orgID, connID string) (Token, e
 	return v.sharedRefresh(ctx, orgID, connID, rec.sealed, false)
 }
 
+// RefreshedToken refreshes the connection's token now, for a caller the
+// provider refused the current one (a grant revoked at the provider is
+// found at once: the refresh is refused and the connection reported as
+// AccessToken reports it). A refresh another caller or replica made since
+// the token was loaded is joined, not repeated.
+func (v *Vault) RefreshedToken(ctx context.Context, orgID, connID string) (Token, error) {
+	if err := checkIDs(orgID, connID); err != nil {
+		return Token{}, err
+	}
+	rec, err := v.load(ctx, orgID, connID)
+	if err != nil {
+		return Token{}, v.fail(ctx, orgID, connID, err)
+	}
+	return v.sharedRefresh(ctx, orgID, connID, rec.sealed, true)
+}
+
 // ForceRefresh refreshes the connection's token now, however long it is
 // still valid, unless another replica is refreshing it or just did. The
 // background job uses it so refresh tokens do not age out while a
