@@ -128,6 +128,31 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Decision, erro
 	}, nil
 }
 
+// Budget is how much of a key's burst is in use at one moment.
+type Budget struct {
+	// Burst is the most requests the limit admits back to back.
+	Burst int64
+	// Available is how many requests would be admitted right now; Used is
+	// the rest of the burst, spent recently or held by a Pause.
+	Available, Used int64
+}
+
+// Peek reports key's budget now, for every replica, without spending any
+// of it: a health record reads it, and a request after it is admitted as
+// if it had not looked.
+func (l *Limiter) Peek(ctx context.Context, key string) (Budget, error) {
+	d, err := l.AllowN(ctx, key, 0)
+	if err != nil {
+		return Budget{}, err
+	}
+	burst := int64(l.limit.Burst)
+	available := min(max(d.Remaining, 0), burst)
+	if !d.Allowed {
+		available = 0
+	}
+	return Budget{Burst: burst, Available: available, Used: burst - available}, nil
+}
+
 // Wait blocks until one request for key is admitted or ctx ends.
 func (l *Limiter) Wait(ctx context.Context, key string) error {
 	for {

@@ -211,3 +211,40 @@ func BenchmarkLimiterAllow(b *testing.B) {
 		})
 	})
 }
+
+func TestLimiterPeekSpendsNothing(t *testing.T) {
+	t.Parallel()
+	rdb := newRedis(t)
+	l, err := NewLimiter(rdb, testPrefix(t, rdb), Limit{Events: 1, Per: time.Hour, Burst: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	peek := func(want Budget) {
+		t.Helper()
+		for range 2 {
+			if b, err := l.Peek(ctx, "conn"); err != nil || b != want {
+				t.Fatalf("Peek = %+v, %v; want %+v", b, err, want)
+			}
+		}
+	}
+	peek(Budget{Burst: 3, Available: 3})
+	for range 2 {
+		if d, err := l.Allow(ctx, "conn"); err != nil || !d.Allowed {
+			t.Fatalf("Allow: %+v, %v", d, err)
+		}
+	}
+	peek(Budget{Burst: 3, Available: 1, Used: 2})
+	// The peeks left the last request of the burst to take.
+	if d, err := l.Allow(ctx, "conn"); err != nil || !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("the burst's last request: %+v, %v", d, err)
+	}
+	peek(Budget{Burst: 3, Used: 3})
+	// A pause holds the whole budget of another key.
+	if err := l.Pause(ctx, "other", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := l.Peek(ctx, "other"); err != nil || b != (Budget{Burst: 3, Used: 3}) {
+		t.Fatalf("paused: %+v, %v", b, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -91,19 +92,20 @@ func Generate(ctx context.Context, in Inputs) (*openapi3.T, error) {
 	seen := map[string]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			rpc, ok := rpcs[op.OperationID]
+			route, ok := rpcs[op.OperationID]
 			if !ok {
 				return nil, fmt.Errorf("%s %s: operation %s has no HTTP rule", method, path, op.OperationID)
 			}
 			seen[op.OperationID] = true
-			if err := describeRPC(op, method, path, rpc, in.Policy); err != nil {
+			if err := describeRPC(op, method, path, route.rpc, in.Policy); err != nil {
 				return nil, fmt.Errorf("%s %s: %w", method, path, err)
 			}
+			op.OperationID += route.suffix
 		}
 	}
-	for id, rpc := range rpcs {
+	for id, route := range rpcs {
 		if !seen[id] {
-			return nil, fmt.Errorf("HTTP rule for %s made no operation", rpc)
+			return nil, fmt.Errorf("HTTP rule for %s made no operation", route.rpc)
 		}
 	}
 	if err := mergeFragment(doc, frag); err != nil {
@@ -356,21 +358,30 @@ func loadFragment(b []byte) (*openapi3.T, error) {
 	return &frag, nil
 }
 
+// route is the RPC an operation was made from; suffix tells an additional
+// binding's operation from the rule's own ("listSyncAudit2").
+type route struct {
+	rpc, suffix string
+}
+
 // rpcsByOperationID maps protoc-gen-openapiv2's operation ids
 // ("IdentityService_GetMe") to full gRPC method names
-// ("/tandem.identity.v1.IdentityService/GetMe"), from the HTTP rules.
-func rpcsByOperationID(rules []byte) (map[string]string, error) {
+// ("/tandem.identity.v1.IdentityService/GetMe"), from the HTTP rules. A
+// rule's additional bindings make operations numbered from 2
+// ("IdentityService_GetMe2"), as protoc-gen-openapiv2 numbers them.
+func rpcsByOperationID(rules []byte) (map[string]route, error) {
 	var cfg struct {
 		HTTP struct {
 			Rules []struct {
-				Selector string `yaml:"selector"`
+				Selector           string           `yaml:"selector"`
+				AdditionalBindings []map[string]any `yaml:"additional_bindings"`
 			} `yaml:"rules"`
 		} `yaml:"http"`
 	}
 	if err := yaml.Unmarshal(rules, &cfg); err != nil {
 		return nil, fmt.Errorf("HTTP rules: %w", err)
 	}
-	out := map[string]string{}
+	out := map[string]route{}
 	for _, r := range cfg.HTTP.Rules {
 		i := strings.LastIndex(r.Selector, ".")
 		j := strings.LastIndex(r.Selector[:max(i, 0)], ".")
@@ -379,10 +390,14 @@ func rpcsByOperationID(rules []byte) (map[string]string, error) {
 		}
 		id := r.Selector[j+1:i] + "_" + r.Selector[i+1:]
 		full := "/" + r.Selector[:i] + "/" + r.Selector[i+1:]
-		if prev, dup := out[id]; dup && prev != full {
-			return nil, fmt.Errorf("HTTP rules: %s and %s share the operation id %s", prev, full, id)
+		if prev, dup := out[id]; dup && prev.rpc != full {
+			return nil, fmt.Errorf("HTTP rules: %s and %s share the operation id %s", prev.rpc, full, id)
 		}
-		out[id] = full
+		out[id] = route{rpc: full}
+		for n := range r.AdditionalBindings {
+			suffix := strconv.Itoa(n + 2)
+			out[id+suffix] = route{rpc: full, suffix: suffix}
+		}
 	}
 	return out, nil
 }

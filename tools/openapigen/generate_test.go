@@ -228,3 +228,32 @@ func TestGenerateRefuses(t *testing.T) {
 		})
 	}
 }
+
+// An additional binding of a rule is an operation of the same RPC, with an
+// id of its own.
+func TestAdditionalBindings(t *testing.T) {
+	in := inputs(t)
+	in.Swagger = []byte(strings.Replace(swagger, `"/v1/users/{user.id}":`,
+		`"/v1/teams/{teamId}/users/{userId}": {"get": {"operationId": "DemoService_GetUser2", "tags": ["DemoService"],
+      "parameters": [{"name": "teamId", "in": "path", "required": true, "type": "string"}, {"name": "userId", "in": "path", "required": true, "type": "string"}],
+      "responses": {"200": {"description": "A successful response.", "schema": {"$ref": "#/definitions/User"}}}}},
+    "/v1/users/{user.id}":`, 1))
+	in.Rules = []byte(strings.Replace(rules, "      get: /v1/users/{user_id}\n",
+		"      get: /v1/users/{user_id}\n      additional_bindings:\n        - get: /v1/teams/{team_id}/users/{user_id}\n", 1))
+	doc, err := Generate(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, extra := doc.Paths.Value("/v1/users/{userId}"), doc.Paths.Value("/v1/teams/{teamId}/users/{userId}")
+	if own == nil || own.Get == nil || extra == nil || extra.Get == nil {
+		t.Fatalf("paths %v", doc.Paths.InMatchingOrder())
+	}
+	if own.Get.OperationID != "getUser" || extra.Get.OperationID != "getUser2" || extra.Get.Extensions[ExtRPC] != "/tandem.demo.v1.DemoService/GetUser" {
+		t.Errorf("operations %s and %s (%v)", own.Get.OperationID, extra.Get.OperationID, extra.Get.Extensions[ExtRPC])
+	}
+	// Without the binding in the rules, the operation has no rule.
+	in.Rules = []byte(rules)
+	if _, err := Generate(t.Context(), in); err == nil || !strings.Contains(err.Error(), "DemoService_GetUser2 has no HTTP rule") {
+		t.Errorf("an unknown binding: %v", err)
+	}
+}

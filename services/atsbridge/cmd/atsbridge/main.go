@@ -23,6 +23,7 @@ import (
 	"github.com/tandemhq/tandem/platform/service"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
 	atsconfig "github.com/tandemhq/tandem/services/atsbridge/internal/config"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
@@ -100,6 +101,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
+	// The health record reads the budget in use from the same limiter.
+	limit.Meter = limiter
 	leverAPI, err := lever.New(cfg.ATS.LeverURL, providerhttp.New(providerhttp.Options{Provider: "lever", Limiter: limiter,
 		MaxRetryAfter: leverMaxWait, Logger: rt.Log}))
 	if err != nil {
@@ -157,7 +160,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)))
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach), audit.NewLog(rt.DB)))
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/postgres"
+	"github.com/tandemhq/tandem/platform/ratelimit"
 	eventsv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/events/v1"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
@@ -42,6 +43,7 @@ type Store interface {
 	MarkSyncFailed(ctx context.Context, id string, generation int64, reason string) error
 	RecordError(ctx context.Context, id, kind, description string) error
 	RecentErrors(ctx context.Context, id string, since time.Time) (store.RecentErrors, error)
+	SyncHealth(ctx context.Context, id string, since time.Time) (store.SyncHealth, error)
 	ReplaceCatalog(ctx context.Context, id string, generation int64, cat store.Catalog, at time.Time, onPostings store.PostingsChanged) (bool, error)
 	Stages(ctx context.Context, orgID string, after, limit int) ([]store.Stage, error)
 	Postings(ctx context.Context, orgID, afterID string, publishedOnly bool, limit int) ([]store.Posting, error)
@@ -58,6 +60,15 @@ type JobInserter interface {
 type RateLimit struct {
 	PerSecond float64
 	Burst     int
+	// Meter, when set, reads how much of a connection's budget is in use
+	// now, without spending any (the shared limiter's Peek).
+	Meter BudgetMeter
+}
+
+// BudgetMeter reads a key's budget at the shared limiter;
+// *ratelimit.Limiter is one.
+type BudgetMeter interface {
+	Peek(ctx context.Context, key string) (ratelimit.Budget, error)
 }
 
 // Connections runs the ATS connections.
@@ -131,14 +142,16 @@ func (c *Connections) ApplyConnectionChanged(ctx context.Context, tx pgx.Tx, ev 
 // ErrNotConnected is an organization without an ATS connection.
 var ErrNotConnected = errors.New("connections: no ATS connection")
 
-// Health is a connection with its health record.
+// Health is a connection with its health record (SYNC-3).
 type Health struct {
 	store.Connection
 	Errors store.RecentErrors
 	Limit  RateLimit
-	// PendingPushes are writes to the ATS waiting to go out; pushes come
-	// with the sync engine (issue 15's next part), so none wait yet.
-	PendingPushes int64
+	// Sync is how the pushes and the webhooks are doing.
+	Sync store.SyncHealth
+	// Budget is the rate limit in use now; nil when the limiter could not
+	// tell (the rest of the record still answers).
+	Budget *ratelimit.Budget
 }
 
 // Get returns the organization's connection and its health over the last
@@ -151,11 +164,26 @@ func (c *Connections) Get(ctx context.Context, orgID string) (Health, error) {
 	if err != nil {
 		return Health{}, err
 	}
-	recent, err := c.store.RecentErrors(ctx, conn.ID, c.now().Add(-24*time.Hour))
+	since := c.now().Add(-24 * time.Hour)
+	recent, err := c.store.RecentErrors(ctx, conn.ID, since)
 	if err != nil {
 		return Health{}, err
 	}
-	return Health{Connection: conn, Errors: recent, Limit: c.limit}, nil
+	sync, err := c.store.SyncHealth(ctx, conn.ID, since)
+	if err != nil {
+		return Health{}, err
+	}
+	h := Health{Connection: conn, Errors: recent, Limit: c.limit, Sync: sync}
+	if c.limit.Meter != nil {
+		// The limiter's keys are the connections' ids (lever.Client).
+		b, err := c.limit.Meter.Peek(ctx, conn.ID)
+		if err != nil {
+			c.log.WarnContext(ctx, "the rate limit budget could not be read", slog.String("connection_id", conn.ID), slog.Any("error", err))
+		} else {
+			h.Budget = &b
+		}
+	}
+	return h, nil
 }
 
 // Page sizes of the lists.

@@ -28,6 +28,8 @@ func TestRoles(t *testing.T) {
 		"SaveStageMapping":    "roles(super_admin,admin)",
 		"DryRunStageMapping":  "roles(super_admin,admin)",
 		"CheckFlowLink":       "internal",
+		// What the sync did is for every member (SYNC-1).
+		"ListSyncAudit": authz.AnyMember().String(),
 	} {
 		if got := server.Policy["/tandem.atsbridge.v1.AtsBridgeService/"+rpc].String(); got != want {
 			t.Errorf("%s: %s, want %s", rpc, got, want)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/platform/authz"
@@ -31,6 +32,9 @@ var Policy = authz.Policy{
 	svc + "SaveStageMapping":    authz.AtLeast(authz.RoleAdmin),
 	svc + "DryRunStageMapping":  authz.AtLeast(authz.RoleAdmin),
 	svc + "CheckFlowLink":       authz.Internal(),
+	// Everyone sees what the sync did and why (SYNC-1); the log keeps no
+	// secrets.
+	svc + "ListSyncAudit": authz.AnyMember(),
 }
 
 const svc = "/tandem.atsbridge.v1.AtsBridgeService/"
@@ -48,10 +52,13 @@ type Server struct {
 	atsbridgev1.UnimplementedAtsBridgeServiceServer
 	conns Connections
 	maps  Mappings
+	audit SyncAudit
 }
 
 // New returns the handler.
-func New(conns Connections, maps Mappings) *Server { return &Server{conns: conns, maps: maps} }
+func New(conns Connections, maps Mappings, audit SyncAudit) *Server {
+	return &Server{conns: conns, maps: maps, audit: audit}
+}
 
 var statuses = map[string]atsbridgev1.AtsConnectionStatus{
 	store.StatusConnected:         atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_CONNECTED,
@@ -78,16 +85,23 @@ func (s *Server) GetAtsConnection(ctx context.Context, _ *atsbridgev1.GetAtsConn
 		return nil, err
 	}
 	c := h.Connection
+	health := &atsbridgev1.AtsConnectionHealth{
+		LastSuccessTime: ts(c.LastSuccessAt), LastSyncTime: ts(c.LastSyncAt), SyncStartTime: ts(c.SyncStartedAt),
+		PendingPushes: h.Sync.PendingPushes, RateLimitPerSecond: h.Limit.PerSecond, RateLimitBurst: int32(h.Limit.Burst), //nolint:gosec // a configured burst, validated small
+		RateLimitedLastDay: h.Errors.RateLimited, ErrorsLastDay: h.Errors.Total, LastError: h.Errors.Last, LastErrorTime: ts(h.Errors.LastAt),
+		Stages: int64(c.Counts.Stages), Postings: int64(c.Counts.Postings), PublishedPostings: int64(c.Counts.PublishedPostings),
+		Users: int64(c.Counts.Users), ArchiveReasons: int64(c.Counts.ArchiveReasons),
+		HeldPushes: h.Sync.HeldPushes, FailedPushesLastDay: h.Sync.FailedPushes, NextRetryTime: ts(h.Sync.NextRetryAt),
+		WebhookDeliveriesLastDay: h.Sync.Webhooks, WebhooksAppliedLastDay: h.Sync.WebhooksApplied, WebhooksIgnoredLastDay: h.Sync.WebhooksIgnored,
+		LastWebhookTime: ts(h.Sync.LastWebhookAt), RecoveredTime: ts(c.RecoveredAt),
+	}
+	if b := h.Budget; b != nil {
+		health.RateLimitAvailable = proto.Int32(int32(b.Available)) //nolint:gosec // at most the configured burst
+		health.RateLimitUsed = proto.Int32(int32(b.Used))           //nolint:gosec // at most the configured burst
+	}
 	return &atsbridgev1.GetAtsConnectionResponse{Connection: &atsbridgev1.AtsConnection{
 		Id: c.ID, OrganizationId: c.OrgID, Provider: c.Provider, Status: statuses[c.Status], Reason: c.Reason, Account: c.Account,
-		UpdateTime: timestamppb.New(c.UpdatedAt),
-		Health: &atsbridgev1.AtsConnectionHealth{
-			LastSuccessTime: ts(c.LastSuccessAt), LastSyncTime: ts(c.LastSyncAt), SyncStartTime: ts(c.SyncStartedAt),
-			PendingPushes: h.PendingPushes, RateLimitPerSecond: h.Limit.PerSecond, RateLimitBurst: int32(h.Limit.Burst), //nolint:gosec // a configured burst, validated small
-			RateLimitedLastDay: h.Errors.RateLimited, ErrorsLastDay: h.Errors.Total, LastError: h.Errors.Last, LastErrorTime: ts(h.Errors.LastAt),
-			Stages: int64(c.Counts.Stages), Postings: int64(c.Counts.Postings), PublishedPostings: int64(c.Counts.PublishedPostings),
-			Users: int64(c.Counts.Users), ArchiveReasons: int64(c.Counts.ArchiveReasons),
-		},
+		UpdateTime: timestamppb.New(c.UpdatedAt), Health: health,
 	}}, nil
 }
 

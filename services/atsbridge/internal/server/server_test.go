@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -9,7 +10,9 @@ import (
 
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/ratelimit"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/server"
@@ -32,6 +35,9 @@ func (f *fakeConnections) Get(_ context.Context, orgID string) (connections.Heal
 			LastSyncAt: &synced, Counts: store.Counts{Stages: 3, Postings: 5, PublishedPostings: 2, Users: 4, ArchiveReasons: 6}, UpdatedAt: synced},
 		Errors: store.RecentErrors{Total: 2, RateLimited: 1, Last: "Lever's rate limit was reached"},
 		Limit:  connections.RateLimit{PerSecond: 10, Burst: 20},
+		Sync: store.SyncHealth{PendingPushes: 3, HeldPushes: 2, NextRetryAt: &synced, FailedPushes: 1, Webhooks: 5,
+			WebhooksApplied: 4, WebhooksIgnored: 1, LastWebhookAt: &synced},
+		Budget: &ratelimit.Budget{Burst: 20, Available: 15, Used: 5},
 	}, nil
 }
 
@@ -52,7 +58,7 @@ func (f *fakeConnections) Users(_ context.Context, orgID string, size int, token
 
 func TestTranslates(t *testing.T) {
 	f := &fakeConnections{}
-	s := server.New(f, nil)
+	s := server.New(f, nil, nil)
 	ctx := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindUser, OrgID: "org-a", UserID: "u", Role: authz.RoleRecruiter})
 
 	got, err := s.GetAtsConnection(ctx, &atsbridgev1.GetAtsConnectionRequest{})
@@ -61,6 +67,11 @@ func TestTranslates(t *testing.T) {
 		h.GetLastSyncTime().AsTime().Unix() != 1700000000 || h.GetLastSuccessTime() != nil || h.GetStages() != 3 || h.GetPublishedPostings() != 2 ||
 		h.GetErrorsLastDay() != 2 || h.GetRateLimitedLastDay() != 1 || h.GetRateLimitPerSecond() != 10 || h.GetRateLimitBurst() != 20 {
 		t.Fatalf("GetAtsConnection: %v, %v", got, err)
+	}
+	if h.GetPendingPushes() != 3 || h.GetHeldPushes() != 2 || h.GetFailedPushesLastDay() != 1 || h.GetNextRetryTime().AsTime().Unix() != 1700000000 ||
+		h.GetWebhookDeliveriesLastDay() != 5 || h.GetWebhooksAppliedLastDay() != 4 || h.GetWebhooksIgnoredLastDay() != 1 ||
+		h.GetLastWebhookTime() == nil || h.GetRecoveredTime() != nil || h.RateLimitAvailable == nil || h.GetRateLimitAvailable() != 15 || h.GetRateLimitUsed() != 5 {
+		t.Fatalf("GetAtsConnection's sync health: %v", h)
 	}
 	stages, err := s.ListAtsStages(ctx, &atsbridgev1.ListAtsStagesRequest{PageSize: 7, PageToken: "t"})
 	if err != nil || f.size != 7 || f.token != "t" || stages.GetNextPageToken() != "n" || stages.GetStages()[0].GetName() != "New lead" {
@@ -104,7 +115,7 @@ func (f *fakeMappings) CheckFlowLink(_ context.Context, orgID, posting string) (
 
 func TestTranslatesMappings(t *testing.T) {
 	f := &fakeMappings{}
-	s := server.New(&fakeConnections{}, f)
+	s := server.New(&fakeConnections{}, f, nil)
 	ctx := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindUser, OrgID: "org-a", UserID: "u-admin", Role: authz.RoleAdmin})
 	row := &atsbridgev1.TandemToAtsRow{TandemStageId: "t1", Ats: &atsbridgev1.AtsPlace{ArchiveReasonId: "r1"}}
 	got, err := s.SaveStageMapping(ctx, &atsbridgev1.SaveStageMappingRequest{BaseVersion: 1, Mapping: &atsbridgev1.StageMapping{ToAts: []*atsbridgev1.TandemToAtsRow{row}}})
@@ -128,5 +139,57 @@ func TestTranslatesMappings(t *testing.T) {
 	}
 	if r, err := s.CheckFlowLink(svc, &atsbridgev1.CheckFlowLinkRequest{OrganizationId: "org-b", ExternalJobId: "p"}); err != nil || !r.GetOk() {
 		t.Fatalf("check: %v, %v", r, err)
+	}
+}
+
+// fakeAudit records the filter it was asked for.
+type fakeAudit struct {
+	f     audit.Filter
+	size  int
+	token string
+}
+
+func (f *fakeAudit) List(_ context.Context, filter audit.Filter, size int, token string) (audit.Page, error) {
+	f.f, f.size, f.token = filter, size, token
+	at := time.Unix(1700000000, 0)
+	return audit.Page{NextPageToken: "next", Entries: []audit.Logged{
+		{ID: 7, OrgID: filter.OrgID, ConnectionID: "c1", CandidateID: "cand", OperationID: "op", TriggerID: "ev", TriggerType: "candidate.stage_changed",
+			Direction: audit.DirectionPush, Action: "move_stage", MappingVersion: 2, Rule: "Contacted → Reached out",
+			Request:  json.RawMessage(`{"method":"PUT","path":"/opportunities/o1/stage","body":{"stage":"s2","ids":[1,2]}}`),
+			Response: json.RawMessage(`{"status":200}`), Attempt: 2, Outcome: audit.OutcomeSucceeded, ActorUserID: "u", ActorRemoteID: "lu", OccurredAt: at},
+		{ID: 8, OrgID: filter.OrgID, ConnectionID: "c1", Direction: audit.DirectionReconcile, Action: "reconcile", Outcome: audit.OutcomeSkipped, OccurredAt: at},
+	}}, nil
+}
+
+func TestTranslatesTheSyncAudit(t *testing.T) {
+	f := &fakeAudit{}
+	s := server.New(&fakeConnections{}, nil, f)
+	ctx := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindUser, OrgID: "org-a", UserID: "u", Role: authz.RoleRecruiter})
+	got, err := s.ListSyncAudit(ctx, &atsbridgev1.ListSyncAuditRequest{CandidateId: "cand", Direction: "push", Outcome: "succeeded",
+		Action: "move_stage", PageSize: 3, PageToken: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.f != (audit.Filter{OrgID: "org-a", CandidateID: "cand", Direction: "push", Outcome: "succeeded", Action: "move_stage"}) || f.size != 3 || f.token != "t" {
+		t.Fatalf("asked for %+v size %d token %q", f.f, f.size, f.token)
+	}
+	if len(got.GetEntries()) != 2 || got.GetNextPageToken() != "next" {
+		t.Fatalf("page %v", got)
+	}
+	e := got.GetEntries()[0]
+	if e.GetId() != 7 || e.GetOrganizationId() != "org-a" || e.GetCandidateId() != "cand" || e.GetTriggerType() != "candidate.stage_changed" ||
+		e.GetMappingVersion() != 2 || e.GetAttempt() != 2 || e.GetActorRemoteId() != "lu" || e.GetOccurTime().AsTime().Unix() != 1700000000 {
+		t.Errorf("entry %v", e)
+	}
+	req := e.GetRequest()
+	if req.GetMethod() != "PUT" || req.GetPath() != "/opportunities/o1/stage" ||
+		req.GetBody().GetStructValue().GetFields()["stage"].GetStringValue() != "s2" || e.GetResponse().GetStatus() != 200 {
+		t.Errorf("exchanges %v / %v", req, e.GetResponse())
+	}
+	if second := got.GetEntries()[1]; second.GetRequest() != nil || second.GetResponse() != nil || second.GetCandidateId() != "" {
+		t.Errorf("a decision without exchanges: %v", second)
+	}
+	if _, err := s.ListSyncAudit(t.Context(), &atsbridgev1.ListSyncAuditRequest{}); err == nil {
+		t.Fatal("a call without a caller was answered")
 	}
 }

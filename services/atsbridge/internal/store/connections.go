@@ -40,8 +40,11 @@ type Connection struct {
 	SyncStartedAt  *time.Time
 	LastSyncAt     *time.Time
 	LastSuccessAt  *time.Time
-	Counts         Counts
-	UpdatedAt      time.Time
+	// RecoveredAt is when the connection last came back to connected
+	// after it was reconnect_required or disconnected.
+	RecoveredAt *time.Time
+	Counts      Counts
+	UpdatedAt   time.Time
 }
 
 // Counts are what the last import brought in.
@@ -57,12 +60,12 @@ type RecentErrors struct {
 }
 
 const connColumns = `id::text, org_id::text, provider, account, status, status_reason, status_version, sync_generation,
-	sync_started_at, last_sync_at, last_success_at, stages, postings, published_postings, users, archive_reasons, updated_at`
+	sync_started_at, last_sync_at, last_success_at, recovered_at, stages, postings, published_postings, users, archive_reasons, updated_at`
 
 func scanConn(row pgx.Row) (Connection, error) {
 	var c Connection
 	err := row.Scan(&c.ID, &c.OrgID, &c.Provider, &c.Account, &c.Status, &c.Reason, &c.StatusVersion, &c.SyncGeneration,
-		&c.SyncStartedAt, &c.LastSyncAt, &c.LastSuccessAt, &c.Counts.Stages, &c.Counts.Postings, &c.Counts.PublishedPostings,
+		&c.SyncStartedAt, &c.LastSyncAt, &c.LastSuccessAt, &c.RecoveredAt, &c.Counts.Stages, &c.Counts.Postings, &c.Counts.PublishedPostings,
 		&c.Counts.Users, &c.Counts.ArchiveReasons, &c.UpdatedAt)
 	return c, postgres.MapError(err)
 }
@@ -79,7 +82,9 @@ type StatusChange struct {
 
 // ApplyStatus records c in tx unless a newer status is recorded. It bumps
 // the sync generation, so an import running for the status before lands
-// nothing. applied is false for an older version.
+// nothing. A connection connected again after it was reconnect_required
+// or disconnected is recovered at c.At. applied is false for an older
+// version.
 func (s *Store) ApplyStatus(ctx context.Context, tx pgx.Tx, c StatusChange) (_ Connection, applied bool, err error) {
 	ctx, sp := span(ctx, "ApplyStatus")
 	defer func() { end(sp, err) }()
@@ -93,9 +98,11 @@ func (s *Store) ApplyStatus(ctx context.Context, tx pgx.Tx, c StatusChange) (_ C
 			status_version = excluded.status_version, sync_generation = ats_connections.sync_generation + 1,
 			sync_started_at = coalesce(excluded.sync_started_at, ats_connections.sync_started_at),
 			account = CASE WHEN excluded.account = '' THEN ats_connections.account ELSE excluded.account END,
+			recovered_at = CASE WHEN excluded.status = 'syncing' AND ats_connections.status IN ('reconnect_required', 'disconnected')
+				THEN $9 ELSE ats_connections.recovered_at END,
 			updated_at = now()
 		WHERE ats_connections.status_version < excluded.status_version
-		RETURNING `+connColumns, c.ID, c.OrgID, c.Provider, c.Account, status, c.Reason, c.Version, started))
+		RETURNING `+connColumns, c.ID, c.OrgID, c.Provider, c.Account, status, c.Reason, c.Version, started, c.At))
 	if errors.Is(err, postgres.ErrNotFound) {
 		return Connection{}, false, nil
 	}
@@ -175,4 +182,44 @@ func (s *Store) RecentErrors(ctx context.Context, id string, since time.Time) (_
 		r.Last = *last
 	}
 	return r, postgres.MapError(err)
+}
+
+// SyncHealth is how the connection's pushes and webhooks are doing.
+type SyncHealth struct {
+	// Pushes waiting to go out, and those held until reconnection.
+	PendingPushes, HeldPushes int64
+	// The earliest a pending push is tried again; nil when none waits
+	// for a time.
+	NextRetryAt *time.Time
+	// Pushes that failed for good in the window.
+	FailedPushes int64
+	// Webhook deliveries received in the window, and of those the ones
+	// applied and the ones ignored (echoes, nothing linked).
+	Webhooks, WebhooksApplied, WebhooksIgnored int64
+	// The last delivery received, whenever it was.
+	LastWebhookAt *time.Time
+}
+
+// SyncHealth sums up the connection's pushes and webhook deliveries since
+// since. Each count reads an index: the open pushes, the failed ones by
+// time, the deliveries by time.
+func (s *Store) SyncHealth(ctx context.Context, id string, since time.Time) (_ SyncHealth, err error) {
+	ctx, sp := span(ctx, "SyncHealth")
+	defer func() { end(sp, err) }()
+	var h SyncHealth
+	if !isUUID(id) {
+		return h, nil
+	}
+	err = s.db.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM ats_pushes WHERE connection_id = $1 AND state = 'pending'),
+			(SELECT count(*) FROM ats_pushes WHERE connection_id = $1 AND state = 'held'),
+			(SELECT min(next_attempt_at) FROM ats_pushes WHERE connection_id = $1 AND state = 'pending'),
+			(SELECT count(*) FROM ats_pushes WHERE connection_id = $1 AND state = 'failed' AND updated_at >= $2),
+			d.total, d.applied, d.ignored,
+			(SELECT max(received_at) FROM ats_webhook_deliveries WHERE connection_id = $1)
+		FROM (SELECT count(*) AS total, count(*) FILTER (WHERE state = 'applied') AS applied,
+				count(*) FILTER (WHERE state = 'ignored') AS ignored
+			FROM ats_webhook_deliveries WHERE connection_id = $1 AND received_at >= $2) d`, id, since).
+		Scan(&h.PendingPushes, &h.HeldPushes, &h.NextRetryAt, &h.FailedPushes, &h.Webhooks, &h.WebhooksApplied, &h.WebhooksIgnored, &h.LastWebhookAt)
+	return h, postgres.MapError(err)
 }

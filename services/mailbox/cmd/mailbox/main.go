@@ -166,7 +166,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry, Inbound: inboundReader}))
+	mailboxv1.RegisterMailboxServiceServer(srv.GRPC(), server.New(server.Domain{Sending: pipeline, Mailboxes: registry, Inbound: inboundReader,
+		Requests: limits.Requests, Logger: rt.Log}))
 	mailboxv1.RegisterMailboxInboundServiceServer(srv.GRPC(), inboundHandler)
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)

@@ -18,6 +18,8 @@ type Health struct {
 	QueueDepth      int64
 	SentToday       int64
 	RecipientsToday int64
+	// SentLastMinute counts against PerMinute.
+	SentLastMinute int64
 	// NextSendTime is when the next message may go, when one waits; zero
 	// when the queue is empty.
 	NextSendTime time.Time
@@ -39,6 +41,9 @@ func (p *Pipeline) Health(ctx context.Context, mb store.Mailbox) (Health, error)
 	h.SentToday = int64(len(attempts))
 	for _, a := range attempts {
 		h.RecipientsToday += int64(a.Recipients)
+		if a.At.After(now.Add(-time.Minute)) {
+			h.SentLastMinute++
+		}
 	}
 	if h.QueueDepth == 0 {
 		return h, nil

@@ -391,7 +391,7 @@ func TestACancelledMessagesDraftIsDeleted(t *testing.T) {
 		t.Error("the mark stays")
 	}
 	h, err := e.pipeline.Health(e.ctx, mb)
-	if err != nil || h.QueueDepth != 0 || h.SentToday != 1 || !h.NextSendTime.IsZero() {
+	if err != nil || h.QueueDepth != 0 || h.SentToday != 1 || h.SentLastMinute != 1 || !h.NextSendTime.IsZero() {
 		t.Errorf("health %+v, %v", h, err)
 	}
 }

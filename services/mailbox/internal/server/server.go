@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -42,6 +43,17 @@ type Domain struct {
 	// Inbound adds the subscription and catch-up state to health; nil
 	// leaves them out.
 	Inbound InboundHealth
+	// Requests adds the Graph request budget in use to health; nil
+	// leaves it out.
+	Requests RequestBudget
+	Logger   *slog.Logger
+}
+
+func (d Domain) log() *slog.Logger {
+	if d.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return d.Logger
 }
 
 // Server implements mailboxv1.MailboxServiceServer.
@@ -148,6 +160,8 @@ func (s *Server) GetMailboxHealth(ctx context.Context, req *mailboxv1.GetMailbox
 	if err := s.addInbound(ctx, hp); err != nil {
 		return nil, err
 	}
+	s.addBudget(ctx, hp)
+	addLastSuccess(hp, mb.AddressesFetchedAt)
 	return &mailboxv1.GetMailboxHealthResponse{Health: hp}, nil
 }
 
@@ -171,6 +185,8 @@ func (s *Server) ListMailboxes(ctx context.Context, req *mailboxv1.ListMailboxes
 		if err := s.addInbound(ctx, hp); err != nil {
 			return nil, err
 		}
+		s.addBudget(ctx, hp)
+		addLastSuccess(hp, mb.AddressesFetchedAt)
 		out.Mailboxes = append(out.Mailboxes, hp)
 	}
 	return out, nil
@@ -237,6 +253,7 @@ func healthProto(h sending.Health) *mailboxv1.MailboxHealth {
 		SentToday: h.SentToday, RecipientsToday: h.RecipientsToday, DailyMessageLimit: int64(mb.DailyMessageLimit),
 		DailyRecipientLimit: sending.RecipientsPerDay, MessagesPerMinute: int64(h.PerMinute),
 		MinGap: durationpb.New(mb.MinGap), LastError: mb.LastError, LastErrorTime: ts(mb.LastErrorAt), LastSentTime: ts(mb.LastSentAt),
+		SentLastMinute: h.SentLastMinute, RecoveredTime: ts(mb.RecoveredAt),
 	}
 	if !h.NextSendTime.IsZero() {
 		out.NextSendTime = timestamppb.New(h.NextSendTime)

@@ -35,18 +35,21 @@ type Mailbox struct {
 	LastError          string
 	LastErrorAt        *time.Time
 	LastSentAt         *time.Time
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// RecoveredAt is when the mailbox last came back to connected after
+	// it was reconnect_required or disconnected.
+	RecoveredAt *time.Time
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 const mailboxColumns = `id::text, org_id::text, user_id::text, account, address, own_addresses, status, status_reason, status_version,
-	addresses_fetched_at, daily_message_limit, min_gap_ms, last_error, last_error_at, last_sent_at, created_at, updated_at`
+	addresses_fetched_at, daily_message_limit, min_gap_ms, last_error, last_error_at, last_sent_at, recovered_at, created_at, updated_at`
 
 func scanMailbox(row pgx.Row) (Mailbox, error) {
 	var m Mailbox
 	var gapMs int64
 	err := row.Scan(&m.ID, &m.OrgID, &m.UserID, &m.Account, &m.Address, &m.OwnAddresses, &m.Status, &m.StatusReason, &m.StatusVersion,
-		&m.AddressesFetchedAt, &m.DailyMessageLimit, &gapMs, &m.LastError, &m.LastErrorAt, &m.LastSentAt, &m.CreatedAt, &m.UpdatedAt)
+		&m.AddressesFetchedAt, &m.DailyMessageLimit, &gapMs, &m.LastError, &m.LastErrorAt, &m.LastSentAt, &m.RecoveredAt, &m.CreatedAt, &m.UpdatedAt)
 	m.MinGap = time.Duration(gapMs) * time.Millisecond
 	return m, postgres.MapError(err)
 }
@@ -64,7 +67,8 @@ type StatusChange struct {
 }
 
 // ApplyStatus records c in tx unless a newer status is stored already;
-// applied says whether it was. before is the status it replaced ("" for a
+// applied says whether it was. A mailbox connected again after it was
+// reconnect_required or disconnected is recovered now. before is the status it replaced ("" for a
 // new mailbox).
 func (s *Store) ApplyStatus(ctx context.Context, tx pgx.Tx, c StatusChange) (m Mailbox, before string, applied bool, err error) {
 	ctx, sp := span(ctx, "ApplyStatus")
@@ -78,6 +82,8 @@ func (s *Store) ApplyStatus(ctx context.Context, tx pgx.Tx, c StatusChange) (m M
 		ON CONFLICT (id) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason,
 			status_version = excluded.status_version,
 			account = CASE WHEN excluded.account = '' THEN mailboxes.account ELSE excluded.account END,
+			recovered_at = CASE WHEN excluded.status = 'connected' AND mailboxes.status IN ('reconnect_required', 'disconnected')
+				THEN now() ELSE mailboxes.recovered_at END,
 			updated_at = now()
 		WHERE mailboxes.status_version < excluded.status_version
 		RETURNING `+mailboxColumns, c.ID, c.OrgID, c.UserID, c.Account, c.Status, c.Reason, c.Version, c.DailyMessageLimit, c.MinGap.Milliseconds()))

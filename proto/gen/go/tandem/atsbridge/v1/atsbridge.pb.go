@@ -9,6 +9,7 @@ package atsbridgev1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	structpb "google.golang.org/protobuf/types/known/structpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -213,8 +214,31 @@ type AtsConnectionHealth struct {
 	PublishedPostings int64 `protobuf:"varint,13,opt,name=published_postings,json=publishedPostings,proto3" json:"published_postings,omitempty"`
 	Users             int64 `protobuf:"varint,14,opt,name=users,proto3" json:"users,omitempty"`
 	ArchiveReasons    int64 `protobuf:"varint,15,opt,name=archive_reasons,json=archiveReasons,proto3" json:"archive_reasons,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Writes to the ATS held until the connection works again: they wait,
+	// they do not fail, and go out after reconnection.
+	HeldPushes int64 `protobuf:"varint,16,opt,name=held_pushes,json=heldPushes,proto3" json:"held_pushes,omitempty"`
+	// Writes that failed for good in the last 24 hours.
+	FailedPushesLastDay int64 `protobuf:"varint,17,opt,name=failed_pushes_last_day,json=failedPushesLastDay,proto3" json:"failed_pushes_last_day,omitempty"`
+	// The earliest a waiting write is tried again.
+	NextRetryTime *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=next_retry_time,json=nextRetryTime,proto3" json:"next_retry_time,omitempty"`
+	// Webhook deliveries received in the last 24 hours, and of those the
+	// ones applied and the ones ignored (echoes of Tandem's own changes,
+	// nothing linked).
+	WebhookDeliveriesLastDay int64 `protobuf:"varint,19,opt,name=webhook_deliveries_last_day,json=webhookDeliveriesLastDay,proto3" json:"webhook_deliveries_last_day,omitempty"`
+	WebhooksAppliedLastDay   int64 `protobuf:"varint,20,opt,name=webhooks_applied_last_day,json=webhooksAppliedLastDay,proto3" json:"webhooks_applied_last_day,omitempty"`
+	WebhooksIgnoredLastDay   int64 `protobuf:"varint,21,opt,name=webhooks_ignored_last_day,json=webhooksIgnoredLastDay,proto3" json:"webhooks_ignored_last_day,omitempty"`
+	// The last webhook delivery received.
+	LastWebhookTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=last_webhook_time,json=lastWebhookTime,proto3" json:"last_webhook_time,omitempty"`
+	// When the connection last came back to connected after it needed
+	// reconnecting or was disconnected; unset if it never did.
+	RecoveredTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=recovered_time,json=recoveredTime,proto3" json:"recovered_time,omitempty"`
+	// The rate limit budget now: of rate_limit_burst requests, how many may
+	// go at once and how many are spent (recently, or held by the ATS's
+	// Retry-After). Unset when the limiter cannot tell.
+	RateLimitAvailable *int32 `protobuf:"varint,24,opt,name=rate_limit_available,json=rateLimitAvailable,proto3,oneof" json:"rate_limit_available,omitempty"`
+	RateLimitUsed      *int32 `protobuf:"varint,25,opt,name=rate_limit_used,json=rateLimitUsed,proto3,oneof" json:"rate_limit_used,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AtsConnectionHealth) Reset() {
@@ -348,6 +372,76 @@ func (x *AtsConnectionHealth) GetUsers() int64 {
 func (x *AtsConnectionHealth) GetArchiveReasons() int64 {
 	if x != nil {
 		return x.ArchiveReasons
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetHeldPushes() int64 {
+	if x != nil {
+		return x.HeldPushes
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetFailedPushesLastDay() int64 {
+	if x != nil {
+		return x.FailedPushesLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetNextRetryTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRetryTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetWebhookDeliveriesLastDay() int64 {
+	if x != nil {
+		return x.WebhookDeliveriesLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetWebhooksAppliedLastDay() int64 {
+	if x != nil {
+		return x.WebhooksAppliedLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetWebhooksIgnoredLastDay() int64 {
+	if x != nil {
+		return x.WebhooksIgnoredLastDay
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetLastWebhookTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastWebhookTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetRecoveredTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecoveredTime
+	}
+	return nil
+}
+
+func (x *AtsConnectionHealth) GetRateLimitAvailable() int32 {
+	if x != nil && x.RateLimitAvailable != nil {
+		return *x.RateLimitAvailable
+	}
+	return 0
+}
+
+func (x *AtsConnectionHealth) GetRateLimitUsed() int32 {
+	if x != nil && x.RateLimitUsed != nil {
+		return *x.RateLimitUsed
 	}
 	return 0
 }
@@ -2161,11 +2255,429 @@ func (x *AtsLinked) GetCreated() bool {
 	return false
 }
 
+// A request the bridge sent to the ATS, or the ATS's answer, as the log
+// keeps it: never a token, a key or a signature.
+type SyncAuditExchange struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Method string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	Path   string                 `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	// The HTTP status of an answer.
+	Status int32 `protobuf:"varint,3,opt,name=status,proto3" json:"status,omitempty"`
+	// The body, as JSON.
+	Body          *structpb.Value `protobuf:"bytes,4,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAuditExchange) Reset() {
+	*x = SyncAuditExchange{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAuditExchange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAuditExchange) ProtoMessage() {}
+
+func (x *SyncAuditExchange) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAuditExchange.ProtoReflect.Descriptor instead.
+func (*SyncAuditExchange) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *SyncAuditExchange) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *SyncAuditExchange) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *SyncAuditExchange) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *SyncAuditExchange) GetBody() *structpb.Value {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+// One decision of the sync: a push made, retried, held or skipped, a
+// webhook applied or recognised as an echo, a reconcile.
+type SyncAuditEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Grows with each decision: the log's order.
+	Id             int64  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	OrganizationId string `protobuf:"bytes,2,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	ConnectionId   string `protobuf:"bytes,3,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// The Tandem candidate; empty for connection-wide decisions.
+	CandidateId string `protobuf:"bytes,4,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The push's operation id, or the webhook delivery's id.
+	OperationId string `protobuf:"bytes,5,opt,name=operation_id,json=operationId,proto3" json:"operation_id,omitempty"`
+	// What started it: an event's id and type (candidate.stage_changed,
+	// lever:candidateStageChange, reconcile).
+	TriggerId   string `protobuf:"bytes,6,opt,name=trigger_id,json=triggerId,proto3" json:"trigger_id,omitempty"`
+	TriggerType string `protobuf:"bytes,7,opt,name=trigger_type,json=triggerType,proto3" json:"trigger_type,omitempty"`
+	// push (Tandem to the ATS), inbound (the ATS to Tandem) or reconcile.
+	Direction string `protobuf:"bytes,8,opt,name=direction,proto3" json:"direction,omitempty"`
+	// What was decided: create_opportunity, move_stage, apply_stage,
+	// echo_suppressed, ...
+	Action string `protobuf:"bytes,9,opt,name=action,proto3" json:"action,omitempty"`
+	// The stage mapping version and the rule applied, readable.
+	MappingVersion int32              `protobuf:"varint,10,opt,name=mapping_version,json=mappingVersion,proto3" json:"mapping_version,omitempty"`
+	Rule           string             `protobuf:"bytes,11,opt,name=rule,proto3" json:"rule,omitempty"`
+	Request        *SyncAuditExchange `protobuf:"bytes,12,opt,name=request,proto3" json:"request,omitempty"`
+	Response       *SyncAuditExchange `protobuf:"bytes,13,opt,name=response,proto3" json:"response,omitempty"`
+	// Counts from 1.
+	Attempt int32 `protobuf:"varint,14,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// succeeded, failed, retrying, held or skipped.
+	Outcome string `protobuf:"bytes,15,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Why it failed, for people (never the provider's text).
+	Error string `protobuf:"bytes,16,opt,name=error,proto3" json:"error,omitempty"`
+	// Who acted: the Tandem user, and the ATS user the call acted as.
+	ActorUserId   string                 `protobuf:"bytes,17,opt,name=actor_user_id,json=actorUserId,proto3" json:"actor_user_id,omitempty"`
+	ActorRemoteId string                 `protobuf:"bytes,18,opt,name=actor_remote_id,json=actorRemoteId,proto3" json:"actor_remote_id,omitempty"`
+	OccurTime     *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=occur_time,json=occurTime,proto3" json:"occur_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncAuditEntry) Reset() {
+	*x = SyncAuditEntry{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncAuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncAuditEntry) ProtoMessage() {}
+
+func (x *SyncAuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncAuditEntry.ProtoReflect.Descriptor instead.
+func (*SyncAuditEntry) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *SyncAuditEntry) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *SyncAuditEntry) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetOperationId() string {
+	if x != nil {
+		return x.OperationId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetTriggerId() string {
+	if x != nil {
+		return x.TriggerId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetTriggerType() string {
+	if x != nil {
+		return x.TriggerType
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetMappingVersion() int32 {
+	if x != nil {
+		return x.MappingVersion
+	}
+	return 0
+}
+
+func (x *SyncAuditEntry) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetRequest() *SyncAuditExchange {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+func (x *SyncAuditEntry) GetResponse() *SyncAuditExchange {
+	if x != nil {
+		return x.Response
+	}
+	return nil
+}
+
+func (x *SyncAuditEntry) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *SyncAuditEntry) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetActorUserId() string {
+	if x != nil {
+		return x.ActorUserId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetActorRemoteId() string {
+	if x != nil {
+		return x.ActorRemoteId
+	}
+	return ""
+}
+
+func (x *SyncAuditEntry) GetOccurTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurTime
+	}
+	return nil
+}
+
+type ListSyncAuditRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this candidate's decisions.
+	CandidateId string `protobuf:"bytes,1,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// Only push, inbound or reconcile.
+	Direction string `protobuf:"bytes,2,opt,name=direction,proto3" json:"direction,omitempty"`
+	// Only succeeded, failed, retrying, held or skipped.
+	Outcome string `protobuf:"bytes,3,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Only this action.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// At most 200; default 50.
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A token of the same filter.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSyncAuditRequest) Reset() {
+	*x = ListSyncAuditRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSyncAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSyncAuditRequest) ProtoMessage() {}
+
+func (x *ListSyncAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSyncAuditRequest.ProtoReflect.Descriptor instead.
+func (*ListSyncAuditRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListSyncAuditRequest) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *ListSyncAuditRequest) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+func (x *ListSyncAuditRequest) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *ListSyncAuditRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ListSyncAuditRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSyncAuditRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSyncAuditResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*SyncAuditEntry      `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSyncAuditResponse) Reset() {
+	*x = ListSyncAuditResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSyncAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSyncAuditResponse) ProtoMessage() {}
+
+func (x *ListSyncAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSyncAuditResponse.ProtoReflect.Descriptor instead.
+func (*ListSyncAuditResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListSyncAuditResponse) GetEntries() []*SyncAuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListSyncAuditResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_tandem_atsbridge_v1_atsbridge_proto protoreflect.FileDescriptor
 
 const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\n" +
-	"#tandem/atsbridge/v1/atsbridge.proto\x12\x13tandem.atsbridge.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n" +
+	"#tandem/atsbridge/v1/atsbridge.proto\x12\x13tandem.atsbridge.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd7\x02\n" +
 	"\rAtsConnection\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12'\n" +
 	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12\x1a\n" +
@@ -2175,7 +2687,8 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\aaccount\x18\x06 \x01(\tR\aaccount\x12@\n" +
 	"\x06health\x18\a \x01(\v2(.tandem.atsbridge.v1.AtsConnectionHealthR\x06health\x12;\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xc7\x05\n" +
+	"updateTime\"\xb2\n" +
+	"\n" +
 	"\x13AtsConnectionHealth\x12F\n" +
 	"\x11last_success_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12@\n" +
 	"\x0elast_sync_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\flastSyncTime\x12B\n" +
@@ -2193,7 +2706,20 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\bpostings\x18\f \x01(\x03R\bpostings\x12-\n" +
 	"\x12published_postings\x18\r \x01(\x03R\x11publishedPostings\x12\x14\n" +
 	"\x05users\x18\x0e \x01(\x03R\x05users\x12'\n" +
-	"\x0farchive_reasons\x18\x0f \x01(\x03R\x0earchiveReasons\"\x19\n" +
+	"\x0farchive_reasons\x18\x0f \x01(\x03R\x0earchiveReasons\x12\x1f\n" +
+	"\vheld_pushes\x18\x10 \x01(\x03R\n" +
+	"heldPushes\x123\n" +
+	"\x16failed_pushes_last_day\x18\x11 \x01(\x03R\x13failedPushesLastDay\x12B\n" +
+	"\x0fnext_retry_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\rnextRetryTime\x12=\n" +
+	"\x1bwebhook_deliveries_last_day\x18\x13 \x01(\x03R\x18webhookDeliveriesLastDay\x129\n" +
+	"\x19webhooks_applied_last_day\x18\x14 \x01(\x03R\x16webhooksAppliedLastDay\x129\n" +
+	"\x19webhooks_ignored_last_day\x18\x15 \x01(\x03R\x16webhooksIgnoredLastDay\x12F\n" +
+	"\x11last_webhook_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastWebhookTime\x12A\n" +
+	"\x0erecovered_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\rrecoveredTime\x125\n" +
+	"\x14rate_limit_available\x18\x18 \x01(\x05H\x00R\x12rateLimitAvailable\x88\x01\x01\x12+\n" +
+	"\x0frate_limit_used\x18\x19 \x01(\x05H\x01R\rrateLimitUsed\x88\x01\x01B\x17\n" +
+	"\x15_rate_limit_availableB\x12\n" +
+	"\x10_rate_limit_used\"\x19\n" +
 	"\x17GetAtsConnectionRequest\"^\n" +
 	"\x18GetAtsConnectionResponse\x12B\n" +
 	"\n" +
@@ -2332,13 +2858,52 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x13remote_candidate_id\x18\x05 \x01(\tR\x11remoteCandidateId\x122\n" +
 	"\x15remote_opportunity_id\x18\x06 \x01(\tR\x13remoteOpportunityId\x12\x10\n" +
 	"\x03url\x18\a \x01(\tR\x03url\x12\x18\n" +
-	"\acreated\x18\b \x01(\bR\acreated*\xda\x01\n" +
+	"\acreated\x18\b \x01(\bR\acreated\"\x83\x01\n" +
+	"\x11SyncAuditExchange\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x12\n" +
+	"\x04path\x18\x02 \x01(\tR\x04path\x12\x16\n" +
+	"\x06status\x18\x03 \x01(\x05R\x06status\x12*\n" +
+	"\x04body\x18\x04 \x01(\v2\x16.google.protobuf.ValueR\x04body\"\xc0\x05\n" +
+	"\x0eSyncAuditEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12'\n" +
+	"\x0forganization_id\x18\x02 \x01(\tR\x0eorganizationId\x12#\n" +
+	"\rconnection_id\x18\x03 \x01(\tR\fconnectionId\x12!\n" +
+	"\fcandidate_id\x18\x04 \x01(\tR\vcandidateId\x12!\n" +
+	"\foperation_id\x18\x05 \x01(\tR\voperationId\x12\x1d\n" +
+	"\n" +
+	"trigger_id\x18\x06 \x01(\tR\ttriggerId\x12!\n" +
+	"\ftrigger_type\x18\a \x01(\tR\vtriggerType\x12\x1c\n" +
+	"\tdirection\x18\b \x01(\tR\tdirection\x12\x16\n" +
+	"\x06action\x18\t \x01(\tR\x06action\x12'\n" +
+	"\x0fmapping_version\x18\n" +
+	" \x01(\x05R\x0emappingVersion\x12\x12\n" +
+	"\x04rule\x18\v \x01(\tR\x04rule\x12@\n" +
+	"\arequest\x18\f \x01(\v2&.tandem.atsbridge.v1.SyncAuditExchangeR\arequest\x12B\n" +
+	"\bresponse\x18\r \x01(\v2&.tandem.atsbridge.v1.SyncAuditExchangeR\bresponse\x12\x18\n" +
+	"\aattempt\x18\x0e \x01(\x05R\aattempt\x12\x18\n" +
+	"\aoutcome\x18\x0f \x01(\tR\aoutcome\x12\x14\n" +
+	"\x05error\x18\x10 \x01(\tR\x05error\x12\"\n" +
+	"\ractor_user_id\x18\x11 \x01(\tR\vactorUserId\x12&\n" +
+	"\x0factor_remote_id\x18\x12 \x01(\tR\ractorRemoteId\x129\n" +
+	"\n" +
+	"occur_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\toccurTime\"\xc5\x01\n" +
+	"\x14ListSyncAuditRequest\x12!\n" +
+	"\fcandidate_id\x18\x01 \x01(\tR\vcandidateId\x12\x1c\n" +
+	"\tdirection\x18\x02 \x01(\tR\tdirection\x12\x18\n" +
+	"\aoutcome\x18\x03 \x01(\tR\aoutcome\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"~\n" +
+	"\x15ListSyncAuditResponse\x12=\n" +
+	"\aentries\x18\x01 \x03(\v2#.tandem.atsbridge.v1.SyncAuditEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xda\x01\n" +
 	"\x13AtsConnectionStatus\x12%\n" +
 	"!ATS_CONNECTION_STATUS_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
 	"\x1dATS_CONNECTION_STATUS_SYNCING\x10\x02\x12,\n" +
 	"(ATS_CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12&\n" +
-	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xf6\a\n" +
+	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xde\b\n" +
 	"\x10AtsBridgeService\x12o\n" +
 	"\x10GetAtsConnection\x12,.tandem.atsbridge.v1.GetAtsConnectionRequest\x1a-.tandem.atsbridge.v1.GetAtsConnectionResponse\x12f\n" +
 	"\rListAtsStages\x12).tandem.atsbridge.v1.ListAtsStagesRequest\x1a*.tandem.atsbridge.v1.ListAtsStagesResponse\x12l\n" +
@@ -2348,7 +2913,8 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x13ProposeStageMapping\x12/.tandem.atsbridge.v1.ProposeStageMappingRequest\x1a0.tandem.atsbridge.v1.ProposeStageMappingResponse\x12o\n" +
 	"\x10SaveStageMapping\x12,.tandem.atsbridge.v1.SaveStageMappingRequest\x1a-.tandem.atsbridge.v1.SaveStageMappingResponse\x12u\n" +
 	"\x12DryRunStageMapping\x12..tandem.atsbridge.v1.DryRunStageMappingRequest\x1a/.tandem.atsbridge.v1.DryRunStageMappingResponse\x12f\n" +
-	"\rCheckFlowLink\x12).tandem.atsbridge.v1.CheckFlowLinkRequest\x1a*.tandem.atsbridge.v1.CheckFlowLinkResponseB\xe0\x01\n" +
+	"\rCheckFlowLink\x12).tandem.atsbridge.v1.CheckFlowLinkRequest\x1a*.tandem.atsbridge.v1.CheckFlowLinkResponse\x12f\n" +
+	"\rListSyncAudit\x12).tandem.atsbridge.v1.ListSyncAuditRequest\x1a*.tandem.atsbridge.v1.ListSyncAuditResponseB\xe0\x01\n" +
 	"\x17com.tandem.atsbridge.v1B\x0eAtsbridgeProtoP\x01ZGgithub.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1;atsbridgev1\xa2\x02\x03TAX\xaa\x02\x13Tandem.Atsbridge.V1\xca\x02\x13Tandem\\Atsbridge\\V1\xe2\x02\x1fTandem\\Atsbridge\\V1\\GPBMetadata\xea\x02\x15Tandem::Atsbridge::V1b\x06proto3"
 
 var (
@@ -2364,7 +2930,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
 	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
@@ -2399,59 +2965,74 @@ var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(*CheckFlowLinkResponse)(nil),       // 30: tandem.atsbridge.v1.CheckFlowLinkResponse
 	(*AtsJobSynced)(nil),                // 31: tandem.atsbridge.v1.AtsJobSynced
 	(*AtsLinked)(nil),                   // 32: tandem.atsbridge.v1.AtsLinked
-	(*timestamppb.Timestamp)(nil),       // 33: google.protobuf.Timestamp
+	(*SyncAuditExchange)(nil),           // 33: tandem.atsbridge.v1.SyncAuditExchange
+	(*SyncAuditEntry)(nil),              // 34: tandem.atsbridge.v1.SyncAuditEntry
+	(*ListSyncAuditRequest)(nil),        // 35: tandem.atsbridge.v1.ListSyncAuditRequest
+	(*ListSyncAuditResponse)(nil),       // 36: tandem.atsbridge.v1.ListSyncAuditResponse
+	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
+	(*structpb.Value)(nil),              // 38: google.protobuf.Value
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	33, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	33, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	33, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	33, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	33, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
-	1,  // 7: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
-	5,  // 8: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	33, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
-	8,  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
-	11, // 11: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
-	14, // 12: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
-	14, // 13: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
-	15, // 14: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
-	16, // 15: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	33, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
-	17, // 17: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	17, // 18: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	18, // 19: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	17, // 20: tandem.atsbridge.v1.SaveStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	17, // 21: tandem.atsbridge.v1.SaveStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	17, // 22: tandem.atsbridge.v1.DryRunStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
-	14, // 23: tandem.atsbridge.v1.UnmappedPlace.ats:type_name -> tandem.atsbridge.v1.AtsPlace
-	26, // 24: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
-	27, // 25: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
-	18, // 26: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	3,  // 27: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
-	6,  // 28: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
-	9,  // 29: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
-	12, // 30: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
-	19, // 31: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
-	21, // 32: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
-	23, // 33: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
-	25, // 34: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
-	29, // 35: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
-	4,  // 36: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
-	7,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
-	10, // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
-	13, // 39: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
-	20, // 40: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
-	22, // 41: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
-	24, // 42: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
-	28, // 43: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
-	30, // 44: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
-	36, // [36:45] is the sub-list for method output_type
-	27, // [27:36] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	37, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	37, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	37, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	37, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	37, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	37, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
+	37, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
+	37, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
+	1,  // 10: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
+	5,  // 11: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
+	37, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	8,  // 13: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
+	11, // 14: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
+	14, // 15: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	14, // 16: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	15, // 17: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
+	16, // 18: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
+	37, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	17, // 20: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 21: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	18, // 22: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
+	17, // 23: tandem.atsbridge.v1.SaveStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 24: tandem.atsbridge.v1.SaveStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	17, // 25: tandem.atsbridge.v1.DryRunStageMappingRequest.mapping:type_name -> tandem.atsbridge.v1.StageMapping
+	14, // 26: tandem.atsbridge.v1.UnmappedPlace.ats:type_name -> tandem.atsbridge.v1.AtsPlace
+	26, // 27: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
+	27, // 28: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
+	18, // 29: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
+	38, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
+	33, // 31: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
+	33, // 32: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
+	37, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
+	34, // 34: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
+	3,  // 35: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
+	6,  // 36: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
+	9,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
+	12, // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
+	19, // 39: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
+	21, // 40: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
+	23, // 41: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
+	25, // 42: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
+	29, // 43: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
+	35, // 44: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
+	4,  // 45: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 46: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 47: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 48: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	20, // 49: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
+	22, // 50: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
+	24, // 51: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
+	28, // 52: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
+	30, // 53: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
+	36, // 54: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
+	45, // [45:55] is the sub-list for method output_type
+	35, // [35:45] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_tandem_atsbridge_v1_atsbridge_proto_init() }
@@ -2459,13 +3040,14 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 	if File_tandem_atsbridge_v1_atsbridge_proto != nil {
 		return
 	}
+	file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   32,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

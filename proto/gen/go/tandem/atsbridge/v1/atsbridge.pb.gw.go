@@ -277,6 +277,94 @@ func local_request_AtsBridgeService_DryRunStageMapping_0(ctx context.Context, ma
 	return msg, metadata, err
 }
 
+var filter_AtsBridgeService_ListSyncAudit_0 = &utilities.DoubleArray{Encoding: map[string]int{}, Base: []int(nil), Check: []int(nil)}
+
+func request_AtsBridgeService_ListSyncAudit_0(ctx context.Context, marshaler runtime.Marshaler, client AtsBridgeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListSyncAuditRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AtsBridgeService_ListSyncAudit_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListSyncAudit(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AtsBridgeService_ListSyncAudit_0(ctx context.Context, marshaler runtime.Marshaler, server AtsBridgeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListSyncAuditRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AtsBridgeService_ListSyncAudit_0); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListSyncAudit(ctx, &protoReq)
+	return msg, metadata, err
+}
+
+var filter_AtsBridgeService_ListSyncAudit_1 = &utilities.DoubleArray{Encoding: map[string]int{"candidate_id": 0}, Base: []int{1, 1, 0}, Check: []int{0, 1, 2}}
+
+func request_AtsBridgeService_ListSyncAudit_1(ctx context.Context, marshaler runtime.Marshaler, client AtsBridgeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListSyncAuditRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["candidate_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "candidate_id")
+	}
+	protoReq.CandidateId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "candidate_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AtsBridgeService_ListSyncAudit_1); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ListSyncAudit(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AtsBridgeService_ListSyncAudit_1(ctx context.Context, marshaler runtime.Marshaler, server AtsBridgeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ListSyncAuditRequest
+		metadata runtime.ServerMetadata
+		err      error
+	)
+	val, ok := pathParams["candidate_id"]
+	if !ok {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "missing parameter %s", "candidate_id")
+	}
+	protoReq.CandidateId, err = runtime.String(val)
+	if err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "type mismatch, parameter: %s, error: %v", "candidate_id", err)
+	}
+	if err := req.ParseForm(); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if err := runtime.PopulateQueryParameters(&protoReq, req.Form, filter_AtsBridgeService_ListSyncAudit_1); err != nil {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ListSyncAudit(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterAtsBridgeServiceHandlerServer registers the http handlers for service AtsBridgeService to "mux".
 // UnaryRPC     :call AtsBridgeServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -442,6 +530,46 @@ func RegisterAtsBridgeServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 			return
 		}
 		forward_AtsBridgeService_DryRunStageMapping_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AtsBridgeService_ListSyncAudit_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit", runtime.WithHTTPPathPattern("/v1/atsConnection/syncAudit"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AtsBridgeService_ListSyncAudit_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AtsBridgeService_ListSyncAudit_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AtsBridgeService_ListSyncAudit_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit", runtime.WithHTTPPathPattern("/v1/candidates/{candidate_id}/syncAudit"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AtsBridgeService_ListSyncAudit_1(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AtsBridgeService_ListSyncAudit_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -619,6 +747,40 @@ func RegisterAtsBridgeServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_AtsBridgeService_DryRunStageMapping_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodGet, pattern_AtsBridgeService_ListSyncAudit_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit", runtime.WithHTTPPathPattern("/v1/atsConnection/syncAudit"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AtsBridgeService_ListSyncAudit_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AtsBridgeService_ListSyncAudit_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodGet, pattern_AtsBridgeService_ListSyncAudit_1, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit", runtime.WithHTTPPathPattern("/v1/candidates/{candidate_id}/syncAudit"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AtsBridgeService_ListSyncAudit_1(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AtsBridgeService_ListSyncAudit_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -631,6 +793,8 @@ var (
 	pattern_AtsBridgeService_ProposeStageMapping_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "atsConnection", "stageMapping"}, "propose"))
 	pattern_AtsBridgeService_SaveStageMapping_0    = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "atsConnection", "stageMapping"}, ""))
 	pattern_AtsBridgeService_DryRunStageMapping_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "atsConnection", "stageMapping"}, "dryRun"))
+	pattern_AtsBridgeService_ListSyncAudit_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "atsConnection", "syncAudit"}, ""))
+	pattern_AtsBridgeService_ListSyncAudit_1       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "syncAudit"}, ""))
 )
 
 var (
@@ -642,4 +806,6 @@ var (
 	forward_AtsBridgeService_ProposeStageMapping_0 = runtime.ForwardResponseMessage
 	forward_AtsBridgeService_SaveStageMapping_0    = runtime.ForwardResponseMessage
 	forward_AtsBridgeService_DryRunStageMapping_0  = runtime.ForwardResponseMessage
+	forward_AtsBridgeService_ListSyncAudit_0       = runtime.ForwardResponseMessage
+	forward_AtsBridgeService_ListSyncAudit_1       = runtime.ForwardResponseMessage
 )

@@ -28,6 +28,7 @@ const (
 	AtsBridgeService_SaveStageMapping_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/SaveStageMapping"
 	AtsBridgeService_DryRunStageMapping_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/DryRunStageMapping"
 	AtsBridgeService_CheckFlowLink_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/CheckFlowLink"
+	AtsBridgeService_ListSyncAudit_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit"
 )
 
 // AtsBridgeServiceClient is the client API for AtsBridgeService service.
@@ -61,6 +62,11 @@ type AtsBridgeServiceClient interface {
 	DryRunStageMapping(ctx context.Context, in *DryRunStageMappingRequest, opts ...grpc.CallOption) (*DryRunStageMappingResponse, error)
 	// Internal (outreach): whether a flow may be linked to the ATS job.
 	CheckFlowLink(ctx context.Context, in *CheckFlowLinkRequest, opts ...grpc.CallOption) (*CheckFlowLinkResponse, error)
+	// ---- The sync audit log (issue 15 item 7, SYNC-1) ----
+	// The organization's sync decisions, in the order they were taken,
+	// optionally for one candidate. A candidate of another organization
+	// has none here: the page is empty.
+	ListSyncAudit(ctx context.Context, in *ListSyncAuditRequest, opts ...grpc.CallOption) (*ListSyncAuditResponse, error)
 }
 
 type atsBridgeServiceClient struct {
@@ -161,6 +167,16 @@ func (c *atsBridgeServiceClient) CheckFlowLink(ctx context.Context, in *CheckFlo
 	return out, nil
 }
 
+func (c *atsBridgeServiceClient) ListSyncAudit(ctx context.Context, in *ListSyncAuditRequest, opts ...grpc.CallOption) (*ListSyncAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSyncAuditResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ListSyncAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AtsBridgeServiceServer is the server API for AtsBridgeService service.
 // All implementations must embed UnimplementedAtsBridgeServiceServer
 // for forward compatibility.
@@ -192,6 +208,11 @@ type AtsBridgeServiceServer interface {
 	DryRunStageMapping(context.Context, *DryRunStageMappingRequest) (*DryRunStageMappingResponse, error)
 	// Internal (outreach): whether a flow may be linked to the ATS job.
 	CheckFlowLink(context.Context, *CheckFlowLinkRequest) (*CheckFlowLinkResponse, error)
+	// ---- The sync audit log (issue 15 item 7, SYNC-1) ----
+	// The organization's sync decisions, in the order they were taken,
+	// optionally for one candidate. A candidate of another organization
+	// has none here: the page is empty.
+	ListSyncAudit(context.Context, *ListSyncAuditRequest) (*ListSyncAuditResponse, error)
 	mustEmbedUnimplementedAtsBridgeServiceServer()
 }
 
@@ -228,6 +249,9 @@ func (UnimplementedAtsBridgeServiceServer) DryRunStageMapping(context.Context, *
 }
 func (UnimplementedAtsBridgeServiceServer) CheckFlowLink(context.Context, *CheckFlowLinkRequest) (*CheckFlowLinkResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckFlowLink not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ListSyncAudit(context.Context, *ListSyncAuditRequest) (*ListSyncAuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSyncAudit not implemented")
 }
 func (UnimplementedAtsBridgeServiceServer) mustEmbedUnimplementedAtsBridgeServiceServer() {}
 func (UnimplementedAtsBridgeServiceServer) testEmbeddedByValue()                          {}
@@ -412,6 +436,24 @@ func _AtsBridgeService_CheckFlowLink_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AtsBridgeService_ListSyncAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSyncAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ListSyncAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ListSyncAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ListSyncAudit(ctx, req.(*ListSyncAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AtsBridgeService_ServiceDesc is the grpc.ServiceDesc for AtsBridgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -454,6 +496,10 @@ var AtsBridgeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckFlowLink",
 			Handler:    _AtsBridgeService_CheckFlowLink_Handler,
+		},
+		{
+			MethodName: "ListSyncAudit",
+			Handler:    _AtsBridgeService_ListSyncAudit_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

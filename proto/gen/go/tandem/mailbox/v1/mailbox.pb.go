@@ -969,6 +969,21 @@ type MailboxHealth struct {
 	SubscriptionStatus     string                 `protobuf:"bytes,19,opt,name=subscription_status,json=subscriptionStatus,proto3" json:"subscription_status,omitempty"`
 	SubscriptionExpireTime *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=subscription_expire_time,json=subscriptionExpireTime,proto3" json:"subscription_expire_time,omitempty"`
 	LastCatchUpTime        *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=last_catch_up_time,json=lastCatchUpTime,proto3" json:"last_catch_up_time,omitempty"`
+	// The last call Microsoft answered successfully: a send, the addresses
+	// read, or a catch-up.
+	LastSuccessTime *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=last_success_time,json=lastSuccessTime,proto3" json:"last_success_time,omitempty"`
+	// When the mailbox last came back to connected after it needed
+	// reconnecting or was disconnected; unset if it never did. What waited
+	// goes out after it.
+	RecoveredTime *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=recovered_time,json=recoveredTime,proto3" json:"recovered_time,omitempty"`
+	// Messages sent in the last minute, of messages_per_minute.
+	SentLastMinute int64 `protobuf:"varint,24,opt,name=sent_last_minute,json=sentLastMinute,proto3" json:"sent_last_minute,omitempty"`
+	// Graph's request budget for the mailbox now (10,000 requests per 10
+	// minutes, shared by every replica): how many may go at once and how
+	// many of that burst are spent (recently, or held by a Retry-After).
+	// Unset when the limiter cannot tell.
+	RequestBudgetAvailable *int32 `protobuf:"varint,25,opt,name=request_budget_available,json=requestBudgetAvailable,proto3,oneof" json:"request_budget_available,omitempty"`
+	RequestBudgetUsed      *int32 `protobuf:"varint,26,opt,name=request_budget_used,json=requestBudgetUsed,proto3,oneof" json:"request_budget_used,omitempty"`
 	unknownFields          protoimpl.UnknownFields
 	sizeCache              protoimpl.SizeCache
 }
@@ -1148,6 +1163,41 @@ func (x *MailboxHealth) GetLastCatchUpTime() *timestamppb.Timestamp {
 		return x.LastCatchUpTime
 	}
 	return nil
+}
+
+func (x *MailboxHealth) GetLastSuccessTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuccessTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetRecoveredTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RecoveredTime
+	}
+	return nil
+}
+
+func (x *MailboxHealth) GetSentLastMinute() int64 {
+	if x != nil {
+		return x.SentLastMinute
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetRequestBudgetAvailable() int32 {
+	if x != nil && x.RequestBudgetAvailable != nil {
+		return *x.RequestBudgetAvailable
+	}
+	return 0
+}
+
+func (x *MailboxHealth) GetRequestBudgetUsed() int32 {
+	if x != nil && x.RequestBudgetUsed != nil {
+		return *x.RequestBudgetUsed
+	}
+	return 0
 }
 
 type GetMailboxHealthRequest struct {
@@ -2455,7 +2505,8 @@ const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\n" +
 	"message_id\x18\x02 \x01(\tR\tmessageId\"M\n" +
 	"\x15CancelMessageResponse\x124\n" +
-	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\xf8\a\n" +
+	"\amessage\x18\x01 \x01(\v2\x1a.tandem.mailbox.v1.MessageR\amessage\"\xd6\n" +
+	"\n" +
 	"\rMailboxHealth\x12\x1d\n" +
 	"\n" +
 	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\x12'\n" +
@@ -2482,7 +2533,14 @@ const file_tandem_mailbox_v1_mailbox_proto_rawDesc = "" +
 	"\x0elast_sent_time\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\flastSentTime\x12/\n" +
 	"\x13subscription_status\x18\x13 \x01(\tR\x12subscriptionStatus\x12T\n" +
 	"\x18subscription_expire_time\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\x16subscriptionExpireTime\x12G\n" +
-	"\x12last_catch_up_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastCatchUpTime\"8\n" +
+	"\x12last_catch_up_time\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastCatchUpTime\x12F\n" +
+	"\x11last_success_time\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastSuccessTime\x12A\n" +
+	"\x0erecovered_time\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\rrecoveredTime\x12(\n" +
+	"\x10sent_last_minute\x18\x18 \x01(\x03R\x0esentLastMinute\x12=\n" +
+	"\x18request_budget_available\x18\x19 \x01(\x05H\x00R\x16requestBudgetAvailable\x88\x01\x01\x123\n" +
+	"\x13request_budget_used\x18\x1a \x01(\x05H\x01R\x11requestBudgetUsed\x88\x01\x01B\x1b\n" +
+	"\x19_request_budget_availableB\x16\n" +
+	"\x14_request_budget_used\"8\n" +
 	"\x17GetMailboxHealthRequest\x12\x1d\n" +
 	"\n" +
 	"mailbox_id\x18\x01 \x01(\tR\tmailboxId\"T\n" +
@@ -2689,47 +2747,49 @@ var file_tandem_mailbox_v1_mailbox_proto_depIdxs = []int32{
 	31, // 18: tandem.mailbox.v1.MailboxHealth.last_sent_time:type_name -> google.protobuf.Timestamp
 	31, // 19: tandem.mailbox.v1.MailboxHealth.subscription_expire_time:type_name -> google.protobuf.Timestamp
 	31, // 20: tandem.mailbox.v1.MailboxHealth.last_catch_up_time:type_name -> google.protobuf.Timestamp
-	13, // 21: tandem.mailbox.v1.GetMailboxHealthResponse.health:type_name -> tandem.mailbox.v1.MailboxHealth
-	13, // 22: tandem.mailbox.v1.ListMailboxesResponse.mailboxes:type_name -> tandem.mailbox.v1.MailboxHealth
-	31, // 23: tandem.mailbox.v1.MessageSent.sent_time:type_name -> google.protobuf.Timestamp
-	3,  // 24: tandem.mailbox.v1.MessageSent.to:type_name -> tandem.mailbox.v1.Recipient
-	3,  // 25: tandem.mailbox.v1.MessageSent.cc:type_name -> tandem.mailbox.v1.Recipient
-	31, // 26: tandem.mailbox.v1.GraphNotification.subscription_expire_time:type_name -> google.protobuf.Timestamp
-	19, // 27: tandem.mailbox.v1.AcceptNotificationsRequest.notifications:type_name -> tandem.mailbox.v1.GraphNotification
-	2,  // 28: tandem.mailbox.v1.InboundMessage.kind:type_name -> tandem.mailbox.v1.InboundKind
-	31, // 29: tandem.mailbox.v1.InboundMessage.receive_time:type_name -> google.protobuf.Timestamp
-	22, // 30: tandem.mailbox.v1.ListInboundMessagesResponse.inbound_messages:type_name -> tandem.mailbox.v1.InboundMessage
-	31, // 31: tandem.mailbox.v1.UndeliverableAddress.create_time:type_name -> google.protobuf.Timestamp
-	26, // 32: tandem.mailbox.v1.CheckRecipientsResponse.undeliverable:type_name -> tandem.mailbox.v1.UndeliverableAddress
-	31, // 33: tandem.mailbox.v1.GetInboundSyncStateResponse.subscription_expire_time:type_name -> google.protobuf.Timestamp
-	31, // 34: tandem.mailbox.v1.GetInboundSyncStateResponse.last_catch_up_time:type_name -> google.protobuf.Timestamp
-	2,  // 35: tandem.mailbox.v1.MessageReceived.kind:type_name -> tandem.mailbox.v1.InboundKind
-	31, // 36: tandem.mailbox.v1.MessageReceived.receive_time:type_name -> google.protobuf.Timestamp
-	5,  // 37: tandem.mailbox.v1.MailboxService.SubmitMessage:input_type -> tandem.mailbox.v1.SubmitMessageRequest
-	7,  // 38: tandem.mailbox.v1.MailboxService.GetMessage:input_type -> tandem.mailbox.v1.GetMessageRequest
-	9,  // 39: tandem.mailbox.v1.MailboxService.ListMessages:input_type -> tandem.mailbox.v1.ListMessagesRequest
-	11, // 40: tandem.mailbox.v1.MailboxService.CancelMessage:input_type -> tandem.mailbox.v1.CancelMessageRequest
-	14, // 41: tandem.mailbox.v1.MailboxService.GetMailboxHealth:input_type -> tandem.mailbox.v1.GetMailboxHealthRequest
-	16, // 42: tandem.mailbox.v1.MailboxService.ListMailboxes:input_type -> tandem.mailbox.v1.ListMailboxesRequest
-	20, // 43: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:input_type -> tandem.mailbox.v1.AcceptNotificationsRequest
-	23, // 44: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:input_type -> tandem.mailbox.v1.ListInboundMessagesRequest
-	25, // 45: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:input_type -> tandem.mailbox.v1.CheckRecipientsRequest
-	28, // 46: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:input_type -> tandem.mailbox.v1.GetInboundSyncStateRequest
-	6,  // 47: tandem.mailbox.v1.MailboxService.SubmitMessage:output_type -> tandem.mailbox.v1.SubmitMessageResponse
-	8,  // 48: tandem.mailbox.v1.MailboxService.GetMessage:output_type -> tandem.mailbox.v1.GetMessageResponse
-	10, // 49: tandem.mailbox.v1.MailboxService.ListMessages:output_type -> tandem.mailbox.v1.ListMessagesResponse
-	12, // 50: tandem.mailbox.v1.MailboxService.CancelMessage:output_type -> tandem.mailbox.v1.CancelMessageResponse
-	15, // 51: tandem.mailbox.v1.MailboxService.GetMailboxHealth:output_type -> tandem.mailbox.v1.GetMailboxHealthResponse
-	17, // 52: tandem.mailbox.v1.MailboxService.ListMailboxes:output_type -> tandem.mailbox.v1.ListMailboxesResponse
-	21, // 53: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:output_type -> tandem.mailbox.v1.AcceptNotificationsResponse
-	24, // 54: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:output_type -> tandem.mailbox.v1.ListInboundMessagesResponse
-	27, // 55: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:output_type -> tandem.mailbox.v1.CheckRecipientsResponse
-	29, // 56: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:output_type -> tandem.mailbox.v1.GetInboundSyncStateResponse
-	47, // [47:57] is the sub-list for method output_type
-	37, // [37:47] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	31, // 21: tandem.mailbox.v1.MailboxHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	31, // 22: tandem.mailbox.v1.MailboxHealth.recovered_time:type_name -> google.protobuf.Timestamp
+	13, // 23: tandem.mailbox.v1.GetMailboxHealthResponse.health:type_name -> tandem.mailbox.v1.MailboxHealth
+	13, // 24: tandem.mailbox.v1.ListMailboxesResponse.mailboxes:type_name -> tandem.mailbox.v1.MailboxHealth
+	31, // 25: tandem.mailbox.v1.MessageSent.sent_time:type_name -> google.protobuf.Timestamp
+	3,  // 26: tandem.mailbox.v1.MessageSent.to:type_name -> tandem.mailbox.v1.Recipient
+	3,  // 27: tandem.mailbox.v1.MessageSent.cc:type_name -> tandem.mailbox.v1.Recipient
+	31, // 28: tandem.mailbox.v1.GraphNotification.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	19, // 29: tandem.mailbox.v1.AcceptNotificationsRequest.notifications:type_name -> tandem.mailbox.v1.GraphNotification
+	2,  // 30: tandem.mailbox.v1.InboundMessage.kind:type_name -> tandem.mailbox.v1.InboundKind
+	31, // 31: tandem.mailbox.v1.InboundMessage.receive_time:type_name -> google.protobuf.Timestamp
+	22, // 32: tandem.mailbox.v1.ListInboundMessagesResponse.inbound_messages:type_name -> tandem.mailbox.v1.InboundMessage
+	31, // 33: tandem.mailbox.v1.UndeliverableAddress.create_time:type_name -> google.protobuf.Timestamp
+	26, // 34: tandem.mailbox.v1.CheckRecipientsResponse.undeliverable:type_name -> tandem.mailbox.v1.UndeliverableAddress
+	31, // 35: tandem.mailbox.v1.GetInboundSyncStateResponse.subscription_expire_time:type_name -> google.protobuf.Timestamp
+	31, // 36: tandem.mailbox.v1.GetInboundSyncStateResponse.last_catch_up_time:type_name -> google.protobuf.Timestamp
+	2,  // 37: tandem.mailbox.v1.MessageReceived.kind:type_name -> tandem.mailbox.v1.InboundKind
+	31, // 38: tandem.mailbox.v1.MessageReceived.receive_time:type_name -> google.protobuf.Timestamp
+	5,  // 39: tandem.mailbox.v1.MailboxService.SubmitMessage:input_type -> tandem.mailbox.v1.SubmitMessageRequest
+	7,  // 40: tandem.mailbox.v1.MailboxService.GetMessage:input_type -> tandem.mailbox.v1.GetMessageRequest
+	9,  // 41: tandem.mailbox.v1.MailboxService.ListMessages:input_type -> tandem.mailbox.v1.ListMessagesRequest
+	11, // 42: tandem.mailbox.v1.MailboxService.CancelMessage:input_type -> tandem.mailbox.v1.CancelMessageRequest
+	14, // 43: tandem.mailbox.v1.MailboxService.GetMailboxHealth:input_type -> tandem.mailbox.v1.GetMailboxHealthRequest
+	16, // 44: tandem.mailbox.v1.MailboxService.ListMailboxes:input_type -> tandem.mailbox.v1.ListMailboxesRequest
+	20, // 45: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:input_type -> tandem.mailbox.v1.AcceptNotificationsRequest
+	23, // 46: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:input_type -> tandem.mailbox.v1.ListInboundMessagesRequest
+	25, // 47: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:input_type -> tandem.mailbox.v1.CheckRecipientsRequest
+	28, // 48: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:input_type -> tandem.mailbox.v1.GetInboundSyncStateRequest
+	6,  // 49: tandem.mailbox.v1.MailboxService.SubmitMessage:output_type -> tandem.mailbox.v1.SubmitMessageResponse
+	8,  // 50: tandem.mailbox.v1.MailboxService.GetMessage:output_type -> tandem.mailbox.v1.GetMessageResponse
+	10, // 51: tandem.mailbox.v1.MailboxService.ListMessages:output_type -> tandem.mailbox.v1.ListMessagesResponse
+	12, // 52: tandem.mailbox.v1.MailboxService.CancelMessage:output_type -> tandem.mailbox.v1.CancelMessageResponse
+	15, // 53: tandem.mailbox.v1.MailboxService.GetMailboxHealth:output_type -> tandem.mailbox.v1.GetMailboxHealthResponse
+	17, // 54: tandem.mailbox.v1.MailboxService.ListMailboxes:output_type -> tandem.mailbox.v1.ListMailboxesResponse
+	21, // 55: tandem.mailbox.v1.MailboxInboundService.AcceptNotifications:output_type -> tandem.mailbox.v1.AcceptNotificationsResponse
+	24, // 56: tandem.mailbox.v1.MailboxInboundService.ListInboundMessages:output_type -> tandem.mailbox.v1.ListInboundMessagesResponse
+	27, // 57: tandem.mailbox.v1.MailboxInboundService.CheckRecipients:output_type -> tandem.mailbox.v1.CheckRecipientsResponse
+	29, // 58: tandem.mailbox.v1.MailboxInboundService.GetInboundSyncState:output_type -> tandem.mailbox.v1.GetInboundSyncStateResponse
+	49, // [49:59] is the sub-list for method output_type
+	39, // [39:49] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_tandem_mailbox_v1_mailbox_proto_init() }
@@ -2737,6 +2797,7 @@ func file_tandem_mailbox_v1_mailbox_proto_init() {
 	if File_tandem_mailbox_v1_mailbox_proto != nil {
 		return
 	}
+	file_tandem_mailbox_v1_mailbox_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
