@@ -14,6 +14,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/providerhttp"
@@ -23,6 +24,7 @@ import (
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	atsconfig "github.com/tandemhq/tandem/services/atsbridge/internal/config"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/inbound"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/outreachclient"
@@ -123,7 +125,24 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// The publisher needs the River client, which needs the import worker
 	// that publishes: the worker gets it before anything runs.
 	var pub publisherHolder
-	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log))
+	importer := connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log)
+	river.AddWorker(workers, importer)
+	// The inbound sync (ADR 25): webhooks registered once a connection is
+	// connected, their signature tokens sealed with atsbridge's own keys;
+	// deliveries applied by a job through the stage mapping.
+	ring, err := cfg.ATS.Ring()
+	if err != nil {
+		return errors.Join(fmt.Errorf("key-ring: %w", err), rt.Close(ctx))
+	}
+	if cfg.ATS.KeyRing.Value() == atsconfig.DevKeyRing {
+		rt.Log.WarnContext(ctx, "using the development key ring; set TANDEM_KEY_RING for atsbridge in production")
+	}
+	sealer := envelope.NewVault(ring, st.DataKeys(), envelope.VaultOptions{})
+	var jobsLater jobsHolder
+	importer.OnConnected(inbound.EnqueueRegistration(&jobsLater))
+	applier := inbound.NewApplier(st, &pub, outreach, rt.Log)
+	river.AddWorker(workers, inbound.NewApplyWorker(st, applier, accessTokens{identity.Identity()}, leverAPI, rt.Log))
+	river.AddWorker(workers, inbound.NewRegisterWorker(st, accessTokens{identity.Identity()}, leverAPI, sealer, cfg.ATS.WebhookBaseURL, rt.Log))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
 	if err != nil {
@@ -135,6 +154,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	rt.AddCloser("event publisher", func(context.Context) error { return publisher.Close() })
 	pub.Publisher = publisher
+	jobsLater.JobInserter = jc
 	conns := connections.New(st, jc, limit, rt.Log)
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
 	sink.Handle(connections.EventConnectionChanged, conns.ApplyConnectionChanged)
@@ -142,7 +162,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)))
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)).WithInbound(inbound.NewReceiver(st, sealer, jc, rt.Log)))
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
@@ -151,6 +171,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // which needs the River client the worker goes into; it is set before
 // serving.
 type publisherHolder struct{ *events.Publisher }
+
+// jobsHolder lets the import's hook be built before the River client it
+// enqueues with; it is set before serving.
+type jobsHolder struct{ inbound.JobInserter }
 
 // accessTokens fits identity's generated client to the importer's
 // interface.

@@ -5,8 +5,10 @@ package config
 import (
 	"flag"
 	"net/url"
+	"strings"
 
 	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 )
 
@@ -19,6 +21,23 @@ type Settings struct {
 	// bursts of 20 per token (providers.md §2.4).
 	LeverRatePerSecond int
 	LeverBurst         int
+	// WebhookBaseURL is the gateway's public base URL: Lever posts to
+	// <base>/webhooks/lever/<connection id> (empty: no webhooks are
+	// registered, the reconcile alone syncs from Lever).
+	WebhookBaseURL string
+	// KeyRing holds atsbridge's key-encryption keys ("id:base64,..."; the
+	// first wraps new data keys); they seal the webhooks' signature tokens
+	// (ADR 25).
+	KeyRing config.Secret
+}
+
+// DevKeyRing is the development key ring: never for production.
+const DevKeyRing = "atsdev1:YXRzYnJpZGdlLWRldi1rZXktbm90LWZvci1wcm9kISE="
+
+// Ring parses the key ring; the first key is the primary.
+func (s *Settings) Ring() (*envelope.KeyRing, error) {
+	first, _, _ := strings.Cut(s.KeyRing.Value(), ":")
+	return envelope.ParseKeyRing(s.KeyRing.Value(), strings.TrimSpace(first))
 }
 
 // Register implements config.Group.
@@ -26,6 +45,8 @@ func (s *Settings) Register(fs *flag.FlagSet) {
 	fs.StringVar(&s.LeverURL, "lever-url", "http://127.0.0.1:9204", "Lever's Data API base URL without /v1 ("+lever.DefaultBaseURL+")")
 	fs.IntVar(&s.LeverRatePerSecond, "lever-rate", 10, "requests a second each Lever connection may make, across replicas")
 	fs.IntVar(&s.LeverBurst, "lever-burst", 20, "requests a Lever connection may make at once after a pause")
+	fs.StringVar(&s.WebhookBaseURL, "webhook-base-url", "", "the gateway's public base URL Lever posts webhooks to (https:// in production; empty: none registered)")
+	config.SecretFlag(fs, &s.KeyRing, "key-ring", DevKeyRing, "key-encryption keys sealing the webhooks' signature tokens, id:base64(32 bytes),...")
 }
 
 // Validate implements config.Group.
@@ -38,5 +59,13 @@ func (s *Settings) Validate(p *config.Problems) {
 	}
 	if s.LeverBurst < 1 || s.LeverBurst > 1000 {
 		p.Addf("lever-burst", "must be between 1 and 1000")
+	}
+	if s.WebhookBaseURL != "" {
+		if u, err := url.Parse(s.WebhookBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.Addf("webhook-base-url", "must be an absolute http(s) URL without a query (https://tandem.example.com)")
+		}
+	}
+	if _, err := s.Ring(); err != nil {
+		p.Addf("key-ring", "%v", err) // names key ids, never key material
 	}
 }

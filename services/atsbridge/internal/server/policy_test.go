@@ -28,6 +28,7 @@ func TestRoles(t *testing.T) {
 		"SaveStageMapping":    "roles(super_admin,admin)",
 		"DryRunStageMapping":  "roles(super_admin,admin)",
 		"CheckFlowLink":       "internal",
+		"ReceiveLeverWebhook": "internal",
 	} {
 		if got := server.Policy["/tandem.atsbridge.v1.AtsBridgeService/"+rpc].String(); got != want {
 			t.Errorf("%s: %s, want %s", rpc, got, want)

@@ -31,6 +31,8 @@ var Policy = authz.Policy{
 	svc + "SaveStageMapping":    authz.AtLeast(authz.RoleAdmin),
 	svc + "DryRunStageMapping":  authz.AtLeast(authz.RoleAdmin),
 	svc + "CheckFlowLink":       authz.Internal(),
+	// The gateway hands Lever's webhook deliveries over (issue 15 item 5).
+	svc + "ReceiveLeverWebhook": authz.Internal(),
 }
 
 const svc = "/tandem.atsbridge.v1.AtsBridgeService/"
@@ -46,8 +48,9 @@ type Connections interface {
 // Server implements atsbridgev1.AtsBridgeServiceServer.
 type Server struct {
 	atsbridgev1.UnimplementedAtsBridgeServiceServer
-	conns Connections
-	maps  Mappings
+	conns    Connections
+	maps     Mappings
+	webhooks WebhookReceiver
 }
 
 // New returns the handler.

@@ -28,6 +28,7 @@ const (
 	AtsBridgeService_SaveStageMapping_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/SaveStageMapping"
 	AtsBridgeService_DryRunStageMapping_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/DryRunStageMapping"
 	AtsBridgeService_CheckFlowLink_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/CheckFlowLink"
+	AtsBridgeService_ReceiveLeverWebhook_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ReceiveLeverWebhook"
 )
 
 // AtsBridgeServiceClient is the client API for AtsBridgeService service.
@@ -61,6 +62,13 @@ type AtsBridgeServiceClient interface {
 	DryRunStageMapping(ctx context.Context, in *DryRunStageMappingRequest, opts ...grpc.CallOption) (*DryRunStageMappingResponse, error)
 	// Internal (outreach): whether a flow may be linked to the ATS job.
 	CheckFlowLink(ctx context.Context, in *CheckFlowLinkRequest, opts ...grpc.CallOption) (*CheckFlowLinkResponse, error)
+	// ---- Inbound sync: ATS to Tandem (issue 15 items 5 and 6, LV-5) ----
+	// Internal (gateway): one Lever webhook delivery for a connection, the
+	// body as it arrived. Its signature is checked on these bytes; a
+	// verified delivery is stored and acknowledged, and a job applies it.
+	// NotFound for an unknown connection, Unauthenticated for a missing or
+	// wrong signature, InvalidArgument for a body that is not a delivery.
+	ReceiveLeverWebhook(ctx context.Context, in *ReceiveLeverWebhookRequest, opts ...grpc.CallOption) (*ReceiveLeverWebhookResponse, error)
 }
 
 type atsBridgeServiceClient struct {
@@ -161,6 +169,16 @@ func (c *atsBridgeServiceClient) CheckFlowLink(ctx context.Context, in *CheckFlo
 	return out, nil
 }
 
+func (c *atsBridgeServiceClient) ReceiveLeverWebhook(ctx context.Context, in *ReceiveLeverWebhookRequest, opts ...grpc.CallOption) (*ReceiveLeverWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReceiveLeverWebhookResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ReceiveLeverWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AtsBridgeServiceServer is the server API for AtsBridgeService service.
 // All implementations must embed UnimplementedAtsBridgeServiceServer
 // for forward compatibility.
@@ -192,6 +210,13 @@ type AtsBridgeServiceServer interface {
 	DryRunStageMapping(context.Context, *DryRunStageMappingRequest) (*DryRunStageMappingResponse, error)
 	// Internal (outreach): whether a flow may be linked to the ATS job.
 	CheckFlowLink(context.Context, *CheckFlowLinkRequest) (*CheckFlowLinkResponse, error)
+	// ---- Inbound sync: ATS to Tandem (issue 15 items 5 and 6, LV-5) ----
+	// Internal (gateway): one Lever webhook delivery for a connection, the
+	// body as it arrived. Its signature is checked on these bytes; a
+	// verified delivery is stored and acknowledged, and a job applies it.
+	// NotFound for an unknown connection, Unauthenticated for a missing or
+	// wrong signature, InvalidArgument for a body that is not a delivery.
+	ReceiveLeverWebhook(context.Context, *ReceiveLeverWebhookRequest) (*ReceiveLeverWebhookResponse, error)
 	mustEmbedUnimplementedAtsBridgeServiceServer()
 }
 
@@ -228,6 +253,9 @@ func (UnimplementedAtsBridgeServiceServer) DryRunStageMapping(context.Context, *
 }
 func (UnimplementedAtsBridgeServiceServer) CheckFlowLink(context.Context, *CheckFlowLinkRequest) (*CheckFlowLinkResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckFlowLink not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ReceiveLeverWebhook(context.Context, *ReceiveLeverWebhookRequest) (*ReceiveLeverWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReceiveLeverWebhook not implemented")
 }
 func (UnimplementedAtsBridgeServiceServer) mustEmbedUnimplementedAtsBridgeServiceServer() {}
 func (UnimplementedAtsBridgeServiceServer) testEmbeddedByValue()                          {}
@@ -412,6 +440,24 @@ func _AtsBridgeService_CheckFlowLink_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AtsBridgeService_ReceiveLeverWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReceiveLeverWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ReceiveLeverWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ReceiveLeverWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ReceiveLeverWebhook(ctx, req.(*ReceiveLeverWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AtsBridgeService_ServiceDesc is the grpc.ServiceDesc for AtsBridgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -454,6 +500,10 @@ var AtsBridgeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckFlowLink",
 			Handler:    _AtsBridgeService_CheckFlowLink_Handler,
+		},
+		{
+			MethodName: "ReceiveLeverWebhook",
+			Handler:    _AtsBridgeService_ReceiveLeverWebhook_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
