@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/postgres"
@@ -16,8 +17,6 @@ import (
 	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
-
-	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // EventStageChanged tells outreach a linked candidate moved in the ATS.

@@ -135,7 +135,9 @@ func (w *ApplyWorker) Work(ctx context.Context, job *river.Job[ApplyArgs]) error
 }
 
 func (w *ApplyWorker) finish(ctx context.Context, a ApplyArgs, state, why string) error {
-	return w.store.InTx(ctx, func(tx pgx.Tx) error { return w.store.FinishDelivery(ctx, tx, a.ConnectionID, a.DeliveryID, state, why) })
+	return w.store.InTx(ctx, func(tx pgx.Tx) error {
+		return w.store.FinishDelivery(ctx, tx, a.ConnectionID, a.DeliveryID, state, why)
+	})
 }
 
 // place is where the change put the opportunity. A restore from the

@@ -63,8 +63,8 @@ type ArchiveState struct {
 // OpportunityPlace is what the inbound sync reads of an opportunity: where it
 // is in the pipeline.
 type OpportunityPlace struct {
-	ID       string    `json:"id"`
-	Stage    string    `json:"stage"`
+	ID       string        `json:"id"`
+	Stage    string        `json:"stage"`
 	Archived *ArchiveState `json:"archived"`
 	// UpdatedAt is epoch milliseconds.
 	UpdatedAt int64 `json:"updatedAt"`
