@@ -285,9 +285,11 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 			args = append(args, "-atsbridge-addr", svcAddrs["atsbridge"])
 		case "atsbridge":
 			// The import mirrors postings into outreach's jobs; the stage
-			// mapping reads outreach's stages.
+			// mapping reads outreach's stages; Lever's webhooks reach the
+			// gateway, and their moves go to outreach.
 			args = append(args, "-lever-url", s.LeverURL, "-outreach-addr", svcAddrs["outreach"],
-				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced")
+				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced|ats.stage_changed",
+				"-webhook-base-url", s.GatewayURL)
 		case "mailbox":
 			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent|message.received",
 				"-graph-url", s.GraphURL, "-webhook-base-url", s.GatewayURL)

@@ -257,6 +257,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	sink.Handle(flows.EventMessageReceived, mailLog.Received(flowRules.ApplyMessageReceived))
 	// atsbridge mirrors the ATS's postings into the job list (LV-3).
 	sink.Handle(atsjobs.EventJobSynced, atsjobs.ApplyJobSynced)
+	// The ATS's stage changes, mapped by atsbridge (LV-5), move candidates
+	// with source ats.
+	sink.Handle(stages.EventATSStageChanged, stageRules.ApplyATSStageChanged)
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,
