@@ -143,8 +143,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	applier := inbound.NewApplier(st, &pub, outreach, rt.Log)
 	river.AddWorker(workers, inbound.NewApplyWorker(st, applier, accessTokens{identity.Identity()}, leverAPI, rt.Log))
 	river.AddWorker(workers, inbound.NewRegisterWorker(st, accessTokens{identity.Identity()}, leverAPI, sealer, cfg.ATS.WebhookBaseURL, rt.Log))
+	// The reconcile corrects what a lost webhook missed; its cursors are
+	// in Redis (DESIGN §2).
+	river.AddWorker(workers, inbound.NewReconcileWorker(st, applier, accessTokens{identity.Identity()}, leverAPI,
+		store.NewSyncCursors(rt.Redis, rt.Keys("sync-cursor")), &jobsLater, rt.Log))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
-	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0)}})
+	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues, Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0), inbound.ReconcilePeriodicJob(0)}})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
