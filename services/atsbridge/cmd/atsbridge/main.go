@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)).WithInbound(inbound.NewReceiver(st, sealer, jc, rt.Log)))
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach)).WithInbound(inbound.NewReceiver(st, sealer, jc, rt.Log), resyncer{st: st, jobs: jc}))
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
@@ -175,6 +175,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // which needs the River client the worker goes into; it is set before
 // serving.
 type publisherHolder struct{ *events.Publisher }
+
+// resyncer queues a reconcile on demand (ResyncAtsConnection).
+type resyncer struct {
+	st   *store.Store
+	jobs inbound.JobInserter
+}
+
+func (r resyncer) Resync(ctx context.Context, orgID string, full bool) (string, error) {
+	return inbound.Resync(ctx, r.st, r.jobs, orgID, full)
+}
 
 // jobsHolder lets the import's hook be built before the River client it
 // enqueues with; it is set before serving.

@@ -235,3 +235,33 @@ func (w *ReconcileWorker) one(ctx context.Context, conn store.Connection, plan P
 	})
 	return dec.Applied, true, err
 }
+
+// ResyncStore is what an on-demand resync reads.
+type ResyncStore interface {
+	OrgConnection(ctx context.Context, orgID string) (store.Connection, error)
+	InTx(ctx context.Context, fn func(tx pgx.Tx) error) error
+}
+
+// ErrNotConnected is a resync of an organization whose ATS is not
+// connected.
+var ErrNotConnected = errors.New("inbound: the ATS is not connected")
+
+// Resync queues a reconcile of the organization's connection now (full:
+// every opportunity) and returns the connection's id.
+func Resync(ctx context.Context, st ResyncStore, jobs JobInserter, orgID string, full bool) (string, error) {
+	conn, err := st.OrgConnection(ctx, orgID)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return "", ErrNotConnected
+	}
+	if err != nil {
+		return "", err
+	}
+	if conn.Status != store.StatusConnected {
+		return "", ErrNotConnected
+	}
+	err = st.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := jobs.InsertTx(ctx, tx, ReconcileArgs{ConnectionID: conn.ID, Full: full}, nil)
+		return err
+	})
+	return conn.ID, err
+}

@@ -1,9 +1,11 @@
 package inbound_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -79,5 +81,17 @@ func TestReconcileAppliesWhatAWebhookMissed(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("the fan-out enqueued no reconcile of the connection")
+	}
+
+	// On demand (ResyncAtsConnection): queued for the caller's
+	// organization only.
+	if id, err := inbound.Resync(w.ctx, w.st, w.jobs, w.org, true); err != nil || id != w.connID {
+		t.Fatalf("resync: %s, %v", id, err)
+	}
+	if last := w.jobs.args[len(w.jobs.args)-1].(inbound.ReconcileArgs); last.ConnectionID != w.connID || !last.Full {
+		t.Fatalf("resync queued %+v", last)
+	}
+	if _, err := inbound.Resync(w.ctx, w.st, w.jobs, uuid.NewString(), false); !errors.Is(err, inbound.ErrNotConnected) {
+		t.Fatalf("resync of another organization: %v", err)
 	}
 }

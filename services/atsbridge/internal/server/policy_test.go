@@ -29,6 +29,7 @@ func TestRoles(t *testing.T) {
 		"DryRunStageMapping":  "roles(super_admin,admin)",
 		"CheckFlowLink":       "internal",
 		"ReceiveLeverWebhook": "internal",
+		"ResyncAtsConnection": "roles(super_admin,admin)",
 	} {
 		if got := server.Policy["/tandem.atsbridge.v1.AtsBridgeService/"+rpc].String(); got != want {
 			t.Errorf("%s: %s, want %s", rpc, got, want)

@@ -33,6 +33,8 @@ var Policy = authz.Policy{
 	svc + "CheckFlowLink":       authz.Internal(),
 	// The gateway hands Lever's webhook deliveries over (issue 15 item 5).
 	svc + "ReceiveLeverWebhook": authz.Internal(),
+	// Admins reconcile the connection on demand.
+	svc + "ResyncAtsConnection": authz.AtLeast(authz.RoleAdmin),
 }
 
 const svc = "/tandem.atsbridge.v1.AtsBridgeService/"
@@ -51,6 +53,7 @@ type Server struct {
 	conns    Connections
 	maps     Mappings
 	webhooks WebhookReceiver
+	resync   Resyncer
 }
 
 // New returns the handler.

@@ -2280,6 +2280,95 @@ func (x *AtsStageChanged) GetChangeTime() *timestamppb.Timestamp {
 	return nil
 }
 
+type ResyncAtsConnectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Read every opportunity, not only those changed since the last run.
+	Full          bool `protobuf:"varint,1,opt,name=full,proto3" json:"full,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncAtsConnectionRequest) Reset() {
+	*x = ResyncAtsConnectionRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncAtsConnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncAtsConnectionRequest) ProtoMessage() {}
+
+func (x *ResyncAtsConnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncAtsConnectionRequest.ProtoReflect.Descriptor instead.
+func (*ResyncAtsConnectionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ResyncAtsConnectionRequest) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
+type ResyncAtsConnectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId  string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncAtsConnectionResponse) Reset() {
+	*x = ResyncAtsConnectionResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncAtsConnectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncAtsConnectionResponse) ProtoMessage() {}
+
+func (x *ResyncAtsConnectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncAtsConnectionResponse.ProtoReflect.Descriptor instead.
+func (*ResyncAtsConnectionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ResyncAtsConnectionResponse) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
 var File_tandem_atsbridge_v1_atsbridge_proto protoreflect.FileDescriptor
 
 const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
@@ -2461,13 +2550,17 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x06origin\x18\t \x01(\tR\x06origin\x12;\n" +
 	"\vchange_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"changeTime*\xda\x01\n" +
+	"changeTime\"0\n" +
+	"\x1aResyncAtsConnectionRequest\x12\x12\n" +
+	"\x04full\x18\x01 \x01(\bR\x04full\"B\n" +
+	"\x1bResyncAtsConnectionResponse\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId*\xda\x01\n" +
 	"\x13AtsConnectionStatus\x12%\n" +
 	"!ATS_CONNECTION_STATUS_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
 	"\x1dATS_CONNECTION_STATUS_SYNCING\x10\x02\x12,\n" +
 	"(ATS_CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12&\n" +
-	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xf0\b\n" +
+	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xea\t\n" +
 	"\x10AtsBridgeService\x12o\n" +
 	"\x10GetAtsConnection\x12,.tandem.atsbridge.v1.GetAtsConnectionRequest\x1a-.tandem.atsbridge.v1.GetAtsConnectionResponse\x12f\n" +
 	"\rListAtsStages\x12).tandem.atsbridge.v1.ListAtsStagesRequest\x1a*.tandem.atsbridge.v1.ListAtsStagesResponse\x12l\n" +
@@ -2478,7 +2571,8 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x10SaveStageMapping\x12,.tandem.atsbridge.v1.SaveStageMappingRequest\x1a-.tandem.atsbridge.v1.SaveStageMappingResponse\x12u\n" +
 	"\x12DryRunStageMapping\x12..tandem.atsbridge.v1.DryRunStageMappingRequest\x1a/.tandem.atsbridge.v1.DryRunStageMappingResponse\x12f\n" +
 	"\rCheckFlowLink\x12).tandem.atsbridge.v1.CheckFlowLinkRequest\x1a*.tandem.atsbridge.v1.CheckFlowLinkResponse\x12x\n" +
-	"\x13ReceiveLeverWebhook\x12/.tandem.atsbridge.v1.ReceiveLeverWebhookRequest\x1a0.tandem.atsbridge.v1.ReceiveLeverWebhookResponseB\xe0\x01\n" +
+	"\x13ReceiveLeverWebhook\x12/.tandem.atsbridge.v1.ReceiveLeverWebhookRequest\x1a0.tandem.atsbridge.v1.ReceiveLeverWebhookResponse\x12x\n" +
+	"\x13ResyncAtsConnection\x12/.tandem.atsbridge.v1.ResyncAtsConnectionRequest\x1a0.tandem.atsbridge.v1.ResyncAtsConnectionResponseB\xe0\x01\n" +
 	"\x17com.tandem.atsbridge.v1B\x0eAtsbridgeProtoP\x01ZGgithub.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1;atsbridgev1\xa2\x02\x03TAX\xaa\x02\x13Tandem.Atsbridge.V1\xca\x02\x13Tandem\\Atsbridge\\V1\xe2\x02\x1fTandem\\Atsbridge\\V1\\GPBMetadata\xea\x02\x15Tandem::Atsbridge::V1b\x06proto3"
 
 var (
@@ -2494,7 +2588,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
 	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
@@ -2531,26 +2625,28 @@ var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(*ReceiveLeverWebhookRequest)(nil),  // 32: tandem.atsbridge.v1.ReceiveLeverWebhookRequest
 	(*ReceiveLeverWebhookResponse)(nil), // 33: tandem.atsbridge.v1.ReceiveLeverWebhookResponse
 	(*AtsStageChanged)(nil),             // 34: tandem.atsbridge.v1.AtsStageChanged
-	(*timestamppb.Timestamp)(nil),       // 35: google.protobuf.Timestamp
+	(*ResyncAtsConnectionRequest)(nil),  // 35: tandem.atsbridge.v1.ResyncAtsConnectionRequest
+	(*ResyncAtsConnectionResponse)(nil), // 36: tandem.atsbridge.v1.ResyncAtsConnectionResponse
+	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	35, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	35, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	35, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	35, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	35, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	37, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	37, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	37, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	37, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	37, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
 	1,  // 7: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
 	5,  // 8: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	35, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	37, // 9: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 10: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
 	11, // 11: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
 	14, // 12: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	14, // 13: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	15, // 14: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
 	16, // 15: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	35, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	37, // 16: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
 	17, // 17: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	17, // 18: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	18, // 19: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
@@ -2561,7 +2657,7 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	26, // 24: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
 	27, // 25: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
 	18, // 26: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	35, // 27: tandem.atsbridge.v1.AtsStageChanged.change_time:type_name -> google.protobuf.Timestamp
+	37, // 27: tandem.atsbridge.v1.AtsStageChanged.change_time:type_name -> google.protobuf.Timestamp
 	3,  // 28: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
 	6,  // 29: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
 	9,  // 30: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
@@ -2572,18 +2668,20 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	25, // 35: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
 	29, // 36: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
 	32, // 37: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:input_type -> tandem.atsbridge.v1.ReceiveLeverWebhookRequest
-	4,  // 38: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
-	7,  // 39: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
-	10, // 40: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
-	13, // 41: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
-	20, // 42: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
-	22, // 43: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
-	24, // 44: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
-	28, // 45: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
-	30, // 46: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
-	33, // 47: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:output_type -> tandem.atsbridge.v1.ReceiveLeverWebhookResponse
-	38, // [38:48] is the sub-list for method output_type
-	28, // [28:38] is the sub-list for method input_type
+	35, // 38: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:input_type -> tandem.atsbridge.v1.ResyncAtsConnectionRequest
+	4,  // 39: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 40: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 41: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 42: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	20, // 43: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
+	22, // 44: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
+	24, // 45: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
+	28, // 46: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
+	30, // 47: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
+	33, // 48: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:output_type -> tandem.atsbridge.v1.ReceiveLeverWebhookResponse
+	36, // 49: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:output_type -> tandem.atsbridge.v1.ResyncAtsConnectionResponse
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -2600,7 +2698,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   34,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
