@@ -200,6 +200,24 @@ func TestScenario_LV_5_Inbound(t *testing.T) {
 	if len(opp.StageChanges) != 2 || opp.StageID != in.leverStage(t, "Responded") || opp.ArchiveReasonID != in.leverReason(t, "Underqualified") {
 		t.Fatalf("the opportunity in Lever: %+v", opp)
 	}
+
+	// A restore whose webhook Lever lost is applied by the reconcile an
+	// admin asks for.
+	if err := in.sim.AddLeverDeliveryFault(ctx, simclient.LeverDeliveryFault{Mode: "drop", Event: "candidateArchiveChange"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.sim.ArchiveLever(ctx, in.opp, simclient.LeverArchive{}); err != nil {
+		t.Fatal(err)
+	}
+	resync := &atsbridgev1.ResyncAtsConnectionResponse{}
+	in.owner.must("POST", "/v1/atsConnection:resync", &atsbridgev1.ResyncAtsConnectionRequest{}, resync)
+	if resync.GetConnectionId() != in.connID {
+		t.Fatalf("resync: %v", resync)
+	}
+	in.waitStage(t, replied)
+	if n := in.count(t, `SELECT count(*) FROM atsbridge.sync_audit WHERE connection_id = $1 AND direction = 'reconcile' AND action = 'apply_stage'`, in.connID); n != 1 {
+		t.Fatalf("%d reconcile audit rows, want 1", n)
+	}
 }
 
 // signedDelivery is a delivery as Lever makes one, signed with key.
