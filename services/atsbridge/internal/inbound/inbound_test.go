@@ -62,7 +62,7 @@ func (r *recorder) applies() []inbound.ApplyArgs {
 	return out
 }
 
-func (r *recorder) registration(t *testing.T) inbound.RegisterArgs {
+func (r *recorder) registration(t testing.TB) inbound.RegisterArgs {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -105,7 +105,7 @@ type tandemStages []mappings.TandemStage
 func (s tandemStages) ActiveStages(context.Context, string) ([]mappings.TandemStage, error) { return s, nil }
 
 type world struct {
-	t        *testing.T
+	t        testing.TB
 	ctx      context.Context
 	sim      *providersim.Sim
 	sc       *simclient.Client
@@ -127,7 +127,7 @@ type world struct {
 // registers the webhooks with a gateway stand-in that hands deliveries to
 // the receiver, and saves a mapping: every Lever stage to a Tandem stage
 // of its own.
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := t.Context()
 	sim, err := providersim.Start(ctx, providersim.Options{AllowHTTPLoopbackNotifications: true})
@@ -346,7 +346,7 @@ func (w *world) deliveryState(id string) string {
 }
 
 // signed makes a delivery as Lever would, signed with signatureToken.
-func signed(t *testing.T, signatureToken, event string, triggeredAt int64, data map[string]any) []byte {
+func signed(t testing.TB, signatureToken, event string, triggeredAt int64, data map[string]any) []byte {
 	t.Helper()
 	token := uuid.NewString()
 	raw, err := json.Marshal(map[string]any{"id": uuid.NewString(), "triggeredAt": triggeredAt, "event": event, "token": token,
