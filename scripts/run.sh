@@ -62,7 +62,9 @@ start outreach env TANDEM_EVENT_SUBSCRIBERS=atsbridge=localhost:9103 TANDEM_EVEN
 # atsbridge mirrors the ATS's postings into outreach's jobs; it reads
 # Tandem's stages from outreach and outreach checks flow links with it
 # (default addresses).
-start atsbridge env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=ats.job_synced|ats.linked' bin/atsbridge
+# Lever posts its webhooks to the gateway's /webhooks/lever/<connection>.
+start atsbridge env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=ats.job_synced|ats.linked|ats.stage_changed' \
+  TANDEM_WEBHOOK_BASE_URL="${TANDEM_WEBHOOK_BASE_URL:-http://localhost:8080}" bin/atsbridge
 # Graph posts the mailboxes' notifications to the gateway's /webhooks/graph.
 start mailbox env TANDEM_EVENT_SUBSCRIBERS=outreach=localhost:9102 TANDEM_EVENT_ROUTES='outreach=message.sent|message.received' \
   TANDEM_GRAPH_URL="${TANDEM_GRAPH_URL:-http://127.0.0.1:9202}" TANDEM_WEBHOOK_BASE_URL="${TANDEM_WEBHOOK_BASE_URL:-http://localhost:8080}" bin/mailbox

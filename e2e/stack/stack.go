@@ -286,9 +286,11 @@ func Start(t testing.TB, binDir string, opts Options) *Stack {
 				"-event-subscribers", "atsbridge="+svcAddrs["atsbridge"], "-event-routes", "atsbridge=enrollment.created|candidate.stage_changed|note.created")
 		case "atsbridge":
 			// The import mirrors postings into outreach's jobs; the stage
-			// mapping reads outreach's stages.
+			// mapping reads outreach's stages; Lever's webhooks reach the
+			// gateway, and their moves go to outreach.
 			args = append(args, "-lever-url", s.LeverURL, "-outreach-addr", svcAddrs["outreach"],
-				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced|ats.linked", "-push-claim", "20s")
+				"-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=ats.job_synced|ats.linked|ats.stage_changed",
+				"-webhook-base-url", s.GatewayURL, "-push-claim", "20s")
 		case "mailbox":
 			args = append(args, "-event-subscribers", "outreach="+svcAddrs["outreach"], "-event-routes", "outreach=message.sent|message.received",
 				"-graph-url", s.GraphURL, "-webhook-base-url", s.GatewayURL)

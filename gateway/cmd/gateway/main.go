@@ -111,6 +111,12 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		Internal: grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceTokens.Current}),
 		Log:      log,
 	}).Register(gw)
+	// Lever's webhook deliveries, handed to atsbridge raw.
+	(&webhooks.Lever{
+		AtsBridge: atsbridgev1.NewAtsBridgeServiceClient(gw.Conn("atsbridge")),
+		Internal:  grpc.PerRPCCredentials(authz.ServiceCredentials{Name: "gateway", Token: cfg.ServiceTokens.Current}),
+		Log:       log,
+	}).Register(gw)
 	gw.HandlePlain("GET /openapi.v2.json", openapi.Handler(docV2))
 
 	lis, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/tandemhq/tandem/platform/authz"
+	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/platform/events"
 	"github.com/tandemhq/tandem/platform/identityclient"
 	"github.com/tandemhq/tandem/platform/providerhttp"
@@ -26,6 +27,7 @@ import (
 	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
 	atsconfig "github.com/tandemhq/tandem/services/atsbridge/internal/config"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/inbound"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/mappings"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/outreachclient"
@@ -129,7 +131,28 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// The publisher needs the River client, which needs the import worker
 	// that publishes: the worker gets it before anything runs.
 	var pub publisherHolder
-	river.AddWorker(workers, connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log))
+	importer := connections.NewImportWorker(st, accessTokens{identity.Identity()}, leverAPI, &pub, rt.Log)
+	river.AddWorker(workers, importer)
+	// The inbound sync (ADR 25): webhooks registered once a connection is
+	// connected, their signature tokens sealed with atsbridge's own keys;
+	// deliveries applied by a job through the stage mapping.
+	ring, err := cfg.ATS.Ring()
+	if err != nil {
+		return errors.Join(fmt.Errorf("key-ring: %w", err), rt.Close(ctx))
+	}
+	if cfg.ATS.KeyRing.Value() == atsconfig.DevKeyRing {
+		rt.Log.WarnContext(ctx, "using the development key ring; set TANDEM_KEY_RING for atsbridge in production")
+	}
+	sealer := envelope.NewVault(ring, st.DataKeys(), envelope.VaultOptions{})
+	var jobsLater jobsHolder
+	importer.OnConnected(inbound.EnqueueRegistration(&jobsLater))
+	applier := inbound.NewApplier(st, &pub, outreach, rt.Log)
+	river.AddWorker(workers, inbound.NewApplyWorker(st, applier, accessTokens{identity.Identity()}, leverAPI, rt.Log))
+	river.AddWorker(workers, inbound.NewRegisterWorker(st, accessTokens{identity.Identity()}, leverAPI, sealer, cfg.ATS.WebhookBaseURL, rt.Log))
+	// The reconcile corrects what a lost webhook missed; its cursors are
+	// in Redis (DESIGN §2).
+	river.AddWorker(workers, inbound.NewReconcileWorker(st, applier, accessTokens{identity.Identity()}, leverAPI,
+		store.NewSyncCursors(rt.Redis, rt.Keys("sync-cursor")), &jobsLater, rt.Log))
 	river.AddWorker(workers, events.NewPruneWorker(rt.DB, rt.Log))
 	// Tandem's changes go to the ATS as pushes (package pushes).
 	push := pushes.New(st, accessTokens{identity.Identity()}, leverAPI, outreach, users{identity.Identity()}, &pub,
@@ -137,7 +160,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	river.AddWorker(workers, push.Worker())
 	river.AddWorker(workers, push.SweepWorker())
 	jc, err := rt.NewJobs(service.JobsSpec{Workers: workers, Queues: queues,
-		Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0), pushes.SweepPeriodicJob(0)}})
+		Periodic: []*river.PeriodicJob{events.PrunePeriodicJob(0, 0), pushes.SweepPeriodicJob(0), inbound.ReconcilePeriodicJob(0)}})
 	if err != nil {
 		return errors.Join(err, rt.Close(ctx))
 	}
@@ -148,6 +171,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	rt.AddCloser("event publisher", func(context.Context) error { return publisher.Close() })
 	pub.Publisher = publisher
 	push.SetJobs(jc)
+	jobsLater.JobInserter = jc
 	conns := connections.New(st, jc, limit, rt.Log)
 	conns.OnConnected(push.ReleaseHeld)
 	sink := events.NewSink(events.NewReceiver(rt.DB, events.ReceiverOptions{Logger: rt.Log}))
@@ -160,7 +184,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// Callers are users, API tokens and other services, checked with
 	// identity; server.Policy says which may call what.
 	srv := rt.NewServer(service.ServerSpec{Auth: identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log)})
-	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach), audit.NewLog(rt.DB)))
+	atsbridgev1.RegisterAtsBridgeServiceServer(srv.GRPC(), server.New(conns, mappings.New(st, outreach), audit.NewLog(rt.DB)).
+		WithInbound(inbound.NewReceiver(st, sealer, jc, rt.Log), resyncer{st: st, jobs: jc}))
 	sink.Register(srv.GRPC())
 	return rt.Serve(ctx)
 }
@@ -169,6 +194,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 // which needs the River client the worker goes into; it is set before
 // serving.
 type publisherHolder struct{ *events.Publisher }
+
+// resyncer queues a reconcile on demand (ResyncAtsConnection).
+type resyncer struct {
+	st   *store.Store
+	jobs inbound.JobInserter
+}
+
+func (r resyncer) Resync(ctx context.Context, orgID string, full bool) (string, error) {
+	return inbound.Resync(ctx, r.st, r.jobs, orgID, full)
+}
+
+// jobsHolder lets the import's hook be built before the River client it
+// enqueues with; it is set before serving.
+type jobsHolder struct{ inbound.JobInserter }
 
 // accessTokens fits identity's generated client to the importer's
 // interface.

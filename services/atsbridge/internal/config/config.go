@@ -5,9 +5,11 @@ package config
 import (
 	"flag"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/tandemhq/tandem/platform/config"
+	"github.com/tandemhq/tandem/platform/envelope"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 )
 
@@ -25,6 +27,23 @@ type Settings struct {
 	PushClaim time.Duration
 	// PushWorkers is how many pushes one replica works at once.
 	PushWorkers int
+	// WebhookBaseURL is the gateway's public base URL: Lever posts to
+	// <base>/webhooks/lever/<connection id> (empty: no webhooks are
+	// registered, the reconcile alone syncs from Lever).
+	WebhookBaseURL string
+	// KeyRing holds atsbridge's key-encryption keys ("id:base64,..."; the
+	// first wraps new data keys); they seal the webhooks' signature tokens
+	// (ADR 25).
+	KeyRing config.Secret
+}
+
+// DevKeyRing is the development key ring: never for production.
+const DevKeyRing = "atsdev1:YXRzYnJpZGdlLWRldi1rZXktbm90LWZvci1wcm9kISE="
+
+// Ring parses the key ring; the first key is the primary.
+func (s *Settings) Ring() (*envelope.KeyRing, error) {
+	first, _, _ := strings.Cut(s.KeyRing.Value(), ":")
+	return envelope.ParseKeyRing(s.KeyRing.Value(), strings.TrimSpace(first))
 }
 
 // Register implements config.Group.
@@ -36,6 +55,8 @@ func (s *Settings) Register(fs *flag.FlagSet) {
 	fs.IntVar(&s.LeverBurst, "lever-burst", 15, "requests a Lever connection may make at once after a pause (Lever allows 20)")
 	fs.DurationVar(&s.PushClaim, "push-claim", 2*time.Minute, "how long a worker owns the push it works; a push of a crashed worker goes again after it")
 	fs.IntVar(&s.PushWorkers, "push-workers", 20, "pushes to the ATS one replica works at once")
+	fs.StringVar(&s.WebhookBaseURL, "webhook-base-url", "", "the gateway's public base URL Lever posts webhooks to (https:// in production; empty: none registered)")
+	config.SecretFlag(fs, &s.KeyRing, "key-ring", DevKeyRing, "key-encryption keys sealing the webhooks' signature tokens, id:base64(32 bytes),...")
 }
 
 // Validate implements config.Group.
@@ -54,5 +75,13 @@ func (s *Settings) Validate(p *config.Problems) {
 	}
 	if s.PushWorkers < 1 || s.PushWorkers > 1000 {
 		p.Addf("push-workers", "must be between 1 and 1000")
+	}
+	if s.WebhookBaseURL != "" {
+		if u, err := url.Parse(s.WebhookBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.Addf("webhook-base-url", "must be an absolute http(s) URL without a query (https://tandem.example.com)")
+		}
+	}
+	if _, err := s.Ring(); err != nil {
+		p.Addf("key-ring", "%v", err) // names key ids, never key material
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -65,6 +66,31 @@ type ImportWorker struct {
 	pub    Publisher
 	log    *slog.Logger
 	now    func() time.Time
+	// onConnected runs in the transaction that marks the import done
+	// (the inbound sync enqueues its webhooks' registration there).
+	onConnected func(ctx context.Context, tx pgx.Tx, conn store.Connection) error
+}
+
+// OnConnected sets fn to run in the transaction that marks an import done
+// and the connection connected. Set it before the worker runs.
+func (w *ImportWorker) OnConnected(fn func(ctx context.Context, tx pgx.Tx, conn store.Connection) error) {
+	w.onConnected = fn
+}
+
+// afterImport chains the import's postings hook and onConnected.
+func (w *ImportWorker) afterImport(conn store.Connection, at time.Time) store.PostingsChanged {
+	jobs := w.publishJobs(conn, at)
+	if w.onConnected == nil {
+		return jobs
+	}
+	return func(ctx context.Context, tx pgx.Tx, changed []store.Posting) error {
+		if jobs != nil {
+			if err := jobs(ctx, tx, changed); err != nil {
+				return err
+			}
+		}
+		return w.onConnected(ctx, tx, conn)
+	}
 }
 
 // NewImportWorker returns the worker.
@@ -117,7 +143,7 @@ func (w *ImportWorker) Work(ctx context.Context, job *river.Job[ImportArgs]) err
 		return w.callFailed(ctx, conn, job, err)
 	}
 	at := w.now()
-	applied, err := w.store.ReplaceCatalog(ctx, conn.ID, a.Generation, cat, at, w.publishJobs(conn, at))
+	applied, err := w.store.ReplaceCatalog(ctx, conn.ID, a.Generation, cat, at, w.afterImport(conn, at))
 	if err != nil {
 		return err
 	}

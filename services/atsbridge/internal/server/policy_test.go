@@ -29,7 +29,9 @@ func TestRoles(t *testing.T) {
 		"DryRunStageMapping":  "roles(super_admin,admin)",
 		"CheckFlowLink":       "internal",
 		// What the sync did is for every member (SYNC-1).
-		"ListSyncAudit": authz.AnyMember().String(),
+		"ListSyncAudit":       authz.AnyMember().String(),
+		"ReceiveLeverWebhook": "internal",
+		"ResyncAtsConnection": "roles(super_admin,admin)",
 	} {
 		if got := server.Policy["/tandem.atsbridge.v1.AtsBridgeService/"+rpc].String(); got != want {
 			t.Errorf("%s: %s, want %s", rpc, got, want)

@@ -35,6 +35,10 @@ var Policy = authz.Policy{
 	// Everyone sees what the sync did and why (SYNC-1); the log keeps no
 	// secrets.
 	svc + "ListSyncAudit": authz.AnyMember(),
+	// The gateway hands Lever's webhook deliveries over (issue 15 item 5).
+	svc + "ReceiveLeverWebhook": authz.Internal(),
+	// Admins reconcile the connection on demand.
+	svc + "ResyncAtsConnection": authz.AtLeast(authz.RoleAdmin),
 }
 
 const svc = "/tandem.atsbridge.v1.AtsBridgeService/"
@@ -50,9 +54,11 @@ type Connections interface {
 // Server implements atsbridgev1.AtsBridgeServiceServer.
 type Server struct {
 	atsbridgev1.UnimplementedAtsBridgeServiceServer
-	conns Connections
-	maps  Mappings
-	audit SyncAudit
+	conns    Connections
+	maps     Mappings
+	audit    SyncAudit
+	webhooks WebhookReceiver
+	resync   Resyncer
 }
 
 // New returns the handler.

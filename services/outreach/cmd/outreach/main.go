@@ -262,6 +262,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	sink.Handle(atsjobs.EventJobSynced, atsjobs.ApplyJobSynced)
 	// atsbridge's pushes link candidates to their ATS records (LV-4).
 	sink.Handle(atsprofiles.EventLinked, profiles.ApplyLinked)
+	// The ATS's stage changes, mapped by atsbridge (LV-5), move candidates
+	// with source ats.
+	sink.Handle(stages.EventATSStageChanged, stageRules.ApplyATSStageChanged)
 	srv := rt.NewServer(service.ServerSpec{
 		Auth:       identity.Authenticator(events.AddSinkPolicy(server.Policy), rt.Redis, cfg.Service.RedisPrefix, rt.Log),
 		Validators: server.Validators,

@@ -299,34 +299,40 @@ func (s *Store) MoveCandidate(ctx context.Context, orgID, candidateID, stageID s
 	defer func() { end(sp, err) }()
 	var out Candidate
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := ensureStages(ctx, tx, orgID); err != nil {
-			return err
-		}
-		c, err := candidate(ctx, tx, orgID, candidateID, "FOR UPDATE")
-		if err != nil {
-			return err
-		}
-		if !c.Live() {
-			return ErrNotLive
-		}
-		to, err := activeStage(ctx, tx, orgID, stageID)
-		if err != nil {
-			return err
-		}
-		if c.StageID == to.ID {
-			out = c
-			return nil
-		}
-		var from Stage
-		if c.StageID != "" {
-			if from, err = scanStage(tx.QueryRow(ctx, `SELECT `+stageColumns+` FROM stages WHERE id = $1`, c.StageID)); err != nil {
-				return err
-			}
-		}
-		out, err = moveCandidate(ctx, tx, c, from, to, m, publish)
+		var err error
+		out, err = MoveCandidateTx(ctx, tx, orgID, candidateID, stageID, m, publish)
 		return err
 	})
 	return out, err
+}
+
+// MoveCandidateTx is MoveCandidate in the caller's transaction (an event
+// applied by the sink).
+func MoveCandidateTx(ctx context.Context, tx pgx.Tx, orgID, candidateID, stageID string, m Move, publish Publish) (Candidate, error) {
+	if err := ensureStages(ctx, tx, orgID); err != nil {
+		return Candidate{}, err
+	}
+	c, err := candidate(ctx, tx, orgID, candidateID, "FOR UPDATE")
+	if err != nil {
+		return Candidate{}, err
+	}
+	if !c.Live() {
+		return Candidate{}, ErrNotLive
+	}
+	to, err := activeStage(ctx, tx, orgID, stageID)
+	if err != nil {
+		return Candidate{}, err
+	}
+	if c.StageID == to.ID {
+		return c, nil
+	}
+	var from Stage
+	if c.StageID != "" {
+		if from, err = scanStage(tx.QueryRow(ctx, `SELECT `+stageColumns+` FROM stages WHERE id = $1`, c.StageID)); err != nil {
+			return Candidate{}, err
+		}
+	}
+	return moveCandidate(ctx, tx, c, from, to, m, publish)
 }
 
 func moveCandidate(ctx context.Context, tx pgx.Tx, c Candidate, from, to Stage, m Move, publish Publish) (Candidate, error) {

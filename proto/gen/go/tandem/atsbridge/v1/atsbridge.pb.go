@@ -2673,6 +2673,320 @@ func (x *ListSyncAuditResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ReceiveLeverWebhookRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// The delivery's body, unparsed: the signature is checked on it.
+	Body          []byte `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiveLeverWebhookRequest) Reset() {
+	*x = ReceiveLeverWebhookRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiveLeverWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiveLeverWebhookRequest) ProtoMessage() {}
+
+func (x *ReceiveLeverWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiveLeverWebhookRequest.ProtoReflect.Descriptor instead.
+func (*ReceiveLeverWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ReceiveLeverWebhookRequest) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *ReceiveLeverWebhookRequest) GetBody() []byte {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+type ReceiveLeverWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accepted: stored, a job applies it; duplicate: seen before, ignored;
+	// ignored: stored, nothing to apply (Lever's connection test, an event
+	// atsbridge does not act on).
+	Outcome       string `protobuf:"bytes,1,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiveLeverWebhookResponse) Reset() {
+	*x = ReceiveLeverWebhookResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiveLeverWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiveLeverWebhookResponse) ProtoMessage() {}
+
+func (x *ReceiveLeverWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiveLeverWebhookResponse.ProtoReflect.Descriptor instead.
+func (*ReceiveLeverWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReceiveLeverWebhookResponse) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+// Payload of ats.stage_changed: a linked candidate moved in the ATS, and
+// the Tandem stage the connection's mapping puts them in. The event's
+// version is the ATS time of the change (ms), so an older change is never
+// applied over a newer one.
+type AtsStageChanged struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	CandidateId  string                 `protobuf:"bytes,2,opt,name=candidate_id,json=candidateId,proto3" json:"candidate_id,omitempty"`
+	// The Tandem stage to move the candidate to.
+	ToStageId           string `protobuf:"bytes,3,opt,name=to_stage_id,json=toStageId,proto3" json:"to_stage_id,omitempty"`
+	RemoteOpportunityId string `protobuf:"bytes,4,opt,name=remote_opportunity_id,json=remoteOpportunityId,proto3" json:"remote_opportunity_id,omitempty"`
+	// Where the candidate is in the ATS: a stage, or archived with a reason.
+	AtsStageId      string `protobuf:"bytes,5,opt,name=ats_stage_id,json=atsStageId,proto3" json:"ats_stage_id,omitempty"`
+	ArchiveReasonId string `protobuf:"bytes,6,opt,name=archive_reason_id,json=archiveReasonId,proto3" json:"archive_reason_id,omitempty"`
+	MappingVersion  int32  `protobuf:"varint,7,opt,name=mapping_version,json=mappingVersion,proto3" json:"mapping_version,omitempty"`
+	// The rule applied, readable: "Lever 'Responded' → Tandem 'Replied'".
+	Rule string `protobuf:"bytes,8,opt,name=rule,proto3" json:"rule,omitempty"`
+	// webhook or reconcile.
+	Origin string `protobuf:"bytes,9,opt,name=origin,proto3" json:"origin,omitempty"`
+	// When the ATS made the change.
+	ChangeTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=change_time,json=changeTime,proto3" json:"change_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsStageChanged) Reset() {
+	*x = AtsStageChanged{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsStageChanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsStageChanged) ProtoMessage() {}
+
+func (x *AtsStageChanged) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsStageChanged.ProtoReflect.Descriptor instead.
+func (*AtsStageChanged) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *AtsStageChanged) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetCandidateId() string {
+	if x != nil {
+		return x.CandidateId
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetToStageId() string {
+	if x != nil {
+		return x.ToStageId
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetRemoteOpportunityId() string {
+	if x != nil {
+		return x.RemoteOpportunityId
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetAtsStageId() string {
+	if x != nil {
+		return x.AtsStageId
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetArchiveReasonId() string {
+	if x != nil {
+		return x.ArchiveReasonId
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetMappingVersion() int32 {
+	if x != nil {
+		return x.MappingVersion
+	}
+	return 0
+}
+
+func (x *AtsStageChanged) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
+func (x *AtsStageChanged) GetChangeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ChangeTime
+	}
+	return nil
+}
+
+type ResyncAtsConnectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Read every opportunity, not only those changed since the last run.
+	Full          bool `protobuf:"varint,1,opt,name=full,proto3" json:"full,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncAtsConnectionRequest) Reset() {
+	*x = ResyncAtsConnectionRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncAtsConnectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncAtsConnectionRequest) ProtoMessage() {}
+
+func (x *ResyncAtsConnectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncAtsConnectionRequest.ProtoReflect.Descriptor instead.
+func (*ResyncAtsConnectionRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *ResyncAtsConnectionRequest) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
+}
+
+type ResyncAtsConnectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ConnectionId  string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResyncAtsConnectionResponse) Reset() {
+	*x = ResyncAtsConnectionResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResyncAtsConnectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResyncAtsConnectionResponse) ProtoMessage() {}
+
+func (x *ResyncAtsConnectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResyncAtsConnectionResponse.ProtoReflect.Descriptor instead.
+func (*ResyncAtsConnectionResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ResyncAtsConnectionResponse) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
 var File_tandem_atsbridge_v1_atsbridge_proto protoreflect.FileDescriptor
 
 const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
@@ -2897,13 +3211,37 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"~\n" +
 	"\x15ListSyncAuditResponse\x12=\n" +
 	"\aentries\x18\x01 \x03(\v2#.tandem.atsbridge.v1.SyncAuditEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xda\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x1aReceiveLeverWebhookRequest\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x12\n" +
+	"\x04body\x18\x02 \x01(\fR\x04body\"7\n" +
+	"\x1bReceiveLeverWebhookResponse\x12\x18\n" +
+	"\aoutcome\x18\x01 \x01(\tR\aoutcome\"\x8d\x03\n" +
+	"\x0fAtsStageChanged\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12!\n" +
+	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x12\x1e\n" +
+	"\vto_stage_id\x18\x03 \x01(\tR\ttoStageId\x122\n" +
+	"\x15remote_opportunity_id\x18\x04 \x01(\tR\x13remoteOpportunityId\x12 \n" +
+	"\fats_stage_id\x18\x05 \x01(\tR\n" +
+	"atsStageId\x12*\n" +
+	"\x11archive_reason_id\x18\x06 \x01(\tR\x0farchiveReasonId\x12'\n" +
+	"\x0fmapping_version\x18\a \x01(\x05R\x0emappingVersion\x12\x12\n" +
+	"\x04rule\x18\b \x01(\tR\x04rule\x12\x16\n" +
+	"\x06origin\x18\t \x01(\tR\x06origin\x12;\n" +
+	"\vchange_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"changeTime\"0\n" +
+	"\x1aResyncAtsConnectionRequest\x12\x12\n" +
+	"\x04full\x18\x01 \x01(\bR\x04full\"B\n" +
+	"\x1bResyncAtsConnectionResponse\x12#\n" +
+	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId*\xda\x01\n" +
 	"\x13AtsConnectionStatus\x12%\n" +
 	"!ATS_CONNECTION_STATUS_UNSPECIFIED\x10\x00\x12#\n" +
 	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
 	"\x1dATS_CONNECTION_STATUS_SYNCING\x10\x02\x12,\n" +
 	"(ATS_CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12&\n" +
-	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xde\b\n" +
+	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xd2\n" +
+	"\n" +
 	"\x10AtsBridgeService\x12o\n" +
 	"\x10GetAtsConnection\x12,.tandem.atsbridge.v1.GetAtsConnectionRequest\x1a-.tandem.atsbridge.v1.GetAtsConnectionResponse\x12f\n" +
 	"\rListAtsStages\x12).tandem.atsbridge.v1.ListAtsStagesRequest\x1a*.tandem.atsbridge.v1.ListAtsStagesResponse\x12l\n" +
@@ -2914,7 +3252,9 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x10SaveStageMapping\x12,.tandem.atsbridge.v1.SaveStageMappingRequest\x1a-.tandem.atsbridge.v1.SaveStageMappingResponse\x12u\n" +
 	"\x12DryRunStageMapping\x12..tandem.atsbridge.v1.DryRunStageMappingRequest\x1a/.tandem.atsbridge.v1.DryRunStageMappingResponse\x12f\n" +
 	"\rCheckFlowLink\x12).tandem.atsbridge.v1.CheckFlowLinkRequest\x1a*.tandem.atsbridge.v1.CheckFlowLinkResponse\x12f\n" +
-	"\rListSyncAudit\x12).tandem.atsbridge.v1.ListSyncAuditRequest\x1a*.tandem.atsbridge.v1.ListSyncAuditResponseB\xe0\x01\n" +
+	"\rListSyncAudit\x12).tandem.atsbridge.v1.ListSyncAuditRequest\x1a*.tandem.atsbridge.v1.ListSyncAuditResponse\x12x\n" +
+	"\x13ReceiveLeverWebhook\x12/.tandem.atsbridge.v1.ReceiveLeverWebhookRequest\x1a0.tandem.atsbridge.v1.ReceiveLeverWebhookResponse\x12x\n" +
+	"\x13ResyncAtsConnection\x12/.tandem.atsbridge.v1.ResyncAtsConnectionRequest\x1a0.tandem.atsbridge.v1.ResyncAtsConnectionResponseB\xe0\x01\n" +
 	"\x17com.tandem.atsbridge.v1B\x0eAtsbridgeProtoP\x01ZGgithub.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1;atsbridgev1\xa2\x02\x03TAX\xaa\x02\x13Tandem.Atsbridge.V1\xca\x02\x13Tandem\\Atsbridge\\V1\xe2\x02\x1fTandem\\Atsbridge\\V1\\GPBMetadata\xea\x02\x15Tandem::Atsbridge::V1b\x06proto3"
 
 var (
@@ -2930,7 +3270,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
 	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
@@ -2969,30 +3309,35 @@ var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
 	(*SyncAuditEntry)(nil),              // 34: tandem.atsbridge.v1.SyncAuditEntry
 	(*ListSyncAuditRequest)(nil),        // 35: tandem.atsbridge.v1.ListSyncAuditRequest
 	(*ListSyncAuditResponse)(nil),       // 36: tandem.atsbridge.v1.ListSyncAuditResponse
-	(*timestamppb.Timestamp)(nil),       // 37: google.protobuf.Timestamp
-	(*structpb.Value)(nil),              // 38: google.protobuf.Value
+	(*ReceiveLeverWebhookRequest)(nil),  // 37: tandem.atsbridge.v1.ReceiveLeverWebhookRequest
+	(*ReceiveLeverWebhookResponse)(nil), // 38: tandem.atsbridge.v1.ReceiveLeverWebhookResponse
+	(*AtsStageChanged)(nil),             // 39: tandem.atsbridge.v1.AtsStageChanged
+	(*ResyncAtsConnectionRequest)(nil),  // 40: tandem.atsbridge.v1.ResyncAtsConnectionRequest
+	(*ResyncAtsConnectionResponse)(nil), // 41: tandem.atsbridge.v1.ResyncAtsConnectionResponse
+	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
+	(*structpb.Value)(nil),              // 43: google.protobuf.Value
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	37, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	37, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	37, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	37, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	37, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
-	37, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
-	37, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
-	37, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
+	42, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	42, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	42, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	42, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	42, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	42, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
+	42, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
+	42, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
 	5,  // 11: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	37, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	42, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 13: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
 	11, // 14: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
 	14, // 15: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	14, // 16: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	15, // 17: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
 	16, // 18: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	37, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	42, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
 	17, // 20: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	17, // 21: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	18, // 22: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
@@ -3003,36 +3348,41 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	26, // 27: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
 	27, // 28: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
 	18, // 29: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	38, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
+	43, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
 	33, // 31: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
 	33, // 32: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
-	37, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
+	42, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
 	34, // 34: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
-	3,  // 35: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
-	6,  // 36: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
-	9,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
-	12, // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
-	19, // 39: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
-	21, // 40: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
-	23, // 41: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
-	25, // 42: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
-	29, // 43: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
-	35, // 44: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
-	4,  // 45: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
-	7,  // 46: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
-	10, // 47: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
-	13, // 48: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
-	20, // 49: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
-	22, // 50: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
-	24, // 51: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
-	28, // 52: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
-	30, // 53: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
-	36, // 54: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
-	45, // [45:55] is the sub-list for method output_type
-	35, // [35:45] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	42, // 35: tandem.atsbridge.v1.AtsStageChanged.change_time:type_name -> google.protobuf.Timestamp
+	3,  // 36: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
+	6,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
+	9,  // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
+	12, // 39: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
+	19, // 40: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
+	21, // 41: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
+	23, // 42: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
+	25, // 43: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
+	29, // 44: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
+	35, // 45: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
+	37, // 46: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:input_type -> tandem.atsbridge.v1.ReceiveLeverWebhookRequest
+	40, // 47: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:input_type -> tandem.atsbridge.v1.ResyncAtsConnectionRequest
+	4,  // 48: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 49: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 50: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 51: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	20, // 52: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
+	22, // 53: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
+	24, // 54: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
+	28, // 55: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
+	30, // 56: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
+	36, // 57: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
+	38, // 58: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:output_type -> tandem.atsbridge.v1.ReceiveLeverWebhookResponse
+	41, // 59: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:output_type -> tandem.atsbridge.v1.ResyncAtsConnectionResponse
+	48, // [48:60] is the sub-list for method output_type
+	36, // [36:48] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_tandem_atsbridge_v1_atsbridge_proto_init() }
@@ -3047,7 +3397,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   36,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

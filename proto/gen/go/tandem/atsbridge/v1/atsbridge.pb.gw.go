@@ -365,6 +365,33 @@ func local_request_AtsBridgeService_ListSyncAudit_1(ctx context.Context, marshal
 	return msg, metadata, err
 }
 
+func request_AtsBridgeService_ResyncAtsConnection_0(ctx context.Context, marshaler runtime.Marshaler, client AtsBridgeServiceClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ResyncAtsConnectionRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.ResyncAtsConnection(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_AtsBridgeService_ResyncAtsConnection_0(ctx context.Context, marshaler runtime.Marshaler, server AtsBridgeServiceServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq ResyncAtsConnectionRequest
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.ResyncAtsConnection(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 // RegisterAtsBridgeServiceHandlerServer registers the http handlers for service AtsBridgeService to "mux".
 // UnaryRPC     :call AtsBridgeServiceServer directly.
 // StreamingRPC :currently unsupported pending https://github.com/grpc/grpc-go/issues/906.
@@ -570,6 +597,26 @@ func RegisterAtsBridgeServiceHandlerServer(ctx context.Context, mux *runtime.Ser
 			return
 		}
 		forward_AtsBridgeService_ListSyncAudit_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
+	mux.Handle(http.MethodPost, pattern_AtsBridgeService_ResyncAtsConnection_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/tandem.atsbridge.v1.AtsBridgeService/ResyncAtsConnection", runtime.WithHTTPPathPattern("/v1/atsConnection:resync"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_AtsBridgeService_ResyncAtsConnection_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AtsBridgeService_ResyncAtsConnection_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	return nil
@@ -781,6 +828,23 @@ func RegisterAtsBridgeServiceHandlerClient(ctx context.Context, mux *runtime.Ser
 		}
 		forward_AtsBridgeService_ListSyncAudit_1(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_AtsBridgeService_ResyncAtsConnection_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/tandem.atsbridge.v1.AtsBridgeService/ResyncAtsConnection", runtime.WithHTTPPathPattern("/v1/atsConnection:resync"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_AtsBridgeService_ResyncAtsConnection_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_AtsBridgeService_ResyncAtsConnection_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	return nil
 }
 
@@ -795,6 +859,7 @@ var (
 	pattern_AtsBridgeService_DryRunStageMapping_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "atsConnection", "stageMapping"}, "dryRun"))
 	pattern_AtsBridgeService_ListSyncAudit_0       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 2, 2}, []string{"v1", "atsConnection", "syncAudit"}, ""))
 	pattern_AtsBridgeService_ListSyncAudit_1       = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1, 1, 0, 4, 1, 5, 2, 2, 3}, []string{"v1", "candidates", "candidate_id", "syncAudit"}, ""))
+	pattern_AtsBridgeService_ResyncAtsConnection_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"v1", "atsConnection"}, "resync"))
 )
 
 var (
@@ -808,4 +873,5 @@ var (
 	forward_AtsBridgeService_DryRunStageMapping_0  = runtime.ForwardResponseMessage
 	forward_AtsBridgeService_ListSyncAudit_0       = runtime.ForwardResponseMessage
 	forward_AtsBridgeService_ListSyncAudit_1       = runtime.ForwardResponseMessage
+	forward_AtsBridgeService_ResyncAtsConnection_0 = runtime.ForwardResponseMessage
 )

@@ -29,6 +29,8 @@ const (
 	AtsBridgeService_DryRunStageMapping_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/DryRunStageMapping"
 	AtsBridgeService_CheckFlowLink_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/CheckFlowLink"
 	AtsBridgeService_ListSyncAudit_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit"
+	AtsBridgeService_ReceiveLeverWebhook_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ReceiveLeverWebhook"
+	AtsBridgeService_ResyncAtsConnection_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ResyncAtsConnection"
 )
 
 // AtsBridgeServiceClient is the client API for AtsBridgeService service.
@@ -67,6 +69,18 @@ type AtsBridgeServiceClient interface {
 	// optionally for one candidate. A candidate of another organization
 	// has none here: the page is empty.
 	ListSyncAudit(ctx context.Context, in *ListSyncAuditRequest, opts ...grpc.CallOption) (*ListSyncAuditResponse, error)
+	// ---- Inbound sync: ATS to Tandem (issue 15 items 5 and 6, LV-5) ----
+	// Internal (gateway): one Lever webhook delivery for a connection, the
+	// body as it arrived. Its signature is checked on these bytes; a
+	// verified delivery is stored and acknowledged, and a job applies it.
+	// NotFound for an unknown connection, Unauthenticated for a missing or
+	// wrong signature, InvalidArgument for a body that is not a delivery.
+	ReceiveLeverWebhook(ctx context.Context, in *ReceiveLeverWebhookRequest, opts ...grpc.CallOption) (*ReceiveLeverWebhookResponse, error)
+	// Reconciles the organization's ATS connection now: the changes made in
+	// the ATS since the last reconcile (all of them with full) that a lost
+	// webhook missed are applied. Returns once the run is queued. Admin and
+	// above; FailedPrecondition when the connection is not connected.
+	ResyncAtsConnection(ctx context.Context, in *ResyncAtsConnectionRequest, opts ...grpc.CallOption) (*ResyncAtsConnectionResponse, error)
 }
 
 type atsBridgeServiceClient struct {
@@ -177,6 +191,26 @@ func (c *atsBridgeServiceClient) ListSyncAudit(ctx context.Context, in *ListSync
 	return out, nil
 }
 
+func (c *atsBridgeServiceClient) ReceiveLeverWebhook(ctx context.Context, in *ReceiveLeverWebhookRequest, opts ...grpc.CallOption) (*ReceiveLeverWebhookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReceiveLeverWebhookResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ReceiveLeverWebhook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *atsBridgeServiceClient) ResyncAtsConnection(ctx context.Context, in *ResyncAtsConnectionRequest, opts ...grpc.CallOption) (*ResyncAtsConnectionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResyncAtsConnectionResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ResyncAtsConnection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AtsBridgeServiceServer is the server API for AtsBridgeService service.
 // All implementations must embed UnimplementedAtsBridgeServiceServer
 // for forward compatibility.
@@ -213,6 +247,18 @@ type AtsBridgeServiceServer interface {
 	// optionally for one candidate. A candidate of another organization
 	// has none here: the page is empty.
 	ListSyncAudit(context.Context, *ListSyncAuditRequest) (*ListSyncAuditResponse, error)
+	// ---- Inbound sync: ATS to Tandem (issue 15 items 5 and 6, LV-5) ----
+	// Internal (gateway): one Lever webhook delivery for a connection, the
+	// body as it arrived. Its signature is checked on these bytes; a
+	// verified delivery is stored and acknowledged, and a job applies it.
+	// NotFound for an unknown connection, Unauthenticated for a missing or
+	// wrong signature, InvalidArgument for a body that is not a delivery.
+	ReceiveLeverWebhook(context.Context, *ReceiveLeverWebhookRequest) (*ReceiveLeverWebhookResponse, error)
+	// Reconciles the organization's ATS connection now: the changes made in
+	// the ATS since the last reconcile (all of them with full) that a lost
+	// webhook missed are applied. Returns once the run is queued. Admin and
+	// above; FailedPrecondition when the connection is not connected.
+	ResyncAtsConnection(context.Context, *ResyncAtsConnectionRequest) (*ResyncAtsConnectionResponse, error)
 	mustEmbedUnimplementedAtsBridgeServiceServer()
 }
 
@@ -252,6 +298,12 @@ func (UnimplementedAtsBridgeServiceServer) CheckFlowLink(context.Context, *Check
 }
 func (UnimplementedAtsBridgeServiceServer) ListSyncAudit(context.Context, *ListSyncAuditRequest) (*ListSyncAuditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSyncAudit not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ReceiveLeverWebhook(context.Context, *ReceiveLeverWebhookRequest) (*ReceiveLeverWebhookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReceiveLeverWebhook not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ResyncAtsConnection(context.Context, *ResyncAtsConnectionRequest) (*ResyncAtsConnectionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResyncAtsConnection not implemented")
 }
 func (UnimplementedAtsBridgeServiceServer) mustEmbedUnimplementedAtsBridgeServiceServer() {}
 func (UnimplementedAtsBridgeServiceServer) testEmbeddedByValue()                          {}
@@ -454,6 +506,42 @@ func _AtsBridgeService_ListSyncAudit_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AtsBridgeService_ReceiveLeverWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReceiveLeverWebhookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ReceiveLeverWebhook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ReceiveLeverWebhook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ReceiveLeverWebhook(ctx, req.(*ReceiveLeverWebhookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AtsBridgeService_ResyncAtsConnection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResyncAtsConnectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ResyncAtsConnection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ResyncAtsConnection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ResyncAtsConnection(ctx, req.(*ResyncAtsConnectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AtsBridgeService_ServiceDesc is the grpc.ServiceDesc for AtsBridgeService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -500,6 +588,14 @@ var AtsBridgeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSyncAudit",
 			Handler:    _AtsBridgeService_ListSyncAudit_Handler,
+		},
+		{
+			MethodName: "ReceiveLeverWebhook",
+			Handler:    _AtsBridgeService_ReceiveLeverWebhook_Handler,
+		},
+		{
+			MethodName: "ResyncAtsConnection",
+			Handler:    _AtsBridgeService_ResyncAtsConnection_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

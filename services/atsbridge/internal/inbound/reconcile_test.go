@@ -1,0 +1,97 @@
+package inbound_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tandemhq/tandem/platform/pgtest"
+	"github.com/tandemhq/tandem/platform/providerhttp"
+	"github.com/tandemhq/tandem/platform/redisx"
+	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
+	"github.com/tandemhq/tandem/providersim/simclient"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/inbound"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/lever/levertest"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
+)
+
+// A webhook Lever never delivered is corrected by the reconcile, once; a
+// lost cursor re-reads everything and changes nothing more.
+func TestReconcileAppliesWhatAWebhookMissed(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	cand, opp := w.linked("New lead")
+	_, quiet := w.linked("New lead")
+	if err := w.sc.AddLeverDeliveryFault(w.ctx, simclient.LeverDeliveryFault{Mode: "drop", Event: lever.EventCandidateStageChange}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.sc.MoveLeverStage(w.ctx, opp, simclient.LeverStageMove{Stage: "Responded"}); err != nil {
+		t.Fatal(err)
+	}
+	rdb := pgtest.NewRedis(t)
+	cursors := store.NewSyncCursors(rdb, redisx.ServiceKeys(pgtest.RedisPrefixCleaned(t, rdb), "atsbridge", "sync-cursor"))
+	api, err := lever.New(w.sim.LeverURL(), providerhttp.New(providerhttp.Options{Provider: "lever", MaxAttempts: 1, MaxRetryAfter: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := append([]string{"webhooks:write:admin", "opportunities:read:admin"}, levertest.Scopes...)
+	rw := inbound.NewReconcileWorker(w.st, inbound.NewApplier(w.st, w.pub, nil, nil), tokens{token: levertest.AccessToken(t, w.sim, scopes...)}, api, cursors, w.jobs, nil)
+
+	res, err := rw.Reconcile(w.ctx, w.connID, false)
+	if err != nil || res.Applied != 1 || res.Linked < 2 {
+		t.Fatalf("first reconcile: %+v, %v", res, err)
+	}
+	evs := w.pub.all()
+	if len(evs) != 1 || evs[0].AggregateID != cand {
+		t.Fatalf("events: %+v", evs)
+	}
+	if p := evs[0].Payload.(*atsbridgev1.AtsStageChanged); p.GetOrigin() != inbound.OriginReconcile || p.GetToStageId() != w.tandem[w.stages["Responded"]] {
+		t.Fatalf("payload: %+v", p)
+	}
+	if got := w.audits(cand); len(got) != 1 || got[0].Direction != "reconcile" || got[0].Action != inbound.ActionApplyStage {
+		t.Fatalf("audit: %+v", got)
+	}
+	if _, ok, err := cursors.Get(w.ctx, w.connID); !ok || err != nil {
+		t.Fatalf("no cursor after a run: %v", err)
+	}
+	// Again, with the cursor; then with the cursor lost (a full run).
+	for _, full := range []bool{false, true} {
+		if res, err := rw.Reconcile(w.ctx, w.connID, full); err != nil || res.Applied != 0 {
+			t.Fatalf("reconcile again (full %t): %+v, %v", full, res, err)
+		}
+	}
+	if len(w.pub.all()) != 1 || len(w.audits(quiet)) != 0 {
+		t.Fatalf("a second run applied something: %d events", len(w.pub.all()))
+	}
+
+	// The periodic run fans out to every connected connection.
+	if err := rw.Work(w.ctx, &river.Job[inbound.ReconcileArgs]{JobRow: &rivertype.JobRow{Attempt: 1}, Args: inbound.ReconcileArgs{}}); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range w.jobs.args {
+		if r, ok := a.(inbound.ReconcileArgs); ok && r.ConnectionID == w.connID {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the fan-out enqueued no reconcile of the connection")
+	}
+
+	// On demand (ResyncAtsConnection): queued for the caller's
+	// organization only.
+	if id, err := inbound.Resync(w.ctx, w.st, w.jobs, w.org, true); err != nil || id != w.connID {
+		t.Fatalf("resync: %s, %v", id, err)
+	}
+	if last := w.jobs.args[len(w.jobs.args)-1].(inbound.ReconcileArgs); last.ConnectionID != w.connID || !last.Full {
+		t.Fatalf("resync queued %+v", last)
+	}
+	if _, err := inbound.Resync(w.ctx, w.st, w.jobs, uuid.NewString(), false); !errors.Is(err, inbound.ErrNotConnected) {
+		t.Fatalf("resync of another organization: %v", err)
+	}
+}
