@@ -240,6 +240,24 @@ func TestScenario_LV_5_Push(t *testing.T) {
 	if last := o.StageChanges[len(o.StageChanges)-1]; last.UserID != c.leverUser(t, providersim.DemoLeverSuperAdmin) {
 		t.Fatalf("the move is attributed to %q, want the recruiter's Lever user", last.UserID)
 	}
+	// Lever's webhook about the move comes back and is known as Tandem's
+	// own: nothing moves here, nothing is pushed again.
+	poll.Until(t, 30*time.Second, func() error {
+		log := &atsbridgev1.ListSyncAuditResponse{}
+		c.owner.must("GET", "/v1/candidates/"+sam+"/syncAudit?action=echo_suppressed", nil, log)
+		if len(log.GetEntries()) != 1 {
+			return fmt.Errorf("echoes in the log: %v", log.GetEntries())
+		}
+		return nil
+	})
+	tl := &outreachv1.ListTimelineResponse{}
+	c.owner.must("GET", "/v1/candidates/"+sam+"/timeline?kinds=TIMELINE_KIND_STAGE_CHANGED", nil, tl)
+	if len(tl.GetEntries()) != 1 {
+		t.Fatalf("stage changes on the timeline: %v, want the one move", tl.GetEntries())
+	}
+	if n, err := sim(t, c.s).Counter(t.Context(), "lever.changeStage"); err != nil || n != 1 {
+		t.Fatalf("%d stage calls to Lever (%v), want 1", n, err)
+	}
 	// An archive stage: Not interested maps to an archive reason (or a
 	// stage); either way the opportunity ends where the mapping says.
 	notInterested := c.stage(t, "Not interested")
