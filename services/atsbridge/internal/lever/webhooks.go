@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-
 )
 
 // Webhook events atsbridge subscribes to (providers.md §2.5).
@@ -105,4 +104,3 @@ func (c *Client) UpdatedOpportunities(ctx context.Context, a Auth, updatedAtStar
 	}
 	return out, nil
 }
-
