@@ -216,10 +216,11 @@ func movesTo(o simclient.LeverOpportunity, stageID string) int {
 	return n
 }
 
-// LV-5, Tandem's half: a stage change here moves the opportunity, once,
-// attributed to the recruiter; a change that Lever already shows is not
-// sent again.
-func TestScenario_LV_5_Push(t *testing.T) {
+// LV-5, Tandem's half (Lever's half is TestScenario_LV_5_Inbound): a
+// stage change here moves the opportunity, once, attributed to the
+// recruiter; Lever's webhook about it is known as an echo and changes
+// nothing here; an archive stage archives.
+func TestScenario_LV_5(t *testing.T) {
 	c := linkedFlow(t)
 	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
 	c.enroll(t, sam)

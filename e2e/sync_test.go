@@ -240,11 +240,12 @@ func atsHealth(t *testing.T, s *stack.Stack, ctl *simclient.Client, ownerAPI api
 	wantError(t, code, body, http.StatusBadRequest, "INVALID_ARGUMENT")
 }
 
-// SYNC-1 (the read side): every sync decision for a candidate is in its
-// audit log, in order, with the rule applied, the request and the answer
-// and who acted, readable per candidate and per connection; another
-// organization reads none of it.
-func TestScenario_SYNC_1_Read(t *testing.T) {
+// SYNC-1: every sync decision for a candidate is in its audit log, in
+// order (the link, the move, its webhook known as an echo), with the rule
+// applied, the request and the answer and who acted, readable per
+// candidate and per connection; another organization reads none of it.
+// Held and retried pushes are in it too (SYNC_3, the pushes' tests).
+func TestScenario_SYNC_1(t *testing.T) {
 	c := linkedFlow(t)
 	sam := c.newCandidate(t, "Sam Rivera", "sam.rivera@example.org")
 	c.owner.must("POST", "/v1/candidates/"+sam+"/notes", &outreachv1.Note{Body: "Strong Go", Visibility: outreachv1.NoteVisibility_NOTE_VISIBILITY_PUBLIC}, &outreachv1.CreateNoteResponse{})
