@@ -145,7 +145,7 @@ func enrollWith(b *testing.B, w *world, ps *pushes.Pushes, candidateID string) {
 
 func moveWith(b *testing.B, w *world, ps *pushes.Pushes, candidateID, stage string) {
 	b.Helper()
-	clock = clock.Add(time.Second)
+	w.clock = w.clock.Add(time.Second)
 	w.deliver(pushes.EventStageChanged, &outreachv1.CandidateStageChanged{CandidateId: candidateID, ToStageId: stage, ToStageName: stage,
 		Source: outreachv1.StageChangeSource_STAGE_CHANGE_SOURCE_USER, ActorUserId: recruiter}, ps.ApplyStageChanged)
 }

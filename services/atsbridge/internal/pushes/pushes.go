@@ -73,8 +73,8 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultClaim      = 2 * time.Minute
-	DefaultMaxAttemps = 25
+	DefaultClaim       = 2 * time.Minute
+	DefaultMaxAttempts = 25
 	// DefaultSweepEvery is how often stranded pushes are looked for.
 	DefaultSweepEvery = 15 * time.Second
 	// Queue is the pushes' River queue, apart from the imports.
@@ -161,7 +161,7 @@ type Options struct {
 	// out well before its claim ends.
 	Claim time.Duration
 	// MaxAttempts bounds the attempts of one push at transient failures
-	// (DefaultMaxAttemps); after the last the push fails.
+	// (DefaultMaxAttempts); after the last the push fails.
 	MaxAttempts int
 	Logger      *slog.Logger
 }
@@ -187,7 +187,7 @@ func New(st Store, tokens AccessTokenGetter, ats ATS, cands Candidates, users Us
 		opts.Claim = DefaultClaim
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = DefaultMaxAttemps
+		opts.MaxAttempts = DefaultMaxAttempts
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)

@@ -133,6 +133,8 @@ type world struct {
 	posting string
 	stages  []simclient.LeverStage
 	job     int64
+	// clock orders the test's events (their versions).
+	clock time.Time
 }
 
 const recruiter = "user-megan"
@@ -152,7 +154,7 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	w := &world{t: t, sim: sim, pool: pool, st: st, jobs: &jobs{}, tokens: &tokens{token: levertest.AccessToken(t, sim, scopes...)},
-		cands: candidates{}, users: users{recruiter: providersim.DemoLeverSuperAdmin}, pub: &published{}, org: uuid.NewString(), connID: uuid.NewString()}
+		cands: candidates{}, users: users{recruiter: providersim.DemoLeverSuperAdmin}, pub: &published{}, org: uuid.NewString(), connID: uuid.NewString(), clock: time.Now()}
 	w.ps = pushes.New(st, w.tokens, api, w.cands, w.users, w.pub, pushes.Options{Claim: 10 * time.Second})
 	w.ps.SetJobs(w.jobs)
 	w.conns = connections.New(st, w.jobs, connections.RateLimit{PerSecond: 10, Burst: 20}, nil)
@@ -186,13 +188,11 @@ func newWorld(t testing.TB) *world {
 	return w
 }
 
-var clock = time.Now()
-
 func (w *world) connection(s identityv1.ConnectionStatus) {
 	w.t.Helper()
-	clock = clock.Add(time.Second)
+	w.clock = w.clock.Add(time.Second)
 	w.deliver(connections.EventConnectionChanged, &identityv1.AtsConnectionChanged{ConnectionId: w.connID, Provider: "lever", Status: s,
-		Reason: "test", ChangeTime: timestamppb.New(clock)}, w.conns.ApplyConnectionChanged)
+		Reason: "test", ChangeTime: timestamppb.New(w.clock)}, w.conns.ApplyConnectionChanged)
 }
 
 func (w *world) deliver(typ string, m proto.Message, h func(context.Context, pgx.Tx, *eventsv1.Event) error) string {
@@ -201,7 +201,7 @@ func (w *world) deliver(typ string, m proto.Message, h func(context.Context, pgx
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ev := &eventsv1.Event{Id: uuid.NewString(), Type: typ, OrganizationId: w.org, AggregateId: "a", Version: clock.UnixMicro(), Payload: payload}
+	ev := &eventsv1.Event{Id: uuid.NewString(), Type: typ, OrganizationId: w.org, AggregateId: "a", Version: w.clock.UnixMicro(), Payload: payload}
 	w.redeliver(ev, h)
 	return ev.GetId()
 }
@@ -226,7 +226,7 @@ func (w *world) enroll(candidateID string) *eventsv1.Event {
 
 func (w *world) move(candidateID, stage string, source outreachv1.StageChangeSource) {
 	w.t.Helper()
-	clock = clock.Add(time.Second)
+	w.clock = w.clock.Add(time.Second)
 	w.deliver(pushes.EventStageChanged, &outreachv1.CandidateStageChanged{CandidateId: candidateID, ToStageId: stage, ToStageName: stage, Source: source,
 		ActorUserId: recruiter}, w.ps.ApplyStageChanged)
 }

@@ -39,7 +39,7 @@ func (e *permanent) Error() string { return e.reason }
 
 func fail(format string, args ...any) error { return &permanent{reason: fmt.Sprintf(format, args...)} }
 
-// refused is the connection's access refused: the push is held and the
+// errRefused is identity refusing a token for the connection: the push is held and the
 // connection marked.
 var errRefused = errors.New("pushes: the ATS refused the connection's access")
 
