@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +45,24 @@ func connection(ctx context.Context, tx pgx.Tx, orgID string) (store.Connection,
 		return c, false, nil
 	}
 	return c, err == nil, err
+}
+
+// knownCandidate finds the organization's connection and, under the
+// candidate's lock, whether the ATS knows the candidate (a link, or a push
+// on its way): only then do its later changes become pushes.
+func knownCandidate(ctx context.Context, tx pgx.Tx, orgID, candidateID string) (store.Connection, bool, error) {
+	conn, ok, err := connection(ctx, tx, orgID)
+	if err != nil || !ok {
+		return conn, false, err
+	}
+	if err := store.LockCandidate(ctx, tx, conn.ID, candidateID); err != nil {
+		return conn, false, err
+	}
+	known, err := store.HasSyncState(ctx, tx, conn.ID, candidateID)
+	if err != nil {
+		return conn, false, fmt.Errorf("pushes: %w", err)
+	}
+	return conn, known, nil
 }
 
 // ApplyEnrollmentCreated is the events.Handler of enrollment.created: an
@@ -94,20 +111,9 @@ func (ps *Pushes) ApplyStageChanged(ctx context.Context, tx pgx.Tx, ev *eventsv1
 	if p.GetSource() == outreachv1.StageChangeSource_STAGE_CHANGE_SOURCE_ATS {
 		return nil
 	}
-	conn, ok, err := connection(ctx, tx, ev.GetOrganizationId())
-	if err != nil || !ok {
+	conn, known, err := knownCandidate(ctx, tx, ev.GetOrganizationId(), p.GetCandidateId())
+	if err != nil || !known {
 		return err
-	}
-	if err := store.LockCandidate(ctx, tx, conn.ID, p.GetCandidateId()); err != nil {
-		return err
-	}
-	known, err := store.HasSyncState(ctx, tx, conn.ID, p.GetCandidateId())
-	if err != nil {
-		return fmt.Errorf("pushes: %w", err)
-	}
-	if !known {
-		ps.log.DebugContext(ctx, "stage change of a candidate the ATS does not know", slog.String("candidate_id", p.GetCandidateId()))
-		return nil
 	}
 	version := ev.GetVersion()
 	return ps.add(ctx, tx, store.Push{
@@ -133,14 +139,7 @@ func (ps *Pushes) ApplyNoteCreated(ctx context.Context, tx pgx.Tx, ev *eventsv1.
 	if p.GetPrivate() || p.GetBody() == "" {
 		return nil
 	}
-	conn, ok, err := connection(ctx, tx, ev.GetOrganizationId())
-	if err != nil || !ok {
-		return err
-	}
-	if err := store.LockCandidate(ctx, tx, conn.ID, p.GetCandidateId()); err != nil {
-		return err
-	}
-	known, err := store.HasSyncState(ctx, tx, conn.ID, p.GetCandidateId())
+	conn, known, err := knownCandidate(ctx, tx, ev.GetOrganizationId(), p.GetCandidateId())
 	if err != nil || !known {
 		return err
 	}
