@@ -64,8 +64,10 @@ type outcome struct {
 	// links to record, and places written on linked opportunities.
 	links   []store.Link
 	written []store.Link
-	linked  *atsbridgev1.AtsLinked
-	note    string // why a push was skipped
+	// writtenAt is the ATS's time of each write, by opportunity.
+	writtenAt map[string]time.Time
+	linked    *atsbridgev1.AtsLinked
+	note      string // why a push was skipped
 }
 
 // attempt is the context of one attempt.
@@ -370,10 +372,12 @@ func (ps *Pushes) move(ctx context.Context, a *attempt) (outcome, error) {
 		return outcome{}, err
 	}
 	rule := fmt.Sprintf("Tandem %q → Lever %s", p.ToStageName, describe(target))
+	out.writtenAt = map[string]time.Time{}
 	for _, l := range todo {
 		var err error
+		var after lever.Opportunity
 		if target.ArchiveReasonID != "" {
-			_, err = ps.ats.Archive(ctx, a.auth, l.RemoteOpportunityID, target.ArchiveReasonID, asUser)
+			after, err = ps.ats.Archive(ctx, a.auth, l.RemoteOpportunityID, target.ArchiveReasonID, asUser)
 			out.entries = append(out.entries, ps.entry(a, "archive", rule, &audit.Exchange{Method: "PUT", Path: "/opportunities/" + l.RemoteOpportunityID + "/archived",
 				Body: map[string]any{"reason": target.ArchiveReasonID}}, &audit.Exchange{Status: 200}))
 		} else {
@@ -382,7 +386,7 @@ func (ps *Pushes) move(ctx context.Context, a *attempt) (outcome, error) {
 					return outcome{}, err
 				}
 			}
-			_, err = ps.ats.ChangeStage(ctx, a.auth, l.RemoteOpportunityID, target.StageID, asUser)
+			after, err = ps.ats.ChangeStage(ctx, a.auth, l.RemoteOpportunityID, target.StageID, asUser)
 			out.entries = append(out.entries, ps.entry(a, "move_stage", rule, &audit.Exchange{Method: "PUT", Path: "/opportunities/" + l.RemoteOpportunityID + "/stage",
 				Body: map[string]any{"stage": target.StageID}}, &audit.Exchange{Status: 200}))
 		}
@@ -391,6 +395,9 @@ func (ps *Pushes) move(ctx context.Context, a *attempt) (outcome, error) {
 		}
 		l.ATS, l.MappingVersion = target, a.mapping.Version
 		out.written = append(out.written, l)
+		if after.UpdatedAt > 0 {
+			out.writtenAt[l.RemoteOpportunityID] = time.UnixMilli(after.UpdatedAt)
+		}
 	}
 	return out, nil
 }
@@ -459,7 +466,7 @@ func (ps *Pushes) finish(ctx context.Context, a attempt, out outcome) error {
 			}
 		}
 		for _, l := range out.written {
-			if err := store.PlaceWritten(ctx, tx, a.conn.ID, l.RemoteOpportunityID, l.ATS, l.MappingVersion); err != nil {
+			if err := store.PlaceWritten(ctx, tx, a.conn.ID, l.RemoteOpportunityID, l.ATS, l.MappingVersion, out.writtenAt[l.RemoteOpportunityID]); err != nil {
 				return err
 			}
 		}

@@ -261,10 +261,18 @@ func SetPending(ctx context.Context, tx pgx.Tx, connectionID string, opportunity
 }
 
 // PlaceWritten records in tx that a push wrote place on an opportunity,
-// with the mapping version it applied; the pending place is cleared.
-func PlaceWritten(ctx context.Context, tx pgx.Tx, connectionID, opportunityID string, p Place, mappingVersion int) error {
+// with the mapping version it applied; the pending place is cleared. at
+// is the ATS's time of the write (zero when it gave none): a webhook
+// triggered before it reports an older place (the echo of an earlier
+// push, arriving late) and is stale, however it compares with the place.
+func PlaceWritten(ctx context.Context, tx pgx.Tx, connectionID, opportunityID string, p Place, mappingVersion int, at time.Time) error {
+	var when *time.Time
+	if !at.IsZero() {
+		when = &at
+	}
 	_, err := tx.Exec(ctx, `UPDATE candidate_links SET ats_stage_id = $3, archive_reason_id = $4, mapping_version = $5, pending_stage_id = '',
-		updated_at = now() WHERE connection_id = $1 AND remote_opportunity_id = $2`, connectionID, opportunityID, p.StageID, p.ArchiveReasonID, mappingVersion)
+		last_inbound_at = CASE WHEN $6::timestamptz IS NULL THEN last_inbound_at ELSE GREATEST(COALESCE(last_inbound_at, $6), $6) END,
+		updated_at = now() WHERE connection_id = $1 AND remote_opportunity_id = $2`, connectionID, opportunityID, p.StageID, p.ArchiveReasonID, mappingVersion, when)
 	return postgres.MapError(err)
 }
 
