@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -46,23 +45,17 @@ type NewOpportunity struct {
 	Owner string `json:"owner,omitempty"`
 }
 
-// Archived is an opportunity's archive state.
-type Archived struct {
-	ArchivedAt int64  `json:"archivedAt"`
-	Reason     string `json:"reason"`
-}
-
 // Opportunity is an opportunity as the API answers it (unexpanded).
 type Opportunity struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Contact   string    `json:"contact"`
-	Emails    []string  `json:"emails"`
-	Stage     string    `json:"stage"`
-	Archived  *Archived `json:"archived"`
-	Origin    string    `json:"origin"`
-	CreatedAt int64     `json:"createdAt"`
-	UpdatedAt int64     `json:"updatedAt"`
+	ID        string        `json:"id"`
+	Name      string        `json:"name"`
+	Contact   string        `json:"contact"`
+	Emails    []string      `json:"emails"`
+	Stage     string        `json:"stage"`
+	Archived  *ArchiveState `json:"archived"`
+	Origin    string        `json:"origin"`
+	CreatedAt int64         `json:"createdAt"`
+	UpdatedAt int64         `json:"updatedAt"`
 	URLs      struct {
 		Show string `json:"show"`
 	} `json:"urls"`
@@ -135,23 +128,6 @@ func (c *Client) OpportunitiesByEmail(ctx context.Context, a Auth, email, postin
 		q.Set("posting_id", postingID)
 	}
 	return list[Opportunity](ctx, c, a, "/opportunities", q)
-}
-
-// OpportunitiesUpdatedSince lists the opportunities updated at or after
-// sinceMs (epoch milliseconds), for a reconcile.
-func (c *Client) OpportunitiesUpdatedSince(ctx context.Context, a Auth, sinceMs int64) ([]Opportunity, error) {
-	return list[Opportunity](ctx, c, a, "/opportunities", url.Values{"updated_at_start": {strconv.FormatInt(sinceMs, 10)}})
-}
-
-// Opportunity reads one opportunity.
-func (c *Client) Opportunity(ctx context.Context, a Auth, id string) (Opportunity, error) {
-	p, err := opportunityPath(id)
-	if err != nil {
-		return Opportunity{}, err
-	}
-	var out one[Opportunity]
-	err = c.get(ctx, a, p, nil, &out)
-	return out.Data, err
 }
 
 // ChangeStage moves an opportunity to stageID, attributed to asUserID

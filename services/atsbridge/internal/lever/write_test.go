@@ -84,11 +84,11 @@ func TestWritesAnOpportunity(t *testing.T) {
 	}) {
 		t.Fatalf("notes: %+v, %v", notes, err)
 	}
-	got, err := c.Opportunity(ctx, a, o.ID)
+	got, err := c.OpportunityPlace(ctx, a, o.ID)
 	if err != nil || got.ID != o.ID || got.Stage != stages[2].ID {
 		t.Fatalf("get: %+v, %v", got, err)
 	}
-	if _, err := c.Opportunity(ctx, a, "missing"); !errors.Is(err, lever.ErrNotFound) {
+	if _, err := c.OpportunityPlace(ctx, a, "missing"); !errors.Is(err, lever.ErrNotFound) {
 		t.Fatalf("missing opportunity: %v", err)
 	}
 }
