@@ -24,7 +24,6 @@ type batcher[I, O any] struct {
 }
 
 type batchCall[I, O any] struct {
-	ctx  context.Context
 	in   I
 	out  O
 	err  error
@@ -44,7 +43,7 @@ func newBatcher[I, O any](max int, run func(ctx context.Context, in []I) ([]O, e
 // do runs in within a batch and returns its answer. It waits for the
 // batch (at most batchTimeout), not for ctx: a batch answers each caller.
 func (b *batcher[I, O]) do(ctx context.Context, in I) (O, error) {
-	c := &batchCall[I, O]{ctx: ctx, in: in, done: make(chan struct{}), lead: make(chan struct{}, 1)}
+	c := &batchCall[I, O]{in: in, done: make(chan struct{}), lead: make(chan struct{}, 1)}
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
 	if !b.busy {
@@ -57,14 +56,15 @@ func (b *batcher[I, O]) do(ctx context.Context, in I) (O, error) {
 		case <-c.done:
 			return c.out, c.err
 		case <-c.lead:
-			b.runNext()
+			b.runNext(ctx)
 		}
 	}
 }
 
 // runNext runs the oldest calls (the leader's among them: it is the
-// oldest), answers them, and passes the lead to the oldest left.
-func (b *batcher[I, O]) runNext() {
+// oldest), under the leader's ctx, answers them, and passes the lead to
+// the oldest left.
+func (b *batcher[I, O]) runNext(ctx context.Context) {
 	b.mu.Lock()
 	n := min(len(b.queue), b.max)
 	batch := b.queue[:n:n]
@@ -75,7 +75,7 @@ func (b *batcher[I, O]) runNext() {
 	for i, c := range batch {
 		in[i] = c.in
 	}
-	out, err := b.runSafely(batch[0].ctx, in)
+	out, err := b.runSafely(ctx, in)
 	if err == nil && len(out) != len(in) {
 		err = fmt.Errorf("batch of %d answered %d", len(in), len(out))
 	}

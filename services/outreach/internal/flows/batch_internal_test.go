@@ -3,9 +3,12 @@ package flows
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tandemhq/tandem/platform/poll"
 )
 
 // TestBatcherAnswersEachCallerOfABatch: concurrent calls share batches
@@ -15,14 +18,16 @@ func TestBatcherAnswersEachCallerOfABatch(t *testing.T) {
 	var mu sync.Mutex
 	var sizes []int
 	fail := errors.New("statement failed")
+	release := make(chan struct{})
 	b := newBatcher(16, func(_ context.Context, in []int) ([]int, error) {
 		mu.Lock()
 		sizes = append(sizes, len(in))
 		mu.Unlock()
-		time.Sleep(time.Millisecond)
 		out := make([]int, len(in))
 		for i, v := range in {
 			switch v {
+			case 0:
+				<-release // the others queue meanwhile
 			case -1:
 				return nil, fail
 			case -2:
@@ -36,24 +41,40 @@ func TestBatcherAnswersEachCallerOfABatch(t *testing.T) {
 	var wg sync.WaitGroup
 	got := make([]int, n)
 	errs := make([]error, n)
-	for i := range n {
+	wg.Go(func() { got[0], errs[0] = b.do(t.Context(), 0) })
+	poll.Until(t, 10*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(sizes) != 1 {
+			return errors.New("the first batch has not started")
+		}
+		return nil
+	})
+	for i := 1; i < n; i++ {
 		wg.Go(func() { got[i], errs[i] = b.do(t.Context(), i) })
 	}
+	poll.Until(t, 10*time.Second, func() error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if len(b.queue) != n-1 {
+			return fmt.Errorf("%d calls queued", len(b.queue))
+		}
+		return nil
+	})
+	close(release)
 	wg.Wait()
 	for i := range n {
 		if errs[i] != nil || got[i] != 2*i {
 			t.Fatalf("call %d: %d, %v", i, got[i], errs[i])
 		}
 	}
-	shared := false
-	for _, s := range sizes {
-		if s > 16 {
-			t.Fatalf("a batch of %d, max 16", s)
-		}
-		shared = shared || s > 1
+	if want := 1 + (n-1+15)/16; len(sizes) != want {
+		t.Fatalf("%d batches %v, want %d: the first alone, then the queued ones 16 at a time", len(sizes), sizes, want)
 	}
-	if !shared {
-		t.Fatalf("no batch was shared: %v", sizes)
+	for _, s := range sizes[1 : len(sizes)-1] {
+		if s != 16 {
+			t.Fatalf("batches %v: want 16 each after the first", sizes)
+		}
 	}
 	if _, err := b.do(t.Context(), -1); !errors.Is(err, fail) {
 		t.Fatalf("a failed batch answered %v", err)
