@@ -38,10 +38,11 @@ var stepEnrollmentColumns = func() string {
 
 // StepChecks reads the re-check of each enrollment of keys in one
 // statement (one snapshot, no transaction, no lock): a step that passes
-// is handed to mailbox on what it read, and RecordSubmitted's condition
-// catches an enrollment rescheduled since. The answer is by enrollment
-// id; an enrollment missing from it is not there, or its candidate is
-// not (the caller checks those again one by one, under the lock).
+// is handed to mailbox on what it read, and RecordSubmittedMany's
+// condition catches an enrollment rescheduled since. The answer is by
+// enrollment id; an enrollment missing from it is not there, or its
+// candidate (or flow) is not: the caller checks those again one by one,
+// under the lock.
 func (s *Store) StepChecks(ctx context.Context, keys []StepKey) (_ map[string]StepCheck, err error) {
 	ctx, sp := span(ctx, "StepChecks")
 	defer func() { end(sp, err) }()
