@@ -107,10 +107,11 @@ func (f *Flows) enrollOne(ctx context.Context, tx pgx.Tx, caller authz.Principal
 		r.Outcome = NoEmail
 		return r, nil, nil
 	}
-	to, err := deliverable(ctx, tx, caller.OrgID, c, "")
+	bad, err := store.Undeliverable(ctx, tx, caller.OrgID, c.Emails)
 	if err != nil {
 		return r, nil, err
 	}
+	to := deliverable(c, "", bad)
 	if to == "" {
 		r.Outcome = UndeliverableAddress
 		return r, nil, nil

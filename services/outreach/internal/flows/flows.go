@@ -44,7 +44,8 @@ type Store interface {
 	FlowVersion(ctx context.Context, orgID, id string, version int) (store.Flow, error)
 	ListFlows(ctx context.Context, orgID, status string, after *store.FlowCursor, limit int) ([]store.Flow, error)
 	Enrollment(ctx context.Context, orgID, id string) (store.Enrollment, error)
-	RecordSubmitted(ctx context.Context, orgID, id string, seq, step int, messageID, to string) (bool, error)
+	StepChecks(ctx context.Context, keys []store.StepKey) (map[string]store.StepCheck, error)
+	RecordSubmittedMany(ctx context.Context, subs []store.Submission) ([]bool, error)
 	ListEnrollments(ctx context.Context, orgID, flowID, afterID string, limit int) ([]store.Enrollment, error)
 	FlowStats(ctx context.Context, orgID, flowID string) ([]store.StepStats, error)
 	FieldDefinitions(ctx context.Context, orgID string) ([]store.FieldDefinition, error)
@@ -130,6 +131,10 @@ type Flows struct {
 	now       func() time.Time
 	// locations caches loaded time zones by name.
 	locations sync.Map
+	// checks and records are the step path's statements, each shared by
+	// the steps at that point at the same moment (RunStep).
+	checks  *batcher[store.StepKey, *stepState]
+	records *batcher[store.Submission, bool]
 }
 
 // New returns the rules. SetJobs must be called before anything is
@@ -145,8 +150,13 @@ func New(o Options) *Flows {
 	if o.Directory == nil {
 		o.Directory = noDirectory{}
 	}
-	return &Flows{store: o.Store, pub: o.Publisher, stagePub: o.StagePublish, mailbox: o.Mailbox, dir: o.Directory, jobLinks: o.JobLinks,
+	f := &Flows{store: o.Store, pub: o.Publisher, stagePub: o.StagePublish, mailbox: o.Mailbox, dir: o.Directory, jobLinks: o.JobLinks,
 		templates: templates.New(), log: o.Logger, now: o.Now}
+	f.checks = newBatcher(maxStepBatch, f.checkBatch)
+	f.records = newBatcher(maxStepBatch, func(ctx context.Context, subs []store.Submission) ([]bool, error) {
+		return f.store.RecordSubmittedMany(ctx, subs)
+	})
+	return f
 }
 
 // SetJobs gives the rules the River client that inserts step jobs.

@@ -3,6 +3,7 @@ package flows_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -625,5 +626,71 @@ func TestDeletedCandidateStopsAndIsPurged(t *testing.T) {
 	}
 	if _, err := w.st.Enrollment(t.Context(), w.org, e.ID); err == nil {
 		t.Fatal("the enrollment outlived its candidate")
+	}
+}
+
+// TestStepsDueTogetherShareTheirChecks: steps run at the same moment
+// are checked in shared statements and recorded in shared ones; each
+// still gets its own answer: the ones that may go are handed to mailbox
+// once each, a replied, an undeliverable and a deleted candidate's stop
+// with their reasons, and running every step again sends nothing more.
+func TestStepsDueTogetherShareTheirChecks(t *testing.T) {
+	w := newWorld(t)
+	f := w.flow(input())
+	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := range 30 {
+		ids = append(ids, w.candidate(fmt.Sprintf("Candidate %d", i), fmt.Sprintf("c%d@example.com", i)).ID)
+	}
+	rs := w.enroll(f.ID, ids...)
+	var es []store.Enrollment
+	for _, r := range rs {
+		es = append(es, w.enrollment(r.EnrollmentID))
+	}
+	replied, bounced, deleted := es[3], es[11], es[20]
+	if _, err := w.pool.Exec(t.Context(), `UPDATE enrollments SET replied_at = now() WHERE id = $1`, replied.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.st.InTx(t.Context(), func(tx pgx.Tx) error {
+		return store.MarkUndeliverable(t.Context(), tx, w.org, "c11@example.com", "test")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.st.DeleteCandidate(t.Context(), w.org, deleted.CandidateID); err != nil {
+		t.Fatal(err)
+	}
+	runAll := func() {
+		t.Helper()
+		var wg sync.WaitGroup
+		errs := make([]error, len(es))
+		for i, e := range es {
+			wg.Go(func() {
+				errs[i] = w.rules.RunStep(t.Context(), flows.StepArgs{OrgID: w.org, EnrollmentID: e.ID, Step: e.NextStep, Seq: e.ScheduleSeq})
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runAll()
+	runAll()
+	if n, calls := len(w.mail.messages()), w.mail.count(); n != len(es)-3 || calls != len(es)-3 {
+		t.Fatalf("%d messages from %d calls, want %d", n, calls, len(es)-3)
+	}
+	stopped := map[string]string{replied.ID: store.StopReplied, bounced.ID: store.StopUndeliverable, deleted.ID: store.StopRemoved}
+	for i, e := range es {
+		got := w.enrollment(e.ID)
+		if reason, ok := stopped[e.ID]; ok {
+			if got.Status != store.EnrollmentStopped || got.StopReason != reason {
+				t.Errorf("enrollment %d: %s %q, want stopped %q", i, got.Status, got.StopReason, reason)
+			}
+			continue
+		}
+		if got.Status != store.EnrollmentActive || got.SubmittedStep != 0 || got.SubmittedMessageID == "" || got.ToAddress != fmt.Sprintf("c%d@example.com", i) {
+			t.Errorf("enrollment %d after the hand-off: %+v", i, got)
+		}
 	}
 }

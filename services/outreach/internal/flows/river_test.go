@@ -3,6 +3,7 @@ package flows_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/tandemhq/tandem/platform/logging"
 	"github.com/tandemhq/tandem/platform/poll"
 	"github.com/tandemhq/tandem/services/outreach/internal/flows"
+	"github.com/tandemhq/tandem/services/outreach/internal/store"
 )
 
 // TestStepJobRunsOnceThroughRiver runs step jobs with River itself: the
@@ -161,36 +163,53 @@ func TestResumedStepsLeaveOnTime(t *testing.T) {
 // TestRecordSubmittedKeepsTheLatestSchedule: the hand-off's bookkeeping
 // writes only for the job of the enrollment's current schedule and a
 // step not recorded yet; a retry, or a job the enrollment was scheduled
-// again after, leaves the record as it is.
+// again after, leaves the record as it is. Rows of several enrollments
+// share a statement, and an enrollment named twice in one call is
+// written as two calls one after the other would.
 func TestRecordSubmittedKeepsTheLatestSchedule(t *testing.T) {
 	w := newWorld(t)
 	f := w.flow(input())
 	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
 		t.Fatal(err)
 	}
-	e := w.enrollment(w.enroll(f.ID, w.candidate("Ada", "ada@example.com").ID)[0].EnrollmentID)
+	rs := w.enroll(f.ID, w.candidate("Ada", "ada@example.com").ID, w.candidate("Bob", "bob@example.com").ID)
+	e, bob := w.enrollment(rs[0].EnrollmentID), w.enrollment(rs[1].EnrollmentID)
 	w.run(e)
 	sent := w.enrollment(e.ID)
 	if sent.SubmittedStep != 0 || sent.SubmittedMessageID == "" || sent.NextSendAt != nil {
 		t.Fatalf("after the hand-off %+v", sent)
 	}
+	record := func(subs ...store.Submission) []bool {
+		t.Helper()
+		wrote, err := w.st.RecordSubmittedMany(t.Context(), subs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wrote
+	}
 	for _, c := range []struct {
 		name      string
 		seq, step int
 	}{{"the same step again", sent.ScheduleSeq, 0}, {"an older schedule", sent.ScheduleSeq - 1, 1}} {
-		wrote, err := w.st.RecordSubmitted(t.Context(), w.org, e.ID, c.seq, c.step, "msg-other", "other@example.com")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := w.enrollment(e.ID); wrote || got.SubmittedStep != 0 || got.SubmittedMessageID != sent.SubmittedMessageID || got.ToAddress != sent.ToAddress {
+		wrote := record(store.Submission{OrgID: w.org, EnrollmentID: e.ID, Seq: c.seq, Step: c.step, MessageID: "msg-other", To: "other@example.com"})
+		if got := w.enrollment(e.ID); wrote[0] || got.SubmittedStep != 0 || got.SubmittedMessageID != sent.SubmittedMessageID || got.ToAddress != sent.ToAddress {
 			t.Fatalf("%s wrote %v: %+v", c.name, wrote, got)
 		}
 	}
-	wrote, err := w.st.RecordSubmitted(t.Context(), w.org, e.ID, sent.ScheduleSeq, 1, "msg-next", "ada@example.com")
-	if err != nil {
-		t.Fatal(err)
+	wrote := record(
+		store.Submission{OrgID: w.org, EnrollmentID: e.ID, Seq: sent.ScheduleSeq, Step: 1, MessageID: "msg-next", To: "ada@example.com"},
+		store.Submission{OrgID: w.org, EnrollmentID: bob.ID, Seq: bob.ScheduleSeq, Step: 0, MessageID: "msg-bob", To: "bob@example.com"},
+		store.Submission{OrgID: w.org, EnrollmentID: e.ID, Seq: sent.ScheduleSeq, Step: 1, MessageID: "msg-again", To: "ada@example.com"},
+		store.Submission{OrgID: uuid.NewString(), EnrollmentID: bob.ID, Seq: bob.ScheduleSeq, Step: 1, MessageID: "msg-foreign", To: "bob@example.com"},
+		store.Submission{OrgID: w.org, EnrollmentID: "not-an-id", Step: 1},
+	)
+	if !slices.Equal(wrote, []bool{true, true, false, false, false}) {
+		t.Fatalf("wrote %v", wrote)
 	}
-	if got := w.enrollment(e.ID); !wrote || got.SubmittedStep != 1 || got.SubmittedMessageID != "msg-next" {
-		t.Fatalf("the next step of the current schedule wrote %v: %+v", wrote, got)
+	if got := w.enrollment(e.ID); got.SubmittedStep != 1 || got.SubmittedMessageID != "msg-next" {
+		t.Fatalf("the next step of the current schedule: %+v", got)
+	}
+	if got := w.enrollment(bob.ID); got.SubmittedStep != 0 || got.SubmittedMessageID != "msg-bob" || got.ToAddress != "bob@example.com" {
+		t.Fatalf("the other enrollment of the statement: %+v", got)
 	}
 }

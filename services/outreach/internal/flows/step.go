@@ -173,20 +173,24 @@ type outbound struct {
 // neither replied nor bounced and has a deliverable address, and now is
 // inside the window (else the step moves to the window's next opening).
 func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
+	// Most steps pass their checks and write nothing there: their reads
+	// are one statement with those of the other steps being checked at the
+	// same moment (f.checks), without a transaction or a lock. One that
+	// must stop or move the enrollment, or whose enrollment or candidate
+	// the statement did not find, checks again under the enrollment's
+	// lock, and writes.
 	var ob *outbound
-	// Most steps pass their checks and write nothing here: they read
-	// without locking (a transaction that locks a row must flush the log
-	// when it commits). One that must stop or move the enrollment checks
-	// again under the enrollment's lock and writes.
-	err := f.store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		ob, err = f.checkStep(ctx, tx, a, false)
-		return err
-	})
+	st, err := f.checks.do(ctx, store.StepKey{OrgID: a.OrgID, EnrollmentID: a.EnrollmentID})
+	if err == nil {
+		ob, err = f.checkStep(ctx, nil, a, st)
+	}
 	if errors.Is(err, errNeedsLock) {
 		err = f.store.InTx(ctx, func(tx pgx.Tx) error {
-			var err error
-			ob, err = f.checkStep(ctx, tx, a, true)
+			st, err := readStepLocked(ctx, tx, a)
+			if err != nil || st == nil {
+				return err
+			}
+			ob, err = f.checkStep(ctx, tx, a, st)
 			return err
 		})
 	}
@@ -215,8 +219,10 @@ func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 		return fmt.Errorf("submit step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
 	}
 	// A rescheduled enrollment, or a step recorded already (a retry after
-	// this write), is left as it is.
-	wrote, err := f.store.RecordSubmitted(ctx, a.OrgID, a.EnrollmentID, a.Seq, a.Step, sub.MessageID, ob.to)
+	// this write), is left as it is. The write is one statement with those
+	// of the other steps handed over at the same moment (f.records).
+	wrote, err := f.records.do(ctx, store.Submission{OrgID: a.OrgID, EnrollmentID: a.EnrollmentID, Seq: a.Seq, Step: a.Step,
+		MessageID: sub.MessageID, To: ob.to})
 	if err != nil {
 		return fmt.Errorf("record step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
 	}
@@ -226,41 +232,88 @@ func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 	return nil
 }
 
-// errNeedsLock is a check that must write: it is run again locked.
-var errNeedsLock = errors.New("the step's check must write under the enrollment's lock")
+// maxStepBatch bounds the steps of one check or record statement; the
+// step queue's workers (StepQueue) are fewer.
+const maxStepBatch = 100
 
-// checkStep returns the step to send, or nil when there is nothing to
-// send now (rescheduling or stopping the enrollment as needed, which
-// only a locked check does: unlocked, it returns errNeedsLock instead).
-func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs, locked bool) (*outbound, error) {
-	lock := ""
-	if locked {
-		lock = "FOR UPDATE"
+// checkBatch reads the checks of several steps' enrollments in one
+// statement (store.StepChecks); a nil state is one it did not find.
+func (f *Flows) checkBatch(ctx context.Context, keys []store.StepKey) ([]*stepState, error) {
+	found, err := f.store.StepChecks(ctx, keys)
+	if err != nil {
+		return nil, err
 	}
-	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, lock)
+	out := make([]*stepState, len(keys))
+	for i, k := range keys {
+		if sc, ok := found[k.EnrollmentID]; ok && sc.Enrollment.OrgID == k.OrgID {
+			out[i] = &stepState{StepCheck: sc, candidateFound: true}
+		}
+	}
+	return out, nil
+}
+
+// stepState is what a step's check reads; locked is a read under the
+// enrollment's row lock, in the transaction that may write.
+type stepState struct {
+	store.StepCheck
+	candidateFound bool
+	locked         bool
+}
+
+// readStepLocked reads a step's check in tx, the enrollment locked
+// first; nil when the enrollment is not there.
+func readStepLocked(ctx context.Context, tx pgx.Tx, a StepArgs) (*stepState, error) {
+	e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
 	if errors.Is(err, postgres.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	// A superseded job, a step sent already, or a held enrollment: the
-	// job that matters is another one, or resuming makes one.
-	if e.ScheduleSeq != a.Seq || e.NextStep != a.Step || e.SubmittedStep >= a.Step || e.StepsSent > a.Step || e.Status != store.EnrollmentActive {
-		return nil, nil
+	st := &stepState{StepCheck: store.StepCheck{Enrollment: e}, locked: true}
+	if stale(e, a) {
+		return st, nil // checkStep reads no further
 	}
-	current, err := store.FlowTx(ctx, tx, a.OrgID, e.FlowID, "")
+	if st.Flow, err = store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion); err != nil {
+		return nil, err
+	}
+	c, err := store.CandidateTx(ctx, tx, a.OrgID, e.CandidateID)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return st, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	if current.Status != store.FlowActive {
-		return nil, nil // resuming the flow schedules it again
+	st.Candidate, st.candidateFound = c, true
+	if st.Undeliverable, err = store.Undeliverable(ctx, tx, a.OrgID, c.Emails); err != nil {
+		return nil, err
 	}
-	fl := current
-	if e.FlowVersion != current.Current.Version {
-		if fl, err = store.FlowAt(ctx, tx, a.OrgID, e.FlowID, e.FlowVersion); err != nil {
-			return nil, err
-		}
+	return st, nil
+}
+
+// stale is a job that is not the one that matters for e: a superseded
+// job, a step sent already, or a held enrollment (resuming makes a job).
+func stale(e store.Enrollment, a StepArgs) bool {
+	return e.ScheduleSeq != a.Seq || e.NextStep != a.Step || e.SubmittedStep >= a.Step || e.StepsSent > a.Step || e.Status != store.EnrollmentActive
+}
+
+// errNeedsLock is a check that must write: it is run again locked.
+var errNeedsLock = errors.New("the step's check must write under the enrollment's lock")
+
+// checkStep returns the step to send, or nil when there is nothing to
+// send now (rescheduling or stopping the enrollment as needed, which
+// only a locked check does, in tx: an unlocked one, or one whose state
+// was not found, returns errNeedsLock instead).
+func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs, st *stepState) (*outbound, error) {
+	if st == nil {
+		return nil, errNeedsLock // not found unlocked: a locked read tells
+	}
+	e, fl, locked := st.Enrollment, st.Flow, st.locked
+	if stale(e, a) {
+		return nil, nil
+	}
+	if fl.Status != store.FlowActive {
+		return nil, nil // resuming the flow schedules it again
 	}
 	if a.Step >= len(fl.Current.Steps) {
 		return nil, fmt.Errorf("enrollment %s: step %d of a version with %d", e.ID, a.Step, len(fl.Current.Steps))
@@ -276,20 +329,14 @@ func (f *Flows) checkStep(ctx context.Context, tx pgx.Tx, a StepArgs, locked boo
 		}
 		return nil, f.stop(ctx, tx, e, reason, now)
 	}
-	c, err := store.CandidateTx(ctx, tx, a.OrgID, e.CandidateID)
-	if err != nil && !errors.Is(err, postgres.ErrNotFound) {
-		return nil, err
-	}
-	if err != nil || !c.Live() {
+	c := st.Candidate
+	if !st.candidateFound || !c.Live() {
 		if !locked {
 			return nil, errNeedsLock
 		}
 		return nil, f.stop(ctx, tx, e, store.StopRemoved, now)
 	}
-	to, err := deliverable(ctx, tx, a.OrgID, c, e.ToAddress)
-	if err != nil {
-		return nil, err
-	}
+	to := deliverable(c, e.ToAddress, st.Undeliverable)
 	if to == "" {
 		if !locked {
 			return nil, errNeedsLock
@@ -333,25 +380,22 @@ func (f *Flows) stop(ctx context.Context, tx pgx.Tx, e store.Enrollment, reason 
 
 // deliverable picks the address to write to: the one used before while
 // it stays the candidate's and deliverable, else the first deliverable
-// one; "" when none is.
-func deliverable(ctx context.Context, tx pgx.Tx, orgID string, c store.Candidate, prefer string) (string, error) {
-	bad, err := store.Undeliverable(ctx, tx, orgID, c.Emails)
-	if err != nil {
-		return "", err
-	}
+// one; "" when none is. bad are the candidate's undeliverable addresses
+// (store.Undeliverable).
+func deliverable(c store.Candidate, prefer string, bad map[string]bool) string {
 	first := ""
 	for _, a := range c.Emails {
 		if bad[a] {
 			continue
 		}
 		if strings.EqualFold(a, prefer) {
-			return a, nil
+			return a
 		}
 		if first == "" {
 			first = a
 		}
 	}
-	return first, nil
+	return first
 }
 
 // CancelKind is the River kind of a job that cancels a step queued in

@@ -57,17 +57,33 @@ const candidateColumns = `c.id::text, c.org_id::text, c.name,
 	c.created_at, c.updated_at, c.deleted_at, coalesce(c.merged_into::text, ''), coalesce(c.stage_id::text, ''), c.stage_version, c.custom_fields`
 
 func scanCandidate(row pgx.Row) (Candidate, error) {
-	var c Candidate
-	var links, custom []byte
-	err := row.Scan(&c.ID, &c.OrgID, &c.Name, &c.Emails, &c.Phone, &links, &c.Title, &c.Company, &c.Location,
-		&c.TimeZone, &c.Tags, &c.Source, &c.OwnerUserID, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.MergedInto, &c.StageID, &c.StageVersion, &custom)
-	if err != nil {
+	var cs candidateScan
+	if err := row.Scan(cs.dest()...); err != nil {
 		return Candidate{}, postgres.MapError(err)
 	}
-	if err := json.Unmarshal(links, &c.Links); err != nil {
+	return cs.finish()
+}
+
+// candidateScan is a candidate being read: dest are the destinations of
+// candidateColumns, finish decodes what Scan cannot. A query that reads a
+// candidate with other rows (StepChecks) scans into it among theirs.
+type candidateScan struct {
+	c             Candidate
+	links, custom []byte
+}
+
+func (s *candidateScan) dest() []any {
+	c := &s.c
+	return []any{&c.ID, &c.OrgID, &c.Name, &c.Emails, &c.Phone, &s.links, &c.Title, &c.Company, &c.Location,
+		&c.TimeZone, &c.Tags, &c.Source, &c.OwnerUserID, &c.CreatedAt, &c.UpdatedAt, &c.DeletedAt, &c.MergedInto, &c.StageID, &c.StageVersion, &s.custom}
+}
+
+func (s *candidateScan) finish() (Candidate, error) {
+	c := s.c
+	if err := json.Unmarshal(s.links, &c.Links); err != nil {
 		return Candidate{}, fmt.Errorf("candidate %s: links: %w", c.ID, err)
 	}
-	if err := json.Unmarshal(custom, &c.CustomFields); err != nil {
+	if err := json.Unmarshal(s.custom, &c.CustomFields); err != nil {
 		return Candidate{}, fmt.Errorf("candidate %s: custom fields: %w", c.ID, err)
 	}
 	return c, nil

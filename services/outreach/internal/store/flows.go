@@ -96,15 +96,29 @@ const flowColumns = `f.id::text, f.org_id::text, f.name, f.owner_user_id, f.stat
 	v.steps, coalesce(v.job_id::text, ''), v.created_at`
 
 func scanFlow(row pgx.Row) (Flow, error) {
-	var f Flow
-	var steps []byte
-	v := &f.Current
-	if err := row.Scan(&f.ID, &f.OrgID, &f.Name, &f.OwnerUserID, &f.Status, &f.CreatedAt, &f.UpdatedAt,
-		&v.Version, &v.MailboxConnectionID, &v.SenderUserID, &v.SenderName, &v.SenderEmail, &v.TimeZone, &v.WindowDays,
-		&v.WindowStart, &v.WindowEnd, &v.Holidays, &steps, &v.JobID, &v.CreatedAt); err != nil {
+	var fs flowScan
+	if err := row.Scan(fs.dest()...); err != nil {
 		return Flow{}, postgres.MapError(err)
 	}
-	if err := json.Unmarshal(steps, &v.Steps); err != nil {
+	return fs.finish()
+}
+
+// flowScan is a flow being read, as candidateScan is a candidate.
+type flowScan struct {
+	f     Flow
+	steps []byte
+}
+
+func (s *flowScan) dest() []any {
+	f, v := &s.f, &s.f.Current
+	return []any{&f.ID, &f.OrgID, &f.Name, &f.OwnerUserID, &f.Status, &f.CreatedAt, &f.UpdatedAt,
+		&v.Version, &v.MailboxConnectionID, &v.SenderUserID, &v.SenderName, &v.SenderEmail, &v.TimeZone, &v.WindowDays,
+		&v.WindowStart, &v.WindowEnd, &v.Holidays, &s.steps, &v.JobID, &v.CreatedAt}
+}
+
+func (s *flowScan) finish() (Flow, error) {
+	f := s.f
+	if err := json.Unmarshal(s.steps, &f.Current.Steps); err != nil {
 		return Flow{}, fmt.Errorf("flow %s: steps: %w", f.ID, err)
 	}
 	return f, nil
@@ -302,10 +316,15 @@ const enrollmentColumns = `id::text, org_id::text, flow_id::text, candidate_id::
 
 func scanEnrollment(row pgx.Row) (Enrollment, error) {
 	var e Enrollment
-	err := row.Scan(&e.ID, &e.OrgID, &e.FlowID, &e.CandidateID, &e.FlowVersion, &e.Status, &e.StopReason, &e.NextStep,
-		&e.NextSendAt, &e.ScheduleSeq, &e.SubmittedStep, &e.StepsSent, &e.ToAddress, &e.LastProviderMessageID, &e.LastInternetMessageID,
-		&e.ConversationID, &e.LastSentAt, &e.RepliedAt, &e.BouncedAt, &e.InterestedAt, &e.CreatedBy, &e.CreatedAt, &e.UpdatedAt, &e.StoppedAt, &e.SubmittedMessageID)
+	err := row.Scan(enrollmentDest(&e)...)
 	return e, postgres.MapError(err)
+}
+
+// enrollmentDest are the destinations of enrollmentColumns.
+func enrollmentDest(e *Enrollment) []any {
+	return []any{&e.ID, &e.OrgID, &e.FlowID, &e.CandidateID, &e.FlowVersion, &e.Status, &e.StopReason, &e.NextStep,
+		&e.NextSendAt, &e.ScheduleSeq, &e.SubmittedStep, &e.StepsSent, &e.ToAddress, &e.LastProviderMessageID, &e.LastInternetMessageID,
+		&e.ConversationID, &e.LastSentAt, &e.RepliedAt, &e.BouncedAt, &e.InterestedAt, &e.CreatedBy, &e.CreatedAt, &e.UpdatedAt, &e.StoppedAt, &e.SubmittedMessageID}
 }
 
 func collectEnrollments(rows pgx.Rows, err error) ([]Enrollment, error) {
