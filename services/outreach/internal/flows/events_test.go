@@ -226,3 +226,40 @@ func TestReplyCancelsAQueuedStep(t *testing.T) {
 		t.Fatalf("after the reply %+v", got)
 	}
 }
+
+// A reply that arrives after a step's check, while mailbox takes the
+// step, stops the enrollment; the step, which the stop could not see,
+// is cancelled rather than recorded.
+func TestReplyDuringTheHandOffCancelsTheStep(t *testing.T) {
+	w := newWorld(t)
+	f := w.flow(input())
+	if _, err := w.rules.Activate(t.Context(), w.owner, f.ID); err != nil {
+		t.Fatal(err)
+	}
+	e := w.enrollment(w.enroll(f.ID, w.candidate("Ada", "ada@example.com").ID)[0].EnrollmentID)
+	w.run(e)
+	w.sent(e, 0, w.clock.now())
+	e = w.enrollment(e.ID)
+	w.clock.set(*e.NextSendAt)
+	w.mail.mu.Lock()
+	w.mail.onSubmit = func() {
+		w.deliver(flows.EventMessageReceived, &mailboxv1.MessageReceived{Kind: mailboxv1.InboundKind_INBOUND_KIND_REPLY, SentIdempotencyKey: flows.IdempotencyKey(e.ID, 0, 1)})
+	}
+	w.mail.mu.Unlock()
+	w.run(e)
+	got := w.enrollment(e.ID)
+	if got.Status != store.EnrollmentStopped || got.StopReason != store.StopReplied || got.SubmittedStep == 1 {
+		t.Fatalf("after the reply %+v", got)
+	}
+	var args []byte
+	if err := w.pool.QueryRow(t.Context(), `SELECT args FROM river_job WHERE kind = $1`, flows.CancelKind).Scan(&args); err != nil {
+		t.Fatalf("no cancel job: %v", err)
+	}
+	var ca flows.CancelArgs
+	if err := json.Unmarshal(args, &ca); err != nil {
+		t.Fatal(err)
+	}
+	if want := "msg-" + flows.IdempotencyKey(e.ID, 1, 1); ca.MessageID != want {
+		t.Fatalf("cancels %q, want %q", ca.MessageID, want)
+	}
+}

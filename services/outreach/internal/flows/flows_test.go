@@ -60,6 +60,8 @@ type fakeMailbox struct {
 	// fail makes the next Submit store the message and then fail, as a
 	// connection lost after mailbox committed would.
 	fail bool
+	// onSubmit runs after a Submit took its message (then cleared).
+	onSubmit func()
 }
 
 func (m *fakeMailbox) Submit(_ context.Context, msg flows.Message) (flows.Submitted, error) {
@@ -77,6 +79,12 @@ func (m *fakeMailbox) Submit(_ context.Context, msg flows.Message) (flows.Submit
 	if m.fail {
 		m.fail = false
 		return flows.Submitted{}, errors.New("connection reset")
+	}
+	if hook := m.onSubmit; hook != nil {
+		m.onSubmit = nil
+		m.mu.Unlock()
+		hook()
+		m.mu.Lock()
 	}
 	return flows.Submitted{MessageID: "msg-" + msg.IdempotencyKey}, nil
 }

@@ -226,10 +226,35 @@ func (f *Flows) RunStep(ctx context.Context, a StepArgs) error {
 	if err != nil {
 		return fmt.Errorf("record step %d of enrollment %s: %w", a.Step, a.EnrollmentID, err)
 	}
-	if wrote {
-		f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", a.EnrollmentID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
+	if !wrote {
+		return f.cancelIfStopped(ctx, a, sub.MessageID)
 	}
+	f.log.DebugContext(ctx, "step handed to mailbox", slog.String("enrollment_id", a.EnrollmentID), slog.Int("step", a.Step), slog.String("message_id", sub.MessageID))
 	return nil
+}
+
+// cancelIfStopped is a step mailbox took that could not be recorded. A
+// retry of a step recorded already, or a rescheduled enrollment, is left
+// as it is; but an enrollment that stopped (a reply, a bounce, a removal)
+// or went between the check and the record found nothing to cancel when
+// it stopped, so the message it took is cancelled here.
+func (f *Flows) cancelIfStopped(ctx context.Context, a StepArgs, messageID string) error {
+	if messageID == "" {
+		return nil
+	}
+	return f.store.InTx(ctx, func(tx pgx.Tx) error {
+		e, err := store.EnrollmentTx(ctx, tx, a.OrgID, a.EnrollmentID, "FOR UPDATE")
+		switch {
+		case errors.Is(err, postgres.ErrNotFound):
+		case err != nil:
+			return err
+		case e.Status != store.EnrollmentStopped || e.SubmittedMessageID == messageID:
+			return nil
+		}
+		f.log.InfoContext(ctx, "the enrollment stopped while its step was handed over; the step is cancelled",
+			slog.String("enrollment_id", a.EnrollmentID), slog.Int("step", a.Step), slog.String("message_id", messageID))
+		return f.insertJobs(ctx, tx, []river.InsertManyParams{{Args: CancelArgs{OrgID: a.OrgID, MessageID: messageID}, InsertOpts: &river.InsertOpts{Queue: QueueSteps}}})
+	})
 }
 
 // maxStepBatch bounds the steps of one check or record statement; the

@@ -137,6 +137,7 @@ func (s *Store) RecordSubmittedMany(ctx context.Context, subs []Submission) (wro
 			to_address = r.to_address, updated_at = now()
 			FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::int[], $5::text[], $6::text[]) WITH ORDINALITY r (org_id, id, seq, step, message_id, to_address, n)
 			WHERE e.id = ANY($2::uuid[]) AND e.org_id = r.org_id AND e.id = r.id AND e.schedule_seq = r.seq AND e.submitted_step < r.step
+			AND e.status <> 'stopped'
 			RETURNING r.n`, orgs, ids, seqs, steps, msgs, tos)
 		if err != nil {
 			return nil, postgres.MapError(err)
