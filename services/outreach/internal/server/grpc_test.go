@@ -106,7 +106,7 @@ func newWorld(t *testing.T) *world {
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
 		Stages:        stages.New(st, noSubscribers{}, time.Now),
-		Timeline:      timeline.New(st),
+		Timeline:      timeline.New(st, nil, nil),
 		Notes:         notes.New(st, pub, time.Now),
 		CustomFields:  customfields.New(st),
 		Jobs:          jobs.New(st),
