@@ -164,3 +164,36 @@ func TestReconcileRefreshesARefusedTokenBeforeGivingTheConnectionUp(t *testing.T
 		t.Fatalf("a revoked grant: %v, status %s, %d refreshes", err, status(), k.refreshes.Load())
 	}
 }
+
+// The webhooks' registration refused with a 401 asks identity for a
+// refresh: refreshed, the job goes again (not given up); refused, the
+// registration is given up until the next connection.
+func TestRegistrationRefreshesARefusedToken(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	api, err := lever.New(w.sim.LeverURL(), providerhttp.New(providerhttp.Options{Provider: "lever", MaxAttempts: 1, MaxRetryAfter: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := append([]string{"webhooks:write:admin", "opportunities:read:admin"}, levertest.Scopes...)
+	k := refreshingTokens{token: levertest.AccessToken(t, w.sim, scopes...), refreshes: &atomic.Int32{}}
+	run := func(k refreshingTokens) error {
+		rw := inbound.NewRegisterWorker(w.st, k, api, nil, "http://127.0.0.1:1", nil) // the 401 comes before anything is sealed
+		return rw.Work(w.ctx, &river.Job[inbound.RegisterArgs]{JobRow: &rivertype.JobRow{Attempt: 1}, Args: w.jobs.registration(t)})
+	}
+	unauthorized := simclient.Fault{Endpoint: "lever.listWebhooks", Status: 401, Count: 1}
+	if _, err := w.sc.AddFault(w.ctx, unauthorized); err != nil {
+		t.Fatal(err)
+	}
+	var cancel *river.JobCancelError
+	if err := run(k); !errors.Is(err, lever.ErrUnauthorized) || errors.As(err, &cancel) || k.refreshes.Load() != 1 {
+		t.Fatalf("a stale token: %v, %d refreshes", err, k.refreshes.Load())
+	}
+	k.refreshErr = grpcstatus.Error(codes.FailedPrecondition, "the connection is reconnect required")
+	if _, err := w.sc.AddFault(w.ctx, unauthorized); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(k); !errors.As(err, &cancel) || k.refreshes.Load() != 2 {
+		t.Fatalf("a revoked grant: %v, %d refreshes", err, k.refreshes.Load())
+	}
+}
