@@ -2,9 +2,9 @@
 // (HTTP 401), a token that had only expired or been rotated from access
 // the customer revoked. Every worker that calls the ATS (pushes, the
 // catalog import, the reconcile, the webhooks' registration, the apply
-// job's read of a restored opportunity) asks the same way, so a stale token never
-// turns a connection reconnect_required by itself (DESIGN §2: only a
-// provider's refusal of the refresh does).
+// job's read of a restored opportunity) asks the same way, so a stale
+// token never turns a connection reconnect_required by itself (DESIGN §2:
+// only a provider's refusal of the refresh does).
 package grants
 
 import (
