@@ -34,7 +34,7 @@ type inboundLever struct {
 	opp       string
 }
 
-func (c connectedLever) leverStage(t *testing.T, name string) string {
+func (c connectedLever) leverStage(t testing.TB, name string) string {
 	t.Helper()
 	for _, s := range c.acct.Stages {
 		if s.Text == name {
@@ -56,7 +56,7 @@ func (c connectedLever) leverReason(t *testing.T, name string) string {
 	return ""
 }
 
-func newInboundLever(t *testing.T) inboundLever {
+func newInboundLever(t testing.TB) inboundLever {
 	t.Helper()
 	c := connectLever(t)
 	saved := &atsbridgev1.SaveStageMappingResponse{}
@@ -103,7 +103,7 @@ func newInboundLever(t *testing.T) inboundLever {
 	return in
 }
 
-func (in inboundLever) hooks(t *testing.T) []simclient.LeverWebhook {
+func (in inboundLever) hooks(t testing.TB) []simclient.LeverWebhook {
 	t.Helper()
 	hooks, err := in.sim.LeverWebhooks(t.Context(), providersim.DemoLeverAccount)
 	if err != nil {
@@ -113,7 +113,7 @@ func (in inboundLever) hooks(t *testing.T) []simclient.LeverWebhook {
 }
 
 // tandemFor is the Tandem stage the saved mapping gives a Lever place.
-func (in inboundLever) tandemFor(t *testing.T, place *atsbridgev1.AtsPlace) string {
+func (in inboundLever) tandemFor(t testing.TB, place *atsbridgev1.AtsPlace) string {
 	t.Helper()
 	for _, r := range in.mapping.GetFromAts() {
 		if r.GetAts().GetStageId() == place.GetStageId() && r.GetAts().GetArchiveReasonId() == place.GetArchiveReasonId() {
@@ -326,4 +326,72 @@ func TestSecurity_LeverWebhooks(t *testing.T) {
 	if _, v := in.candidateStage(t); v != version {
 		t.Fatalf("stage version %d after the replays, want %d", v, version)
 	}
+}
+
+// BenchmarkLeverWebhookToOutreachStage moves a linked opportunity in
+// Lever (the simulator's control API), one move at a time, alternating two
+// stages mapped to two Tandem stages, and waits for outreach's database to
+// hold the candidate at the mapped stage. The delays come from the
+// services' own records, all stamped by the one Postgres server's clock:
+// atsbridge's delivery row (received_at: the receive transaction, after
+// the gateway handed the delivery over), its audit row of the apply (the
+// transaction that publishes ats.stage_changed) and outreach's timeline
+// entry of the move (the transaction that applies it). So the waiting loop
+// here adds nothing to the figures.
+func BenchmarkLeverWebhookToOutreachStage(b *testing.B) {
+	in := newInboundLever(b)
+	ctx := b.Context()
+	places := []string{"Responded", "Reached out"}
+	tandem := map[string]string{}
+	for _, p := range places {
+		tandem[p] = in.tandemFor(b, &atsbridgev1.AtsPlace{StageId: in.leverStage(b, p)})
+	}
+	if tandem[places[0]] == tandem[places[1]] {
+		b.Fatalf("the mapping sends %v to one Tandem stage", places)
+	}
+	var total, atsbridge, delivery []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		place := places[i%2]
+		if _, err := in.sim.MoveLeverStage(ctx, in.opp, simclient.LeverStageMove{Stage: place}); err != nil {
+			b.Fatal(err)
+		}
+		// The wait, not the measure: the figures are the services' stamps.
+		poll.Until(b, 30*time.Second, func() error {
+			var stage string
+			if err := in.db.QueryRow(ctx, `SELECT coalesce(stage_id::text, '') FROM outreach.candidates WHERE id = $1`, in.candidate).Scan(&stage); err != nil {
+				return err
+			}
+			if stage != tandem[place] {
+				return fmt.Errorf("move %d: the candidate is at %s, want %s", i, stage, tandem[place])
+			}
+			return nil
+		})
+		var received, published, applied time.Time
+		if err := in.db.QueryRow(ctx, `SELECT
+			(SELECT max(received_at) FROM atsbridge.ats_webhook_deliveries WHERE connection_id = $1 AND event = 'candidateStageChange'),
+			(SELECT max(occurred_at) FROM atsbridge.sync_audit WHERE connection_id = $1 AND action = 'apply_stage'),
+			(SELECT max(occurred_at) FROM outreach.timeline_entries WHERE candidate_id = $2 AND kind = 'stage_changed')`,
+			in.connID, in.candidate).Scan(&received, &published, &applied); err != nil {
+			b.Fatal(err)
+		}
+		if !received.Before(applied) || published.Before(received) {
+			b.Fatalf("move %d: received %v, published %v, applied %v", i, received, published, applied)
+		}
+		if testing.Verbose() {
+			b.Logf("move %d: published +%v, applied +%v", i, published.Sub(received), applied.Sub(received))
+		}
+		total = append(total, applied.Sub(received))
+		atsbridge = append(atsbridge, published.Sub(received))
+		delivery = append(delivery, applied.Sub(published))
+	}
+	b.StopTimer()
+	report := func(name string, ds []time.Duration) {
+		p50, p99 := percentiles(ds)
+		b.ReportMetric(float64(p50.Microseconds())/1000, name+"-p50-ms")
+		b.ReportMetric(float64(p99.Microseconds())/1000, name+"-p99-ms")
+	}
+	report("applied", total)
+	report("published", atsbridge)
+	report("delivered", delivery)
 }

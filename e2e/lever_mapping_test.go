@@ -31,7 +31,7 @@ type connectedLever struct {
 // connectLever runs LV-1's connect steps: the Super Admin through the
 // gateway, Lever's sign-in and consent and the callback, then waits for
 // the import.
-func connectLever(t *testing.T) connectedLever {
+func connectLever(t testing.TB) connectedLever {
 	t.Helper()
 	s := stack.Start(t, binDir, stack.Options{})
 	_, owner := signedIn(t, s, newBrowser(t, s), as{email: contosoAdmin})
@@ -39,7 +39,7 @@ func connectLever(t *testing.T) connectedLever {
 }
 
 // connectLeverAs is connectLever for a Super Admin of a running stack.
-func connectLeverAs(t *testing.T, s *stack.Stack, owner api) connectedLever {
+func connectLeverAs(t testing.TB, s *stack.Stack, owner api) connectedLever {
 	t.Helper()
 	connect := &identityv1.ConnectLeverResponse{}
 	owner.must("POST", "/v1/integrations/lever:connect", &identityv1.ConnectLeverRequest{}, connect)
@@ -121,7 +121,7 @@ func (c connectedLever) jobOf(t *testing.T, state string) *outreachv1.Job {
 	return job
 }
 
-func (c connectedLever) propose(t *testing.T) *atsbridgev1.ProposeStageMappingResponse {
+func (c connectedLever) propose(t testing.TB) *atsbridgev1.ProposeStageMappingResponse {
 	t.Helper()
 	p := &atsbridgev1.ProposeStageMappingResponse{}
 	c.owner.must("POST", "/v1/atsConnection/stageMapping:propose", &atsbridgev1.ProposeStageMappingRequest{}, p)

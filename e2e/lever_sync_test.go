@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 	"syscall"
@@ -259,6 +260,7 @@ func TestScenario_LV_5(t *testing.T) {
 	if n, err := sim(t, c.s).Counter(t.Context(), "lever.changeStage"); err != nil || n != 1 {
 		t.Fatalf("%d stage calls to Lever (%v), want 1", n, err)
 	}
+	c.syncOnTimeline(t, sam)
 	// An archive stage: Not interested maps to an archive reason (or a
 	// stage); either way the opportunity ends where the mapping says.
 	notInterested := c.stage(t, "Not interested")
@@ -276,6 +278,76 @@ func TestScenario_LV_5(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// syncOnTimeline checks that the candidate's timeline shows the sync's
+// decisions about it (issue 15 item 7) in time order with the rest: the
+// opportunity created, the move pushed after the move here, Lever's echo
+// ignored; paged one entry at a time it reads the same. Another
+// organization's candidate of the same e-mail shows none, and its people
+// cannot read this one's.
+func (c syncedLever) syncOnTimeline(t *testing.T, candidateID string) {
+	t.Helper()
+	read := func(who api, size int) []*outreachv1.TimelineEntry {
+		var out []*outreachv1.TimelineEntry
+		token := ""
+		for range 100 {
+			page := &outreachv1.ListTimelineResponse{}
+			who.must("GET", fmt.Sprintf("/v1/candidates/%s/timeline?pageSize=%d&pageToken=%s", candidateID, size, url.QueryEscape(token)), nil, page)
+			if page.GetAtsSyncUnavailable() {
+				t.Fatalf("the timeline says atsbridge did not answer")
+			}
+			out = append(out, page.GetEntries()...)
+			if token = page.GetNextPageToken(); token == "" {
+				return out
+			}
+		}
+		t.Fatal("the timeline's pages never end")
+		return nil
+	}
+	all := read(c.owner, 200)
+	var order []string
+	for i, e := range all {
+		if i > 0 && e.GetOccurTime().AsTime().Before(all[i-1].GetOccurTime().AsTime()) {
+			t.Fatalf("entry %d (%s) is older than the one before it", i, e.GetId())
+		}
+		switch e.GetKind() {
+		case outreachv1.TimelineKind_TIMELINE_KIND_ATS_SYNC:
+			d := e.GetAtsSync()
+			if d.GetAuditId() == 0 || d.GetConnectionId() != c.connID {
+				t.Fatalf("decision %v", e)
+			}
+			order = append(order, d.GetDirection()+":"+d.GetAction()+":"+d.GetOutcome())
+		case outreachv1.TimelineKind_TIMELINE_KIND_STAGE_CHANGED:
+			order = append(order, "stage:"+e.GetStageChange().GetToStageName())
+		}
+	}
+	at := func(step string) int { return slices.Index(order, step) }
+	created, moved, echo := at("push:create_opportunity:succeeded"), at("push:move_stage:succeeded"), at("inbound:echo_suppressed:skipped")
+	if created < 0 || moved < 0 || echo < 0 || at("stage:Contacted") > moved || moved > echo {
+		t.Fatalf("the timeline reads %v, want the opportunity created, the move here, its push, then Lever's echo ignored", order)
+	}
+	paged := read(c.owner, 1)
+	if len(paged) != len(all) {
+		t.Fatalf("one at a time the timeline has %d entries, at once %d", len(paged), len(all))
+	}
+	for i := range all {
+		if paged[i].GetId() != all[i].GetId() {
+			t.Fatalf("entry %d: %s one at a time, %s at once", i, paged[i].GetId(), all[i].GetId())
+		}
+	}
+	// Fabrikam: the same person, no sync there, nothing of Contoso's.
+	_, other := signedIn(t, c.s, newBrowser(t, c.s), as{email: fabrikamAdmin, consentForOrg: true})
+	if code, _ := other.call("GET", "/v1/candidates/"+candidateID+"/timeline", nil, nil); code != 404 {
+		t.Fatalf("another organization read the timeline: %d", code)
+	}
+	created2 := &outreachv1.CreateCandidateResponse{}
+	other.must("POST", "/v1/candidates", &outreachv1.Candidate{Name: "Sam Rivera", Emails: []string{"sam.rivera@example.org"}}, created2)
+	tl := &outreachv1.ListTimelineResponse{}
+	other.must("GET", "/v1/candidates/"+created2.GetCandidate().GetId()+"/timeline?kinds=TIMELINE_KIND_ATS_SYNC", nil, tl)
+	if len(tl.GetEntries()) != 0 || tl.GetAtsSyncUnavailable() {
+		t.Fatalf("another organization's candidate shows sync decisions: %v", tl)
+	}
 }
 
 // reconnect runs LV-1's consent again for the same Super Admin.

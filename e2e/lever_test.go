@@ -24,7 +24,7 @@ import (
 // leverBrowser is a browser for Lever's authorization server: the same
 // walk through sign-in and consent pages as at Microsoft, with its own
 // cookie jar for the gateway and Lever.
-func leverBrowser(t *testing.T, s *stack.Stack) *browser {
+func leverBrowser(t testing.TB, s *stack.Stack) *browser {
 	t.Helper()
 	b, err := simbrowser.New(s.LeverOAuthURL)
 	if err != nil {
@@ -272,7 +272,7 @@ func TestScenario_LV_1(t *testing.T) {
 	})
 }
 
-func getAts(t *testing.T, a api) *atsbridgev1.AtsConnection {
+func getAts(t testing.TB, a api) *atsbridgev1.AtsConnection {
 	t.Helper()
 	out := &atsbridgev1.GetAtsConnectionResponse{}
 	a.must("GET", "/v1/atsConnection", nil, out)

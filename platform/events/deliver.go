@@ -144,12 +144,21 @@ func NewDelivery(opts DeliveryOptions) (*Delivery, error) {
 // docs/benchmarks.md), at the price of more fetch queries while busy.
 const fetchCooldown = 10 * time.Millisecond
 
+// fetchPollInterval bounds how long an event waits when River's insert
+// notification does not wake the queue: River's default of a second is
+// what such an event waited (about one delivery in four when events come
+// a few hundred milliseconds apart; docs/benchmarks.md, "a Lever webhook
+// received → the stage applied in outreach"), a hop of a journey whose
+// goal is under a second end to end. Idle, it costs ten small fetch
+// queries a second per replica.
+const fetchPollInterval = 100 * time.Millisecond
+
 // AddTo registers the worker in workers and the events queue in queues
 // (unless the service sized it itself), for jobs.Options.
 func (d *Delivery) AddTo(workers *river.Workers, queues map[string]river.QueueConfig) {
 	river.AddWorker(workers, d)
 	if _, ok := queues[Queue]; !ok {
-		queues[Queue] = river.QueueConfig{MaxWorkers: d.opts.Workers, FetchCooldown: fetchCooldown}
+		queues[Queue] = river.QueueConfig{MaxWorkers: d.opts.Workers, FetchCooldown: fetchCooldown, FetchPollInterval: fetchPollInterval}
 	}
 }
 

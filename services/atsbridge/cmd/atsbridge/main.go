@@ -126,7 +126,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 
 	st := store.New(rt.DB)
 	workers := river.NewWorkers()
-	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10}, pushes.Queue: pushes.QueueConfig(cfg.ATS.PushWorkers)}
+	// The default queue applies webhook deliveries: a poll of 100ms, not
+	// River's second, bounds the wait when an insert notification does not
+	// wake it (docs/benchmarks.md, a Lever webhook → the stage in outreach).
+	queues := map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 10, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 100 * time.Millisecond},
+		pushes.Queue: pushes.QueueConfig(cfg.ATS.PushWorkers)}
 	delivery.AddTo(workers, queues)
 	// The publisher needs the River client, which needs the import worker
 	// that publishes: the worker gets it before anything runs.

@@ -197,25 +197,93 @@ func query(ctx context.Context, db Querier, f Filter, after int64, limit int) (_
 	if err != nil {
 		return nil, postgres.MapError(err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Logged, error) {
-		var l Logged
-		var req, resp []byte
-		err := row.Scan(&l.ID, &l.OrgID, &l.ConnectionID, &l.CandidateID, &l.OperationID, &l.TriggerID, &l.TriggerType,
-			&l.Direction, &l.Action, &l.MappingVersion, &l.Rule, &req, &resp, &l.Attempt, &l.Outcome, &l.Error,
-			&l.ActorUserID, &l.ActorRemoteID, &l.OccurredAt)
-		if req != nil {
-			l.Request = req
-		}
-		if resp != nil {
-			l.Response = resp
-		}
-		return l, err
-	})
+	out, err := pgx.CollectRows(rows, scanLogged)
 	return out, postgres.MapError(err)
+}
+
+// scanLogged reads a row of listColumns.
+func scanLogged(row pgx.CollectableRow) (Logged, error) {
+	var l Logged
+	var req, resp []byte
+	err := row.Scan(&l.ID, &l.OrgID, &l.ConnectionID, &l.CandidateID, &l.OperationID, &l.TriggerID, &l.TriggerType,
+		&l.Direction, &l.Action, &l.MappingVersion, &l.Rule, &req, &resp, &l.Attempt, &l.Outcome, &l.Error,
+		&l.ActorUserID, &l.ActorRemoteID, &l.OccurredAt)
+	if req != nil {
+		l.Request = req
+	}
+	if resp != nil {
+		l.Response = resp
+	}
+	return l, err
 }
 
 // isUUID reports whether s can name a row.
 func isUUID(s string) bool {
 	_, err := uuid.Parse(s)
 	return err == nil && len(s) == 36
+}
+
+// Position is a place in the time order of the log (OccurredAt, then ID),
+// the order a candidate's timeline merges the decisions in. The zero
+// Position is before the first decision.
+type Position struct {
+	At time.Time
+	ID int64
+}
+
+// Timeline limits.
+const (
+	MaxTimelineCandidates = 100
+	// MaxTimelinePageSize is a timeline page and one more, which tells
+	// the timeline whether a page follows.
+	MaxTimelinePageSize = MaxPageSize + 1
+)
+
+// Timeline is Timeline over the log's database.
+func (l *Log) Timeline(ctx context.Context, orgID string, candidateIDs []string, after Position, limit int) ([]Logged, error) {
+	return Timeline(ctx, l.db, orgID, candidateIDs, after, limit)
+}
+
+// Timeline returns up to limit of the organization's decisions about the
+// candidates, after the position after, in time order (OccurredAt, then
+// ID): what outreach merges into a candidate's timeline, whose entries go
+// in the same order. Candidates of another organization select nothing.
+func Timeline(ctx context.Context, db Querier, orgID string, candidateIDs []string, after Position, limit int) (_ []Logged, err error) {
+	if len(candidateIDs) == 0 || len(candidateIDs) > MaxTimelineCandidates {
+		return nil, apperr.InvalidArgument("candidate_ids", fmt.Sprintf("must name 1 to %d candidates", MaxTimelineCandidates))
+	}
+	for i, id := range candidateIDs {
+		if !isUUID(id) {
+			return nil, apperr.InvalidArgument(fmt.Sprintf("candidate_ids[%d]", i), "must be a candidate id")
+		}
+	}
+	size, err := paging.Size(limit, DefaultPageSize, MaxTimelinePageSize)
+	if err != nil {
+		return nil, err
+	}
+	if !isUUID(orgID) {
+		return nil, nil
+	}
+	ctx, sp := tracer.Start(ctx, "audit.Timeline")
+	defer func() {
+		if err != nil {
+			sp.RecordError(err)
+			sp.SetStatus(codes.Error, "audit timeline failed")
+		}
+		sp.End()
+	}()
+	// No position yet reads from the start; a NULL would compare to nothing.
+	at := after.At
+	if at.IsZero() {
+		at = time.Unix(0, 0)
+		after.ID = -1
+	}
+	rows, err := db.Query(ctx, `SELECT `+listColumns+` FROM sync_audit
+		WHERE org_id = $1 AND candidate_id = ANY($2::uuid[]) AND (occurred_at, id) > ($3, $4)
+		ORDER BY occurred_at, id LIMIT $5`, orgID, candidateIDs, at, after.ID, size)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	out, err := pgx.CollectRows(rows, scanLogged)
+	return out, postgres.MapError(err)
 }

@@ -173,3 +173,57 @@ func TestListRefusesBadRequests(t *testing.T) {
 		t.Errorf("a bad outcome reads as a bad token")
 	}
 }
+
+func TestTimelineReadsCandidatesDecisionsInTimeOrderAfterAPosition(t *testing.T) {
+	db := storetest.New(t)
+	ctx := t.Context()
+	org, conn, cand, merged, other := uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString(), uuid.NewString()
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	e := func(candidate, action string, dt time.Duration) audit.Entry {
+		return audit.Entry{OrgID: org, ConnectionID: conn, CandidateID: candidate, Direction: audit.DirectionPush,
+			Action: action, Outcome: audit.OutcomeSucceeded, OccurredAt: at.Add(dt)}
+	}
+	// Taken in this order, but the timeline reads them by time: "late" was
+	// recorded first with a later time.
+	record(t, db, e(cand, "late", 3*time.Second), e(cand, "first", 0), e(merged, "merged", time.Second),
+		e(other, "another candidate", 2*time.Second), e(cand, "same time", time.Second))
+	record(t, db, audit.Entry{OrgID: uuid.NewString(), ConnectionID: conn, CandidateID: cand, Direction: audit.DirectionPush,
+		Action: "another organization", Outcome: audit.OutcomeSucceeded, OccurredAt: at})
+
+	names := func(ls []audit.Logged) string {
+		out := make([]string, 0, len(ls))
+		for _, l := range ls {
+			out = append(out, l.Action)
+		}
+		return strings.Join(out, ",")
+	}
+	all, err := audit.Timeline(ctx, db, org, []string{cand, merged}, audit.Position{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(all); got != "first,merged,same time,late" {
+		t.Fatalf("timeline %q", got)
+	}
+	// After "merged" (same time as "same time", smaller id) come the rest.
+	rest, err := audit.Timeline(ctx, db, org, []string{cand, merged}, audit.Position{At: all[1].OccurredAt, ID: all[1].ID}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(rest); got != "same time,late" {
+		t.Fatalf("after merged: %q", got)
+	}
+	if two, err := audit.Timeline(ctx, db, org, []string{cand, merged}, audit.Position{}, 2); err != nil || names(two) != "first,merged" {
+		t.Fatalf("limit 2: %q, %v", names(two), err)
+	}
+	if none, err := audit.Timeline(ctx, db, uuid.NewString(), []string{cand}, audit.Position{}, 10); err != nil || len(none) != 0 {
+		t.Fatalf("another organization's view: %v, %v", none, err)
+	}
+	for _, bad := range [][]string{nil, {"not-a-uuid"}} {
+		if _, err := audit.Timeline(ctx, db, org, bad, audit.Position{}, 10); !errors.Is(err, apperr.ErrInvalidArgument) {
+			t.Errorf("candidates %v: %v", bad, err)
+		}
+	}
+	if _, err := audit.Timeline(ctx, db, org, []string{cand}, audit.Position{}, -1); err == nil {
+		t.Error("a negative page size was read")
+	}
+}

@@ -53,13 +53,25 @@ func (j *jobs) last(t *testing.T) connections.ImportArgs {
 	return j.args[len(j.args)-1]
 }
 
-// tokens is identity's GetAccessToken: the simulator's token, or a refusal.
+// tokens is identity's GetAccessToken: the simulator's token, or a
+// refusal; refreshErr answers a refresh, counted in refreshes.
 type tokens struct {
-	token string
-	err   error
+	mu         sync.Mutex
+	token      string
+	err        error
+	refreshErr error
+	refreshes  int
 }
 
-func (k *tokens) GetAccessToken(context.Context, *identityv1.GetAccessTokenRequest) (*identityv1.GetAccessTokenResponse, error) {
+func (k *tokens) GetAccessToken(_ context.Context, req *identityv1.GetAccessTokenRequest) (*identityv1.GetAccessTokenResponse, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if req.GetRefresh() {
+		k.refreshes++
+		if k.refreshErr != nil {
+			return nil, k.refreshErr
+		}
+	}
 	if k.err != nil {
 		return nil, k.err
 	}
@@ -222,12 +234,46 @@ func TestRevokedTokenNeedsReconnect(t *testing.T) {
 	if _, err := w.sim.Client().RevokeLever(t.Context(), providersim.DemoLeverAccount, providersim.DefaultLeverClientID); err != nil {
 		t.Fatal(err)
 	}
+	// Identity's refresh is refused too: Lever revoked the grant.
+	w.tokens.refreshErr = status.Error(codes.FailedPrecondition, "the connection is reconnect required")
 	if err := w.work(w.jobs.last(t)); err != nil {
 		t.Fatal(err)
 	}
 	h := w.health()
-	if h.Status != store.StatusReconnectRequired || h.Reason != connections.ReasonTokenRefused || h.Errors.Total != 1 || h.Errors.Last == "" || h.Counts.Stages != 0 {
-		t.Fatalf("after Lever refused the token: %+v", h)
+	if h.Status != store.StatusReconnectRequired || h.Reason != connections.ReasonTokenRefused || h.Errors.Total != 1 || h.Errors.Last == "" || h.Counts.Stages != 0 ||
+		w.tokens.refreshes != 1 {
+		t.Fatalf("after Lever refused the token (%d refreshes asked): %+v", w.tokens.refreshes, h)
+	}
+}
+
+// A 401 of a token that merely went stale is not a revocation: identity
+// refreshes it, the import goes again and lands; the connection never
+// turns reconnect_required. Identity unable to refresh now is the same.
+func TestAStaleTokenIsRefreshedNotRefused(t *testing.T) {
+	t.Parallel()
+	for name, refreshErr := range map[string]error{"refreshed": nil, "identity unavailable": status.Error(codes.Unavailable, "down")} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.deliver(identityv1.ConnectionStatus_CONNECTION_STATUS_CONNECTED, "", time.Now())
+			w.tokens.refreshErr = refreshErr
+			if _, err := w.sim.Client().AddFault(t.Context(), simclient.Fault{Endpoint: "lever.listPostings", Status: 401, Count: 1}); err != nil {
+				t.Fatal(err)
+			}
+			err := w.work(w.jobs.last(t))
+			if err == nil || !errors.Is(err, lever.ErrUnauthorized) {
+				t.Fatalf("a refused token should retry the import: %v", err)
+			}
+			if h := w.health(); h.Status != store.StatusSyncing || h.Errors.Total != 1 || w.tokens.refreshes != 1 {
+				t.Fatalf("after one 401 (%d refreshes asked): %+v", w.tokens.refreshes, h)
+			}
+			if err := w.work(w.jobs.last(t)); err != nil {
+				t.Fatal(err)
+			}
+			if h := w.health(); h.Status != store.StatusConnected || h.Counts.Postings == 0 {
+				t.Fatalf("after the retry: %+v", h)
+			}
+		})
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/grants"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
@@ -51,7 +52,7 @@ type AccessTokenGetter interface {
 
 // Reasons shown on the connection.
 const (
-	ReasonTokenRefused = "Lever refused Tandem's access; a Super Admin must connect Lever again"
+	ReasonTokenRefused = grants.ReasonRefused
 	ReasonNoToken      = "Tandem holds no working Lever authorization; a Super Admin must connect Lever again"
 	reasonImportFailed = "the import from Lever failed; it runs again when Lever is reconnected"
 )
@@ -190,12 +191,17 @@ func (w *ImportWorker) read(ctx context.Context, auth lever.Auth) (store.Catalog
 	return cat, nil
 }
 
-// callFailed sorts an ATS failure: a refused token ends the connection's
+// callFailed sorts an ATS failure: a refused token is refreshed and the
+// import tried again, and only a refused refresh ends the connection's
 // work until a reconnect; a rate limit snoozes the job; anything else is
 // retried, and after the last attempt the import is given up.
 func (w *ImportWorker) callFailed(ctx context.Context, conn store.Connection, job *river.Job[ImportArgs], err error) error {
 	var ra *providerhttp.RetryAfterError
 	switch {
+	case errors.Is(err, lever.ErrUnauthorized) && !grants.Revoked(ctx, w.tokens, conn.ID):
+		// Identity refreshed the token (or could not ask now): the next
+		// attempt reads with the new one.
+		return w.retry(ctx, conn, job, store.ErrorUnauthorized, "Lever refused the access token; the import goes again with a refreshed one", err)
 	case errors.Is(err, lever.ErrUnauthorized):
 		w.record(ctx, conn.ID, store.ErrorUnauthorized, "Lever refused the access token")
 		marked, merr := w.store.MarkRefused(ctx, conn.ID, job.Args.Generation, ReasonTokenRefused)

@@ -16,6 +16,7 @@ import (
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/grants"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
@@ -73,6 +74,8 @@ type ReconcileStore interface {
 	ConnectedIDs(ctx context.Context, provider string) ([]string, error)
 	LinkByOpportunity(ctx context.Context, connectionID, remoteOpportunityID string) (store.LinkState, error)
 	InTx(ctx context.Context, fn func(tx pgx.Tx) error) error
+	MarkRefused(ctx context.Context, id string, generation int64, reason string) (bool, error)
+	RecordError(ctx context.Context, id, kind, description string) error
 }
 
 // ReconcileWorker reads the opportunities Lever changed since the cursor
@@ -175,6 +178,9 @@ func (w *ReconcileWorker) Reconcile(ctx context.Context, connectionID string, fu
 	offset := ""
 	for range 100_000 {
 		page, err := w.ats.UpdatedOpportunities(ctx, auth, since, offset)
+		if errors.Is(err, lever.ErrUnauthorized) {
+			return res, w.refused(ctx, conn, err)
+		}
 		if err != nil {
 			return res, fmt.Errorf("inbound: reconcile: %w", err)
 		}
@@ -203,6 +209,26 @@ func (w *ReconcileWorker) Reconcile(ctx context.Context, connectionID string, fu
 		offset = page.Next
 	}
 	return res, fmt.Errorf("inbound: reconcile: too many pages")
+}
+
+// refused sorts Lever's refusal of the token: identity refreshes it and
+// the run is tried again (River retries it), or identity's refresh is
+// refused too and the connection waits for a reconnect, which imports and
+// then reconciles.
+func (w *ReconcileWorker) refused(ctx context.Context, conn store.Connection, err error) error {
+	if !grants.Revoked(ctx, w.tokens, conn.ID) {
+		w.log.InfoContext(ctx, "reconcile: Lever refused the token; identity refreshed it and the run goes again", slog.String("connection_id", conn.ID))
+		return fmt.Errorf("inbound: reconcile: %w", err)
+	}
+	if rerr := w.store.RecordError(ctx, conn.ID, store.ErrorUnauthorized, "Lever refused the access token"); rerr != nil {
+		return rerr
+	}
+	marked, merr := w.store.MarkRefused(ctx, conn.ID, conn.SyncGeneration, grants.ReasonRefused)
+	if merr != nil {
+		return merr
+	}
+	w.log.WarnContext(ctx, "reconcile: Lever refused Tandem's access; reconnect required", slog.String("connection_id", conn.ID), slog.Bool("marked", marked))
+	return nil
 }
 
 // one applies an opportunity whose place differs from its link's.

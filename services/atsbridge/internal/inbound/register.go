@@ -16,6 +16,7 @@ import (
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/grants"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
@@ -148,14 +149,17 @@ func (w *RegisterWorker) Work(ctx context.Context, job *river.Job[RegisterArgs])
 	return nil
 }
 
-// failed sorts a Lever failure: a rate limit snoozes, a refusal is
-// recorded on the connection's health and given up (the next connection
-// registers again), anything else is retried.
+// failed sorts a Lever failure: a rate limit snoozes, a refused token
+// that identity refreshes is retried, a refusal is recorded on the
+// connection's health and given up (the next connection registers again),
+// anything else is retried.
 func (w *RegisterWorker) failed(ctx context.Context, conn store.Connection, err error) error {
 	var ra *providerhttp.RetryAfterError
 	switch {
 	case errors.As(err, &ra):
 		return river.JobSnooze(max(ra.RetryAfter, time.Second))
+	case errors.Is(err, lever.ErrUnauthorized) && !grants.Revoked(ctx, w.tokens, conn.ID):
+		return fmt.Errorf("inbound: register webhooks (the token is refreshed for the next attempt): %w", err)
 	case errors.Is(err, lever.ErrUnauthorized), errors.Is(err, lever.ErrForbidden):
 		if rerr := w.store.RecordError(ctx, conn.ID, store.ErrorForbidden, "Lever refused the webhooks' registration"); rerr != nil {
 			w.log.WarnContext(ctx, "could not record an ATS error", slog.Any("error", rerr))

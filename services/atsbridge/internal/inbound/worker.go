@@ -15,6 +15,7 @@ import (
 	"github.com/tandemhq/tandem/platform/postgres"
 	"github.com/tandemhq/tandem/platform/providerhttp"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/grants"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
@@ -162,7 +163,12 @@ func (w *ApplyWorker) place(ctx context.Context, conn store.Connection, c Change
 	switch {
 	case errors.As(err, &ra):
 		return store.Place{}, river.JobSnooze(max(ra.RetryAfter, time.Second))
+	case errors.Is(err, lever.ErrUnauthorized) && grants.Revoked(ctx, w.tokens, conn.ID):
+		// Access revoked: the reconcile after the reconnect applies it.
+		return store.Place{}, river.JobCancel(fmt.Errorf("inbound: Lever refused the token to read the restored opportunity: %w", err))
 	case err != nil:
+		// A refused token was refreshed (grants.Revoked): the next attempt
+		// reads with the new one.
 		return store.Place{}, fmt.Errorf("inbound: read the restored opportunity: %w", err)
 	}
 	if opp.Archived != nil {

@@ -21,6 +21,7 @@ import (
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	identityv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/identity/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/grants"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
@@ -28,7 +29,7 @@ import (
 // Reasons a push waits or fails, as the audit log and the push show them.
 const (
 	reasonHeld         = "the ATS connection needs reconnecting; the push waits and goes after reconnection"
-	reasonTokenRefused = "Lever refused Tandem's access; a Super Admin must connect Lever again"
+	reasonTokenRefused = grants.ReasonRefused
 )
 
 // permanent is a push that cannot succeed as it is: it fails with the
@@ -553,18 +554,12 @@ func (ps *Pushes) failed(ctx context.Context, a attempt, err error, log *slog.Lo
 	return river.JobSnooze(time.Until(next))
 }
 
-// grantRevoked asks identity to refresh the token Lever refused: a
-// refused refresh (the customer revoked Tandem's access) turns the
-// connection reconnect_required there, and identity's event brings the
-// status here; a refresh that could not be made now counts as not revoked
-// (the push is tried again).
+// grantRevoked asks identity to refresh the token Lever refused
+// (grants.Revoked): a refused refresh means the customer revoked access;
+// a refresh that could not be made now counts as not revoked (the push is
+// tried again).
 func (ps *Pushes) grantRevoked(ctx context.Context, a attempt) bool {
-	_, err := ps.tokens.GetAccessToken(ctx, &identityv1.GetAccessTokenRequest{ConnectionId: a.conn.ID, Refresh: true})
-	switch status.Code(err) {
-	case codes.FailedPrecondition, codes.NotFound:
-		return true
-	}
-	return false
+	return grants.Revoked(ctx, ps.tokens, a.conn.ID)
 }
 
 // backoff grows with the attempts, from a second to five minutes.

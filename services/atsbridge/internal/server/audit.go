@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/audit"
@@ -15,6 +16,7 @@ import (
 // SyncAudit is the sync audit log the handlers read.
 type SyncAudit interface {
 	List(ctx context.Context, f audit.Filter, pageSize int, token string) (audit.Page, error)
+	Timeline(ctx context.Context, orgID string, candidateIDs []string, after audit.Position, limit int) ([]audit.Logged, error)
 }
 
 // ListSyncAudit implements the RPC.
@@ -28,9 +30,31 @@ func (s *Server) ListSyncAudit(ctx context.Context, req *atsbridgev1.ListSyncAud
 	if err != nil {
 		return nil, err
 	}
-	out := &atsbridgev1.ListSyncAuditResponse{NextPageToken: p.NextPageToken, Entries: make([]*atsbridgev1.SyncAuditEntry, 0, len(p.Entries))}
-	for _, e := range p.Entries {
-		out.Entries = append(out.Entries, &atsbridgev1.SyncAuditEntry{
+	return &atsbridgev1.ListSyncAuditResponse{NextPageToken: p.NextPageToken, Entries: auditProtos(p.Entries)}, nil
+}
+
+// ListCandidateSyncAudit implements the internal RPC; the organization
+// comes in the request, from outreach, which checked the candidate is
+// the caller's.
+func (s *Server) ListCandidateSyncAudit(ctx context.Context, req *atsbridgev1.ListCandidateSyncAuditRequest) (*atsbridgev1.ListCandidateSyncAuditResponse, error) {
+	var after audit.Position
+	if t := req.GetAfterTime(); t != nil {
+		if err := t.CheckValid(); err != nil {
+			return nil, apperr.InvalidArgument("after_time", "is not a time")
+		}
+		after = audit.Position{At: t.AsTime(), ID: req.GetAfterId()}
+	}
+	entries, err := s.audit.Timeline(ctx, req.GetOrganizationId(), req.GetCandidateIds(), after, int(req.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	return &atsbridgev1.ListCandidateSyncAuditResponse{Entries: auditProtos(entries)}, nil
+}
+
+func auditProtos(entries []audit.Logged) []*atsbridgev1.SyncAuditEntry {
+	out := make([]*atsbridgev1.SyncAuditEntry, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, &atsbridgev1.SyncAuditEntry{
 			Id: e.ID, OrganizationId: e.OrgID, ConnectionId: e.ConnectionID, CandidateId: e.CandidateID, OperationId: e.OperationID,
 			TriggerId: e.TriggerID, TriggerType: e.TriggerType, Direction: e.Direction, Action: e.Action,
 			MappingVersion: int32(e.MappingVersion), Rule: e.Rule, //nolint:gosec // a count of saves
@@ -39,7 +63,7 @@ func (s *Server) ListSyncAudit(ctx context.Context, req *atsbridgev1.ListSyncAud
 			OccurTime: timestamppb.New(e.OccurredAt),
 		})
 	}
-	return out, nil
+	return out
 }
 
 // exchangeProto reads the JSON audit.Record wrote; nil stays unset. A

@@ -29,9 +29,10 @@ func TestRoles(t *testing.T) {
 		"DryRunStageMapping":  "roles(super_admin,admin)",
 		"CheckFlowLink":       "internal",
 		// What the sync did is for every member (SYNC-1).
-		"ListSyncAudit":       authz.AnyMember().String(),
-		"ReceiveLeverWebhook": "internal",
-		"ResyncAtsConnection": "roles(super_admin,admin)",
+		"ListSyncAudit":          authz.AnyMember().String(),
+		"ListCandidateSyncAudit": "internal",
+		"ReceiveLeverWebhook":    "internal",
+		"ResyncAtsConnection":    "roles(super_admin,admin)",
 	} {
 		if got := server.Policy["/tandem.atsbridge.v1.AtsBridgeService/"+rpc].String(); got != want {
 			t.Errorf("%s: %s, want %s", rpc, got, want)

@@ -35,6 +35,8 @@ var Policy = authz.Policy{
 	// Everyone sees what the sync did and why (SYNC-1); the log keeps no
 	// secrets.
 	svc + "ListSyncAudit": authz.AnyMember(),
+	// outreach merges a candidate's decisions into its timeline (ADR 0027).
+	svc + "ListCandidateSyncAudit": authz.Internal(),
 	// The gateway hands Lever's webhook deliveries over (issue 15 item 5).
 	svc + "ReceiveLeverWebhook": authz.Internal(),
 	// Admins reconcile the connection on demand.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/tandemhq/tandem/platform/apperr"
 	"github.com/tandemhq/tandem/platform/authz"
 	"github.com/tandemhq/tandem/platform/ratelimit"
@@ -147,6 +149,16 @@ type fakeAudit struct {
 	f     audit.Filter
 	size  int
 	token string
+
+	org        string
+	candidates []string
+	after      audit.Position
+}
+
+func (f *fakeAudit) Timeline(_ context.Context, orgID string, candidateIDs []string, after audit.Position, limit int) ([]audit.Logged, error) {
+	f.org, f.candidates, f.after, f.size = orgID, candidateIDs, after, limit
+	return []audit.Logged{{ID: 9, OrgID: orgID, ConnectionID: "c1", CandidateID: candidateIDs[0], Direction: audit.DirectionPush,
+		Action: "move_stage", Outcome: audit.OutcomeHeld, OccurredAt: time.Unix(1700000001, 0)}}, nil
 }
 
 func (f *fakeAudit) List(_ context.Context, filter audit.Filter, size int, token string) (audit.Page, error) {
@@ -191,5 +203,30 @@ func TestTranslatesTheSyncAudit(t *testing.T) {
 	}
 	if _, err := s.ListSyncAudit(t.Context(), &atsbridgev1.ListSyncAuditRequest{}); err == nil {
 		t.Fatal("a call without a caller was answered")
+	}
+}
+
+func TestTranslatesTheCandidateSyncAuditForTheTimeline(t *testing.T) {
+	f := &fakeAudit{}
+	s := server.New(&fakeConnections{}, nil, f)
+	svc := authz.WithPrincipal(t.Context(), authz.Principal{Kind: authz.KindService, Service: "outreach"})
+	got, err := s.ListCandidateSyncAudit(svc, &atsbridgev1.ListCandidateSyncAuditRequest{OrganizationId: "org-b", CandidateIds: []string{"cand", "merged"},
+		AfterTime: timestamppb.New(time.Unix(1700000000, 5)), AfterId: 4, PageSize: 11})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.org != "org-b" || len(f.candidates) != 2 || f.after != (audit.Position{At: time.Unix(1700000000, 5).UTC(), ID: 4}) || f.size != 11 {
+		t.Fatalf("asked for %s %v after %+v size %d", f.org, f.candidates, f.after, f.size)
+	}
+	if len(got.GetEntries()) != 1 || got.GetEntries()[0].GetId() != 9 || got.GetEntries()[0].GetOutcome() != audit.OutcomeHeld {
+		t.Fatalf("entries %v", got.GetEntries())
+	}
+	if _, err := s.ListCandidateSyncAudit(svc, &atsbridgev1.ListCandidateSyncAuditRequest{OrganizationId: "org-b", CandidateIds: []string{"cand"}}); err != nil ||
+		!f.after.At.IsZero() {
+		t.Fatalf("without a position: after %+v, %v", f.after, err)
+	}
+	if _, err := s.ListCandidateSyncAudit(svc, &atsbridgev1.ListCandidateSyncAuditRequest{OrganizationId: "org-b", CandidateIds: []string{"cand"},
+		AfterTime: &timestamppb.Timestamp{Nanos: -1}}); err == nil {
+		t.Fatal("an invalid position was read")
 	}
 }

@@ -240,7 +240,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	handler := server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
 		Stages:        stageRules,
-		Timeline:      timeline.New(st),
+		Timeline:      timeline.New(st, atsbridge, rt.Log),
 		Notes:         notes.New(st, pub, time.Now),
 		CustomFields:  customfields.New(st),
 		Jobs:          jobs.New(st),

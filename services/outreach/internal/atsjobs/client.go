@@ -24,13 +24,14 @@ type Config struct {
 
 // Register implements config.Group.
 func (c *Config) Register(fs *flag.FlagSet) {
-	fs.StringVar(&c.Addr, "atsbridge-addr", DefaultAddr, "atsbridge service gRPC address (linking a flow to an ATS job is checked with it)")
+	fs.StringVar(&c.Addr, "atsbridge-addr", DefaultAddr, "atsbridge service gRPC address (linking a flow to an ATS job is checked with it; candidates' timelines show its sync decisions)")
 }
 
 // Validate implements config.Group.
 func (c *Config) Validate(p *config.Problems) { config.CheckHostPort(p, "atsbridge-addr", c.Addr) }
 
-// Client is Checker over atsbridge's internal CheckFlowLink RPC.
+// Client is Checker over atsbridge's internal CheckFlowLink RPC, and
+// timeline.SyncAudit over its ListCandidateSyncAudit.
 type Client struct {
 	conn *grpc.ClientConn
 	rpc  atsbridgev1.AtsBridgeServiceClient
@@ -70,4 +71,11 @@ func (c *Client) CheckFlowLink(ctx context.Context, orgID, externalJobID string)
 		return "", "", nil
 	}
 	return resp.GetReason(), resp.GetDescription(), nil
+}
+
+// ListCandidateSyncAudit implements timeline.SyncAudit.
+func (c *Client) ListCandidateSyncAudit(ctx context.Context, in *atsbridgev1.ListCandidateSyncAuditRequest,
+	opts ...grpc.CallOption,
+) (*atsbridgev1.ListCandidateSyncAuditResponse, error) {
+	return c.rpc.ListCandidateSyncAudit(ctx, in, opts...)
 }

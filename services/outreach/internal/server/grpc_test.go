@@ -5,7 +5,9 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -26,6 +29,7 @@ import (
 	"github.com/tandemhq/tandem/platform/grpcserver"
 	riverjobs "github.com/tandemhq/tandem/platform/jobs"
 	"github.com/tandemhq/tandem/platform/logging"
+	atsbridgev1 "github.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1"
 	outreachv1 "github.com/tandemhq/tandem/proto/gen/go/tandem/outreach/v1"
 	"github.com/tandemhq/tandem/services/outreach/internal/atsprofiles"
 	"github.com/tandemhq/tandem/services/outreach/internal/candidates"
@@ -69,6 +73,32 @@ type world struct {
 	pool *pgxpool.Pool
 	// bucketDir is where the file:// bucket keeps files' bytes.
 	bucketDir string
+	// sync is atsbridge's sync audit the timeline merges.
+	sync *fakeSyncAudit
+}
+
+// fakeSyncAudit answers for the decisions it holds, or is down.
+type fakeSyncAudit struct {
+	mu        sync.Mutex
+	decisions []*atsbridgev1.SyncAuditEntry
+	down      bool
+	asked     *atsbridgev1.ListCandidateSyncAuditRequest
+}
+
+func (f *fakeSyncAudit) ListCandidateSyncAudit(_ context.Context, in *atsbridgev1.ListCandidateSyncAuditRequest, _ ...grpc.CallOption) (*atsbridgev1.ListCandidateSyncAuditResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.asked = in
+	if f.down {
+		return nil, status.Error(codes.Unavailable, "atsbridge is down")
+	}
+	out := &atsbridgev1.ListCandidateSyncAuditResponse{}
+	for _, d := range f.decisions {
+		if d.GetOrganizationId() == in.GetOrganizationId() && slices.Contains(in.GetCandidateIds(), d.GetCandidateId()) {
+			out.Entries = append(out.Entries, d)
+		}
+	}
+	return out, nil
 }
 
 // serviceToken is what services present to internal RPCs here.
@@ -97,6 +127,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(func() { _ = bucket.Close() })
 	toks := tokens{}
+	sa := &fakeSyncAudit{}
 	srv := grpcserver.New(grpcserver.Options{
 		Auth:       &authz.Authenticator{Policy: server.Policy, APITokens: toks, Services: authz.ServiceTokens{Current: serviceToken}},
 		Validators: server.Validators,
@@ -106,7 +137,7 @@ func newWorld(t *testing.T) *world {
 	outreachv1.RegisterOutreachServiceServer(srv.GRPC(), server.New(server.Domain{
 		Candidates:    candidates.New(st, time.Now),
 		Stages:        stages.New(st, noSubscribers{}, time.Now),
-		Timeline:      timeline.New(st),
+		Timeline:      timeline.New(st, sa, nil),
 		Notes:         notes.New(st, pub, time.Now),
 		CustomFields:  customfields.New(st),
 		Jobs:          jobs.New(st),
@@ -135,7 +166,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), pool: pool, bucketDir: bucketDir}
+	return &world{t: t, tokens: toks, client: outreachv1.NewOutreachServiceClient(conn), pool: pool, bucketDir: bucketDir, sync: sa}
 }
 
 // as returns a context calling as someone with role in org.
@@ -389,6 +420,54 @@ func TestStagesOverGRPC(t *testing.T) {
 	}
 	_, err = w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id, Kinds: []outreachv1.TimelineKind{outreachv1.TimelineKind_TIMELINE_KIND_UNSPECIFIED}})
 	wantBadField(t, err, "kinds[0]")
+}
+
+// The timeline merges atsbridge's decisions about the candidate (ADR
+// 0027), and says so when atsbridge does not answer.
+func TestTimelineShowsTheSyncDecisions(t *testing.T) {
+	w := newWorld(t)
+	org := uuid.NewString()
+	member := w.as(org, authz.RoleMember)
+	created, err := w.client.CreateCandidate(w.as(org, authz.RoleRecruiter), &outreachv1.CreateCandidateRequest{Candidate: &outreachv1.Candidate{Name: "Synced"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.GetCandidate().GetId()
+	w.sync.mu.Lock()
+	w.sync.decisions = []*atsbridgev1.SyncAuditEntry{{Id: 41, OrganizationId: org, ConnectionId: "conn", CandidateId: id, Direction: "push",
+		Action: "create_opportunity", Outcome: "held", Attempt: 2, MappingVersion: 3, Rule: "New → New lead", Error: "reconnect required",
+		TriggerType: "enrollment.created", OperationId: "op", ActorUserId: "u1", ActorRemoteId: "lu1", OccurTime: timestamppb.New(time.Now().Add(time.Hour))},
+		{Id: 42, OrganizationId: uuid.NewString(), CandidateId: id, OccurTime: timestamppb.Now()}}
+	w.sync.mu.Unlock()
+	tl, err := w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tl.GetEntries()) != 2 || tl.GetEntries()[0].GetKind() != outreachv1.TimelineKind_TIMELINE_KIND_CREATED || tl.GetAtsSyncUnavailable() {
+		t.Fatalf("timeline %v", tl)
+	}
+	e := tl.GetEntries()[1]
+	d := e.GetAtsSync()
+	if e.GetKind() != outreachv1.TimelineKind_TIMELINE_KIND_ATS_SYNC || e.GetId() != "ats-sync-41" || e.GetActorUserId() != "u1" || e.GetCandidateId() != id ||
+		d.GetAuditId() != 41 || d.GetConnectionId() != "conn" || d.GetDirection() != "push" || d.GetAction() != "create_opportunity" || d.GetOutcome() != "held" ||
+		d.GetAttempt() != 2 || d.GetMappingVersion() != 3 || d.GetRule() != "New → New lead" || d.GetError() != "reconnect required" ||
+		d.GetTriggerType() != "enrollment.created" || d.GetOperationId() != "op" || d.GetActorRemoteId() != "lu1" {
+		t.Fatalf("decision %v", e)
+	}
+	if a := w.sync.asked; a.GetOrganizationId() != org || !slices.Equal(a.GetCandidateIds(), []string{id}) {
+		t.Fatalf("atsbridge was asked %v", a)
+	}
+	only, err := w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id, Kinds: []outreachv1.TimelineKind{outreachv1.TimelineKind_TIMELINE_KIND_ATS_SYNC}})
+	if err != nil || len(only.GetEntries()) != 1 {
+		t.Fatalf("decisions only: %v, %v", only, err)
+	}
+	w.sync.mu.Lock()
+	w.sync.down = true
+	w.sync.mu.Unlock()
+	tl, err = w.client.ListTimeline(member, &outreachv1.ListTimelineRequest{CandidateId: id})
+	if err != nil || len(tl.GetEntries()) != 1 || !tl.GetAtsSyncUnavailable() {
+		t.Fatalf("without atsbridge: %v, %v", tl, err)
+	}
 }
 
 func TestNotesOverGRPC(t *testing.T) {

@@ -23,6 +23,7 @@ var kindToProto = map[string]outreachv1.TimelineKind{
 	store.KindMessageReceived: outreachv1.TimelineKind_TIMELINE_KIND_MESSAGE_RECEIVED,
 	store.KindFileAdded:       outreachv1.TimelineKind_TIMELINE_KIND_FILE_ADDED,
 	store.KindFileDeleted:     outreachv1.TimelineKind_TIMELINE_KIND_FILE_DELETED,
+	timeline.KindATSSync:      outreachv1.TimelineKind_TIMELINE_KIND_ATS_SYNC,
 }
 
 var sourceToProto = map[string]outreachv1.StageChangeSource{
@@ -39,11 +40,16 @@ func kindFromProto(k outreachv1.TimelineKind) string {
 	return k.String() // not a kind: the domain names the field
 }
 
-func entryProto(e store.Entry) *outreachv1.TimelineEntry {
+func entryProto(e timeline.Entry) *outreachv1.TimelineEntry {
 	out := &outreachv1.TimelineEntry{Id: e.ID, CandidateId: e.CandidateID, Kind: kindToProto[e.Kind], ActorUserId: e.ActorUserID,
 		OccurTime: timestamppb.New(e.OccurredAt)}
 	d := e.Detail
 	switch e.Kind {
+	case timeline.KindATSSync:
+		a := e.Sync
+		out.Detail = &outreachv1.TimelineEntry_AtsSync{AtsSync: &outreachv1.AtsSyncDecision{AuditId: a.GetId(), ConnectionId: a.GetConnectionId(),
+			Direction: a.GetDirection(), Action: a.GetAction(), Outcome: a.GetOutcome(), Attempt: a.GetAttempt(), MappingVersion: a.GetMappingVersion(),
+			Rule: a.GetRule(), Error: a.GetError(), TriggerType: a.GetTriggerType(), OperationId: a.GetOperationId(), ActorRemoteId: a.GetActorRemoteId()}}
 	case store.KindStageChanged:
 		out.Detail = &outreachv1.TimelineEntry_StageChange{StageChange: &outreachv1.StageChange{
 			FromStageId: d["from_stage_id"], FromStageName: d["from_stage_name"], ToStageId: d["to_stage_id"], ToStageName: d["to_stage_name"],
@@ -79,7 +85,7 @@ func (s *Server) ListTimeline(ctx context.Context, req *outreachv1.ListTimelineR
 	if err != nil {
 		return nil, mapErr(err, "candidate")
 	}
-	out := &outreachv1.ListTimelineResponse{NextPageToken: page.NextPageToken}
+	out := &outreachv1.ListTimelineResponse{NextPageToken: page.NextPageToken, AtsSyncUnavailable: page.SyncUnavailable}
 	for _, e := range page.Entries {
 		out.Entries = append(out.Entries, entryProto(e))
 	}

@@ -76,3 +76,19 @@ func (s *Store) Timeline(ctx context.Context, orgID, candidateID string, v Viewe
 	}
 	return out, postgres.MapError(rows.Err())
 }
+
+// MergedCandidateIDs returns the ids of the organization's candidates
+// merged into survivorID, whose history its timeline holds too.
+func (s *Store) MergedCandidateIDs(ctx context.Context, orgID, survivorID string) (_ []string, err error) {
+	ctx, sp := span(ctx, "MergedCandidateIDs")
+	defer func() { end(sp, err) }()
+	if !isUUID(survivorID) {
+		return nil, nil
+	}
+	rows, err := s.db.Query(ctx, `SELECT id::text FROM candidates WHERE org_id = $1 AND merged_into = $2 ORDER BY id`, orgID, survivorID)
+	if err != nil {
+		return nil, postgres.MapError(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, postgres.MapError(err)
+}

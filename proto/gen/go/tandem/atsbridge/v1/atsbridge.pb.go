@@ -2673,6 +2673,131 @@ func (x *ListSyncAuditResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ListCandidateSyncAuditRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	OrganizationId string                 `protobuf:"bytes,1,opt,name=organization_id,json=organizationId,proto3" json:"organization_id,omitempty"`
+	// The candidate and those merged into it; 1 to 100 ids.
+	CandidateIds []string `protobuf:"bytes,2,rep,name=candidate_ids,json=candidateIds,proto3" json:"candidate_ids,omitempty"`
+	// Only decisions after this position (occur_time, then id); from the
+	// first when after_time is unset.
+	AfterTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=after_time,json=afterTime,proto3" json:"after_time,omitempty"`
+	AfterId   int64                  `protobuf:"varint,4,opt,name=after_id,json=afterId,proto3" json:"after_id,omitempty"`
+	// 1 to 201; 50 when unset.
+	PageSize      int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateSyncAuditRequest) Reset() {
+	*x = ListCandidateSyncAuditRequest{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateSyncAuditRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateSyncAuditRequest) ProtoMessage() {}
+
+func (x *ListCandidateSyncAuditRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateSyncAuditRequest.ProtoReflect.Descriptor instead.
+func (*ListCandidateSyncAuditRequest) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *ListCandidateSyncAuditRequest) GetOrganizationId() string {
+	if x != nil {
+		return x.OrganizationId
+	}
+	return ""
+}
+
+func (x *ListCandidateSyncAuditRequest) GetCandidateIds() []string {
+	if x != nil {
+		return x.CandidateIds
+	}
+	return nil
+}
+
+func (x *ListCandidateSyncAuditRequest) GetAfterTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AfterTime
+	}
+	return nil
+}
+
+func (x *ListCandidateSyncAuditRequest) GetAfterId() int64 {
+	if x != nil {
+		return x.AfterId
+	}
+	return 0
+}
+
+func (x *ListCandidateSyncAuditRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListCandidateSyncAuditResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// In time order, at most page_size.
+	Entries       []*SyncAuditEntry `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCandidateSyncAuditResponse) Reset() {
+	*x = ListCandidateSyncAuditResponse{}
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCandidateSyncAuditResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCandidateSyncAuditResponse) ProtoMessage() {}
+
+func (x *ListCandidateSyncAuditResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCandidateSyncAuditResponse.ProtoReflect.Descriptor instead.
+func (*ListCandidateSyncAuditResponse) Descriptor() ([]byte, []int) {
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ListCandidateSyncAuditResponse) GetEntries() []*SyncAuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
 type ReceiveLeverWebhookRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	ConnectionId string                 `protobuf:"bytes,1,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
@@ -2684,7 +2809,7 @@ type ReceiveLeverWebhookRequest struct {
 
 func (x *ReceiveLeverWebhookRequest) Reset() {
 	*x = ReceiveLeverWebhookRequest{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[36]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2696,7 +2821,7 @@ func (x *ReceiveLeverWebhookRequest) String() string {
 func (*ReceiveLeverWebhookRequest) ProtoMessage() {}
 
 func (x *ReceiveLeverWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[36]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2709,7 +2834,7 @@ func (x *ReceiveLeverWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveLeverWebhookRequest.ProtoReflect.Descriptor instead.
 func (*ReceiveLeverWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{36}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReceiveLeverWebhookRequest) GetConnectionId() string {
@@ -2738,7 +2863,7 @@ type ReceiveLeverWebhookResponse struct {
 
 func (x *ReceiveLeverWebhookResponse) Reset() {
 	*x = ReceiveLeverWebhookResponse{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[37]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2750,7 +2875,7 @@ func (x *ReceiveLeverWebhookResponse) String() string {
 func (*ReceiveLeverWebhookResponse) ProtoMessage() {}
 
 func (x *ReceiveLeverWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[37]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2763,7 +2888,7 @@ func (x *ReceiveLeverWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReceiveLeverWebhookResponse.ProtoReflect.Descriptor instead.
 func (*ReceiveLeverWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{37}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ReceiveLeverWebhookResponse) GetOutcome() string {
@@ -2800,7 +2925,7 @@ type AtsStageChanged struct {
 
 func (x *AtsStageChanged) Reset() {
 	*x = AtsStageChanged{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[38]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2812,7 +2937,7 @@ func (x *AtsStageChanged) String() string {
 func (*AtsStageChanged) ProtoMessage() {}
 
 func (x *AtsStageChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[38]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2825,7 +2950,7 @@ func (x *AtsStageChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AtsStageChanged.ProtoReflect.Descriptor instead.
 func (*AtsStageChanged) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{38}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *AtsStageChanged) GetConnectionId() string {
@@ -2908,7 +3033,7 @@ type ResyncAtsConnectionRequest struct {
 
 func (x *ResyncAtsConnectionRequest) Reset() {
 	*x = ResyncAtsConnectionRequest{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[39]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +3045,7 @@ func (x *ResyncAtsConnectionRequest) String() string {
 func (*ResyncAtsConnectionRequest) ProtoMessage() {}
 
 func (x *ResyncAtsConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[39]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +3058,7 @@ func (x *ResyncAtsConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncAtsConnectionRequest.ProtoReflect.Descriptor instead.
 func (*ResyncAtsConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{39}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ResyncAtsConnectionRequest) GetFull() bool {
@@ -2952,7 +3077,7 @@ type ResyncAtsConnectionResponse struct {
 
 func (x *ResyncAtsConnectionResponse) Reset() {
 	*x = ResyncAtsConnectionResponse{}
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[40]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2964,7 +3089,7 @@ func (x *ResyncAtsConnectionResponse) String() string {
 func (*ResyncAtsConnectionResponse) ProtoMessage() {}
 
 func (x *ResyncAtsConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[40]
+	mi := &file_tandem_atsbridge_v1_atsbridge_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3102,7 @@ func (x *ResyncAtsConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResyncAtsConnectionResponse.ProtoReflect.Descriptor instead.
 func (*ResyncAtsConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{40}
+	return file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ResyncAtsConnectionResponse) GetConnectionId() string {
@@ -3211,7 +3336,16 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"~\n" +
 	"\x15ListSyncAuditResponse\x12=\n" +
 	"\aentries\x18\x01 \x03(\v2#.tandem.atsbridge.v1.SyncAuditEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"U\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xe0\x01\n" +
+	"\x1dListCandidateSyncAuditRequest\x12'\n" +
+	"\x0forganization_id\x18\x01 \x01(\tR\x0eorganizationId\x12#\n" +
+	"\rcandidate_ids\x18\x02 \x03(\tR\fcandidateIds\x129\n" +
+	"\n" +
+	"after_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tafterTime\x12\x19\n" +
+	"\bafter_id\x18\x04 \x01(\x03R\aafterId\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\"_\n" +
+	"\x1eListCandidateSyncAuditResponse\x12=\n" +
+	"\aentries\x18\x01 \x03(\v2#.tandem.atsbridge.v1.SyncAuditEntryR\aentries\"U\n" +
 	"\x1aReceiveLeverWebhookRequest\x12#\n" +
 	"\rconnection_id\x18\x01 \x01(\tR\fconnectionId\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\"7\n" +
@@ -3240,8 +3374,7 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x1fATS_CONNECTION_STATUS_CONNECTED\x10\x01\x12!\n" +
 	"\x1dATS_CONNECTION_STATUS_SYNCING\x10\x02\x12,\n" +
 	"(ATS_CONNECTION_STATUS_RECONNECT_REQUIRED\x10\x03\x12&\n" +
-	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xd2\n" +
-	"\n" +
+	"\"ATS_CONNECTION_STATUS_DISCONNECTED\x10\x042\xd6\v\n" +
 	"\x10AtsBridgeService\x12o\n" +
 	"\x10GetAtsConnection\x12,.tandem.atsbridge.v1.GetAtsConnectionRequest\x1a-.tandem.atsbridge.v1.GetAtsConnectionResponse\x12f\n" +
 	"\rListAtsStages\x12).tandem.atsbridge.v1.ListAtsStagesRequest\x1a*.tandem.atsbridge.v1.ListAtsStagesResponse\x12l\n" +
@@ -3252,7 +3385,8 @@ const file_tandem_atsbridge_v1_atsbridge_proto_rawDesc = "" +
 	"\x10SaveStageMapping\x12,.tandem.atsbridge.v1.SaveStageMappingRequest\x1a-.tandem.atsbridge.v1.SaveStageMappingResponse\x12u\n" +
 	"\x12DryRunStageMapping\x12..tandem.atsbridge.v1.DryRunStageMappingRequest\x1a/.tandem.atsbridge.v1.DryRunStageMappingResponse\x12f\n" +
 	"\rCheckFlowLink\x12).tandem.atsbridge.v1.CheckFlowLinkRequest\x1a*.tandem.atsbridge.v1.CheckFlowLinkResponse\x12f\n" +
-	"\rListSyncAudit\x12).tandem.atsbridge.v1.ListSyncAuditRequest\x1a*.tandem.atsbridge.v1.ListSyncAuditResponse\x12x\n" +
+	"\rListSyncAudit\x12).tandem.atsbridge.v1.ListSyncAuditRequest\x1a*.tandem.atsbridge.v1.ListSyncAuditResponse\x12\x81\x01\n" +
+	"\x16ListCandidateSyncAudit\x122.tandem.atsbridge.v1.ListCandidateSyncAuditRequest\x1a3.tandem.atsbridge.v1.ListCandidateSyncAuditResponse\x12x\n" +
 	"\x13ReceiveLeverWebhook\x12/.tandem.atsbridge.v1.ReceiveLeverWebhookRequest\x1a0.tandem.atsbridge.v1.ReceiveLeverWebhookResponse\x12x\n" +
 	"\x13ResyncAtsConnection\x12/.tandem.atsbridge.v1.ResyncAtsConnectionRequest\x1a0.tandem.atsbridge.v1.ResyncAtsConnectionResponseB\xe0\x01\n" +
 	"\x17com.tandem.atsbridge.v1B\x0eAtsbridgeProtoP\x01ZGgithub.com/tandemhq/tandem/proto/gen/go/tandem/atsbridge/v1;atsbridgev1\xa2\x02\x03TAX\xaa\x02\x13Tandem.Atsbridge.V1\xca\x02\x13Tandem\\Atsbridge\\V1\xe2\x02\x1fTandem\\Atsbridge\\V1\\GPBMetadata\xea\x02\x15Tandem::Atsbridge::V1b\x06proto3"
@@ -3270,74 +3404,76 @@ func file_tandem_atsbridge_v1_atsbridge_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_atsbridge_v1_atsbridge_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_tandem_atsbridge_v1_atsbridge_proto_msgTypes = make([]protoimpl.MessageInfo, 43)
 var file_tandem_atsbridge_v1_atsbridge_proto_goTypes = []any{
-	(AtsConnectionStatus)(0),            // 0: tandem.atsbridge.v1.AtsConnectionStatus
-	(*AtsConnection)(nil),               // 1: tandem.atsbridge.v1.AtsConnection
-	(*AtsConnectionHealth)(nil),         // 2: tandem.atsbridge.v1.AtsConnectionHealth
-	(*GetAtsConnectionRequest)(nil),     // 3: tandem.atsbridge.v1.GetAtsConnectionRequest
-	(*GetAtsConnectionResponse)(nil),    // 4: tandem.atsbridge.v1.GetAtsConnectionResponse
-	(*AtsStage)(nil),                    // 5: tandem.atsbridge.v1.AtsStage
-	(*ListAtsStagesRequest)(nil),        // 6: tandem.atsbridge.v1.ListAtsStagesRequest
-	(*ListAtsStagesResponse)(nil),       // 7: tandem.atsbridge.v1.ListAtsStagesResponse
-	(*AtsPosting)(nil),                  // 8: tandem.atsbridge.v1.AtsPosting
-	(*ListAtsPostingsRequest)(nil),      // 9: tandem.atsbridge.v1.ListAtsPostingsRequest
-	(*ListAtsPostingsResponse)(nil),     // 10: tandem.atsbridge.v1.ListAtsPostingsResponse
-	(*AtsUser)(nil),                     // 11: tandem.atsbridge.v1.AtsUser
-	(*ListAtsUsersRequest)(nil),         // 12: tandem.atsbridge.v1.ListAtsUsersRequest
-	(*ListAtsUsersResponse)(nil),        // 13: tandem.atsbridge.v1.ListAtsUsersResponse
-	(*AtsPlace)(nil),                    // 14: tandem.atsbridge.v1.AtsPlace
-	(*TandemToAtsRow)(nil),              // 15: tandem.atsbridge.v1.TandemToAtsRow
-	(*AtsToTandemRow)(nil),              // 16: tandem.atsbridge.v1.AtsToTandemRow
-	(*StageMapping)(nil),                // 17: tandem.atsbridge.v1.StageMapping
-	(*StageMappingProblem)(nil),         // 18: tandem.atsbridge.v1.StageMappingProblem
-	(*GetStageMappingRequest)(nil),      // 19: tandem.atsbridge.v1.GetStageMappingRequest
-	(*GetStageMappingResponse)(nil),     // 20: tandem.atsbridge.v1.GetStageMappingResponse
-	(*ProposeStageMappingRequest)(nil),  // 21: tandem.atsbridge.v1.ProposeStageMappingRequest
-	(*ProposeStageMappingResponse)(nil), // 22: tandem.atsbridge.v1.ProposeStageMappingResponse
-	(*SaveStageMappingRequest)(nil),     // 23: tandem.atsbridge.v1.SaveStageMappingRequest
-	(*SaveStageMappingResponse)(nil),    // 24: tandem.atsbridge.v1.SaveStageMappingResponse
-	(*DryRunStageMappingRequest)(nil),   // 25: tandem.atsbridge.v1.DryRunStageMappingRequest
-	(*StageMove)(nil),                   // 26: tandem.atsbridge.v1.StageMove
-	(*UnmappedPlace)(nil),               // 27: tandem.atsbridge.v1.UnmappedPlace
-	(*DryRunStageMappingResponse)(nil),  // 28: tandem.atsbridge.v1.DryRunStageMappingResponse
-	(*CheckFlowLinkRequest)(nil),        // 29: tandem.atsbridge.v1.CheckFlowLinkRequest
-	(*CheckFlowLinkResponse)(nil),       // 30: tandem.atsbridge.v1.CheckFlowLinkResponse
-	(*AtsJobSynced)(nil),                // 31: tandem.atsbridge.v1.AtsJobSynced
-	(*AtsLinked)(nil),                   // 32: tandem.atsbridge.v1.AtsLinked
-	(*SyncAuditExchange)(nil),           // 33: tandem.atsbridge.v1.SyncAuditExchange
-	(*SyncAuditEntry)(nil),              // 34: tandem.atsbridge.v1.SyncAuditEntry
-	(*ListSyncAuditRequest)(nil),        // 35: tandem.atsbridge.v1.ListSyncAuditRequest
-	(*ListSyncAuditResponse)(nil),       // 36: tandem.atsbridge.v1.ListSyncAuditResponse
-	(*ReceiveLeverWebhookRequest)(nil),  // 37: tandem.atsbridge.v1.ReceiveLeverWebhookRequest
-	(*ReceiveLeverWebhookResponse)(nil), // 38: tandem.atsbridge.v1.ReceiveLeverWebhookResponse
-	(*AtsStageChanged)(nil),             // 39: tandem.atsbridge.v1.AtsStageChanged
-	(*ResyncAtsConnectionRequest)(nil),  // 40: tandem.atsbridge.v1.ResyncAtsConnectionRequest
-	(*ResyncAtsConnectionResponse)(nil), // 41: tandem.atsbridge.v1.ResyncAtsConnectionResponse
-	(*timestamppb.Timestamp)(nil),       // 42: google.protobuf.Timestamp
-	(*structpb.Value)(nil),              // 43: google.protobuf.Value
+	(AtsConnectionStatus)(0),               // 0: tandem.atsbridge.v1.AtsConnectionStatus
+	(*AtsConnection)(nil),                  // 1: tandem.atsbridge.v1.AtsConnection
+	(*AtsConnectionHealth)(nil),            // 2: tandem.atsbridge.v1.AtsConnectionHealth
+	(*GetAtsConnectionRequest)(nil),        // 3: tandem.atsbridge.v1.GetAtsConnectionRequest
+	(*GetAtsConnectionResponse)(nil),       // 4: tandem.atsbridge.v1.GetAtsConnectionResponse
+	(*AtsStage)(nil),                       // 5: tandem.atsbridge.v1.AtsStage
+	(*ListAtsStagesRequest)(nil),           // 6: tandem.atsbridge.v1.ListAtsStagesRequest
+	(*ListAtsStagesResponse)(nil),          // 7: tandem.atsbridge.v1.ListAtsStagesResponse
+	(*AtsPosting)(nil),                     // 8: tandem.atsbridge.v1.AtsPosting
+	(*ListAtsPostingsRequest)(nil),         // 9: tandem.atsbridge.v1.ListAtsPostingsRequest
+	(*ListAtsPostingsResponse)(nil),        // 10: tandem.atsbridge.v1.ListAtsPostingsResponse
+	(*AtsUser)(nil),                        // 11: tandem.atsbridge.v1.AtsUser
+	(*ListAtsUsersRequest)(nil),            // 12: tandem.atsbridge.v1.ListAtsUsersRequest
+	(*ListAtsUsersResponse)(nil),           // 13: tandem.atsbridge.v1.ListAtsUsersResponse
+	(*AtsPlace)(nil),                       // 14: tandem.atsbridge.v1.AtsPlace
+	(*TandemToAtsRow)(nil),                 // 15: tandem.atsbridge.v1.TandemToAtsRow
+	(*AtsToTandemRow)(nil),                 // 16: tandem.atsbridge.v1.AtsToTandemRow
+	(*StageMapping)(nil),                   // 17: tandem.atsbridge.v1.StageMapping
+	(*StageMappingProblem)(nil),            // 18: tandem.atsbridge.v1.StageMappingProblem
+	(*GetStageMappingRequest)(nil),         // 19: tandem.atsbridge.v1.GetStageMappingRequest
+	(*GetStageMappingResponse)(nil),        // 20: tandem.atsbridge.v1.GetStageMappingResponse
+	(*ProposeStageMappingRequest)(nil),     // 21: tandem.atsbridge.v1.ProposeStageMappingRequest
+	(*ProposeStageMappingResponse)(nil),    // 22: tandem.atsbridge.v1.ProposeStageMappingResponse
+	(*SaveStageMappingRequest)(nil),        // 23: tandem.atsbridge.v1.SaveStageMappingRequest
+	(*SaveStageMappingResponse)(nil),       // 24: tandem.atsbridge.v1.SaveStageMappingResponse
+	(*DryRunStageMappingRequest)(nil),      // 25: tandem.atsbridge.v1.DryRunStageMappingRequest
+	(*StageMove)(nil),                      // 26: tandem.atsbridge.v1.StageMove
+	(*UnmappedPlace)(nil),                  // 27: tandem.atsbridge.v1.UnmappedPlace
+	(*DryRunStageMappingResponse)(nil),     // 28: tandem.atsbridge.v1.DryRunStageMappingResponse
+	(*CheckFlowLinkRequest)(nil),           // 29: tandem.atsbridge.v1.CheckFlowLinkRequest
+	(*CheckFlowLinkResponse)(nil),          // 30: tandem.atsbridge.v1.CheckFlowLinkResponse
+	(*AtsJobSynced)(nil),                   // 31: tandem.atsbridge.v1.AtsJobSynced
+	(*AtsLinked)(nil),                      // 32: tandem.atsbridge.v1.AtsLinked
+	(*SyncAuditExchange)(nil),              // 33: tandem.atsbridge.v1.SyncAuditExchange
+	(*SyncAuditEntry)(nil),                 // 34: tandem.atsbridge.v1.SyncAuditEntry
+	(*ListSyncAuditRequest)(nil),           // 35: tandem.atsbridge.v1.ListSyncAuditRequest
+	(*ListSyncAuditResponse)(nil),          // 36: tandem.atsbridge.v1.ListSyncAuditResponse
+	(*ListCandidateSyncAuditRequest)(nil),  // 37: tandem.atsbridge.v1.ListCandidateSyncAuditRequest
+	(*ListCandidateSyncAuditResponse)(nil), // 38: tandem.atsbridge.v1.ListCandidateSyncAuditResponse
+	(*ReceiveLeverWebhookRequest)(nil),     // 39: tandem.atsbridge.v1.ReceiveLeverWebhookRequest
+	(*ReceiveLeverWebhookResponse)(nil),    // 40: tandem.atsbridge.v1.ReceiveLeverWebhookResponse
+	(*AtsStageChanged)(nil),                // 41: tandem.atsbridge.v1.AtsStageChanged
+	(*ResyncAtsConnectionRequest)(nil),     // 42: tandem.atsbridge.v1.ResyncAtsConnectionRequest
+	(*ResyncAtsConnectionResponse)(nil),    // 43: tandem.atsbridge.v1.ResyncAtsConnectionResponse
+	(*timestamppb.Timestamp)(nil),          // 44: google.protobuf.Timestamp
+	(*structpb.Value)(nil),                 // 45: google.protobuf.Value
 }
 var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	0,  // 0: tandem.atsbridge.v1.AtsConnection.status:type_name -> tandem.atsbridge.v1.AtsConnectionStatus
 	2,  // 1: tandem.atsbridge.v1.AtsConnection.health:type_name -> tandem.atsbridge.v1.AtsConnectionHealth
-	42, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
-	42, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
-	42, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
-	42, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
-	42, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
-	42, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
-	42, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
-	42, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
+	44, // 2: tandem.atsbridge.v1.AtsConnection.update_time:type_name -> google.protobuf.Timestamp
+	44, // 3: tandem.atsbridge.v1.AtsConnectionHealth.last_success_time:type_name -> google.protobuf.Timestamp
+	44, // 4: tandem.atsbridge.v1.AtsConnectionHealth.last_sync_time:type_name -> google.protobuf.Timestamp
+	44, // 5: tandem.atsbridge.v1.AtsConnectionHealth.sync_start_time:type_name -> google.protobuf.Timestamp
+	44, // 6: tandem.atsbridge.v1.AtsConnectionHealth.last_error_time:type_name -> google.protobuf.Timestamp
+	44, // 7: tandem.atsbridge.v1.AtsConnectionHealth.next_retry_time:type_name -> google.protobuf.Timestamp
+	44, // 8: tandem.atsbridge.v1.AtsConnectionHealth.last_webhook_time:type_name -> google.protobuf.Timestamp
+	44, // 9: tandem.atsbridge.v1.AtsConnectionHealth.recovered_time:type_name -> google.protobuf.Timestamp
 	1,  // 10: tandem.atsbridge.v1.GetAtsConnectionResponse.connection:type_name -> tandem.atsbridge.v1.AtsConnection
 	5,  // 11: tandem.atsbridge.v1.ListAtsStagesResponse.stages:type_name -> tandem.atsbridge.v1.AtsStage
-	42, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
+	44, // 12: tandem.atsbridge.v1.AtsPosting.remote_update_time:type_name -> google.protobuf.Timestamp
 	8,  // 13: tandem.atsbridge.v1.ListAtsPostingsResponse.postings:type_name -> tandem.atsbridge.v1.AtsPosting
 	11, // 14: tandem.atsbridge.v1.ListAtsUsersResponse.users:type_name -> tandem.atsbridge.v1.AtsUser
 	14, // 15: tandem.atsbridge.v1.TandemToAtsRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	14, // 16: tandem.atsbridge.v1.AtsToTandemRow.ats:type_name -> tandem.atsbridge.v1.AtsPlace
 	15, // 17: tandem.atsbridge.v1.StageMapping.to_ats:type_name -> tandem.atsbridge.v1.TandemToAtsRow
 	16, // 18: tandem.atsbridge.v1.StageMapping.from_ats:type_name -> tandem.atsbridge.v1.AtsToTandemRow
-	42, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
+	44, // 19: tandem.atsbridge.v1.StageMapping.create_time:type_name -> google.protobuf.Timestamp
 	17, // 20: tandem.atsbridge.v1.GetStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	17, // 21: tandem.atsbridge.v1.ProposeStageMappingResponse.mapping:type_name -> tandem.atsbridge.v1.StageMapping
 	18, // 22: tandem.atsbridge.v1.ProposeStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
@@ -3348,41 +3484,45 @@ var file_tandem_atsbridge_v1_atsbridge_proto_depIdxs = []int32{
 	26, // 27: tandem.atsbridge.v1.DryRunStageMappingResponse.moves:type_name -> tandem.atsbridge.v1.StageMove
 	27, // 28: tandem.atsbridge.v1.DryRunStageMappingResponse.unmapped:type_name -> tandem.atsbridge.v1.UnmappedPlace
 	18, // 29: tandem.atsbridge.v1.DryRunStageMappingResponse.problems:type_name -> tandem.atsbridge.v1.StageMappingProblem
-	43, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
+	45, // 30: tandem.atsbridge.v1.SyncAuditExchange.body:type_name -> google.protobuf.Value
 	33, // 31: tandem.atsbridge.v1.SyncAuditEntry.request:type_name -> tandem.atsbridge.v1.SyncAuditExchange
 	33, // 32: tandem.atsbridge.v1.SyncAuditEntry.response:type_name -> tandem.atsbridge.v1.SyncAuditExchange
-	42, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
+	44, // 33: tandem.atsbridge.v1.SyncAuditEntry.occur_time:type_name -> google.protobuf.Timestamp
 	34, // 34: tandem.atsbridge.v1.ListSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
-	42, // 35: tandem.atsbridge.v1.AtsStageChanged.change_time:type_name -> google.protobuf.Timestamp
-	3,  // 36: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
-	6,  // 37: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
-	9,  // 38: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
-	12, // 39: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
-	19, // 40: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
-	21, // 41: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
-	23, // 42: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
-	25, // 43: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
-	29, // 44: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
-	35, // 45: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
-	37, // 46: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:input_type -> tandem.atsbridge.v1.ReceiveLeverWebhookRequest
-	40, // 47: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:input_type -> tandem.atsbridge.v1.ResyncAtsConnectionRequest
-	4,  // 48: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
-	7,  // 49: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
-	10, // 50: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
-	13, // 51: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
-	20, // 52: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
-	22, // 53: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
-	24, // 54: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
-	28, // 55: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
-	30, // 56: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
-	36, // 57: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
-	38, // 58: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:output_type -> tandem.atsbridge.v1.ReceiveLeverWebhookResponse
-	41, // 59: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:output_type -> tandem.atsbridge.v1.ResyncAtsConnectionResponse
-	48, // [48:60] is the sub-list for method output_type
-	36, // [36:48] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	44, // 35: tandem.atsbridge.v1.ListCandidateSyncAuditRequest.after_time:type_name -> google.protobuf.Timestamp
+	34, // 36: tandem.atsbridge.v1.ListCandidateSyncAuditResponse.entries:type_name -> tandem.atsbridge.v1.SyncAuditEntry
+	44, // 37: tandem.atsbridge.v1.AtsStageChanged.change_time:type_name -> google.protobuf.Timestamp
+	3,  // 38: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:input_type -> tandem.atsbridge.v1.GetAtsConnectionRequest
+	6,  // 39: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:input_type -> tandem.atsbridge.v1.ListAtsStagesRequest
+	9,  // 40: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:input_type -> tandem.atsbridge.v1.ListAtsPostingsRequest
+	12, // 41: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:input_type -> tandem.atsbridge.v1.ListAtsUsersRequest
+	19, // 42: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:input_type -> tandem.atsbridge.v1.GetStageMappingRequest
+	21, // 43: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:input_type -> tandem.atsbridge.v1.ProposeStageMappingRequest
+	23, // 44: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:input_type -> tandem.atsbridge.v1.SaveStageMappingRequest
+	25, // 45: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:input_type -> tandem.atsbridge.v1.DryRunStageMappingRequest
+	29, // 46: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:input_type -> tandem.atsbridge.v1.CheckFlowLinkRequest
+	35, // 47: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:input_type -> tandem.atsbridge.v1.ListSyncAuditRequest
+	37, // 48: tandem.atsbridge.v1.AtsBridgeService.ListCandidateSyncAudit:input_type -> tandem.atsbridge.v1.ListCandidateSyncAuditRequest
+	39, // 49: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:input_type -> tandem.atsbridge.v1.ReceiveLeverWebhookRequest
+	42, // 50: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:input_type -> tandem.atsbridge.v1.ResyncAtsConnectionRequest
+	4,  // 51: tandem.atsbridge.v1.AtsBridgeService.GetAtsConnection:output_type -> tandem.atsbridge.v1.GetAtsConnectionResponse
+	7,  // 52: tandem.atsbridge.v1.AtsBridgeService.ListAtsStages:output_type -> tandem.atsbridge.v1.ListAtsStagesResponse
+	10, // 53: tandem.atsbridge.v1.AtsBridgeService.ListAtsPostings:output_type -> tandem.atsbridge.v1.ListAtsPostingsResponse
+	13, // 54: tandem.atsbridge.v1.AtsBridgeService.ListAtsUsers:output_type -> tandem.atsbridge.v1.ListAtsUsersResponse
+	20, // 55: tandem.atsbridge.v1.AtsBridgeService.GetStageMapping:output_type -> tandem.atsbridge.v1.GetStageMappingResponse
+	22, // 56: tandem.atsbridge.v1.AtsBridgeService.ProposeStageMapping:output_type -> tandem.atsbridge.v1.ProposeStageMappingResponse
+	24, // 57: tandem.atsbridge.v1.AtsBridgeService.SaveStageMapping:output_type -> tandem.atsbridge.v1.SaveStageMappingResponse
+	28, // 58: tandem.atsbridge.v1.AtsBridgeService.DryRunStageMapping:output_type -> tandem.atsbridge.v1.DryRunStageMappingResponse
+	30, // 59: tandem.atsbridge.v1.AtsBridgeService.CheckFlowLink:output_type -> tandem.atsbridge.v1.CheckFlowLinkResponse
+	36, // 60: tandem.atsbridge.v1.AtsBridgeService.ListSyncAudit:output_type -> tandem.atsbridge.v1.ListSyncAuditResponse
+	38, // 61: tandem.atsbridge.v1.AtsBridgeService.ListCandidateSyncAudit:output_type -> tandem.atsbridge.v1.ListCandidateSyncAuditResponse
+	40, // 62: tandem.atsbridge.v1.AtsBridgeService.ReceiveLeverWebhook:output_type -> tandem.atsbridge.v1.ReceiveLeverWebhookResponse
+	43, // 63: tandem.atsbridge.v1.AtsBridgeService.ResyncAtsConnection:output_type -> tandem.atsbridge.v1.ResyncAtsConnectionResponse
+	51, // [51:64] is the sub-list for method output_type
+	38, // [38:51] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_tandem_atsbridge_v1_atsbridge_proto_init() }
@@ -3397,7 +3537,7 @@ func file_tandem_atsbridge_v1_atsbridge_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc), len(file_tandem_atsbridge_v1_atsbridge_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   41,
+			NumMessages:   43,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,18 +19,19 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AtsBridgeService_GetAtsConnection_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/GetAtsConnection"
-	AtsBridgeService_ListAtsStages_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsStages"
-	AtsBridgeService_ListAtsPostings_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsPostings"
-	AtsBridgeService_ListAtsUsers_FullMethodName        = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsUsers"
-	AtsBridgeService_GetStageMapping_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/GetStageMapping"
-	AtsBridgeService_ProposeStageMapping_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ProposeStageMapping"
-	AtsBridgeService_SaveStageMapping_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/SaveStageMapping"
-	AtsBridgeService_DryRunStageMapping_FullMethodName  = "/tandem.atsbridge.v1.AtsBridgeService/DryRunStageMapping"
-	AtsBridgeService_CheckFlowLink_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/CheckFlowLink"
-	AtsBridgeService_ListSyncAudit_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit"
-	AtsBridgeService_ReceiveLeverWebhook_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ReceiveLeverWebhook"
-	AtsBridgeService_ResyncAtsConnection_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ResyncAtsConnection"
+	AtsBridgeService_GetAtsConnection_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/GetAtsConnection"
+	AtsBridgeService_ListAtsStages_FullMethodName          = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsStages"
+	AtsBridgeService_ListAtsPostings_FullMethodName        = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsPostings"
+	AtsBridgeService_ListAtsUsers_FullMethodName           = "/tandem.atsbridge.v1.AtsBridgeService/ListAtsUsers"
+	AtsBridgeService_GetStageMapping_FullMethodName        = "/tandem.atsbridge.v1.AtsBridgeService/GetStageMapping"
+	AtsBridgeService_ProposeStageMapping_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/ProposeStageMapping"
+	AtsBridgeService_SaveStageMapping_FullMethodName       = "/tandem.atsbridge.v1.AtsBridgeService/SaveStageMapping"
+	AtsBridgeService_DryRunStageMapping_FullMethodName     = "/tandem.atsbridge.v1.AtsBridgeService/DryRunStageMapping"
+	AtsBridgeService_CheckFlowLink_FullMethodName          = "/tandem.atsbridge.v1.AtsBridgeService/CheckFlowLink"
+	AtsBridgeService_ListSyncAudit_FullMethodName          = "/tandem.atsbridge.v1.AtsBridgeService/ListSyncAudit"
+	AtsBridgeService_ListCandidateSyncAudit_FullMethodName = "/tandem.atsbridge.v1.AtsBridgeService/ListCandidateSyncAudit"
+	AtsBridgeService_ReceiveLeverWebhook_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/ReceiveLeverWebhook"
+	AtsBridgeService_ResyncAtsConnection_FullMethodName    = "/tandem.atsbridge.v1.AtsBridgeService/ResyncAtsConnection"
 )
 
 // AtsBridgeServiceClient is the client API for AtsBridgeService service.
@@ -69,6 +70,11 @@ type AtsBridgeServiceClient interface {
 	// optionally for one candidate. A candidate of another organization
 	// has none here: the page is empty.
 	ListSyncAudit(ctx context.Context, in *ListSyncAuditRequest, opts ...grpc.CallOption) (*ListSyncAuditResponse, error)
+	// Internal (outreach): the decisions about candidates of the
+	// organization for their timeline, in time order (occur_time, then id)
+	// after a position, so outreach can merge them with its own entries
+	// (ADR 0027).
+	ListCandidateSyncAudit(ctx context.Context, in *ListCandidateSyncAuditRequest, opts ...grpc.CallOption) (*ListCandidateSyncAuditResponse, error)
 	// ---- Inbound sync: ATS to Tandem (issue 15 items 5 and 6, LV-5) ----
 	// Internal (gateway): one Lever webhook delivery for a connection, the
 	// body as it arrived. Its signature is checked on these bytes; a
@@ -191,6 +197,16 @@ func (c *atsBridgeServiceClient) ListSyncAudit(ctx context.Context, in *ListSync
 	return out, nil
 }
 
+func (c *atsBridgeServiceClient) ListCandidateSyncAudit(ctx context.Context, in *ListCandidateSyncAuditRequest, opts ...grpc.CallOption) (*ListCandidateSyncAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCandidateSyncAuditResponse)
+	err := c.cc.Invoke(ctx, AtsBridgeService_ListCandidateSyncAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *atsBridgeServiceClient) ReceiveLeverWebhook(ctx context.Context, in *ReceiveLeverWebhookRequest, opts ...grpc.CallOption) (*ReceiveLeverWebhookResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ReceiveLeverWebhookResponse)
@@ -247,6 +263,11 @@ type AtsBridgeServiceServer interface {
 	// optionally for one candidate. A candidate of another organization
 	// has none here: the page is empty.
 	ListSyncAudit(context.Context, *ListSyncAuditRequest) (*ListSyncAuditResponse, error)
+	// Internal (outreach): the decisions about candidates of the
+	// organization for their timeline, in time order (occur_time, then id)
+	// after a position, so outreach can merge them with its own entries
+	// (ADR 0027).
+	ListCandidateSyncAudit(context.Context, *ListCandidateSyncAuditRequest) (*ListCandidateSyncAuditResponse, error)
 	// ---- Inbound sync: ATS to Tandem (issue 15 items 5 and 6, LV-5) ----
 	// Internal (gateway): one Lever webhook delivery for a connection, the
 	// body as it arrived. Its signature is checked on these bytes; a
@@ -298,6 +319,9 @@ func (UnimplementedAtsBridgeServiceServer) CheckFlowLink(context.Context, *Check
 }
 func (UnimplementedAtsBridgeServiceServer) ListSyncAudit(context.Context, *ListSyncAuditRequest) (*ListSyncAuditResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSyncAudit not implemented")
+}
+func (UnimplementedAtsBridgeServiceServer) ListCandidateSyncAudit(context.Context, *ListCandidateSyncAuditRequest) (*ListCandidateSyncAuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCandidateSyncAudit not implemented")
 }
 func (UnimplementedAtsBridgeServiceServer) ReceiveLeverWebhook(context.Context, *ReceiveLeverWebhookRequest) (*ReceiveLeverWebhookResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ReceiveLeverWebhook not implemented")
@@ -506,6 +530,24 @@ func _AtsBridgeService_ListSyncAudit_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AtsBridgeService_ListCandidateSyncAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCandidateSyncAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AtsBridgeServiceServer).ListCandidateSyncAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AtsBridgeService_ListCandidateSyncAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AtsBridgeServiceServer).ListCandidateSyncAudit(ctx, req.(*ListCandidateSyncAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _AtsBridgeService_ReceiveLeverWebhook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ReceiveLeverWebhookRequest)
 	if err := dec(in); err != nil {
@@ -588,6 +630,10 @@ var AtsBridgeService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSyncAudit",
 			Handler:    _AtsBridgeService_ListSyncAudit_Handler,
+		},
+		{
+			MethodName: "ListCandidateSyncAudit",
+			Handler:    _AtsBridgeService_ListCandidateSyncAudit_Handler,
 		},
 		{
 			MethodName: "ReceiveLeverWebhook",

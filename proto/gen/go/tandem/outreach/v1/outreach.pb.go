@@ -254,6 +254,10 @@ const (
 	// A message received from the candidate (a reply, an automatic reply or
 	// a bounce).
 	TimelineKind_TIMELINE_KIND_MESSAGE_RECEIVED TimelineKind = 22
+	// A decision of the ATS sync about the candidate (a push made, retried,
+	// held, failed or skipped; an ATS change applied or ignored), read from
+	// atsbridge's sync audit log.
+	TimelineKind_TIMELINE_KIND_ATS_SYNC TimelineKind = 23
 )
 
 // Enum value maps for TimelineKind.
@@ -269,6 +273,7 @@ var (
 		20: "TIMELINE_KIND_REFERRAL_CREATED",
 		21: "TIMELINE_KIND_MESSAGE_SENT",
 		22: "TIMELINE_KIND_MESSAGE_RECEIVED",
+		23: "TIMELINE_KIND_ATS_SYNC",
 	}
 	TimelineKind_value = map[string]int32{
 		"TIMELINE_KIND_UNSPECIFIED":      0,
@@ -281,6 +286,7 @@ var (
 		"TIMELINE_KIND_REFERRAL_CREATED": 20,
 		"TIMELINE_KIND_MESSAGE_SENT":     21,
 		"TIMELINE_KIND_MESSAGE_RECEIVED": 22,
+		"TIMELINE_KIND_ATS_SYNC":         23,
 	}
 )
 
@@ -3264,6 +3270,7 @@ type TimelineEntry struct {
 	//	*TimelineEntry_Referral
 	//	*TimelineEntry_Message
 	//	*TimelineEntry_File
+	//	*TimelineEntry_AtsSync
 	Detail        isTimelineEntry_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3395,6 +3402,15 @@ func (x *TimelineEntry) GetFile() *FileChange {
 	return nil
 }
 
+func (x *TimelineEntry) GetAtsSync() *AtsSyncDecision {
+	if x != nil {
+		if x, ok := x.Detail.(*TimelineEntry_AtsSync); ok {
+			return x.AtsSync
+		}
+	}
+	return nil
+}
+
 type isTimelineEntry_Detail interface {
 	isTimelineEntry_Detail()
 }
@@ -3424,6 +3440,11 @@ type TimelineEntry_File struct {
 	File *FileChange `protobuf:"bytes,9,opt,name=file,proto3,oneof"`
 }
 
+type TimelineEntry_AtsSync struct {
+	// With ATS_SYNC.
+	AtsSync *AtsSyncDecision `protobuf:"bytes,22,opt,name=ats_sync,json=atsSync,proto3,oneof"`
+}
+
 func (*TimelineEntry_StageChange) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_Merge) isTimelineEntry_Detail() {}
@@ -3435,6 +3456,153 @@ func (*TimelineEntry_Referral) isTimelineEntry_Detail() {}
 func (*TimelineEntry_Message) isTimelineEntry_Detail() {}
 
 func (*TimelineEntry_File) isTimelineEntry_Detail() {}
+
+func (*TimelineEntry_AtsSync) isTimelineEntry_Detail() {}
+
+// A decision of the ATS sync on the timeline: one row of atsbridge's sync
+// audit log (its request and answer are in the log itself,
+// /v1/candidates/{candidate_id}/syncAudit).
+type AtsSyncDecision struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row of the sync audit log.
+	AuditId      int64  `protobuf:"varint,1,opt,name=audit_id,json=auditId,proto3" json:"audit_id,omitempty"`
+	ConnectionId string `protobuf:"bytes,2,opt,name=connection_id,json=connectionId,proto3" json:"connection_id,omitempty"`
+	// push, inbound or reconcile.
+	Direction string `protobuf:"bytes,3,opt,name=direction,proto3" json:"direction,omitempty"`
+	// What was decided about, such as create_opportunity or move_stage.
+	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
+	// succeeded, failed, retrying, held or skipped.
+	Outcome string `protobuf:"bytes,5,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// Counts from 1.
+	Attempt int32 `protobuf:"varint,6,opt,name=attempt,proto3" json:"attempt,omitempty"`
+	// The mapping version and rule applied, when one was.
+	MappingVersion int32  `protobuf:"varint,7,opt,name=mapping_version,json=mappingVersion,proto3" json:"mapping_version,omitempty"`
+	Rule           string `protobuf:"bytes,8,opt,name=rule,proto3" json:"rule,omitempty"`
+	// Why it failed or was held or skipped, for people.
+	Error string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	// What started it (candidate.stage_changed, lever:candidateStageChange,
+	// reconcile) and the push's operation or the delivery's id.
+	TriggerType string `protobuf:"bytes,10,opt,name=trigger_type,json=triggerType,proto3" json:"trigger_type,omitempty"`
+	OperationId string `protobuf:"bytes,11,opt,name=operation_id,json=operationId,proto3" json:"operation_id,omitempty"`
+	// The ATS user the call acted as, when one did.
+	ActorRemoteId string `protobuf:"bytes,12,opt,name=actor_remote_id,json=actorRemoteId,proto3" json:"actor_remote_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AtsSyncDecision) Reset() {
+	*x = AtsSyncDecision{}
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AtsSyncDecision) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AtsSyncDecision) ProtoMessage() {}
+
+func (x *AtsSyncDecision) ProtoReflect() protoreflect.Message {
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AtsSyncDecision.ProtoReflect.Descriptor instead.
+func (*AtsSyncDecision) Descriptor() ([]byte, []int) {
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *AtsSyncDecision) GetAuditId() int64 {
+	if x != nil {
+		return x.AuditId
+	}
+	return 0
+}
+
+func (x *AtsSyncDecision) GetConnectionId() string {
+	if x != nil {
+		return x.ConnectionId
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetDirection() string {
+	if x != nil {
+		return x.Direction
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetAttempt() int32 {
+	if x != nil {
+		return x.Attempt
+	}
+	return 0
+}
+
+func (x *AtsSyncDecision) GetMappingVersion() int32 {
+	if x != nil {
+		return x.MappingVersion
+	}
+	return 0
+}
+
+func (x *AtsSyncDecision) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetTriggerType() string {
+	if x != nil {
+		return x.TriggerType
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetOperationId() string {
+	if x != nil {
+		return x.OperationId
+	}
+	return ""
+}
+
+func (x *AtsSyncDecision) GetActorRemoteId() string {
+	if x != nil {
+		return x.ActorRemoteId
+	}
+	return ""
+}
 
 // A stage move on the timeline.
 type StageChange struct {
@@ -3451,7 +3619,7 @@ type StageChange struct {
 
 func (x *StageChange) Reset() {
 	*x = StageChange{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3463,7 +3631,7 @@ func (x *StageChange) String() string {
 func (*StageChange) ProtoMessage() {}
 
 func (x *StageChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[37]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3476,7 +3644,7 @@ func (x *StageChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StageChange.ProtoReflect.Descriptor instead.
 func (*StageChange) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{37}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StageChange) GetFromStageId() string {
@@ -3532,7 +3700,7 @@ type Merge struct {
 
 func (x *Merge) Reset() {
 	*x = Merge{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3544,7 +3712,7 @@ func (x *Merge) String() string {
 func (*Merge) ProtoMessage() {}
 
 func (x *Merge) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[38]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3557,7 +3725,7 @@ func (x *Merge) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Merge.ProtoReflect.Descriptor instead.
 func (*Merge) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{38}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Merge) GetSurvivorId() string {
@@ -3588,7 +3756,7 @@ type ListTimelineRequest struct {
 
 func (x *ListTimelineRequest) Reset() {
 	*x = ListTimelineRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3600,7 +3768,7 @@ func (x *ListTimelineRequest) String() string {
 func (*ListTimelineRequest) ProtoMessage() {}
 
 func (x *ListTimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[39]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3613,7 +3781,7 @@ func (x *ListTimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTimelineRequest.ProtoReflect.Descriptor instead.
 func (*ListTimelineRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{39}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListTimelineRequest) GetCandidateId() string {
@@ -3649,13 +3817,19 @@ type ListTimelineResponse struct {
 	Entries []*TimelineEntry       `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
 	// Empty on the last page.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// The ATS sync's decisions could not be read for this page (atsbridge
+	// did not answer in time): the page holds Tandem's entries only, and
+	// the pages after it go on after it without the decisions it missed.
+	// Reading the timeline again from the start shows them once atsbridge
+	// answers (ADR 0027).
+	AtsSyncUnavailable bool `protobuf:"varint,3,opt,name=ats_sync_unavailable,json=atsSyncUnavailable,proto3" json:"ats_sync_unavailable,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListTimelineResponse) Reset() {
 	*x = ListTimelineResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3667,7 +3841,7 @@ func (x *ListTimelineResponse) String() string {
 func (*ListTimelineResponse) ProtoMessage() {}
 
 func (x *ListTimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[40]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3680,7 +3854,7 @@ func (x *ListTimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTimelineResponse.ProtoReflect.Descriptor instead.
 func (*ListTimelineResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{40}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListTimelineResponse) GetEntries() []*TimelineEntry {
@@ -3697,6 +3871,13 @@ func (x *ListTimelineResponse) GetNextPageToken() string {
 	return ""
 }
 
+func (x *ListTimelineResponse) GetAtsSyncUnavailable() bool {
+	if x != nil {
+		return x.AtsSyncUnavailable
+	}
+	return false
+}
+
 // A note added, on the timeline.
 type NoteAdded struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3708,7 +3889,7 @@ type NoteAdded struct {
 
 func (x *NoteAdded) Reset() {
 	*x = NoteAdded{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3720,7 +3901,7 @@ func (x *NoteAdded) String() string {
 func (*NoteAdded) ProtoMessage() {}
 
 func (x *NoteAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[41]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3733,7 +3914,7 @@ func (x *NoteAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteAdded.ProtoReflect.Descriptor instead.
 func (*NoteAdded) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{41}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *NoteAdded) GetNoteId() string {
@@ -3773,7 +3954,7 @@ type Note struct {
 
 func (x *Note) Reset() {
 	*x = Note{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3785,7 +3966,7 @@ func (x *Note) String() string {
 func (*Note) ProtoMessage() {}
 
 func (x *Note) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[42]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3798,7 +3979,7 @@ func (x *Note) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Note.ProtoReflect.Descriptor instead.
 func (*Note) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{42}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Note) GetId() string {
@@ -3860,7 +4041,7 @@ type CreateNoteRequest struct {
 
 func (x *CreateNoteRequest) Reset() {
 	*x = CreateNoteRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3872,7 +4053,7 @@ func (x *CreateNoteRequest) String() string {
 func (*CreateNoteRequest) ProtoMessage() {}
 
 func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[43]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3885,7 +4066,7 @@ func (x *CreateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteRequest.ProtoReflect.Descriptor instead.
 func (*CreateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{43}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreateNoteRequest) GetCandidateId() string {
@@ -3911,7 +4092,7 @@ type CreateNoteResponse struct {
 
 func (x *CreateNoteResponse) Reset() {
 	*x = CreateNoteResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3923,7 +4104,7 @@ func (x *CreateNoteResponse) String() string {
 func (*CreateNoteResponse) ProtoMessage() {}
 
 func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[44]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3936,7 +4117,7 @@ func (x *CreateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateNoteResponse.ProtoReflect.Descriptor instead.
 func (*CreateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{44}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *CreateNoteResponse) GetNote() *Note {
@@ -3955,7 +4136,7 @@ type ListNotesRequest struct {
 
 func (x *ListNotesRequest) Reset() {
 	*x = ListNotesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3967,7 +4148,7 @@ func (x *ListNotesRequest) String() string {
 func (*ListNotesRequest) ProtoMessage() {}
 
 func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[45]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3980,7 +4161,7 @@ func (x *ListNotesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesRequest.ProtoReflect.Descriptor instead.
 func (*ListNotesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{45}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListNotesRequest) GetCandidateId() string {
@@ -3999,7 +4180,7 @@ type ListNotesResponse struct {
 
 func (x *ListNotesResponse) Reset() {
 	*x = ListNotesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4192,7 @@ func (x *ListNotesResponse) String() string {
 func (*ListNotesResponse) ProtoMessage() {}
 
 func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[46]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4205,7 @@ func (x *ListNotesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNotesResponse.ProtoReflect.Descriptor instead.
 func (*ListNotesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{46}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListNotesResponse) GetNotes() []*Note {
@@ -4046,7 +4227,7 @@ type UpdateNoteRequest struct {
 
 func (x *UpdateNoteRequest) Reset() {
 	*x = UpdateNoteRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4058,7 +4239,7 @@ func (x *UpdateNoteRequest) String() string {
 func (*UpdateNoteRequest) ProtoMessage() {}
 
 func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[47]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4071,7 +4252,7 @@ func (x *UpdateNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNoteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateNoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{47}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *UpdateNoteRequest) GetNote() *Note {
@@ -4097,7 +4278,7 @@ type UpdateNoteResponse struct {
 
 func (x *UpdateNoteResponse) Reset() {
 	*x = UpdateNoteResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4109,7 +4290,7 @@ func (x *UpdateNoteResponse) String() string {
 func (*UpdateNoteResponse) ProtoMessage() {}
 
 func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[48]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4122,7 +4303,7 @@ func (x *UpdateNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateNoteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateNoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{48}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *UpdateNoteResponse) GetNote() *Note {
@@ -4141,7 +4322,7 @@ type DeleteNoteRequest struct {
 
 func (x *DeleteNoteRequest) Reset() {
 	*x = DeleteNoteRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4153,7 +4334,7 @@ func (x *DeleteNoteRequest) String() string {
 func (*DeleteNoteRequest) ProtoMessage() {}
 
 func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[49]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4166,7 +4347,7 @@ func (x *DeleteNoteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNoteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteNoteRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{49}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *DeleteNoteRequest) GetNoteId() string {
@@ -4184,7 +4365,7 @@ type DeleteNoteResponse struct {
 
 func (x *DeleteNoteResponse) Reset() {
 	*x = DeleteNoteResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4196,7 +4377,7 @@ func (x *DeleteNoteResponse) String() string {
 func (*DeleteNoteResponse) ProtoMessage() {}
 
 func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[50]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4209,7 +4390,7 @@ func (x *DeleteNoteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteNoteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteNoteResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{50}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{51}
 }
 
 // A field the organization adds to its candidates.
@@ -4229,7 +4410,7 @@ type CustomFieldDefinition struct {
 
 func (x *CustomFieldDefinition) Reset() {
 	*x = CustomFieldDefinition{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4241,7 +4422,7 @@ func (x *CustomFieldDefinition) String() string {
 func (*CustomFieldDefinition) ProtoMessage() {}
 
 func (x *CustomFieldDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[51]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4254,7 +4435,7 @@ func (x *CustomFieldDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CustomFieldDefinition.ProtoReflect.Descriptor instead.
 func (*CustomFieldDefinition) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{51}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CustomFieldDefinition) GetKey() string {
@@ -4294,7 +4475,7 @@ type CreateCustomFieldDefinitionRequest struct {
 
 func (x *CreateCustomFieldDefinitionRequest) Reset() {
 	*x = CreateCustomFieldDefinitionRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4306,7 +4487,7 @@ func (x *CreateCustomFieldDefinitionRequest) String() string {
 func (*CreateCustomFieldDefinitionRequest) ProtoMessage() {}
 
 func (x *CreateCustomFieldDefinitionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[52]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4319,7 +4500,7 @@ func (x *CreateCustomFieldDefinitionRequest) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use CreateCustomFieldDefinitionRequest.ProtoReflect.Descriptor instead.
 func (*CreateCustomFieldDefinitionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{52}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateCustomFieldDefinitionRequest) GetDefinition() *CustomFieldDefinition {
@@ -4338,7 +4519,7 @@ type CreateCustomFieldDefinitionResponse struct {
 
 func (x *CreateCustomFieldDefinitionResponse) Reset() {
 	*x = CreateCustomFieldDefinitionResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4350,7 +4531,7 @@ func (x *CreateCustomFieldDefinitionResponse) String() string {
 func (*CreateCustomFieldDefinitionResponse) ProtoMessage() {}
 
 func (x *CreateCustomFieldDefinitionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[53]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4363,7 +4544,7 @@ func (x *CreateCustomFieldDefinitionResponse) ProtoReflect() protoreflect.Messag
 
 // Deprecated: Use CreateCustomFieldDefinitionResponse.ProtoReflect.Descriptor instead.
 func (*CreateCustomFieldDefinitionResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{53}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *CreateCustomFieldDefinitionResponse) GetDefinition() *CustomFieldDefinition {
@@ -4381,7 +4562,7 @@ type ListCustomFieldDefinitionsRequest struct {
 
 func (x *ListCustomFieldDefinitionsRequest) Reset() {
 	*x = ListCustomFieldDefinitionsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4393,7 +4574,7 @@ func (x *ListCustomFieldDefinitionsRequest) String() string {
 func (*ListCustomFieldDefinitionsRequest) ProtoMessage() {}
 
 func (x *ListCustomFieldDefinitionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[54]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4406,7 +4587,7 @@ func (x *ListCustomFieldDefinitionsRequest) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use ListCustomFieldDefinitionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCustomFieldDefinitionsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{54}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
 }
 
 type ListCustomFieldDefinitionsResponse struct {
@@ -4418,7 +4599,7 @@ type ListCustomFieldDefinitionsResponse struct {
 
 func (x *ListCustomFieldDefinitionsResponse) Reset() {
 	*x = ListCustomFieldDefinitionsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4430,7 +4611,7 @@ func (x *ListCustomFieldDefinitionsResponse) String() string {
 func (*ListCustomFieldDefinitionsResponse) ProtoMessage() {}
 
 func (x *ListCustomFieldDefinitionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[55]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4443,7 +4624,7 @@ func (x *ListCustomFieldDefinitionsResponse) ProtoReflect() protoreflect.Message
 
 // Deprecated: Use ListCustomFieldDefinitionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCustomFieldDefinitionsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{55}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListCustomFieldDefinitionsResponse) GetDefinitions() []*CustomFieldDefinition {
@@ -4483,7 +4664,7 @@ type Job struct {
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4495,7 +4676,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[56]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4508,7 +4689,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{56}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *Job) GetId() string {
@@ -4597,7 +4778,7 @@ type CreateJobRequest struct {
 
 func (x *CreateJobRequest) Reset() {
 	*x = CreateJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4609,7 +4790,7 @@ func (x *CreateJobRequest) String() string {
 func (*CreateJobRequest) ProtoMessage() {}
 
 func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[57]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4622,7 +4803,7 @@ func (x *CreateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobRequest.ProtoReflect.Descriptor instead.
 func (*CreateJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{57}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *CreateJobRequest) GetJob() *Job {
@@ -4641,7 +4822,7 @@ type CreateJobResponse struct {
 
 func (x *CreateJobResponse) Reset() {
 	*x = CreateJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4653,7 +4834,7 @@ func (x *CreateJobResponse) String() string {
 func (*CreateJobResponse) ProtoMessage() {}
 
 func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[58]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4666,7 +4847,7 @@ func (x *CreateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateJobResponse.ProtoReflect.Descriptor instead.
 func (*CreateJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{58}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *CreateJobResponse) GetJob() *Job {
@@ -4685,7 +4866,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4697,7 +4878,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[59]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4710,7 +4891,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{59}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetJobRequest) GetJobId() string {
@@ -4729,7 +4910,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4741,7 +4922,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[60]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4754,7 +4935,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{60}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -4777,7 +4958,7 @@ type UpdateJobRequest struct {
 
 func (x *UpdateJobRequest) Reset() {
 	*x = UpdateJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4789,7 +4970,7 @@ func (x *UpdateJobRequest) String() string {
 func (*UpdateJobRequest) ProtoMessage() {}
 
 func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[61]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4802,7 +4983,7 @@ func (x *UpdateJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobRequest.ProtoReflect.Descriptor instead.
 func (*UpdateJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{61}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *UpdateJobRequest) GetJob() *Job {
@@ -4828,7 +5009,7 @@ type UpdateJobResponse struct {
 
 func (x *UpdateJobResponse) Reset() {
 	*x = UpdateJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4840,7 +5021,7 @@ func (x *UpdateJobResponse) String() string {
 func (*UpdateJobResponse) ProtoMessage() {}
 
 func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[62]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4853,7 +5034,7 @@ func (x *UpdateJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateJobResponse.ProtoReflect.Descriptor instead.
 func (*UpdateJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{62}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *UpdateJobResponse) GetJob() *Job {
@@ -4876,7 +5057,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4888,7 +5069,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[63]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4901,7 +5082,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{63}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListJobsRequest) GetStatus() JobStatus {
@@ -4936,7 +5117,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4948,7 +5129,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[64]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4961,7 +5142,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{64}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -4987,7 +5168,7 @@ type CloseJobRequest struct {
 
 func (x *CloseJobRequest) Reset() {
 	*x = CloseJobRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4999,7 +5180,7 @@ func (x *CloseJobRequest) String() string {
 func (*CloseJobRequest) ProtoMessage() {}
 
 func (x *CloseJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[65]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5012,7 +5193,7 @@ func (x *CloseJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseJobRequest.ProtoReflect.Descriptor instead.
 func (*CloseJobRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{65}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CloseJobRequest) GetJobId() string {
@@ -5031,7 +5212,7 @@ type CloseJobResponse struct {
 
 func (x *CloseJobResponse) Reset() {
 	*x = CloseJobResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5043,7 +5224,7 @@ func (x *CloseJobResponse) String() string {
 func (*CloseJobResponse) ProtoMessage() {}
 
 func (x *CloseJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[66]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5056,7 +5237,7 @@ func (x *CloseJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CloseJobResponse.ProtoReflect.Descriptor instead.
 func (*CloseJobResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{66}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CloseJobResponse) GetJob() *Job {
@@ -5100,7 +5281,7 @@ type Referral struct {
 
 func (x *Referral) Reset() {
 	*x = Referral{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5112,7 +5293,7 @@ func (x *Referral) String() string {
 func (*Referral) ProtoMessage() {}
 
 func (x *Referral) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[67]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5125,7 +5306,7 @@ func (x *Referral) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Referral.ProtoReflect.Descriptor instead.
 func (*Referral) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{67}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Referral) GetId() string {
@@ -5214,7 +5395,7 @@ type CreateReferralRequest struct {
 
 func (x *CreateReferralRequest) Reset() {
 	*x = CreateReferralRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5226,7 +5407,7 @@ func (x *CreateReferralRequest) String() string {
 func (*CreateReferralRequest) ProtoMessage() {}
 
 func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[68]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5239,7 +5420,7 @@ func (x *CreateReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralRequest.ProtoReflect.Descriptor instead.
 func (*CreateReferralRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{68}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CreateReferralRequest) GetReferral() *Referral {
@@ -5258,7 +5439,7 @@ type CreateReferralResponse struct {
 
 func (x *CreateReferralResponse) Reset() {
 	*x = CreateReferralResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5270,7 +5451,7 @@ func (x *CreateReferralResponse) String() string {
 func (*CreateReferralResponse) ProtoMessage() {}
 
 func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[69]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5283,7 +5464,7 @@ func (x *CreateReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReferralResponse.ProtoReflect.Descriptor instead.
 func (*CreateReferralResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{69}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CreateReferralResponse) GetReferral() *Referral {
@@ -5302,7 +5483,7 @@ type GetReferralRequest struct {
 
 func (x *GetReferralRequest) Reset() {
 	*x = GetReferralRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5314,7 +5495,7 @@ func (x *GetReferralRequest) String() string {
 func (*GetReferralRequest) ProtoMessage() {}
 
 func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[70]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5327,7 +5508,7 @@ func (x *GetReferralRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralRequest.ProtoReflect.Descriptor instead.
 func (*GetReferralRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{70}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *GetReferralRequest) GetReferralId() string {
@@ -5346,7 +5527,7 @@ type GetReferralResponse struct {
 
 func (x *GetReferralResponse) Reset() {
 	*x = GetReferralResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5358,7 +5539,7 @@ func (x *GetReferralResponse) String() string {
 func (*GetReferralResponse) ProtoMessage() {}
 
 func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[71]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5371,7 +5552,7 @@ func (x *GetReferralResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetReferralResponse.ProtoReflect.Descriptor instead.
 func (*GetReferralResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{71}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *GetReferralResponse) GetReferral() *Referral {
@@ -5399,7 +5580,7 @@ type ListReferralsRequest struct {
 
 func (x *ListReferralsRequest) Reset() {
 	*x = ListReferralsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5411,7 +5592,7 @@ func (x *ListReferralsRequest) String() string {
 func (*ListReferralsRequest) ProtoMessage() {}
 
 func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[72]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5424,7 +5605,7 @@ func (x *ListReferralsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsRequest.ProtoReflect.Descriptor instead.
 func (*ListReferralsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{72}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListReferralsRequest) GetReferrerUserId() string {
@@ -5473,7 +5654,7 @@ type ListReferralsResponse struct {
 
 func (x *ListReferralsResponse) Reset() {
 	*x = ListReferralsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5485,7 +5666,7 @@ func (x *ListReferralsResponse) String() string {
 func (*ListReferralsResponse) ProtoMessage() {}
 
 func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[73]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5498,7 +5679,7 @@ func (x *ListReferralsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListReferralsResponse.ProtoReflect.Descriptor instead.
 func (*ListReferralsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{73}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListReferralsResponse) GetReferrals() []*Referral {
@@ -5541,7 +5722,7 @@ type ReferralCreated struct {
 
 func (x *ReferralCreated) Reset() {
 	*x = ReferralCreated{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5553,7 +5734,7 @@ func (x *ReferralCreated) String() string {
 func (*ReferralCreated) ProtoMessage() {}
 
 func (x *ReferralCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[74]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5566,7 +5747,7 @@ func (x *ReferralCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralCreated.ProtoReflect.Descriptor instead.
 func (*ReferralCreated) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{74}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ReferralCreated) GetReferralId() string {
@@ -5673,7 +5854,7 @@ type ReferralAdded struct {
 
 func (x *ReferralAdded) Reset() {
 	*x = ReferralAdded{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5685,7 +5866,7 @@ func (x *ReferralAdded) String() string {
 func (*ReferralAdded) ProtoMessage() {}
 
 func (x *ReferralAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[75]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5698,7 +5879,7 @@ func (x *ReferralAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReferralAdded.ProtoReflect.Descriptor instead.
 func (*ReferralAdded) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{75}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ReferralAdded) GetReferralId() string {
@@ -5749,7 +5930,7 @@ type NoteChanged struct {
 
 func (x *NoteChanged) Reset() {
 	*x = NoteChanged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5761,7 +5942,7 @@ func (x *NoteChanged) String() string {
 func (*NoteChanged) ProtoMessage() {}
 
 func (x *NoteChanged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[76]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5774,7 +5955,7 @@ func (x *NoteChanged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NoteChanged.ProtoReflect.Descriptor instead.
 func (*NoteChanged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{76}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *NoteChanged) GetNoteId() string {
@@ -5848,7 +6029,7 @@ type Conversation struct {
 
 func (x *Conversation) Reset() {
 	*x = Conversation{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5860,7 +6041,7 @@ func (x *Conversation) String() string {
 func (*Conversation) ProtoMessage() {}
 
 func (x *Conversation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[77]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5873,7 +6054,7 @@ func (x *Conversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
 func (*Conversation) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{77}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *Conversation) GetId() string {
@@ -5975,7 +6156,7 @@ type ConversationMessage struct {
 
 func (x *ConversationMessage) Reset() {
 	*x = ConversationMessage{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5987,7 +6168,7 @@ func (x *ConversationMessage) String() string {
 func (*ConversationMessage) ProtoMessage() {}
 
 func (x *ConversationMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[78]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6000,7 +6181,7 @@ func (x *ConversationMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationMessage.ProtoReflect.Descriptor instead.
 func (*ConversationMessage) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{78}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *ConversationMessage) GetId() string {
@@ -6127,7 +6308,7 @@ type ListConversationsRequest struct {
 
 func (x *ListConversationsRequest) Reset() {
 	*x = ListConversationsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6139,7 +6320,7 @@ func (x *ListConversationsRequest) String() string {
 func (*ListConversationsRequest) ProtoMessage() {}
 
 func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[79]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6152,7 +6333,7 @@ func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
 func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{79}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ListConversationsRequest) GetCandidateId() string {
@@ -6187,7 +6368,7 @@ type ListConversationsResponse struct {
 
 func (x *ListConversationsResponse) Reset() {
 	*x = ListConversationsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6199,7 +6380,7 @@ func (x *ListConversationsResponse) String() string {
 func (*ListConversationsResponse) ProtoMessage() {}
 
 func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[80]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6212,7 +6393,7 @@ func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
 func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{80}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListConversationsResponse) GetConversations() []*Conversation {
@@ -6241,7 +6422,7 @@ type GetConversationRequest struct {
 
 func (x *GetConversationRequest) Reset() {
 	*x = GetConversationRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6253,7 +6434,7 @@ func (x *GetConversationRequest) String() string {
 func (*GetConversationRequest) ProtoMessage() {}
 
 func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[81]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6266,7 +6447,7 @@ func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{81}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *GetConversationRequest) GetConversationId() string {
@@ -6303,7 +6484,7 @@ type GetConversationResponse struct {
 
 func (x *GetConversationResponse) Reset() {
 	*x = GetConversationResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6315,7 +6496,7 @@ func (x *GetConversationResponse) String() string {
 func (*GetConversationResponse) ProtoMessage() {}
 
 func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[82]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6328,7 +6509,7 @@ func (x *GetConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationResponse.ProtoReflect.Descriptor instead.
 func (*GetConversationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{82}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *GetConversationResponse) GetConversation() *Conversation {
@@ -6375,7 +6556,7 @@ type RecordConversationMessageRequest struct {
 
 func (x *RecordConversationMessageRequest) Reset() {
 	*x = RecordConversationMessageRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6387,7 +6568,7 @@ func (x *RecordConversationMessageRequest) String() string {
 func (*RecordConversationMessageRequest) ProtoMessage() {}
 
 func (x *RecordConversationMessageRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[83]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6400,7 +6581,7 @@ func (x *RecordConversationMessageRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RecordConversationMessageRequest.ProtoReflect.Descriptor instead.
 func (*RecordConversationMessageRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{83}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RecordConversationMessageRequest) GetOrganizationId() string {
@@ -6471,7 +6652,7 @@ type RecordConversationMessageResponse struct {
 
 func (x *RecordConversationMessageResponse) Reset() {
 	*x = RecordConversationMessageResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6483,7 +6664,7 @@ func (x *RecordConversationMessageResponse) String() string {
 func (*RecordConversationMessageResponse) ProtoMessage() {}
 
 func (x *RecordConversationMessageResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[84]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6496,7 +6677,7 @@ func (x *RecordConversationMessageResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use RecordConversationMessageResponse.ProtoReflect.Descriptor instead.
 func (*RecordConversationMessageResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{84}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RecordConversationMessageResponse) GetConversation() *Conversation {
@@ -6532,7 +6713,7 @@ type MessageLogged struct {
 
 func (x *MessageLogged) Reset() {
 	*x = MessageLogged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6544,7 +6725,7 @@ func (x *MessageLogged) String() string {
 func (*MessageLogged) ProtoMessage() {}
 
 func (x *MessageLogged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[85]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6557,7 +6738,7 @@ func (x *MessageLogged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MessageLogged.ProtoReflect.Descriptor instead.
 func (*MessageLogged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{85}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *MessageLogged) GetConversationId() string {
@@ -6604,7 +6785,7 @@ type ConversationLogged struct {
 
 func (x *ConversationLogged) Reset() {
 	*x = ConversationLogged{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6616,7 +6797,7 @@ func (x *ConversationLogged) String() string {
 func (*ConversationLogged) ProtoMessage() {}
 
 func (x *ConversationLogged) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[86]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6629,7 +6810,7 @@ func (x *ConversationLogged) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationLogged.ProtoReflect.Descriptor instead.
 func (*ConversationLogged) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{86}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *ConversationLogged) GetConversationId() string {
@@ -6748,7 +6929,7 @@ type CandidateFile struct {
 
 func (x *CandidateFile) Reset() {
 	*x = CandidateFile{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6760,7 +6941,7 @@ func (x *CandidateFile) String() string {
 func (*CandidateFile) ProtoMessage() {}
 
 func (x *CandidateFile) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[87]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6773,7 +6954,7 @@ func (x *CandidateFile) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateFile.ProtoReflect.Descriptor instead.
 func (*CandidateFile) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{87}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *CandidateFile) GetId() string {
@@ -6853,7 +7034,7 @@ type FileChange struct {
 
 func (x *FileChange) Reset() {
 	*x = FileChange{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6865,7 +7046,7 @@ func (x *FileChange) String() string {
 func (*FileChange) ProtoMessage() {}
 
 func (x *FileChange) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[88]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6878,7 +7059,7 @@ func (x *FileChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FileChange.ProtoReflect.Descriptor instead.
 func (*FileChange) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{88}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *FileChange) GetFileId() string {
@@ -6929,7 +7110,7 @@ type UploadCandidateFileMetadata struct {
 
 func (x *UploadCandidateFileMetadata) Reset() {
 	*x = UploadCandidateFileMetadata{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6941,7 +7122,7 @@ func (x *UploadCandidateFileMetadata) String() string {
 func (*UploadCandidateFileMetadata) ProtoMessage() {}
 
 func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[89]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6954,7 +7135,7 @@ func (x *UploadCandidateFileMetadata) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileMetadata.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileMetadata) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{89}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *UploadCandidateFileMetadata) GetCandidateId() string {
@@ -6991,7 +7172,7 @@ type UploadCandidateFileRequest struct {
 
 func (x *UploadCandidateFileRequest) Reset() {
 	*x = UploadCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7003,7 +7184,7 @@ func (x *UploadCandidateFileRequest) String() string {
 func (*UploadCandidateFileRequest) ProtoMessage() {}
 
 func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[90]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7016,7 +7197,7 @@ func (x *UploadCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{90}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
 }
 
 func (x *UploadCandidateFileRequest) GetPart() isUploadCandidateFileRequest_Part {
@@ -7071,7 +7252,7 @@ type UploadCandidateFileResponse struct {
 
 func (x *UploadCandidateFileResponse) Reset() {
 	*x = UploadCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7083,7 +7264,7 @@ func (x *UploadCandidateFileResponse) String() string {
 func (*UploadCandidateFileResponse) ProtoMessage() {}
 
 func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[91]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7096,7 +7277,7 @@ func (x *UploadCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*UploadCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{91}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *UploadCandidateFileResponse) GetFile() *CandidateFile {
@@ -7120,7 +7301,7 @@ type ListCandidateFilesRequest struct {
 
 func (x *ListCandidateFilesRequest) Reset() {
 	*x = ListCandidateFilesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7132,7 +7313,7 @@ func (x *ListCandidateFilesRequest) String() string {
 func (*ListCandidateFilesRequest) ProtoMessage() {}
 
 func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[92]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7145,7 +7326,7 @@ func (x *ListCandidateFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListCandidateFilesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{92}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
 }
 
 func (x *ListCandidateFilesRequest) GetCandidateId() string {
@@ -7187,7 +7368,7 @@ type ListCandidateFilesResponse struct {
 
 func (x *ListCandidateFilesResponse) Reset() {
 	*x = ListCandidateFilesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7199,7 +7380,7 @@ func (x *ListCandidateFilesResponse) String() string {
 func (*ListCandidateFilesResponse) ProtoMessage() {}
 
 func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[93]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7212,7 +7393,7 @@ func (x *ListCandidateFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListCandidateFilesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{93}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
 }
 
 func (x *ListCandidateFilesResponse) GetFiles() []*CandidateFile {
@@ -7239,7 +7420,7 @@ type GetCandidateFileRequest struct {
 
 func (x *GetCandidateFileRequest) Reset() {
 	*x = GetCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7251,7 +7432,7 @@ func (x *GetCandidateFileRequest) String() string {
 func (*GetCandidateFileRequest) ProtoMessage() {}
 
 func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[94]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7264,7 +7445,7 @@ func (x *GetCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{94}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
 }
 
 func (x *GetCandidateFileRequest) GetCandidateId() string {
@@ -7290,7 +7471,7 @@ type GetCandidateFileResponse struct {
 
 func (x *GetCandidateFileResponse) Reset() {
 	*x = GetCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7302,7 +7483,7 @@ func (x *GetCandidateFileResponse) String() string {
 func (*GetCandidateFileResponse) ProtoMessage() {}
 
 func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[95]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7315,7 +7496,7 @@ func (x *GetCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{95}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
 }
 
 func (x *GetCandidateFileResponse) GetFile() *CandidateFile {
@@ -7335,7 +7516,7 @@ type DownloadCandidateFileRequest struct {
 
 func (x *DownloadCandidateFileRequest) Reset() {
 	*x = DownloadCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7347,7 +7528,7 @@ func (x *DownloadCandidateFileRequest) String() string {
 func (*DownloadCandidateFileRequest) ProtoMessage() {}
 
 func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[96]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7360,7 +7541,7 @@ func (x *DownloadCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*DownloadCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{96}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
 }
 
 func (x *DownloadCandidateFileRequest) GetCandidateId() string {
@@ -7390,7 +7571,7 @@ type DownloadCandidateFileResponse struct {
 
 func (x *DownloadCandidateFileResponse) Reset() {
 	*x = DownloadCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7402,7 +7583,7 @@ func (x *DownloadCandidateFileResponse) String() string {
 func (*DownloadCandidateFileResponse) ProtoMessage() {}
 
 func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[97]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7415,7 +7596,7 @@ func (x *DownloadCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*DownloadCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{97}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
 }
 
 func (x *DownloadCandidateFileResponse) GetPart() isDownloadCandidateFileResponse_Part {
@@ -7471,7 +7652,7 @@ type DeleteCandidateFileRequest struct {
 
 func (x *DeleteCandidateFileRequest) Reset() {
 	*x = DeleteCandidateFileRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7483,7 +7664,7 @@ func (x *DeleteCandidateFileRequest) String() string {
 func (*DeleteCandidateFileRequest) ProtoMessage() {}
 
 func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[98]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7496,7 +7677,7 @@ func (x *DeleteCandidateFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateFileRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{98}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{99}
 }
 
 func (x *DeleteCandidateFileRequest) GetCandidateId() string {
@@ -7521,7 +7702,7 @@ type DeleteCandidateFileResponse struct {
 
 func (x *DeleteCandidateFileResponse) Reset() {
 	*x = DeleteCandidateFileResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7533,7 +7714,7 @@ func (x *DeleteCandidateFileResponse) String() string {
 func (*DeleteCandidateFileResponse) ProtoMessage() {}
 
 func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[99]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7546,7 +7727,7 @@ func (x *DeleteCandidateFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCandidateFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCandidateFileResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{99}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{100}
 }
 
 // Who a flow's e-mails come from.
@@ -7567,7 +7748,7 @@ type FlowSender struct {
 
 func (x *FlowSender) Reset() {
 	*x = FlowSender{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7579,7 +7760,7 @@ func (x *FlowSender) String() string {
 func (*FlowSender) ProtoMessage() {}
 
 func (x *FlowSender) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[100]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7592,7 +7773,7 @@ func (x *FlowSender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowSender.ProtoReflect.Descriptor instead.
 func (*FlowSender) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{100}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{101}
 }
 
 func (x *FlowSender) GetMailboxConnectionId() string {
@@ -7637,7 +7818,7 @@ type SendingWindow struct {
 
 func (x *SendingWindow) Reset() {
 	*x = SendingWindow{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7649,7 +7830,7 @@ func (x *SendingWindow) String() string {
 func (*SendingWindow) ProtoMessage() {}
 
 func (x *SendingWindow) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[101]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7662,7 +7843,7 @@ func (x *SendingWindow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendingWindow.ProtoReflect.Descriptor instead.
 func (*SendingWindow) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{101}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{102}
 }
 
 func (x *SendingWindow) GetDays() []Weekday {
@@ -7707,7 +7888,7 @@ type FlowStep struct {
 
 func (x *FlowStep) Reset() {
 	*x = FlowStep{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7719,7 +7900,7 @@ func (x *FlowStep) String() string {
 func (*FlowStep) ProtoMessage() {}
 
 func (x *FlowStep) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[102]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7732,7 +7913,7 @@ func (x *FlowStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowStep.ProtoReflect.Descriptor instead.
 func (*FlowStep) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{102}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{103}
 }
 
 func (x *FlowStep) GetDelayUnit() DelayUnit {
@@ -7805,7 +7986,7 @@ type Flow struct {
 
 func (x *Flow) Reset() {
 	*x = Flow{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7817,7 +7998,7 @@ func (x *Flow) String() string {
 func (*Flow) ProtoMessage() {}
 
 func (x *Flow) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[103]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7830,7 +8011,7 @@ func (x *Flow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flow.ProtoReflect.Descriptor instead.
 func (*Flow) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{103}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{104}
 }
 
 func (x *Flow) GetId() string {
@@ -7933,7 +8114,7 @@ type CreateFlowRequest struct {
 
 func (x *CreateFlowRequest) Reset() {
 	*x = CreateFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7945,7 +8126,7 @@ func (x *CreateFlowRequest) String() string {
 func (*CreateFlowRequest) ProtoMessage() {}
 
 func (x *CreateFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[104]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -7958,7 +8139,7 @@ func (x *CreateFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFlowRequest.ProtoReflect.Descriptor instead.
 func (*CreateFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{104}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{105}
 }
 
 func (x *CreateFlowRequest) GetFlow() *Flow {
@@ -7977,7 +8158,7 @@ type CreateFlowResponse struct {
 
 func (x *CreateFlowResponse) Reset() {
 	*x = CreateFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -7989,7 +8170,7 @@ func (x *CreateFlowResponse) String() string {
 func (*CreateFlowResponse) ProtoMessage() {}
 
 func (x *CreateFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[105]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8002,7 +8183,7 @@ func (x *CreateFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateFlowResponse.ProtoReflect.Descriptor instead.
 func (*CreateFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{105}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{106}
 }
 
 func (x *CreateFlowResponse) GetFlow() *Flow {
@@ -8021,7 +8202,7 @@ type GetFlowRequest struct {
 
 func (x *GetFlowRequest) Reset() {
 	*x = GetFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8033,7 +8214,7 @@ func (x *GetFlowRequest) String() string {
 func (*GetFlowRequest) ProtoMessage() {}
 
 func (x *GetFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[106]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8046,7 +8227,7 @@ func (x *GetFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowRequest.ProtoReflect.Descriptor instead.
 func (*GetFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{106}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{107}
 }
 
 func (x *GetFlowRequest) GetFlowId() string {
@@ -8065,7 +8246,7 @@ type GetFlowResponse struct {
 
 func (x *GetFlowResponse) Reset() {
 	*x = GetFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8077,7 +8258,7 @@ func (x *GetFlowResponse) String() string {
 func (*GetFlowResponse) ProtoMessage() {}
 
 func (x *GetFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[107]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8090,7 +8271,7 @@ func (x *GetFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowResponse.ProtoReflect.Descriptor instead.
 func (*GetFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{107}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{108}
 }
 
 func (x *GetFlowResponse) GetFlow() *Flow {
@@ -8113,7 +8294,7 @@ type ListFlowsRequest struct {
 
 func (x *ListFlowsRequest) Reset() {
 	*x = ListFlowsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8125,7 +8306,7 @@ func (x *ListFlowsRequest) String() string {
 func (*ListFlowsRequest) ProtoMessage() {}
 
 func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[108]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8138,7 +8319,7 @@ func (x *ListFlowsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsRequest.ProtoReflect.Descriptor instead.
 func (*ListFlowsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{108}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{109}
 }
 
 func (x *ListFlowsRequest) GetPageSize() int32 {
@@ -8173,7 +8354,7 @@ type ListFlowsResponse struct {
 
 func (x *ListFlowsResponse) Reset() {
 	*x = ListFlowsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8185,7 +8366,7 @@ func (x *ListFlowsResponse) String() string {
 func (*ListFlowsResponse) ProtoMessage() {}
 
 func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[109]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8198,7 +8379,7 @@ func (x *ListFlowsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFlowsResponse.ProtoReflect.Descriptor instead.
 func (*ListFlowsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{109}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{110}
 }
 
 func (x *ListFlowsResponse) GetFlows() []*Flow {
@@ -8228,7 +8409,7 @@ type UpdateFlowRequest struct {
 
 func (x *UpdateFlowRequest) Reset() {
 	*x = UpdateFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8240,7 +8421,7 @@ func (x *UpdateFlowRequest) String() string {
 func (*UpdateFlowRequest) ProtoMessage() {}
 
 func (x *UpdateFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[110]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8253,7 +8434,7 @@ func (x *UpdateFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFlowRequest.ProtoReflect.Descriptor instead.
 func (*UpdateFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{110}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{111}
 }
 
 func (x *UpdateFlowRequest) GetFlow() *Flow {
@@ -8279,7 +8460,7 @@ type UpdateFlowResponse struct {
 
 func (x *UpdateFlowResponse) Reset() {
 	*x = UpdateFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8291,7 +8472,7 @@ func (x *UpdateFlowResponse) String() string {
 func (*UpdateFlowResponse) ProtoMessage() {}
 
 func (x *UpdateFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[111]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8304,7 +8485,7 @@ func (x *UpdateFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateFlowResponse.ProtoReflect.Descriptor instead.
 func (*UpdateFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{111}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{112}
 }
 
 func (x *UpdateFlowResponse) GetFlow() *Flow {
@@ -8324,7 +8505,7 @@ type GetFlowVersionRequest struct {
 
 func (x *GetFlowVersionRequest) Reset() {
 	*x = GetFlowVersionRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8336,7 +8517,7 @@ func (x *GetFlowVersionRequest) String() string {
 func (*GetFlowVersionRequest) ProtoMessage() {}
 
 func (x *GetFlowVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[112]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8349,7 +8530,7 @@ func (x *GetFlowVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetFlowVersionRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{112}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{113}
 }
 
 func (x *GetFlowVersionRequest) GetFlowId() string {
@@ -8376,7 +8557,7 @@ type GetFlowVersionResponse struct {
 
 func (x *GetFlowVersionResponse) Reset() {
 	*x = GetFlowVersionResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8388,7 +8569,7 @@ func (x *GetFlowVersionResponse) String() string {
 func (*GetFlowVersionResponse) ProtoMessage() {}
 
 func (x *GetFlowVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[113]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8401,7 +8582,7 @@ func (x *GetFlowVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetFlowVersionResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{113}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{114}
 }
 
 func (x *GetFlowVersionResponse) GetFlow() *Flow {
@@ -8420,7 +8601,7 @@ type ActivateFlowRequest struct {
 
 func (x *ActivateFlowRequest) Reset() {
 	*x = ActivateFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8432,7 +8613,7 @@ func (x *ActivateFlowRequest) String() string {
 func (*ActivateFlowRequest) ProtoMessage() {}
 
 func (x *ActivateFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[114]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8445,7 +8626,7 @@ func (x *ActivateFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateFlowRequest.ProtoReflect.Descriptor instead.
 func (*ActivateFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{114}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{115}
 }
 
 func (x *ActivateFlowRequest) GetFlowId() string {
@@ -8464,7 +8645,7 @@ type ActivateFlowResponse struct {
 
 func (x *ActivateFlowResponse) Reset() {
 	*x = ActivateFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8476,7 +8657,7 @@ func (x *ActivateFlowResponse) String() string {
 func (*ActivateFlowResponse) ProtoMessage() {}
 
 func (x *ActivateFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[115]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8489,7 +8670,7 @@ func (x *ActivateFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivateFlowResponse.ProtoReflect.Descriptor instead.
 func (*ActivateFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{115}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{116}
 }
 
 func (x *ActivateFlowResponse) GetFlow() *Flow {
@@ -8508,7 +8689,7 @@ type PauseFlowRequest struct {
 
 func (x *PauseFlowRequest) Reset() {
 	*x = PauseFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8520,7 +8701,7 @@ func (x *PauseFlowRequest) String() string {
 func (*PauseFlowRequest) ProtoMessage() {}
 
 func (x *PauseFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[116]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8533,7 +8714,7 @@ func (x *PauseFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseFlowRequest.ProtoReflect.Descriptor instead.
 func (*PauseFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{116}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{117}
 }
 
 func (x *PauseFlowRequest) GetFlowId() string {
@@ -8552,7 +8733,7 @@ type PauseFlowResponse struct {
 
 func (x *PauseFlowResponse) Reset() {
 	*x = PauseFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8564,7 +8745,7 @@ func (x *PauseFlowResponse) String() string {
 func (*PauseFlowResponse) ProtoMessage() {}
 
 func (x *PauseFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[117]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8577,7 +8758,7 @@ func (x *PauseFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseFlowResponse.ProtoReflect.Descriptor instead.
 func (*PauseFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{117}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{118}
 }
 
 func (x *PauseFlowResponse) GetFlow() *Flow {
@@ -8596,7 +8777,7 @@ type ResumeFlowRequest struct {
 
 func (x *ResumeFlowRequest) Reset() {
 	*x = ResumeFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8608,7 +8789,7 @@ func (x *ResumeFlowRequest) String() string {
 func (*ResumeFlowRequest) ProtoMessage() {}
 
 func (x *ResumeFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[118]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8621,7 +8802,7 @@ func (x *ResumeFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeFlowRequest.ProtoReflect.Descriptor instead.
 func (*ResumeFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{118}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{119}
 }
 
 func (x *ResumeFlowRequest) GetFlowId() string {
@@ -8640,7 +8821,7 @@ type ResumeFlowResponse struct {
 
 func (x *ResumeFlowResponse) Reset() {
 	*x = ResumeFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8652,7 +8833,7 @@ func (x *ResumeFlowResponse) String() string {
 func (*ResumeFlowResponse) ProtoMessage() {}
 
 func (x *ResumeFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[119]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8665,7 +8846,7 @@ func (x *ResumeFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeFlowResponse.ProtoReflect.Descriptor instead.
 func (*ResumeFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{119}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{120}
 }
 
 func (x *ResumeFlowResponse) GetFlow() *Flow {
@@ -8686,7 +8867,7 @@ type CompleteFlowRequest struct {
 
 func (x *CompleteFlowRequest) Reset() {
 	*x = CompleteFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8698,7 +8879,7 @@ func (x *CompleteFlowRequest) String() string {
 func (*CompleteFlowRequest) ProtoMessage() {}
 
 func (x *CompleteFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[120]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8711,7 +8892,7 @@ func (x *CompleteFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteFlowRequest.ProtoReflect.Descriptor instead.
 func (*CompleteFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{120}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{121}
 }
 
 func (x *CompleteFlowRequest) GetFlowId() string {
@@ -8737,7 +8918,7 @@ type CompleteFlowResponse struct {
 
 func (x *CompleteFlowResponse) Reset() {
 	*x = CompleteFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8749,7 +8930,7 @@ func (x *CompleteFlowResponse) String() string {
 func (*CompleteFlowResponse) ProtoMessage() {}
 
 func (x *CompleteFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[121]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8762,7 +8943,7 @@ func (x *CompleteFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteFlowResponse.ProtoReflect.Descriptor instead.
 func (*CompleteFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{121}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{122}
 }
 
 func (x *CompleteFlowResponse) GetFlow() *Flow {
@@ -8781,7 +8962,7 @@ type ArchiveFlowRequest struct {
 
 func (x *ArchiveFlowRequest) Reset() {
 	*x = ArchiveFlowRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8793,7 +8974,7 @@ func (x *ArchiveFlowRequest) String() string {
 func (*ArchiveFlowRequest) ProtoMessage() {}
 
 func (x *ArchiveFlowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[122]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8806,7 +8987,7 @@ func (x *ArchiveFlowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveFlowRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveFlowRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{122}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{123}
 }
 
 func (x *ArchiveFlowRequest) GetFlowId() string {
@@ -8825,7 +9006,7 @@ type ArchiveFlowResponse struct {
 
 func (x *ArchiveFlowResponse) Reset() {
 	*x = ArchiveFlowResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8837,7 +9018,7 @@ func (x *ArchiveFlowResponse) String() string {
 func (*ArchiveFlowResponse) ProtoMessage() {}
 
 func (x *ArchiveFlowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[123]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8850,7 +9031,7 @@ func (x *ArchiveFlowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveFlowResponse.ProtoReflect.Descriptor instead.
 func (*ArchiveFlowResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{123}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{124}
 }
 
 func (x *ArchiveFlowResponse) GetFlow() *Flow {
@@ -8874,7 +9055,7 @@ type PreviewFlowStepRequest struct {
 
 func (x *PreviewFlowStepRequest) Reset() {
 	*x = PreviewFlowStepRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8886,7 +9067,7 @@ func (x *PreviewFlowStepRequest) String() string {
 func (*PreviewFlowStepRequest) ProtoMessage() {}
 
 func (x *PreviewFlowStepRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[124]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8899,7 +9080,7 @@ func (x *PreviewFlowStepRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewFlowStepRequest.ProtoReflect.Descriptor instead.
 func (*PreviewFlowStepRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{124}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{125}
 }
 
 func (x *PreviewFlowStepRequest) GetFlowId() string {
@@ -8940,7 +9121,7 @@ type PreviewFlowStepResponse struct {
 
 func (x *PreviewFlowStepResponse) Reset() {
 	*x = PreviewFlowStepResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -8952,7 +9133,7 @@ func (x *PreviewFlowStepResponse) String() string {
 func (*PreviewFlowStepResponse) ProtoMessage() {}
 
 func (x *PreviewFlowStepResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[125]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -8965,7 +9146,7 @@ func (x *PreviewFlowStepResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewFlowStepResponse.ProtoReflect.Descriptor instead.
 func (*PreviewFlowStepResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{125}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{126}
 }
 
 func (x *PreviewFlowStepResponse) GetSubject() string {
@@ -9011,7 +9192,7 @@ type Enrollment struct {
 
 func (x *Enrollment) Reset() {
 	*x = Enrollment{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9023,7 +9204,7 @@ func (x *Enrollment) String() string {
 func (*Enrollment) ProtoMessage() {}
 
 func (x *Enrollment) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[126]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9036,7 +9217,7 @@ func (x *Enrollment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Enrollment.ProtoReflect.Descriptor instead.
 func (*Enrollment) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{126}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{127}
 }
 
 func (x *Enrollment) GetId() string {
@@ -9148,7 +9329,7 @@ type EnrollCandidatesRequest struct {
 
 func (x *EnrollCandidatesRequest) Reset() {
 	*x = EnrollCandidatesRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9160,7 +9341,7 @@ func (x *EnrollCandidatesRequest) String() string {
 func (*EnrollCandidatesRequest) ProtoMessage() {}
 
 func (x *EnrollCandidatesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[127]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9173,7 +9354,7 @@ func (x *EnrollCandidatesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollCandidatesRequest.ProtoReflect.Descriptor instead.
 func (*EnrollCandidatesRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{127}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{128}
 }
 
 func (x *EnrollCandidatesRequest) GetFlowId() string {
@@ -9204,7 +9385,7 @@ type EnrollmentResult struct {
 
 func (x *EnrollmentResult) Reset() {
 	*x = EnrollmentResult{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9216,7 +9397,7 @@ func (x *EnrollmentResult) String() string {
 func (*EnrollmentResult) ProtoMessage() {}
 
 func (x *EnrollmentResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[128]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9229,7 +9410,7 @@ func (x *EnrollmentResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollmentResult.ProtoReflect.Descriptor instead.
 func (*EnrollmentResult) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{128}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{129}
 }
 
 func (x *EnrollmentResult) GetIndex() int32 {
@@ -9276,7 +9457,7 @@ type EnrollCandidatesResponse struct {
 
 func (x *EnrollCandidatesResponse) Reset() {
 	*x = EnrollCandidatesResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9288,7 +9469,7 @@ func (x *EnrollCandidatesResponse) String() string {
 func (*EnrollCandidatesResponse) ProtoMessage() {}
 
 func (x *EnrollCandidatesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[129]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9301,7 +9482,7 @@ func (x *EnrollCandidatesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollCandidatesResponse.ProtoReflect.Descriptor instead.
 func (*EnrollCandidatesResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{129}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{130}
 }
 
 func (x *EnrollCandidatesResponse) GetResults() []*EnrollmentResult {
@@ -9323,7 +9504,7 @@ type ListEnrollmentsRequest struct {
 
 func (x *ListEnrollmentsRequest) Reset() {
 	*x = ListEnrollmentsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9335,7 +9516,7 @@ func (x *ListEnrollmentsRequest) String() string {
 func (*ListEnrollmentsRequest) ProtoMessage() {}
 
 func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[130]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9348,7 +9529,7 @@ func (x *ListEnrollmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrollmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListEnrollmentsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{130}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{131}
 }
 
 func (x *ListEnrollmentsRequest) GetFlowId() string {
@@ -9382,7 +9563,7 @@ type ListEnrollmentsResponse struct {
 
 func (x *ListEnrollmentsResponse) Reset() {
 	*x = ListEnrollmentsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9394,7 +9575,7 @@ func (x *ListEnrollmentsResponse) String() string {
 func (*ListEnrollmentsResponse) ProtoMessage() {}
 
 func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[131]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9407,7 +9588,7 @@ func (x *ListEnrollmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEnrollmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListEnrollmentsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{131}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{132}
 }
 
 func (x *ListEnrollmentsResponse) GetEnrollments() []*Enrollment {
@@ -9433,7 +9614,7 @@ type GetEnrollmentRequest struct {
 
 func (x *GetEnrollmentRequest) Reset() {
 	*x = GetEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9445,7 +9626,7 @@ func (x *GetEnrollmentRequest) String() string {
 func (*GetEnrollmentRequest) ProtoMessage() {}
 
 func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[132]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9458,7 +9639,7 @@ func (x *GetEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*GetEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{132}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{133}
 }
 
 func (x *GetEnrollmentRequest) GetEnrollmentId() string {
@@ -9477,7 +9658,7 @@ type GetEnrollmentResponse struct {
 
 func (x *GetEnrollmentResponse) Reset() {
 	*x = GetEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9489,7 +9670,7 @@ func (x *GetEnrollmentResponse) String() string {
 func (*GetEnrollmentResponse) ProtoMessage() {}
 
 func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[133]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9502,7 +9683,7 @@ func (x *GetEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*GetEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{133}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{134}
 }
 
 func (x *GetEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9521,7 +9702,7 @@ type RemoveEnrollmentRequest struct {
 
 func (x *RemoveEnrollmentRequest) Reset() {
 	*x = RemoveEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9533,7 +9714,7 @@ func (x *RemoveEnrollmentRequest) String() string {
 func (*RemoveEnrollmentRequest) ProtoMessage() {}
 
 func (x *RemoveEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[134]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9546,7 +9727,7 @@ func (x *RemoveEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*RemoveEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{134}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{135}
 }
 
 func (x *RemoveEnrollmentRequest) GetEnrollmentId() string {
@@ -9565,7 +9746,7 @@ type RemoveEnrollmentResponse struct {
 
 func (x *RemoveEnrollmentResponse) Reset() {
 	*x = RemoveEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9577,7 +9758,7 @@ func (x *RemoveEnrollmentResponse) String() string {
 func (*RemoveEnrollmentResponse) ProtoMessage() {}
 
 func (x *RemoveEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[135]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9590,7 +9771,7 @@ func (x *RemoveEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*RemoveEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{135}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{136}
 }
 
 func (x *RemoveEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9609,7 +9790,7 @@ type PauseEnrollmentRequest struct {
 
 func (x *PauseEnrollmentRequest) Reset() {
 	*x = PauseEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9621,7 +9802,7 @@ func (x *PauseEnrollmentRequest) String() string {
 func (*PauseEnrollmentRequest) ProtoMessage() {}
 
 func (x *PauseEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[136]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9634,7 +9815,7 @@ func (x *PauseEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*PauseEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{136}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{137}
 }
 
 func (x *PauseEnrollmentRequest) GetEnrollmentId() string {
@@ -9653,7 +9834,7 @@ type PauseEnrollmentResponse struct {
 
 func (x *PauseEnrollmentResponse) Reset() {
 	*x = PauseEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9665,7 +9846,7 @@ func (x *PauseEnrollmentResponse) String() string {
 func (*PauseEnrollmentResponse) ProtoMessage() {}
 
 func (x *PauseEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[137]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9678,7 +9859,7 @@ func (x *PauseEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PauseEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*PauseEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{137}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{138}
 }
 
 func (x *PauseEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9697,7 +9878,7 @@ type ResumeEnrollmentRequest struct {
 
 func (x *ResumeEnrollmentRequest) Reset() {
 	*x = ResumeEnrollmentRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9709,7 +9890,7 @@ func (x *ResumeEnrollmentRequest) String() string {
 func (*ResumeEnrollmentRequest) ProtoMessage() {}
 
 func (x *ResumeEnrollmentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[138]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9722,7 +9903,7 @@ func (x *ResumeEnrollmentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeEnrollmentRequest.ProtoReflect.Descriptor instead.
 func (*ResumeEnrollmentRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{138}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{139}
 }
 
 func (x *ResumeEnrollmentRequest) GetEnrollmentId() string {
@@ -9741,7 +9922,7 @@ type ResumeEnrollmentResponse struct {
 
 func (x *ResumeEnrollmentResponse) Reset() {
 	*x = ResumeEnrollmentResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9753,7 +9934,7 @@ func (x *ResumeEnrollmentResponse) String() string {
 func (*ResumeEnrollmentResponse) ProtoMessage() {}
 
 func (x *ResumeEnrollmentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[139]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9766,7 +9947,7 @@ func (x *ResumeEnrollmentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumeEnrollmentResponse.ProtoReflect.Descriptor instead.
 func (*ResumeEnrollmentResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{139}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{140}
 }
 
 func (x *ResumeEnrollmentResponse) GetEnrollment() *Enrollment {
@@ -9798,7 +9979,7 @@ type FlowStepStats struct {
 
 func (x *FlowStepStats) Reset() {
 	*x = FlowStepStats{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9810,7 +9991,7 @@ func (x *FlowStepStats) String() string {
 func (*FlowStepStats) ProtoMessage() {}
 
 func (x *FlowStepStats) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[140]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9823,7 +10004,7 @@ func (x *FlowStepStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowStepStats.ProtoReflect.Descriptor instead.
 func (*FlowStepStats) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{140}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{141}
 }
 
 func (x *FlowStepStats) GetStepIndex() int32 {
@@ -9925,7 +10106,7 @@ type FlowStats struct {
 
 func (x *FlowStats) Reset() {
 	*x = FlowStats{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -9937,7 +10118,7 @@ func (x *FlowStats) String() string {
 func (*FlowStats) ProtoMessage() {}
 
 func (x *FlowStats) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[141]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -9950,7 +10131,7 @@ func (x *FlowStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowStats.ProtoReflect.Descriptor instead.
 func (*FlowStats) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{141}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{142}
 }
 
 func (x *FlowStats) GetFlowId() string {
@@ -10060,7 +10241,7 @@ type GetFlowStatsRequest struct {
 
 func (x *GetFlowStatsRequest) Reset() {
 	*x = GetFlowStatsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10072,7 +10253,7 @@ func (x *GetFlowStatsRequest) String() string {
 func (*GetFlowStatsRequest) ProtoMessage() {}
 
 func (x *GetFlowStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[142]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10085,7 +10266,7 @@ func (x *GetFlowStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetFlowStatsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{142}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{143}
 }
 
 func (x *GetFlowStatsRequest) GetFlowId() string {
@@ -10104,7 +10285,7 @@ type GetFlowStatsResponse struct {
 
 func (x *GetFlowStatsResponse) Reset() {
 	*x = GetFlowStatsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10116,7 +10297,7 @@ func (x *GetFlowStatsResponse) String() string {
 func (*GetFlowStatsResponse) ProtoMessage() {}
 
 func (x *GetFlowStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[143]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10129,7 +10310,7 @@ func (x *GetFlowStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFlowStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetFlowStatsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{143}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{144}
 }
 
 func (x *GetFlowStatsResponse) GetStats() *FlowStats {
@@ -10153,7 +10334,7 @@ type SendingDelegation struct {
 
 func (x *SendingDelegation) Reset() {
 	*x = SendingDelegation{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10165,7 +10346,7 @@ func (x *SendingDelegation) String() string {
 func (*SendingDelegation) ProtoMessage() {}
 
 func (x *SendingDelegation) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[144]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10178,7 +10359,7 @@ func (x *SendingDelegation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendingDelegation.ProtoReflect.Descriptor instead.
 func (*SendingDelegation) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{144}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{145}
 }
 
 func (x *SendingDelegation) GetGrantorUserId() string {
@@ -10211,7 +10392,7 @@ type GrantSendingDelegationRequest struct {
 
 func (x *GrantSendingDelegationRequest) Reset() {
 	*x = GrantSendingDelegationRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10223,7 +10404,7 @@ func (x *GrantSendingDelegationRequest) String() string {
 func (*GrantSendingDelegationRequest) ProtoMessage() {}
 
 func (x *GrantSendingDelegationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[145]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10236,7 +10417,7 @@ func (x *GrantSendingDelegationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSendingDelegationRequest.ProtoReflect.Descriptor instead.
 func (*GrantSendingDelegationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{145}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{146}
 }
 
 func (x *GrantSendingDelegationRequest) GetGranteeUserId() string {
@@ -10255,7 +10436,7 @@ type GrantSendingDelegationResponse struct {
 
 func (x *GrantSendingDelegationResponse) Reset() {
 	*x = GrantSendingDelegationResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10267,7 +10448,7 @@ func (x *GrantSendingDelegationResponse) String() string {
 func (*GrantSendingDelegationResponse) ProtoMessage() {}
 
 func (x *GrantSendingDelegationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[146]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10280,7 +10461,7 @@ func (x *GrantSendingDelegationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantSendingDelegationResponse.ProtoReflect.Descriptor instead.
 func (*GrantSendingDelegationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{146}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{147}
 }
 
 func (x *GrantSendingDelegationResponse) GetDelegation() *SendingDelegation {
@@ -10301,7 +10482,7 @@ type ListSendingDelegationsRequest struct {
 
 func (x *ListSendingDelegationsRequest) Reset() {
 	*x = ListSendingDelegationsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10313,7 +10494,7 @@ func (x *ListSendingDelegationsRequest) String() string {
 func (*ListSendingDelegationsRequest) ProtoMessage() {}
 
 func (x *ListSendingDelegationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[147]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10326,7 +10507,7 @@ func (x *ListSendingDelegationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSendingDelegationsRequest.ProtoReflect.Descriptor instead.
 func (*ListSendingDelegationsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{147}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{148}
 }
 
 func (x *ListSendingDelegationsRequest) GetPageSize() int32 {
@@ -10353,7 +10534,7 @@ type ListSendingDelegationsResponse struct {
 
 func (x *ListSendingDelegationsResponse) Reset() {
 	*x = ListSendingDelegationsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10365,7 +10546,7 @@ func (x *ListSendingDelegationsResponse) String() string {
 func (*ListSendingDelegationsResponse) ProtoMessage() {}
 
 func (x *ListSendingDelegationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[148]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10378,7 +10559,7 @@ func (x *ListSendingDelegationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSendingDelegationsResponse.ProtoReflect.Descriptor instead.
 func (*ListSendingDelegationsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{148}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{149}
 }
 
 func (x *ListSendingDelegationsResponse) GetDelegations() []*SendingDelegation {
@@ -10404,7 +10585,7 @@ type RevokeSendingDelegationRequest struct {
 
 func (x *RevokeSendingDelegationRequest) Reset() {
 	*x = RevokeSendingDelegationRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10416,7 +10597,7 @@ func (x *RevokeSendingDelegationRequest) String() string {
 func (*RevokeSendingDelegationRequest) ProtoMessage() {}
 
 func (x *RevokeSendingDelegationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[149]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10429,7 +10610,7 @@ func (x *RevokeSendingDelegationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSendingDelegationRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSendingDelegationRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{149}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{150}
 }
 
 func (x *RevokeSendingDelegationRequest) GetGranteeUserId() string {
@@ -10447,7 +10628,7 @@ type RevokeSendingDelegationResponse struct {
 
 func (x *RevokeSendingDelegationResponse) Reset() {
 	*x = RevokeSendingDelegationResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10459,7 +10640,7 @@ func (x *RevokeSendingDelegationResponse) String() string {
 func (*RevokeSendingDelegationResponse) ProtoMessage() {}
 
 func (x *RevokeSendingDelegationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[150]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10472,7 +10653,7 @@ func (x *RevokeSendingDelegationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSendingDelegationResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSendingDelegationResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{150}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{151}
 }
 
 // The payload of `enrollment.created` (to atsbridge): a candidate was
@@ -10494,7 +10675,7 @@ type EnrollmentCreated struct {
 
 func (x *EnrollmentCreated) Reset() {
 	*x = EnrollmentCreated{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10506,7 +10687,7 @@ func (x *EnrollmentCreated) String() string {
 func (*EnrollmentCreated) ProtoMessage() {}
 
 func (x *EnrollmentCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[151]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10519,7 +10700,7 @@ func (x *EnrollmentCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnrollmentCreated.ProtoReflect.Descriptor instead.
 func (*EnrollmentCreated) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{151}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{152}
 }
 
 func (x *EnrollmentCreated) GetEnrollmentId() string {
@@ -10608,7 +10789,7 @@ type CandidateEmail struct {
 
 func (x *CandidateEmail) Reset() {
 	*x = CandidateEmail{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10620,7 +10801,7 @@ func (x *CandidateEmail) String() string {
 func (*CandidateEmail) ProtoMessage() {}
 
 func (x *CandidateEmail) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[152]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10633,7 +10814,7 @@ func (x *CandidateEmail) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CandidateEmail.ProtoReflect.Descriptor instead.
 func (*CandidateEmail) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{152}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{153}
 }
 
 func (x *CandidateEmail) GetId() string {
@@ -10769,7 +10950,7 @@ type SendCandidateEmailRequest struct {
 
 func (x *SendCandidateEmailRequest) Reset() {
 	*x = SendCandidateEmailRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10781,7 +10962,7 @@ func (x *SendCandidateEmailRequest) String() string {
 func (*SendCandidateEmailRequest) ProtoMessage() {}
 
 func (x *SendCandidateEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[153]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10794,7 +10975,7 @@ func (x *SendCandidateEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCandidateEmailRequest.ProtoReflect.Descriptor instead.
 func (*SendCandidateEmailRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{153}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{154}
 }
 
 func (x *SendCandidateEmailRequest) GetCandidateId() string {
@@ -10869,7 +11050,7 @@ type SendCandidateEmailResponse struct {
 
 func (x *SendCandidateEmailResponse) Reset() {
 	*x = SendCandidateEmailResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10881,7 +11062,7 @@ func (x *SendCandidateEmailResponse) String() string {
 func (*SendCandidateEmailResponse) ProtoMessage() {}
 
 func (x *SendCandidateEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[154]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10894,7 +11075,7 @@ func (x *SendCandidateEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCandidateEmailResponse.ProtoReflect.Descriptor instead.
 func (*SendCandidateEmailResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{154}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{155}
 }
 
 func (x *SendCandidateEmailResponse) GetEmail() *CandidateEmail {
@@ -10916,7 +11097,7 @@ type ListCandidateEmailsRequest struct {
 
 func (x *ListCandidateEmailsRequest) Reset() {
 	*x = ListCandidateEmailsRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10928,7 +11109,7 @@ func (x *ListCandidateEmailsRequest) String() string {
 func (*ListCandidateEmailsRequest) ProtoMessage() {}
 
 func (x *ListCandidateEmailsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[155]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -10941,7 +11122,7 @@ func (x *ListCandidateEmailsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateEmailsRequest.ProtoReflect.Descriptor instead.
 func (*ListCandidateEmailsRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{155}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{156}
 }
 
 func (x *ListCandidateEmailsRequest) GetCandidateId() string {
@@ -10975,7 +11156,7 @@ type ListCandidateEmailsResponse struct {
 
 func (x *ListCandidateEmailsResponse) Reset() {
 	*x = ListCandidateEmailsResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -10987,7 +11168,7 @@ func (x *ListCandidateEmailsResponse) String() string {
 func (*ListCandidateEmailsResponse) ProtoMessage() {}
 
 func (x *ListCandidateEmailsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[156]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11000,7 +11181,7 @@ func (x *ListCandidateEmailsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCandidateEmailsResponse.ProtoReflect.Descriptor instead.
 func (*ListCandidateEmailsResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{156}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{157}
 }
 
 func (x *ListCandidateEmailsResponse) GetEmails() []*CandidateEmail {
@@ -11027,7 +11208,7 @@ type CancelCandidateEmailRequest struct {
 
 func (x *CancelCandidateEmailRequest) Reset() {
 	*x = CancelCandidateEmailRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11039,7 +11220,7 @@ func (x *CancelCandidateEmailRequest) String() string {
 func (*CancelCandidateEmailRequest) ProtoMessage() {}
 
 func (x *CancelCandidateEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[157]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11052,7 +11233,7 @@ func (x *CancelCandidateEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCandidateEmailRequest.ProtoReflect.Descriptor instead.
 func (*CancelCandidateEmailRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{157}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{158}
 }
 
 func (x *CancelCandidateEmailRequest) GetCandidateId() string {
@@ -11078,7 +11259,7 @@ type CancelCandidateEmailResponse struct {
 
 func (x *CancelCandidateEmailResponse) Reset() {
 	*x = CancelCandidateEmailResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11090,7 +11271,7 @@ func (x *CancelCandidateEmailResponse) String() string {
 func (*CancelCandidateEmailResponse) ProtoMessage() {}
 
 func (x *CancelCandidateEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[158]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11103,7 +11284,7 @@ func (x *CancelCandidateEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCandidateEmailResponse.ProtoReflect.Descriptor instead.
 func (*CancelCandidateEmailResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{158}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{159}
 }
 
 func (x *CancelCandidateEmailResponse) GetEmail() *CandidateEmail {
@@ -11122,7 +11303,7 @@ type ListStagesForServiceRequest struct {
 
 func (x *ListStagesForServiceRequest) Reset() {
 	*x = ListStagesForServiceRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[160]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11134,7 +11315,7 @@ func (x *ListStagesForServiceRequest) String() string {
 func (*ListStagesForServiceRequest) ProtoMessage() {}
 
 func (x *ListStagesForServiceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[159]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[160]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11147,7 +11328,7 @@ func (x *ListStagesForServiceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStagesForServiceRequest.ProtoReflect.Descriptor instead.
 func (*ListStagesForServiceRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{159}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{160}
 }
 
 func (x *ListStagesForServiceRequest) GetOrganizationId() string {
@@ -11167,7 +11348,7 @@ type ListStagesForServiceResponse struct {
 
 func (x *ListStagesForServiceResponse) Reset() {
 	*x = ListStagesForServiceResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[160]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[161]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11179,7 +11360,7 @@ func (x *ListStagesForServiceResponse) String() string {
 func (*ListStagesForServiceResponse) ProtoMessage() {}
 
 func (x *ListStagesForServiceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[160]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[161]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11192,7 +11373,7 @@ func (x *ListStagesForServiceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListStagesForServiceResponse.ProtoReflect.Descriptor instead.
 func (*ListStagesForServiceResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{160}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{161}
 }
 
 func (x *ListStagesForServiceResponse) GetStages() []*Stage {
@@ -11214,7 +11395,7 @@ type GetCandidateForSyncRequest struct {
 
 func (x *GetCandidateForSyncRequest) Reset() {
 	*x = GetCandidateForSyncRequest{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[161]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[162]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11226,7 +11407,7 @@ func (x *GetCandidateForSyncRequest) String() string {
 func (*GetCandidateForSyncRequest) ProtoMessage() {}
 
 func (x *GetCandidateForSyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[161]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[162]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11239,7 +11420,7 @@ func (x *GetCandidateForSyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateForSyncRequest.ProtoReflect.Descriptor instead.
 func (*GetCandidateForSyncRequest) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{161}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{162}
 }
 
 func (x *GetCandidateForSyncRequest) GetOrganizationId() string {
@@ -11276,7 +11457,7 @@ type GetCandidateForSyncResponse struct {
 
 func (x *GetCandidateForSyncResponse) Reset() {
 	*x = GetCandidateForSyncResponse{}
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[162]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[163]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -11288,7 +11469,7 @@ func (x *GetCandidateForSyncResponse) String() string {
 func (*GetCandidateForSyncResponse) ProtoMessage() {}
 
 func (x *GetCandidateForSyncResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[162]
+	mi := &file_tandem_outreach_v1_outreach_proto_msgTypes[163]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -11301,7 +11482,7 @@ func (x *GetCandidateForSyncResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCandidateForSyncResponse.ProtoReflect.Descriptor instead.
 func (*GetCandidateForSyncResponse) Descriptor() ([]byte, []int) {
-	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{162}
+	return file_tandem_outreach_v1_outreach_proto_rawDescGZIP(), []int{163}
 }
 
 func (x *GetCandidateForSyncResponse) GetCandidate() *Candidate {
@@ -11477,7 +11658,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\rto_stage_name\x18\x05 \x01(\tR\vtoStageName\x12=\n" +
 	"\x06source\x18\x06 \x01(\x0e2%.tandem.outreach.v1.StageChangeSourceR\x06source\x12\"\n" +
 	"\ractor_user_id\x18\a \x01(\tR\vactorUserId\x12\x16\n" +
-	"\x06reason\x18\b \x01(\tR\x06reason\"\xc5\x04\n" +
+	"\x06reason\x18\b \x01(\tR\x06reason\"\x87\x05\n" +
 	"\rTimelineEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fcandidate_id\x18\x02 \x01(\tR\vcandidateId\x124\n" +
@@ -11490,8 +11671,23 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x04note\x18\b \x01(\v2\x1d.tandem.outreach.v1.NoteAddedH\x00R\x04note\x12?\n" +
 	"\breferral\x18\x14 \x01(\v2!.tandem.outreach.v1.ReferralAddedH\x00R\breferral\x12=\n" +
 	"\amessage\x18\x15 \x01(\v2!.tandem.outreach.v1.MessageLoggedH\x00R\amessage\x124\n" +
-	"\x04file\x18\t \x01(\v2\x1e.tandem.outreach.v1.FileChangeH\x00R\x04fileB\b\n" +
-	"\x06detail\"\xf4\x01\n" +
+	"\x04file\x18\t \x01(\v2\x1e.tandem.outreach.v1.FileChangeH\x00R\x04file\x12@\n" +
+	"\bats_sync\x18\x16 \x01(\v2#.tandem.outreach.v1.AtsSyncDecisionH\x00R\aatsSyncB\b\n" +
+	"\x06detail\"\xfc\x02\n" +
+	"\x0fAtsSyncDecision\x12\x19\n" +
+	"\baudit_id\x18\x01 \x01(\x03R\aauditId\x12#\n" +
+	"\rconnection_id\x18\x02 \x01(\tR\fconnectionId\x12\x1c\n" +
+	"\tdirection\x18\x03 \x01(\tR\tdirection\x12\x16\n" +
+	"\x06action\x18\x04 \x01(\tR\x06action\x12\x18\n" +
+	"\aoutcome\x18\x05 \x01(\tR\aoutcome\x12\x18\n" +
+	"\aattempt\x18\x06 \x01(\x05R\aattempt\x12'\n" +
+	"\x0fmapping_version\x18\a \x01(\x05R\x0emappingVersion\x12\x12\n" +
+	"\x04rule\x18\b \x01(\tR\x04rule\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error\x12!\n" +
+	"\ftrigger_type\x18\n" +
+	" \x01(\tR\vtriggerType\x12!\n" +
+	"\foperation_id\x18\v \x01(\tR\voperationId\x12&\n" +
+	"\x0factor_remote_id\x18\f \x01(\tR\ractorRemoteId\"\xf4\x01\n" +
 	"\vStageChange\x12\"\n" +
 	"\rfrom_stage_id\x18\x01 \x01(\tR\vfromStageId\x12&\n" +
 	"\x0ffrom_stage_name\x18\x02 \x01(\tR\rfromStageName\x12\x1e\n" +
@@ -11508,10 +11704,11 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x05kinds\x18\x02 \x03(\x0e2 .tandem.outreach.v1.TimelineKindR\x05kinds\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"{\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\xad\x01\n" +
 	"\x14ListTimelineResponse\x12;\n" +
 	"\aentries\x18\x01 \x03(\v2!.tandem.outreach.v1.TimelineEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"h\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x120\n" +
+	"\x14ats_sync_unavailable\x18\x03 \x01(\bR\x12atsSyncUnavailable\"h\n" +
 	"\tNoteAdded\x12\x17\n" +
 	"\anote_id\x18\x01 \x01(\tR\x06noteId\x12B\n" +
 	"\n" +
@@ -12114,7 +12311,7 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x11StageChangeSource\x12#\n" +
 	"\x1fSTAGE_CHANGE_SOURCE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18STAGE_CHANGE_SOURCE_USER\x10\x01\x12\x1b\n" +
-	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\xc1\x02\n" +
+	"\x17STAGE_CHANGE_SOURCE_ATS\x10\x02*\xdd\x02\n" +
 	"\fTimelineKind\x12\x1d\n" +
 	"\x19TIMELINE_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15TIMELINE_KIND_CREATED\x10\x01\x12\x18\n" +
@@ -12125,7 +12322,8 @@ const file_tandem_outreach_v1_outreach_proto_rawDesc = "" +
 	"\x1aTIMELINE_KIND_FILE_DELETED\x10\x06\x12\"\n" +
 	"\x1eTIMELINE_KIND_REFERRAL_CREATED\x10\x14\x12\x1e\n" +
 	"\x1aTIMELINE_KIND_MESSAGE_SENT\x10\x15\x12\"\n" +
-	"\x1eTIMELINE_KIND_MESSAGE_RECEIVED\x10\x16*j\n" +
+	"\x1eTIMELINE_KIND_MESSAGE_RECEIVED\x10\x16\x12\x1a\n" +
+	"\x16TIMELINE_KIND_ATS_SYNC\x10\x17*j\n" +
 	"\x0eNoteVisibility\x12\x1f\n" +
 	"\x1bNOTE_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16NOTE_VISIBILITY_PUBLIC\x10\x01\x12\x1b\n" +
@@ -12300,7 +12498,7 @@ func file_tandem_outreach_v1_outreach_proto_rawDescGZIP() []byte {
 }
 
 var file_tandem_outreach_v1_outreach_proto_enumTypes = make([]protoimpl.EnumInfo, 19)
-var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 164)
+var file_tandem_outreach_v1_outreach_proto_msgTypes = make([]protoimpl.MessageInfo, 165)
 var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(LinkKind)(0),                               // 0: tandem.outreach.v1.LinkKind
 	(CandidateOrder)(0),                         // 1: tandem.outreach.v1.CandidateOrder
@@ -12358,150 +12556,151 @@ var file_tandem_outreach_v1_outreach_proto_goTypes = []any{
 	(*MoveCandidateStageResponse)(nil),          // 53: tandem.outreach.v1.MoveCandidateStageResponse
 	(*CandidateStageChanged)(nil),               // 54: tandem.outreach.v1.CandidateStageChanged
 	(*TimelineEntry)(nil),                       // 55: tandem.outreach.v1.TimelineEntry
-	(*StageChange)(nil),                         // 56: tandem.outreach.v1.StageChange
-	(*Merge)(nil),                               // 57: tandem.outreach.v1.Merge
-	(*ListTimelineRequest)(nil),                 // 58: tandem.outreach.v1.ListTimelineRequest
-	(*ListTimelineResponse)(nil),                // 59: tandem.outreach.v1.ListTimelineResponse
-	(*NoteAdded)(nil),                           // 60: tandem.outreach.v1.NoteAdded
-	(*Note)(nil),                                // 61: tandem.outreach.v1.Note
-	(*CreateNoteRequest)(nil),                   // 62: tandem.outreach.v1.CreateNoteRequest
-	(*CreateNoteResponse)(nil),                  // 63: tandem.outreach.v1.CreateNoteResponse
-	(*ListNotesRequest)(nil),                    // 64: tandem.outreach.v1.ListNotesRequest
-	(*ListNotesResponse)(nil),                   // 65: tandem.outreach.v1.ListNotesResponse
-	(*UpdateNoteRequest)(nil),                   // 66: tandem.outreach.v1.UpdateNoteRequest
-	(*UpdateNoteResponse)(nil),                  // 67: tandem.outreach.v1.UpdateNoteResponse
-	(*DeleteNoteRequest)(nil),                   // 68: tandem.outreach.v1.DeleteNoteRequest
-	(*DeleteNoteResponse)(nil),                  // 69: tandem.outreach.v1.DeleteNoteResponse
-	(*CustomFieldDefinition)(nil),               // 70: tandem.outreach.v1.CustomFieldDefinition
-	(*CreateCustomFieldDefinitionRequest)(nil),  // 71: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	(*CreateCustomFieldDefinitionResponse)(nil), // 72: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	(*ListCustomFieldDefinitionsRequest)(nil),   // 73: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	(*ListCustomFieldDefinitionsResponse)(nil),  // 74: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	(*Job)(nil),                                 // 75: tandem.outreach.v1.Job
-	(*CreateJobRequest)(nil),                    // 76: tandem.outreach.v1.CreateJobRequest
-	(*CreateJobResponse)(nil),                   // 77: tandem.outreach.v1.CreateJobResponse
-	(*GetJobRequest)(nil),                       // 78: tandem.outreach.v1.GetJobRequest
-	(*GetJobResponse)(nil),                      // 79: tandem.outreach.v1.GetJobResponse
-	(*UpdateJobRequest)(nil),                    // 80: tandem.outreach.v1.UpdateJobRequest
-	(*UpdateJobResponse)(nil),                   // 81: tandem.outreach.v1.UpdateJobResponse
-	(*ListJobsRequest)(nil),                     // 82: tandem.outreach.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),                    // 83: tandem.outreach.v1.ListJobsResponse
-	(*CloseJobRequest)(nil),                     // 84: tandem.outreach.v1.CloseJobRequest
-	(*CloseJobResponse)(nil),                    // 85: tandem.outreach.v1.CloseJobResponse
-	(*Referral)(nil),                            // 86: tandem.outreach.v1.Referral
-	(*CreateReferralRequest)(nil),               // 87: tandem.outreach.v1.CreateReferralRequest
-	(*CreateReferralResponse)(nil),              // 88: tandem.outreach.v1.CreateReferralResponse
-	(*GetReferralRequest)(nil),                  // 89: tandem.outreach.v1.GetReferralRequest
-	(*GetReferralResponse)(nil),                 // 90: tandem.outreach.v1.GetReferralResponse
-	(*ListReferralsRequest)(nil),                // 91: tandem.outreach.v1.ListReferralsRequest
-	(*ListReferralsResponse)(nil),               // 92: tandem.outreach.v1.ListReferralsResponse
-	(*ReferralCreated)(nil),                     // 93: tandem.outreach.v1.ReferralCreated
-	(*ReferralAdded)(nil),                       // 94: tandem.outreach.v1.ReferralAdded
-	(*NoteChanged)(nil),                         // 95: tandem.outreach.v1.NoteChanged
-	(*Conversation)(nil),                        // 96: tandem.outreach.v1.Conversation
-	(*ConversationMessage)(nil),                 // 97: tandem.outreach.v1.ConversationMessage
-	(*ListConversationsRequest)(nil),            // 98: tandem.outreach.v1.ListConversationsRequest
-	(*ListConversationsResponse)(nil),           // 99: tandem.outreach.v1.ListConversationsResponse
-	(*GetConversationRequest)(nil),              // 100: tandem.outreach.v1.GetConversationRequest
-	(*GetConversationResponse)(nil),             // 101: tandem.outreach.v1.GetConversationResponse
-	(*RecordConversationMessageRequest)(nil),    // 102: tandem.outreach.v1.RecordConversationMessageRequest
-	(*RecordConversationMessageResponse)(nil),   // 103: tandem.outreach.v1.RecordConversationMessageResponse
-	(*MessageLogged)(nil),                       // 104: tandem.outreach.v1.MessageLogged
-	(*ConversationLogged)(nil),                  // 105: tandem.outreach.v1.ConversationLogged
-	(*CandidateFile)(nil),                       // 106: tandem.outreach.v1.CandidateFile
-	(*FileChange)(nil),                          // 107: tandem.outreach.v1.FileChange
-	(*UploadCandidateFileMetadata)(nil),         // 108: tandem.outreach.v1.UploadCandidateFileMetadata
-	(*UploadCandidateFileRequest)(nil),          // 109: tandem.outreach.v1.UploadCandidateFileRequest
-	(*UploadCandidateFileResponse)(nil),         // 110: tandem.outreach.v1.UploadCandidateFileResponse
-	(*ListCandidateFilesRequest)(nil),           // 111: tandem.outreach.v1.ListCandidateFilesRequest
-	(*ListCandidateFilesResponse)(nil),          // 112: tandem.outreach.v1.ListCandidateFilesResponse
-	(*GetCandidateFileRequest)(nil),             // 113: tandem.outreach.v1.GetCandidateFileRequest
-	(*GetCandidateFileResponse)(nil),            // 114: tandem.outreach.v1.GetCandidateFileResponse
-	(*DownloadCandidateFileRequest)(nil),        // 115: tandem.outreach.v1.DownloadCandidateFileRequest
-	(*DownloadCandidateFileResponse)(nil),       // 116: tandem.outreach.v1.DownloadCandidateFileResponse
-	(*DeleteCandidateFileRequest)(nil),          // 117: tandem.outreach.v1.DeleteCandidateFileRequest
-	(*DeleteCandidateFileResponse)(nil),         // 118: tandem.outreach.v1.DeleteCandidateFileResponse
-	(*FlowSender)(nil),                          // 119: tandem.outreach.v1.FlowSender
-	(*SendingWindow)(nil),                       // 120: tandem.outreach.v1.SendingWindow
-	(*FlowStep)(nil),                            // 121: tandem.outreach.v1.FlowStep
-	(*Flow)(nil),                                // 122: tandem.outreach.v1.Flow
-	(*CreateFlowRequest)(nil),                   // 123: tandem.outreach.v1.CreateFlowRequest
-	(*CreateFlowResponse)(nil),                  // 124: tandem.outreach.v1.CreateFlowResponse
-	(*GetFlowRequest)(nil),                      // 125: tandem.outreach.v1.GetFlowRequest
-	(*GetFlowResponse)(nil),                     // 126: tandem.outreach.v1.GetFlowResponse
-	(*ListFlowsRequest)(nil),                    // 127: tandem.outreach.v1.ListFlowsRequest
-	(*ListFlowsResponse)(nil),                   // 128: tandem.outreach.v1.ListFlowsResponse
-	(*UpdateFlowRequest)(nil),                   // 129: tandem.outreach.v1.UpdateFlowRequest
-	(*UpdateFlowResponse)(nil),                  // 130: tandem.outreach.v1.UpdateFlowResponse
-	(*GetFlowVersionRequest)(nil),               // 131: tandem.outreach.v1.GetFlowVersionRequest
-	(*GetFlowVersionResponse)(nil),              // 132: tandem.outreach.v1.GetFlowVersionResponse
-	(*ActivateFlowRequest)(nil),                 // 133: tandem.outreach.v1.ActivateFlowRequest
-	(*ActivateFlowResponse)(nil),                // 134: tandem.outreach.v1.ActivateFlowResponse
-	(*PauseFlowRequest)(nil),                    // 135: tandem.outreach.v1.PauseFlowRequest
-	(*PauseFlowResponse)(nil),                   // 136: tandem.outreach.v1.PauseFlowResponse
-	(*ResumeFlowRequest)(nil),                   // 137: tandem.outreach.v1.ResumeFlowRequest
-	(*ResumeFlowResponse)(nil),                  // 138: tandem.outreach.v1.ResumeFlowResponse
-	(*CompleteFlowRequest)(nil),                 // 139: tandem.outreach.v1.CompleteFlowRequest
-	(*CompleteFlowResponse)(nil),                // 140: tandem.outreach.v1.CompleteFlowResponse
-	(*ArchiveFlowRequest)(nil),                  // 141: tandem.outreach.v1.ArchiveFlowRequest
-	(*ArchiveFlowResponse)(nil),                 // 142: tandem.outreach.v1.ArchiveFlowResponse
-	(*PreviewFlowStepRequest)(nil),              // 143: tandem.outreach.v1.PreviewFlowStepRequest
-	(*PreviewFlowStepResponse)(nil),             // 144: tandem.outreach.v1.PreviewFlowStepResponse
-	(*Enrollment)(nil),                          // 145: tandem.outreach.v1.Enrollment
-	(*EnrollCandidatesRequest)(nil),             // 146: tandem.outreach.v1.EnrollCandidatesRequest
-	(*EnrollmentResult)(nil),                    // 147: tandem.outreach.v1.EnrollmentResult
-	(*EnrollCandidatesResponse)(nil),            // 148: tandem.outreach.v1.EnrollCandidatesResponse
-	(*ListEnrollmentsRequest)(nil),              // 149: tandem.outreach.v1.ListEnrollmentsRequest
-	(*ListEnrollmentsResponse)(nil),             // 150: tandem.outreach.v1.ListEnrollmentsResponse
-	(*GetEnrollmentRequest)(nil),                // 151: tandem.outreach.v1.GetEnrollmentRequest
-	(*GetEnrollmentResponse)(nil),               // 152: tandem.outreach.v1.GetEnrollmentResponse
-	(*RemoveEnrollmentRequest)(nil),             // 153: tandem.outreach.v1.RemoveEnrollmentRequest
-	(*RemoveEnrollmentResponse)(nil),            // 154: tandem.outreach.v1.RemoveEnrollmentResponse
-	(*PauseEnrollmentRequest)(nil),              // 155: tandem.outreach.v1.PauseEnrollmentRequest
-	(*PauseEnrollmentResponse)(nil),             // 156: tandem.outreach.v1.PauseEnrollmentResponse
-	(*ResumeEnrollmentRequest)(nil),             // 157: tandem.outreach.v1.ResumeEnrollmentRequest
-	(*ResumeEnrollmentResponse)(nil),            // 158: tandem.outreach.v1.ResumeEnrollmentResponse
-	(*FlowStepStats)(nil),                       // 159: tandem.outreach.v1.FlowStepStats
-	(*FlowStats)(nil),                           // 160: tandem.outreach.v1.FlowStats
-	(*GetFlowStatsRequest)(nil),                 // 161: tandem.outreach.v1.GetFlowStatsRequest
-	(*GetFlowStatsResponse)(nil),                // 162: tandem.outreach.v1.GetFlowStatsResponse
-	(*SendingDelegation)(nil),                   // 163: tandem.outreach.v1.SendingDelegation
-	(*GrantSendingDelegationRequest)(nil),       // 164: tandem.outreach.v1.GrantSendingDelegationRequest
-	(*GrantSendingDelegationResponse)(nil),      // 165: tandem.outreach.v1.GrantSendingDelegationResponse
-	(*ListSendingDelegationsRequest)(nil),       // 166: tandem.outreach.v1.ListSendingDelegationsRequest
-	(*ListSendingDelegationsResponse)(nil),      // 167: tandem.outreach.v1.ListSendingDelegationsResponse
-	(*RevokeSendingDelegationRequest)(nil),      // 168: tandem.outreach.v1.RevokeSendingDelegationRequest
-	(*RevokeSendingDelegationResponse)(nil),     // 169: tandem.outreach.v1.RevokeSendingDelegationResponse
-	(*EnrollmentCreated)(nil),                   // 170: tandem.outreach.v1.EnrollmentCreated
-	(*CandidateEmail)(nil),                      // 171: tandem.outreach.v1.CandidateEmail
-	(*SendCandidateEmailRequest)(nil),           // 172: tandem.outreach.v1.SendCandidateEmailRequest
-	(*SendCandidateEmailResponse)(nil),          // 173: tandem.outreach.v1.SendCandidateEmailResponse
-	(*ListCandidateEmailsRequest)(nil),          // 174: tandem.outreach.v1.ListCandidateEmailsRequest
-	(*ListCandidateEmailsResponse)(nil),         // 175: tandem.outreach.v1.ListCandidateEmailsResponse
-	(*CancelCandidateEmailRequest)(nil),         // 176: tandem.outreach.v1.CancelCandidateEmailRequest
-	(*CancelCandidateEmailResponse)(nil),        // 177: tandem.outreach.v1.CancelCandidateEmailResponse
-	(*ListStagesForServiceRequest)(nil),         // 178: tandem.outreach.v1.ListStagesForServiceRequest
-	(*ListStagesForServiceResponse)(nil),        // 179: tandem.outreach.v1.ListStagesForServiceResponse
-	(*GetCandidateForSyncRequest)(nil),          // 180: tandem.outreach.v1.GetCandidateForSyncRequest
-	(*GetCandidateForSyncResponse)(nil),         // 181: tandem.outreach.v1.GetCandidateForSyncResponse
-	nil,                                         // 182: tandem.outreach.v1.Candidate.CustomFieldsEntry
-	(*timestamppb.Timestamp)(nil),               // 183: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),               // 184: google.protobuf.FieldMask
+	(*AtsSyncDecision)(nil),                     // 56: tandem.outreach.v1.AtsSyncDecision
+	(*StageChange)(nil),                         // 57: tandem.outreach.v1.StageChange
+	(*Merge)(nil),                               // 58: tandem.outreach.v1.Merge
+	(*ListTimelineRequest)(nil),                 // 59: tandem.outreach.v1.ListTimelineRequest
+	(*ListTimelineResponse)(nil),                // 60: tandem.outreach.v1.ListTimelineResponse
+	(*NoteAdded)(nil),                           // 61: tandem.outreach.v1.NoteAdded
+	(*Note)(nil),                                // 62: tandem.outreach.v1.Note
+	(*CreateNoteRequest)(nil),                   // 63: tandem.outreach.v1.CreateNoteRequest
+	(*CreateNoteResponse)(nil),                  // 64: tandem.outreach.v1.CreateNoteResponse
+	(*ListNotesRequest)(nil),                    // 65: tandem.outreach.v1.ListNotesRequest
+	(*ListNotesResponse)(nil),                   // 66: tandem.outreach.v1.ListNotesResponse
+	(*UpdateNoteRequest)(nil),                   // 67: tandem.outreach.v1.UpdateNoteRequest
+	(*UpdateNoteResponse)(nil),                  // 68: tandem.outreach.v1.UpdateNoteResponse
+	(*DeleteNoteRequest)(nil),                   // 69: tandem.outreach.v1.DeleteNoteRequest
+	(*DeleteNoteResponse)(nil),                  // 70: tandem.outreach.v1.DeleteNoteResponse
+	(*CustomFieldDefinition)(nil),               // 71: tandem.outreach.v1.CustomFieldDefinition
+	(*CreateCustomFieldDefinitionRequest)(nil),  // 72: tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	(*CreateCustomFieldDefinitionResponse)(nil), // 73: tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	(*ListCustomFieldDefinitionsRequest)(nil),   // 74: tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	(*ListCustomFieldDefinitionsResponse)(nil),  // 75: tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	(*Job)(nil),                                 // 76: tandem.outreach.v1.Job
+	(*CreateJobRequest)(nil),                    // 77: tandem.outreach.v1.CreateJobRequest
+	(*CreateJobResponse)(nil),                   // 78: tandem.outreach.v1.CreateJobResponse
+	(*GetJobRequest)(nil),                       // 79: tandem.outreach.v1.GetJobRequest
+	(*GetJobResponse)(nil),                      // 80: tandem.outreach.v1.GetJobResponse
+	(*UpdateJobRequest)(nil),                    // 81: tandem.outreach.v1.UpdateJobRequest
+	(*UpdateJobResponse)(nil),                   // 82: tandem.outreach.v1.UpdateJobResponse
+	(*ListJobsRequest)(nil),                     // 83: tandem.outreach.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),                    // 84: tandem.outreach.v1.ListJobsResponse
+	(*CloseJobRequest)(nil),                     // 85: tandem.outreach.v1.CloseJobRequest
+	(*CloseJobResponse)(nil),                    // 86: tandem.outreach.v1.CloseJobResponse
+	(*Referral)(nil),                            // 87: tandem.outreach.v1.Referral
+	(*CreateReferralRequest)(nil),               // 88: tandem.outreach.v1.CreateReferralRequest
+	(*CreateReferralResponse)(nil),              // 89: tandem.outreach.v1.CreateReferralResponse
+	(*GetReferralRequest)(nil),                  // 90: tandem.outreach.v1.GetReferralRequest
+	(*GetReferralResponse)(nil),                 // 91: tandem.outreach.v1.GetReferralResponse
+	(*ListReferralsRequest)(nil),                // 92: tandem.outreach.v1.ListReferralsRequest
+	(*ListReferralsResponse)(nil),               // 93: tandem.outreach.v1.ListReferralsResponse
+	(*ReferralCreated)(nil),                     // 94: tandem.outreach.v1.ReferralCreated
+	(*ReferralAdded)(nil),                       // 95: tandem.outreach.v1.ReferralAdded
+	(*NoteChanged)(nil),                         // 96: tandem.outreach.v1.NoteChanged
+	(*Conversation)(nil),                        // 97: tandem.outreach.v1.Conversation
+	(*ConversationMessage)(nil),                 // 98: tandem.outreach.v1.ConversationMessage
+	(*ListConversationsRequest)(nil),            // 99: tandem.outreach.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),           // 100: tandem.outreach.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),              // 101: tandem.outreach.v1.GetConversationRequest
+	(*GetConversationResponse)(nil),             // 102: tandem.outreach.v1.GetConversationResponse
+	(*RecordConversationMessageRequest)(nil),    // 103: tandem.outreach.v1.RecordConversationMessageRequest
+	(*RecordConversationMessageResponse)(nil),   // 104: tandem.outreach.v1.RecordConversationMessageResponse
+	(*MessageLogged)(nil),                       // 105: tandem.outreach.v1.MessageLogged
+	(*ConversationLogged)(nil),                  // 106: tandem.outreach.v1.ConversationLogged
+	(*CandidateFile)(nil),                       // 107: tandem.outreach.v1.CandidateFile
+	(*FileChange)(nil),                          // 108: tandem.outreach.v1.FileChange
+	(*UploadCandidateFileMetadata)(nil),         // 109: tandem.outreach.v1.UploadCandidateFileMetadata
+	(*UploadCandidateFileRequest)(nil),          // 110: tandem.outreach.v1.UploadCandidateFileRequest
+	(*UploadCandidateFileResponse)(nil),         // 111: tandem.outreach.v1.UploadCandidateFileResponse
+	(*ListCandidateFilesRequest)(nil),           // 112: tandem.outreach.v1.ListCandidateFilesRequest
+	(*ListCandidateFilesResponse)(nil),          // 113: tandem.outreach.v1.ListCandidateFilesResponse
+	(*GetCandidateFileRequest)(nil),             // 114: tandem.outreach.v1.GetCandidateFileRequest
+	(*GetCandidateFileResponse)(nil),            // 115: tandem.outreach.v1.GetCandidateFileResponse
+	(*DownloadCandidateFileRequest)(nil),        // 116: tandem.outreach.v1.DownloadCandidateFileRequest
+	(*DownloadCandidateFileResponse)(nil),       // 117: tandem.outreach.v1.DownloadCandidateFileResponse
+	(*DeleteCandidateFileRequest)(nil),          // 118: tandem.outreach.v1.DeleteCandidateFileRequest
+	(*DeleteCandidateFileResponse)(nil),         // 119: tandem.outreach.v1.DeleteCandidateFileResponse
+	(*FlowSender)(nil),                          // 120: tandem.outreach.v1.FlowSender
+	(*SendingWindow)(nil),                       // 121: tandem.outreach.v1.SendingWindow
+	(*FlowStep)(nil),                            // 122: tandem.outreach.v1.FlowStep
+	(*Flow)(nil),                                // 123: tandem.outreach.v1.Flow
+	(*CreateFlowRequest)(nil),                   // 124: tandem.outreach.v1.CreateFlowRequest
+	(*CreateFlowResponse)(nil),                  // 125: tandem.outreach.v1.CreateFlowResponse
+	(*GetFlowRequest)(nil),                      // 126: tandem.outreach.v1.GetFlowRequest
+	(*GetFlowResponse)(nil),                     // 127: tandem.outreach.v1.GetFlowResponse
+	(*ListFlowsRequest)(nil),                    // 128: tandem.outreach.v1.ListFlowsRequest
+	(*ListFlowsResponse)(nil),                   // 129: tandem.outreach.v1.ListFlowsResponse
+	(*UpdateFlowRequest)(nil),                   // 130: tandem.outreach.v1.UpdateFlowRequest
+	(*UpdateFlowResponse)(nil),                  // 131: tandem.outreach.v1.UpdateFlowResponse
+	(*GetFlowVersionRequest)(nil),               // 132: tandem.outreach.v1.GetFlowVersionRequest
+	(*GetFlowVersionResponse)(nil),              // 133: tandem.outreach.v1.GetFlowVersionResponse
+	(*ActivateFlowRequest)(nil),                 // 134: tandem.outreach.v1.ActivateFlowRequest
+	(*ActivateFlowResponse)(nil),                // 135: tandem.outreach.v1.ActivateFlowResponse
+	(*PauseFlowRequest)(nil),                    // 136: tandem.outreach.v1.PauseFlowRequest
+	(*PauseFlowResponse)(nil),                   // 137: tandem.outreach.v1.PauseFlowResponse
+	(*ResumeFlowRequest)(nil),                   // 138: tandem.outreach.v1.ResumeFlowRequest
+	(*ResumeFlowResponse)(nil),                  // 139: tandem.outreach.v1.ResumeFlowResponse
+	(*CompleteFlowRequest)(nil),                 // 140: tandem.outreach.v1.CompleteFlowRequest
+	(*CompleteFlowResponse)(nil),                // 141: tandem.outreach.v1.CompleteFlowResponse
+	(*ArchiveFlowRequest)(nil),                  // 142: tandem.outreach.v1.ArchiveFlowRequest
+	(*ArchiveFlowResponse)(nil),                 // 143: tandem.outreach.v1.ArchiveFlowResponse
+	(*PreviewFlowStepRequest)(nil),              // 144: tandem.outreach.v1.PreviewFlowStepRequest
+	(*PreviewFlowStepResponse)(nil),             // 145: tandem.outreach.v1.PreviewFlowStepResponse
+	(*Enrollment)(nil),                          // 146: tandem.outreach.v1.Enrollment
+	(*EnrollCandidatesRequest)(nil),             // 147: tandem.outreach.v1.EnrollCandidatesRequest
+	(*EnrollmentResult)(nil),                    // 148: tandem.outreach.v1.EnrollmentResult
+	(*EnrollCandidatesResponse)(nil),            // 149: tandem.outreach.v1.EnrollCandidatesResponse
+	(*ListEnrollmentsRequest)(nil),              // 150: tandem.outreach.v1.ListEnrollmentsRequest
+	(*ListEnrollmentsResponse)(nil),             // 151: tandem.outreach.v1.ListEnrollmentsResponse
+	(*GetEnrollmentRequest)(nil),                // 152: tandem.outreach.v1.GetEnrollmentRequest
+	(*GetEnrollmentResponse)(nil),               // 153: tandem.outreach.v1.GetEnrollmentResponse
+	(*RemoveEnrollmentRequest)(nil),             // 154: tandem.outreach.v1.RemoveEnrollmentRequest
+	(*RemoveEnrollmentResponse)(nil),            // 155: tandem.outreach.v1.RemoveEnrollmentResponse
+	(*PauseEnrollmentRequest)(nil),              // 156: tandem.outreach.v1.PauseEnrollmentRequest
+	(*PauseEnrollmentResponse)(nil),             // 157: tandem.outreach.v1.PauseEnrollmentResponse
+	(*ResumeEnrollmentRequest)(nil),             // 158: tandem.outreach.v1.ResumeEnrollmentRequest
+	(*ResumeEnrollmentResponse)(nil),            // 159: tandem.outreach.v1.ResumeEnrollmentResponse
+	(*FlowStepStats)(nil),                       // 160: tandem.outreach.v1.FlowStepStats
+	(*FlowStats)(nil),                           // 161: tandem.outreach.v1.FlowStats
+	(*GetFlowStatsRequest)(nil),                 // 162: tandem.outreach.v1.GetFlowStatsRequest
+	(*GetFlowStatsResponse)(nil),                // 163: tandem.outreach.v1.GetFlowStatsResponse
+	(*SendingDelegation)(nil),                   // 164: tandem.outreach.v1.SendingDelegation
+	(*GrantSendingDelegationRequest)(nil),       // 165: tandem.outreach.v1.GrantSendingDelegationRequest
+	(*GrantSendingDelegationResponse)(nil),      // 166: tandem.outreach.v1.GrantSendingDelegationResponse
+	(*ListSendingDelegationsRequest)(nil),       // 167: tandem.outreach.v1.ListSendingDelegationsRequest
+	(*ListSendingDelegationsResponse)(nil),      // 168: tandem.outreach.v1.ListSendingDelegationsResponse
+	(*RevokeSendingDelegationRequest)(nil),      // 169: tandem.outreach.v1.RevokeSendingDelegationRequest
+	(*RevokeSendingDelegationResponse)(nil),     // 170: tandem.outreach.v1.RevokeSendingDelegationResponse
+	(*EnrollmentCreated)(nil),                   // 171: tandem.outreach.v1.EnrollmentCreated
+	(*CandidateEmail)(nil),                      // 172: tandem.outreach.v1.CandidateEmail
+	(*SendCandidateEmailRequest)(nil),           // 173: tandem.outreach.v1.SendCandidateEmailRequest
+	(*SendCandidateEmailResponse)(nil),          // 174: tandem.outreach.v1.SendCandidateEmailResponse
+	(*ListCandidateEmailsRequest)(nil),          // 175: tandem.outreach.v1.ListCandidateEmailsRequest
+	(*ListCandidateEmailsResponse)(nil),         // 176: tandem.outreach.v1.ListCandidateEmailsResponse
+	(*CancelCandidateEmailRequest)(nil),         // 177: tandem.outreach.v1.CancelCandidateEmailRequest
+	(*CancelCandidateEmailResponse)(nil),        // 178: tandem.outreach.v1.CancelCandidateEmailResponse
+	(*ListStagesForServiceRequest)(nil),         // 179: tandem.outreach.v1.ListStagesForServiceRequest
+	(*ListStagesForServiceResponse)(nil),        // 180: tandem.outreach.v1.ListStagesForServiceResponse
+	(*GetCandidateForSyncRequest)(nil),          // 181: tandem.outreach.v1.GetCandidateForSyncRequest
+	(*GetCandidateForSyncResponse)(nil),         // 182: tandem.outreach.v1.GetCandidateForSyncResponse
+	nil,                                         // 183: tandem.outreach.v1.Candidate.CustomFieldsEntry
+	(*timestamppb.Timestamp)(nil),               // 184: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 185: google.protobuf.FieldMask
 }
 var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	21,  // 0: tandem.outreach.v1.Candidate.links:type_name -> tandem.outreach.v1.Link
-	183, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
-	183, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
-	183, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
-	182, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
+	184, // 1: tandem.outreach.v1.Candidate.create_time:type_name -> google.protobuf.Timestamp
+	184, // 2: tandem.outreach.v1.Candidate.update_time:type_name -> google.protobuf.Timestamp
+	184, // 3: tandem.outreach.v1.Candidate.delete_time:type_name -> google.protobuf.Timestamp
+	183, // 4: tandem.outreach.v1.Candidate.custom_fields:type_name -> tandem.outreach.v1.Candidate.CustomFieldsEntry
 	20,  // 5: tandem.outreach.v1.Candidate.ats_profiles:type_name -> tandem.outreach.v1.AtsProfile
-	183, // 6: tandem.outreach.v1.AtsProfile.link_time:type_name -> google.protobuf.Timestamp
+	184, // 6: tandem.outreach.v1.AtsProfile.link_time:type_name -> google.protobuf.Timestamp
 	0,   // 7: tandem.outreach.v1.Link.kind:type_name -> tandem.outreach.v1.LinkKind
 	19,  // 8: tandem.outreach.v1.CreateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
 	19,  // 9: tandem.outreach.v1.CreateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	19,  // 10: tandem.outreach.v1.GetCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	19,  // 11: tandem.outreach.v1.UpdateCandidateRequest.candidate:type_name -> tandem.outreach.v1.Candidate
-	184, // 12: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
+	185, // 12: tandem.outreach.v1.UpdateCandidateRequest.update_mask:type_name -> google.protobuf.FieldMask
 	19,  // 13: tandem.outreach.v1.UpdateCandidateResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	1,   // 14: tandem.outreach.v1.ListCandidatesRequest.order_by:type_name -> tandem.outreach.v1.CandidateOrder
 	19,  // 15: tandem.outreach.v1.ListCandidatesResponse.candidates:type_name -> tandem.outreach.v1.Candidate
@@ -12517,271 +12716,272 @@ var file_tandem_outreach_v1_outreach_proto_depIdxs = []int32{
 	41,  // 25: tandem.outreach.v1.CreateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
 	41,  // 26: tandem.outreach.v1.CreateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	41,  // 27: tandem.outreach.v1.UpdateStageRequest.stage:type_name -> tandem.outreach.v1.Stage
-	184, // 28: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
+	185, // 28: tandem.outreach.v1.UpdateStageRequest.update_mask:type_name -> google.protobuf.FieldMask
 	41,  // 29: tandem.outreach.v1.UpdateStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	41,  // 30: tandem.outreach.v1.ReorderStagesResponse.stages:type_name -> tandem.outreach.v1.Stage
 	41,  // 31: tandem.outreach.v1.RetireStageResponse.stage:type_name -> tandem.outreach.v1.Stage
 	19,  // 32: tandem.outreach.v1.MoveCandidateStageResponse.candidate:type_name -> tandem.outreach.v1.Candidate
 	3,   // 33: tandem.outreach.v1.CandidateStageChanged.source:type_name -> tandem.outreach.v1.StageChangeSource
 	4,   // 34: tandem.outreach.v1.TimelineEntry.kind:type_name -> tandem.outreach.v1.TimelineKind
-	183, // 35: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
-	56,  // 36: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
-	57,  // 37: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
-	60,  // 38: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
-	94,  // 39: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
-	104, // 40: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
-	107, // 41: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
-	3,   // 42: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
-	4,   // 43: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
-	55,  // 44: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
-	5,   // 45: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	5,   // 46: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
-	183, // 47: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
-	183, // 48: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
-	61,  // 49: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	61,  // 50: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	61,  // 51: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
-	61,  // 52: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
-	184, // 53: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	61,  // 54: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
-	6,   // 55: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
-	70,  // 56: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	70,  // 57: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	70,  // 58: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
-	7,   // 59: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
-	8,   // 60: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
-	183, // 61: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	183, // 62: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
-	75,  // 63: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	75,  // 64: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	75,  // 65: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
-	75,  // 66: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
-	184, // 67: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
-	75,  // 68: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
-	7,   // 69: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
-	75,  // 70: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
-	75,  // 71: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
-	183, // 72: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
-	86,  // 73: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
-	86,  // 74: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	86,  // 75: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
-	86,  // 76: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
-	8,   // 77: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
-	183, // 78: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
-	183, // 79: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
-	183, // 80: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
-	183, // 81: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
-	9,   // 82: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
-	10,  // 83: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
-	183, // 84: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
-	183, // 85: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
-	96,  // 86: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
-	96,  // 87: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	97,  // 88: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
-	97,  // 89: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
-	96,  // 90: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
-	97,  // 91: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
-	10,  // 92: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	9,   // 93: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
-	10,  // 94: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
-	183, // 95: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
-	11,  // 96: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	183, // 97: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
-	11,  // 98: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	11,  // 99: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	108, // 100: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
-	106, // 101: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	11,  // 102: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
-	106, // 103: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
-	106, // 104: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	106, // 105: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
-	14,  // 106: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
-	13,  // 107: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
-	12,  // 108: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
-	119, // 109: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
-	120, // 110: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
-	121, // 111: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
-	183, // 112: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
-	183, // 113: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
-	122, // 114: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 115: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 116: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	12,  // 117: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
-	122, // 118: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
-	122, // 119: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
-	184, // 120: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
-	122, // 121: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 122: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 123: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 124: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 125: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 126: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	122, // 127: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
-	15,  // 128: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
-	183, // 129: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
-	16,  // 130: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
-	183, // 131: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
-	183, // 132: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
-	183, // 133: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
-	183, // 134: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
-	17,  // 135: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
-	147, // 136: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
-	145, // 137: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
-	145, // 138: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	145, // 139: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	145, // 140: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	145, // 141: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
-	159, // 142: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
-	160, // 143: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
-	183, // 144: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
-	163, // 145: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
-	163, // 146: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
-	183, // 147: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
-	18,  // 148: tandem.outreach.v1.CandidateEmail.state:type_name -> tandem.outreach.v1.CandidateEmailState
-	183, // 149: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
-	183, // 150: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
-	183, // 151: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
-	183, // 152: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
-	171, // 153: tandem.outreach.v1.SendCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
-	171, // 154: tandem.outreach.v1.ListCandidateEmailsResponse.emails:type_name -> tandem.outreach.v1.CandidateEmail
-	171, // 155: tandem.outreach.v1.CancelCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
-	41,  // 156: tandem.outreach.v1.ListStagesForServiceResponse.stages:type_name -> tandem.outreach.v1.Stage
-	19,  // 157: tandem.outreach.v1.GetCandidateForSyncResponse.candidate:type_name -> tandem.outreach.v1.Candidate
-	61,  // 158: tandem.outreach.v1.GetCandidateForSyncResponse.public_notes:type_name -> tandem.outreach.v1.Note
-	75,  // 159: tandem.outreach.v1.GetCandidateForSyncResponse.job:type_name -> tandem.outreach.v1.Job
-	22,  // 160: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
-	24,  // 161: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
-	26,  // 162: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
-	28,  // 163: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
-	30,  // 164: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
-	32,  // 165: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
-	34,  // 166: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
-	36,  // 167: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
-	38,  // 168: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
-	42,  // 169: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
-	44,  // 170: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
-	46,  // 171: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
-	48,  // 172: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
-	50,  // 173: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
-	52,  // 174: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
-	58,  // 175: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
-	62,  // 176: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
-	64,  // 177: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
-	66,  // 178: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
-	68,  // 179: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
-	71,  // 180: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
-	73,  // 181: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
-	76,  // 182: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
-	78,  // 183: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
-	80,  // 184: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
-	82,  // 185: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
-	84,  // 186: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
-	87,  // 187: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
-	89,  // 188: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
-	91,  // 189: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
-	98,  // 190: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
-	100, // 191: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
-	102, // 192: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
-	109, // 193: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
-	111, // 194: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
-	113, // 195: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
-	115, // 196: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
-	117, // 197: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
-	123, // 198: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
-	125, // 199: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
-	127, // 200: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
-	129, // 201: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
-	131, // 202: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
-	133, // 203: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
-	135, // 204: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
-	137, // 205: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
-	139, // 206: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
-	141, // 207: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
-	143, // 208: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
-	146, // 209: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
-	149, // 210: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
-	151, // 211: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
-	153, // 212: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
-	155, // 213: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
-	157, // 214: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
-	161, // 215: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
-	164, // 216: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
-	166, // 217: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
-	168, // 218: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
-	172, // 219: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
-	174, // 220: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
-	176, // 221: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
-	178, // 222: tandem.outreach.v1.OutreachService.ListStagesForService:input_type -> tandem.outreach.v1.ListStagesForServiceRequest
-	180, // 223: tandem.outreach.v1.OutreachService.GetCandidateForSync:input_type -> tandem.outreach.v1.GetCandidateForSyncRequest
-	23,  // 224: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
-	25,  // 225: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
-	27,  // 226: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
-	29,  // 227: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
-	31,  // 228: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
-	33,  // 229: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
-	35,  // 230: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
-	37,  // 231: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
-	39,  // 232: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
-	43,  // 233: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
-	45,  // 234: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
-	47,  // 235: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
-	49,  // 236: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
-	51,  // 237: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
-	53,  // 238: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
-	59,  // 239: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
-	63,  // 240: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
-	65,  // 241: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
-	67,  // 242: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
-	69,  // 243: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
-	72,  // 244: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
-	74,  // 245: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
-	77,  // 246: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
-	79,  // 247: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
-	81,  // 248: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
-	83,  // 249: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
-	85,  // 250: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
-	88,  // 251: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
-	90,  // 252: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
-	92,  // 253: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
-	99,  // 254: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
-	101, // 255: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
-	103, // 256: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
-	110, // 257: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
-	112, // 258: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
-	114, // 259: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
-	116, // 260: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
-	118, // 261: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
-	124, // 262: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
-	126, // 263: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
-	128, // 264: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
-	130, // 265: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
-	132, // 266: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
-	134, // 267: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
-	136, // 268: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
-	138, // 269: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
-	140, // 270: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
-	142, // 271: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
-	144, // 272: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
-	148, // 273: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
-	150, // 274: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
-	152, // 275: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
-	154, // 276: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
-	156, // 277: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
-	158, // 278: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
-	162, // 279: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
-	165, // 280: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
-	167, // 281: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
-	169, // 282: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
-	173, // 283: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
-	175, // 284: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
-	177, // 285: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
-	179, // 286: tandem.outreach.v1.OutreachService.ListStagesForService:output_type -> tandem.outreach.v1.ListStagesForServiceResponse
-	181, // 287: tandem.outreach.v1.OutreachService.GetCandidateForSync:output_type -> tandem.outreach.v1.GetCandidateForSyncResponse
-	224, // [224:288] is the sub-list for method output_type
-	160, // [160:224] is the sub-list for method input_type
-	160, // [160:160] is the sub-list for extension type_name
-	160, // [160:160] is the sub-list for extension extendee
-	0,   // [0:160] is the sub-list for field type_name
+	184, // 35: tandem.outreach.v1.TimelineEntry.occur_time:type_name -> google.protobuf.Timestamp
+	57,  // 36: tandem.outreach.v1.TimelineEntry.stage_change:type_name -> tandem.outreach.v1.StageChange
+	58,  // 37: tandem.outreach.v1.TimelineEntry.merge:type_name -> tandem.outreach.v1.Merge
+	61,  // 38: tandem.outreach.v1.TimelineEntry.note:type_name -> tandem.outreach.v1.NoteAdded
+	95,  // 39: tandem.outreach.v1.TimelineEntry.referral:type_name -> tandem.outreach.v1.ReferralAdded
+	105, // 40: tandem.outreach.v1.TimelineEntry.message:type_name -> tandem.outreach.v1.MessageLogged
+	108, // 41: tandem.outreach.v1.TimelineEntry.file:type_name -> tandem.outreach.v1.FileChange
+	56,  // 42: tandem.outreach.v1.TimelineEntry.ats_sync:type_name -> tandem.outreach.v1.AtsSyncDecision
+	3,   // 43: tandem.outreach.v1.StageChange.source:type_name -> tandem.outreach.v1.StageChangeSource
+	4,   // 44: tandem.outreach.v1.ListTimelineRequest.kinds:type_name -> tandem.outreach.v1.TimelineKind
+	55,  // 45: tandem.outreach.v1.ListTimelineResponse.entries:type_name -> tandem.outreach.v1.TimelineEntry
+	5,   // 46: tandem.outreach.v1.NoteAdded.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	5,   // 47: tandem.outreach.v1.Note.visibility:type_name -> tandem.outreach.v1.NoteVisibility
+	184, // 48: tandem.outreach.v1.Note.create_time:type_name -> google.protobuf.Timestamp
+	184, // 49: tandem.outreach.v1.Note.update_time:type_name -> google.protobuf.Timestamp
+	62,  // 50: tandem.outreach.v1.CreateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	62,  // 51: tandem.outreach.v1.CreateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	62,  // 52: tandem.outreach.v1.ListNotesResponse.notes:type_name -> tandem.outreach.v1.Note
+	62,  // 53: tandem.outreach.v1.UpdateNoteRequest.note:type_name -> tandem.outreach.v1.Note
+	185, // 54: tandem.outreach.v1.UpdateNoteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	62,  // 55: tandem.outreach.v1.UpdateNoteResponse.note:type_name -> tandem.outreach.v1.Note
+	6,   // 56: tandem.outreach.v1.CustomFieldDefinition.type:type_name -> tandem.outreach.v1.CustomFieldType
+	71,  // 57: tandem.outreach.v1.CreateCustomFieldDefinitionRequest.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	71,  // 58: tandem.outreach.v1.CreateCustomFieldDefinitionResponse.definition:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	71,  // 59: tandem.outreach.v1.ListCustomFieldDefinitionsResponse.definitions:type_name -> tandem.outreach.v1.CustomFieldDefinition
+	7,   // 60: tandem.outreach.v1.Job.status:type_name -> tandem.outreach.v1.JobStatus
+	8,   // 61: tandem.outreach.v1.Job.external_source:type_name -> tandem.outreach.v1.JobSource
+	184, // 62: tandem.outreach.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	184, // 63: tandem.outreach.v1.Job.update_time:type_name -> google.protobuf.Timestamp
+	76,  // 64: tandem.outreach.v1.CreateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	76,  // 65: tandem.outreach.v1.CreateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	76,  // 66: tandem.outreach.v1.GetJobResponse.job:type_name -> tandem.outreach.v1.Job
+	76,  // 67: tandem.outreach.v1.UpdateJobRequest.job:type_name -> tandem.outreach.v1.Job
+	185, // 68: tandem.outreach.v1.UpdateJobRequest.update_mask:type_name -> google.protobuf.FieldMask
+	76,  // 69: tandem.outreach.v1.UpdateJobResponse.job:type_name -> tandem.outreach.v1.Job
+	7,   // 70: tandem.outreach.v1.ListJobsRequest.status:type_name -> tandem.outreach.v1.JobStatus
+	76,  // 71: tandem.outreach.v1.ListJobsResponse.jobs:type_name -> tandem.outreach.v1.Job
+	76,  // 72: tandem.outreach.v1.CloseJobResponse.job:type_name -> tandem.outreach.v1.Job
+	184, // 73: tandem.outreach.v1.Referral.create_time:type_name -> google.protobuf.Timestamp
+	87,  // 74: tandem.outreach.v1.CreateReferralRequest.referral:type_name -> tandem.outreach.v1.Referral
+	87,  // 75: tandem.outreach.v1.CreateReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	87,  // 76: tandem.outreach.v1.GetReferralResponse.referral:type_name -> tandem.outreach.v1.Referral
+	87,  // 77: tandem.outreach.v1.ListReferralsResponse.referrals:type_name -> tandem.outreach.v1.Referral
+	8,   // 78: tandem.outreach.v1.ReferralCreated.job_external_source:type_name -> tandem.outreach.v1.JobSource
+	184, // 79: tandem.outreach.v1.NoteChanged.create_time:type_name -> google.protobuf.Timestamp
+	184, // 80: tandem.outreach.v1.NoteChanged.update_time:type_name -> google.protobuf.Timestamp
+	184, // 81: tandem.outreach.v1.Conversation.create_time:type_name -> google.protobuf.Timestamp
+	184, // 82: tandem.outreach.v1.Conversation.last_message_time:type_name -> google.protobuf.Timestamp
+	9,   // 83: tandem.outreach.v1.ConversationMessage.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 84: tandem.outreach.v1.ConversationMessage.kind:type_name -> tandem.outreach.v1.MessageKind
+	184, // 85: tandem.outreach.v1.ConversationMessage.message_time:type_name -> google.protobuf.Timestamp
+	184, // 86: tandem.outreach.v1.ConversationMessage.create_time:type_name -> google.protobuf.Timestamp
+	97,  // 87: tandem.outreach.v1.ListConversationsResponse.conversations:type_name -> tandem.outreach.v1.Conversation
+	97,  // 88: tandem.outreach.v1.GetConversationResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	98,  // 89: tandem.outreach.v1.GetConversationResponse.messages:type_name -> tandem.outreach.v1.ConversationMessage
+	98,  // 90: tandem.outreach.v1.RecordConversationMessageRequest.message:type_name -> tandem.outreach.v1.ConversationMessage
+	97,  // 91: tandem.outreach.v1.RecordConversationMessageResponse.conversation:type_name -> tandem.outreach.v1.Conversation
+	98,  // 92: tandem.outreach.v1.RecordConversationMessageResponse.message:type_name -> tandem.outreach.v1.ConversationMessage
+	10,  // 93: tandem.outreach.v1.MessageLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	9,   // 94: tandem.outreach.v1.ConversationLogged.direction:type_name -> tandem.outreach.v1.MessageDirection
+	10,  // 95: tandem.outreach.v1.ConversationLogged.kind:type_name -> tandem.outreach.v1.MessageKind
+	184, // 96: tandem.outreach.v1.ConversationLogged.message_time:type_name -> google.protobuf.Timestamp
+	11,  // 97: tandem.outreach.v1.CandidateFile.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	184, // 98: tandem.outreach.v1.CandidateFile.create_time:type_name -> google.protobuf.Timestamp
+	11,  // 99: tandem.outreach.v1.FileChange.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	11,  // 100: tandem.outreach.v1.UploadCandidateFileMetadata.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	109, // 101: tandem.outreach.v1.UploadCandidateFileRequest.metadata:type_name -> tandem.outreach.v1.UploadCandidateFileMetadata
+	107, // 102: tandem.outreach.v1.UploadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	11,  // 103: tandem.outreach.v1.ListCandidateFilesRequest.kind:type_name -> tandem.outreach.v1.CandidateFileKind
+	107, // 104: tandem.outreach.v1.ListCandidateFilesResponse.files:type_name -> tandem.outreach.v1.CandidateFile
+	107, // 105: tandem.outreach.v1.GetCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	107, // 106: tandem.outreach.v1.DownloadCandidateFileResponse.file:type_name -> tandem.outreach.v1.CandidateFile
+	14,  // 107: tandem.outreach.v1.SendingWindow.days:type_name -> tandem.outreach.v1.Weekday
+	13,  // 108: tandem.outreach.v1.FlowStep.delay_unit:type_name -> tandem.outreach.v1.DelayUnit
+	12,  // 109: tandem.outreach.v1.Flow.status:type_name -> tandem.outreach.v1.FlowStatus
+	120, // 110: tandem.outreach.v1.Flow.sender:type_name -> tandem.outreach.v1.FlowSender
+	121, // 111: tandem.outreach.v1.Flow.window:type_name -> tandem.outreach.v1.SendingWindow
+	122, // 112: tandem.outreach.v1.Flow.steps:type_name -> tandem.outreach.v1.FlowStep
+	184, // 113: tandem.outreach.v1.Flow.create_time:type_name -> google.protobuf.Timestamp
+	184, // 114: tandem.outreach.v1.Flow.update_time:type_name -> google.protobuf.Timestamp
+	123, // 115: tandem.outreach.v1.CreateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 116: tandem.outreach.v1.CreateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 117: tandem.outreach.v1.GetFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	12,  // 118: tandem.outreach.v1.ListFlowsRequest.status:type_name -> tandem.outreach.v1.FlowStatus
+	123, // 119: tandem.outreach.v1.ListFlowsResponse.flows:type_name -> tandem.outreach.v1.Flow
+	123, // 120: tandem.outreach.v1.UpdateFlowRequest.flow:type_name -> tandem.outreach.v1.Flow
+	185, // 121: tandem.outreach.v1.UpdateFlowRequest.update_mask:type_name -> google.protobuf.FieldMask
+	123, // 122: tandem.outreach.v1.UpdateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 123: tandem.outreach.v1.GetFlowVersionResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 124: tandem.outreach.v1.ActivateFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 125: tandem.outreach.v1.PauseFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 126: tandem.outreach.v1.ResumeFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 127: tandem.outreach.v1.CompleteFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	123, // 128: tandem.outreach.v1.ArchiveFlowResponse.flow:type_name -> tandem.outreach.v1.Flow
+	15,  // 129: tandem.outreach.v1.Enrollment.status:type_name -> tandem.outreach.v1.EnrollmentStatus
+	184, // 130: tandem.outreach.v1.Enrollment.next_send_time:type_name -> google.protobuf.Timestamp
+	16,  // 131: tandem.outreach.v1.Enrollment.stop_reason:type_name -> tandem.outreach.v1.StopReason
+	184, // 132: tandem.outreach.v1.Enrollment.create_time:type_name -> google.protobuf.Timestamp
+	184, // 133: tandem.outreach.v1.Enrollment.update_time:type_name -> google.protobuf.Timestamp
+	184, // 134: tandem.outreach.v1.Enrollment.stop_time:type_name -> google.protobuf.Timestamp
+	184, // 135: tandem.outreach.v1.Enrollment.last_sent_time:type_name -> google.protobuf.Timestamp
+	17,  // 136: tandem.outreach.v1.EnrollmentResult.outcome:type_name -> tandem.outreach.v1.EnrollOutcome
+	148, // 137: tandem.outreach.v1.EnrollCandidatesResponse.results:type_name -> tandem.outreach.v1.EnrollmentResult
+	146, // 138: tandem.outreach.v1.ListEnrollmentsResponse.enrollments:type_name -> tandem.outreach.v1.Enrollment
+	146, // 139: tandem.outreach.v1.GetEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	146, // 140: tandem.outreach.v1.RemoveEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	146, // 141: tandem.outreach.v1.PauseEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	146, // 142: tandem.outreach.v1.ResumeEnrollmentResponse.enrollment:type_name -> tandem.outreach.v1.Enrollment
+	160, // 143: tandem.outreach.v1.FlowStats.steps:type_name -> tandem.outreach.v1.FlowStepStats
+	161, // 144: tandem.outreach.v1.GetFlowStatsResponse.stats:type_name -> tandem.outreach.v1.FlowStats
+	184, // 145: tandem.outreach.v1.SendingDelegation.create_time:type_name -> google.protobuf.Timestamp
+	164, // 146: tandem.outreach.v1.GrantSendingDelegationResponse.delegation:type_name -> tandem.outreach.v1.SendingDelegation
+	164, // 147: tandem.outreach.v1.ListSendingDelegationsResponse.delegations:type_name -> tandem.outreach.v1.SendingDelegation
+	184, // 148: tandem.outreach.v1.CandidateEmail.send_time:type_name -> google.protobuf.Timestamp
+	18,  // 149: tandem.outreach.v1.CandidateEmail.state:type_name -> tandem.outreach.v1.CandidateEmailState
+	184, // 150: tandem.outreach.v1.CandidateEmail.create_time:type_name -> google.protobuf.Timestamp
+	184, // 151: tandem.outreach.v1.CandidateEmail.update_time:type_name -> google.protobuf.Timestamp
+	184, // 152: tandem.outreach.v1.CandidateEmail.sent_time:type_name -> google.protobuf.Timestamp
+	184, // 153: tandem.outreach.v1.SendCandidateEmailRequest.send_time:type_name -> google.protobuf.Timestamp
+	172, // 154: tandem.outreach.v1.SendCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
+	172, // 155: tandem.outreach.v1.ListCandidateEmailsResponse.emails:type_name -> tandem.outreach.v1.CandidateEmail
+	172, // 156: tandem.outreach.v1.CancelCandidateEmailResponse.email:type_name -> tandem.outreach.v1.CandidateEmail
+	41,  // 157: tandem.outreach.v1.ListStagesForServiceResponse.stages:type_name -> tandem.outreach.v1.Stage
+	19,  // 158: tandem.outreach.v1.GetCandidateForSyncResponse.candidate:type_name -> tandem.outreach.v1.Candidate
+	62,  // 159: tandem.outreach.v1.GetCandidateForSyncResponse.public_notes:type_name -> tandem.outreach.v1.Note
+	76,  // 160: tandem.outreach.v1.GetCandidateForSyncResponse.job:type_name -> tandem.outreach.v1.Job
+	22,  // 161: tandem.outreach.v1.OutreachService.CreateCandidate:input_type -> tandem.outreach.v1.CreateCandidateRequest
+	24,  // 162: tandem.outreach.v1.OutreachService.GetCandidate:input_type -> tandem.outreach.v1.GetCandidateRequest
+	26,  // 163: tandem.outreach.v1.OutreachService.UpdateCandidate:input_type -> tandem.outreach.v1.UpdateCandidateRequest
+	28,  // 164: tandem.outreach.v1.OutreachService.ListCandidates:input_type -> tandem.outreach.v1.ListCandidatesRequest
+	30,  // 165: tandem.outreach.v1.OutreachService.SearchCandidates:input_type -> tandem.outreach.v1.SearchCandidatesRequest
+	32,  // 166: tandem.outreach.v1.OutreachService.DeleteCandidate:input_type -> tandem.outreach.v1.DeleteCandidateRequest
+	34,  // 167: tandem.outreach.v1.OutreachService.UndeleteCandidate:input_type -> tandem.outreach.v1.UndeleteCandidateRequest
+	36,  // 168: tandem.outreach.v1.OutreachService.MergeCandidates:input_type -> tandem.outreach.v1.MergeCandidatesRequest
+	38,  // 169: tandem.outreach.v1.OutreachService.BatchCreateCandidates:input_type -> tandem.outreach.v1.BatchCreateCandidatesRequest
+	42,  // 170: tandem.outreach.v1.OutreachService.ListStages:input_type -> tandem.outreach.v1.ListStagesRequest
+	44,  // 171: tandem.outreach.v1.OutreachService.CreateStage:input_type -> tandem.outreach.v1.CreateStageRequest
+	46,  // 172: tandem.outreach.v1.OutreachService.UpdateStage:input_type -> tandem.outreach.v1.UpdateStageRequest
+	48,  // 173: tandem.outreach.v1.OutreachService.ReorderStages:input_type -> tandem.outreach.v1.ReorderStagesRequest
+	50,  // 174: tandem.outreach.v1.OutreachService.RetireStage:input_type -> tandem.outreach.v1.RetireStageRequest
+	52,  // 175: tandem.outreach.v1.OutreachService.MoveCandidateStage:input_type -> tandem.outreach.v1.MoveCandidateStageRequest
+	59,  // 176: tandem.outreach.v1.OutreachService.ListTimeline:input_type -> tandem.outreach.v1.ListTimelineRequest
+	63,  // 177: tandem.outreach.v1.OutreachService.CreateNote:input_type -> tandem.outreach.v1.CreateNoteRequest
+	65,  // 178: tandem.outreach.v1.OutreachService.ListNotes:input_type -> tandem.outreach.v1.ListNotesRequest
+	67,  // 179: tandem.outreach.v1.OutreachService.UpdateNote:input_type -> tandem.outreach.v1.UpdateNoteRequest
+	69,  // 180: tandem.outreach.v1.OutreachService.DeleteNote:input_type -> tandem.outreach.v1.DeleteNoteRequest
+	72,  // 181: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:input_type -> tandem.outreach.v1.CreateCustomFieldDefinitionRequest
+	74,  // 182: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:input_type -> tandem.outreach.v1.ListCustomFieldDefinitionsRequest
+	77,  // 183: tandem.outreach.v1.OutreachService.CreateJob:input_type -> tandem.outreach.v1.CreateJobRequest
+	79,  // 184: tandem.outreach.v1.OutreachService.GetJob:input_type -> tandem.outreach.v1.GetJobRequest
+	81,  // 185: tandem.outreach.v1.OutreachService.UpdateJob:input_type -> tandem.outreach.v1.UpdateJobRequest
+	83,  // 186: tandem.outreach.v1.OutreachService.ListJobs:input_type -> tandem.outreach.v1.ListJobsRequest
+	85,  // 187: tandem.outreach.v1.OutreachService.CloseJob:input_type -> tandem.outreach.v1.CloseJobRequest
+	88,  // 188: tandem.outreach.v1.OutreachService.CreateReferral:input_type -> tandem.outreach.v1.CreateReferralRequest
+	90,  // 189: tandem.outreach.v1.OutreachService.GetReferral:input_type -> tandem.outreach.v1.GetReferralRequest
+	92,  // 190: tandem.outreach.v1.OutreachService.ListReferrals:input_type -> tandem.outreach.v1.ListReferralsRequest
+	99,  // 191: tandem.outreach.v1.OutreachService.ListConversations:input_type -> tandem.outreach.v1.ListConversationsRequest
+	101, // 192: tandem.outreach.v1.OutreachService.GetConversation:input_type -> tandem.outreach.v1.GetConversationRequest
+	103, // 193: tandem.outreach.v1.OutreachService.RecordConversationMessage:input_type -> tandem.outreach.v1.RecordConversationMessageRequest
+	110, // 194: tandem.outreach.v1.OutreachService.UploadCandidateFile:input_type -> tandem.outreach.v1.UploadCandidateFileRequest
+	112, // 195: tandem.outreach.v1.OutreachService.ListCandidateFiles:input_type -> tandem.outreach.v1.ListCandidateFilesRequest
+	114, // 196: tandem.outreach.v1.OutreachService.GetCandidateFile:input_type -> tandem.outreach.v1.GetCandidateFileRequest
+	116, // 197: tandem.outreach.v1.OutreachService.DownloadCandidateFile:input_type -> tandem.outreach.v1.DownloadCandidateFileRequest
+	118, // 198: tandem.outreach.v1.OutreachService.DeleteCandidateFile:input_type -> tandem.outreach.v1.DeleteCandidateFileRequest
+	124, // 199: tandem.outreach.v1.OutreachService.CreateFlow:input_type -> tandem.outreach.v1.CreateFlowRequest
+	126, // 200: tandem.outreach.v1.OutreachService.GetFlow:input_type -> tandem.outreach.v1.GetFlowRequest
+	128, // 201: tandem.outreach.v1.OutreachService.ListFlows:input_type -> tandem.outreach.v1.ListFlowsRequest
+	130, // 202: tandem.outreach.v1.OutreachService.UpdateFlow:input_type -> tandem.outreach.v1.UpdateFlowRequest
+	132, // 203: tandem.outreach.v1.OutreachService.GetFlowVersion:input_type -> tandem.outreach.v1.GetFlowVersionRequest
+	134, // 204: tandem.outreach.v1.OutreachService.ActivateFlow:input_type -> tandem.outreach.v1.ActivateFlowRequest
+	136, // 205: tandem.outreach.v1.OutreachService.PauseFlow:input_type -> tandem.outreach.v1.PauseFlowRequest
+	138, // 206: tandem.outreach.v1.OutreachService.ResumeFlow:input_type -> tandem.outreach.v1.ResumeFlowRequest
+	140, // 207: tandem.outreach.v1.OutreachService.CompleteFlow:input_type -> tandem.outreach.v1.CompleteFlowRequest
+	142, // 208: tandem.outreach.v1.OutreachService.ArchiveFlow:input_type -> tandem.outreach.v1.ArchiveFlowRequest
+	144, // 209: tandem.outreach.v1.OutreachService.PreviewFlowStep:input_type -> tandem.outreach.v1.PreviewFlowStepRequest
+	147, // 210: tandem.outreach.v1.OutreachService.EnrollCandidates:input_type -> tandem.outreach.v1.EnrollCandidatesRequest
+	150, // 211: tandem.outreach.v1.OutreachService.ListEnrollments:input_type -> tandem.outreach.v1.ListEnrollmentsRequest
+	152, // 212: tandem.outreach.v1.OutreachService.GetEnrollment:input_type -> tandem.outreach.v1.GetEnrollmentRequest
+	154, // 213: tandem.outreach.v1.OutreachService.RemoveEnrollment:input_type -> tandem.outreach.v1.RemoveEnrollmentRequest
+	156, // 214: tandem.outreach.v1.OutreachService.PauseEnrollment:input_type -> tandem.outreach.v1.PauseEnrollmentRequest
+	158, // 215: tandem.outreach.v1.OutreachService.ResumeEnrollment:input_type -> tandem.outreach.v1.ResumeEnrollmentRequest
+	162, // 216: tandem.outreach.v1.OutreachService.GetFlowStats:input_type -> tandem.outreach.v1.GetFlowStatsRequest
+	165, // 217: tandem.outreach.v1.OutreachService.GrantSendingDelegation:input_type -> tandem.outreach.v1.GrantSendingDelegationRequest
+	167, // 218: tandem.outreach.v1.OutreachService.ListSendingDelegations:input_type -> tandem.outreach.v1.ListSendingDelegationsRequest
+	169, // 219: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:input_type -> tandem.outreach.v1.RevokeSendingDelegationRequest
+	173, // 220: tandem.outreach.v1.OutreachService.SendCandidateEmail:input_type -> tandem.outreach.v1.SendCandidateEmailRequest
+	175, // 221: tandem.outreach.v1.OutreachService.ListCandidateEmails:input_type -> tandem.outreach.v1.ListCandidateEmailsRequest
+	177, // 222: tandem.outreach.v1.OutreachService.CancelCandidateEmail:input_type -> tandem.outreach.v1.CancelCandidateEmailRequest
+	179, // 223: tandem.outreach.v1.OutreachService.ListStagesForService:input_type -> tandem.outreach.v1.ListStagesForServiceRequest
+	181, // 224: tandem.outreach.v1.OutreachService.GetCandidateForSync:input_type -> tandem.outreach.v1.GetCandidateForSyncRequest
+	23,  // 225: tandem.outreach.v1.OutreachService.CreateCandidate:output_type -> tandem.outreach.v1.CreateCandidateResponse
+	25,  // 226: tandem.outreach.v1.OutreachService.GetCandidate:output_type -> tandem.outreach.v1.GetCandidateResponse
+	27,  // 227: tandem.outreach.v1.OutreachService.UpdateCandidate:output_type -> tandem.outreach.v1.UpdateCandidateResponse
+	29,  // 228: tandem.outreach.v1.OutreachService.ListCandidates:output_type -> tandem.outreach.v1.ListCandidatesResponse
+	31,  // 229: tandem.outreach.v1.OutreachService.SearchCandidates:output_type -> tandem.outreach.v1.SearchCandidatesResponse
+	33,  // 230: tandem.outreach.v1.OutreachService.DeleteCandidate:output_type -> tandem.outreach.v1.DeleteCandidateResponse
+	35,  // 231: tandem.outreach.v1.OutreachService.UndeleteCandidate:output_type -> tandem.outreach.v1.UndeleteCandidateResponse
+	37,  // 232: tandem.outreach.v1.OutreachService.MergeCandidates:output_type -> tandem.outreach.v1.MergeCandidatesResponse
+	39,  // 233: tandem.outreach.v1.OutreachService.BatchCreateCandidates:output_type -> tandem.outreach.v1.BatchCreateCandidatesResponse
+	43,  // 234: tandem.outreach.v1.OutreachService.ListStages:output_type -> tandem.outreach.v1.ListStagesResponse
+	45,  // 235: tandem.outreach.v1.OutreachService.CreateStage:output_type -> tandem.outreach.v1.CreateStageResponse
+	47,  // 236: tandem.outreach.v1.OutreachService.UpdateStage:output_type -> tandem.outreach.v1.UpdateStageResponse
+	49,  // 237: tandem.outreach.v1.OutreachService.ReorderStages:output_type -> tandem.outreach.v1.ReorderStagesResponse
+	51,  // 238: tandem.outreach.v1.OutreachService.RetireStage:output_type -> tandem.outreach.v1.RetireStageResponse
+	53,  // 239: tandem.outreach.v1.OutreachService.MoveCandidateStage:output_type -> tandem.outreach.v1.MoveCandidateStageResponse
+	60,  // 240: tandem.outreach.v1.OutreachService.ListTimeline:output_type -> tandem.outreach.v1.ListTimelineResponse
+	64,  // 241: tandem.outreach.v1.OutreachService.CreateNote:output_type -> tandem.outreach.v1.CreateNoteResponse
+	66,  // 242: tandem.outreach.v1.OutreachService.ListNotes:output_type -> tandem.outreach.v1.ListNotesResponse
+	68,  // 243: tandem.outreach.v1.OutreachService.UpdateNote:output_type -> tandem.outreach.v1.UpdateNoteResponse
+	70,  // 244: tandem.outreach.v1.OutreachService.DeleteNote:output_type -> tandem.outreach.v1.DeleteNoteResponse
+	73,  // 245: tandem.outreach.v1.OutreachService.CreateCustomFieldDefinition:output_type -> tandem.outreach.v1.CreateCustomFieldDefinitionResponse
+	75,  // 246: tandem.outreach.v1.OutreachService.ListCustomFieldDefinitions:output_type -> tandem.outreach.v1.ListCustomFieldDefinitionsResponse
+	78,  // 247: tandem.outreach.v1.OutreachService.CreateJob:output_type -> tandem.outreach.v1.CreateJobResponse
+	80,  // 248: tandem.outreach.v1.OutreachService.GetJob:output_type -> tandem.outreach.v1.GetJobResponse
+	82,  // 249: tandem.outreach.v1.OutreachService.UpdateJob:output_type -> tandem.outreach.v1.UpdateJobResponse
+	84,  // 250: tandem.outreach.v1.OutreachService.ListJobs:output_type -> tandem.outreach.v1.ListJobsResponse
+	86,  // 251: tandem.outreach.v1.OutreachService.CloseJob:output_type -> tandem.outreach.v1.CloseJobResponse
+	89,  // 252: tandem.outreach.v1.OutreachService.CreateReferral:output_type -> tandem.outreach.v1.CreateReferralResponse
+	91,  // 253: tandem.outreach.v1.OutreachService.GetReferral:output_type -> tandem.outreach.v1.GetReferralResponse
+	93,  // 254: tandem.outreach.v1.OutreachService.ListReferrals:output_type -> tandem.outreach.v1.ListReferralsResponse
+	100, // 255: tandem.outreach.v1.OutreachService.ListConversations:output_type -> tandem.outreach.v1.ListConversationsResponse
+	102, // 256: tandem.outreach.v1.OutreachService.GetConversation:output_type -> tandem.outreach.v1.GetConversationResponse
+	104, // 257: tandem.outreach.v1.OutreachService.RecordConversationMessage:output_type -> tandem.outreach.v1.RecordConversationMessageResponse
+	111, // 258: tandem.outreach.v1.OutreachService.UploadCandidateFile:output_type -> tandem.outreach.v1.UploadCandidateFileResponse
+	113, // 259: tandem.outreach.v1.OutreachService.ListCandidateFiles:output_type -> tandem.outreach.v1.ListCandidateFilesResponse
+	115, // 260: tandem.outreach.v1.OutreachService.GetCandidateFile:output_type -> tandem.outreach.v1.GetCandidateFileResponse
+	117, // 261: tandem.outreach.v1.OutreachService.DownloadCandidateFile:output_type -> tandem.outreach.v1.DownloadCandidateFileResponse
+	119, // 262: tandem.outreach.v1.OutreachService.DeleteCandidateFile:output_type -> tandem.outreach.v1.DeleteCandidateFileResponse
+	125, // 263: tandem.outreach.v1.OutreachService.CreateFlow:output_type -> tandem.outreach.v1.CreateFlowResponse
+	127, // 264: tandem.outreach.v1.OutreachService.GetFlow:output_type -> tandem.outreach.v1.GetFlowResponse
+	129, // 265: tandem.outreach.v1.OutreachService.ListFlows:output_type -> tandem.outreach.v1.ListFlowsResponse
+	131, // 266: tandem.outreach.v1.OutreachService.UpdateFlow:output_type -> tandem.outreach.v1.UpdateFlowResponse
+	133, // 267: tandem.outreach.v1.OutreachService.GetFlowVersion:output_type -> tandem.outreach.v1.GetFlowVersionResponse
+	135, // 268: tandem.outreach.v1.OutreachService.ActivateFlow:output_type -> tandem.outreach.v1.ActivateFlowResponse
+	137, // 269: tandem.outreach.v1.OutreachService.PauseFlow:output_type -> tandem.outreach.v1.PauseFlowResponse
+	139, // 270: tandem.outreach.v1.OutreachService.ResumeFlow:output_type -> tandem.outreach.v1.ResumeFlowResponse
+	141, // 271: tandem.outreach.v1.OutreachService.CompleteFlow:output_type -> tandem.outreach.v1.CompleteFlowResponse
+	143, // 272: tandem.outreach.v1.OutreachService.ArchiveFlow:output_type -> tandem.outreach.v1.ArchiveFlowResponse
+	145, // 273: tandem.outreach.v1.OutreachService.PreviewFlowStep:output_type -> tandem.outreach.v1.PreviewFlowStepResponse
+	149, // 274: tandem.outreach.v1.OutreachService.EnrollCandidates:output_type -> tandem.outreach.v1.EnrollCandidatesResponse
+	151, // 275: tandem.outreach.v1.OutreachService.ListEnrollments:output_type -> tandem.outreach.v1.ListEnrollmentsResponse
+	153, // 276: tandem.outreach.v1.OutreachService.GetEnrollment:output_type -> tandem.outreach.v1.GetEnrollmentResponse
+	155, // 277: tandem.outreach.v1.OutreachService.RemoveEnrollment:output_type -> tandem.outreach.v1.RemoveEnrollmentResponse
+	157, // 278: tandem.outreach.v1.OutreachService.PauseEnrollment:output_type -> tandem.outreach.v1.PauseEnrollmentResponse
+	159, // 279: tandem.outreach.v1.OutreachService.ResumeEnrollment:output_type -> tandem.outreach.v1.ResumeEnrollmentResponse
+	163, // 280: tandem.outreach.v1.OutreachService.GetFlowStats:output_type -> tandem.outreach.v1.GetFlowStatsResponse
+	166, // 281: tandem.outreach.v1.OutreachService.GrantSendingDelegation:output_type -> tandem.outreach.v1.GrantSendingDelegationResponse
+	168, // 282: tandem.outreach.v1.OutreachService.ListSendingDelegations:output_type -> tandem.outreach.v1.ListSendingDelegationsResponse
+	170, // 283: tandem.outreach.v1.OutreachService.RevokeSendingDelegation:output_type -> tandem.outreach.v1.RevokeSendingDelegationResponse
+	174, // 284: tandem.outreach.v1.OutreachService.SendCandidateEmail:output_type -> tandem.outreach.v1.SendCandidateEmailResponse
+	176, // 285: tandem.outreach.v1.OutreachService.ListCandidateEmails:output_type -> tandem.outreach.v1.ListCandidateEmailsResponse
+	178, // 286: tandem.outreach.v1.OutreachService.CancelCandidateEmail:output_type -> tandem.outreach.v1.CancelCandidateEmailResponse
+	180, // 287: tandem.outreach.v1.OutreachService.ListStagesForService:output_type -> tandem.outreach.v1.ListStagesForServiceResponse
+	182, // 288: tandem.outreach.v1.OutreachService.GetCandidateForSync:output_type -> tandem.outreach.v1.GetCandidateForSyncResponse
+	225, // [225:289] is the sub-list for method output_type
+	161, // [161:225] is the sub-list for method input_type
+	161, // [161:161] is the sub-list for extension type_name
+	161, // [161:161] is the sub-list for extension extendee
+	0,   // [0:161] is the sub-list for field type_name
 }
 
 func init() { file_tandem_outreach_v1_outreach_proto_init() }
@@ -12796,12 +12996,13 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 		(*TimelineEntry_Referral)(nil),
 		(*TimelineEntry_Message)(nil),
 		(*TimelineEntry_File)(nil),
+		(*TimelineEntry_AtsSync)(nil),
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[90].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[91].OneofWrappers = []any{
 		(*UploadCandidateFileRequest_Metadata)(nil),
 		(*UploadCandidateFileRequest_Chunk)(nil),
 	}
-	file_tandem_outreach_v1_outreach_proto_msgTypes[97].OneofWrappers = []any{
+	file_tandem_outreach_v1_outreach_proto_msgTypes[98].OneofWrappers = []any{
 		(*DownloadCandidateFileResponse_File)(nil),
 		(*DownloadCandidateFileResponse_Chunk)(nil),
 	}
@@ -12811,7 +13012,7 @@ func file_tandem_outreach_v1_outreach_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tandem_outreach_v1_outreach_proto_rawDesc), len(file_tandem_outreach_v1_outreach_proto_rawDesc)),
 			NumEnums:      19,
-			NumMessages:   164,
+			NumMessages:   165,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
