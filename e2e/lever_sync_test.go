@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -380,29 +381,48 @@ func TestScenario_LV_6(t *testing.T) {
 		t.Fatal(err)
 	}
 	contacted, interested := c.stage(t, "Contacted"), c.stage(t, "Interested")
-	// The move's push is the first call after the revocation: it finds
-	// out, and waits.
+	waiting := func(want int64) {
+		t.Helper()
+		poll.Until(t, 30*time.Second, func() error {
+			if h := getAts(t, c.owner).GetHealth(); h.GetHeldPushes()+h.GetPendingPushes() != want {
+				log := &atsbridgev1.ListSyncAuditResponse{}
+				c.owner.must("GET", "/v1/atsConnection/syncAudit?direction=push&pageSize=50", nil, log)
+				var seen []string
+				for _, e := range log.GetEntries() {
+					seen = append(seen, e.GetOperationId()+" "+e.GetAction()+" "+e.GetOutcome()+" "+e.GetError())
+				}
+				return fmt.Errorf("%d pushes held and %d pending, want %d waiting; the pushes' log: %v", h.GetHeldPushes(), h.GetPendingPushes(), want, seen)
+			}
+			return nil
+		})
+	}
+	// The move's push is the first call after the revocation (unless the
+	// reconcile gets there first): it finds out, and waits.
 	c.moveStage(t, sam, contacted.GetId())
+	poll.Until(t, 30*time.Second, func() error {
+		log := &atsbridgev1.ListSyncAuditResponse{}
+		c.owner.must("GET", "/v1/candidates/"+sam+"/syncAudit?action=move_stage&outcome=held", nil, log)
+		if len(log.GetEntries()) == 0 {
+			return errors.New("Sam's move is not held")
+		}
+		return nil
+	})
+	// A later move waits behind it. (It is made once the first is a push:
+	// two moves a few milliseconds apart may reach atsbridge out of order,
+	// and then only the newer one is pushed, as DESIGN §8 never applies an
+	// older version over a newer one.)
+	c.moveStage(t, sam, interested.GetId())
+	// Enrolled while revoked: the link waits too.
+	ada := c.newCandidate(t, "Ada Lovelace", "ada@engines.example")
+	c.enroll(t, ada)
+	// All three wait: Sam's two moves and Ada's link.
+	waiting(3)
 	var conn *atsbridgev1.AtsConnection
 	poll.Until(t, 60*time.Second, func() error {
 		conn = getAts(t, c.owner)
 		if s := conn.GetStatus(); (s != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_RECONNECT_REQUIRED && s != atsbridgev1.AtsConnectionStatus_ATS_CONNECTION_STATUS_DISCONNECTED) ||
 			conn.GetReason() == "" {
 			return fmt.Errorf("ATS connection %v", conn)
-		}
-		return nil
-	})
-	// A later move waits behind it. (Two moves a few milliseconds apart
-	// may reach atsbridge out of order, and then only the newer one is
-	// pushed: DESIGN §8 never applies an older version over a newer one.)
-	c.moveStage(t, sam, interested.GetId())
-	// Enrolled while revoked: the link waits too.
-	ada := c.newCandidate(t, "Ada Lovelace", "ada@engines.example")
-	c.enroll(t, ada)
-	// All three wait: Sam's two moves and Ada's link.
-	poll.Until(t, 30*time.Second, func() error {
-		if h := getAts(t, c.owner).GetHealth(); h.GetHeldPushes()+h.GetPendingPushes() != 3 {
-			return fmt.Errorf("%d pushes held and %d pending, want 3 waiting", h.GetHeldPushes(), h.GetPendingPushes())
 		}
 		return nil
 	})
