@@ -83,7 +83,7 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 
 // benchMailboxes creates n users in the simulator's Contoso tenant and
 // connects their mailboxes with the settings of s.
-func benchMailboxes(b *testing.B, e *env, n int, s store.StatusChange) []store.Mailbox {
+func benchMailboxes(b testing.TB, e *env, n int, s store.StatusChange) []store.Mailbox {
 	b.Helper()
 	tenant, err := e.ctl.Tenant(e.ctx, providersim.DemoContosoDomain)
 	if err != nil {
@@ -100,10 +100,10 @@ func benchMailboxes(b *testing.B, e *env, n int, s store.StatusChange) []store.M
 	return boxes
 }
 
-// startReplicas runs n sending replicas (each its own River client with 50
-// workers, Graph client and limit clients) over e's Postgres and one
-// Redis, stopped when the benchmark ends.
-func startReplicas(b *testing.B, e *env, n, perMinute int) {
+// startReplicas runs n sending replicas (each its own pool, River client
+// with 50 workers, Graph client and limit clients) over e's Postgres and
+// one Redis, stopped when the benchmark ends.
+func startReplicas(b testing.TB, e *env, n, perMinute int) {
 	b.Helper()
 	ctx := e.ctx
 	rdb := pgtest.NewRedis(b)
@@ -122,11 +122,14 @@ func startReplicas(b *testing.B, e *env, n, perMinute int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Each replica its own pool, as each mailbox process has.
+		pool := e.openPool()
+		st := store.New(pool)
 		ref := &jobsRef{}
 		workers := river.NewWorkers()
-		river.AddWorker(workers, NewReleaseWorker(e.st, ref))
-		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: ref, Mail: mail, Limits: NewLimits(e.st, q, perMinute), Publisher: e.pub, Logger: log}))
-		jc, err := jobs.New(e.pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
+		river.AddWorker(workers, NewReleaseWorker(st, ref))
+		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: st, Jobs: ref, Mail: mail, Limits: NewLimits(st, q, perMinute), Publisher: e.pub, Logger: log}))
+		jc, err := jobs.New(pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}})
 		if err != nil {
 			b.Fatal(err)

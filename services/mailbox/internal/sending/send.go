@@ -169,36 +169,31 @@ func (w *SendWorker) NextRetry(job *river.Job[SendArgs]) time.Time {
 // read back must equal the one written.
 func (w *SendWorker) clock() time.Time { return w.now().Truncate(time.Microsecond) }
 
-// Work takes the message as far as it can go now.
+// Work takes the message as far as it can go now. Each step starts from
+// one read of the message's Turn (the message, its mailbox, whose turn it
+// is and the day's usage).
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	m, err := w.store.MessageByID(ctx, job.Args.MessageID)
-	if errors.Is(err, postgres.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
 	for range 8 {
-		if store.Final(m.State) {
+		now := w.clock()
+		t, err := w.store.Turn(ctx, job.Args.MessageID, now)
+		if errors.Is(err, postgres.ErrNotFound) {
 			return nil
 		}
-		mb, err := w.store.MailboxByID(ctx, m.MailboxID)
 		if err != nil {
 			return err
+		}
+		m, mb := t.Message, t.Mailbox
+		if store.Final(m.State) {
+			return nil
 		}
 		if mb.Status != store.StatusConnected {
 			return w.hold(ctx, m)
 		}
-		now := w.clock()
-		head, err := w.store.QueueHead(ctx, nil, mb.ID, now)
-		if errors.Is(err, postgres.ErrNotFound) {
+		if t.HeadID == "" {
 			// Not due yet (its job ran early).
 			return river.JobSnooze(max(m.SendAfter.Sub(now), time.Second))
 		}
-		if err != nil {
-			return err
-		}
-		if head.ID != m.ID {
+		if t.HeadID != m.ID {
 			if m.State == store.StateQueued && m.SendAfter.After(now) {
 				return river.JobSnooze(m.SendAfter.Sub(now))
 			}
@@ -208,12 +203,16 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		case store.StateQueued:
 			m, err = w.createDraft(ctx, mb, m)
 		case store.StateDrafted:
-			m, err = w.send(ctx, mb, m)
+			m, err = w.send(ctx, mb, m, t.Usage)
 		case store.StateSending:
-			m, err = w.confirm(ctx, mb, m)
+			m, err = w.confirm(ctx, mb, m, t.Usage)
 		}
 		if err != nil {
 			return err
+		}
+		if store.Final(m.State) {
+			// Sent or failed in this run: nothing to read again.
+			return nil
 		}
 	}
 	return river.JobSnooze(time.Second)
@@ -226,10 +225,10 @@ func (w *SendWorker) hold(ctx context.Context, m store.Message) error {
 	return river.JobSnooze(w.timing.Hold)
 }
 
-// reload reads the message again after another worker or a cancel changed
-// it.
-func (w *SendWorker) reload(ctx context.Context, id string) (store.Message, error) {
-	return w.store.MessageByID(ctx, id)
+// reload is what a step returns when another worker or a cancel changed
+// the message: the next step reads it again.
+func (w *SendWorker) reload(context.Context, string) (store.Message, error) {
+	return store.Message{}, nil
 }
 
 // createDraft makes the message's draft in Graph and records it.
@@ -277,9 +276,9 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 }
 
 // send sends a recorded draft when the limits let it go.
-func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
+func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message, usage store.DayUsage) (store.Message, error) {
 	now := w.clock()
-	dec, err := w.limits.next(ctx, mb, m, now)
+	dec, err := w.limits.nextWith(ctx, mb, m, usage, now)
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -346,7 +345,7 @@ func (w *SendWorker) callSend(ctx context.Context, mb store.Mailbox, m store.Mes
 
 // confirm settles a message whose send was attempted but not recorded as
 // accepted: a crash, a timeout or a lost answer came between.
-func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
+func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Message, usage store.DayUsage) (store.Message, error) {
 	gmb := graph.Mailbox{ConnectionID: mb.ID}
 	got, err := w.mail.GetMessage(ctx, gmb, m.DraftID)
 	switch {
@@ -365,7 +364,7 @@ func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Mess
 		if now.Before(deadline) {
 			return store.Message{}, river.JobSnooze(min(deadline.Sub(now), w.timing.ConfirmPoll))
 		}
-		dec, err := w.limits.next(ctx, mb, m, now)
+		dec, err := w.limits.nextWith(ctx, mb, m, usage, now)
 		if err != nil {
 			return store.Message{}, err
 		}
@@ -407,7 +406,7 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 	}
 	var out store.Message
 	err := w.store.InTx(ctx, func(tx pgx.Tx) error {
-		sent, err := w.store.MarkSent(ctx, tx, m.ID, at)
+		sent, next, err := w.store.MarkSent(ctx, tx, m.ID, at, w.clock())
 		if err != nil {
 			return err
 		}
@@ -428,7 +427,7 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 				return fmt.Errorf("sending: enqueue the draft cleanup: %w", err)
 			}
 		}
-		return wakeHead(ctx, tx, w.store, w.jobs, sent.MailboxID, w.clock())
+		return wakeJob(ctx, tx, w.jobs, sent.MailboxID, next)
 	})
 	if errors.Is(err, store.ErrStateChanged) {
 		return w.reload(ctx, m.ID)

@@ -62,7 +62,8 @@ type Store interface {
 	ForgetDraft(ctx context.Context, id string) (store.Message, error)
 	MarkSending(ctx context.Context, id string, prevAttempt *time.Time, at time.Time) (store.Message, error)
 	SendRefused(ctx context.Context, id, reason string) (store.Message, error)
-	MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (store.Message, error)
+	MarkSent(ctx context.Context, tx pgx.Tx, id string, at, now time.Time) (store.Message, *int64, error)
+	Turn(ctx context.Context, id string, now time.Time) (store.Turn, error)
 	MarkFailed(ctx context.Context, tx pgx.Tx, id, reason string, from ...string) (store.Message, error)
 	SetStatusReason(ctx context.Context, id, reason string) error
 	RecordMailboxError(ctx context.Context, id, reason string, at time.Time) error
@@ -344,6 +345,29 @@ func wakeHead(ctx context.Context, tx pgx.Tx, st Store, jobs Jobs, mailboxID str
 	// Every waiting message's safety net falls due together, so under a
 	// backlog this is the common case, not a rare one. A release job wakes
 	// it once that run is over (ReleaseWorker).
+	if _, err := jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mailboxID}, nil); err != nil {
+		return fmt.Errorf("sending: wake the next message again: %w", err)
+	}
+	return nil
+}
+
+// wakeJob makes job (the mailbox's next head's, found by the caller in
+// tx) available now, as wakeHead does.
+func wakeJob(ctx context.Context, tx pgx.Tx, jobs Jobs, mailboxID string, job *int64) error {
+	if job == nil {
+		return nil
+	}
+	row, err := jobs.JobRetryTx(ctx, tx, *job)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sending: wake the next message: %w", err)
+	}
+	if row == nil || row.State != rivertype.JobStateRunning {
+		return nil
+	}
+	// Running: see wakeHead.
 	if _, err := jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mailboxID}, nil); err != nil {
 		return fmt.Errorf("sending: wake the next message again: %w", err)
 	}

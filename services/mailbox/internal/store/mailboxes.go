@@ -48,10 +48,16 @@ const mailboxColumns = `id::text, org_id::text, user_id::text, account, address,
 func scanMailbox(row pgx.Row) (Mailbox, error) {
 	var m Mailbox
 	var gapMs int64
-	err := row.Scan(&m.ID, &m.OrgID, &m.UserID, &m.Account, &m.Address, &m.OwnAddresses, &m.Status, &m.StatusReason, &m.StatusVersion,
-		&m.AddressesFetchedAt, &m.DailyMessageLimit, &gapMs, &m.LastError, &m.LastErrorAt, &m.LastSentAt, &m.RecoveredAt, &m.CreatedAt, &m.UpdatedAt)
+	err := row.Scan(mailboxDest(&m, &gapMs)...)
 	m.MinGap = time.Duration(gapMs) * time.Millisecond
 	return m, postgres.MapError(err)
+}
+
+// mailboxDest is where a row of mailboxColumns scans into; the minimum
+// gap comes as milliseconds in gapMs.
+func mailboxDest(m *Mailbox, gapMs *int64) []any {
+	return []any{&m.ID, &m.OrgID, &m.UserID, &m.Account, &m.Address, &m.OwnAddresses, &m.Status, &m.StatusReason, &m.StatusVersion,
+		&m.AddressesFetchedAt, &m.DailyMessageLimit, gapMs, &m.LastError, &m.LastErrorAt, &m.LastSentAt, &m.RecoveredAt, &m.CreatedAt, &m.UpdatedAt}
 }
 
 // StatusChange is identity's news about a mailbox connection.

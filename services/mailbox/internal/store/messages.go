@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,20 +71,31 @@ const messageColumns = `id::text, org_id::text, mailbox_id::text, seq, caller, i
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
-	var to, cc []byte
-	err := row.Scan(&m.ID, &m.OrgID, &m.MailboxID, &m.Seq, &m.Caller, &m.IdempotencyKey, &m.RequestHash, &m.State, &to, &cc,
-		&m.RecipientCount, &m.Subject, &m.HTMLBody, &m.ReplyToProviderID, &m.SendAfter, &m.JobID, &m.DraftStartedAt, &m.DraftID,
-		&m.InternetMessageID, &m.ConversationID, &m.SendAttemptedAt, &m.SentAt, &m.StatusReason, &m.MayHaveOrphans, &m.CreatedAt, &m.UpdatedAt)
-	if err != nil {
+	var raw messageJSON
+	if err := row.Scan(messageDest(&m, &raw)...); err != nil {
 		return Message{}, postgres.MapError(err)
 	}
-	if err := json.Unmarshal(to, &m.To); err != nil {
-		return Message{}, fmt.Errorf("store: to_recipients: %w", err)
+	return m, raw.decode(&m)
+}
+
+// messageJSON holds a message's recipients as scanned.
+type messageJSON struct{ to, cc []byte }
+
+// messageDest is where a row of messageColumns scans into.
+func messageDest(m *Message, raw *messageJSON) []any {
+	return []any{&m.ID, &m.OrgID, &m.MailboxID, &m.Seq, &m.Caller, &m.IdempotencyKey, &m.RequestHash, &m.State, &raw.to, &raw.cc,
+		&m.RecipientCount, &m.Subject, &m.HTMLBody, &m.ReplyToProviderID, &m.SendAfter, &m.JobID, &m.DraftStartedAt, &m.DraftID,
+		&m.InternetMessageID, &m.ConversationID, &m.SendAttemptedAt, &m.SentAt, &m.StatusReason, &m.MayHaveOrphans, &m.CreatedAt, &m.UpdatedAt}
+}
+
+func (raw messageJSON) decode(m *Message) error {
+	if err := json.Unmarshal(raw.to, &m.To); err != nil {
+		return fmt.Errorf("store: to_recipients: %w", err)
 	}
-	if err := json.Unmarshal(cc, &m.Cc); err != nil {
-		return Message{}, fmt.Errorf("store: cc_recipients: %w", err)
+	if err := json.Unmarshal(raw.cc, &m.Cc); err != nil {
+		return fmt.Errorf("store: cc_recipients: %w", err)
 	}
-	return m, nil
+	return nil
 }
 
 func scanMessages(rows pgx.Rows, err error) ([]Message, error) {
@@ -199,6 +211,63 @@ func (s *Store) QueueHead(ctx context.Context, q pgx.Tx, mailboxID string, now t
 	return scanMessage(s.db.QueryRow(ctx, sql, mailboxID, now))
 }
 
+// Turn is what a message's send job reads before each step, in one
+// statement: the message, its mailbox, which message's turn it is in the
+// mailbox's queue, and, when the message is drafted or sending (about to
+// be sent), what the mailbox attempted in the day before.
+type Turn struct {
+	Message Message
+	Mailbox Mailbox
+	// HeadID is the message whose turn it is at now (QueueHead); "" when
+	// no message of the mailbox is due.
+	HeadID string
+	// Usage is UsageSince(mailbox, now - 24h, message) for a drafted or
+	// sending message, zero otherwise.
+	Usage DayUsage
+}
+
+// qualify prefixes each column of a column list with alias.
+func qualify(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+var turnSQL = `SELECT ` + qualify("m", messageColumns) + `, ` + qualify("mb", mailboxColumns) + `,
+		coalesce((SELECT h.id::text FROM messages h WHERE h.mailbox_id = m.mailbox_id AND h.state IN ('queued', 'drafted', 'sending')
+			AND (h.state <> 'queued' OR h.send_after <= $2) ORDER BY (h.state = 'queued'), h.seq LIMIT 1), ''),
+		u.messages, u.recipients, u.latest
+	FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id
+	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
+		FROM messages a WHERE m.state IN ('drafted', 'sending') AND a.mailbox_id = m.mailbox_id AND a.send_attempted_at >= $3
+			AND a.state IN ('sending', 'sent') AND a.id <> m.id) AS u
+	WHERE m.id = $1`
+
+// Turn reads message id's Turn at now; ErrNotFound when there is no such
+// message.
+func (s *Store) Turn(ctx context.Context, id string, now time.Time) (_ Turn, err error) {
+	ctx, sp := span(ctx, "Turn")
+	defer func() { end(sp, err) }()
+	if !isUUID(id) {
+		return Turn{}, postgres.ErrNotFound
+	}
+	var t Turn
+	var raw messageJSON
+	var gapMs int64
+	dest := append(messageDest(&t.Message, &raw), mailboxDest(&t.Mailbox, &gapMs)...)
+	dest = append(dest, &t.HeadID, &t.Usage.Messages, &t.Usage.Recipients, &t.Usage.Latest)
+	if err := s.db.QueryRow(ctx, turnSQL, id, now, now.Add(-24*time.Hour)).Scan(dest...); err != nil {
+		return Turn{}, postgres.MapError(err)
+	}
+	t.Mailbox.MinGap = time.Duration(gapMs) * time.Millisecond
+	if err := raw.decode(&t.Message); err != nil {
+		return Turn{}, err
+	}
+	return t, nil
+}
+
 // transition updates one message from one of the states from, with set
 // (SQL assignments over $2...) and args; ErrStateChanged when it was not
 // in one of them.
@@ -265,16 +334,36 @@ func (s *Store) SendRefused(ctx context.Context, id string, reason string) (_ Me
 	return transition(ctx, s.db, id, []string{StateSending}, `state = 'drafted', send_attempted_at = NULL, status_reason = $3`, reason)
 }
 
-// MarkSent records in tx that the message left.
-func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (_ Message, err error) {
+// MarkSent records in tx that the message left, in one statement that
+// also notes the mailbox's last send and returns the send job of the
+// message whose turn it is next (nil when none is due at now).
+func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id string, at, now time.Time) (_ Message, nextJob *int64, err error) {
 	ctx, sp := span(ctx, "MarkSent")
 	defer func() { end(sp, err) }()
-	m, err := transition(ctx, tx, id, []string{StateSending}, `state = 'sent', sent_at = $3, status_reason = ''`, at)
-	if err != nil {
-		return Message{}, err
+	// The statement's snapshot still has the message sending: the next
+	// head is looked for among the others.
+	var m Message
+	var raw messageJSON
+	err = tx.QueryRow(ctx, `WITH sent AS (
+			UPDATE messages SET state = 'sent', sent_at = $2, status_reason = '', updated_at = now()
+			WHERE id = $1 AND state = 'sending' RETURNING *
+		), mailbox AS (
+			UPDATE mailboxes SET last_sent_at = greatest(coalesce(mailboxes.last_sent_at, $2), $2) FROM sent WHERE mailboxes.id = sent.mailbox_id
+		)
+		SELECT `+qualify("sent", messageColumns)+`,
+			(SELECT h.job_id FROM messages h WHERE h.mailbox_id = sent.mailbox_id AND h.id <> sent.id AND h.state IN ('queued', 'drafted', 'sending')
+				AND (h.state <> 'queued' OR h.send_after <= $3) ORDER BY (h.state = 'queued'), h.seq LIMIT 1)
+		FROM sent`, id, at, now).Scan(append(messageDest(&m, &raw), &nextJob)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Message{}, nil, ErrStateChanged
 	}
-	_, err = tx.Exec(ctx, `UPDATE mailboxes SET last_sent_at = greatest(coalesce(last_sent_at, $2), $2) WHERE id = $1`, m.MailboxID, at)
-	return m, postgres.MapError(err)
+	if err != nil {
+		return Message{}, nil, postgres.MapError(err)
+	}
+	if err := raw.decode(&m); err != nil {
+		return Message{}, nil, err
+	}
+	return m, nextJob, nil
 }
 
 // MarkFailed records in tx that the message cannot be sent; a draft it
