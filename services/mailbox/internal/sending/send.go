@@ -100,11 +100,14 @@ func (t Timing) withDefaults() Timing {
 	}
 	def(&t.ConfirmAfter, 2*time.Minute)
 	def(&t.ConfirmPoll, 2*time.Second)
-	def(&t.WaitTurn, 30*time.Second)
+	def(&t.WaitTurn, DefaultWaitTurn)
 	def(&t.Hold, 2*time.Minute)
 	def(&t.JobTimeout, time.Minute)
 	return t
 }
+
+// DefaultWaitTurn is Timing.WaitTurn's default.
+const DefaultWaitTurn = 30 * time.Second
 
 // maxRetryWait caps the backoff of a send that failed for a temporary
 // reason.
@@ -406,7 +409,7 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 	}
 	var out store.Message
 	err := w.store.InTx(ctx, func(tx pgx.Tx) error {
-		sent, next, err := w.store.MarkSent(ctx, tx, m.ID, at, w.clock())
+		sent, err := w.store.MarkSent(ctx, tx, m.ID, at)
 		if err != nil {
 			return err
 		}
@@ -426,6 +429,11 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 			if _, err := w.jobs.InsertTx(ctx, tx, CleanDraftsArgs{MailboxID: sent.MailboxID}, cleanInsertOpts()); err != nil {
 				return fmt.Errorf("sending: enqueue the draft cleanup: %w", err)
 			}
+		}
+		// MarkSent holds the mailbox's lock (see wakeHead).
+		next, err := w.store.HeadJob(ctx, tx, sent.MailboxID, w.clock())
+		if err != nil {
+			return err
 		}
 		return wakeJob(ctx, tx, w.jobs, sent.MailboxID, next)
 	})

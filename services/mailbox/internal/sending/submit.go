@@ -50,7 +50,10 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx pgx.Tx) error) error
 	Mailbox(ctx context.Context, orgID, id string) (store.Mailbox, error)
 	MailboxByID(ctx context.Context, id string) (store.Mailbox, error)
-	InsertMessage(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, bool, error)
+	MailboxForSubmit(ctx context.Context, tx pgx.Tx, orgID, id string) (store.Mailbox, error)
+	LockMailbox(ctx context.Context, tx pgx.Tx, id string) error
+	InsertMessage(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, bool, bool, error)
+	HeadJob(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (*int64, error)
 	SetJobID(ctx context.Context, tx pgx.Tx, id string, jobID int64) error
 	Message(ctx context.Context, orgID, id string) (store.Message, error)
 	MessageByID(ctx context.Context, id string) (store.Message, error)
@@ -62,7 +65,7 @@ type Store interface {
 	ForgetDraft(ctx context.Context, id string) (store.Message, error)
 	MarkSending(ctx context.Context, id string, prevAttempt *time.Time, at time.Time) (store.Message, error)
 	SendRefused(ctx context.Context, id, reason string) (store.Message, error)
-	MarkSent(ctx context.Context, tx pgx.Tx, id string, at, now time.Time) (store.Message, *int64, error)
+	MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (store.Message, error)
 	Turn(ctx context.Context, id string, now time.Time) (store.Turn, error)
 	MarkFailed(ctx context.Context, tx pgx.Tx, id, reason string, from ...string) (store.Message, error)
 	SetStatusReason(ctx context.Context, id, reason string) error
@@ -105,8 +108,11 @@ type Pipeline struct {
 	store     Store
 	jobs      Jobs
 	perMinute int
-	log       *slog.Logger
-	now       func() time.Time
+	// waitTurn is the safety-net wait of a message submitted behind
+	// another (the worker's Timing.WaitTurn).
+	waitTurn time.Duration
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns the pipeline; perMinute is the per-minute limit in force
@@ -118,7 +124,7 @@ func New(st Store, jobs Jobs, perMinute int, log *slog.Logger) *Pipeline {
 	if perMinute <= 0 {
 		perMinute = MessagesPerMinute
 	}
-	return &Pipeline{store: st, jobs: jobs, perMinute: perMinute, log: log, now: time.Now}
+	return &Pipeline{store: st, jobs: jobs, perMinute: perMinute, waitTurn: DefaultWaitTurn, log: log, now: time.Now}
 }
 
 // PerMinute is the per-minute limit in force.
@@ -127,16 +133,12 @@ func (p *Pipeline) PerMinute() int { return p.perMinute }
 // Submit stores s as a queued message with its send job, in one
 // transaction, unless its key made a message already: then that message
 // is returned (created false), or AlreadyExists when the key came with
-// other content.
+// other content. A message submitted behind another of its mailbox gets
+// its job scheduled at the safety-net wait, not at once: the one ahead
+// wakes it when it is done (ADR 29), and a run now would only find it is
+// not its turn.
 func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, bool, error) {
 	to, cc, err := validate(&s)
-	if err != nil {
-		return store.Message{}, false, err
-	}
-	mb, err := p.store.Mailbox(ctx, s.OrgID, s.MailboxID)
-	if errors.Is(err, postgres.ErrNotFound) {
-		return store.Message{}, false, ErrMailboxNotFound
-	}
 	if err != nil {
 		return store.Message{}, false, err
 	}
@@ -145,15 +147,23 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 		s.SendAfter = now
 	}
 	m := store.Message{
-		ID: uuid.NewString(), OrgID: s.OrgID, MailboxID: mb.ID, Caller: s.Caller, IdempotencyKey: s.IdempotencyKey,
+		ID: uuid.NewString(), OrgID: s.OrgID, MailboxID: s.MailboxID, Caller: s.Caller, IdempotencyKey: s.IdempotencyKey,
 		RequestHash: requestHash(s, to, cc), To: to, Cc: cc, RecipientCount: len(to) + len(cc),
 		Subject: s.Subject, HTMLBody: s.HTMLBody, ReplyToProviderID: s.ReplyToProviderID, SendAfter: s.SendAfter,
 	}
 	var out store.Message
 	var created bool
 	err = p.store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, created, err = p.store.InsertMessage(ctx, tx, m)
+		mb, err := p.store.MailboxForSubmit(ctx, tx, s.OrgID, s.MailboxID)
+		if errors.Is(err, postgres.ErrNotFound) {
+			return ErrMailboxNotFound
+		}
+		if err != nil {
+			return err
+		}
+		m.MailboxID = mb.ID
+		var behind bool
+		out, created, behind, err = p.store.InsertMessage(ctx, tx, m)
 		if err != nil || !created {
 			return err
 		}
@@ -162,7 +172,11 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 			// accepted before the disconnection still gets its answer.
 			return errDisconnected
 		}
-		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, sendInsertOpts(out.SendAfter, now))
+		opts := sendInsertOpts(out.SendAfter, now)
+		if behind && !out.SendAfter.After(now) {
+			opts.ScheduledAt = now.Add(p.waitTurn)
+		}
+		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, opts)
 		if err != nil {
 			return fmt.Errorf("sending: enqueue the send: %w", err)
 		}
@@ -333,26 +347,23 @@ func (p *Pipeline) Cancel(ctx context.Context, orgID, id string) (store.Message,
 	return out, nil
 }
 
-// wakeHead makes the send job of the mailbox's next message run now.
+// wakeHead makes the send job of the mailbox's next message run now; tx
+// is the transaction that ended the message ahead. The mailbox's lock is
+// taken first (MarkSent has it already), so a message submitted
+// concurrently behind the one that ended is either seen here or saw that
+// one ended (ADR 29).
 func wakeHead(ctx context.Context, tx pgx.Tx, st Store, jobs Jobs, mailboxID string, now time.Time) error {
-	running, err := retryHead(ctx, tx, st, jobs, mailboxID, now)
-	if err != nil || !running {
+	if err := st.LockMailbox(ctx, tx, mailboxID); err != nil {
 		return err
 	}
-	// River leaves a running job alone: the head's job is in a run of its
-	// own, most likely its safety-net run deciding to wait its turn again,
-	// and this wake would be lost, the message waiting its whole WaitTurn.
-	// Every waiting message's safety net falls due together, so under a
-	// backlog this is the common case, not a rare one. A release job wakes
-	// it once that run is over (ReleaseWorker).
-	if _, err := jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mailboxID}, nil); err != nil {
-		return fmt.Errorf("sending: wake the next message again: %w", err)
+	job, err := st.HeadJob(ctx, tx, mailboxID, now)
+	if err != nil {
+		return err
 	}
-	return nil
+	return wakeJob(ctx, tx, jobs, mailboxID, job)
 }
 
-// wakeJob makes job (the mailbox's next head's, found by the caller in
-// tx) available now, as wakeHead does.
+// wakeJob makes job (the mailbox's next head's) available now.
 func wakeJob(ctx context.Context, tx pgx.Tx, jobs Jobs, mailboxID string, job *int64) error {
 	if job == nil {
 		return nil
@@ -367,7 +378,10 @@ func wakeJob(ctx context.Context, tx pgx.Tx, jobs Jobs, mailboxID string, job *i
 	if row == nil || row.State != rivertype.JobStateRunning {
 		return nil
 	}
-	// Running: see wakeHead.
+	// River leaves a running job alone: the head's job is in a run of its
+	// own, most likely its safety-net run deciding to wait its turn again,
+	// and this wake would be lost, the message waiting its whole WaitTurn.
+	// A release job wakes it once that run is over (ReleaseWorker).
 	if _, err := jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mailboxID}, nil); err != nil {
 		return fmt.Errorf("sending: wake the next message again: %w", err)
 	}

@@ -116,34 +116,40 @@ func scanMessages(rows pgx.Rows, err error) ([]Message, error) {
 
 // InsertMessage stores m in tx as queued unless the caller's key made a
 // message already; created says which, and the message returned is the
-// one the key names.
-func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, created bool, err error) {
+// one the key names. behind, for a message created, says that another
+// message of the mailbox is ahead of it now (on its way to Graph, or
+// queued and due by m's send_after): its turn comes when that one is done.
+// Read in the statement after the caller's MailboxForSubmit, it is exact.
+func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, created, behind bool, err error) {
 	ctx, sp := span(ctx, "InsertMessage")
 	defer func() { end(sp, err) }()
 	to, err := json.Marshal(m.To)
 	if err != nil {
-		return Message{}, false, err
+		return Message{}, false, false, err
 	}
 	cc, err := json.Marshal(m.Cc)
 	if err != nil {
-		return Message{}, false, err
+		return Message{}, false, false, err
 	}
-	out, err := scanMessage(tx.QueryRow(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
+	var out Message
+	var raw messageJSON
+	err = tx.QueryRow(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
 			to_recipients, cc_recipients, recipient_count, subject, html_body, reply_to_provider_id, send_after)
 		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (org_id, caller, idempotency_key) DO NOTHING
-		RETURNING `+messageColumns,
+		RETURNING `+messageColumns+`, EXISTS (SELECT 1 FROM messages a WHERE a.mailbox_id = $3 AND a.state IN ('queued', 'drafted', 'sending')
+			AND (a.state <> 'queued' OR a.send_after <= $13))`,
 		m.ID, m.OrgID, m.MailboxID, m.Caller, m.IdempotencyKey, m.RequestHash, to, cc, m.RecipientCount, m.Subject, m.HTMLBody,
-		m.ReplyToProviderID, m.SendAfter))
+		m.ReplyToProviderID, m.SendAfter).Scan(append(messageDest(&out, &raw), &behind)...)
 	if err == nil {
-		return out, true, nil
+		return out, true, behind, raw.decode(&out)
 	}
-	if !errors.Is(err, postgres.ErrNotFound) {
-		return Message{}, false, err
+	if err = postgres.MapError(err); !errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, false, false, err
 	}
 	out, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND caller = $2 AND idempotency_key = $3`,
 		m.OrgID, m.Caller, m.IdempotencyKey))
-	return out, false, err
+	return out, false, false, err
 }
 
 // SetJobID records the send job of a message.
@@ -335,35 +341,37 @@ func (s *Store) SendRefused(ctx context.Context, id string, reason string) (_ Me
 }
 
 // MarkSent records in tx that the message left, in one statement that
-// also notes the mailbox's last send and returns the send job of the
-// message whose turn it is next (nil when none is due at now).
-func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id string, at, now time.Time) (_ Message, nextJob *int64, err error) {
+// also notes the mailbox's last send (and so takes the mailbox's lock, as
+// LockMailbox does, before the caller looks for the next head).
+func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (_ Message, err error) {
 	ctx, sp := span(ctx, "MarkSent")
 	defer func() { end(sp, err) }()
-	// The statement's snapshot still has the message sending: the next
-	// head is looked for among the others.
-	var m Message
-	var raw messageJSON
-	err = tx.QueryRow(ctx, `WITH sent AS (
+	m, err := scanMessage(tx.QueryRow(ctx, `WITH sent AS (
 			UPDATE messages SET state = 'sent', sent_at = $2, status_reason = '', updated_at = now()
 			WHERE id = $1 AND state = 'sending' RETURNING *
 		), mailbox AS (
 			UPDATE mailboxes SET last_sent_at = greatest(coalesce(mailboxes.last_sent_at, $2), $2) FROM sent WHERE mailboxes.id = sent.mailbox_id
 		)
-		SELECT `+qualify("sent", messageColumns)+`,
-			(SELECT h.job_id FROM messages h WHERE h.mailbox_id = sent.mailbox_id AND h.id <> sent.id AND h.state IN ('queued', 'drafted', 'sending')
-				AND (h.state <> 'queued' OR h.send_after <= $3) ORDER BY (h.state = 'queued'), h.seq LIMIT 1)
-		FROM sent`, id, at, now).Scan(append(messageDest(&m, &raw), &nextJob)...)
+		SELECT `+qualify("sent", messageColumns)+` FROM sent`, id, at))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, ErrStateChanged
+	}
+	return m, err
+}
+
+// HeadJob is the send job of the message whose turn it is in a mailbox's
+// queue at now (QueueHead's), nil when there is none: what the end of the
+// message ahead wakes.
+func (s *Store) HeadJob(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (_ *int64, err error) {
+	ctx, sp := span(ctx, "HeadJob")
+	defer func() { end(sp, err) }()
+	var job *int64
+	err = tx.QueryRow(ctx, `SELECT job_id FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending')
+		AND (state <> 'queued' OR send_after <= $2) ORDER BY (state = 'queued'), seq LIMIT 1`, mailboxID, now).Scan(&job)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Message{}, nil, ErrStateChanged
+		return nil, nil
 	}
-	if err != nil {
-		return Message{}, nil, postgres.MapError(err)
-	}
-	if err := raw.decode(&m); err != nil {
-		return Message{}, nil, err
-	}
-	return m, nextJob, nil
+	return job, postgres.MapError(err)
 }
 
 // MarkFailed records in tx that the message cannot be sent; a draft it
