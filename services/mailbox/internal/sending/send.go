@@ -176,14 +176,22 @@ func (w *SendWorker) clock() time.Time { return w.now().Truncate(time.Microsecon
 // one read of the message's Turn (the message, its mailbox, whose turn it
 // is and the day's usage).
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
+	// next is the Turn a step read already, in its own statement.
+	var next *store.Turn
 	for range 8 {
 		now := w.clock()
-		t, err := w.store.Turn(ctx, job.Args.MessageID, now)
-		if errors.Is(err, postgres.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
+		var t store.Turn
+		if next != nil {
+			t, next = *next, nil
+		} else {
+			var err error
+			t, err = w.store.Turn(ctx, job.Args.MessageID, now)
+			if errors.Is(err, postgres.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 		}
 		m, mb := t.Message, t.Mailbox
 		if store.Final(m.State) {
@@ -202,9 +210,11 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 			}
 			return river.JobSnooze(w.timing.WaitTurn)
 		}
+		var err error
 		switch m.State {
 		case store.StateQueued:
-			m, err = w.createDraft(ctx, mb, m)
+			next, err = w.createDraft(ctx, mb, m)
+			m = store.Message{}
 		case store.StateDrafted:
 			m, err = w.send(ctx, mb, m, t.Usage)
 		case store.StateSending:
@@ -234,14 +244,15 @@ func (w *SendWorker) reload(context.Context, string) (store.Message, error) {
 	return store.Message{}, nil
 }
 
-// createDraft makes the message's draft in Graph and records it.
-func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
+// createDraft makes the message's draft in Graph and records it; the
+// Turn it returns, when not nil, is the message's after the record.
+func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message) (*store.Turn, error) {
 	m, err := w.store.StartDraft(ctx, m.ID, w.clock())
 	if errors.Is(err, store.ErrStateChanged) {
-		return w.reload(ctx, m.ID)
+		return nil, nil
 	}
 	if err != nil {
-		return store.Message{}, err
+		return nil, err
 	}
 	d := graph.Draft{Subject: m.Subject, HTML: m.HTMLBody, To: graphRecipients(m.To), Cc: graphRecipients(m.Cc),
 		Headers: []graph.Header{{Name: MarkerHeader, Value: m.ID}}}
@@ -254,28 +265,29 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 	}
 	if err != nil {
 		if ge, ok := graph.AsError(err); ok && ge.Permanent() {
-			return w.fail(ctx, m, "Microsoft refused the message: "+ge.Reason())
+			_, err := w.fail(ctx, m, "Microsoft refused the message: "+ge.Reason())
+			return nil, err
 		}
 		// A create whose answer was lost may have made a draft: the next
 		// StartDraft marks the message for the draft cleanup.
-		return store.Message{}, w.graphFailure(ctx, mb, m, err)
+		return nil, w.graphFailure(ctx, mb, m, err)
 	}
 	if err := w.crash("after-draft"); err != nil {
-		return store.Message{}, err
+		return nil, err
 	}
-	rec, err := w.store.RecordDraft(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID)
+	t, err := w.store.RecordDraft(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID, w.clock())
 	if errors.Is(err, store.ErrStateChanged) {
 		// Cancelled while the draft was made: it is never sent.
 		if derr := w.mail.DeleteMessage(ctx, gmb, draft.ID); derr != nil {
 			w.log.WarnContext(ctx, "draft of a cancelled message left for the cleanup", slog.String("message", m.ID), slog.Any("error", derr))
 		}
-		return w.reload(ctx, m.ID)
+		return nil, nil
 	}
 	if err != nil {
-		return store.Message{}, err
+		return nil, err
 	}
 	w.log.InfoContext(ctx, "draft created", slog.String("message", m.ID), slog.String("mailbox", mb.ID))
-	return rec, nil
+	return &t, nil
 }
 
 // send sends a recorded draft when the limits let it go.

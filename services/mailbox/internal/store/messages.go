@@ -259,12 +259,16 @@ func (s *Store) Turn(ctx context.Context, id string, now time.Time) (_ Turn, err
 	if !isUUID(id) {
 		return Turn{}, postgres.ErrNotFound
 	}
+	return scanTurn(s.db.QueryRow(ctx, turnSQL, id, now, now.Add(-24*time.Hour)))
+}
+
+func scanTurn(row pgx.Row) (Turn, error) {
 	var t Turn
 	var raw messageJSON
 	var gapMs int64
 	dest := append(messageDest(&t.Message, &raw), mailboxDest(&t.Mailbox, &gapMs)...)
 	dest = append(dest, &t.HeadID, &t.Usage.Messages, &t.Usage.Recipients, &t.Usage.Latest)
-	if err := s.db.QueryRow(ctx, turnSQL, id, now, now.Add(-24*time.Hour)).Scan(dest...); err != nil {
+	if err := row.Scan(dest...); err != nil {
 		return Turn{}, postgres.MapError(err)
 	}
 	t.Mailbox.MinGap = time.Duration(gapMs) * time.Millisecond
@@ -298,13 +302,34 @@ func (s *Store) StartDraft(ctx context.Context, id string, at time.Time) (_ Mess
 		`may_have_orphans = may_have_orphans OR draft_started_at IS NOT NULL, draft_started_at = $3, status_reason = ''`, at)
 }
 
-// RecordDraft moves a queued message to drafted with its draft.
-func (s *Store) RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string) (_ Message, err error) {
+// RecordDraft moves a queued message to drafted with its draft, and
+// returns its Turn after the move, read in the same statement: what the
+// next step (the send) would read first.
+func (s *Store) RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string, now time.Time) (_ Turn, err error) {
 	ctx, sp := span(ctx, "RecordDraft")
 	defer func() { end(sp, err) }()
-	return transition(ctx, s.db, id, []string{StateQueued},
-		`state = 'drafted', draft_id = $3, internet_message_id = $4, conversation_id = $5`, draftID, internetMessageID, conversationID)
+	t, err := scanTurn(s.db.QueryRow(ctx, recordDraftSQL, id, now, now.Add(-24*time.Hour), draftID, internetMessageID, conversationID))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Turn{}, ErrStateChanged
+	}
+	return t, err
 }
+
+// recordDraftSQL is turnSQL over the message as updated: the statement's
+// snapshot still has it queued, so the head is chosen as if it were on
+// its way already.
+var recordDraftSQL = `WITH d AS (
+		UPDATE messages SET state = 'drafted', draft_id = $4, internet_message_id = $5, conversation_id = $6, updated_at = now()
+		WHERE id = $1 AND state = 'queued' RETURNING *
+	)
+	SELECT ` + qualify("d", messageColumns) + `, ` + qualify("mb", mailboxColumns) + `,
+		coalesce((SELECT h.id::text FROM messages h WHERE h.mailbox_id = d.mailbox_id AND (h.id = d.id OR h.state IN ('queued', 'drafted', 'sending')
+			AND (h.state <> 'queued' OR h.send_after <= $2)) ORDER BY (h.id <> d.id AND h.state = 'queued'), h.seq LIMIT 1), ''),
+		u.messages, u.recipients, u.latest
+	FROM d JOIN mailboxes mb ON mb.id = d.mailbox_id
+	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
+		FROM messages a WHERE a.mailbox_id = d.mailbox_id AND a.send_attempted_at >= $3
+			AND a.state IN ('sending', 'sent') AND a.id <> d.id) AS u`
 
 // ForgetDraft moves a drafted message back to queued when its draft is
 // gone (deleted in Outlook before it was sent): a new one is made.
