@@ -213,6 +213,12 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		var err error
 		switch m.State {
 		case store.StateQueued:
+			if !t.DraftStarted {
+				// Queued, its turn, connected: the read starts the draft
+				// when it says so, so another worker or a cancel got
+				// between; read again.
+				continue
+			}
 			next, err = w.createDraft(ctx, mb, m)
 			m = store.Message{}
 		case store.StateDrafted:
@@ -244,16 +250,12 @@ func (w *SendWorker) reload(context.Context, string) (store.Message, error) {
 	return store.Message{}, nil
 }
 
-// createDraft makes the message's draft in Graph and records it; the
-// Turn it returns, when not nil, is the message's after the record.
+// createDraft makes the draft in Graph of a message whose draft is
+// started (Turn.DraftStarted: draft_started_at recorded, durably, before
+// the call) and records it; the Turn it returns, when not nil, is the
+// message's after the record.
 func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message) (*store.Turn, error) {
-	m, err := w.store.StartDraft(ctx, m.ID, w.clock())
-	if errors.Is(err, store.ErrStateChanged) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
+	var err error
 	d := graph.Draft{Subject: m.Subject, HTML: m.HTMLBody, To: graphRecipients(m.To), Cc: graphRecipients(m.Cc),
 		Headers: []graph.Header{{Name: MarkerHeader, Value: m.ID}}}
 	gmb := graph.Mailbox{ConnectionID: mb.ID}
@@ -269,7 +271,7 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 			return nil, err
 		}
 		// A create whose answer was lost may have made a draft: the next
-		// StartDraft marks the message for the draft cleanup.
+		// start (Turn) marks the message for the draft cleanup.
 		return nil, w.graphFailure(ctx, mb, m, err)
 	}
 	if err := w.crash("after-draft"); err != nil {

@@ -60,7 +60,6 @@ type Store interface {
 	ListMessages(ctx context.Context, orgID, mailboxID string, after *store.MessageCursor, limit int) ([]store.Message, error)
 	Cancel(ctx context.Context, tx pgx.Tx, orgID, id string) (store.Message, error)
 	QueueHead(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (store.Message, error)
-	StartDraft(ctx context.Context, id string, at time.Time) (store.Message, error)
 	RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string, now time.Time) (store.Turn, error)
 	ForgetDraft(ctx context.Context, id string) (store.Message, error)
 	MarkSending(ctx context.Context, id string, prevAttempt *time.Time, at time.Time) (store.Message, error)

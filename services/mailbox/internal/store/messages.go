@@ -230,6 +230,10 @@ type Turn struct {
 	// Usage is UsageSince(mailbox, now - 24h, message) for a drafted or
 	// sending message, zero otherwise.
 	Usage DayUsage
+	// DraftStarted says that the statement that read the Turn also started
+	// the message's draft (StartDraft, at now): the message was queued and
+	// its mailbox's head, and the mailbox connected. Message is as after.
+	DraftStarted bool
 }
 
 // qualify prefixes each column of a column list with alias.
@@ -241,33 +245,48 @@ func qualify(alias, columns string) string {
 	return strings.Join(parts, ", ")
 }
 
-var turnSQL = `SELECT ` + qualify("m", messageColumns) + `, ` + qualify("mb", mailboxColumns) + `,
-		coalesce((SELECT h.id::text FROM messages h WHERE h.mailbox_id = m.mailbox_id AND h.state IN ('queued', 'drafted', 'sending')
-			AND (h.state <> 'queued' OR h.send_after <= $2) ORDER BY (h.state = 'queued'), h.seq LIMIT 1), ''),
-		u.messages, u.recipients, u.latest
-	FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id
+// turnSQL reads the Turn of message $1 at $2, starting its draft when it
+// is queued, the head and its mailbox connected: what the job would do
+// next with what it read.
+var turnSQL = `WITH t AS (
+		SELECT m.id, m.state, mb.status,
+			coalesce((SELECT h.id::text FROM messages h WHERE h.mailbox_id = m.mailbox_id AND h.state IN ('queued', 'drafted', 'sending')
+				AND (h.state <> 'queued' OR h.send_after <= $2) ORDER BY (h.state = 'queued'), h.seq LIMIT 1), '') AS head_id
+		FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id WHERE m.id = $1
+	), started AS (
+		UPDATE messages SET may_have_orphans = messages.may_have_orphans OR messages.draft_started_at IS NOT NULL, draft_started_at = $2,
+			status_reason = '', updated_at = now()
+		FROM t WHERE messages.id = t.id AND messages.state = 'queued' AND t.state = 'queued' AND t.head_id = t.id::text AND t.status = 'connected'
+		RETURNING messages.*
+	)
+	SELECT ` + qualify("m", messageColumns) + `, ` + qualify("mb", mailboxColumns) + `, (SELECT head_id FROM t),
+		u.messages, u.recipients, u.latest, EXISTS (SELECT 1 FROM started)
+	FROM (SELECT * FROM started UNION ALL SELECT * FROM messages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM started)) AS m
+	JOIN mailboxes mb ON mb.id = m.mailbox_id
 	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
 		FROM messages a WHERE m.state IN ('drafted', 'sending') AND a.mailbox_id = m.mailbox_id AND a.send_attempted_at >= $3
-			AND a.state IN ('sending', 'sent') AND a.id <> m.id) AS u
-	WHERE m.id = $1`
+			AND a.state IN ('sending', 'sent') AND a.id <> m.id) AS u`
 
-// Turn reads message id's Turn at now; ErrNotFound when there is no such
-// message.
+// Turn reads message id's Turn at now (and may start its draft, see
+// Turn.DraftStarted); ErrNotFound when there is no such message.
 func (s *Store) Turn(ctx context.Context, id string, now time.Time) (_ Turn, err error) {
 	ctx, sp := span(ctx, "Turn")
 	defer func() { end(sp, err) }()
 	if !isUUID(id) {
 		return Turn{}, postgres.ErrNotFound
 	}
-	return scanTurn(s.db.QueryRow(ctx, turnSQL, id, now, now.Add(-24*time.Hour)))
+	return scanTurn(s.db.QueryRow(ctx, turnSQL, id, now, now.Add(-24*time.Hour)), true)
 }
 
-func scanTurn(row pgx.Row) (Turn, error) {
+func scanTurn(row pgx.Row, withStart bool) (Turn, error) {
 	var t Turn
 	var raw messageJSON
 	var gapMs int64
 	dest := append(messageDest(&t.Message, &raw), mailboxDest(&t.Mailbox, &gapMs)...)
 	dest = append(dest, &t.HeadID, &t.Usage.Messages, &t.Usage.Recipients, &t.Usage.Latest)
+	if withStart {
+		dest = append(dest, &t.DraftStarted)
+	}
 	if err := row.Scan(dest...); err != nil {
 		return Turn{}, postgres.MapError(err)
 	}
@@ -293,22 +312,13 @@ func transition(ctx context.Context, q interface {
 	return m, err
 }
 
-// StartDraft notes that a draft is about to be created for a queued
-// message; a second start means Graph may hold a draft of an earlier one.
-func (s *Store) StartDraft(ctx context.Context, id string, at time.Time) (_ Message, err error) {
-	ctx, sp := span(ctx, "StartDraft")
-	defer func() { end(sp, err) }()
-	return transition(ctx, s.db, id, []string{StateQueued},
-		`may_have_orphans = may_have_orphans OR draft_started_at IS NOT NULL, draft_started_at = $3, status_reason = ''`, at)
-}
-
 // RecordDraft moves a queued message to drafted with its draft, and
 // returns its Turn after the move, read in the same statement: what the
 // next step (the send) would read first.
 func (s *Store) RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string, now time.Time) (_ Turn, err error) {
 	ctx, sp := span(ctx, "RecordDraft")
 	defer func() { end(sp, err) }()
-	t, err := scanTurn(s.db.QueryRow(ctx, recordDraftSQL, id, now, now.Add(-24*time.Hour), draftID, internetMessageID, conversationID))
+	t, err := scanTurn(s.db.QueryRow(ctx, recordDraftSQL, id, now, now.Add(-24*time.Hour), draftID, internetMessageID, conversationID), false)
 	if errors.Is(err, postgres.ErrNotFound) {
 		return Turn{}, ErrStateChanged
 	}
