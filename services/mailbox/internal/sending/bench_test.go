@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +49,7 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 	round := 0
 	var sent time.Duration
 	total := 0
+	goCPU0, pgCPU0 := processCPU(b), postgresCPU(b, e)
 	for b.Loop() {
 		round++
 		start := time.Now()
@@ -79,6 +84,58 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 		total += mailboxes * perMailbox
 	}
 	b.ReportMetric(float64(total)/sent.Seconds(), "messages/s")
+	// CPU per message, which the other work on a shared machine changes
+	// less than the rate: this process (both replicas, the submitters and
+	// the simulator) and the Postgres backends of the test database.
+	b.ReportMetric(float64((processCPU(b)-goCPU0).Microseconds())/1000/float64(total), "go-cpu-ms/msg")
+	pgCPU := 0.0
+	for pid, ticks := range postgresCPU(b, e) {
+		pgCPU += float64(ticks - pgCPU0[pid])
+	}
+	b.ReportMetric(pgCPU*1000/clockTicks/float64(total), "pg-cpu-ms/msg")
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
+const clockTicks = 100
+
+// processCPU is the CPU time this process used so far.
+func processCPU(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU is the CPU time (user and system, in clock ticks) used so
+// far by each Postgres backend connected to e's database, by pid: Postgres
+// is local, on the same machine.
+func postgresCPU(b testing.TB, e *env) map[int]int64 {
+	rows, err := e.pool.Query(e.ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make(map[int]int64, len(pids))
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone, or not on this machine
+		}
+		// Fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th.
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		out[pid] = u + st
+	}
+	return out
 }
 
 // benchMailboxes creates n users in the simulator's Contoso tenant and
