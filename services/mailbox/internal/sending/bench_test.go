@@ -131,8 +131,11 @@ func postgresCPU(b testing.TB, e *env) map[int]int64 {
 		if len(f) < 13 {
 			continue
 		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
+		u, uerr := strconv.ParseInt(f[11], 10, 64)
+		st, serr := strconv.ParseInt(f[12], 10, 64)
+		if uerr != nil || serr != nil {
+			continue
+		}
 		out[pid] = u + st
 	}
 	return out
