@@ -52,9 +52,10 @@ type Store interface {
 	MailboxByID(ctx context.Context, id string) (store.Mailbox, error)
 	MailboxForSubmit(ctx context.Context, tx pgx.Tx, orgID, id string) (store.Mailbox, error)
 	LockMailbox(ctx context.Context, tx pgx.Tx, id string) error
-	InsertMessage(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, bool, bool, error)
+	QueueAhead(ctx context.Context, tx pgx.Tx, mailboxID string, sendAfter time.Time) (bool, error)
+	InsertMessage(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, error)
+	MessageByKey(ctx context.Context, orgID, caller, key string) (store.Message, error)
 	HeadJob(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (*int64, error)
-	SetJobID(ctx context.Context, tx pgx.Tx, id string, jobID int64) error
 	Message(ctx context.Context, orgID, id string) (store.Message, error)
 	MessageByID(ctx context.Context, id string) (store.Message, error)
 	ListMessages(ctx context.Context, orgID, mailboxID string, after *store.MessageCursor, limit int) ([]store.Message, error)
@@ -151,7 +152,7 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 		Subject: s.Subject, HTMLBody: s.HTMLBody, ReplyToProviderID: s.ReplyToProviderID, SendAfter: s.SendAfter,
 	}
 	var out store.Message
-	var created bool
+	created := true
 	err = p.store.InTx(ctx, func(tx pgx.Tx) error {
 		mb, err := p.store.MailboxForSubmit(ctx, tx, s.OrgID, s.MailboxID)
 		if errors.Is(err, postgres.ErrNotFound) {
@@ -161,28 +162,41 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 			return err
 		}
 		m.MailboxID = mb.ID
-		var behind bool
-		out, created, behind, err = p.store.InsertMessage(ctx, tx, m)
-		if err != nil || !created {
-			return err
-		}
 		if mb.Status == store.StatusDisconnected {
-			// Checked with the key looked up first: a retry of a message
-			// accepted before the disconnection still gets its answer.
+			// A retry of a message accepted before the disconnection
+			// still gets its answer.
 			return errDisconnected
 		}
-		opts := sendInsertOpts(out.SendAfter, now)
-		if behind && !out.SendAfter.After(now) {
-			opts.ScheduledAt = now.Add(p.waitTurn)
+		opts := sendInsertOpts(m.SendAfter, now)
+		if !m.SendAfter.After(now) {
+			behind, err := p.store.QueueAhead(ctx, tx, mb.ID, m.SendAfter)
+			if err != nil {
+				return err
+			}
+			if behind {
+				opts.ScheduledAt = now.Add(p.waitTurn)
+			}
 		}
-		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, opts)
+		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: m.ID}, opts)
 		if err != nil {
 			return fmt.Errorf("sending: enqueue the send: %w", err)
 		}
-		jobID := res.Job.ID
-		out.JobID = &jobID
-		return p.store.SetJobID(ctx, tx, out.ID, jobID)
+		m.JobID = &res.Job.ID
+		out, err = p.store.InsertMessage(ctx, tx, m)
+		return err
 	})
+	if errors.Is(err, postgres.ErrConflict) || errors.Is(err, errDisconnected) {
+		// The key made a message already (the job inserted for this one
+		// went with the rollback), or the mailbox is disconnected and only
+		// a message the key made can be answered.
+		prev, kerr := p.store.MessageByKey(ctx, s.OrgID, s.Caller, s.IdempotencyKey)
+		switch {
+		case kerr == nil:
+			out, created, err = prev, false, nil
+		case !errors.Is(kerr, postgres.ErrNotFound):
+			return store.Message{}, false, kerr
+		}
+	}
 	if err != nil {
 		return store.Message{}, false, err
 	}

@@ -114,50 +114,56 @@ func scanMessages(rows pgx.Rows, err error) ([]Message, error) {
 	return out, postgres.MapError(rows.Err())
 }
 
-// InsertMessage stores m in tx as queued unless the caller's key made a
-// message already; created says which, and the message returned is the
-// one the key names. behind, for a message created, says that another
-// message of the mailbox is ahead of it now (on its way to Graph, or
-// queued and due by m's send_after): its turn comes when that one is done.
-// Read in the statement after the caller's MailboxForSubmit, it is exact.
-func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, created, behind bool, err error) {
+// QueueAhead reports, in tx, whether a message of the mailbox is ahead of
+// one due at sendAfter that is not stored yet: on its way to Graph, or
+// queued and due by then. Read after the caller's MailboxForSubmit, it is
+// exact until tx ends (ADR 29).
+func (s *Store) QueueAhead(ctx context.Context, tx pgx.Tx, mailboxID string, sendAfter time.Time) (_ bool, err error) {
+	ctx, sp := span(ctx, "QueueAhead")
+	defer func() { end(sp, err) }()
+	var ahead bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending')
+		AND (state <> 'queued' OR send_after <= $2))`, mailboxID, sendAfter).Scan(&ahead)
+	return ahead, postgres.MapError(err)
+}
+
+// InsertMessage stores m in tx as queued, with its send job m.JobID,
+// unless the caller's key made a message already: then it stores nothing
+// and returns ErrConflict (the caller rolls back what it did in tx, and
+// reads that message with MessageByKey).
+func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, err error) {
 	ctx, sp := span(ctx, "InsertMessage")
 	defer func() { end(sp, err) }()
 	to, err := json.Marshal(m.To)
 	if err != nil {
-		return Message{}, false, false, err
+		return Message{}, err
 	}
 	cc, err := json.Marshal(m.Cc)
 	if err != nil {
-		return Message{}, false, false, err
+		return Message{}, err
 	}
-	var out Message
-	var raw messageJSON
-	err = tx.QueryRow(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
-			to_recipients, cc_recipients, recipient_count, subject, html_body, reply_to_provider_id, send_after)
-		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13)
+	out, err := scanMessage(tx.QueryRow(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
+			to_recipients, cc_recipients, recipient_count, subject, html_body, reply_to_provider_id, send_after, job_id)
+		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (org_id, caller, idempotency_key) DO NOTHING
-		RETURNING `+messageColumns+`, EXISTS (SELECT 1 FROM messages a WHERE a.mailbox_id = $3 AND a.state IN ('queued', 'drafted', 'sending')
-			AND (a.state <> 'queued' OR a.send_after <= $13))`,
+		RETURNING `+messageColumns,
 		m.ID, m.OrgID, m.MailboxID, m.Caller, m.IdempotencyKey, m.RequestHash, to, cc, m.RecipientCount, m.Subject, m.HTMLBody,
-		m.ReplyToProviderID, m.SendAfter).Scan(append(messageDest(&out, &raw), &behind)...)
-	if err == nil {
-		return out, true, behind, raw.decode(&out)
+		m.ReplyToProviderID, m.SendAfter, m.JobID))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, postgres.ErrConflict
 	}
-	if err = postgres.MapError(err); !errors.Is(err, postgres.ErrNotFound) {
-		return Message{}, false, false, err
-	}
-	out, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND caller = $2 AND idempotency_key = $3`,
-		m.OrgID, m.Caller, m.IdempotencyKey))
-	return out, false, false, err
+	return out, err
 }
 
-// SetJobID records the send job of a message.
-func (s *Store) SetJobID(ctx context.Context, tx pgx.Tx, id string, jobID int64) (err error) {
-	ctx, sp := span(ctx, "SetJobID")
+// MessageByKey returns the message a caller's idempotency key made.
+func (s *Store) MessageByKey(ctx context.Context, orgID, caller, key string) (_ Message, err error) {
+	ctx, sp := span(ctx, "MessageByKey")
 	defer func() { end(sp, err) }()
-	_, err = tx.Exec(ctx, `UPDATE messages SET job_id = $2 WHERE id = $1`, id, jobID)
-	return postgres.MapError(err)
+	if !isUUID(orgID) {
+		return Message{}, postgres.ErrNotFound
+	}
+	return scanMessage(s.db.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND caller = $2 AND idempotency_key = $3`,
+		orgID, caller, key))
 }
 
 // Message returns a message of the organization.
