@@ -219,8 +219,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 				// between; read again.
 				continue
 			}
-			next, err = w.createDraft(ctx, mb, m)
-			m = store.Message{}
+			m, next, err = w.createDraft(ctx, mb, m, t.Usage)
 		case store.StateDrafted:
 			m, err = w.send(ctx, mb, m, t.Usage)
 		case store.StateSending:
@@ -252,9 +251,11 @@ func (w *SendWorker) reload(context.Context, string) (store.Message, error) {
 
 // createDraft makes the draft in Graph of a message whose draft is
 // started (Turn.DraftStarted: draft_started_at recorded, durably, before
-// the call) and records it; the Turn it returns, when not nil, is the
-// message's after the record.
-func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message) (*store.Turn, error) {
+// the call) and records it. When the limits let the message go now, the
+// draft and the attempt are recorded in one write (sending) and the draft
+// is sent; otherwise it is recorded drafted, and the Turn returned is the
+// message's after the record. usage is the Turn's.
+func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message, usage store.DayUsage) (store.Message, *store.Turn, error) {
 	var err error
 	d := graph.Draft{Subject: m.Subject, HTML: m.HTMLBody, To: graphRecipients(m.To), Cc: graphRecipients(m.Cc),
 		Headers: []graph.Header{{Name: MarkerHeader, Value: m.ID}}}
@@ -267,29 +268,54 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 	}
 	if err != nil {
 		if ge, ok := graph.AsError(err); ok && ge.Permanent() {
-			_, err := w.fail(ctx, m, "Microsoft refused the message: "+ge.Reason())
-			return nil, err
+			out, err := w.fail(ctx, m, "Microsoft refused the message: "+ge.Reason())
+			return out, nil, err
 		}
 		// A create whose answer was lost may have made a draft: the next
 		// start (Turn) marks the message for the draft cleanup.
-		return nil, w.graphFailure(ctx, mb, m, err)
+		return store.Message{}, nil, w.graphFailure(ctx, mb, m, err)
 	}
 	if err := w.crash("after-draft"); err != nil {
-		return nil, err
+		return store.Message{}, nil, err
 	}
-	t, err := w.store.RecordDraft(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID, w.clock())
-	if errors.Is(err, store.ErrStateChanged) {
+	cancelled := func() {
 		// Cancelled while the draft was made: it is never sent.
 		if derr := w.mail.DeleteMessage(ctx, gmb, draft.ID); derr != nil {
 			w.log.WarnContext(ctx, "draft of a cancelled message left for the cleanup", slog.String("message", m.ID), slog.Any("error", derr))
 		}
-		return nil, nil
+	}
+	now := w.clock()
+	if dec, lerr := w.limits.nextWith(ctx, mb, m, usage, now); lerr == nil && !dec.at.After(now) {
+		// It may go now: from this write on it may have left (as
+		// MarkSending).
+		sending, err := w.store.DraftSending(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID, now)
+		if err != nil {
+			w.refund(ctx, mb.ID, dec)
+			if errors.Is(err, store.ErrStateChanged) {
+				cancelled()
+				return store.Message{}, nil, nil
+			}
+			return store.Message{}, nil, err
+		}
+		w.log.InfoContext(ctx, "draft created", slog.String("message", m.ID), slog.String("mailbox", mb.ID))
+		if err := w.crash("before-send"); err != nil {
+			return store.Message{}, nil, err
+		}
+		out, err := w.callSend(ctx, mb, sending, dec)
+		return out, nil, err
+	}
+	// Not now (or the limits could not be read): recorded drafted; the
+	// send step decides, from the Turn that comes back.
+	t, err := w.store.RecordDraft(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID, w.clock())
+	if errors.Is(err, store.ErrStateChanged) {
+		cancelled()
+		return store.Message{}, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return store.Message{}, nil, err
 	}
 	w.log.InfoContext(ctx, "draft created", slog.String("message", m.ID), slog.String("mailbox", mb.ID))
-	return &t, nil
+	return store.Message{}, &t, nil
 }
 
 // send sends a recorded draft when the limits let it go.

@@ -62,6 +62,7 @@ type Store interface {
 	Cancel(ctx context.Context, tx pgx.Tx, orgID, id string) (store.Message, error)
 	QueueHead(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (store.Message, error)
 	RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string, now time.Time) (store.Turn, error)
+	DraftSending(ctx context.Context, id, draftID, internetMessageID, conversationID string, at time.Time) (store.Message, error)
 	ForgetDraft(ctx context.Context, id string) (store.Message, error)
 	MarkSending(ctx context.Context, id string, prevAttempt *time.Time, at time.Time) (store.Message, error)
 	SendRefused(ctx context.Context, id, reason string) (store.Message, error)

@@ -234,7 +234,8 @@ type Turn struct {
 	// no message of the mailbox is due.
 	HeadID string
 	// Usage is UsageSince(mailbox, now - 24h, message) for a drafted or
-	// sending message, zero otherwise.
+	// sending message and one whose draft the read started, zero
+	// otherwise.
 	Usage DayUsage
 	// DraftStarted says that the statement that read the Turn also started
 	// the message's draft (StartDraft, at now): the message was queued and
@@ -270,8 +271,8 @@ var turnSQL = `WITH t AS (
 	FROM (SELECT * FROM started UNION ALL SELECT * FROM messages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM started)) AS m
 	JOIN mailboxes mb ON mb.id = m.mailbox_id
 	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
-		FROM messages a WHERE m.state IN ('drafted', 'sending') AND a.mailbox_id = m.mailbox_id AND a.send_attempted_at >= $3
-			AND a.state IN ('sending', 'sent') AND a.id <> m.id) AS u`
+		FROM messages a WHERE (m.state IN ('drafted', 'sending') OR EXISTS (SELECT 1 FROM started)) AND a.mailbox_id = m.mailbox_id
+			AND a.send_attempted_at >= $3 AND a.state IN ('sending', 'sent') AND a.id <> m.id) AS u`
 
 // Turn reads message id's Turn at now (and may start its draft, see
 // Turn.DraftStarted); ErrNotFound when there is no such message.
@@ -346,6 +347,18 @@ var recordDraftSQL = `WITH d AS (
 	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
 		FROM messages a WHERE a.mailbox_id = d.mailbox_id AND a.send_attempted_at >= $3
 			AND a.state IN ('sending', 'sent') AND a.id <> d.id) AS u`
+
+// DraftSending moves a queued message whose draft was just made straight
+// to sending, recording the draft and the attempt together: the limits let
+// it go at once, so it is recorded drafted and sending in one write, before
+// send is called, as MarkSending would (ADR 29).
+func (s *Store) DraftSending(ctx context.Context, id, draftID, internetMessageID, conversationID string, at time.Time) (_ Message, err error) {
+	ctx, sp := span(ctx, "DraftSending")
+	defer func() { end(sp, err) }()
+	return transition(ctx, s.db, id, []string{StateQueued},
+		`state = 'sending', draft_id = $3, internet_message_id = $4, conversation_id = $5, send_attempted_at = $6`,
+		draftID, internetMessageID, conversationID, at)
+}
 
 // ForgetDraft moves a drafted message back to queued when its draft is
 // gone (deleted in Outlook before it was sent): a new one is made.
