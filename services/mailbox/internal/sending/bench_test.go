@@ -4,7 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,6 +49,7 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 	round := 0
 	var sent time.Duration
 	total := 0
+	goCPU0, pgCPU0 := processCPU(b), postgresCPU(b, e)
 	for b.Loop() {
 		round++
 		start := time.Now()
@@ -79,11 +84,66 @@ func BenchmarkSendAcrossMailboxes(b *testing.B) {
 		total += mailboxes * perMailbox
 	}
 	b.ReportMetric(float64(total)/sent.Seconds(), "messages/s")
+	// CPU per message, which the other work on a shared machine changes
+	// less than the rate: this process (both replicas, the submitters and
+	// the simulator) and the Postgres backends of the test database.
+	b.ReportMetric(float64((processCPU(b)-goCPU0).Microseconds())/1000/float64(total), "go-cpu-ms/msg")
+	pgCPU := 0.0
+	for pid, ticks := range postgresCPU(b, e) {
+		pgCPU += float64(ticks - pgCPU0[pid])
+	}
+	b.ReportMetric(pgCPU*1000/clockTicks/float64(total), "pg-cpu-ms/msg")
+}
+
+// clockTicks is Linux's USER_HZ, the unit of /proc/<pid>/stat's times.
+const clockTicks = 100
+
+// processCPU is the CPU time this process used so far.
+func processCPU(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// postgresCPU is the CPU time (user and system, in clock ticks) used so
+// far by each Postgres backend connected to e's database, by pid: Postgres
+// is local, on the same machine.
+func postgresCPU(b testing.TB, e *env) map[int]int64 {
+	rows, err := e.pool.Query(e.ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := make(map[int]int64, len(pids))
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // gone, or not on this machine
+		}
+		// Fields after the command's closing parenthesis: utime and
+		// stime are the 12th and 13th.
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		u, uerr := strconv.ParseInt(f[11], 10, 64)
+		st, serr := strconv.ParseInt(f[12], 10, 64)
+		if uerr != nil || serr != nil {
+			continue
+		}
+		out[pid] = u + st
+	}
+	return out
 }
 
 // benchMailboxes creates n users in the simulator's Contoso tenant and
 // connects their mailboxes with the settings of s.
-func benchMailboxes(b *testing.B, e *env, n int, s store.StatusChange) []store.Mailbox {
+func benchMailboxes(b testing.TB, e *env, n int, s store.StatusChange) []store.Mailbox {
 	b.Helper()
 	tenant, err := e.ctl.Tenant(e.ctx, providersim.DemoContosoDomain)
 	if err != nil {
@@ -100,10 +160,10 @@ func benchMailboxes(b *testing.B, e *env, n int, s store.StatusChange) []store.M
 	return boxes
 }
 
-// startReplicas runs n sending replicas (each its own River client with 50
-// workers, Graph client and limit clients) over e's Postgres and one
-// Redis, stopped when the benchmark ends.
-func startReplicas(b *testing.B, e *env, n, perMinute int) {
+// startReplicas runs n sending replicas (each its own pool, River client
+// with 50 workers, Graph client and limit clients) over e's Postgres and
+// one Redis, stopped when the benchmark ends.
+func startReplicas(b testing.TB, e *env, n, perMinute int) {
 	b.Helper()
 	ctx := e.ctx
 	rdb := pgtest.NewRedis(b)
@@ -122,11 +182,14 @@ func startReplicas(b *testing.B, e *env, n, perMinute int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		// Each replica its own pool, as each mailbox process has.
+		pool := e.openPool()
+		st := store.New(pool)
 		ref := &jobsRef{}
 		workers := river.NewWorkers()
-		river.AddWorker(workers, NewReleaseWorker(e.st, ref))
-		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: ref, Mail: mail, Limits: NewLimits(e.st, q, perMinute), Publisher: e.pub, Logger: log}))
-		jc, err := jobs.New(e.pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
+		river.AddWorker(workers, NewReleaseWorker(st, ref))
+		river.AddWorker(workers, NewSendWorker(SendWorkerOptions{Store: st, Jobs: ref, Mail: mail, Limits: NewLimits(st, q, perMinute), Publisher: e.pub, Logger: log}))
+		jc, err := jobs.New(pool, jobs.Options{Schema: "mailbox", Workers: workers, Queues: map[string]river.QueueConfig{
 			river.QueueDefault: {MaxWorkers: 50, FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond}}})
 		if err != nil {
 			b.Fatal(err)

@@ -80,13 +80,48 @@ type env struct {
 	cleaner  *CleanDraftsWorker
 	mu       sync.Mutex
 	clock    time.Time
+	// url is the test database's; tracer, when set, traces every pool
+	// opened on it.
+	url    string
+	tracer pgx.QueryTracer
 }
 
-func newEnv(t testing.TB) *env {
+// openPool opens another pool on e's database as postgres.Open does (a
+// replica's own), with e's tracer; closed when the test ends.
+func (e *env) openPool() *pgxpool.Pool {
+	e.t.Helper()
+	if e.tracer == nil {
+		pool, err := postgres.Open(e.ctx, postgres.Options{URL: e.url, Schema: "mailbox"})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		e.t.Cleanup(pool.Close)
+		return pool
+	}
+	cfg, err := pgxpool.ParseConfig(e.url)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = "mailbox"
+	cfg.ConnConfig.Tracer = e.tracer
+	pool, err := pgxpool.NewWithConfig(e.ctx, cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(pool.Close)
+	return pool
+}
+
+func newEnv(t testing.TB) *env { return newTracedEnv(t, nil) }
+
+// newTracedEnv is newEnv with tracer on every connection of its pool (the
+// store's and River's), when it is not nil.
+func newTracedEnv(t testing.TB, tracer pgx.QueryTracer) *env {
 	t.Helper()
 	ctx := t.Context()
 	log := slog.New(slog.DiscardHandler)
-	pool, err := postgres.Open(ctx, postgres.Options{URL: pgtest.NewDatabase(t), Schema: "mailbox"})
+	url := pgtest.NewDatabase(t)
+	pool, err := postgres.Open(ctx, postgres.Options{URL: url, Schema: "mailbox"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +131,10 @@ func newEnv(t testing.TB) *env {
 	}
 	if err := jobs.Migrate(ctx, pool, "mailbox", log); err != nil {
 		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, url: url, tracer: tracer}
+	if tracer != nil {
+		pool = e.openPool()
 	}
 	jc, err := jobs.New(pool, jobs.Options{Schema: "mailbox"})
 	if err != nil {
@@ -116,8 +155,8 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, pool: pool, st: store.New(pool), jc: jc, sim: sim, ctl: sim.Client(), tokens: tokens, mail: mail,
-		pub: &published{}, clock: time.Now().Truncate(time.Microsecond)}
+	e.pool, e.st, e.jc, e.sim, e.ctl, e.tokens, e.mail = pool, store.New(pool), jc, sim, sim.Client(), tokens, mail
+	e.pub, e.clock = &published{}, time.Now().Truncate(time.Microsecond)
 	e.pipeline = New(e.st, jc, MessagesPerMinute, log)
 	e.pipeline.now = e.now
 	e.worker = NewSendWorker(SendWorkerOptions{Store: e.st, Jobs: jc, Mail: mail, Limits: NewLimits(e.st, minute, MessagesPerMinute), Publisher: e.pub,

@@ -69,11 +69,21 @@ func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, no
 	if except == "" {
 		except = "00000000-0000-0000-0000-000000000000"
 	}
-	since := now.Add(-day)
-	u, err := l.store.UsageSince(ctx, mb.ID, since, except)
+	u, err := l.store.UsageSince(ctx, mb.ID, now.Add(-day), except)
 	if err != nil {
 		return decision{}, err
 	}
+	return l.nextWith(ctx, mb, m, u, now)
+}
+
+// nextWith is next with the mailbox's usage of the day before now (other
+// than m) read already (store.Turn).
+func (l *Limits) nextWith(ctx context.Context, mb store.Mailbox, m store.Message, u store.DayUsage, now time.Time) (decision, error) {
+	except := m.ID
+	if except == "" {
+		except = "00000000-0000-0000-0000-000000000000"
+	}
+	since := now.Add(-day)
 	at, reason := now, ""
 	later := func(t time.Time, why string) {
 		if t.After(at) {

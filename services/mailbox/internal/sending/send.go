@@ -100,11 +100,14 @@ func (t Timing) withDefaults() Timing {
 	}
 	def(&t.ConfirmAfter, 2*time.Minute)
 	def(&t.ConfirmPoll, 2*time.Second)
-	def(&t.WaitTurn, 30*time.Second)
+	def(&t.WaitTurn, DefaultWaitTurn)
 	def(&t.Hold, 2*time.Minute)
 	def(&t.JobTimeout, time.Minute)
 	return t
 }
+
+// DefaultWaitTurn is Timing.WaitTurn's default.
+const DefaultWaitTurn = 30 * time.Second
 
 // maxRetryWait caps the backoff of a send that failed for a temporary
 // reason.
@@ -169,51 +172,65 @@ func (w *SendWorker) NextRetry(job *river.Job[SendArgs]) time.Time {
 // read back must equal the one written.
 func (w *SendWorker) clock() time.Time { return w.now().Truncate(time.Microsecond) }
 
-// Work takes the message as far as it can go now.
+// Work takes the message as far as it can go now. Each step starts from
+// one read of the message's Turn (the message, its mailbox, whose turn it
+// is and the day's usage).
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	m, err := w.store.MessageByID(ctx, job.Args.MessageID)
-	if errors.Is(err, postgres.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+	// next is the Turn a step read already, in its own statement.
+	var next *store.Turn
 	for range 8 {
+		now := w.clock()
+		var t store.Turn
+		if next != nil {
+			t, next = *next, nil
+		} else {
+			var err error
+			t, err = w.store.Turn(ctx, job.Args.MessageID, now)
+			if errors.Is(err, postgres.ErrNotFound) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		m, mb := t.Message, t.Mailbox
 		if store.Final(m.State) {
 			return nil
-		}
-		mb, err := w.store.MailboxByID(ctx, m.MailboxID)
-		if err != nil {
-			return err
 		}
 		if mb.Status != store.StatusConnected {
 			return w.hold(ctx, m)
 		}
-		now := w.clock()
-		head, err := w.store.QueueHead(ctx, nil, mb.ID, now)
-		if errors.Is(err, postgres.ErrNotFound) {
+		if t.HeadID == "" {
 			// Not due yet (its job ran early).
 			return river.JobSnooze(max(m.SendAfter.Sub(now), time.Second))
 		}
-		if err != nil {
-			return err
-		}
-		if head.ID != m.ID {
+		if t.HeadID != m.ID {
 			if m.State == store.StateQueued && m.SendAfter.After(now) {
 				return river.JobSnooze(m.SendAfter.Sub(now))
 			}
 			return river.JobSnooze(w.timing.WaitTurn)
 		}
+		var err error
 		switch m.State {
 		case store.StateQueued:
-			m, err = w.createDraft(ctx, mb, m)
+			if !t.DraftStarted {
+				// Queued, its turn, connected: the read starts the draft
+				// when it says so, so another worker or a cancel got
+				// between; read again.
+				continue
+			}
+			m, next, err = w.createDraft(ctx, mb, m, t.Usage)
 		case store.StateDrafted:
-			m, err = w.send(ctx, mb, m)
+			m, err = w.send(ctx, mb, m, t.Usage)
 		case store.StateSending:
-			m, err = w.confirm(ctx, mb, m)
+			m, err = w.confirm(ctx, mb, m, t.Usage)
 		}
 		if err != nil {
 			return err
+		}
+		if store.Final(m.State) {
+			// Sent or failed in this run: nothing to read again.
+			return nil
 		}
 	}
 	return river.JobSnooze(time.Second)
@@ -226,21 +243,20 @@ func (w *SendWorker) hold(ctx context.Context, m store.Message) error {
 	return river.JobSnooze(w.timing.Hold)
 }
 
-// reload reads the message again after another worker or a cancel changed
-// it.
-func (w *SendWorker) reload(ctx context.Context, id string) (store.Message, error) {
-	return w.store.MessageByID(ctx, id)
+// reload is what a step returns when another worker or a cancel changed
+// the message: the next step reads it again.
+func (w *SendWorker) reload(context.Context, string) (store.Message, error) {
+	return store.Message{}, nil
 }
 
-// createDraft makes the message's draft in Graph and records it.
-func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
-	m, err := w.store.StartDraft(ctx, m.ID, w.clock())
-	if errors.Is(err, store.ErrStateChanged) {
-		return w.reload(ctx, m.ID)
-	}
-	if err != nil {
-		return store.Message{}, err
-	}
+// createDraft makes the draft in Graph of a message whose draft is
+// started (Turn.DraftStarted: draft_started_at recorded, durably, before
+// the call) and records it. When the limits let the message go now, the
+// draft and the attempt are recorded in one write (sending) and the draft
+// is sent; otherwise it is recorded drafted, and the Turn returned is the
+// message's after the record. usage is the Turn's.
+func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.Message, usage store.DayUsage) (store.Message, *store.Turn, error) {
+	var err error
 	d := graph.Draft{Subject: m.Subject, HTML: m.HTMLBody, To: graphRecipients(m.To), Cc: graphRecipients(m.Cc),
 		Headers: []graph.Header{{Name: MarkerHeader, Value: m.ID}}}
 	gmb := graph.Mailbox{ConnectionID: mb.ID}
@@ -252,34 +268,60 @@ func (w *SendWorker) createDraft(ctx context.Context, mb store.Mailbox, m store.
 	}
 	if err != nil {
 		if ge, ok := graph.AsError(err); ok && ge.Permanent() {
-			return w.fail(ctx, m, "Microsoft refused the message: "+ge.Reason())
+			out, err := w.fail(ctx, m, "Microsoft refused the message: "+ge.Reason())
+			return out, nil, err
 		}
 		// A create whose answer was lost may have made a draft: the next
-		// StartDraft marks the message for the draft cleanup.
-		return store.Message{}, w.graphFailure(ctx, mb, m, err)
+		// start (Turn) marks the message for the draft cleanup.
+		return store.Message{}, nil, w.graphFailure(ctx, mb, m, err)
 	}
 	if err := w.crash("after-draft"); err != nil {
-		return store.Message{}, err
+		return store.Message{}, nil, err
 	}
-	rec, err := w.store.RecordDraft(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID)
-	if errors.Is(err, store.ErrStateChanged) {
+	cancelled := func() {
 		// Cancelled while the draft was made: it is never sent.
 		if derr := w.mail.DeleteMessage(ctx, gmb, draft.ID); derr != nil {
 			w.log.WarnContext(ctx, "draft of a cancelled message left for the cleanup", slog.String("message", m.ID), slog.Any("error", derr))
 		}
-		return w.reload(ctx, m.ID)
+	}
+	now := w.clock()
+	if dec, lerr := w.limits.nextWith(ctx, mb, m, usage, now); lerr == nil && !dec.at.After(now) {
+		// It may go now: from this write on it may have left (as
+		// MarkSending).
+		sending, err := w.store.DraftSending(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID, now)
+		if err != nil {
+			w.refund(ctx, mb.ID, dec)
+			if errors.Is(err, store.ErrStateChanged) {
+				cancelled()
+				return store.Message{}, nil, nil
+			}
+			return store.Message{}, nil, err
+		}
+		w.log.InfoContext(ctx, "draft created", slog.String("message", m.ID), slog.String("mailbox", mb.ID))
+		if err := w.crash("before-send"); err != nil {
+			return store.Message{}, nil, err
+		}
+		out, err := w.callSend(ctx, mb, sending, dec)
+		return out, nil, err
+	}
+	// Not now (or the limits could not be read): recorded drafted; the
+	// send step decides, from the Turn that comes back.
+	t, err := w.store.RecordDraft(ctx, m.ID, draft.ID, draft.InternetMessageID, draft.ConversationID, w.clock())
+	if errors.Is(err, store.ErrStateChanged) {
+		cancelled()
+		return store.Message{}, nil, nil
 	}
 	if err != nil {
-		return store.Message{}, err
+		return store.Message{}, nil, err
 	}
 	w.log.InfoContext(ctx, "draft created", slog.String("message", m.ID), slog.String("mailbox", mb.ID))
-	return rec, nil
+	return store.Message{}, &t, nil
 }
 
 // send sends a recorded draft when the limits let it go.
-func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
+func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message, usage store.DayUsage) (store.Message, error) {
 	now := w.clock()
-	dec, err := w.limits.next(ctx, mb, m, now)
+	dec, err := w.limits.nextWith(ctx, mb, m, usage, now)
 	if err != nil {
 		return store.Message{}, err
 	}
@@ -346,7 +388,7 @@ func (w *SendWorker) callSend(ctx context.Context, mb store.Mailbox, m store.Mes
 
 // confirm settles a message whose send was attempted but not recorded as
 // accepted: a crash, a timeout or a lost answer came between.
-func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Message) (store.Message, error) {
+func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Message, usage store.DayUsage) (store.Message, error) {
 	gmb := graph.Mailbox{ConnectionID: mb.ID}
 	got, err := w.mail.GetMessage(ctx, gmb, m.DraftID)
 	switch {
@@ -365,7 +407,7 @@ func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Mess
 		if now.Before(deadline) {
 			return store.Message{}, river.JobSnooze(min(deadline.Sub(now), w.timing.ConfirmPoll))
 		}
-		dec, err := w.limits.next(ctx, mb, m, now)
+		dec, err := w.limits.nextWith(ctx, mb, m, usage, now)
 		if err != nil {
 			return store.Message{}, err
 		}
@@ -428,7 +470,12 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 				return fmt.Errorf("sending: enqueue the draft cleanup: %w", err)
 			}
 		}
-		return wakeHead(ctx, tx, w.store, w.jobs, sent.MailboxID, w.clock())
+		// MarkSent holds the mailbox's lock (see wakeHead).
+		next, err := w.store.HeadJob(ctx, tx, sent.MailboxID, w.clock())
+		if err != nil {
+			return err
+		}
+		return wakeJob(ctx, tx, w.jobs, sent.MailboxID, next)
 	})
 	if errors.Is(err, store.ErrStateChanged) {
 		return w.reload(ctx, m.ID)

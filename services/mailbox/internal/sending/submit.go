@@ -50,19 +50,24 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx pgx.Tx) error) error
 	Mailbox(ctx context.Context, orgID, id string) (store.Mailbox, error)
 	MailboxByID(ctx context.Context, id string) (store.Mailbox, error)
-	InsertMessage(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, bool, error)
-	SetJobID(ctx context.Context, tx pgx.Tx, id string, jobID int64) error
+	MailboxForSubmit(ctx context.Context, tx pgx.Tx, orgID, id string) (store.Mailbox, error)
+	LockMailbox(ctx context.Context, tx pgx.Tx, id string) error
+	QueueAhead(ctx context.Context, tx pgx.Tx, mailboxID string, sendAfter time.Time) (bool, error)
+	InsertMessage(ctx context.Context, tx pgx.Tx, m store.Message) (store.Message, error)
+	MessageByKey(ctx context.Context, orgID, caller, key string) (store.Message, error)
+	HeadJob(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (*int64, error)
 	Message(ctx context.Context, orgID, id string) (store.Message, error)
 	MessageByID(ctx context.Context, id string) (store.Message, error)
 	ListMessages(ctx context.Context, orgID, mailboxID string, after *store.MessageCursor, limit int) ([]store.Message, error)
 	Cancel(ctx context.Context, tx pgx.Tx, orgID, id string) (store.Message, error)
 	QueueHead(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (store.Message, error)
-	StartDraft(ctx context.Context, id string, at time.Time) (store.Message, error)
-	RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string) (store.Message, error)
+	RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string, now time.Time) (store.Turn, error)
+	DraftSending(ctx context.Context, id, draftID, internetMessageID, conversationID string, at time.Time) (store.Message, error)
 	ForgetDraft(ctx context.Context, id string) (store.Message, error)
 	MarkSending(ctx context.Context, id string, prevAttempt *time.Time, at time.Time) (store.Message, error)
 	SendRefused(ctx context.Context, id, reason string) (store.Message, error)
 	MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (store.Message, error)
+	Turn(ctx context.Context, id string, now time.Time) (store.Turn, error)
 	MarkFailed(ctx context.Context, tx pgx.Tx, id, reason string, from ...string) (store.Message, error)
 	SetStatusReason(ctx context.Context, id, reason string) error
 	RecordMailboxError(ctx context.Context, id, reason string, at time.Time) error
@@ -104,8 +109,11 @@ type Pipeline struct {
 	store     Store
 	jobs      Jobs
 	perMinute int
-	log       *slog.Logger
-	now       func() time.Time
+	// waitTurn is the safety-net wait of a message submitted behind
+	// another (the worker's Timing.WaitTurn).
+	waitTurn time.Duration
+	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New returns the pipeline; perMinute is the per-minute limit in force
@@ -117,7 +125,7 @@ func New(st Store, jobs Jobs, perMinute int, log *slog.Logger) *Pipeline {
 	if perMinute <= 0 {
 		perMinute = MessagesPerMinute
 	}
-	return &Pipeline{store: st, jobs: jobs, perMinute: perMinute, log: log, now: time.Now}
+	return &Pipeline{store: st, jobs: jobs, perMinute: perMinute, waitTurn: DefaultWaitTurn, log: log, now: time.Now}
 }
 
 // PerMinute is the per-minute limit in force.
@@ -126,16 +134,12 @@ func (p *Pipeline) PerMinute() int { return p.perMinute }
 // Submit stores s as a queued message with its send job, in one
 // transaction, unless its key made a message already: then that message
 // is returned (created false), or AlreadyExists when the key came with
-// other content.
+// other content. A message submitted behind another of its mailbox gets
+// its job scheduled at the safety-net wait, not at once: the one ahead
+// wakes it when it is done (ADR 29), and a run now would only find it is
+// not its turn.
 func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, bool, error) {
 	to, cc, err := validate(&s)
-	if err != nil {
-		return store.Message{}, false, err
-	}
-	mb, err := p.store.Mailbox(ctx, s.OrgID, s.MailboxID)
-	if errors.Is(err, postgres.ErrNotFound) {
-		return store.Message{}, false, ErrMailboxNotFound
-	}
 	if err != nil {
 		return store.Message{}, false, err
 	}
@@ -144,31 +148,56 @@ func (p *Pipeline) Submit(ctx context.Context, s Submission) (store.Message, boo
 		s.SendAfter = now
 	}
 	m := store.Message{
-		ID: uuid.NewString(), OrgID: s.OrgID, MailboxID: mb.ID, Caller: s.Caller, IdempotencyKey: s.IdempotencyKey,
+		ID: uuid.NewString(), OrgID: s.OrgID, MailboxID: s.MailboxID, Caller: s.Caller, IdempotencyKey: s.IdempotencyKey,
 		RequestHash: requestHash(s, to, cc), To: to, Cc: cc, RecipientCount: len(to) + len(cc),
 		Subject: s.Subject, HTMLBody: s.HTMLBody, ReplyToProviderID: s.ReplyToProviderID, SendAfter: s.SendAfter,
 	}
 	var out store.Message
-	var created bool
+	created := true
 	err = p.store.InTx(ctx, func(tx pgx.Tx) error {
-		var err error
-		out, created, err = p.store.InsertMessage(ctx, tx, m)
-		if err != nil || !created {
+		mb, err := p.store.MailboxForSubmit(ctx, tx, s.OrgID, s.MailboxID)
+		if errors.Is(err, postgres.ErrNotFound) {
+			return ErrMailboxNotFound
+		}
+		if err != nil {
 			return err
 		}
+		m.MailboxID = mb.ID
 		if mb.Status == store.StatusDisconnected {
-			// Checked with the key looked up first: a retry of a message
-			// accepted before the disconnection still gets its answer.
+			// A retry of a message accepted before the disconnection
+			// still gets its answer.
 			return errDisconnected
 		}
-		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: out.ID}, sendInsertOpts(out.SendAfter, now))
+		opts := sendInsertOpts(m.SendAfter, now)
+		if !m.SendAfter.After(now) {
+			behind, err := p.store.QueueAhead(ctx, tx, mb.ID, m.SendAfter)
+			if err != nil {
+				return err
+			}
+			if behind {
+				opts.ScheduledAt = now.Add(p.waitTurn)
+			}
+		}
+		res, err := p.jobs.InsertTx(ctx, tx, SendArgs{MessageID: m.ID}, opts)
 		if err != nil {
 			return fmt.Errorf("sending: enqueue the send: %w", err)
 		}
-		jobID := res.Job.ID
-		out.JobID = &jobID
-		return p.store.SetJobID(ctx, tx, out.ID, jobID)
+		m.JobID = &res.Job.ID
+		out, err = p.store.InsertMessage(ctx, tx, m)
+		return err
 	})
+	if errors.Is(err, postgres.ErrConflict) || errors.Is(err, errDisconnected) {
+		// The key made a message already (the job inserted for this one
+		// went with the rollback), or the mailbox is disconnected and only
+		// a message the key made can be answered.
+		prev, kerr := p.store.MessageByKey(ctx, s.OrgID, s.Caller, s.IdempotencyKey)
+		switch {
+		case kerr == nil:
+			out, created, err = prev, false, nil
+		case !errors.Is(kerr, postgres.ErrNotFound):
+			return store.Message{}, false, kerr
+		}
+	}
 	if err != nil {
 		return store.Message{}, false, err
 	}
@@ -332,18 +361,41 @@ func (p *Pipeline) Cancel(ctx context.Context, orgID, id string) (store.Message,
 	return out, nil
 }
 
-// wakeHead makes the send job of the mailbox's next message run now.
+// wakeHead makes the send job of the mailbox's next message run now; tx
+// is the transaction that ended the message ahead. The mailbox's lock is
+// taken first (MarkSent has it already), so a message submitted
+// concurrently behind the one that ended is either seen here or saw that
+// one ended (ADR 29).
 func wakeHead(ctx context.Context, tx pgx.Tx, st Store, jobs Jobs, mailboxID string, now time.Time) error {
-	running, err := retryHead(ctx, tx, st, jobs, mailboxID, now)
-	if err != nil || !running {
+	if err := st.LockMailbox(ctx, tx, mailboxID); err != nil {
 		return err
+	}
+	job, err := st.HeadJob(ctx, tx, mailboxID, now)
+	if err != nil {
+		return err
+	}
+	return wakeJob(ctx, tx, jobs, mailboxID, job)
+}
+
+// wakeJob makes job (the mailbox's next head's) available now.
+func wakeJob(ctx context.Context, tx pgx.Tx, jobs Jobs, mailboxID string, job *int64) error {
+	if job == nil {
+		return nil
+	}
+	row, err := jobs.JobRetryTx(ctx, tx, *job)
+	if errors.Is(err, river.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("sending: wake the next message: %w", err)
+	}
+	if row == nil || row.State != rivertype.JobStateRunning {
+		return nil
 	}
 	// River leaves a running job alone: the head's job is in a run of its
 	// own, most likely its safety-net run deciding to wait its turn again,
 	// and this wake would be lost, the message waiting its whole WaitTurn.
-	// Every waiting message's safety net falls due together, so under a
-	// backlog this is the common case, not a rare one. A release job wakes
-	// it once that run is over (ReleaseWorker).
+	// A release job wakes it once that run is over (ReleaseWorker).
 	if _, err := jobs.InsertTx(ctx, tx, ReleaseArgs{MailboxID: mailboxID}, nil); err != nil {
 		return fmt.Errorf("sending: wake the next message again: %w", err)
 	}

@@ -48,10 +48,40 @@ const mailboxColumns = `id::text, org_id::text, user_id::text, account, address,
 func scanMailbox(row pgx.Row) (Mailbox, error) {
 	var m Mailbox
 	var gapMs int64
-	err := row.Scan(&m.ID, &m.OrgID, &m.UserID, &m.Account, &m.Address, &m.OwnAddresses, &m.Status, &m.StatusReason, &m.StatusVersion,
-		&m.AddressesFetchedAt, &m.DailyMessageLimit, &gapMs, &m.LastError, &m.LastErrorAt, &m.LastSentAt, &m.RecoveredAt, &m.CreatedAt, &m.UpdatedAt)
+	err := row.Scan(mailboxDest(&m, &gapMs)...)
 	m.MinGap = time.Duration(gapMs) * time.Millisecond
 	return m, postgres.MapError(err)
+}
+
+// mailboxDest is where a row of mailboxColumns scans into; the minimum
+// gap comes as milliseconds in gapMs.
+func mailboxDest(m *Mailbox, gapMs *int64) []any {
+	return []any{&m.ID, &m.OrgID, &m.UserID, &m.Account, &m.Address, &m.OwnAddresses, &m.Status, &m.StatusReason, &m.StatusVersion,
+		&m.AddressesFetchedAt, &m.DailyMessageLimit, gapMs, &m.LastError, &m.LastErrorAt, &m.LastSentAt, &m.RecoveredAt, &m.CreatedAt, &m.UpdatedAt}
+}
+
+// MailboxForSubmit reads a mailbox of the organization in tx and holds a
+// share lock on it until tx ends: a message being submitted and the
+// mailbox's head leaving (LockMailbox) are serialised, so a submit that
+// finds a message ahead of its own knows that message's end will see its
+// own (ADR 29).
+func (s *Store) MailboxForSubmit(ctx context.Context, tx pgx.Tx, orgID, id string) (_ Mailbox, err error) {
+	ctx, sp := span(ctx, "MailboxForSubmit")
+	defer func() { end(sp, err) }()
+	if !isUUID(id) || !isUUID(orgID) {
+		return Mailbox{}, postgres.ErrNotFound
+	}
+	return scanMailbox(tx.QueryRow(ctx, `SELECT `+mailboxColumns+` FROM mailboxes WHERE org_id = $1 AND id = $2 FOR SHARE`, orgID, id))
+}
+
+// LockMailbox takes in tx the lock a message's end holds on its mailbox
+// before it looks for the next head (see MailboxForSubmit). MarkSent takes
+// it already.
+func (s *Store) LockMailbox(ctx context.Context, tx pgx.Tx, id string) (err error) {
+	ctx, sp := span(ctx, "LockMailbox")
+	defer func() { end(sp, err) }()
+	_, err = tx.Exec(ctx, `SELECT 1 FROM mailboxes WHERE id = $1 FOR NO KEY UPDATE`, id)
+	return postgres.MapError(err)
 }
 
 // StatusChange is identity's news about a mailbox connection.

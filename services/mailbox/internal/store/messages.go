@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -70,20 +71,31 @@ const messageColumns = `id::text, org_id::text, mailbox_id::text, seq, caller, i
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
-	var to, cc []byte
-	err := row.Scan(&m.ID, &m.OrgID, &m.MailboxID, &m.Seq, &m.Caller, &m.IdempotencyKey, &m.RequestHash, &m.State, &to, &cc,
-		&m.RecipientCount, &m.Subject, &m.HTMLBody, &m.ReplyToProviderID, &m.SendAfter, &m.JobID, &m.DraftStartedAt, &m.DraftID,
-		&m.InternetMessageID, &m.ConversationID, &m.SendAttemptedAt, &m.SentAt, &m.StatusReason, &m.MayHaveOrphans, &m.CreatedAt, &m.UpdatedAt)
-	if err != nil {
+	var raw messageJSON
+	if err := row.Scan(messageDest(&m, &raw)...); err != nil {
 		return Message{}, postgres.MapError(err)
 	}
-	if err := json.Unmarshal(to, &m.To); err != nil {
-		return Message{}, fmt.Errorf("store: to_recipients: %w", err)
+	return m, raw.decode(&m)
+}
+
+// messageJSON holds a message's recipients as scanned.
+type messageJSON struct{ to, cc []byte }
+
+// messageDest is where a row of messageColumns scans into.
+func messageDest(m *Message, raw *messageJSON) []any {
+	return []any{&m.ID, &m.OrgID, &m.MailboxID, &m.Seq, &m.Caller, &m.IdempotencyKey, &m.RequestHash, &m.State, &raw.to, &raw.cc,
+		&m.RecipientCount, &m.Subject, &m.HTMLBody, &m.ReplyToProviderID, &m.SendAfter, &m.JobID, &m.DraftStartedAt, &m.DraftID,
+		&m.InternetMessageID, &m.ConversationID, &m.SendAttemptedAt, &m.SentAt, &m.StatusReason, &m.MayHaveOrphans, &m.CreatedAt, &m.UpdatedAt}
+}
+
+func (raw messageJSON) decode(m *Message) error {
+	if err := json.Unmarshal(raw.to, &m.To); err != nil {
+		return fmt.Errorf("store: to_recipients: %w", err)
 	}
-	if err := json.Unmarshal(cc, &m.Cc); err != nil {
-		return Message{}, fmt.Errorf("store: cc_recipients: %w", err)
+	if err := json.Unmarshal(raw.cc, &m.Cc); err != nil {
+		return fmt.Errorf("store: cc_recipients: %w", err)
 	}
-	return m, nil
+	return nil
 }
 
 func scanMessages(rows pgx.Rows, err error) ([]Message, error) {
@@ -102,44 +114,56 @@ func scanMessages(rows pgx.Rows, err error) ([]Message, error) {
 	return out, postgres.MapError(rows.Err())
 }
 
-// InsertMessage stores m in tx as queued unless the caller's key made a
-// message already; created says which, and the message returned is the
-// one the key names.
-func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, created bool, err error) {
+// QueueAhead reports, in tx, whether a message of the mailbox is ahead of
+// one due at sendAfter that is not stored yet: on its way to Graph, or
+// queued and due by then. Read after the caller's MailboxForSubmit, it is
+// exact until tx ends (ADR 29).
+func (s *Store) QueueAhead(ctx context.Context, tx pgx.Tx, mailboxID string, sendAfter time.Time) (_ bool, err error) {
+	ctx, sp := span(ctx, "QueueAhead")
+	defer func() { end(sp, err) }()
+	var ahead bool
+	err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending')
+		AND (state <> 'queued' OR send_after <= $2))`, mailboxID, sendAfter).Scan(&ahead)
+	return ahead, postgres.MapError(err)
+}
+
+// InsertMessage stores m in tx as queued, with its send job m.JobID,
+// unless the caller's key made a message already: then it stores nothing
+// and returns ErrConflict (the caller rolls back what it did in tx, and
+// reads that message with MessageByKey).
+func (s *Store) InsertMessage(ctx context.Context, tx pgx.Tx, m Message) (_ Message, err error) {
 	ctx, sp := span(ctx, "InsertMessage")
 	defer func() { end(sp, err) }()
 	to, err := json.Marshal(m.To)
 	if err != nil {
-		return Message{}, false, err
+		return Message{}, err
 	}
 	cc, err := json.Marshal(m.Cc)
 	if err != nil {
-		return Message{}, false, err
+		return Message{}, err
 	}
 	out, err := scanMessage(tx.QueryRow(ctx, `INSERT INTO messages (id, org_id, mailbox_id, caller, idempotency_key, request_hash, state,
-			to_recipients, cc_recipients, recipient_count, subject, html_body, reply_to_provider_id, send_after)
-		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13)
+			to_recipients, cc_recipients, recipient_count, subject, html_body, reply_to_provider_id, send_after, job_id)
+		VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (org_id, caller, idempotency_key) DO NOTHING
 		RETURNING `+messageColumns,
 		m.ID, m.OrgID, m.MailboxID, m.Caller, m.IdempotencyKey, m.RequestHash, to, cc, m.RecipientCount, m.Subject, m.HTMLBody,
-		m.ReplyToProviderID, m.SendAfter))
-	if err == nil {
-		return out, true, nil
+		m.ReplyToProviderID, m.SendAfter, m.JobID))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, postgres.ErrConflict
 	}
-	if !errors.Is(err, postgres.ErrNotFound) {
-		return Message{}, false, err
-	}
-	out, err = scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND caller = $2 AND idempotency_key = $3`,
-		m.OrgID, m.Caller, m.IdempotencyKey))
-	return out, false, err
+	return out, err
 }
 
-// SetJobID records the send job of a message.
-func (s *Store) SetJobID(ctx context.Context, tx pgx.Tx, id string, jobID int64) (err error) {
-	ctx, sp := span(ctx, "SetJobID")
+// MessageByKey returns the message a caller's idempotency key made.
+func (s *Store) MessageByKey(ctx context.Context, orgID, caller, key string) (_ Message, err error) {
+	ctx, sp := span(ctx, "MessageByKey")
 	defer func() { end(sp, err) }()
-	_, err = tx.Exec(ctx, `UPDATE messages SET job_id = $2 WHERE id = $1`, id, jobID)
-	return postgres.MapError(err)
+	if !isUUID(orgID) {
+		return Message{}, postgres.ErrNotFound
+	}
+	return scanMessage(s.db.QueryRow(ctx, `SELECT `+messageColumns+` FROM messages WHERE org_id = $1 AND caller = $2 AND idempotency_key = $3`,
+		orgID, caller, key))
 }
 
 // Message returns a message of the organization.
@@ -199,6 +223,87 @@ func (s *Store) QueueHead(ctx context.Context, q pgx.Tx, mailboxID string, now t
 	return scanMessage(s.db.QueryRow(ctx, sql, mailboxID, now))
 }
 
+// Turn is what a message's send job reads before each step, in one
+// statement: the message, its mailbox, which message's turn it is in the
+// mailbox's queue, and, when the message is drafted or sending (about to
+// be sent), what the mailbox attempted in the day before.
+type Turn struct {
+	Message Message
+	Mailbox Mailbox
+	// HeadID is the message whose turn it is at now (QueueHead); "" when
+	// no message of the mailbox is due.
+	HeadID string
+	// Usage is UsageSince(mailbox, now - 24h, message) for a drafted or
+	// sending message and one whose draft the read started, zero
+	// otherwise.
+	Usage DayUsage
+	// DraftStarted says that the statement that read the Turn also started
+	// the message's draft (StartDraft, at now): the message was queued and
+	// its mailbox's head, and the mailbox connected. Message is as after.
+	DraftStarted bool
+}
+
+// qualify prefixes each column of a column list with alias.
+func qualify(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// turnSQL reads the Turn of message $1 at $2, starting its draft when it
+// is queued, the head and its mailbox connected: what the job would do
+// next with what it read.
+var turnSQL = `WITH t AS (
+		SELECT m.id, m.state, mb.status,
+			coalesce((SELECT h.id::text FROM messages h WHERE h.mailbox_id = m.mailbox_id AND h.state IN ('queued', 'drafted', 'sending')
+				AND (h.state <> 'queued' OR h.send_after <= $2) ORDER BY (h.state = 'queued'), h.seq LIMIT 1), '') AS head_id
+		FROM messages m JOIN mailboxes mb ON mb.id = m.mailbox_id WHERE m.id = $1
+	), started AS (
+		UPDATE messages SET may_have_orphans = messages.may_have_orphans OR messages.draft_started_at IS NOT NULL, draft_started_at = $2,
+			status_reason = '', updated_at = now()
+		FROM t WHERE messages.id = t.id AND messages.state = 'queued' AND t.state = 'queued' AND t.head_id = t.id::text AND t.status = 'connected'
+		RETURNING messages.*
+	)
+	SELECT ` + qualify("m", messageColumns) + `, ` + qualify("mb", mailboxColumns) + `, (SELECT head_id FROM t),
+		u.messages, u.recipients, u.latest, EXISTS (SELECT 1 FROM started)
+	FROM (SELECT * FROM started UNION ALL SELECT * FROM messages WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM started)) AS m
+	JOIN mailboxes mb ON mb.id = m.mailbox_id
+	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
+		FROM messages a WHERE (m.state IN ('drafted', 'sending') OR EXISTS (SELECT 1 FROM started)) AND a.mailbox_id = m.mailbox_id
+			AND a.send_attempted_at >= $3 AND a.state IN ('sending', 'sent') AND a.id <> m.id) AS u`
+
+// Turn reads message id's Turn at now (and may start its draft, see
+// Turn.DraftStarted); ErrNotFound when there is no such message.
+func (s *Store) Turn(ctx context.Context, id string, now time.Time) (_ Turn, err error) {
+	ctx, sp := span(ctx, "Turn")
+	defer func() { end(sp, err) }()
+	if !isUUID(id) {
+		return Turn{}, postgres.ErrNotFound
+	}
+	return scanTurn(s.db.QueryRow(ctx, turnSQL, id, now, now.Add(-24*time.Hour)), true)
+}
+
+func scanTurn(row pgx.Row, withStart bool) (Turn, error) {
+	var t Turn
+	var raw messageJSON
+	var gapMs int64
+	dest := append(messageDest(&t.Message, &raw), mailboxDest(&t.Mailbox, &gapMs)...)
+	dest = append(dest, &t.HeadID, &t.Usage.Messages, &t.Usage.Recipients, &t.Usage.Latest)
+	if withStart {
+		dest = append(dest, &t.DraftStarted)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return Turn{}, postgres.MapError(err)
+	}
+	t.Mailbox.MinGap = time.Duration(gapMs) * time.Millisecond
+	if err := raw.decode(&t.Message); err != nil {
+		return Turn{}, err
+	}
+	return t, nil
+}
+
 // transition updates one message from one of the states from, with set
 // (SQL assignments over $2...) and args; ErrStateChanged when it was not
 // in one of them.
@@ -214,21 +319,45 @@ func transition(ctx context.Context, q interface {
 	return m, err
 }
 
-// StartDraft notes that a draft is about to be created for a queued
-// message; a second start means Graph may hold a draft of an earlier one.
-func (s *Store) StartDraft(ctx context.Context, id string, at time.Time) (_ Message, err error) {
-	ctx, sp := span(ctx, "StartDraft")
-	defer func() { end(sp, err) }()
-	return transition(ctx, s.db, id, []string{StateQueued},
-		`may_have_orphans = may_have_orphans OR draft_started_at IS NOT NULL, draft_started_at = $3, status_reason = ''`, at)
-}
-
-// RecordDraft moves a queued message to drafted with its draft.
-func (s *Store) RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string) (_ Message, err error) {
+// RecordDraft moves a queued message to drafted with its draft, and
+// returns its Turn after the move, read in the same statement: what the
+// next step (the send) would read first.
+func (s *Store) RecordDraft(ctx context.Context, id, draftID, internetMessageID, conversationID string, now time.Time) (_ Turn, err error) {
 	ctx, sp := span(ctx, "RecordDraft")
 	defer func() { end(sp, err) }()
+	t, err := scanTurn(s.db.QueryRow(ctx, recordDraftSQL, id, now, now.Add(-24*time.Hour), draftID, internetMessageID, conversationID), false)
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Turn{}, ErrStateChanged
+	}
+	return t, err
+}
+
+// recordDraftSQL is turnSQL over the message as updated: the statement's
+// snapshot still has it queued, so the head is chosen as if it were on
+// its way already.
+var recordDraftSQL = `WITH d AS (
+		UPDATE messages SET state = 'drafted', draft_id = $4, internet_message_id = $5, conversation_id = $6, updated_at = now()
+		WHERE id = $1 AND state = 'queued' RETURNING *
+	)
+	SELECT ` + qualify("d", messageColumns) + `, ` + qualify("mb", mailboxColumns) + `,
+		coalesce((SELECT h.id::text FROM messages h WHERE h.mailbox_id = d.mailbox_id AND (h.id = d.id OR h.state IN ('queued', 'drafted', 'sending')
+			AND (h.state <> 'queued' OR h.send_after <= $2)) ORDER BY (h.id <> d.id AND h.state = 'queued'), h.seq LIMIT 1), ''),
+		u.messages, u.recipients, u.latest
+	FROM d JOIN mailboxes mb ON mb.id = d.mailbox_id
+	CROSS JOIN LATERAL (SELECT count(*) AS messages, coalesce(sum(a.recipient_count), 0) AS recipients, max(a.send_attempted_at) AS latest
+		FROM messages a WHERE a.mailbox_id = d.mailbox_id AND a.send_attempted_at >= $3
+			AND a.state IN ('sending', 'sent') AND a.id <> d.id) AS u`
+
+// DraftSending moves a queued message whose draft was just made straight
+// to sending, recording the draft and the attempt together: the limits let
+// it go at once, so it is recorded drafted and sending in one write, before
+// send is called, as MarkSending would (ADR 29).
+func (s *Store) DraftSending(ctx context.Context, id, draftID, internetMessageID, conversationID string, at time.Time) (_ Message, err error) {
+	ctx, sp := span(ctx, "DraftSending")
+	defer func() { end(sp, err) }()
 	return transition(ctx, s.db, id, []string{StateQueued},
-		`state = 'drafted', draft_id = $3, internet_message_id = $4, conversation_id = $5`, draftID, internetMessageID, conversationID)
+		`state = 'sending', draft_id = $3, internet_message_id = $4, conversation_id = $5, send_attempted_at = $6`,
+		draftID, internetMessageID, conversationID, at)
 }
 
 // ForgetDraft moves a drafted message back to queued when its draft is
@@ -265,16 +394,38 @@ func (s *Store) SendRefused(ctx context.Context, id string, reason string) (_ Me
 	return transition(ctx, s.db, id, []string{StateSending}, `state = 'drafted', send_attempted_at = NULL, status_reason = $3`, reason)
 }
 
-// MarkSent records in tx that the message left.
+// MarkSent records in tx that the message left, in one statement that
+// also notes the mailbox's last send (and so takes the mailbox's lock, as
+// LockMailbox does, before the caller looks for the next head).
 func (s *Store) MarkSent(ctx context.Context, tx pgx.Tx, id string, at time.Time) (_ Message, err error) {
 	ctx, sp := span(ctx, "MarkSent")
 	defer func() { end(sp, err) }()
-	m, err := transition(ctx, tx, id, []string{StateSending}, `state = 'sent', sent_at = $3, status_reason = ''`, at)
-	if err != nil {
-		return Message{}, err
+	m, err := scanMessage(tx.QueryRow(ctx, `WITH sent AS (
+			UPDATE messages SET state = 'sent', sent_at = $2, status_reason = '', updated_at = now()
+			WHERE id = $1 AND state = 'sending' RETURNING *
+		), mailbox AS (
+			UPDATE mailboxes SET last_sent_at = greatest(coalesce(mailboxes.last_sent_at, $2), $2) FROM sent WHERE mailboxes.id = sent.mailbox_id
+		)
+		SELECT `+qualify("sent", messageColumns)+` FROM sent`, id, at))
+	if errors.Is(err, postgres.ErrNotFound) {
+		return Message{}, ErrStateChanged
 	}
-	_, err = tx.Exec(ctx, `UPDATE mailboxes SET last_sent_at = greatest(coalesce(last_sent_at, $2), $2) WHERE id = $1`, m.MailboxID, at)
-	return m, postgres.MapError(err)
+	return m, err
+}
+
+// HeadJob is the send job of the message whose turn it is in a mailbox's
+// queue at now (QueueHead's), nil when there is none: what the end of the
+// message ahead wakes.
+func (s *Store) HeadJob(ctx context.Context, tx pgx.Tx, mailboxID string, now time.Time) (_ *int64, err error) {
+	ctx, sp := span(ctx, "HeadJob")
+	defer func() { end(sp, err) }()
+	var job *int64
+	err = tx.QueryRow(ctx, `SELECT job_id FROM messages WHERE mailbox_id = $1 AND state IN ('queued', 'drafted', 'sending')
+		AND (state <> 'queued' OR send_after <= $2) ORDER BY (state = 'queued'), seq LIMIT 1`, mailboxID, now).Scan(&job)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return job, postgres.MapError(err)
 }
 
 // MarkFailed records in tx that the message cannot be sent; a draft it
