@@ -172,6 +172,12 @@ func (s *Store) SetConnectionStatus(ctx context.Context, orgID, id, status, reas
 		if err != nil {
 			return err
 		}
+		if before == StatusDisconnected && status == StatusReconnectRequired {
+			// Disconnected stays so: a token read racing the disconnect
+			// finds the credentials gone, which is no reason to ask for a
+			// reconnection the customer did not want.
+			return nil
+		}
 		c, err := scanConn(tx.QueryRow(ctx, `UPDATE connections SET status = $3, reason = $4, updated_at = now() WHERE org_id = $1 AND id = $2
 			RETURNING `+connColumns, orgID, id, status, reason))
 		if err != nil {
@@ -229,7 +235,8 @@ func (s *Store) connections(ctx context.Context, sql string, args ...any) ([]Con
 	return out, postgres.MapError(rows.Err())
 }
 
-// MarkReconnectRequired records that a connection's grant no longer works.
+// MarkReconnectRequired records that a connection's grant no longer works;
+// a disconnected connection stays disconnected.
 func (s *Store) MarkReconnectRequired(ctx context.Context, orgID, id, reason string) error {
 	return s.SetConnectionStatus(ctx, orgID, id, StatusReconnectRequired, reason)
 }

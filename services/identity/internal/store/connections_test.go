@@ -73,6 +73,18 @@ func TestUpsertPersonalConnection(t *testing.T) {
 	if err != nil || got.Status != store.StatusReconnectRequired || got.Reason != "grant revoked" || !got.RefreshedAt.Equal(later) {
 		t.Fatalf("after status changes: %+v, %v", got, err)
 	}
+
+	// A token read that races a disconnect finds the credentials gone: the
+	// connection stays disconnected.
+	if _, err := st.UpsertPersonalConnection(ctx, mailbox(store.Connection{Status: store.StatusDisconnected, Reason: "bye"})); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkReconnectRequired(ctx, org.ID, got.ID, "stored credentials were lost"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = st.Connection(ctx, org.ID, got.ID); err != nil || got.Status != store.StatusDisconnected || got.Reason != "bye" {
+		t.Fatalf("a lost credential after disconnecting: %+v, %v", got, err)
+	}
 }
 
 func TestIdleConnections(t *testing.T) {
