@@ -208,14 +208,7 @@ func TestReplyCancelsAQueuedStep(t *testing.T) {
 		t.Fatalf("submitted %+v", queued)
 	}
 	w.deliver(flows.EventMessageReceived, &mailboxv1.MessageReceived{Kind: mailboxv1.InboundKind_INBOUND_KIND_REPLY, SentIdempotencyKey: flows.IdempotencyKey(e.ID, 0, 1)})
-	var args []byte
-	if err := w.pool.QueryRow(t.Context(), `SELECT args FROM river_job WHERE kind = $1`, flows.CancelKind).Scan(&args); err != nil {
-		t.Fatalf("no cancel job: %v", err)
-	}
-	var ca flows.CancelArgs
-	if err := json.Unmarshal(args, &ca); err != nil {
-		t.Fatal(err)
-	}
+	ca := w.cancelJob()
 	if err := flows.NewCancelWorker(w.rules).Work(t.Context(), &river.Job[flows.CancelArgs]{Args: ca}); err != nil {
 		t.Fatal(err)
 	}
@@ -251,15 +244,22 @@ func TestReplyDuringTheHandOffCancelsTheStep(t *testing.T) {
 	if got.Status != store.EnrollmentStopped || got.StopReason != store.StopReplied || got.SubmittedStep == 1 {
 		t.Fatalf("after the reply %+v", got)
 	}
-	var args []byte
-	if err := w.pool.QueryRow(t.Context(), `SELECT args FROM river_job WHERE kind = $1`, flows.CancelKind).Scan(&args); err != nil {
-		t.Fatalf("no cancel job: %v", err)
-	}
-	var ca flows.CancelArgs
-	if err := json.Unmarshal(args, &ca); err != nil {
-		t.Fatal(err)
-	}
+	ca := w.cancelJob()
 	if want := "msg-" + flows.IdempotencyKey(e.ID, 1, 1); ca.MessageID != want {
 		t.Fatalf("cancels %q, want %q", ca.MessageID, want)
 	}
+}
+
+// cancelJob is the one cancel job queued.
+func (w *world) cancelJob() flows.CancelArgs {
+	w.t.Helper()
+	var args []byte
+	if err := w.pool.QueryRow(w.t.Context(), `SELECT args FROM river_job WHERE kind = $1`, flows.CancelKind).Scan(&args); err != nil {
+		w.t.Fatalf("no cancel job: %v", err)
+	}
+	var ca flows.CancelArgs
+	if err := json.Unmarshal(args, &ca); err != nil {
+		w.t.Fatal(err)
+	}
+	return ca
 }
