@@ -381,21 +381,6 @@ func TestScenario_LV_6(t *testing.T) {
 		t.Fatal(err)
 	}
 	contacted, interested := c.stage(t, "Contacted"), c.stage(t, "Interested")
-	waiting := func(want int64) {
-		t.Helper()
-		poll.Until(t, 30*time.Second, func() error {
-			if h := getAts(t, c.owner).GetHealth(); h.GetHeldPushes()+h.GetPendingPushes() != want {
-				log := &atsbridgev1.ListSyncAuditResponse{}
-				c.owner.must("GET", "/v1/atsConnection/syncAudit?direction=push&pageSize=50", nil, log)
-				var seen []string
-				for _, e := range log.GetEntries() {
-					seen = append(seen, e.GetOperationId()+" "+e.GetAction()+" "+e.GetOutcome()+" "+e.GetError())
-				}
-				return fmt.Errorf("%d pushes held and %d pending, want %d waiting; the pushes' log: %v", h.GetHeldPushes(), h.GetPendingPushes(), want, seen)
-			}
-			return nil
-		})
-	}
 	// The move's push is the first call after the revocation (unless the
 	// reconcile gets there first): it finds out, and waits.
 	c.moveStage(t, sam, contacted.GetId())
@@ -416,7 +401,18 @@ func TestScenario_LV_6(t *testing.T) {
 	ada := c.newCandidate(t, "Ada Lovelace", "ada@engines.example")
 	c.enroll(t, ada)
 	// All three wait: Sam's two moves and Ada's link.
-	waiting(3)
+	poll.Until(t, 30*time.Second, func() error {
+		if h := getAts(t, c.owner).GetHealth(); h.GetHeldPushes()+h.GetPendingPushes() != 3 {
+			log := &atsbridgev1.ListSyncAuditResponse{}
+			c.owner.must("GET", "/v1/atsConnection/syncAudit?direction=push&pageSize=50", nil, log)
+			var seen []string
+			for _, e := range log.GetEntries() {
+				seen = append(seen, e.GetOperationId()+" "+e.GetAction()+" "+e.GetOutcome()+" "+e.GetError())
+			}
+			return fmt.Errorf("%d pushes held and %d pending, want 3 waiting; the pushes' log: %v", h.GetHeldPushes(), h.GetPendingPushes(), seen)
+		}
+		return nil
+	})
 	var conn *atsbridgev1.AtsConnection
 	poll.Until(t, 60*time.Second, func() error {
 		conn = getAts(t, c.owner)
