@@ -23,11 +23,12 @@ var tracer = otel.Tracer("github.com/tandemhq/tandem/services/atsbridge/internal
 
 // Store is the atsbridge schema.
 type Store struct {
-	db *pgxpool.Pool
+	db *postgres.DB
 }
 
 // New returns a store over db (whose search_path is the atsbridge schema).
-func New(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// Reads and transactions survive a dead pooled connection (postgres.DB).
+func New(db *pgxpool.Pool) *Store { return &Store{db: postgres.NewDB(db)} }
 
 // InTx runs fn in one transaction, committed when fn returns nil.
 func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) (err error) {
