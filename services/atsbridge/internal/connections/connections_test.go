@@ -24,6 +24,7 @@ import (
 	"github.com/tandemhq/tandem/providersim"
 	"github.com/tandemhq/tandem/providersim/simclient"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/connections"
+	"github.com/tandemhq/tandem/services/atsbridge/internal/grants"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/lever/levertest"
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
@@ -240,7 +241,7 @@ func TestRevokedTokenNeedsReconnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := w.health()
-	if h.Status != store.StatusReconnectRequired || h.Reason != connections.ReasonTokenRefused || h.Errors.Total != 1 || h.Errors.Last == "" || h.Counts.Stages != 0 ||
+	if h.Status != store.StatusReconnectRequired || h.Reason != grants.ReasonRefused || h.Errors.Total != 1 || h.Errors.Last == "" || h.Counts.Stages != 0 ||
 		w.tokens.refreshes != 1 {
 		t.Fatalf("after Lever refused the token (%d refreshes asked): %+v", w.tokens.refreshes, h)
 	}

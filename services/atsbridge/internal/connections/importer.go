@@ -52,7 +52,6 @@ type AccessTokenGetter interface {
 
 // Reasons shown on the connection.
 const (
-	ReasonTokenRefused = grants.ReasonRefused
 	ReasonNoToken      = "Tandem holds no working Lever authorization; a Super Admin must connect Lever again"
 	reasonImportFailed = "the import from Lever failed; it runs again when Lever is reconnected"
 )
@@ -204,7 +203,7 @@ func (w *ImportWorker) callFailed(ctx context.Context, conn store.Connection, jo
 		return w.retry(ctx, conn, job, store.ErrorUnauthorized, "Lever refused the access token; the import goes again with a refreshed one", err)
 	case errors.Is(err, lever.ErrUnauthorized):
 		w.record(ctx, conn.ID, store.ErrorUnauthorized, "Lever refused the access token")
-		marked, merr := w.store.MarkRefused(ctx, conn.ID, job.Args.Generation, ReasonTokenRefused)
+		marked, merr := w.store.MarkRefused(ctx, conn.ID, job.Args.Generation, grants.ReasonRefused)
 		if merr != nil {
 			return merr
 		}

@@ -26,11 +26,9 @@ import (
 	"github.com/tandemhq/tandem/services/atsbridge/internal/store"
 )
 
-// Reasons a push waits or fails, as the audit log and the push show them.
-const (
-	reasonHeld         = "the ATS connection needs reconnecting; the push waits and goes after reconnection"
-	reasonTokenRefused = grants.ReasonRefused
-)
+// reasonHeld is why a push waits, as the audit log and the push show it
+// (a refused token's reason is grants.ReasonRefused).
+const reasonHeld = "the ATS connection needs reconnecting; the push waits and goes after reconnection"
 
 // permanent is a push that cannot succeed as it is: it fails with the
 // reason, and the candidate's next push goes.
@@ -506,7 +504,7 @@ func (ps *Pushes) finish(ctx context.Context, a attempt, out outcome) error {
 func (ps *Pushes) failed(ctx context.Context, a attempt, err error, log *slog.Logger) error {
 	var ra *providerhttp.RetryAfterError
 	switch {
-	case errors.Is(err, lever.ErrUnauthorized) && !ps.grantRevoked(ctx, a):
+	case errors.Is(err, lever.ErrUnauthorized) && !grants.Revoked(ctx, ps.tokens, a.conn.ID):
 		// Identity refreshed the token: the next attempt uses the new one.
 		log.InfoContext(ctx, "Lever refused the token; identity refreshed it and the push goes again")
 		return river.JobSnooze(backoff(a.number))
@@ -515,7 +513,7 @@ func (ps *Pushes) failed(ctx context.Context, a attempt, err error, log *slog.Lo
 		if rerr := ps.store.RecordError(ctx, a.conn.ID, store.ErrorUnauthorized, "Lever refused the access token"); rerr != nil {
 			return rerr
 		}
-		if _, merr := ps.store.MarkRefused(ctx, a.conn.ID, a.conn.SyncGeneration, reasonTokenRefused); merr != nil {
+		if _, merr := ps.store.MarkRefused(ctx, a.conn.ID, a.conn.SyncGeneration, grants.ReasonRefused); merr != nil {
 			return merr
 		}
 		return ps.store.InTx(ctx, func(tx pgx.Tx) error { return ps.hold(ctx, tx, a, 0) })
@@ -552,14 +550,6 @@ func (ps *Pushes) failed(ctx context.Context, a attempt, err error, log *slog.Lo
 		return rerr
 	}
 	return river.JobSnooze(time.Until(next))
-}
-
-// grantRevoked asks identity to refresh the token Lever refused
-// (grants.Revoked): a refused refresh means the customer revoked access;
-// a refresh that could not be made now counts as not revoked (the push is
-// tried again).
-func (ps *Pushes) grantRevoked(ctx context.Context, a attempt) bool {
-	return grants.Revoked(ctx, ps.tokens, a.conn.ID)
 }
 
 // backoff grows with the attempts, from a second to five minutes.

@@ -52,6 +52,16 @@ func NewLimits(st Store, minute MinuteQuota, perMinute int) *Limits {
 }
 
 // decision is when a message may go, and if not now, why.
+// usageExcept is the message the day's usage leaves out: m itself, as
+// when it is sent again after a recovery its own earlier attempt is the
+// one being repeated.
+func usageExcept(m store.Message) string {
+	if m.ID == "" {
+		return "00000000-0000-0000-0000-000000000000"
+	}
+	return m.ID
+}
+
 type decision struct {
 	at     time.Time
 	reason string
@@ -60,29 +70,11 @@ type decision struct {
 	took bool
 }
 
-// next returns the earliest time m may be sent from mb, taking its
-// per-minute slot when that is now.
-func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, now time.Time) (decision, error) {
-	// The message itself is left out: sent again after recovery, its own
-	// earlier attempt is the one being repeated.
-	except := m.ID
-	if except == "" {
-		except = "00000000-0000-0000-0000-000000000000"
-	}
-	u, err := l.store.UsageSince(ctx, mb.ID, now.Add(-day), except)
-	if err != nil {
-		return decision{}, err
-	}
-	return l.nextWith(ctx, mb, m, u, now)
-}
-
-// nextWith is next with the mailbox's usage of the day before now (other
-// than m) read already (store.Turn).
+// nextWith returns the earliest time m may be sent from mb, taking its
+// per-minute slot when that is now. u is the mailbox's usage of the day
+// before now other than m (store.Turn's).
 func (l *Limits) nextWith(ctx context.Context, mb store.Mailbox, m store.Message, u store.DayUsage, now time.Time) (decision, error) {
-	except := m.ID
-	if except == "" {
-		except = "00000000-0000-0000-0000-000000000000"
-	}
+	except := usageExcept(m)
 	since := now.Add(-day)
 	at, reason := now, ""
 	later := func(t time.Time, why string) {

@@ -1,6 +1,7 @@
 package sending
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -90,4 +91,14 @@ func TestTheDailyLimitsWaitForTheDayToMoveOn(t *testing.T) {
 	if err != nil || !d.at.Equal(now.Add(time.Hour)) {
 		t.Fatalf("daily message limit: %+v, %v", d, err)
 	}
+}
+
+// next is nextWith over the usage read from the store, as store.Turn
+// reads it.
+func (l *Limits) next(ctx context.Context, mb store.Mailbox, m store.Message, now time.Time) (decision, error) {
+	u, err := l.store.UsageSince(ctx, mb.ID, now.Add(-day), usageExcept(m))
+	if err != nil {
+		return decision{}, err
+	}
+	return l.nextWith(ctx, mb, m, u, now)
 }

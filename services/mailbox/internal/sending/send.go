@@ -243,11 +243,9 @@ func (w *SendWorker) hold(ctx context.Context, m store.Message) error {
 	return river.JobSnooze(w.timing.Hold)
 }
 
-// reload is what a step returns when another worker or a cancel changed
-// the message: the next step reads it again.
-func (w *SendWorker) reload(context.Context, string) (store.Message, error) {
-	return store.Message{}, nil
-}
+// changed is what a step returns when another worker or a cancel changed
+// the message: the zero message, which Work's loop reads again (its Turn).
+func changed() (store.Message, error) { return store.Message{}, nil }
 
 // createDraft makes the draft in Graph of a message whose draft is
 // started (Turn.DraftStarted: draft_started_at recorded, durably, before
@@ -337,7 +335,7 @@ func (w *SendWorker) send(ctx context.Context, mb store.Mailbox, m store.Message
 	if err != nil {
 		w.refund(ctx, mb.ID, dec)
 		if errors.Is(err, store.ErrStateChanged) {
-			return w.reload(ctx, m.ID)
+			return changed()
 		}
 		return store.Message{}, err
 	}
@@ -371,7 +369,7 @@ func (w *SendWorker) callSend(ctx context.Context, mb store.Mailbox, m store.Mes
 		w.refund(ctx, mb.ID, dec)
 		rec, err := w.store.ForgetDraft(ctx, m.ID)
 		if errors.Is(err, store.ErrStateChanged) {
-			return w.reload(ctx, m.ID)
+			return changed()
 		}
 		return rec, err
 	case isGraph && ge.Permanent():
@@ -418,7 +416,7 @@ func (w *SendWorker) confirm(ctx context.Context, mb store.Mailbox, m store.Mess
 		if err != nil {
 			w.refund(ctx, mb.ID, dec)
 			if errors.Is(err, store.ErrStateChanged) {
-				return w.reload(ctx, m.ID)
+				return changed()
 			}
 			return store.Message{}, err
 		}
@@ -478,7 +476,7 @@ func (w *SendWorker) markSent(ctx context.Context, m store.Message, at time.Time
 		return wakeJob(ctx, tx, w.jobs, sent.MailboxID, next)
 	})
 	if errors.Is(err, store.ErrStateChanged) {
-		return w.reload(ctx, m.ID)
+		return changed()
 	}
 	if err != nil {
 		return store.Message{}, err
@@ -504,7 +502,7 @@ func (w *SendWorker) fail(ctx context.Context, m store.Message, reason string) (
 		return wakeHead(ctx, tx, w.store, w.jobs, failed.MailboxID, w.clock())
 	})
 	if errors.Is(err, store.ErrStateChanged) {
-		return w.reload(ctx, m.ID)
+		return changed()
 	}
 	if err != nil {
 		return store.Message{}, err

@@ -153,9 +153,7 @@ func New(o Options) *Flows {
 	f := &Flows{store: o.Store, pub: o.Publisher, stagePub: o.StagePublish, mailbox: o.Mailbox, dir: o.Directory, jobLinks: o.JobLinks,
 		templates: templates.New(), log: o.Logger, now: o.Now}
 	f.checks = newBatcher(maxStepBatch, f.checkBatch)
-	f.records = newBatcher(maxStepBatch, func(ctx context.Context, subs []store.Submission) ([]bool, error) {
-		return f.store.RecordSubmittedMany(ctx, subs)
-	})
+	f.records = newBatcher(maxStepBatch, f.store.RecordSubmittedMany)
 	return f
 }
 
